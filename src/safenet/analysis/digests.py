@@ -1,0 +1,74 @@
+"""Digests and the one-read analysis loop: every byte is read once and fed to every consumer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from safenet.analysis.filetype import HEAD_BYTES, FileType, sniff
+
+#: Digest algorithms Safenet computes; names match hashsets.model.HashKind values.
+SUPPORTED = ("md5", "sha1", "sha256")
+DEFAULT_ALGORITHMS: tuple[str, ...] = SUPPORTED
+CHUNK = 1 << 20
+
+
+def parse_algorithms(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated list such as ``md5,sha256``; raises ValueError naming a bad entry."""
+    names = tuple(dict.fromkeys(part.strip().lower().replace("-", "") for part in text.split(",") if part.strip()))
+    for name in names:
+        if name not in SUPPORTED:
+            raise ValueError(f"unknown digest '{name}'; choose from {', '.join(SUPPORTED)}")
+    if not names:
+        raise ValueError("no digest algorithm given; choose from " + ", ".join(SUPPORTED))
+    return names
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    """What one read of a stream produced."""
+
+    filetype: FileType
+    digests: dict[str, bytes] | None  # None when the profile did not ask for digests of this type
+    bytes_read: int
+
+
+def analyse_stream(
+    stream: BinaryIO,
+    algorithms: Sequence[str],
+    wants_digests: Callable[[FileType], bool],
+    tee: Callable[[FileType], Sink | None] | None = None,
+) -> StreamResult:
+    """Read ``stream`` once: sniff its type from the head, then feed digests (and an optional copy).
+
+    Exceptions from the stream (OSError, archive limits) propagate: the caller records them with the
+    item's locator. ``tee`` may return a sink that receives every byte (used to keep a copy of a
+    nested archive so it can be expanded without reading it twice from evidence).
+    """
+    head = stream.read(CHUNK)
+    while len(head) < HEAD_BYTES:
+        more = stream.read(CHUNK)
+        if not more:
+            break
+        head += more
+    filetype = sniff(head[:HEAD_BYTES])
+    if not wants_digests(filetype):
+        return StreamResult(filetype, None, len(head))
+    hashers = [hashlib.new(name) for name in algorithms]
+    sink = tee(filetype) if tee else None
+    total = 0
+    chunk = head
+    while chunk:
+        for hasher in hashers:
+            hasher.update(chunk)
+        if sink is not None:
+            sink.write(chunk)
+        total += len(chunk)
+        chunk = stream.read(CHUNK)
+    return StreamResult(filetype, {name: h.digest() for name, h in zip(algorithms, hashers, strict=True)}, total)

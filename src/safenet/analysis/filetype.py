@@ -1,0 +1,204 @@
+"""File typing by signature (magic bytes), never by extension.
+
+The head of each file (the first chunk the digest loop reads anyway) is matched against the table
+below. The extension is only compared afterwards: a JPEG named ``notes.txt`` is a JPEG, and the
+mismatch is recorded because an examiner may need to say so in court.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class MediaKind(StrEnum):
+    """Broad class of a file type; stored in case files."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    ARCHIVE = "archive"
+    DOCUMENT = "document"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class FileType:
+    name: str  # stable short name, stored in case files ("jpeg", "mp4", "zip" ...)
+    kind: MediaKind
+    mime: str
+    extensions: frozenset[str]
+
+    @property
+    def is_media(self) -> bool:
+        return self.kind in (MediaKind.IMAGE, MediaKind.VIDEO)
+
+
+def _ft(name: str, kind: MediaKind, mime: str, *exts: str) -> FileType:
+    return FileType(name, kind, mime, frozenset(exts))
+
+
+I, V, A, D = MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.ARCHIVE, MediaKind.DOCUMENT
+TYPES: dict[str, FileType] = {
+    t.name: t
+    for t in (
+        _ft("jpeg", I, "image/jpeg", "jpg", "jpeg", "jpe", "jfif"),
+        _ft("png", I, "image/png", "png"),
+        _ft("apng", I, "image/apng", "png", "apng"),
+        _ft("gif", I, "image/gif", "gif"),
+        _ft("bmp", I, "image/bmp", "bmp", "dib"),
+        _ft("webp", I, "image/webp", "webp"),
+        _ft("tiff", I, "image/tiff", "tif", "tiff", "dng", "nef", "cr2", "arw"),
+        _ft("heic", I, "image/heic", "heic", "heif", "hif"),
+        _ft("heif", I, "image/heif", "heif", "heic", "hif"),
+        _ft("avif", I, "image/avif", "avif"),
+        _ft("jxl", I, "image/jxl", "jxl"),
+        _ft("ico", I, "image/x-icon", "ico", "cur"),
+        _ft("mp4", V, "video/mp4", "mp4", "m4v", "m4a", "f4v"),
+        _ft("mov", V, "video/quicktime", "mov", "qt"),
+        _ft("3gp", V, "video/3gpp", "3gp", "3g2"),
+        _ft("avi", V, "video/x-msvideo", "avi"),
+        _ft("mkv", V, "video/x-matroska", "mkv", "mk3d"),
+        _ft("webm", V, "video/webm", "webm"),
+        _ft("asf", V, "video/x-ms-asf", "wmv", "asf", "wma"),
+        _ft("flv", V, "video/x-flv", "flv"),
+        _ft("mpeg-ps", V, "video/mpeg", "mpg", "mpeg", "vob"),
+        _ft("mpeg-ts", V, "video/mp2t", "ts", "mts", "m2ts"),
+        _ft("zip", A, "application/zip", "zip", "jar", "apk", "cbz"),
+        _ft("tar", A, "application/x-tar", "tar"),
+        _ft("gzip", A, "application/gzip", "gz", "tgz"),
+        _ft("bzip2", A, "application/x-bzip2", "bz2", "tbz", "tbz2"),
+        _ft("xz", A, "application/x-xz", "xz", "txz"),
+        _ft("7z", A, "application/x-7z-compressed", "7z"),
+        _ft("rar", A, "application/vnd.rar", "rar", "cbr"),
+        _ft("pdf", D, "application/pdf", "pdf"),
+        _ft("ooxml", D, "application/vnd.openxmlformats-officedocument", "docx", "xlsx", "pptx", "docm"),
+        _ft("odf", D, "application/vnd.oasis.opendocument", "odt", "ods", "odp", "odg"),
+        _ft("ole", D, "application/x-ole-storage", "doc", "xls", "ppt", "msg", "db"),
+        _ft("rtf", D, "application/rtf", "rtf"),
+    )
+}
+UNKNOWN = _ft("unknown", MediaKind.OTHER, "application/octet-stream")
+EMPTY = _ft("empty", MediaKind.OTHER, "application/x-empty")
+
+#: How many bytes of the head the sniffers need at most.
+HEAD_BYTES = 4096
+
+_FTYP_BRANDS: dict[bytes, str] = {
+    b"heic": "heic", b"heix": "heic", b"hevc": "heic", b"heim": "heic", b"heis": "heic", b"hevm": "heic",
+    b"mif1": "heif", b"msf1": "heif", b"avif": "avif", b"avis": "avif",
+    b"qt  ": "mov", b"3gp4": "3gp", b"3gp5": "3gp", b"3gp6": "3gp", b"3g2a": "3gp",
+}
+
+
+def _ftyp(head: bytes) -> str | None:
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return None
+    major = head[8:12]
+    if major in _FTYP_BRANDS:
+        return _FTYP_BRANDS[major]
+    if major.startswith(b"3g"):
+        return "3gp"
+    box_len = int.from_bytes(head[0:4], "big")
+    compatible = head[16 : min(box_len, len(head))]
+    brands = {compatible[i : i + 4] for i in range(0, len(compatible) - 3, 4)}
+    for brand in (b"avif", b"heic", b"mif1"):
+        if brand in brands:
+            return _FTYP_BRANDS[brand]
+    return "mp4"
+
+
+def _riff(head: bytes) -> str | None:
+    if head[:4] != b"RIFF" or len(head) < 12:
+        return None
+    return {b"WEBP": "webp", b"AVI ": "avi"}.get(head[8:12])
+
+
+def _png(head: bytes) -> str | None:
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    actl, idat = head.find(b"acTL"), head.find(b"IDAT")
+    return "apng" if actl != -1 and (idat == -1 or actl < idat) else "png"
+
+
+def _zip(head: bytes) -> str | None:
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return None
+    if b"[Content_Types].xml" in head or b"word/" in head[:200] or b"xl/" in head[:200] or b"ppt/" in head[:200]:
+        return "ooxml"
+    if head[30:38] == b"mimetype" and b"application/vnd.oasis.opendocument" in head[38:120]:
+        return "odf"
+    return "zip"
+
+
+def _tar(head: bytes) -> str | None:
+    return "tar" if head[257:262] == b"ustar" else None
+
+
+def _matroska(head: bytes) -> str | None:
+    if not head.startswith(b"\x1a\x45\xdf\xa3"):
+        return None
+    return "webm" if b"webm" in head[:64] else "mkv"
+
+
+def _mpeg_ts(head: bytes) -> str | None:
+    if len(head) >= 377 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
+        return "mpeg-ts"
+    return None
+
+
+_PREFIXES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+    (b"\xff\x0a", "jxl"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "jxl"),
+    (b"\x00\x00\x01\x00", "ico"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "asf"),
+    (b"FLV\x01", "flv"),
+    (b"\x00\x00\x01\xba", "mpeg-ps"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
+    (b"%PDF-", "pdf"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+    (b"{\\rtf", "rtf"),
+)
+
+_SNIFFERS: tuple[Callable[[bytes], str | None], ...] = (_png, _ftyp, _riff, _zip, _tar, _matroska, _mpeg_ts)
+
+
+def _bmp(head: bytes) -> str | None:
+    # "BM" alone is too weak (text files start with it); check the declared header size too.
+    if head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124):
+        return "bmp"
+    return None
+
+
+def sniff(head: bytes) -> FileType:
+    """The file type of a stream given its first bytes (at least HEAD_BYTES where the file has them)."""
+    if not head:
+        return EMPTY
+    for prefix, name in _PREFIXES:
+        if head.startswith(prefix):
+            return TYPES[name]
+    for sniffer in (*_SNIFFERS, _bmp):
+        found = sniffer(head)
+        if found:
+            return TYPES[found]
+    return UNKNOWN
+
+
+def extension_mismatch(filetype: FileType, name: str) -> bool:
+    """True when a typed file's extension is not one its type uses (no extension counts as a mismatch)."""
+    if filetype in (UNKNOWN, EMPTY):
+        return False
+    dot = name.rfind(".")
+    ext = name[dot + 1 :].lower() if dot > 0 else ""
+    return ext not in filetype.extensions

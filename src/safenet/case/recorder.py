@@ -1,0 +1,128 @@
+"""Writing triage results into the case database, one transaction per batch.
+
+A top-level item and everything found inside it are committed together, so an interrupted triage
+never leaves half an archive behind, and ``--resume`` can skip exactly the items already recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from safenet.case.records import ItemRecord, WorkResult
+from safenet.case.schema import Finding, ItemRow, WarningRow
+from safenet.case.store import Case
+from safenet.evidence.locator import display_safe
+from safenet.evidence.model import EvidenceWarning, Timestamp
+from safenet.hashsets.model import Match
+
+
+def _utc(ts: Timestamp | None) -> datetime | None:
+    """Zone-less times (zip headers) are stored as written and flagged by ``time_zone_known``."""
+    if ts is None:
+        return None
+    return ts.value if ts.value.tzinfo is not None else ts.value.replace(tzinfo=UTC)
+
+
+def _row(record: ItemRecord, exhibit_id: int, run_id: int, item_id: int, parent_id: int | None) -> dict[str, Any]:
+    item = record.item
+    digests = record.digests or {}
+    first_time = item.modified or item.accessed or item.changed or item.created
+    return {
+        "id": item_id,
+        "exhibit_id": exhibit_id,
+        "run_id": run_id,
+        "parent_id": parent_id,
+        "locator": item.locator.to_json(),
+        "display": str(item.locator),
+        "name": display_safe(item.name),
+        "size": item.size,
+        "modified": _utc(item.modified),
+        "accessed": _utc(item.accessed),
+        "changed": _utc(item.changed),
+        "created": _utc(item.created),
+        "time_source": first_time.source.value if first_time else None,
+        "time_zone_known": first_time.zone_known if first_time else True,
+        "deleted": item.deleted,
+        "carved": item.carved,
+        "filetype": record.filetype.name,
+        "media_kind": record.filetype.kind.value,
+        "extension_mismatch": record.extension_mismatch,
+        "status": record.status.value,
+        "md5": digests["md5"].hex() if "md5" in digests else None,
+        "sha1": digests["sha1"].hex() if "sha1" in digests else None,
+        "sha256": digests["sha256"].hex() if "sha256" in digests else None,
+        "note": item.note,
+    }
+
+
+def _finding(item_id: int, run_id: int, m: Match) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "run_id": run_id,
+        "hashset": m.set_name,
+        "hashset_sha256": m.set_sha256,
+        "set_kind": m.kind.value,
+        "hash_kind": m.hash_kind.value,
+        "match_kind": "exact",
+        "category": m.category,
+        "category_raw": m.category_raw,
+        "scheme": m.scheme,
+        "entry": m.entry,
+    }
+
+
+def _warning_row(warning: EvidenceWarning, exhibit_id: int, run_id: int, at: datetime) -> dict[str, Any]:
+    loc = warning.locator
+    return {
+        "run_id": run_id,
+        "exhibit_id": exhibit_id,
+        "code": warning.code,
+        "message": display_safe(warning.message),
+        "locator": loc.to_json() if loc else None,
+        "display": str(loc) if loc else None,
+        "at": at,
+    }
+
+
+def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence[EvidenceWarning]) -> None:
+    if not warnings:
+        return
+    now = datetime.now(UTC)
+    with case.sessions.begin() as s:
+        s.execute(insert(WarningRow), [_warning_row(w, exhibit_id, run_id, now) for w in warnings])
+
+
+def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
+    """Store a batch of work results with their findings and warnings in one transaction.
+
+    Ids are assigned here (the triage holds the case exclusively), so the whole batch goes in as
+    three bulk inserts instead of a round trip per item.
+    """
+    now = datetime.now(UTC)
+    items: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    with case.sessions.begin() as s:
+        next_id = (s.scalar(select(func.max(ItemRow.id))) or 0) + 1
+        for result in results:
+            base = next_id
+            for index, record in enumerate(result.records):
+                parent_id = base + record.parent if record.parent is not None else None
+                items.append(_row(record, exhibit_id, run_id, base + index, parent_id))
+                findings.extend(_finding(base + index, run_id, m) for m in record.matches)
+            next_id += len(result.records)
+            warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
+        for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
+            if rows:
+                s.execute(insert(table), rows)
+
+
+def recorded_locators(case: Case, exhibit_id: int) -> set[str]:
+    """Locators of top-level items already recorded for an exhibit (what --resume skips)."""
+    with case.sessions() as s:
+        rows = s.scalars(select(ItemRow.locator).where(ItemRow.exhibit_id == exhibit_id, ItemRow.parent_id.is_(None)))
+        return set(rows)

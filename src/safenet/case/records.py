@@ -1,0 +1,43 @@
+"""What the engine hands to the case store: plain, immutable results of examining items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from safenet.analysis.filetype import FileType
+from safenet.evidence.model import EvidenceWarning, Item
+from safenet.hashsets.model import Match
+
+
+class ItemStatus(StrEnum):
+    """Stored in case files; never rename."""
+
+    EXAMINED = "examined"  # read completely, digests computed and matched
+    SKIPPED = "skipped"  # typed, but the profile does not hash this type
+    UNREADABLE = "unreadable"  # could not be opened or read (see warnings)
+    PARTIAL = "partial"  # reading stopped early (archive limits, read error mid-file): no digests
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    item: Item
+    filetype: FileType
+    status: ItemStatus
+    digests: dict[str, bytes] | None
+    extension_mismatch: bool
+    parent: int | None = None  # index of the containing archive within the same WorkResult
+    matches: tuple[Match, ...] = ()
+
+    def with_matches(self, matches: tuple[Match, ...]) -> ItemRecord:
+        return ItemRecord(self.item, self.filetype, self.status, self.digests, self.extension_mismatch,
+                          self.parent, matches)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkResult:
+    """Everything one top-level item produced: itself, archive members below it, warnings."""
+
+    records: tuple[ItemRecord, ...]
+    warnings: tuple[EvidenceWarning, ...]
+    bytes_read: int

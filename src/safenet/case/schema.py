@@ -1,0 +1,131 @@
+"""The case database schema (SQLAlchemy; SQLite by default, PostgreSQL for labs).
+
+Stored names (tables, columns, enum values) are part of the case-file format: never rename them
+without a migration. ``SCHEMA_VERSION`` is checked when a case is opened.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Times are stored in UTC and always come back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the case store; times must be UTC-aware")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Exhibit(Base):
+    __tablename__ = "exhibits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    backend: Mapped[str] = mapped_column(String(40))
+    description_json: Mapped[str] = mapped_column(Text)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
+    resumed_from: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(40))  # see engine.triage.RunStatus
+    profile: Mapped[str] = mapped_column(String(20))
+    tool_version: Mapped[str] = mapped_column(String(40))
+    operator: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    config_json: Mapped[str] = mapped_column(Text)  # digests, limits, options
+    hashsets_json: Mapped[str] = mapped_column(Text)  # name, source SHA-256, entries, kind, scheme per set
+    items_planned: Mapped[int] = mapped_column(Integer, default=0)
+    items_not_reached: Mapped[int] = mapped_column(Integer, default=0)  # left when stopped at first hit
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("exhibit_id", "locator", name="uq_item_locator"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
+    locator: Mapped[str] = mapped_column(Text)  # Locator.to_json(): the truth, reopenable
+    display: Mapped[str] = mapped_column(Text)  # str(locator), control characters escaped
+    name: Mapped[str] = mapped_column(Text)  # display-safe name
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    modified: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    accessed: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    changed: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    time_source: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    time_zone_known: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    carved: Mapped[bool] = mapped_column(Boolean, default=False)
+    filetype: Mapped[str] = mapped_column(String(20))
+    media_kind: Mapped[str] = mapped_column(String(20))
+    extension_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))  # see engine.pipeline.ItemStatus
+    md5: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("item_id", "hashset", "hash_kind", "entry", name="uq_finding"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    hashset: Mapped[str] = mapped_column(String(200))
+    hashset_sha256: Mapped[str] = mapped_column(String(64))
+    set_kind: Mapped[str] = mapped_column(String(20))  # illicit | known-good | notable
+    hash_kind: Mapped[str] = mapped_column(String(20))  # md5 | sha1 | sha256 (pdq with perceptual matching)
+    match_kind: Mapped[str] = mapped_column(String(20))  # exact | perceptual
+    category: Mapped[str] = mapped_column(String(40))  # UK scheme code: A, B, C, non-indecent, uncategorised, unknown:*
+    category_raw: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    scheme: Mapped[str] = mapped_column(String(40))
+    entry: Mapped[int] = mapped_column(BigInteger)
+
+
+class WarningRow(Base):
+    __tablename__ = "warnings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    locator: Mapped[str | None] = mapped_column(Text, nullable=True)
+    display: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_findings_kind", Finding.set_kind, Finding.category)

@@ -1,0 +1,165 @@
+"""The case folder: ``case.db`` (SQLAlchemy), ``audit.jsonl``, ``thumbs/``, ``reports/``; owner-only.
+
+The repository converts between domain objects (engine results) and rows at this boundary; nothing
+outside ``safenet.case`` touches SQLAlchemy sessions.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from safenet.case.audit import AuditLog
+from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
+
+DB_NAME = "case.db"
+AUDIT_NAME = "audit.jsonl"
+LOCK_NAME = ".lock"
+
+
+class CaseError(Exception):
+    """The case folder cannot be created, opened or used; the message says what to do."""
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # a SIGKILLed triage leaves a readable case
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Case:
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.audit = AuditLog(path / AUDIT_NAME)
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def create_or_open(cls, path: Path) -> Case:
+        if path.exists() and not path.is_dir():
+            raise CaseError(f"{path} exists and is not a case folder; choose another --case path")
+        fresh = not (path / DB_NAME).exists()
+        if fresh and path.exists() and any(path.iterdir()):
+            raise CaseError(f"{path} is a non-empty folder that is not a Safenet case; choose an empty or new folder")
+        old_umask = os.umask(0o077)
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for sub in ("thumbs", "reports"):
+                (path / sub).mkdir(mode=0o700, exist_ok=True)
+            case = cls._connect(path)
+            if fresh:
+                Base.metadata.create_all(case.engine)
+                with case.sessions.begin() as s:
+                    s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                    s.add(Meta(key="created_at", value=datetime.now(UTC).isoformat()))
+                case.audit.append("case-created", path=str(path.resolve()), schema_version=SCHEMA_VERSION)
+            else:
+                case._check_version()
+        finally:
+            os.umask(old_umask)
+        return case
+
+    @classmethod
+    def open_existing(cls, path: Path) -> Case:
+        if not (path / DB_NAME).is_file():
+            raise CaseError(f"{path} is not a Safenet case folder (no {DB_NAME}); check the --case path")
+        case = cls._connect(path)
+        case._check_version()
+        return case
+
+    @classmethod
+    def _connect(cls, path: Path) -> Case:
+        engine = create_engine(f"sqlite:///{path / DB_NAME}")
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return cls(path, engine)
+
+    def _check_version(self) -> None:
+        try:
+            with self.sessions() as s:
+                row = s.get(Meta, "schema_version")
+        except Exception as exc:  # a damaged or foreign database
+            raise CaseError(f"{self.path / DB_NAME} cannot be read as a Safenet case ({exc.__class__.__name__})") from exc
+        if row is None or row.value != str(SCHEMA_VERSION):
+            found = row.value if row else "none"
+            raise CaseError(f"case schema version {found} is not supported by this Safenet (expects {SCHEMA_VERSION})")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the case for one writer (a triage); a second one is refused with a clear message."""
+        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise CaseError(f"{self.path} is in use by another Safenet process; wait for it to finish") from exc
+            yield
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- exhibits and runs ---------------------------------------------------------------------
+    def exhibit(self, label: str, source: str, backend: str, description: dict[str, Any]) -> int:
+        with self.sessions.begin() as s:
+            row = s.scalar(select(Exhibit).where(Exhibit.label == label))
+            if row is not None:
+                if row.source != source:
+                    raise CaseError(
+                        f"exhibit {label} in this case is {row.source}, not {source}; use another --exhibit label"
+                    )
+                return row.id
+            row = Exhibit(label=label, source=source, backend=backend, description_json=json.dumps(description))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def exhibits(self) -> Sequence[Exhibit]:
+        with self.sessions() as s:
+            return s.scalars(select(Exhibit).order_by(Exhibit.id)).all()
+
+    def runs(self) -> Sequence[Run]:
+        with self.sessions() as s:
+            return s.scalars(select(Run).order_by(Run.id)).all()
+
+    def last_run(self, exhibit_id: int) -> Run | None:
+        with self.sessions() as s:
+            return s.scalar(select(Run).where(Run.exhibit_id == exhibit_id).order_by(Run.id.desc()).limit(1))
+
+    def start_run(self, *, exhibit_id: int, resumed_from: int | None, profile: str, tool_version: str, operator: str,
+                  host: str, config: dict[str, Any], hashsets: list[dict[str, Any]]) -> int:
+        with self.sessions.begin() as s:
+            run = Run(exhibit_id=exhibit_id, resumed_from=resumed_from, status="running", profile=profile,
+                      tool_version=tool_version, operator=operator, host=host, started_at=datetime.now(UTC),
+                      config_json=json.dumps(config, sort_keys=True), hashsets_json=json.dumps(hashsets, sort_keys=True))
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def set_planned(self, run_id: int, planned: int) -> None:
+        with self.sessions.begin() as s:
+            run = s.get_one(Run, run_id)
+            run.items_planned = planned
+
+    def set_run_status(self, run_id: int, status: str) -> None:
+        with self.sessions.begin() as s:
+            s.get_one(Run, run_id).status = status
+
+    def finish_run(self, run_id: int, status: str, *, items_not_reached: int) -> None:
+        with self.sessions.begin() as s:
+            run = s.get_one(Run, run_id)
+            run.status = status
+            run.ended_at = datetime.now(UTC)
+            run.items_not_reached = items_not_reached

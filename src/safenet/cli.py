@@ -1,0 +1,257 @@
+"""The ``safenet`` command line (Typer + Rich).
+
+Exit codes (documented in the README; tests check them):
+  0  success                      3  evidence path missing or unreadable
+  1  internal error (a bug)       4  a hash-set file or name is wrong
+  2  usage error (bad option)     5  case folder problem (not a case, in use, already triaged, nothing to resume)
+  6  verification failed          130 interrupted (Ctrl-C); the case stays valid, finish with --resume
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from safenet import __version__
+from safenet.analysis.digests import DEFAULT_ALGORITHMS, parse_algorithms
+from safenet.case.store import Case, CaseError
+from safenet.console import RichEvents, print_summary
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import RunStatus, TriageError, TriageOptions, triage
+from safenet.evidence.model import EvidenceError
+from safenet.evidence.registry import SourceNotFound
+from safenet.hashsets.model import HashSetError, SetKind
+from safenet.hashsets.store import HashSetStore
+from safenet.report.summary import summarise
+from safenet.report.writers import WRITERS, write_report
+
+
+class Exit:
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    EVIDENCE = 3
+    HASHSET = 4
+    CASE = 5
+    VERIFY_FAILED = 6
+    INTERRUPTED = 130
+
+
+app = typer.Typer(
+    name="safenet",
+    help="Triage seized media against national hash sets (CAID, Project VIC) and count hits by UK category.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+hashset_app = typer.Typer(help="Manage the hash-set database (separate from cases).", no_args_is_help=True)
+app.add_typer(hashset_app, name="hashset")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _default_hashdb() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "safenet" / "hashsets"
+
+
+HashDb = Annotated[Path, typer.Option("--hashdb", envvar="SAFENET_HASHDB", help="Hash-set database folder.",
+                                      default_factory=_default_hashdb, show_default="~/.local/share/safenet/hashsets")]
+
+
+def fail(code: int, message: str) -> NoReturn:
+    err.print(Text("safenet: error: ", style="bold red") + Text(message))
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Map the three failure kinds to one sentence and a documented exit code; never a traceback."""
+    try:
+        yield
+    except SourceNotFound as exc:
+        fail(Exit.EVIDENCE, str(exc))
+    except EvidenceError as exc:
+        fail(Exit.EVIDENCE, str(exc))
+    except HashSetError as exc:
+        fail(Exit.HASHSET, str(exc))
+    except (CaseError, TriageError) as exc:
+        fail(Exit.CASE, str(exc))
+    except KeyboardInterrupt:
+        fail(Exit.INTERRUPTED, "interrupted; the case stays valid and `safenet triage --resume` finishes the run")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"safenet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Safenet."""
+
+
+@hashset_app.command("import")
+def hashset_import(
+    path: Annotated[Path, typer.Argument(help="Hash-set file: VICS JSON, NSRL (v2 text / v3 SQLite), hashdeep, "
+                                         "md5sum/sha1sum/sha256sum, BSD tags, or a plain list.")],
+    name: Annotated[str, typer.Option("--name", help="Name to refer to the set by, e.g. caid-2026-10.")],
+    kind: Annotated[SetKind | None, typer.Option("--kind", help="illicit, known-good or notable (VICS defaults to "
+                                                   "illicit, NSRL to known-good).")] = None,
+    format_name: Annotated[str | None, typer.Option("--format", help="Force a format instead of detecting it.")] = None,
+    scheme: Annotated[str | None, typer.Option("--scheme", help="Category scheme of the set's codes.")] = None,
+    scheme_file: Annotated[Path | None, typer.Option("--scheme-file", help="A category scheme YAML file.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a set of the same name.")] = False,
+    hashdb: HashDb = None,  # type: ignore[assignment]
+) -> None:
+    """Import a hash set into the hash-set database."""
+    with user_errors():
+        if not path.is_file():
+            fail(Exit.HASHSET, f"hash-set file {path} does not exist or is not a file; check the path")
+        warnings: list[str] = []
+
+        def warn(ref: str, message: str) -> None:
+            warnings.append(f"{ref}: {message}")
+
+        info = HashSetStore(hashdb).import_file(path, name, kind=kind, format_name=format_name, scheme=scheme,
+                                                scheme_file=scheme_file, replace=replace, warn=warn)
+        for line in warnings[:50]:
+            err.print(Text("warning: ", style="yellow") + Text(line))
+        if len(warnings) > 50:
+            err.print(Text(f"warning: … and {len(warnings) - 50} more"))
+        out.print(Text(f"imported {info.name}: {info.entry_count:,} entries ({info.format}, {info.kind.value}, "
+                       f"scheme {info.scheme}, SHA-256 {info.source_sha256})"))
+
+
+@hashset_app.command("list")
+def hashset_list(hashdb: HashDb = None) -> None:  # type: ignore[assignment]
+    """List the imported hash sets."""
+    from rich.table import Table
+
+    with user_errors():
+        table = Table("Name", "Kind", "Format", "Scheme", "Entries", "Imported (UTC)", "Source SHA-256")
+        for info in HashSetStore(hashdb).list():
+            table.add_row(Text(info.name), info.kind.value, info.format, info.scheme, f"{info.entry_count:,}",
+                          info.imported_at.isoformat(timespec="seconds"), info.source_sha256[:16] + "…")
+        out.print(table)
+
+
+@hashset_app.command("remove")
+def hashset_remove(name: str, hashdb: HashDb = None) -> None:  # type: ignore[assignment]
+    """Remove a hash set from the database."""
+    with user_errors():
+        HashSetStore(hashdb).remove(name)
+        out.print(Text(f"removed {name}"))
+
+
+@app.command("triage")
+def triage_cmd(
+    source: Annotated[Path, typer.Argument(help="Evidence: a mounted volume, a folder, or a single file.")],
+    case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
+    exhibit: Annotated[str, typer.Option("--exhibit", help="Exhibit label, e.g. EX1.")],
+    hashset: Annotated[list[str] | None, typer.Option("--hashset", help="Hash set to match (repeatable).")] = None,
+    profile: Annotated[Profile, typer.Option("--profile", help="quick (media only), standard (+archives), full "
+                                             "(every file hashed).")] = Profile.QUICK,
+    digests: Annotated[str, typer.Option("--digests", help="Digests to compute.")] = ",".join(DEFAULT_ALGORITHMS),
+    stop_at_first_hit: Annotated[bool, typer.Option("--stop-at-first-hit", help="End at the first item matching an "
+                                                    "illicit set; the case stays valid.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted or stopped run of this exhibit.")] = False,
+    operator: Annotated[str | None, typer.Option("--operator", help="Examiner name for the record "
+                                                 "(default: login name).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker threads.")] = 2,
+    hashdb: HashDb = None,  # type: ignore[assignment]
+) -> None:
+    """Triage one exhibit into a case: hash, match, record, summarise."""
+    with user_errors():
+        try:
+            algorithms = parse_algorithms(digests)
+        except ValueError as exc:
+            fail(Exit.USAGE, str(exc))
+        store = HashSetStore(hashdb) if hashset else None
+        options = TriageOptions(exhibit=exhibit, profile=profile, algorithms=algorithms, hashsets=tuple(hashset or ()),
+                                stop_at_first_hit=stop_at_first_hit, resume=resume, workers=workers,
+                                **({"operator": operator} if operator else {}))
+        the_case = Case.create_or_open(case)
+        with RichEvents(out, exhibit) as events:
+            outcome = triage(source, the_case, store, options, events)
+        print_summary(out, summarise(the_case))
+        out.print(Text(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
+        if outcome.status is RunStatus.STOPPED:
+            out.print(Text("stopped at the first hit; `safenet triage --resume` with the same --case and --exhibit "
+                           "finishes the exhibit", style="yellow"))
+        if outcome.status is RunStatus.INTERRUPTED:
+            raise KeyboardInterrupt
+
+
+@app.command("report")
+def report_cmd(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    fmt: Annotated[str, typer.Option("--format", help="html, json or csv.")] = "html",
+    output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
+) -> None:
+    """Write a report of a case."""
+    with user_errors():
+        if fmt not in WRITERS:
+            fail(Exit.USAGE, f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
+        path = write_report(Case.open_existing(case), fmt, output)
+        out.print(Text(f"report written: {path}"))
+
+
+@app.command("verify")
+def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> None:
+    """Check the audit chain and re-hash every finding from the evidence."""
+    from safenet.case.verify import verify_case
+
+    with user_errors():
+        result = verify_case(Case.open_existing(case))
+        for line in result.lines:
+            out.print(Text(line))
+        if not result.ok:
+            fail(Exit.VERIFY_FAILED, f"verification failed: {len(result.problems)} problem(s); see above")
+        out.print(Text("verified: audit chain intact, findings re-hashed and match", style="green"))
+
+
+@app.command("demo")
+def demo_cmd(
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where demo evidence, hash sets and the case go.")] = Path(
+        "demo-out"),
+) -> None:
+    """Build benign demo evidence and a demo hash set, triage it, and print the summary."""
+    from safenet.demo import run_demo
+
+    with user_errors():
+        run_demo(workdir, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: typer handles usage errors (exit 2); anything unexpected is exit 1, one line."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # a bug: say so plainly, no traceback for the officer
+        err.print(Text(f"safenet: internal error: {exc.__class__.__name__}: {exc}. This is a bug; the case "
+                       "folder is still valid. Set SAFENET_DEBUG=1 for details.", style="bold red"))
+        if os.environ.get("SAFENET_DEBUG"):
+            raise
+        return Exit.INTERNAL
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+

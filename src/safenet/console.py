@@ -1,0 +1,96 @@
+"""Terminal rendering: the live progress bar, one line per hit, the summary table. Never image content.
+
+Evidence-derived text is passed to Rich as plain ``Text`` (never as markup), with control characters
+already escaped by the locator's rendering, so a file named ``[red]x`` or holding an escape sequence
+prints as what it is.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from safenet.engine.events import Hit
+from safenet.report.summary import COLUMNS, CaseSummary, CategoryRow
+
+
+class _Rate(ProgressColumn):
+    """Items/s and MB/s since the start (bytes are the task's progress; items a field)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        if elapsed <= 0:
+            return Text("-- items/s  -- MB/s")
+        items = task.fields.get("items", 0)
+        return Text(f"{items / elapsed:,.0f} items/s  {task.completed / elapsed / 1e6:,.1f} MB/s")
+
+
+class _Items(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.fields.get('items', 0):,}/{task.fields.get('planned', 0):,} items")
+
+
+class RichEvents:
+    """Triage events rendered on a Rich console."""
+
+    def __init__(self, console: Console, exhibit: str) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn(f"[bold]{exhibit}", markup=False), BarColumn(), TaskProgressColumn(), _Items(), _Rate(),
+            TimeRemainingColumn(), console=console, transient=False,
+        )
+        self.task = self.progress.add_task("triage", total=None, items=0, planned=0)
+
+    def __enter__(self) -> RichEvents:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def planned(self, items: int, total_bytes: int) -> None:
+        self.progress.update(self.task, total=max(total_bytes, 1), planned=items)
+
+    def advanced(self, items: int, bytes_read: int) -> None:
+        task = self.progress.tasks[0]
+        self.progress.update(self.task, advance=bytes_read, items=task.fields.get("items", 0) + items)
+
+    def hit(self, hit: Hit) -> None:
+        line = Text()
+        line.append("HIT ", style="bold red")
+        line.append(f"cat {hit.category:<13} ", style="bold")
+        line.append(f"{hit.exhibit}  ")
+        line.append(str(hit.locator))
+        line.append(f"  {hit.hash_kind} ({', '.join(hit.hashsets)})" + ("  deleted" if hit.deleted else ""))
+        self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def _add_rows(table: Table, label: str, rows: dict[str, CategoryRow]) -> None:
+    for i, row in enumerate(rows.values()):
+        table.add_row(Text(label if i == 0 else ""), Text(row.label), *(str(row.counts[c]) for c in COLUMNS))
+
+
+def summary_table(summary: CaseSummary) -> Table:
+    table = Table(title="Items matching illicit hash sets, by UK category", title_justify="left")
+    table.add_column("Exhibit")
+    table.add_column("Category")
+    for column in COLUMNS:
+        table.add_column(column.capitalize(), justify="right")
+    for exhibit in summary.exhibits:
+        _add_rows(table, exhibit.label, exhibit.rows)
+        table.add_section()
+    _add_rows(table, "TOTAL", summary.total)
+    return table
+
+
+def print_summary(console: Console, summary: CaseSummary) -> None:
+    console.print(summary_table(summary))
+    for exhibit in summary.exhibits:
+        unread = exhibit.items["unreadable"] + exhibit.items["partial"]
+        console.print(Text(f"{exhibit.label}: {sum(exhibit.items.values()):,} items recorded, "
+                           f"{exhibit.items['examined']:,} hashed, {unread:,} could not be read (fully), "
+                           f"{exhibit.known_good:,} known files, {sum(exhibit.warnings.values()):,} warnings"))
+        for note in exhibit.not_examined:
+            console.print(Text(f"  not examined: {note}", style="yellow"))

@@ -1,0 +1,41 @@
+"""Progress events from a triage: the CLI renders them with Rich, tests collect them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from safenet.evidence.locator import Locator
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One item matched a hash set marked illicit. Carries names and hashes only, never content."""
+
+    exhibit: str
+    locator: Locator
+    category: str  # UK scheme code
+    hash_kind: str
+    hashsets: tuple[str, ...]
+    deleted: bool
+
+
+class TriageEvents(Protocol):
+    def planned(self, items: int, total_bytes: int) -> None: ...
+
+    def advanced(self, items: int, bytes_read: int) -> None: ...
+
+    def hit(self, hit: Hit) -> None: ...
+
+
+class NoEvents:
+    """Ignores every event (library use, tests that do not look at progress)."""
+
+    def planned(self, items: int, total_bytes: int) -> None:
+        pass
+
+    def advanced(self, items: int, bytes_read: int) -> None:
+        pass
+
+    def hit(self, hit: Hit) -> None:
+        pass

@@ -1,0 +1,139 @@
+"""Examining one top-level item: a single read feeds typing and digests; archives are expanded in place.
+
+This runs in worker threads (hashlib releases the GIL on large buffers, so two threads use both
+cores). It never raises for bad evidence: every problem becomes a warning with the item's locator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from safenet.analysis.digests import Sink, analyse_stream
+from safenet.analysis.filetype import UNKNOWN, FileType, extension_mismatch
+from safenet.case.records import ItemRecord, ItemStatus, WorkResult
+from safenet.engine.profiles import Profile
+from safenet.evidence.archive import (
+    EXPANDABLE,
+    ArchiveLimitExceeded,
+    ArchiveLimits,
+    depth_allowed,
+    expand,
+    spool,
+)
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    profile: Profile
+    algorithms: Sequence[str]
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+
+class _Keep:
+    """A non-closing view of a spooled copy, so an archive expander can 'open' it like a file."""
+
+    def __init__(self, copy: BinaryIO) -> None:
+        self._copy = copy
+
+    def __call__(self) -> BinaryIO:
+        self._copy.seek(0)
+        return _Unclosable(self._copy)  # type: ignore[return-value]
+
+
+class _Unclosable:
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Unclosable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _Examiner:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.records: list[ItemRecord] = []
+        self.warnings: list[EvidenceWarning] = []
+        self.bytes_read = 0
+
+    def examine(self, item: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
+        try:
+            stream = open_stream()
+        except (OSError, EvidenceError) as exc:
+            self._fail(item, parent, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {_reason(exc)}")
+            return
+        with stream:
+            self.examine_stream(item, stream, parent, reopen=open_stream)
+
+    def examine_stream(
+        self, item: Item, stream: BinaryIO, parent: int | None, reopen: Callable[[], BinaryIO] | None
+    ) -> None:
+        settings = self.settings
+        expand_it = settings.profile.expands_archives and depth_allowed(item, settings.limits)
+        with ExitStack() as stack:
+            copies: list[BinaryIO] = []
+
+            def tee(filetype: FileType) -> Sink | None:
+                # A top-level archive can be reopened from evidence; a member must be copied while read.
+                if not (expand_it and filetype.name in EXPANDABLE) or reopen is not None:
+                    return None
+                copies.append(stack.enter_context(spool()))
+                return copies[-1]
+
+            def wants(filetype: FileType) -> bool:
+                return settings.profile.wants_digests(filetype) or (expand_it and filetype.name in EXPANDABLE)
+
+            try:
+                result = analyse_stream(stream, settings.algorithms, wants, tee)
+            except ArchiveLimitExceeded as exc:
+                self._fail(item, parent, ItemStatus.PARTIAL, "archive-bomb", str(exc))
+                return
+            except (OSError, EvidenceError) as exc:
+                self._fail(item, parent, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
+                return
+            self.bytes_read += result.bytes_read
+            filetype = result.filetype
+            status = ItemStatus.EXAMINED if result.digests is not None else ItemStatus.SKIPPED
+            if item.size is not None and result.digests is not None and result.bytes_read != item.size:
+                self.warnings.append(EvidenceWarning(
+                    "size-changed", f"read {result.bytes_read} bytes, expected {item.size} (file changed while "
+                    "read?)", item.locator))
+            self.records.append(ItemRecord(item, filetype, status, result.digests,
+                                           extension_mismatch(filetype, item.name), parent))
+            index = len(self.records) - 1
+            if expand_it and filetype.name in EXPANDABLE:
+                opener = reopen if reopen is not None else _Keep(copies[0])
+                self._expand(item, filetype, opener, index)
+
+    def _expand(self, item: Item, filetype: FileType, opener: Callable[[], BinaryIO], index: int) -> None:
+        for member, member_stream in expand(item, filetype.name, opener, self.settings.limits, self.warnings.append):
+            self.examine_stream(member, member_stream, index, reopen=None)
+
+    def _fail(self, item: Item, parent: int | None, status: ItemStatus, code: str, message: str) -> None:
+        self.warnings.append(EvidenceWarning(code, message, item.locator))
+        self.records.append(ItemRecord(item, UNKNOWN, status, None, False, parent))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or exc.__class__.__name__
+
+
+def examine(item: Item, open_stream: Callable[[], BinaryIO], settings: Settings) -> WorkResult:
+    """Examine one top-level item (and, by profile, everything inside it)."""
+    examiner = _Examiner(settings)
+    examiner.examine(item, open_stream, None)
+    return WorkResult(tuple(examiner.records), tuple(examiner.warnings), examiner.bytes_read)

@@ -1,0 +1,31 @@
+"""Triage profiles: how much of an exhibit is examined (see DESIGN.md, Profiles)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from safenet.analysis.filetype import FileType
+
+
+class Profile(StrEnum):
+    QUICK = "quick"  # media files by signature: the on-scene verdict
+    STANDARD = "standard"  # plus archives expanded (later: caches, embedded thumbnails, video frames)
+    FULL = "full"  # plus every file hashed (later: carving, known-good filtering of everything)
+
+    @property
+    def expands_archives(self) -> bool:
+        return self is not Profile.QUICK
+
+    def wants_digests(self, filetype: FileType) -> bool:
+        """Whether a file of this type is hashed (and so matched) in this profile."""
+        return self is Profile.FULL or filetype.is_media
+
+    @property
+    def not_examined_note(self) -> str | None:
+        """What this profile leaves out, for the report's 'not examined' section."""
+        return {
+            Profile.QUICK: "files that are not images or videos by signature were not hashed; archives were not "
+            "opened (quick profile)",
+            Profile.STANDARD: "files that are not images or videos by signature were not hashed (standard profile)",
+            Profile.FULL: None,
+        }[self]

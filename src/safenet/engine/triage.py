@@ -1,0 +1,266 @@
+"""Running a triage: enumerate, order, examine on worker threads, match in batches, record, report hits.
+
+The main thread owns the case database and the hash-set matcher; workers only read evidence and
+compute. Results are taken back in submission order, so the case records items in a repeatable
+order whatever the thread timing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
+
+from safenet import __version__
+from safenet.analysis.digests import DEFAULT_ALGORITHMS
+from safenet.case.integrity import findings_digest
+from safenet.case.recorder import record_results, record_warnings, recorded_locators
+from safenet.case.records import ItemRecord, WorkResult
+from safenet.case.schema import Run
+from safenet.case.store import Case
+from safenet.engine.events import Hit, NoEvents, TriageEvents
+from safenet.engine.ordering import order
+from safenet.engine.pipeline import Settings, examine
+from safenet.engine.profiles import Profile
+from safenet.evidence.archive import ArchiveLimits
+from safenet.evidence.model import Evidence, EvidenceWarning, Item
+from safenet.evidence.registry import open_locator, open_source
+from safenet.hashsets.categories import most_severe
+from safenet.engine.verdict import is_hit
+from safenet.hashsets.model import HashKind
+from safenet.hashsets.store import HashSetStore, Matcher
+
+
+class RunStatus(StrEnum):
+    """Stored in case files; never rename."""
+
+    RUNNING = "running"  # in progress, or killed (a later --resume marks it interrupted)
+    COMPLETED = "completed"
+    STOPPED = "stopped-at-first-hit"
+    INTERRUPTED = "interrupted"
+
+
+RESUMABLE = (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.STOPPED)
+
+
+class TriageError(Exception):
+    """The triage cannot start as asked; the message says what to do instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class TriageOptions:
+    exhibit: str
+    profile: Profile = Profile.QUICK
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    hashsets: tuple[str, ...] = ()
+    stop_at_first_hit: bool = False
+    resume: bool = False
+    operator: str = field(default_factory=getpass.getuser)
+    workers: int = 2
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    batch_items: int = 500
+    batch_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TriageOutcome:
+    run_id: int
+    exhibit_id: int
+    status: RunStatus
+    items_recorded: int
+    hits: int
+    warnings: int
+    bytes_read: int
+    seconds: float
+
+
+class _Run:
+    """State of one run while it goes; flushes batches into the case."""
+
+    def __init__(self, case: Case, exhibit_id: int, run_id: int, matcher: Matcher | None, options: TriageOptions,
+                 events: TriageEvents) -> None:
+        self.case, self.exhibit_id, self.run_id = case, exhibit_id, run_id
+        self.matcher, self.options, self.events = matcher, options, events
+        self.pending: list[WorkResult] = []
+        self.last_flush = time.monotonic()
+        self.items = self.hits = self.warnings = self.bytes_read = 0
+        self.illicit_hit = False
+        self.not_reached = 0
+
+    def take(self, result: WorkResult) -> None:
+        result = self._match(result)
+        self.pending.append(result)
+        self.items += len(result.records)
+        self.warnings += len(result.warnings)
+        self.bytes_read += result.bytes_read
+        found = False
+        for record in result.records:
+            illicit = [m for m in record.matches if is_hit(m.kind.value, m.category)]
+            if illicit:
+                found = True
+                self.hits += 1
+                self.events.hit(Hit(
+                    exhibit=self.options.exhibit,
+                    locator=record.item.locator,
+                    category=most_severe(m.category for m in illicit),
+                    hash_kind=illicit[0].hash_kind.value,
+                    hashsets=tuple(dict.fromkeys(m.set_name for m in illicit)),
+                    deleted=record.item.deleted,
+                ))
+        self.illicit_hit = self.illicit_hit or found
+        self.events.advanced(len(result.records), result.bytes_read)
+        due = len(self.pending) >= self.options.batch_items or time.monotonic() - self.last_flush > self.options.batch_seconds
+        if found or due:  # a hit is secured in the case at once
+            self.flush()
+
+    def _match(self, result: WorkResult) -> WorkResult:
+        if self.matcher is None:
+            return result
+        hashed = [i for i, r in enumerate(result.records) if r.digests]
+        if not hashed:
+            return result
+        queries = [{HashKind(k): v for k, v in (result.records[i].digests or {}).items()} for i in hashed]
+        answers = self.matcher.lookup(queries)
+        records: list[ItemRecord] = list(result.records)
+        for i, matches in zip(hashed, answers, strict=True):
+            if matches:
+                records[i] = records[i].with_matches(tuple(matches))
+        return WorkResult(tuple(records), result.warnings, result.bytes_read)
+
+    def flush(self) -> None:
+        if self.pending:
+            record_results(self.case, self.exhibit_id, self.run_id, self.pending)
+            self.pending = []
+        self.last_flush = time.monotonic()
+
+
+def _previous_run(case: Case, exhibit_id: int, options: TriageOptions) -> Run | None:
+    last = case.last_run(exhibit_id)
+    if options.resume:
+        if last is None or last.status not in RESUMABLE:
+            raise TriageError(f"exhibit {options.exhibit} has no unfinished run to resume; run without --resume")
+        return last
+    if last is not None and last.status == RunStatus.COMPLETED:
+        raise TriageError(f"exhibit {options.exhibit} was already triaged in this case (run {last.id}); "
+                          "use another --exhibit label")
+    if last is not None:
+        raise TriageError(f"exhibit {options.exhibit} has an unfinished run ({last.id}, {last.status}); "
+                          "add --resume to finish it")
+    return None
+
+
+def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
+    """A resumed run continues with the profile, digests and hash sets it was started with."""
+    config = json.loads(previous.config_json)
+    return TriageOptions(
+        exhibit=options.exhibit, profile=Profile(config["profile"]), algorithms=tuple(config["algorithms"]),
+        hashsets=tuple(config["hashsets"]), stop_at_first_hit=options.stop_at_first_hit, resume=True,
+        operator=options.operator, workers=options.workers, limits=options.limits,
+    )
+
+
+def _config(options: TriageOptions) -> dict[str, object]:
+    return {
+        "profile": options.profile.value,
+        "algorithms": list(options.algorithms),
+        "hashsets": list(options.hashsets),
+        "stop_at_first_hit": options.stop_at_first_hit,
+        "workers": options.workers,
+        "archive_limits": asdict(options.limits),
+    }
+
+
+def triage(source: Path, case: Case, store: HashSetStore | None, options: TriageOptions,
+           events: TriageEvents | None = None) -> TriageOutcome:
+    """Triage one exhibit into a case. See the module docstring for the shape of the work."""
+    events = events or NoEvents()
+    evidence = open_source(source)
+    description = evidence.describe()
+    started = time.monotonic()
+    with case.exclusive():
+        exhibit_id = case.exhibit(options.exhibit, description.source, evidence.NAME, asdict(description))
+        previous = _previous_run(case, exhibit_id, options)
+        if previous is not None:
+            options = _resumed_options(options, previous)
+            case.set_run_status(previous.id, RunStatus.INTERRUPTED if previous.status == RunStatus.RUNNING
+                                else RunStatus(previous.status))
+        if options.hashsets and store is None:
+            raise TriageError("hash sets were named but no hash-set database is open")
+        matcher = store.matcher(options.hashsets) if store and options.hashsets else None
+        sets = [
+            {"name": s.name, "sha256": s.source_sha256, "entries": s.entry_count, "kind": s.kind.value,
+             "scheme": s.scheme, "format": s.format, "imported_at": s.imported_at.isoformat()}
+            for s in (matcher.sets if matcher else ())
+        ]
+        run_id = case.start_run(
+            exhibit_id=exhibit_id, resumed_from=previous.id if previous else None, profile=options.profile.value,
+            tool_version=__version__, operator=options.operator, host=socket.gethostname(),
+            config=_config(options), hashsets=sets,
+        )
+        case.audit.append("triage-started", run=run_id, exhibit=options.exhibit, source=description.source,
+                          evidence=asdict(description), profile=options.profile.value, operator=options.operator,
+                          tool_version=__version__, hashsets=sets, resumed_from=previous.id if previous else None,
+                          config=_config(options), pid=os.getpid())
+        try:
+            status, run = _execute(evidence, case, exhibit_id, run_id, matcher, options, events)
+        finally:
+            if matcher:
+                matcher.close()
+        digest = findings_digest(case, exhibit_id)
+        case.finish_run(run_id, status.value, items_not_reached=run.not_reached)
+        case.audit.append("triage-finished", run=run_id, exhibit=options.exhibit, status=status.value,
+                          items_recorded=run.items, hits=run.hits, warnings=run.warnings,
+                          bytes_read=run.bytes_read, items_not_reached=run.not_reached,
+                          findings_sha256=digest)
+    return TriageOutcome(run_id, exhibit_id, status, run.items, run.hits, run.warnings, run.bytes_read,
+                         time.monotonic() - started)
+
+
+def _execute(evidence: Evidence, case: Case, exhibit_id: int, run_id: int, matcher: Matcher | None,
+             options: TriageOptions, events: TriageEvents) -> tuple[RunStatus, _Run]:
+    enumeration_warnings: list[EvidenceWarning] = []
+    listed = list(evidence.items(enumeration_warnings.append))
+    record_warnings(case, exhibit_id, run_id, enumeration_warnings)
+    done = recorded_locators(case, exhibit_id) if options.resume else set()
+    planned: Sequence[Item] = order(i for i in listed if i.locator.to_json() not in done)
+    case.set_planned(run_id, len(planned))
+    events.planned(len(planned), sum(i.size or 0 for i in planned))
+    run = _Run(case, exhibit_id, run_id, matcher, options, events)
+    run.warnings += len(enumeration_warnings)
+    settings = Settings(options.profile, options.algorithms, options.limits)
+    status = RunStatus.COMPLETED
+    window: deque[Future[WorkResult]] = deque()
+    submitted = taken = 0
+    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="examine") as pool:
+        try:
+            while taken < len(planned):
+                while submitted < len(planned) and len(window) < 8 * options.workers:
+                    window.append(pool.submit(examine, planned[submitted], _opener(evidence, planned[submitted]),
+                                              settings))
+                    submitted += 1
+                run.take(window.popleft().result())
+                taken += 1
+                if options.stop_at_first_hit and run.illicit_hit:
+                    status = RunStatus.STOPPED
+                    break
+        except KeyboardInterrupt:
+            status = RunStatus.INTERRUPTED
+        finally:
+            for future in window:
+                future.cancel()
+            run.flush()
+    run.not_reached = len(planned) - taken
+    return status, run
+
+
+def _opener(evidence: Evidence, item: Item) -> Callable[[], BinaryIO]:
+    return lambda: open_locator(evidence, item.locator)

@@ -1,0 +1,148 @@
+"""Locators: immutable, chained addresses of byte streams inside evidence.
+
+A locator names every layer from the source the examiner pointed Safenet at down to the bytes of one
+item, so that any process can reopen the item from the locator alone (dfVFS's path specifications,
+with typed frozen dataclasses instead of keyword bags). Names from evidence are hostile: they may hold
+control characters or bytes that are not UTF-8 (kept as surrogate escapes). The JSON form is pure
+ASCII and round-trips them exactly; :func:`display_safe` renders them for humans.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class LayerKind(StrEnum):
+    """What one link of a locator chain is. The values are stored in case files: never rename them."""
+
+    SOURCE = "source"  # the path the examiner gave: a folder, an image file, a device
+    IMAGE = "image"  # a storage-media image format layer (E01, VMDK, QCOW ...)
+    PARTITION = "partition"  # a volume-system entry (MBR/GPT partition, LVM volume, VSS store)
+    ENCRYPTION = "encryption"  # an unlocked encrypted volume (BitLocker, LUKS ...)
+    FILESYSTEM = "filesystem"  # a file system inside a volume (NTFS, FAT, ext4 ...)
+    PATH = "path"  # a file by path (relative to its parent layer), with inode where known
+    STREAM = "stream"  # a named data stream of a file (NTFS ADS)
+    ARCHIVE_MEMBER = "archive-member"  # a member of a zip/tar/7z archive
+    CARVED = "carved"  # a byte range carved from its parent
+    CACHE_ENTRY = "cache-entry"  # an entry of a thumbnail or browser cache
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One link of a locator chain. Only the fields that mean something for the kind are set."""
+
+    kind: LayerKind
+    value: str = ""  # path, member name, partition name, format name, cache id ...
+    inode: int | None = None
+    offset: int | None = None
+    length: int | None = None
+    detail: str | None = None  # back-end specific qualifier (archive format, file-system type ...)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind.value}
+        for name in ("value", "inode", "offset", "length", "detail"):
+            val = getattr(self, name)
+            if val not in (None, ""):
+                out[name] = val
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Layer:
+        return cls(
+            kind=LayerKind(data["kind"]),
+            value=data.get("value", ""),
+            inode=data.get("inode"),
+            offset=data.get("offset"),
+            length=data.get("length"),
+            detail=data.get("detail"),
+        )
+
+    def render(self) -> str:
+        text = display_safe(self.value)
+        if self.kind is LayerKind.STREAM:
+            return f":{text}"
+        if self.kind is LayerKind.CARVED:
+            end = (self.offset or 0) + (self.length or 0)
+            return f"carved[{self.offset}-{end}]"
+        if self.kind is LayerKind.CACHE_ENTRY:
+            return f"entry {text}"
+        if self.kind in (LayerKind.PARTITION, LayerKind.FILESYSTEM) and self.detail:
+            return f"{text} {display_safe(self.detail)}".strip()
+        if self.kind is LayerKind.PATH and self.inode is not None:
+            return f"{text} (inode {self.inode})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """A chain of layers from the evidence source to the bytes of one item."""
+
+    layers: tuple[Layer, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.layers or self.layers[0].kind is not LayerKind.SOURCE:
+            raise ValueError("a locator starts with a SOURCE layer")
+
+    @classmethod
+    def source(cls, path: str) -> Locator:
+        return cls((Layer(LayerKind.SOURCE, path),))
+
+    def child(self, layer: Layer) -> Locator:
+        return Locator((*self.layers, layer))
+
+    @property
+    def parent(self) -> Locator | None:
+        return Locator(self.layers[:-1]) if len(self.layers) > 1 else None
+
+    @property
+    def leaf(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def archive_depth(self) -> int:
+        return sum(1 for layer in self.layers if layer.kind is LayerKind.ARCHIVE_MEMBER)
+
+    def to_json(self) -> str:
+        """Canonical ASCII JSON; equal locators give equal strings (used as the key in case files)."""
+        return json.dumps([layer.to_dict() for layer in self.layers], ensure_ascii=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Locator:
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise ValueError("a locator is a JSON list of layers")
+        return cls(tuple(Layer.from_dict(item) for item in data))
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        for layer in self.layers:
+            text = layer.render()
+            if layer.kind is LayerKind.STREAM and parts:
+                parts[-1] += text
+            else:
+                parts.append(text)
+        return " › ".join(parts)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def display_safe(text: str) -> str:
+    """Render evidence-derived text on one line: control characters and undecodable bytes are escaped."""
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif code in (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069):
+            out.append(f"\\u{code:04x}")  # bidi overrides disguise extensions (x.gpj.exe)
+        else:
+            out.append(ch)
+    return "".join(out)

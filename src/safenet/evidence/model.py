@@ -1,0 +1,93 @@
+"""Items, warnings and the Evidence protocol that every back-end implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
+
+from safenet.evidence.locator import Locator
+
+
+class TimeSource(StrEnum):
+    """Where a timestamp came from; stored in case files."""
+
+    FS_STAT = "fs-stat"  # os.stat of a mounted or copied file system
+    ARCHIVE = "archive"  # an archive member header (zip: local time, 2 s precision)
+    FS_METADATA = "fs-metadata"  # parsed from file-system metadata (MFT, inode ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Timestamp:
+    """A UTC time with where it came from and how precise it is (in seconds)."""
+
+    value: datetime
+    source: TimeSource
+    precision_s: float = 1e-9
+    zone_known: bool = True  # False for local times of unknown zone (zip headers); value is then as written
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One byte stream found in evidence: a file, an archive member, a carved range, a cache entry."""
+
+    locator: Locator
+    name: str
+    size: int | None
+    modified: Timestamp | None = None
+    accessed: Timestamp | None = None
+    changed: Timestamp | None = None
+    created: Timestamp | None = None
+    deleted: bool = False
+    carved: bool = False
+    note: str | None = None  # e.g. a recoverability note for a deleted file
+
+    @property
+    def allocated(self) -> bool:
+        return not (self.deleted or self.carved)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWarning:
+    """Something in the evidence could not be read or was refused. The run goes on."""
+
+    code: str  # stable, e.g. "unreadable", "archive-bomb"; documented in docs/warnings.md
+    message: str
+    locator: Locator | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceDescription:
+    """What an evidence source is, for the run record and the report."""
+
+    backend: str
+    source: str
+    summary: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class EvidenceError(Exception):
+    """A back-end cannot open or read a source at all (not a problem with one item)."""
+
+
+class NotMyFormat(EvidenceError):
+    """A back-end was asked to open something it does not handle; the dispatcher tries the next one."""
+
+
+class WarningSink(Protocol):
+    def __call__(self, warning: EvidenceWarning, /) -> None: ...
+
+
+@runtime_checkable
+class Evidence(Protocol):
+    """A source of items. Back-ends register by a stable NAME (see evidence.registry)."""
+
+    NAME: ClassVar[str]
+
+    def describe(self) -> EvidenceDescription: ...
+
+    def items(self, warn: WarningSink) -> Iterator[Item]: ...
+
+    def open(self, locator: Locator) -> BinaryIO: ...

@@ -1,0 +1,53 @@
+"""The one registry of evidence back-ends, and reopening any item from its locator.
+
+Back-ends are tried in order; each either accepts the source or raises NotMyFormat. Archive members
+are not a back-end: they are layers resolved on top of whatever stream holds the archive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from safenet.evidence.archive import open_member
+from safenet.evidence.directory import DirectoryEvidence
+from safenet.evidence.locator import LayerKind, Locator
+from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat
+from safenet.evidence.single_file import SingleFileEvidence
+
+BACKENDS: tuple[type[DirectoryEvidence] | type[SingleFileEvidence], ...] = (DirectoryEvidence, SingleFileEvidence)
+
+_names = [b.NAME for b in BACKENDS]
+if len(set(_names)) != len(_names):  # pragma: no cover - a programming error caught at import
+    raise RuntimeError(f"duplicate evidence back-end names: {_names}")
+
+
+class SourceNotFound(EvidenceError):
+    """The path given as evidence does not exist."""
+
+
+def open_source(path: Path) -> Evidence:
+    """Open a source path with the first back-end that accepts it."""
+    if not path.exists() and not path.is_symlink():
+        raise SourceNotFound(f"evidence path {path} does not exist; check the path and that the drive is mounted")
+    for backend in BACKENDS:
+        try:
+            return backend(path)
+        except NotMyFormat:
+            continue
+    raise EvidenceError(f"{path} is neither a folder nor a regular file Safenet can read (devices and disk "
+                        "images need the image back-end)")
+
+
+def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
+    """Reopen any item: the back-end opens the outer file, archive layers are resolved on top of it."""
+    layers = locator.layers
+    first_member = next((i for i, layer in enumerate(layers) if layer.kind is LayerKind.ARCHIVE_MEMBER), len(layers))
+    stream = evidence.open(Locator(layers[:first_member]))
+    for layer in layers[first_member:]:
+        if layer.kind is not LayerKind.ARCHIVE_MEMBER:
+            stream.close()
+            raise EvidenceError(f"cannot reopen {locator}: layer {layer.kind.value} is not supported here")
+        inner = open_member(stream, layer)
+        stream = inner
+    return stream

@@ -1,0 +1,195 @@
+"""Plain hash lists: md5sum/sha1sum/sha256sum output, BSD tag lines and bare one-hash-per-line lists.
+
+These are the most common "hash set" anyone hands over, and the least specified, so each line is tried
+against the known shapes (FORMATS.md §4.2):
+
+- GNU ``<hex>  name`` (text mode) and ``<hex> *name`` (binary mode); a leading ``\\`` means the name is
+  escaped (``\\\\``, ``\\n``, ``\\r``).
+- BSD / ``--tag`` ``MD5 (name) = <hex>``.
+- bare ``<hex>``, optionally after a first line naming the algorithm (``MD5``, ``SHA-1``, ``SHA256``), as
+  X-Ways writes them. Without that line the algorithm follows from the length.
+
+Big lists go through a numpy fast path for lines that start with a fixed-width digest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from safenet.hashsets.formats.base import (
+    HEAD_SIZE,
+    BulkDigests,
+    HashSetFormat,
+    LineBlock,
+    clip,
+    decode_hex_rows,
+    iter_line_blocks,
+    iter_lines,
+    parse_hex,
+    strip_bom,
+)
+from safenet.hashsets.model import HashKind, HashRecord, SetKind, WarnFn
+
+_TAG_RE = re.compile(r"^(?P<algo>[A-Za-z0-9-]+) ?\((?P<name>.*)\) ?= ?(?P<hex>\S*)$")
+_GNU_RE = re.compile(r"^(?P<hex>[0-9A-Fa-f]+) (?P<mode>[ *])(?P<name>.*)$")
+_LOOSE_RE = re.compile(r"^(?P<hex>[0-9A-Fa-f]+)(?:\s+(?P<name>.*))?$")
+_ESCAPE_RE = re.compile(r"\\(.)")
+_ESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
+_ALGORITHMS = {
+    "MD5": HashKind.MD5,
+    "SHA1": HashKind.SHA1,
+    "SHA256": HashKind.SHA256,
+    "SHA2256": HashKind.SHA256,  # cksum -a sha2 --length 256 writes "SHA2-256"
+}
+_UNSUPPORTED = {"SHA224", "SHA384", "SHA512", "SHA2224", "SHA2384", "SHA2512", "MD4", "BLAKE2B", "SM3", "CRC"}
+_SNIFF_LINES = 20
+
+
+def _algorithm_word(text: str) -> str:
+    return text.strip().upper().replace("-", "").replace("_", "")
+
+
+class _LineParser:
+    """Parses one line at a time; knows the algorithm named by the file's first line, if any."""
+
+    def __init__(self, header: HashKind | None, header_line: int | None) -> None:
+        self.header = header
+        self.header_line = header_line
+
+    @classmethod
+    def for_head(cls, head: bytes) -> _LineParser:
+        """Find an algorithm line: only the first non-blank, non-comment line of the file counts."""
+        for number, raw in enumerate(strip_bom(head).split(b"\n"), 1):
+            text = raw.decode("utf-8", errors="replace").strip()
+            if not text or text.startswith("#"):
+                continue
+            kind = _ALGORITHMS.get(_algorithm_word(text))
+            return cls(kind, number if kind is not None else None)
+        return cls(None, None)
+
+    def parse(self, raw: bytes, number: int) -> HashRecord | str | None:
+        """A record, a reason why the line is bad, or None for a line to pass over silently."""
+        text = raw.decode("utf-8", errors="backslashreplace")
+        if number == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#") or number == self.header_line:
+            return None
+        if _algorithm_word(stripped) in _ALGORITHMS:
+            return f"algorithm line '{clip(stripped)}' only counts as the first line of the list; skipped"
+        escaped = text.startswith("\\")
+        body = text[1:] if escaped else text
+        tag = _TAG_RE.match(body)
+        if tag is not None:
+            return self._tagged(tag, escaped, number)
+        line = _GNU_RE.match(body) or _LOOSE_RE.match(body.strip())
+        if line is None:
+            return f"not a hash line: '{clip(stripped)}'; skipped"
+        name = line.group("name")
+        return self._record(line.group("hex"), self.header, name, escaped, number)
+
+    def _tagged(self, tag: re.Match[str], escaped: bool, number: int) -> HashRecord | str:
+        word = _algorithm_word(tag.group("algo"))
+        kind = _ALGORITHMS.get(word)
+        if kind is None:
+            if word in _UNSUPPORTED:
+                return f"{clip(tag.group('algo'))} digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
+            return f"unknown algorithm '{clip(tag.group('algo'))}'; skipped"
+        return self._record(tag.group("hex"), kind, tag.group("name"), escaped, number)
+
+    def _record(
+        self, hex_text: str, kind: HashKind | None, name: str | None, escaped: bool, number: int
+    ) -> HashRecord | str:
+        if kind is None and len(hex_text) == 128:
+            return "SHA-512 digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
+        parsed = parse_hex(hex_text, kind)
+        if isinstance(parsed, str):
+            return f"{parsed}; skipped"
+        found, digest = parsed
+        if name is not None and escaped:
+            name = _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), name)
+        return HashRecord(
+            md5=digest if found is HashKind.MD5 else None,
+            sha1=digest if found is HashKind.SHA1 else None,
+            sha256=digest if found is HashKind.SHA256 else None,
+            category=None,
+            name=name or None,
+            ref=f"line {number}",
+        )
+
+
+class HashListFormat(HashSetFormat):
+    """md5sum / sha1sum / sha256sum (GNU and BSD tag) output and bare hash lists."""
+
+    NAME: ClassVar[str] = "hashlist"
+    DEFAULT_KIND: ClassVar[SetKind | None] = None
+    DESCRIPTION: ClassVar[str] = "md5sum/sha1sum/sha256sum output, BSD tag lines or one hash per line"
+
+    @classmethod
+    def sniff(cls, path: Path, head: bytes) -> bool:
+        """The first significant lines (up to 20) must all be hash lines; binary data never is."""
+        if b"\x00" in head:
+            return False
+        parser = _LineParser.for_head(head)
+        lines = strip_bom(head).split(b"\n")
+        if len(head) >= HEAD_SIZE and len(lines) > 1:
+            lines = lines[:-1]  # probably cut in the middle
+        records = 0
+        for number, raw in enumerate(lines, 1):
+            result = parser.parse(raw.rstrip(b"\r"), number)
+            if isinstance(result, str):
+                return False
+            if result is not None:
+                records += 1
+                if records >= _SNIFF_LINES:
+                    break
+        return records > 0
+
+    def read(self, path: Path, warn: WarnFn) -> Iterator[HashRecord]:
+        parser = _LineParser.for_head(_head(path))
+        for number, raw in iter_lines(path, warn):
+            result = parser.parse(raw, number)
+            if isinstance(result, str):
+                warn(f"line {number}", result)
+            elif result is not None:
+                yield result
+
+    def read_bulk(self, path: Path, warn: WarnFn) -> Iterator[HashRecord | BulkDigests]:
+        """Lines starting with a fixed-width digest are decoded in numpy; the rest go line by line."""
+        parser = _LineParser.for_head(_head(path))
+        kinds = [parser.header] if parser.header is not None else list(HashKind)
+        for block in iter_line_blocks(path, warn):
+            yield from _fast_block(block, kinds, parser, warn)
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_SIZE)
+
+
+def _fast_block(
+    block: LineBlock, kinds: list[HashKind], parser: _LineParser, warn: WarnFn
+) -> Iterator[HashRecord | BulkDigests]:
+    lengths = block.ends - block.starts
+    done = np.zeros(lengths.shape[0], dtype=np.bool_)
+    for kind in kinds:
+        width = 2 * kind.size
+        digests, hex_ok = decode_hex_rows(block.columns(0, width))
+        after = block.columns(width, 2)
+        gnu = (lengths >= width + 2) & (after[:, 0] == ord(" ")) & np.isin(after[:, 1], (ord(" "), ord("*")))
+        fast = hex_ok & ((lengths == width) | gnu) & ~done
+        if fast.any():
+            done |= fast
+            yield BulkDigests({kind: digests[fast]})
+    for index in np.flatnonzero(~done):
+        number = block.first_line + int(index)
+        result = parser.parse(block.line(int(index)), number)
+        if isinstance(result, str):
+            warn(f"line {number}", result)
+        elif result is not None:
+            yield result

@@ -1,0 +1,113 @@
+"""The complete, machine-readable report (JSON; schema in report/report.schema.json).
+
+Everything the HTML and CSV reports show comes from here, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from safenet.case.schema import Exhibit, Finding, ItemRow, WarningRow
+from safenet.case.store import Case
+from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
+
+SCHEMA_ID = "https://safenet.invalid/schemas/report-1.json"
+
+
+def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
+    return {
+        "label": summary.label,
+        "source": summary.source,
+        "backend": summary.backend,
+        "runs": summary.runs,
+        "hits": summary.hits,
+        "categories": [row.as_dict() for row in summary.rows.values()],
+        "items_by_status": dict(sorted(summary.items.items())),
+        "known_good_items": summary.known_good,
+        "warnings_by_code": dict(sorted(summary.warnings.items())),
+        "not_examined": summary.not_examined,
+    }
+
+
+def _items_with_findings(case: Case) -> list[dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    query = (
+        select(ItemRow, Finding, Exhibit.label)
+        .join(Finding, Finding.item_id == ItemRow.id)
+        .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
+        .order_by(Exhibit.label, ItemRow.display, Finding.hashset, Finding.hash_kind)
+    )
+    with case.sessions() as s:
+        for item, finding, label in s.execute(query).tuples():
+            entry = out.get(item.id)
+            if entry is None:
+                entry = out[item.id] = {
+                    "exhibit": label,
+                    "locator": json.loads(item.locator),
+                    "path": item.display,
+                    "name": item.name,
+                    "size": item.size,
+                    "filetype": item.filetype,
+                    "media_kind": item.media_kind,
+                    "extension_mismatch": item.extension_mismatch,
+                    "deleted": item.deleted,
+                    "carved": item.carved,
+                    "modified": item.modified.isoformat() if item.modified else None,
+                    "accessed": item.accessed.isoformat() if item.accessed else None,
+                    "changed": item.changed.isoformat() if item.changed else None,
+                    "created": item.created.isoformat() if item.created else None,
+                    "time_source": item.time_source,
+                    "time_zone_known": item.time_zone_known,
+                    "md5": item.md5,
+                    "sha1": item.sha1,
+                    "sha256": item.sha256,
+                    "findings": [],
+                }
+            entry["findings"].append({
+                "hashset": finding.hashset,
+                "hashset_sha256": finding.hashset_sha256,
+                "set_kind": finding.set_kind,
+                "hash_kind": finding.hash_kind,
+                "match_kind": finding.match_kind,
+                "category": finding.category,
+                "category_raw": finding.category_raw,
+                "scheme": finding.scheme,
+                "entry": finding.entry,
+            })
+    return list(out.values())
+
+
+def _warnings(case: Case) -> list[dict[str, Any]]:
+    query = (
+        select(WarningRow, Exhibit.label)
+        .join(Exhibit, Exhibit.id == WarningRow.exhibit_id)
+        .order_by(WarningRow.run_id, WarningRow.id)
+    )
+    with case.sessions() as s:
+        return [
+            {"exhibit": label, "run": w.run_id, "code": w.code, "message": w.message,
+             "locator": json.loads(w.locator) if w.locator else None, "path": w.display, "at": w.at.isoformat()}
+            for w, label in s.execute(query).tuples()
+        ]
+
+
+def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any]:
+    summary = summary or summarise(case)
+    audit = case.audit.verify()
+    return {
+        "$schema": SCHEMA_ID,
+        "report_version": 1,
+        "generated_at": summary.generated_at.isoformat(),
+        "tool": {"name": "safenet", "version": summary.tool_version},
+        "case": str(case.path.resolve()),
+        "audit": {"intact": audit.ok, "entries": audit.entries, "last_sha256": audit.last_hash,
+                  "problem": audit.problem},
+        "hashsets": summary.hashsets,
+        "totals": {"hits": summary.hits, "categories": [row.as_dict() for row in summary.total.values()]},
+        "exhibits": [_exhibit(e) for e in summary.exhibits],
+        "items": _items_with_findings(case),
+        "warnings": _warnings(case),
+    }

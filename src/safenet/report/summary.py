@@ -1,0 +1,162 @@
+"""The case summary every report shows: hits per UK category per exhibit and in total.
+
+Counting unit: one item (file, archive member ...) is one image or video; each counts once, in the
+most severe category any illicit hash set gives it. Columns split live vs deleted (R v Porter),
+still vs video (SFR practice) and exact vs perceptual matches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from safenet import __version__
+from safenet.case.schema import Exhibit, Finding, ItemRow, Run, WarningRow
+from safenet.case.store import Case
+from safenet.engine.profiles import Profile
+from safenet.engine.verdict import is_hit
+from safenet.hashsets.categories import most_severe, uk_scheme
+
+COLUMNS = ("total", "live", "deleted", "still", "video", "exact", "perceptual")
+
+
+@dataclass
+class CategoryRow:
+    category: str
+    label: str
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "label": self.label, **{c: self.counts[c] for c in COLUMNS}}
+
+
+@dataclass
+class ExhibitSummary:
+    label: str
+    source: str
+    backend: str
+    rows: dict[str, CategoryRow]
+    items: Counter[str]  # by item status
+    known_good: int
+    warnings: Counter[str]  # by warning code
+    runs: list[dict[str, Any]]
+    not_examined: list[str]
+
+    @property
+    def hits(self) -> int:
+        return sum(row.counts["total"] for row in self.rows.values())
+
+
+@dataclass
+class CaseSummary:
+    generated_at: datetime
+    tool_version: str
+    exhibits: list[ExhibitSummary]
+    total: dict[str, CategoryRow]
+    hashsets: list[dict[str, Any]]
+
+    @property
+    def hits(self) -> int:
+        return sum(e.hits for e in self.exhibits)
+
+
+def _empty_rows() -> dict[str, CategoryRow]:
+    return {c.code: CategoryRow(c.code, c.label) for c in uk_scheme().categories if c.code != "non-indecent"}
+
+
+def _row(rows: dict[str, CategoryRow], code: str) -> CategoryRow:
+    if code not in rows:
+        rows[code] = CategoryRow(code, f"code not in the UK scheme ({code.removeprefix('unknown:')})")
+    return rows[code]
+
+
+def _hit_items(case: Case, exhibit_id: int) -> dict[int, dict[str, Any]]:
+    """Items with at least one hit: their most severe category and how they matched."""
+    query = (
+        select(ItemRow.id, ItemRow.deleted, ItemRow.carved, ItemRow.media_kind, Finding.set_kind, Finding.category,
+               Finding.match_kind)
+        .join(Finding, Finding.item_id == ItemRow.id)
+        .where(ItemRow.exhibit_id == exhibit_id)
+    )
+    found: dict[int, dict[str, Any]] = {}
+    with case.sessions() as s:
+        for item_id, deleted, carved, media_kind, set_kind, category, match_kind in s.execute(query):
+            if not is_hit(set_kind, category):
+                continue
+            entry = found.setdefault(item_id, {"deleted": deleted or carved, "media": media_kind, "categories": [],
+                                               "exact": False})
+            entry["categories"].append(category)
+            entry["exact"] = entry["exact"] or match_kind == "exact"
+    return found
+
+
+def _add(rows: dict[str, CategoryRow], code: str, hit: dict[str, Any]) -> None:
+    counts = _row(rows, code).counts
+    counts["total"] += 1
+    counts["deleted" if hit["deleted"] else "live"] += 1
+    if hit["media"] == "video":
+        counts["video"] += 1
+    elif hit["media"] == "image":
+        counts["still"] += 1
+    counts["exact" if hit["exact"] else "perceptual"] += 1
+
+
+def _not_examined(runs: list[Run], items: Counter[str], warnings: Counter[str]) -> list[str]:
+    notes: list[str] = []
+    for profile in sorted({Profile(r.profile) for r in runs}):
+        if profile.not_examined_note:
+            notes.append(profile.not_examined_note)
+    if items["skipped"]:
+        notes.append(f"{items['skipped']} items were typed but not hashed by the profile")
+    if items["unreadable"] or items["partial"]:
+        notes.append(f"{items['unreadable']} items could not be read and {items['partial']} were read only in part "
+                     "(see warnings)")
+    not_reached = sum(r.items_not_reached for r in runs[-1:])
+    if not_reached:
+        notes.append(f"{not_reached} items were not reached: the triage stopped at the first hit or was "
+                     "interrupted (resume it with --resume)")
+    for code in ("archive-bomb", "encrypted-member", "unsupported-archive", "other-filesystem", "special-file",
+                 "symlink-outside"):
+        if warnings[code]:
+            notes.append(f"{warnings[code]} × {code} (see warnings)")
+    if not runs or runs[-1].status != "completed":
+        notes.append("the last triage run of this exhibit did not complete")
+    return notes
+
+
+def summarise(case: Case) -> CaseSummary:
+    exhibits: list[ExhibitSummary] = []
+    total = _empty_rows()
+    hashsets: dict[str, dict[str, Any]] = {}
+    with case.sessions() as s:
+        exhibit_rows = s.scalars(select(Exhibit).order_by(Exhibit.label)).all()
+        for ex in exhibit_rows:
+            runs = list(s.scalars(select(Run).where(Run.exhibit_id == ex.id).order_by(Run.id)))
+            items = Counter(dict(s.execute(select(ItemRow.status, func.count()).where(ItemRow.exhibit_id == ex.id)
+                                           .group_by(ItemRow.status)).tuples().all()))
+            warnings = Counter(dict(s.execute(select(WarningRow.code, func.count())
+                                              .where(WarningRow.exhibit_id == ex.id)
+                                              .group_by(WarningRow.code)).tuples().all()))
+            known_good = s.scalar(select(func.count(func.distinct(Finding.item_id))).join(ItemRow)
+                                  .where(ItemRow.exhibit_id == ex.id, Finding.set_kind == "known-good")) or 0
+            for run in runs:
+                for hs in json.loads(run.hashsets_json):
+                    hashsets[f"{hs['name']}:{hs['sha256']}"] = hs
+            rows = _empty_rows()
+            for hit in _hit_items(case, ex.id).values():
+                code = most_severe(hit["categories"])
+                _add(rows, code, hit)
+                _add(total, code, hit)
+            exhibits.append(ExhibitSummary(
+                label=ex.label, source=ex.source, backend=ex.backend, rows=rows, items=items, known_good=known_good,
+                warnings=warnings, not_examined=_not_examined(runs, items, warnings),
+                runs=[{"id": r.id, "status": r.status, "profile": r.profile, "operator": r.operator,
+                       "started_at": r.started_at.isoformat(), "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                       "tool_version": r.tool_version, "resumed_from": r.resumed_from} for r in runs],
+            ))
+    return CaseSummary(datetime.now(UTC), __version__, exhibits, total, sorted(hashsets.values(), key=lambda h: h["name"]))

@@ -1,0 +1,91 @@
+"""Report writers: one registry, keyed by the --format name; all read the same report data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from safenet.case.store import Case
+from safenet.report.data import report_data
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    """CSV cells from evidence must not run as spreadsheet formulas (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    with _private(path) as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=True, sort_keys=False)
+        fh.write("\n")
+
+
+CSV_COLUMNS = ("exhibit", "path", "name", "size", "filetype", "deleted", "md5", "sha1", "sha256", "hashset",
+               "set_kind", "hash_kind", "match_kind", "category", "category_raw", "scheme", "hashset_sha256")
+
+
+def write_csv(data: dict[str, Any], path: Path) -> None:
+    with _private(path) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for item in data["items"]:
+            for finding in item["findings"]:
+                merged = {**item, **finding}
+                writer.writerow([_cell(merged.get(col)) for col in CSV_COLUMNS])
+
+
+_env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
+
+
+def render_html(data: dict[str, Any]) -> str:
+    return _env.get_template("summary.html").render(report=data)
+
+
+def write_html(data: dict[str, Any], path: Path) -> None:
+    with _private(path) as fh:
+        fh.write(render_html(data))
+
+
+class _private:
+    """Open a report file for writing with owner-only permissions (case data is sensitive)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> Any:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self.fh
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+
+
+WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
+    "json": ("json", write_json),
+    "csv": ("csv", write_csv),
+    "html": ("html", write_html),
+}
+
+
+def write_report(case: Case, fmt: str, output: Path | None = None) -> Path:
+    """Write one report into the case's reports/ folder (or ``output``) and audit it."""
+    if fmt not in WRITERS:
+        raise ValueError(f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
+    suffix, writer = WRITERS[fmt]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = output or case.path / "reports" / f"report-{stamp}.{suffix}"
+    data = report_data(case)
+    writer(data, path)
+    case.audit.append("report-written", format=fmt, path=str(path), hits=data["totals"]["hits"])
+    return path
