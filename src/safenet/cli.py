@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -65,8 +64,16 @@ def _default_hashdb() -> Path:
     return Path(base) / "safenet" / "hashsets"
 
 
-HashDb = Annotated[Path, typer.Option("--hashdb", envvar="SAFENET_HASHDB", help="Hash-set database folder.",
-                                      default_factory=_default_hashdb, show_default="~/.local/share/safenet/hashsets")]
+HashDb = Annotated[
+    Path,
+    typer.Option(
+        "--hashdb",
+        envvar="SAFENET_HASHDB",
+        help="Hash-set database folder.",
+        default_factory=_default_hashdb,
+        show_default="~/.local/share/safenet/hashsets",
+    ),
+]
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -88,7 +95,10 @@ def user_errors() -> Iterator[None]:
     except (CaseError, TriageError) as exc:
         fail(Exit.CASE, str(exc))
     except KeyboardInterrupt:
-        fail(Exit.INTERRUPTED, "interrupted; the case stays valid and `safenet triage --resume` finishes the run")
+        fail(
+            Exit.INTERRUPTED,
+            "interrupted; the case stays valid and `safenet triage --resume` finishes the run",
+        )
 
 
 def _version(value: bool) -> None:
@@ -99,18 +109,27 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """Safenet."""
 
 
 @hashset_app.command("import")
 def hashset_import(
-    path: Annotated[Path, typer.Argument(help="Hash-set file: VICS JSON, NSRL (v2 text / v3 SQLite), hashdeep, "
-                                         "md5sum/sha1sum/sha256sum, BSD tags, or a plain list.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Hash-set file: VICS JSON, NSRL (v2 text / v3 SQLite), hashdeep, "
+            "md5sum/sha1sum/sha256sum, BSD tags, or a plain list."
+        ),
+    ],
     name: Annotated[str, typer.Option("--name", help="Name to refer to the set by, e.g. caid-2026-10.")],
-    kind: Annotated[SetKind | None, typer.Option("--kind", help="illicit, known-good or notable (VICS defaults to "
-                                                   "illicit, NSRL to known-good).")] = None,
+    kind: Annotated[
+        SetKind | None,
+        typer.Option("--kind", help="illicit, known-good or notable (VICS defaults to illicit, NSRL to known-good)."),
+    ] = None,
     format_name: Annotated[str | None, typer.Option("--format", help="Force a format instead of detecting it.")] = None,
     scheme: Annotated[str | None, typer.Option("--scheme", help="Category scheme of the set's codes.")] = None,
     scheme_file: Annotated[Path | None, typer.Option("--scheme-file", help="A category scheme YAML file.")] = None,
@@ -126,14 +145,26 @@ def hashset_import(
         def warn(ref: str, message: str) -> None:
             warnings.append(f"{ref}: {message}")
 
-        info = HashSetStore(hashdb).import_file(path, name, kind=kind, format_name=format_name, scheme=scheme,
-                                                scheme_file=scheme_file, replace=replace, warn=warn)
+        info = HashSetStore(hashdb).import_file(
+            path,
+            name,
+            kind=kind,
+            format_name=format_name,
+            scheme=scheme,
+            scheme_file=scheme_file,
+            replace=replace,
+            warn=warn,
+        )
         for line in warnings[:50]:
             err.print(Text("warning: ", style="yellow") + Text(line))
         if len(warnings) > 50:
             err.print(Text(f"warning: … and {len(warnings) - 50} more"))
-        out.print(Text(f"imported {info.name}: {info.entry_count:,} entries ({info.format}, {info.kind.value}, "
-                       f"scheme {info.scheme}, SHA-256 {info.source_sha256})"))
+        out.print(
+            Text(
+                f"imported {info.name}: {info.entry_count:,} entries ({info.format}, {info.kind.value}, "
+                f"scheme {info.scheme}, SHA-256 {info.source_sha256})"
+            )
+        )
 
 
 @hashset_app.command("list")
@@ -144,8 +175,15 @@ def hashset_list(hashdb: HashDb = None) -> None:  # type: ignore[assignment]
     with user_errors():
         table = Table("Name", "Kind", "Format", "Scheme", "Entries", "Imported (UTC)", "Source SHA-256")
         for info in HashSetStore(hashdb).list():
-            table.add_row(Text(info.name), info.kind.value, info.format, info.scheme, f"{info.entry_count:,}",
-                          info.imported_at.isoformat(timespec="seconds"), info.source_sha256[:16] + "…")
+            table.add_row(
+                Text(info.name),
+                info.kind.value,
+                info.format,
+                info.scheme,
+                f"{info.entry_count:,}",
+                info.imported_at.isoformat(timespec="seconds"),
+                info.source_sha256[:16] + "…",
+            )
         out.print(table)
 
 
@@ -163,14 +201,23 @@ def triage_cmd(
     case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
     exhibit: Annotated[str, typer.Option("--exhibit", help="Exhibit label, e.g. EX1.")],
     hashset: Annotated[list[str] | None, typer.Option("--hashset", help="Hash set to match (repeatable).")] = None,
-    profile: Annotated[Profile, typer.Option("--profile", help="quick (media only), standard (+archives), full "
-                                             "(every file hashed).")] = Profile.QUICK,
+    profile: Annotated[
+        Profile,
+        typer.Option("--profile", help="quick (media only), standard (+archives), full (every file hashed)."),
+    ] = Profile.QUICK,
     digests: Annotated[str, typer.Option("--digests", help="Digests to compute.")] = ",".join(DEFAULT_ALGORITHMS),
-    stop_at_first_hit: Annotated[bool, typer.Option("--stop-at-first-hit", help="End at the first item matching an "
-                                                    "illicit set; the case stays valid.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted or stopped run of this exhibit.")] = False,
-    operator: Annotated[str | None, typer.Option("--operator", help="Examiner name for the record "
-                                                 "(default: login name).")] = None,
+    stop_at_first_hit: Annotated[
+        bool,
+        typer.Option(
+            "--stop-at-first-hit", help="End at the first item matching an illicit set; the case stays valid."
+        ),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted or stopped run of this exhibit.")
+    ] = False,
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Examiner name for the record (default: login name).")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker threads.")] = 2,
     hashdb: HashDb = None,  # type: ignore[assignment]
 ) -> None:
@@ -181,17 +228,29 @@ def triage_cmd(
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
         store = HashSetStore(hashdb) if hashset else None
-        options = TriageOptions(exhibit=exhibit, profile=profile, algorithms=algorithms, hashsets=tuple(hashset or ()),
-                                stop_at_first_hit=stop_at_first_hit, resume=resume, workers=workers,
-                                **({"operator": operator} if operator else {}))
+        options = TriageOptions(
+            exhibit=exhibit,
+            profile=profile,
+            algorithms=algorithms,
+            hashsets=tuple(hashset or ()),
+            stop_at_first_hit=stop_at_first_hit,
+            resume=resume,
+            workers=workers,
+            **({"operator": operator} if operator else {}),
+        )
         the_case = Case.create_or_open(case)
         with RichEvents(out, exhibit) as events:
             outcome = triage(source, the_case, store, options, events)
         print_summary(out, summarise(the_case))
         out.print(Text(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
         if outcome.status is RunStatus.STOPPED:
-            out.print(Text("stopped at the first hit; `safenet triage --resume` with the same --case and --exhibit "
-                           "finishes the exhibit", style="yellow"))
+            out.print(
+                Text(
+                    "stopped at the first hit; `safenet triage --resume` with the same --case and --exhibit "
+                    "finishes the exhibit",
+                    style="yellow",
+                )
+            )
         if outcome.status is RunStatus.INTERRUPTED:
             raise KeyboardInterrupt
 
@@ -227,7 +286,8 @@ def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> No
 @app.command("demo")
 def demo_cmd(
     workdir: Annotated[Path, typer.Option("--workdir", help="Where demo evidence, hash sets and the case go.")] = Path(
-        "demo-out"),
+        "demo-out"
+    ),
 ) -> None:
     """Build benign demo evidence and a demo hash set, triage it, and print the summary."""
     from safenet.demo import run_demo
@@ -243,8 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # a bug: say so plainly, no traceback for the officer
-        err.print(Text(f"safenet: internal error: {exc.__class__.__name__}: {exc}. This is a bug; the case "
-                       "folder is still valid. Set SAFENET_DEBUG=1 for details.", style="bold red"))
+        err.print(
+            Text(
+                f"safenet: internal error: {exc.__class__.__name__}: {exc}. This is a bug; the case "
+                "folder is still valid. Set SAFENET_DEBUG=1 for details.",
+                style="bold red",
+            )
+        )
         if os.environ.get("SAFENET_DEBUG"):
             raise
         return Exit.INTERNAL
@@ -253,5 +318,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     sys.exit(main())
-
-

@@ -8,7 +8,15 @@ prints as what it is.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -38,8 +46,14 @@ class RichEvents:
     def __init__(self, console: Console, exhibit: str) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn(f"[bold]{exhibit}", markup=False), BarColumn(), TaskProgressColumn(), _Items(), _Rate(),
-            TimeRemainingColumn(), console=console, transient=False,
+            TextColumn(f"[bold]{exhibit}", markup=False),
+            BarColumn(),
+            TaskProgressColumn(),
+            _Items(),
+            _Rate(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
         )
         self.task = self.progress.add_task("triage", total=None, items=0, planned=0)
 
@@ -89,8 +103,12 @@ def print_summary(console: Console, summary: CaseSummary) -> None:
     console.print(summary_table(summary))
     for exhibit in summary.exhibits:
         unread = exhibit.items["unreadable"] + exhibit.items["partial"]
-        console.print(Text(f"{exhibit.label}: {sum(exhibit.items.values()):,} items recorded, "
-                           f"{exhibit.items['examined']:,} hashed, {unread:,} could not be read (fully), "
-                           f"{exhibit.known_good:,} known files, {sum(exhibit.warnings.values()):,} warnings"))
+        console.print(
+            Text(
+                f"{exhibit.label}: {sum(exhibit.items.values()):,} items recorded, "
+                f"{exhibit.items['examined']:,} hashed, {unread:,} could not be read (fully), "
+                f"{exhibit.known_good:,} known files, {sum(exhibit.warnings.values()):,} warnings"
+            )
+        )
         for note in exhibit.not_examined:
             console.print(Text(f"  not examined: {note}", style="yellow"))

@@ -35,7 +35,7 @@ VICS_UK_CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml
 
 def picture(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     """An abstract picture: a gradient with random rectangles and ellipses. Benign by construction."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible pictures, not secrets
     img = Image.linear_gradient("L").resize(size).convert("RGB")
     draw = ImageDraw.Draw(img)
     for _ in range(12):
@@ -69,7 +69,9 @@ def build_evidence(root: Path) -> dict[str, bytes]:
         rel = f"Users/alex/Downloads/screen_{i}.png"
         pictures[rel] = _encode(picture(i, (320, 240)), "PNG")
         put(rel, pictures[rel])
-    pictures["Users/alex/Documents/minutes.txt"] = _encode(picture(30), "JPEG")  # a picture under a false name
+    pictures["Users/alex/Documents/minutes.txt"] = _encode(
+        picture(30), "JPEG"
+    )  # a picture under a false name
     put("Users/alex/Documents/minutes.txt", pictures["Users/alex/Documents/minutes.txt"])
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -89,7 +91,7 @@ def build_evidence(root: Path) -> dict[str, bytes]:
     put("Users/alex/backup.tar.gz", tbuf.getvalue())
     put("Users/alex/Documents/todo.txt", b"buy milk\n")
     put("Users/alex/Documents/empty.dat", b"")
-    put("Windows/System32/demo.dll", random.Random(99).randbytes(50_000))
+    put("Windows/System32/demo.dll", random.Random(99).randbytes  # noqa: S311(50_000))
     return pictures
 
 
@@ -100,9 +102,13 @@ def build_hashsets(workdir: Path, pictures: dict[str, bytes], dll: bytes) -> tup
     media = []
     for n, key in enumerate(chosen, start=1):
         data = pictures[key]
-        entry: dict[str, object] = {"MediaID": n, "MD5": hashlib.md5(data).hexdigest().upper(),  # noqa: S324
-                                    "SHA1": hashlib.sha1(data).hexdigest().upper(), "MediaSize": len(data),  # noqa: S324
-                                    "IsPrecategorized": "true"}
+        entry: dict[str, object] = {
+            "MediaID": n,
+            "MD5": hashlib.md5(data).hexdigest().upper(),  # noqa: S324
+            "SHA1": hashlib.sha1(data).hexdigest().upper(),  # noqa: S324
+            "MediaSize": len(data),
+            "IsPrecategorized": "true",
+        }
         code = codes[n % len(codes)]
         if code is not None:
             entry["Category"] = int(code)
@@ -129,15 +135,24 @@ def run_demo(workdir: Path, console: Console) -> None:
     store = HashSetStore(workdir / "hashsets")
     warnings: list[str] = []
     for path, name, kind in ((vics, "demo-caid", SetKind.ILLICIT), (known, "demo-known", SetKind.KNOWN_GOOD)):
-        info = store.import_file(path, name, kind=kind, warn=lambda ref, msg: warnings.append(f"{ref}: {msg}"))
-        console.print(Text(f"imported hash set {info.name}: {info.entry_count} entries ({info.format}, {info.kind})"))
+        info = store.import_file(
+            path, name, kind=kind, warn=lambda ref, msg: warnings.append(f"{ref}: {msg}")
+        )
+        console.print(
+            Text(f"imported hash set {info.name}: {info.entry_count} entries ({info.format}, {info.kind})")
+        )
     case = Case.create_or_open(workdir / "case")
-    options = TriageOptions(exhibit="EX1", profile=Profile.STANDARD, hashsets=("demo-caid", "demo-known"),
-                            operator="demo")
+    options = TriageOptions(
+        exhibit="EX1", profile=Profile.STANDARD, hashsets=("demo-caid", "demo-known"), operator="demo"
+    )
     with RichEvents(console, "EX1") as events:
         triage(evidence, case, store, options, events)
     print_summary(console, summarise(case))
     report = write_report(case, "html")
     write_report(case, "json")
-    console.print(Text(f"\nreport: {report}\ncase folder: {case.path}\n"
-                       f"next: safenet report {case.path} --format json|csv  ·  safenet verify {case.path}"))
+    console.print(
+        Text(
+            f"\nreport: {report}\ncase folder: {case.path}\n"
+            f"next: safenet report {case.path} --format json|csv  ·  safenet verify {case.path}"
+        )
+    )

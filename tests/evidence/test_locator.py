@@ -6,18 +6,20 @@ from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 
 
 def full_chain() -> Locator:
-    return Locator((
-        Layer(LayerKind.SOURCE, "/evidence/laptop.E01"),
-        Layer(LayerKind.IMAGE, "", detail="ewf"),
-        Layer(LayerKind.PARTITION, "p2", offset=1048576, length=500 << 20),
-        Layer(LayerKind.ENCRYPTION, "bitlocker"),
-        Layer(LayerKind.FILESYSTEM, "", detail="NTFS"),
-        Layer(LayerKind.PATH, "/Users/a/x.jpg", inode=4711),
-        Layer(LayerKind.STREAM, "Zone.Identifier"),
-        Layer(LayerKind.ARCHIVE_MEMBER, "inner/y.png", detail="zip", offset=30),
-        Layer(LayerKind.CARVED, "", offset=4096, length=8192),
-        Layer(LayerKind.CACHE_ENTRY, "0x8a3f", detail="thumbcache_256"),
-    ))
+    return Locator(
+        (
+            Layer(LayerKind.SOURCE, "/evidence/laptop.E01"),
+            Layer(LayerKind.IMAGE, "", detail="ewf"),
+            Layer(LayerKind.PARTITION, "p2", offset=1048576, length=500 << 20),
+            Layer(LayerKind.ENCRYPTION, "bitlocker"),
+            Layer(LayerKind.FILESYSTEM, "", detail="NTFS"),
+            Layer(LayerKind.PATH, "/Users/a/x.jpg", inode=4711),
+            Layer(LayerKind.STREAM, "Zone.Identifier"),
+            Layer(LayerKind.ARCHIVE_MEMBER, "inner/y.png", detail="zip", offset=30),
+            Layer(LayerKind.CARVED, "", offset=4096, length=8192),
+            Layer(LayerKind.CACHE_ENTRY, "0x8a3f", detail="thumbcache_256"),
+        )
+    )
 
 
 def test_every_layer_kind_round_trips_through_json() -> None:

@@ -38,44 +38,44 @@ def _ft(name: str, kind: MediaKind, mime: str, *exts: str) -> FileType:
     return FileType(name, kind, mime, frozenset(exts))
 
 
-I, V, A, D = MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.ARCHIVE, MediaKind.DOCUMENT
+IMG, VID, ARC, DOC = MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.ARCHIVE, MediaKind.DOCUMENT
 TYPES: dict[str, FileType] = {
     t.name: t
     for t in (
-        _ft("jpeg", I, "image/jpeg", "jpg", "jpeg", "jpe", "jfif"),
-        _ft("png", I, "image/png", "png"),
-        _ft("apng", I, "image/apng", "png", "apng"),
-        _ft("gif", I, "image/gif", "gif"),
-        _ft("bmp", I, "image/bmp", "bmp", "dib"),
-        _ft("webp", I, "image/webp", "webp"),
-        _ft("tiff", I, "image/tiff", "tif", "tiff", "dng", "nef", "cr2", "arw"),
-        _ft("heic", I, "image/heic", "heic", "heif", "hif"),
-        _ft("heif", I, "image/heif", "heif", "heic", "hif"),
-        _ft("avif", I, "image/avif", "avif"),
-        _ft("jxl", I, "image/jxl", "jxl"),
-        _ft("ico", I, "image/x-icon", "ico", "cur"),
-        _ft("mp4", V, "video/mp4", "mp4", "m4v", "m4a", "f4v"),
-        _ft("mov", V, "video/quicktime", "mov", "qt"),
-        _ft("3gp", V, "video/3gpp", "3gp", "3g2"),
-        _ft("avi", V, "video/x-msvideo", "avi"),
-        _ft("mkv", V, "video/x-matroska", "mkv", "mk3d"),
-        _ft("webm", V, "video/webm", "webm"),
-        _ft("asf", V, "video/x-ms-asf", "wmv", "asf", "wma"),
-        _ft("flv", V, "video/x-flv", "flv"),
-        _ft("mpeg-ps", V, "video/mpeg", "mpg", "mpeg", "vob"),
-        _ft("mpeg-ts", V, "video/mp2t", "ts", "mts", "m2ts"),
-        _ft("zip", A, "application/zip", "zip", "jar", "apk", "cbz"),
-        _ft("tar", A, "application/x-tar", "tar"),
-        _ft("gzip", A, "application/gzip", "gz", "tgz"),
-        _ft("bzip2", A, "application/x-bzip2", "bz2", "tbz", "tbz2"),
-        _ft("xz", A, "application/x-xz", "xz", "txz"),
-        _ft("7z", A, "application/x-7z-compressed", "7z"),
-        _ft("rar", A, "application/vnd.rar", "rar", "cbr"),
-        _ft("pdf", D, "application/pdf", "pdf"),
-        _ft("ooxml", D, "application/vnd.openxmlformats-officedocument", "docx", "xlsx", "pptx", "docm"),
-        _ft("odf", D, "application/vnd.oasis.opendocument", "odt", "ods", "odp", "odg"),
-        _ft("ole", D, "application/x-ole-storage", "doc", "xls", "ppt", "msg", "db"),
-        _ft("rtf", D, "application/rtf", "rtf"),
+        _ft("jpeg", IMG, "image/jpeg", "jpg", "jpeg", "jpe", "jfif"),
+        _ft("png", IMG, "image/png", "png"),
+        _ft("apng", IMG, "image/apng", "png", "apng"),
+        _ft("gif", IMG, "image/gif", "gif"),
+        _ft("bmp", IMG, "image/bmp", "bmp", "dib"),
+        _ft("webp", IMG, "image/webp", "webp"),
+        _ft("tiff", IMG, "image/tiff", "tif", "tiff", "dng", "nef", "cr2", "arw"),
+        _ft("heic", IMG, "image/heic", "heic", "heif", "hif"),
+        _ft("heif", IMG, "image/heif", "heif", "heic", "hif"),
+        _ft("avif", IMG, "image/avif", "avif"),
+        _ft("jxl", IMG, "image/jxl", "jxl"),
+        _ft("ico", IMG, "image/x-icon", "ico", "cur"),
+        _ft("mp4", VID, "video/mp4", "mp4", "m4v", "m4a", "f4v"),
+        _ft("mov", VID, "video/quicktime", "mov", "qt"),
+        _ft("3gp", VID, "video/3gpp", "3gp", "3g2"),
+        _ft("avi", VID, "video/x-msvideo", "avi"),
+        _ft("mkv", VID, "video/x-matroska", "mkv", "mk3d"),
+        _ft("webm", VID, "video/webm", "webm"),
+        _ft("asf", VID, "video/x-ms-asf", "wmv", "asf", "wma"),
+        _ft("flv", VID, "video/x-flv", "flv"),
+        _ft("mpeg-ps", VID, "video/mpeg", "mpg", "mpeg", "vob"),
+        _ft("mpeg-ts", VID, "video/mp2t", "ts", "mts", "m2ts"),
+        _ft("zip", ARC, "application/zip", "zip", "jar", "apk", "cbz"),
+        _ft("tar", ARC, "application/x-tar", "tar"),
+        _ft("gzip", ARC, "application/gzip", "gz", "tgz"),
+        _ft("bzip2", ARC, "application/x-bzip2", "bz2", "tbz", "tbz2"),
+        _ft("xz", ARC, "application/x-xz", "xz", "txz"),
+        _ft("7z", ARC, "application/x-7z-compressed", "7z"),
+        _ft("rar", ARC, "application/vnd.rar", "rar", "cbr"),
+        _ft("pdf", DOC, "application/pdf", "pdf"),
+        _ft("ooxml", DOC, "application/vnd.openxmlformats-officedocument", "docx", "xlsx", "pptx", "docm"),
+        _ft("odf", DOC, "application/vnd.oasis.opendocument", "odt", "ods", "odp", "odg"),
+        _ft("ole", DOC, "application/x-ole-storage", "doc", "xls", "ppt", "msg", "db"),
+        _ft("rtf", DOC, "application/rtf", "rtf"),
     )
 }
 UNKNOWN = _ft("unknown", MediaKind.OTHER, "application/octet-stream")
@@ -85,9 +85,21 @@ EMPTY = _ft("empty", MediaKind.OTHER, "application/x-empty")
 HEAD_BYTES = 4096
 
 _FTYP_BRANDS: dict[bytes, str] = {
-    b"heic": "heic", b"heix": "heic", b"hevc": "heic", b"heim": "heic", b"heis": "heic", b"hevm": "heic",
-    b"mif1": "heif", b"msf1": "heif", b"avif": "avif", b"avis": "avif",
-    b"qt  ": "mov", b"3gp4": "3gp", b"3gp5": "3gp", b"3gp6": "3gp", b"3g2a": "3gp",
+    b"heic": "heic",
+    b"heix": "heic",
+    b"hevc": "heic",
+    b"heim": "heic",
+    b"heis": "heic",
+    b"hevm": "heic",
+    b"mif1": "heif",
+    b"msf1": "heif",
+    b"avif": "avif",
+    b"avis": "avif",
+    b"qt  ": "mov",
+    b"3gp4": "3gp",
+    b"3gp5": "3gp",
+    b"3gp6": "3gp",
+    b"3g2a": "3gp",
 }
 
 
@@ -176,7 +188,11 @@ _SNIFFERS: tuple[Callable[[bytes], str | None], ...] = (_png, _ftyp, _riff, _zip
 
 def _bmp(head: bytes) -> str | None:
     # "BM" alone is too weak (text files start with it); check the declared header size too.
-    if head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124):
+    if (
+        head[:2] == b"BM"
+        and len(head) >= 18
+        and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124)
+    ):
         return "bmp"
     return None
 

@@ -13,8 +13,16 @@ from safenet.case.store import Case
 def findings_digest(case: Case, exhibit_id: int) -> str:
     """SHA-256 over the exhibit's findings in a canonical order (locator, set, digest kind, entry)."""
     query = (
-        select(ItemRow.locator, ItemRow.md5, ItemRow.sha1, ItemRow.sha256, Finding.hashset, Finding.hash_kind,
-               Finding.entry, Finding.category)
+        select(
+            ItemRow.locator,
+            ItemRow.md5,
+            ItemRow.sha1,
+            ItemRow.sha256,
+            Finding.hashset,
+            Finding.hash_kind,
+            Finding.entry,
+            Finding.category,
+        )
         .join(Finding, Finding.item_id == ItemRow.id)
         .where(ItemRow.exhibit_id == exhibit_id)
     )

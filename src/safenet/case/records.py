@@ -30,8 +30,9 @@ class ItemRecord:
     matches: tuple[Match, ...] = ()
 
     def with_matches(self, matches: tuple[Match, ...]) -> ItemRecord:
-        return ItemRecord(self.item, self.filetype, self.status, self.digests, self.extension_mismatch,
-                          self.parent, matches)
+        return ItemRecord(
+            self.item, self.filetype, self.status, self.digests, self.extension_mismatch, self.parent, matches
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from safenet.case.audit import AuditLog
 from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
@@ -90,7 +90,9 @@ class Case:
             with self.sessions() as s:
                 row = s.get(Meta, "schema_version")
         except Exception as exc:  # a damaged or foreign database
-            raise CaseError(f"{self.path / DB_NAME} cannot be read as a Safenet case ({exc.__class__.__name__})") from exc
+            raise CaseError(
+                f"{self.path / DB_NAME} cannot be read as a Safenet case ({exc.__class__.__name__})"
+            ) from exc
         if row is None or row.value != str(SCHEMA_VERSION):
             found = row.value if row else "none"
             raise CaseError(f"case schema version {found} is not supported by this Safenet (expects {SCHEMA_VERSION})")
@@ -138,12 +140,31 @@ class Case:
         with self.sessions() as s:
             return s.scalar(select(Run).where(Run.exhibit_id == exhibit_id).order_by(Run.id.desc()).limit(1))
 
-    def start_run(self, *, exhibit_id: int, resumed_from: int | None, profile: str, tool_version: str, operator: str,
-                  host: str, config: dict[str, Any], hashsets: list[dict[str, Any]]) -> int:
+    def start_run(
+        self,
+        *,
+        exhibit_id: int,
+        resumed_from: int | None,
+        profile: str,
+        tool_version: str,
+        operator: str,
+        host: str,
+        config: dict[str, Any],
+        hashsets: list[dict[str, Any]],
+    ) -> int:
         with self.sessions.begin() as s:
-            run = Run(exhibit_id=exhibit_id, resumed_from=resumed_from, status="running", profile=profile,
-                      tool_version=tool_version, operator=operator, host=host, started_at=datetime.now(UTC),
-                      config_json=json.dumps(config, sort_keys=True), hashsets_json=json.dumps(hashsets, sort_keys=True))
+            run = Run(
+                exhibit_id=exhibit_id,
+                resumed_from=resumed_from,
+                status="running",
+                profile=profile,
+                tool_version=tool_version,
+                operator=operator,
+                host=host,
+                started_at=datetime.now(UTC),
+                config_json=json.dumps(config, sort_keys=True),
+                hashsets_json=json.dumps(hashsets, sort_keys=True),
+            )
             s.add(run)
             s.flush()
             return run.id

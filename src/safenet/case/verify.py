@@ -72,8 +72,9 @@ def verify_case(case: Case) -> VerifyResult:
 
 
 def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
-    query = (select(ItemRow).where(ItemRow.exhibit_id == ex.id, ItemRow.id.in_(select(Finding.item_id)))
-             .order_by(ItemRow.id))
+    query = (
+        select(ItemRow).where(ItemRow.exhibit_id == ex.id, ItemRow.id.in_(select(Finding.item_id))).order_by(ItemRow.id)
+    )
     with case.sessions() as s:
         items = s.scalars(query).all()
     try:

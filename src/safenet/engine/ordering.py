@@ -9,10 +9,41 @@ from collections.abc import Iterable
 from safenet.analysis.filetype import TYPES
 from safenet.evidence.model import Item
 
-_USER = ("users/", "home/", "documents and settings/", "dcim/", "pictures/", "downloads/", "desktop/",
-         "videos/", "movies/", "documents/", "whatsapp/", "telegram/", "snapchat/", "$recycle.bin/", ".trash")
-_SYSTEM = ("windows/", "program files", "programdata/", "usr/", "system/", "library/", "bin/", "lib/", "sbin/",
-           "proc/", "sys/", "etc/", "var/lib/", "opt/", "applications/", "system volume information/")
+_USER = (
+    "users/",
+    "home/",
+    "documents and settings/",
+    "dcim/",
+    "pictures/",
+    "downloads/",
+    "desktop/",
+    "videos/",
+    "movies/",
+    "documents/",
+    "whatsapp/",
+    "telegram/",
+    "snapchat/",
+    "$recycle.bin/",
+    ".trash",
+)
+_SYSTEM = (
+    "windows/",
+    "program files",
+    "programdata/",
+    "usr/",
+    "system/",
+    "library/",
+    "bin/",
+    "lib/",
+    "sbin/",
+    "proc/",
+    "sys/",
+    "etc/",
+    "var/lib/",
+    "opt/",
+    "applications/",
+    "system volume information/",
+)
 _MEDIA_EXTS = frozenset(ext for t in TYPES.values() if t.is_media for ext in t.extensions)
 
 

@@ -107,11 +107,16 @@ class _Examiner:
             filetype = result.filetype
             status = ItemStatus.EXAMINED if result.digests is not None else ItemStatus.SKIPPED
             if item.size is not None and result.digests is not None and result.bytes_read != item.size:
-                self.warnings.append(EvidenceWarning(
-                    "size-changed", f"read {result.bytes_read} bytes, expected {item.size} (file changed while "
-                    "read?)", item.locator))
-            self.records.append(ItemRecord(item, filetype, status, result.digests,
-                                           extension_mismatch(filetype, item.name), parent))
+                self.warnings.append(
+                    EvidenceWarning(
+                        "size-changed",
+                        f"read {result.bytes_read} bytes, expected {item.size} (file changed while read?)",
+                        item.locator,
+                    )
+                )
+            self.records.append(
+                ItemRecord(item, filetype, status, result.digests, extension_mismatch(filetype, item.name), parent)
+            )
             index = len(self.records) - 1
             if expand_it and filetype.name in EXPANDABLE:
                 opener = reopen if reopen is not None else _Keep(copies[0])

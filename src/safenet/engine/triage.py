@@ -31,11 +31,11 @@ from safenet.engine.events import Hit, NoEvents, TriageEvents
 from safenet.engine.ordering import order
 from safenet.engine.pipeline import Settings, examine
 from safenet.engine.profiles import Profile
+from safenet.engine.verdict import is_hit
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceWarning, Item
 from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.categories import most_severe
-from safenet.engine.verdict import is_hit
 from safenet.hashsets.model import HashKind
 from safenet.hashsets.store import HashSetStore, Matcher
 
@@ -86,8 +86,15 @@ class TriageOutcome:
 class _Run:
     """State of one run while it goes; flushes batches into the case."""
 
-    def __init__(self, case: Case, exhibit_id: int, run_id: int, matcher: Matcher | None, options: TriageOptions,
-                 events: TriageEvents) -> None:
+    def __init__(
+        self,
+        case: Case,
+        exhibit_id: int,
+        run_id: int,
+        matcher: Matcher | None,
+        options: TriageOptions,
+        events: TriageEvents,
+    ) -> None:
         self.case, self.exhibit_id, self.run_id = case, exhibit_id, run_id
         self.matcher, self.options, self.events = matcher, options, events
         self.pending: list[WorkResult] = []
@@ -108,17 +115,22 @@ class _Run:
             if illicit:
                 found = True
                 self.hits += 1
-                self.events.hit(Hit(
-                    exhibit=self.options.exhibit,
-                    locator=record.item.locator,
-                    category=most_severe(m.category for m in illicit),
-                    hash_kind=illicit[0].hash_kind.value,
-                    hashsets=tuple(dict.fromkeys(m.set_name for m in illicit)),
-                    deleted=record.item.deleted,
-                ))
+                self.events.hit(
+                    Hit(
+                        exhibit=self.options.exhibit,
+                        locator=record.item.locator,
+                        category=most_severe(m.category for m in illicit),
+                        hash_kind=illicit[0].hash_kind.value,
+                        hashsets=tuple(dict.fromkeys(m.set_name for m in illicit)),
+                        deleted=record.item.deleted,
+                    )
+                )
         self.illicit_hit = self.illicit_hit or found
         self.events.advanced(len(result.records), result.bytes_read)
-        due = len(self.pending) >= self.options.batch_items or time.monotonic() - self.last_flush > self.options.batch_seconds
+        due = (
+            len(self.pending) >= self.options.batch_items
+            or time.monotonic() - self.last_flush > self.options.batch_seconds
+        )
         if found or due:  # a hit is secured in the case at once
             self.flush()
 
@@ -150,11 +162,13 @@ def _previous_run(case: Case, exhibit_id: int, options: TriageOptions) -> Run | 
             raise TriageError(f"exhibit {options.exhibit} has no unfinished run to resume; run without --resume")
         return last
     if last is not None and last.status == RunStatus.COMPLETED:
-        raise TriageError(f"exhibit {options.exhibit} was already triaged in this case (run {last.id}); "
-                          "use another --exhibit label")
+        raise TriageError(
+            f"exhibit {options.exhibit} was already triaged in this case (run {last.id}); use another --exhibit label"
+        )
     if last is not None:
-        raise TriageError(f"exhibit {options.exhibit} has an unfinished run ({last.id}, {last.status}); "
-                          "add --resume to finish it")
+        raise TriageError(
+            f"exhibit {options.exhibit} has an unfinished run ({last.id}, {last.status}); add --resume to finish it"
+        )
     return None
 
 
@@ -162,9 +176,15 @@ def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
     """A resumed run continues with the profile, digests and hash sets it was started with."""
     config = json.loads(previous.config_json)
     return TriageOptions(
-        exhibit=options.exhibit, profile=Profile(config["profile"]), algorithms=tuple(config["algorithms"]),
-        hashsets=tuple(config["hashsets"]), stop_at_first_hit=options.stop_at_first_hit, resume=True,
-        operator=options.operator, workers=options.workers, limits=options.limits,
+        exhibit=options.exhibit,
+        profile=Profile(config["profile"]),
+        algorithms=tuple(config["algorithms"]),
+        hashsets=tuple(config["hashsets"]),
+        stop_at_first_hit=options.stop_at_first_hit,
+        resume=True,
+        operator=options.operator,
+        workers=options.workers,
+        limits=options.limits,
     )
 
 
@@ -179,8 +199,13 @@ def _config(options: TriageOptions) -> dict[str, object]:
     }
 
 
-def triage(source: Path, case: Case, store: HashSetStore | None, options: TriageOptions,
-           events: TriageEvents | None = None) -> TriageOutcome:
+def triage(
+    source: Path,
+    case: Case,
+    store: HashSetStore | None,
+    options: TriageOptions,
+    events: TriageEvents | None = None,
+) -> TriageOutcome:
     """Triage one exhibit into a case. See the module docstring for the shape of the work."""
     events = events or NoEvents()
     evidence = open_source(source)
@@ -191,25 +216,49 @@ def triage(source: Path, case: Case, store: HashSetStore | None, options: Triage
         previous = _previous_run(case, exhibit_id, options)
         if previous is not None:
             options = _resumed_options(options, previous)
-            case.set_run_status(previous.id, RunStatus.INTERRUPTED if previous.status == RunStatus.RUNNING
-                                else RunStatus(previous.status))
+            case.set_run_status(
+                previous.id,
+                RunStatus.INTERRUPTED if previous.status == RunStatus.RUNNING else RunStatus(previous.status),
+            )
         if options.hashsets and store is None:
             raise TriageError("hash sets were named but no hash-set database is open")
         matcher = store.matcher(options.hashsets) if store and options.hashsets else None
         sets = [
-            {"name": s.name, "sha256": s.source_sha256, "entries": s.entry_count, "kind": s.kind.value,
-             "scheme": s.scheme, "format": s.format, "imported_at": s.imported_at.isoformat()}
+            {
+                "name": s.name,
+                "sha256": s.source_sha256,
+                "entries": s.entry_count,
+                "kind": s.kind.value,
+                "scheme": s.scheme,
+                "format": s.format,
+                "imported_at": s.imported_at.isoformat(),
+            }
             for s in (matcher.sets if matcher else ())
         ]
         run_id = case.start_run(
-            exhibit_id=exhibit_id, resumed_from=previous.id if previous else None, profile=options.profile.value,
-            tool_version=__version__, operator=options.operator, host=socket.gethostname(),
-            config=_config(options), hashsets=sets,
+            exhibit_id=exhibit_id,
+            resumed_from=previous.id if previous else None,
+            profile=options.profile.value,
+            tool_version=__version__,
+            operator=options.operator,
+            host=socket.gethostname(),
+            config=_config(options),
+            hashsets=sets,
         )
-        case.audit.append("triage-started", run=run_id, exhibit=options.exhibit, source=description.source,
-                          evidence=asdict(description), profile=options.profile.value, operator=options.operator,
-                          tool_version=__version__, hashsets=sets, resumed_from=previous.id if previous else None,
-                          config=_config(options), pid=os.getpid())
+        case.audit.append(
+            "triage-started",
+            run=run_id,
+            exhibit=options.exhibit,
+            source=description.source,
+            evidence=asdict(description),
+            profile=options.profile.value,
+            operator=options.operator,
+            tool_version=__version__,
+            hashsets=sets,
+            resumed_from=previous.id if previous else None,
+            config=_config(options),
+            pid=os.getpid(),
+        )
         try:
             status, run = _execute(evidence, case, exhibit_id, run_id, matcher, options, events)
         finally:
@@ -217,16 +266,39 @@ def triage(source: Path, case: Case, store: HashSetStore | None, options: Triage
                 matcher.close()
         digest = findings_digest(case, exhibit_id)
         case.finish_run(run_id, status.value, items_not_reached=run.not_reached)
-        case.audit.append("triage-finished", run=run_id, exhibit=options.exhibit, status=status.value,
-                          items_recorded=run.items, hits=run.hits, warnings=run.warnings,
-                          bytes_read=run.bytes_read, items_not_reached=run.not_reached,
-                          findings_sha256=digest)
-    return TriageOutcome(run_id, exhibit_id, status, run.items, run.hits, run.warnings, run.bytes_read,
-                         time.monotonic() - started)
+        case.audit.append(
+            "triage-finished",
+            run=run_id,
+            exhibit=options.exhibit,
+            status=status.value,
+            items_recorded=run.items,
+            hits=run.hits,
+            warnings=run.warnings,
+            bytes_read=run.bytes_read,
+            items_not_reached=run.not_reached,
+            findings_sha256=digest,
+        )
+    return TriageOutcome(
+        run_id,
+        exhibit_id,
+        status,
+        run.items,
+        run.hits,
+        run.warnings,
+        run.bytes_read,
+        time.monotonic() - started,
+    )
 
 
-def _execute(evidence: Evidence, case: Case, exhibit_id: int, run_id: int, matcher: Matcher | None,
-             options: TriageOptions, events: TriageEvents) -> tuple[RunStatus, _Run]:
+def _execute(
+    evidence: Evidence,
+    case: Case,
+    exhibit_id: int,
+    run_id: int,
+    matcher: Matcher | None,
+    options: TriageOptions,
+    events: TriageEvents,
+) -> tuple[RunStatus, _Run]:
     enumeration_warnings: list[EvidenceWarning] = []
     listed = list(evidence.items(enumeration_warnings.append))
     record_warnings(case, exhibit_id, run_id, enumeration_warnings)
@@ -244,8 +316,9 @@ def _execute(evidence: Evidence, case: Case, exhibit_id: int, run_id: int, match
         try:
             while taken < len(planned):
                 while submitted < len(planned) and len(window) < 8 * options.workers:
-                    window.append(pool.submit(examine, planned[submitted], _opener(evidence, planned[submitted]),
-                                              settings))
+                    window.append(
+                        pool.submit(examine, planned[submitted], _opener(evidence, planned[submitted]), settings)
+                    )
                     submitted += 1
                 run.take(window.popleft().result())
                 taken += 1

@@ -23,8 +23,8 @@ from safenet.evidence.model import (
     EvidenceWarning,
     Item,
     NotMyFormat,
-    Timestamp,
     TimeSource,
+    Timestamp,
     WarningSink,
 )
 
@@ -95,8 +95,13 @@ class DirectoryEvidence:
             mode = st.st_mode
             if stat.S_ISDIR(mode):
                 if st.st_dev != self._device:
-                    warn(EvidenceWarning("other-filesystem", "another file system is mounted here; not entered "
-                                         "(examine it as its own exhibit)", self._loc(child)))
+                    warn(
+                        EvidenceWarning(
+                            "other-filesystem",
+                            "another file system is mounted here; not entered (examine it as its own exhibit)",
+                            self._loc(child),
+                        )
+                    )
                 else:
                     subdirs.append(child)
             elif stat.S_ISREG(mode):
@@ -115,12 +120,22 @@ class DirectoryEvidence:
             warn(EvidenceWarning("symlink-loop", "symbolic link loop; not followed", self._loc(rel)))
             return
         except OSError:
-            warn(EvidenceWarning("symlink-dangling", f"symbolic link to a missing target "
-                                 f"({display_safe(os.readlink(path))}); not followed", self._loc(rel)))
+            warn(
+                EvidenceWarning(
+                    "symlink-dangling",
+                    f"symbolic link to a missing target ({display_safe(os.readlink(path))}); not followed",
+                    self._loc(rel),
+                )
+            )
             return
         if not target.is_relative_to(self.root):
-            warn(EvidenceWarning("symlink-outside", f"symbolic link out of the source "
-                                 f"({display_safe(str(target))}); not followed", self._loc(rel)))
+            warn(
+                EvidenceWarning(
+                    "symlink-outside",
+                    f"symbolic link out of the source ({display_safe(str(target))}); not followed",
+                    self._loc(rel),
+                )
+            )
         # a link inside the source: its target is examined where it lives
 
     def _loc(self, rel: str, inode: int | None = None) -> Locator:
@@ -152,8 +167,12 @@ class DirectoryEvidence:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device")):
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
         if test(mode):
             return name
     return "unknown type"

@@ -15,7 +15,10 @@ from safenet.evidence.locator import LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat
 from safenet.evidence.single_file import SingleFileEvidence
 
-BACKENDS: tuple[type[DirectoryEvidence] | type[SingleFileEvidence], ...] = (DirectoryEvidence, SingleFileEvidence)
+BACKENDS: tuple[type[DirectoryEvidence] | type[SingleFileEvidence], ...] = (
+    DirectoryEvidence,
+    SingleFileEvidence,
+)
 
 _names = [b.NAME for b in BACKENDS]
 if len(set(_names)) != len(_names):  # pragma: no cover - a programming error caught at import
@@ -35,8 +38,10 @@ def open_source(path: Path) -> Evidence:
             return backend(path)
         except NotMyFormat:
             continue
-    raise EvidenceError(f"{path} is neither a folder nor a regular file Safenet can read (devices and disk "
-                        "images need the image back-end)")
+    raise EvidenceError(
+        f"{path} is neither a folder nor a regular file Safenet can read (devices and disk "
+        "images need the image back-end)"
+    )
 
 
 def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:

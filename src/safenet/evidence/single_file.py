@@ -11,7 +11,15 @@ from typing import BinaryIO, ClassVar
 
 from safenet.evidence.directory import open_readonly
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
-from safenet.evidence.model import EvidenceDescription, EvidenceError, Item, NotMyFormat, Timestamp, TimeSource, WarningSink
+from safenet.evidence.model import (
+    EvidenceDescription,
+    EvidenceError,
+    Item,
+    NotMyFormat,
+    TimeSource,
+    Timestamp,
+    WarningSink,
+)
 
 
 class SingleFileEvidence:
@@ -27,8 +35,9 @@ class SingleFileEvidence:
 
     def describe(self) -> EvidenceDescription:
         st = self.path.stat()
-        return EvidenceDescription(self.NAME, str(self.path), f"file {display_safe(str(self.path))}",
-                                   {"size": str(st.st_size)})
+        return EvidenceDescription(
+            self.NAME, str(self.path), f"file {display_safe(str(self.path))}", {"size": str(st.st_size)}
+        )
 
     def items(self, warn: WarningSink) -> Iterator[Item]:
         st = self.path.stat()

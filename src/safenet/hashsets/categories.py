@@ -113,7 +113,9 @@ def load_scheme_file(path: Path) -> Scheme:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise HashSetError(f"cannot read scheme file {path}: {exc}; check the path and that it is UTF-8") from exc
+        raise HashSetError(
+            f"cannot read scheme file {path}: {exc}; check the path and that it is UTF-8"
+        ) from exc
     return _parse_scheme(text, str(path), uk_codes=frozenset(uk_scheme().to_uk.values()))
 
 

@@ -66,17 +66,19 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
                     "sha256": item.sha256,
                     "findings": [],
                 }
-            entry["findings"].append({
-                "hashset": finding.hashset,
-                "hashset_sha256": finding.hashset_sha256,
-                "set_kind": finding.set_kind,
-                "hash_kind": finding.hash_kind,
-                "match_kind": finding.match_kind,
-                "category": finding.category,
-                "category_raw": finding.category_raw,
-                "scheme": finding.scheme,
-                "entry": finding.entry,
-            })
+            entry["findings"].append(
+                {
+                    "hashset": finding.hashset,
+                    "hashset_sha256": finding.hashset_sha256,
+                    "set_kind": finding.set_kind,
+                    "hash_kind": finding.hash_kind,
+                    "match_kind": finding.match_kind,
+                    "category": finding.category,
+                    "category_raw": finding.category_raw,
+                    "scheme": finding.scheme,
+                    "entry": finding.entry,
+                }
+            )
     return list(out.values())
 
 
@@ -88,8 +90,15 @@ def _warnings(case: Case) -> list[dict[str, Any]]:
     )
     with case.sessions() as s:
         return [
-            {"exhibit": label, "run": w.run_id, "code": w.code, "message": w.message,
-             "locator": json.loads(w.locator) if w.locator else None, "path": w.display, "at": w.at.isoformat()}
+            {
+                "exhibit": label,
+                "run": w.run_id,
+                "code": w.code,
+                "message": w.message,
+                "locator": json.loads(w.locator) if w.locator else None,
+                "path": w.display,
+                "at": w.at.isoformat(),
+            }
             for w, label in s.execute(query).tuples()
         ]
 
@@ -103,8 +112,12 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
         "generated_at": summary.generated_at.isoformat(),
         "tool": {"name": "safenet", "version": summary.tool_version},
         "case": str(case.path.resolve()),
-        "audit": {"intact": audit.ok, "entries": audit.entries, "last_sha256": audit.last_hash,
-                  "problem": audit.problem},
+        "audit": {
+            "intact": audit.ok,
+            "entries": audit.entries,
+            "last_sha256": audit.last_hash,
+            "problem": audit.problem,
+        },
         "hashsets": summary.hashsets,
         "totals": {"hits": summary.hits, "categories": [row.as_dict() for row in summary.total.values()]},
         "exhibits": [_exhibit(e) for e in summary.exhibits],

@@ -8,7 +8,7 @@ still vs video (SFR practice) and exact vs perceptual matches.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,8 +78,15 @@ def _row(rows: dict[str, CategoryRow], code: str) -> CategoryRow:
 def _hit_items(case: Case, exhibit_id: int) -> dict[int, dict[str, Any]]:
     """Items with at least one hit: their most severe category and how they matched."""
     query = (
-        select(ItemRow.id, ItemRow.deleted, ItemRow.carved, ItemRow.media_kind, Finding.set_kind, Finding.category,
-               Finding.match_kind)
+        select(
+            ItemRow.id,
+            ItemRow.deleted,
+            ItemRow.carved,
+            ItemRow.media_kind,
+            Finding.set_kind,
+            Finding.category,
+            Finding.match_kind,
+        )
         .join(Finding, Finding.item_id == ItemRow.id)
         .where(ItemRow.exhibit_id == exhibit_id)
     )
@@ -88,8 +95,9 @@ def _hit_items(case: Case, exhibit_id: int) -> dict[int, dict[str, Any]]:
         for item_id, deleted, carved, media_kind, set_kind, category, match_kind in s.execute(query):
             if not is_hit(set_kind, category):
                 continue
-            entry = found.setdefault(item_id, {"deleted": deleted or carved, "media": media_kind, "categories": [],
-                                               "exact": False})
+            entry = found.setdefault(
+                item_id, {"deleted": deleted or carved, "media": media_kind, "categories": [], "exact": False}
+            )
             entry["categories"].append(category)
             entry["exact"] = entry["exact"] or match_kind == "exact"
     return found
@@ -114,14 +122,24 @@ def _not_examined(runs: list[Run], items: Counter[str], warnings: Counter[str]) 
     if items["skipped"]:
         notes.append(f"{items['skipped']} items were typed but not hashed by the profile")
     if items["unreadable"] or items["partial"]:
-        notes.append(f"{items['unreadable']} items could not be read and {items['partial']} were read only in part "
-                     "(see warnings)")
+        notes.append(
+            f"{items['unreadable']} items could not be read and {items['partial']} were read only in part "
+            "(see warnings)"
+        )
     not_reached = sum(r.items_not_reached for r in runs[-1:])
     if not_reached:
-        notes.append(f"{not_reached} items were not reached: the triage stopped at the first hit or was "
-                     "interrupted (resume it with --resume)")
-    for code in ("archive-bomb", "encrypted-member", "unsupported-archive", "other-filesystem", "special-file",
-                 "symlink-outside"):
+        notes.append(
+            f"{not_reached} items were not reached: the triage stopped at the first hit or was "
+            "interrupted (resume it with --resume)"
+        )
+    for code in (
+        "archive-bomb",
+        "encrypted-member",
+        "unsupported-archive",
+        "other-filesystem",
+        "special-file",
+        "symlink-outside",
+    ):
         if warnings[code]:
             notes.append(f"{warnings[code]} × {code} (see warnings)")
     if not runs or runs[-1].status != "completed":
@@ -137,13 +155,34 @@ def summarise(case: Case) -> CaseSummary:
         exhibit_rows = s.scalars(select(Exhibit).order_by(Exhibit.label)).all()
         for ex in exhibit_rows:
             runs = list(s.scalars(select(Run).where(Run.exhibit_id == ex.id).order_by(Run.id)))
-            items = Counter(dict(s.execute(select(ItemRow.status, func.count()).where(ItemRow.exhibit_id == ex.id)
-                                           .group_by(ItemRow.status)).tuples().all()))
-            warnings = Counter(dict(s.execute(select(WarningRow.code, func.count())
-                                              .where(WarningRow.exhibit_id == ex.id)
-                                              .group_by(WarningRow.code)).tuples().all()))
-            known_good = s.scalar(select(func.count(func.distinct(Finding.item_id))).join(ItemRow)
-                                  .where(ItemRow.exhibit_id == ex.id, Finding.set_kind == "known-good")) or 0
+            items = Counter(
+                dict(
+                    s.execute(
+                        select(ItemRow.status, func.count()).where(ItemRow.exhibit_id == ex.id).group_by(ItemRow.status)
+                    )
+                    .tuples()
+                    .all()
+                )
+            )
+            warnings = Counter(
+                dict(
+                    s.execute(
+                        select(WarningRow.code, func.count())
+                        .where(WarningRow.exhibit_id == ex.id)
+                        .group_by(WarningRow.code)
+                    )
+                    .tuples()
+                    .all()
+                )
+            )
+            known_good = (
+                s.scalar(
+                    select(func.count(func.distinct(Finding.item_id)))
+                    .join(ItemRow)
+                    .where(ItemRow.exhibit_id == ex.id, Finding.set_kind == "known-good")
+                )
+                or 0
+            )
             for run in runs:
                 for hs in json.loads(run.hashsets_json):
                     hashsets[f"{hs['name']}:{hs['sha256']}"] = hs
@@ -152,11 +191,31 @@ def summarise(case: Case) -> CaseSummary:
                 code = most_severe(hit["categories"])
                 _add(rows, code, hit)
                 _add(total, code, hit)
-            exhibits.append(ExhibitSummary(
-                label=ex.label, source=ex.source, backend=ex.backend, rows=rows, items=items, known_good=known_good,
-                warnings=warnings, not_examined=_not_examined(runs, items, warnings),
-                runs=[{"id": r.id, "status": r.status, "profile": r.profile, "operator": r.operator,
-                       "started_at": r.started_at.isoformat(), "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-                       "tool_version": r.tool_version, "resumed_from": r.resumed_from} for r in runs],
-            ))
-    return CaseSummary(datetime.now(UTC), __version__, exhibits, total, sorted(hashsets.values(), key=lambda h: h["name"]))
+            exhibits.append(
+                ExhibitSummary(
+                    label=ex.label,
+                    source=ex.source,
+                    backend=ex.backend,
+                    rows=rows,
+                    items=items,
+                    known_good=known_good,
+                    warnings=warnings,
+                    not_examined=_not_examined(runs, items, warnings),
+                    runs=[
+                        {
+                            "id": r.id,
+                            "status": r.status,
+                            "profile": r.profile,
+                            "operator": r.operator,
+                            "started_at": r.started_at.isoformat(),
+                            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                            "tool_version": r.tool_version,
+                            "resumed_from": r.resumed_from,
+                        }
+                        for r in runs
+                    ],
+                )
+            )
+    return CaseSummary(
+        datetime.now(UTC), __version__, exhibits, total, sorted(hashsets.values(), key=lambda h: h["name"])
+    )

@@ -30,8 +30,25 @@ def write_json(data: dict[str, Any], path: Path) -> None:
         fh.write("\n")
 
 
-CSV_COLUMNS = ("exhibit", "path", "name", "size", "filetype", "deleted", "md5", "sha1", "sha256", "hashset",
-               "set_kind", "hash_kind", "match_kind", "category", "category_raw", "scheme", "hashset_sha256")
+CSV_COLUMNS = (
+    "exhibit",
+    "path",
+    "name",
+    "size",
+    "filetype",
+    "deleted",
+    "md5",
+    "sha1",
+    "sha256",
+    "hashset",
+    "set_kind",
+    "hash_kind",
+    "match_kind",
+    "category",
+    "category_raw",
+    "scheme",
+    "hashset_sha256",
+)
 
 
 def write_csv(data: dict[str, Any], path: Path) -> None:

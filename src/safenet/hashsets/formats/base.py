@@ -159,7 +159,8 @@ class LineBlock:
         """Bytes [offset, offset + width) of every line as an (n, width) array (padding past the end)."""
         index = self.starts[:, None] + (offset + np.arange(width, dtype=np.int64))[None, :]
         np.minimum(index, self.data.shape[0] - 1, out=index)
-        return self.data[index]
+        picked: npt.NDArray[np.uint8] = self.data[index]
+        return picked
 
 
 def iter_line_blocks(path: Path, warn: WarnFn, skip: int = 0) -> Iterator[LineBlock]:

@@ -98,7 +98,9 @@ class _LineParser:
         kind = _ALGORITHMS.get(word)
         if kind is None:
             if word in _UNSUPPORTED:
-                return f"{clip(tag.group('algo'))} digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
+                return (
+                    f"{clip(tag.group('algo'))} digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
+                )
             return f"unknown algorithm '{clip(tag.group('algo'))}'; skipped"
         return self._record(tag.group("hex"), kind, tag.group("name"), escaped, number)
 

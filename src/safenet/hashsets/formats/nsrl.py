@@ -84,7 +84,7 @@ class _Layout:
     @classmethod
     def from_header(cls, header: Sequence[str] | None, path: Path) -> _Layout:
         if not header:
-            raise HashSetError(f"{path} is empty; an NSRL file starts with a \"SHA-1\",... header line")
+            raise HashSetError(f'{path} is empty; an NSRL file starts with a "SHA-1",... header line')
         return cls(header, path)
 
     def record(self, row: Sequence[str], ref: str, warn: WarnFn) -> HashRecord | None:
@@ -238,7 +238,8 @@ def _v3_batch(
     for position, kind in enumerate((HashKind.SHA256, HashKind.SHA1, HashKind.MD5)):
         width = 2 * kind.size
         strings = [
-            value if isinstance(value, str) and len(value) == width else "" for value in (r[position] for _, r in batch)
+            value if isinstance(value, str) and len(value) == width else ""
+            for value in (r[position] for _, r in batch)
         ]
         ok &= np.fromiter((len(value) == width for value in strings), dtype=np.bool_, count=count)
         if not ok.any():

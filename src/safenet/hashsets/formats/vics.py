@@ -111,7 +111,7 @@ class VicsFormat(HashSetFormat):
             prefix = "value.item.Media.item" if header.cases else "value.item"
             count = 0
             try:
-                for count, media in enumerate(ijson.items(handle, prefix), 1):  # noqa: B007
+                for count, media in enumerate(ijson.items(handle, prefix), 1):
                     record = _record(media, count, warn)
                     if record is not None:
                         yield record

@@ -1,0 +1,147 @@
+"""Small helpers shared by the benchmark scripts (not part of the product, not a test).
+
+Timing: wall-clock around a child process; peak RSS of that child from ``os.wait4`` (Linux ``ru_maxrss``
+is in KiB). Page cache: ``drop_caches`` needs root; when it is refused the cold regime is skipped and the
+scripts say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+OUT_DIR = BENCH_DIR / "out"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    returncode: int
+    wall_s: float
+    max_rss_kib: int
+    user_s: float
+    sys_s: float
+
+
+def run_child(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    stdout: int | IO[Any] | None = subprocess.DEVNULL,
+    stderr: int | IO[Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> ChildResult:
+    """Run ``cmd`` to completion; wall time, peak RSS and CPU times of that one child (``wait4``)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([os.fspath(c) for c in cmd], stdout=stdout, stderr=stderr,
+                            env=dict(env) if env is not None else None)
+    killer = threading.Timer(timeout, proc.kill) if timeout else None
+    if killer:
+        killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if killer:
+            killer.cancel()
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return ChildResult(proc.returncode, wall, usage.ru_maxrss, usage.ru_utime, usage.ru_stime)
+
+
+def can_drop_caches() -> bool:
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as fh:
+            fh.write("1\n")
+    except OSError:
+        return False
+    return True
+
+
+def drop_caches() -> None:
+    """Flush dirty pages, then drop page cache, dentries and inodes (root only)."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as fh:
+        fh.write("3\n")
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def mem_available_bytes() -> int:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def host_info() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "mem_total_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def tool_version(cmd: Sequence[str]) -> str | None:
+    if shutil.which(cmd[0]) is None:
+        return None
+    try:
+        done = subprocess.run(list(cmd), capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return None
+    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else None
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def write_manifest(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:8.2f} s"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain fixed-width table (no terminal tricks: the output is often redirected)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))

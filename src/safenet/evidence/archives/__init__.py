@@ -1,0 +1,1 @@
+"""Archive formats, one module each; the public API is :mod:`safenet.evidence.archive`."""

@@ -1,0 +1,377 @@
+"""What every archive format shares: limits, the byte budget, member streams, warnings, names, times.
+
+Archives in evidence are hostile. Header sizes lie, names climb out of folders, and one small file can
+expand to terabytes. So every decompressed byte is counted where it is produced (never trusting a
+header), every decoder is asked for bounded output, and every problem becomes a warning with a
+locator while the run goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import lzma
+import re
+import shutil
+import struct
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, TimeSource, WarningSink
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+CHUNK = 1 << 16  # bytes asked of a decoder at a time: bounds the memory one call can take
+_log = logging.getLogger(__name__)
+
+# Exception types that mean "the data is bad" (or unreadable) when they come out of a decoder.
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    tarfile.TarError,
+    struct.error,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """How much work one archive may cause; the defence against decompression bombs."""
+
+    max_depth: int = 8  # nesting depth of archives (Locator.archive_depth of a member)
+    max_ratio: float = 200.0  # decompressed bytes of one archive / its compressed size
+    ratio_floor_bytes: int = 64 << 20  # the ratio is only enforced above this (tiny archives compress well)
+    max_total_bytes: int = 64 << 30  # decompressed bytes of one archive, all members
+    max_members: int = 1_000_000
+
+
+class ArchiveLimitExceeded(EvidenceError):
+    """A limit was crossed; the member read stops and the expansion of that archive ends."""
+
+
+class ArchiveCorrupt(EvidenceError):
+    """A member's data cannot be decoded (truncated, corrupt stream, CRC or size mismatch)."""
+
+
+class Budget:
+    """Counts what one archive actually produces against its limits.
+
+    Once a limit is crossed it stays crossed: every later charge raises, so a consumer that ignores
+    the first exception still cannot make the archive do more work.
+    """
+
+    def __init__(self, limits: ArchiveLimits, compressed_size: int | None) -> None:
+        self.limits = limits
+        self.compressed_size = compressed_size
+        self.produced = 0
+        self.members = 0
+        self.exceeded: str | None = None
+
+    def charge(self, nbytes: int) -> None:
+        self.produced += nbytes
+        if self.exceeded is None:
+            self.exceeded = self._crossed(self.produced, "decompressed")
+        self._raise_if_exceeded()
+
+    def count_member(self) -> None:
+        self.members += 1
+        self.check_member_count(self.members)
+
+    def check_member_count(self, count: int) -> None:
+        if self.exceeded is None and count > self.limits.max_members:
+            self.exceeded = f"member-count limit: more than {self.limits.max_members} members"
+        self._raise_if_exceeded()
+
+    def check_declared(self, declared_bytes: int) -> None:
+        """Refuse before reading anything when the headers alone already cross a limit."""
+        if self.exceeded is None:
+            reason = self._crossed(declared_bytes, "declared")
+            self.exceeded = f"refused before reading: {reason}" if reason else None
+        self._raise_if_exceeded()
+
+    def refuse(self, reason: str) -> None:
+        """Refuse the archive for a reason found in its structure (e.g. overlapping zip entries)."""
+        if self.exceeded is None:
+            self.exceeded = reason
+        self._raise_if_exceeded()
+
+    def _raise_if_exceeded(self) -> None:
+        if self.exceeded is not None:
+            raise ArchiveLimitExceeded(self.exceeded)
+
+    def _crossed(self, nbytes: int, what: str) -> str | None:
+        lim = self.limits
+        if nbytes > lim.max_total_bytes:
+            return f"size limit: {what} size {nbytes} bytes is over {lim.max_total_bytes}"
+        if self.compressed_size is not None and nbytes > lim.ratio_floor_bytes:
+            if nbytes > lim.max_ratio * max(self.compressed_size, 1):
+                return (f"ratio limit: {what} size {nbytes} bytes from {self.compressed_size} compressed bytes "
+                        f"is over {lim.max_ratio:g} times")
+        return None
+
+
+class MemberStream(io.RawIOBase):
+    """One member's decompressed bytes, readable until the expansion moves on.
+
+    ``pull(n)`` returns up to n bytes (b"" at the end). Decoder errors become ArchiveCorrupt (and are
+    remembered in ``failure`` so the expansion can record them); limit errors pass through unchanged.
+    """
+
+    def __init__(self, pull: Callable[[int], bytes], label: str, budget: Budget | None, drain: bool) -> None:
+        super().__init__()
+        self._pull = pull
+        self._label = label
+        self._budget = budget  # None when the bytes are already counted upstream (tar in gzip ...)
+        self._drain = drain  # read the rest when the consumer is done (solid 7z, zip without sizes)
+        self._valid = True
+        self._eof = False
+        self.failure: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if not self._valid:
+            raise ValueError("archive member stream is no longer valid: the expansion has moved on")
+        view = memoryview(buffer).cast("B")
+        data = self._next(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def invalidate(self) -> None:
+        self._valid = False
+
+    def finish(self) -> None:
+        """Called when the consumer is done: read what a sequential archive needs to move on."""
+        self._valid = False
+        if not self._drain:
+            return
+        try:
+            while self._next(CHUNK):
+                pass
+        except ArchiveCorrupt:
+            pass  # recorded in self.failure
+
+    def _next(self, size: int) -> bytes:
+        if self.failure is not None:
+            raise ArchiveCorrupt(self.failure)
+        if self._eof or size <= 0:
+            return b""
+        try:
+            data = self._pull(size)
+        except ArchiveCorrupt as exc:
+            self.failure = f"member {self._label}: {exc}"
+            raise
+        except DATA_ERRORS as exc:
+            self.failure = f"member {self._label}: {describe(exc)}"
+            raise ArchiveCorrupt(self.failure) from exc
+        if not data:
+            self._eof = True
+        elif self._budget is not None:
+            self._budget.charge(len(data))
+        return data
+
+
+@dataclass(slots=True)
+class Expansion:
+    """One archive being expanded: its item, limits, budget and where warnings go."""
+
+    parent: Item
+    limits: ArchiveLimits
+    sink: WarningSink
+    budget: Budget
+    _bomb_reported: bool = field(default=False)
+
+    def warn(self, code: str, message: str, locator: Locator | None = None) -> None:
+        self.sink(EvidenceWarning(code, message, locator if locator is not None else self.parent.locator))
+
+    def corrupt(self, what: str) -> None:
+        """The archive is damaged: what was yielded stands, the rest is not examined."""
+        self.warn("archive-corrupt", what)
+
+    def bomb(self) -> None:
+        if not self._bomb_reported and self.budget.exceeded is not None:
+            self._bomb_reported = True
+            self.warn("archive-bomb", f"expansion stopped, rest of archive not examined: {self.budget.exceeded}")
+
+    def locator(self, value: str, detail: str, *, offset: int | None = None, inode: int | None = None) -> Locator:
+        layer = Layer(LayerKind.ARCHIVE_MEMBER, value=value, detail=detail, offset=offset, inode=inode)
+        return self.parent.locator.child(layer)
+
+    def item(self, locator: Locator, size: int | None, modified: Timestamp | None, separators: str = "/\\") -> Item:
+        """The member's Item; a name that could be used to climb out of a folder is recorded."""
+        value = locator.leaf.value
+        reason = suspicious_reason(value)
+        if reason is not None:
+            self.warn("suspicious-member-name", f"member name has {reason}: {display_safe(value)}", locator)
+        return Item(locator, leaf_name(value, separators), size, modified=modified)
+
+    def special(self, locator: Locator, kind: str) -> None:
+        self.warn("special-member", f"{kind} member not examined: {display_safe(locator.leaf.value)}", locator)
+
+    def encrypted(self, locator: Locator) -> None:
+        self.warn("encrypted-member", "encrypted member not examined (needs a password): "
+                  f"{display_safe(locator.leaf.value)}", locator)
+
+    def unsupported(self, locator: Locator, method: str) -> None:
+        self.warn("unsupported-member", f"member compressed with {method}, which Safenet cannot decode; not "
+                  f"examined: {display_safe(locator.leaf.value)}", locator)
+
+    def stream(self, pull: Callable[[int], bytes], locator: Locator, *, charge: bool = True,
+               drain: bool = False) -> MemberStream:
+        label = display_safe(locator.leaf.value)
+        return MemberStream(pull, label, self.budget if charge else None, drain)
+
+
+Members = Iterator[tuple[Item, MemberStream]]
+
+
+def deliver(ctx: Expansion, members: Members) -> Iterator[tuple[Item, BinaryIO]]:
+    """Hand members to the consumer one at a time and enforce what the API promises around them.
+
+    A stream is invalidated when the consumer moves on; a member whose data failed is recorded; a
+    crossed limit ends the expansion with one "archive-bomb" warning; nothing escapes for bad data.
+    """
+    try:
+        for item, raw in members:
+            try:
+                yield item, io.BufferedReader(raw)
+            finally:
+                raw.invalidate()
+            raw.finish()
+            if raw.failure is not None:
+                ctx.corrupt(raw.failure)
+            if ctx.budget.exceeded is not None:
+                break
+    except ArchiveLimitExceeded:
+        pass
+    except DATA_ERRORS as exc:  # a format module missed one: still a warning, never a crash
+        ctx.corrupt(f"unexpected read failure: {describe(exc)}")
+    except Exception as exc:  # a bug here or in a library must not end the whole triage
+        _log.warning("archive expansion failed unexpectedly", exc_info=True)
+        ctx.corrupt(f"internal error while reading archive ({type(exc).__name__}); rest not examined")
+    finally:
+        members.close()
+    ctx.bomb()
+
+
+def describe(exc: BaseException) -> str:
+    """A short, single-line reason for a warning message."""
+    text = str(exc) or type(exc).__name__
+    return display_safe(text)
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def suspicious_reason(name: str) -> str | None:
+    """Why a member name could write outside a target folder or disguise itself, or None."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return "a control character"
+    if name.startswith(("/", "\\")):
+        return "an absolute path"
+    if _DRIVE.match(name):
+        return "a drive letter"
+    if ".." in re.split(r"[/\\]", name):
+        return "a parent-folder component (..)"
+    if any(ch in _BIDI for ch in name):
+        return "a bidirectional-override character"
+    return None
+
+
+def leaf_name(value: str, separators: str = "/\\") -> str:
+    """The last path component of a member name (the whole name when it has none)."""
+    parts = [part for part in re.split(f"[{re.escape(separators)}]", value) if part]
+    return parts[-1] if parts else value
+
+
+def unix_time(seconds: float, precision: float) -> Timestamp | None:
+    """A member time stored as UTC seconds since 1970 (tar, zip extended-timestamp field, gzip)."""
+    try:
+        return Timestamp(datetime.fromtimestamp(seconds, UTC), TimeSource.ARCHIVE, precision)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def filetime(ticks: int) -> Timestamp | None:
+    """A Windows FILETIME (100 ns ticks since 1601, UTC): 7z headers and the zip NTFS field."""
+    try:
+        value = datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
+    except OverflowError:
+        return None
+    return Timestamp(value, TimeSource.ARCHIVE, 1e-7)
+
+
+def dos_time(date: int, time: int) -> Timestamp | None:
+    """An MS-DOS date and time (zip): local time of an unknown zone, 2 s precision.
+
+    The value keeps the wall-clock fields as written, labelled UTC, with ``zone_known=False``.
+    """
+    try:
+        value = datetime((date >> 9) + 1980, (date >> 5) & 0xF, date & 0x1F,
+                         time >> 11, (time >> 5) & 0x3F, min((time & 0x1F) * 2, 59), tzinfo=UTC)
+    except ValueError:
+        return None
+    return Timestamp(value, TimeSource.ARCHIVE, 2.0, zone_known=False)
+
+
+def spool(limit_in_memory: int = 32 << 20) -> tempfile.SpooledTemporaryFile[bytes]:
+    """A scratch copy that stays in memory up to the limit, then moves to tempfile's default folder.
+
+    Never beside the evidence: the evidence location is read-only. The file is deleted on close.
+    """
+    return tempfile.SpooledTemporaryFile(max_size=limit_in_memory, mode="w+b")
+
+
+class _Adapter(io.RawIOBase):
+    """A real io object over a file-like one (py7zr insists on io.IOBase; wrappers may not be)."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+
+def seekable_copy(stream: BinaryIO) -> BinaryIO:
+    """The stream itself when it can seek, else a spooled copy; always a real io object."""
+    if stream.seekable():
+        return stream if isinstance(stream, io.IOBase) else io.BufferedReader(_Adapter(stream))
+    copy = spool()
+    shutil.copyfileobj(stream, copy, CHUNK)
+    copy.seek(0)
+    return cast(BinaryIO, copy)  # a SpooledTemporaryFile is a binary file in all but its declared type
+
+
+def stream_size(stream: BinaryIO) -> int:
+    """Size of a seekable stream, leaving its position unchanged."""
+    here = stream.tell()
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(here)
+    return end

@@ -1,0 +1,201 @@
+"""The command line: the README's commands, documented exit codes, one-sentence errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from safenet.cli import Exit, main
+from tests.builders import VicsSet, jpeg, write
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "ev"
+    known = VicsSet()
+    for i in range(4):
+        data = jpeg(i)
+        write(root, f"DCIM/{i}.jpg", data)
+        if i % 2 == 0:
+            known.add(data, 1 + i // 2)
+    return root, known.write(tmp_path / "vics.json")
+
+
+def test_import_triage_report_verify(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, vics = evidence
+    case = tmp_path / "case"
+    code, out, _ = run(capsys, "hashset", "import", str(vics), "--name", "caid-2026-10")
+    assert code == 0 and "imported caid-2026-10: 2 entries" in out
+    code, out, _ = run(capsys, "hashset", "list")
+    assert code == 0 and "caid-2026-10" in out
+    code, out, _ = run(
+        capsys,
+        "triage",
+        str(root),
+        "--case",
+        str(case),
+        "--exhibit",
+        "EX1",
+        "--hashset",
+        "caid-2026-10",
+        "--operator",
+        "DC Test",
+    )
+    assert code == 0
+    hit_lines = [line for line in out.splitlines() if line.startswith("HIT")]
+    assert len(hit_lines) == 2 and all("EX1" in line and "md5" in line for line in hit_lines)
+    assert "TOTAL" in out and "completed" in out
+    for fmt in ("html", "json", "csv"):
+        code, out, _ = run(capsys, "report", str(case), "--format", fmt)
+        assert code == 0 and "report written" in out
+    report = json.loads(next((case / "reports").glob("*.json")).read_text())
+    assert report["totals"]["hits"] == 2
+    assert {c["category"]: c["total"] for c in report["totals"]["categories"]}["A"] == 1
+    assert report["exhibits"][0]["runs"][0]["operator"] == "DC Test"
+    code, out, _ = run(capsys, "verify", str(case))
+    assert code == 0 and "verified" in out
+
+
+def test_verify_detects_tampering(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, vics = evidence
+    case = tmp_path / "case"
+    run(capsys, "hashset", "import", str(vics), "--name", "s")
+    run(capsys, "triage", str(root), "--case", str(case), "--exhibit", "EX1", "--hashset", "s")
+    with sqlite3.connect(case / "case.db") as db:
+        db.execute("UPDATE findings SET category = 'C' WHERE category = 'A'")
+    code, out, err = run(capsys, "verify", str(case))
+    assert code == Exit.VERIFY_FAILED and "differ from those the audit log recorded" in out
+    assert "Traceback" not in err
+
+
+def test_verify_detects_changed_evidence(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, vics = evidence
+    case = tmp_path / "case"
+    run(capsys, "hashset", "import", str(vics), "--name", "s")
+    run(capsys, "triage", str(root), "--case", str(case), "--exhibit", "EX1", "--hashset", "s")
+    (root / "DCIM" / "0.jpg").write_bytes(b"changed")
+    code, out, _ = run(capsys, "verify", str(case))
+    assert code == Exit.VERIFY_FAILED and "digests differ" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (("triage", "{tmp}/missing", "--case", "{tmp}/c", "--exhibit", "E"), Exit.EVIDENCE, "does not exist"),
+        (("hashset", "import", "{tmp}/missing.json", "--name", "x"), Exit.HASHSET, "does not exist"),
+        (("hashset", "import", "{jpeg}", "--name", "x"), Exit.HASHSET, ""),
+        (
+            ("triage", "{ev}", "--case", "{tmp}/c", "--exhibit", "E", "--hashset", "nope"),
+            Exit.HASHSET,
+            "nope",
+        ),
+        (("report", "{tmp}", "--format", "html"), Exit.CASE, "not a Safenet case"),
+        (("report", "{tmp}/c2", "--format", "pdfx"), Exit.USAGE, "unknown report format"),
+        (("triage", "{ev}", "--case", "{tmp}/c", "--exhibit", "E", "--digests", "md6"), Exit.USAGE, "md6"),
+        (
+            ("triage", "{ev}", "--case", "{tmp}/c", "--exhibit", "E", "--resume"),
+            Exit.CASE,
+            "no unfinished run",
+        ),
+        (("verify", "{tmp}/nowhere"), Exit.CASE, "not a Safenet case"),
+    ],
+)
+def test_user_mistakes_get_one_sentence_and_an_exit_code(
+    tmp_path: Path,
+    evidence: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    code: int,
+    fragment: str,
+) -> None:
+    root, _ = evidence
+    picture = write(tmp_path, "pic.jpg", jpeg(9))
+    filled = [a.format(tmp=tmp_path, ev=root, jpeg=picture) for a in args]
+    got, out, err = run(capsys, *filled)
+    assert got == code, (out, err)
+    assert "Traceback" not in err + out
+    if code != Exit.USAGE or fragment:
+        assert fragment in err
+        error_lines = [line for line in err.splitlines() if line.startswith("safenet: error:")]
+        assert len(error_lines) == 1
+
+
+def test_help_lists_the_readme_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("triage", "hashset", "report", "verify", "demo"):
+        assert command in out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for command in ("safenet hashset import", "safenet triage", "safenet report", "safenet verify"):
+        assert command in readme
+
+
+@pytest.mark.slow
+def test_sigkill_halfway_then_resume_finishes_without_duplicates(tmp_path: Path) -> None:
+    root = tmp_path / "ev"
+    known = VicsSet()
+    for i in range(6000):
+        data = b"\xff\xd8\xff\xe0" + i.to_bytes(4, "big") + bytes(40_000)
+        write(root, f"d{i % 50}/{i}.jpg", data)
+        if i % 1000 == 7:
+            known.add(data, 1)
+    vics = known.write(tmp_path / "vics.json")
+    env = {**os.environ, "SAFENET_HASHDB": str(tmp_path / "db")}
+    safenet = [sys.executable, "-m", "safenet"]
+    subprocess.run([*safenet, "hashset", "import", str(vics), "--name", "s"], check=True, env=env, capture_output=True)
+    case = tmp_path / "case"
+    cmd = [*safenet, "triage", str(root), "--case", str(case), "--exhibit", "EX1", "--hashset", "s"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    recorded = 0
+    deadline = time.monotonic() + 120
+    while recorded == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+        try:
+            with sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True, timeout=1) as db:
+                recorded = db.execute("SELECT count(*) FROM items").fetchone()[0]
+        except sqlite3.Error:
+            continue
+    assert proc.poll() is None, "the triage finished before it could be killed; make the tree bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < recorded < 6000
+    report = subprocess.run(
+        [*safenet, "report", str(case), "--format", "json", "--output", str(tmp_path / "r.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0, report.stderr  # the killed case is readable
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert again.returncode == Exit.CASE and "--resume" in again.stderr
+    done = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(case / "case.db") as db:
+        assert db.execute("SELECT count(*), count(DISTINCT locator) FROM items").fetchone() == (6000, 6000)
+        assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 6
+        statuses = [r[0] for r in db.execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses == ["interrupted", "completed"]
+    verify = subprocess.run([*safenet, "verify", str(case)], env=env, capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
