@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -223,7 +224,7 @@ def run_one(tool: str, tree: Path, work: Path, env: dict[str, str], tag: str, ex
 
 def check_case(case: Path, env: dict[str, str], expected: dict[str, str], files: int, report: Path) -> dict[str, Any]:
     res = run_child([str(safenet_bin()), "report", str(case), "--format", "json", "--output", str(report)],
-                    stdout=None, env=env, timeout=600)
+                    stdout=subprocess.DEVNULL, env=env, timeout=600)
     if res.returncode != 0:
         return {"ok": False, "error": f"safenet report exited {res.returncode}"}
     data = json.loads(report.read_text())

@@ -91,7 +91,7 @@ def build_evidence(root: Path) -> dict[str, bytes]:
     put("Users/alex/backup.tar.gz", tbuf.getvalue())
     put("Users/alex/Documents/todo.txt", b"buy milk\n")
     put("Users/alex/Documents/empty.dat", b"")
-    put("Windows/System32/demo.dll", random.Random(99).randbytes  # noqa: S311(50_000))
+    put("Windows/System32/demo.dll", random.Random(99).randbytes(50_000))  # noqa: S311
     return pictures
 
 
