@@ -36,8 +36,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (  # noqa: E402
+from benchlib import (
     OUT_DIR,
     VENV_BIN,
     can_drop_caches,
@@ -105,8 +104,15 @@ def ensure_tree(files: int, total: int, seed: int) -> tuple[Path, list[str], lis
     name = f"tree-{files}f-{total}b-s{seed}-v{GENERATOR_VERSION}"
     base = OUT_DIR / "triage"
     tree, manifest_path = base / name, base / f"{name}.manifest.json"
-    spec = {"files": files, "total_bytes": total, "seed": seed, "generator": GENERATOR_VERSION,
-            "min": MIN_SIZE, "max": MAX_SIZE, "sigma": SIGMA}
+    spec = {
+        "files": files,
+        "total_bytes": total,
+        "seed": seed,
+        "generator": GENERATOR_VERSION,
+        "min": MIN_SIZE,
+        "max": MAX_SIZE,
+        "sigma": SIGMA,
+    }
     manifest = read_manifest(manifest_path)
     if manifest and manifest.get("spec") == spec and manifest.get("complete") and tree.is_dir():
         paths, sizes = manifest["paths"], manifest["sizes"]
@@ -181,15 +187,28 @@ def peer_cmd(tool: str, tree: Path) -> list[str]:
     return ["md5deep", "-r", str(tree)]
 
 
-def run_one(tool: str, tree: Path, work: Path, env: dict[str, str], tag: str, expected: dict[str, str],
-            files: int, timeout: float, workers: int | None) -> dict[str, Any]:
+def run_one(
+    tool: str,
+    tree: Path,
+    work: Path,
+    env: dict[str, str],
+    tag: str,
+    expected: dict[str, str],
+    files: int,
+    timeout: float,
+    workers: int | None,
+) -> dict[str, Any]:
     """One timed run of one tool; for safenet also the correctness check from the JSON report."""
     if tool in ("hashdeep", "md5deep"):
         log = work / f"{tag}-{tool}.err"
         with open(log, "wb") as err:
             res = run_child(peer_cmd(tool, tree), stderr=err, timeout=timeout)
-        out: dict[str, Any] = {"wall_s": round(res.wall_s, 4), "rc": res.returncode, "max_rss_kib": res.max_rss_kib,
-                               "cpu_s": round(res.user_s + res.sys_s, 2)}
+        out: dict[str, Any] = {
+            "wall_s": round(res.wall_s, 4),
+            "rc": res.returncode,
+            "max_rss_kib": res.max_rss_kib,
+            "cpu_s": round(res.user_s + res.sys_s, 2),
+        }
         if res.returncode != 0:
             out["error"] = log.read_text(errors="replace")[-2000:]
         else:
@@ -198,8 +217,19 @@ def run_one(tool: str, tree: Path, work: Path, env: dict[str, str], tag: str, ex
     case = work / f"case-{tag}-{tool}"
     if case.exists():
         shutil.rmtree(case)
-    cmd = [str(safenet_bin()), "triage", str(tree), "--case", str(case), "--exhibit", "B1", "--profile", "full",
-           "--hashset", "benchset"]
+    cmd = [
+        str(safenet_bin()),
+        "triage",
+        str(tree),
+        "--case",
+        str(case),
+        "--exhibit",
+        "B1",
+        "--profile",
+        "full",
+        "--hashset",
+        "benchset",
+    ]
     if tool == "safenet_md5":
         cmd += ["--digests", "md5"]
     if workers:
@@ -207,8 +237,12 @@ def run_one(tool: str, tree: Path, work: Path, env: dict[str, str], tag: str, ex
     log = work / f"{tag}-{tool}.log"
     with open(log, "wb") as fh:
         res = run_child(cmd, stdout=fh, stderr=fh, env=env, timeout=timeout)
-    out = {"wall_s": round(res.wall_s, 4), "rc": res.returncode, "max_rss_kib": res.max_rss_kib,
-           "cpu_s": round(res.user_s + res.sys_s, 2)}
+    out = {
+        "wall_s": round(res.wall_s, 4),
+        "rc": res.returncode,
+        "max_rss_kib": res.max_rss_kib,
+        "cpu_s": round(res.user_s + res.sys_s, 2),
+    }
     text = log.read_text(errors="replace")
     seconds = _SECONDS_RE.findall(text)
     if seconds:
@@ -223,8 +257,12 @@ def run_one(tool: str, tree: Path, work: Path, env: dict[str, str], tag: str, ex
 
 
 def check_case(case: Path, env: dict[str, str], expected: dict[str, str], files: int, report: Path) -> dict[str, Any]:
-    res = run_child([str(safenet_bin()), "report", str(case), "--format", "json", "--output", str(report)],
-                    stdout=subprocess.DEVNULL, env=env, timeout=600)
+    res = run_child(
+        [str(safenet_bin()), "report", str(case), "--format", "json", "--output", str(report)],
+        stdout=subprocess.DEVNULL,
+        env=env,
+        timeout=600,
+    )
     if res.returncode != 0:
         return {"ok": False, "error": f"safenet report exited {res.returncode}"}
     data = json.loads(report.read_text())
@@ -234,12 +272,26 @@ def check_case(case: Path, env: dict[str, str], expected: dict[str, str], files:
     examined = sum(data["exhibits"][0]["items_by_status"].values()) if data.get("exhibits") else 0
     statuses = data["exhibits"][0]["items_by_status"] if data.get("exhibits") else {}
     ok = hits == len(expected) and found == set(expected.values()) and statuses.get("examined", 0) == files
-    return {"ok": ok, "hits": hits, "hit_md5s_match": found == set(expected.values()), "items": examined,
-            "items_by_status": statuses, "warnings": len(data.get("warnings", []))}
+    return {
+        "ok": ok,
+        "hits": hits,
+        "hit_md5s_match": found == set(expected.values()),
+        "items": examined,
+        "items_by_status": statuses,
+        "warnings": len(data.get("warnings", [])),
+    }
 
 
-def run_regime(regime: str, tools: list[str], args: argparse.Namespace, tree: Path, work: Path,
-               env: dict[str, str], expected: dict[str, str], files: int) -> dict[str, list[dict[str, Any]]]:
+def run_regime(
+    regime: str,
+    tools: list[str],
+    args: argparse.Namespace,
+    tree: Path,
+    work: Path,
+    env: dict[str, str],
+    expected: dict[str, str],
+    files: int,
+) -> dict[str, list[dict[str, Any]]]:
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     if regime == "warm":
         print(f"[{regime}] warm-up: one untimed run of each tool", flush=True)
@@ -271,9 +323,12 @@ def summarise(runs: dict[str, list[dict[str, Any]]], files: int, total: int) -> 
     out: dict[str, Any] = {}
     for tool, rs in runs.items():
         good = [r["wall_s"] for r in rs if r["rc"] == 0]
-        entry: dict[str, Any] = {"runs_s": [r["wall_s"] for r in rs], "failed_runs": sum(r["rc"] != 0 for r in rs),
-                                 "max_rss_kib": max((r["max_rss_kib"] for r in rs), default=0),
-                                 "cpu_s_median": median([r["cpu_s"] for r in rs]) if rs else None}
+        entry: dict[str, Any] = {
+            "runs_s": [r["wall_s"] for r in rs],
+            "failed_runs": sum(r["rc"] != 0 for r in rs),
+            "max_rss_kib": max((r["max_rss_kib"] for r in rs), default=0),
+            "cpu_s_median": median([r["cpu_s"] for r in rs]) if rs else None,
+        }
         if good:
             m = median(good)
             entry.update(median_s=round(m, 4), mb_s=round(total / m / 1e6, 1), files_s=round(files / m, 1))
@@ -296,8 +351,12 @@ def summarise(runs: dict[str, list[dict[str, Any]]], files: int, total: int) -> 
 def print_regime(regime: str, summary: dict[str, Any], note: str) -> None:
     print(f"\n== {regime} page cache: {note}")
     rows = []
-    labels = {"hashdeep": "hashdeep md5+sha1+sha256", "md5deep": "md5deep md5",
-              "safenet": "safenet full md5+sha1+sha256", "safenet_md5": "safenet full --digests md5"}
+    labels = {
+        "hashdeep": "hashdeep md5+sha1+sha256",
+        "md5deep": "md5deep md5",
+        "safenet": "safenet full md5+sha1+sha256",
+        "safenet_md5": "safenet full --digests md5",
+    }
     for tool in TOOLS:
         e = summary.get(tool)
         if not e:
@@ -306,18 +365,31 @@ def print_regime(regime: str, summary: dict[str, Any], note: str) -> None:
             rows.append([labels[tool], "FAILED", "", "", "", "", ""])
             continue
         runs = " ".join(f"{x:.2f}" for x in e["runs_s"])
-        rows.append([labels[tool], f"{e['median_s']:.2f}", runs, f"{e['mb_s']:.1f}", f"{e['files_s']:.0f}",
-                     f"{e['cpu_s_median']:.1f}", f"{e['max_rss_kib'] / 1024:.0f}"])
+        rows.append(
+            [
+                labels[tool],
+                f"{e['median_s']:.2f}",
+                runs,
+                f"{e['mb_s']:.1f}",
+                f"{e['files_s']:.0f}",
+                f"{e['cpu_s_median']:.1f}",
+                f"{e['max_rss_kib'] / 1024:.0f}",
+            ]
+        )
     print_table(["tool", "median s", "runs s", "MB/s", "files/s", "cpu s", "peak RSS MiB"], rows)
     ratios = summary["ratios"]
     if "hashdeep_over_safenet" in ratios:
         r = ratios["hashdeep_over_safenet"]
-        print(f"hashdeep / safenet (3 digests): {r:.2f}x   goal >= {GOAL_HASHDEEP}x: "
-              f"{'met' if r >= GOAL_HASHDEEP else 'NOT met'}")
+        print(
+            f"hashdeep / safenet (3 digests): {r:.2f}x   goal >= {GOAL_HASHDEEP}x: "
+            f"{'met' if r >= GOAL_HASHDEEP else 'NOT met'}"
+        )
     if "md5deep_over_safenet_md5" in ratios:
         r = ratios["md5deep_over_safenet_md5"]
-        print(f"md5deep / safenet --digests md5: {r:.2f}x   goal >= {GOAL_MD5DEEP}x: "
-              f"{'met' if r >= GOAL_MD5DEEP else 'NOT met'}")
+        print(
+            f"md5deep / safenet --digests md5: {r:.2f}x   goal >= {GOAL_MD5DEEP}x: "
+            f"{'met' if r >= GOAL_MD5DEEP else 'NOT met'}"
+        )
 
 
 def main() -> int:
@@ -327,8 +399,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small run: 2000 files / 0.24 GB, 1 repeat")
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per tool and regime (default 3)")
-    parser.add_argument("--regime", choices=("warm", "cold", "both"), default="both",
-                        help="page-cache regime (cold needs root for drop_caches; default both)")
+    parser.add_argument(
+        "--regime",
+        choices=("warm", "cold", "both"),
+        default="both",
+        help="page-cache regime (cold needs root for drop_caches; default both)",
+    )
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"subset of {','.join(TOOLS)}")
     parser.add_argument("--workers", type=int, default=None, help="pass --workers to safenet (default: its own)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-run limit in seconds")
@@ -351,17 +427,24 @@ def main() -> int:
         return 1
 
     host = host_info()
-    print(f"host: {host['cpus']} CPUs ({host['cpu_model']}), {host['mem_total_gib']} GiB RAM, "
-          f"load {host['loadavg_at_start']}")
-    versions = {"hashdeep": tool_version(["hashdeep", "-V"]), "md5deep": tool_version(["md5deep", "-v"]),
-                "safenet": tool_version([str(safenet_bin()), "--version"])}
+    print(
+        f"host: {host['cpus']} CPUs ({host['cpu_model']}), {host['mem_total_gib']} GiB RAM, "
+        f"load {host['loadavg_at_start']}"
+    )
+    versions = {
+        "hashdeep": tool_version(["hashdeep", "-V"]),
+        "md5deep": tool_version(["md5deep", "-v"]),
+        "safenet": tool_version([str(safenet_bin()), "--version"]),
+    }
     print(f"versions: {versions}")
 
     tree, paths, sizes, reused, gen_s = ensure_tree(files, total, args.seed)
     actual_total = int(sum(sizes))
-    print(f"tree: {tree}  {len(paths):,} files, {actual_total / 1e9:.3f} GB "
-          f"(min {min(sizes):,} / median {int(np.median(sizes)):,} / mean {actual_total // len(sizes):,} / "
-          f"max {max(sizes):,} B); {'reused' if reused else f'generated in {gen_s:.1f} s'}")
+    print(
+        f"tree: {tree}  {len(paths):,} files, {actual_total / 1e9:.3f} GB "
+        f"(min {min(sizes):,} / median {int(np.median(sizes)):,} / mean {actual_total // len(sizes):,} / "
+        f"max {max(sizes):,} B); {'reused' if reused else f'generated in {gen_s:.1f} s'}"
+    )
 
     work = OUT_DIR / "triage" / f"work-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
@@ -371,22 +454,31 @@ def main() -> int:
     import_s = None
     if any(t.startswith("safenet") for t in tools):
         with open(work / "import.log", "wb") as fh:
-            res = run_child([str(safenet_bin()), "hashset", "import", str(hashlist), "--name", "benchset", "--kind",
-                             "illicit"], stdout=fh, stderr=fh, env=env, timeout=args.timeout)
+            res = run_child(
+                [str(safenet_bin()), "hashset", "import", str(hashlist), "--name", "benchset", "--kind", "illicit"],
+                stdout=fh,
+                stderr=fh,
+                env=env,
+                timeout=args.timeout,
+            )
         if res.returncode != 0:
             print(f"hash-set import failed (exit {res.returncode}):\n{(work / 'import.log').read_text()}")
             return 1
         import_s = res.wall_s
-        print(f"hash set: {DECOYS:,} random MD5s + {len(expected)} planted hits; imported in {import_s:.2f} s "
-              f"(not timed below): {(work / 'import.log').read_text().strip()}")
+        print(
+            f"hash set: {DECOYS:,} random MD5s + {len(expected)} planted hits; imported in {import_s:.2f} s "
+            f"(not timed below): {(work / 'import.log').read_text().strip()}"
+        )
 
     regimes = ["warm", "cold"] if args.regime == "both" else [args.regime]
     cold_ok = can_drop_caches()
     if "cold" in regimes and not cold_ok:
         print("cold regime skipped: cannot write /proc/sys/vm/drop_caches (not root?)")
         regimes.remove("cold")
-    notes = {"warm": "tree in page cache (one untimed warm-up run of every tool first)",
-             "cold": "sync + echo 3 > /proc/sys/vm/drop_caches before every run"}
+    notes = {
+        "warm": "tree in page cache (one untimed warm-up run of every tool first)",
+        "cold": "sync + echo 3 > /proc/sys/vm/drop_caches before every run",
+    }
     results: dict[str, Any] = {}
     all_ok = True
     for regime in regimes:
@@ -401,21 +493,35 @@ def main() -> int:
     checks = [r for regime in regimes for t in ("safenet", "safenet_md5") for r in [results[regime].get(t)] if r]
     if checks:
         ok = all(c.get("checks_ok") for c in checks)
-        print(f"\ncorrectness: planted hits {len(expected)}; safenet totals.hits per run "
-              f"{[h for c in checks for h in c['hits']]}; every file examined and hit MD5s as planted: "
-              f"{'yes' if ok else 'NO'}")
+        print(
+            f"\ncorrectness: planted hits {len(expected)}; safenet totals.hits per run "
+            f"{[h for c in checks for h in c['hits']]}; every file examined and hit MD5s as planted: "
+            f"{'yes' if ok else 'NO'}"
+        )
     shutil.rmtree(work, ignore_errors=True)
     host["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     record = {
         "benchmark": "triage",
-        "spec": {"files": len(paths), "total_bytes": actual_total, "seed": args.seed, "repeat": args.repeat,
-                 "size_min": min(sizes), "size_median": int(np.median(sizes)), "size_max": max(sizes),
-                 "tree_reused": reused, "generate_s": round(gen_s, 2), "workers": args.workers,
-                 "hashset_entries": DECOYS + len(expected), "planted_hits": len(expected),
-                 "hashset_import_s": round(import_s, 3) if import_s is not None else None},
-        "host": host, "versions": versions,
+        "spec": {
+            "files": len(paths),
+            "total_bytes": actual_total,
+            "seed": args.seed,
+            "repeat": args.repeat,
+            "size_min": min(sizes),
+            "size_median": int(np.median(sizes)),
+            "size_max": max(sizes),
+            "tree_reused": reused,
+            "generate_s": round(gen_s, 2),
+            "workers": args.workers,
+            "hashset_entries": DECOYS + len(expected),
+            "planted_hits": len(expected),
+            "hashset_import_s": round(import_s, 3) if import_s is not None else None,
+        },
+        "host": host,
+        "versions": versions,
         "goals": {"hashdeep_over_safenet": GOAL_HASHDEEP, "md5deep_over_safenet_md5": GOAL_MD5DEEP},
-        "results": results, "ok": all_ok,
+        "results": results,
+        "ok": all_ok,
     }
     print(json.dumps(record, separators=(",", ":")))
     return 0 if all_ok else 1

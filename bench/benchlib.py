@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,9 @@ class ChildResult:
     sys_s: float
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def run_child(
     cmd: Sequence[str | os.PathLike[str]],
     *,
@@ -44,10 +48,21 @@ def run_child(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> ChildResult:
-    """Run ``cmd`` to completion; wall time, peak RSS and CPU times of that one child (``wait4``)."""
+    """Run ``cmd`` to completion: wall time, peak RSS and CPU time (user+sys, children included).
+
+    Peak RSS comes from GNU time's ``%M`` when /usr/bin/time exists: ``ru_maxrss`` of a child forked from
+    this (large) Python process starts at this process's own RSS (Linux carries the old mm's high-water
+    mark across exec), so ``wait4`` alone would over-report small tools. GNU time is a small process, so
+    the RSS of the command it runs is its own.
+    """
+    argv = [os.fspath(c) for c in cmd]
+    rss_file = None
+    if GNU_TIME.exists():
+        fd, rss_file = tempfile.mkstemp(prefix="bench-rss-")
+        os.close(fd)
+        argv = [str(GNU_TIME), "-q", "-f", "%M", "-o", rss_file, *argv]
     start = time.perf_counter()
-    proc = subprocess.Popen([os.fspath(c) for c in cmd], stdout=stdout, stderr=stderr,
-                            env=dict(env) if env is not None else None)
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=dict(env) if env is not None else None)
     killer = threading.Timer(timeout, proc.kill) if timeout else None
     if killer:
         killer.start()
@@ -58,7 +73,16 @@ def run_child(
             killer.cancel()
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return ChildResult(proc.returncode, wall, usage.ru_maxrss, usage.ru_utime, usage.ru_stime)
+    max_rss = usage.ru_maxrss
+    if rss_file:
+        try:
+            text = Path(rss_file).read_text().split()
+            max_rss = int(text[-1]) if text else max_rss
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.unlink(rss_file)
+    return ChildResult(proc.returncode, wall, max_rss, usage.ru_utime, usage.ru_stime)
 
 
 def can_drop_caches() -> bool:

@@ -9,6 +9,7 @@ Exit codes (documented in the README; tests check them):
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -55,8 +56,8 @@ app = typer.Typer(
 hashset_app = typer.Typer(help="Manage the hash-set database (separate from cases).", no_args_is_help=True)
 app.add_typer(hashset_app, name="hashset")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _default_hashdb() -> Path:
@@ -65,15 +66,17 @@ def _default_hashdb() -> Path:
 
 
 HashDb = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--hashdb",
         envvar="SAFENET_HASHDB",
-        help="Hash-set database folder.",
-        default_factory=_default_hashdb,
-        show_default="~/.local/share/safenet/hashsets",
+        help="Hash-set database folder [default: ~/.local/share/safenet/hashsets].",
     ),
 ]
+
+
+def _store(hashdb: Path | None) -> HashSetStore:
+    return HashSetStore(hashdb or _default_hashdb())
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -134,7 +137,7 @@ def hashset_import(
     scheme: Annotated[str | None, typer.Option("--scheme", help="Category scheme of the set's codes.")] = None,
     scheme_file: Annotated[Path | None, typer.Option("--scheme-file", help="A category scheme YAML file.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a set of the same name.")] = False,
-    hashdb: HashDb = None,  # type: ignore[assignment]
+    hashdb: HashDb = None,
 ) -> None:
     """Import a hash set into the hash-set database."""
     with user_errors():
@@ -145,7 +148,7 @@ def hashset_import(
         def warn(ref: str, message: str) -> None:
             warnings.append(f"{ref}: {message}")
 
-        info = HashSetStore(hashdb).import_file(
+        info = _store(hashdb).import_file(
             path,
             name,
             kind=kind,
@@ -168,13 +171,16 @@ def hashset_import(
 
 
 @hashset_app.command("list")
-def hashset_list(hashdb: HashDb = None) -> None:  # type: ignore[assignment]
+def hashset_list(hashdb: HashDb = None) -> None:
     """List the imported hash sets."""
     from rich.table import Table
 
     with user_errors():
-        table = Table("Name", "Kind", "Format", "Scheme", "Entries", "Imported (UTC)", "Source SHA-256")
-        for info in HashSetStore(hashdb).list():
+        table = Table()
+        table.add_column("Name", no_wrap=True)
+        for heading in ("Kind", "Format", "Scheme", "Entries", "Imported (UTC)", "Source SHA-256"):
+            table.add_column(heading, overflow="fold")
+        for info in _store(hashdb).list():
             table.add_row(
                 Text(info.name),
                 info.kind.value,
@@ -182,16 +188,16 @@ def hashset_list(hashdb: HashDb = None) -> None:  # type: ignore[assignment]
                 info.scheme,
                 f"{info.entry_count:,}",
                 info.imported_at.isoformat(timespec="seconds"),
-                info.source_sha256[:16] + "…",
+                info.source_sha256,
             )
         out.print(table)
 
 
 @hashset_app.command("remove")
-def hashset_remove(name: str, hashdb: HashDb = None) -> None:  # type: ignore[assignment]
+def hashset_remove(name: str, hashdb: HashDb = None) -> None:
     """Remove a hash set from the database."""
     with user_errors():
-        HashSetStore(hashdb).remove(name)
+        _store(hashdb).remove(name)
         out.print(Text(f"removed {name}"))
 
 
@@ -219,7 +225,7 @@ def triage_cmd(
         str | None, typer.Option("--operator", help="Examiner name for the record (default: login name).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker threads.")] = 2,
-    hashdb: HashDb = None,  # type: ignore[assignment]
+    hashdb: HashDb = None,
 ) -> None:
     """Triage one exhibit into a case: hash, match, record, summarise."""
     with user_errors():
@@ -227,7 +233,7 @@ def triage_cmd(
             algorithms = parse_algorithms(digests)
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
-        store = HashSetStore(hashdb) if hashset else None
+        store = _store(hashdb) if hashset else None
         options = TriageOptions(
             exhibit=exhibit,
             profile=profile,
@@ -236,7 +242,7 @@ def triage_cmd(
             stop_at_first_hit=stop_at_first_hit,
             resume=resume,
             workers=workers,
-            **({"operator": operator} if operator else {}),
+            operator=operator or getpass.getuser(),
         )
         the_case = Case.create_or_open(case)
         with RichEvents(out, exhibit) as events:

@@ -88,10 +88,10 @@ def _add_rows(table: Table, label: str, rows: dict[str, CategoryRow]) -> None:
 
 def summary_table(summary: CaseSummary) -> Table:
     table = Table(title="Items matching illicit hash sets, by UK category", title_justify="left")
-    table.add_column("Exhibit")
-    table.add_column("Category")
+    table.add_column("Exhibit", overflow="fold")
+    table.add_column("Category", overflow="fold")
     for column in COLUMNS:
-        table.add_column(column.capitalize(), justify="right")
+        table.add_column(column.capitalize(), justify="right", overflow="fold")
     for exhibit in summary.exhibits:
         _add_rows(table, exhibit.label, exhibit.rows)
         table.add_section()

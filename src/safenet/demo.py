@@ -69,9 +69,7 @@ def build_evidence(root: Path) -> dict[str, bytes]:
         rel = f"Users/alex/Downloads/screen_{i}.png"
         pictures[rel] = _encode(picture(i, (320, 240)), "PNG")
         put(rel, pictures[rel])
-    pictures["Users/alex/Documents/minutes.txt"] = _encode(
-        picture(30), "JPEG"
-    )  # a picture under a false name
+    pictures["Users/alex/Documents/minutes.txt"] = _encode(picture(30), "JPEG")  # a picture under a false name
     put("Users/alex/Documents/minutes.txt", pictures["Users/alex/Documents/minutes.txt"])
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -135,12 +133,8 @@ def run_demo(workdir: Path, console: Console) -> None:
     store = HashSetStore(workdir / "hashsets")
     warnings: list[str] = []
     for path, name, kind in ((vics, "demo-caid", SetKind.ILLICIT), (known, "demo-known", SetKind.KNOWN_GOOD)):
-        info = store.import_file(
-            path, name, kind=kind, warn=lambda ref, msg: warnings.append(f"{ref}: {msg}")
-        )
-        console.print(
-            Text(f"imported hash set {info.name}: {info.entry_count} entries ({info.format}, {info.kind})")
-        )
+        info = store.import_file(path, name, kind=kind, warn=lambda ref, msg: warnings.append(f"{ref}: {msg}"))
+        console.print(Text(f"imported hash set {info.name}: {info.entry_count} entries ({info.format}, {info.kind})"))
     case = Case.create_or_open(workdir / "case")
     options = TriageOptions(
         exhibit="EX1", profile=Profile.STANDARD, hashsets=("demo-caid", "demo-known"), operator="demo"

@@ -83,7 +83,7 @@ def test_control_characters_and_invalid_utf8_in_names(tmp_path: Path) -> None:
     known = VicsSet()
     data = jpeg(3)
     known.add(data, 3)
-    with open(os.fsencode(root) + b"/evil\n<script>alert(1)</script>\x1b[2J\xff.jpg", "wb") as fh:
+    with open(os.fsencode(root) + b"/evil\n<script>alert(1)\x1b[2J\xff.jpg", "wb") as fh:
         fh.write(data)
     case, codes = _triage(tmp_path, root, known)
     assert codes == {}

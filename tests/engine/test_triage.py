@@ -102,7 +102,8 @@ def test_standard_profile_opens_archives_recursively(tmp_path: Path, exhibit: tu
     assert _counts(case) == {"A": 2, "B": 1, "C": 2, "uncategorised": 1}
     nested = next(h for h in events.hits if "nested.jpg" in str(h.locator))
     assert nested.locator.archive_depth == 2
-    assert str(nested.locator).endswith("nested.zip › deeper.zip › x/nested.jpg")
+    assert str(nested.locator).endswith(" › deeper.zip › x/nested.jpg")
+    assert "/Users/bob/Downloads/nested.zip (inode " in str(nested.locator)
 
 
 def test_full_profile_hashes_everything(tmp_path: Path, exhibit: tuple[Path, VicsSet]) -> None:

@@ -6,17 +6,19 @@ cores). It never raises for bad evidence: every problem becomes a warning with t
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from safenet.analysis.digests import Sink, analyse_stream
-from safenet.analysis.filetype import UNKNOWN, FileType, extension_mismatch
+from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
 from safenet.engine.profiles import Profile
 from safenet.evidence.archive import (
     EXPANDABLE,
+    ArchiveCorrupt,
     ArchiveLimitExceeded,
     ArchiveLimits,
     depth_allowed,
@@ -33,15 +35,16 @@ class Settings:
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
-class _Keep:
-    """A non-closing view of a spooled copy, so an archive expander can 'open' it like a file."""
+def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
+    """Let an archive expander 'open' a spooled copy like a file, as often as it likes, without closing it."""
 
-    def __init__(self, copy: BinaryIO) -> None:
-        self._copy = copy
+    def opener() -> BinaryIO:
+        if copy is None:  # nothing was copied: an unsupported type or the depth limit; expand() says which
+            return io.BytesIO()
+        copy.seek(0)
+        return cast(BinaryIO, _Unclosable(copy))
 
-    def __call__(self) -> BinaryIO:
-        self._copy.seek(0)
-        return _Unclosable(self._copy)  # type: ignore[return-value]
+    return opener
 
 
 class _Unclosable:
@@ -81,24 +84,26 @@ class _Examiner:
         self, item: Item, stream: BinaryIO, parent: int | None, reopen: Callable[[], BinaryIO] | None
     ) -> None:
         settings = self.settings
-        expand_it = settings.profile.expands_archives and depth_allowed(item, settings.limits)
+        opens_archives = settings.profile.expands_archives
+        copyable = opens_archives and depth_allowed(item, settings.limits)
         with ExitStack() as stack:
             copies: list[BinaryIO] = []
 
             def tee(filetype: FileType) -> Sink | None:
                 # A top-level archive can be reopened from evidence; a member must be copied while read.
-                if not (expand_it and filetype.name in EXPANDABLE) or reopen is not None:
+                if not (copyable and filetype.name in EXPANDABLE) or reopen is not None:
                     return None
-                copies.append(stack.enter_context(spool()))
+                copies.append(cast(BinaryIO, stack.enter_context(spool())))
                 return copies[-1]
 
             def wants(filetype: FileType) -> bool:
-                return settings.profile.wants_digests(filetype) or (expand_it and filetype.name in EXPANDABLE)
+                return settings.profile.wants_digests(filetype) or (copyable and filetype.name in EXPANDABLE)
 
             try:
                 result = analyse_stream(stream, settings.algorithms, wants, tee)
-            except ArchiveLimitExceeded as exc:
-                self._fail(item, parent, ItemStatus.PARTIAL, "archive-bomb", str(exc))
+            except (ArchiveLimitExceeded, ArchiveCorrupt):
+                # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
+                self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
                 return
             except (OSError, EvidenceError) as exc:
                 self._fail(item, parent, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
@@ -118,13 +123,20 @@ class _Examiner:
                 ItemRecord(item, filetype, status, result.digests, extension_mismatch(filetype, item.name), parent)
             )
             index = len(self.records) - 1
-            if expand_it and filetype.name in EXPANDABLE:
-                opener = reopen if reopen is not None else _Keep(copies[0])
+            if opens_archives and filetype.kind is MediaKind.ARCHIVE:
+                # expand() itself records unsupported types (rar) and the depth limit
+                opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
                 self._expand(item, filetype, opener, index)
 
     def _expand(self, item: Item, filetype: FileType, opener: Callable[[], BinaryIO], index: int) -> None:
-        for member, member_stream in expand(item, filetype.name, opener, self.settings.limits, self.warnings.append):
-            self.examine_stream(member, member_stream, index, reopen=None)
+        members = expand(item, filetype.name, opener, self.settings.limits, self.warnings.append)
+        try:
+            for member, member_stream in members:
+                self.examine_stream(member, member_stream, index, reopen=None)
+        except OSError as exc:  # only open_parent() can raise out of expand(): the archive vanished
+            self.warnings.append(EvidenceWarning("unreadable", f"cannot reopen archive: {_reason(exc)}", item.locator))
+        finally:
+            members.close()
 
     def _fail(self, item: Item, parent: int | None, status: ItemStatus, code: str, message: str) -> None:
         self.warnings.append(EvidenceWarning(code, message, item.locator))

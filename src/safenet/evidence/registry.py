@@ -6,8 +6,9 @@ are not a back-end: they are layers resolved on top of whatever stream holds the
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from safenet.evidence.archive import open_member
 from safenet.evidence.directory import DirectoryEvidence
@@ -44,15 +45,43 @@ def open_source(path: Path) -> Evidence:
     )
 
 
+class _Chain(io.RawIOBase):
+    """Reads the innermost stream; closing it closes the whole chain of containers beneath it."""
+
+    def __init__(self, streams: list[BinaryIO]) -> None:
+        super().__init__()
+        self._streams = streams
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._streams[-1].read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            for stream in reversed(self._streams):
+                stream.close()
+        super().close()
+
+
 def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
     """Reopen any item: the back-end opens the outer file, archive layers are resolved on top of it."""
     layers = locator.layers
     first_member = next((i for i, layer in enumerate(layers) if layer.kind is LayerKind.ARCHIVE_MEMBER), len(layers))
-    stream = evidence.open(Locator(layers[:first_member]))
-    for layer in layers[first_member:]:
-        if layer.kind is not LayerKind.ARCHIVE_MEMBER:
+    streams = [evidence.open(Locator(layers[:first_member]))]
+    if first_member == len(layers):
+        return streams[0]
+    try:
+        for layer in layers[first_member:]:
+            if layer.kind is not LayerKind.ARCHIVE_MEMBER:
+                raise EvidenceError(f"cannot reopen {locator}: layer {layer.kind.value} is not supported here")
+            streams.append(open_member(streams[-1], layer))
+    except BaseException:
+        for stream in reversed(streams):
             stream.close()
-            raise EvidenceError(f"cannot reopen {locator}: layer {layer.kind.value} is not supported here")
-        inner = open_member(stream, layer)
-        stream = inner
-    return stream
+        raise
+    return cast(BinaryIO, _Chain(streams))

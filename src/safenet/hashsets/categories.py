@@ -113,9 +113,7 @@ def load_scheme_file(path: Path) -> Scheme:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise HashSetError(
-            f"cannot read scheme file {path}: {exc}; check the path and that it is UTF-8"
-        ) from exc
+        raise HashSetError(f"cannot read scheme file {path}: {exc}; check the path and that it is UTF-8") from exc
     return _parse_scheme(text, str(path), uk_codes=frozenset(uk_scheme().to_uk.values()))
 
 
@@ -145,9 +143,7 @@ def most_severe(codes: Iterable[str]) -> str:
 def _builtin_schemes() -> dict[str, Scheme]:
     folder = resources.files("safenet.hashsets").joinpath("schemes")
     texts = {
-        entry.name: entry.read_text(encoding="utf-8")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
+        entry.name: entry.read_text(encoding="utf-8") for entry in folder.iterdir() if entry.name.endswith(".yaml")
     }
     uk = _parse_scheme(texts.pop(f"{UK}.yaml"), f"{UK}.yaml", uk_codes=None)
     uk_codes = frozenset(c.code for c in uk.categories)
@@ -160,19 +156,26 @@ def _builtin_schemes() -> dict[str, Scheme]:
     return schemes
 
 
+def scheme_from_dict(data: Mapping[str, Any], origin: str) -> Scheme:
+    """Rebuild a Scheme from ``Scheme.as_dict()`` output (the snapshot a store keeps), checking it fully."""
+    return _scheme_from_data(dict(data), origin, uk_codes=frozenset(uk_scheme().to_uk.values()))
+
+
 def _parse_scheme(text: str, origin: str, uk_codes: frozenset[str] | None) -> Scheme:
     """Build a Scheme from YAML text; ``uk_codes`` None means this is the UK scheme itself."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise HashSetError(f"scheme file {origin} is not valid YAML ({exc}); fix the file") from exc
+    return _scheme_from_data(data, origin, uk_codes)
+
+
+def _scheme_from_data(data: object, origin: str, uk_codes: frozenset[str] | None) -> Scheme:
     if not isinstance(data, dict):
         raise HashSetError(f"scheme file {origin} must be a YAML mapping with name, label, categories, to_uk")
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise HashSetError(
-            f"scheme file {origin} needs a 'name' of lower-case letters, digits and '-', not {name!r}"
-        )
+        raise HashSetError(f"scheme file {origin} needs a 'name' of lower-case letters, digits and '-', not {name!r}")
     label = data.get("label", name)
     categories = tuple(_parse_category(item, origin) for item in _as_list(data.get("categories"), origin))
     codes = [c.code for c in categories]

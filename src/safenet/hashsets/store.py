@@ -17,6 +17,7 @@ lookup is a vectorised bucketed binary search over a whole batch, never a Python
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import math
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from safenet.hashsets.categories import Scheme, get_scheme, load_scheme_file
+from safenet.hashsets.categories import Scheme, get_scheme, load_scheme_file, scheme_from_dict
 from safenet.hashsets.formats import detect_format, get_format
 from safenet.hashsets.formats.base import EMPTY_DIGESTS, BulkDigests, HashSetFormat
 from safenet.hashsets.model import (
@@ -56,6 +57,8 @@ WARNING_LIMIT = 1000
 CHUNK = 1 << 20  # entries buffered per kind before they become a numpy chunk
 MAX_BUCKET_BITS = 24  # 2**24 buckets: 64 MiB of uint32 starts for a 50-million-digest set
 _NAME_RE = re.compile(r"^[\w][\w .@()+,:-]{0,99}$")
+_MAX_ENTRIES = 2**32 - 1  # entry numbers are uint32
+_EXTRA_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 _STRENGTH = (HashKind.SHA256, HashKind.SHA1, HashKind.MD5)  # one match per set entry: the strongest kind
 
 _SCHEMA = """
@@ -94,6 +97,7 @@ CREATE TABLE IF NOT EXISTS categories (
 );
 """
 
+CategoryCounts = list[tuple[str | None, str, int]]  # (raw code, UK code, entries); alias: the class has .list
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -167,6 +171,19 @@ class HashSetStore:
             row = _set_row(db, name)
             db.execute("DELETE FROM sets WHERE id = ?", (row["id"],))
         shutil.rmtree(self.root / SETS / row["directory"], ignore_errors=True)
+
+    def scheme(self, name: str) -> Scheme:
+        """The category scheme a set was imported with, as it was then (a snapshot, not today's file)."""
+        with self._connect() as db:
+            row = _set_row(db, name)
+        return scheme_from_dict(json.loads(row["scheme_json"]), f"the catalog entry of '{name}'")
+
+    def category_counts(self, name: str) -> CategoryCounts:
+        """(raw code, UK code, number of entries) for each category code the set uses."""
+        with self._connect() as db:
+            set_id = _set_row(db, name)["id"]
+            rows = db.execute("SELECT raw, uk, entries FROM categories WHERE set_id = ? ORDER BY idx", (set_id,))
+            return [(r["raw"], r["uk"], r["entries"]) for r in rows if r["entries"]]
 
     def extra(self, name: str, entry: int) -> Mapping[str, str] | None:
         """Per-entry metadata kept at import (VICS MediaID, Series, PhotoDNA ...), or None."""
@@ -269,8 +286,7 @@ class HashSetStore:
                 if old is not None:
                     if not replace:
                         raise HashSetError(
-                            f"a hash set named '{info.name}' already exists; "
-                            "choose another name or pass --replace"
+                            f"a hash set named '{info.name}' already exists; choose another name or pass --replace"
                         )
                     db.execute("DELETE FROM sets WHERE id = ?", (old[0],))
                     old_directory = old[1]
@@ -313,8 +329,7 @@ class HashSetStore:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name) or name != name.strip():
         raise HashSetError(
-            f"hash-set name {name!r} is not usable; "
-            "use letters, digits, spaces and . _ - (up to 100 characters)"
+            f"hash-set name {name!r} is not usable; use letters, digits, spaces and . _ - (up to 100 characters)"
         )
 
 
@@ -391,9 +406,7 @@ def _file_sha256(path: Path) -> str:
         with path.open("rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
-        raise HashSetError(
-            f"cannot read {path}: {exc.strerror or exc}; check the path and permissions"
-        ) from exc
+        raise HashSetError(f"cannot read {path}: {exc.strerror or exc}; check the path and permissions") from exc
 
 
 def _fsync_dir(path: Path) -> None:
@@ -483,8 +496,7 @@ class _Builder:
     def _add_record(self, record: HashRecord) -> None:
         found: list[tuple[HashKind, bytes]] = []
         empty = False
-        for kind in HashKind:
-            value = record.digest(kind)
+        for kind, value in ((HashKind.MD5, record.md5), (HashKind.SHA1, record.sha1), (HashKind.SHA256, record.sha256)):
             if value is None:
                 continue
             if len(value) != kind.size:
@@ -492,7 +504,7 @@ class _Builder:
             elif value == EMPTY_DIGESTS[kind]:
                 empty = True
             else:
-                found.append((kind, bytes(value)))
+                found.append((kind, value))
         if not found:
             if empty:
                 self.empty += 1
@@ -507,17 +519,14 @@ class _Builder:
                 self._flush(kind)
         self._categories.append(self._code(record.category, record.ref))
         if len(self._categories) >= CHUNK:
-            self._category_chunks.append(np.frombuffer(self._categories, dtype=np.uint16).copy())
-            self._categories = array("H")
+            self._flush_categories()
         if record.extra:
             self._add_extra(entry, record.extra)
 
     def _add_bulk(self, bulk: BulkDigests) -> None:
         if len(bulk) == 0:
             return
-        empty = {
-            k: (d == np.frombuffer(EMPTY_DIGESTS[k], np.uint8)).all(axis=1) for k, d in bulk.columns.items()
-        }
+        empty = {k: (d == np.frombuffer(EMPTY_DIGESTS[k], np.uint8)).all(axis=1) for k, d in bulk.columns.items()}
         usable = np.zeros(len(bulk), dtype=np.bool_)
         for mask in empty.values():
             usable |= ~mask
@@ -536,7 +545,7 @@ class _Builder:
 
     def _next_entries(self, count: int) -> int:
         first = self.entries
-        if first + count > np.iinfo(np.uint32).max:
+        if first + count > _MAX_ENTRIES:
             raise HashSetError("a hash set can hold at most 4,294,967,295 entries; split the file")
         self.entries += count
         return first
@@ -547,7 +556,7 @@ class _Builder:
         index = self._codes.get(raw)
         if index is None:
             index = len(self._codes)
-            if index > np.iinfo(np.uint16).max:
+            if index > 0xFFFF:  # category indexes are uint16
                 raise HashSetError("the file uses more than 65,535 distinct category codes; check its format")
             self._codes[raw] = index
             if raw is not None:
@@ -555,7 +564,7 @@ class _Builder:
         return index
 
     def _add_extra(self, entry: int, extra: Mapping[str, str]) -> None:
-        self._extras.append((entry, json.dumps(dict(extra), sort_keys=True, ensure_ascii=False)))
+        self._extras.append((entry, _EXTRA_JSON.encode(dict(extra))))
         if len(self._extras) >= 50_000:
             self._flush_extras()
 
@@ -616,9 +625,7 @@ class _Builder:
             self._flush(kind)
             chunks = self._chunks.pop(kind)
             if chunks:
-                stats[kind] = _write_kind(
-                    self.directory, kind, chunks, categories if has_categories else None
-                )
+                stats[kind] = _write_kind(self.directory, kind, chunks, categories if has_categories else None)
         if self.empty:
             self.warn.always("", f"{self.empty} entries hold only the digest of an empty file; skipped")
         return _BuildStats(stats, table, has_categories)
@@ -641,7 +648,8 @@ def _write_kind(
     rest = np.concatenate([c.rest for c in chunks])
     entry = np.concatenate([c.entry for c in chunks])
     chunks.clear()
-    order = np.argsort(prefix, kind="stable")
+    # Not a stable sort: rows with equal prefixes are put in a total order by _resolve_ties anyway.
+    order = np.argsort(prefix)
     sorted_prefix = prefix[order]
     tied = np.flatnonzero(sorted_prefix[1:] == sorted_prefix[:-1])
     del sorted_prefix
@@ -716,9 +724,7 @@ class _KindIndex:
         self.prefix: U64 = _load(Path(f"{base}.prefix.npy"), np.uint64, (stats.count,))
         self.rest: U8 = _load(Path(f"{base}.rest.npy"), np.uint8, (stats.count, size - 8))
         self.entry: npt.NDArray[np.uint32] = _load(Path(f"{base}.entry.npy"), np.uint32, (stats.count,))
-        self.buckets: npt.NDArray[Any] = np.load(
-            Path(f"{base}.bucket.npy"), mmap_mode="r", allow_pickle=False
-        )
+        self.buckets: npt.NDArray[Any] = np.load(Path(f"{base}.bucket.npy"), mmap_mode="r", allow_pickle=False)
         if self.buckets.shape != ((1 << stats.bucket_bits) + 1,):
             raise _damaged(base, "bucket table")
         self.shift = np.uint64(64 - stats.bucket_bits)
@@ -805,28 +811,6 @@ class _OpenSet:
             category_of = _load(directory / "category.npy", np.uint16, (info.entry_count,))
         return cls(info, indexes, table, category_of)
 
-    def matches(self, kind: HashKind, entries: npt.NDArray[np.uint32]) -> list[Match]:
-        codes = (
-            self.category_of[entries] if self.category_of is not None else np.zeros(entries.shape, np.uint16)
-        )
-        info = self.info
-        result = []
-        for entry, code in zip(entries.tolist(), codes.tolist(), strict=True):
-            raw, uk = self.categories[code]
-            result.append(
-                Match(
-                    set_name=info.name,
-                    set_sha256=info.source_sha256,
-                    kind=info.kind,
-                    hash_kind=kind,
-                    category_raw=raw,
-                    category=uk,
-                    scheme=info.scheme,
-                    entry=entry,
-                )
-            )
-        return result
-
 
 class Matcher:
     """Batched exact lookups against a fixed list of sets (what one triage run uses)."""
@@ -834,6 +818,20 @@ class Matcher:
     def __init__(self, sets: list[_OpenSet]) -> None:
         self._sets = sets
         self.sets: tuple[HashSetInfo, ...] = tuple(s.info for s in sets)
+        # Everything a Match holds except the entry, per (set, digest kind, category index), so a hit only
+        # costs one object: templates[base[set][kind rank] + category index].
+        self._templates: list[tuple[Any, ...]] = []
+        self._base: list[list[int]] = []
+        for opened in sets:
+            info = opened.info
+            bases = []
+            for kind in _STRENGTH:
+                bases.append(len(self._templates))
+                self._templates += [
+                    (info.name, info.source_sha256, info.kind, kind, raw, uk, info.scheme)
+                    for raw, uk in opened.categories
+                ]
+            self._base.append(bases)
 
     def lookup(self, queries: Sequence[Mapping[HashKind, bytes]]) -> list[list[Match]]:
         """Matches for each query (the digests of one item), in query order.
@@ -841,11 +839,15 @@ class Matcher:
         An item can match several sets and several digest kinds; one set entry gives one Match (the
         strongest digest kind that hit). Matches are ordered by set (as given to ``matcher``), then entry.
         """
+        with _gc_paused():
+            return self._lookup(queries)
+
+    def _lookup(self, queries: Sequence[Mapping[HashKind, bytes]]) -> list[list[Match]]:
         results: list[list[Match]] = [[] for _ in range(len(queries))]
         if not queries or not self._sets:
             return results
-        found: dict[int, dict[tuple[int, int], Match]] = {}
-        for kind in _STRENGTH:
+        hits: list[tuple[I64, I64, I64, I64]] = []  # query, set number, template, entry
+        for rank, kind in enumerate(_STRENGTH):
             holders = [(i, s) for i, s in enumerate(self._sets) if kind in s.indexes]
             if not holders:
                 continue
@@ -854,15 +856,16 @@ class Matcher:
                 continue
             prefix = np.ascontiguousarray(digests[:, :8]).view(">u8").ravel().astype(np.uint64)
             rest = digests[:, 8:]
-            for set_number, opened in holders:
+            for number, opened in holders:
                 rows, entries = opened.indexes[kind].find(prefix, rest)
-                if rows.size == 0:
-                    continue
-                query_numbers = positions[rows].tolist()
-                for query, match in zip(query_numbers, opened.matches(kind, entries), strict=True):
-                    found.setdefault(query, {}).setdefault((set_number, match.entry), match)
-        for query, hits in found.items():
-            results[query] = [hits[key] for key in sorted(hits)]
+                if rows.size:
+                    codes = opened.category_of[entries] if opened.category_of is not None else 0
+                    template = self._base[number][rank] + np.asarray(codes, dtype=np.int64)
+                    hits.append(
+                        (positions[rows], np.full(rows.shape, number), np.broadcast_to(template, rows.shape), entries)
+                    )
+        if hits:
+            _fill(results, *_strongest_per_entry(hits), self._templates)
         return results
 
     def close(self) -> None:
@@ -878,6 +881,65 @@ class Matcher:
         self.close()
 
 
+def _strongest_per_entry(hits: list[tuple[I64, I64, I64, I64]]) -> tuple[list[int], list[int], list[int]]:
+    """One hit per (query, set, entry), ordered by query, set, entry; the first kind found wins.
+
+    Kinds are searched strongest first, so "first" means SHA-256 over SHA-1 over MD5.
+    """
+    query, number, template, entry = (np.concatenate([h[i] for h in hits]) for i in range(4))
+    found_order = np.arange(query.shape[0])
+    order = np.lexsort((found_order, entry, number, query))
+    query, number, template, entry = query[order], number[order], template[order], entry[order]
+    first = np.ones(query.shape[0], dtype=np.bool_)
+    first[1:] = (query[1:] != query[:-1]) | (number[1:] != number[:-1]) | (entry[1:] != entry[:-1])
+    return query[first].tolist(), template[first].tolist(), entry[first].astype(np.int64).tolist()
+
+
+# Slot setters of the frozen Match: a frozen dataclass __init__ routes every field through
+# object.__setattr__, which at one hit per listed file costs more than the whole vectorised search. Setting
+# the slots directly builds the identical (equal, hashable, still frozen) object in half the time.
+_SET_MATCH_FIELDS = tuple(getattr(Match, name).__set__ for name in Match.__slots__)
+
+
+def _fill(
+    results: list[list[Match]],
+    queries: list[int],
+    templates: list[int],
+    entries: list[int],
+    table: list[tuple[Any, ...]],
+) -> None:
+    set0, set1, set2, set3, set4, set5, set6, set7 = _SET_MATCH_FIELDS
+    new = object.__new__
+    for query, template, entry in zip(queries, templates, entries, strict=True):
+        name, sha256, kind, hash_kind, raw, uk, scheme = table[template]
+        match = new(Match)
+        set0(match, name)
+        set1(match, sha256)
+        set2(match, kind)
+        set3(match, hash_kind)
+        set4(match, raw)
+        set5(match, uk)
+        set6(match, scheme)
+        set7(match, entry)
+        results[query].append(match)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch allocates one result list per query.
+
+    Those allocations otherwise trigger collections that walk every object of the caller's (large) heap,
+    which costs more than the lookup itself. The lists hold no cycles, so nothing is left for it to do.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _gather(queries: Sequence[Mapping[HashKind, bytes]], kind: HashKind) -> tuple[I64, U8]:
     """Query numbers that carry a ``kind`` digest, and those digests as an (m, size) array."""
     size = kind.size
@@ -891,9 +953,7 @@ def _gather(queries: Sequence[Mapping[HashKind, bytes]], kind: HashKind) -> tupl
         wrong = np.flatnonzero((lengths != 0) & (lengths != size))
         if wrong.size:
             first = int(wrong[0])
-            raise ValueError(
-                f"query {first}: a {kind.name} digest must be {size} raw bytes, not {lengths[first]}"
-            )
+            raise ValueError(f"query {first}: a {kind.name} digest must be {size} raw bytes, not {lengths[first]}")
     flat = np.frombuffer(joined, dtype=np.uint8)
     if lengths is None:
         return np.arange(count, dtype=np.int64), flat.reshape(count, size)

@@ -41,7 +41,7 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
         .order_by(Exhibit.label, ItemRow.display, Finding.hashset, Finding.hash_kind)
     )
     with case.sessions() as s:
-        for item, finding, label in s.execute(query).tuples():
+        for item, finding, label in s.execute(query):
             entry = out.get(item.id)
             if entry is None:
                 entry = out[item.id] = {
@@ -99,7 +99,7 @@ def _warnings(case: Case) -> list[dict[str, Any]]:
                 "path": w.display,
                 "at": w.at.isoformat(),
             }
-            for w, label in s.execute(query).tuples()
+            for w, label in s.execute(query)
         ]
 
 

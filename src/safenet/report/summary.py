@@ -22,6 +22,19 @@ from safenet.engine.profiles import Profile
 from safenet.engine.verdict import is_hit
 from safenet.hashsets.categories import most_severe, uk_scheme
 
+#: Warning codes that mean part of an exhibit was not examined; each is counted in "not examined".
+NOT_EXAMINED_CODES = (
+    "archive-bomb",
+    "archive-corrupt",
+    "archive-depth",
+    "encrypted-member",
+    "unsupported-archive",
+    "unsupported-member",
+    "special-member",
+    "other-filesystem",
+    "special-file",
+    "symlink-outside",
+)
 COLUMNS = ("total", "live", "deleted", "still", "video", "exact", "perceptual")
 
 
@@ -132,14 +145,7 @@ def _not_examined(runs: list[Run], items: Counter[str], warnings: Counter[str]) 
             f"{not_reached} items were not reached: the triage stopped at the first hit or was "
             "interrupted (resume it with --resume)"
         )
-    for code in (
-        "archive-bomb",
-        "encrypted-member",
-        "unsupported-archive",
-        "other-filesystem",
-        "special-file",
-        "symlink-outside",
-    ):
+    for code in NOT_EXAMINED_CODES:
         if warnings[code]:
             notes.append(f"{warnings[code]} × {code} (see warnings)")
     if not runs or runs[-1].status != "completed":
@@ -159,9 +165,7 @@ def summarise(case: Case) -> CaseSummary:
                 dict(
                     s.execute(
                         select(ItemRow.status, func.count()).where(ItemRow.exhibit_id == ex.id).group_by(ItemRow.status)
-                    )
-                    .tuples()
-                    .all()
+                    ).all()
                 )
             )
             warnings = Counter(
@@ -170,9 +174,7 @@ def summarise(case: Case) -> CaseSummary:
                         select(WarningRow.code, func.count())
                         .where(WarningRow.exhibit_id == ex.id)
                         .group_by(WarningRow.code)
-                    )
-                    .tuples()
-                    .all()
+                    ).all()
                 )
             )
             known_good = (

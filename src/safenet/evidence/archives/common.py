@@ -1,4 +1,4 @@
-"""What every archive format shares: limits, the byte budget, member streams, warnings, names, times.
+"""What every archive format shares: limits, the byte budget, member streams, warnings, scratch copies.
 
 Archives in evidence are hostile. Header sizes lie, names climb out of folders, and one small file can
 expand to terabytes. So every decompressed byte is counted where it is produced (never trusting a
@@ -11,19 +11,18 @@ from __future__ import annotations
 import io
 import logging
 import lzma
-import re
 import shutil
 import struct
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from safenet.evidence.archives.fields import leaf_name, suspicious_reason
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
-from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, TimeSource, WarningSink
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, WarningSink
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -112,10 +111,10 @@ class Budget:
         lim = self.limits
         if nbytes > lim.max_total_bytes:
             return f"size limit: {what} size {nbytes} bytes is over {lim.max_total_bytes}"
-        if self.compressed_size is not None and nbytes > lim.ratio_floor_bytes:
-            if nbytes > lim.max_ratio * max(self.compressed_size, 1):
-                return (f"ratio limit: {what} size {nbytes} bytes from {self.compressed_size} compressed bytes "
-                        f"is over {lim.max_ratio:g} times")
+        size = self.compressed_size
+        if size is not None and nbytes > lim.ratio_floor_bytes and nbytes > lim.max_ratio * max(size, 1):
+            ratio = f"{lim.max_ratio:g}"
+            return f"ratio limit: {what} size {nbytes} bytes from {size} compressed bytes is over {ratio} times"
         return None
 
 
@@ -189,7 +188,7 @@ class Expansion:
     limits: ArchiveLimits
     sink: WarningSink
     budget: Budget
-    _bomb_reported: bool = field(default=False)
+    _bomb_reported: bool = field(default=False, init=False)
 
     def warn(self, code: str, message: str, locator: Locator | None = None) -> None:
         self.sink(EvidenceWarning(code, message, locator if locator is not None else self.parent.locator))
@@ -219,23 +218,31 @@ class Expansion:
         self.warn("special-member", f"{kind} member not examined: {display_safe(locator.leaf.value)}", locator)
 
     def encrypted(self, locator: Locator) -> None:
-        self.warn("encrypted-member", "encrypted member not examined (needs a password): "
-                  f"{display_safe(locator.leaf.value)}", locator)
+        self.warn(
+            "encrypted-member",
+            f"encrypted member not examined (needs a password): {display_safe(locator.leaf.value)}",
+            locator,
+        )
 
     def unsupported(self, locator: Locator, method: str) -> None:
-        self.warn("unsupported-member", f"member compressed with {method}, which Safenet cannot decode; not "
-                  f"examined: {display_safe(locator.leaf.value)}", locator)
+        self.warn(
+            "unsupported-member",
+            f"member compressed with {method}, which Safenet cannot decode; not "
+            f"examined: {display_safe(locator.leaf.value)}",
+            locator,
+        )
 
-    def stream(self, pull: Callable[[int], bytes], locator: Locator, *, charge: bool = True,
-               drain: bool = False) -> MemberStream:
+    def stream(
+        self, pull: Callable[[int], bytes], locator: Locator, *, charge: bool = True, drain: bool = False
+    ) -> MemberStream:
         label = display_safe(locator.leaf.value)
         return MemberStream(pull, label, self.budget if charge else None, drain)
 
 
-Members = Iterator[tuple[Item, MemberStream]]
+Members = Generator[tuple[Item, MemberStream], None, None]
 
 
-def deliver(ctx: Expansion, members: Members) -> Iterator[tuple[Item, BinaryIO]]:
+def deliver(ctx: Expansion, members: Members) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Hand members to the consumer one at a time and enforce what the API promises around them.
 
     A stream is invalidated when the consumer moves on; a member whose data failed is recorded; a
@@ -268,61 +275,6 @@ def describe(exc: BaseException) -> str:
     """A short, single-line reason for a warning message."""
     text = str(exc) or type(exc).__name__
     return display_safe(text)
-
-
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def suspicious_reason(name: str) -> str | None:
-    """Why a member name could write outside a target folder or disguise itself, or None."""
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
-        return "a control character"
-    if name.startswith(("/", "\\")):
-        return "an absolute path"
-    if _DRIVE.match(name):
-        return "a drive letter"
-    if ".." in re.split(r"[/\\]", name):
-        return "a parent-folder component (..)"
-    if any(ch in _BIDI for ch in name):
-        return "a bidirectional-override character"
-    return None
-
-
-def leaf_name(value: str, separators: str = "/\\") -> str:
-    """The last path component of a member name (the whole name when it has none)."""
-    parts = [part for part in re.split(f"[{re.escape(separators)}]", value) if part]
-    return parts[-1] if parts else value
-
-
-def unix_time(seconds: float, precision: float) -> Timestamp | None:
-    """A member time stored as UTC seconds since 1970 (tar, zip extended-timestamp field, gzip)."""
-    try:
-        return Timestamp(datetime.fromtimestamp(seconds, UTC), TimeSource.ARCHIVE, precision)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def filetime(ticks: int) -> Timestamp | None:
-    """A Windows FILETIME (100 ns ticks since 1601, UTC): 7z headers and the zip NTFS field."""
-    try:
-        value = datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
-    except OverflowError:
-        return None
-    return Timestamp(value, TimeSource.ARCHIVE, 1e-7)
-
-
-def dos_time(date: int, time: int) -> Timestamp | None:
-    """An MS-DOS date and time (zip): local time of an unknown zone, 2 s precision.
-
-    The value keeps the wall-clock fields as written, labelled UTC, with ``zone_known=False``.
-    """
-    try:
-        value = datetime((date >> 9) + 1980, (date >> 5) & 0xF, date & 0x1F,
-                         time >> 11, (time >> 5) & 0x3F, min((time & 0x1F) * 2, 59), tzinfo=UTC)
-    except ValueError:
-        return None
-    return Timestamp(value, TimeSource.ARCHIVE, 2.0, zone_known=False)
 
 
 def spool(limit_in_memory: int = 32 << 20) -> tempfile.SpooledTemporaryFile[bytes]:

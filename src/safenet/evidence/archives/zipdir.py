@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from safenet.evidence.archives.common import ArchiveCorrupt, dos_time, filetime, unix_time
+from safenet.evidence.archives.common import ArchiveCorrupt
+from safenet.evidence.archives.fields import dos_time, filetime, unix_time
 from safenet.evidence.model import Timestamp
 
 SIG_LOCAL = b"PK\x03\x04"
@@ -99,9 +100,9 @@ def decode_name(raw: bytes, flags: int, extra: bytes) -> str:
     if flags & FLAG_UTF8:
         return raw.decode("utf-8", "surrogateescape")
     for kind, data in extra_fields(extra):
-        if kind == 0x7075 and len(data) >= 5 and data[0] == 1:
-            if struct.unpack_from("<L", data, 1)[0] == zlib.crc32(raw):
-                return data[5:].decode("utf-8", "surrogateescape")
+        unicode_path = kind == 0x7075 and len(data) >= 5 and data[0] == 1
+        if unicode_path and struct.unpack_from("<L", data, 1)[0] == zlib.crc32(raw):
+            return data[5:].decode("utf-8", "surrogateescape")
     return raw.decode("cp437")
 
 
@@ -254,6 +255,6 @@ def after_descriptor(fp: BinaryIO, data_end: int) -> int | None:
     fp.seek(data_end)
     probe = fp.read(28)
     for skip in (16, 24, 12, 20):  # with signature (32/64-bit sizes), then without
-        if probe[skip : skip + 4] in (SIG_LOCAL, SIG_CENTRAL, SIG_END):
-            return data_end + skip
+        if probe[skip : skip + 4] in (SIG_LOCAL, SIG_CENTRAL, SIG_END) or len(probe) == skip:
+            return data_end + skip  # the next structure, or the end of the file
     return None

@@ -56,17 +56,14 @@ def detect_format(path: Path) -> HashSetFormat:
     try:
         head = read_head(path)
     except OSError as exc:
-        raise HashSetError(
-            f"cannot read {path}: {exc.strerror or exc}; check the path and permissions"
-        ) from exc
+        raise HashSetError(f"cannot read {path}: {exc.strerror or exc}; check the path and permissions") from exc
     if head:
         for cls in FORMAT_CLASSES:
             if cls.sniff(path, head):
                 return cls()
     what = "is empty" if not head else "is not in a hash-set format Safenet reads"
     raise UnknownFormat(
-        f"{path} {what} (supported: {', '.join(FORMATS)}); "
-        "convert it, or pass --format if you know the format"
+        f"{path} {what} (supported: {', '.join(FORMATS)}); convert it, or pass --format if you know the format"
     )
 
 

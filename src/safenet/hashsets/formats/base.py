@@ -91,6 +91,14 @@ def parse_hex(text: str, kind: HashKind | None = None) -> tuple[HashKind, bytes]
     Case-insensitive. With ``kind`` None the algorithm follows from the length (32/40/64 characters).
     """
     value = text.strip()
+    if kind is not None and len(value) == 2 * kind.size:
+        try:
+            digest = bytes.fromhex(value)
+        except ValueError:
+            pass
+        else:
+            if len(digest) == kind.size:  # fromhex skips inner spaces: the length check catches them
+                return kind, digest
     if not value:
         return "empty digest"
     if not _HEX.issuperset(value):
@@ -131,6 +139,7 @@ for _value, _char in enumerate(b"0123456789abcdef"):
 
 BLOCK_SIZE = 16 * 1024 * 1024
 """Bytes read per block by the vectorised text readers (a few blocks' worth of arrays at most in RAM)."""
+_PADDING = 256  # zero bytes after each block so fixed-width column reads never run off the end
 MAX_LINE = 1024 * 1024
 """A text line longer than this is not a hash-set line; it is reported and dropped, not buffered."""
 
@@ -145,7 +154,8 @@ def decode_hex_rows(chars: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8]
 
 @dataclass(frozen=True, slots=True)
 class LineBlock:
-    """A run of whole lines: the bytes, where each line starts and ends (without CR/LF), first line number."""
+    """A run of whole lines: the bytes (zero-padded), where each line starts and ends (without CR/LF) and
+    the number of the first line."""
 
     data: npt.NDArray[np.uint8]
     starts: npt.NDArray[np.int64]
@@ -156,19 +166,23 @@ class LineBlock:
         return self.data[self.starts[index] : self.ends[index]].tobytes()
 
     def columns(self, offset: int, width: int) -> npt.NDArray[np.uint8]:
-        """Bytes [offset, offset + width) of every line as an (n, width) array (padding past the end)."""
-        index = self.starts[:, None] + (offset + np.arange(width, dtype=np.int64))[None, :]
-        np.minimum(index, self.data.shape[0] - 1, out=index)
-        picked: npt.NDArray[np.uint8] = self.data[index]
+        """Bytes [offset, offset + width) of every line as an (n, width) array (zero padding past the end).
+
+        Picks rows out of a sliding-window view, so no (n, width) index array is built.
+        """
+        windows = np.lib.stride_tricks.sliding_window_view(self.data, width)
+        where = np.minimum(self.starts + offset, windows.shape[0] - 1)
+        picked: npt.NDArray[np.uint8] = windows[where]
         return picked
 
 
-def iter_line_blocks(path: Path, warn: WarnFn, skip: int = 0) -> Iterator[LineBlock]:
-    """Read a text file in big blocks of whole lines, for numpy parsing; ``skip`` bytes are ignored first.
+def iter_line_blocks(path: Path, warn: WarnFn, skip: int = 0, first_line: int = 1) -> Iterator[LineBlock]:
+    """Read a text file in big blocks of whole lines, for numpy parsing.
 
-    Lines longer than MAX_LINE are reported and dropped so a binary file cannot make the reader buffer it.
+    ``skip`` bytes (a header already read, ``first_line - 1`` lines) are passed over first. Lines longer
+    than MAX_LINE are reported and dropped so a binary file cannot make the reader buffer it.
     """
-    line_number = 1
+    line_number = first_line
     with path.open("rb") as handle:
         handle.seek(skip)
         carry = b""
@@ -207,8 +221,8 @@ def _drop_long_line(handle: Any) -> bytes:
 
 
 def _make_block(data: bytes, first_line: int) -> LineBlock:
-    array = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(array == 10).astype(np.int64)
+    array = np.frombuffer(data + bytes(_PADDING), dtype=np.uint8)
+    newlines = np.flatnonzero(array[: len(data)] == 10).astype(np.int64)
     starts = np.empty_like(newlines)
     starts[:1] = 0
     starts[1:] = newlines[:-1] + 1

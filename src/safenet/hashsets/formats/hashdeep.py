@@ -41,8 +41,7 @@ class HashdeepFormat(HashSetFormat):
                 continue
             elif columns is None:
                 raise HashSetError(
-                    f"{path} line {number} has data before the '%%%% size,...' column line; "
-                    "check it is hashdeep output"
+                    f"{path} line {number} has data before the '%%%% size,...' column line; check it is hashdeep output"
                 )
             else:
                 record = _record(line, columns, f"line {number}", warn)

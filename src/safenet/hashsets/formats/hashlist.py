@@ -88,7 +88,7 @@ class _LineParser:
         if tag is not None:
             return self._tagged(tag, escaped, number)
         line = _GNU_RE.match(body) or _LOOSE_RE.match(body.strip())
-        if line is None:
+        if line is None or len(line.group("hex")) < 2 * HashKind.MD5.size:
             return f"not a hash line: '{clip(stripped)}'; skipped"
         name = line.group("name")
         return self._record(line.group("hex"), self.header, name, escaped, number)
@@ -98,9 +98,7 @@ class _LineParser:
         kind = _ALGORITHMS.get(word)
         if kind is None:
             if word in _UNSUPPORTED:
-                return (
-                    f"{clip(tag.group('algo'))} digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
-                )
+                return f"{clip(tag.group('algo'))} digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
             return f"unknown algorithm '{clip(tag.group('algo'))}'; skipped"
         return self._record(tag.group("hex"), kind, tag.group("name"), escaped, number)
 
@@ -134,23 +132,25 @@ class HashListFormat(HashSetFormat):
 
     @classmethod
     def sniff(cls, path: Path, head: bytes) -> bool:
-        """The first significant lines (up to 20) must all be hash lines; binary data never is."""
+        """The first hash line must parse, and most of the next ones; binary data never does."""
         if b"\x00" in head:
             return False
         parser = _LineParser.for_head(head)
         lines = strip_bom(head).split(b"\n")
         if len(head) >= HEAD_SIZE and len(lines) > 1:
             lines = lines[:-1]  # probably cut in the middle
-        records = 0
+        good = bad = 0
         for number, raw in enumerate(lines, 1):
             result = parser.parse(raw.rstrip(b"\r"), number)
             if isinstance(result, str):
-                return False
-            if result is not None:
-                records += 1
-                if records >= _SNIFF_LINES:
-                    break
-        return records > 0
+                if good == 0:
+                    return False
+                bad += 1
+            elif result is not None:
+                good += 1
+            if good + bad >= _SNIFF_LINES:
+                break
+        return good > bad
 
     def read(self, path: Path, warn: WarnFn) -> Iterator[HashRecord]:
         parser = _LineParser.for_head(_head(path))
@@ -177,17 +177,28 @@ def _head(path: Path) -> bytes:
 def _fast_block(
     block: LineBlock, kinds: list[HashKind], parser: _LineParser, warn: WarnFn
 ) -> Iterator[HashRecord | BulkDigests]:
+    """Bare ``<hex>`` and GNU ``<hex>  name`` / ``<hex> *name`` lines in numpy, the rest line by line.
+
+    The digest width of a line is the distance to its first space (or its end), so each line is decoded
+    once, at the one width it can have.
+    """
     lengths = block.ends - block.starts
+    spaces = np.append(np.flatnonzero(block.data == ord(" ")), block.data.shape[0])  # with a sentinel
+    first_space = np.minimum(spaces[np.searchsorted(spaces, block.starts)], block.ends)
+    width = first_space - block.starts
+    mode = block.data[np.minimum(first_space + 1, block.data.shape[0] - 1)]
+    gnu = (width + 2 <= lengths) & ((mode == ord(" ")) | (mode == ord("*")))
+    shaped = (width == lengths) | gnu
     done = np.zeros(lengths.shape[0], dtype=np.bool_)
     for kind in kinds:
-        width = 2 * kind.size
-        digests, hex_ok = decode_hex_rows(block.columns(0, width))
-        after = block.columns(width, 2)
-        gnu = (lengths >= width + 2) & (after[:, 0] == ord(" ")) & np.isin(after[:, 1], (ord(" "), ord("*")))
-        fast = hex_ok & ((lengths == width) | gnu) & ~done
-        if fast.any():
-            done |= fast
-            yield BulkDigests({kind: digests[fast]})
+        rows = np.flatnonzero(shaped & (width == 2 * kind.size))
+        if rows.size == 0:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(block.data, 2 * kind.size)
+        digests, ok = decode_hex_rows(windows[block.starts[rows]])
+        done[rows[ok]] = True
+        if ok.any():
+            yield BulkDigests({kind: digests[ok]})
     for index in np.flatnonzero(~done):
         number = block.first_line + int(index)
         result = parser.parse(block.line(int(index)), number)

@@ -64,7 +64,7 @@ class NsrlV2Format(HashSetFormat):
         if not layout.standard:
             yield from self.read(path, warn)
             return
-        for block in iter_line_blocks(path, warn, skip=len(header_line)):
+        for block in iter_line_blocks(path, warn, skip=len(header_line), first_line=2):
             yield from _standard_block(block, layout, warn)
 
 
@@ -227,9 +227,7 @@ def _v3_record(row: tuple[object, ...], row_number: int, warn: WarnFn) -> HashRe
     )
 
 
-def _v3_batch(
-    batch: list[tuple[int, tuple[object, ...]]], warn: WarnFn
-) -> Iterator[HashRecord | BulkDigests]:
+def _v3_batch(batch: list[tuple[int, tuple[object, ...]]], warn: WarnFn) -> Iterator[HashRecord | BulkDigests]:
     if not batch:
         return
     count = len(batch)
@@ -238,8 +236,7 @@ def _v3_batch(
     for position, kind in enumerate((HashKind.SHA256, HashKind.SHA1, HashKind.MD5)):
         width = 2 * kind.size
         strings = [
-            value if isinstance(value, str) and len(value) == width else ""
-            for value in (r[position] for _, r in batch)
+            value if isinstance(value, str) and len(value) == width else "" for value in (r[position] for _, r in batch)
         ]
         ok &= np.fromiter((len(value) == width for value in strings), dtype=np.bool_, count=count)
         if not ok.any():

@@ -27,18 +27,21 @@ _CONTEXT_RE = re.compile(
 _BOM = b"\xef\xbb\xbf"
 
 # Media keys kept verbatim (booleans normalised to "true"/"false") as per-entry extras.
-_EXTRA_KEYS = (
-    "Series",
-    "Tags",
-    "VictimIdentified",
-    "OffenderIdentified",
-    "IsDistributed",
-    "IsPrecategorized",
-    "IsSuspected",
-    "PrecategorizationSource",
-    "DateUpdated",
-    "Comments",
+_EXTRA_KEYS = frozenset(
+    {
+        "Series",
+        "Tags",
+        "VictimIdentified",
+        "OffenderIdentified",
+        "IsDistributed",
+        "IsPrecategorized",
+        "IsSuspected",
+        "PrecategorizationSource",
+        "DateUpdated",
+        "Comments",
+    }
 )
+_DIGEST_KEYS = ((HashKind.MD5, "MD5"), (HashKind.SHA1, "SHA1"), (HashKind.SHA256, "SHA256"))
 _ALT_HASH_FIELDS = {"SHA1": HashKind.SHA1, "SHA256": HashKind.SHA256, "MD5": HashKind.MD5}
 
 
@@ -130,43 +133,47 @@ def _record(media: Any, number: int, warn: WarnFn) -> HashRecord | None:
     ref = f"MediaID {media_id}" if media_id else f"Media {number}"
     digests: dict[HashKind, bytes] = {}
     problems: list[str] = []
-    for kind, key in ((HashKind.MD5, "MD5"), (HashKind.SHA1, "SHA1"), (HashKind.SHA256, "SHA256")):
-        _take_digest(digests, problems, kind, key, media.get(key))
+    for kind, key in _DIGEST_KEYS:
+        value = media.get(key)
+        if value:
+            _take_digest(digests, problems, kind, key, value)
     extra: dict[str, str] = {}
     if media_id:
         extra["MediaID"] = media_id
-    _alternative_hashes(media.get("AlternativeHashes"), digests, problems, extra)
-    photodna = _text(media.get("PhotoDNA"))
-    if photodna:
-        extra["PhotoDNA"] = photodna  # kept verbatim, never interpreted
+    if "AlternativeHashes" in media:
+        _alternative_hashes(media["AlternativeHashes"], digests, problems, extra)
+    if "PhotoDNA" in media:
+        photodna = _text(media["PhotoDNA"])
+        if photodna:
+            extra["PhotoDNA"] = photodna  # kept verbatim, never interpreted
     if not digests:
         detail = "; ".join(problems) if problems else "no MD5, SHA1 or SHA256"
         warn(ref, f"no usable digest ({detail}); entry skipped")
         return None
     if problems:
         warn(ref, "; ".join(problems))
-    for key in _EXTRA_KEYS:
-        value = _flag_or_text(media.get(key))
-        if value:
-            extra[key] = value
+    for key, raw in media.items():
+        if key in _EXTRA_KEYS:
+            value = _flag_or_text(raw)
+            if value:
+                extra[key] = value
     size, size_problem = _size(media.get("MediaSize"))
     if size_problem:
         warn(ref, size_problem)
+    files = media.get("MediaFiles")
     return HashRecord(
         md5=digests.get(HashKind.MD5),
         sha1=digests.get(HashKind.SHA1),
         sha256=digests.get(HashKind.SHA256),
-        category=_category(media.get("Category")),
+        category=_text(media.get("Category")),  # absent, null and "" all mean uncategorised
         size=size,
-        name=_first_file_name(media.get("MediaFiles")),
+        name=_first_file_name(files) if files else None,
         ref=ref,
         extra=extra or None,
     )
 
 
-def _take_digest(
-    digests: dict[HashKind, bytes], problems: list[str], kind: HashKind, key: str, value: Any
-) -> None:
+def _take_digest(digests: dict[HashKind, bytes], problems: list[str], kind: HashKind, key: str, value: Any) -> None:
     if value is None or value == "":
         return
     if not isinstance(value, str):
@@ -183,9 +190,7 @@ def _take_digest(
     digests[kind] = parsed[1]
 
 
-def _alternative_hashes(
-    value: Any, digests: dict[HashKind, bytes], problems: list[str], extra: dict[str, str]
-) -> None:
+def _alternative_hashes(value: Any, digests: dict[HashKind, bytes], problems: list[str], extra: dict[str, str]) -> None:
     """Honour SHA1/SHA256 in AlternativeHashes (VICS 1.x) and keep a 1.3-style PhotoDNA verbatim."""
     if not isinstance(value, list):
         return
@@ -207,6 +212,8 @@ def _text(value: Any) -> str | None:
     """A scalar as text (ints stay exact), or None for null/empty; objects are kept as compact JSON."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -223,11 +230,6 @@ def _flag_or_text(value: Any) -> str | None:
     if text is not None and text.lower() in {"true", "false"}:
         return text.lower()
     return text
-
-
-def _category(value: Any) -> str | None:
-    """Raw category code as text; absent, null and "" all mean uncategorised."""
-    return _text(value)
 
 
 def _size(value: Any) -> tuple[int | None, str | None]:
