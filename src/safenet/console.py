@@ -7,6 +7,7 @@ prints as what it is.
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -25,19 +26,19 @@ from safenet.report.summary import COLUMNS, CaseSummary, CategoryRow
 
 
 class _Rate(ProgressColumn):
-    """Items/s and MB/s since the start (bytes are the task's progress; items a field)."""
+    """Files/s and MB/s since the start (bytes are the task's progress; files a field)."""
 
     def render(self, task: Task) -> Text:
         elapsed = task.elapsed or 0.0
         if elapsed <= 0:
-            return Text("-- items/s  -- MB/s")
+            return Text("-- files/s  -- MB/s")
         items = task.fields.get("items", 0)
-        return Text(f"{items / elapsed:,.0f} items/s  {task.completed / elapsed / 1e6:,.1f} MB/s")
+        return Text(f"{items / elapsed:,.0f} files/s  {task.completed / elapsed / 1e6:,.1f} MB/s")
 
 
 class _Items(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.fields.get('items', 0):,}/{task.fields.get('planned', 0):,} items")
+        return Text(f"{task.fields.get('items', 0):,}/{task.fields.get('planned', 0):,} files")
 
 
 class RichEvents:
@@ -46,7 +47,7 @@ class RichEvents:
     def __init__(self, console: Console, exhibit: str) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn(f"[bold]{exhibit}", markup=False),
+            TextColumn("{task.fields[exhibit]}", markup=False, style="bold"),
             BarColumn(),
             TaskProgressColumn(),
             _Items(),
@@ -55,7 +56,7 @@ class RichEvents:
             console=console,
             transient=False,
         )
-        self.task = self.progress.add_task("triage", total=None, items=0, planned=0)
+        self.task = self.progress.add_task("triage", total=None, items=0, planned=0, exhibit=exhibit)
 
     def __enter__(self) -> RichEvents:
         self.progress.start()
@@ -81,17 +82,21 @@ class RichEvents:
         self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
+_HEADINGS = {"deleted": "Del.", "perceptual": "Perc."}
+
+
 def _add_rows(table: Table, label: str, rows: dict[str, CategoryRow]) -> None:
     for i, row in enumerate(rows.values()):
-        table.add_row(Text(label if i == 0 else ""), Text(row.label), *(str(row.counts[c]) for c in COLUMNS))
+        table.add_row(Text(label if i == 0 else ""), Text(row.category), *(str(row.counts[c]) for c in COLUMNS))
 
 
 def summary_table(summary: CaseSummary) -> Table:
-    table = Table(title="Items matching illicit hash sets, by UK category", title_justify="left")
-    table.add_column("Exhibit", overflow="fold")
-    table.add_column("Category", overflow="fold")
+    table = Table(title="Items matching illicit hash sets, by UK category", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Exhibit", no_wrap=True)
+    table.add_column("Category", no_wrap=True)
     for column in COLUMNS:
-        table.add_column(column.capitalize(), justify="right", overflow="fold")
+        heading = _HEADINGS.get(column, column.capitalize())
+        table.add_column(heading, justify="right", no_wrap=True, min_width=len(heading))
     for exhibit in summary.exhibits:
         _add_rows(table, exhibit.label, exhibit.rows)
         table.add_section()

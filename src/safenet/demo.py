@@ -137,7 +137,7 @@ def run_demo(workdir: Path, console: Console) -> None:
         console.print(Text(f"imported hash set {info.name}: {info.entry_count} entries ({info.format}, {info.kind})"))
     case = Case.create_or_open(workdir / "case")
     options = TriageOptions(
-        exhibit="EX1", profile=Profile.STANDARD, hashsets=("demo-caid", "demo-known"), operator="demo"
+        exhibit="EX1", profile=Profile.FULL, hashsets=("demo-caid", "demo-known"), operator="demo"
     )
     with RichEvents(console, "EX1") as events:
         triage(evidence, case, store, options, events)

@@ -302,6 +302,9 @@ def test_lookups_by_each_kind_and_across_sets(store: HashSetStore) -> None:
         ("rds", HashKind.SHA256, None, "uncategorised"),
     ]
     assert absent == [] and nothing == []
+    with store.matcher(["pv", "rds"]) as matcher:
+        contains = matcher.contains([{HashKind.MD5: MD5_A}, {HashKind.MD5: bytes(16)}, {}, {HashKind.SHA1: SHA1_B}])
+    assert contains.tolist() == [True, False, False, True]
     pv_match = by_md5[0]
     assert pv_match.kind is SetKind.ILLICIT
     assert pv_match.set_sha256 == store.get("pv").source_sha256
@@ -320,9 +323,11 @@ def test_empty_query_list_and_empty_matcher(store: HashSetStore) -> None:
     store.import_file(CORPUS / "NSRLFile.txt", "nsrl", warn=Warnings())
     with store.matcher(["nsrl"]) as matcher:
         assert matcher.lookup([]) == []
+        assert matcher.contains([]).shape == (0,)
     with store.matcher([]) as matcher:
         assert matcher.sets == ()
         assert matcher.lookup([{HashKind.MD5: MD5_A}]) == [[]]
+        assert matcher.contains([{HashKind.MD5: MD5_A}]).tolist() == [False]
 
 
 def test_wrong_digest_length_is_a_programming_error(store: HashSetStore) -> None:
@@ -332,6 +337,19 @@ def test_wrong_digest_length_is_a_programming_error(store: HashSetStore) -> None
         pytest.raises(ValueError, match="query 1: a MD5 digest must be 16 raw bytes, not 32"),
     ):
         matcher.lookup([{HashKind.MD5: MD5_A}, {HashKind.MD5: MD5_A.hex().encode()}])
+
+
+def test_matches_are_ordinary_frozen_values(store: HashSetStore) -> None:
+    """Matches are built through the slot setters for speed; they must equal normally built ones."""
+    info = store.import_file(CORPUS / "NSRLFile.txt", "nsrl", warn=Warnings())
+    with store.matcher(["nsrl"]) as matcher:
+        [[match]] = matcher.lookup([{HashKind.MD5: MD5_A}])
+    expected = Match("nsrl", info.source_sha256, SetKind.KNOWN_GOOD, HashKind.MD5, None, "uncategorised", "none", 0)
+    assert match == expected
+    assert hash(match) == hash(expected)
+    assert repr(match) == repr(expected)
+    with pytest.raises(AttributeError):
+        match.entry = 1  # type: ignore[misc]
 
 
 def test_prefix_collisions(store: HashSetStore, tmp_path: Path) -> None:
@@ -395,7 +413,9 @@ def test_matcher_agrees_with_a_plain_dict(store: HashSetStore, tmp_path: Path) -
     queries += [{HashKind.MD5: m, HashKind.SHA1: s} for m, s in zip(md5s[1::50], sha1s[1::50], strict=False)]
     with store.matcher(["p"]) as matcher:
         found = matcher.lookup(queries)
+        contained = matcher.contains(queries)
     assert len(found) == len(queries)
+    assert contained.tolist() == [bool(hits) for hits in found]
     for query, hits in zip(queries, found, strict=True):
         want: set[str | None] = set()
         for kind, digest in query.items():

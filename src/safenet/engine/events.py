@@ -15,7 +15,7 @@ class Hit:
     exhibit: str
     locator: Locator
     category: str  # UK scheme code
-    hash_kind: str
+    hash_kind: str  # the digest kinds that matched, joined by "+", e.g. "md5+sha1"
     hashsets: tuple[str, ...]
     deleted: bool
 

@@ -120,13 +120,13 @@ class _Run:
                         exhibit=self.options.exhibit,
                         locator=record.item.locator,
                         category=most_severe(m.category for m in illicit),
-                        hash_kind=illicit[0].hash_kind.value,
+                        hash_kind="+".join(sorted({m.hash_kind.value for m in illicit})),
                         hashsets=tuple(dict.fromkeys(m.set_name for m in illicit)),
                         deleted=record.item.deleted,
                     )
                 )
         self.illicit_hit = self.illicit_hit or found
-        self.events.advanced(len(result.records), result.bytes_read)
+        self.events.advanced(1, result.bytes_read)  # progress counts the planned (top-level) files
         due = (
             len(self.pending) >= self.options.batch_items
             or time.monotonic() - self.last_flush > self.options.batch_seconds

@@ -842,11 +842,42 @@ class Matcher:
         with _gc_paused():
             return self._lookup(queries)
 
+    def contains(self, queries: Sequence[Mapping[HashKind, bytes]]) -> npt.NDArray[np.bool_]:
+        """For each query, whether it matches any of the sets; builds no Match objects.
+
+        The cheap form for known-good filtering, where most items of a system disk hit: ``lookup`` pays
+        for one Python object per hit, this costs the same whatever the hit rate.
+        """
+        found = np.zeros(len(queries), dtype=np.bool_)
+        for _, _, queries_hit, _ in self._hits(queries):
+            found[queries_hit] = True
+        return found
+
     def _lookup(self, queries: Sequence[Mapping[HashKind, bytes]]) -> list[list[Match]]:
         results: list[list[Match]] = [[] for _ in range(len(queries))]
-        if not queries or not self._sets:
-            return results
         hits: list[tuple[I64, I64, I64, I64]] = []  # query, set number, template, entry
+        for rank, number, queries_hit, entries in self._hits(queries):
+            opened = self._sets[number]
+            codes = opened.category_of[entries] if opened.category_of is not None else 0
+            template = self._base[number][rank] + np.asarray(codes, dtype=np.int64)
+            hits.append(
+                (
+                    queries_hit,
+                    np.full(queries_hit.shape, number, dtype=np.int64),
+                    np.broadcast_to(template, queries_hit.shape),
+                    entries.astype(np.int64),
+                )
+            )
+        if hits:
+            _fill(results, *_strongest_per_entry(hits), self._templates)
+        return results
+
+    def _hits(
+        self, queries: Sequence[Mapping[HashKind, bytes]]
+    ) -> Iterator[tuple[int, int, I64, npt.NDArray[np.uint32]]]:
+        """(kind rank, set number, query numbers, entries) per set and digest kind that had hits."""
+        if not queries:
+            return
         for rank, kind in enumerate(_STRENGTH):
             holders = [(i, s) for i, s in enumerate(self._sets) if kind in s.indexes]
             if not holders:
@@ -859,14 +890,7 @@ class Matcher:
             for number, opened in holders:
                 rows, entries = opened.indexes[kind].find(prefix, rest)
                 if rows.size:
-                    codes = opened.category_of[entries] if opened.category_of is not None else 0
-                    template = self._base[number][rank] + np.asarray(codes, dtype=np.int64)
-                    hits.append(
-                        (positions[rows], np.full(rows.shape, number), np.broadcast_to(template, rows.shape), entries)
-                    )
-        if hits:
-            _fill(results, *_strongest_per_entry(hits), self._templates)
-        return results
+                    yield rank, number, positions[rows], entries
 
     def close(self) -> None:
         """Drop the memory maps (they are also released when the matcher is garbage-collected)."""
