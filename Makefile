@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo-out
 
-.PHONY: demo test lint typecheck bench clean sysdeps
+.PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck sysdeps-test
 	$(BIN)/pytest -q
 
 # Peer tools for the benchmarks (hashdeep/md5deep from Debian).
 sysdeps:
 	command -v hashdeep >/dev/null || (apt-get update -qq && apt-get install -y -qq hashdeep)
+
+# Tools the image tests and bench use to build and compare images (Debian packages; only if missing).
+sysdeps-test:
+	@missing=""; for c in fls:sleuthkit mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mcopy:mtools mkntfs:ntfs-3g; do \
+	  command -v $${c%%:*} >/dev/null || missing="$$missing $${c##*:}"; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python bench/bench_triage.py

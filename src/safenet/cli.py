@@ -27,7 +27,7 @@ from safenet.case.store import Case, CaseError
 from safenet.console import RichEvents, print_summary
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageError, TriageOptions, triage
-from safenet.evidence.model import EvidenceError
+from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
 from safenet.evidence.registry import SourceNotFound
 from safenet.hashsets.model import HashSetError, SetKind
 from safenet.hashsets.store import HashSetStore
@@ -77,6 +77,34 @@ HashDb = Annotated[
 
 def _store(hashdb: Path | None) -> HashSetStore:
     return HashSetStore(hashdb or _default_hashdb())
+
+
+Password = Annotated[str | None, typer.Option("--password", help="Password of an encrypted volume (never recorded).")]
+Recovery = Annotated[
+    str | None,
+    typer.Option("--bitlocker-recovery-password", help="BitLocker/FileVault recovery password (never recorded)."),
+]
+Keys = Annotated[Path | None, typer.Option("--keys", help="Key file: BitLocker .BEK startup key or LUKS key file.")]
+Partitions = Annotated[
+    list[str] | None, typer.Option("--partition", help="Examine only this volume, e.g. p2 or vss1 (repeatable).")
+]
+
+
+def _context(
+    password: str | None, recovery: str | None, keys: Path | None, partitions: list[str] | None
+) -> OpenContext:
+    credentials = [
+        Credential(kind, value)
+        for kind, value in (
+            (CredentialKind.PASSWORD, password),
+            (CredentialKind.RECOVERY_PASSWORD, recovery),
+            (CredentialKind.KEY_FILE, str(keys) if keys else None),
+        )
+        if value
+    ]
+    if keys is not None and not keys.is_file():
+        fail(Exit.USAGE, f"key file {keys} does not exist or is not a file")
+    return OpenContext(tuple(credentials), tuple(partitions or ()))
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -226,6 +254,13 @@ def triage_cmd(
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker threads.")] = 2,
     hashdb: HashDb = None,
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
+    partition: Partitions = None,
+    verify_image: Annotated[
+        bool, typer.Option("--verify-image", help="Hash the image (E01: check its stored MD5/SHA-1) first.")
+    ] = False,
 ) -> None:
     """Triage one exhibit into a case: hash, match, record, summarise."""
     with user_errors():
@@ -243,6 +278,8 @@ def triage_cmd(
             resume=resume,
             workers=workers,
             operator=operator or getpass.getuser(),
+            context=_context(password, recovery, keys, partition),
+            verify_image=verify_image,
         )
         the_case = Case.create_or_open(case)
         with RichEvents(out, exhibit) as events:
@@ -259,6 +296,31 @@ def triage_cmd(
             )
         if outcome.status is RunStatus.INTERRUPTED:
             raise KeyboardInterrupt
+
+
+@app.command("inspect")
+def inspect_cmd(
+    source: Annotated[Path, typer.Argument(help="A disk image (E01, raw, VMDK, VHD, QCOW ...) or a device.")],
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
+) -> None:
+    """Show the volumes, file systems, encryption, sizes and stored hash of a disk image or device."""
+    from safenet.inspect import inspect_source
+
+    with user_errors():
+        info = inspect_source(source, _context(password, recovery, keys, None))
+        out.print(
+            Text(
+                f"{info['source']}: {info['format']} {'device' if info['device'] else 'image'}, {info['size']:,} bytes"
+            )
+        )
+        for algorithm, value in info["stored_hashes"].items():
+            out.print(Text(f"  stored {algorithm.upper()}: {value}"))
+        for volume in info["volumes"]:
+            where = f" at {volume['offset']:,}, {volume['length']:,} bytes" if volume["length"] else ""
+            state = volume["state"] + (f" ({volume['message']})" if volume["message"] else "")
+            out.print(Text(f"  {volume['name']}{where}: {state}"))
 
 
 @app.command("report")

@@ -11,9 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safenet.hashsets import HashKind, HashRecord, SetKind, UnknownFormat, detect_format, get_format
-from safenet.hashsets.formats import FORMAT_CLASSES, FORMATS, HashSetFormat
+from safenet.hashsets import (
+    HashKind,
+    HashRecord,
+    HashSetError,
+    SetKind,
+    UnknownFormat,
+    detect_format,
+    get_format,
+)
+from safenet.hashsets.formats import FORMAT_CLASSES, FORMATS, HashSetFormat, _registry
 from safenet.hashsets.formats.base import BulkDigests
+from safenet.hashsets.formats.vics import VicsFormat
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "hashsets"
 
@@ -75,9 +84,15 @@ def test_registry_names_are_stable_and_unique() -> None:
     assert FORMAT_CLASSES[-1].NAME == "hashlist"  # the catch-all goes last
 
 
+def test_duplicate_names_fail_when_the_registry_is_built() -> None:
+    with pytest.raises(RuntimeError, match="'vics' is registered twice"):
+        _registry((VicsFormat, VicsFormat))
+
+
 def test_get_format() -> None:
     assert get_format("nsrl-v2").NAME == "nsrl-v2"
-    with pytest.raises(Exception, match="unknown hash-set format 'encase'; use one of vics"):
+    assert get_format("vics") is not get_format("vics")  # fresh readers: they hold per-file state
+    with pytest.raises(HashSetError, match="unknown hash-set format 'encase'; use one of vics"):
         get_format("encase")
 
 
@@ -139,7 +154,7 @@ def test_jpeg_random_and_empty_files_are_unknown(tmp_path: Path) -> None:
 
 
 def test_detection_of_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="cannot read"):
+    with pytest.raises(HashSetError, match="cannot read"):
         detect_format(tmp_path / "absent.md5")
 
 
@@ -387,3 +402,30 @@ def test_other_sqlite_databases_are_not_nsrl(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(UnknownFormat):
         detect_format(path)
+
+
+def test_over_long_lines_are_dropped_not_buffered(tmp_path: Path) -> None:
+    text = f"{MD5_A.hex()}  a\n" + "x" * (3 * 1024 * 1024) + f"\n{MD5_B.hex()}  b\n"
+    path = write(tmp_path, text)
+    fmt = get_format("hashlist")
+    records, warnings = read_all(fmt, path)
+    assert [(r.md5, r.ref) for r in records] == [(MD5_A, "line 1"), (MD5_B, "line 3")]
+    assert warnings == [("line 2", "line longer than 1 MiB; dropped")]
+    bulk_warnings = Warnings()
+    assert digest_sets(fmt.read_bulk(path, bulk_warnings))[HashKind.MD5] == {MD5_A, MD5_B}
+    assert bulk_warnings == warnings
+
+
+def test_nsrl_v2_row_the_csv_module_rejects(tmp_path: Path) -> None:
+    header = '"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"\n'
+    good = f'"{SHA1_A.hex()}","{MD5_A.hex()}","0","a",1,1,"1",""\n'
+    huge = '"' + "y" * 200_000 + '",2\n'
+    path = write(tmp_path, header + huge + good, "NSRLFile.txt")
+    fmt = get_format("nsrl-v2")
+    records, warnings = read_all(fmt, path)
+    assert [(r.md5, r.ref) for r in records] == [(MD5_A, "line 3")]
+    assert [ref for ref, _ in warnings] == ["line 2"]
+    assert "not a CSV row" in warnings[0][1]
+    bulk_warnings = Warnings()
+    assert digest_sets(fmt.read_bulk(path, bulk_warnings))[HashKind.MD5] == {MD5_A}
+    assert bulk_warnings == warnings

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Finding, ItemRow, WarningRow
@@ -93,7 +93,7 @@ def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence
         return
     now = datetime.now(UTC)
     with case.sessions.begin() as s:
-        s.execute(insert(WarningRow), [_warning_row(w, exhibit_id, run_id, now) for w in warnings])
+        s.execute(insert(cast(Table, WarningRow.__table__)), [_warning_row(w, exhibit_id, run_id, now) for w in warnings])
 
 
 def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
@@ -117,8 +117,8 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
             next_id += len(result.records)
             warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
         for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
-            if rows:
-                s.execute(insert(table), rows)
+            if rows:  # Core executemany: the ORM's per-row bookkeeping is not needed for fresh rows
+                s.execute(insert(cast(Table, table.__table__)), rows)
 
 
 def recorded_locators(case: Case, exhibit_id: int) -> set[str]:

@@ -33,7 +33,7 @@ from safenet.engine.pipeline import Settings, examine
 from safenet.engine.profiles import Profile
 from safenet.engine.verdict import is_hit
 from safenet.evidence.archive import ArchiveLimits
-from safenet.evidence.model import Evidence, EvidenceWarning, Item
+from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.categories import most_severe
 from safenet.hashsets.model import HashKind
@@ -69,6 +69,8 @@ class TriageOptions:
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     batch_items: int = 500
     batch_seconds: float = 1.0
+    context: OpenContext = field(default_factory=OpenContext)  # credentials are never recorded
+    verify_image: bool = False  # hash the image's media data (E01: compare with its stored hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,8 @@ def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
         operator=options.operator,
         workers=options.workers,
         limits=options.limits,
+        context=options.context,
+        verify_image=options.verify_image,
     )
 
 
@@ -208,9 +212,10 @@ def triage(
 ) -> TriageOutcome:
     """Triage one exhibit into a case. See the module docstring for the shape of the work."""
     events = events or NoEvents()
-    evidence = open_source(source)
+    evidence = open_source(source, options.context)
     description = evidence.describe()
     started = time.monotonic()
+    image_hashes = _image_hashes(evidence) if options.verify_image else None
     with case.exclusive():
         exhibit_id = case.exhibit(options.exhibit, description.source, evidence.NAME, asdict(description))
         previous = _previous_run(case, exhibit_id, options)
@@ -259,6 +264,11 @@ def triage(
             config=_config(options),
             pid=os.getpid(),
         )
+        if image_hashes is not None:
+            case.audit.append("image-hash", run=run_id, source=description.source, **image_hashes)
+            if image_hashes["verified"] is False:
+                mismatch = "the image's media data does not match the hash stored in it: damaged or altered"
+                record_warnings(case, exhibit_id, run_id, [EvidenceWarning("image-hash-mismatch", mismatch)])
         try:
             status, run = _execute(evidence, case, exhibit_id, run_id, matcher, options, events)
         finally:
@@ -288,6 +298,16 @@ def triage(
         run.bytes_read,
         time.monotonic() - started,
     )
+
+
+def _image_hashes(evidence: Evidence) -> dict[str, object]:
+    """Hash the image's media data (for E01, compared with its stored hash); recorded in the audit."""
+    from safenet.evidence.image import ImageEvidence
+    from safenet.evidence.image.integrity import hash_media
+
+    if not isinstance(evidence, ImageEvidence) or evidence.image_format is None:
+        raise TriageError("--verify-image needs a disk image or device as the source")
+    return hash_media(str(evidence.path), evidence.image_format).as_dict()
 
 
 def _execute(

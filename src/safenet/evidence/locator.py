@@ -132,6 +132,8 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 def display_safe(text: str) -> str:
     """Render evidence-derived text on one line: control characters and undecodable bytes are escaped."""
+    if text.isprintable():  # the common case; control, format (bidi) and surrogate characters are not printable
+        return text
     out: list[str] = []
     for ch in text:
         code = ord(ch)

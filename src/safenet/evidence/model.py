@@ -68,6 +68,28 @@ class EvidenceDescription:
     details: dict[str, str] = field(default_factory=dict)
 
 
+class CredentialKind(StrEnum):
+    """How an encrypted volume may be unlocked; only the kind is ever recorded, never the value."""
+
+    PASSWORD = "password"  # noqa: S105 - a kind label, not a secret
+    RECOVERY_PASSWORD = "recovery-password"  # noqa: S105 - BitLocker / FileVault recovery key
+    KEY_FILE = "key-file"  # BitLocker startup key (.BEK), LUKS key file
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    kind: CredentialKind
+    value: str = field(repr=False)  # never in reprs, logs, locators or the case
+
+
+@dataclass(frozen=True, slots=True)
+class OpenContext:
+    """What a back-end may ask of the caller when opening a source (STYLE #7: a small context object)."""
+
+    credentials: tuple[Credential, ...] = ()
+    partitions: tuple[str, ...] = ()  # volume names to examine (e.g. "p2", "vss1"); empty means all
+
+
 class EvidenceError(Exception):
     """A back-end cannot open or read a source at all (not a problem with one item)."""
 

@@ -12,12 +12,14 @@ from typing import Any, BinaryIO, cast
 
 from safenet.evidence.archive import open_member
 from safenet.evidence.directory import DirectoryEvidence
+from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat
+from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
 from safenet.evidence.single_file import SingleFileEvidence
 
-BACKENDS: tuple[type[DirectoryEvidence] | type[SingleFileEvidence], ...] = (
+BACKENDS: tuple[type[DirectoryEvidence] | type[ImageEvidence] | type[SingleFileEvidence], ...] = (
     DirectoryEvidence,
+    ImageEvidence,
     SingleFileEvidence,
 )
 
@@ -30,19 +32,16 @@ class SourceNotFound(EvidenceError):
     """The path given as evidence does not exist."""
 
 
-def open_source(path: Path) -> Evidence:
-    """Open a source path with the first back-end that accepts it."""
+def open_source(path: Path, context: OpenContext | None = None) -> Evidence:
+    """Open a source path with the first back-end that accepts it (``context``: credentials, partitions)."""
     if not path.exists() and not path.is_symlink():
         raise SourceNotFound(f"evidence path {path} does not exist; check the path and that the drive is mounted")
     for backend in BACKENDS:
         try:
-            return backend(path)
+            return ImageEvidence(path, context) if backend is ImageEvidence else backend(path)
         except NotMyFormat:
             continue
-    raise EvidenceError(
-        f"{path} is neither a folder nor a regular file Safenet can read (devices and disk "
-        "images need the image back-end)"
-    )
+    raise EvidenceError(f"{path} is neither a folder, a disk image or device, nor a regular file Safenet can read")
 
 
 class _Chain(io.RawIOBase):

@@ -10,8 +10,13 @@ Layout of ``root`` (owner-only):
   and ``<kind>.bucket.npy`` (start of each top-bits bucket). ``category.npy`` (uint16 per entry) when the
   set has categories; ``extra.sqlite`` with per-entry metadata (VICS) when there is any.
 
-Arrays are saved with ``np.save`` and opened memory-mapped with ``allow_pickle=False``: never pickle. A
-lookup is a vectorised bucketed binary search over a whole batch, never a Python loop over rows.
+Arrays are saved as .npy and opened memory-mapped with ``allow_pickle=False``: never pickle. A lookup is
+a vectorised bucketed binary search over a whole batch, never a Python loop over rows; only hits become
+Python objects (``Matcher.contains`` skips even that, for known-good filtering).
+
+What an import keeps: one entry per record with a usable digest; digests of empty files are dropped (they
+match every empty file); the same digest with the same category in several entries is stored once (the
+first entry), with different categories once per category, so a conflict between entries stays visible.
 """
 
 from __future__ import annotations
@@ -643,28 +648,69 @@ def _rest_words(rest: U8) -> list[U64]:
 def _write_kind(
     directory: Path, kind: HashKind, chunks: list[_Chunk], categories: npt.NDArray[np.uint16] | None
 ) -> _KindStats:
-    """Sort by digest (ties: by category, then entry), drop repeats of the same digest+category, write."""
-    prefix = np.concatenate([c.prefix for c in chunks])
-    rest = np.concatenate([c.rest for c in chunks])
-    entry = np.concatenate([c.entry for c in chunks])
+    """Sort by digest (ties: by category, then entry), drop repeats of the same digest+category, write.
+
+    Memory: the three columns plus the sort order (about 28 bytes a digest for MD5); each sorted column
+    goes straight into its memory-mapped output file instead of a second in-memory copy.
+    """
+    prefix = _concat(chunks, "prefix")
+    entry = _concat(chunks, "entry")
+    rest = _concat(chunks, "rest")
     chunks.clear()
     # Not a stable sort: rows with equal prefixes are put in a total order by _resolve_ties anyway.
     order = np.argsort(prefix)
-    sorted_prefix = prefix[order]
-    tied = np.flatnonzero(sorted_prefix[1:] == sorted_prefix[:-1])
-    del sorted_prefix
+    tied = _tied_positions(prefix, order)
     if tied.size:
         order = _resolve_ties(order, tied, prefix, rest, entry, categories)
-    prefix, rest, entry = prefix[order], rest[order], entry[order]
-    del order
-    bits, buckets = _buckets(prefix)
     base = directory / kind.value
-    _save(Path(f"{base}.prefix.npy"), prefix)
-    _save(Path(f"{base}.rest.npy"), rest)
-    _save(Path(f"{base}.entry.npy"), entry)
+    bits, buckets = _buckets(prefix, order)
     _save(Path(f"{base}.bucket.npy"), buckets)
+    _save_taken(Path(f"{base}.prefix.npy"), prefix, order)
+    del prefix
+    _save_taken(Path(f"{base}.rest.npy"), rest, order)
+    del rest
+    _save_taken(Path(f"{base}.entry.npy"), entry, order)
+    del entry
     max_bucket = int(np.diff(buckets).max()) if buckets.size > 1 else 0
-    return _KindStats(count=int(prefix.shape[0]), bucket_bits=bits, max_bucket=max_bucket)
+    return _KindStats(count=int(order.shape[0]), bucket_bits=bits, max_bucket=max_bucket)
+
+
+def _tied_positions(prefix: U64, order: I64) -> I64:
+    """Positions i (in sorted order) whose prefix equals that at i + 1; in slices, to avoid a full copy."""
+    step = CHUNK * 4
+    found = []
+    for start in range(0, max(order.shape[0] - 1, 0), step):
+        part = prefix[order[start : start + step + 1]]
+        found.append(np.flatnonzero(part[1:] == part[:-1]) + start)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _concat(chunks: list[_Chunk], field: str) -> npt.NDArray[Any]:
+    """Concatenate one column of the chunks, releasing each chunk's part as soon as it is copied."""
+    first: npt.NDArray[Any] = getattr(chunks[0], field)
+    total = sum(getattr(chunk, field).shape[0] for chunk in chunks)
+    out = np.empty((total, *first.shape[1:]), dtype=first.dtype)
+    del first
+    position = 0
+    for chunk in chunks:
+        part: npt.NDArray[Any] = getattr(chunk, field)
+        out[position : position + part.shape[0]] = part
+        position += part.shape[0]
+        setattr(chunk, field, np.empty((0, *part.shape[1:]), dtype=part.dtype))  # not a view: frees it
+        del part
+    return out
+
+
+def _save_taken(path: Path, column: npt.NDArray[Any], order: I64) -> None:
+    """Write ``column[order]`` as a .npy file, slice by slice, so no sorted copy is held in memory."""
+    shape = (order.shape[0], *column.shape[1:])
+    header = {"descr": np.lib.format.dtype_to_descr(column.dtype), "fortran_order": False, "shape": shape}
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        for start in range(0, order.shape[0], CHUNK * 4):
+            handle.write(np.take(column, order[start : start + CHUNK * 4], axis=0).tobytes())
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _resolve_ties(
@@ -693,14 +739,14 @@ def _resolve_ties(
     return order[keep]
 
 
-def _buckets(prefix: U64) -> tuple[int, npt.NDArray[Any]]:
-    """Start offset of every top-``bits`` bucket of the sorted prefixes (about one digest per bucket)."""
-    count = prefix.shape[0]
+def _buckets(prefix: U64, order: I64) -> tuple[int, npt.NDArray[Any]]:
+    """Start offset of every top-``bits`` bucket of ``prefix[order]`` (about one digest per bucket)."""
+    count = order.shape[0]
     bits = min(MAX_BUCKET_BITS, max(1, math.ceil(math.log2(max(count, 2)))))
     shift = np.uint64(64 - bits)
     counts = np.zeros(1 << bits, dtype=np.int64)
     for start in range(0, count, CHUNK * 4):
-        part = (prefix[start : start + CHUNK * 4] >> shift).astype(np.intp)
+        part = (prefix[order[start : start + CHUNK * 4]] >> shift).astype(np.intp)
         counts += np.bincount(part, minlength=1 << bits)
     starts = np.zeros((1 << bits) + 1, dtype=np.uint32 if count < 2**32 else np.uint64)
     np.cumsum(counts, out=starts[1:])

@@ -34,6 +34,13 @@ NOT_EXAMINED_CODES = (
     "other-filesystem",
     "special-file",
     "symlink-outside",
+    "encrypted-volume",
+    "volume-unreadable",
+    "image-unrecognised",
+    "deleted-unrecoverable",
+    "deleted-not-listed",
+    "fs-corrupt",
+    "image-hash-mismatch",
 )
 COLUMNS = ("total", "live", "deleted", "still", "video", "exact", "perceptual")
 

@@ -142,6 +142,7 @@ BLOCK_SIZE = 16 * 1024 * 1024
 _PADDING = 256  # zero bytes after each block so fixed-width column reads never run off the end
 MAX_LINE = 1024 * 1024
 """A text line longer than this is not a hash-set line; it is reported and dropped, not buffered."""
+LONG_LINE = "line longer than 1 MiB; dropped"
 
 
 def decode_hex_rows(chars: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
@@ -162,8 +163,10 @@ class LineBlock:
     ends: npt.NDArray[np.int64]
     first_line: int
 
-    def line(self, index: int) -> bytes:
-        return self.data[self.starts[index] : self.ends[index]].tobytes()
+    def line(self, index: int) -> bytes | None:
+        """One line's bytes, or None when it is longer than MAX_LINE (the caller reports it)."""
+        start, end = int(self.starts[index]), int(self.ends[index])
+        return self.data[start:end].tobytes() if end - start <= MAX_LINE else None
 
     def columns(self, offset: int, width: int) -> npt.NDArray[np.uint8]:
         """Bytes [offset, offset + width) of every line as an (n, width) array (zero padding past the end).
@@ -196,7 +199,7 @@ def iter_line_blocks(path: Path, warn: WarnFn, skip: int = 0, first_line: int = 
             cut = data.rfind(b"\n") + 1
             if cut == 0:
                 if len(data) > MAX_LINE:
-                    warn(f"line {line_number}", "line longer than 1 MiB; dropped")
+                    warn(f"line {line_number}", LONG_LINE)
                     data = _drop_long_line(handle)
                     line_number += 1
                     cut = data.rfind(b"\n") + 1 if data else 0
@@ -239,7 +242,7 @@ def iter_lines(path: Path, warn: WarnFn) -> Iterator[tuple[int, bytes]]:
         while raw := handle.readline(MAX_LINE + 1):
             number += 1
             if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-                warn(f"line {number}", "line longer than 1 MiB; dropped")
+                warn(f"line {number}", LONG_LINE)
                 while (rest := handle.readline(MAX_LINE + 1)) and not rest.endswith(b"\n"):
                     pass
                 continue

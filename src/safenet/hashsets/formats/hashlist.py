@@ -23,6 +23,7 @@ import numpy as np
 
 from safenet.hashsets.formats.base import (
     HEAD_SIZE,
+    LONG_LINE,
     BulkDigests,
     HashSetFormat,
     LineBlock,
@@ -201,7 +202,8 @@ def _fast_block(
             yield BulkDigests({kind: digests[ok]})
     for index in np.flatnonzero(~done):
         number = block.first_line + int(index)
-        result = parser.parse(block.line(int(index)), number)
+        line = block.line(int(index))
+        result = parser.parse(line, number) if line is not None else LONG_LINE
         if isinstance(result, str):
             warn(f"line {number}", result)
         elif result is not None:

@@ -13,11 +13,12 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from safenet.hashsets.formats.base import (
+    LONG_LINE,
     BulkDigests,
     HashSetFormat,
     LineBlock,
@@ -49,8 +50,8 @@ class NsrlV2Format(HashSetFormat):
     def read(self, path: Path, warn: WarnFn) -> Iterator[HashRecord]:
         with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
             reader = csv.reader(handle)
-            layout = _Layout.from_header(next(reader, None), path)
-            for row in reader:
+            layout = _Layout.from_header(next(_rows_of(reader, warn), None), path)
+            for row in _rows_of(reader, warn):
                 record = layout.record(row, f"line {reader.line_num}", warn)
                 if record is not None:
                     yield record
@@ -137,11 +138,28 @@ def _standard_block(block: LineBlock, layout: _Layout, warn: WarnFn) -> Iterator
     if fast.any():
         yield BulkDigests({HashKind.SHA1: sha1[fast], HashKind.MD5: md5[fast]})
     for index in np.flatnonzero(~fast):
-        line = block.line(int(index)).decode("utf-8", errors="replace")
-        for row in csv.reader(io.StringIO(line)):
-            record = layout.record(row, f"line {block.first_line + int(index)}", warn)
+        ref = f"line {block.first_line + int(index)}"
+        line = block.line(int(index))
+        if line is None:
+            warn(ref, LONG_LINE)
+            continue
+        for row in _rows_of(csv.reader(io.StringIO(line.decode("utf-8", errors="replace"))), warn, ref):
+            record = layout.record(row, ref, warn)
             if record is not None:
                 yield record
+
+
+def _rows_of(reader: Any, warn: WarnFn, ref: str | None = None) -> Iterator[list[str]]:
+    """csv rows; a row the csv module rejects (a huge field, say) is reported and passed over."""
+    while True:
+        try:
+            row: list[str] = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            warn(ref or f"line {reader.line_num}", f"not a CSV row ({exc}); skipped")
+            continue
+        yield row
 
 
 class NsrlV3Format(HashSetFormat):

@@ -1,0 +1,264 @@
+"""The image back-end: storage-media images and devices, their volumes, and the file systems inside.
+
+dfVFS detects and opens the layers (see ``chain``); TSK lists the file systems it knows, with deleted
+and orphan files and NTFS streams (see ``tsk``); dfVFS's readers take APFS and XFS (see ``native``).
+Every volume is reported: a locked or unreadable one is a warning naming it, never a silent skip.
+
+Volume shadow copies are examined as layers of their own; a file in a snapshot that is identical (same
+path, size and modification time) to the live file is not listed again, the others carry a note saying
+how they differ from the live volume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar, cast
+
+from dfvfs.lib import errors as dferrors
+from dfvfs.path import factory as path_factory
+from dfvfs.resolver import context as dfcontext
+from dfvfs.resolver import resolver
+
+from safenet.evidence.directory import open_readonly
+from safenet.evidence.image import deps
+from safenet.evidence.image.chain import ENCRYPTION_NAME, Scanner, Volume, VolumeState, WrongCredential, spec_for
+from safenet.evidence.image.integrity import stored_hashes
+from safenet.evidence.image.native import NativeFileSystem
+from safenet.evidence.image.tsk import TSK_NAMES, TskFileSystem
+from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
+from safenet.evidence.model import (
+    EvidenceDescription,
+    EvidenceError,
+    EvidenceWarning,
+    Item,
+    NotMyFormat,
+    OpenContext,
+    WarningSink,
+)
+
+deps.check()
+
+#: File names that say "disk image": an unrecognised one is reported, not passed on as a plain file.
+IMAGE_SUFFIXES = frozenset(
+    [
+        *(".e01", ".ex01", ".s01", ".000", ".001", ".dd", ".raw", ".img", ".bin"),
+        *(".vmdk", ".vhd", ".vhdx", ".qcow", ".qcow2", ".iso", ".dmg", ".hdd"),
+    ]
+)
+#: dfVFS file-system types TSK reads (TSK is tried first for these; see tsk.py for why).
+_TSK_FIRST = frozenset({"NTFS", "FAT", "EXT", "HFS", "TSK"})
+
+
+class CredentialError(EvidenceError):
+    """A credential was given but unlocks nothing: a user error, said in one sentence."""
+
+
+class ImageEvidence:
+    NAME: ClassVar[str] = "image"
+
+    def __init__(self, path: Path, context: OpenContext | None = None) -> None:
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise NotMyFormat(f"{path}: {exc.strerror}") from exc
+        self.device = stat.S_ISBLK(mode)
+        if not (self.device or stat.S_ISREG(mode)) or path.is_symlink():
+            raise NotMyFormat(f"{path} is not a file or block device")
+        self.path = path.resolve()
+        self.context = context or OpenContext()
+        self.locator = Locator.source(str(self.path))
+        self.scan_notes: list[str] = []
+        looks_like_image = self.device or self.path.suffix.lower() in IMAGE_SUFFIXES
+        try:
+            self.image_format, volumes = Scanner(self.context.credentials, self.scan_notes.append).scan(str(self.path))
+        except WrongCredential as exc:
+            raise CredentialError(f"{exc} in {self.path.name}; check the credential and try again") from None
+        except (dferrors.Error, OSError, RuntimeError) as exc:
+            if not looks_like_image:
+                raise NotMyFormat(str(exc)) from exc
+            self.image_format, volumes = None, []
+        if not volumes and not looks_like_image:
+            raise NotMyFormat(f"{path} is not a disk image")
+        self.volumes = self._selected(volumes)
+        self._local = threading.local()
+
+    def _selected(self, volumes: list[Volume]) -> list[Volume]:
+        wanted = set(self.context.partitions)
+        if not wanted:
+            return volumes
+        names = {layer.value for v in volumes for layer in v.layers if layer.kind is LayerKind.PARTITION}
+        if missing := wanted - names:
+            raise EvidenceError(
+                f"partition(s) {', '.join(sorted(missing))} not found in {self.path.name}; it has: "
+                f"{', '.join(sorted(names)) or 'no partitions'}"
+            )
+        return [v for v in volumes if any(la.value in wanted for la in v.layers if la.kind is LayerKind.PARTITION)]
+
+    # --- Evidence protocol ----------------------------------------------------------------------
+    def describe(self) -> EvidenceDescription:
+        details = {
+            "format": self.image_format or "unrecognised",
+            "device": str(self.device).lower(),
+            "size": str(self._size()),
+            "volumes": "; ".join(f"{v.name}: {v.state.value}" for v in self.volumes),
+        }
+        unlocked = [f"{v.name} ({v.unlocked_with.value})" for v in self.volumes if v.unlocked_with]
+        if unlocked:
+            details["unlocked"] = ", ".join(unlocked)  # the credential kind only, never its value
+        if self.image_format == "ewf":
+            details.update({f"stored_{k}": v for k, v in stored_hashes(str(self.path)).items()})
+        kind = "device" if self.device else f"{self.image_format or 'unrecognised'} image"
+        summary = f"{kind} {display_safe(str(self.path))}: {len(self.volumes)} volume(s)"
+        return EvidenceDescription(self.NAME, str(self.path), summary, details)
+
+    def items(self, warn: WarningSink) -> Iterator[Item]:
+        if not self.volumes:
+            warn(
+                EvidenceWarning(
+                    "image-unrecognised",
+                    f"{display_safe(self.path.name)} is not a disk image or file system Safenet can read; "
+                    "examined as one file",
+                    self.locator,
+                )
+            )
+            yield Item(self._whole(), self.path.name, self._size())
+            return
+        live: dict[tuple[Layer, ...], dict[str, tuple[int | None, object]]] = {}
+        for volume in self.volumes:
+            base = self.locator.child(volume.layers[0])
+            for layer in volume.layers[1:]:
+                base = base.child(layer)
+            if volume.state is not VolumeState.READABLE:
+                code = "encrypted-volume" if volume.state is VolumeState.LOCKED else "volume-unreadable"
+                warn(EvidenceWarning(code, f"{volume.name}: {volume.message}; not examined", base))
+                continue
+            try:
+                fs = self._fs(volume.layers, volume)
+            except EvidenceError as exc:
+                warn(EvidenceWarning("volume-unreadable", f"{volume.name}: {exc}; not examined", base))
+                continue
+            base = Locator((*base.layers[:-1], Layer(LayerKind.FILESYSTEM, detail=fs.name)))
+            yield from self._volume_items(fs, base, warn, live)
+
+    def _volume_items(
+        self,
+        fs: TskFileSystem | NativeFileSystem,
+        base: Locator,
+        warn: WarningSink,
+        live: dict[tuple[Layer, ...], dict[str, tuple[int | None, object]]],
+    ) -> Iterator[Item]:
+        vss = next((la for la in base.layers if la.kind is LayerKind.PARTITION and la.detail == "vss"), None)
+        if vss is None:
+            seen = live.setdefault(base.layers[1:], {})
+            for item in fs.items(base, warn):
+                if not item.deleted:
+                    seen[_key(item)] = (item.size, item.modified)
+                yield item
+            return
+        parent = tuple(la for la in base.layers[1:] if la is not vss)
+        current = live.get(parent, {})
+        for item in fs.items(base, warn):
+            before = current.get(_key(item))
+            if before == (item.size, item.modified):
+                continue  # the same file as on the live volume: examined there
+            how = "not on the live volume" if before is None else "differs from the live volume"
+            note = f"shadow copy {vss.value}: {how}" + (f"; {item.note}" if item.note else "")
+            yield dataclasses.replace(item, note=note)
+
+    def open(self, locator: Locator) -> BinaryIO:
+        layers = locator.layers
+        if layers[0] != self.locator.layers[0]:
+            raise EvidenceError(f"{locator} is not in {self.path}")
+        if not self.volumes and layers[1:] == self._whole().layers[1:]:
+            return open_readonly(self.path)
+        try:
+            cut = next(i for i, la in enumerate(layers) if la.kind is LayerKind.FILESYSTEM)
+        except StopIteration:
+            raise EvidenceError(f"{locator} names no file system") from None
+        path_layer = layers[cut + 1] if len(layers) > cut + 1 else None
+        if path_layer is None or path_layer.kind is not LayerKind.PATH:
+            raise EvidenceError(f"{locator} names no file")
+        stream = layers[cut + 2].value if len(layers) > cut + 2 and layers[cut + 2].kind is LayerKind.STREAM else None
+        fs = self._fs(layers[1 : cut + 1], None)
+        if isinstance(fs, TskFileSystem):
+            return fs.open(path_layer, stream)
+        return _wrap(fs.open(path_layer))
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _fs(self, layers: tuple[Layer, ...], volume: Volume | None) -> TskFileSystem | NativeFileSystem:
+        """The file system named by ``layers`` (ending in FILESYSTEM), opened once per thread."""
+        cache: dict[tuple[Layer, ...], Any] = self._local.__dict__.setdefault("fs", {})
+        key = layers if volume is None else ()
+        if key and key in cache:
+            return cast(TskFileSystem | NativeFileSystem, cache[key])
+        ctx = self._local.__dict__.setdefault("ctx", dfcontext.Context())
+        detail = layers[-1].detail or ""
+        try:
+            parent = spec_for(str(self.path), layers[:-1], self.context.credentials, ctx)
+            fs: TskFileSystem | NativeFileSystem
+            if detail in TSK_NAMES or (volume is not None and detail in _TSK_FIRST):
+                try:
+                    fs = TskFileSystem(resolver.Resolver.OpenFileObject(parent, resolver_context=ctx))
+                    if not fs.name:
+                        raise EvidenceError("TSK found a file system type Safenet does not list")
+                except EvidenceError:
+                    if detail in TSK_NAMES or detail == "TSK":
+                        raise
+                    fs = self._native(detail, parent, ctx)
+            else:
+                fs = self._native(detail, parent, ctx)
+        except (dferrors.Error, OSError, RuntimeError) as exc:
+            raise EvidenceError(f"cannot open the file system: {exc}") from exc
+        cache[(*layers[:-1], Layer(LayerKind.FILESYSTEM, detail=fs.name))] = fs
+        return fs
+
+    @staticmethod
+    def _native(detail: str, parent: Any, ctx: Any) -> NativeFileSystem:
+        location = "\\" if detail == "NTFS" else "/"
+        return NativeFileSystem(path_factory.Factory.NewPathSpec(detail, location=location, parent=parent), ctx)
+
+    def _whole(self) -> Locator:
+        return self.locator.child(Layer(LayerKind.IMAGE, detail="unrecognised"))
+
+    def _size(self) -> int:
+        if not self.device:
+            return self.path.stat().st_size
+        with open_readonly(self.path) as handle:
+            return handle.seek(0, io.SEEK_END)
+
+    def encrypted_volumes(self) -> list[str]:
+        return [f"{v.name}: {v.message}" for v in self.volumes if v.state is VolumeState.LOCKED]
+
+
+def _key(item: Item) -> str:
+    """A file's identity across snapshots: path and stream, without the volume layers."""
+    return "/".join(la.value for la in item.locator.layers if la.kind in (LayerKind.PATH, LayerKind.STREAM))
+
+
+def _wrap(file_object: Any) -> BinaryIO:
+    return cast(BinaryIO, io.BufferedReader(_DfvfsRaw(file_object), buffer_size=1 << 20))
+
+
+class _DfvfsRaw(io.RawIOBase):
+    """dfVFS file objects are file-like but not io classes; this makes them one for the pipeline."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+__all__ = ["ENCRYPTION_NAME", "CredentialError", "ImageEvidence"]

@@ -1,0 +1,362 @@
+"""File systems read with The Sleuth Kit (pytsk3), on top of the volume dfVFS opened.
+
+Why pytsk3 here and not dfVFS's own file-system readers: TSK walks *unallocated* directory entries and
+collects orphan files (``$OrphanFiles``), gives the data runs of deleted files (so their content can be
+read and their recoverability judged), and exposes every NTFS data attribute (alternate data streams,
+resident data). dfVFS's libyal readers list live files only. dfVFS still does everything beneath: the
+image format, the partition table and the decryption; TSK sees its file object through dfVFS's own
+``TSKFileSystemImage`` adapter.
+
+Deleted content is judged from metadata only, never guessed: a deleted file whose clusters now belong
+to a live file is noted as possibly overwritten; a deleted FAT file larger than one cluster is noted as
+possibly wrong (FAT keeps no cluster chain for deleted files: TSK assumes the next free clusters); a
+deleted name whose metadata record was reused, or whose block pointers were wiped (ext3/4), has no
+recoverable content and is counted, not listed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, cast
+
+import pytsk3
+from dfvfs.lib.tsk_image import TSKFileSystemImage
+
+from safenet.evidence.locator import Layer, LayerKind, Locator
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
+
+_FS_NAMES = {
+    pytsk3.TSK_FS_TYPE_NTFS: "NTFS",
+    pytsk3.TSK_FS_TYPE_FAT12: "FAT12",
+    pytsk3.TSK_FS_TYPE_FAT16: "FAT16",
+    pytsk3.TSK_FS_TYPE_FAT32: "FAT32",
+    pytsk3.TSK_FS_TYPE_EXFAT: "exFAT",
+    pytsk3.TSK_FS_TYPE_EXT2: "ext2",
+    pytsk3.TSK_FS_TYPE_EXT3: "ext3",
+    pytsk3.TSK_FS_TYPE_EXT4: "ext4",
+    pytsk3.TSK_FS_TYPE_HFS: "HFS+",
+    pytsk3.TSK_FS_TYPE_ISO9660: "ISO9660",
+}
+#: FILESYSTEM layer details read through TSK (stored in case files: never rename).
+TSK_NAMES = frozenset(_FS_NAMES.values())
+_FAT = frozenset({"FAT12", "FAT16", "FAT32", "exFAT"})
+_TIME_PRECISION = {"FAT12": 2.0, "FAT16": 2.0, "FAT32": 2.0, "exFAT": 0.01, "HFS+": 1.0, "ISO9660": 1.0}
+
+_UNALLOC_NAME = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+_ALLOC_META = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
+_UNALLOC_META = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
+_NONRES = int(pytsk3.TSK_FS_ATTR_NONRES)
+_FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER) | int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE)
+_NTFS_DATA = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
+_PLAIN_DATA = {
+    int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT),
+    int(pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA),
+    int(pytsk3.TSK_FS_ATTR_TYPE_HFS_DEFAULT),
+    int(pytsk3.TSK_FS_ATTR_TYPE_UNIX_EXTENT),
+    int(pytsk3.TSK_FS_ATTR_TYPE_UNIX_INDIR),
+}
+_DIR_TYPES = {int(pytsk3.TSK_FS_META_TYPE_DIR), int(pytsk3.TSK_FS_META_TYPE_VIRT_DIR)}
+_REG = int(pytsk3.TSK_FS_META_TYPE_REG)
+_MAX_DEPTH = 128  # deeper than any real tree: a crafted directory loop
+_MAX_ENTRIES = 5_000_000  # a corrupt directory that claims more entries than any volume holds
+
+NOTE_REALLOCATED = "content may be overwritten: clusters reallocated to a live file"
+NOTE_FRAGMENTED = (
+    "may be fragmented: content may be wrong (FAT keeps no cluster chain for deleted files; the next free "
+    "clusters were assumed)"
+)
+NOTE_RECOVERED = "deleted; content read from clusters named in its metadata, not reallocated"
+NOTE_RESIDENT = "deleted; content resident in its metadata record"
+NOTE_ORPHAN = "orphan (its folder entry is gone); "
+
+
+def _ts(seconds: int, nano: int, fs_name: str) -> Timestamp | None:
+    if not seconds:
+        return None
+    try:
+        value = datetime.fromtimestamp(seconds + nano / 1e9, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    precision = _TIME_PRECISION.get(fs_name, 1e-7 if fs_name == "NTFS" else 1e-9)
+    # TSK reads FAT times as local time of the machine that wrote them: the zone is not known.
+    return Timestamp(value, TimeSource.FS_METADATA, precision, zone_known=fs_name not in _FAT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """One data attribute of a file: where it is, and what is needed to judge a deleted one."""
+
+    name: str  # "" for the default stream
+    attr_type: int
+    attr_id: int
+    size: int
+    runs: tuple[tuple[int, int], ...]  # (first block, block count), fillers and sparse runs left out
+    resident: bool
+
+
+class TskFileSystem:
+    """One file system opened with TSK on a dfVFS file object (one per thread: TSK handles are not shared)."""
+
+    def __init__(self, file_object: Any) -> None:
+        self._file_object = file_object
+        try:
+            self.fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
+        except OSError as exc:
+            raise EvidenceError(f"TSK cannot open the file system: {exc}") from exc
+        self.name = _FS_NAMES.get(self.fs.info.ftype, "")
+        self.block_size = int(self.fs.info.block_size)
+        self.cluster_size = _fat_cluster_size(file_object, self.name) or self.block_size
+
+    # --- enumeration ---------------------------------------------------------------------------
+    def items(self, base: Locator, warn: WarningSink) -> Iterator[Item]:
+        """Every regular file and data stream, live then (at the end, once allocation is known) deleted."""
+        allocated: list[tuple[int, int]] = []
+        deleted: list[tuple[Item, tuple[_Stream, ...], bool]] = []
+        self.unrecoverable = 0
+        visited: set[int] = set()
+        stack: list[tuple[str, Any, int]] = [("", self.fs.open_dir(path="/"), 0)]
+        seen = 0
+        while stack:
+            path, directory, depth = stack.pop()
+            subdirs: list[tuple[str, Any, int]] = []
+            try:
+                for entry in directory:
+                    seen += 1
+                    if seen > _MAX_ENTRIES:
+                        warn(EvidenceWarning("fs-corrupt", "too many directory entries; listing stopped", base))
+                        return
+                    sub = self._entry(entry, path, depth, base, visited, allocated, deleted, warn)
+                    if isinstance(sub, tuple):
+                        subdirs.append(sub)
+                    elif sub is not None:
+                        yield from sub
+            except OSError as exc:
+                warn(EvidenceWarning("fs-corrupt", f"directory unreadable: {exc}", self._loc(base, path or "/")))
+            stack.extend(reversed(subdirs))
+        allocated.sort()
+        starts = [start for start, _ in allocated]
+        for item, streams, orphan in deleted:
+            note = self._note(streams, item.size or 0, allocated, starts)
+            yield Item(
+                item.locator,
+                item.name,
+                item.size,
+                item.modified,
+                item.accessed,
+                item.changed,
+                item.created,
+                deleted=True,
+                note=(NOTE_ORPHAN if orphan else "") + note,
+            )
+        if self.unrecoverable:
+            warn(
+                EvidenceWarning(
+                    "deleted-unrecoverable",
+                    f"{self.unrecoverable} deleted file name(s) whose metadata was reused or wiped: content "
+                    "not recoverable from file-system metadata (carving may find it)",
+                    base,
+                )
+            )
+
+    def _entry(
+        self,
+        entry: Any,
+        path: str,
+        depth: int,
+        base: Locator,
+        visited: set[int],
+        allocated: list[tuple[int, int]],
+        deleted: list[tuple[Item, tuple[_Stream, ...], bool]],
+        warn: WarningSink,
+    ) -> list[Item] | tuple[str, Any, int] | None:
+        name_info = entry.info.name
+        raw = name_info.name
+        if raw in (b".", b".."):
+            return None
+        name = raw.decode("utf-8", "surrogateescape")
+        child = f"{path}/{name}"
+        meta = entry.info.meta
+        name_gone = bool(int(name_info.flags) & _UNALLOC_NAME)
+        if meta is None and name_gone:  # TSK leaves a deleted name's metadata unloaded: load it
+            try:
+                entry = self.fs.open_meta(inode=name_info.meta_addr)
+                meta = entry.info.meta
+            except OSError:
+                meta = None
+        if meta is None:
+            self.unrecoverable += name_gone
+            return None
+        meta_flags = int(meta.flags)
+        if name_gone and meta_flags & _ALLOC_META:  # the record now belongs to another file
+            self.unrecoverable += 1
+            return None
+        if self.name == "NTFS" and not path and name.startswith("$") and meta.addr < 27:
+            return None  # NTFS metadata files ($MFT, $BadClus ...): not user content
+        meta_type = int(meta.type)
+        is_deleted = name_gone or bool(meta_flags & _UNALLOC_META)
+        if meta_type in _DIR_TYPES:
+            if meta.addr in visited or depth >= _MAX_DEPTH:
+                if depth >= _MAX_DEPTH:
+                    warn(EvidenceWarning("fs-corrupt", "folder nesting too deep; not entered", self._loc(base, child)))
+                return None
+            visited.add(meta.addr)
+            try:
+                return child, self.fs.open_dir(inode=meta.addr), depth + 1
+            except OSError:
+                if not is_deleted:
+                    warn(EvidenceWarning("fs-corrupt", "folder unreadable", self._loc(base, child, meta.addr)))
+                return None
+        if meta_type != _REG or name.endswith("(Volume Label Entry)"):
+            return None  # links, devices, TSK's virtual files ($MBR, $FAT1), FAT volume labels
+        streams = self._streams(entry)
+        size = int(meta.size)
+        orphan = path.startswith("/$OrphanFiles")
+        times = (
+            _ts(meta.mtime, getattr(meta, "mtime_nano", 0), self.name),
+            _ts(meta.atime, getattr(meta, "atime_nano", 0), self.name),
+            _ts(meta.ctime, getattr(meta, "ctime_nano", 0), self.name),
+            _ts(meta.crtime, getattr(meta, "crtime_nano", 0), self.name),
+        )
+        loc = self._loc(base, child, int(meta.addr), streams[0] if streams else None)
+        if not is_deleted:
+            for stream in streams:
+                allocated.extend((start, start + count) for start, count in stream.runs)
+        elif size > 0 and not any(s.runs or s.resident for s in streams if not s.name):
+            self.unrecoverable += 1  # ext3/4 wipe block pointers on delete
+            return None
+        default = next((s for s in streams if not s.name), None)
+        out = [Item(loc, name, default.size if default else size, *times)]
+        out.extend(
+            Item(loc.child(Layer(LayerKind.STREAM, s.name)), f"{name}:{s.name}", s.size, *times)
+            for s in streams
+            if s.name
+        )
+        if not is_deleted:
+            return out
+        for item in out:
+            leaf = item.locator.leaf
+            wanted = leaf.value if leaf.kind is LayerKind.STREAM else ""
+            deleted.append((item, tuple(s for s in streams if s.name == wanted), orphan))
+        return None
+
+    def _streams(self, entry: Any) -> tuple[_Stream, ...]:
+        out: list[_Stream] = []
+        ntfs = self.name == "NTFS"
+        try:
+            for attr in entry:
+                info = attr.info
+                kind = int(info.type)
+                if ntfs and kind != _NTFS_DATA:
+                    continue  # $STANDARD_INFORMATION, $FILE_NAME, indexes ...: metadata, not content
+                if not ntfs and (out or kind not in _PLAIN_DATA):
+                    continue  # one content stream; HFS+ resource forks and extended attributes are not read
+                raw = info.name or b""
+                name = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+                if not ntfs or name == "$Data":
+                    name = ""
+                resident = not (int(info.flags) & _NONRES)
+                runs: list[tuple[int, int]] = []
+                if not resident:
+                    for run in attr:
+                        if not int(run.flags) & _FILLER and run.len:
+                            runs.append((int(run.addr), int(run.len)))
+                out.append(_Stream(name, kind, int(info.id), int(info.size), tuple(runs), resident))
+        except OSError:
+            pass  # attributes unreadable: the default stream is still tried when the item is read
+        return tuple(out)
+
+    def _note(
+        self, streams: tuple[_Stream, ...], size: int, allocated: list[tuple[int, int]], starts: list[int]
+    ) -> str:
+        stream = streams[0] if streams else None
+        if stream is not None and stream.resident:
+            return NOTE_RESIDENT
+        runs = stream.runs if stream else ()
+        for start, count in runs:
+            i = bisect.bisect_right(starts, start + count - 1) - 1
+            if i >= 0 and allocated[i][1] > start:
+                return NOTE_REALLOCATED
+            if i + 1 < len(allocated) and allocated[i + 1][0] < start + count:
+                return NOTE_REALLOCATED
+        if self.name in _FAT and (size > self.cluster_size or len(runs) > 1):
+            return NOTE_FRAGMENTED
+        return NOTE_RECOVERED
+
+    def _loc(self, base: Locator, path: str, inode: int | None = None, stream: _Stream | None = None) -> Locator:
+        offset = stream.runs[0][0] * self.block_size if stream is not None and stream.runs else None
+        return base.child(Layer(LayerKind.PATH, path or "/", inode=inode, offset=offset))
+
+    # --- reading ---------------------------------------------------------------------------------
+    def open(self, path_layer: Layer, stream_name: str | None) -> BinaryIO:
+        if path_layer.inode is None:
+            raise EvidenceError(f"no inode recorded for {path_layer.value}; cannot reopen")
+        try:
+            file = self.fs.open_meta(inode=path_layer.inode)
+        except OSError as exc:
+            raise EvidenceError(f"metadata entry {path_layer.inode} unreadable: {exc}") from exc
+        if stream_name is None:
+            default = next((s for s in self._streams(file) if not s.name), None)
+            if default is None:
+                size = int(file.info.meta.size)
+                return _reader(file, size, int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT), -1)
+            return _reader(file, default.size, default.attr_type, default.attr_id)
+        for stream in self._streams(file):
+            if stream.name == stream_name:
+                return _reader(file, stream.size, stream.attr_type, stream.attr_id)
+        raise EvidenceError(f"stream {stream_name} not found in metadata entry {path_layer.inode}")
+
+
+def _fat_cluster_size(file_object: Any, fs_name: str) -> int:
+    """FAT cluster size from the boot sector (TSK counts FAT in sectors and does not expose clusters)."""
+    if fs_name not in _FAT:
+        return 0
+    file_object.seek(0)
+    boot = bytes(file_object.read(512))
+    if len(boot) < 512:
+        return 0
+    if fs_name == "exFAT":
+        return int((1 << boot[108]) << boot[109])
+    return int.from_bytes(boot[11:13], "little") * boot[13]
+
+
+def _reader(file: Any, size: int, attr_type: int, attr_id: int) -> BinaryIO:
+    return cast(BinaryIO, io.BufferedReader(_TskRaw(file, size, attr_type, attr_id), buffer_size=1 << 20))
+
+
+class _TskRaw(io.RawIOBase):
+    """A seekable read-only view of one TSK attribute."""
+
+    def __init__(self, file: Any, size: int, attr_type: int, attr_id: int) -> None:
+        super().__init__()
+        self._file, self._size, self._type, self._id = file, size, attr_type, attr_id
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
+            return 0
+        data = self._file.read_random(self._pos, want, self._type, self._id)
+        if not data:
+            raise OSError(f"read failed at offset {self._pos}")
+        view = memoryview(buffer).cast("B")
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
