@@ -55,6 +55,7 @@ def test_json_report_is_complete_and_valid(tmp_path: Path) -> None:
     assert data["totals"]["hits"] == 7 == data["exhibits"][0]["hits"]
     assert data["audit"]["intact"]
     assert data["hashsets"][0]["name"] == "s" and data["hashsets"][0]["kind"] == "illicit"
+    assert data["hashsets"][0]["scheme"] == "vics-uk" and data["hashsets"][0]["scheme_confirmed"] is False
     member = next(i for i in data["items"] if i["locator"][-1]["kind"] == "archive-member")
     assert member["locator"][-1]["value"] == EVIL + ".jpg"
 
@@ -64,6 +65,7 @@ def test_html_escapes_everything_from_evidence(tmp_path: Path) -> None:
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
     assert "EX&lt;1&gt;" in html
+    assert "category codes not confirmed" in html
 
 
 def test_csv_neutralises_formulas(tmp_path: Path) -> None:

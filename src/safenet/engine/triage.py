@@ -237,6 +237,7 @@ def triage(
                 "scheme": s.scheme,
                 "format": s.format,
                 "imported_at": s.imported_at.isoformat(),
+                "scheme_confirmed": store.scheme(s.name).confirmed if store else True,
             }
             for s in (matcher.sets if matcher else ())
         ]
