@@ -108,8 +108,13 @@ def print_summary(console: Console, summary: CaseSummary) -> None:
     console.print(summary_table(summary))
     for hs in summary.hashsets:
         if hs.get("scheme_confirmed") is False:
-            console.print(Text(f"caution: the category codes of hash set {hs['name']} (scheme {hs['scheme']}) are "
-                               "not confirmed; check them before relying on the grades", style="yellow"))
+            console.print(
+                Text(
+                    f"caution: the category codes of hash set {hs['name']} (scheme {hs['scheme']}) are "
+                    "not confirmed; check them before relying on the grades",
+                    style="yellow",
+                )
+            )
     for exhibit in summary.exhibits:
         unread = exhibit.items["unreadable"] + exhibit.items["partial"]
         console.print(

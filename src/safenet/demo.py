@@ -136,9 +136,7 @@ def run_demo(workdir: Path, console: Console) -> None:
         info = store.import_file(path, name, kind=kind, warn=lambda ref, msg: warnings.append(f"{ref}: {msg}"))
         console.print(Text(f"imported hash set {info.name}: {info.entry_count} entries ({info.format}, {info.kind})"))
     case = Case.create_or_open(workdir / "case")
-    options = TriageOptions(
-        exhibit="EX1", profile=Profile.FULL, hashsets=("demo-caid", "demo-known"), operator="demo"
-    )
+    options = TriageOptions(exhibit="EX1", profile=Profile.FULL, hashsets=("demo-caid", "demo-known"), operator="demo")
     with RichEvents(console, "EX1") as events:
         triage(evidence, case, store, options, events)
     print_summary(console, summarise(case))

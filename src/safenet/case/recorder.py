@@ -93,7 +93,9 @@ def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence
         return
     now = datetime.now(UTC)
     with case.sessions.begin() as s:
-        s.execute(insert(cast(Table, WarningRow.__table__)), [_warning_row(w, exhibit_id, run_id, now) for w in warnings])
+        s.execute(
+            insert(cast(Table, WarningRow.__table__)), [_warning_row(w, exhibit_id, run_id, now) for w in warnings]
+        )
 
 
 def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
