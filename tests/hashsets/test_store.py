@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import sqlite3
 import stat
+import subprocess
+import sys
+import time
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -439,3 +444,93 @@ def test_bulk_imported_list_agrees_with_a_plain_set(store: HashSetStore, tmp_pat
     with store.matcher(["l"]) as matcher:
         found = matcher.lookup(queries)
     assert [bool(hits) for hits in found] == [True] * 20_000 + [False] * 5_000 + [True] * 5_000
+
+
+# --- leftovers of killed imports ------------------------------------------------------------------------
+
+# Holds an flock on argv[1] until its stdin closes: an import still running in another process.
+HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+# Starts an import and is killed (SIGKILL: no cleanup runs) at its first warning, while reading.
+KILLED_IMPORT = """
+import os, signal, sys
+from pathlib import Path
+from safenet.hashsets import HashSetStore, SetKind
+def die(ref, message):
+    os.kill(os.getpid(), signal.SIGKILL)
+store = HashSetStore(Path(sys.argv[1]))
+store.import_file(Path(sys.argv[2]), "x", kind=SetKind.NOTABLE, format_name="hashlist", warn=die)
+"""
+
+
+def staging_folders(store: HashSetStore) -> list[Path]:
+    return sorted(p for p in (store.root / "sets").iterdir() if p.name.startswith(".tmp-"))
+
+
+def test_killed_import_is_cleaned_up_on_the_next_open(store: HashSetStore, tmp_path: Path) -> None:
+    path = text_file(tmp_path, "not a hash\n" + MD5_A.hex() + "\n")
+    killed = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(store.root), str(path)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    [left] = staging_folders(store)
+    assert (left / ".lock").exists()
+    HashSetStore(store.root)
+    assert staging_folders(store) == []
+    assert store.list() == []
+
+
+def test_folder_of_an_import_running_elsewhere_survives(store: HashSetStore) -> None:
+    live = store.root / "sets" / ".tmp-0123456789abcdef"
+    live.mkdir()
+    (live / "md5.prefix.npy").write_bytes(b"half written")
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(live / ".lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as holder:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline() == b"locked\n"
+        HashSetStore(store.root)
+        assert (live / "md5.prefix.npy").read_bytes() == b"half written"
+        holder.stdin.close()
+    assert holder.returncode == 0
+    HashSetStore(store.root)  # the lock died with its process: now the folder is stale
+    assert not live.exists()
+
+
+def test_opening_the_store_during_an_import_keeps_its_folder(store: HashSetStore, tmp_path: Path) -> None:
+    seen: list[list[Path]] = []
+
+    def reopen(ref: str, message: str) -> None:
+        HashSetStore(store.root)
+        seen.append(staging_folders(store))
+
+    path = text_file(tmp_path, "not a hash\n" + MD5_A.hex() + "\n")
+    info = store.import_file(path, "x", kind=SetKind.NOTABLE, format_name="hashlist", warn=reopen)
+    assert [len(folders) for folders in seen] == [1]
+    assert info.entry_count == 1
+    assert staging_folders(store) == []
+    assert [p.name for p in (store.root / "sets").iterdir()] == [store_directory(store, "x")]
+    assert not (store.root / "sets" / store_directory(store, "x") / ".lock").exists()
+
+
+def store_directory(store: HashSetStore, name: str) -> str:
+    with sqlite3.connect(store.root / "catalog.sqlite") as db:
+        row = db.execute("SELECT directory FROM sets WHERE name = ?", (name,)).fetchone()
+    db.close()
+    return str(row[0])
+
+
+@pytest.mark.parametrize(("age_days", "kept"), [(2, False), (0, True)])
+def test_lockless_folders_of_older_versions(store: HashSetStore, age_days: int, kept: bool) -> None:
+    """Without a lock file (a Safenet older than the lock) a folder is only stale once a day old."""
+    old = store.root / "sets" / ".tmp-fedcba9876543210"
+    old.mkdir()
+    (old / "md5.prefix.npy").write_bytes(b"x")
+    stamp = time.time() - age_days * 86400
+    os.utime(old, (stamp, stamp))
+    HashSetStore(store.root)
+    assert old.exists() is kept
