@@ -1,0 +1,143 @@
+"""PDQ exact path against the C++ reference (golden vectors), dihedral, EXIF, colour modes, trimming."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from safenet.analysis.pdq import COPY_ORIENTATION, PdqMode, PdqResult, Skipped, compute, hamming, hash_rgb
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+PDQ = CORPUS / "pdq"
+GOLDEN = list(csv.DictReader((PDQ / "pdq_golden_vectors.csv").open(encoding="utf-8")))
+
+
+def _hash(path: Path | bytes, mode: PdqMode = PdqMode.EXACT, **kw: bool) -> PdqResult:
+    result = compute(path, mode, **kw)
+    assert isinstance(result, PdqResult), result
+    return result
+
+
+def test_golden_file_has_every_row() -> None:
+    assert len(GOLDEN) == 44
+
+
+@pytest.mark.parametrize("row", GOLDEN, ids=[r["path_in_ThreatExchange_pdq_data"] for r in GOLDEN])
+def test_exact_path_reproduces_reference(row: dict[str, str]) -> None:
+    """Distance 0 on every row. The reference is the file's pixels as stored, so EXIF is not applied.
+
+    Five rows (c.png, LA.png, RGBA.png, pen-and-coaster.png: alpha; CMYK.jpg) have no ``cpp_ref_hash``:
+    the C++ tool exits on images that CImg loads with other than 1 or 3 channels. For those the answer
+    key's other column, pdqhash on the CImg-style 512×512 reduction of the viewer's RGB, is the reference.
+    """
+    result = _hash(PDQ / row["path_in_ThreatExchange_pdq_data"], orient=False)
+    if row["cpp_ref_hash"]:
+        assert result.full.hex == row["cpp_ref_hash"]
+        assert result.quality == int(row["cpp_ref_quality"])
+    else:
+        assert row["pil_mode"] in ("RGBA", "LA", "CMYK")
+        assert result.full.hex == row["pdqhash_cimg512_hash"]
+        assert result.quality == int(row["pdqhash_fullres_quality"])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (PDQ / "misc-images/modes").iterdir() if p.suffix != ".md"))
+def test_colour_modes_hash_like_the_original(name: str) -> None:
+    """CMYK (complement in pytx) and palette (38–42 bits off in pytx) come out as the photo looks."""
+    original = _hash(PDQ / "misc-images/modes/original.jpg").full.hash
+    expected = {"1.png": 12, "PA.webp": 2}.get(name, 0)  # 1-bit dithering; PA stored lossy as WebP
+    for mode in PdqMode:
+        assert hamming(_hash(PDQ / "misc-images/modes" / name, mode).full.hash, original) == expected
+
+
+def test_cmyk_jpeg_is_not_the_complement() -> None:
+    rgb = _hash(CORPUS / "media/pillow/pil_sample_rgb.jpg").full.hash
+    cmyk = _hash(CORPUS / "media/pillow/pil_sample_cmyk.jpg").full.hash
+    assert hamming(rgb, cmyk) <= 16
+
+
+DIHEDRAL = {
+    "bridge-1-original.jpg": "original",
+    "bridge-2-rotate-90.jpg": "rotate-90",
+    "bridge-3-rotate-180.jpg": "rotate-180",
+    "bridge-4-rotate-270.jpg": "rotate-270",
+    "bridge-5-flipx.jpg": "flip-x",
+    "bridge-6-flipy.jpg": "flip-y",
+    "bridge-7-flip-plus-1.jpg": "flip-plus-1",
+    "bridge-8-flip-minus-1.jpg": "flip-minus-1",
+}
+
+
+@pytest.mark.parametrize("mode", list(PdqMode))
+@pytest.mark.parametrize(("name", "orientation"), DIHEDRAL.items())
+def test_dihedral_match_names_the_orientation(name: str, orientation: str, mode: PdqMode) -> None:
+    """bridge-2-rotate-90.jpg is found as the original rotated by 90, and so on for all eight."""
+    known = _hash(PDQ / "reg-test-input/dih/bridge-1-original.jpg").full.hash
+    hashes = _hash(PDQ / "reg-test-input/dih" / name, mode).full.hashes
+    distances = [hamming(h, known) for h in hashes]
+    best = min(range(8), key=distances.__getitem__)
+    assert distances[best] <= 20  # measured 0-20: each file is a separate JPEG encoding
+    assert COPY_ORIENTATION[best] == orientation
+    assert sorted(distances)[1] > 100  # the other seven are unrelated
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+@pytest.mark.parametrize("ext", ["jpg", "webp"])
+def test_exif_orientation_is_applied(orientation: int, ext: str) -> None:
+    upright = _hash(CORPUS / "media/pillow/hopper.jpg").full.hash
+    rotated = CORPUS / f"media/pillow/hopper_orientation_{orientation}.{ext}"
+    applied = _hash(rotated)
+    assert applied.orientation == orientation
+    assert hamming(applied.full.hash, upright) <= 8
+    assert hamming(_hash(rotated, orient=False).full.hash, upright) >= 20
+
+
+def test_exact_with_exif_equals_reference_on_physically_rotated_pixels() -> None:
+    path = PDQ / "reg-test-input/exif-rotn/exif-rotn-6.jpg"
+    with Image.open(path) as image:
+        rotated = np.asarray(image.convert("RGB").transpose(Image.Transpose.ROTATE_270))
+    assert _hash(path).full.hash == hash_rgb(rotated).hash
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("pad", "colour"),
+    [((0.2, 0.2, 0.2, 0.2), (0, 0, 0)), ((0.0, 0.12, 0.0, 0.12), (0, 0, 0)), ((0.1, 0, 0.1, 0), (255,) * 3)],
+)
+def test_uniform_borders_get_a_trimmed_hash(pad: tuple[float, float, float, float], colour: tuple[int, ...]) -> None:
+    with Image.open(CORPUS / "media/photos/chelsea.png") as photo:
+        photo = photo.convert("RGB")
+        width, height = photo.size
+        left, top, right, bottom = (int(p * s) for p, s in zip(pad, (width, height, width, height), strict=True))
+        canvas = Image.new("RGB", (width + left + right, height + top + bottom), colour)
+        canvas.paste(photo, (left, top))
+        original = hash_rgb(np.asarray(photo)).hash
+    padded = _hash(_png(canvas))
+    assert padded.trimmed is not None
+    assert padded.trim_box == (left, top, left + width, top + height)
+    assert hamming(padded.trimmed.hash, original) == 0
+    assert hamming(padded.full.hash, original) > hamming(padded.trimmed.hash, original)
+
+
+def test_photo_without_borders_has_no_trimmed_hash() -> None:
+    assert _hash(CORPUS / "media/photos/chelsea.png").trimmed is None
+
+
+def test_fast_path_stays_close_to_exact_on_a_12_megapixel_jpeg() -> None:
+    path = PDQ / "reg-test-input/exif-rotn/exif-rotn-1.jpg"
+    exact, fast = _hash(path, PdqMode.EXACT), _hash(path, PdqMode.FAST)
+    assert hamming(exact.full.hash, fast.full.hash) <= 10
+    assert fast.quality == 100
+
+
+def test_result_is_typed_for_missing_file(tmp_path: Path) -> None:
+    assert isinstance(compute(tmp_path / "none.jpg"), Skipped)
