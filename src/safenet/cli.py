@@ -29,7 +29,8 @@ from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageError, TriageOptions, triage
 from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
 from safenet.evidence.registry import SourceNotFound
-from safenet.hashsets.model import HashSetError, SetKind
+from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
+from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.summary import summarise
 from safenet.report.writers import WRITERS, write_report
@@ -78,6 +79,16 @@ HashDb = Annotated[
 def _store(hashdb: Path | None) -> HashSetStore:
     return HashSetStore(hashdb or _default_hashdb())
 
+
+PdqThreshold = Annotated[
+    int,
+    typer.Option(
+        "--pdq-threshold",
+        min=0,
+        max=MAX_PDQ_THRESHOLD,
+        help="Largest PDQ Hamming distance that counts as a match for this set.",
+    ),
+]
 
 Password = Annotated[str | None, typer.Option("--password", help="Password of an encrypted volume (never recorded).")]
 Recovery = Annotated[
@@ -165,6 +176,7 @@ def hashset_import(
     scheme: Annotated[str | None, typer.Option("--scheme", help="Category scheme of the set's codes.")] = None,
     scheme_file: Annotated[Path | None, typer.Option("--scheme-file", help="A category scheme YAML file.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a set of the same name.")] = False,
+    pdq_threshold: PdqThreshold = DEFAULT_PDQ_THRESHOLD,
     hashdb: HashDb = None,
 ) -> None:
     """Import a hash set into the hash-set database."""
@@ -172,10 +184,6 @@ def hashset_import(
         if not path.is_file():
             fail(Exit.HASHSET, f"hash-set file {path} does not exist or is not a file; check the path")
         warnings: list[str] = []
-
-        def warn(ref: str, message: str) -> None:
-            warnings.append(f"{ref}: {message}")
-
         info = _store(hashdb).import_file(
             path,
             name,
@@ -184,18 +192,59 @@ def hashset_import(
             scheme=scheme,
             scheme_file=scheme_file,
             replace=replace,
-            warn=warn,
+            pdq_threshold=pdq_threshold,
+            warn=lambda ref, message: warnings.append(f"{ref}: {message}"),
         )
-        for line in warnings[:50]:
-            err.print(Text("warning: ", style="yellow") + Text(line))
-        if len(warnings) > 50:
-            err.print(Text(f"warning: … and {len(warnings) - 50} more"))
-        out.print(
-            Text(
-                f"imported {info.name}: {info.entry_count:,} entries ({info.format}, {info.kind.value}, "
-                f"scheme {info.scheme}, SHA-256 {info.source_sha256})"
-            )
+        _report_set("imported", info, warnings)
+
+
+def _report_set(verb: str, info: HashSetInfo, warnings: list[str]) -> None:
+    for line in warnings[:50]:
+        err.print(Text("warning: ", style="yellow") + Text(line))
+    if len(warnings) > 50:
+        err.print(Text(f"warning: … and {len(warnings) - 50} more"))
+    pdq = f", PDQ within {info.pdq_threshold}" if HashKind.PDQ in info.digests else ""
+    out.print(
+        Text(
+            f"{verb} {info.name}: {info.entry_count:,} entries ({info.format}, {info.kind.value}, "
+            f"scheme {info.scheme}{pdq}, SHA-256 {info.source_sha256})"
         )
+    )
+
+
+@hashset_app.command("build")
+def hashset_build(
+    folder: Annotated[Path, typer.Argument(help="Folder of reference images (read only; nothing is copied).")],
+    name: Annotated[str, typer.Option("--name", help="Name to refer to the set by.")],
+    kind: Annotated[SetKind, typer.Option("--kind", help="illicit, known-good or notable.")],
+    category: Annotated[
+        str | None, typer.Option("--category", help="Category code of every image, in --scheme's codes (e.g. A).")
+    ] = None,
+    scheme: Annotated[str | None, typer.Option("--scheme", help="Category scheme of --category, e.g. uk.")] = None,
+    scheme_file: Annotated[Path | None, typer.Option("--scheme-file", help="A category scheme YAML file.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a set of the same name.")] = False,
+    pdq_threshold: PdqThreshold = DEFAULT_PDQ_THRESHOLD,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Hashing threads.")] = 2,
+    hashdb: HashDb = None,
+) -> None:
+    """Build a hash set (MD5, SHA-1, SHA-256, PDQ) from a folder of reference images."""
+    with user_errors():
+        if not folder.is_dir():
+            fail(Exit.HASHSET, f"{folder} does not exist or is not a folder; give the folder of reference images")
+        warnings: list[str] = []
+        info = _store(hashdb).build_folder(
+            folder,
+            name,
+            kind=kind,
+            category=category,
+            scheme=scheme,
+            scheme_file=scheme_file,
+            replace=replace,
+            pdq_threshold=pdq_threshold,
+            workers=workers,
+            warn=lambda ref, message: warnings.append(f"{ref}: {message}" if ref else message),
+        )
+        _report_set("built", info, warnings)
 
 
 @hashset_app.command("list")
@@ -206,15 +255,17 @@ def hashset_list(hashdb: HashDb = None) -> None:
     with user_errors():
         table = Table()
         table.add_column("Name", no_wrap=True)
-        for heading in ("Kind", "Format", "Scheme", "Entries", "Imported (UTC)", "Source SHA-256"):
+        for heading in ("Kind", "Format", "Scheme", "Entries", "Hashes", "Imported (UTC)", "Source SHA-256"):
             table.add_column(heading, overflow="fold")
         for info in _store(hashdb).list():
+            hashes = ", ".join(f"pdq≤{info.pdq_threshold}" if k is HashKind.PDQ else k.value for k in info.digests)
             table.add_row(
                 Text(info.name),
                 info.kind.value,
                 info.format,
                 info.scheme,
                 f"{info.entry_count:,}",
+                hashes,
                 info.imported_at.isoformat(timespec="seconds"),
                 info.source_sha256,
             )
@@ -335,6 +386,26 @@ def report_cmd(
             fail(Exit.USAGE, f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
         path = write_report(Case.open_existing(case), fmt, output)
         out.print(Text(f"report written: {path}"))
+
+
+@app.command("cluster")
+def cluster_cmd(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    threshold: Annotated[
+        int, typer.Option("--threshold", min=0, max=MAX_PDQ_THRESHOLD, help="Largest PDQ distance within a cluster.")
+    ] = DEFAULT_PDQ_THRESHOLD,
+) -> None:
+    """Group the case's unknown images into near-duplicate clusters (PDQ), for grading them together."""
+    from safenet.engine.clusters import build_clusters
+
+    with user_errors():
+        outcome = build_clusters(Case.open_existing(case), threshold)
+        out.print(
+            Text(
+                f"{outcome.clusters:,} clusters of near-duplicates ({outcome.clustered_items:,} of "
+                f"{outcome.candidates:,} unknown images with a usable PDQ hash), distance ≤ {outcome.threshold}"
+            )
+        )
 
 
 @app.command("verify")

@@ -265,7 +265,7 @@ def test_unknown_store_version_is_refused(store: HashSetStore) -> None:
     with sqlite3.connect(store.root / "catalog.sqlite") as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
     db.close()
-    with pytest.raises(HashSetError, match="format version 99 but this Safenet reads version 1"):
+    with pytest.raises(HashSetError, match="format version 99 but this Safenet reads version 2"):
         HashSetStore(store.root)
 
 

@@ -11,7 +11,10 @@ from safenet.case.store import Case
 
 
 def findings_digest(case: Case, exhibit_id: int) -> str:
-    """SHA-256 over the exhibit's findings in a canonical order (locator, set, digest kind, entry)."""
+    """SHA-256 over the exhibit's findings in a canonical order (locator, set, digest kind, entry).
+
+    Perceptual findings add their distance, orientation and trimmed flag, so none of them can change unseen.
+    """
     query = (
         select(
             ItemRow.locator,
@@ -22,6 +25,10 @@ def findings_digest(case: Case, exhibit_id: int) -> str:
             Finding.hash_kind,
             Finding.entry,
             Finding.category,
+            Finding.match_kind,
+            Finding.distance,
+            Finding.orientation,
+            Finding.trimmed,
         )
         .join(Finding, Finding.item_id == ItemRow.id)
         .where(ItemRow.exhibit_id == exhibit_id)

@@ -56,6 +56,9 @@ def _row(record: ItemRecord, exhibit_id: int, run_id: int, item_id: int, parent_
         "sha1": digests["sha1"].hex() if "sha1" in digests else None,
         "sha256": digests["sha256"].hex() if "sha256" in digests else None,
         "note": item.note,
+        "pdq": record.pdq.hash.hex() if record.pdq else None,
+        "pdq_quality": record.pdq.quality if record.pdq else None,
+        "pdq_low_quality": record.pdq.low_quality if record.pdq else None,
     }
 
 
@@ -67,11 +70,14 @@ def _finding(item_id: int, run_id: int, m: Match) -> dict[str, Any]:
         "hashset_sha256": m.set_sha256,
         "set_kind": m.kind.value,
         "hash_kind": m.hash_kind.value,
-        "match_kind": "exact",
+        "match_kind": m.match_kind,
         "category": m.category,
         "category_raw": m.category_raw,
         "scheme": m.scheme,
         "entry": m.entry,
+        "distance": m.distance,
+        "orientation": m.orientation,
+        "trimmed": m.trimmed,
     }
 
 

@@ -20,6 +20,16 @@ class ItemStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PdqRecord:
+    """An image's own PDQ hash as the worker computed it (fast path), and what may be searched with it."""
+
+    hash: bytes  # the whole picture as found (orientation 0), kept on the item row for clustering
+    quality: int
+    low_quality: str | None  # why it may not support a match claim; None when it may
+    variants: tuple[tuple[bool, tuple[bytes, ...]], ...]  # (trimmed?, 8 dihedral hashes); () when low quality
+
+
+@dataclass(frozen=True, slots=True)
 class ItemRecord:
     item: Item
     filetype: FileType
@@ -28,10 +38,11 @@ class ItemRecord:
     extension_mismatch: bool
     parent: int | None = None  # index of the containing archive within the same WorkResult
     matches: tuple[Match, ...] = ()
+    pdq: PdqRecord | None = None
 
     def with_matches(self, matches: tuple[Match, ...]) -> ItemRecord:
         return ItemRecord(
-            self.item, self.filetype, self.status, self.digests, self.extension_mismatch, self.parent, matches
+            self.item, self.filetype, self.status, self.digests, self.extension_mismatch, self.parent, matches, self.pdq
         )
 
 

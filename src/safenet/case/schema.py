@@ -2,6 +2,11 @@
 
 Stored names (tables, columns, enum values) are part of the case-file format: never rename them
 without a migration. ``SCHEMA_VERSION`` is checked when a case is opened.
+
+Version 2 added perceptual matching: the item's own PDQ hash and quality, a finding's distance,
+orientation and trimmed flag, and the ``clusters`` table. Version-1 cases are refused, not migrated: a
+case is evidence of what a run found, and silently adding empty perceptual columns to it would make a run
+look as if it had done perceptual work it never did.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -108,6 +113,9 @@ class ItemRow(Base):
     sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pdq: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hex, whole picture as found
+    pdq_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-100
+    pdq_low_quality: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it never supports a match
 
 
 class Finding(Base):
@@ -125,6 +133,9 @@ class Finding(Base):
     category_raw: Mapped[str | None] = mapped_column(String(40), nullable=True)
     scheme: Mapped[str] = mapped_column(String(40))
     entry: Mapped[int] = mapped_column(BigInteger)
+    distance: Mapped[int | None] = mapped_column(Integer, nullable=True)  # perceptual: Hamming distance
+    orientation: Mapped[str | None] = mapped_column(String(20), nullable=True)  # perceptual: COPY_ORIENTATION
+    trimmed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # perceptual: matched inside borders
 
 
 class WarningRow(Base):
@@ -137,6 +148,19 @@ class WarningRow(Base):
     locator: Mapped[str | None] = mapped_column(Text, nullable=True)
     display: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClusterRow(Base):
+    """Near-duplicate clusters of unknown images (``safenet cluster``): one row per member item.
+
+    Rebuilt as a whole each time (derived data, not a finding); only clusters of two or more are kept.
+    """
+
+    __tablename__ = "clusters"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    cluster: Mapped[int] = mapped_column(Integer, index=True)  # 1.. in order of each cluster's first item
+    threshold: Mapped[int] = mapped_column(Integer)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 Index("ix_findings_kind", Finding.set_kind, Finding.category)

@@ -15,9 +15,10 @@ class Hit:
     exhibit: str
     locator: Locator
     category: str  # UK scheme code
-    hash_kind: str  # the digest kinds that matched, joined by "+", e.g. "md5+sha1"
+    hash_kind: str  # exact: the digest kinds that matched, joined by "+" ("md5+sha1"); else "pdq d=12 rot90"
     hashsets: tuple[str, ...]
     deleted: bool
+    perceptual: bool = False  # matched by likeness only: a lead for an examiner to confirm
 
 
 class TriageEvents(Protocol):

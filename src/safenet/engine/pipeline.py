@@ -2,6 +2,8 @@
 
 This runs in worker threads (hashlib releases the GIL on large buffers, so two threads use both
 cores). It never raises for bad evidence: every problem becomes a warning with the item's locator.
+Images not settled by an exact match get their PDQ hash here too, from the bytes of the same read
+(see ``engine.perceptual`` for when a copy is kept and when the file is re-opened instead).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import BinaryIO, cast
 
 from safenet.analysis.digests import Sink, analyse_stream
 from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
-from safenet.case.records import ItemRecord, ItemStatus, WorkResult
+from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, WorkResult
+from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image
 from safenet.engine.profiles import Profile
 from safenet.evidence.archive import (
     EXPANDABLE,
@@ -33,6 +36,7 @@ class Settings:
     profile: Profile
     algorithms: Sequence[str]
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    perceptual: PerceptualWork | None = None  # None: no selected set holds PDQ hashes
 
 
 def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
@@ -86,10 +90,18 @@ class _Examiner:
         settings = self.settings
         opens_archives = settings.profile.expands_archives
         copyable = opens_archives and depth_allowed(item, settings.limits)
+        perceptual = settings.perceptual if settings.profile.perceptual else None
         with ExitStack() as stack:
             copies: list[BinaryIO] = []
+            image: list[ChunkCopy | BinaryIO] = []
 
             def tee(filetype: FileType) -> Sink | None:
+                if perceptual is not None and filetype.kind is MediaKind.IMAGE:
+                    if perceptual.keeps_copy(item):
+                        image.append(ChunkCopy())
+                    elif reopen is None:
+                        image.append(cast(BinaryIO, stack.enter_context(spool())))
+                    return image[-1] if image else None
                 # A top-level archive can be reopened from evidence; a member must be copied while read.
                 if not (copyable and filetype.name in EXPANDABLE) or reopen is not None:
                     return None
@@ -119,14 +131,50 @@ class _Examiner:
                         item.locator,
                     )
                 )
+            pdq = None
+            if perceptual is not None and filetype.kind is MediaKind.IMAGE and result.digests is not None:
+                pdq = self._perceptual(item, perceptual, result.digests, image[0] if image else None, reopen)
             self.records.append(
-                ItemRecord(item, filetype, status, result.digests, extension_mismatch(filetype, item.name), parent)
+                ItemRecord(
+                    item, filetype, status, result.digests, extension_mismatch(filetype, item.name), parent, pdq=pdq
+                )
             )
             index = len(self.records) - 1
             if opens_archives and filetype.kind is MediaKind.ARCHIVE:
                 # expand() itself records unsupported types (rar) and the depth limit
                 opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
                 self._expand(item, filetype, opener, index)
+
+    def _perceptual(
+        self,
+        item: Item,
+        work: PerceptualWork,
+        digests: dict[str, bytes],
+        copy: ChunkCopy | BinaryIO | None,
+        reopen: Callable[[], BinaryIO] | None,
+    ) -> PdqRecord | None:
+        """PDQ of an image that no exact match settled: from the copy made while reading, else reopened."""
+        if work.settled(digests):
+            return None
+        if isinstance(copy, ChunkCopy):
+            found = hash_image(item, copy.value(), work.mode)
+        elif copy is not None:
+            copy.seek(0)
+            found = hash_image(item, copy, work.mode)
+        elif reopen is not None:
+            try:
+                with reopen() as stream:
+                    found = hash_image(item, stream, work.mode)
+            except (OSError, EvidenceError) as exc:
+                found = EvidenceWarning(
+                    "unreadable", f"cannot reopen for perceptual hashing: {_reason(exc)}", item.locator
+                )
+        else:  # pragma: no cover - tee() always makes a copy when there is nothing to reopen
+            return None
+        if isinstance(found, EvidenceWarning):
+            self.warnings.append(found)
+            return None
+        return found
 
     def _expand(self, item: Item, filetype: FileType, opener: Callable[[], BinaryIO], index: int) -> None:
         members = expand(item, filetype.name, opener, self.settings.limits, self.warnings.append)

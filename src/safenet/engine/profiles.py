@@ -16,6 +16,12 @@ class Profile(StrEnum):
     def expands_archives(self) -> bool:
         return self is not Profile.QUICK
 
+    @property
+    def perceptual(self) -> bool:
+        """Whether images get PDQ matching when a selected set holds PDQ hashes: every profile (the
+        on-scene verdict must find resized and recompressed copies too); exact matches still skip it."""
+        return True
+
     def wants_digests(self, filetype: FileType) -> bool:
         """Whether a file of this type is hashed (and so matched) in this profile."""
         return self is Profile.FULL or filetype.is_media

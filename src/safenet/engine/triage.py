@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -29,6 +29,7 @@ from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.engine.events import Hit, NoEvents, TriageEvents
 from safenet.engine.ordering import order
+from safenet.engine.perceptual import PerceptualWork
 from safenet.engine.pipeline import Settings, examine
 from safenet.engine.profiles import Profile
 from safenet.engine.verdict import is_hit
@@ -37,6 +38,7 @@ from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.categories import most_severe
 from safenet.hashsets.model import HashKind
+from safenet.hashsets.perceptual import describe
 from safenet.hashsets.store import HashSetStore, Matcher
 
 
@@ -117,14 +119,18 @@ class _Run:
             if illicit:
                 found = True
                 self.hits += 1
+                exact = [m for m in illicit if m.hash_kind.exact]
                 self.events.hit(
                     Hit(
                         exhibit=self.options.exhibit,
                         locator=record.item.locator,
                         category=most_severe(m.category for m in illicit),
-                        hash_kind="+".join(sorted({m.hash_kind.value for m in illicit})),
+                        hash_kind="+".join(sorted({m.hash_kind.value for m in exact}))
+                        if exact
+                        else describe(min(illicit, key=lambda m: m.distance or 0)),
                         hashsets=tuple(dict.fromkeys(m.set_name for m in illicit)),
                         deleted=record.item.deleted,
+                        perceptual=not exact,
                     )
                 )
         self.illicit_hit = self.illicit_hit or found
@@ -148,6 +154,13 @@ class _Run:
         for i, matches in zip(hashed, answers, strict=True):
             if matches:
                 records[i] = records[i].with_matches(tuple(matches))
+        # Workers hashed only images no exact match settled; low-quality ones carry no variants.
+        searched = [(i, r.pdq.variants) for i, r in enumerate(records) if r.pdq and r.pdq.variants and not r.matches]
+        if searched:
+            found = self.matcher.perceptual([variants for _, variants in searched])
+            for (i, _), matches in zip(searched, found, strict=True):
+                if matches:
+                    records[i] = records[i].with_matches(tuple(matches))
         return WorkResult(tuple(records), result.warnings, result.bytes_read)
 
     def flush(self) -> None:
@@ -238,6 +251,8 @@ def triage(
                 "format": s.format,
                 "imported_at": s.imported_at.isoformat(),
                 "scheme_confirmed": store.scheme(s.name).confirmed if store else True,
+                "hashes": [k.value for k in s.digests],
+                "pdq_threshold": s.pdq_threshold,
             }
             for s in (matcher.sets if matcher else ())
         ]
@@ -329,7 +344,7 @@ def _execute(
     events.planned(len(planned), sum(i.size or 0 for i in planned))
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
     run.warnings += len(enumeration_warnings)
-    settings = Settings(options.profile, options.algorithms, options.limits)
+    settings = Settings(options.profile, options.algorithms, options.limits, _perceptual_work(matcher))
     status = RunStatus.COMPLETED
     window: deque[Future[WorkResult]] = deque()
     submitted = taken = 0
@@ -354,6 +369,17 @@ def _execute(
             run.flush()
     run.not_reached = len(planned) - taken
     return status, run
+
+
+def _perceptual_work(matcher: Matcher | None) -> PerceptualWork | None:
+    """PDQ work for the workers when a selected set holds PDQ hashes; exact matches settle an image first."""
+    if matcher is None or not matcher.perceptual_sets:
+        return None
+
+    def settled(digests: Mapping[str, bytes]) -> bool:
+        return bool(matcher.contains([{HashKind(k): v for k, v in digests.items()}])[0])
+
+    return PerceptualWork(settled)
 
 
 def _opener(evidence: Evidence, item: Item) -> Callable[[], BinaryIO]:

@@ -8,6 +8,11 @@ numbers the entries and buffers them as numpy chunks, then sorts and writes one 
 What an import keeps: one entry per record with a usable digest; digests of empty files are dropped (they
 match every empty file); the same digest with the same category in several entries is stored once (the
 first entry), with different categories once per category, so a conflict between entries stays visible.
+
+PDQ hashes are kept per entry in one perceptual index file (``index.save``: versioned, no pickle) with the
+entry numbers and qualities (an entry built from a bordered picture has two: whole and trimmed). Every PDQ
+hash is kept; those whose quality is known and below 50 are never indexed for matching (PDQ's own rule:
+they say too little about the picture), and the import says how many.
 """
 
 from __future__ import annotations
@@ -26,14 +31,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from safenet.hashsets.catalog import CategoryCounts, SetContents, TableStats
+from safenet.analysis.pdq.core import MIN_QUALITY
+from safenet.hashsets import index as perceptual_index
+from safenet.hashsets.catalog import CategoryCounts, PerceptualStats, SetContents, TableStats
 from safenet.hashsets.categories import Scheme
 from safenet.hashsets.exact import CATEGORY_FILE, I64, U8, U64, split_digests, table_path
 from safenet.hashsets.formats.base import EMPTY_DIGESTS, BulkDigests
-from safenet.hashsets.model import HashKind, HashRecord, HashSetError, WarnFn
+from safenet.hashsets.model import EXACT_KINDS, PDQ_SIZE, HashKind, HashRecord, HashSetError, WarnFn
+from safenet.hashsets.perceptual import PDQ_INDEX_FILE, UNKNOWN_QUALITY, matchable
 
 WARNING_LIMIT = 1000
 EXTRA_FILE = "extra.sqlite"
+
 CHUNK = 1 << 20  # entries buffered per kind before they become a numpy chunk
 MAX_BUCKET_BITS = 24  # 2**24 buckets: 64 MiB of uint32 starts for a 50-million-digest set
 _STEP = CHUNK * 4  # rows per slice when a sorted column is scanned or written
@@ -81,9 +90,12 @@ class Builder:
         self.warn = warn
         self.entries = 0
         self.empty = 0
-        self._chunks: dict[HashKind, list[_Chunk]] = {k: [] for k in HashKind}
-        self._digests: dict[HashKind, bytearray] = {k: bytearray() for k in HashKind}
-        self._owners: dict[HashKind, array[int]] = {k: array("I") for k in HashKind}
+        self._chunks: dict[HashKind, list[_Chunk]] = {k: [] for k in EXACT_KINDS}
+        self._digests: dict[HashKind, bytearray] = {k: bytearray() for k in EXACT_KINDS}
+        self._owners: dict[HashKind, array[int]] = {k: array("I") for k in EXACT_KINDS}
+        self._pdq = bytearray()
+        self._pdq_entries: array[int] = array("q")
+        self._pdq_quality: array[int] = array("h")
         self._category_chunks: list[npt.NDArray[np.uint16]] = []
         self._categories: array[int] = array("H")
         self._codes: dict[str | None, int] = {None: 0}
@@ -100,7 +112,7 @@ class Builder:
     def _add_record(self, record: HashRecord) -> None:
         found: list[tuple[HashKind, bytes]] = []
         empty = False
-        for kind in HashKind:
+        for kind in EXACT_KINDS:
             value = record.digest(kind)
             if value is None:
                 continue
@@ -110,13 +122,19 @@ class Builder:
                 empty = True
             else:
                 found.append((kind, value))
-        if not found:
+        pdq = self._usable_pdq(record)
+        if not found and pdq is None:
             if empty:
                 self.empty += 1
             else:
                 self.warn(record.ref, "entry has no usable digest; skipped")
             return
         entry = self._next_entries(1)
+        if pdq is not None:
+            self._add_pdq(entry, pdq, record.pdq_quality)
+            if record.pdq_trimmed is not None and len(record.pdq_trimmed) == PDQ_SIZE:
+                # a second hash of the same entry: copies found cropped to the picture match it too
+                self._add_pdq(entry, record.pdq_trimmed, record.pdq_trimmed_quality)
         for kind, value in found:
             self._digests[kind] += value
             self._owners[kind].append(entry)
@@ -127,6 +145,23 @@ class Builder:
             self._flush_categories()
         if record.extra:
             self._add_extra(entry, record.extra)
+
+    def _add_pdq(self, entry: int, value: bytes, quality: int | None) -> None:
+        self._pdq += value
+        self._pdq_entries.append(entry)
+        self._pdq_quality.append(UNKNOWN_QUALITY if quality is None else quality)
+
+    def _usable_pdq(self, record: HashRecord) -> bytes | None:
+        if record.pdq is None:
+            return None
+        if len(record.pdq) != PDQ_SIZE:
+            self.warn(record.ref, f"PDQ hash has {len(record.pdq)} bytes, not {PDQ_SIZE}; ignored")
+            return None
+        quality = record.pdq_quality
+        if quality is not None and not 0 <= quality <= 100:
+            self.warn(record.ref, f"PDQ quality {quality} is outside 0..100; ignored")
+            return None
+        return record.pdq
 
     def _add_bulk(self, bulk: BulkDigests) -> None:
         if len(bulk) == 0:
@@ -226,14 +261,32 @@ class Builder:
         if has_categories:
             _save(self.directory / CATEGORY_FILE, categories)
         tables: dict[HashKind, TableStats] = {}
-        for kind in HashKind:
+        for kind in EXACT_KINDS:
             self._flush(kind)
             chunks = self._chunks.pop(kind)
             if chunks:
                 tables[kind] = _write_table(self.directory, kind, chunks, categories if has_categories else None)
         if self.empty:
             self.warn.always("", f"{self.empty} entries hold only the digest of an empty file; skipped")
-        return SetContents(tables, table, has_categories)
+        return SetContents(tables, table, has_categories, self._finish_pdq())
+
+    def _finish_pdq(self) -> PerceptualStats | None:
+        """Write every PDQ hash with its entry and quality; say how many are too weak to match."""
+        if not self._pdq_entries:
+            return None
+        hashes = np.frombuffer(bytes(self._pdq), dtype=np.uint8).reshape(-1, PDQ_SIZE)
+        qualities = np.frombuffer(self._pdq_quality, dtype=np.int16)
+        entries = np.frombuffer(self._pdq_entries, dtype=np.int64)
+        perceptual_index.save(self.directory / PDQ_INDEX_FILE, hashes, entries, qualities, hash_kind="pdq")
+        with open(self.directory / PDQ_INDEX_FILE, "rb+") as handle:
+            os.fsync(handle.fileno())
+        low = int(np.count_nonzero(matchable(qualities) == 0))
+        if low:
+            self.warn.always(
+                "",
+                f"{low} PDQ hashes have quality below {MIN_QUALITY}: kept, but never used to claim a match",
+            )
+        return PerceptualStats(count=len(entries), indexed=len(entries) - low, low_quality=low)  # hashes, not entries
 
 
 # --- sorting and writing one table ---------------------------------------------------------------------

@@ -5,9 +5,13 @@ and threads may use one store), so its schema, format version and every SQL stat
 nowhere else. The digests themselves are not in it: they are in the per-set arrays (``exact``, ``build``).
 
 Tables: ``meta`` (the store format version), ``sets`` (one row per set: what a run records, the directory
-of its arrays and the category scheme as it was at import), ``set_digests`` (per set and digest kind, the
-shape of its sorted table) and ``categories`` (per set, the category index used in its arrays: raw code, UK
-code and number of entries).
+of its arrays, the category scheme as it was at import and the PDQ match threshold), ``set_digests`` (per
+set and digest kind, the shape of its sorted table), ``set_perceptual`` (per set with PDQ hashes: how many,
+how many are indexed for matching, how many are low quality) and ``categories`` (per set, the category
+index used in its arrays: raw code, UK code and number of entries).
+
+Format versions: 1 had no perceptual columns; a version-1 catalog is migrated in place (one column and one
+table added, nothing rewritten: version-1 sets hold no PDQ). Any other version is refused with a message.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from typing import Any
 from safenet.hashsets.categories import Scheme, scheme_from_dict
 from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, SetKind
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+DEFAULT_PDQ_THRESHOLD = 31  # Meta's recommended PDQ match distance (PERCEPTUAL.md)
+MAX_PDQ_THRESHOLD = 63  # beyond a quarter of the bits a "match" says little; refuse rather than mislead
 _NAME_RE = re.compile(r"^[\w][\w .@()+,:-]{0,99}$")
 
 _SCHEMA = """
@@ -45,7 +51,8 @@ CREATE TABLE IF NOT EXISTS sets (
     scheme_json TEXT NOT NULL,
     kind TEXT NOT NULL,
     profile TEXT,
-    has_categories INTEGER NOT NULL
+    has_categories INTEGER NOT NULL,
+    pdq_threshold INTEGER NOT NULL DEFAULT 31
 );
 CREATE TABLE IF NOT EXISTS set_digests (
     set_id INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,
@@ -53,6 +60,14 @@ CREATE TABLE IF NOT EXISTS set_digests (
     count INTEGER NOT NULL,
     bucket_bits INTEGER NOT NULL,
     max_bucket INTEGER NOT NULL,
+    PRIMARY KEY (set_id, hash_kind)
+);
+CREATE TABLE IF NOT EXISTS set_perceptual (
+    set_id INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,
+    hash_kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    indexed INTEGER NOT NULL,
+    low_quality INTEGER NOT NULL,
     PRIMARY KEY (set_id, hash_kind)
 );
 CREATE TABLE IF NOT EXISTS categories (
@@ -78,12 +93,22 @@ class TableStats:
 
 
 @dataclass(frozen=True, slots=True)
+class PerceptualStats:
+    """The PDQ hashes of one set: all kept, ``indexed`` of them usable for matching (quality unknown or ≥ 50)."""
+
+    count: int
+    indexed: int
+    low_quality: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetContents:
-    """What an import found in a set: its digest tables and its category index (by index number)."""
+    """What an import found in a set: its digest tables, its PDQ hashes and its category index."""
 
     tables: dict[HashKind, TableStats]
     categories: CategoryCounts
     has_categories: bool
+    perceptual: PerceptualStats | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +128,15 @@ def check_name(name: str) -> None:
         )
 
 
+def check_pdq_threshold(value: int) -> int:
+    """A usable per-set PDQ threshold, or a HashSetError naming the bad value."""
+    if not 0 <= value <= MAX_PDQ_THRESHOLD:
+        raise HashSetError(
+            f"PDQ threshold {value} is outside 0..{MAX_PDQ_THRESHOLD}; the usual value is {DEFAULT_PDQ_THRESHOLD}"
+        )
+    return value
+
+
 def name_taken(name: str) -> HashSetError:
     return HashSetError(f"a hash set named '{name}' already exists; choose another name or pass --replace")
 
@@ -114,9 +148,12 @@ class Catalog:
         self.path = path
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait and see the new version
             row = db.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
+            elif row[0] == "1":
+                _migrate_from_1(db)
             elif row[0] != str(FORMAT_VERSION):
                 raise HashSetError(
                     f"the hash-set database at {path.parent} has format version {row[0]} but this Safenet "
@@ -175,6 +212,12 @@ class Catalog:
             row = _set_row(db, name)
         return scheme_from_dict(json.loads(row["scheme_json"]), f"the catalog entry of '{name}'")
 
+    def set_pdq_threshold(self, name: str, threshold: int) -> None:
+        """Change the distance at which the set's PDQ hashes match (later triages use the new value)."""
+        check_pdq_threshold(threshold)
+        with self._connect() as db:
+            db.execute("UPDATE sets SET pdq_threshold = ? WHERE id = ?", (threshold, _set_row(db, name)["id"]))
+
     def category_counts(self, name: str) -> CategoryCounts:
         with self._connect() as db:
             return [c for c in _contents(db, _set_row(db, name)).categories if c[2]]
@@ -201,6 +244,12 @@ class Catalog:
                     "INSERT INTO set_digests VALUES (?, ?, ?, ?, ?)",
                     [(set_id, k.value, s.count, s.bucket_bits, s.max_bucket) for k, s in contents.tables.items()],
                 )
+                if contents.perceptual is not None:
+                    p = contents.perceptual
+                    db.execute(
+                        "INSERT INTO set_perceptual VALUES (?, ?, ?, ?, ?)",
+                        (set_id, HashKind.PDQ.value, p.count, p.indexed, p.low_quality),
+                    )
                 db.executemany(
                     "INSERT INTO categories VALUES (?, ?, ?, ?, ?)",
                     [(set_id, i, raw, uk, n) for i, (raw, uk, n) in enumerate(contents.categories)],
@@ -212,6 +261,14 @@ class Catalog:
         return None if old is None else str(old[1])
 
 
+def _migrate_from_1(db: sqlite3.Connection) -> None:
+    """Version 1 -> 2: the PDQ threshold column (``set_perceptual`` exists already: CREATE IF NOT EXISTS)."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(sets)")}
+    if "pdq_threshold" not in columns:
+        db.execute(f"ALTER TABLE sets ADD COLUMN pdq_threshold INTEGER NOT NULL DEFAULT {DEFAULT_PDQ_THRESHOLD}")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
+
+
 def _set_row(db: sqlite3.Connection, name: str) -> sqlite3.Row:
     row = db.execute("SELECT * FROM sets WHERE name = ?", (name,)).fetchone()
     if row is None:
@@ -221,6 +278,7 @@ def _set_row(db: sqlite3.Connection, name: str) -> sqlite3.Row:
 
 def _info(db: sqlite3.Connection, row: Any) -> HashSetInfo:
     kinds = {r[0] for r in db.execute("SELECT hash_kind FROM set_digests WHERE set_id = ?", (row["id"],))}
+    kinds |= {r[0] for r in db.execute("SELECT hash_kind FROM set_perceptual WHERE set_id = ?", (row["id"],))}
     return HashSetInfo(
         name=row["name"],
         format=row["format"],
@@ -232,6 +290,7 @@ def _info(db: sqlite3.Connection, row: Any) -> HashSetInfo:
         kind=SetKind(row["kind"]),
         digests=tuple(k for k in HashKind if k.value in kinds),
         profile=row["profile"],
+        pdq_threshold=row["pdq_threshold"],
     )
 
 
@@ -246,7 +305,12 @@ def _contents(db: sqlite3.Connection, row: Any) -> SetContents:
         (r[0], r[1], r[2])
         for r in db.execute("SELECT raw, uk, entries FROM categories WHERE set_id = ? ORDER BY idx", (row["id"],))
     ]
-    return SetContents(tables, categories, bool(row["has_categories"]))
+    perceptual = db.execute(
+        "SELECT count, indexed, low_quality FROM set_perceptual WHERE set_id = ? AND hash_kind = ?",
+        (row["id"], HashKind.PDQ.value),
+    ).fetchone()
+    stats = PerceptualStats(*perceptual) if perceptual is not None else None
+    return SetContents(tables, categories, bool(row["has_categories"]), stats)
 
 
 def _insert_set(
@@ -254,8 +318,8 @@ def _insert_set(
 ) -> int:
     cursor = db.execute(
         "INSERT INTO sets (name, directory, format, source_path, source_sha256, source_size, imported_at,"
-        " entry_count, scheme, scheme_json, kind, profile, has_categories)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " entry_count, scheme, scheme_json, kind, profile, has_categories, pdq_threshold)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             info.name,
             directory,
@@ -270,6 +334,7 @@ def _insert_set(
             info.kind.value,
             info.profile,
             int(contents.has_categories),
+            check_pdq_threshold(info.pdq_threshold),
         ),
     )
     assert cursor.lastrowid is not None

@@ -2,7 +2,8 @@
 
 Why a module of its own: this is the hot path of a triage (every listed file is looked up here) and the
 one place that reads the table layout; ``build`` writes it through the same names (``table_path``,
-``split_digests``), the catalog only records each table's shape. A perceptual index will be a sibling.
+``split_digests``), the catalog only records each table's shape. ``Matcher`` also answers perceptual
+queries, through its sibling ``perceptual`` (PDQ within a distance), so a run opens its sets once.
 
 A table is one digest kind of one set, sorted by digest: ``<kind>.prefix.npy`` (uint64, first 8 bytes
 big-endian), ``<kind>.rest.npy`` (uint8, remaining bytes), ``<kind>.entry.npy`` (uint32, entry row) and
@@ -27,6 +28,7 @@ import numpy.typing as npt
 
 from safenet.hashsets.catalog import StoredSet, TableStats
 from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, Match
+from safenet.hashsets.perceptual import PerceptualQuery, PerceptualSets
 
 CATEGORY_FILE = "category.npy"
 _STRENGTH = (HashKind.SHA256, HashKind.SHA1, HashKind.MD5)  # one match per set entry: the strongest kind
@@ -129,6 +131,9 @@ class Matcher:
         """Open each set (catalog entry, directory of its arrays); arrays are memory-mapped, not loaded."""
         self._sets = [_OpenSet(stored, directory) for stored, directory in sets]
         self.sets: tuple[HashSetInfo, ...] = tuple(s.info for s in self._sets)
+        self._perceptual = PerceptualSets(
+            [(stored, directory, o.category_of) for (stored, directory), o in zip(sets, self._sets, strict=True)]
+        )
         # Everything a Match holds except the entry, per (set, digest kind, category index), so a hit only
         # costs one object: templates[base[set][kind rank] + category index].
         self._templates: list[tuple[Any, ...]] = []
@@ -152,6 +157,15 @@ class Matcher:
         """
         with _gc_paused():
             return self._lookup(queries)
+
+    @property
+    def perceptual_sets(self) -> bool:
+        """Whether any of the sets holds PDQ hashes usable for matching (so images need PDQ work)."""
+        return bool(self._perceptual)
+
+    def perceptual(self, queries: Sequence[PerceptualQuery]) -> list[list[Match]]:
+        """Perceptual (PDQ) matches per found image, batched; see ``perceptual.PerceptualSets.lookup``."""
+        return self._perceptual.lookup(queries)
 
     def contains(self, queries: Sequence[Mapping[HashKind, bytes]]) -> npt.NDArray[np.bool_]:
         """For each query, whether it matches any of the sets; builds no Match objects.
@@ -205,6 +219,7 @@ class Matcher:
     def close(self) -> None:
         """Drop the memory maps (they are also released when the matcher is garbage-collected)."""
         self._sets = []
+        self._perceptual = PerceptualSets([])
 
     def __enter__(self) -> Matcher:
         return self
@@ -242,7 +257,7 @@ def _fill(
     entries: list[int],
     table: list[tuple[Any, ...]],
 ) -> None:
-    set0, set1, set2, set3, set4, set5, set6, set7 = _SET_MATCH_FIELDS
+    set0, set1, set2, set3, set4, set5, set6, set7, set8, set9, set10 = _SET_MATCH_FIELDS
     new = object.__new__
     for query, template, entry in zip(queries, templates, entries, strict=True):
         name, sha256, kind, hash_kind, raw, uk, scheme = table[template]
@@ -255,6 +270,9 @@ def _fill(
         set5(match, uk)
         set6(match, scheme)
         set7(match, entry)
+        set8(match, None)
+        set9(match, None)
+        set10(match, None)
         results[query].append(match)
 
 

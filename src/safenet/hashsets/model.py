@@ -24,19 +24,31 @@ class SetKind(StrEnum):
 
 
 class HashKind(StrEnum):
-    """Digest algorithms a set can hold. Stored in the catalog and used in file names."""
+    """Hash algorithms a set can hold. Stored in the catalog and case files and used in file names.
+
+    MD5, SHA-1 and SHA-256 are exact digests (sorted tables, ``exact``); PDQ is Meta's 256-bit perceptual
+    hash, searched within a Hamming distance (``index``). ``EXACT_KINDS`` lists the former.
+    """
 
     MD5 = "md5"
     SHA1 = "sha1"
     SHA256 = "sha256"
+    PDQ = "pdq"
 
     @property
     def size(self) -> int:
         """Digest length in bytes."""
-        return DIGEST_SIZES[self]
+        return PDQ_SIZE if self is HashKind.PDQ else DIGEST_SIZES[self]
+
+    @property
+    def exact(self) -> bool:
+        """Whether a match means byte-identical content (not a perceptual likeness)."""
+        return self is not HashKind.PDQ
 
 
+PDQ_SIZE = 32
 DIGEST_SIZES: Mapping[HashKind, int] = {HashKind.MD5: 16, HashKind.SHA1: 20, HashKind.SHA256: 32}
+EXACT_KINDS: tuple[HashKind, ...] = (HashKind.MD5, HashKind.SHA1, HashKind.SHA256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,10 @@ class HashRecord:
     name: str | None = None
     ref: str = ""  # where in the source file: "line 12", "MediaID 5"
     extra: Mapping[str, str] | None = None  # small per-entry metadata worth keeping (VICS only so far)
+    pdq: bytes | None = None  # 32-byte PDQ hash (perceptual), as the C++ reference writes it in hex
+    pdq_quality: int | None = None  # 0-100 when the source says; None = unknown (trusted, as PDQ lists)
+    pdq_trimmed: bytes | None = None  # PDQ of the picture inside its uniform borders (``hashset build`` only)
+    pdq_trimmed_quality: int | None = None
 
     def digest(self, kind: HashKind) -> bytes | None:
         """The digest of one kind, or None when the entry does not carry it."""
@@ -58,6 +74,8 @@ class HashRecord:
             return self.md5
         if kind is HashKind.SHA1:
             return self.sha1
+        if kind is HashKind.PDQ:
+            return self.pdq
         return self.sha256
 
 
@@ -75,6 +93,7 @@ class HashSetInfo:
     kind: SetKind
     digests: tuple[HashKind, ...]
     profile: str | None = None  # VICS profile ("UK", "Default" ...) where the file says one
+    pdq_threshold: int = 31  # largest Hamming distance that counts as a PDQ match for this set
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +108,14 @@ class Match:
     category: str  # UK code: "A", "B", "C", "non-indecent", "uncategorised" or "unknown:<raw>"
     scheme: str
     entry: int
+    distance: int | None = None  # perceptual matches only: Hamming distance to the entry's hash
+    orientation: str | None = None  # perceptual: how the found image is turned from the entry (COPY_ORIENTATION)
+    trimmed: bool | None = None  # perceptual: matched after uniform borders were removed
+
+    @property
+    def match_kind(self) -> str:
+        """ "exact" (identical bytes) or "perceptual" (a likeness an examiner must confirm)."""
+        return "exact" if self.hash_kind.exact else "perceptual"
 
 
 class HashSetError(Exception):

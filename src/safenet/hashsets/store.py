@@ -27,18 +27,28 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from safenet.hashsets.build import EXTRA_FILE, Builder, WarnLimiter
-from safenet.hashsets.catalog import Catalog, CategoryCounts, SetContents, check_name, name_taken
+from safenet.hashsets.catalog import (
+    DEFAULT_PDQ_THRESHOLD,
+    Catalog,
+    CategoryCounts,
+    SetContents,
+    check_name,
+    check_pdq_threshold,
+    name_taken,
+)
 from safenet.hashsets.categories import Scheme, get_scheme, load_scheme_file
 from safenet.hashsets.exact import Matcher
 from safenet.hashsets.formats import detect_format, get_format
-from safenet.hashsets.formats.base import HashSetFormat
-from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, SetKind, WarnFn
+from safenet.hashsets.formats.base import BulkDigests, HashSetFormat
+from safenet.hashsets.model import HashKind, HashRecord, HashSetError, HashSetInfo, SetKind, WarnFn
+from safenet.hashsets.reference import ReferenceFolder
 
 __all__ = ["HashSetStore", "Matcher"]
 
@@ -84,6 +94,10 @@ class HashSetStore:
         """The category scheme a set was imported with, as it was then (a snapshot, not today's file)."""
         return self._catalog.scheme(name)
 
+    def set_pdq_threshold(self, name: str, threshold: int) -> None:
+        """Change a set's PDQ match distance; recorded with every later run that uses the set."""
+        self._catalog.set_pdq_threshold(name, threshold)
+
     def category_counts(self, name: str) -> CategoryCounts:
         """(raw code, UK code, number of entries) for each category code the set uses."""
         return self._catalog.category_counts(name)
@@ -109,11 +123,13 @@ class HashSetStore:
         scheme: str | None = None,
         scheme_file: Path | None = None,
         replace: bool = False,
+        pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
         warn: WarnFn,
     ) -> HashSetInfo:
         """Read a hash-set file into the store under ``name``; see the module docstring for the layout."""
         path = Path(path)
         check_name(name)
+        check_pdq_threshold(pdq_threshold)
         if not path.is_file():
             raise HashSetError(f"{path} is not a file; give the path of the hash-set file to import")
         fmt = get_format(format_name) if format_name else detect_format(path)
@@ -129,39 +145,124 @@ class HashSetStore:
         before = path.stat()
         digest = _file_sha256(path)
         limiter = WarnLimiter(warn)
+
+        def unchanged() -> None:
+            after = path.stat()
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise HashSetError(f"{path} changed while it was being imported; import it again")
+
+        source = _Source(
+            fmt.NAME, str(path.resolve()), digest, before.st_size, f"when read as {fmt.NAME}", lambda: chosen
+        )
+        info = self._build(
+            name,
+            set_kind,
+            source,
+            fmt.read_bulk(path, limiter),
+            limiter,
+            replace,
+            pdq_threshold,
+            unchanged,
+            default_scheme=lambda: _default_scheme(fmt, limiter),
+            profile=fmt.profile,
+        )
+        limiter.finish()
+        return info
+
+    def build_folder(
+        self,
+        folder: Path,
+        name: str,
+        *,
+        kind: SetKind,
+        category: str | None = None,
+        scheme: str | None = None,
+        scheme_file: Path | None = None,
+        replace: bool = False,
+        pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+        workers: int = 2,
+        warn: WarnFn,
+    ) -> HashSetInfo:
+        """Hash every file of a folder of reference images (MD5, SHA-1, SHA-256, PDQ exact) into a new set.
+
+        No copy of any image is kept: only digests, PDQ hashes, names and the category given.
+        """
+        folder = Path(folder)
+        check_name(name)
+        check_pdq_threshold(pdq_threshold)
+        chosen = _explicit_scheme(scheme, scheme_file)
+        if category is not None and chosen is None:
+            raise HashSetError("--category needs --scheme (or --scheme-file) to say what the code means")
+        if not replace and self._catalog.exists(name):
+            raise name_taken(name)
+        limiter = WarnLimiter(warn)
+        manifest = ReferenceFolder(folder, category, workers)
+        source = _Source(manifest.FORMAT, str(folder.resolve()), "", 0, "from the images in it", lambda: chosen)
+        info = self._build(
+            name,
+            kind,
+            source,
+            manifest.records(limiter),
+            limiter,
+            replace,
+            pdq_threshold,
+            lambda: None,
+            default_scheme=lambda: get_scheme("none"),
+            profile=lambda: None,
+            digest=manifest.digest,
+        )
+        limiter.finish()
+        return info
+
+    def _build(
+        self,
+        name: str,
+        kind: SetKind,
+        source: _Source,
+        items: Iterable[HashRecord | BulkDigests],
+        limiter: WarnLimiter,
+        replace: bool,
+        pdq_threshold: int,
+        unchanged: Callable[[], None],
+        *,
+        default_scheme: Callable[[], Scheme],
+        profile: Callable[[], str | None],
+        digest: Callable[[], str] | None = None,
+    ) -> HashSetInfo:
+        """Stage a new set from ``items``, check it, and publish it; shared by import and folder builds."""
         with _Staging(self._sets) as staging:
             builder = Builder(staging.path, limiter)
             try:
-                for item in fmt.read_bulk(path, limiter):
+                for item in items:
                     builder.add(item)
             except OSError as exc:
-                raise HashSetError(f"cannot read {path}: {exc.strerror or exc}; check the file") from exc
+                raise HashSetError(f"cannot read {source.path}: {exc.strerror or exc}; check the file") from exc
             finally:
                 builder.close()
             if builder.entries == 0:
                 raise HashSetError(
-                    f"{path} gave no usable hash entries when read as {fmt.NAME}; check that the file is "
-                    "really in that format (see the warnings)"
+                    f"{source.path} gave no usable hash entries {source.how}; check that it is really what "
+                    "you meant to import (see the warnings)"
                 )
-            used = chosen or _default_scheme(fmt, limiter)
+            used = source.scheme() or default_scheme()
             contents = builder.finish(used)
-            after = path.stat()
-            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                raise HashSetError(f"{path} changed while it was being imported; import it again")
+            unchanged()
+            if contents.perceptual is None and pdq_threshold != DEFAULT_PDQ_THRESHOLD:
+                limiter.always("", "--pdq-threshold given but the set holds no PDQ hashes; kept for the record")
             info = HashSetInfo(
                 name=name,
-                format=fmt.NAME,
-                source_path=str(path.resolve()),
-                source_sha256=digest,
+                format=source.format,
+                source_path=source.path,
+                source_sha256=digest() if digest is not None else source.sha256,
                 imported_at=datetime.now(UTC),
                 entry_count=builder.entries,
                 scheme=used.name,
-                kind=set_kind,
-                digests=tuple(k for k in HashKind if k in contents.tables),
-                profile=fmt.profile(),
+                kind=kind,
+                digests=_kinds(contents),
+                profile=profile(),
+                pdq_threshold=pdq_threshold,
             )
-            self._commit(info, staging, contents, used, before.st_size, replace)
-        limiter.finish()
+            self._commit(info, staging, contents, used, source.size, replace)
         return info
 
     def _commit(
@@ -184,6 +285,22 @@ class HashSetStore:
         """A matcher over the named sets (in the given order); arrays are memory-mapped, not loaded."""
         stored = self._catalog.stored(list(dict.fromkeys(names)))
         return Matcher([(s, self._sets / s.directory) for s in stored])
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a new set comes from, as the catalog records it."""
+
+    format: str
+    path: str
+    sha256: str
+    size: int
+    how: str  # completes "gave no usable hash entries ..."
+    scheme: Callable[[], Scheme | None]
+
+
+def _kinds(contents: SetContents) -> tuple[HashKind, ...]:
+    return tuple(k for k in HashKind if k in contents.tables or (k is HashKind.PDQ and contents.perceptual))
 
 
 def _explicit_scheme(scheme: str | None, scheme_file: Path | None) -> Scheme | None:

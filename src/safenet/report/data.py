@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from safenet.case.schema import Exhibit, Finding, ItemRow, WarningRow
 from safenet.case.store import Case
+from safenet.engine.clusters import cluster_report
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 
-SCHEMA_ID = "https://safenet.invalid/schemas/report-1.json"
+SCHEMA_ID = "https://safenet.invalid/schemas/report-2.json"
+REPORT_VERSION = 2  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -64,6 +66,9 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
                     "md5": item.md5,
                     "sha1": item.sha1,
                     "sha256": item.sha256,
+                    "pdq": item.pdq,
+                    "pdq_quality": item.pdq_quality,
+                    "pdq_low_quality": item.pdq_low_quality,
                     "findings": [],
                 }
             entry["findings"].append(
@@ -77,6 +82,9 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
                     "category_raw": finding.category_raw,
                     "scheme": finding.scheme,
                     "entry": finding.entry,
+                    "distance": finding.distance,
+                    "orientation": finding.orientation,
+                    "trimmed": finding.trimmed,
                 }
             )
     return list(out.values())
@@ -108,7 +116,7 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
     audit = case.audit.verify()
     return {
         "$schema": SCHEMA_ID,
-        "report_version": 1,
+        "report_version": REPORT_VERSION,
         "generated_at": summary.generated_at.isoformat(),
         "tool": {"name": "safenet", "version": summary.tool_version},
         "case": str(case.path.resolve()),
@@ -123,4 +131,5 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
         "exhibits": [_exhibit(e) for e in summary.exhibits],
         "items": _items_with_findings(case),
         "warnings": _warnings(case),
+        "clusters": cluster_report(case),
     }

@@ -41,6 +41,7 @@ NOT_EXAMINED_CODES = (
     "deleted-not-listed",
     "fs-corrupt",
     "image-hash-mismatch",
+    "perceptual-skipped",
 )
 COLUMNS = ("total", "live", "deleted", "still", "video", "exact", "perceptual")
 

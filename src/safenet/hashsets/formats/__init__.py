@@ -14,6 +14,7 @@ from safenet.hashsets.formats.base import BulkDigests, HashSetFormat, read_head
 from safenet.hashsets.formats.hashdeep import HashdeepFormat
 from safenet.hashsets.formats.hashlist import HashListFormat
 from safenet.hashsets.formats.nsrl import NsrlV2Format, NsrlV3Format
+from safenet.hashsets.formats.pdqlist import PdqListFormat
 from safenet.hashsets.formats.vics import VicsFormat
 from safenet.hashsets.model import HashSetError, UnknownFormat
 
@@ -22,6 +23,7 @@ FORMAT_CLASSES: tuple[type[HashSetFormat], ...] = (
     NsrlV3Format,
     NsrlV2Format,
     HashdeepFormat,
+    PdqListFormat,  # before the hash lists: "hash,quality" lines and PDQ headers are its own
     HashListFormat,  # catch-all: keep last
 )
 

@@ -34,7 +34,7 @@ from safenet.hashsets.formats.base import (
     parse_hex,
     strip_bom,
 )
-from safenet.hashsets.model import HashKind, HashRecord, SetKind, WarnFn
+from safenet.hashsets.model import EXACT_KINDS, HashKind, HashRecord, SetKind, WarnFn
 
 _TAG_RE = re.compile(r"^(?P<algo>[A-Za-z0-9-]+) ?\((?P<name>.*)\) ?= ?(?P<hex>\S*)$")
 _GNU_RE = re.compile(r"^(?P<hex>[0-9A-Fa-f]+) (?P<mode>[ *])(?P<name>.*)$")
@@ -165,7 +165,7 @@ class HashListFormat(HashSetFormat):
     def read_bulk(self, path: Path, warn: WarnFn) -> Iterator[HashRecord | BulkDigests]:
         """Lines starting with a fixed-width digest are decoded in numpy; the rest go line by line."""
         parser = _LineParser.for_head(_head(path))
-        kinds = [parser.header] if parser.header is not None else list(HashKind)
+        kinds = [parser.header] if parser.header is not None else list(EXACT_KINDS)
         for block in iter_line_blocks(path, warn):
             yield from _fast_block(block, kinds, parser, warn)
 

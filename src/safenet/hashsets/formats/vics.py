@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import ijson
 
 from safenet.hashsets.formats.base import HEAD_SIZE, HashSetFormat, clip, parse_hex, strip_bom
-from safenet.hashsets.model import HashKind, HashRecord, HashSetError, SetKind, WarnFn
+from safenet.hashsets.model import PDQ_SIZE, HashKind, HashRecord, HashSetError, SetKind, WarnFn
 
 _CONTEXT_RE = re.compile(
     rb'"(?:@odata\.context|odata\.metadata)"\s*:\s*"[^"]*?'
@@ -142,12 +142,15 @@ def _record(media: Any, number: int, warn: WarnFn) -> HashRecord | None:
         extra["MediaID"] = media_id
     if "AlternativeHashes" in media:
         _alternative_hashes(media["AlternativeHashes"], digests, problems, extra)
+    pdq = _pdq(media, problems)
     if "PhotoDNA" in media:
         photodna = _text(media["PhotoDNA"])
         if photodna:
             extra["PhotoDNA"] = photodna  # kept verbatim, never interpreted
-    if not digests:
-        detail = "; ".join(problems) if problems else "no MD5, SHA1 or SHA256"
+    if pdq is None and "AlternativeHashes" in media:
+        pdq = _alternative_pdq(media["AlternativeHashes"], problems)
+    if not digests and pdq is None:
+        detail = "; ".join(problems) if problems else "no MD5, SHA1, SHA256 or PDQ"
         warn(ref, f"no usable digest ({detail}); entry skipped")
         return None
     if problems:
@@ -170,7 +173,39 @@ def _record(media: Any, number: int, warn: WarnFn) -> HashRecord | None:
         name=_first_file_name(files) if files else None,
         ref=ref,
         extra=extra or None,
+        pdq=pdq,
     )
+
+
+def _pdq(media: dict[str, Any], problems: list[str]) -> bytes | None:
+    """A ``PDQ`` Media field (hex, 64 digits), where an exporter writes one; no quality is carried."""
+    return _parse_pdq(media.get("PDQ"), "PDQ", problems)
+
+
+def _alternative_pdq(value: Any, problems: list[str]) -> bytes | None:
+    """AlternativeHashes entries with HashName "PDQ" (the 1.3 home of non-MD5 hashes)."""
+    if not isinstance(value, list):
+        return None
+    for item in value:
+        if isinstance(item, dict) and str(item.get("HashName") or "").strip().upper() == "PDQ":
+            found = _parse_pdq(item.get("HashValue"), "AlternativeHashes PDQ", problems)
+            if found is not None:
+                return found
+    return None
+
+
+def _parse_pdq(value: Any, key: str, problems: list[str]) -> bytes | None:
+    if value is None or value == "":
+        return None
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or len(text) != 2 * PDQ_SIZE:
+        problems.append(f"{key} {clip(repr(value))} is not a 64-digit hex PDQ hash; ignored")
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        problems.append(f"{key} '{clip(text)}' is not hexadecimal; ignored")
+        return None
 
 
 def _take_digest(digests: dict[HashKind, bytes], problems: list[str], kind: HashKind, key: str, value: Any) -> None:

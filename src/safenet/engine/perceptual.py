@@ -1,0 +1,66 @@
+"""The worker side of perceptual matching: which images get a PDQ hash, and from which bytes.
+
+Why the decision is made in the worker: an image already matched exactly needs no perceptual work
+(DESIGN: decisive-first), and the worker knows its digests the moment the read ends. Asking the matcher
+(``Matcher.contains``, one vectorised lookup, read-only memory maps: safe from threads) there avoids
+decoding the image at all, where a main-thread decision would need the bytes kept or read again.
+
+Which bytes (STYLE #4, one read): ``analyse_stream`` already reads the whole file for the digests, so
+images up to ``KEEP_LIMIT`` are collected from that read (the chunks it reads anyway: no extra copy until
+they are joined) and decoded from memory. Larger ones would pin ``workers × size`` bytes of memory for a
+gain that a 50 MB file's decode dwarfs, so a top-level item is re-opened from its locator instead (a
+second read, only for rare, huge images); an archive member, which cannot be re-opened cheaply, is
+spooled (memory, then a private temporary file), as nested archives already are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from safenet.analysis.pdq import PdqMode, Skipped, compute
+from safenet.case.records import PdqRecord
+from safenet.evidence.locator import display_safe
+from safenet.evidence.model import EvidenceWarning, Item
+
+KEEP_LIMIT: Final = 32 << 20
+WARNING_CODE: Final = "perceptual-skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class PerceptualWork:
+    """What workers need for PDQ: whether digests are already settled by an exact match, and limits."""
+
+    settled: Callable[[Mapping[str, bytes]], bool]
+    keep_limit: int = KEEP_LIMIT
+    mode: PdqMode = PdqMode.FAST
+
+    def keeps_copy(self, item: Item) -> bool:
+        """Whether to collect the bytes while they are read (else: reopen, or spool for a member)."""
+        return item.size is not None and item.size <= self.keep_limit
+
+
+class ChunkCopy:
+    """A sink that keeps the chunks the read loop hands it (references, not copies) until joined."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes, /) -> int:
+        self._chunks.append(data)
+        return len(data)
+
+    def value(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def hash_image(item: Item, source: bytes | BinaryIO, mode: PdqMode) -> PdqRecord | EvidenceWarning:
+    """PDQ of one image; a picture that cannot be decoded is a warning with its locator, never an error."""
+    result = compute(source, mode)
+    if isinstance(result, Skipped):
+        return EvidenceWarning(
+            WARNING_CODE, display_safe(f"no perceptual hash ({result.reason}): {result.message}"), item.locator
+        )
+    variants = tuple((trimmed, h.hashes) for trimmed, h in result.variants())
+    return PdqRecord(result.full.hash, result.quality, result.low_quality_reason, variants)
