@@ -17,7 +17,7 @@ from safenet.analysis.pdq.core import (
     reduce_like_reference,
 )
 from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Skipped
-from safenet.analysis.pdq.hasher import PdqMode, PdqResult, compute
+from safenet.analysis.pdq.hasher import PdqMode, PdqResult, compute, compute_pixels
 
 __all__ = [
     "COPY_ORIENTATION",
@@ -30,6 +30,7 @@ __all__ = [
     "PdqResult",
     "Skipped",
     "compute",
+    "compute_pixels",
     "hamming",
     "hash_rgb",
     "parse_hex",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from safenet.analysis.pdq.core import MIN_QUALITY, PdqHash, hash_rgb
+from safenet.analysis.pdq.core import MIN_QUALITY, PdqHash, U8Image, hash_rgb
 from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Skipped, Source, decode
 from safenet.analysis.pdq.trim import Box, content_box
 
@@ -81,11 +81,38 @@ def compute(
     decoded = decode(source, fast=mode is PdqMode.FAST, orient=orient, max_pixels=max_pixels)
     if isinstance(decoded, Skipped):
         return decoded
-    pixels = decoded.pixels
+    return compute_pixels(
+        decoded.pixels,
+        mode,
+        trim=trim,
+        stored_size=decoded.stored_size,
+        orientation=decoded.orientation,
+        notes=decoded.notes,
+    )
+
+
+def compute_pixels(
+    pixels: U8Image,
+    mode: PdqMode = PdqMode.EXACT,
+    *,
+    trim: bool = True,
+    stored_size: tuple[int, int] | None = None,
+    orientation: int = 1,
+    notes: tuple[str, ...] = (),
+) -> PdqResult:
+    """Hash pixels that are already decoded (H×W×3 RGB or H×W grey uint8), e.g. a video frame.
+
+    Why separate from :func:`compute`: video decoders hand over arrays, and a frame must get exactly the
+    hash its still would get (reference reduction, trimmed variant, same low-quality rules), so that a
+    frame can be matched against image hash sets and a still against video frames. ``stored_size``
+    (width, height) defaults to the array's own size.
+    """
     full = hash_rgb(pixels)
     box = content_box(pixels) if trim else None
     trimmed = None
     if box is not None:
         left, top, right, bottom = box
         trimmed = hash_rgb(pixels[top:bottom, left:right])
-    return PdqResult(mode, full, trimmed, box, decoded.stored_size, decoded.orientation, decoded.notes)
+    if stored_size is None:
+        stored_size = (int(pixels.shape[1]), int(pixels.shape[0]))
+    return PdqResult(mode, full, trimmed, box, stored_size, orientation, notes)

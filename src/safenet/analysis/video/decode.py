@@ -1,0 +1,150 @@
+"""Open a video with PyAV, read its metadata and yield frames sampled by timestamp.
+
+Why sample by timestamp and not by frame number: frame rates vary (variable-rate phone video, GIF delays,
+re-encodes at another rate), and the same second of two encodings must give the same sample for the
+two to match. A sample is the first frame shown at or after each target time ``k / rate``.
+
+Why decode packet by packet: evidence is hostile. A truncated file or garbage after a valid header makes
+libavcodec fail on some packets; each failure is counted and decoding goes on, so the frames before the
+damage are kept. Too many failures end the stream with ``Stop.DECODE_ERROR``. Only the video stream is
+decoded; audio packets are demuxed past and dropped, never decoded.
+
+Why seek only for sparse samples: a seek lands on the keyframe before the target and decodes forward from
+there. With 1 frame/s and typical keyframe gaps of 2–10 s, decoding forward is cheaper; when the next
+target is more than ``seek_gap_s`` ahead (spread sampling of long videos, huge timestamp gaps) a seek is.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import av
+import av.container
+import av.error
+import av.video.stream
+
+from safenet.analysis.video.model import Stop, VideoMeta
+
+VideoSource = bytes | str | Path | BinaryIO
+
+#: Packets that may fail to decode before the stream is declared broken (a few bad packets are common
+#: at the cut of a truncated file; thousands mean garbage).
+MAX_DECODE_ERRORS: Final = 32
+_EPSILON: Final = 1e-6
+
+
+class StreamStopped(Exception):
+    """Raised inside the sampler to end decoding for a budget or a broken stream (never leaves the package)."""
+
+    def __init__(self, stop: Stop, message: str) -> None:
+        super().__init__(message)
+        self.stop = stop
+        self.message = message
+
+
+def open_container(source: VideoSource) -> av.container.InputContainer:
+    """Open for reading only; raises ``av.FFmpegError``/``OSError`` for what is not a readable container."""
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    if isinstance(source, Path):
+        source = str(source)
+    return av.open(source, mode="r", metadata_errors="replace")
+
+
+def read_meta(container: av.container.InputContainer, stream: av.video.stream.VideoStream | None) -> VideoMeta:
+    """Metadata as declared; a missing or nonsensical value is None rather than a guess."""
+    codec = width = height = fps = frames = pix_fmt = None
+    duration = container.duration / av.time_base if container.duration else None
+    if stream is not None:
+        context = stream.codec_context
+        codec = context.name
+        width, height = (context.width or None), (context.height or None)
+        pix_fmt = context.pix_fmt
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        frames = stream.frames or None
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+    return VideoMeta(
+        container=container.format.name,
+        codec=codec,
+        width=width,
+        height=height,
+        duration_s=duration if duration is not None and math.isfinite(duration) and duration > 0 else None,
+        fps=fps if fps is not None and math.isfinite(fps) and fps > 0 else None,
+        frame_count=frames,
+        pixel_format=pix_fmt,
+        rotation=0,
+        has_audio=bool(container.streams.audio),
+    )
+
+
+@dataclass(slots=True)
+class Sampler:
+    """Yields (seconds from stream start, frame) at ``step_s`` intervals, within a monotonic deadline."""
+
+    container: av.container.InputContainer
+    stream: av.video.stream.VideoStream
+    step_s: float
+    seek_gap_s: float
+    deadline: float
+    decode_errors: int = 0
+    seeks: int = 0
+    reached_s: float = 0.0  # the latest frame time decoded, sampled or not (to tell truncation)
+
+    def __iter__(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        stream = self.stream
+        base = stream.time_base
+        start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
+        target, last, counter = 0.0, -math.inf, 0
+        fallback_step = 1.0 / float(stream.average_rate) if stream.average_rate else 1.0 / 25
+        while True:
+            seek_to: float | None = None
+            for frame in self._frames():
+                counter += 1
+                when = frame.time
+                offset = (when - start) if when is not None else counter * fallback_step
+                self.reached_s = max(self.reached_s, offset)
+                if offset + _EPSILON < target or offset <= last:
+                    continue
+                yield offset, frame
+                last = offset
+                target += self.step_s * (math.floor((offset - target) / self.step_s + _EPSILON) + 1)
+                if target - offset > self.seek_gap_s and self._seek(start + target):
+                    seek_to = target
+                    break
+            if seek_to is None:
+                return
+
+    def _seek(self, seconds: float) -> bool:
+        base = self.stream.time_base
+        if not base:
+            return False
+        try:
+            self.container.seek(int(seconds / base), stream=self.stream, backward=True, any_frame=False)
+            self.stream.codec_context.flush_buffers()
+        except (av.FFmpegError, OSError, ValueError):
+            return False  # unseekable input: decode forward instead
+        self.seeks += 1
+        return True
+
+    def _frames(self) -> Iterator[av.VideoFrame]:
+        for packet in self.container.demux(self.stream):
+            if time.monotonic() > self.deadline:
+                raise StreamStopped(Stop.TIME_BUDGET, "time budget spent while decoding")
+            try:
+                frames = packet.decode()
+            except (av.FFmpegError, ValueError) as exc:
+                self.decode_errors += 1
+                if self.decode_errors > MAX_DECODE_ERRORS:
+                    raise StreamStopped(Stop.DECODE_ERROR, f"{self.decode_errors} packets failed: {exc}") from exc
+                continue
+            for frame in frames:
+                if isinstance(frame, av.VideoFrame):
+                    yield frame
