@@ -218,3 +218,32 @@ def test_fuzzed_ntfs_gives_a_warning_not_a_crash_or_hang() -> None:
     except EvidenceError:
         pass  # refusing the source with a clear sentence is also acceptable
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("name", "media_size"),
+    [
+        ("ext2.raw", 4194304),
+        ("ext2.split.E01", 4194304),  # two compressed segments holding the 4 MiB ext2.raw
+        ("ext2.splitraw.000", 4194304),  # two 2 MiB segments
+        ("image.qcow2", 102400),  # sparse: the file is larger than the disk
+        ("image.vhd", 104448),  # dynamic VHD: header, BAT and footer around the data
+        ("vsstest.qcow2", 1 << 30),  # 1 GiB disk in a 0.7 MiB file
+    ],
+)
+def test_describe_and_inspect_report_the_media_size_not_the_file_size(name: str, media_size: int) -> None:
+    evidence = ImageEvidence(DFVFS / name)
+    assert evidence.describe().details["size"] == str(media_size)
+    assert inspect_source(DFVFS / name)["size"] == media_size
+
+
+def test_a_single_raw_file_is_never_joined_with_look_alike_siblings(tmp_path: Path) -> None:
+    # dfVFS's raw reader (libsmraw's naming schemes) takes "disk1.iso" as segment 1 of a set with
+    # "disk2.iso" and reads both as one disk. A single file is read alone; real split names (.000/.001,
+    # .aa) still join (ext2.splitraw.000 above).
+    one, two = tmp_path / "disk1.iso", tmp_path / "disk2.iso"
+    one.write_bytes((DFVFS / "ext2.raw").read_bytes())
+    two.write_bytes(b"\xaa" * 4096)
+    evidence = ImageEvidence(one)
+    assert evidence.describe().details["size"] == str(one.stat().st_size)
+    assert any(path_of(i).endswith("a_directory/a_file") for i in evidence.items(lambda w: None))

@@ -100,5 +100,5 @@ def test_image_items_are_ordered_media_first_then_by_physical_offset(tmp_path: P
     image, _ = fat_image(tmp_path)
     planned = order(ImageEvidence(image).items(lambda w: None))
     assert all(priority(i) == (0, 0) for i in planned if i.name.endswith(".JPG"))  # DCIM/: user folder, media
-    offsets = [i.locator.layers[-1].offset for i in planned if not i.deleted]
+    offsets = [i.locator.layers[-1].offset or 0 for i in planned if not i.deleted]
     assert offsets == sorted(offsets)

@@ -86,6 +86,7 @@ class ImageEvidence:
             raise NotMyFormat(f"{path} is not a disk image")
         self.volumes = self._selected(volumes)
         self._local = threading.local()
+        self._media_size: int | None = None
 
     def _selected(self, volumes: list[Volume]) -> list[Volume]:
         wanted = set(self.context.partitions)
@@ -104,7 +105,7 @@ class ImageEvidence:
         details = {
             "format": self.image_format or "unrecognised",
             "device": str(self.device).lower(),
-            "size": str(self._size()),
+            "size": str(self.media_size()),
             "volumes": "; ".join(f"{v.name}: {v.state.value}" for v in self.volumes),
         }
         unlocked = [f"{v.name} ({v.unlocked_with.value})" for v in self.volumes if v.unlocked_with]
@@ -224,6 +225,23 @@ class ImageEvidence:
 
     def _whole(self) -> Locator:
         return self.locator.child(Layer(LayerKind.IMAGE, detail="unrecognised"))
+
+    def media_size(self) -> int:
+        """The size of the disk the image holds, not of the file(s) holding it.
+
+        An E01 or QCOW file is compressed or sparse, a split image is several files, a VHD has a footer:
+        the report states the media size, which is what an examiner compares with the seized drive.
+        """
+        if self._media_size is None:
+            self._media_size = self._size()
+            if self.image_format and self.volumes:
+                try:
+                    spec = spec_for(str(self.path), (Layer(LayerKind.IMAGE, detail=self.image_format),))
+                    media = resolver.Resolver.OpenFileObject(spec, resolver_context=dfcontext.Context())
+                    self._media_size = int(media.get_size())
+                except (dferrors.Error, OSError, RuntimeError, KeyError):
+                    pass  # the file size is the best that can be said; the listing reports the problem
+        return self._media_size
 
     def _size(self) -> int:
         if not self.device:

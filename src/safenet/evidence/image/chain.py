@@ -9,6 +9,7 @@ its own, so one bad partition becomes one recorded problem and the others are st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +23,7 @@ from dfvfs.resolver import context as dfcontext
 from dfvfs.resolver import resolver
 from dfvfs.volume import factory as volume_factory
 
+from safenet.evidence.image import tsk
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Credential, CredentialKind
 
@@ -84,7 +86,13 @@ class Volume:
 
     @property
     def name(self) -> str:
-        shown = [layer.render() for layer in self.layers if layer.kind is not LayerKind.IMAGE]
+        shown = [
+            ENCRYPTION_NAME.get(layer.detail or "", "encrypted")
+            if layer.kind is LayerKind.ENCRYPTION
+            else layer.render()
+            for layer in self.layers
+            if layer.kind is not LayerKind.IMAGE
+        ]
         return " › ".join(shown) or "whole source"
 
 
@@ -107,9 +115,11 @@ class Scanner:
         """Return (image format detail or None, volumes). No volumes means nothing was recognised."""
         os_spec = path_factory.Factory.NewPathSpec(dfdef.TYPE_INDICATOR_OS, location=source)
         image = self.scanner.ScanForStorageMediaImage(os_spec)
-        if image is None:
-            image = path_factory.Factory.NewPathSpec(dfdef.TYPE_INDICATOR_RAW, parent=os_spec)
-        detail = IMAGE_DETAIL.get(image.type_indicator, image.type_indicator.lower())
+        if image is None or image.type_indicator == dfdef.TYPE_INDICATOR_RAW:
+            image = raw_spec(os_spec, source)
+            detail = "raw"
+        else:
+            detail = IMAGE_DETAIL.get(image.type_indicator, image.type_indicator.lower())
         layers = (Layer(LayerKind.IMAGE, detail=detail),)
         volumes = self._scan(image, layers, depth=0)
         found = any(v.state in (VolumeState.READABLE, VolumeState.LOCKED) for v in volumes)
@@ -137,10 +147,21 @@ class Scanner:
         except (dferrors.Error, OSError, RuntimeError) as exc:
             return Volume(layers, spec, VolumeState.ERROR, f"file-system scan failed: {_short(exc)}")
         if fs_spec is None:
+            detail = self._tsk_detect(spec)
+            if detail:
+                return Volume((*layers, Layer(LayerKind.FILESYSTEM, detail=detail)), spec, VolumeState.READABLE)
             return Volume(layers, spec, VolumeState.UNKNOWN, "no file system Safenet can read")
         return Volume(
             (*layers, Layer(LayerKind.FILESYSTEM, detail=fs_spec.type_indicator)), fs_spec, VolumeState.READABLE
         )
+
+    def _tsk_detect(self, spec: PathSpec) -> str:
+        """TSK's verdict on a volume dfVFS found no file system in (dfVFS checks with libyal readers only)."""
+        try:
+            file_object = resolver.Resolver.OpenFileObject(spec, resolver_context=self.context)
+        except (dferrors.Error, OSError, RuntimeError):
+            return ""
+        return tsk.detect(file_object) if file_object is not None else ""
 
     def _volume_system(self, parent: PathSpec, root: PathSpec, layers: tuple[Layer, ...], depth: int) -> list[Volume]:
         kind = root.type_indicator
@@ -172,11 +193,13 @@ class Scanner:
 
     def _unlock(self, spec: PathSpec) -> CredentialKind | None:
         """Try each credential in turn on an encrypted volume; return the kind that worked."""
+        forget_credentials(spec)
         file_entry = resolver.Resolver.OpenFileEntry(spec, resolver_context=self.context)
         if file_entry is not None and not file_entry.IsLocked():
             return None
         for credential in self.credentials:
-            set_credential(spec, credential)
+            if not set_credential(spec, credential):
+                continue
             file_entry = resolver.Resolver.OpenFileEntry(spec, resolver_context=self.context)
             if file_entry is not None and file_entry.Unlock():
                 return credential.kind
@@ -220,16 +243,55 @@ def _short(exc: BaseException) -> str:
     return str(exc).split(". ")[0][:160]
 
 
-def set_credential(spec: PathSpec, credential: Credential) -> None:
-    """Put a credential in dfVFS's key chain for one path spec (in memory only)."""
+def forget_credentials(spec: PathSpec) -> None:
+    """Drop what dfVFS's process-wide key chain holds for this volume before it is (re)opened.
+
+    The key chain outlives a run: without this, a password given once for an image would unlock it again
+    for a later run in the same process (web UI, worker) that was given a wrong one or none, and the
+    record would not say it was unlocked. ``GetCredentials`` returns the stored mapping itself.
+    """
+    resolver.Resolver.key_chain.GetCredentials(spec).clear()
+
+
+def set_credential(spec: PathSpec, credential: Credential) -> bool:
+    """Put a credential in dfVFS's key chain for one path spec (in memory only).
+
+    Returns False when this kind of credential means nothing to this kind of volume (a BitLocker
+    recovery password offered to LUKS): it is skipped there, not an error. A BitLocker startup key is
+    passed as its path (libbde reads the .BEK itself); a LUKS key file is a passphrase kept in a file
+    (``cryptsetup --key-file``), so its content is the password.
+    """
     identifier = _CREDENTIAL_ID[credential.kind]
-    data: str | bytes = credential.value
-    if credential.kind is CredentialKind.KEY_FILE:
-        with open(credential.value, "rb") as handle:
-            data = handle.read()
-        if spec.type_indicator == dfdef.TYPE_INDICATOR_LUKSDE:
-            identifier = "key_data"
-    resolver.Resolver.key_chain.SetCredential(spec, identifier, data)
+    value = credential.value
+    if credential.kind is CredentialKind.KEY_FILE and spec.type_indicator == dfdef.TYPE_INDICATOR_LUKSDE:
+        try:
+            with open(credential.value, "rb") as handle:
+                value = handle.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False  # libluksde takes text passphrases only
+        identifier = "password"
+    try:
+        resolver.Resolver.key_chain.SetCredential(spec, identifier, value)
+    except KeyError:
+        return False
+    return True
+
+
+#: First segments of split raw images: image.000/.001 (FTK, dd split -d), image.aa (split), image.1of5.
+_SPLIT_RAW_FIRST = re.compile(r"\.(?:\d{3,4}|aaa?|1of\d+)$", re.IGNORECASE)
+
+
+def raw_spec(os_spec: PathSpec, source: str) -> PathSpec:
+    """A raw image or device: read the file itself unless its name is the first segment of a split set.
+
+    dfVFS's raw reader globs for sibling segments with libsmraw's naming schemes, which also take
+    "disk1.iso" as segment 1 of a set with "disk2.iso" and read the two as one image (or fail outright
+    on names it cannot parse). A single file must be read alone, so the segments are only looked for
+    when the name says "split".
+    """
+    if _SPLIT_RAW_FIRST.search(source):
+        return path_factory.Factory.NewPathSpec(dfdef.TYPE_INDICATOR_RAW, parent=os_spec)
+    return os_spec
 
 
 def volume_spec(kind: str, ident: str, parent: PathSpec, offset: int | None = None) -> PathSpec:
@@ -261,7 +323,9 @@ def spec_for(
     """
     spec = path_factory.Factory.NewPathSpec(dfdef.TYPE_INDICATOR_OS, location=source)
     for layer in layers:
-        if layer.kind is LayerKind.IMAGE:
+        if layer.kind is LayerKind.IMAGE and (layer.detail or "raw") == "raw":
+            spec = raw_spec(spec, source)
+        elif layer.kind is LayerKind.IMAGE:
             spec = path_factory.Factory.NewPathSpec(_DETAIL_TYPE[layer.detail or "raw"], parent=spec)
         elif layer.kind is LayerKind.PARTITION:
             spec = volume_spec(_DETAIL_TYPE[layer.detail or ""], layer.value, spec, layer.offset)
@@ -276,12 +340,14 @@ def spec_for(
 
 
 def _try_unlock(spec: PathSpec, credentials: tuple[Credential, ...], ctx: Any) -> None:
+    forget_credentials(spec)
     try:
         entry = resolver.Resolver.OpenFileEntry(spec, resolver_context=ctx)
         if entry is None or not entry.IsLocked():
             return
         for credential in credentials:
-            set_credential(spec, credential)
+            if not set_credential(spec, credential):
+                continue
             entry = resolver.Resolver.OpenFileEntry(spec, resolver_context=ctx)
             if entry is not None and entry.Unlock():
                 return

@@ -17,7 +17,10 @@ recoverable content and is counted, not listed.
 from __future__ import annotations
 
 import bisect
+import calendar
+import dataclasses
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +29,7 @@ from typing import Any, BinaryIO, cast
 import pytsk3
 from dfvfs.lib.tsk_image import TSKFileSystemImage
 
+from safenet.evidence.image import iso
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
 
@@ -61,6 +65,10 @@ _PLAIN_DATA = {
 }
 _DIR_TYPES = {int(pytsk3.TSK_FS_META_TYPE_DIR), int(pytsk3.TSK_FS_META_TYPE_VIRT_DIR)}
 _REG = int(pytsk3.TSK_FS_META_TYPE_REG)
+_UNDEF = int(pytsk3.TSK_FS_META_TYPE_UNDEF)
+_EXT = frozenset({"ext2", "ext3", "ext4"})
+# Reads of a chunk or more bypass a BufferedReader's buffer (one copy, not two); smaller ones are buffered.
+_BUF = 64 << 10
 _MAX_DEPTH = 128  # deeper than any real tree: a crafted directory loop
 _MAX_ENTRIES = 5_000_000  # a corrupt directory that claims more entries than any volume holds
 
@@ -72,18 +80,29 @@ NOTE_FRAGMENTED = (
 NOTE_RECOVERED = "deleted; content read from clusters named in its metadata, not reallocated"
 NOTE_RESIDENT = "deleted; content resident in its metadata record"
 NOTE_ORPHAN = "orphan (its folder entry is gone); "
+NOTE_EFS = (
+    "EFS-encrypted file on a FAT/exFAT volume (Windows keeps it as NAME.PFILE): listed and hashed, but its "
+    "content is ciphertext and cannot match a hash set without the user's EFS key"
+)
+NOTE_LABEL = "FAT volume-label entry with clusters allocated: a label holds no data, so this is hidden content"
+_EXFAT_META = frozenset({"$ALLOC_BITMAP", "$UPCASE_TABLE"})
 
 
 def _ts(seconds: int, nano: int, fs_name: str) -> Timestamp | None:
     if not seconds:
         return None
+    fat = fs_name in _FAT
     try:
+        if fat:
+            # FAT stores a wall-clock time of an unknown zone; TSK turns it into seconds with mktime(),
+            # i.e. through the *examiner's* time zone. Undo that so the value is the wall-clock as
+            # written whatever TZ Safenet runs under (same evidence => same findings).
+            seconds = calendar.timegm(time.localtime(seconds))
         value = datetime.fromtimestamp(seconds + nano / 1e9, UTC)
     except (OverflowError, OSError, ValueError):
         return None
     precision = _TIME_PRECISION.get(fs_name, 1e-7 if fs_name == "NTFS" else 1e-9)
-    # TSK reads FAT times as local time of the machine that wrote them: the zone is not known.
-    return Timestamp(value, TimeSource.FS_METADATA, precision, zone_known=fs_name not in _FAT)
+    return Timestamp(value, TimeSource.FS_METADATA, precision, zone_known=not fat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +158,11 @@ class TskFileSystem:
             stack.extend(reversed(subdirs))
         allocated.sort()
         starts = [start for start, _ in allocated]
+        hierarchies = self._iso(base, warn) if self.name == "ISO9660" else None
         for item, streams, orphan in deleted:
+            if hierarchies is not None and orphan:
+                yield _iso_named(item, hierarchies)
+                continue
             note = self._note(streams, item.size or 0, allocated, starts)
             yield Item(
                 item.locator,
@@ -161,6 +184,23 @@ class TskFileSystem:
                     base,
                 )
             )
+
+    def _iso(self, base: Locator, warn: WarningSink) -> iso.Hierarchies:
+        def read(offset: int, size: int) -> bytes:
+            self._file_object.seek(offset)
+            return bytes(self._file_object.read(size))
+
+        found = iso.scan(read)
+        for path, little, big in found.endian_mismatch:
+            warn(
+                EvidenceWarning(
+                    "fs-corrupt",
+                    f"ISO 9660 start block differs between its little-endian ({little}) and big-endian ({big}) "
+                    "copies: the content read may not be the one the disc's author meant",
+                    self._loc(base, path),
+                )
+            )
+        return found
 
     def _entry(
         self,
@@ -187,15 +227,17 @@ class TskFileSystem:
                 meta = entry.info.meta
             except OSError:
                 meta = None
-        if meta is None:
-            self.unrecoverable += name_gone
+        if meta is None or (name_gone and int(meta.type) == _UNDEF):
+            self.unrecoverable += name_gone  # no metadata, or a wiped record (ext2/3/4 clear the inode)
             return None
         meta_flags = int(meta.flags)
         if name_gone and meta_flags & _ALLOC_META:  # the record now belongs to another file
             self.unrecoverable += 1
             return None
-        if self.name == "NTFS" and not path and name.startswith("$") and meta.addr < 27:
-            return None  # NTFS metadata files ($MFT, $BadClus ...): not user content
+        if self.name == "NTFS" and meta.addr < 27 and (path == "/$OrphanFiles" or (not path and name.startswith("$"))):
+            return None  # NTFS metadata files ($MFT, $BadClus ...) and reserved records 16-26: not user content
+        if self.name == "exFAT" and not path and name in _EXFAT_META and not (meta.mtime or meta.crtime):
+            return None  # TSK's names for the allocation bitmap and up-case table: no times, not user content
         meta_type = int(meta.type)
         is_deleted = name_gone or bool(meta_flags & _UNALLOC_META)
         if meta_type in _DIR_TYPES:
@@ -210,10 +252,13 @@ class TskFileSystem:
                 if not is_deleted:
                     warn(EvidenceWarning("fs-corrupt", "folder unreadable", self._loc(base, child, meta.addr)))
                 return None
-        if meta_type != _REG or name.endswith("(Volume Label Entry)"):
-            return None  # links, devices, TSK's virtual files ($MBR, $FAT1), FAT volume labels
+        if meta_type != _REG:
+            return None  # links, devices, TSK's virtual files ($MBR, $FAT1)
         streams = self._streams(entry)
         size = int(meta.size)
+        label = name.endswith("(Volume Label Entry)")
+        if label and not (size and any(s.runs for s in streams)):
+            return None  # a plain FAT volume label: a name, no content
         orphan = path.startswith("/$OrphanFiles")
         times = (
             _ts(meta.mtime, getattr(meta, "mtime_nano", 0), self.name),
@@ -225,16 +270,18 @@ class TskFileSystem:
         if not is_deleted:
             for stream in streams:
                 allocated.extend((start, start + count) for start, count in stream.runs)
-        elif size > 0 and not any(s.runs or s.resident for s in streams if not s.name):
-            self.unrecoverable += 1  # ext3/4 wipe block pointers on delete
+        elif not any(s.runs or s.resident for s in streams if not s.name) and (size > 0 or self.name in _EXT):
+            self.unrecoverable += 1  # ext3/4 wipe block pointers (and the size) on delete
             return None
         default = next((s for s in streams if not s.name), None)
-        out = [Item(loc, name, default.size if default else size, *times)]
+        out = [Item(loc, name, default.size if default else size, *times, note=NOTE_LABEL if label else None)]
         out.extend(
             Item(loc.child(Layer(LayerKind.STREAM, s.name)), f"{name}:{s.name}", s.size, *times)
             for s in streams
             if s.name
         )
+        if self.name in _FAT and name.upper().endswith(".PFILE"):
+            warn(EvidenceWarning("encrypted-member", NOTE_EFS, loc))
         if not is_deleted:
             return out
         for item in out:
@@ -310,6 +357,32 @@ class TskFileSystem:
         raise EvidenceError(f"stream {stream_name} not found in metadata entry {path_layer.inode}")
 
 
+def _iso_named(item: Item, hierarchies: iso.Hierarchies) -> Item:
+    """A file TSK found no name for on an ISO 9660 volume, named from the hierarchy that lists it.
+
+    ISO 9660 deletes nothing: such a file is live, only listed in a directory tree TSK did not show.
+    """
+    leaf = item.locator.leaf
+    found = hierarchies.names.get(leaf.offset) if leaf.offset is not None else None
+    if found is None:
+        return dataclasses.replace(item, note="on no ISO 9660 directory hierarchy: an unnamed extent")
+    path, label = found
+    locator = Locator((*item.locator.layers[:-1], dataclasses.replace(leaf, value=path)))
+    name = path.rsplit("/", 1)[-1]
+    note = f"listed only in the {label} ISO 9660 directory hierarchy (another one is the default view)"
+    return dataclasses.replace(item, locator=locator, name=name, note=note)
+
+
+def detect(file_object: Any) -> str:
+    """The name of the file system TSK finds on a volume ("" if none): used where dfVFS's own
+    detection gives up (it refuses exFAT inside an MBR partition, for one), since TSK reads it anyway."""
+    try:
+        fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
+    except OSError:
+        return ""
+    return _FS_NAMES.get(fs.info.ftype, "")
+
+
 def _fat_cluster_size(file_object: Any, fs_name: str) -> int:
     """FAT cluster size from the boot sector (TSK counts FAT in sectors and does not expose clusters)."""
     if fs_name not in _FAT:
@@ -324,7 +397,7 @@ def _fat_cluster_size(file_object: Any, fs_name: str) -> int:
 
 
 def _reader(file: Any, size: int, attr_type: int, attr_id: int) -> BinaryIO:
-    return cast(BinaryIO, io.BufferedReader(_TskRaw(file, size, attr_type, attr_id), buffer_size=1 << 20))
+    return cast(BinaryIO, io.BufferedReader(_TskRaw(file, size, attr_type, attr_id), buffer_size=_BUF))
 
 
 class _TskRaw(io.RawIOBase):
