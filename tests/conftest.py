@@ -18,6 +18,7 @@ def corpus() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_hashdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test touches the user's real hash-set database."""
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches the real hash-set database or user store of the machine it runs on."""
     monkeypatch.setenv("SAFENET_HASHDB", str(tmp_path / "hashdb"))
+    monkeypatch.setenv("SAFENET_USERS", str(tmp_path / "users.sqlite"))

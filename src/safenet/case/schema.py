@@ -7,6 +7,9 @@ Version 2 added perceptual matching: the item's own PDQ hash and quality, a find
 orientation and trimmed flag, and the ``clusters`` table. Version-1 cases are refused, not migrated: a
 case is evidence of what a run found, and silently adding empty perceptual columns to it would make a run
 look as if it had done perceptual work it never did.
+
+Version 3 added examiner grading: the ``gradings`` table (every grade ever given, newest per item is
+current, with its second-examiner confirmation). Version-2 cases are refused for the same reason.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -161,6 +164,22 @@ class ClusterRow(Base):
     cluster: Mapped[int] = mapped_column(Integer, index=True)  # 1.. in order of each cluster's first item
     threshold: Mapped[int] = mapped_column(Integer)
     built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GradingRow(Base):
+    """One examiner's grade of one item (``case.gradings``). Rows are never deleted or regraded in place:
+    a new grade is a new row, and the newest row per item is the current grade. Confirmation by a second
+    examiner is set once on the row it confirms.
+    """
+
+    __tablename__ = "gradings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    grade: Mapped[str] = mapped_column(String(20))  # see case.gradings.Grade
+    examiner: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 Index("ix_findings_kind", Finding.set_kind, Finding.category)

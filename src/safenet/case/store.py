@@ -98,8 +98,8 @@ class Case:
             if found.isdigit() and int(found) < SCHEMA_VERSION:
                 raise CaseError(
                     f"case {self.path} has schema version {found}, written by an older Safenet; this Safenet "
-                    f"writes version {SCHEMA_VERSION} (perceptual matching). Report on it with the Safenet that "
-                    "created it, or triage into a new case folder"
+                    f"writes version {SCHEMA_VERSION} (perceptual matching, examiner grading). Report on it with the "
+                    "Safenet that created it, or triage into a new case folder"
                 )
             raise CaseError(f"case schema version {found} is not supported by this Safenet (expects {SCHEMA_VERSION})")
 

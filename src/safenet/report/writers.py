@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from safenet.case.store import Case
+from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -95,6 +96,8 @@ WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
     "json": ("json", write_json),
     "csv": ("csv", write_csv),
     "html": ("html", write_html),
+    "pdf": ("pdf", write_charging_pdf),  # the charging summary (report/charging.py)
+    "charging-html": ("html", write_charging_html),
 }
 
 

@@ -1,0 +1,31 @@
+"""``safenet export CASE --format vics|case-uco|dfxml``: graded and matched items for other systems.
+
+Anyone who can read the case folder may export (as with reports); each export is audited in the case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from safenet.report.exports import EXPORT_FORMATS
+
+
+def export_cmd(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    fmt: Annotated[str, typer.Option("--format", help="vics (VICS 2.0 UK, for CAID), case-uco or dfxml.")],
+    output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
+) -> None:
+    """Export graded and matched items: VICS 2.0 (UK profile), CASE/UCO JSON-LD or DFXML."""
+    from safenet.case.store import Case
+    from safenet.cli import Exit, fail, out, user_errors
+    from safenet.report.exports import write_export
+
+    with user_errors():
+        if fmt not in EXPORT_FORMATS:
+            fail(Exit.USAGE, f"unknown export format '{fmt}'; choose from {', '.join(EXPORT_FORMATS)}")
+        path, count = write_export(Case.open_existing(case), fmt, output)
+        out.print(Text(f"exported {count} items ({fmt}): {path}"))

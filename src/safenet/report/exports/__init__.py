@@ -1,0 +1,127 @@
+"""Exports of graded and matched items for other systems: VICS 2.0 (CAID/Griffeye), CASE/UCO, DFXML.
+
+Who may export: anyone who can read the case folder; each export is written owner-only and audited.
+All exporters read the same ``ExportItem`` list, so they never disagree on what was graded how.
+An item is exported when an examiner graded it or an illicit hash set matched it. Its category is the
+examiner's grade, else the grade of an *exact* hash-set match; a perceptual match alone never sends a
+category back to CAID (it is a lead, not a grade).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from safenet.case.gradings import Grade, current_gradings, hash_set_grades
+from safenet.case.schema import Exhibit, ItemRow
+from safenet.case.store import Case
+
+EXPORT_CATEGORIES = ("A", "B", "C", Grade.NON_INDECENT.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportItem:
+    item_id: int
+    exhibit: str
+    name: str
+    path: str
+    size: int | None
+    media_kind: str
+    filetype: str
+    deleted: bool
+    md5: str | None
+    sha1: str | None
+    sha256: str | None
+    pdq: str | None
+    modified: datetime | None
+    accessed: datetime | None
+    created: datetime | None
+    changed: datetime | None
+    category: str | None  # UK code (A, B, C, non-indecent) or None when ungraded
+    grade_source: str | None  # "examiner" | "hash-set" | None
+    examiner: str | None
+
+
+def export_items(case: Case) -> list[ExportItem]:
+    """Graded or matched items in a stable order (exhibit, path, id)."""
+    gradings = current_gradings(case)
+    sets = hash_set_grades(case)
+    wanted = set(gradings) | set(sets)
+    items: list[ExportItem] = []
+    with case.sessions() as s:
+        rows = s.execute(
+            select(ItemRow, Exhibit.label).join(Exhibit, Exhibit.id == ItemRow.exhibit_id).where(ItemRow.id.in_(wanted))
+        ).all()
+    for row, label in rows:
+        grading, hs = gradings.get(row.id), sets.get(row.id)
+        category: str | None = None
+        source: str | None = None
+        if grading is not None and grading.grade.value in EXPORT_CATEGORIES:
+            category, source = grading.grade.value, "examiner"
+        elif grading is None and hs is not None and hs.match_kind == "exact" and hs.category in EXPORT_CATEGORIES:
+            category, source = hs.category, "hash-set"
+        items.append(
+            ExportItem(
+                item_id=row.id,
+                exhibit=label,
+                name=row.name,
+                path=row.display,
+                size=row.size,
+                media_kind=row.media_kind,
+                filetype=row.filetype,
+                deleted=bool(row.deleted or row.carved),
+                md5=row.md5,
+                sha1=row.sha1,
+                sha256=row.sha256,
+                pdq=row.pdq,
+                modified=row.modified,
+                accessed=row.accessed,
+                created=row.created,
+                changed=row.changed,
+                category=category,
+                grade_source=source,
+                examiner=grading.examiner if grading else None,
+            )
+        )
+    items.sort(key=lambda i: (i.exhibit, i.path, i.item_id))
+    return items
+
+
+def utc_text(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+Exporter = Callable[[Case, list[ExportItem]], bytes]
+
+
+def _exporters() -> dict[str, tuple[str, Exporter]]:
+    from safenet.report.exports.caseuco import export_case_uco
+    from safenet.report.exports.dfxml import export_dfxml
+    from safenet.report.exports.vics import export_vics
+
+    return {"vics": ("json", export_vics), "case-uco": ("jsonld", export_case_uco), "dfxml": ("xml", export_dfxml)}
+
+
+EXPORT_FORMATS = ("vics", "case-uco", "dfxml")
+
+
+def write_export(case: Case, fmt: str, output: Path | None = None) -> tuple[Path, int]:
+    """Write one export (owner-only) into ``<case>/reports/`` or ``output``; audited. Returns (path, items)."""
+    exporters = _exporters()
+    if fmt not in exporters:
+        raise ValueError(f"unknown export format '{fmt}'; choose from {', '.join(EXPORT_FORMATS)}")
+    suffix, exporter = exporters[fmt]
+    items = export_items(case)
+    data = exporter(case, items)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = output or case.path / "reports" / f"export-{fmt}-{stamp}.{suffix}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    case.audit.append("export-written", format=fmt, path=str(path), items=len(items))
+    return path, len(items)

@@ -1,0 +1,202 @@
+"""Examiner grading: roles, history, confirmation, the audit trail and the review queue.
+
+The case is built by a real triage of benign generated pictures (safenet.demo.picture): two exact copies
+of pictures in confirmed-scheme sets (trusted A and C), one picture in a VICS UK set (assumed codes:
+indicative B), four unknown pictures, a benign corpus video and a text file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from safenet.case.gradings import (
+    Grade,
+    GradingError,
+    confirm_grading,
+    current_gradings,
+    grade_items,
+    grading_history,
+    record_reveal,
+    review_queue,
+)
+from safenet.case.schema import ItemRow
+from safenet.case.store import Case, CaseError
+from safenet.engine.executors import ExecutorKind
+from safenet.engine.triage import TriageOptions, triage
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
+from safenet.users import Role, User
+from tests.builders import VicsSet, jpeg, write
+
+VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "media" / "video" / "realshort.mp4"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+EXAMINER = User("alice", Role.EXAMINER, NOW)
+EXAMINER2 = User("erin", Role.EXAMINER, NOW)
+REVIEWER = User("bob", Role.REVIEWER, NOW)
+VIEWER = User("vic", Role.VIEWER, NOW)
+ADMIN = User("root", Role.ADMIN, NOW)
+
+
+@dataclass
+class Built:
+    case: Case
+    ids: dict[str, int]  # file name -> item id
+    evidence: Path
+    hashdb: Path
+
+
+def build_case(tmp_path: Path, exhibit: str = "EX1", extra: dict[str, bytes] | None = None) -> Built:
+    """Triage the standard small exhibit; ``extra`` adds files (name -> bytes) as unknown material."""
+    store = HashSetStore(tmp_path / "db")
+    for name, seed, category in (("ref-a", 1, "A"), ("ref-c", 2, "C")):
+        write(tmp_path / "ref" / name, f"{seed}.jpg", jpeg(seed))
+        store.build_folder(
+            tmp_path / "ref" / name, name, kind=SetKind.ILLICIT, category=category, scheme="uk", warn=_no_warning
+        )
+    vics = VicsSet()
+    vics.add(jpeg(3), 2)
+    store.import_file(vics.write(tmp_path / "vics.json"), "vics", kind=SetKind.ILLICIT, warn=_no_warning)
+    ev = tmp_path / "ev"
+    write(ev, "trusted_a.jpg", jpeg(1))
+    write(ev, "trusted_c.jpg", jpeg(2))
+    write(ev, "indicative_b.jpg", jpeg(3))
+    for seed in range(10, 14):
+        write(ev, f"u{seed}.jpg", jpeg(seed))
+    shutil.copy(VIDEO, ev / "clip.mp4")
+    write(ev, "notes.txt", b"not a picture\n")
+    for name, data in (extra or {}).items():
+        write(ev, name, data)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(
+        exhibit=exhibit, hashsets=("ref-a", "ref-c", "vics"), operator="DC Op", executor=ExecutorKind.INLINE
+    )
+    triage(ev, case, store, options)
+    with case.sessions() as s:
+        ids = {row.name: row.id for row in s.query(ItemRow)}
+    return Built(case, ids, ev, tmp_path / "db")
+
+
+def _no_warning(ref: str | None, message: str) -> None:
+    raise AssertionError(f"unexpected warning {ref}: {message}")
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Built:
+    return build_case(tmp_path)
+
+
+def _names(built: Built, items: list[object]) -> set[str]:
+    by_id = {v: k for k, v in built.ids.items()}
+    return {by_id[i.item_id] for i in items}  # type: ignore[attr-defined]
+
+
+def test_review_queue_hides_trusted_matches_unless_asked(built: Built) -> None:
+    queue = review_queue(built.case)
+    assert _names(built, queue) == {"indicative_b.jpg", "u10.jpg", "u11.jpg", "u12.jpg", "u13.jpg", "clip.mp4"}
+    indicative = next(i for i in queue if i.item_id == built.ids["indicative_b.jpg"])
+    assert (indicative.category, indicative.match_kind, indicative.trusted) == ("B", "exact", False)
+    everything = review_queue(built.case, include_matched=True)
+    trusted = {i.item_id: i for i in everything if i.trusted}
+    assert set(trusted) == {built.ids["trusted_a.jpg"], built.ids["trusted_c.jpg"]}
+    assert trusted[built.ids["trusted_a.jpg"]].category == "A"
+    assert all(i.exhibit == "EX1" and not i.deleted and i.grade is None for i in everything)
+
+
+def test_review_queue_filters(built: Built) -> None:
+    assert _names(built, review_queue(built.case, media_kind="video")) == {"clip.mp4"}
+    assert _names(built, review_queue(built.case, match_kind="exact")) == {"indicative_b.jpg"}
+    assert len(review_queue(built.case, match_kind="none")) == 5
+    assert review_queue(built.case, exhibit="EX2") == []
+    assert review_queue(built.case, deleted=True) == []
+    grade_items(built.case, [built.ids["u10.jpg"]], Grade.A, EXAMINER)
+    assert _names(built, review_queue(built.case, category="A")) == {"u10.jpg"}
+    assert _names(built, review_queue(built.case, category="B")) == {"indicative_b.jpg"}
+    assert len(review_queue(built.case, category="ungraded")) == 4
+
+
+def test_grading_supersedes_keeps_history_and_is_audited(built: Built) -> None:
+    u10, u11 = built.ids["u10.jpg"], built.ids["u11.jpg"]
+    first = grade_items(built.case, [u10, u11, u10], Grade.B, EXAMINER)
+    assert [r.item_id for r in first] == [u10, u11] and all(r.examiner == "alice" for r in first)
+    again = grade_items(built.case, [u10], Grade.B, EXAMINER)  # same grade, same examiner: nothing new
+    assert len(grading_history(built.case, u10)) == 1 and again[0].at == first[0].at
+    grade_items(built.case, [u10], Grade.A, EXAMINER2)
+    history = grading_history(built.case, u10)
+    assert [(r.grade, r.examiner) for r in history] == [(Grade.B, "alice"), (Grade.A, "erin")]
+    current = current_gradings(built.case)
+    assert current[u10].grade is Grade.A and current[u11].grade is Grade.B
+    graded = [e["data"] for e in built.case.audit.entries() if e["event"] == "item-graded"]
+    assert graded[-1] == {
+        "item": u10,
+        "grade": "A",
+        "examiner": "erin",
+        "role": "examiner",
+        "previous": "B",
+        "previous_examiner": "alice",
+    }
+    assert len(graded) == 3 and built.case.audit.verify().ok
+    assert any(i.item_id == u10 and i.grade is Grade.A for i in review_queue(built.case))
+
+
+def test_only_examiners_and_admins_grade(built: Built) -> None:
+    u10 = built.ids["u10.jpg"]
+    for user in (VIEWER, REVIEWER):
+        with pytest.raises(GradingError, match="only examiners and admins may grade"):
+            grade_items(built.case, [u10], Grade.C, user)
+    assert grade_items(built.case, [u10], "non-indecent", ADMIN)[0].grade is Grade.NON_INDECENT  # type: ignore[arg-type]
+    with pytest.raises(GradingError, match="unknown grade 'D'"):
+        grade_items(built.case, [u10], "D", EXAMINER)  # type: ignore[arg-type]
+    with pytest.raises(GradingError, match="not an image or video"):
+        grade_items(built.case, [built.ids["notes.txt"]], Grade.C, EXAMINER)
+    with pytest.raises(GradingError, match="item 99999 is not in this case"):
+        grade_items(built.case, [u10, 99999], Grade.C, EXAMINER)
+    with pytest.raises(GradingError, match="no items"):
+        grade_items(built.case, [], Grade.C, EXAMINER)
+    assert [r.grade for r in grading_history(built.case, u10)] == [Grade.NON_INDECENT]  # refused bulk wrote nothing
+
+
+def test_confirmation_needs_a_second_person_with_the_right_role(built: Built) -> None:
+    u12 = built.ids["u12.jpg"]
+    with pytest.raises(GradingError, match="has no grade to confirm"):
+        confirm_grading(built.case, u12, REVIEWER)
+    grade_items(built.case, [u12], Grade.C, ADMIN)
+    with pytest.raises(GradingError, match="only reviewers and admins"):
+        confirm_grading(built.case, u12, EXAMINER)
+    with pytest.raises(GradingError, match="a different person must confirm"):
+        confirm_grading(built.case, u12, ADMIN)
+    record = confirm_grading(built.case, u12, REVIEWER)
+    assert (record.grade, record.examiner, record.confirmed_by) == (Grade.C, "root", "bob")
+    assert record.confirmed_at is not None
+    with pytest.raises(GradingError, match="already confirmed by bob"):
+        confirm_grading(built.case, u12, User("other", Role.ADMIN, NOW))
+    assert current_gradings(built.case)[u12].confirmed_by == "bob"
+    grade_items(built.case, [u12], Grade.B, EXAMINER)  # a new grade needs a new confirmation
+    assert current_gradings(built.case)[u12].confirmed_by is None
+    events = [e["event"] for e in built.case.audit.entries()]
+    assert events.count("grading-confirmed") == 1
+
+
+def test_reveals_are_audited_and_viewers_may_not_reveal(built: Built) -> None:
+    u13 = built.ids["u13.jpg"]
+    record_reveal(built.case, u13, EXAMINER)
+    [entry] = [e for e in built.case.audit.entries() if e["event"] == "item-revealed"]
+    assert entry["data"] == {"item": u13, "user": "alice", "role": "examiner"} and entry["ts"]
+    with pytest.raises(GradingError, match="viewers may not reveal"):
+        record_reveal(built.case, u13, VIEWER)
+    with pytest.raises(GradingError, match="not in this case"):
+        record_reveal(built.case, 424242, REVIEWER)
+
+
+def test_cases_from_before_grading_are_refused(built: Built, tmp_path: Path) -> None:
+    built.case.close()
+    with sqlite3.connect(tmp_path / "case" / "case.db") as db:
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+    with pytest.raises(CaseError, match=r"schema version 2, written by an older Safenet.*examiner grading"):
+        Case.open_existing(tmp_path / "case")
