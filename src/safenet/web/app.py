@@ -1,0 +1,70 @@
+"""The app factory: one case, one user store, one settings object → a FastAPI app.
+
+Why a factory: tests and ``safenet review`` build independent apps (no module-global state), and every
+security default is set in one place: no OpenAPI/docs pages, strict security headers on every response
+(no caching, no framing, a CSP that allows no inline script), and the two "not logged in" answers
+(redirect for pages, 401 for the API and images).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from safenet.case.store import Case
+from safenet.users import UserStore
+from safenet.web.auth import LoginRequired, SessionStore
+from safenet.web.context import WebContext
+from safenet.web.routes import admin, grading, login, media, review
+from safenet.web.settings import WebSettings
+from safenet.web.thumbs import Thumbnailer
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def templates() -> Environment:
+    """Jinja with autoescaping always on: evidence names are hostile input."""
+    env = Environment(loader=PackageLoader("safenet.web", "templates"), autoescape=True, undefined=StrictUndefined)
+    env.trim_blocks = env.lstrip_blocks = True
+    return env
+
+
+def create_app(case_path: Path, users: UserStore, settings: WebSettings | None = None) -> FastAPI:
+    """Build the review app for the case at ``case_path`` (opened here; a bad path raises CaseError)."""
+    settings = settings or WebSettings()
+    ctx = WebContext(Case.open_existing(case_path), users, settings, templates())
+    ctx.sessions = SessionStore(ctx)
+    ctx.media = Thumbnailer(ctx.case, settings)
+    app = FastAPI(title="Safenet review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = ctx
+    for module in (login, review, media, grading, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(packages=[("safenet.web", "static")]), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=302)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app

@@ -1,0 +1,63 @@
+"""Rendering pages, the session cookie, and the role rules the UI shows before the services enforce them.
+
+Why the role rules are repeated here: the page must know whether to offer a Reveal button or grading keys,
+and a refused request must say why in the page's terms (403 with a sentence). ``safenet.case.gradings``
+still checks every grade, confirmation and reveal itself; these sets only mirror its rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from safenet.users import Role, User
+from safenet.web.auth import COOKIE, WebSession
+from safenet.web.context import web_context
+from safenet.web.csrf import csrf_token
+
+GRADERS = frozenset({Role.EXAMINER, Role.ADMIN})
+CONFIRMERS = frozenset({Role.REVIEWER, Role.ADMIN})
+REVEALERS = frozenset({Role.EXAMINER, Role.REVIEWER, Role.ADMIN})
+USER_ADMINS = frozenset({Role.ADMIN})
+
+
+def may(user: User | None, roles: frozenset[Role]) -> bool:
+    return user is not None and user.role in roles
+
+
+def break_due(request: Request, session: WebSession) -> bool:
+    settings = web_context(request).settings
+    started = session.review_started
+    return started is not None and settings.clock() - started >= settings.break_after
+
+
+def set_cookie(request: Request, response: Response, session: WebSession) -> None:
+    response.set_cookie(
+        COOKIE,
+        session.id,
+        httponly=True,
+        samesite="strict",
+        secure=web_context(request).settings.secure_cookies,
+        path="/",
+    )
+
+
+def page(request: Request, session: WebSession, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` with what the layout needs: the user, their CSRF token and role flags."""
+    ctx = web_context(request)
+    user = session.user
+    html = ctx.templates.get_template(template).render(
+        user=user,
+        csrf=csrf_token(ctx.settings.secret, session.id),
+        may_grade=may(user, GRADERS),
+        may_confirm=may(user, CONFIRMERS),
+        may_reveal=may(user, REVEALERS),
+        may_manage=may(user, USER_ADMINS),
+        break_due=break_due(request, session),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    set_cookie(request, response, session)
+    return response

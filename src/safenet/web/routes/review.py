@@ -1,0 +1,95 @@
+"""The review grid page, the user's display preferences, and the break reminder."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from safenet.case.gradings import Grade, review_queue
+from safenet.web.auth import WebSession, api_session, logged_in, page_session
+from safenet.web.context import web_context
+from safenet.web.csrf import page_write
+from safenet.web.render import break_due, page
+from safenet.web.schemas import Filters
+from safenet.web.settings import BLUR_LEVELS, THUMB_SIZES, Preferences
+
+router = APIRouter()
+CATEGORIES = ("A", "B", "C", "non-indecent", "uncertain", "uncategorised", "ungraded")
+
+
+@router.get("/")
+def home(_session: Annotated[WebSession, Depends(page_session)]) -> Response:
+    return RedirectResponse("/review", status_code=302)
+
+
+@router.get("/review")
+def grid(
+    request: Request,
+    session: Annotated[WebSession, Depends(page_session)],
+    filters: Annotated[Filters, Query()],
+) -> Response:
+    ctx = web_context(request)
+    user = logged_in(session)
+    if session.review_started is None:
+        session.review_started = ctx.settings.clock()
+    items = review_queue(
+        ctx.case,
+        include_matched=filters.matched,
+        exhibit=filters.exhibit,
+        media_kind=filters.media,
+        deleted=None if filters.state is None else filters.state == "deleted",
+        category=filters.category,
+        match_kind=filters.match,
+    )
+    size = ctx.settings.page_size
+    pages = max(1, -(-len(items) // size))
+    shown = items[(filters.page - 1) * size : filters.page * size]
+    options: dict[str, Any] = {
+        "exhibits": [e.label for e in ctx.case.exhibits()],
+        "categories": CATEGORIES,
+        "sizes": THUMB_SIZES,
+        "blurs": sorted(BLUR_LEVELS),
+        "grades": [g.value for g in Grade],
+    }
+    return page(
+        request,
+        session,
+        "review.html",
+        items=shown,
+        total=len(items),
+        pages=pages,
+        filters=filters,
+        prefs=ctx.prefs(user.name),
+        options=options,
+    )
+
+
+@router.post("/settings")
+def preferences(
+    request: Request,
+    session: Annotated[WebSession, Depends(page_write)],
+    size: Annotated[int, Form()],
+    blur: Annotated[int, Form()],
+) -> Response:
+    ctx = web_context(request)
+    try:
+        prefs = Preferences.parse(size, blur)
+    except ValueError as exc:
+        return page(request, session, "error.html", status_code=400, message=str(exc))
+    ctx.preferences[logged_in(session).name] = prefs
+    return RedirectResponse("/review", status_code=303)
+
+
+@router.post("/break")
+def had_a_break(request: Request, session: Annotated[WebSession, Depends(page_write)]) -> Response:
+    """The reviewer says they had a break: the hour starts again."""
+    session.review_started = web_context(request).settings.clock()
+    return RedirectResponse("/review", status_code=303)
+
+
+@router.get("/api/status")
+def status(request: Request, session: Annotated[WebSession, Depends(api_session)]) -> dict[str, Any]:
+    user = logged_in(session)
+    return {"user": user.name, "role": user.role.value, "break_due": break_due(request, session)}

@@ -1,0 +1,54 @@
+"""Request schemas: every value from the browser is parsed and bounded here, before any handler runs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from safenet.case.gradings import Grade
+
+MAX_BULK = 5000
+
+
+class Filters(BaseModel):
+    """The review grid's filters (query string). Empty form values mean "any"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exhibit: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=40)
+    match: Literal["exact", "perceptual", "none"] | None = None
+    state: Literal["live", "deleted"] | None = None
+    media: Literal["image", "video"] | None = None
+    matched: bool = False
+    page: int = Field(1, ge=1, le=100_000)
+
+    @field_validator("exhibit", "category", "match", "state", "media", mode="before")
+    @classmethod
+    def _blank_is_any(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def query(self, **change: Any) -> str:
+        """This filter set as a query string (for pagination links), with ``change`` applied."""
+        from urllib.parse import urlencode
+
+        data = {k: v for k, v in self.model_dump().items() if v not in (None, False)}
+        data.update(change)
+        return urlencode({k: ("1" if v is True else v) for k, v in data.items()})
+
+
+class GradeRequest(BaseModel):
+    """Grade a selection of items, or every reviewable item of one near-duplicate cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grade: Grade
+    item_ids: list[int] = Field(default_factory=list, max_length=MAX_BULK)
+    cluster_id: int | None = None
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
