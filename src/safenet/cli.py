@@ -24,7 +24,11 @@ from rich.text import Text
 from safenet import __version__
 from safenet.analysis.digests import DEFAULT_ALGORITHMS, parse_algorithms
 from safenet.case.store import Case, CaseError
+from safenet.commands.export import export_cmd
+from safenet.commands.review import review_cmd
+from safenet.commands.users import users_app
 from safenet.console import RichEvents, print_summary
+from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageError, TriageOptions, triage
 from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
@@ -56,6 +60,9 @@ app = typer.Typer(
 )
 hashset_app = typer.Typer(help="Manage the hash-set database (separate from cases).", no_args_is_help=True)
 app.add_typer(hashset_app, name="hashset")
+app.add_typer(users_app, name="users")
+app.command("export")(export_cmd)
+app.command("review")(review_cmd)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -303,7 +310,13 @@ def triage_cmd(
     operator: Annotated[
         str | None, typer.Option("--operator", help="Examiner name for the record (default: login name).")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker threads.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Workers (threads or processes).")] = 2,
+    executor: Annotated[
+        ExecutorKind | None,
+        typer.Option(
+            "--executor", help="Where workers run: inline, threads, processes (default: processes for PDQ work)."
+        ),
+    ] = None,
     hashdb: HashDb = None,
     password: Password = None,
     recovery: Recovery = None,
@@ -328,6 +341,7 @@ def triage_cmd(
             stop_at_first_hit=stop_at_first_hit,
             resume=resume,
             workers=workers,
+            executor=executor,
             operator=operator or getpass.getuser(),
             context=_context(password, recovery, keys, partition),
             verify_image=verify_image,

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from safenet.analysis.pdq import PdqMode, Skipped, compute
 from safenet.case.records import PdqRecord
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceWarning, Item
+from safenet.hashsets.model import HashKind
+
+if TYPE_CHECKING:
+    from safenet.hashsets.exact import Matcher
 
 KEEP_LIMIT: Final = 32 << 20
 WARNING_CODE: Final = "perceptual-skipped"
@@ -39,6 +43,21 @@ class PerceptualWork:
     def keeps_copy(self, item: Item) -> bool:
         """Whether to collect the bytes while they are read (else: reopen, or spool for a member)."""
         return item.size is not None and item.size <= self.keep_limit
+
+
+def perceptual_work(matcher: Matcher | None, *, wanted: bool | None = None) -> PerceptualWork | None:
+    """PDQ work for a worker when a selected set holds PDQ hashes; exact matches settle an image first.
+
+    ``wanted`` overrides asking ``matcher.perceptual_sets`` (a worker process opens its matcher without the
+    PDQ indexes, which only the main thread searches).
+    """
+    if matcher is None or not (matcher.perceptual_sets if wanted is None else wanted):
+        return None
+
+    def settled(digests: Mapping[str, bytes]) -> bool:
+        return bool(matcher.contains([{HashKind(k): v for k, v in digests.items()}])[0])
+
+    return PerceptualWork(settled)
 
 
 class ChunkCopy:

@@ -1,8 +1,8 @@
-"""Running a triage: enumerate, order, examine on worker threads, match in batches, record, report hits.
+"""Running a triage: enumerate, order, examine on workers, match in batches, record, report hits.
 
-The main thread owns the case database and the hash-set matcher; workers only read evidence and
-compute. Results are taken back in submission order, so the case records items in a repeatable
-order whatever the thread timing.
+The main thread owns the case database and the hash-set matcher; workers (threads or processes, see
+``engine.executors``) only read evidence and compute. Results are taken back in submission order, so
+the case records items in a repeatable order whatever the worker timing.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import getpass
 import json
 import os
 import socket
+import sys
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
 
 from safenet import __version__
 from safenet.analysis.digests import DEFAULT_ALGORITHMS
@@ -28,14 +27,21 @@ from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.engine.events import Hit, NoEvents, TriageEvents
+from safenet.engine.executors import (
+    ExecutorKind,
+    StagePlan,
+    WorkerSetup,
+    choose,
+    make_executor,
+    run_ordered,
+    warm_up,
+)
 from safenet.engine.ordering import order
-from safenet.engine.perceptual import PerceptualWork
-from safenet.engine.pipeline import Settings, examine
 from safenet.engine.profiles import Profile
 from safenet.engine.verdict import is_hit
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext
-from safenet.evidence.registry import open_locator, open_source
+from safenet.evidence.registry import open_source
 from safenet.hashsets.categories import most_severe
 from safenet.hashsets.model import HashKind
 from safenet.hashsets.perceptual import describe
@@ -73,6 +79,7 @@ class TriageOptions:
     batch_seconds: float = 1.0
     context: OpenContext = field(default_factory=OpenContext)  # credentials are never recorded
     verify_image: bool = False  # hash the image's media data (E01: compare with its stored hash)
+    executor: ExecutorKind | None = None  # None: chosen by workers, items and PDQ work (executors.choose)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,7 @@ class _Run:
         self.items = self.hits = self.warnings = self.bytes_read = 0
         self.illicit_hit = False
         self.not_reached = 0
+        self.executor: ExecutorKind | None = None
 
     def take(self, result: WorkResult) -> None:
         result = self._match(result)
@@ -202,6 +210,7 @@ def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
         limits=options.limits,
         context=options.context,
         verify_image=options.verify_image,
+        executor=options.executor,
     )
 
 
@@ -212,6 +221,7 @@ def _config(options: TriageOptions) -> dict[str, object]:
         "hashsets": list(options.hashsets),
         "stop_at_first_hit": options.stop_at_first_hit,
         "workers": options.workers,
+        "executor": options.executor.value if options.executor else "auto",
         "archive_limits": asdict(options.limits),
     }
 
@@ -286,7 +296,7 @@ def triage(
                 mismatch = "the image's media data does not match the hash stored in it: damaged or altered"
                 record_warnings(case, exhibit_id, run_id, [EvidenceWarning("image-hash-mismatch", mismatch)])
         try:
-            status, run = _execute(evidence, case, exhibit_id, run_id, matcher, options, events)
+            status, run = _execute(source, evidence, case, exhibit_id, run_id, matcher, options, events)
         finally:
             if matcher:
                 matcher.close()
@@ -298,6 +308,7 @@ def triage(
             exhibit=options.exhibit,
             status=status.value,
             items_recorded=run.items,
+            executor=run.executor.value if run.executor else None,
             hits=run.hits,
             warnings=run.warnings,
             bytes_read=run.bytes_read,
@@ -327,6 +338,7 @@ def _image_hashes(evidence: Evidence) -> dict[str, object]:
 
 
 def _execute(
+    source: Path,
     evidence: Evidence,
     case: Case,
     exhibit_id: int,
@@ -335,6 +347,10 @@ def _execute(
     options: TriageOptions,
     events: TriageEvents,
 ) -> tuple[RunStatus, _Run]:
+    perceptual = bool(matcher and matcher.perceptual_sets)
+    pdq = perceptual and options.profile.perceptual
+    if choose(options.executor, options.workers, sys.maxsize, pdq) is ExecutorKind.PROCESSES:
+        warm_up()  # worker processes may be wanted: start their server while the items are listed
     enumeration_warnings: list[EvidenceWarning] = []
     listed = list(evidence.items(enumeration_warnings.append))
     record_warnings(case, exhibit_id, run_id, enumeration_warnings)
@@ -344,19 +360,17 @@ def _execute(
     events.planned(len(planned), sum(i.size or 0 for i in planned))
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
     run.warnings += len(enumeration_warnings)
-    settings = Settings(options.profile, options.algorithms, options.limits, _perceptual_work(matcher))
+    plan = StagePlan(options.profile, tuple(options.algorithms), options.limits, perceptual)
+    run.executor = kind = choose(options.executor, options.workers, len(planned), pdq)
+    setup = WorkerSetup(source, plan, options.context, matcher.sources if matcher else ())
     status = RunStatus.COMPLETED
-    window: deque[Future[WorkResult]] = deque()
-    submitted = taken = 0
-    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="examine") as pool:
+    taken = 0
+    with ExitStack() as stack:  # on the way out: flush what was taken, cancel the rest, stop the workers
         try:
-            while taken < len(planned):
-                while submitted < len(planned) and len(window) < 8 * options.workers:
-                    window.append(
-                        pool.submit(examine, planned[submitted], _opener(evidence, planned[submitted]), settings)
-                    )
-                    submitted += 1
-                run.take(window.popleft().result())
+            executor = stack.enter_context(make_executor(kind, options.workers, evidence, matcher, setup))
+            results = stack.enter_context(closing(run_ordered(executor, planned)))
+            for result in results:
+                run.take(result)
                 taken += 1
                 if options.stop_at_first_hit and run.illicit_hit:
                     status = RunStatus.STOPPED
@@ -364,23 +378,6 @@ def _execute(
         except KeyboardInterrupt:
             status = RunStatus.INTERRUPTED
         finally:
-            for future in window:
-                future.cancel()
             run.flush()
     run.not_reached = len(planned) - taken
     return status, run
-
-
-def _perceptual_work(matcher: Matcher | None) -> PerceptualWork | None:
-    """PDQ work for the workers when a selected set holds PDQ hashes; exact matches settle an image first."""
-    if matcher is None or not matcher.perceptual_sets:
-        return None
-
-    def settled(digests: Mapping[str, bytes]) -> bool:
-        return bool(matcher.contains([{HashKind(k): v for k, v in digests.items()}])[0])
-
-    return PerceptualWork(settled)
-
-
-def _opener(evidence: Evidence, item: Item) -> Callable[[], BinaryIO]:
-    return lambda: open_locator(evidence, item.locator)

@@ -127,12 +127,18 @@ class _OpenSet:
 class Matcher:
     """Batched exact lookups against a fixed list of sets (what one triage run uses)."""
 
-    def __init__(self, sets: Sequence[tuple[StoredSet, Path]]) -> None:
-        """Open each set (catalog entry, directory of its arrays); arrays are memory-mapped, not loaded."""
+    def __init__(self, sets: Sequence[tuple[StoredSet, Path]], *, perceptual: bool = True) -> None:
+        """Open each set (catalog entry, directory of its arrays); arrays are memory-mapped, not loaded.
+
+        ``perceptual=False`` skips loading PDQ indexes: enough for ``contains`` (what worker processes use).
+        """
+        self.sources: tuple[tuple[StoredSet, Path], ...] = tuple(sets)  # plain data: another process reopens
         self._sets = [_OpenSet(stored, directory) for stored, directory in sets]
         self.sets: tuple[HashSetInfo, ...] = tuple(s.info for s in self._sets)
         self._perceptual = PerceptualSets(
             [(stored, directory, o.category_of) for (stored, directory), o in zip(sets, self._sets, strict=True)]
+            if perceptual
+            else []
         )
         # Everything a Match holds except the entry, per (set, digest kind, category index), so a hit only
         # costs one object: templates[base[set][kind rank] + category index].

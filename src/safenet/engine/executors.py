@@ -1,0 +1,410 @@
+"""Where the examine stage runs: in-process, on threads, or in worker processes (STYLE #9).
+
+The stage is the same everywhere: ``Stage.run`` examines a batch of top-level items from one open
+evidence source and returns plain, picklable ``WorkResult`` s. What differs is where the stage lives:
+
+- ``inline`` — in the calling thread, one item at a time (debugging, one worker).
+- ``threads`` — a thread pool sharing the caller's open evidence and matcher. hashlib releases the GIL,
+  so digests of large files use every core; PDQ hashing and all per-item Python work do not.
+- ``processes`` — a process pool (``forkserver`` where the platform has it, else ``spawn``: never ``fork``,
+  the parent holds SQLite connections and threads). Each worker opens its own stage once, in the pool
+  initializer, from a ``WorkerSetup``: plain data (the source path, the ``OpenContext`` — credentials travel
+  in memory and pipes only, never to disk or logs — the stage plan and the matcher's catalog entries, whose
+  arrays are memory-mapped). Tasks are batches of ``Item`` s, which carry their locators, never handles.
+
+A Dask executor is the same seam: ``open_stage(setup)`` once per Dask worker (a worker plugin), then
+``Stage.run(batch)`` per task; ``run_ordered`` does not care where a future comes from.
+
+State machine of one batch of planned items (``run_ordered``):
+
+    planned ─▶ submitted ─▶ done ─▶ taken (yielded in planned order; the caller records it)
+                  │
+                  ├─▶ cancelled (stop at first hit, interrupt): never recorded; a resume examines it
+                  └─▶ lost (a worker process died, e.g. a native decoder crashed on hostile input):
+                        the pool is restarted and every item of every lost batch is quarantined:
+                        resubmitted alone, one at a time, so a crash names exactly one item
+                        ─▶ done ─▶ taken, or ─▶ lost again ─▶ taken as a ``worker-crashed`` result
+                           (an unreadable record and a warning with the item's locator)
+
+Results already taken are never lost: the caller records them as they come.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.context
+import os
+import signal
+import threading
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import ClassVar, Final
+
+from safenet.analysis.filetype import UNKNOWN
+from safenet.case.records import ItemRecord, ItemStatus, WorkResult
+from safenet.engine.perceptual import perceptual_work
+from safenet.engine.pipeline import Settings, examine
+from safenet.engine.profiles import Profile
+from safenet.evidence.archive import ArchiveLimits
+from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
+from safenet.evidence.registry import open_locator, open_source
+from safenet.hashsets.catalog import StoredSet
+from safenet.hashsets.exact import Matcher
+
+CRASH_CODE: Final = "worker-crashed"
+PROCESS_BATCH_ITEMS: Final = 64  # items per task: amortises pickling and pipe round trips for tiny files
+PROCESS_BATCH_BYTES: Final = 16 << 20  # ... but a batch of big files is split so both workers stay busy
+PROCESSES_FROM_ITEMS: Final = 400  # below this, starting the pool (~0.65 s) costs more than PDQ in it saves
+MAX_CRASHES_IN_A_ROW: Final = 16  # then the workers themselves are broken (memory?), not one item
+
+
+class ExecutorKind(StrEnum):
+    """Chosen with ``--executor``; recorded in the run's config."""
+
+    INLINE = "inline"
+    THREADS = "threads"
+    PROCESSES = "processes"
+
+
+class ExecutorError(EvidenceError):
+    """Worker processes could not start or keep dying; the message says what to do instead."""
+
+
+def choose(requested: ExecutorKind | None, workers: int, planned: int, perceptual: bool) -> ExecutorKind:
+    """The executor for a run: the one asked for, else processes only where the GIL is what limits.
+
+    Measured with bench/bench_executors.py (2 workers, 2 shared cores): PDQ holds the GIL, so 2 000 small
+    JPEGs with a PDQ set ran at 347 items/s in processes against 209 on threads (1.66x); without PDQ
+    (5 900 vs 1 800 items/s) and for digests of 400 MB (2 400 vs 1 600 items/s) threads won: the main
+    thread recording the case is the limit there, hashlib releases the GIL, and the pool's start (~0.65 s:
+    the fork server imports the CLI and the stage once) is not paid back. Break-even with PDQ: ~350 items.
+    """
+    if requested is not None:
+        return requested
+    if workers <= 1:
+        return ExecutorKind.INLINE
+    if perceptual and planned >= PROCESSES_FROM_ITEMS:
+        return ExecutorKind.PROCESSES
+    return ExecutorKind.THREADS
+
+
+# --- the stage: the same work wherever it runs ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StagePlan:
+    """What examining needs besides the items; plain data, the same for every task of a run."""
+
+    profile: Profile
+    algorithms: tuple[str, ...]
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    perceptual: bool = False  # a selected set holds PDQ hashes: images no exact match settles get one
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """Everything a worker opens once, as plain data (picklable; STYLE #9: locators, not handles)."""
+
+    source: Path
+    plan: StagePlan
+    context: OpenContext = field(default_factory=OpenContext, repr=False)  # credentials: never on disk or in logs
+    matcher: tuple[tuple[StoredSet, Path], ...] = ()  # the sets' catalog entries and array folders
+
+
+class Stage:
+    """Examines batches of top-level items from one open evidence source."""
+
+    def __init__(self, evidence: Evidence, settings: Settings) -> None:
+        self.evidence, self.settings = evidence, settings
+
+    def run(self, batch: Sequence[Item]) -> list[WorkResult]:
+        return [examine(item, partial(open_locator, self.evidence, item.locator), self.settings) for item in batch]
+
+
+def settings_for(plan: StagePlan, matcher: Matcher | None) -> Settings:
+    work = perceptual_work(matcher, wanted=plan.perceptual) if plan.perceptual else None
+    return Settings(plan.profile, plan.algorithms, plan.limits, work)
+
+
+def open_stage(setup: WorkerSetup) -> Stage:
+    """A worker's own stage: evidence opened with the same context, its own read-only matcher."""
+    evidence = open_source(setup.source, setup.context)
+    matcher = Matcher(setup.matcher, perceptual=False) if setup.matcher else None
+    return Stage(evidence, settings_for(setup.plan, matcher))
+
+
+def crashed(item: Item) -> WorkResult:
+    """What is recorded for an item whose examination killed its worker process: never a silent skip."""
+    message = "the worker process examining this item died (a decoder crash on damaged or hostile data?)"
+    return WorkResult(
+        (ItemRecord(item, UNKNOWN, ItemStatus.UNREADABLE, None, False),),
+        (EvidenceWarning(CRASH_CODE, message, item.locator),),
+        0,
+    )
+
+
+# --- executors ------------------------------------------------------------------------------------------
+
+
+class Executor(ABC):
+    """Runs stage batches somewhere and hands back futures of plain results."""
+
+    NAME: ClassVar[ExecutorKind]
+    batch_items: int = 1  # most items in one task
+    batch_bytes: int = 0  # most bytes (declared sizes) in one task of several items; 0: no limit
+    in_flight: int = 1  # most tasks submitted and not yet taken
+
+    @abstractmethod
+    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]: ...
+
+    def lost(self, error: BaseException) -> bool:
+        """Whether ``error`` from a future means its worker died (and the executor must ``restart``)."""
+        return False
+
+    def restart(self) -> None:  # pragma: no cover - only executors whose ``lost`` can be true restart
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - nothing to release for in-process executors
+        pass
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InlineExecutor(Executor):
+    NAME = ExecutorKind.INLINE
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]:
+        future: Future[list[WorkResult]] = Future()
+        future.set_result(self.stage.run(batch))  # an exception (a bug) propagates at once, as it would inline
+        return future
+
+
+class ThreadExecutor(Executor):
+    NAME = ExecutorKind.THREADS
+
+    def __init__(self, stage: Stage, workers: int) -> None:
+        self.stage = stage
+        self.in_flight = 8 * workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="examine")
+
+    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]:
+        return self._pool.submit(self.stage.run, batch)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ProcessExecutor(Executor):
+    NAME = ExecutorKind.PROCESSES
+    batch_items = PROCESS_BATCH_ITEMS
+    batch_bytes = PROCESS_BATCH_BYTES
+
+    def __init__(self, setup: WorkerSetup, workers: int, factory: Callable[[WorkerSetup], Stage] = open_stage) -> None:
+        """``factory`` (a module-level function: it is pickled by name) opens each worker's stage."""
+        self.setup, self.workers, self.factory = setup, workers, factory
+        self.in_flight = 3 * workers
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        """A new pool, proven able to run an empty task: a worker that dies later died of its batch."""
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_context(),
+            initializer=_start_worker,
+            initargs=(self.factory, self.setup),
+        )
+        try:
+            pool.submit(_run_batch, ()).result()
+        except BrokenProcessPool as exc:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise ExecutorError("worker processes could not start; try --executor threads") from exc
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        return pool
+
+    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]:
+        try:
+            return self._pool.submit(_run_batch, tuple(batch))
+        except BrokenProcessPool as exc:  # a worker died since the last result: lost like those in flight
+            future: Future[list[WorkResult]] = Future()
+            future.set_exception(exc)
+            return future
+
+    def lost(self, error: BaseException) -> bool:
+        return isinstance(error, BrokenProcessPool)
+
+    def restart(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._start()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one (Linux), else spawn; never fork (see the module docstring)."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if context.get_start_method() == "forkserver":
+        # the server imports the stage and the main module (the CLI: ~0.7 s) once; workers fork from it
+        context.set_forkserver_preload(["__main__", __name__])
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server in the background, so its imports overlap the caller's enumeration."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        threading.Thread(target=forkserver.ensure_running, daemon=True, name="forkserver-start").start()
+
+
+def make_executor(
+    kind: ExecutorKind, workers: int, evidence: Evidence, matcher: Matcher | None, setup: WorkerSetup
+) -> Executor:
+    """Threads and inline share the caller's open evidence and matcher; processes open their own."""
+    if kind is ExecutorKind.PROCESSES:
+        return ProcessExecutor(setup, workers, factory=open_stage)
+    stage = Stage(evidence, settings_for(setup.plan, matcher))
+    return InlineExecutor(stage) if kind is ExecutorKind.INLINE else ThreadExecutor(stage, workers)
+
+
+# --- the worker process side ----------------------------------------------------------------------------
+
+_stage: Stage | None = None  # this worker process's stage, opened once by the pool initializer
+_setup_error: str | None = None
+
+
+def _start_worker(factory: Callable[[WorkerSetup], Stage], setup: WorkerSetup) -> None:
+    """Pool initializer: ignore Ctrl-C (the parent decides), die with the parent, open the stage once."""
+    global _stage, _setup_error
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True, name="parent-watch").start()
+    try:
+        _stage = factory(setup)
+    except Exception as exc:  # reported by every task as an ExecutorError, not as a dead pool
+        _setup_error = f"{exc.__class__.__name__}: {exc}"
+
+
+def _exit_with(sentinel: int) -> None:
+    """A worker whose parent was killed (SIGKILL) would wait for tasks forever; end it instead."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _run_batch(batch: tuple[Item, ...]) -> list[WorkResult]:
+    if _stage is None:
+        raise ExecutorError(f"a worker process could not open the evidence ({_setup_error}); try --executor threads")
+    return _stage.run(batch)
+
+
+# --- running a plan in order ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Task:
+    items: tuple[Item, ...]
+    alone: bool = False  # quarantined: run by itself, so that a crash names this one item
+    future: Future[list[WorkResult]] | None = None
+
+
+def batches(items: Sequence[Item], most_items: int, most_bytes: int) -> Iterator[tuple[Item, ...]]:
+    """Consecutive runs of items: at most ``most_items``, and at most ``most_bytes`` unless one item."""
+    batch: list[Item] = []
+    size = 0
+    for item in items:
+        grow = item.size or 0
+        if batch and (len(batch) >= most_items or (most_bytes and size + grow > most_bytes)):
+            yield tuple(batch)
+            batch, size = [], 0
+        batch.append(item)
+        size += grow
+    if batch:
+        yield tuple(batch)
+
+
+def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResult, None, None]:
+    """Examine ``items`` on ``executor``; yield one result per item, in the order given.
+
+    Closing the generator (the caller stopped) or an exception out of it cancels what was not taken.
+    See the module docstring for what happens to a batch whose worker died.
+    """
+    most = max(1, min(executor.batch_items, len(items) // (4 * executor.in_flight) or 1))
+    planned = batches(items, most, executor.batch_bytes)
+    window: deque[_Task] = deque()
+    crashes = 0
+    try:
+        while True:
+            _fill(executor, window, planned)
+            if not window:
+                return
+            task = window[0]
+            if task.future is None:  # pragma: no cover - _fill submits the head task
+                task.future = executor.submit(task.items)
+            try:
+                results = task.future.result()
+            except Exception as exc:
+                if not executor.lost(exc):
+                    raise
+                executor.restart()
+                if task.alone:
+                    crashes += 1
+                    if crashes >= MAX_CRASHES_IN_A_ROW:
+                        raise ExecutorError(
+                            f"{crashes} worker processes died in a row; try --executor threads"
+                        ) from exc
+                    window.popleft()
+                    yield crashed(task.items[0])
+                _quarantine(window)
+                continue
+            window.popleft()
+            crashes = 0
+            yield from results
+    finally:
+        for waiting in window:
+            if waiting.future is not None:
+                waiting.future.cancel()
+
+
+def _fill(executor: Executor, window: deque[_Task], planned: Iterator[tuple[Item, ...]]) -> None:
+    """Keep the window full; while quarantined items wait, only the head task runs, alone."""
+    if any(t.alone for t in window):
+        if window[0].future is None:
+            window[0].future = executor.submit(window[0].items)
+        return
+    while len(window) < executor.in_flight:
+        batch = next(planned, None)
+        if batch is None:
+            return
+        window.append(_Task(batch, future=executor.submit(batch)))
+
+
+def _quarantine(window: deque[_Task]) -> None:
+    """After a worker died: keep results already done; split every lost task into single items, alone."""
+    kept: list[_Task] = []
+    for task in window:
+        future = task.future
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            kept.append(task)
+        else:
+            kept.extend(_Task((item,), alone=True) for item in task.items)
+    window.clear()
+    window.extend(kept)
