@@ -62,6 +62,10 @@ DECOYS = 100_000
 GOAL_HASHDEEP = 3.0
 GOAL_MD5DEEP = 1.3
 TOOLS = ("hashdeep", "md5deep", "safenet", "safenet_md5")
+EXTRA_TOOLS = ("floor", "floor_md5")
+"""Opt-in references (--tools): a minimal Python hasher (os.walk, 2 threads, 1 MiB reads, hashlib) with no
+typing, matching or recording: the floor for any Python + hashlib design on this machine."""
+ALL_TOOLS = TOOLS + EXTRA_TOOLS
 
 
 # -- data -------------------------------------------------------------------------------------------------
@@ -199,10 +203,31 @@ def run_one(
     workers: int | None,
 ) -> dict[str, Any]:
     """One timed run of one tool; for safenet also the correctness check from the JSON report."""
-    if tool in ("hashdeep", "md5deep"):
+    load = round(os.getloadavg()[0], 2)  # other work on the machine shows here (the figure lags ~1 min)
+    out = _run_one(tool, tree, work, env, tag, expected, files, timeout, workers)
+    out["load1_before"] = load
+    return out
+
+
+def _run_one(
+    tool: str,
+    tree: Path,
+    work: Path,
+    env: dict[str, str],
+    tag: str,
+    expected: dict[str, str],
+    files: int,
+    timeout: float,
+    workers: int | None,
+) -> dict[str, Any]:
+    if tool in ("hashdeep", "md5deep", *EXTRA_TOOLS):
         log = work / f"{tag}-{tool}.err"
+        cmd = peer_cmd(tool, tree)
+        if tool in EXTRA_TOOLS:
+            algos = "md5" if tool == "floor_md5" else "md5,sha1,sha256"
+            cmd = [sys.executable, __file__, "_floor", str(tree), algos, str(workers or 2)]
         with open(log, "wb") as err:
-            res = run_child(peer_cmd(tool, tree), stderr=err, timeout=timeout)
+            res = run_child(cmd, stderr=err, timeout=timeout)
         out: dict[str, Any] = {
             "wall_s": round(res.wall_s, 4),
             "rc": res.returncode,
@@ -328,6 +353,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], files: int, total: int) -> 
             "failed_runs": sum(r["rc"] != 0 for r in rs),
             "max_rss_kib": max((r["max_rss_kib"] for r in rs), default=0),
             "cpu_s_median": median([r["cpu_s"] for r in rs]) if rs else None,
+            "cpu_s": [r["cpu_s"] for r in rs],
+            "load1_before": [r["load1_before"] for r in rs],
         }
         if good:
             m = median(good)
@@ -338,12 +365,20 @@ def summarise(runs: dict[str, list[dict[str, Any]]], files: int, total: int) -> 
         if any("ok" in r for r in rs):
             entry["checks_ok"] = all(r.get("ok") for r in rs)
             entry["hits"] = [r.get("hits") for r in rs]
+            entry["report_warnings"] = [r.get("warnings") for r in rs]
         out[tool] = entry
     ratios: dict[str, Any] = {}
     if "median_s" in out.get("hashdeep", {}) and "median_s" in out.get("safenet", {}):
         ratios["hashdeep_over_safenet"] = round(out["hashdeep"]["median_s"] / out["safenet"]["median_s"], 3)
     if "median_s" in out.get("md5deep", {}) and "median_s" in out.get("safenet_md5", {}):
         ratios["md5deep_over_safenet_md5"] = round(out["md5deep"]["median_s"] / out["safenet_md5"]["median_s"], 3)
+    # CPU seconds (user+sys, all threads): less disturbed than wall time when something else shares the CPUs
+    for peer, ours, key in (
+        ("hashdeep", "safenet", "hashdeep_over_safenet_cpu"),
+        ("md5deep", "safenet_md5", "md5deep_over_safenet_md5_cpu"),
+    ):
+        if out.get(peer, {}).get("cpu_s_median") and out.get(ours, {}).get("cpu_s_median"):
+            ratios[key] = round(out[peer]["cpu_s_median"] / out[ours]["cpu_s_median"], 3)
     out["ratios"] = ratios
     return out
 
@@ -356,8 +391,10 @@ def print_regime(regime: str, summary: dict[str, Any], note: str) -> None:
         "md5deep": "md5deep md5",
         "safenet": "safenet full md5+sha1+sha256",
         "safenet_md5": "safenet full --digests md5",
+        "floor": "python floor md5+sha1+sha256",
+        "floor_md5": "python floor md5",
     }
-    for tool in TOOLS:
+    for tool in ALL_TOOLS:
         e = summary.get(tool)
         if not e:
             continue
@@ -390,9 +427,50 @@ def print_regime(regime: str, summary: dict[str, Any], note: str) -> None:
             f"md5deep / safenet --digests md5: {r:.2f}x   goal >= {GOAL_MD5DEEP}x: "
             f"{'met' if r >= GOAL_MD5DEEP else 'NOT met'}"
         )
+    if "hashdeep_over_safenet_cpu" in ratios or "md5deep_over_safenet_md5_cpu" in ratios:
+        print(
+            "same ratios in CPU seconds (user+sys): hashdeep/safenet "
+            f"{ratios.get('hashdeep_over_safenet_cpu', float('nan')):.2f}x, md5deep/safenet-md5 "
+            f"{ratios.get('md5deep_over_safenet_md5_cpu', float('nan')):.2f}x"
+        )
+    if "safenet" in summary and "median_s" in summary.get("floor", {}):
+        print(
+            f"safenet / python floor (3 digests): {summary['safenet']['median_s'] / summary['floor']['median_s']:.2f}x"
+        )
+    if "safenet_md5" in summary and "median_s" in summary.get("floor_md5", {}):
+        print(
+            f"safenet --digests md5 / python floor md5: "
+            f"{summary['safenet_md5']['median_s'] / summary['floor_md5']['median_s']:.2f}x"
+        )
+    loads = [x for t in ALL_TOOLS for x in summary.get(t, {}).get("load1_before", [])]
+    if loads:
+        print(f"1-min load average before the timed runs: {min(loads):.2f} .. {max(loads):.2f} (2 CPUs)")
+
+
+def floor_child(root: str, algos: str, workers: int) -> None:
+    """The python floor: read every file once in 1 MiB chunks on ``workers`` threads, feed hashlib, nothing else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = algos.split(",")
+    paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+
+    def work(path: str) -> list[bytes]:
+        hashers = [hashlib.new(n) for n in names]
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(1 << 20):
+                for h in hashers:
+                    h.update(chunk)
+        return [h.digest() for h in hashers]
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = sum(1 for _ in pool.map(work, paths, chunksize=16))
+    print(f"{done} files hashed", file=sys.stderr)
 
 
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "_floor":
+        floor_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=20_000, help="number of files in the tree (default 20000)")
     parser.add_argument("--total-gb", type=float, default=2.4, help="total size in GB of 1e9 bytes (default 2.4)")
@@ -405,7 +483,9 @@ def main() -> int:
         default="both",
         help="page-cache regime (cold needs root for drop_caches; default both)",
     )
-    parser.add_argument("--tools", default=",".join(TOOLS), help=f"subset of {','.join(TOOLS)}")
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"from {','.join(ALL_TOOLS)} (default {','.join(TOOLS)})"
+    )
     parser.add_argument("--workers", type=int, default=None, help="pass --workers to safenet (default: its own)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-run limit in seconds")
     args = parser.parse_args()
@@ -414,8 +494,8 @@ def main() -> int:
         args.repeat = args.repeat or 1
     args.repeat = args.repeat or 3
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    if unknown := [t for t in tools if t not in TOOLS]:
-        parser.error(f"unknown tool(s) {unknown}; choose from {TOOLS}")
+    if unknown := [t for t in tools if t not in ALL_TOOLS]:
+        parser.error(f"unknown tool(s) {unknown}; choose from {ALL_TOOLS}")
     files, total = args.files, round(args.total_gb * 1e9)
 
     missing = [t for t in ("hashdeep", "md5deep") if t in tools and shutil.which(t) is None]

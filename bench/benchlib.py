@@ -130,7 +130,30 @@ def host_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "git": git_state(),
     }
+
+
+def git_state() -> dict[str, Any]:
+    """Commit of the checkout and how many files under src/ differ from it (the code measured)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.splitlines()
+    except OSError:
+        return {}
+    return {"head": head, "src_files_changed": len(dirty)}
 
 
 def tool_version(cmd: Sequence[str]) -> str | None:
