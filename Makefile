@@ -26,9 +26,10 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck sysdeps-test
 	$(BIN)/pytest -q
 
-# Peer tools for the benchmarks (hashdeep/md5deep from Debian).
+# Peer tools for the benchmarks (hashdeep/md5deep; PhotoRec from testdisk; Debian packages).
 sysdeps:
 	command -v hashdeep >/dev/null || (apt-get update -qq && apt-get install -y -qq hashdeep)
+	command -v photorec >/dev/null || (apt-get update -qq && apt-get install -y -qq testdisk)
 
 # Tools the image tests and bench use to build and compare images (Debian packages; only if missing).
 sysdeps-test:
@@ -41,6 +42,7 @@ sysdeps-test:
 bench: $(STAMP) sysdeps
 	$(BIN)/python bench/bench_triage.py
 	$(BIN)/python bench/bench_hashset_store.py
+	$(BIN)/python bench/bench_carve.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

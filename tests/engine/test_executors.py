@@ -129,6 +129,8 @@ def test_choose_defaults() -> None:
     assert choose(None, 2, 10_000, True) is ExecutorKind.PROCESSES  # PDQ holds the GIL
     assert choose(None, 2, 10_000, False) is ExecutorKind.THREADS  # hashlib does not
     assert choose(ExecutorKind.PROCESSES, 1, 1, False) is ExecutorKind.PROCESSES
+    assert choose(None, 2, 30, True, videos=30) is ExecutorKind.PROCESSES  # a video is PDQ work many times over
+    assert choose(None, 2, 30, False, videos=30) is ExecutorKind.THREADS
 
 
 def test_batches_bound_items_and_bytes(tmp_path: Path) -> None:

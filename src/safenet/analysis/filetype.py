@@ -76,6 +76,7 @@ TYPES: dict[str, FileType] = {
         _ft("odf", DOC, "application/vnd.oasis.opendocument", "odt", "ods", "odp", "odg"),
         _ft("ole", DOC, "application/x-ole-storage", "doc", "xls", "ppt", "msg", "db"),
         _ft("rtf", DOC, "application/rtf", "rtf"),
+        _ft("thumbcache", MediaKind.OTHER, "application/x-windows-thumbcache", "db"),
     )
 }
 UNKNOWN = _ft("unknown", MediaKind.OTHER, "application/octet-stream")
@@ -197,6 +198,16 @@ def _bmp(head: bytes) -> str | None:
     return None
 
 
+_THUMBCACHE_VERSIONS = frozenset({20, 21, 26, 28, 30, 31, 32})  # Vista .. 11 (evidence.caches.thumbcache)
+
+
+def _thumbcache(head: bytes) -> str | None:
+    # Windows Explorer's thumbnail cache: "CMMM" and a known format version (4 letters alone are weak).
+    if head[:4] == b"CMMM" and len(head) >= 8 and int.from_bytes(head[4:8], "little") in _THUMBCACHE_VERSIONS:
+        return "thumbcache"
+    return None
+
+
 def sniff(head: bytes) -> FileType:
     """The file type of a stream given its first bytes (at least HEAD_BYTES where the file has them)."""
     if not head:
@@ -204,7 +215,7 @@ def sniff(head: bytes) -> FileType:
     for prefix, name in _PREFIXES:
         if head.startswith(prefix):
             return TYPES[name]
-    for sniffer in (*_SNIFFERS, _bmp):
+    for sniffer in (*_SNIFFERS, _bmp, _thumbcache):
         found = sniffer(head)
         if found:
             return TYPES[found]

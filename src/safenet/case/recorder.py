@@ -6,12 +6,15 @@ never leaves half an archive behind, and ``--resume`` can skip exactly the items
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select
 
+from safenet.analysis.video import write_frame_sheet
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Finding, ItemRow, WarningRow
 from safenet.case.store import Case
@@ -31,6 +34,7 @@ def _row(record: ItemRecord, exhibit_id: int, run_id: int, item_id: int, parent_
     item = record.item
     digests = record.digests or {}
     first_time = item.modified or item.accessed or item.changed or item.created
+    meta = record.video.meta if record.video else None
     return {
         "id": item_id,
         "exhibit_id": exhibit_id,
@@ -59,6 +63,10 @@ def _row(record: ItemRecord, exhibit_id: int, run_id: int, item_id: int, parent_
         "pdq": record.pdq.hash.hex() if record.pdq else None,
         "pdq_quality": record.pdq.quality if record.pdq else None,
         "pdq_low_quality": record.pdq.low_quality if record.pdq else None,
+        "video_duration_s": meta.duration_s if meta else None,
+        "video_codec": display_safe(meta.codec)[:40] if meta and meta.codec else None,
+        "video_width": meta.width if meta else None,
+        "video_height": meta.height if meta else None,
     }
 
 
@@ -78,6 +86,7 @@ def _finding(item_id: int, run_id: int, m: Match) -> dict[str, Any]:
         "distance": m.distance,
         "orientation": m.orientation,
         "trimmed": m.trimmed,
+        "frames": json.dumps(m.frames) if m.frames is not None else None,
     }
 
 
@@ -122,11 +131,28 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
                 parent_id = base + record.parent if record.parent is not None else None
                 items.append(_row(record, exhibit_id, run_id, base + index, parent_id))
                 findings.extend(_finding(base + index, run_id, m) for m in record.matches)
+                _write_sheet(case, record)
             next_id += len(result.records)
             warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
         for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
             if rows:  # Core executemany: the ORM's per-row bookkeeping is not needed for fresh rows
                 s.execute(insert(cast(Table, table.__table__)), rows)
+
+
+def _write_sheet(case: Case, record: ItemRecord) -> None:
+    """A video's blurred greyscale frame sheet as ``thumbs/<sha256>.jpg`` (owner-only), for the review UI.
+
+    Written here, by the process that owns the case, never by a worker. Named by content, so two copies of
+    one video share a sheet; a write that fails costs the review a picture, never the findings.
+    """
+    sheet = record.video.sheet if record.video else None
+    sha256 = (record.digests or {}).get("sha256")
+    if sheet is None or sha256 is None:
+        return
+    folder = case.path / "thumbs"
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        write_frame_sheet(sheet, folder, sha256.hex())
 
 
 def recorded_locators(case: Case, exhibit_id: int) -> set[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from safenet.analysis.filetype import FileType
+from safenet.analysis.video.model import VideoFrame, VideoMeta
 from safenet.evidence.model import EvidenceWarning, Item
 from safenet.hashsets.model import Match
 
@@ -30,6 +31,20 @@ class PdqRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoRecord:
+    """A found video's frame hashes as the worker computed them (``engine.video``), for the main thread.
+
+    ``sheet`` is the blurred greyscale frame sheet (JPEG bytes): written into the case by the recorder,
+    never by a worker, so only the process that owns the case writes into its folder.
+    """
+
+    frames: tuple[VideoFrame, ...]
+    meta: VideoMeta | None
+    stop: str  # analysis.video.Stop value
+    sheet: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ItemRecord:
     item: Item
     filetype: FileType
@@ -39,10 +54,19 @@ class ItemRecord:
     parent: int | None = None  # index of the containing archive within the same WorkResult
     matches: tuple[Match, ...] = ()
     pdq: PdqRecord | None = None
+    video: VideoRecord | None = None
 
     def with_matches(self, matches: tuple[Match, ...]) -> ItemRecord:
         return ItemRecord(
-            self.item, self.filetype, self.status, self.digests, self.extension_mismatch, self.parent, matches, self.pdq
+            self.item,
+            self.filetype,
+            self.status,
+            self.digests,
+            self.extension_mismatch,
+            self.parent,
+            matches,
+            self.pdq,
+            self.video,
         )
 
 

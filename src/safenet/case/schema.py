@@ -10,6 +10,9 @@ look as if it had done perceptual work it never did.
 
 Version 3 added examiner grading: the ``gradings`` table (every grade ever given, newest per item is
 current, with its second-examiner confirmation). Version-2 cases are refused for the same reason.
+
+Version 4 added video: an item's container metadata (duration, codec, resolution) and a finding's
+``frames`` (which found and known times matched, JSON). Version-3 cases are refused for the same reason.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -32,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -119,6 +123,10 @@ class ItemRow(Base):
     pdq: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hex, whole picture as found
     pdq_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-100
     pdq_low_quality: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it never supports a match
+    video_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)  # videos: as the container says
+    video_codec: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    video_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    video_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Finding(Base):
@@ -139,6 +147,8 @@ class Finding(Base):
     distance: Mapped[int | None] = mapped_column(Integer, nullable=True)  # perceptual: Hamming distance
     orientation: Mapped[str | None] = mapped_column(String(20), nullable=True)  # perceptual: COPY_ORIENTATION
     trimmed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # perceptual: matched inside borders
+    # video: JSON [[found s, known s or null (an image), distance], ...], capped (hashsets.video)
+    frames: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class WarningRow(Base):

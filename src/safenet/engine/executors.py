@@ -53,6 +53,7 @@ from safenet.case.records import ItemRecord, ItemStatus, WorkResult
 from safenet.engine.perceptual import perceptual_work
 from safenet.engine.pipeline import Settings, examine
 from safenet.engine.profiles import Profile
+from safenet.engine.video import VideoWork
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_locator, open_source
@@ -63,6 +64,7 @@ CRASH_CODE: Final = "worker-crashed"
 PROCESS_BATCH_ITEMS: Final = 64  # items per task: amortises pickling and pipe round trips for tiny files
 PROCESS_BATCH_BYTES: Final = 16 << 20  # ... but a batch of big files is split so both workers stay busy
 PROCESSES_FROM_ITEMS: Final = 400  # below this, starting the pool (~0.65 s) costs more than PDQ in it saves
+VIDEO_WEIGHT: Final = 20  # PDQ-like items one video counts as in ``choose`` (a short clip: ~20 frames hashed)
 MAX_CRASHES_IN_A_ROW: Final = 16  # then the workers themselves are broken (memory?), not one item
 
 
@@ -78,7 +80,9 @@ class ExecutorError(EvidenceError):
     """Worker processes could not start or keep dying; the message says what to do instead."""
 
 
-def choose(requested: ExecutorKind | None, workers: int, planned: int, perceptual: bool) -> ExecutorKind:
+def choose(
+    requested: ExecutorKind | None, workers: int, planned: int, perceptual: bool, videos: int = 0
+) -> ExecutorKind:
     """The executor for a run: the one asked for, else processes only where the GIL is what limits.
 
     Measured with bench/bench_executors.py (2 workers, 2 shared cores): PDQ holds the GIL, so 2 000 small
@@ -86,12 +90,16 @@ def choose(requested: ExecutorKind | None, workers: int, planned: int, perceptua
     (5 900 vs 1 800 items/s) and for digests of 400 MB (2 400 vs 1 600 items/s) threads won: the main
     thread recording the case is the limit there, hashlib releases the GIL, and the pool's start (~0.65 s:
     the fork server imports the CLI and the stage once) is not paid back. Break-even with PDQ: ~350 items.
+
+    ``videos`` (planned items named like videos) count as ``VIDEO_WEIGHT`` items each when there is PDQ
+    work: PyAV releases the GIL while decoding, but every sampled frame's conversion and PDQ hold it, so a
+    video is PDQ work many times over. The weight is an estimate, not yet measured by the bench.
     """
     if requested is not None:
         return requested
     if workers <= 1:
         return ExecutorKind.INLINE
-    if perceptual and planned >= PROCESSES_FROM_ITEMS:
+    if perceptual and planned + (VIDEO_WEIGHT - 1) * videos >= PROCESSES_FROM_ITEMS:
         return ExecutorKind.PROCESSES
     return ExecutorKind.THREADS
 
@@ -131,7 +139,8 @@ class Stage:
 
 def settings_for(plan: StagePlan, matcher: Matcher | None) -> Settings:
     work = perceptual_work(matcher, wanted=plan.perceptual) if plan.perceptual else None
-    return Settings(plan.profile, plan.algorithms, plan.limits, work)
+    video = VideoWork.for_profile(plan.profile, work.settled) if work is not None else None
+    return Settings(plan.profile, plan.algorithms, plan.limits, work, video)
 
 
 def open_stage(setup: WorkerSetup) -> Stage:

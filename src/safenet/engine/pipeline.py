@@ -9,16 +9,17 @@ Images not settled by an exact match get their PDQ hash here too, from the bytes
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from safenet.analysis.digests import Sink, analyse_stream
 from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
-from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, WorkResult
+from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, VideoRecord, WorkResult
 from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image
 from safenet.engine.profiles import Profile
+from safenet.engine.video import VideoWork, hash_found_video, wants_video
 from safenet.evidence.archive import (
     EXPANDABLE,
     ArchiveCorrupt,
@@ -28,6 +29,8 @@ from safenet.evidence.archive import (
     expand,
     spool,
 )
+from safenet.evidence.caches import cache_kind, expand_cache
+from safenet.evidence.carve import CarveLimits, expand_carved, is_region
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
 
 
@@ -37,6 +40,8 @@ class Settings:
     algorithms: Sequence[str]
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     perceptual: PerceptualWork | None = None  # None: no selected set holds PDQ hashes
+    video: VideoWork | None = None  # frame hashes of videos (engine.video); None: no PDQ set to match them
+    carve: CarveLimits = field(default_factory=lambda: CarveLimits(alignment=512))  # sector starts, like PhotoRec
 
 
 def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
@@ -76,6 +81,9 @@ class _Examiner:
         self.bytes_read = 0
 
     def examine(self, item: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
+        if is_region(item):  # unallocated space: never hashed as one item; carved in the full profile
+            self._carve(item, open_stream, parent)
+            return
         try:
             stream = open_stream()
         except (OSError, EvidenceError) as exc:
@@ -91,6 +99,7 @@ class _Examiner:
         opens_archives = settings.profile.expands_archives
         copyable = opens_archives and depth_allowed(item, settings.limits)
         perceptual = settings.perceptual if settings.profile.perceptual else None
+        video = settings.video if settings.profile.perceptual else None
         with ExitStack() as stack:
             copies: list[BinaryIO] = []
             image: list[ChunkCopy | BinaryIO] = []
@@ -102,14 +111,20 @@ class _Examiner:
                     elif reopen is None:
                         image.append(cast(BinaryIO, stack.enter_context(spool())))
                     return image[-1] if image else None
+                if video is not None and filetype.kind is MediaKind.VIDEO and reopen is None:
+                    image.append(cast(BinaryIO, stack.enter_context(spool())))  # a member: decoded from the spool
+                    return image[-1]
                 # A top-level archive can be reopened from evidence; a member must be copied while read.
-                if not (copyable and filetype.name in EXPANDABLE) or reopen is not None:
+                if not (copyable and expandable(filetype)) or reopen is not None:
                     return None
                 copies.append(cast(BinaryIO, stack.enter_context(spool())))
                 return copies[-1]
 
+            def expandable(filetype: FileType) -> bool:
+                return filetype.name in EXPANDABLE or cache_kind(item, filetype.name) is not None
+
             def wants(filetype: FileType) -> bool:
-                return settings.profile.wants_digests(filetype) or (copyable and filetype.name in EXPANDABLE)
+                return settings.profile.wants_digests(filetype) or (copyable and expandable(filetype))
 
             try:
                 result = analyse_stream(stream, settings.algorithms, wants, tee)
@@ -134,9 +149,19 @@ class _Examiner:
             pdq = None
             if perceptual is not None and filetype.kind is MediaKind.IMAGE and result.digests is not None:
                 pdq = self._perceptual(item, perceptual, result.digests, image[0] if image else None, reopen)
+            frames = None
+            if video is not None and wants_video(filetype) and result.digests is not None:
+                frames = self._video(item, filetype, video, result.digests, image[0] if image else None, reopen)
             self.records.append(
                 ItemRecord(
-                    item, filetype, status, result.digests, extension_mismatch(filetype, item.name), parent, pdq=pdq
+                    item,
+                    filetype,
+                    status,
+                    result.digests,
+                    extension_mismatch(filetype, item.name),
+                    parent,
+                    pdq=pdq,
+                    video=frames,
                 )
             )
             index = len(self.records) - 1
@@ -144,6 +169,9 @@ class _Examiner:
                 # expand() itself records unsupported types (rar) and the depth limit
                 opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
                 self._expand(item, filetype, opener, index)
+            elif copyable and (kind := cache_kind(item, filetype.name)) is not None:
+                opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
+                self._nested(item, expand_cache(item, kind, opener, self.warnings.append), index)
 
     def _perceptual(
         self,
@@ -176,6 +204,35 @@ class _Examiner:
             return None
         return found
 
+    def _video(
+        self,
+        item: Item,
+        filetype: FileType,
+        work: VideoWork,
+        digests: dict[str, bytes],
+        copy: ChunkCopy | BinaryIO | None,
+        reopen: Callable[[], BinaryIO] | None,
+    ) -> VideoRecord | None:
+        """Frame hashes of a video no exact match settled: from the copy made while reading, else reopened."""
+        if work.settled(digests):
+            return None
+        if isinstance(copy, ChunkCopy):
+            found, warnings = hash_found_video(item, filetype, copy.value(), work)
+        elif copy is not None:
+            copy.seek(0)
+            found, warnings = hash_found_video(item, filetype, copy, work)
+        elif reopen is not None:
+            try:
+                with reopen() as stream:
+                    found, warnings = hash_found_video(item, filetype, stream, work)
+            except (OSError, EvidenceError) as exc:
+                message = f"cannot reopen for video hashing: {_reason(exc)}"
+                found, warnings = None, [EvidenceWarning("unreadable", message, item.locator)]
+        else:  # pragma: no cover - tee() always makes a copy when there is nothing to reopen
+            return None
+        self.warnings.extend(warnings)
+        return found
+
     def _expand(self, item: Item, filetype: FileType, opener: Callable[[], BinaryIO], index: int) -> None:
         members = expand(item, filetype.name, opener, self.settings.limits, self.warnings.append)
         try:
@@ -185,6 +242,22 @@ class _Examiner:
             self.warnings.append(EvidenceWarning("unreadable", f"cannot reopen archive: {_reason(exc)}", item.locator))
         finally:
             members.close()
+
+    def _nested(self, item: Item, members: Generator[tuple[Item, BinaryIO], None, None], index: int) -> None:
+        """Examine what a cache or a carved region yields, each as a child of record ``index``."""
+        try:
+            for member, member_stream in members:
+                self.examine_stream(member, member_stream, index, reopen=None)
+        except OSError as exc:  # only the container's opener can raise out of an expander: it vanished
+            self.warnings.append(EvidenceWarning("unreadable", f"cannot reopen: {_reason(exc)}", item.locator))
+        finally:
+            members.close()
+
+    def _carve(self, region: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
+        self.records.append(ItemRecord(region, UNKNOWN, ItemStatus.SKIPPED, None, False, parent))
+        if self.settings.profile is Profile.FULL:
+            members = expand_carved(region, open_stream, self.warnings.append, self.settings.carve)
+            self._nested(region, members, len(self.records) - 1)
 
     def _fail(self, item: Item, parent: int | None, status: ItemStatus, code: str, message: str) -> None:
         self.warnings.append(EvidenceWarning(code, message, item.locator))

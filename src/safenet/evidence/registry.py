@@ -1,7 +1,8 @@
 """The one registry of evidence back-ends, and reopening any item from its locator.
 
-Back-ends are tried in order; each either accepts the source or raises NotMyFormat. Archive members
-are not a back-end: they are layers resolved on top of whatever stream holds the archive.
+Back-ends are tried in order; each either accepts the source or raises NotMyFormat. Archive members,
+cache entries and carved ranges are not back-ends: they are layers resolved on top of whatever
+stream holds the archive, the cache file or the carved region.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from safenet.evidence.archive import open_member
+from safenet.evidence.archives.common import seekable_copy
+from safenet.evidence.caches import open_cache_entry
+from safenet.evidence.carve import open_carved
 from safenet.evidence.directory import DirectoryEvidence
 from safenet.evidence.image import ImageEvidence
-from safenet.evidence.locator import LayerKind, Locator
+from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
 from safenet.evidence.single_file import SingleFileEvidence
 
@@ -67,18 +71,33 @@ class _Chain(io.RawIOBase):
         super().close()
 
 
+_NESTED = frozenset({LayerKind.ARCHIVE_MEMBER, LayerKind.CACHE_ENTRY, LayerKind.CARVED})
+
+
+def _open_nested(streams: list[BinaryIO], layer: Layer) -> BinaryIO:
+    if layer.kind is LayerKind.ARCHIVE_MEMBER:
+        return open_member(streams[-1], layer)
+    container = seekable_copy(streams[-1])  # byte ranges need seeking: a member stream is spooled
+    if container is not streams[-1]:
+        streams.append(container)
+    if layer.kind is LayerKind.CACHE_ENTRY:
+        return open_cache_entry(container, layer)
+    return open_carved(container, layer)
+
+
 def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
-    """Reopen any item: the back-end opens the outer file, archive layers are resolved on top of it."""
+    """Reopen any item: the back-end opens the outer file; archive-member, cache-entry and carved
+    layers are resolved on top of it (a container that cannot seek is spooled to a scratch copy)."""
     layers = locator.layers
-    first_member = next((i for i, layer in enumerate(layers) if layer.kind is LayerKind.ARCHIVE_MEMBER), len(layers))
+    first_member = next((i for i, layer in enumerate(layers) if layer.kind in _NESTED), len(layers))
     streams = [evidence.open(Locator(layers[:first_member]))]
     if first_member == len(layers):
         return streams[0]
     try:
         for layer in layers[first_member:]:
-            if layer.kind is not LayerKind.ARCHIVE_MEMBER:
+            if layer.kind not in _NESTED:
                 raise EvidenceError(f"cannot reopen {locator}: layer {layer.kind.value} is not supported here")
-            streams.append(open_member(streams[-1], layer))
+            streams.append(_open_nested(streams, layer))
     except BaseException:
         for stream in reversed(streams):
             stream.close()

@@ -13,6 +13,10 @@ PDQ hashes are kept per entry in one perceptual index file (``index.save``: vers
 entry numbers and qualities (an entry built from a bordered picture has two: whole and trimmed). Every PDQ
 hash is kept; those whose quality is known and below 50 are never indexed for matching (PDQ's own rule:
 they say too little about the picture), and the import says how many.
+
+Frames of reference videos (``HashRecord.video_frames``) go twice: into the frame table (``video``: entry,
+time, PDQ, quality), which the vPDQ rule needs to match a found video, and into the same PDQ index as
+images, so a still taken from a known video is found by the ordinary image lookup.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from safenet.hashsets.catalog import CategoryCounts, PerceptualStats, SetContent
 from safenet.hashsets.categories import Scheme
 from safenet.hashsets.exact import CATEGORY_FILE, I64, U8, U64, split_digests, table_path
 from safenet.hashsets.formats.base import EMPTY_DIGESTS, BulkDigests
-from safenet.hashsets.model import EXACT_KINDS, PDQ_SIZE, HashKind, HashRecord, HashSetError, WarnFn
+from safenet.hashsets.model import EXACT_KINDS, PDQ_SIZE, HashKind, HashRecord, HashSetError, VideoFrameRecord, WarnFn
 from safenet.hashsets.perceptual import PDQ_INDEX_FILE, UNKNOWN_QUALITY, matchable
+from safenet.hashsets.video import NO_TRIM, VIDEO_FRAMES_FILE, FrameTable, save_frames
 
 WARNING_LIMIT = 1000
 EXTRA_FILE = "extra.sqlite"
@@ -96,6 +101,7 @@ class Builder:
         self._pdq = bytearray()
         self._pdq_entries: array[int] = array("q")
         self._pdq_quality: array[int] = array("h")
+        self._frames: list[tuple[int, VideoFrameRecord]] = []
         self._category_chunks: list[npt.NDArray[np.uint16]] = []
         self._categories: array[int] = array("H")
         self._codes: dict[str | None, int] = {None: 0}
@@ -135,6 +141,11 @@ class Builder:
             if record.pdq_trimmed is not None and len(record.pdq_trimmed) == PDQ_SIZE:
                 # a second hash of the same entry: copies found cropped to the picture match it too
                 self._add_pdq(entry, record.pdq_trimmed, record.pdq_trimmed_quality)
+        for frame in record.video_frames:
+            self._frames.append((entry, frame))
+            self._add_pdq(entry, frame.pdq, frame.quality)  # stills from the video match as images
+            if frame.trimmed is not None:
+                self._add_pdq(entry, frame.trimmed, frame.trimmed_quality)
         for kind, value in found:
             self._digests[kind] += value
             self._owners[kind].append(entry)
@@ -268,7 +279,7 @@ class Builder:
                 tables[kind] = _write_table(self.directory, kind, chunks, categories if has_categories else None)
         if self.empty:
             self.warn.always("", f"{self.empty} entries hold only the digest of an empty file; skipped")
-        return SetContents(tables, table, has_categories, self._finish_pdq())
+        return SetContents(tables, table, has_categories, self._finish_pdq(), self._finish_video())
 
     def _finish_pdq(self) -> PerceptualStats | None:
         """Write every PDQ hash with its entry and quality; say how many are too weak to match."""
@@ -287,6 +298,26 @@ class Builder:
                 f"{low} PDQ hashes have quality below {MIN_QUALITY}: kept, but never used to claim a match",
             )
         return PerceptualStats(count=len(entries), indexed=len(entries) - low, low_quality=low)  # hashes, not entries
+
+    def _finish_video(self) -> PerceptualStats | None:
+        """Write the frame table of the set's reference videos (``hashsets.video``), if it has any."""
+        if not self._frames:
+            return None
+        rows = self._frames
+        zero = bytes(PDQ_SIZE)
+        table = FrameTable(
+            np.array([e for e, _ in rows], dtype=np.int64),
+            np.array([f.timestamp_s for _, f in rows], dtype=np.float64),
+            np.frombuffer(b"".join(f.pdq for _, f in rows), dtype=np.uint8).reshape(-1, PDQ_SIZE),
+            np.array([f.quality for _, f in rows], dtype=np.int16),
+            np.frombuffer(b"".join(f.trimmed or zero for _, f in rows), dtype=np.uint8).reshape(-1, PDQ_SIZE),
+            np.array([NO_TRIM if f.trimmed is None else (f.trimmed_quality or 0) for _, f in rows], dtype=np.int16),
+        )
+        save_frames(self.directory / VIDEO_FRAMES_FILE, table)
+        with open(self.directory / VIDEO_FRAMES_FILE, "rb+") as handle:
+            os.fsync(handle.fileno())
+        low = int(np.count_nonzero(table.qualities < MIN_QUALITY))
+        return PerceptualStats(count=len(table), indexed=len(table) - low, low_quality=low)
 
 
 # --- sorting and writing one table ---------------------------------------------------------------------

@@ -109,6 +109,7 @@ class SetContents:
     categories: CategoryCounts
     has_categories: bool
     perceptual: PerceptualStats | None = None
+    video: PerceptualStats | None = None  # frames of known videos (``hashsets.video``), in ``set_perceptual`` as vpdq
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,12 +245,12 @@ class Catalog:
                     "INSERT INTO set_digests VALUES (?, ?, ?, ?, ?)",
                     [(set_id, k.value, s.count, s.bucket_bits, s.max_bucket) for k, s in contents.tables.items()],
                 )
-                if contents.perceptual is not None:
-                    p = contents.perceptual
-                    db.execute(
-                        "INSERT INTO set_perceptual VALUES (?, ?, ?, ?, ?)",
-                        (set_id, HashKind.PDQ.value, p.count, p.indexed, p.low_quality),
-                    )
+                for kind, p in ((HashKind.PDQ, contents.perceptual), (HashKind.VPDQ, contents.video)):
+                    if p is not None:
+                        db.execute(
+                            "INSERT INTO set_perceptual VALUES (?, ?, ?, ?, ?)",
+                            (set_id, kind.value, p.count, p.indexed, p.low_quality),
+                        )
                 db.executemany(
                     "INSERT INTO categories VALUES (?, ?, ?, ?, ?)",
                     [(set_id, i, raw, uk, n) for i, (raw, uk, n) in enumerate(contents.categories)],
@@ -305,12 +306,15 @@ def _contents(db: sqlite3.Connection, row: Any) -> SetContents:
         (r[0], r[1], r[2])
         for r in db.execute("SELECT raw, uk, entries FROM categories WHERE set_id = ? ORDER BY idx", (row["id"],))
     ]
-    perceptual = db.execute(
-        "SELECT count, indexed, low_quality FROM set_perceptual WHERE set_id = ? AND hash_kind = ?",
-        (row["id"], HashKind.PDQ.value),
-    ).fetchone()
-    stats = PerceptualStats(*perceptual) if perceptual is not None else None
-    return SetContents(tables, categories, bool(row["has_categories"]), stats)
+    stats = {
+        kind: PerceptualStats(count, indexed, low)
+        for kind, count, indexed, low in db.execute(
+            "SELECT hash_kind, count, indexed, low_quality FROM set_perceptual WHERE set_id = ?", (row["id"],)
+        )
+    }
+    return SetContents(
+        tables, categories, bool(row["has_categories"]), stats.get(HashKind.PDQ.value), stats.get(HashKind.VPDQ.value)
+    )
 
 
 def _insert_set(

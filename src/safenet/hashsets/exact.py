@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,10 @@ import numpy.typing as npt
 from safenet.hashsets.catalog import StoredSet, TableStats
 from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, Match
 from safenet.hashsets.perceptual import PerceptualQuery, PerceptualSets
+from safenet.hashsets.video import VideoSets
+
+if TYPE_CHECKING:
+    from safenet.analysis.video.model import VideoFrame
 
 CATEGORY_FILE = "category.npy"
 _STRENGTH = (HashKind.SHA256, HashKind.SHA1, HashKind.MD5)  # one match per set entry: the strongest kind
@@ -105,7 +109,9 @@ def _load(path: Path, dtype: type[np.generic] | None, shape: tuple[int, ...]) ->
     if (dtype is not None and loaded.dtype != np.dtype(dtype)) or loaded.shape != shape:
         expected = f"{np.dtype(dtype) if dtype is not None else 'an array'}{shape}"
         raise _damaged(path, f"holds {loaded.dtype}{loaded.shape}, expected {expected}")
-    return loaded
+    # A plain ndarray view of the same mapped pages: indexing a np.memmap builds a new memmap object each
+    # time, which cost more than the search itself on per-file lookups.
+    return np.asarray(loaded)
 
 
 def _damaged(path: Path, what: str) -> HashSetError:
@@ -135,11 +141,9 @@ class Matcher:
         self.sources: tuple[tuple[StoredSet, Path], ...] = tuple(sets)  # plain data: another process reopens
         self._sets = [_OpenSet(stored, directory) for stored, directory in sets]
         self.sets: tuple[HashSetInfo, ...] = tuple(s.info for s in self._sets)
-        self._perceptual = PerceptualSets(
-            [(stored, directory, o.category_of) for (stored, directory), o in zip(sets, self._sets, strict=True)]
-            if perceptual
-            else []
-        )
+        arrays = [(stored, directory, o.category_of) for (stored, directory), o in zip(sets, self._sets, strict=True)]
+        self._perceptual = PerceptualSets(arrays if perceptual else [])
+        self._videos = VideoSets(arrays if perceptual else [])
         # Everything a Match holds except the entry, per (set, digest kind, category index), so a hit only
         # costs one object: templates[base[set][kind rank] + category index].
         self._templates: list[tuple[Any, ...]] = []
@@ -172,6 +176,15 @@ class Matcher:
     def perceptual(self, queries: Sequence[PerceptualQuery]) -> list[list[Match]]:
         """Perceptual (PDQ) matches per found image, batched; see ``perceptual.PerceptualSets.lookup``."""
         return self._perceptual.lookup(queries)
+
+    @property
+    def video_sets(self) -> bool:
+        """Whether any of the sets holds frames of known videos (matched by the vPDQ rule)."""
+        return bool(self._videos)
+
+    def videos(self, frames: Sequence[VideoFrame]) -> list[Match]:
+        """Known videos that one found video's frames match; see ``video.VideoSets.lookup``."""
+        return self._videos.lookup(frames)
 
     def contains(self, queries: Sequence[Mapping[HashKind, bytes]]) -> npt.NDArray[np.bool_]:
         """For each query, whether it matches any of the sets; builds no Match objects.
@@ -226,6 +239,7 @@ class Matcher:
         """Drop the memory maps (they are also released when the matcher is garbage-collected)."""
         self._sets = []
         self._perceptual = PerceptualSets([])
+        self._videos = VideoSets([])
 
     def __enter__(self) -> Matcher:
         return self
@@ -263,7 +277,7 @@ def _fill(
     entries: list[int],
     table: list[tuple[Any, ...]],
 ) -> None:
-    set0, set1, set2, set3, set4, set5, set6, set7, set8, set9, set10 = _SET_MATCH_FIELDS
+    set0, set1, set2, set3, set4, set5, set6, set7, set8, set9, set10, set11 = _SET_MATCH_FIELDS
     new = object.__new__
     for query, template, entry in zip(queries, templates, entries, strict=True):
         name, sha256, kind, hash_kind, raw, uk, scheme = table[template]
@@ -279,6 +293,7 @@ def _fill(
         set8(match, None)
         set9(match, None)
         set10(match, None)
+        set11(match, None)
         results[query].append(match)
 
 

@@ -27,28 +27,41 @@ class HashKind(StrEnum):
     """Hash algorithms a set can hold. Stored in the catalog and case files and used in file names.
 
     MD5, SHA-1 and SHA-256 are exact digests (sorted tables, ``exact``); PDQ is Meta's 256-bit perceptual
-    hash, searched within a Hamming distance (``index``). ``EXACT_KINDS`` lists the former.
+    hash, searched within a Hamming distance (``index``). ``EXACT_KINDS`` lists the former. VPDQ names a
+    video matched frame by frame (vPDQ rule, ``hashsets.video``): its frames are PDQ hashes too.
     """
 
     MD5 = "md5"
     SHA1 = "sha1"
     SHA256 = "sha256"
     PDQ = "pdq"
+    VPDQ = "vpdq"
 
     @property
     def size(self) -> int:
-        """Digest length in bytes."""
-        return PDQ_SIZE if self is HashKind.PDQ else DIGEST_SIZES[self]
+        """Digest length in bytes (one frame's for VPDQ)."""
+        return PDQ_SIZE if self in (HashKind.PDQ, HashKind.VPDQ) else DIGEST_SIZES[self]
 
     @property
     def exact(self) -> bool:
         """Whether a match means byte-identical content (not a perceptual likeness)."""
-        return self is not HashKind.PDQ
+        return self not in (HashKind.PDQ, HashKind.VPDQ)
 
 
 PDQ_SIZE = 32
 DIGEST_SIZES: Mapping[HashKind, int] = {HashKind.MD5: 16, HashKind.SHA1: 20, HashKind.SHA256: 32}
 EXACT_KINDS: tuple[HashKind, ...] = (HashKind.MD5, HashKind.SHA1, HashKind.SHA256)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrameRecord:
+    """One frame of a known video as a set stores it: time, PDQ and quality, and the PDQ inside borders."""
+
+    timestamp_s: float
+    pdq: bytes
+    quality: int
+    trimmed: bytes | None = None
+    trimmed_quality: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,7 @@ class HashRecord:
     pdq_quality: int | None = None  # 0-100 when the source says; None = unknown (trusted, as PDQ lists)
     pdq_trimmed: bytes | None = None  # PDQ of the picture inside its uniform borders (``hashset build`` only)
     pdq_trimmed_quality: int | None = None
+    video_frames: tuple[VideoFrameRecord, ...] = ()  # a reference video's sampled frames (``hashset build``)
 
     def digest(self, kind: HashKind) -> bytes | None:
         """The digest of one kind, or None when the entry does not carry it."""
@@ -76,6 +90,8 @@ class HashRecord:
             return self.sha1
         if kind is HashKind.PDQ:
             return self.pdq
+        if kind is HashKind.VPDQ:
+            return None  # a video's frames are in ``video_frames``, not one digest
         return self.sha256
 
 
@@ -111,6 +127,7 @@ class Match:
     distance: int | None = None  # perceptual matches only: Hamming distance to the entry's hash
     orientation: str | None = None  # perceptual: how the found image is turned from the entry (COPY_ORIENTATION)
     trimmed: bool | None = None  # perceptual: matched after uniform borders were removed
+    frames: tuple[tuple[float, float | None, int], ...] | None = None  # video: (found s, known s|None, distance)
 
     @property
     def match_kind(self) -> str:

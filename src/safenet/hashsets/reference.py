@@ -7,6 +7,11 @@ a set built here matches what Meta's reference hasher would have listed, and, fo
 borders, the PDQ of the picture inside them (so a copy found cropped or re-bordered still matches). No
 copy of any image is kept.
 
+Videos (by signature) are hashed as files (digests read in chunks: no size limit, nothing held whole) and
+their frames with ``VideoSettings.reference()`` (4 frames/s: see there why denser than found videos); the
+usable frames become the entry's ``video_frames``. A video whose hashing stopped early (damaged, budget)
+keeps the frames it got and the build says so.
+
 The folder is walked in sorted order without following symbolic links, so the same folder always gives
 the same entries; the set's "source digest" is the SHA-256 of a manifest of (relative path, SHA-256) lines,
 which changes when any file is added, removed, renamed or altered.
@@ -24,8 +29,10 @@ from typing import ClassVar
 
 from safenet.analysis.filetype import HEAD_BYTES, MediaKind, sniff
 from safenet.analysis.pdq import PdqMode, Skipped, compute
+from safenet.analysis.video.hasher import hash_video  # not the package: its match module imports hashsets
+from safenet.analysis.video.model import VideoSettings
 from safenet.hashsets.formats.base import clip
-from safenet.hashsets.model import HashRecord, HashSetError, WarnFn
+from safenet.hashsets.model import HashRecord, HashSetError, VideoFrameRecord, WarnFn
 
 MAX_FILE = 1 << 30  # a reference image larger than 1 GiB is not an image worth reading whole
 
@@ -36,7 +43,7 @@ class _Hashed:
     record: HashRecord | None
     sha256_hex: str | None
     problem: str | None
-    image: bool
+    image: bool  # an image or a video: something with perceptual hashes
 
 
 class ReferenceFolder:
@@ -78,7 +85,7 @@ class ReferenceFolder:
                 self._manifest.update(f"{hashed.relative}\t{hashed.sha256_hex}\n".encode("utf-8", "surrogateescape"))
                 yield hashed.record
         if not_images:
-            warn("", f"{not_images} files are not images by signature: added with MD5/SHA-1/SHA-256 only")
+            warn("", f"{not_images} files are not images or videos by signature: added with MD5/SHA-1/SHA-256 only")
         self._finished = True
 
     def digest(self) -> str:
@@ -90,6 +97,9 @@ class ReferenceFolder:
     def _hash(self, path: Path) -> _Hashed:
         relative = clip(path.relative_to(self.folder).as_posix(), 300)
         try:
+            with path.open("rb") as handle:
+                if sniff(handle.read(HEAD_BYTES)).kind is MediaKind.VIDEO:
+                    return self._hash_video(path, relative)
             if path.stat().st_size > MAX_FILE:
                 return _Hashed(relative, None, None, "larger than 1 GiB; not added", False)
             data = path.read_bytes()
@@ -123,3 +133,36 @@ class ReferenceFolder:
             pdq_trimmed_quality=trimmed_quality,
         )
         return _Hashed(relative, record, sha256.hex(), problem, image)
+
+    def _hash_video(self, path: Path, relative: str) -> _Hashed:
+        """Digests in chunks, then the frames (usable ones only: the others can never support a match)."""
+        digests = {name: hashlib.new(name) for name in ("md5", "sha1", "sha256")}
+        size = 0
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                size += len(chunk)
+                for digest in digests.values():
+                    digest.update(chunk)
+        hashed = hash_video(path, VideoSettings.reference())
+        frames = tuple(
+            VideoFrameRecord(f.timestamp_s, f.pdq, f.quality, f.trimmed, f.trimmed_quality)
+            for f in hashed.usable_frames
+        )
+        problem = None
+        if not hashed.complete:
+            problem = (
+                f"video hashing stopped early ({hashed.stop.value}: {clip(hashed.message)}); {len(frames)} frames kept"
+            )
+        if not frames:
+            problem = f"no usable video frames ({hashed.stop.value}: {clip(hashed.message)}); exact digests only"
+        record = HashRecord(
+            md5=digests["md5"].digest(),
+            sha1=digests["sha1"].digest(),
+            sha256=digests["sha256"].digest(),
+            category=self.category,
+            size=size,
+            name=relative,
+            ref=relative,
+            video_frames=frames,
+        )
+        return _Hashed(relative, record, digests["sha256"].hexdigest(), problem, True)

@@ -300,7 +300,8 @@ class _Source:
 
 
 def _kinds(contents: SetContents) -> tuple[HashKind, ...]:
-    return tuple(k for k in HashKind if k in contents.tables or (k is HashKind.PDQ and contents.perceptual))
+    perceptual = {HashKind.PDQ: contents.perceptual, HashKind.VPDQ: contents.video}
+    return tuple(k for k in HashKind if k in contents.tables or perceptual.get(k))
 
 
 def _explicit_scheme(scheme: str | None, scheme_file: Path | None) -> Scheme | None:

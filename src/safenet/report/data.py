@@ -15,8 +15,8 @@ from safenet.case.store import Case
 from safenet.engine.clusters import cluster_report
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 
-SCHEMA_ID = "https://safenet.invalid/schemas/report-2.json"
-REPORT_VERSION = 2  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters
+SCHEMA_ID = "https://safenet.invalid/schemas/report-3.json"
+REPORT_VERSION = 3  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -69,6 +69,10 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
                     "pdq": item.pdq,
                     "pdq_quality": item.pdq_quality,
                     "pdq_low_quality": item.pdq_low_quality,
+                    "video_duration_s": item.video_duration_s,
+                    "video_codec": item.video_codec,
+                    "video_width": item.video_width,
+                    "video_height": item.video_height,
                     "findings": [],
                 }
             entry["findings"].append(
@@ -85,6 +89,7 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
                     "distance": finding.distance,
                     "orientation": finding.orientation,
                     "trimmed": finding.trimmed,
+                    "frames": json.loads(finding.frames) if finding.frames else None,
                 }
             )
     return list(out.values())

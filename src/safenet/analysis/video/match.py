@@ -23,7 +23,7 @@ from typing import Final, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from safenet.analysis.pdq import DEFAULT_THRESHOLD
+from safenet.analysis.pdq import DEFAULT_THRESHOLD, MIN_QUALITY
 from safenet.analysis.video.model import VideoFrame, VideoHash
 from safenet.hashsets import index as perceptual_index
 from safenet.hashsets.perceptual import FAISS_FROM
@@ -143,6 +143,38 @@ class KnownVideos(Generic[K]):
         self._flat = [f for frames in self._frames for f in frames]
         self._rows, self._owner = _Rows.of(self._frames)
         self._index = _open_index(self._rows.hashes)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        keys: npt.NDArray[np.int64],
+        timestamps: npt.NDArray[np.float64],
+        hashes: perceptual_index.Hashes,
+        qualities: npt.NDArray[np.int16],
+        trimmed: perceptual_index.Hashes | None = None,
+        trimmed_qualities: npt.NDArray[np.int16] | None = None,
+    ) -> KnownVideos[int]:
+        """From a stored frame table (``hashsets.video``): one row per frame, ``keys`` the video of each.
+
+        Why: a hash set holds columns, not ``VideoHash`` objects. Rows keep their order within a video;
+        a negative ``trimmed_qualities`` value means the frame has no trimmed hash. Quality below 50 makes
+        a frame unusable, as in hashing (only usable frames are normally stored).
+        """
+        videos: dict[int, list[VideoFrame]] = {}
+        for i, key in enumerate(keys.tolist()):
+            quality = int(qualities[i])
+            t_quality = int(trimmed_qualities[i]) if trimmed_qualities is not None else -1
+            videos.setdefault(key, []).append(
+                VideoFrame(
+                    float(timestamps[i]),
+                    hashes[i].tobytes(),
+                    quality,
+                    trimmed=trimmed[i].tobytes() if trimmed is not None and t_quality >= 0 else None,
+                    trimmed_quality=t_quality if t_quality >= 0 else None,
+                    low_quality_reason=None if quality >= MIN_QUALITY else f"quality {quality} < {MIN_QUALITY}",
+                )
+            )
+        return KnownVideos(videos)
 
     def __len__(self) -> int:
         return len(self.keys)
