@@ -390,7 +390,7 @@ def _execute(
     listed = list(evidence.items(enumeration_warnings.append))
     record_warnings(case, exhibit_id, run_id, enumeration_warnings)
     done = recorded_locators(case, exhibit_id) if options.resume else set()
-    planned: Sequence[Item] = order(i for i in listed if i.locator.to_json() not in done)
+    planned: Sequence[Item] = order(i for i in listed if i.locator.to_json() not in done) if done else order(listed)
     case.set_planned(run_id, len(planned))
     events.planned(len(planned), sum(i.size or 0 for i in planned))
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
