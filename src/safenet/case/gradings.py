@@ -35,9 +35,10 @@ from safenet.users import Role, User
 
 GRADABLE_MEDIA = ("image", "video")
 UK_GRADES = ("A", "B", "C")
-_GRADERS = frozenset({Role.EXAMINER, Role.ADMIN})
-_CONFIRMERS = frozenset({Role.REVIEWER, Role.ADMIN})
-_REVEALERS = frozenset({Role.EXAMINER, Role.REVIEWER, Role.ADMIN})
+#: Who may do what (one source of truth: the services enforce it, the web UI shows or hides controls by it).
+GRADERS = frozenset({Role.EXAMINER, Role.ADMIN})
+CONFIRMERS = frozenset({Role.REVIEWER, Role.ADMIN})
+REVEALERS = frozenset({Role.EXAMINER, Role.REVIEWER, Role.ADMIN})
 
 
 class Grade(StrEnum):
@@ -93,7 +94,7 @@ class GradingError(Exception):
 # -- grading ------------------------------------------------------------------------------------
 def grade_items(case: Case, item_ids: Sequence[int], grade: Grade, user: User) -> list[GradingRecord]:
     """Grade items (bulk: a selection or a cluster). Re-giving an item its current grade is a no-op."""
-    if user.role not in _GRADERS:
+    if user.role not in GRADERS:
         raise GradingError(f"{user.name} is a {user.role.value}; only examiners and admins may grade")
     grade = _grade(grade)
     ids = list(dict.fromkeys(item_ids))
@@ -131,7 +132,7 @@ def grade_items(case: Case, item_ids: Sequence[int], grade: Grade, user: User) -
 
 def confirm_grading(case: Case, item_id: int, user: User) -> GradingRecord:
     """A second person confirms the item's current grade; refused for the examiner who gave it."""
-    if user.role not in _CONFIRMERS:
+    if user.role not in CONFIRMERS:
         raise GradingError(f"{user.name} is a {user.role.value}; only reviewers and admins may confirm grades")
     with case.sessions.begin() as s:
         row = _current_rows(s, [item_id]).get(item_id)
@@ -151,7 +152,7 @@ def confirm_grading(case: Case, item_id: int, user: User) -> GradingRecord:
 
 def record_reveal(case: Case, item_id: int, user: User) -> None:
     """Audit one reveal of a clear image (examiner welfare and access logging); viewers may not reveal."""
-    if user.role not in _REVEALERS:
+    if user.role not in REVEALERS:
         raise GradingError(f"{user.name} is a {user.role.value}; viewers may not reveal clear images")
     with case.sessions() as s:
         if s.get(ItemRow, item_id) is None:

@@ -1,8 +1,7 @@
-"""Rendering pages, the session cookie, and the role rules the UI shows before the services enforce them.
+"""Rendering pages and the session cookie.
 
-Why the role rules are repeated here: the page must know whether to offer a Reveal button or grading keys,
-and a refused request must say why in the page's terms (403 with a sentence). ``safenet.case.gradings``
-still checks every grade, confirmation and reveal itself; these sets only mirror its rules.
+The page must know whether to offer a Reveal button or grading keys; it asks the same role rules that
+``safenet.case.gradings`` enforces on every grade, confirmation and reveal (imported, not repeated).
 """
 
 from __future__ import annotations
@@ -12,14 +11,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from safenet.case.gradings import CONFIRMERS, GRADERS, REVEALERS
 from safenet.users import Role, User
 from safenet.web.auth import COOKIE, WebSession
 from safenet.web.context import web_context
 from safenet.web.csrf import csrf_token
 
-GRADERS = frozenset({Role.EXAMINER, Role.ADMIN})
-CONFIRMERS = frozenset({Role.REVIEWER, Role.ADMIN})
-REVEALERS = frozenset({Role.EXAMINER, Role.REVIEWER, Role.ADMIN})
 USER_ADMINS = frozenset({Role.ADMIN})
 
 

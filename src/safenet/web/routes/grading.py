@@ -6,11 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from safenet.case.gradings import GradingError, GradingRecord, confirm_grading, grade_items, review_queue
+from safenet.case.gradings import (
+    CONFIRMERS,
+    GRADERS,
+    GradingError,
+    GradingRecord,
+    confirm_grading,
+    grade_items,
+    review_queue,
+)
 from safenet.web.auth import WebSession, logged_in
 from safenet.web.context import web_context
 from safenet.web.csrf import api_write
-from safenet.web.render import CONFIRMERS, GRADERS, break_due, may
+from safenet.web.render import break_due, may
 from safenet.web.schemas import ConfirmRequest, GradeRequest
 
 router = APIRouter()

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import Response
 
-from safenet.case.gradings import GradingError, record_reveal
+from safenet.case.gradings import REVEALERS, GradingError, record_reveal
 from safenet.web.auth import WebSession, api_session, logged_in
 from safenet.web.context import web_context
 from safenet.web.csrf import api_write
-from safenet.web.render import REVEALERS, may
+from safenet.web.render import may
 from safenet.web.thumbs import MediaError
 
 router = APIRouter()
