@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -265,7 +265,7 @@ def triage(
 ) -> TriageOutcome:
     """Triage one exhibit into a case. See the module docstring for the shape of the work."""
     events = events or NoEvents()
-    evidence = open_source(source, options.context)
+    evidence = open_source(source, replace(options.context, unallocated=options.profile is Profile.FULL))
     description = evidence.describe()
     started = time.monotonic()
     image_hashes = _image_hashes(evidence) if options.verify_image else None

@@ -88,6 +88,7 @@ class OpenContext:
 
     credentials: tuple[Credential, ...] = ()
     partitions: tuple[str, ...] = ()  # volume names to examine (e.g. "p2", "vss1"); empty means all
+    unallocated: bool = False  # list each file system's unallocated space as a region to carve (full profile)
 
 
 class EvidenceError(Exception):

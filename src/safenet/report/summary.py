@@ -40,6 +40,7 @@ NOT_EXAMINED_CODES = (
     "deleted-unrecoverable",
     "deleted-not-listed",
     "fs-corrupt",
+    "carve-not-supported",
     "image-hash-mismatch",
     "perceptual-skipped",
 )

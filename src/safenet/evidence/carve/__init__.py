@@ -9,6 +9,7 @@ validated, or what failed, in words an examiner can repeat in court.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Generator
 from typing import BinaryIO
 
@@ -80,12 +81,19 @@ def expand_carved(
     warn: WarningSink,
     limits: CarveLimits | None = None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
-    """Yield each file carved from a seekable region with a stream of its bytes (valid until the next)."""
+    """Yield each file carved from a seekable region with a stream of its bytes (valid until the next).
+
+    A region stream with a ``disk_location(offset)`` method (a disk image's unallocated space, whose
+    offsets are not disk offsets) has its words added to each carve's note."""
     with open_region() as stream:
         size = stream_size(stream)
+        where = getattr(stream, "disk_location", None)
         try:
             for found in carve(stream, size, limits):
-                yield carved_item(region.locator, found), window(stream, found.offset, found.length)
+                item = carved_item(region.locator, found)
+                if callable(where):
+                    item = dataclasses.replace(item, note=f"{item.note}; starts at {where(found.offset)}")
+                yield item, window(stream, found.offset, found.length)
         except CarveLimitReached as exc:
             warn(EvidenceWarning("carve-limit", f"{exc}; the rest of the region was not carved", region.locator))
         except OSError as exc:

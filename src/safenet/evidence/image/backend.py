@@ -7,6 +7,11 @@ Every volume is reported: a locked or unreadable one is a warning naming it, nev
 Volume shadow copies are examined as layers of their own; a file in a snapshot that is identical (same
 path, size and modification time) to the live file is not listed again, the others carry a note saying
 how they differ from the live volume.
+
+With ``OpenContext.unallocated`` (the full profile), each live TSK file system also yields one
+``$Unallocated`` region item (a PATH layer with detail :data:`~safenet.evidence.carve.REGION`): its
+unallocated clusters end to end, less the clusters of the deleted files already listed, which the
+pipeline carves. Its runs are recomputed (or taken from this object) when the region is reopened.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dfvfs.path import factory as path_factory
 from dfvfs.resolver import context as dfcontext
 from dfvfs.resolver import resolver
 
+from safenet.evidence.carve import REGION
 from safenet.evidence.directory import open_readonly
 from safenet.evidence.image import deps
 from safenet.evidence.image.chain import ENCRYPTION_NAME, Scanner, Volume, VolumeState, WrongCredential, spec_for
@@ -87,6 +93,7 @@ class ImageEvidence:
         self.volumes = self._selected(volumes)
         self._local = threading.local()
         self._media_size: int | None = None
+        self._regions: dict[tuple[Layer, ...], list[tuple[int, int]]] = {}  # file system -> unallocated runs
 
     def _selected(self, volumes: list[Volume]) -> list[Volume]:
         wanted = set(self.context.partitions)
@@ -160,6 +167,8 @@ class ImageEvidence:
                 if not item.deleted:
                     seen[_key(item)] = (item.size, item.modified)
                 yield item
+            if self.context.unallocated:
+                yield from self._region(fs, base, warn)
             return
         parent = tuple(la for la in base.layers[1:] if la is not vss)
         current = live.get(parent, {})
@@ -170,6 +179,39 @@ class ImageEvidence:
             how = "not on the live volume" if before is None else "differs from the live volume"
             note = f"shadow copy {vss.value}: {how}" + (f"; {item.note}" if item.note else "")
             yield dataclasses.replace(item, note=note)
+
+    def _region(self, fs: TskFileSystem | NativeFileSystem, base: Locator, warn: WarningSink) -> Iterator[Item]:
+        """The file system's unallocated space as one region item (after its files are listed)."""
+        try:
+            runs = fs.unallocated() if isinstance(fs, TskFileSystem) else None
+        except (OSError, EvidenceError) as exc:
+            warn(
+                EvidenceWarning(
+                    "fs-corrupt", f"allocation table unreadable ({exc}); unallocated space not carved", base
+                )
+            )
+            return
+        if runs is None:
+            warn(EvidenceWarning("carve-not-supported", f"unallocated space of {fs.name} is not carved yet", base))
+            return
+        if not runs:
+            return
+        self._regions[base.layers[1:]] = runs
+        size = sum(length for _, length in runs)
+        note = f"unallocated space: {len(runs)} run(s) of free clusters, less those of deleted files listed"
+        yield Item(base.child(Layer(LayerKind.PATH, "$Unallocated", detail=REGION)), "$Unallocated", size, note=note)
+
+    def _open_region(self, fs: TskFileSystem, layers: tuple[Layer, ...]) -> BinaryIO:
+        runs = self._regions.get(layers[1:])
+        if runs is None:  # another process or object listed it: list again (deterministic) to know the runs
+            base = Locator(layers)
+            for _ in fs.items(base, lambda w: None):
+                pass
+            runs = fs.unallocated()
+            if runs is None:
+                raise EvidenceError(f"unallocated space of {fs.name} is not carved")
+            self._regions[layers[1:]] = runs
+        return fs.open_region(runs, _fs_offset(layers))
 
     def open(self, locator: Locator) -> BinaryIO:
         layers = locator.layers
@@ -186,6 +228,8 @@ class ImageEvidence:
             raise EvidenceError(f"{locator} names no file")
         stream = layers[cut + 2].value if len(layers) > cut + 2 and layers[cut + 2].kind is LayerKind.STREAM else None
         fs = self._fs(layers[1 : cut + 1], None)
+        if path_layer.detail == REGION and isinstance(fs, TskFileSystem):
+            return self._open_region(fs, layers[: cut + 1])
         if isinstance(fs, TskFileSystem):
             return fs.open(path_layer, stream)
         return _wrap(fs.open(path_layer))
@@ -256,6 +300,19 @@ class ImageEvidence:
 def _key(item: Item) -> str:
     """A file's identity across snapshots: path and stream, without the volume layers."""
     return "/".join(la.value for la in item.locator.layers if la.kind in (LayerKind.PATH, LayerKind.STREAM))
+
+
+def _fs_offset(layers: tuple[Layer, ...]) -> int | None:
+    """The file system's byte offset in the image: 0 with no volume system, the partition's start with
+    one plain partition; None where layers in between (decryption, nested volumes) make it not one number."""
+    if any(la.kind is LayerKind.ENCRYPTION for la in layers):
+        return None
+    partitions = [la for la in layers if la.kind is LayerKind.PARTITION]
+    if not partitions:
+        return 0
+    if len(partitions) == 1 and partitions[0].detail != "vss":
+        return partitions[0].offset
+    return None
 
 
 def _wrap(file_object: Any) -> BinaryIO:
