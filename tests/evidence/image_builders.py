@@ -16,7 +16,27 @@ from pathlib import Path
 
 import pytest
 
+from safenet.evidence.image import ImageEvidence
+from safenet.evidence.locator import LayerKind
+from safenet.evidence.model import EvidenceWarning, Item
 from tests.builders import jpeg
+
+
+def listing(source: Path) -> tuple[ImageEvidence, list[Item], list[EvidenceWarning]]:
+    """Open an image and list it, collecting warnings (shared by the corpus listing tests)."""
+    evidence = ImageEvidence(source)
+    warnings: list[EvidenceWarning] = []
+    return evidence, list(evidence.items(warnings.append)), warnings
+
+
+def path_of(item: Item) -> str:
+    return next(la.value for la in item.locator.layers if la.kind is LayerKind.PATH)
+
+
+def content(evidence: ImageEvidence, item: Item) -> bytes:
+    with evidence.open(item.locator) as stream:
+        return stream.read()
+
 
 HAVE_EXT4 = bool(shutil.which("mkfs.ext4") and shutil.which("debugfs"))
 HAVE_NTFS = bool(shutil.which("mkntfs") and shutil.which("ntfs-3g") and shutil.which("fusermount"))

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from safenet.evidence.image import ImageEvidence
-from safenet.evidence.locator import LayerKind
-from safenet.evidence.model import EvidenceWarning, Item
 from safenet.inspect import inspect_source
+from tests.evidence.image_builders import content, listing, path_of
 
 DFTT = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk" / "dftt"
 
@@ -22,21 +20,6 @@ pytestmark = pytest.mark.skipif(not DFTT.is_dir(), reason="shared disk corpus no
 def unzip(name: str, member: str, tmp_path: Path) -> Path:
     with zipfile.ZipFile(DFTT / name) as archive:
         return Path(archive.extract(member, tmp_path))
-
-
-def listing(source: Path) -> tuple[ImageEvidence, list[Item], list[EvidenceWarning]]:
-    evidence = ImageEvidence(source)
-    warnings: list[EvidenceWarning] = []
-    return evidence, list(evidence.items(warnings.append)), warnings
-
-
-def path_of(item: Item) -> str:
-    return next(la.value for la in item.locator.layers if la.kind is LayerKind.PATH)
-
-
-def read(evidence: ImageEvidence, item: Item) -> bytes:
-    with evidence.open(item.locator) as stream:
-        return stream.read()
 
 
 def test_dftt1_every_partition_of_the_extended_chain(tmp_path: Path) -> None:
@@ -69,9 +52,9 @@ def test_dftt9_fat_volume_labels_with_data_are_listed(tmp_path: Path) -> None:
     assert warnings == [] and not any(i.deleted for i in items)
     got = {path_of(i).split()[0]: i for i in items}
     assert set(got) == {"/LABEL2", "/dir1/FILE2"}
-    assert hashlib.md5(read(evidence, got["/LABEL2"])).hexdigest() == label2
-    assert b"over here" in read(evidence, got["/LABEL2"])
-    jpeg = read(evidence, got["/dir1/FILE2"])
+    assert hashlib.md5(content(evidence, got["/LABEL2"])).hexdigest() == label2
+    assert b"over here" in content(evidence, got["/LABEL2"])
+    jpeg = content(evidence, got["/dir1/FILE2"])
     assert hashlib.md5(jpeg).hexdigest() == file2 and jpeg.startswith(b"\xff\xd8\xff")  # a media file, found
     assert all("hidden content" in (i.note or "") for i in items)
 
@@ -86,7 +69,7 @@ def test_dftt14_iso_files_of_every_directory_hierarchy_are_named(name: str, tmp_
     assert hashlib.md5(image.read_bytes()).hexdigest() == re.search(rf"{name} = (\w+)", key).group(1)  # type: ignore[union-attr]
     evidence, items, warnings = listing(image)
     assert warnings == [] and not any(i.deleted for i in items)
-    got = {path_of(i).lower(): read(evidence, i) for i in items}
+    got = {path_of(i).lower(): content(evidence, i) for i in items}
     assert set(got) == {"/file1.txt", "/file2.txt"}
     assert got["/file1.txt"].startswith(b"Hello. I am file #1.")
     assert got["/file2.txt"].startswith(b"Goodbye. I am file #2.")
@@ -98,6 +81,6 @@ def test_dftt14_iso_endian_conflict_is_reported(tmp_path: Path) -> None:
     image = unzip("14-iso9660-1.zip", "14-iso9660-1/iso-endian.iso", tmp_path)
     evidence, items, warnings = listing(image)
     [item] = items
-    assert read(evidence, item).startswith(b"This tool shows big endian.")
+    assert content(evidence, item).startswith(b"This tool shows big endian.")
     [warning] = warnings
     assert warning.code == "fs-corrupt" and "little-endian (31) and big-endian (32)" in warning.message

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import LayerKind
-from safenet.evidence.model import EvidenceWarning, Item
+from safenet.evidence.model import Item
+from tests.evidence.image_builders import content, listing, path_of
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk"
 FAT = CORPUS / "fat_exfat"
@@ -39,21 +39,6 @@ def gunzip(name: str, tmp_path: Path) -> Path:
     with gzip.open(FAT / name) as src, target.open("wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     return target
-
-
-def listing(source: Path) -> tuple[ImageEvidence, list[Item], list[EvidenceWarning]]:
-    evidence = ImageEvidence(source)
-    warnings: list[EvidenceWarning] = []
-    return evidence, list(evidence.items(warnings.append)), warnings
-
-
-def path_of(item: Item) -> str:
-    return next(la.value for la in item.locator.layers if la.kind is LayerKind.PATH)
-
-
-def content(evidence: ImageEvidence, item: Item) -> bytes:
-    with evidence.open(item.locator) as stream:
-        return stream.read()
 
 
 def wall_clock(item: Item) -> datetime:
