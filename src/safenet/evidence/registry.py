@@ -7,9 +7,8 @@ stream holds the archive, the cache file or the carved region.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from safenet.evidence.archive import open_member
 from safenet.evidence.archives.common import seekable_copy
@@ -20,6 +19,7 @@ from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
 from safenet.evidence.single_file import SingleFileEvidence
+from safenet.evidence.streams import RawReader
 
 BACKENDS: tuple[type[DirectoryEvidence] | type[ImageEvidence] | type[SingleFileEvidence], ...] = (
     DirectoryEvidence,
@@ -46,29 +46,6 @@ def open_source(path: Path, context: OpenContext | None = None) -> Evidence:
         except NotMyFormat:
             continue
     raise EvidenceError(f"{path} is neither a folder, a disk image or device, nor a regular file Safenet can read")
-
-
-class _Chain(io.RawIOBase):
-    """Reads the innermost stream; closing it closes the whole chain of containers beneath it."""
-
-    def __init__(self, streams: list[BinaryIO]) -> None:
-        super().__init__()
-        self._streams = streams
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self._streams[-1].read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            for stream in reversed(self._streams):
-                stream.close()
-        super().close()
 
 
 _NESTED = frozenset({LayerKind.ARCHIVE_MEMBER, LayerKind.CACHE_ENTRY, LayerKind.CARVED})
@@ -102,4 +79,4 @@ def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
         for stream in reversed(streams):
             stream.close()
         raise
-    return cast(BinaryIO, _Chain(streams))
+    return cast(BinaryIO, RawReader(streams[-1], owned=streams))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 from safenet.evidence.archives.fields import leaf_name, suspicious_reason
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, WarningSink
+from safenet.evidence.streams import RawReader
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -285,36 +286,10 @@ def spool(limit_in_memory: int = 32 << 20) -> tempfile.SpooledTemporaryFile[byte
     return tempfile.SpooledTemporaryFile(max_size=limit_in_memory, mode="w+b")
 
 
-class _Adapter(io.RawIOBase):
-    """A real io object over a file-like one (py7zr insists on io.IOBase; wrappers may not be)."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        super().__init__()
-        self._inner = inner
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self._inner.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._inner.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._inner.tell()
-
-
 def seekable_copy(stream: BinaryIO) -> BinaryIO:
     """The stream itself when it can seek, else a spooled copy; always a real io object."""
     if stream.seekable():
-        return stream if isinstance(stream, io.IOBase) else io.BufferedReader(_Adapter(stream))
+        return stream if isinstance(stream, io.IOBase) else io.BufferedReader(RawReader(stream))
     copy = spool()
     shutil.copyfileobj(stream, copy, CHUNK)
     copy.seek(0)

@@ -46,6 +46,7 @@ from safenet.evidence.model import (
     OpenContext,
     WarningSink,
 )
+from safenet.evidence.streams import RawReader
 
 deps.check()
 
@@ -316,24 +317,7 @@ def _fs_offset(layers: tuple[Layer, ...]) -> int | None:
 
 
 def _wrap(file_object: Any) -> BinaryIO:
-    return cast(BinaryIO, io.BufferedReader(_DfvfsRaw(file_object), buffer_size=1 << 20))
-
-
-class _DfvfsRaw(io.RawIOBase):
-    """dfVFS file objects are file-like but not io classes; this makes them one for the pipeline."""
-
-    def __init__(self, inner: Any) -> None:
-        super().__init__()
-        self._inner = inner
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self._inner.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+    return cast(BinaryIO, io.BufferedReader(RawReader(file_object), buffer_size=1 << 20))
 
 
 __all__ = ["ENCRYPTION_NAME", "CredentialError", "ImageEvidence"]

@@ -1,0 +1,46 @@
+"""One adapter from any file-like reader to a real ``io`` object.
+
+dfVFS file objects, archive member streams and chains of containers are file-like but not ``io`` classes,
+while the pipeline (buffered reads), py7zr (``io.IOBase`` checks) and ``open_locator`` (closing a member
+must close the containers beneath it) need one. Seeking is passed through when the inner reader has it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+
+class RawReader(io.RawIOBase):
+    """Reads ``inner``; closing it also closes ``owned`` (e.g. the containers a member was opened from)."""
+
+    def __init__(self, inner: Any, owned: Sequence[Any] = ()) -> None:
+        super().__init__()
+        self._inner = inner
+        self._owned = list(owned)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        seekable = getattr(self._inner, "seekable", None)
+        return bool(seekable()) if callable(seekable) else hasattr(self._inner, "seek")
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return int(self._inner.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._inner.tell())
+
+    def close(self) -> None:
+        if not self.closed:
+            for stream in reversed(self._owned):
+                stream.close()
+        super().close()
