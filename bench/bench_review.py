@@ -1,0 +1,291 @@
+"""Review grid (issue 7): the grid page with 500 thumbnails, and the blurred-thumbnail generation rate.
+
+Input: 500 benign generated pictures (``safenet.demo.picture``, 640×480, JPEG quality 88) triaged into a
+case with a real ``safenet.engine.triage.triage`` run (quick profile, no hash set), near-duplicate
+clusters built; kept under ``bench/out/review/`` (git-ignored) and reused while the manifest matches.
+A temporary user store (``$SAFENET_USERS``, cheap argon2 settings) holds one examiner, who logs in
+through FastAPI's TestClient with the login form's CSRF token, as the web tests do. The app is built with
+``page_size`` = the picture count, so one grid page carries every card.
+
+Measured, in process (TestClient: no sockets, so "server time" is the app's time plus Starlette's
+in-memory transport):
+  grid        GET /review: median of ``--runs-grid`` requests, response bytes
+  cold        GET /media/thumb/<id> for every item with the thumbnail cache (``thumbs/review``) emptied
+              first: decode, grey, fit, blur, JPEG, cache write
+  warm        the same requests again: served from the cache
+  direct      ``Thumbnailer.thumbnail`` called without HTTP, cache emptied first (splits off HTTP cost)
+  floor       GET /api/status as many times (a logged-in request that does no work: the per-request
+              cost of TestClient, session check and middleware)
+  peer        plain Pillow over the same files: open → thumbnail(128) → greyscale → GaussianBlur(8) →
+              JPEG quality 70 (Safenet's size, blur radius at the default level, and quality)
+Evidence files sit in the page cache in every regime (the pass before warms them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from PIL import Image, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import OUT_DIR, host_info, median, print_table, read_manifest, write_manifest
+from safenet.case.store import Case
+from safenet.demo import picture
+from safenet.engine.clusters import build_clusters
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import TriageOptions, triage
+from safenet.users import Role, UserStore
+from safenet.web import WebSettings, create_app
+from safenet.web.settings import BLUR_LEVELS, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, Preferences
+from safenet.web.thumbs import JPEG_QUALITY
+
+GENERATOR = 1
+WORK = OUT_DIR / "review"
+USER, PASSWORD = "bench", "bench review password"
+CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+CARD = re.compile(r'data-item="(\d+)"')
+
+
+def build(count: int, size: tuple[int, int], seed: int) -> tuple[Path, Path, bool]:
+    """The evidence folder and the triaged case; reused when the manifest matches (returns reused=True)."""
+    spec = {"count": count, "size": list(size), "seed": seed, "generator": GENERATOR, "profile": "quick"}
+    evidence, case_path, manifest = WORK / "evidence", WORK / "case", WORK / "review.manifest.json"
+    if read_manifest(manifest) == spec and case_path.is_dir():
+        return evidence, case_path, True
+    shutil.rmtree(WORK, ignore_errors=True)
+    for n in range(count):
+        folder = evidence / "Pictures" / f"{n // 100:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        picture(seed + n, size).save(folder / f"IMG_{n:05d}.jpg", "JPEG", quality=88)
+    case = Case.create_or_open(case_path)
+    try:
+        outcome = triage(evidence, case, None, TriageOptions(exhibit="B1", profile=Profile.QUICK, operator="bench"))
+        print(f"triage: {outcome.items_recorded} items in {outcome.seconds:.2f} s ({outcome.status})")
+        build_clusters(case)
+    finally:
+        case.close()
+    write_manifest(manifest, spec)
+    return evidence, case_path, False
+
+
+def login(client: TestClient) -> str:
+    """Log in as the bench examiner; returns the grid page's CSRF token."""
+    token = CSRF.search(client.get("/login").text)
+    assert token, "login page has no CSRF token"
+    response = client.post("/login", data={"name": USER, "password": PASSWORD, "csrf_token": token.group(1)})
+    if response.status_code != 303:
+        raise SystemExit(f"login failed: {response.status_code} {response.text[:200]}")
+    page = CSRF.search(client.get("/review").text)
+    assert page, "grid page has no CSRF token"
+    return page.group(1)
+
+
+def fetch_all(client: TestClient, ids: list[int]) -> tuple[float, list[bytes], list[str]]:
+    errors: list[str] = []
+    bodies: list[bytes] = []
+    started = time.perf_counter()
+    for item in ids:
+        response = client.get(f"/media/thumb/{item}")
+        if response.status_code != 200 or response.headers.get("content-type") != "image/jpeg":
+            errors.append(f"{item}: {response.status_code}")
+        bodies.append(response.content)
+    return time.perf_counter() - started, bodies, errors
+
+
+def peer(paths: list[Path], side: int, radius: float) -> tuple[float, int]:
+    """Plain Pillow: open → thumbnail → greyscale → GaussianBlur → JPEG; seconds and total bytes."""
+    total = 0
+    started = time.perf_counter()
+    for path in paths:
+        with Image.open(path) as image:
+            image.thumbnail((side, side))
+            grey = image.convert("L").filter(ImageFilter.GaussianBlur(radius=radius))
+        out = io.BytesIO()
+        grey.save(out, "JPEG", quality=JPEG_QUALITY)
+        total += len(out.getvalue())
+    return time.perf_counter() - started, total
+
+
+def check_thumbnails(bodies: list[bytes], side: int) -> list[str]:
+    problems = []
+    for n, body in enumerate(bodies):
+        with Image.open(io.BytesIO(body)) as thumb:
+            if thumb.mode != "L" or max(thumb.size) > side:
+                problems.append(f"thumbnail {n}: mode {thumb.mode} size {thumb.size}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=500, help="pictures in the case (default 500)")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--seed", type=int, default=7000)
+    parser.add_argument("--runs-grid", type=int, default=5, help="grid page requests (median; default 5)")
+    parser.add_argument("--runs", type=int, default=3, help="cold / warm / direct / peer passes (median; default 3)")
+    args = parser.parse_args()
+    info = host_info()
+    WORK.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    evidence, case_path, reused = build(args.count, (args.width, args.height), args.seed)
+    print(f"case: {case_path} ({'reused' if reused else 'built'} in {time.perf_counter() - t0:.1f} s)")
+    paths = sorted(evidence.rglob("*.jpg"))
+    evidence_bytes = sum(p.stat().st_size for p in paths)
+
+    side, blur = DEFAULT_THUMB_SIZE, DEFAULT_BLUR
+    radius = max(2.0, side * BLUR_LEVELS[blur])
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(dir=WORK, prefix="users-") as tmp:
+        users_path = Path(tmp) / "users.sqlite"
+        os.environ["SAFENET_USERS"] = str(users_path)
+        users = UserStore(users_path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        users.add(USER, Role.EXAMINER, PASSWORD)
+        app = create_app(case_path, users, WebSettings(page_size=max(args.count, 1)))
+        try:
+            client = TestClient(app, follow_redirects=False)
+            login(client)
+
+            grid_times, grid_sizes, ids = [], set(), []
+            for _ in range(args.runs_grid):
+                started = time.perf_counter()
+                response = client.get("/review")
+                grid_times.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    failures.append(f"grid: {response.status_code}")
+                grid_sizes.add(len(response.content))
+                ids = [int(i) for i in CARD.findall(response.text)]
+            if len(ids) != args.count:
+                failures.append(f"grid shows {len(ids)} cards, expected {args.count}")
+            grid_bytes = max(grid_sizes)
+
+            cache = case_path / "thumbs" / "review"
+            cold, warm, direct, bare, floor = [], [], [], [], []
+            cold_bodies: list[bytes] = []
+            warm_bodies: list[bytes] = []
+            peer_bytes = 0
+            prefs = Preferences(side, blur)
+            for _ in range(args.runs):
+                shutil.rmtree(cache, ignore_errors=True)
+                seconds, cold_bodies, errors = fetch_all(client, ids)
+                cold.append(seconds)
+                failures += errors
+                seconds, warm_bodies, errors = fetch_all(client, ids)
+                warm.append(seconds)
+                failures += errors
+                shutil.rmtree(cache, ignore_errors=True)
+                started = time.perf_counter()
+                for item in ids:
+                    app.state.web.media.thumbnail(item, prefs)
+                direct.append(time.perf_counter() - started)
+                seconds, peer_bytes = peer(paths, side, radius)
+                bare.append(seconds)
+                started = time.perf_counter()
+                for _item in ids:  # the same number of trivial logged-in requests: TestClient + session cost
+                    client.get("/api/status")
+                floor.append(time.perf_counter() - started)
+            if cold_bodies != warm_bodies:
+                failures.append("warm (cached) thumbnails differ from the cold ones")
+            failures += check_thumbnails(cold_bodies, side)
+            cached_files = len(list(cache.glob("*.jpg")))
+            if cached_files != len(ids):
+                failures.append(f"{cached_files} cached thumbnails, expected {len(ids)}")
+        finally:
+            app.state.web.case.close()
+            os.environ.pop("SAFENET_USERS", None)
+
+    n = len(ids) or 1
+    thumb_bytes = sum(len(b) for b in cold_bodies)
+    cold_s, warm_s, direct_s, peer_s = median(cold), median(warm), median(direct), median(bare)
+    floor_s = median(floor)
+    passes = {"cold": cold_s, "warm": warm_s, "direct": direct_s, "peer": peer_s, "floor": floor_s}
+    rate = {k: n / v for k, v in passes.items()}
+
+    print(
+        f"\n{args.count} pictures {args.width}×{args.height} ({evidence_bytes / 1e6:.1f} MB), thumbnails "
+        f"{side} px, blur level {blur} (radius {radius:g}), JPEG q{JPEG_QUALITY}; grid page_size {args.count}\n"
+    )
+
+    def row(label: str, seconds: float, per_s: str, total: int | None) -> list[str]:
+        size = ["", ""] if total is None else [f"{total:,}", f"{total / n:.0f}"]
+        shown = f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.3f} s"
+        return [label, shown, per_s, *size]
+
+    print_table(
+        ["measure", "median", "rate", "bytes", "bytes/item"],
+        [
+            row("grid page GET /review", median(grid_times), "", grid_bytes),
+            row("thumbnails cold (HTTP)", cold_s, f"{rate['cold']:.0f}/s", thumb_bytes),
+            row("thumbnails warm (HTTP)", warm_s, f"{rate['warm']:.0f}/s", thumb_bytes),
+            row("Thumbnailer direct cold", direct_s, f"{rate['direct']:.0f}/s", None),
+            row("floor: GET /api/status", floor_s, f"{rate['floor']:.0f}/s", None),
+            row("peer: plain Pillow loop", peer_s, f"{rate['peer']:.0f}/s", peer_bytes),
+        ],
+    )
+    print(
+        f"\ncold HTTP / plain Pillow: {rate['cold'] / rate['peer']:.2f}× the peer's rate; "
+        f"direct / plain Pillow: {rate['direct'] / rate['peer']:.2f}×; warm / cold: {rate['warm'] / rate['cold']:.1f}×"
+    )
+    print(f"grid request times (ms): {', '.join(f'{t * 1000:.1f}' for t in grid_times)}")
+    for failure in failures[:20]:
+        print(f"FAILED: {failure}")
+
+    result: dict[str, Any] = {
+        "bench": "review",
+        "count": args.count,
+        "picture_size": [args.width, args.height],
+        "evidence_bytes": evidence_bytes,
+        "case_reused": reused,
+        "thumb_side": side,
+        "blur_level": blur,
+        "blur_radius": radius,
+        "jpeg_quality": JPEG_QUALITY,
+        "grid": {
+            "page_size": args.count,
+            "cards": len(ids),
+            "median_ms": round(median(grid_times) * 1000, 2),
+            "times_ms": [round(t * 1000, 2) for t in grid_times],
+            "bytes": grid_bytes,
+        },
+        "thumbs": {
+            "cold_s": round(cold_s, 4),
+            "warm_s": round(warm_s, 4),
+            "direct_cold_s": round(direct_s, 4),
+            "cold_per_s": round(rate["cold"], 1),
+            "warm_per_s": round(rate["warm"], 1),
+            "direct_cold_per_s": round(rate["direct"], 1),
+            "floor_api_status_s": round(floor_s, 4),
+            "floor_api_status_per_s": round(rate["floor"], 1),
+            "total_bytes": thumb_bytes,
+            "bytes_per_thumb": round(thumb_bytes / n, 1),
+            "runs": args.runs,
+        },
+        "peer_pillow": {
+            "s": round(peer_s, 4),
+            "per_s": round(rate["peer"], 1),
+            "total_bytes": peer_bytes,
+            "bytes_per_thumb": round(peer_bytes / n, 1),
+        },
+        "ratio_cold_to_peer": round(rate["cold"] / rate["peer"], 3),
+        "ratio_direct_to_peer": round(rate["direct"] / rate["peer"], 3),
+        "failures": failures,
+        "host": {**info, "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+    }
+    print(json.dumps(result, separators=(",", ":")))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
