@@ -44,3 +44,26 @@ class RawReader(io.RawIOBase):
             for stream in reversed(self._owned):
                 stream.close()
         super().close()
+
+
+class SizedReader(io.RawIOBase):
+    """Base for random-access readers of a known size: position bookkeeping here, ``readinto`` in the subclass."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos

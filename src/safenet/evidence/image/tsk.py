@@ -34,6 +34,7 @@ from dfvfs.lib.tsk_image import TSKFileSystemImage
 from safenet.evidence.image import iso
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
+from safenet.evidence.streams import SizedReader
 
 _FS_NAMES = {
     pytsk3.TSK_FS_TYPE_NTFS: "NTFS",
@@ -506,27 +507,12 @@ def _reader(file: Any, size: int, attr_type: int, attr_id: int) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(_TskRaw(file, size, attr_type, attr_id), buffer_size=_BUF))
 
 
-class _TskRaw(io.RawIOBase):
+class _TskRaw(SizedReader):
     """A seekable read-only view of one TSK attribute."""
 
     def __init__(self, file: Any, size: int, attr_type: int, attr_id: int) -> None:
-        super().__init__()
-        self._file, self._size, self._type, self._id = file, size, attr_type, attr_id
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
+        super().__init__(size)
+        self._file, self._type, self._id = file, attr_type, attr_id
 
     def readinto(self, buffer: Any) -> int:
         want = min(len(buffer), self._size - self._pos)
@@ -541,11 +527,11 @@ class _TskRaw(io.RawIOBase):
         return len(data)
 
 
-class _RegionRaw(io.RawIOBase):
+class _RegionRaw(SizedReader):
     """Byte runs of a file system read end to end: region offsets mapped to file-system offsets."""
 
     def __init__(self, read: Any, runs: list[tuple[int, int]]) -> None:
-        super().__init__()
+        super().__init__(sum(length for _, length in runs))
         self._read = read
         self._fs_offsets = [offset for offset, _ in runs]
         self._lengths = [length for _, length in runs]
@@ -554,22 +540,6 @@ class _RegionRaw(io.RawIOBase):
         for length in self._lengths:
             self._starts.append(total)
             total += length
-        self._size = total
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def fs_offset(self, offset: int) -> int | None:
         """The file-system offset of a region offset (None past the end)."""
