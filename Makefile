@@ -39,10 +39,17 @@ sysdeps-test:
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
-bench: $(STAMP) sysdeps
+bench: $(STAMP) sysdeps sysdeps-test
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/bench_triage.py
 	$(BIN)/python bench/bench_hashset_store.py
+	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_carve.py
+	$(BIN)/python bench/bench_pdq_speed.py
+	$(BIN)/python bench/bench_pdq_robustness.py
+	$(BIN)/python bench/bench_video.py
+	$(BIN)/python bench/bench_executors.py
+	$(BIN)/python bench/bench_review.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
