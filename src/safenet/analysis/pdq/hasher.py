@@ -3,9 +3,11 @@
 exact: full decode → colour mode to RGB → EXIF orientation (optional) → CImg 512×512 nearest → PDQ.
        With ``orient=False`` this is what Meta's ``pdq-photo-hasher`` computes (golden vectors).
 fast:  JPEGs decode DCT-scaled to ≥ 512 px a side and as the Y plane; other formats decode once.
-       Then the same reduction and core. Its drift from exact is measured in bench/bench_pdq_speed.py.
+       Then the same reduction and core, plus a second DCT of the 180°-turned pixels for the two hashes
+       that reverse both axes (see ``core.hash_reduced_turned``). Its drift from exact (hash 0) is
+       measured in bench/bench_pdq_speed.py.
 
-Both return all eight dihedral hashes (one DCT), the quality, and a second hash set of the picture with
+Both return all eight dihedral hashes, the quality, and a second hash set of the picture with
 uniform borders removed when there are any. Bad data gives a :class:`Skipped`, never an exception.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from safenet.analysis.pdq.core import MIN_QUALITY, PdqHash, U8Image, hash_rgb
+from safenet.analysis.pdq.core import MIN_QUALITY, PdqHash, U8Image, hash_rgb, hash_rgb_turned
 from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Skipped, Source, decode
 from safenet.analysis.pdq.trim import Box, content_box
 
@@ -107,12 +109,13 @@ def compute_pixels(
     frame can be matched against image hash sets and a still against video frames. ``stored_size``
     (width, height) defaults to the array's own size.
     """
-    full = hash_rgb(pixels)
+    hasher = hash_rgb if mode is PdqMode.EXACT else hash_rgb_turned
+    full = hasher(pixels)
     box = content_box(pixels) if trim else None
     trimmed = None
     if box is not None:
         left, top, right, bottom = box
-        trimmed = hash_rgb(pixels[top:bottom, left:right])
+        trimmed = hasher(pixels[top:bottom, left:right])
     if stored_size is None:
         stored_size = (int(pixels.shape[1]), int(pixels.shape[0]))
     return PdqResult(mode, full, trimmed, box, stored_size, orientation, notes)
