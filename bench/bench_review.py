@@ -41,6 +41,7 @@ from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import OUT_DIR, host_info, median, print_table, read_manifest, write_manifest
+from safenet.analysis.thumbs import JPEG_QUALITY
 from safenet.case.store import Case
 from safenet.demo import picture
 from safenet.engine.clusters import build_clusters
@@ -49,7 +50,6 @@ from safenet.engine.triage import TriageOptions, triage
 from safenet.users import Role, UserStore
 from safenet.web import WebSettings, create_app
 from safenet.web.settings import BLUR_LEVELS, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, Preferences
-from safenet.web.thumbs import JPEG_QUALITY
 
 GENERATOR = 1
 WORK = OUT_DIR / "review"

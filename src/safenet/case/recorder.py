@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
 from safenet.analysis.video import write_frame_sheet
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Finding, ItemRow, WarningRow
@@ -124,6 +125,7 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
     items: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
+    thumbnails: list[tuple[int, bytes]] = []
     with case.sessions.begin() as s:
         next_id = (s.scalar(select(func.max(ItemRow.id))) or 0) + 1
         for result in results:
@@ -133,10 +135,13 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
                 items.append(_row(record, exhibit_id, run_id, base + index, parent_id))
                 findings.extend(_finding(base + index, run_id, m) for m in record.matches)
                 _write_sheet(case, record)
+                if record.thumbnail is not None:
+                    thumbnails.append((base + index, record.thumbnail))
             next_id += len(result.records)
             warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
         for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
             _bulk_insert(s, cast(Table, table.__table__), rows)
+    _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
 
 
 def _sqlite_value(value: object) -> object:
@@ -180,6 +185,21 @@ def _write_sheet(case: Case, record: ItemRecord) -> None:
     with contextlib.suppress(OSError):
         folder.mkdir(mode=0o700, exist_ok=True)
         write_frame_sheet(sheet, folder, sha256.hex())
+
+
+def _write_thumbnails(case: Case, thumbnails: Sequence[tuple[int, bytes]]) -> None:
+    """Images' default review thumbnails into the review UI's cache (owner-only), named as it names them.
+
+    Written by the process that owns the case; a write that fails costs only a wait at first view.
+    """
+    if not thumbnails:
+        return
+    folder = case.path.joinpath(*CACHE_FOLDER)
+    with contextlib.suppress(OSError):
+        folder.parent.mkdir(mode=0o700, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for item_id, data in thumbnails:
+            write_frame_sheet(data, folder, cache_name(item_id, DEFAULT_THUMB_SIZE, DEFAULT_BLUR))
 
 
 def recorded_locators(case: Case, exhibit_id: int) -> set[str]:

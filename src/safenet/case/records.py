@@ -55,6 +55,9 @@ class ItemRecord:
     matches: tuple[Match, ...] = ()
     pdq: PdqRecord | None = None
     video: VideoRecord | None = None
+    #: The default-settings blurred greyscale review thumbnail (JPEG bytes), made by the worker from the
+    #: bytes it read; the recorder writes it into the case's review cache (standard and full profiles).
+    thumbnail: bytes | None = None
 
     def with_matches(self, matches: tuple[Match, ...]) -> ItemRecord:
         return ItemRecord(
@@ -67,6 +70,7 @@ class ItemRecord:
             matches,
             self.pdq,
             self.video,
+            self.thumbnail,
         )
 
 

@@ -42,7 +42,12 @@ class PerceptualWork:
 
     def keeps_copy(self, item: Item) -> bool:
         """Whether to collect the bytes while they are read (else: reopen, or spool for a member)."""
-        return item.size is not None and item.size <= self.keep_limit
+        return keeps_copy(item, self.keep_limit)
+
+
+def keeps_copy(item: Item, limit: int = KEEP_LIMIT) -> bool:
+    """Whether an image is small enough to collect its bytes from the one read (PDQ, review thumbnail)."""
+    return item.size is not None and item.size <= limit
 
 
 def perceptual_work(matcher: Matcher | None, *, wanted: bool | None = None) -> PerceptualWork | None:
@@ -71,7 +76,9 @@ class ChunkCopy:
         return len(data)
 
     def value(self) -> bytes:
-        return b"".join(self._chunks)
+        if len(self._chunks) != 1:  # joined once, however many users (PDQ, thumbnail) ask
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0]
 
 
 def hash_image(item: Item, source: bytes | BinaryIO, mode: PdqMode) -> PdqRecord | EvidenceWarning:

@@ -3,7 +3,8 @@
 This runs in worker threads (hashlib releases the GIL on large buffers, so two threads use both
 cores). It never raises for bad evidence: every problem becomes a warning with the item's locator.
 Images not settled by an exact match get their PDQ hash here too, from the bytes of the same read
-(see ``engine.perceptual`` for when a copy is kept and when the file is re-opened instead).
+(see ``engine.perceptual`` for when a copy is kept and when the file is re-opened instead), and, in the
+standard and full profiles, the default blurred greyscale review thumbnail from the same bytes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import BinaryIO, cast
 
 from safenet.analysis.digests import Sink, analyse_stream
 from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
+from safenet.analysis.thumbs import default_thumbnail
 from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, VideoRecord, WorkResult
-from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image
+from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image, keeps_copy
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork, hash_found_video, wants_video
 from safenet.evidence.archive import (
@@ -100,15 +102,16 @@ class _Examiner:
         copyable = opens_archives and depth_allowed(item, settings.limits)
         perceptual = settings.perceptual if settings.profile.perceptual else None
         video = settings.video if settings.profile.perceptual else None
+        thumbnails = settings.profile.makes_thumbnails
         with ExitStack() as stack:
             copies: list[BinaryIO] = []
             image: list[ChunkCopy | BinaryIO] = []
 
             def tee(filetype: FileType) -> Sink | None:
-                if perceptual is not None and filetype.kind is MediaKind.IMAGE:
-                    if perceptual.keeps_copy(item):
+                if (perceptual is not None or thumbnails) and filetype.kind is MediaKind.IMAGE:
+                    if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
                         image.append(ChunkCopy())
-                    elif reopen is None:
+                    elif perceptual is not None and reopen is None:
                         image.append(cast(BinaryIO, stack.enter_context(spool())))
                     return image[-1] if image else None
                 if video is not None and filetype.kind is MediaKind.VIDEO and reopen is None:
@@ -149,6 +152,9 @@ class _Examiner:
             pdq = None
             if perceptual is not None and filetype.kind is MediaKind.IMAGE and result.digests is not None:
                 pdq = self._perceptual(item, perceptual, result.digests, image[0] if image else None, reopen)
+            thumbnail = None
+            if thumbnails and filetype.kind is MediaKind.IMAGE and image and isinstance(image[0], ChunkCopy):
+                thumbnail = default_thumbnail(image[0].value())  # only from bytes already read; else the UI
             frames = None
             if video is not None and wants_video(filetype) and result.digests is not None:
                 frames = self._video(item, filetype, video, result.digests, image[0] if image else None, reopen)
@@ -162,6 +168,7 @@ class _Examiner:
                     parent,
                     pdq=pdq,
                     video=frames,
+                    thumbnail=thumbnail,
                 )
             )
             index = len(self.records) - 1

@@ -22,6 +22,12 @@ class Profile(StrEnum):
         on-scene verdict must find resized and recompressed copies too); exact matches still skip it."""
         return True
 
+    @property
+    def makes_thumbnails(self) -> bool:
+        """Whether workers make each image's default review thumbnail from the bytes they read (not in the
+        quick profile: the on-scene verdict must stay fast; the review UI makes them on first view)."""
+        return self is not Profile.QUICK
+
     def wants_digests(self, filetype: FileType) -> bool:
         """Whether a file of this type is hashed (and so matched) in this profile."""
         return self is Profile.FULL or filetype.is_media

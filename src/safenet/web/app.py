@@ -22,6 +22,7 @@ from safenet.web.auth import LoginRequired, SessionStore
 from safenet.web.context import WebContext
 from safenet.web.routes import admin, grading, login, media, review
 from safenet.web.settings import WebSettings
+from safenet.web.throttle import LoginThrottle
 from safenet.web.thumbs import Thumbnailer
 
 SECURITY_HEADERS = {
@@ -50,6 +51,7 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
     ctx = WebContext(Case.open_existing(case_path), users, settings, templates())
     ctx.sessions = SessionStore(ctx)
     ctx.media = Thumbnailer(ctx.case, settings)
+    ctx.logins = LoginThrottle(settings)
     app = FastAPI(title="Safenet review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = ctx
     for module in (login, review, media, grading, admin):

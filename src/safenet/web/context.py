@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from safenet.web.auth import SessionStore
+    from safenet.web.throttle import LoginThrottle
     from safenet.web.thumbs import Thumbnailer
 
 
@@ -26,6 +27,7 @@ class WebContext:
     templates: Environment
     sessions: SessionStore = field(init=False)
     media: Thumbnailer = field(init=False)
+    logins: LoginThrottle = field(init=False)
     preferences: dict[str, Preferences] = field(default_factory=dict)
 
     def prefs(self, user_name: str) -> Preferences:

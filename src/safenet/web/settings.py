@@ -10,20 +10,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final
+
+from safenet.analysis.thumbs import BLUR_LEVELS, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, THUMB_SIZES
+
+__all__ = ["BLUR_LEVELS", "DEFAULT_BLUR", "DEFAULT_THUMB_SIZE", "THUMB_SIZES", "Preferences", "WebSettings"]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-#: Thumbnail sides offered to users (pixels, longest side). Small on purpose (welfare).
-THUMB_SIZES: Final = (96, 128, 192)
-#: Blur levels: Gaussian radius as a fraction of the thumbnail side. There is deliberately no "off":
-#: the clear picture is only ever produced by an audited reveal.
-BLUR_LEVELS: Final = {1: 1 / 32, 2: 1 / 16, 3: 1 / 9}
-DEFAULT_THUMB_SIZE: Final = 128
-DEFAULT_BLUR: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +40,11 @@ class WebSettings:
     page_size: int = 200
     #: Set the cookie's Secure flag (when served behind TLS).
     secure_cookies: bool = False
+    #: Failed logins for one user name, or from one client, within ``login_window`` before a cooling-off.
+    login_attempts: int = 5
+    login_window: timedelta = timedelta(minutes=15)
+    #: How long further logins are refused once the limit is reached (HTTP 429).
+    login_cooloff: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = _utc_now
 
 

@@ -4,7 +4,8 @@ Why server-side: the browser never receives the clear picture unless an examiner
 (DESIGN: examiner welfare). Evidence is reopened from the item's locator through the exhibit's stored
 source, read with a size cap, and decoded with the PDQ decode helpers (pixel limits, hostile input
 becomes a typed skip, not an exception). Blurred thumbnails are cached in the case's ``thumbs/review/``
-folder, owner-only; the clear picture is never written anywhere.
+folder, owner-only (the default-settings one of each image is written there during triage, see
+``safenet.analysis.thumbs``); the clear picture is never written anywhere.
 
 Videos are shown by their frame sheet (already blurred and grey, written during hashing as
 ``thumbs/<sha256>.jpg``, or ``thumbs/sheets/<sha256>.jpg``) or a placeholder; there is no clear video and
@@ -13,7 +14,6 @@ no audio at all.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import threading
@@ -21,20 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from safenet.analysis.pdq.decode import Decoded, decode
+from safenet.analysis.thumbs import CACHE_FOLDER, blur_grey, cache_name, decode_for_thumbnail, jpeg, thumbnail_jpeg
 from safenet.case.schema import Exhibit, ItemRow
 from safenet.case.store import Case
 from safenet.evidence.locator import Locator
 from safenet.evidence.model import Evidence, EvidenceError
 from safenet.evidence.registry import open_locator, open_source
-from safenet.web.settings import BLUR_LEVELS, Preferences, WebSettings
+from safenet.web.settings import Preferences, WebSettings
 
-CACHE_FOLDER: Final = "review"
 SHEET_FOLDERS: Final = ("", "sheets")
-JPEG_QUALITY: Final = 70
 
 
 class MediaError(Exception):
@@ -54,10 +53,7 @@ class MediaItem:
 
 def blur_thumbnail(image: Image.Image, prefs: Preferences) -> Image.Image:
     """Grey, fitted inside ``size``×``size`` and blurred at the user's level: never the clear picture."""
-    grey = image.convert("L")
-    grey.thumbnail((prefs.size, prefs.size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    radius = max(2.0, prefs.size * BLUR_LEVELS[prefs.blur])
-    return grey.filter(ImageFilter.GaussianBlur(radius=radius))
+    return blur_grey(image, prefs.size, prefs.blur)
 
 
 def placeholder(text: str, prefs: Preferences) -> Image.Image:
@@ -67,26 +63,20 @@ def placeholder(text: str, prefs: Preferences) -> Image.Image:
     return tile
 
 
-def jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=JPEG_QUALITY)
-    return out.getvalue()
-
-
 class Thumbnailer:
     """Produces (and caches) the grid's thumbnails and the revealed pictures of one case."""
 
     def __init__(self, case: Case, settings: WebSettings) -> None:
         self.case = case
         self.settings = settings
-        self.cache = case.path / "thumbs" / CACHE_FOLDER
+        self.cache = case.path.joinpath(*CACHE_FOLDER)
         self._lock = threading.Lock()  # evidence back-ends (dfVFS) are not known to be thread-safe
         self._evidence: dict[str, Evidence] = {}
 
     # -- public ----------------------------------------------------------------------------------
     def thumbnail(self, item_id: int, prefs: Preferences) -> bytes:
         """Blurred greyscale JPEG of the item (a placeholder when it cannot be shown)."""
-        target = self.cache / f"{item_id}-{prefs.size}-{prefs.blur}.jpg"
+        target = self.cache / f"{cache_name(item_id, prefs.size, prefs.blur)}.jpg"
         if target.is_file():
             return target.read_bytes()
         item = self.item(item_id)
@@ -94,10 +84,10 @@ class Thumbnailer:
             sheet = self._sheet(item)
             data = jpeg(blur_thumbnail(sheet, prefs) if sheet else placeholder("video: no frame sheet", prefs))
         else:
-            decoded = self._decode(item, fast=True)
+            decoded = self._decode(item, fast=True, side=prefs.size)
             if isinstance(decoded, str):
                 return jpeg(placeholder(decoded, prefs))  # not cached: the evidence may become readable
-            data = jpeg(blur_thumbnail(Image.fromarray(decoded.pixels), prefs))
+            data = thumbnail_jpeg(decoded.pixels, prefs.size, prefs.blur)
         self._store(target, data)
         return data
 
@@ -135,7 +125,7 @@ class Thumbnailer:
         return MediaItem(*row)
 
     # -- internals -------------------------------------------------------------------------------
-    def _decode(self, item: MediaItem, *, fast: bool) -> Decoded | str:
+    def _decode(self, item: MediaItem, *, fast: bool, side: int | None = None) -> Decoded | str:
         """Decoded pixels, or a short reason why not (shown on the placeholder)."""
         if item.size is not None and item.size > self.settings.max_read_bytes:
             return "too large to show"
@@ -150,7 +140,7 @@ class Thumbnailer:
             return "evidence not available"
         if len(data) > self.settings.max_read_bytes:
             return "too large to show"
-        result = decode(data, fast=fast, orient=True)
+        result = decode_for_thumbnail(data, side) if side is not None else decode(data, fast=fast, orient=True)
         return result if isinstance(result, Decoded) else f"cannot decode ({result.reason})"
 
     def _sheet(self, item: MediaItem) -> Image.Image | None:

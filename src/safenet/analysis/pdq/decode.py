@@ -56,8 +56,16 @@ class Decoded:
     notes: tuple[str, ...]
 
 
-def decode(source: Source, *, fast: bool, orient: bool, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded | Skipped:
-    """Decode once. ``fast`` lets JPEGs decode DCT-scaled (libjpeg scale 1/2–1/8, still ≥ 512 px a side)."""
+def decode(
+    source: Source,
+    *,
+    fast: bool,
+    orient: bool,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_side: int = REFERENCE_SIDE,
+) -> Decoded | Skipped:
+    """Decode once. ``fast`` lets JPEGs decode DCT-scaled (libjpeg scale 1/2–1/8, still ≥ ``draft_side`` px a
+    side: PDQ's 512 by default; a review thumbnail asks for its own, smaller side)."""
     try:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except Image.DecompressionBombError as exc:
@@ -65,10 +73,12 @@ def decode(source: Source, *, fast: bool, orient: bool, max_pixels: int = DEFAUL
     except Exception as exc:  # Pillow raises many types on hostile headers; all mean "cannot decode"
         return Skipped("undecodable", f"{type(exc).__name__}: {exc}")
     with image:
-        return _decode_open(image, fast=fast, orient=orient, max_pixels=max_pixels)
+        return _decode_open(image, fast=fast, orient=orient, max_pixels=max_pixels, draft_side=draft_side)
 
 
-def _decode_open(image: Image.Image, *, fast: bool, orient: bool, max_pixels: int) -> Decoded | Skipped:
+def _decode_open(
+    image: Image.Image, *, fast: bool, orient: bool, max_pixels: int, draft_side: int = REFERENCE_SIDE
+) -> Decoded | Skipped:
     notes: list[str] = []
     stored = image.size
     frames = int(getattr(image, "n_frames", 1) or 1)
@@ -77,7 +87,7 @@ def _decode_open(image: Image.Image, *, fast: bool, orient: bool, max_pixels: in
     orientation = _orientation(image, notes) if orient else 1
     if fast and image.format == "JPEG":
         # Asking libjpeg for grey makes it hand over the Y plane: no chroma upsampling, no colour conversion.
-        image.draft("L" if image.mode == "RGB" else None, (REFERENCE_SIDE, REFERENCE_SIDE))
+        image.draft("L" if image.mode == "RGB" else None, (draft_side, draft_side))
     width, height = image.size
     if width * height > max_pixels:
         return Skipped("too-large", f"{stored[0]}×{stored[1]} exceeds the {max_pixels} pixel limit")

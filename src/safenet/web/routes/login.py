@@ -31,10 +31,19 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     ctx = web_context(request)
+    keys = ctx.logins.keys(name, request.client.host if request.client else None)
+    if (left := ctx.logins.refused(keys)) is not None:
+        # the same answer whether or not the name exists; the password is not even checked
+        ctx.case.audit.append("web-login-failed", user=name, reason="too many failed attempts")
+        minutes = max(1, -(-int(left.total_seconds()) // 60))
+        error = f"Too many failed attempts. Logging in is paused; try again in {minutes} minute(s)."
+        return page(request, session, "login.html", status_code=429, error=error)
     user = ctx.users.authenticate(name, password)
     if user is None:
+        ctx.logins.failed(keys)
         ctx.case.audit.append("web-login-failed", user=name)
         return page(request, session, "login.html", status_code=401, error="Wrong name or password.")
+    ctx.logins.succeeded(keys)
     ctx.sessions.drop(session.id)  # a new id at login: no session fixation
     fresh = ctx.sessions.new(user)
     ctx.case.audit.append("web-login", user=user.name, role=user.role.value)
