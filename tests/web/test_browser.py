@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -75,7 +76,7 @@ def browser_page() -> Iterator[object]:
 
 
 def test_log_in_see_blurred_thumbnails_reveal_and_grade_with_the_keyboard(
-    server: str, browser_page: object, built: Built
+    server: str, browser_page: object, built: Built, tmp_path: Path
 ) -> None:
     from playwright.sync_api import Page, Response, expect
 
@@ -129,6 +130,20 @@ def test_log_in_see_blurred_thumbnails_reveal_and_grade_with_the_keyboard(
     page.keyboard.press("c")
     expect(page.locator("#message")).to_contain_text("Graded 1 item(s) C")
     expect(page.locator(f'.card[data-item="{other}"] .grade')).to_have_text("C")
+
+    # the charging summary a prosecutor gets: a PDF whose text holds the counts just graded
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext (poppler-utils) is missing: run `make sysdeps-test`")
+    with page.expect_download() as download:
+        page.click("#charging-pdf")
+    pdf = tmp_path / "charging.pdf"
+    download.value.save_as(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    # counts (still accessible … total): two B and one C just graded by keyboard, one A from the trusted set
+    assert "Category B 2 0 0 0 2" in flat and "Category C 1 0 0 0 1" in flat and "Category A 1 0 0 0 1" in flat
+    # provenance (trusted, indicative, examiner unconfirmed, examiner confirmed, total)
+    assert "Category B 0 0 2 0 2" in flat and "Category C 0 0 1 0 1" in flat
 
     case = Case.open_existing(built.case)
     try:

@@ -20,7 +20,7 @@ from safenet.case.store import Case
 from safenet.users import UserStore
 from safenet.web.auth import LoginRequired, SessionStore
 from safenet.web.context import WebContext
-from safenet.web.routes import admin, grading, login, media, review
+from safenet.web.routes import admin, grading, login, media, reports, review
 from safenet.web.settings import WebSettings
 from safenet.web.throttle import LoginThrottle
 from safenet.web.thumbs import Thumbnailer
@@ -54,7 +54,7 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
     ctx.logins = LoginThrottle(settings)
     app = FastAPI(title="Safenet review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = ctx
-    for module in (login, review, media, grading, admin):
+    for module in (login, review, media, grading, admin, reports):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("safenet.web", "static")]), name="static")
 
