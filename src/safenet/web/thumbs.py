@@ -17,16 +17,14 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from PIL import Image, ImageDraw
-from sqlalchemy import select
 
 from safenet.analysis.pdq.decode import Decoded, decode
 from safenet.analysis.thumbs import CACHE_FOLDER, blur_grey, cache_name, decode_for_thumbnail, jpeg, thumbnail_jpeg
-from safenet.case.schema import Exhibit, ItemRow
+from safenet.case.items import ItemSource, item_source
 from safenet.case.store import Case
 from safenet.evidence.locator import Locator
 from safenet.evidence.model import Evidence, EvidenceError
@@ -40,15 +38,7 @@ class MediaError(Exception):
     """An item's picture cannot be produced (not in the case, not a picture, unreadable)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MediaItem:
-    item_id: int
-    exhibit: str
-    source: str
-    locator: str
-    media_kind: str
-    sha256: str | None
-    size: int | None
+MediaItem = ItemSource  # an item the review UI reads from evidence
 
 
 def blur_thumbnail(image: Image.Image, prefs: Preferences) -> Image.Image:
@@ -105,24 +95,10 @@ class Thumbnailer:
         return jpeg(image.convert("RGB"))
 
     def item(self, item_id: int) -> MediaItem:
-        query = (
-            select(
-                ItemRow.id,
-                Exhibit.label,
-                Exhibit.source,
-                ItemRow.locator,
-                ItemRow.media_kind,
-                ItemRow.sha256,
-                ItemRow.size,
-            )
-            .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
-            .where(ItemRow.id == item_id)
-        )
-        with self.case.sessions() as s:
-            row = s.execute(query).one_or_none()
-        if row is None:
+        found = item_source(self.case, item_id)
+        if found is None:
             raise MediaError(f"item {item_id} is not in this case")
-        return MediaItem(*row)
+        return found
 
     # -- internals -------------------------------------------------------------------------------
     def _decode(self, item: MediaItem, *, fast: bool, side: int | None = None) -> Decoded | str:
