@@ -226,21 +226,14 @@ def _previous_run(case: Case, exhibit_id: int, options: TriageOptions) -> Run | 
 
 
 def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
-    """A resumed run continues with the profile, digests and hash sets it was started with."""
+    """A resumed run continues with the profile, digests and hash sets it was started with; the rest is as asked."""
     config = json.loads(previous.config_json)
-    return TriageOptions(
-        exhibit=options.exhibit,
+    return replace(
+        options,
         profile=Profile(config["profile"]),
         algorithms=tuple(config["algorithms"]),
         hashsets=tuple(config["hashsets"]),
-        stop_at_first_hit=options.stop_at_first_hit,
         resume=True,
-        operator=options.operator,
-        workers=options.workers,
-        limits=options.limits,
-        context=options.context,
-        verify_image=options.verify_image,
-        executor=options.executor,
     )
 
 
