@@ -80,6 +80,20 @@ def build(count: int, size: tuple[int, int], seed: int) -> tuple[Path, Path, boo
     return evidence, case_path, False
 
 
+def triage_rate(evidence: Path, profile: Profile, runs: int) -> float:
+    """Median items/s of a fresh triage of the evidence folder (standard makes review thumbnails, quick none)."""
+    rates = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=WORK, prefix="triage-") as tmp:
+            case = Case.create_or_open(Path(tmp) / "case")
+            try:
+                outcome = triage(evidence, case, None, TriageOptions(exhibit="T", profile=profile, operator="bench"))
+            finally:
+                case.close()
+            rates.append(outcome.items_recorded / outcome.seconds)
+    return median(rates)
+
+
 def login(client: TestClient) -> str:
     """Log in as the bench examiner; returns the grid page's CSRF token."""
     token = CSRF.search(client.get("/login").text)
@@ -242,6 +256,7 @@ def main() -> int:
     for failure in failures[:20]:
         print(f"FAILED: {failure}")
 
+    with_thumbs, without = _triage_rates(evidence, args.runs)
     result: dict[str, Any] = {
         "bench": "review",
         "count": args.count,
@@ -278,6 +293,7 @@ def main() -> int:
             "total_bytes": peer_bytes,
             "bytes_per_thumb": round(peer_bytes / n, 1),
         },
+        "triage_items_per_s": {"standard_with_thumbnails": round(with_thumbs, 1), "quick_without": round(without, 1)},
         "ratio_cold_to_peer": round(rate["cold"] / rate["peer"], 3),
         "ratio_direct_to_peer": round(rate["direct"] / rate["peer"], 3),
         "failures": failures,
@@ -285,6 +301,16 @@ def main() -> int:
     }
     print(json.dumps(result, separators=(",", ":")))
     return 1 if failures else 0
+
+
+def _triage_rates(evidence: Path, runs: int) -> tuple[float, float]:
+    with_thumbs = triage_rate(evidence, Profile.STANDARD, runs)
+    without = triage_rate(evidence, Profile.QUICK, runs)
+    print(
+        f"triage of the same pictures: standard (makes thumbnails) {with_thumbs:,.0f} items/s, "
+        f"quick (none) {without:,.0f} items/s"
+    )
+    return with_thumbs, without
 
 
 if __name__ == "__main__":
