@@ -199,3 +199,13 @@ def test_sigkill_halfway_then_resume_finishes_without_duplicates(tmp_path: Path)
     assert statuses == ["interrupted", "completed"]
     verify = subprocess.run([*safenet, "verify", str(case)], env=env, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_terminal_escape_sequences_in_evidence_never_reach_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = tmp_path / "evil\x1b[2J\x1b]0;pwned\x07.json"
+    hostile.write_text("not a hash set")
+    code, out, err = run(capsys, "hashset", "import", str(hostile), "--name", "x")
+    assert code == Exit.HASHSET
+    assert "\x1b" not in err + out and "\\x1b" in err

@@ -31,6 +31,7 @@ from safenet.console import RichEvents, print_summary
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageError, TriageOptions, triage
+from safenet.evidence.locator import display_safe
 from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
 from safenet.evidence.registry import SourceNotFound
 from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
@@ -126,7 +127,7 @@ def _context(
 
 
 def fail(code: int, message: str) -> NoReturn:
-    err.print(Text("safenet: error: ", style="bold red") + Text(message))
+    err.print(Text("safenet: error: ", style="bold red") + Text(display_safe(message)))
     raise typer.Exit(code)
 
 
@@ -207,7 +208,7 @@ def hashset_import(
 
 def _report_set(verb: str, info: HashSetInfo, warnings: list[str]) -> None:
     for line in warnings[:50]:
-        err.print(Text("warning: ", style="yellow") + Text(line))
+        err.print(Text("warning: ", style="yellow") + Text(display_safe(line)))
     if len(warnings) > 50:
         err.print(Text(f"warning: … and {len(warnings) - 50} more"))
     pdq = f", PDQ within {info.pdq_threshold}" if HashKind.PDQ in info.digests else ""
@@ -430,7 +431,7 @@ def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> No
     with user_errors():
         result = verify_case(Case.open_existing(case))
         for line in result.lines:
-            out.print(Text(line))
+            out.print(Text(display_safe(line)))
         if not result.ok:
             fail(Exit.VERIFY_FAILED, f"verification failed: {len(result.problems)} problem(s); see above")
         out.print(Text("verified: audit chain intact, findings re-hashed and match", style="green"))
