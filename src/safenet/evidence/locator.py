@@ -69,6 +69,8 @@ class Layer:
             return f"carved[{self.offset}-{end}]"
         if self.kind is LayerKind.CACHE_ENTRY:
             return f"entry {text}"
+        if self.kind is LayerKind.IMAGE and not text:  # an image format layer names its format ("raw", "ewf")
+            return display_safe(self.detail or "image")
         if self.kind in (LayerKind.PARTITION, LayerKind.FILESYSTEM) and self.detail:
             return f"{text} {display_safe(self.detail)}".strip()
         if self.kind is LayerKind.PATH and self.inode is not None:
