@@ -99,9 +99,9 @@ def hash_reduced(pixels: U8Image) -> PdqHash:
     Grey is passed replicated to three channels; the binding's 0.299/0.587/0.114 luma of (g, g, g) is
     exactly g in float32 for every g, which is what the C++ grey path computes.
     """
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(pixels))
+    if pixels.ndim == 2:  # a read-only three-channel view, no copy: the binding reads through strides
+        pixels = np.broadcast_to(pixels[:, :, None], (*pixels.shape, 3))
+    vectors, quality = pdqhash.compute_dihedral(pixels)
     return PdqHash(tuple(_vector_to_bytes(v) for v in vectors), int(quality))
 
 
@@ -126,7 +126,7 @@ def hash_reduced_turned(pixels: U8Image) -> PdqHash:
     exact path keeps the one-DCT hashes of the reference tool.
     """
     plain = hash_reduced(pixels)
-    turned = hash_reduced(np.ascontiguousarray(pixels[::-1, ::-1]))
+    turned = hash_reduced(pixels[::-1, ::-1])  # a reversed view: the binding's luma step copies it anyway
     hashes = list(plain.hashes)
     for index, source in _FROM_TURNED:
         hashes[index] = turned.hashes[source]
