@@ -5,16 +5,21 @@ photos; every partition must be listed and every photo read back with its MD5.""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from safenet.case.store import Case
+from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import LayerKind
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
 from safenet.inspect import inspect_source
-from tests.builders import jpeg
+from tests.builders import VicsSet, jpeg
 from tests.evidence.image_builders import content, listing, path_of
 
 SECTOR = 512
@@ -122,3 +127,42 @@ def test_xfs_file_system_lists_its_photos_and_says_deleted_files_are_not_listed(
     assert {la.detail for i in items for la in i.locator.layers if la.kind is LayerKind.FILESYSTEM} == {"XFS"}
     # The XFS reader sees live files only: the run says so instead of implying nothing was deleted.
     assert [w.code for w in warnings] == ["deleted-not-listed"]
+
+
+def _loop_device(image: Path) -> str | None:
+    """Attach ``image`` to a read-only loop device (root only), as a write blocker presents a drive."""
+    if os.geteuid() != 0 or not shutil.which("losetup"):
+        return None
+    attached = subprocess.run(
+        ["losetup", "--read-only", "--find", "--show", str(image)], capture_output=True, text=True
+    )
+    return attached.stdout.strip() if attached.returncode == 0 and attached.stdout.startswith("/dev/") else None
+
+
+@needs_fat
+@pytest.mark.skipif(not shutil.which("sgdisk"), reason="gdisk missing (make sysdeps-test)")
+def test_a_block_device_is_triaged_like_its_image_and_hashed_when_asked(tmp_path: Path) -> None:
+    disk = tmp_path / "drive.img"
+    subprocess.run(["truncate", "-s", "16M", str(disk)], check=True)
+    subprocess.run(["sgdisk", "-o", "-n", "1:2048:+12M", str(disk)], check=True, capture_output=True)
+    files = {"DCIM/IMG_0020.JPG": jpeg(20, (160, 120)), "DCIM/IMG_0021.JPG": jpeg(21, (160, 120))}
+    _place(disk, _fat(tmp_path, "dev", files), 2048)
+    device = _loop_device(disk)
+    if device is None:
+        pytest.skip("no read-only loop device here (needs root and losetup)")
+    try:
+        evidence = ImageEvidence(Path(device))
+        assert evidence.device
+        assert _by_partition(evidence) == {"p1 gpt": _md5s(files)}
+        known = VicsSet()
+        known.add(files["DCIM/IMG_0021.JPG"], 1)
+        store = HashSetStore(tmp_path / "hashdb")
+        store.import_file(known.write(tmp_path / "set.json"), "caid", kind=SetKind.ILLICIT, warn=lambda r, m: None)
+        case = Case.create_or_open(tmp_path / "case")
+        options = TriageOptions(exhibit="EX2", hashsets=("caid",), operator="tester", verify_image=True)
+        assert triage(Path(device), case, store, options).hits == 1
+    finally:
+        subprocess.run(["losetup", "--detach", device], check=False)
+    # The acquisition hash of the device is the hash of every byte the drive holds, recorded in the audit log.
+    audit = (tmp_path / "case" / "audit.jsonl").read_text()
+    assert '"image-hash"' in audit and hashlib.sha256(disk.read_bytes()).hexdigest() in audit

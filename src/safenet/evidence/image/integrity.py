@@ -78,9 +78,17 @@ def hash_media(source: str, image_format: str) -> ImageHashes:
         raise EvidenceError(f"cannot read the media data of {source}: {exc}") from exc
     digests = {"md5": hashlib.md5(usedforsecurity=False), "sha1": hashlib.sha1(usedforsecurity=False)}
     digests["sha256"] = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        size += len(chunk)
-        for digest in digests.values():
-            digest.update(chunk)
+    size, total = 0, stream.get_size()
+    try:
+        while size < total:  # never ask past the end: a device's reader (libsmdev) fails instead of reading short
+            chunk = stream.read(min(_CHUNK, total - size))
+            if not chunk:
+                break
+            size += len(chunk)
+            for digest in digests.values():
+                digest.update(chunk)
+    except OSError as exc:  # a failing drive: say where, never a traceback
+        raise EvidenceError(f"reading the media data of {source} failed at byte {size} of {total}: {exc}") from exc
+    finally:
+        stream.close()
     return ImageHashes(image_format, stored, {k: d.hexdigest() for k, d in digests.items()}, size)
