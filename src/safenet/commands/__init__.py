@@ -1,4 +1,4 @@
-"""Command groups that live outside ``safenet.cli`` (each registered there with one line).
+"""The command groups of ``safenet`` (one module each; ``safenet.cli`` assembles them into one app).
 
-They import ``safenet.cli`` only when a command runs, so either module may be imported first.
+``common`` holds what they share: exit codes, consoles, the one-sentence error mapping, common options.
 """

@@ -21,7 +21,7 @@ def export_cmd(
 ) -> None:
     """Export graded and matched items: VICS 2.0 (UK profile), CASE/UCO JSON-LD or DFXML."""
     from safenet.case.store import Case
-    from safenet.cli import Exit, fail, out, user_errors
+    from safenet.commands.common import Exit, fail, out, user_errors
     from safenet.report.exports import write_export
 
     with user_errors():

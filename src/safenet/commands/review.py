@@ -42,7 +42,7 @@ def review_cmd(
     ] = None,
 ) -> None:
     """Serve the review and grading web UI for a case (on 127.0.0.1 unless told otherwise)."""
-    from safenet.cli import Exit, err, fail, out, user_errors
+    from safenet.commands.common import Exit, err, fail, out, user_errors
 
     with user_errors():
         if not is_loopback(host) and not allow_remote:

@@ -34,7 +34,7 @@ UsersFile = Annotated[
 @contextmanager
 def _errors() -> Iterator[None]:
     """User-management mistakes are usage errors (exit 2): one sentence, no traceback."""
-    from safenet.cli import Exit, fail, user_errors
+    from safenet.commands.common import Exit, fail, user_errors
 
     with user_errors():
         try:
@@ -44,7 +44,7 @@ def _errors() -> Iterator[None]:
 
 
 def _say(message: str) -> None:
-    from safenet.cli import out
+    from safenet.commands.common import out
 
     out.print(Text(message))
 
@@ -75,7 +75,7 @@ def users_list(users_file: UsersFile = None) -> None:
     """List the users and their roles."""
     from rich.table import Table
 
-    from safenet.cli import out
+    from safenet.commands.common import out
 
     with _errors():
         table = Table()

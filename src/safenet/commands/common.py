@@ -1,0 +1,126 @@
+"""What every command shares: exit codes, the two consoles, one-sentence errors, common options.
+
+Exit codes (documented in the README; tests check them):
+  0  success                      3  evidence path missing or unreadable
+  1  internal error (a bug)       4  a hash-set file or name is wrong
+  2  usage error (bad option)     5  case folder problem (not a case, in use, already triaged, nothing to resume)
+  6  verification failed          130 interrupted (Ctrl-C); the case stays valid, finish with --resume
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from safenet.case.store import CaseError
+from safenet.engine.triage import TriageError
+from safenet.evidence.locator import display_safe
+from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
+from safenet.evidence.registry import SourceNotFound
+from safenet.hashsets.catalog import MAX_PDQ_THRESHOLD
+from safenet.hashsets.model import HashSetError
+from safenet.hashsets.store import HashSetStore
+
+
+class Exit:
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    EVIDENCE = 3
+    HASHSET = 4
+    CASE = 5
+    VERIFY_FAILED = 6
+    INTERRUPTED = 130
+
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def default_hashdb() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "safenet" / "hashsets"
+
+
+HashDb = Annotated[
+    Path | None,
+    typer.Option(
+        "--hashdb",
+        envvar="SAFENET_HASHDB",
+        help="Hash-set database folder [default: ~/.local/share/safenet/hashsets].",
+    ),
+]
+
+
+def store(hashdb: Path | None) -> HashSetStore:
+    return HashSetStore(hashdb or default_hashdb())
+
+
+PdqThreshold = Annotated[
+    int,
+    typer.Option(
+        "--pdq-threshold",
+        min=0,
+        max=MAX_PDQ_THRESHOLD,
+        help="Largest PDQ Hamming distance that counts as a match for this set.",
+    ),
+]
+
+Password = Annotated[str | None, typer.Option("--password", help="Password of an encrypted volume (never recorded).")]
+Recovery = Annotated[
+    str | None,
+    typer.Option("--bitlocker-recovery-password", help="BitLocker/FileVault recovery password (never recorded)."),
+]
+Keys = Annotated[Path | None, typer.Option("--keys", help="Key file: BitLocker .BEK startup key or LUKS key file.")]
+Partitions = Annotated[
+    list[str] | None, typer.Option("--partition", help="Examine only this volume, e.g. p2 or vss1 (repeatable).")
+]
+
+
+def open_context(
+    password: str | None, recovery: str | None, keys: Path | None, partitions: list[str] | None
+) -> OpenContext:
+    credentials = [
+        Credential(kind, value)
+        for kind, value in (
+            (CredentialKind.PASSWORD, password),
+            (CredentialKind.RECOVERY_PASSWORD, recovery),
+            (CredentialKind.KEY_FILE, str(keys) if keys else None),
+        )
+        if value
+    ]
+    if keys is not None and not keys.is_file():
+        fail(Exit.USAGE, f"key file {keys} does not exist or is not a file")
+    return OpenContext(tuple(credentials), tuple(partitions or ()))
+
+
+def fail(code: int, message: str) -> NoReturn:
+    err.print(Text("safenet: error: ", style="bold red") + Text(display_safe(message)))
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Map the three failure kinds to one sentence and a documented exit code; never a traceback."""
+    try:
+        yield
+    except SourceNotFound as exc:
+        fail(Exit.EVIDENCE, str(exc))
+    except EvidenceError as exc:
+        fail(Exit.EVIDENCE, str(exc))
+    except HashSetError as exc:
+        fail(Exit.HASHSET, str(exc))
+    except (CaseError, TriageError) as exc:
+        fail(Exit.CASE, str(exc))
+    except KeyboardInterrupt:
+        fail(
+            Exit.INTERRUPTED,
+            "interrupted; the case stays valid and `safenet triage --resume` finishes the run",
+        )

@@ -1,0 +1,130 @@
+"""``safenet triage`` (one exhibit into a case) and ``safenet inspect`` (what an image or device holds)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from safenet.analysis.digests import DEFAULT_ALGORITHMS, parse_algorithms
+from safenet.case.store import Case
+from safenet.commands.common import (
+    Exit,
+    HashDb,
+    Keys,
+    Partitions,
+    Password,
+    Recovery,
+    fail,
+    open_context,
+    out,
+    store,
+    user_errors,
+)
+from safenet.console import RichEvents, print_summary
+from safenet.engine.executors import ExecutorKind
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import RunStatus, TriageOptions, triage
+from safenet.report.summary import summarise
+
+
+def triage_cmd(
+    source: Annotated[Path, typer.Argument(help="Evidence: a mounted volume, a folder, or a single file.")],
+    case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
+    exhibit: Annotated[str, typer.Option("--exhibit", help="Exhibit label, e.g. EX1.")],
+    hashset: Annotated[list[str] | None, typer.Option("--hashset", help="Hash set to match (repeatable).")] = None,
+    profile: Annotated[
+        Profile,
+        typer.Option("--profile", help="quick (media only), standard (+archives), full (every file hashed)."),
+    ] = Profile.QUICK,
+    digests: Annotated[str, typer.Option("--digests", help="Digests to compute.")] = ",".join(DEFAULT_ALGORITHMS),
+    stop_at_first_hit: Annotated[
+        bool,
+        typer.Option(
+            "--stop-at-first-hit", help="End at the first item matching an illicit set; the case stays valid."
+        ),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted or stopped run of this exhibit.")
+    ] = False,
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Examiner name for the record (default: login name).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Workers (threads or processes).")] = 2,
+    executor: Annotated[
+        ExecutorKind | None,
+        typer.Option(
+            "--executor", help="Where workers run: inline, threads, processes (default: processes for PDQ work)."
+        ),
+    ] = None,
+    hashdb: HashDb = None,
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
+    partition: Partitions = None,
+    verify_image: Annotated[
+        bool, typer.Option("--verify-image", help="Hash the image (E01: check its stored MD5/SHA-1) first.")
+    ] = False,
+) -> None:
+    """Triage one exhibit into a case: hash, match, record, summarise."""
+    with user_errors():
+        try:
+            algorithms = parse_algorithms(digests)
+        except ValueError as exc:
+            fail(Exit.USAGE, str(exc))
+        hashsets = store(hashdb) if hashset else None
+        options = TriageOptions(
+            exhibit=exhibit,
+            profile=profile,
+            algorithms=algorithms,
+            hashsets=tuple(hashset or ()),
+            stop_at_first_hit=stop_at_first_hit,
+            resume=resume,
+            workers=workers,
+            executor=executor,
+            operator=operator or getpass.getuser(),
+            context=open_context(password, recovery, keys, partition),
+            verify_image=verify_image,
+        )
+        the_case = Case.create_or_open(case)
+        with RichEvents(out, exhibit) as events:
+            outcome = triage(source, the_case, hashsets, options, events)
+        print_summary(out, summarise(the_case))
+        out.print(Text(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
+        if outcome.status is RunStatus.STOPPED:
+            out.print(
+                Text(
+                    "stopped at the first hit; `safenet triage --resume` with the same --case and --exhibit "
+                    "finishes the exhibit",
+                    style="yellow",
+                )
+            )
+        if outcome.status is RunStatus.INTERRUPTED:
+            raise KeyboardInterrupt
+
+
+def inspect_cmd(
+    source: Annotated[Path, typer.Argument(help="A disk image (E01, raw, VMDK, VHD, QCOW ...) or a device.")],
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
+) -> None:
+    """Show the volumes, file systems, encryption, sizes and stored hash of a disk image or device."""
+    from safenet.inspect import inspect_source
+
+    with user_errors():
+        info = inspect_source(source, open_context(password, recovery, keys, None))
+        out.print(
+            Text(
+                f"{info['source']}: {info['format']} {'device' if info['device'] else 'image'}, {info['size']:,} bytes"
+            )
+        )
+        for algorithm, value in info["stored_hashes"].items():
+            out.print(Text(f"  stored {algorithm.upper()}: {value}"))
+        for volume in info["volumes"]:
+            where = f" at {volume['offset']:,}, {volume['length']:,} bytes" if volume["length"] else ""
+            state = volume["state"] + (f" ({volume['message']})" if volume["message"] else "")
+            out.print(Text(f"  {volume['name']}{where}: {state}"))
