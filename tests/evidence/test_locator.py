@@ -15,6 +15,7 @@ def full_chain() -> Locator:
             Layer(LayerKind.FILESYSTEM, "", detail="NTFS"),
             Layer(LayerKind.PATH, "/Users/a/x.jpg", inode=4711),
             Layer(LayerKind.STREAM, "Zone.Identifier"),
+            Layer(LayerKind.EMBEDDED, "pdf-obj-12", inode=12, offset=300, length=4000, detail="pdf"),
             Layer(LayerKind.ARCHIVE_MEMBER, "inner/y.png", detail="zip", offset=30),
             Layer(LayerKind.CARVED, "", offset=4096, length=8192),
             Layer(LayerKind.CACHE_ENTRY, "0x8a3f", detail="thumbcache_256"),
@@ -45,6 +46,7 @@ def test_rendering_reads_like_a_path() -> None:
     assert text.startswith("/evidence/laptop.E01 › ")
     assert "/Users/a/x.jpg (inode 4711):Zone.Identifier" in text
     assert "carved[4096-12288]" in text
+    assert " › pdf-obj-12[300-4300] › " in text
 
 
 def test_locator_must_start_at_a_source() -> None:

@@ -33,6 +33,7 @@ from safenet.evidence.archive import (
 )
 from safenet.evidence.caches import cache_kind, expand_cache
 from safenet.evidence.carve import CarveLimits, expand_carved, is_region
+from safenet.evidence.embedded import EmbeddedLimits, embedded_kind, expand_embedded
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
 
 
@@ -44,6 +45,7 @@ class Settings:
     perceptual: PerceptualWork | None = None  # None: no selected set holds PDQ hashes
     video: VideoWork | None = None  # frame hashes of videos (engine.video); None: no PDQ set to match them
     carve: CarveLimits = field(default_factory=lambda: CarveLimits(alignment=512))  # sector starts, like PhotoRec
+    embedded: EmbeddedLimits = field(default_factory=EmbeddedLimits)
 
 
 def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
@@ -56,6 +58,15 @@ def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
         return cast(BinaryIO, _Unclosable(copy))
 
     return opener
+
+
+def _copied(copies: list[BinaryIO], image: list[ChunkCopy | BinaryIO]) -> BinaryIO | None:
+    """The copy of a member made while it was read: a spooled copy, or an image's collected bytes."""
+    if copies:
+        return copies[0]
+    if image:
+        return io.BytesIO(image[0].value()) if isinstance(image[0], ChunkCopy) else image[0]
+    return None
 
 
 class _Unclosable:
@@ -103,15 +114,22 @@ class _Examiner:
         perceptual = settings.perceptual if settings.profile.perceptual else None
         video = settings.video if settings.profile.perceptual else None
         thumbnails = settings.profile.makes_thumbnails
+        embeds = copyable and settings.profile.expands_embedded
         with ExitStack() as stack:
             copies: list[BinaryIO] = []
             image: list[ChunkCopy | BinaryIO] = []
 
             def tee(filetype: FileType) -> Sink | None:
+                if reopen is None and copyable and filetype.is_media and cache_kind(item, filetype.name):
+                    # a member that is a cache sniffed as media (a Firefox entry starts with its body):
+                    # one spooled copy feeds the cache expander and, for a picture or video, the hashing
+                    copies.append(cast(BinaryIO, stack.enter_context(spool())))
+                    image.append(copies[-1])
+                    return copies[-1]
                 if (perceptual is not None or thumbnails) and filetype.kind is MediaKind.IMAGE:
                     if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
                         image.append(ChunkCopy())
-                    elif perceptual is not None and reopen is None:
+                    elif (perceptual is not None or embedded(filetype)) and reopen is None:
                         image.append(cast(BinaryIO, stack.enter_context(spool())))
                     return image[-1] if image else None
                 if video is not None and filetype.kind is MediaKind.VIDEO and reopen is None:
@@ -123,8 +141,11 @@ class _Examiner:
                 copies.append(cast(BinaryIO, stack.enter_context(spool())))
                 return copies[-1]
 
+            def embedded(filetype: FileType) -> bool:
+                return embeds and embedded_kind(item, filetype.name, settings.embedded) is not None
+
             def expandable(filetype: FileType) -> bool:
-                return filetype.name in EXPANDABLE or cache_kind(item, filetype.name) is not None
+                return filetype.name in EXPANDABLE or cache_kind(item, filetype.name) is not None or embedded(filetype)
 
             def wants(filetype: FileType) -> bool:
                 return settings.profile.wants_digests(filetype) or (copyable and expandable(filetype))
@@ -179,6 +200,11 @@ class _Examiner:
             elif copyable and (kind := cache_kind(item, filetype.name)) is not None:
                 opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
                 self._nested(item, expand_cache(item, kind, opener, self.warnings.append), index)
+            elif embeds and (kind := embedded_kind(item, filetype.name, settings.embedded)) is not None:
+                held = _copied(copies, image)  # bytes already read beat reading the evidence again
+                opener = reopen if held is None and reopen is not None else _reuse(held)
+                found = expand_embedded(item, kind, opener, self.warnings.append, settings.embedded, settings.limits)
+                self._nested(item, found, index)
 
     def _perceptual(
         self,

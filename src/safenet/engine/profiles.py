@@ -17,6 +17,12 @@ class Profile(StrEnum):
         return self is not Profile.QUICK
 
     @property
+    def expands_embedded(self) -> bool:
+        """Whether pictures inside pictures and documents become items (EXIF thumbnails, camera previews,
+        MPO pictures, PDF/Office/OLE pictures): not in the quick profile, which must stay fast."""
+        return self is not Profile.QUICK
+
+    @property
     def perceptual(self) -> bool:
         """Whether images get PDQ matching when a selected set holds PDQ hashes: every profile (the
         on-scene verdict must find resized and recompressed copies too); exact matches still skip it."""

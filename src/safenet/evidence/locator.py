@@ -28,6 +28,7 @@ class LayerKind(StrEnum):
     ARCHIVE_MEMBER = "archive-member"  # a member of a zip/tar/7z archive
     CARVED = "carved"  # a byte range carved from its parent
     CACHE_ENTRY = "cache-entry"  # an entry of a thumbnail or browser cache
+    EMBEDDED = "embedded"  # a picture inside a picture or a document (EXIF thumbnail, MPO, PDF, Office)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,10 @@ class Layer:
             return f"carved[{self.offset}-{end}]"
         if self.kind is LayerKind.CACHE_ENTRY:
             return f"entry {text}"
+        if self.kind is LayerKind.EMBEDDED:  # value: what it is; offset/length: where in the parent (or stream)
+            has_range = self.offset is not None and self.length is not None
+            where = f"[{self.offset}-{(self.offset or 0) + (self.length or 0)}]" if has_range else ""
+            return f"{'stream ' if self.detail == 'ole' else ''}{text}{where}"
         if self.kind is LayerKind.IMAGE and not text:  # an image format layer names its format ("raw", "ewf")
             return display_safe(self.detail or "image")
         if self.kind in (LayerKind.PARTITION, LayerKind.FILESYSTEM) and self.detail:

@@ -17,6 +17,7 @@ class TimeSource(StrEnum):
     FS_STAT = "fs-stat"  # os.stat of a mounted or copied file system
     ARCHIVE = "archive"  # an archive member header (zip: local time, 2 s precision)
     FS_METADATA = "fs-metadata"  # parsed from file-system metadata (MFT, inode ...)
+    CACHE = "cache-record"  # a browser cache's own record of an entry (last fetched, created ...)
 
 
 @dataclass(frozen=True, slots=True)

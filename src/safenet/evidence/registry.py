@@ -15,6 +15,7 @@ from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches import open_cache_entry
 from safenet.evidence.carve import open_carved
 from safenet.evidence.directory import DirectoryEvidence
+from safenet.evidence.embedded import open_embedded
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
@@ -48,7 +49,7 @@ def open_source(path: Path, context: OpenContext | None = None) -> Evidence:
     raise EvidenceError(f"{path} is neither a folder, a disk image or device, nor a regular file Safenet can read")
 
 
-_NESTED = frozenset({LayerKind.ARCHIVE_MEMBER, LayerKind.CACHE_ENTRY, LayerKind.CARVED})
+_NESTED = frozenset({LayerKind.ARCHIVE_MEMBER, LayerKind.CACHE_ENTRY, LayerKind.CARVED, LayerKind.EMBEDDED})
 
 
 def _open_nested(streams: list[BinaryIO], layer: Layer) -> BinaryIO:
@@ -59,11 +60,13 @@ def _open_nested(streams: list[BinaryIO], layer: Layer) -> BinaryIO:
         streams.append(container)
     if layer.kind is LayerKind.CACHE_ENTRY:
         return open_cache_entry(container, layer)
+    if layer.kind is LayerKind.EMBEDDED:
+        return open_embedded(container, layer)
     return open_carved(container, layer)
 
 
 def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
-    """Reopen any item: the back-end opens the outer file; archive-member, cache-entry and carved
+    """Reopen any item: the back-end opens the outer file; archive-member, cache-entry, carved and embedded
     layers are resolved on top of it (a container that cannot seek is spooled to a scratch copy)."""
     layers = locator.layers
     first_member = next((i for i, layer in enumerate(layers) if layer.kind in _NESTED), len(layers))

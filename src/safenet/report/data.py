@@ -16,7 +16,8 @@ from safenet.engine.clusters import cluster_report
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 
 SCHEMA_ID = "https://safenet.invalid/schemas/report-3.json"
-REPORT_VERSION = 3  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video
+REPORT_VERSION = 4  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
+# 4: each item's provenance note (recoverability of a deleted file, carve validation, cache URL, embedding)
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -57,6 +58,7 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
                     "extension_mismatch": item.extension_mismatch,
                     "deleted": item.deleted,
                     "carved": item.carved,
+                    "note": item.note,
                     "modified": item.modified.isoformat() if item.modified else None,
                     "accessed": item.accessed.isoformat() if item.accessed else None,
                     "changed": item.changed.isoformat() if item.changed else None,

@@ -1,8 +1,11 @@
-"""Thumbnail caches as item producers: each cached picture becomes an item that points into its cache.
+"""Thumbnail and browser caches as item producers: each cached picture is an item pointing into its cache.
 
 Explorer (thumbcache_*.db, Thumbs.db) keeps thumbnails of pictures long after the pictures are
-deleted. The engine expands a cache file the way it expands an archive: :func:`expand_cache` yields
-(Item, stream) pairs, and :func:`open_cache_entry` reopens one entry from its CACHE_ENTRY layer.
+deleted; browsers (Firefox cache2, Chrome/Edge simple and block-file caches) keep the pictures they
+showed, with their URLs; phones keep thumbnail stores (Android .thumbdata; iOS .ithmb is recognised
+and recorded as not examined). This module is the one registry of cache parsers. The engine expands
+a cache file the way it expands an archive: :func:`expand_cache` yields (Item, stream) pairs, and
+:func:`open_cache_entry` reopens one entry from its CACHE_ENTRY layer.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import BinaryIO
 
-from safenet.evidence.caches.common import CacheLimits
-from safenet.evidence.caches.thumbcache import WARNING_CODES, CacheIndex, expand_thumbcache, open_thumbcache_entry
+from safenet.evidence.caches import chrome_blockfile, chrome_simple, firefox, mobile
+from safenet.evidence.caches.common import CacheLimits, open_range
+from safenet.evidence.caches.thumbcache import WARNING_CODES as THUMBCACHE_WARNINGS
+from safenet.evidence.caches.thumbcache import CacheIndex, expand_thumbcache, open_thumbcache_entry
 from safenet.evidence.caches.thumbsdb import DETAIL as THUMBS_DB
 from safenet.evidence.caches.thumbsdb import expand_thumbs_db, is_thumbs_db, open_thumbs_entry
 from safenet.evidence.locator import Layer, LayerKind, display_safe
@@ -28,14 +33,46 @@ __all__ = [
 ]
 
 THUMBCACHE = "thumbcache"  # the filetype name analysis.filetype gives a CMMM file
+#: cache kinds that are also the CACHE_ENTRY detail of their entries, reopened as one byte range
+_RANGES: dict[str, str] = {
+    firefox.DETAIL: "Firefox cache",
+    chrome_simple.DETAIL: "Chrome simple cache",
+    chrome_blockfile.DETAIL: "Chrome block-file cache",
+    mobile.THUMBDATA: "Android thumbnail store",
+}
+
+WARNING_CODES: dict[str, str] = {
+    **THUMBCACHE_WARNINGS,
+    "cache-index-outside": "an offset, address or size in a cache record points outside the file that holds it "
+    "(metadata offset, key length, body address); that entry was not examined and the rest of the cache was",
+    "cache-body-elsewhere": "Chrome block-file cache entries keep their bodies in other files of the cache "
+    "(data_2, data_3, f_ files), which are examined on their own; the warning lists their URLs",
+    "cache-not-examined": "a cache Safenet recognises but cannot decode (iOS .ithmb raw thumbnails); the file "
+    "was hashed whole, its thumbnails were not examined",
+}
 
 
 def cache_kind(item: Item, filetype: str) -> str | None:
-    """Which cache parser an item needs ("thumbcache", "thumbs.db"), or None when it is no cache."""
+    """Which cache parser an item needs, or None when it is no cache.
+
+    Browser and phone caches are recognised by name and place, whatever their first bytes look like
+    (a Firefox entry starts with its body, so it sniffs as that body's type); each parser then checks
+    the structure and says in a warning when it is not what the name promised.
+    """
     if filetype == THUMBCACHE:
         return THUMBCACHE
     if filetype == "ole" and is_thumbs_db(item.name):
         return THUMBS_DB
+    if firefox.is_entry(item):
+        return firefox.DETAIL
+    if chrome_simple.is_entry(item.name):
+        return chrome_simple.DETAIL
+    if chrome_blockfile.is_block_file(item.name):
+        return chrome_blockfile.DETAIL
+    if mobile.is_thumbdata(item.name):
+        return mobile.THUMBDATA
+    if mobile.is_ithmb(item.name):
+        return mobile.ITHMB
     return None
 
 
@@ -52,6 +89,16 @@ def expand_cache(
         yield from expand_thumbcache(parent, open_parent, warn, limits, index)
     elif kind == THUMBS_DB:
         yield from expand_thumbs_db(parent, open_parent, warn, limits)
+    elif kind == firefox.DETAIL:
+        yield from firefox.expand_firefox(parent, open_parent, warn, limits)
+    elif kind == chrome_simple.DETAIL:
+        yield from chrome_simple.expand_simple(parent, open_parent, warn, limits)
+    elif kind == chrome_blockfile.DETAIL:
+        yield from chrome_blockfile.expand_blockfile(parent, open_parent, warn, limits)
+    elif kind == mobile.THUMBDATA:
+        yield from mobile.expand_thumbdata(parent, open_parent, warn)
+    elif kind == mobile.ITHMB:
+        yield from mobile.expand_ithmb(parent, warn)
     else:
         raise ValueError(f"unknown cache kind {kind!r}")
 
@@ -65,6 +112,8 @@ def open_cache_entry(container: BinaryIO, layer: Layer) -> BinaryIO:
         return open_thumbs_entry(container, layer)
     if detail.startswith(THUMBCACHE):
         return open_thumbcache_entry(container, layer)
+    if detail in _RANGES:
+        return open_range(container, layer, _RANGES[detail])
     raise EvidenceError(
         f"cannot reopen cache entry {display_safe(layer.value)}: unknown cache {display_safe(detail)!r}"
     )

@@ -8,11 +8,14 @@ claims, never past the parent) so a lie in a header costs a warning, not memory 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
-from safenet.analysis.filetype import sniff
-from safenet.evidence.model import EvidenceError
+from safenet.analysis.filetype import MediaKind, sniff
+from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -28,6 +31,16 @@ class CacheLimits:
 
 class CacheCorrupt(EvidenceError):
     """A cache file's structure is damaged beyond the entries already read."""
+
+
+class CacheOutside(CacheCorrupt):
+    """An offset, address or size in a cache record points outside the file that holds it."""
+
+
+def corrupt_warning(exc: CacheCorrupt, what: str, locator: Locator) -> EvidenceWarning:
+    """The warning for a damaged cache record: "cache-index-outside" for a bad offset, else "cache-corrupt"."""
+    code = "cache-index-outside" if isinstance(exc, CacheOutside) else "cache-corrupt"
+    return EvidenceWarning(code, f"{what}: {display_safe(str(exc))}; not examined", locator)
 
 
 class Window(io.RawIOBase):
@@ -98,3 +111,74 @@ def stream_size(stream: BinaryIO) -> int:
     end = stream.seek(0, io.SEEK_END)
     stream.seek(here)
     return end
+
+
+def read_at(stream: BinaryIO, offset: int, length: int) -> bytes:
+    """Exactly ``length`` bytes at ``offset``; CacheOutside when the stream ends first."""
+    stream.seek(offset)
+    data = stream.read(length)
+    if len(data) != length:
+        raise CacheOutside(f"{length} bytes at offset {offset} run past the end of the file")
+    return data
+
+
+def is_media(head: bytes) -> bool:
+    """Whether a body's first bytes are a picture or a video by signature (what a cache item is made for)."""
+    return sniff(head).kind in (MediaKind.IMAGE, MediaKind.VIDEO)
+
+
+def item_path(item: Item) -> str:
+    """The item's path inside its container ("/" separated): a PATH or archive-member value, else its name."""
+    leaf = item.locator.leaf
+    if leaf.kind in (LayerKind.PATH, LayerKind.ARCHIVE_MEMBER) and leaf.value:
+        return leaf.value.replace("\\", "/")
+    return item.name
+
+
+def url_name(url: str, fallback: str, head: bytes) -> str:
+    """An item name from a cached URL's last path part (escaped; at most 120 characters), else ``fallback``;
+    the extension of the body's type is added when the name has none."""
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    last = path.rstrip("/").rsplit("/", 1)[-1] if "/" in path.partition("://")[2] else ""
+    name = display_safe(last.replace("\\", "_"))[:120].strip() or fallback
+    return name if "." in name.lstrip(".") else f"{name}.{image_extension(head)}"
+
+
+def chrome_url(key: str) -> str:
+    """The URL in a Chromium cache key: the last space-separated part after the partition prefix
+    ("1/0/_dk_https://site https://site https://cdn/a.jpg" -> "https://cdn/a.jpg")."""
+    return _CHROME_PREFIX.sub("", key).rsplit(" ", 1)[-1]
+
+
+_CHROME_PREFIX = re.compile(r"^(?:\d+/\d+/)?(?:_dk_)?")
+
+
+def unix_time(seconds: int) -> Timestamp | None:
+    """A cache record's time in seconds since 1970 (UTC); None for 0 or an impossible value."""
+    if not 0 < seconds < 0xFFFFFFFF:  # 0: not set; 0xFFFFFFFF: "never" (no expiry)
+        return None
+    return Timestamp(datetime.fromtimestamp(seconds, UTC), TimeSource.CACHE, precision_s=1.0)
+
+
+def chrome_time(micros: int) -> Timestamp | None:
+    """A Chromium base::Time (microseconds since 1601-01-01 UTC); None for 0 or a time after 9999."""
+    try:
+        value = datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    except OverflowError:
+        return None
+    return Timestamp(value, TimeSource.CACHE, precision_s=1e-6) if micros > 0 else None
+
+
+def open_range(container: BinaryIO, layer: Layer, what: str) -> BinaryIO:
+    """Reopen a cache entry stored as one byte range (offset, length) of its cache file."""
+    if layer.offset is None or layer.length is None:
+        raise EvidenceError(f"{what} entry {display_safe(layer.value)} has no byte range")
+    size = stream_size(container)
+    if layer.offset + layer.length > size:
+        raise EvidenceError(f"{what} entry {display_safe(layer.value)} lies outside its file ({size} bytes)")
+    return window(container, layer.offset, layer.length)
+
+
+def range_locator(parent: Item, value: str, offset: int, length: int, detail: str) -> Locator:
+    """parent › CACHE_ENTRY(value, offset, length, detail): a cache entry that is a byte range of its file."""
+    return parent.locator.child(Layer(LayerKind.CACHE_ENTRY, value=value, offset=offset, length=length, detail=detail))
