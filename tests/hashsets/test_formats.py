@@ -80,7 +80,7 @@ def test_every_format_honours_the_contract(cls: type[HashSetFormat], tmp_path: P
 
 
 def test_registry_names_are_stable_and_unique() -> None:
-    assert list(FORMATS) == ["vics", "nsrl-v3", "nsrl-v2", "hashdeep", "pdq", "hashlist"]
+    assert list(FORMATS) == ["vics", "nsrl-v3", "nsrl-v2", "hashdeep", "vpdq", "pdq", "hashlist"]
     assert FORMAT_CLASSES[-1].NAME == "hashlist"  # the catch-all goes last
 
 
@@ -148,7 +148,7 @@ def test_jpeg_random_and_empty_files_are_unknown(tmp_path: Path) -> None:
     for path in (jpeg, random_file):
         with pytest.raises(UnknownFormat, match=r"photo\.jpg|random\.bin") as info:
             detect_format(path)
-        assert "vics, nsrl-v3, nsrl-v2, hashdeep, pdq, hashlist" in str(info.value)
+        assert "vics, nsrl-v3, nsrl-v2, hashdeep, vpdq, pdq, hashlist" in str(info.value)
     with pytest.raises(UnknownFormat, match="is empty"):
         detect_format(empty)
 

@@ -104,3 +104,72 @@ def test_frame_table_round_trips_and_foreign_files_are_refused(tmp_path: Path) -
     path.write_bytes(b"garbage")
     with pytest.raises(HashSetError, match="damaged"):
         load_frames(path)
+
+
+# --- vPDQ feature files (``--format vpdq``) --------------------------------------------------------------
+
+
+def write_vpdq(path: Path, rows: list[tuple[int, int, str, float]]) -> Path:
+    """A feature file as vpdq writes it: frame_number,quality,pdq_hex,seconds (3 decimals) per line."""
+    path.write_text("".join(f"{n},{q},{h},{t:.3f}\n" for n, q, h, t in rows))
+    return path
+
+
+def safenet_rows(video: Path) -> list[tuple[int, int, str, float]]:
+    hashed = hash_video(video, VideoSettings.reference())
+    return [(n, f.quality, f.hex, f.timestamp_s) for n, f in enumerate(hashed.frames)]
+
+
+def vpdq_rows(video: Path) -> list[tuple[int, int, str, float]]:
+    vpdq = pytest.importorskip("vpdq", reason="vpdq builds from source only: `make bench` installs it")
+    return [(f.frame_number, f.quality, f.hex, f.timestamp) for f in vpdq.computeHash(str(video), seconds_per_hash=1)]
+
+
+@pytest.mark.parametrize("hasher", [safenet_rows, vpdq_rows], ids=["safenet", "vpdq"])
+def test_a_vpdq_file_imports_as_one_known_video(
+    hasher: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safenet.cli import main
+
+    rows = hasher(COCKATOO)  # type: ignore[operator]
+    path = write_vpdq(tmp_path / "cockatoo.vpdq.txt", rows)
+    hashdb = tmp_path / "db"
+    command = ["hashset", "import", str(path), "--name", "clip", "--kind", "illicit", "--hashdb", str(hashdb)]
+    assert main([*command, "--format", "vpdq"]) == 0
+    assert "imported clip: 1 entries (vpdq, illicit" in capsys.readouterr().out
+    store = HashSetStore(hashdb)
+    info = store.get("clip")
+    assert info.format == "vpdq" and HashKind.VPDQ in info.digests and HashKind.PDQ in info.digests
+    [stored] = store._catalog.stored(["clip"])
+    table = load_frames(store.root / "sets" / stored.directory / VIDEO_FRAMES_FILE)
+    assert len(table) == len(rows) and set(table.entries.tolist()) == {0}
+    assert table.timestamps.tolist() == [round(t, 3) for *_, t in rows]
+    with store.matcher(["clip"]) as matcher:
+        [match] = matcher.videos(hash_video(COCKATOO_420).frames)
+        assert (match.hash_kind, match.entry, match.match_kind) == (HashKind.VPDQ, 0, "perceptual")
+        assert match.frames and all(d <= 31 for _, _, d in match.frames)
+        assert matcher.videos(hash_video(REALSHORT).frames) == []
+    assert main([*command, "--replace"]) == 0  # detected without --format
+    assert "(vpdq, illicit" in capsys.readouterr().out
+
+
+def test_vpdq_lines_that_cannot_be_used_are_warned_and_skipped(tmp_path: Path) -> None:
+    from safenet.hashsets.formats import detect_format
+    from safenet.hashsets.formats.vpdq import VpdqFormat
+
+    good = "ab" * 32
+    path = tmp_path / "clip.txt"
+    path.write_text(
+        f"0,100,{good},0.000\n1,20,{'cd' * 32},1.000\n2,100,{good}\n3,101,{good},3.0\nnot,a,line\n4,90,{good},4.000\n"
+    )
+    warnings: list[tuple[str, str]] = []
+    [record] = list(VpdqFormat().read(path, lambda ref, msg: warnings.append((ref, msg))))
+    assert record.name == "clip.txt" and [f.timestamp_s for f in record.video_frames] == [0.0, 4.0]
+    assert [ref for ref, _ in warnings] == ["line 3", "line 4", "line 5", ""]
+    assert "below PDQ quality 50" in warnings[-1][1]
+    assert not VpdqFormat.sniff(path, path.read_bytes())  # mixed lines: not detected, --format needed
+    clean = write_vpdq(tmp_path / "clean.txt", [(0, 100, good, 0.0), (30, 100, good, 1.0)])
+    assert isinstance(detect_format(clean), VpdqFormat)
+    path.write_text(f"0,10,{good},0.000\n")
+    with pytest.raises(HashSetError, match="no usable vPDQ frame line"):
+        list(VpdqFormat().read(path, lambda ref, msg: None))

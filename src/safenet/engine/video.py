@@ -9,7 +9,9 @@ which stop reasons an officer must hear about. Matching itself is done by the ma
 
 Why animated GIFs too: a GIF is typed as an image (its first frame gets a PDQ hash like any picture), but an
 animation of many frames is, for a prosecutor, a moving image; its frames are matched like a video's. A GIF
-with one frame is left to the image path.
+with one frame is left to the image path. GIFs are sampled at ``GIF_RATE_FPS``, not 1 frame/s: animations
+are short loops (the corpus one lasts 0.8 s), which 1 frame/s would reduce to their first frame, and their
+frames are small, so the denser sampling (the density known videos are sampled at) costs little.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 VIDEO_EXTENSIONS: Final = frozenset(e for t in TYPES.values() if t.kind is MediaKind.VIDEO for e in t.extensions)
 WARNING_CODE: Final = "video-incomplete"
 SKIPPED_CODE: Final = "video-skipped"
+GIF_RATE_FPS: Final = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +64,15 @@ def hash_found_video(
     item: Item, filetype: FileType, source: bytes | BinaryIO, work: VideoWork
 ) -> tuple[VideoRecord | None, list[EvidenceWarning]]:
     """Frame hashes of one found video, and a warning with its locator when hashing stopped short."""
-    result = hash_video(source, work.settings, sheet=work.sheet)
     gif = filetype.kind is not MediaKind.VIDEO
+    settings = work.settings
+    if gif and settings.rate_fps < GIF_RATE_FPS:
+        settings = dataclasses.replace(settings, rate_fps=GIF_RATE_FPS)
+    result = hash_video(source, settings, sheet=work.sheet)
     if gif and result.sampled <= 1:
         return None, []  # a still GIF: its image PDQ is all there is
     warnings: list[EvidenceWarning] = []
-    expected = result.stop is Stop.END or (result.stop is Stop.FRAME_CAP and work.settings.spread)
+    expected = result.stop is Stop.END or (result.stop is Stop.FRAME_CAP and settings.spread)
     if not expected:
         frames = f"{len(result.frames)} distinct frames hashed" if result.frames else "no frame hashed"
         code = WARNING_CODE if result.frames else SKIPPED_CODE

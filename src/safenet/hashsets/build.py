@@ -129,7 +129,7 @@ class Builder:
             else:
                 found.append((kind, value))
         pdq = self._usable_pdq(record)
-        if not found and pdq is None:
+        if not found and pdq is None and not record.video_frames:  # a vPDQ file's video has frames only
             if empty:
                 self.empty += 1
             else:

@@ -52,7 +52,27 @@ CSV_COLUMNS = (
     "category_raw",
     "scheme",
     "hashset_sha256",
+    "matched_frames",
 )
+
+
+def frame_times(frames: list[list[float | int | None]] | None) -> str:
+    """A video finding's matched frames for people: "12 s -> 5.25 s (8 bits)" per frame, ";"-separated.
+
+    Found time first, then the known video's time (none when the frames matched a picture), then the
+    Hamming distance; empty for findings that are not video.
+    """
+    if not frames:
+        return ""
+
+    def seconds(value: float | int | None) -> str:
+        return f"{round(float(value or 0), 2):g} s"
+
+    shown = []
+    for found, known, distance in frames:
+        where = seconds(found) if known is None else f"{seconds(found)} -> {seconds(known)}"
+        shown.append(f"{where} ({distance} bits)")
+    return "; ".join(shown)
 
 
 def write_csv(data: dict[str, Any], path: Path) -> None:
@@ -61,11 +81,12 @@ def write_csv(data: dict[str, Any], path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for item in data["items"]:
             for finding in item["findings"]:
-                merged = {**item, **finding}
+                merged = {**item, **finding, "matched_frames": frame_times(finding.get("frames"))}
                 writer.writerow([_cell(merged.get(col)) for col in CSV_COLUMNS])
 
 
 _env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
+_env.filters["frame_times"] = frame_times
 
 
 def render_html(data: dict[str, Any]) -> str:

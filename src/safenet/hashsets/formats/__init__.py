@@ -16,6 +16,7 @@ from safenet.hashsets.formats.hashlist import HashListFormat
 from safenet.hashsets.formats.nsrl import NsrlV2Format, NsrlV3Format
 from safenet.hashsets.formats.pdqlist import PdqListFormat
 from safenet.hashsets.formats.vics import VicsFormat
+from safenet.hashsets.formats.vpdq import VpdqFormat
 from safenet.hashsets.model import HashSetError, UnknownFormat
 
 FORMAT_CLASSES: tuple[type[HashSetFormat], ...] = (
@@ -23,6 +24,7 @@ FORMAT_CLASSES: tuple[type[HashSetFormat], ...] = (
     NsrlV3Format,
     NsrlV2Format,
     HashdeepFormat,
+    VpdqFormat,  # 'frame,quality,hash,seconds' lines: before the PDQ and plain lists
     PdqListFormat,  # before the hash lists: "hash,quality" lines and PDQ headers are its own
     HashListFormat,  # catch-all: keep last
 )
