@@ -22,7 +22,7 @@ def hashset_import(
         Path,
         typer.Argument(
             help="Hash-set file: VICS JSON, NSRL (v2 text / v3 SQLite), hashdeep, "
-            "md5sum/sha1sum/sha256sum, BSD tags, or a plain list."
+            "md5sum/sha1sum/sha256sum, BSD tags, a PDQ list, a vpdq feature file (one video), or a plain list."
         ),
     ],
     name: Annotated[str, typer.Option("--name", help="Name to refer to the set by, e.g. caid-2026-10.")],
