@@ -1,8 +1,8 @@
-"""Build small ext4 and NTFS images with known benign media files (some deleted) for the image tests.
+"""Build small ext4, exFAT and NTFS images with known benign media files (some deleted) for the image tests.
 
-Debian tools only: ``mkfs.ext4 -d`` + ``debugfs``; ``mkntfs`` + the ntfs-3g FUSE driver (a container
-without /dev/fuse cannot mount it: the NTFS builder then skips, naming why). Nothing here runs as a
-shell: every tool gets an argument list.
+Debian tools only: ``mkfs.ext4 -d`` + ``debugfs``; ``mkfs.exfat`` (exfatprogs); ``mkntfs`` + the ntfs-3g
+FUSE driver (a container without /dev/fuse cannot mount it: the NTFS builder then skips, naming why).
+Nothing here runs as a shell: every tool gets an argument list.
 """
 
 from __future__ import annotations
@@ -16,10 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from safenet.case.schema import ItemRow
+from safenet.case.store import Case
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import LayerKind
 from safenet.evidence.model import EvidenceWarning, Item
-from tests.builders import jpeg
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
+from tests.builders import VicsSet, jpeg
 
 
 def listing(source: Path) -> tuple[ImageEvidence, list[Item], list[EvidenceWarning]]:
@@ -39,6 +45,32 @@ def content(evidence: ImageEvidence, item: Item) -> bytes:
 
 
 HAVE_EXT4 = bool(shutil.which("mkfs.ext4") and shutil.which("debugfs"))
+HAVE_EXFAT = bool(shutil.which("mkfs.exfat"))
+HAVE_FAT = bool(shutil.which("mkfs.vfat") and shutil.which("mcopy"))
+
+
+def full_triage(image: Path, tmp_path: Path, known: dict[str, bytes]) -> tuple[int, list[ItemRow]]:
+    """Triage ``image`` in the full profile against a hash set of ``known``: (hits, every item row)."""
+    vics = VicsSet()
+    for n, data in enumerate(known.values()):
+        vics.add(data, 1 + n % 3)
+    store = HashSetStore(tmp_path / "hashdb")
+    store.import_file(vics.write(tmp_path / "set.json"), "caid-test", kind=SetKind.ILLICIT, warn=lambda r, m: None)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="EX1", profile=Profile.FULL, hashsets=("caid-test",), operator="tester")
+    outcome = triage(image, case, store, options)
+    with case.sessions() as s:
+        return outcome.hits, list(s.query(ItemRow))
+
+
+def exfat_image(tmp_path: Path, size: str = "8M") -> Path:
+    """An empty exFAT volume (mkfs.exfat, 4 KiB clusters): tests write into its free clusters directly."""
+    image = tmp_path / "exfat.img"
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    subprocess.run(["mkfs.exfat", "-c", "4096", str(image)], check=True, capture_output=True)
+    return image
+
+
 HAVE_NTFS = bool(shutil.which("mkntfs") and shutil.which("ntfs-3g") and shutil.which("fusermount"))
 
 

@@ -32,10 +32,18 @@ __all__ = [
 ]
 
 PARTIAL = "partial"
-REGION = "unallocated"  # PATH-layer detail of a back-end's unallocated-space item (e.g. "$Unallocated")
+#: PATH-layer detail of a back-end's region item: bytes no file holds ("$Unallocated", "$FileSlack",
+#: "$VolumeSlack" of a disk image's file system). Stored in case files: never rename.
+REGION = "unallocated"
+#: Every warning code of carving and of the regions handed to it (the image back-end emits the last two).
 WARNING_CODES: dict[str, str] = {
     "carve-limit": "a region held more carvable files than the limit; the rest of it was not carved",
     "carve-failed": "a region could not be read to its end; carving stopped there",
+    "carve-not-supported": "a file system Safenet reads without TSK (APFS, XFS): its unallocated space and slack "
+    "are not carved",
+    "fs-corrupt": "a file system's allocation map (FAT, $Bitmap, exFAT bitmap, ext group bitmaps, HFS+ allocation "
+    "file) or its volume size could not be read: that region (unallocated space or volume slack) is not "
+    "carved, the others are (also used for other file-system damage)",
 }
 _EXTENSIONS = {"jpeg": "jpg", "tiff": "tif", "heic": "heic"}
 _HOW = {
@@ -53,7 +61,7 @@ _HOW = {
 
 
 def is_region(item: Item) -> bool:
-    """Whether an item is a region to carve (unallocated space), not a file to hash."""
+    """Whether an item is a region to carve (unallocated space, file or volume slack), not a file to hash."""
     leaf = item.locator.leaf
     return leaf.kind is LayerKind.PATH and leaf.detail == REGION
 

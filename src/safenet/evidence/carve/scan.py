@@ -1,8 +1,10 @@
 """Finding candidate files in a region at C speed, then validating each one structurally.
 
 The region is read in large windows (16 MiB by default). Each window is searched with
-``bytes.find`` once per signature (memchr-speed in CPython, no Python loop per byte), so a region
-of zeros or of data without signatures costs little more than reading it. Only the rare candidate
+``bytes.find`` once per signature (memchr-speed in CPython, no Python loop per byte), or, with an
+alignment, tested at every sector start at once with numpy; a window (or 1 MiB block) of zeros is
+dropped after one memcmp, so a region of zeros or of data without signatures costs little more than
+reading it (100 GB of zeros: see ``tests/evidence/test_image_unallocated.py``). Only the rare candidate
 offsets reach Python, where a format validator decides whole / partial / decoy. A whole file's range
 is skipped (a JPEG's EXIF thumbnail is not carved twice); after a partial one the scan goes on from
 the next candidate, because a damaged file may overlap the start of a good one.
@@ -10,6 +12,7 @@ the next candidate, because a damaged file may overlap the start of a good one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -37,6 +40,12 @@ _BLOCK = 1 << 20  # granularity of the zero-block skip
 _ZERO_BLOCK = bytes(_BLOCK + _OVERLAP)
 
 
+@functools.lru_cache(maxsize=4)
+def _zeros(size: int) -> bytes:
+    """A block of zeros to compare a window with (windows come in one or two sizes: kept)."""
+    return bytes(size)
+
+
 class CarveLimitReached(Exception):
     """More carves than ``CarveLimits.max_carves`` in one region."""
 
@@ -47,7 +56,7 @@ def carve(stream: BinaryIO, size: int, limits: CarveLimits | None = None) -> Ite
     Raises CarveLimitReached after ``max_carves`` carves (the caller turns it into a warning).
     """
     limits = limits if limits is not None else CarveLimits()
-    src = Source(stream, size)
+    src = _Windows(stream, size)
     skip_until = 0
     found = 0
     for base in range(0, size, limits.window):
@@ -64,6 +73,47 @@ def carve(stream: BinaryIO, size: int, limits: CarveLimits | None = None) -> Ite
             yield result
             if result.partial is None:
                 skip_until = result.end
+
+
+class _Windows(Source):
+    """A Source that reads every window into one buffer kept for the whole scan.
+
+    A fresh 16 MiB object per window costs a page fault per 4 KiB page (the kernel zero-fills each new
+    page), which cost more than the search itself: a 4 GiB region of a sparse ext4 image (page cache, dfVFS)
+    scanned at 0.9 GB/s with fresh windows, 3.0 GB/s with the buffer kept. Reads outside the window still
+    return fresh ``bytes``."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        super().__init__(stream, size)
+        self._keep = bytearray()
+
+    def load(self, offset: int, length: int) -> bytes:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:  # a stream without readinto: fresh bytes per window, as the base class does
+            return super().load(offset, length)
+        length = max(0, min(length, self.size - offset))
+        if len(self._keep) != length:
+            self._keep = bytearray(length)
+        view = memoryview(self._keep)
+        self._stream.seek(offset)
+        got = 0
+        while got < length:
+            n = readinto(view[got:])
+            if not n:
+                break
+            got += n
+        view.release()
+        if got < length:
+            del self._keep[got:]
+        self._base = offset
+        self._buf = self._keep  # type: ignore[assignment]  # read() below copies out of it
+        return self._keep  # type: ignore[return-value]
+
+    def read(self, offset: int, length: int) -> bytes:
+        rel = offset - self._base
+        if self._buf is self._keep and length > 0 and offset < self.size and 0 <= rel <= len(self._keep) - length:
+            return bytes(self._keep[rel : rel + length])
+        return super().read(offset, length)
 
 
 def _candidates(buf: bytes, base: int, window: int, alignment: int) -> list[tuple[int, Validator, str]]:
@@ -95,7 +145,7 @@ def _candidates(buf: bytes, base: int, window: int, alignment: int) -> list[tupl
 
 def _aligned(buf: bytes, base: int, window: int, alignment: int) -> list[tuple[int, Validator, str]]:
     rows = min(window, len(buf)) // alignment
-    if rows == 0:
+    if rows == 0 or buf == _zeros(len(buf)):  # one memcmp: a window of zeros has no file start
         return []
     heads = np.frombuffer(buf, dtype=np.uint8, count=rows * alignment).reshape(rows, alignment)[:, :_OVERLAP]
     hits: list[tuple[int, Validator, str]] = []

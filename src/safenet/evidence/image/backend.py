@@ -8,10 +8,11 @@ Volume shadow copies are examined as layers of their own; a file in a snapshot t
 path, size and modification time) to the live file is not listed again, the others carry a note saying
 how they differ from the live volume.
 
-With ``OpenContext.unallocated`` (the full profile), each live TSK file system also yields one
-``$Unallocated`` region item (a PATH layer with detail :data:`~safenet.evidence.carve.REGION`): its
-unallocated clusters end to end, less the clusters of the deleted files already listed, which the
-pipeline carves. Its runs are recomputed (or taken from this object) when the region is reopened.
+With ``OpenContext.unallocated`` (the full profile), each live TSK file system also yields its region
+items (PATH layers with detail :data:`~safenet.evidence.carve.REGION`), which the pipeline carves:
+``$Unallocated`` (its unallocated clusters end to end, less the clusters of the deleted files already
+listed), ``$FileSlack`` (the live files' slack) and ``$VolumeSlack`` (past the file system's end). Their
+runs are recomputed (or taken from this object) when a region is reopened.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class ImageEvidence:
         self.volumes = self._selected(volumes)
         self._local = threading.local()
         self._media_size: int | None = None
-        self._regions: dict[tuple[Layer, ...], list[tuple[int, int]]] = {}  # file system -> unallocated runs
+        self._regions: dict[tuple[tuple[Layer, ...], str], list[tuple[int, int]]] = {}  # (fs, region) -> runs
 
     def _selected(self, volumes: list[Volume]) -> list[Volume]:
         wanted = set(self.context.partitions)
@@ -182,36 +183,25 @@ class ImageEvidence:
             yield dataclasses.replace(item, note=note)
 
     def _region(self, fs: TskFileSystem | NativeFileSystem, base: Locator, warn: WarningSink) -> Iterator[Item]:
-        """The file system's unallocated space as one region item (after its files are listed)."""
-        try:
-            runs = fs.unallocated() if isinstance(fs, TskFileSystem) else None
-        except (OSError, EvidenceError) as exc:
-            warn(
-                EvidenceWarning(
-                    "fs-corrupt", f"allocation table unreadable ({exc}); unallocated space not carved", base
-                )
-            )
-            return
-        if runs is None:
+        """The file system's regions to carve (unallocated space, file and volume slack), one item each,
+        after its files are listed."""
+        if not isinstance(fs, TskFileSystem):
             warn(EvidenceWarning("carve-not-supported", f"unallocated space of {fs.name} is not carved yet", base))
             return
-        if not runs:
-            return
-        self._regions[base.layers[1:]] = runs
-        size = sum(length for _, length in runs)
-        note = f"unallocated space: {len(runs)} run(s) of free clusters, less those of deleted files listed"
-        yield Item(base.child(Layer(LayerKind.PATH, "$Unallocated", detail=REGION)), "$Unallocated", size, note=note)
+        for region in fs.regions(base, warn):
+            self._regions[(base.layers[1:], region.name)] = region.runs
+            size = sum(length for _, length in region.runs)
+            layer = Layer(LayerKind.PATH, region.name, detail=REGION)
+            yield Item(base.child(layer), region.name, size, note=region.note)
 
-    def _open_region(self, fs: TskFileSystem, layers: tuple[Layer, ...]) -> BinaryIO:
-        runs = self._regions.get(layers[1:])
+    def _open_region(self, fs: TskFileSystem, layers: tuple[Layer, ...], name: str) -> BinaryIO:
+        runs = self._regions.get((layers[1:], name))
         if runs is None:  # another process or object listed it: list again (deterministic) to know the runs
             base = Locator(layers)
             for _ in fs.items(base, lambda w: None):
                 pass
-            runs = fs.unallocated()
-            if runs is None:
-                raise EvidenceError(f"unallocated space of {fs.name} is not carved")
-            self._regions[layers[1:]] = runs
+            runs = fs.region_runs(name)
+            self._regions[(layers[1:], name)] = runs
         return fs.open_region(runs, _fs_offset(layers))
 
     def open(self, locator: Locator) -> BinaryIO:
@@ -230,7 +220,7 @@ class ImageEvidence:
         stream = layers[cut + 2].value if len(layers) > cut + 2 and layers[cut + 2].kind is LayerKind.STREAM else None
         fs = self._fs(layers[1 : cut + 1], None)
         if path_layer.detail == REGION and isinstance(fs, TskFileSystem):
-            return self._open_region(fs, layers[: cut + 1])
+            return self._open_region(fs, layers[: cut + 1], path_layer.value)
         if isinstance(fs, TskFileSystem):
             return fs.open(path_layer, stream)
         return _wrap(fs.open(path_layer))

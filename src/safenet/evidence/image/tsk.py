@@ -26,12 +26,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
 
-import numpy as np
-import numpy.typing as npt
 import pytsk3
 from dfvfs.lib.tsk_image import TSKFileSystemImage
 
-from safenet.evidence.image import iso
+from safenet.evidence.image import allocation, iso
+from safenet.evidence.image.region import (
+    FILE_SLACK,
+    REGION_NOTES,
+    UNALLOCATED,
+    VOLUME_SLACK,
+    Region,
+    RegionRaw,
+    RegionReader,
+)
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
 from safenet.evidence.streams import SizedReader
@@ -58,6 +65,7 @@ _ALLOC_META = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
 _UNALLOC_META = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
 _NONRES = int(pytsk3.TSK_FS_ATTR_NONRES)
 _FILLER = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER) | int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE)
+_COMPRESSED = int(pytsk3.TSK_FS_ATTR_COMP)
 _NTFS_DATA = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
 _PLAIN_DATA = {
     int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT),
@@ -118,6 +126,7 @@ class _Stream:
     size: int
     runs: tuple[tuple[int, int], ...]  # (first block, block count), fillers and sparse runs left out
     resident: bool
+    slack: tuple[tuple[int, int], ...] = ()  # file-system byte runs allocated to it past its end
 
 
 class TskFileSystem:
@@ -140,6 +149,8 @@ class TskFileSystem:
         deleted: list[tuple[Item, tuple[_Stream, ...], bool]] = []
         self.unrecoverable = 0
         self.recovered: list[tuple[int, int]] = []  # byte runs of the deleted files listed with content
+        self.slack: list[tuple[int, int]] = []  # file slack of the live files: byte runs
+        self.allocated = allocated  # block ranges of live files (the map of a file system that keeps none)
         visited: set[int] = set()
         stack: list[tuple[str, Any, int]] = [("", self.fs.open_dir(path="/"), 0)]
         seen = 0
@@ -275,6 +286,7 @@ class TskFileSystem:
         if not is_deleted:
             for stream in streams:
                 allocated.extend((start, start + count) for start, count in stream.runs)
+                self.slack.extend(stream.slack)
         elif not any(s.runs or s.resident for s in streams if not s.name) and (size > 0 or self.name in _EXT):
             self.unrecoverable += 1  # ext3/4 wipe block pointers (and the size) on delete
             return None
@@ -310,13 +322,21 @@ class TskFileSystem:
                 name = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
                 if not ntfs or name == "$Data":
                     name = ""
-                resident = not (int(info.flags) & _NONRES)
+                flags = int(info.flags)
+                resident = not (flags & _NONRES)
                 runs: list[tuple[int, int]] = []
+                mapped: list[tuple[int, int, bool]] = []  # in file order, holes kept: where the end lies
                 if not resident:
                     for run in attr:
-                        if not int(run.flags) & _FILLER and run.len:
+                        hole = bool(int(run.flags) & _FILLER)
+                        mapped.append((int(run.addr), int(run.len), hole))
+                        if not hole and run.len:
                             runs.append((int(run.addr), int(run.len)))
-                out.append(_Stream(name, kind, int(info.id), int(info.size), tuple(runs), resident))
+                size = int(info.size)
+                slack = allocation.slack_runs(mapped, size, self.block_size, self.cluster_size)
+                if flags & _COMPRESSED:
+                    slack = []  # compressed runs hold less than the size: where the end lies is not known
+                out.append(_Stream(name, kind, int(info.id), size, tuple(runs), resident, tuple(slack)))
         except OSError:
             pass  # attributes unreadable: the default stream is still tried when the item is read
         return tuple(out)
@@ -342,10 +362,40 @@ class TskFileSystem:
         offset = stream.runs[0][0] * self.block_size if stream is not None and stream.runs else None
         return base.child(Layer(LayerKind.PATH, path or "/", inode=inode, offset=offset))
 
-    # --- unallocated space -------------------------------------------------------------------------
-    def unallocated(self) -> list[tuple[int, int]] | None:
-        """Byte runs (offset in the file system, length) of unallocated clusters to carve; None if not
-        supported here (FAT12/16/32 and NTFS are; exFAT, ext and the others not yet).
+    # --- regions to carve (full profile) -------------------------------------------------------------
+    def regions(self, base: Locator, warn: WarningSink) -> list[Region]:
+        """The regions of this file system to carve, after :meth:`items`: unallocated space, file slack
+        and volume slack, each as byte runs in the file system (an empty one is left out). A region whose
+        map cannot be read is a warning naming it; the others are still given."""
+        out: list[Region] = []
+        for name in (UNALLOCATED, FILE_SLACK, VOLUME_SLACK):
+            try:
+                runs = self.region_runs(name)
+            except (OSError, EvidenceError) as exc:
+                what = "allocation map" if name == UNALLOCATED else "volume size"
+                warn(EvidenceWarning("fs-corrupt", f"{what} unreadable ({exc}); {name} not carved", base))
+                continue
+            if runs:
+                out.append(Region(name, runs, REGION_NOTES[name].format(runs=len(runs), fs=self.name)))
+        return out
+
+    def region_runs(self, name: str) -> list[tuple[int, int]]:
+        """Byte runs (offset in the file system, length) of one region; call after :meth:`items`."""
+        if name == UNALLOCATED:
+            return self.unallocated()
+        if name == FILE_SLACK:
+            return sorted(getattr(self, "slack", []))
+        if name == VOLUME_SLACK:
+            end = int(self.fs.info.block_count) * self.block_size
+            size = int(self._file_object.get_size())
+            if self.name == "NTFS":
+                size -= 512  # the volume's last sector holds the backup boot sector: metadata, not slack
+            return [(end, size - end)] if size > end else []
+        raise EvidenceError(f"no region {name} in a file system")
+
+    def unallocated(self) -> list[tuple[int, int]]:
+        """Byte runs (offset in the file system, length) of unallocated clusters, read from the file
+        system's own allocation map (see :mod:`~safenet.evidence.image.allocation` for why).
 
         Call after :meth:`items`. Rule against reporting a file twice: the runs of every deleted file
         :meth:`items` listed with content (``self.recovered``) are left out, so carving finds only what
@@ -353,29 +403,38 @@ class TskFileSystem:
         fragmented one) stays in the region, since its true clusters are not the ones left out.
         """
         if self.name in ("FAT12", "FAT16", "FAT32"):
-            free = _fat_free(self._read)
+            free = allocation.fat_free(self._read)
         elif self.name == "NTFS":
-            free = self._ntfs_free()
-        else:
-            return None
-        return _subtract(free, sorted(getattr(self, "recovered", [])))
+            free = allocation.bitmap_free(self._file_bytes(6), int(self.fs.info.block_count), 0, self.block_size)
+        elif self.name == "exFAT":
+            bitmap = self._file_bytes(int(self.fs.open(path="/$ALLOC_BITMAP").info.meta.addr))
+            free = allocation.exfat_free(self._read, bitmap)
+        elif self.name in _EXT:
+            free = allocation.ext_free(self._read)
+        elif self.name == "HFS+":
+            bitmap = self._file_bytes(6)  # the allocation file, CNID 6
+            free = allocation.bitmap_free(bitmap, int(self.fs.info.block_count), 0, self.block_size, "big")
+        else:  # ISO 9660 keeps no allocation map: space no file extent covers
+            free = allocation.uncovered(getattr(self, "allocated", []), int(self.fs.info.block_count), self.block_size)
+        return allocation.subtract(free, sorted(getattr(self, "recovered", [])))
 
     def open_region(self, runs: list[tuple[int, int]], base: int | None) -> BinaryIO:
-        """A seekable stream of ``runs`` (from :meth:`unallocated`) end to end; ``base`` is the file
+        """A seekable stream of ``runs`` (from :meth:`region_runs`) end to end; ``base`` is the file
         system's offset in the image where known (carve notes then give the image offset)."""
-        return RegionReader(_RegionRaw(self._read, runs), base)
+        return RegionReader(RegionRaw(self._read, runs), base)
 
     def _read(self, offset: int, size: int) -> bytes:
         self._file_object.seek(offset)
         return bytes(self._file_object.read(size))
 
-    def _ntfs_free(self) -> list[tuple[int, int]]:
-        """Clear bits of ``$Bitmap`` (MFT record 6): one bit a cluster, least significant bit first."""
-        stream = self.open(Layer(LayerKind.PATH, "/$Bitmap", inode=6), None)
+    def _file_bytes(self, inode: int) -> bytes:
+        """The whole default stream of a metadata file (an allocation bitmap), read through TSK."""
+        try:
+            stream = self.open(Layer(LayerKind.PATH, f"inode {inode}", inode=inode), None)
+        except OSError as exc:
+            raise EvidenceError(str(exc)) from exc
         with stream:
-            bits = np.unpackbits(np.frombuffer(stream.read(), np.uint8), bitorder="little")
-        clusters = int(self.fs.info.block_count)
-        return _runs(bits[:clusters] == 0, 0, self.block_size)
+            return stream.read()
 
     # --- reading ---------------------------------------------------------------------------------
     def open(self, path_layer: Layer, stream_name: str | None) -> BinaryIO:
@@ -436,73 +495,6 @@ def _fat_cluster_size(file_object: Any, fs_name: str) -> int:
     return int.from_bytes(boot[11:13], "little") * boot[13]
 
 
-def _fat_free(read: Any) -> list[tuple[int, int]]:
-    """Byte runs of the free clusters of a FAT12/16/32 volume, from its first FAT (entry 0: free)."""
-    boot = read(0, 512)
-    sector, per_cluster, reserved, fats = (
-        int.from_bytes(boot[11:13], "little"),
-        boot[13],
-        int.from_bytes(boot[14:16], "little"),
-        boot[16],
-    )
-    roots = int.from_bytes(boot[17:19], "little")
-    total = int.from_bytes(boot[19:21], "little") or int.from_bytes(boot[32:36], "little")
-    fat_sectors = int.from_bytes(boot[22:24], "little") or int.from_bytes(boot[36:40], "little")
-    if not (sector and per_cluster and fats and fat_sectors):
-        return []
-    first_data = reserved + fats * fat_sectors + (roots * 32 + sector - 1) // sector
-    clusters = max(0, (total - first_data) // per_cluster)
-    table = np.frombuffer(read(reserved * sector, fat_sectors * sector), np.uint8)
-    entries: npt.NDArray[np.uint32]
-    if clusters < 4085:  # FAT12: two 12-bit entries in three bytes
-        triples = table[: len(table) // 3 * 3].reshape(-1, 3).astype(np.uint32)
-        entries = np.empty(len(triples) * 2, np.uint32)
-        entries[0::2] = triples[:, 0] | ((triples[:, 1] & 0x0F) << 8)
-        entries[1::2] = (triples[:, 1] >> 4) | (triples[:, 2] << 4)
-    elif clusters < 65525:
-        entries = np.frombuffer(table[: len(table) // 2 * 2].tobytes(), "<u2").astype(np.uint32)
-    else:
-        entries = np.frombuffer(table[: len(table) // 4 * 4].tobytes(), "<u4").astype(np.uint32) & np.uint32(0x0FFFFFFF)
-    free = entries[2 : clusters + 2] == 0
-    return _runs(free, first_data * sector, per_cluster * sector)
-
-
-def _runs(free: npt.NDArray[np.bool_], start: int, unit: int) -> list[tuple[int, int]]:
-    """(offset, length) byte runs of the True stretches of ``free`` (unit bytes each, from ``start``)."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], free.astype(np.int8), [0]))))
-    return [(start + int(a) * unit, int(b - a) * unit) for a, b in zip(edges[0::2], edges[1::2], strict=True)]
-
-
-def _subtract(runs: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``runs`` less the byte ranges in ``cut`` (both as (offset, length); ``cut`` sorted)."""
-    merged: list[tuple[int, int]] = []
-    for a, n in cut:  # overlapping ranges joined, so one look back from a bisection is enough
-        if merged and a <= merged[-1][0] + merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], a + n - merged[-1][0]))
-        elif n > 0:
-            merged.append((a, n))
-    cut = merged
-    out: list[tuple[int, int]] = []
-    starts = [a for a, _ in cut]
-    for offset, length in runs:
-        pos, end = offset, offset + length
-        i = max(0, bisect.bisect_right(starts, pos) - 1)
-        while pos < end and i < len(cut):
-            a, n = cut[i]
-            if a + n <= pos:
-                i += 1
-                continue
-            if a >= end:
-                break
-            if a > pos:
-                out.append((pos, a - pos))
-            pos = max(pos, a + n)
-            i += 1
-        if pos < end:
-            out.append((pos, end - pos))
-    return out
-
-
 def _reader(file: Any, size: int, attr_type: int, attr_id: int) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(_TskRaw(file, size, attr_type, attr_id), buffer_size=_BUF))
 
@@ -525,62 +517,3 @@ class _TskRaw(SizedReader):
         view[: len(data)] = data
         self._pos += len(data)
         return len(data)
-
-
-class _RegionRaw(SizedReader):
-    """Byte runs of a file system read end to end: region offsets mapped to file-system offsets."""
-
-    def __init__(self, read: Any, runs: list[tuple[int, int]]) -> None:
-        super().__init__(sum(length for _, length in runs))
-        self._read = read
-        self._fs_offsets = [offset for offset, _ in runs]
-        self._lengths = [length for _, length in runs]
-        self._starts: list[int] = []
-        total = 0
-        for length in self._lengths:
-            self._starts.append(total)
-            total += length
-
-    def fs_offset(self, offset: int) -> int | None:
-        """The file-system offset of a region offset (None past the end)."""
-        if not 0 <= offset < self._size:
-            return None
-        i = bisect.bisect_right(self._starts, offset) - 1
-        return self._fs_offsets[i] + offset - self._starts[i]
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        done = 0
-        while done < len(view) and self._pos < self._size:
-            i = bisect.bisect_right(self._starts, self._pos) - 1
-            within = self._pos - self._starts[i]
-            want = min(len(view) - done, self._lengths[i] - within)
-            data = self._read(self._fs_offsets[i] + within, want)
-            if not data:
-                if done:
-                    break
-                raise OSError(f"read failed at region offset {self._pos}")
-            view[done : done + len(data)] = data
-            done += len(data)
-            self._pos += len(data)
-            if len(data) < want:
-                break
-        return done
-
-
-class RegionReader(io.BufferedReader):
-    """A buffered unallocated-space region that can say where a region offset lies on the disk."""
-
-    def __init__(self, raw: _RegionRaw, base: int | None) -> None:
-        super().__init__(raw, buffer_size=_BUF)
-        self._region = raw
-        self._base = base
-
-    def disk_location(self, offset: int) -> str:
-        """Where region offset ``offset`` is, in words for a carve note."""
-        fs_offset = self._region.fs_offset(offset)
-        if fs_offset is None:
-            return f"region offset {offset}"
-        if self._base is None:
-            return f"file-system offset {fs_offset}"
-        return f"disk offset {self._base + fs_offset} (file-system offset {fs_offset})"

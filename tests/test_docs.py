@@ -1,0 +1,51 @@
+"""The README is what an examiner reads when a run records a warning: every code Safenet can record must be
+explained there. Codes are collected from the source (literal codes given to ``EvidenceWarning``, the
+``*_CODE`` constants and the ``WARNING_CODES`` tables of the evidence layers)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from safenet.evidence import archive, caches, carve, embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "src" / "safenet"
+
+_LITERAL = re.compile(r'EvidenceWarning\(\s*"([a-z0-9-]+)"')
+_CONSTANT = re.compile(r'^\w*CODE\w*\s*(?::\s*\w+(?:\[\w+\])?)?\s*=\s*"([a-z0-9-]+)"', re.MULTILINE)
+_FAIL = re.compile(r'self\._fail\([^"]*"([a-z0-9-]+)"')
+_CHOSEN = re.compile(r'^\s*code\s*=\s*"([a-z0-9-]+)" if .* else "([a-z0-9-]+)"', re.MULTILINE)
+
+
+def source_codes() -> set[str]:
+    codes: set[str] = set()
+    for path in SOURCE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (_LITERAL, _CONSTANT, _FAIL):
+            codes.update(pattern.findall(text))
+        codes.update(code for pair in _CHOSEN.findall(text) for code in pair)
+    for module in (archive, caches, carve, embedded):
+        codes.update(module.WARNING_CODES)
+    return codes
+
+
+def readme_codes() -> set[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("### Warning codes", 1)[1].split("\n## ", 1)[0]
+    return {
+        code
+        for line in table.splitlines()
+        if line.startswith("| `")
+        for code in re.findall(r"`([a-z0-9-]+)`", line.split("|")[1])
+    }
+
+
+def test_every_warning_code_is_explained_in_the_readme() -> None:
+    found = source_codes()
+    assert len(found) > 30  # the collection itself works (a broken pattern would make this test vacuous)
+    assert found - readme_codes() == set()
+
+
+def test_the_readme_explains_no_code_that_safenet_never_records() -> None:
+    assert readme_codes() - source_codes() == set()
