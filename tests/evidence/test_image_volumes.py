@@ -15,7 +15,7 @@ import pytest
 from safenet.case.store import Case
 from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.image import ImageEvidence
-from safenet.evidence.locator import LayerKind
+from safenet.evidence.locator import Layer, LayerKind
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.inspect import inspect_source
@@ -23,6 +23,7 @@ from tests.builders import VicsSet, jpeg
 from tests.evidence.image_builders import content, listing, path_of
 
 SECTOR = 512
+CORPUS_DFVFS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk" / "dfvfs"
 needs_fat = pytest.mark.skipif(
     not (shutil.which("mkfs.vfat") and shutil.which("mcopy")), reason="dosfstools/mtools missing (make sysdeps-test)"
 )
@@ -166,3 +167,26 @@ def test_a_block_device_is_triaged_like_its_image_and_hashed_when_asked(tmp_path
     # The acquisition hash of the device is the hash of every byte the drive holds, recorded in the audit log.
     audit = (tmp_path / "case" / "audit.jsonl").read_text()
     assert '"image-hash"' in audit and hashlib.sha256(disk.read_bytes()).hexdigest() in audit
+
+
+@needs_fat
+@pytest.mark.skipif(not shutil.which("sgdisk"), reason="gdisk missing (make sysdeps-test)")
+def test_raw_images_are_read_by_tsk_itself_with_the_same_bytes_as_through_dfvfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = tmp_path / "raw.img"
+    subprocess.run(["truncate", "-s", "16M", str(disk)], check=True)
+    subprocess.run(["sgdisk", "-o", "-n", "1:2048:+12M", str(disk)], check=True, capture_output=True)
+    files = {"DCIM/IMG_0030.JPG": jpeg(30, (160, 120)), "DCIM/IMG_0031.JPG": jpeg(31, (160, 120))}
+    _place(disk, _fat(tmp_path, "raw", files), 2048)
+    evidence = ImageEvidence(disk)
+    [volume] = evidence.volumes
+    raw = evidence._raw_volume(volume.layers[:-1])  # image › partition (the file system's parent)
+    assert raw is not None and (raw.offset, raw.get_size()) == (2048 * SECTOR, 12 << 20)
+    native = _by_partition(evidence)
+    monkeypatch.setattr(ImageEvidence, "_raw_volume", lambda self, layers: None)  # every read through dfVFS
+    assert _by_partition(ImageEvidence(disk)) == native == {"p1 gpt": _md5s(files)}
+    # Split raw, E01 and devices are never read natively: the file is not the media there.
+    assert (
+        ImageEvidence(CORPUS_DFVFS / "ext2.splitraw.000")._raw_volume((Layer(LayerKind.IMAGE, detail="raw"),)) is None
+    )

@@ -36,7 +36,7 @@ from safenet.evidence.image import deps
 from safenet.evidence.image.chain import ENCRYPTION_NAME, Scanner, Volume, VolumeState, WrongCredential, spec_for
 from safenet.evidence.image.integrity import stored_hashes
 from safenet.evidence.image.native import NativeFileSystem
-from safenet.evidence.image.tsk import TSK_NAMES, TskFileSystem
+from safenet.evidence.image.tsk import TSK_NAMES, RawVolume, TskFileSystem
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
     EvidenceDescription,
@@ -60,6 +60,8 @@ IMAGE_SUFFIXES = frozenset(
 )
 #: dfVFS file-system types TSK reads (TSK is tried first for these; see tsk.py for why).
 _TSK_FIRST = frozenset({"NTFS", "FAT", "EXT", "HFS", "TSK"})
+#: Volume systems whose partitions are one contiguous byte range of the disk.
+_PLAIN_VOLUMES = frozenset({"mbr", "gpt", "apm"})
 
 
 class CredentialError(EvidenceError):
@@ -239,7 +241,8 @@ class ImageEvidence:
             fs: TskFileSystem | NativeFileSystem
             if detail in TSK_NAMES or (volume is not None and detail in _TSK_FIRST):
                 try:
-                    fs = TskFileSystem(resolver.Resolver.OpenFileObject(parent, resolver_context=ctx))
+                    raw = self._raw_volume(layers[:-1])
+                    fs = TskFileSystem(raw or resolver.Resolver.OpenFileObject(parent, resolver_context=ctx))
                     if not fs.name:
                         raise EvidenceError("TSK found a file system type Safenet does not list")
                 except EvidenceError:
@@ -252,6 +255,24 @@ class ImageEvidence:
             raise EvidenceError(f"cannot open the file system: {exc}") from exc
         cache[(*layers[:-1], Layer(LayerKind.FILESYSTEM, detail=fs.name))] = fs
         return fs
+
+    def _raw_volume(self, layers: tuple[Layer, ...]) -> RawVolume | None:
+        """TSK's own reader for a volume of a single-file raw image (see ``tsk.RawVolume``), else None.
+
+        Only where the file is the media (raw format, not split, not a device) and the volume is the whole
+        image or one plain partition (MBR, GPT, APM) with a known extent: nothing to translate in between.
+        """
+        if self.device or self.image_format != "raw" or self.media_size() != self._size():
+            return None
+        inner = layers[1:]  # after the IMAGE layer
+        if not inner:
+            return RawVolume(str(self.path), 0, self.media_size())
+        [part] = inner if len(inner) == 1 else (None,)
+        if part is None or part.kind is not LayerKind.PARTITION or part.detail not in _PLAIN_VOLUMES:
+            return None
+        if part.offset is None or not part.length:
+            return None
+        return RawVolume(str(self.path), part.offset, part.length)
 
     @staticmethod
     def _native(detail: str, parent: Any, ctx: Any) -> NativeFileSystem:

@@ -129,13 +129,44 @@ class _Stream:
     slack: tuple[tuple[int, int], ...] = ()  # file-system byte runs allocated to it past its end
 
 
+class RawVolume:
+    """A volume of a single-file raw image read by TSK itself (``pytsk3.Img_Info`` on the path, read-only).
+
+    Why: through dfVFS every read TSK makes calls back into Python (``TSKFileSystemImage``) and holds the
+    GIL while it copies; on a raw image, the only format where the file *is* the media, TSK's own reader
+    gives the same bytes 2.5× faster and leaves the GIL to the hashing threads. Everything else (E01,
+    split raw, VMDK, LVM, VSS, encrypted volumes, devices) keeps the dfVFS file object. The same small
+    file-object interface as dfVFS's (seek, read, get_size) serves the allocation maps and regions.
+    """
+
+    def __init__(self, path: str, offset: int, size: int) -> None:
+        self.image = pytsk3.Img_Info(path)
+        self.offset, self._size, self._pos = offset, size, 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> None:
+        self._pos = offset if whence == io.SEEK_SET else self._pos + offset
+
+    def read(self, size: int) -> bytes:
+        size = max(0, min(size, self._size - self._pos))
+        data = bytes(self.image.read(self.offset + self._pos, size)) if size else b""
+        self._pos += len(data)
+        return data
+
+    def get_size(self) -> int:
+        return self._size
+
+
 class TskFileSystem:
-    """One file system opened with TSK on a dfVFS file object (one per thread: TSK handles are not shared)."""
+    """One file system opened with TSK on a dfVFS file object or a :class:`RawVolume` (one per thread: TSK
+    handles are not shared)."""
 
     def __init__(self, file_object: Any) -> None:
         self._file_object = file_object
         try:
-            self.fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
+            if isinstance(file_object, RawVolume):
+                self.fs = pytsk3.FS_Info(file_object.image, offset=file_object.offset)
+            else:
+                self.fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
         except OSError as exc:
             raise EvidenceError(f"TSK cannot open the file system: {exc}") from exc
         self.name = _FS_NAMES.get(self.fs.info.ftype, "")
