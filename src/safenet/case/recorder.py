@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Boolean, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
 from safenet.analysis.video import write_frame_sheet
 from safenet.case.records import ItemRecord, WorkResult
-from safenet.case.schema import Finding, ItemRow, WarningRow
+from safenet.case.schema import Finding, ItemRow, UTCDateTime, WarningRow
 from safenet.case.store import Case
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceWarning, Timestamp
@@ -168,7 +169,21 @@ def _bulk_insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         return
     columns = list(rows[0])
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    s.connection().exec_driver_sql(sql, [tuple(_sqlite_value(row[c]) for c in columns) for row in rows])
+    getter = operator.itemgetter(*columns)
+    values: list[Any] = [getter(row) for row in rows]  # tuples built in C: most columns bind as they are
+    if len(columns) == 1:
+        values = [(value,) for value in values]
+    bound = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, (UTCDateTime, Boolean))]
+    if bound:
+        values = [_bind(value, bound) for value in values]
+    s.connection().exec_driver_sql(sql, values)
+
+
+def _bind(value: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    out = list(value)
+    for i in positions:
+        out[i] = _sqlite_value(out[i])
+    return tuple(out)
 
 
 def _write_sheet(case: Case, record: ItemRecord) -> None:
