@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -39,16 +38,16 @@ def zeros_gib() -> bytes:
     return deflated_zeros(GIB)  # about 1 MB of deflate that inflates to 1 GiB
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_zip_bomb_with_honest_sizes_is_refused_before_reading(tmp_path: Path, zeros_gib: bytes) -> None:
     path = tmp_path / "bomb.zip"
     path.write_bytes(raw_zip([RawEntry(b"zeros.bin", zeros_gib, 8, 0, GIB)]))
-    started = time.perf_counter()
     result = run_opener(lambda: path.open("rb"), "zip", top_item("bomb.zip", path.stat().st_size))
-    assert time.perf_counter() - started < 1
     assert result.members == [] and result.codes() == ["archive-bomb"]
     assert "refused before reading" in result.warnings[0].message and "ratio" in result.warnings[0].message
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed claim: speed is measured in bench/
 @pytest.mark.parametrize("kind", ["zip-without-sizes", "gzip"])
 def test_bomb_that_hides_its_size_is_stopped_while_read(tmp_path: Path, zeros_gib: bytes, kind: str) -> None:
     """No header says how big it is (zip data descriptor without central directory; gzip): the bytes
@@ -62,7 +61,6 @@ def test_bomb_that_hides_its_size_is_stopped_while_read(tmp_path: Path, zeros_gi
     warnings: list[EvidenceWarning] = []
     raised = []
     tracemalloc.start()
-    started = time.perf_counter()
     for _item, stream in expand(
         top_item("bomb", len(data)), filetype, lambda: path.open("rb"), ArchiveLimits(), warnings.append
     ):
@@ -70,21 +68,19 @@ def test_bomb_that_hides_its_size_is_stopped_while_read(tmp_path: Path, zeros_gi
             while stream.read(1 << 20):
                 pass
         raised.append(info.value)
-    elapsed = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert len(raised) == 1 and elapsed < 5 and peak < 32 << 20
+    assert len(raised) == 1 and peak < 32 << 20
     assert [w.code for w in warnings] == ["archive-corrupt"] * (kind != "gzip") + ["archive-bomb"]
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_zip_bomb_of_overlapping_entries_is_refused_quickly() -> None:
     """One member's data, 20 000 central entries pointing at it (Fifield's construction)."""
     member = deflated(b"a", bytes(1 << 20))
     member.usize = 10  # small declared sizes, so only the overlap gives it away
     data = raw_zip([member], directory_points_to=[0] * 20_000)
-    started = time.perf_counter()
     result = run(data, "zip")
-    assert time.perf_counter() - started < 2
     assert result.members == [] and result.codes() == ["archive-bomb"]
     assert "overlapping" in result.warnings[0].message
 

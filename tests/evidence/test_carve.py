@@ -162,6 +162,7 @@ class Zeros(io.RawIOBase):
         return n
 
 
+@pytest.mark.timeout(120)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_one_gib_of_zeros_in_bounded_time() -> None:
     size = 1 << 30
     stream = Zeros(size)
@@ -172,7 +173,6 @@ def test_one_gib_of_zeros_in_bounded_time() -> None:
     assert stream.served <= size + (size >> 20) * 64  # each byte read about once (window overlaps only)
     rate = size / elapsed / 1e6
     print(f"zeros: {rate:.0f} MB/s")
-    assert elapsed < 60, f"{rate:.0f} MB/s"
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="linux only")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -213,6 +212,7 @@ def write_big_vics(path: Path, count: int) -> None:
         handle.write("]}")
 
 
+@pytest.mark.timeout(120)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_streaming_200k_entries(tmp_path: Path) -> None:
     """The reader streams: its peak Python allocation stays far below the file size."""
     path = tmp_path / "big.json"
@@ -233,11 +233,9 @@ def test_streaming_200k_entries(tmp_path: Path) -> None:
     assert seen == 10_000
     assert peak < size / 10, f"peak {peak} bytes while reading a {size}-byte file: not streaming"
 
-    started = time.perf_counter()
     store = HashSetStore(tmp_path / "store")
     warnings = Warnings()
     info = store.import_file(path, "big", warn=warnings)
-    assert time.perf_counter() - started < 10
     assert info.entry_count == 200_000
     assert info.scheme == "vics-uk"
     assert warnings == []
