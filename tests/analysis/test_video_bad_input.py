@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -106,12 +105,11 @@ def test_animated_gif_is_hashed_as_a_video() -> None:
     assert result.sampled == 9 and all(f.usable for f in result.frames)
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_four_hour_video_stops_at_the_frame_cap(four_hours: Path) -> None:
-    started = time.monotonic()
     result = hash_video(four_hours, VideoSettings(max_frames=50))
     assert result.stop is Stop.FRAME_CAP and result.sampled == 50 and "50" in result.message
     assert result.meta is not None and result.meta.duration_s == pytest.approx(4 * 3600)
-    assert time.monotonic() - started < 10
 
 
 def test_four_hour_video_stops_at_the_time_budget(four_hours: Path) -> None:

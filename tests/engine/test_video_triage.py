@@ -263,10 +263,10 @@ def test_animated_gifs_go_through_triage_as_moving_images(tmp_path: Path, capsys
     assert rows == {"cradle.gif": "gif", "blocks.gif": "gif"}  # both hashed frame by frame
 
 
+@pytest.mark.timeout(120)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_a_four_hour_video_in_quick_triage_costs_a_bounded_twenty_frames(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import time
 
     from tests.analysis.test_video_bad_input import _encode
 
@@ -275,9 +275,7 @@ def test_a_four_hour_video_in_quick_triage_costs_a_bounded_twenty_frames(
     exhibit.mkdir()
     _encode(exhibit / "four_hours.mp4", 4 * 3600, (16, 16), gop=60)  # 14,400 frames at 1 frame/s
     case = Case.create_or_open(tmp_path / "case")
-    started = time.monotonic()
     triage(exhibit, case, HashSetStore(hashdb), TriageOptions(exhibit="EX1", hashsets=("videos",), operator="t"))
-    assert time.monotonic() - started < 30
     data = report_data(case)
     assert data["warnings"] == [] and data["items"] == []  # frame cap with spread samples: expected, no warning
     with sqlite3.connect(tmp_path / "case" / "case.db") as db:

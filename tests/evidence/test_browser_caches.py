@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import time
 from functools import partial
 from pathlib import Path
 
@@ -237,6 +236,7 @@ def test_blockfile_external_file_is_the_body_and_index_data_0_are_quiet(tmp_path
     assert items == [] and warnings == []
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed claim: speed is measured in bench/
 def test_blockfile_address_out_of_range_and_chain_loop_are_bounded(tmp_path: Path) -> None:
     cache = BlockfileCache()
     cache.add("https://a.example/tiny.png", png(4, (8, 8)))
@@ -249,9 +249,7 @@ def test_blockfile_address_out_of_range_and_chain_loop_are_bounded(tmp_path: Pat
         entry_store("https://a.example/loop.png", 5, oversize, next_addr=block_addr(BLOCK_256, 1, loop_block))
     )
     cache.write(tmp_path / "Cache")
-    started = time.monotonic()
     _, items, _, warnings = _expand(tmp_path, "data_1")
-    assert time.monotonic() - started < 5
     assert [i.name for i in items] == ["tiny.png"]
     codes = sorted(w.code for w in warnings)
     assert codes == ["cache-index-outside", "cache-index-outside"]

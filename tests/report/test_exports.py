@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -95,11 +94,9 @@ def test_case_uco_export_validates(graded: Built, capsys: pytest.CaptureFixture[
     assert EVIL in names
     assert any(n.get("uco-core:statement", "").startswith("UK category A (examiner alice)") for n in doc["@graph"])
     validate = Path(sys.executable).parent / "case_validate"
-    started = time.monotonic()
     result = subprocess.run([str(validate), str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "Conforms: True" in result.stdout
-    assert time.monotonic() - started < 240
 
 
 def test_dfxml_export_validates_and_escapes(graded: Built, capsys: pytest.CaptureFixture[str]) -> None:
