@@ -31,7 +31,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from safenet.analysis.filetype import HEAD_BYTES
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import (
     CacheCorrupt,
@@ -39,7 +38,7 @@ from safenet.evidence.caches.common import (
     CacheOutside,
     chrome_url,
     corrupt_warning,
-    is_media,
+    media_head,
     range_locator,
     read_at,
     stream_size,
@@ -47,7 +46,7 @@ from safenet.evidence.caches.common import (
     window,
 )
 from safenet.evidence.locator import display_safe
-from safenet.evidence.model import EvidenceWarning, Item, WarningSink
+from safenet.evidence.model import Item, WarningSink
 
 DETAIL = "chrome-simple"
 INITIAL_MAGIC = 0xFCFB6D1BA7725C30
@@ -121,13 +120,8 @@ def expand_simple(
             warn(corrupt_warning(reason, "Chrome simple-cache entry not readable", parent.locator))
             return
         locator = range_locator(parent, "stream1", entry.body_offset, entry.body_length, DETAIL)
-        stream.seek(entry.body_offset)
-        head = stream.read(min(HEAD_BYTES, entry.body_length))
-        if not is_media(head):
-            return
-        if entry.body_length > limits.max_entry_bytes:
-            message = f"cached body of {entry.body_length} bytes is over {limits.max_entry_bytes}; not examined"
-            warn(EvidenceWarning("cache-limit", message, locator))
+        head = media_head(stream, entry.body_offset, entry.body_length, limits, locator, warn)
+        if head is None:
             return
         note = f"Chrome simple-cache entry for URL {display_safe(entry.url[:2048])}"
         if entry.key != entry.url:

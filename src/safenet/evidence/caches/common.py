@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
-from safenet.analysis.filetype import MediaKind, sniff
+from safenet.analysis.filetype import HEAD_BYTES, MediaKind, sniff
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
-from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -125,6 +125,22 @@ def read_at(stream: BinaryIO, offset: int, length: int) -> bytes:
 def is_media(head: bytes) -> bool:
     """Whether a body's first bytes are a picture or a video by signature (what a cache item is made for)."""
     return sniff(head).kind in (MediaKind.IMAGE, MediaKind.VIDEO)
+
+
+def media_head(
+    stream: BinaryIO, offset: int, length: int, limits: CacheLimits, locator: Locator, warn: WarningSink
+) -> bytes | None:
+    """The first bytes of a cached body when it is a picture or video within the size limit; None for
+    anything else (a page or script: nothing to examine; an oversized body: a ``cache-limit`` warning)."""
+    stream.seek(offset)
+    head = stream.read(min(HEAD_BYTES, length))
+    if not is_media(head):
+        return None
+    if length > limits.max_entry_bytes:
+        message = f"cached body of {length} bytes is over {limits.max_entry_bytes}; not examined"
+        warn(EvidenceWarning("cache-limit", message, locator))
+        return None
+    return head
 
 
 def item_path(item: Item) -> str:

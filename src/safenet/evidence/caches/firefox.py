@@ -28,15 +28,14 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from safenet.analysis.filetype import HEAD_BYTES
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import (
     CacheCorrupt,
     CacheLimits,
     CacheOutside,
     corrupt_warning,
-    is_media,
     item_path,
+    media_head,
     range_locator,
     read_at,
     stream_size,
@@ -45,7 +44,7 @@ from safenet.evidence.caches.common import (
     window,
 )
 from safenet.evidence.locator import display_safe
-from safenet.evidence.model import EvidenceWarning, Item, WarningSink
+from safenet.evidence.model import Item, WarningSink
 
 DETAIL = "firefox-cache2"
 CHUNK_SIZE = 256 * 1024  # CacheFileChunk kChunkSize: one u16 hash per started chunk
@@ -131,14 +130,9 @@ def expand_firefox(
             warn(corrupt_warning(reason, "Firefox cache entry not readable", parent.locator))
             return
         locator = range_locator(parent, "body", 0, meta.body_length, DETAIL)
-        stream.seek(0)
-        head = stream.read(min(HEAD_BYTES, meta.body_length))
-        if not is_media(head):
-            return  # a page, script or style sheet: nothing for Safenet
-        if meta.body_length > limits.max_entry_bytes:
-            message = f"cached body of {meta.body_length} bytes is over {limits.max_entry_bytes}; not examined"
-            warn(EvidenceWarning("cache-limit", message, locator))
-            return
+        head = media_head(stream, 0, meta.body_length, limits, locator, warn)
+        if head is None:
+            return  # a page, script or style sheet (or an oversized body: warned)
         item = Item(
             locator,
             url_name(meta.url, "body", head),
