@@ -1,6 +1,7 @@
 """Embedded pictures as an item producer: pictures inside pictures and documents become items.
 
-EXIF thumbnails and camera previews (JPEG, TIFF, DNG and TIFF-based RAW), MPO secondary pictures,
+EXIF thumbnails and camera previews (JPEG, TIFF, DNG and TIFF-based RAW including Olympus ORF), the
+Exif thumbnails and JPEG items of HEIF/HEIC/AVIF files, Canon CR3 and Fujifilm RAF previews, MPO secondary pictures,
 JPEG / JPEG 2000 pictures stored in PDFs, pictures inside OLE compound files (legacy Office, .msg)
 and the media parts of Office Open XML / OpenDocument files. A thumbnail often outlives an edit of
 its picture, and a picture pasted into a document is the same file as the one on disk.
@@ -16,16 +17,18 @@ accessible), pictures of documents keep the document's flags. Warning codes: :da
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO
 
 from safenet.evidence.archive import ArchiveLimits, expand
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import stream_size, window
-from safenet.evidence.embedded.common import Budget, EmbeddedLimits, embedded_depth
-from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, expand_exif
+from safenet.evidence.embedded.common import Budget, EmbeddedLimits, embedded_depth, warn_at
+from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, Found, emit, expand_exif
+from safenet.evidence.embedded.isobmff import CR3, HEIF, cr3_found, heif_found
 from safenet.evidence.embedded.ole import OLE, expand_ole, open_ole_picture
 from safenet.evidence.embedded.pdf import PDF, expand_pdf, open_pdf_object
+from safenet.evidence.embedded.raw import RAF, raf_found
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
 
@@ -38,7 +41,8 @@ __all__ = [
 ]
 
 WARNING_CODES: dict[str, str] = {
-    "embedded-corrupt": "a picture's or document's structure (EXIF/TIFF offsets, IFD loop, MP index, PDF "
+    "embedded-corrupt": "a picture's or document's structure (EXIF/TIFF offsets, IFD loop, MP index, ISO boxes "
+    "of HEIF/CR3, RAF header, PDF "
     "cross-references or objects, OLE sectors) is damaged; pictures before the damage stand, the rest was not examined",
     "embedded-limit": "a picture or document held more embedded pictures, larger ones, or more objects than the "
     "limits allow, or took longer than the time limit; the rest was not examined",
@@ -46,14 +50,26 @@ WARNING_CODES: dict[str, str] = {
 }
 
 #: Filetype name → producer, for the types whose structure is parsed.
-_KINDS: dict[str, str] = {"jpeg": "jpeg", "tiff": "tiff", "pdf": PDF, "ole": OLE, "ooxml": "ooxml", "odf": "odf"}
+_KINDS: dict[str, str] = {
+    "jpeg": "jpeg",
+    "tiff": "tiff",
+    "heic": HEIF,
+    "heif": HEIF,
+    "avif": HEIF,
+    "cr3": CR3,
+    "raf": RAF,
+    "pdf": PDF,
+    "ole": OLE,
+    "ooxml": "ooxml",
+    "odf": "odf",
+}
 _DOCUMENTS = {"ooxml": "Office Open XML", "odf": "OpenDocument"}
-_STRUCTURAL = frozenset({EXIF, MPO, TIFF})  # pictures taken from a picture's own structure
+_STRUCTURAL = frozenset({EXIF, MPO, TIFF, HEIF, CR3, RAF})  # pictures taken from a picture's own structure
 _RANGES = _STRUCTURAL | {PDF}  # details whose range is in the parent itself
 
 
 def embedded_kind(item: Item, filetype: str, limits: EmbeddedLimits | None = None) -> str | None:
-    """Which producer an item needs ("jpeg", "tiff", "pdf", "ole", "ooxml", "odf"), or None."""
+    """Which producer an item needs ("jpeg", "tiff", "heif", "cr3", "raf", "pdf", "ole", "ooxml", "odf"), or None."""
     kind = _KINDS.get(filetype)
     if kind is None:
         return None
@@ -86,6 +102,8 @@ def expand_embedded(
         try:
             if kind in ("jpeg", "tiff"):
                 yield from expand_exif(parent, kind, stream, warn, budget)
+            elif kind in _CAMERA:
+                yield from _camera(parent, kind, stream, warn, budget)
             elif kind == PDF:
                 yield from expand_pdf(parent, stream, warn, budget)
             elif kind == OLE:
@@ -95,6 +113,27 @@ def expand_embedded(
         finally:
             if stream is not opened:
                 stream.close()
+
+
+_CAMERA = {HEIF: "HEIF", CR3: "Canon CR3", RAF: "Fujifilm RAF"}
+
+
+def _camera(
+    parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget
+) -> Generator[tuple[Item, BinaryIO], None, None]:
+    """HEIF/HEIC/AVIF, CR3 and RAF: JPEG ranges found by their own structure, checked like EXIF thumbnails."""
+
+    def report(problem: str) -> None:
+        warn_at(warn, "embedded-corrupt", problem, parent)
+
+    found: Iterator[Found]
+    if kind == HEIF:
+        found = heif_found(stream, budget, report)
+    elif kind == CR3:
+        found = cr3_found(stream, report)
+    else:
+        found = raf_found(stream, report)
+    yield from emit(parent, stream, found, _CAMERA[kind], warn, budget)
 
 
 def _document_parts(

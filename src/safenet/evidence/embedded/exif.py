@@ -36,15 +36,18 @@ _SOI = b"\xff\xd8\xff"
 _PICTURE_SOF = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended, progressive: pictures a viewer shows
 _MAX_ENTRIES = 1024  # entries in one IFD (real ones have < 100)
 _MAX_VALUES = 4096  # values of one tag read (SubIFD lists, MP entries)
+#: TIFF headers: standard (42) and Olympus ORF ("IIRO"/"MMOR" 0x4F52, "IIRS" 0x5352); the IFD0 offset follows.
+_LITTLE = frozenset({b"II*\x00", b"IIRO", b"IIRS"})
+_BIG = frozenset({b"MM\x00*", b"MMOR"})
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 7: 1, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
 
 
-class _Bad(Exception):
+class Bad(Exception):
     """A structure is damaged; the message says where."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Found:
+class Found:
     label: str  # layer value before de-duplication ("exif-thumbnail", "mpo-2", "preview")
     detail: str
     offset: int  # in the parent
@@ -60,25 +63,25 @@ class _Tiff:
 
     def __init__(self, read: Reader, size: int) -> None:
         head = read(0, 8)
-        if head[:4] == b"II*\x00":
+        if head[:4] in _LITTLE:
             self.order = "<"
-        elif head[:4] == b"MM\x00*":
+        elif head[:4] in _BIG:
             self.order = ">"
         else:
-            raise _Bad("no TIFF header")
+            raise Bad("no TIFF header")
         self.read, self.size = read, size
         self.first = struct.unpack(self.order + "I", head[4:8])[0]
 
     def ifd(self, offset: int) -> tuple[dict[int, tuple[int, int, bytes]], int]:
         """Tag → (type, count, 4-byte value field), and the next IFD's offset."""
         if offset < 8 or offset + 2 > self.size:
-            raise _Bad(f"IFD offset {offset} lies outside the {self.size}-byte structure")
+            raise Bad(f"IFD offset {offset} lies outside the {self.size}-byte structure")
         count = struct.unpack(self.order + "H", self.read(offset, 2))[0]
         if count == 0 or count > _MAX_ENTRIES:
-            raise _Bad(f"IFD at {offset} claims {count} entries")
+            raise Bad(f"IFD at {offset} claims {count} entries")
         body = self.read(offset + 2, count * 12 + 4)
         if len(body) < count * 12:
-            raise _Bad(f"IFD at {offset} runs past the end")
+            raise Bad(f"IFD at {offset} runs past the end")
         entries: dict[int, tuple[int, int, bytes]] = {}
         for i in range(count):
             tag, typ, num = struct.unpack_from(self.order + "HHI", body, i * 12)
@@ -94,14 +97,14 @@ class _Tiff:
         size = _TYPE_SIZES[typ] * num
         data = field[:size] if size <= 4 else self.read(struct.unpack(self.order + "I", field)[0], size)
         if len(data) < size:
-            raise _Bad("tag values run past the end")
+            raise Bad("tag values run past the end")
         return list(struct.unpack(self.order + codes[typ] * num, data))
 
     def raw(self, entry: tuple[int, int, bytes], limit: int) -> bytes:
         typ, num, field = entry
         size = _TYPE_SIZES.get(typ, 1) * num
         if size > limit:
-            raise _Bad(f"tag of {size} bytes is larger than allowed")
+            raise Bad(f"tag of {size} bytes is larger than allowed")
         return field[:size] if size <= 4 else self.read(struct.unpack(self.order + "I", field)[0], size)
 
 
@@ -121,9 +124,9 @@ def _walk_ifds(tiff: _Tiff, max_ifds: int, sub_ifds: bool) -> Iterator[tuple[str
         if offset == 0:
             continue
         if offset in seen:
-            raise _Bad(f"IFD loop: {name} points back to the IFD at {offset}")
+            raise Bad(f"IFD loop: {name} points back to the IFD at {offset}")
         if len(seen) >= max_ifds:
-            raise _Bad(f"more than {max_ifds} IFDs")
+            raise Bad(f"more than {max_ifds} IFDs")
         seen.add(offset)
         entries, following = tiff.ifd(offset)
         yield name, entries
@@ -154,7 +157,7 @@ def _is_picture_jpeg(head: bytes) -> bool:
     return False
 
 
-def _tiff_previews(tiff: _Tiff, base: int, max_ifds: int, in_jpeg: bool, peek: Reader) -> Iterator[_Found]:
+def _tiff_previews(tiff: _Tiff, base: int, max_ifds: int, in_jpeg: bool, peek: Reader) -> Iterator[Found]:
     """JPEG pictures named by a TIFF structure whose header sits at parent offset ``base``."""
     for name, entries in _walk_ifds(tiff, max_ifds, sub_ifds=not in_jpeg):
         offset, length = _one(tiff, entries, 0x201), _one(tiff, entries, 0x202)
@@ -163,11 +166,11 @@ def _tiff_previews(tiff: _Tiff, base: int, max_ifds: int, in_jpeg: bool, peek: R
                 label, what = "exif-thumbnail", "EXIF thumbnail (IFD1)"
             else:
                 label, what = "preview", f"JPEG preview ({name}, JPEGInterchangeFormat)"
-            yield _Found(label, EXIF if in_jpeg else TIFF, base + offset, length, what)
+            yield Found(label, EXIF if in_jpeg else TIFF, base + offset, length, what)
         elif not in_jpeg and _one(tiff, entries, 0x103) in (6, 7):
             strip, strip_len = _one(tiff, entries, 0x111), _one(tiff, entries, 0x117)
             if strip is not None and strip_len and _is_picture_jpeg(peek(base + strip, 64 << 10)):
-                yield _Found("preview", TIFF, base + strip, strip_len, f"JPEG preview ({name}, one strip)")
+                yield Found("preview", TIFF, base + strip, strip_len, f"JPEG preview ({name}, one strip)")
 
 
 def _segments(stream: BinaryIO, size: int, max_segments: int) -> Iterator[tuple[int, int, int]]:
@@ -193,36 +196,36 @@ def _segments(stream: BinaryIO, size: int, max_segments: int) -> Iterator[tuple[
         pos += 2 + length
 
 
-def _mpo_entries(reader: Reader, size: int, mp_base: int, max_pictures: int) -> Iterator[_Found]:
+def _mpo_entries(reader: Reader, size: int, mp_base: int, max_pictures: int) -> Iterator[Found]:
     tiff = _Tiff(reader, size)
     entries, _ = tiff.ifd(tiff.first)
     if 0xB002 not in entries:
-        raise _Bad("MP index has no MP entry table")
+        raise Bad("MP index has no MP entry table")
     table = tiff.raw(entries[0xB002], 16 * max_pictures + 16)
     count = len(table) // 16
     for i in range(count):
         _attr, length, offset = struct.unpack_from(tiff.order + "III", table, i * 16)
         where = 0 if i == 0 else mp_base + offset
         what = f"MPO picture {i + 1} of {count} (MP entry table)"
-        yield _Found(f"mpo-{i + 1}", MPO, where, length, what)
+        yield Found(f"mpo-{i + 1}", MPO, where, length, what)
 
 
-def _collect(walk: Iterator[_Found], where: str, report: Callable[[str], None]) -> list[_Found]:
+def _collect(walk: Iterator[Found], where: str, report: Callable[[str], None]) -> list[Found]:
     """What a (lazy) structure walk found before any damage; the damage is reported."""
-    out: list[_Found] = []
+    out: list[Found] = []
     try:
         out.extend(walk)
-    except (_Bad, struct.error) as exc:
+    except (Bad, struct.error) as exc:
         report(f"{where}: {exc}")
     return out
 
 
-def _exif_segment(data: bytes, base: int, max_ifds: int) -> Iterator[_Found]:
+def _exif_segment(data: bytes, base: int, max_ifds: int) -> Iterator[Found]:
     reader = _bytes_reader(data)
     yield from _tiff_previews(_Tiff(reader, len(data)), base, max_ifds, True, reader)
 
 
-def _tiff_file(peek: Reader, size: int, max_ifds: int) -> Iterator[_Found]:
+def _tiff_file(peek: Reader, size: int, max_ifds: int) -> Iterator[Found]:
     yield from _tiff_previews(_Tiff(peek, size), 0, max_ifds, False, peek)
 
 
@@ -233,19 +236,14 @@ def _bytes_reader(data: bytes) -> Reader:
     return read
 
 
-def _jpeg_found(stream: BinaryIO, size: int, budget: Budget, report: Callable[[str], None]) -> Iterator[_Found]:
+def _jpeg_found(stream: BinaryIO, size: int, budget: Budget, report: Callable[[str], None]) -> Iterator[Found]:
     for marker, start, length in _segments(stream, size, budget.limits.max_segments):
         if marker not in (0xE1, 0xE2):
             continue
         magic = read_at(stream, start, 6)
         if marker == 0xE1 and magic == b"Exif\x00\x00":
             data = read_at(stream, start + 6, length - 6)
-            found = _collect(_exif_segment(data, start + 6, budget.limits.max_ifds), f"EXIF segment at {start}", report)
-            for one in found:
-                if one.offset + one.length > start + length:
-                    report(f"{one.what} at {one.offset}+{one.length} lies outside its APP1 segment")
-                    continue
-                yield one
+            yield from exif_thumbnails(data, start + 6, budget.limits.max_ifds, report, f"EXIF segment at {start}")
         elif marker == 0xE2 and magic[:4] == b"MPF\x00":
             data = read_at(stream, start + 4, length - 4)
             reader = _bytes_reader(data)
@@ -258,6 +256,21 @@ def _jpeg_found(stream: BinaryIO, size: int, budget: Budget, report: Callable[[s
                 yield from mpo
 
 
+def exif_thumbnails(data: bytes, base: int, max_ifds: int, report: Callable[[str], None], where: str) -> list[Found]:
+    """EXIF thumbnails (IFD1) of a TIFF structure held in ``data``, which starts at parent offset ``base``.
+
+    Used for JPEG APP1 segments and for the Exif items of HEIF files; a thumbnail that does not lie
+    inside ``data`` is reported, not returned.
+    """
+    found = []
+    for one in _collect(_exif_segment(data, base, max_ifds), where, report):
+        if one.offset < base or one.offset + one.length > base + len(data):
+            report(f"{one.what} at {one.offset}+{one.length} lies outside its {where}")
+            continue
+        found.append(one)
+    return found
+
+
 def expand_exif(
     parent: Item, filetype: str, stream: BinaryIO, warn: WarningSink, budget: Budget
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
@@ -268,14 +281,22 @@ def expand_exif(
         warn_at(warn, "embedded-corrupt", problem, parent)
 
     if filetype == "jpeg":
-        found: Iterator[_Found] = _jpeg_found(stream, size, budget, report)
+        found: Iterator[Found] = _jpeg_found(stream, size, budget, report)
     else:
 
         def peek(offset: int, length: int) -> bytes:
             return read_at(stream, offset, length)
 
         found = iter(_collect(_tiff_file(peek, size, budget.limits.max_ifds), "TIFF structure", report))
-    kind = "JPEG" if filetype == "jpeg" else "TIFF/camera RAW"
+    yield from emit(parent, stream, found, "JPEG" if filetype == "jpeg" else "TIFF/camera RAW", warn, budget)
+
+
+def emit(
+    parent: Item, stream: BinaryIO, found: Iterator[Found], kind: str, warn: WarningSink, budget: Budget
+) -> Generator[tuple[Item, BinaryIO], None, None]:
+    """Check each JPEG range found in a parent (inside it, not empty, within the limits, starts with a JPEG
+    marker) and yield it as an item named by its label; ``kind`` names the parent in the note."""
+    size = stream_size(stream)
     seen: set[tuple[int, int]] = set()
     labels: dict[str, int] = {}
     for one in found:
