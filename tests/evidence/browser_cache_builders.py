@@ -66,6 +66,19 @@ def simple_entry(
     return header + key_bytes + body + eof1 + headers + sha + eof0
 
 
+SIMPLE_INDEX_MAGIC = 0x656E74657220796F  # "enter yo"
+
+
+def simple_index(times: dict[int, int], *, version: int = 9, count: int | None = None, crc: int | None = None) -> bytes:
+    """``index-dir/the-real-index`` (simple_index_file.cc): a base::Pickle of payload size u32 | CRC-32 u32,
+    then magic u64 | version u32 | entry count u64 | cache size u64 | reason u32, then per entry
+    hash u64 | last used i64 (microseconds since 1601) | packed size u64, then the cache's modified time i64."""
+    meta = struct.pack("<QIQQI", SIMPLE_INDEX_MAGIC, version, len(times) if count is None else count, 4096, 0)
+    entries = b"".join(struct.pack("<QqQ", key, used, 16) for key, used in times.items())
+    payload = meta + entries + struct.pack("<q", 13_350_000_000_000_000)
+    return struct.pack("<II", len(payload), zlib.crc32(payload) if crc is None else crc) + payload
+
+
 # --- Chrome block-file cache ----------------------------------------------------------------------------------
 INDEX_MAGIC = 0xC103CAC3
 BLOCK_MAGIC = 0xC104CAC3

@@ -56,7 +56,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
-from safenet.evidence.registry import open_locator, open_source
+from safenet.evidence.registry import open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
 from safenet.hashsets.exact import Matcher
 
@@ -134,7 +134,15 @@ class Stage:
         self.evidence, self.settings = evidence, settings
 
     def run(self, batch: Sequence[Item]) -> list[WorkResult]:
-        return [examine(item, partial(open_locator, self.evidence, item.locator), self.settings) for item in batch]
+        return [
+            examine(
+                item,
+                partial(open_locator, self.evidence, item.locator),
+                self.settings,
+                partial(open_sibling, self.evidence, item.locator),
+            )
+            for item in batch
+        ]
 
 
 def settings_for(plan: StagePlan, matcher: Matcher | None) -> Settings:

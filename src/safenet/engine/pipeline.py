@@ -87,8 +87,9 @@ class _Unclosable:
 
 
 class _Examiner:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, siblings: Callable[[str], BinaryIO] | None = None) -> None:
         self.settings = settings
+        self.siblings = siblings  # other files of the top-level item's folder (see ``examine``)
         self.records: list[ItemRecord] = []
         self.warnings: list[EvidenceWarning] = []
         self.bytes_read = 0
@@ -199,7 +200,11 @@ class _Examiner:
                 self._expand(item, filetype, opener, index)
             elif copyable and (kind := cache_kind(item, filetype.name)) is not None:
                 opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
-                self._nested(item, expand_cache(item, kind, opener, self.warnings.append), index)
+                # siblings: only for the top-level file (a member's siblings are no files), and not for a
+                # deleted one (the live file now at a sibling's path need not belong to the same cache)
+                siblings = self.siblings if parent is None and item.allocated else None
+                found = expand_cache(item, kind, opener, self.warnings.append, siblings=siblings)
+                self._nested(item, found, index)
             elif embeds and (kind := embedded_kind(item, filetype.name, settings.embedded)) is not None:
                 held = _copied(copies, image)  # bytes already read beat reading the evidence again
                 opener = reopen if held is None and reopen is not None else _reuse(held)
@@ -303,8 +308,17 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-def examine(item: Item, open_stream: Callable[[], BinaryIO], settings: Settings) -> WorkResult:
-    """Examine one top-level item (and, by profile, everything inside it)."""
-    examiner = _Examiner(settings)
+def examine(
+    item: Item,
+    open_stream: Callable[[], BinaryIO],
+    settings: Settings,
+    open_sibling: Callable[[str], BinaryIO] | None = None,
+) -> WorkResult:
+    """Examine one top-level item (and, by profile, everything inside it).
+
+    ``open_sibling(relpath)`` opens another file of the item's folder (``registry.open_sibling``); cache
+    parsers use it to read what the cache keeps beside the file (a Chrome cache's entries or index). It is
+    given to the top-level item only, never to what is found inside it."""
+    examiner = _Examiner(settings, open_sibling)
     examiner.examine(item, open_stream, None)
     return WorkResult(tuple(examiner.records), tuple(examiner.warnings), examiner.bytes_read)

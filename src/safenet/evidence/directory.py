@@ -158,6 +158,9 @@ class DirectoryEvidence:
         rel = layer.value.lstrip("/")
         if layer.kind is not LayerKind.PATH or ".." in rel.split("/"):
             raise EvidenceError(f"{locator} is not a path in {self.root}")
+        if layer.inode is None and not (self.root / rel).parent.resolve().is_relative_to(self.root):
+            # a path Safenet named itself (a cache file's sibling), not one it listed: no linked folder out
+            raise EvidenceError(f"{locator} leads out of {self.root} through a linked folder")
         stream = open_readonly(self.root / rel)
         st = os.fstat(stream.fileno())
         if not stat.S_ISREG(st.st_mode):

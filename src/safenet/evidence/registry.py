@@ -2,12 +2,13 @@
 
 Back-ends are tried in order; each either accepts the source or raises NotMyFormat. Archive members,
 cache entries and carved ranges are not back-ends: they are layers resolved on top of whatever
-stream holds the archive, the cache file or the carved region.
+stream holds the archive, the cache file or the carved region. :func:`open_sibling` opens another file
+of a top-level file's folder (a browser cache's index next to its entry files) through the same back-end.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
 from safenet.evidence.archive import open_member
@@ -83,3 +84,33 @@ def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
             stream.close()
         raise
     return cast(BinaryIO, RawReader(streams[-1], owned=streams))
+
+
+class SiblingNotFound(EvidenceError, FileNotFoundError):
+    """The sibling file named does not exist (or is not a live regular file) in the item's folder."""
+
+
+def open_sibling(evidence: Evidence, locator: Locator, relpath: str) -> BinaryIO:
+    """Open the file at ``<folder of locator's file>/<relpath>`` through the same evidence back-end.
+
+    ``locator`` must name a top-level file: its last layer is a PATH (a file in a folder exhibit or in a
+    file system of an image; not a region, a stream, an archive member or a cache entry). ``relpath`` is
+    relative and stays inside that folder ("data_1", "index-dir/the-real-index"): an absolute path, a
+    ".." or an empty part is refused. The sibling is opened by path alone (a PATH layer without inode):
+    a live file only. A sibling that is not there raises :class:`SiblingNotFound`; other failures
+    raise EvidenceError or OSError.
+    """
+    if isinstance(evidence, SingleFileEvidence):
+        raise EvidenceError("a single-file exhibit is one file: the files beside it are not evidence")
+    leaf = locator.leaf
+    if leaf.kind is not LayerKind.PATH or leaf.detail is not None or not leaf.value:
+        raise EvidenceError(f"{locator} is not a file in a folder; it has no siblings")
+    parts = relpath.replace("\\", "/").split("/")
+    if not relpath or PurePosixPath(relpath).is_absolute() or any(p in ("", ".", "..") for p in parts):
+        raise EvidenceError(f"sibling path {relpath!r} is not a plain relative path inside the folder")
+    folder, slash, _ = leaf.value.replace("\\", "/").rpartition("/")  # a file at the root has no folder part
+    sibling = Layer(LayerKind.PATH, f"{folder}{slash}{'/'.join(parts)}")
+    try:
+        return evidence.open(Locator((*locator.layers[:-1], sibling)))
+    except FileNotFoundError as exc:
+        raise SiblingNotFound(f"no {relpath} next to {leaf.value}") from exc

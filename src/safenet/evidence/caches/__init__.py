@@ -5,7 +5,10 @@ deleted; browsers (Firefox cache2, Chrome/Edge simple and block-file caches) kee
 showed, with their URLs; phones keep thumbnail stores (Android .thumbdata; iOS .ithmb is recognised
 and recorded as not examined). This module is the one registry of cache parsers. The engine expands
 a cache file the way it expands an archive: :func:`expand_cache` yields (Item, stream) pairs, and
-:func:`open_cache_entry` reopens one entry from its CACHE_ENTRY layer.
+:func:`open_cache_entry` reopens one entry from its CACHE_ENTRY layer. A top-level cache file is also
+given ``siblings`` (``registry.open_sibling``): Chrome's caches keep an entry's URL and times in other
+files of the folder (``data_1``, ``index-dir/the-real-index``), read from there; an entry's locator
+still names only its own file, so it reopens without them.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ WARNING_CODES: dict[str, str] = {
     "cache-index-outside": "an offset, address or size in a cache record points outside the file that holds it "
     "(metadata offset, key length, body address); that entry was not examined and the rest of the cache was",
     "cache-body-elsewhere": "Chrome block-file cache entries keep their bodies in other files of the cache "
-    "(data_2, data_3, f_ files), which are examined on their own; the warning lists their URLs",
+    "(f_ files; data_2, data_3 when they are not read beside data_1), which are examined on their own; the "
+    "warning lists their URLs",
     "cache-not-examined": "a cache Safenet recognises but cannot decode (iOS .ithmb raw thumbnails); the file "
     "was hashed whole, its thumbnails were not examined",
 }
@@ -83,8 +87,12 @@ def expand_cache(
     warn: WarningSink,
     limits: CacheLimits | None = None,
     index: CacheIndex | None = None,
+    siblings: Callable[[str], BinaryIO] | None = None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
-    """Yield each cached picture of ``parent`` with its bytes; a stream is valid until the next one."""
+    """Yield each cached picture of ``parent`` with its bytes; a stream is valid until the next one.
+
+    ``siblings(relpath)`` opens another file of the cache file's folder (None inside an archive or for a
+    deleted file: each file is then read on its own)."""
     if kind == THUMBCACHE:
         yield from expand_thumbcache(parent, open_parent, warn, limits, index)
     elif kind == THUMBS_DB:
@@ -92,9 +100,9 @@ def expand_cache(
     elif kind == firefox.DETAIL:
         yield from firefox.expand_firefox(parent, open_parent, warn, limits)
     elif kind == chrome_simple.DETAIL:
-        yield from chrome_simple.expand_simple(parent, open_parent, warn, limits)
+        yield from chrome_simple.expand_simple(parent, open_parent, warn, limits, siblings)
     elif kind == chrome_blockfile.DETAIL:
-        yield from chrome_blockfile.expand_blockfile(parent, open_parent, warn, limits)
+        yield from chrome_blockfile.expand_blockfile(parent, open_parent, warn, limits, siblings)
     elif kind == mobile.THUMBDATA:
         yield from mobile.expand_thumbdata(parent, open_parent, warn)
     elif kind == mobile.ITHMB:

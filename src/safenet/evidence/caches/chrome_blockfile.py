@@ -1,7 +1,8 @@
 """Chrome / Edge block-file cache (the older disk cache: ``index``, ``data_0``..``data_3``, ``f_xxxxxx``).
 
-The cache is a folder, but an item producer is handed one file and reopens its items from that file
-alone, so each block file is examined on its own (all integers little-endian;
+The cache is a folder; an item producer is handed one file and reopens its items from that file alone.
+A top-level block file is also given its folder's other files (``siblings``), so the entries in
+``data_1`` can name the bodies kept in ``data_2``/``data_3`` (all integers little-endian;
 ``net/disk_cache/blockfile/disk_format.h`` and ``addr.h``)::
 
     data_N header (8192 bytes)  magic u32 0xC104CAC3 | version u32 | this_file i16 | next_file i16
@@ -28,17 +29,27 @@ What is covered, and how:
   (evicted, not yet overwritten) are found too, and no hash chain is followed (a chain loop cannot
   trap it). An entry whose body lies in this same file becomes an item with its URL and creation
   time (the last-used time is in ``data_0``'s rankings node, which is not read).
-* An entry whose body lies in another file (``data_2``, ``data_3``, an ``f_xxxxxx`` file) cannot be
-  yielded from ``data_1``: that file is examined on its own (``f_`` files are the body exactly and are
-  hashed whole as plain files; ``data_2``/``data_3`` are searched as below). So that the URL is not
-  lost, one "cache-body-elsewhere" warning per ``data_1`` lists those bodies' places and URLs.
-* ``data_2``, ``data_3`` (1 KiB and 4 KiB blocks): bodies start at block starts, so pictures are found
-  with the structural carver at block alignment (at most 4 blocks each), with no URL.
+* An entry whose body lies in another file (``data_2``, ``data_3``, an ``f_xxxxxx`` file) is not
+  yielded from ``data_1``: that file is examined on its own. ``f_`` files are the body exactly and are
+  hashed whole as plain files (yielding them from ``data_1`` too would report, and charge, the same
+  picture twice), so their URLs are listed in one "cache-body-elsewhere" warning per ``data_1``, with
+  those of bodies in a ``data_2``/``data_3`` that is not there to be read beside it (no siblings: a
+  cache inside an archive, a deleted file).
+* ``data_2``, ``data_3`` (1 KiB and 4 KiB blocks; and files chained after them) with siblings:
+  ``data_1`` and the 256-byte files chained after it (``next_file``; at most :data:`ENTRY_FILES` files
+  of at most :data:`MAX_ENTRY_FILE` bytes) are walked as above, once per block file, and every entry
+  whose body address points into THIS file becomes an item with its URL and creation time (where two
+  records claim the same blocks, the one in data_1's bitmap, in state normal, newest, wins). Its
+  locator is this file › CACHE_ENTRY(byte range), so it reopens without ``data_1``.
+* Then (and without siblings, for all of the file) pictures at block starts not covered by a known
+  entry are found with the structural carver at block alignment (at most 4 blocks each), with no URL:
+  bodies of evicted entries whose records are gone. Nothing is reported twice.
 * ``index`` and ``data_0`` are not needed for any of this and are not read.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from collections.abc import Callable, Generator, Iterator
@@ -52,6 +63,7 @@ from safenet.evidence.caches.common import (
     chrome_time,
     chrome_url,
     is_media,
+    media_head,
     range_locator,
     read_at,
     stream_size,
@@ -61,7 +73,7 @@ from safenet.evidence.caches.common import (
 from safenet.evidence.carve.model import CarveLimits
 from safenet.evidence.carve.scan import CarveLimitReached, carve
 from safenet.evidence.locator import display_safe
-from safenet.evidence.model import EvidenceWarning, Item, WarningSink
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, WarningSink
 
 DETAIL = "chrome-blockfile"
 BLOCK_MAGIC = 0xC104CAC3
@@ -72,6 +84,9 @@ ENTRY_SIZE = 256
 KEY_OFFSET = 96
 MAX_BLOCKS = 4  # a block-file record spans 1 to 4 blocks
 MAX_LISTED = 50  # bodies elsewhere named in the warning
+ENTRY_FILES = 8  # data_1 and the 256-byte files chained after it, read beside a data_2 / data_3
+MAX_ENTRY_FILE = HEADER_SIZE + 2028 * 32 * ENTRY_SIZE  # the bitmap's 64 896 blocks: Chrome's largest block file
+_STATES = ("normal", "evicted", "doomed")
 _NAME = re.compile(r"^data_\d+$")
 _BLOCK_SIZES = {1: 36, 2: 256, 3: 1024, 4: 4096}
 _EXTERNAL, _RANKINGS = 0, 1
@@ -133,8 +148,10 @@ def expand_blockfile(
     open_parent: Callable[[], BinaryIO],
     warn: WarningSink,
     limits: CacheLimits | None = None,
+    siblings: Callable[[str], BinaryIO] | None = None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
-    """Yield the pictures a block file holds (see the module docstring). Bad data becomes warnings."""
+    """Yield the pictures a block file holds (see the module docstring). Bad data becomes warnings;
+    ``siblings`` opens the folder's other files (None: this file alone)."""
     limits = limits if limits is not None else CacheLimits()
     with open_parent() as opened:
         stream = seekable_copy(opened)
@@ -147,9 +164,17 @@ def expand_blockfile(
             message = f"block file of {size} bytes is shorter than its {HEADER_SIZE}-byte header; not examined"
             warn(EvidenceWarning("cache-corrupt", message, parent.locator))
         elif entry_size == ENTRY_SIZE:
-            yield from _entries(parent, stream, size, head, this_file, warn, limits)
+            yield from _entries(parent, stream, size, head, this_file, warn, limits, siblings)
         elif entry_size in (1024, 4096):
-            yield from _carved(parent, stream, size, entry_size, warn)
+            covered: set[int] = set()
+            why = ""
+            if siblings is not None:
+                known, why = _known(parent, stream, size, head, this_file, entry_size, siblings, warn, limits)
+                for item, offset, blocks in known:
+                    covered.update(blocks)
+                    if item is not None:
+                        yield item, window(stream, offset, item.size or 0)
+            yield from _carved(parent, stream, size, entry_size, warn, covered, siblings is not None, why)
         elif entry_size != _BLOCK_SIZES[_RANKINGS]:
             warn(EvidenceWarning("cache-corrupt", f"block size {entry_size} is not one Chrome uses", parent.locator))
 
@@ -219,10 +244,18 @@ def _content_type(stream: BinaryIO, entry: Entry, this_file: int, size: int) -> 
 
 
 def _entries(
-    parent: Item, stream: BinaryIO, size: int, head: bytes, this_file: int, warn: WarningSink, limits: CacheLimits
+    parent: Item,
+    stream: BinaryIO,
+    size: int,
+    head: bytes,
+    this_file: int,
+    warn: WarningSink,
+    limits: CacheLimits,
+    siblings: Callable[[str], BinaryIO] | None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     elsewhere: list[str] = []
     others = 0
+    readable: dict[int, bool] = {}  # data_N beside this file that will name its bodies itself
     for entry in _walk(stream, size, head, limits):
         url = chrome_url(entry.key)
         try:
@@ -240,6 +273,13 @@ def _entries(
         if found is None:
             continue
         if isinstance(found, str):
+            addr = entry.data_addr[1]
+            if siblings is not None and addr.block_size in (1024, 4096):
+                number = addr.file_number
+                if number not in readable:
+                    readable[number] = _is_block_file(siblings, number)
+                if readable[number]:
+                    continue  # yielded with its URL when that file is examined
             kind = _content_type(stream, entry, this_file, size)
             if kind is None or kind.startswith((b"image/", b"video/")):
                 elsewhere.append(f"{found} <- {display_safe(url[:512])}")
@@ -256,7 +296,7 @@ def _entries(
             f"Chrome block-file cache entry (data_{this_file} block {entry.block}) for URL {display_safe(url[:2048])}"
         )
         note += "; " + ("listed in the block bitmap" if entry.allocated else "NOT in the block bitmap (left over)")
-        note += f"; state {('normal', 'evicted', 'doomed')[entry.state]}; last-used time not read (it is in data_0)"
+        note += f"; state {_STATES[entry.state]}; last-used time not read (it is in data_0)"
         item = Item(
             locator,
             url_name(url, f"block{entry.block}", body_head),
@@ -277,21 +317,148 @@ def _entries(
         warn(EvidenceWarning("cache-body-elsewhere", message, parent.locator))
 
 
+def _is_block_file(siblings: Callable[[str], BinaryIO], number: int) -> bool:
+    """Whether ``data_<number>`` is there beside this file as a block file of 1 KiB or 4 KiB blocks that
+    says it is file ``number`` (so it will name the bodies it holds when examined)."""
+    try:
+        with siblings(f"data_{number}") as opened:
+            head = opened.read(BLOCK_HEADER.size)
+    except (OSError, EvidenceError):
+        return False
+    if len(head) != BLOCK_HEADER.size:
+        return False
+    magic, _version, this_file, _next, entry_size, _num, _max = BLOCK_HEADER.unpack(head)
+    return magic == BLOCK_MAGIC and this_file == number and entry_size in (1024, 4096)
+
+
+def _sibling_entries(
+    siblings: Callable[[str], BinaryIO], limits: CacheLimits
+) -> Generator[tuple[int, Entry], None, str]:
+    """Each entry of data_1 and the 256-byte files chained after it, with its file number; returns why
+    the walk stopped early ("" when it did not)."""
+    number, seen = 1, set[int]()
+    while number > 0:
+        if number in seen or len(seen) >= ENTRY_FILES:
+            return f"the chain of entry files after data_1 was cut after {len(seen)} files"
+        seen.add(number)
+        try:
+            with siblings(f"data_{number}") as opened:
+                data = opened.read(MAX_ENTRY_FILE + 1)
+        except FileNotFoundError:
+            return f"data_{number} is not there"
+        except (OSError, EvidenceError) as exc:
+            return f"data_{number} not readable ({display_safe(str(exc))})"
+        head = data[:HEADER_SIZE]
+        if len(head) < HEADER_SIZE or BLOCK_HEADER.unpack_from(head)[0] != BLOCK_MAGIC:
+            return f"data_{number} is not a block file"
+        _magic, _version, this_file, next_file, entry_size, _num, _max = BLOCK_HEADER.unpack_from(head)
+        if entry_size != ENTRY_SIZE or this_file != number:
+            return f"data_{number} is not a file of entries"
+        body = data[:MAX_ENTRY_FILE]
+        for entry in _walk(io.BytesIO(body), len(body), head, limits):
+            yield number, entry
+        if len(data) > MAX_ENTRY_FILE:
+            return f"data_{number} is larger than a block file can be; read up to {MAX_ENTRY_FILE} bytes"
+        number = next_file
+    return ""
+
+
+def _known(
+    parent: Item,
+    stream: BinaryIO,
+    size: int,
+    head: bytes,
+    this_file: int,
+    block_size: int,
+    siblings: Callable[[str], BinaryIO],
+    warn: WarningSink,
+    limits: CacheLimits,
+) -> tuple[list[tuple[Item | None, int, range]], str]:
+    """Bodies in this 1 KiB / 4 KiB block file that entries in data_1 point at: (item or None for a body
+    that is no picture or video, offset, its blocks), and why data_1 could not be read in full ("")."""
+    candidates: list[tuple[int, Entry, int, int]] = []  # source file, entry, offset, length
+    walk = _sibling_entries(siblings, limits)
+    why = ""
+    while True:
+        try:
+            source, entry = next(walk)
+        except StopIteration as stop:
+            why = stop.value
+            break
+        length, addr = entry.data_size[1], entry.data_addr[1]
+        if length <= 0 or not addr.initialised or addr.file_type == _EXTERNAL or addr.file_number != this_file:
+            continue
+        offset = HEADER_SIZE + addr.start_block * block_size
+        if addr.block_size != block_size or length > addr.blocks * block_size or offset + length > size:
+            url = display_safe(chrome_url(entry.key)[:512])
+            where = f"{length} bytes at block {addr.start_block} ({addr.blocks} blocks)"
+            message = f"entry in data_{source} block {entry.block} for {url}: body of {where} (address "
+            message += f"{addr.raw:#010x}) lies outside its blocks or this file ({size} bytes); body not examined"
+            warn(EvidenceWarning("cache-index-outside", message, parent.locator))
+            continue
+        candidates.append((source, entry, offset, length))
+    # the record Chrome last wrote wins where two claim the same blocks (a reused block, an evicted leftover)
+    candidates.sort(key=lambda c: (not c[1].allocated, c[1].state != 0, -c[1].created))
+    bitmap = head[80:HEADER_SIZE]
+    taken: set[int] = set()
+    out: list[tuple[Item | None, int, range]] = []
+    for source, entry, offset, length in candidates:
+        addr = entry.data_addr[1]
+        blocks = range(addr.start_block, addr.start_block + addr.blocks)
+        if taken.intersection(blocks):
+            continue
+        taken.update(blocks)
+        url = chrome_url(entry.key)
+        locator = range_locator(parent, f"block {addr.start_block}", offset, length, DETAIL)
+        body_head = media_head(stream, offset, length, limits, locator, warn)
+        if body_head is None:
+            out.append((None, offset, blocks))
+            continue
+        start = addr.start_block
+        listed = start // 8 < len(bitmap) and bool(bitmap[start // 8] >> (start % 8) & 1)
+        note = f"Chrome block-file cache body (data_{this_file} block {start}, {addr.blocks} blocks) of the entry "
+        note += f"in data_{source} block {entry.block} for URL {display_safe(url[:2048])}"
+        note += "; entry " + ("listed in data_1's block bitmap" if entry.allocated else "NOT in data_1's bitmap")
+        note += "; body blocks " + ("listed in this file's bitmap" if listed else "NOT in this file's bitmap")
+        note += f"; state {_STATES[entry.state]}; last-used time not read (it is in data_0)"
+        name = url_name(url, f"block{start}", body_head)
+        item = Item(locator, name, length, created=chrome_time(entry.created), carved=True, note=note)
+        out.append((item, offset, blocks))
+    out.sort(key=lambda found: found[1])
+    return out, why
+
+
 def _carved(
-    parent: Item, stream: BinaryIO, size: int, block_size: int, warn: WarningSink
+    parent: Item,
+    stream: BinaryIO,
+    size: int,
+    block_size: int,
+    warn: WarningSink,
+    covered: set[int],
+    beside: bool,
+    why: str,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
-    """Pictures at block starts of a 1 KiB / 4 KiB block file, found by structure (no URL)."""
+    """Pictures at block starts of a 1 KiB / 4 KiB block file not in ``covered`` (blocks of bodies an entry
+    names), found by structure (no URL). ``beside``: data_1 was looked for; ``why``: what it lacked."""
     cap = MAX_BLOCKS * block_size
     defaults = CarveLimits()
     limits = CarveLimits(alignment=block_size, caps=dict.fromkeys(defaults.caps, cap))
     region = window(stream, HEADER_SIZE, size - HEADER_SIZE)
+    if not beside:
+        source = "its URL is in an entry record in data_1, which this file does not point back to"
+    elif why:
+        source = f"its URL would be in an entry record in data_1, not read: {why}"
+    else:
+        source = "no entry record in data_1 points at it (an evicted entry whose record is gone): no URL"
     try:
         for found in carve(region, size - HEADER_SIZE, limits):
             offset = HEADER_SIZE + found.offset
             block = found.offset // block_size
+            if block in covered:
+                continue  # a body an entry names: yielded with its URL
             locator = range_locator(parent, f"block {block}", offset, found.length, DETAIL)
             note = f"{found.filetype} at block {block} of a Chrome block file of {block_size}-byte blocks, found by "
-            note += "structure; its URL is in an entry record in data_1, which this file does not point back to"
+            note += f"structure; {source}"
             if found.partial:
                 note += f"; partial: {found.partial}"
             name = f"block{block}.{'jpg' if found.filetype == 'jpeg' else found.filetype}"

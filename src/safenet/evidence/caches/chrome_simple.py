@@ -17,16 +17,37 @@ file holds the key, the body (stream 1) and the HTTP headers (stream 0). Layout
 
 Sizes are read from the end: the last EOF record gives stream 0's size, which places the EOF record
 of stream 1; the body lies between the key and that record. Both magics are checked; the body's
-CRC-32 is checked when the record carries one and a mismatch is written in the note. The entry's
-times are in the cache's index (``index-dir/the-real-index``), which is not read, so items have none.
+CRC-32 is checked when the record carries one and a mismatch is written in the note.
 Locator: the ``_0`` file › CACHE_ENTRY(value="stream1", offset, length, detail="chrome-simple").
+
+The entry's last-used time is not in the ``_0`` file but in the cache's index, the sibling file
+``index-dir/the-real-index``, read when the ``_0`` file is a top-level file (``siblings``; inside an
+archive or for a deleted file it is not, and the item has no time). Layout
+(``net/disk_cache/simple/simple_index_file.cc``: a base::Pickle; little-endian; the payload's fields
+are 4-byte aligned, so u64s follow u32s directly)::
+
+    0    pickle header: payload size u32 | CRC-32 (zlib) of the payload u32
+    8    IndexMetadata: magic u64 0x656e74657220796f ("enter yo" read as text) | version u32
+         | entry count u64 | cache size u64 | reason u32 (versions 7 and later)
+    40   entry count x 24 bytes: entry hash u64 (the ``_0`` file's 16 hex digits) | last-used time i64
+         (base::Time: microseconds since 1601, kept by Chrome to whole seconds) | size / packed info u64
+    ..   cache last-modified time i64
+
+Versions 7, 8 and 9 (the same layout; 8 packs the size into 256-byte units) are read; another version,
+a bad magic, a count that does not fit the file, or an index larger than :data:`MAX_INDEX` gives no
+time, and the note says why. A CRC-32 mismatch is written in the note (the times are still used: an
+index Chrome did not finish writing is stale, not wrong). The parsed index (hash -> time) is kept for
+the last :data:`INDEXES_KEPT` cache folders per process, keyed by the folder and the index's size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -36,6 +57,7 @@ from safenet.evidence.caches.common import (
     CacheCorrupt,
     CacheLimits,
     CacheOutside,
+    chrome_time,
     chrome_url,
     corrupt_warning,
     media_head,
@@ -46,7 +68,7 @@ from safenet.evidence.caches.common import (
     window,
 )
 from safenet.evidence.locator import display_safe
-from safenet.evidence.model import Item, WarningSink
+from safenet.evidence.model import EvidenceError, Item, Timestamp, WarningSink
 
 DETAIL = "chrome-simple"
 INITIAL_MAGIC = 0xFCFB6D1BA7725C30
@@ -58,6 +80,27 @@ FLAG_HAS_CRC32 = 1
 FLAG_HAS_KEY_SHA256 = 2
 MAX_KEY = 1 << 20
 _NAME = re.compile(r"^[0-9a-f]{16}_0$")
+INDEX_PATH = "index-dir/the-real-index"
+INDEX_MAGIC = 0x656E74657220796F
+INDEX_VERSIONS = (7, 8, 9)
+MAX_INDEX = 64 << 20  # a real index is 24 bytes an entry: a few MiB
+INDEXES_KEPT = 4
+_PICKLE = struct.Struct("<II")  # payload size, CRC-32
+_INDEX_META = struct.Struct("<QIQQI")  # magic, version, entry count, cache size, reason (32 bytes)
+_INDEX_ENTRY = struct.Struct("<QqQ")  # hash, last used, size (24 bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleIndex:
+    """The parsed ``the-real-index``: last-used times by entry hash, or why there are none."""
+
+    times: dict[int, int]
+    problem: str = ""  # why the index gave no times ("" when it did)
+    crc_matches: bool = True
+
+
+_indexes: OrderedDict[str, SimpleIndex] = OrderedDict()
+_indexes_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +151,10 @@ def expand_simple(
     open_parent: Callable[[], BinaryIO],
     warn: WarningSink,
     limits: CacheLimits | None = None,
+    siblings: Callable[[str], BinaryIO] | None = None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
-    """Yield the body of a simple-cache entry when it is a picture or video. Bad data becomes a warning."""
+    """Yield the body of a simple-cache entry when it is a picture or video. Bad data becomes a warning.
+    ``siblings`` opens the folder's other files: the index, for the last-used time."""
     limits = limits if limits is not None else CacheLimits()
     with open_parent() as opened:
         stream = seekable_copy(opened)
@@ -129,6 +174,84 @@ def expand_simple(
         if entry.crc32 is not None:
             crc = zlib.crc32(read_at(stream, entry.body_offset, entry.body_length))
             note += "; body CRC-32 matches" if crc == entry.crc32 else "; body CRC-32 does NOT match (damaged?)"
-        note += "; times not read (they are in the cache index)"
-        item = Item(locator, url_name(entry.url, "stream1", head), entry.body_length, carved=True, note=note)
+        accessed, said = _last_used(parent, siblings, limits)
+        note += f"; {said}"
+        name = url_name(entry.url, "stream1", head)
+        item = Item(locator, name, entry.body_length, accessed=accessed, carved=True, note=note)
         yield item, window(stream, entry.body_offset, entry.body_length)
+
+
+def _last_used(
+    parent: Item, siblings: Callable[[str], BinaryIO] | None, limits: CacheLimits
+) -> tuple[Timestamp | None, str]:
+    """The entry's last-used time from the cache index, and what to say about it in the note."""
+    if siblings is None:
+        return None, "last-used time not read (it is in the cache index, read only beside a live top-level file)"
+    try:
+        index = _index_for(parent, siblings, limits)
+    except FileNotFoundError:
+        return None, f"last-used time not read: no {INDEX_PATH} beside the entry"
+    except (OSError, EvidenceError) as exc:
+        return None, f"last-used time not read: {INDEX_PATH} not readable ({display_safe(str(exc))})"
+    if index.problem:
+        return None, f"last-used time not read: {INDEX_PATH} {index.problem}"
+    micros = index.times.get(int(parent.name[:16], 16))
+    if micros is None:
+        return None, f"not listed in {INDEX_PATH} (added after the index was written, or removed): no time"
+    found = chrome_time(micros)
+    if found is None:
+        return None, f"last-used time in {INDEX_PATH} is not a possible time ({micros})"
+    said = f"last-used time (accessed) from {INDEX_PATH}"
+    if not index.crc_matches:
+        said += " (the index's CRC-32 does NOT match: it may be stale or damaged)"
+    return dataclasses.replace(found, precision_s=1.0), said
+
+
+def _index_for(parent: Item, siblings: Callable[[str], BinaryIO], limits: CacheLimits) -> SimpleIndex:
+    """The folder's parsed index, from the per-process cache when its size has not changed."""
+    with siblings(INDEX_PATH) as opened:
+        size = opened.seek(0, 2)
+        folder = parent.locator.leaf.value.rsplit("/", 1)[0]
+        key = f"{(parent.locator.parent or parent.locator).to_json()}\0{folder}\0{size}"
+        with _indexes_lock:
+            if key in _indexes:
+                _indexes.move_to_end(key)
+                return _indexes[key]
+        if size > MAX_INDEX:
+            index = SimpleIndex({}, f"is {size} bytes, over the {MAX_INDEX}-byte limit")
+        else:
+            opened.seek(0)
+            index = parse_index(opened.read(MAX_INDEX), limits)
+    with _indexes_lock:
+        _indexes[key] = index
+        while len(_indexes) > INDEXES_KEPT:
+            _indexes.popitem(last=False)
+    return index
+
+
+def parse_index(data: bytes, limits: CacheLimits | None = None) -> SimpleIndex:
+    """Last-used times by entry hash from the bytes of ``the-real-index`` (see the module docstring)."""
+    limits = limits if limits is not None else CacheLimits()
+    if len(data) < _PICKLE.size + _INDEX_META.size:
+        return SimpleIndex({}, f"is too short ({len(data)} bytes)")
+    payload_size, crc = _PICKLE.unpack_from(data)
+    if not _INDEX_META.size <= payload_size <= len(data) - _PICKLE.size:
+        return SimpleIndex({}, f"says {payload_size} bytes of data but holds {len(data) - _PICKLE.size}")
+    payload = data[_PICKLE.size : _PICKLE.size + payload_size]
+    magic, version, count, _cache_size, _reason = _INDEX_META.unpack_from(payload)
+    if magic != INDEX_MAGIC:
+        return SimpleIndex({}, f"has no simple-index magic (found {magic:#018x})")
+    if version not in INDEX_VERSIONS:
+        return SimpleIndex({}, f"is version {version}, not one Safenet reads ({', '.join(map(str, INDEX_VERSIONS))})")
+    room = (len(payload) - _INDEX_META.size) // _INDEX_ENTRY.size
+    if count > room:
+        return SimpleIndex({}, f"lists {count} entries but has room for {room}")
+    if count > limits.max_entries:
+        return SimpleIndex({}, f"lists {count} entries, over the limit of {limits.max_entries}")
+    times = {
+        key: used
+        for key, used, _size in _INDEX_ENTRY.iter_unpack(
+            payload[_INDEX_META.size : _INDEX_META.size + count * _INDEX_ENTRY.size]
+        )
+    }
+    return SimpleIndex(times, crc_matches=zlib.crc32(payload) == crc)

@@ -98,5 +98,5 @@ class NativeFileSystem:
         except (dferrors.Error, OSError) as exc:
             raise EvidenceError(f"cannot open {path_layer.value}: {exc}") from exc
         if file_object is None:
-            raise EvidenceError(f"{path_layer.value} not found")
+            raise FileNotFoundError(f"{path_layer.value} not found")
         return cast(BinaryIO, file_object)

@@ -472,12 +472,15 @@ class TskFileSystem:
 
     # --- reading ---------------------------------------------------------------------------------
     def open(self, path_layer: Layer, stream_name: str | None) -> BinaryIO:
+        """A file's stream by its metadata address; by path alone (a live regular file only) when the
+        layer has no inode (a sibling of a listed file, see ``registry.open_sibling``)."""
         if path_layer.inode is None:
-            raise EvidenceError(f"no inode recorded for {path_layer.value}; cannot reopen")
-        try:
-            file = self.fs.open_meta(inode=path_layer.inode)
-        except OSError as exc:
-            raise EvidenceError(f"metadata entry {path_layer.inode} unreadable: {exc}") from exc
+            file = self._by_path(path_layer.value)
+        else:
+            try:
+                file = self.fs.open_meta(inode=path_layer.inode)
+            except OSError as exc:
+                raise EvidenceError(f"metadata entry {path_layer.inode} unreadable: {exc}") from exc
         if stream_name is None:
             default = next((s for s in self._streams(file) if not s.name), None)
             if default is None:
@@ -488,6 +491,18 @@ class TskFileSystem:
             if stream.name == stream_name:
                 return _reader(file, stream.size, stream.attr_type, stream.attr_id)
         raise EvidenceError(f"stream {stream_name} not found in metadata entry {path_layer.inode}")
+
+    def _by_path(self, path: str) -> Any:
+        """The live regular file at ``path``; FileNotFoundError when there is none (or only a deleted one)."""
+        try:
+            file = self.fs.open(path=path)
+        except (OSError, UnicodeError) as exc:
+            raise FileNotFoundError(f"{path} not found in the file system: {exc}") from exc
+        name, meta = file.info.name, file.info.meta
+        gone = name is not None and bool(int(name.flags) & _UNALLOC_NAME)
+        if meta is None or gone or int(meta.flags) & _UNALLOC_META or int(meta.type) != _REG:
+            raise FileNotFoundError(f"{path} is not a live regular file")
+        return file
 
 
 def _iso_named(item: Item, hierarchies: iso.Hierarchies) -> Item:
