@@ -341,7 +341,9 @@ class TskFileSystem:
             deleted.append((item, tuple(s for s in streams if s.name == wanted), orphan))
         return None
 
-    def _streams(self, entry: Any) -> tuple[_Stream, ...]:
+    def _streams(self, entry: Any, *, runs_too: bool = True) -> tuple[_Stream, ...]:
+        """The content streams of a file; ``runs_too=False`` (opening a file to read it) leaves out the data
+        runs and slack, which only listing needs: walking every run was most of the cost of an open."""
         out: list[_Stream] = []
         ntfs = self.name == "NTFS"
         try:
@@ -360,14 +362,14 @@ class TskFileSystem:
                 resident = not (flags & _NONRES)
                 runs: list[tuple[int, int]] = []
                 mapped: list[tuple[int, int, bool]] = []  # in file order, holes kept: where the end lies
-                if not resident:
+                if not resident and runs_too:
                     for run in attr:
                         hole = bool(int(run.flags) & _FILLER)
                         mapped.append((int(run.addr), int(run.len), hole))
                         if not hole and run.len:
                             runs.append((int(run.addr), int(run.len)))
                 size = int(info.size)
-                slack = allocation.slack_runs(mapped, size, self.block_size, self.cluster_size)
+                slack = allocation.slack_runs(mapped, size, self.block_size, self.cluster_size) if runs_too else []
                 if flags & _COMPRESSED:
                     slack = []  # compressed runs hold less than the size: where the end lies is not known
                 out.append(_Stream(name, kind, int(info.id), size, tuple(runs), resident, tuple(slack)))
@@ -482,12 +484,12 @@ class TskFileSystem:
             except OSError as exc:
                 raise EvidenceError(f"metadata entry {path_layer.inode} unreadable: {exc}") from exc
         if stream_name is None:
-            default = next((s for s in self._streams(file) if not s.name), None)
+            default = next((s for s in self._streams(file, runs_too=False) if not s.name), None)
             if default is None:
                 size = int(file.info.meta.size)
                 return _reader(file, size, int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT), -1)
             return _reader(file, default.size, default.attr_type, default.attr_id)
-        for stream in self._streams(file):
+        for stream in self._streams(file, runs_too=False):
             if stream.name == stream_name:
                 return _reader(file, stream.size, stream.attr_type, stream.attr_id)
         raise EvidenceError(f"stream {stream_name} not found in metadata entry {path_layer.inode}")
