@@ -161,8 +161,7 @@ def expand_simple(
         try:
             entry = read_entry(stream)
         except (CacheCorrupt, struct.error) as exc:
-            reason = exc if isinstance(exc, CacheCorrupt) else CacheCorrupt(str(exc))
-            warn(corrupt_warning(reason, "Chrome simple-cache entry not readable", parent.locator))
+            warn(corrupt_warning(exc, "Chrome simple-cache entry not readable", parent.locator))
             return
         locator = range_locator(parent, "stream1", entry.body_offset, entry.body_length, DETAIL)
         head = media_head(stream, entry.body_offset, entry.body_length, limits, locator, warn)

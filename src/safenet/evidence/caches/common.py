@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
@@ -37,8 +38,9 @@ class CacheOutside(CacheCorrupt):
     """An offset, address or size in a cache record points outside the file that holds it."""
 
 
-def corrupt_warning(exc: CacheCorrupt, what: str, locator: Locator) -> EvidenceWarning:
-    """The warning for a damaged cache record: "cache-index-outside" for a bad offset, else "cache-corrupt"."""
+def corrupt_warning(exc: CacheCorrupt | struct.error, what: str, locator: Locator) -> EvidenceWarning:
+    """The warning for a damaged cache record: "cache-index-outside" for a bad offset, else "cache-corrupt"
+    (a record too short to unpack is damage too)."""
     code = "cache-index-outside" if isinstance(exc, CacheOutside) else "cache-corrupt"
     return EvidenceWarning(code, f"{what}: {display_safe(str(exc))}; not examined", locator)
 

@@ -126,8 +126,7 @@ def expand_firefox(
         try:
             meta = read_metadata(stream)
         except (CacheCorrupt, struct.error) as exc:
-            reason = exc if isinstance(exc, CacheCorrupt) else CacheCorrupt(str(exc))
-            warn(corrupt_warning(reason, "Firefox cache entry not readable", parent.locator))
+            warn(corrupt_warning(exc, "Firefox cache entry not readable", parent.locator))
             return
         locator = range_locator(parent, "body", 0, meta.body_length, DETAIL)
         head = media_head(stream, 0, meta.body_length, limits, locator, warn)

@@ -42,8 +42,8 @@ __all__ = [
 
 WARNING_CODES: dict[str, str] = {
     "embedded-corrupt": "a picture's or document's structure (EXIF/TIFF offsets, IFD loop, MP index, ISO boxes "
-    "of HEIF/CR3, RAF header, PDF "
-    "cross-references or objects, OLE sectors) is damaged; pictures before the damage stand, the rest was not examined",
+    "of HEIF/CR3, RAF header, PDF cross-references or objects, OLE sectors) is damaged; pictures before the "
+    "damage stand, the rest was not examined",
     "embedded-limit": "a picture or document held more embedded pictures, larger ones, or more objects than the "
     "limits allow, or took longer than the time limit; the rest was not examined",
     "embedded-encrypted": "a PDF encrypted with a user password; its pictures were not examined",
