@@ -131,7 +131,12 @@ def run_safenet(
     cmd = [str(safenet_bin()), "triage", str(image), "--case", str(case), "--exhibit", "X"]
     cmd += ["--profile", profile, "--hashset", "benchset"]
     res = run_child(cmd, env=env, timeout=3600)
-    out: dict[str, Any] = {"wall_s": round(res.wall_s, 3), "rc": res.returncode, "max_rss_kib": res.max_rss_kib}
+    out: dict[str, Any] = {
+        "wall_s": round(res.wall_s, 3),
+        "cpu_s": round(res.user_s + res.sys_s, 2),
+        "rc": res.returncode,
+        "max_rss_kib": res.max_rss_kib,
+    }
     if res.returncode == 0:
         out.update(check_case(case, env, expected, files, work / "report.json"))
     shutil.rmtree(case, ignore_errors=True)
@@ -158,7 +163,7 @@ def bench_image(
             detail = (
                 f"(fls {r['fls_s']:.2f} + recover {r['recover_s']:.2f})"
                 if name == "tsk"
-                else f"hits={r.get('hits')} ok={r.get('ok')}"
+                else f"cpu {r['cpu_s']:.1f} s hits={r.get('hits')} ok={r.get('ok')}"
             )
             print(f"  run {rep + 1} {name:8s} {r['wall_s']:8.2f} s rc={r['rc']} {detail} load={r['load1']}", flush=True)
     ok = all(r["rc"] == 0 for rs in runs.values() for r in rs)
