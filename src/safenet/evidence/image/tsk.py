@@ -136,14 +136,17 @@ class RawVolume:
 
     Why: through dfVFS every read TSK makes calls back into Python (``TSKFileSystemImage``) and holds the
     GIL while it copies; on a raw image, the only format where the file *is* the media, TSK's own reader
-    gives the same bytes 2.5× faster and leaves the GIL to the hashing threads. Everything else (E01,
+    gives the same bytes with less Python in between (reading 5 000 files, 600 MB, of the bench_image ext4
+    image: 0.13 s against 0.32 s through dfVFS, page cache warm). Everything else (E01,
     split raw, VMDK, LVM, VSS, encrypted volumes, devices) keeps the dfVFS file object. The same small
     file-object interface as dfVFS's (seek, read, get_size) serves the allocation maps and regions.
     """
 
     def __init__(self, path: str, offset: int, size: int) -> None:
         self.image = pytsk3.Img_Info(path)
-        self._file = open_readonly(path)  # bulk reads (allocation maps, regions): pread, 3x TSK's for 16 MiB
+        # Bulk reads (allocation maps, regions) by pread: Img_Info.read of 16 MiB ran at 3.2 GB/s (1 GB/s over
+        # sparse holes) against 6.3 GB/s for a plain read, and carving a 100 GB region took 152 s instead of 42.
+        self._file = open_readonly(path)
         self.offset, self._size, self._pos = offset, size, 0
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> None:
