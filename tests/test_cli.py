@@ -142,6 +142,19 @@ def test_user_mistakes_get_one_sentence_and_an_exit_code(
         assert len(error_lines) == 1
 
 
+def test_digests_a_selected_set_cannot_use_are_a_usage_error(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, vics = evidence  # the VICS set holds MD5 only
+    run(capsys, "hashset", "import", str(vics), "--name", "s")
+    args = ("triage", str(root), "--case", str(tmp_path / "c"), "--exhibit", "E", "--hashset", "s")
+    code, out, err = run(capsys, *args, "--digests", "sha256")
+    assert code == Exit.USAGE and "Traceback" not in out + err
+    assert [line for line in err.splitlines() if line.startswith("safenet: error:")] == [
+        "safenet: error: hash set s holds md5 digests, which --digests leaves out; add md5"
+    ]
+
+
 def test_help_lists_the_readme_commands(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from safenet.case.integrity import findings_digest
+from safenet.case.schema import ItemRow
 from safenet.case.store import Case
 from safenet.engine.events import Hit
 from safenet.engine.profiles import Profile
-from safenet.engine.triage import RunStatus, TriageError, TriageOptions, triage
+from safenet.engine.triage import OptionsError, RunStatus, TriageError, TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.summary import summarise
@@ -155,3 +158,61 @@ def test_run_is_recorded_in_the_audit_log(tmp_path: Path, exhibit: tuple[Path, V
     assert finished["hits"] == 4 and finished["status"] == "completed"
     assert (case.path / "case.db").stat().st_mode & 0o077 == 0
     assert case.path.stat().st_mode & 0o077 == 0
+
+
+def _digests_recorded(case: Case) -> set[tuple[bool, bool, bool]]:
+    """(md5, sha1, sha256) present, per hashed item."""
+    with case.sessions() as s:
+        rows = s.execute(select(ItemRow.md5, ItemRow.sha1, ItemRow.sha256).where(ItemRow.sha256.is_not(None))).all()
+    return {(bool(md5), bool(sha1), bool(sha256)) for md5, sha1, sha256 in rows}
+
+
+def _one_entry_set(tmp_path: Path, kind: str, data: bytes) -> HashSetStore:
+    """A hash set of one entry, as a ``<kind>sum`` listing (md5sum, sha1sum)."""
+    listing = tmp_path / f"known.{kind}"
+    listing.write_text(f"{hashlib.new(kind, data).hexdigest()}  known.jpg\n")
+    store = HashSetStore(tmp_path / "hashdb")
+    store.import_file(listing, f"{kind}-only", kind=SetKind.ILLICIT, warn=lambda r, m: None)
+    return store
+
+
+def _two_photos(tmp_path: Path) -> tuple[Path, bytes]:
+    root = tmp_path / "exhibit"
+    write(root, "DCIM/known.jpg", jpeg(1))
+    write(root, "DCIM/other.jpg", jpeg(2))
+    return root, jpeg(1)
+
+
+@pytest.mark.parametrize(
+    ("profile", "kind", "asked", "expected"),
+    [
+        (Profile.QUICK, "md5", None, (True, False, True)),  # MD5 + SHA-256: the set holds no SHA-1
+        (Profile.QUICK, "sha1", None, (True, True, True)),  # SHA-1 too: the set holds it
+        (Profile.FULL, "md5", None, (True, True, True)),  # the lab profiles compute all three
+        (Profile.QUICK, "md5", ("md5",), (True, False, False)),  # asked for: exactly that
+    ],
+)
+def test_digests_follow_the_profile_and_the_hash_sets(
+    tmp_path: Path, profile: Profile, kind: str, asked: tuple[str, ...] | None, expected: tuple[bool, bool, bool]
+) -> None:
+    root, known = _two_photos(tmp_path)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="EX1", profile=profile, hashsets=(f"{kind}-only",), algorithms=asked)
+    outcome = triage(root, case, _one_entry_set(tmp_path, kind, known), options)
+    assert outcome.hits == 1
+    with case.sessions() as s:
+        rows = s.execute(select(ItemRow.md5, ItemRow.sha1, ItemRow.sha256)).all()
+    assert len(rows) == 2 and {tuple(bool(v) for v in row) for row in rows} == {expected}
+    started = next(e for e in case.audit.entries() if e["event"] == "triage-started")["data"]
+    assert started["config"]["algorithms"] == [
+        n for n, on in zip(("md5", "sha1", "sha256"), expected, strict=True) if on
+    ]
+
+
+def test_digests_that_no_selected_set_holds_are_refused(tmp_path: Path) -> None:
+    root, known = _two_photos(tmp_path)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="EX1", hashsets=("md5-only",), algorithms=("sha1", "sha256"))
+    with pytest.raises(OptionsError, match="hash set md5-only holds md5 digests, which --digests leaves out; add md5"):
+        triage(root, case, _one_entry_set(tmp_path, "md5", known), options)
+    assert case.runs() == []  # refused before anything was recorded

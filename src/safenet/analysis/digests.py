@@ -11,7 +11,8 @@ from safenet.analysis.filetype import HEAD_BYTES, FileType, sniff
 
 #: Digest algorithms Safenet computes; names match hashsets.model.HashKind values.
 SUPPORTED = ("md5", "sha1", "sha256")
-DEFAULT_ALGORITHMS: tuple[str, ...] = SUPPORTED
+#: Always computed: SHA-256 verifies every reported file, MD5 keys VICS/CAID exports and most hash sets.
+BASELINE: tuple[str, ...] = ("md5", "sha256")
 CHUNK = 1 << 20
 
 
@@ -24,6 +25,18 @@ def parse_algorithms(text: str) -> tuple[str, ...]:
     if not names:
         raise ValueError("no digest algorithm given; choose from " + ", ".join(SUPPORTED))
     return names
+
+
+def for_hash_sets(needed: Sequence[str]) -> tuple[str, ...]:
+    """The digests an on-scene triage computes: the baseline plus what the selected hash sets hold.
+
+    The verification hash of a reported file is SHA-256 (plus MD5 and SHA-1 where hash sets need them:
+    reference/DOMAIN.md, Forensic soundness 2). MD5 is always kept because exports to CAID and Project VIC
+    are keyed by it. SHA-1 alone of the three is left out when no selected set holds it: it costs as much
+    CPU as SHA-256 and would match nothing.
+    """
+    wanted = set(BASELINE) | {name for name in needed if name in SUPPORTED}
+    return tuple(name for name in SUPPORTED if name in wanted)
 
 
 class Sink(Protocol):

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from safenet.case.store import CaseError
-from safenet.engine.triage import TriageError
+from safenet.engine.triage import OptionsError, TriageError
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
 from safenet.evidence.registry import SourceNotFound
@@ -117,6 +117,8 @@ def user_errors() -> Iterator[None]:
         fail(Exit.EVIDENCE, str(exc))
     except HashSetError as exc:
         fail(Exit.HASHSET, str(exc))
+    except OptionsError as exc:
+        fail(Exit.USAGE, str(exc))
     except (CaseError, TriageError) as exc:
         fail(Exit.CASE, str(exc))
     except KeyboardInterrupt:

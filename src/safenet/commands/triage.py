@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from safenet.analysis.digests import DEFAULT_ALGORITHMS, parse_algorithms
+from safenet.analysis.digests import parse_algorithms
 from safenet.case.store import Case
 from safenet.commands.common import (
     Exit,
@@ -40,7 +40,14 @@ def triage_cmd(
         Profile,
         typer.Option("--profile", help="quick (media only), standard (+archives), full (every file hashed)."),
     ] = Profile.QUICK,
-    digests: Annotated[str, typer.Option("--digests", help="Digests to compute.")] = ",".join(DEFAULT_ALGORITHMS),
+    digests: Annotated[
+        str | None,
+        typer.Option(
+            "--digests",
+            help="Digests to compute, e.g. md5,sha1,sha256 (default: all three; quick profile: MD5 and SHA-256, "
+            "plus SHA-1 when a selected hash set holds it).",
+        ),
+    ] = None,
     stop_at_first_hit: Annotated[
         bool,
         typer.Option(
@@ -72,7 +79,7 @@ def triage_cmd(
     """Triage one exhibit into a case: hash, match, record, summarise."""
     with user_errors():
         try:
-            algorithms = parse_algorithms(digests)
+            algorithms = parse_algorithms(digests) if digests is not None else None
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
         hashsets = store(hashdb) if hashset else None

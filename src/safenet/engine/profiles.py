@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
+from safenet.analysis.digests import SUPPORTED, for_hash_sets
 from safenet.analysis.filetype import FileType
 
 
@@ -33,6 +35,12 @@ class Profile(StrEnum):
         """Whether workers make each image's default review thumbnail from the bytes they read (not in the
         quick profile: the on-scene verdict must stay fast; the review UI makes them on first view)."""
         return self is not Profile.QUICK
+
+    def digests(self, needed: Sequence[str]) -> tuple[str, ...]:
+        """The digests computed when none are asked for, given the kinds the selected hash sets hold: the
+        quick profile computes what matching and verification need (``digests.for_hash_sets``), the lab
+        profiles all three (exports and other agencies' sets ask for any of them later)."""
+        return for_hash_sets(needed) if self is Profile.QUICK else SUPPORTED
 
     def wants_digests(self, filetype: FileType) -> bool:
         """Whether a file of this type is hashed (and so matched) in this profile."""

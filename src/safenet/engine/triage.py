@@ -20,7 +20,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from safenet import __version__
-from safenet.analysis.digests import DEFAULT_ALGORITHMS
 from safenet.case.integrity import findings_digest
 from safenet.case.recorder import record_results, record_warnings, recorded_locators
 from safenet.case.records import ItemRecord, WorkResult
@@ -65,11 +64,15 @@ class TriageError(Exception):
     """The triage cannot start as asked; the message says what to do instead."""
 
 
+class OptionsError(TriageError):
+    """The options contradict each other or the selected hash sets (a usage error)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TriageOptions:
     exhibit: str
     profile: Profile = Profile.QUICK
-    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    algorithms: tuple[str, ...] | None = None  # None: the profile's choice for the selected sets (Profile.digests)
     hashsets: tuple[str, ...] = ()
     stop_at_first_hit: bool = False
     resume: bool = False
@@ -240,7 +243,7 @@ def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
 def _config(options: TriageOptions) -> dict[str, object]:
     return {
         "profile": options.profile.value,
-        "algorithms": list(options.algorithms),
+        "algorithms": list(options.algorithms or ()),
         "hashsets": list(options.hashsets),
         "stop_at_first_hit": options.stop_at_first_hit,
         "workers": options.workers,
@@ -274,6 +277,12 @@ def triage(
         if options.hashsets and store is None:
             raise TriageError("hash sets were named but no hash-set database is open")
         matcher = store.matcher(options.hashsets) if store and options.hashsets else None
+        if options.algorithms is None:
+            needed = [kind.value for s in (matcher.sets if matcher else ()) for kind in s.digests]
+            options = replace(options, algorithms=options.profile.digests(needed))
+        if matcher and (blind := _unmatchable(matcher, options.algorithms)):
+            matcher.close()
+            raise OptionsError(blind)
         sets = [
             {
                 "name": s.name,
@@ -350,6 +359,15 @@ def triage(
     )
 
 
+def _unmatchable(matcher: Matcher, algorithms: Sequence[str] | None) -> str | None:
+    """Why a selected set could never match with these digests (it holds none of them), else None."""
+    for info in matcher.sets:
+        held = [kind.value for kind in info.digests if kind.exact]
+        if held and not set(held) & set(algorithms or ()):
+            return f"hash set {info.name} holds {', '.join(held)} digests, which --digests leaves out; add {held[0]}"
+    return None
+
+
 def _image_hashes(evidence: Evidence) -> dict[str, object]:
     """Hash the image's media data (for E01, compared with its stored hash); recorded in the audit."""
     from safenet.evidence.image import ImageEvidence
@@ -388,7 +406,7 @@ def _execute(
     events.planned(len(planned), sum(i.size or 0 for i in planned))
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
     run.warnings += len(enumeration_warnings)
-    plan = StagePlan(options.profile, tuple(options.algorithms), options.limits, perceptual)
+    plan = StagePlan(options.profile, tuple(options.algorithms or ()), options.limits, perceptual)
     run.executor = kind = choose(options.executor, options.workers, len(planned), pdq, _videos(planned))
     setup = WorkerSetup(source, plan, options.context, matcher.sources if matcher else ())
     status = RunStatus.COMPLETED
