@@ -98,6 +98,8 @@ class ImageEvidence:
         self._local = threading.local()
         self._media_size: int | None = None
         self._regions: dict[tuple[tuple[Layer, ...], str], list[tuple[int, int]]] = {}  # (fs, region) -> runs
+        # fs -> its listing's TskFileSystem.direct: workers (threads) read those files straight from their runs
+        self._direct: dict[tuple[Layer, ...], dict[tuple[int, str], tuple[int, tuple[tuple[int, int], ...]]]] = {}
 
     def _selected(self, volumes: list[Volume]) -> list[Volume]:
         wanted = set(self.context.partitions)
@@ -171,6 +173,8 @@ class ImageEvidence:
                 if not item.deleted:
                     seen[_key(item)] = (item.size, item.modified)
                 yield item
+            if isinstance(fs, TskFileSystem):
+                self._direct[base.layers[1:]] = fs.direct
             if self.context.unallocated:
                 yield from self._region(fs, base, warn)
             return
@@ -224,7 +228,9 @@ class ImageEvidence:
         if path_layer.detail == REGION and isinstance(fs, TskFileSystem):
             return self._open_region(fs, layers[: cut + 1], path_layer.value)
         if isinstance(fs, TskFileSystem):
-            return fs.open(path_layer, stream)
+            direct = self._direct.get(layers[1 : cut + 1])
+            extent = direct.get((path_layer.inode, stream or "")) if direct and path_layer.inode is not None else None
+            return fs.open(path_layer, stream, extent)
         return _wrap(fs.open(path_layer))
 
     # --- helpers -----------------------------------------------------------------------------------
