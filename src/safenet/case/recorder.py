@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
-from safenet.analysis.video import write_frame_sheet
+from safenet.analysis.video.sheet import write_frame_sheet
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Finding, ItemRow, UTCDateTime, WarningRow
 from safenet.case.store import Case
@@ -147,8 +147,8 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
 
 def _sqlite_value(value: object) -> object:
     """What SQLAlchemy's SQLite types would bind: UTC times as its text format, booleans as 0/1."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime):  # SQLAlchemy's "%04d-%02d-%02d %02d:%02d:%02d.%06d", from C
+        return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
     if isinstance(value, bool):
         return int(value)
     return value

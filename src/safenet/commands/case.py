@@ -12,7 +12,6 @@ from safenet.case.store import Case
 from safenet.commands.common import Exit, fail, out, user_errors
 from safenet.evidence.locator import display_safe
 from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
-from safenet.report.writers import WRITERS, write_report
 
 
 def report_cmd(
@@ -21,6 +20,8 @@ def report_cmd(
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
 ) -> None:
     """Write a report of a case."""
+    from safenet.report.writers import WRITERS, write_report  # Jinja2 and WeasyPrint: imported when reporting
+
     with user_errors():
         if fmt not in WRITERS:
             fail(Exit.USAGE, f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")

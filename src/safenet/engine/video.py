@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from safenet.analysis.filetype import TYPES, FileType, MediaKind
-from safenet.analysis.video import Stop, VideoSettings, hash_video
+from safenet.analysis.video.model import Stop, VideoSettings
 from safenet.case.records import VideoRecord
 from safenet.engine.profiles import Profile
 from safenet.evidence.locator import display_safe
@@ -68,6 +68,8 @@ def hash_found_video(
     settings = work.settings
     if gif and settings.rate_fps < GIF_RATE_FPS:
         settings = dataclasses.replace(settings, rate_fps=GIF_RATE_FPS)
+    from safenet.analysis.video.hasher import hash_video  # PyAV: imported when a video is met
+
     result = hash_video(source, settings, sheet=work.sheet)
     if gif and result.sampled <= 1:
         return None, []  # a still GIF: its image PDQ is all there is

@@ -34,7 +34,6 @@ from safenet.evidence.archives.common import (
     spool,
     stream_size,
 )
-from safenet.evidence.archives.sevenzip import expand_7z, open_7z_member
 from safenet.evidence.archives.tarfmt import OPENERS, expand_compressed, expand_tar, open_tar_member
 from safenet.evidence.archives.zipfmt import expand_zip, open_zip_member
 from safenet.evidence.locator import Layer, LayerKind, display_safe
@@ -67,10 +66,23 @@ WARNING_CODES: dict[str, str] = {
     "control or bidi characters; examined, the name is recorded as evidence",
 }
 
+
+def _expand_7z(ctx: Expansion, stream: BinaryIO) -> Members:
+    from safenet.evidence.archives.sevenzip import expand_7z  # py7zr and its codecs: imported when a 7z is met
+
+    return expand_7z(ctx, stream)
+
+
+def _open_7z_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits) -> BinaryIO:
+    from safenet.evidence.archives.sevenzip import open_7z_member
+
+    return open_7z_member(container, layer, limits)
+
+
 _EXPANDERS: dict[str, Callable[[Expansion, BinaryIO], Members]] = {
     "zip": expand_zip,
     "tar": expand_tar,
-    "7z": expand_7z,
+    "7z": _expand_7z,
     **{name: partial(expand_compressed, filetype=name) for name in OPENERS},
 }
 
@@ -121,7 +133,7 @@ def open_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits | None 
     if detail == "zip":
         return open_zip_member(container, layer, limits)
     if detail == "7z":
-        return open_7z_member(container, layer, limits)
+        return _open_7z_member(container, layer, limits)
     if detail in OPENERS or detail == "tar" or detail.startswith("tar."):
         return open_tar_member(container, layer, limits)
     raise EvidenceError(

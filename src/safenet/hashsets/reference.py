@@ -29,7 +29,6 @@ from typing import ClassVar
 
 from safenet.analysis.filetype import HEAD_BYTES, MediaKind, sniff
 from safenet.analysis.pdq import PdqMode, Skipped, compute
-from safenet.analysis.video.hasher import hash_video  # not the package: its match module imports hashsets
 from safenet.analysis.video.model import VideoSettings
 from safenet.hashsets.formats.base import clip
 from safenet.hashsets.model import HashRecord, HashSetError, VideoFrameRecord, WarnFn
@@ -143,6 +142,8 @@ class ReferenceFolder:
                 size += len(chunk)
                 for digest in digests.values():
                     digest.update(chunk)
+        from safenet.analysis.video.hasher import hash_video  # PyAV: imported when a video is met
+
         hashed = hash_video(path, VideoSettings.reference())
         frames = tuple(
             VideoFrameRecord(f.timestamp_s, f.pdq, f.quality, f.trimmed, f.trimmed_quality)

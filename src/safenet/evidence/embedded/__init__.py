@@ -23,11 +23,10 @@ from typing import BinaryIO
 from safenet.evidence.archive import ArchiveLimits, expand
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import stream_size, window
-from safenet.evidence.embedded.common import Budget, EmbeddedLimits, embedded_depth, warn_at
+from safenet.evidence.embedded.common import PDF, Budget, EmbeddedLimits, embedded_depth, warn_at
 from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, Found, emit, expand_exif
 from safenet.evidence.embedded.isobmff import CR3, HEIF, cr3_found, heif_found
 from safenet.evidence.embedded.ole import OLE, expand_ole, open_ole_picture
-from safenet.evidence.embedded.pdf import PDF, expand_pdf, open_pdf_object
 from safenet.evidence.embedded.raw import RAF, raf_found
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
@@ -105,7 +104,9 @@ def expand_embedded(
             elif kind in _CAMERA:
                 yield from _camera(parent, kind, stream, warn, budget)
             elif kind == PDF:
-                yield from expand_pdf(parent, stream, warn, budget)
+                from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
+
+                yield from pdf.expand_pdf(parent, stream, warn, budget)
             elif kind == OLE:
                 yield from expand_ole(parent, stream, warn, budget)
             else:
@@ -167,7 +168,9 @@ def open_embedded(container: BinaryIO, layer: Layer, limits: EmbeddedLimits | No
             raise EvidenceError(message)
         return window(container, layer.offset, layer.length)
     if detail == PDF:
-        return open_pdf_object(container, layer, limits)
+        from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
+
+        return pdf.open_pdf_object(container, layer, limits)
     raise EvidenceError(
         f"cannot reopen embedded picture {display_safe(layer.value)}: unknown producer {display_safe(detail)!r}"
     )

@@ -15,6 +15,7 @@ from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import EvidenceWarning, Item, WarningSink
 
 MIB = 1 << 20
+PDF = "pdf"  # the producer name of the pdf module (here: the package imports pypdf only when a PDF is met)
 
 
 @dataclass(frozen=True, slots=True)

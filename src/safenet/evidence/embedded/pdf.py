@@ -30,6 +30,7 @@ from pypdf.generic import ArrayObject, IndirectObject, NameObject, StreamObject
 
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import (
+    PDF,
     Budget,
     EmbeddedLimits,
     byte_range,
@@ -41,7 +42,6 @@ from safenet.evidence.embedded.common import (
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
 
-PDF = "pdf"
 # pypdf logs every oddity of a damaged PDF; Safenet records them as warnings instead, so its log lines
 # must not reach the terminal through logging's last-resort handler (they stay available to a configured root).
 logging.getLogger("pypdf").addHandler(logging.NullHandler())

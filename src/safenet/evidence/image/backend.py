@@ -169,8 +169,13 @@ class ImageEvidence:
         vss = next((la for la in base.layers if la.kind is LayerKind.PARTITION and la.detail == "vss"), None)
         if vss is None:
             seen = live.setdefault(base.layers[1:], {})
-            for item in fs.items(base, warn):
-                if not item.deleted:
+            snapshots = any(
+                la.kind is LayerKind.PARTITION and la.detail == "vss" for v in self.volumes for la in v.layers
+            )
+            slack = self.context.unallocated
+            listing = fs.items(base, warn, slack=slack) if isinstance(fs, TskFileSystem) else fs.items(base, warn)
+            for item in listing:
+                if snapshots and not item.deleted:  # what the shadow copies are compared with
                     seen[_key(item)] = (item.size, item.modified)
                 yield item
             if isinstance(fs, TskFileSystem):
