@@ -203,10 +203,10 @@ def test_digests_follow_the_profile_and_the_hash_sets(
     with case.sessions() as s:
         rows = s.execute(select(ItemRow.md5, ItemRow.sha1, ItemRow.sha256)).all()
     assert len(rows) == 2 and {tuple(bool(v) for v in row) for row in rows} == {expected}
+    computed = [n for n, on in zip(("md5", "sha1", "sha256"), expected, strict=True) if on]
     started = next(e for e in case.audit.entries() if e["event"] == "triage-started")["data"]
-    assert started["config"]["algorithms"] == [
-        n for n, on in zip(("md5", "sha1", "sha256"), expected, strict=True) if on
-    ]
+    assert started["config"]["algorithms"] == computed
+    assert summarise(case).exhibits[0].runs[0]["digests"] == computed  # the report says which were computed
 
 
 def test_digests_that_no_selected_set_holds_are_refused(tmp_path: Path) -> None:

@@ -222,6 +222,7 @@ def summarise(case: Case) -> CaseSummary:
                             "ended_at": r.ended_at.isoformat() if r.ended_at else None,
                             "tool_version": r.tool_version,
                             "resumed_from": r.resumed_from,
+                            "digests": json.loads(r.config_json).get("algorithms", []),
                         }
                         for r in runs
                     ],
