@@ -215,4 +215,4 @@ def test_digests_that_no_selected_set_holds_are_refused(tmp_path: Path) -> None:
     options = TriageOptions(exhibit="EX1", hashsets=("md5-only",), algorithms=("sha1", "sha256"))
     with pytest.raises(OptionsError, match="hash set md5-only holds md5 digests, which --digests leaves out; add md5"):
         triage(root, case, _one_entry_set(tmp_path, "md5", known), options)
-    assert case.runs() == []  # refused before anything was recorded
+    assert case.runs() == [] and case.exhibits() == []  # refused before anything was recorded

@@ -43,7 +43,7 @@ from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_source
 from safenet.hashsets.categories import most_severe
-from safenet.hashsets.model import HashKind, Match
+from safenet.hashsets.model import HashKind, HashSetInfo, Match
 from safenet.hashsets.perceptual import describe
 from safenet.hashsets.store import HashSetStore, Matcher
 
@@ -261,6 +261,10 @@ def triage(
 ) -> TriageOutcome:
     """Triage one exhibit into a case. See the module docstring for the shape of the work."""
     events = events or NoEvents()
+    if options.algorithms is not None and store is not None and not options.resume:
+        blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
+        if blind:
+            raise OptionsError(blind)  # before anything is recorded in the case
     evidence = open_source(source, replace(options.context, unallocated=options.profile is Profile.FULL))
     description = evidence.describe()
     started = time.monotonic()
@@ -280,9 +284,6 @@ def triage(
         if options.algorithms is None:
             needed = [kind.value for s in (matcher.sets if matcher else ()) for kind in s.digests]
             options = replace(options, algorithms=options.profile.digests(needed))
-        if matcher and (blind := _unmatchable(matcher, options.algorithms)):
-            matcher.close()
-            raise OptionsError(blind)
         sets = [
             {
                 "name": s.name,
@@ -359,11 +360,11 @@ def triage(
     )
 
 
-def _unmatchable(matcher: Matcher, algorithms: Sequence[str] | None) -> str | None:
+def _unmatchable(sets: Sequence[HashSetInfo], algorithms: Sequence[str]) -> str | None:
     """Why a selected set could never match with these digests (it holds none of them), else None."""
-    for info in matcher.sets:
+    for info in sets:
         held = [kind.value for kind in info.digests if kind.exact]
-        if held and not set(held) & set(algorithms or ()):
+        if held and not set(held) & set(algorithms):
             return f"hash set {info.name} holds {', '.join(held)} digests, which --digests leaves out; add {held[0]}"
     return None
 
