@@ -55,9 +55,8 @@ class RichEvents:
             TimeRemainingColumn(),
             console=console,
             transient=False,
-            # Redrawn 4 times a second, and not at all where nobody sees it (output to a file or pipe): at
-            # Rich's default 10 Hz the redraws took 0.5-0.7 CPU-s of an 8 s triage, on the thread that
-            # also records results and feeds the workers.
+            # Redrawn 4 times a second (Rich's default is 10), and not at all where nobody can see it (output
+            # to a file or a pipe): the redraws run beside the thread that records results and feeds workers.
             refresh_per_second=4,
             disable=not console.is_terminal,
         )
