@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from safenet.evidence.image import ImageEvidence
-from safenet.evidence.image.tsk import RawVolume, _RunsRaw
+from safenet.evidence.image.region import RunsRaw
+from safenet.evidence.image.tsk import RawVolume
 from tests.evidence.image_builders import (
     HAVE_EXT4,
     HAVE_FAT,
@@ -45,8 +46,8 @@ def both_ways(image: Path) -> tuple[int, int]:
     direct = 0
     for item in items:
         with listed.open(item.locator) as ours, fresh.open(item.locator) as tsk:
-            used = isinstance(getattr(ours, "raw", None), _RunsRaw)
-            assert not isinstance(getattr(tsk, "raw", None), _RunsRaw)
+            used = isinstance(getattr(ours, "raw", None), RunsRaw)
+            assert not isinstance(getattr(tsk, "raw", None), RunsRaw)
             expected = tsk.read()
             assert ours.read() == expected, path_of(item)
             if used and len(expected) > 1:
@@ -145,6 +146,11 @@ def _volume(tmp_path: Path, data: bytes, offset: int = 0) -> RawVolume:
     return RawVolume(str(path), offset, len(data) - offset)
 
 
+def _bytes(runs: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """(sector, count) runs as byte runs."""
+    return [(sector * 512, count * 512) for sector, count in runs]
+
+
 def test_run_reader_follows_runs_out_of_order(tmp_path: Path) -> None:
     disk = random.Random(1).randbytes(64 * 512)
     volume = _volume(tmp_path, disk, offset=1024)  # a partition two sectors into the image
@@ -152,7 +158,7 @@ def test_run_reader_follows_runs_out_of_order(tmp_path: Path) -> None:
     size = 5 * 512 + 100  # ends inside the last run
     fs = disk[1024:]
     expected = (fs[20 * 512 : 22 * 512] + fs[3 * 512 : 4 * 512] + fs[40 * 512 : 43 * 512])[:size]
-    reader = io.BufferedReader(_RunsRaw(volume, 512, size, runs), buffer_size=64)
+    reader = io.BufferedReader(RunsRaw(volume.readinto_at, _bytes(runs), size), buffer_size=64)
     assert reader.read() == expected
     rng = random.Random(2)
     for _ in range(300):
@@ -163,6 +169,6 @@ def test_run_reader_follows_runs_out_of_order(tmp_path: Path) -> None:
 
 def test_run_reader_past_the_image_end_is_a_read_error(tmp_path: Path) -> None:
     volume = _volume(tmp_path, bytes(8 * 512))
-    reader = _RunsRaw(volume, 512, 4 * 512, ((6, 4),))  # runs past the end of a truncated image
-    with pytest.raises(OSError, match="the image ends before the file's data"):
-        reader.read(4 * 512)
+    reader = RunsRaw(volume.readinto_at, _bytes(((6, 4),)), 4 * 512)  # runs past the end of a truncated image
+    with pytest.raises(OSError, match="the image ends before it"):
+        reader.read()  # what is there, then the error, never a short file passed off as whole

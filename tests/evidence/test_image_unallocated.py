@@ -26,7 +26,7 @@ from safenet.evidence.carve import REGION, CarveLimits, expand_carved
 from safenet.evidence.image import ImageEvidence, allocation
 from safenet.evidence.image.allocation import bitmap_free, ext_free, runs
 from safenet.evidence.image.allocation import subtract as _subtract
-from safenet.evidence.image.region import RegionRaw, RegionReader
+from safenet.evidence.image.region import RegionReader, RunsRaw
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_locator
@@ -330,9 +330,10 @@ class _Zeros:
     def _block(self, size: int) -> bytes:
         return bytes(size)
 
-    def __call__(self, offset: int, size: int) -> bytes:
-        self.served += size
-        return self._block(size)
+    def __call__(self, view: memoryview, offset: int) -> int:
+        self.served += len(view)
+        view[:] = self._block(len(view))
+        return len(view)
 
 
 @pytest.mark.slow
@@ -351,7 +352,7 @@ def test_100_gb_region_of_zeros_in_bounded_time_and_memory() -> None:
     warnings: list[EvidenceWarning] = []
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    opener = lambda: RegionReader(RegionRaw(zeros, [(0, size)]), 0)  # noqa: E731
+    opener = lambda: RegionReader(RunsRaw(zeros, [(0, size)]), 0)  # noqa: E731
     found = list(expand_carved(region, opener, warnings.append, CarveLimits(alignment=512)))
     elapsed = time.perf_counter() - started
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024

@@ -19,7 +19,7 @@ import pytsk3
 
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.image.ntfs_record import DataSizes, data_sizes, record_size
-from safenet.evidence.image.tsk import _RunsRaw
+from safenet.evidence.image.region import RunsRaw
 
 HAVE_NTFSCP = bool(shutil.which("mkntfs") and shutil.which("ntfscp"))
 SMALL = bytes(range(100))
@@ -173,7 +173,7 @@ def test_initialized_size_below_real_is_reported_and_tsk_reads_zeros_past_it(vol
     items = {item.name: item for item in evidence.items(lambda warning: None)}
     for name, expected, direct in (("big.bin", data, False), ("big.bin:side", SIDE, True)):
         with evidence.open(items[name].locator) as stream:
-            assert isinstance(getattr(stream, "raw", None), _RunsRaw) is direct
+            assert isinstance(getattr(stream, "raw", None), RunsRaw) is direct
             assert stream.read() == expected
 
 

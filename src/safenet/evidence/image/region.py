@@ -1,17 +1,18 @@
 """A region to carve (unallocated space, file slack, volume slack): byte runs of a file system read end
 to end, with each region offset mapped back to where it lies on the disk.
 
-The runs are held in numpy arrays (24 bytes a run), so a file-slack region of a volume with millions of
-files stays small, and a region offset is located with one ``searchsorted``.
+The runs are held in typed arrays (24 bytes a run), so a file-slack region of a volume with millions of
+files stays small, and an offset is located with one ``bisect``; a file of a few runs costs little to open.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
+from array import array
 from collections.abc import Callable
 from typing import Any, NamedTuple
-
-import numpy as np
 
 from safenet.evidence.streams import SizedReader
 
@@ -39,46 +40,50 @@ class Region(NamedTuple):
     note: str
 
 
-class RegionRaw(SizedReader):
-    """Byte runs of a file system read end to end: region offsets mapped to file-system offsets."""
+#: Reads bytes at a file-system offset into a buffer and says how many (0: nothing there, e.g. past the image end).
+Fill = Callable[[memoryview, int], int]
 
-    def __init__(self, read: Callable[[int, int], bytes], runs: list[tuple[int, int]]) -> None:
-        table = np.array(runs, dtype=np.int64).reshape(-1, 2)
-        self._fs_offsets = table[:, 0].copy()
-        self._lengths = table[:, 1].copy()
-        ends = np.cumsum(self._lengths)
-        self._starts = ends - self._lengths
-        super().__init__(int(ends[-1]) if len(ends) else 0)
-        self._read = read
+
+class RunsRaw(SizedReader):
+    """Byte runs of a file system read end to end: a region to carve, or a file read straight from its runs
+    (``tsk.TskFileSystem.open``). Offsets in the stream are mapped to file-system offsets; ``size`` may end
+    the stream inside its last run (a file's end)."""
+
+    def __init__(self, fill: Fill, runs: list[tuple[int, int]], size: int | None = None) -> None:
+        self._fs_offsets = array("q", (offset for offset, _ in runs))
+        self._lengths = array("q", (length for _, length in runs))
+        self._starts = array("q", itertools.accumulate(self._lengths, initial=0))  # one more: the total at the end
+        total = self._starts[-1]
+        super().__init__(total if size is None else min(size, total))
+        self._fill = fill
 
     def _index(self, offset: int) -> int:
-        return int(np.searchsorted(self._starts, offset, side="right")) - 1
+        return bisect.bisect_right(self._starts, offset, 0, len(self._lengths)) - 1
 
     def fs_offset(self, offset: int) -> int | None:
-        """The file-system offset of a region offset (None past the end)."""
+        """The file-system offset of a stream offset (None past the end)."""
         if not 0 <= offset < self._size:
             return None
         i = self._index(offset)
-        return int(self._fs_offsets[i]) + offset - int(self._starts[i])
+        return self._fs_offsets[i] + offset - self._starts[i]
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         done = 0
         i = self._index(self._pos) if self._pos < self._size else 0
         while done < len(view) and self._pos < self._size:
-            while self._pos >= int(self._starts[i]) + int(self._lengths[i]):
+            while self._pos >= self._starts[i + 1]:
                 i += 1  # zero-length runs never occur, but a run is never read past its end
-            within = self._pos - int(self._starts[i])
-            want = min(len(view) - done, int(self._lengths[i]) - within)
-            data = self._read(int(self._fs_offsets[i]) + within, want)
-            if not data:
+            within = self._pos - self._starts[i]
+            want = min(len(view) - done, self._lengths[i] - within, self._size - self._pos)
+            got = self._fill(view[done : done + want], self._fs_offsets[i] + within)
+            if got <= 0:
                 if done:
                     break
-                raise OSError(f"read failed at region offset {self._pos}")
-            view[done : done + len(data)] = data
-            done += len(data)
-            self._pos += len(data)
-            if len(data) < want:
+                raise OSError(f"read failed at offset {self._pos}: nothing to read there (the image ends before it)")
+            done += got
+            self._pos += got
+            if got < want:
                 break
         return done
 
@@ -86,7 +91,7 @@ class RegionRaw(SizedReader):
 class RegionReader(io.BufferedReader):
     """A buffered region that can say where a region offset lies on the disk."""
 
-    def __init__(self, raw: RegionRaw, base: int | None) -> None:
+    def __init__(self, raw: RunsRaw, base: int | None) -> None:
         super().__init__(raw, buffer_size=_BUF)
         self._region = raw
         self._base = base

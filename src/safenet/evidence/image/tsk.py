@@ -19,8 +19,8 @@ from __future__ import annotations
 import bisect
 import calendar
 import dataclasses
+import functools
 import io
-import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -39,8 +39,8 @@ from safenet.evidence.image.region import (
     UNALLOCATED,
     VOLUME_SLACK,
     Region,
-    RegionRaw,
     RegionReader,
+    RunsRaw,
 )
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
@@ -166,8 +166,11 @@ class RawVolume:
     def get_size(self) -> int:
         return self._size
 
-    def fileno(self) -> int:
-        return self._file.fileno()
+    def readinto_at(self, view: memoryview, offset: int) -> int:
+        """Read at ``offset`` of the volume straight into ``view`` (``preadv``: no copy, the GIL released);
+        never past the volume's end."""
+        size = max(0, min(len(view), self._size - offset))
+        return os.preadv(self._file.fileno(), [view[:size]], self.offset + offset) if size else 0
 
 
 class TskFileSystem:
@@ -188,7 +191,6 @@ class TskFileSystem:
         self.block_size = int(self.fs.info.block_size)
         self.cluster_size = _fat_cluster_size(file_object, self.name) or self.block_size
         self._raw = file_object if isinstance(file_object, RawVolume) and self.name in _DIRECT else None
-        self._mft: tuple[int, _RunsRaw] | bool | None = False  # NTFS: (record size, $MFT's data), once looked up
         self.direct: dict[tuple[int, str], tuple[int, tuple[tuple[int, int], ...]]] = {}
 
     # --- enumeration ---------------------------------------------------------------------------
@@ -484,11 +486,19 @@ class TskFileSystem:
     def open_region(self, runs: list[tuple[int, int]], base: int | None) -> BinaryIO:
         """A seekable stream of ``runs`` (from :meth:`region_runs`) end to end; ``base`` is the file
         system's offset in the image where known (carve notes then give the image offset)."""
-        return RegionReader(RegionRaw(self._read, runs), base)
+        return RegionReader(RunsRaw(self._fill, runs), base)
 
     def _read(self, offset: int, size: int) -> bytes:
         self._file_object.seek(offset)
         return bytes(self._file_object.read(size))
+
+    def _fill(self, view: memoryview, offset: int) -> int:
+        """Read at a file-system offset into ``view``: straight in on a raw image, by a copy otherwise."""
+        if isinstance(self._file_object, RawVolume):
+            return self._file_object.readinto_at(view, offset)
+        data = self._read(offset, len(view))
+        view[: len(data)] = data
+        return len(data)
 
     def _file_bytes(self, inode: int) -> bytes:
         """The whole default stream of a metadata file (an allocation bitmap), read through TSK."""
@@ -520,7 +530,7 @@ class TskFileSystem:
         if extent is not None and path_layer.inode is not None and self._raw is not None:
             size, runs = extent
             if self.name != "NTFS" or self._initialized(path_layer.inode, stream_name or "", size):
-                return _buffered(_RunsRaw(self._raw, self.block_size, size, runs))
+                return _buffered(self._runs_reader(runs, size))
         if path_layer.inode is None:
             file = self._by_path(path_layer.value)
         else:
@@ -539,18 +549,24 @@ class TskFileSystem:
                 return _reader(file, stream.size, stream.attr_type, stream.attr_id)
         raise EvidenceError(f"stream {stream_name} not found in metadata entry {path_layer.inode}")
 
+    def _runs_reader(self, runs: tuple[tuple[int, int], ...], size: int) -> RunsRaw:
+        return RunsRaw(self._fill, [(addr * self.block_size, count * self.block_size) for addr, count in runs], size)
+
+    @functools.cached_property
+    def _mft(self) -> tuple[int, RunsRaw] | None:
+        """NTFS: the MFT record size and a reader of $MFT's data (None where either is unusual)."""
+        record_size = ntfs_record.record_size(self._read(0, 512))
+        try:
+            mft = next((s for s in self._streams(self.fs.open_meta(inode=0)) if not s.name), None)
+        except OSError:
+            return None
+        if not record_size or mft is None or not mft.plain:
+            return None
+        return record_size, self._runs_reader(mft.runs, mft.size)
+
     def _initialized(self, inode: int, stream: str, size: int) -> bool:
         """Whether an NTFS stream's MFT record says it is initialized to its size (and nothing unusual)."""
-        if self._mft is False:
-            self._mft = None
-            record_bytes = ntfs_record.record_size(self._read(0, 512))
-            try:
-                mft = next((s for s in self._streams(self.fs.open_meta(inode=0)) if not s.name), None)
-            except OSError:
-                mft = None
-            if record_bytes and mft is not None and mft.plain and self._raw is not None:
-                self._mft = (record_bytes, _RunsRaw(self._raw, self.block_size, mft.size, mft.runs))
-        if not isinstance(self._mft, tuple):
+        if self._mft is None:
             return False
         record_size, table = self._mft
         table.seek(inode * record_size)
@@ -634,32 +650,6 @@ def _reader(file: Any, size: int, attr_type: int, attr_id: int) -> BinaryIO:
 
 def _buffered(raw: SizedReader) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(raw, buffer_size=_BUF))
-
-
-class _RunsRaw(SizedReader):
-    """A stream read straight from its runs (block address, count) on a raw image (see TskFileSystem.open)."""
-
-    def __init__(self, volume: RawVolume, block_size: int, size: int, runs: tuple[tuple[int, int], ...]) -> None:
-        super().__init__(size)
-        self._fd, self._base = volume.fileno(), volume.offset
-        self._runs = [(addr * block_size, count * block_size) for addr, count in runs]
-        self._starts = list(itertools.accumulate((length for _, length in self._runs[:-1]), initial=0))
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        want = max(0, min(len(view), self._size - self._pos))
-        done = 0
-        while done < want:
-            i = bisect.bisect_right(self._starts, self._pos) - 1
-            offset, length = self._runs[i]
-            inside = self._pos - self._starts[i]
-            n = min(want - done, length - inside)
-            got = os.preadv(self._fd, [view[done : done + n]], self._base + offset + inside)
-            if got <= 0:
-                raise OSError(f"read failed at offset {self._pos}: the image ends before the file's data")
-            done += got
-            self._pos += got
-        return done
 
 
 class _TskRaw(SizedReader):
