@@ -1,6 +1,7 @@
-"""The README is what an examiner reads when a run records a warning: every code Safenet can record must be
-explained there. Codes are collected from the source (literal codes given to ``EvidenceWarning``, the
-``*_CODE`` constants and the ``WARNING_CODES`` tables of the evidence layers)."""
+"""The README and docs/warnings.md are what an examiner reads when a run records a warning: every code Safenet
+can record must be explained in both (the README's short table, and docs/warnings.md with what to do).
+Codes are collected from the source (literal codes given to ``EvidenceWarning``, the ``*_CODE`` constants
+and the ``WARNING_CODES`` tables of the evidence layers)."""
 
 from __future__ import annotations
 
@@ -30,15 +31,23 @@ def source_codes() -> set[str]:
     return codes
 
 
-def readme_codes() -> set[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = text.split("### Warning codes", 1)[1].split("\n## ", 1)[0]
+def table_codes(text: str) -> set[str]:
+    """Codes named in the first cell of Markdown table rows that start with a code."""
     return {
         code
-        for line in table.splitlines()
+        for line in text.splitlines()
         if line.startswith("| `")
         for code in re.findall(r"`([a-z0-9-]+)`", line.split("|")[1])
     }
+
+
+def readme_codes() -> set[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return table_codes(text.split("### Warning codes", 1)[1].split("\n## ", 1)[0])
+
+
+def docs_codes() -> set[str]:
+    return table_codes((ROOT / "docs" / "warnings.md").read_text(encoding="utf-8"))
 
 
 def test_every_warning_code_is_explained_in_the_readme() -> None:
@@ -49,3 +58,11 @@ def test_every_warning_code_is_explained_in_the_readme() -> None:
 
 def test_the_readme_explains_no_code_that_safenet_never_records() -> None:
     assert readme_codes() - source_codes() == set()
+
+
+def test_every_warning_code_is_explained_in_docs_warnings() -> None:
+    assert source_codes() - docs_codes() == set()
+
+
+def test_docs_warnings_explains_no_code_that_safenet_never_records() -> None:
+    assert docs_codes() - source_codes() == set()
