@@ -1,6 +1,6 @@
 """Perceptual lookup: the PDQ hashes of the sets a triage uses, searched within each set's threshold.
 
-Why a module of its own: it is the sibling of ``exact`` (STYLE #5: "compare two hashes" in
+Why a module of its own: it is the sibling of ``exact`` (docs/architecture.md, design rules: "compare two hashes" in
 ``analysis.pdq``, "search a set" here). A query is one found image's hashes: for the whole picture and,
 when it has uniform borders, for the picture inside them, each in the eight dihedral orientations. A hit is
 reported once per set entry, with the smallest distance over those variants, which orientation gave it
@@ -10,7 +10,7 @@ Which index: both structures offered by ``index`` are exact, so the choice is sp
 range search pays about 1.5 ms of thread start-up per call even for a 100-hash set, where the numpy scan
 takes 0.07 ms; the two cross near 20,000 hashes (16 queries: 4.7 vs 5.2 ms at 10,000; 130 vs 20 ms at
 200,000 on the 2-core machine). So sets below ``FAISS_FROM`` hashes use the brute-force reference and
-larger ones faiss ``IndexBinaryFlat``; multi-index hashing is not used (PERCEPTUAL.md: no faster at 10 M
+larger ones faiss ``IndexBinaryFlat``; multi-index hashing is not used (docs/perceptual.md: no faster at 10 M
 and 2.8 GB). Hashes with a known quality below 50 are loaded but never indexed.
 """
 

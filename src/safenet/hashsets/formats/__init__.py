@@ -65,6 +65,11 @@ def detect_format(path: Path) -> HashSetFormat:
         for cls in FORMAT_CLASSES:
             if cls.sniff(path, head):
                 return cls()
+    if head:
+        for cls in FORMAT_CLASSES:
+            miss = cls.near_miss(head)
+            if miss:
+                raise UnknownFormat(f"{path} {miss}")
     what = "is empty" if not head else "is not in a hash-set format Safenet reads"
     raise UnknownFormat(
         f"{path} {what} (supported: {', '.join(FORMATS)}); convert it, or pass --format if you know the format"

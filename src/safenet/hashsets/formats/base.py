@@ -58,6 +58,12 @@ class HashSetFormat(ABC):
     def sniff(cls, path: Path, head: bytes) -> bool:
         """True when ``head`` (the first 64 KiB of ``path``) looks like this format. Never raises."""
 
+    @classmethod
+    def near_miss(cls, head: bytes) -> str | None:
+        """When ``sniff`` refused ``head`` but it looks much like this format: a clause saying so and what is
+        missing ("looks like X but has no ..."), so the user learns what to fix. Never raises."""
+        return None
+
     @abstractmethod
     def read(self, path: Path, warn: WarnFn) -> Iterator[HashRecord]:
         """Stream the entries of ``path``; bad entries are reported with ``warn(ref, message)`` and skipped.

@@ -2,7 +2,7 @@
 
 The NSRL is the known-software filter. It lists files that are *known*, which is not the same as harmless:
 it lets a triage skip work, never clear an item. Releases hold 10^8 rows, so both readers stream, and the
-text reader has a vectorised fast path for the usual ``"SHA-1","MD5",...`` row layout (FORMATS.md §3).
+text reader has a vectorised fast path for the usual ``"SHA-1","MD5",...`` row layout (docs/formats.md, NSRL).
 """
 
 from __future__ import annotations

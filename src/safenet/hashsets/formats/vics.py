@@ -2,7 +2,7 @@
 
 National sets hold hundreds of thousands of records, so the file is streamed with ijson, never loaded whole.
 Exporters disagree on types (booleans as strings, sizes as strings, BOMs, omitted categories), so every field
-is read leniently and unknown keys are ignored; see FORMATS.md §1.
+is read leniently and unknown keys are ignored; see docs/formats.md, VICS.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import ijson
 
 from safenet.hashsets.formats.base import HEAD_SIZE, HashSetFormat, clip, parse_hex, strip_bom
+from safenet.hashsets.formats.jsonstream import JsonLimitError, iter_values
 from safenet.hashsets.model import PDQ_SIZE, HashKind, HashRecord, HashSetError, SetKind, WarnFn
 
 _CONTEXT_RE = re.compile(
@@ -25,6 +26,10 @@ _CONTEXT_RE = re.compile(
     rb"DataModels/(?P<version>\d\.\d)\.xml(?:/(?P<profile>\w+)/\$metadata)?#(?P<kind>Cases|Media)"
 )
 _BOM = b"\xef\xbb\xbf"
+# What a VICS file without a usable context string still shows: its context key, and media keys.
+_ANY_CONTEXT_RE = re.compile(rb'"(?:@odata\.context|odata\.metadata)"\s*:')
+_EXAMPLE_CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
+_MEDIA_KEY_RE = re.compile(rb'"(?:MediaID|MD5|SHA1|Category)"\s*:')
 
 # Media keys kept verbatim (booleans normalised to "true"/"false") as per-entry extras.
 _EXTRA_KEYS = frozenset(
@@ -84,6 +89,23 @@ class VicsFormat(HashSetFormat):
     def sniff(cls, path: Path, head: bytes) -> bool:
         return parse_header(head) is not None
 
+    @classmethod
+    def near_miss(cls, head: bytes) -> str | None:
+        body = strip_bom(head).lstrip()[:8192]
+        if not body.startswith(b"{") or b'"value"' not in body or _MEDIA_KEY_RE.search(body) is None:
+            return None
+        if _ANY_CONTEXT_RE.search(body):
+            return (
+                "looks like VICS JSON but its @odata.context / odata.metadata string names no VICS data "
+                "model (it must end in DataModels/<version>.xml/<profile>/$metadata#Media or #Cases); "
+                "export the set again from the VICS tool"
+            )
+        return (
+            "looks like VICS JSON but has no @odata.context (VICS 2.0) or odata.metadata (1.x) line at its "
+            "start, which says the data model version and profile; export the set again from the VICS tool, "
+            f'or add the line, e.g. "@odata.context": "{_EXAMPLE_CONTEXT}"'
+        )
+
     def profile(self) -> str | None:
         return self._header.profile if self._header else None
 
@@ -111,10 +133,13 @@ class VicsFormat(HashSetFormat):
                 )
             self._header = header
             handle.seek(len(_BOM) if head.startswith(_BOM) else 0)
-            prefix = "value.item.Media.item" if header.cases else "value.item"
+            where = ("value", "item", "Media", "item") if header.cases else ("value", "item")
             count = 0
             try:
-                for count, media in enumerate(ijson.items(handle, prefix), 1):
+                for count, (media, conflicts) in enumerate(iter_values(handle, where), 1):
+                    if conflicts:
+                        _skip_ambiguous(media, count, conflicts, warn)
+                        continue
                     record = _record(media, count, warn)
                     if record is not None:
                         yield record
@@ -123,6 +148,21 @@ class VicsFormat(HashSetFormat):
                     f"{path} is damaged or cut short after {count} media entries ({clip(str(exc))}); "
                     "obtain a fresh copy of the hash set"
                 ) from exc
+            except JsonLimitError as exc:
+                raise HashSetError(
+                    f"{path} is not a usable VICS file: {exc} after {count} media entries, which no VICS "
+                    "export does; obtain a fresh copy of the hash set"
+                ) from exc
+
+
+def _skip_ambiguous(media: Any, number: int, conflicts: list[str], warn: WarnFn) -> None:
+    """An entry that gives a key twice with different values: JSON readers disagree on which one counts."""
+    media_id = _text(media.get("MediaID")) if isinstance(media, dict) and "MediaID" not in conflicts else None
+    keys = ", ".join(sorted({clip(key, 40) for key in conflicts}))
+    warn(
+        f"MediaID {media_id}" if media_id else f"Media {number}",
+        f"key given twice with different values ({keys}); entry skipped",
+    )
 
 
 def _record(media: Any, number: int, warn: WarnFn) -> HashRecord | None:
