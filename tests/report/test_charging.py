@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from safenet.case.gradings import Grade, confirm_grading, grade_items
+from safenet.case.gradings import Grade, confirm_grading, grade_items, record_reveal
 from safenet.cli import main
 from safenet.report.charging import charging_data, render_charging_html
 from safenet.report.data import report_data
@@ -28,6 +28,7 @@ def graded(tmp_path: Path) -> Built:
     ids = built.ids
     grade_items(built.case, [ids["u10.jpg"], ids["clip.mp4"]], Grade.A, EXAMINER)
     for name in ("u10.jpg", "clip.mp4"):
+        record_reveal(built.case, ids[name], REVIEWER)  # a confirmer must have been shown the item
         confirm_grading(built.case, ids[name], REVIEWER)
     grade_items(built.case, [ids["u11.jpg"]], Grade.B, EXAMINER)
     grade_items(built.case, [ids["u12.jpg"]], Grade.NON_INDECENT, EXAMINER)

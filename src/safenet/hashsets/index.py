@@ -1,7 +1,7 @@
 """Perceptual (PDQ) indexes: a brute-force numpy reference and a faiss index tested against it.
 
 Why two: a perceptual match in evidence must be reproducible, so the fast index is only trusted where
-it returns exactly what the brute-force scan returns (STYLE.md, rule 5). Only exact faiss structures
+it returns exactly what the brute-force scan returns (docs/architecture.md, design rules). Only exact faiss structures
 are offered: a flat binary index (range search), or multi-index hashing with the flip count chosen so
 that, by the pigeonhole principle, every hash within the radius is found. Approximate structures
 (IVF, HNSW) lose 2–88 % of true matches and are deliberately absent.

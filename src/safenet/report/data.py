@@ -1,6 +1,8 @@
 """The complete, machine-readable report (JSON; schema in report/report.schema.json).
 
-Everything the HTML and CSV reports show comes from here, so the three never disagree.
+Everything the HTML, CSV and charging reports show comes from here, so they never disagree: ``counts`` and
+each item's ``grading`` come from ``report.categorisation``; ``totals`` and the exhibits' ``categories`` are
+what the hash sets matched before any examiner grading (the triage verdict).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from sqlalchemy import select
 from safenet.case.schema import Exhibit, Finding, ItemRow, WarningRow
 from safenet.case.store import Case
 from safenet.engine.clusters import cluster_report
+from safenet.report.categorisation import Categorisation, ItemCategory, categorise, item_rows
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 
-SCHEMA_ID = "https://safenet.invalid/schemas/report-3.json"
-REPORT_VERSION = 4  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
-# 4: each item's provenance note (recoverability of a deleted file, carve validation, cache URL, embedding)
+SCHEMA_ID = "https://safenet.invalid/schemas/report-5.json"
+REPORT_VERSION = 5  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
+# 4: each item's provenance note (recoverability of a deleted file, carve validation, cache URL, embedding);
+# 5: examiner grades: ``counts`` (the categorisation every report shows), items graded without a finding,
+# each item's id and ``grading`` (counted category, provenance, current and superseded grades)
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -35,7 +40,61 @@ def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
     }
 
 
-def _items_with_findings(case: Case) -> list[dict[str, Any]]:
+def _item_entry(item: ItemRow, label: str, categorised: ItemCategory | None) -> dict[str, Any]:
+    return {
+        "item_id": item.id,
+        "exhibit": label,
+        "locator": json.loads(item.locator),
+        "path": item.display,
+        "name": item.name,
+        "size": item.size,
+        "filetype": item.filetype,
+        "media_kind": item.media_kind,
+        "extension_mismatch": item.extension_mismatch,
+        "deleted": item.deleted,
+        "carved": item.carved,
+        "note": item.note,
+        "modified": item.modified.isoformat() if item.modified else None,
+        "accessed": item.accessed.isoformat() if item.accessed else None,
+        "changed": item.changed.isoformat() if item.changed else None,
+        "created": item.created.isoformat() if item.created else None,
+        "time_source": item.time_source,
+        "time_zone_known": item.time_zone_known,
+        "md5": item.md5,
+        "sha1": item.sha1,
+        "sha256": item.sha256,
+        "pdq": item.pdq,
+        "pdq_quality": item.pdq_quality,
+        "pdq_low_quality": item.pdq_low_quality,
+        "video_duration_s": item.video_duration_s,
+        "video_codec": item.video_codec,
+        "video_width": item.video_width,
+        "video_height": item.video_height,
+        "grading": categorised.as_dict() if categorised is not None else None,
+        "findings": [],
+    }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "hashset": finding.hashset,
+        "hashset_sha256": finding.hashset_sha256,
+        "set_kind": finding.set_kind,
+        "hash_kind": finding.hash_kind,
+        "match_kind": finding.match_kind,
+        "category": finding.category,
+        "category_raw": finding.category_raw,
+        "scheme": finding.scheme,
+        "entry": finding.entry,
+        "distance": finding.distance,
+        "orientation": finding.orientation,
+        "trimmed": finding.trimmed,
+        "frames": json.loads(finding.frames) if finding.frames else None,
+    }
+
+
+def _items(case: Case, categorised: Categorisation) -> list[dict[str, Any]]:
+    """Every item with a finding or an examiner grade (current or superseded), by exhibit, path and id."""
     out: dict[int, dict[str, Any]] = {}
     query = (
         select(ItemRow, Finding, Exhibit.label)
@@ -43,58 +102,16 @@ def _items_with_findings(case: Case) -> list[dict[str, Any]]:
         .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
         .order_by(Exhibit.label, ItemRow.display, Finding.hashset, Finding.hash_kind)
     )
+    graded = sorted(i for i, c in categorised.items.items() if c.graded)
     with case.sessions() as s:
         for item, finding, label in s.execute(query):
             entry = out.get(item.id)
             if entry is None:
-                entry = out[item.id] = {
-                    "exhibit": label,
-                    "locator": json.loads(item.locator),
-                    "path": item.display,
-                    "name": item.name,
-                    "size": item.size,
-                    "filetype": item.filetype,
-                    "media_kind": item.media_kind,
-                    "extension_mismatch": item.extension_mismatch,
-                    "deleted": item.deleted,
-                    "carved": item.carved,
-                    "note": item.note,
-                    "modified": item.modified.isoformat() if item.modified else None,
-                    "accessed": item.accessed.isoformat() if item.accessed else None,
-                    "changed": item.changed.isoformat() if item.changed else None,
-                    "created": item.created.isoformat() if item.created else None,
-                    "time_source": item.time_source,
-                    "time_zone_known": item.time_zone_known,
-                    "md5": item.md5,
-                    "sha1": item.sha1,
-                    "sha256": item.sha256,
-                    "pdq": item.pdq,
-                    "pdq_quality": item.pdq_quality,
-                    "pdq_low_quality": item.pdq_low_quality,
-                    "video_duration_s": item.video_duration_s,
-                    "video_codec": item.video_codec,
-                    "video_width": item.video_width,
-                    "video_height": item.video_height,
-                    "findings": [],
-                }
-            entry["findings"].append(
-                {
-                    "hashset": finding.hashset,
-                    "hashset_sha256": finding.hashset_sha256,
-                    "set_kind": finding.set_kind,
-                    "hash_kind": finding.hash_kind,
-                    "match_kind": finding.match_kind,
-                    "category": finding.category,
-                    "category_raw": finding.category_raw,
-                    "scheme": finding.scheme,
-                    "entry": finding.entry,
-                    "distance": finding.distance,
-                    "orientation": finding.orientation,
-                    "trimmed": finding.trimmed,
-                    "frames": json.loads(finding.frames) if finding.frames else None,
-                }
-            )
-    return list(out.values())
+                entry = out[item.id] = _item_entry(item, label, categorised.items.get(item.id))
+            entry["findings"].append(_finding(finding))
+    for item, label in item_rows(case, (i for i in graded if i not in out)):  # graded, no set matched
+        out[item.id] = _item_entry(item, label, categorised.items.get(item.id))
+    return sorted(out.values(), key=lambda e: (e["exhibit"], e["path"], e["item_id"]))
 
 
 def _warnings(case: Case) -> list[dict[str, Any]]:
@@ -120,6 +137,7 @@ def _warnings(case: Case) -> list[dict[str, Any]]:
 
 def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any]:
     summary = summary or summarise(case)
+    categorised = categorise(case)
     audit = case.audit.verify()
     return {
         "$schema": SCHEMA_ID,
@@ -135,8 +153,9 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
         },
         "hashsets": summary.hashsets,
         "totals": {"hits": summary.hits, "categories": [row.as_dict() for row in summary.total.values()]},
+        "counts": categorised.as_dict(),
         "exhibits": [_exhibit(e) for e in summary.exhibits],
-        "items": _items_with_findings(case),
+        "items": _items(case, categorised),
         "warnings": _warnings(case),
         "clusters": cluster_report(case),
     }

@@ -53,6 +53,21 @@ CSV_COLUMNS = (
     "scheme",
     "hashset_sha256",
     "matched_frames",
+    # the item's categorisation (report.categorisation): the same on every row of one item
+    "item_id",
+    "media_kind",
+    "carved",
+    "outcome",
+    "counted_category",
+    "grade_provenance",
+    "grade",
+    "graded_by",
+    "grader_role",
+    "graded_at",
+    "confirmed_by",
+    "confirmed_at",
+    "superseded_grades",
+    "disagrees_with_trusted",
 )
 
 
@@ -75,18 +90,49 @@ def frame_times(frames: list[list[float | int | None]] | None) -> str:
     return "; ".join(shown)
 
 
+def given_grade(grade: dict[str, Any]) -> str:
+    """One grade for people: "B by alice (examiner) at 2026-01-01T10:00:00Z, confirmed by bob at ..."."""
+    role = f" ({grade['role']})" if grade["role"] else ""
+    text = f"{grade['grade']} by {grade['examiner']}{role} at {grade['at']}"
+    if grade["confirmed_by"]:
+        text += f", confirmed by {grade['confirmed_by']} at {grade['confirmed_at']}"
+    return text
+
+
+def _grading_cells(grading: dict[str, Any] | None) -> dict[str, Any]:
+    if grading is None:
+        return {}
+    current = grading["grade"] or {}
+    return {
+        "outcome": grading["outcome"],
+        "counted_category": grading["category"],
+        "grade_provenance": grading["provenance"],
+        "grade": current.get("grade"),
+        "graded_by": current.get("examiner"),
+        "grader_role": current.get("role"),
+        "graded_at": current.get("at"),
+        "confirmed_by": current.get("confirmed_by"),
+        "confirmed_at": current.get("confirmed_at"),
+        "superseded_grades": "; ".join(given_grade(g) for g in grading["superseded"]),
+        "disagrees_with_trusted": grading["disagrees_with_trusted"],
+    }
+
+
 def write_csv(data: dict[str, Any], path: Path) -> None:
+    """One row per finding, and one row (finding columns empty) per graded item no set matched."""
     with _private(path) as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
         for item in data["items"]:
-            for finding in item["findings"]:
-                merged = {**item, **finding, "matched_frames": frame_times(finding.get("frames"))}
+            graded = _grading_cells(item["grading"])
+            for finding in item["findings"] or [{}]:
+                merged = {**item, **finding, **graded, "matched_frames": frame_times(finding.get("frames"))}
                 writer.writerow([_cell(merged.get(col)) for col in CSV_COLUMNS])
 
 
 _env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
 _env.filters["frame_times"] = frame_times
+_env.filters["given_grade"] = given_grade
 
 
 def render_html(data: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ class WebSettings:
     session_idle: timedelta = timedelta(minutes=30)
     #: How long a revealed item's clear picture may be fetched by the user who revealed it.
     reveal_for: timedelta = timedelta(seconds=60)
-    #: A break reminder shows after this long of reviewing (DOMAIN: a reminder every hour).
+    #: A break reminder shows after this long of reviewing (docs/domain.md, examiner welfare: every hour).
     break_after: timedelta = timedelta(minutes=60)
     #: Largest side of a revealed picture as served (it is re-encoded, never the evidence file itself).
     clear_max_side: int = 1024

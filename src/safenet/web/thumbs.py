@@ -1,7 +1,7 @@
 """Pictures for the review grid: blurred greyscale small thumbnails, and the clear picture on reveal.
 
 Why server-side: the browser never receives the clear picture unless an examiner reveals that one item
-(DESIGN: examiner welfare). Evidence is reopened from the item's locator through the exhibit's stored
+(docs/domain.md, examiner welfare). Evidence is reopened from the item's locator through the exhibit's stored
 source, read with a size cap, and decoded with the PDQ decode helpers (pixel limits, hostile input
 becomes a typed skip, not an exception). Blurred thumbnails are cached in the case's ``thumbs/review/``
 folder, owner-only (the default-settings one of each image is written there during triage, see

@@ -1,7 +1,7 @@
 """Plain hash lists: md5sum/sha1sum/sha256sum output, BSD tag lines and bare one-hash-per-line lists.
 
 These are the most common "hash set" anyone hands over, and the least specified, so each line is tried
-against the known shapes (FORMATS.md §4.2):
+against the known shapes (docs/formats.md, plain hash lists):
 
 - GNU ``<hex>  name`` (text mode) and ``<hex> *name`` (binary mode); a leading ``\\`` means the name is
   escaped (``\\\\``, ``\\n``, ``\\r``).

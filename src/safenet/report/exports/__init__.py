@@ -2,9 +2,11 @@
 
 Who may export: anyone who can read the case folder; each export is written owner-only and audited.
 All exporters read the same ``ExportItem`` list, so they never disagree on what was graded how.
-An item is exported when an examiner graded it or an illicit hash set matched it. Its category is the
-examiner's grade, else the grade of an *exact* hash-set match; a perceptual match alone never sends a
-category back to CAID (it is a lead, not a grade).
+An item is exported when an examiner graded it or an illicit hash set matched it. Its category is its
+effective grade from ``report.categorisation`` (the one the reports count) when that grade is settled: a
+trusted hash-set grade or an examiner's grade (A, B, C or not indecent). An indicative hash-set grade (a
+perceptual match, or a set whose category codes are unconfirmed) is a lead, not a grade: it never sends a
+category back to CAID, and neither does "uncertain".
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
-from safenet.case.gradings import Grade, current_gradings, hash_set_grades
-from safenet.case.schema import Exhibit, ItemRow
+from safenet.case.gradings import Grade
 from safenet.case.store import Case
+from safenet.report.categorisation import SETTLED_SOURCES, TRUSTED, categorise, item_rows
 
 EXPORT_CATEGORIES = ("A", "B", "C", Grade.NON_INDECENT.value)
 
@@ -42,29 +42,21 @@ class ExportItem:
     accessed: datetime | None
     created: datetime | None
     changed: datetime | None
-    category: str | None  # UK code (A, B, C, non-indecent) or None when ungraded
-    grade_source: str | None  # "examiner" | "hash-set" | None
-    examiner: str | None
+    category: str | None  # UK code (A, B, C, non-indecent) or None when not settled
+    grade_source: str | None  # provenance of ``category``: trusted | examiner | examiner-confirmed | None
+    examiner: str | None  # who gave the counted examiner grade
+    confirmed_by: str | None
 
 
 def export_items(case: Case) -> list[ExportItem]:
     """Graded or matched items in a stable order (exhibit, path, id)."""
-    gradings = current_gradings(case)
-    sets = hash_set_grades(case)
-    wanted = set(gradings) | set(sets)
+    categorised = categorise(case).items
+    wanted = [i for i, c in categorised.items() if c.hash_set is not None or c.graded]
     items: list[ExportItem] = []
-    with case.sessions() as s:
-        rows = s.execute(
-            select(ItemRow, Exhibit.label).join(Exhibit, Exhibit.id == ItemRow.exhibit_id).where(ItemRow.id.in_(wanted))
-        ).all()
-    for row, label in rows:
-        grading, hs = gradings.get(row.id), sets.get(row.id)
-        category: str | None = None
-        source: str | None = None
-        if grading is not None and grading.grade.value in EXPORT_CATEGORIES:
-            category, source = grading.grade.value, "examiner"
-        elif grading is None and hs is not None and hs.match_kind == "exact" and hs.category in EXPORT_CATEGORIES:
-            category, source = hs.category, "hash-set"
+    for row, label in item_rows(case, wanted):
+        item = categorised[row.id]
+        settled = item.provenance in SETTLED_SOURCES and item.outcome in EXPORT_CATEGORIES
+        by_examiner = settled and item.provenance != TRUSTED and item.grade is not None
         items.append(
             ExportItem(
                 item_id=row.id,
@@ -83,9 +75,10 @@ def export_items(case: Case) -> list[ExportItem]:
                 accessed=row.accessed,
                 created=row.created,
                 changed=row.changed,
-                category=category,
-                grade_source=source,
-                examiner=grading.examiner if grading else None,
+                category=item.outcome if settled else None,
+                grade_source=item.provenance if settled else None,
+                examiner=item.grade.examiner if by_examiner and item.grade else None,
+                confirmed_by=item.grade.confirmed_by if by_examiner and item.grade else None,
             )
         )
     items.sort(key=lambda i: (i.exhibit, i.path, i.item_id))

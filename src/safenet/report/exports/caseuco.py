@@ -1,4 +1,4 @@
-"""CASE/UCO 1.5 JSON-LD export (FORMATS.md §5.1), validated in the tests with ``case_validate``.
+"""CASE/UCO 1.5 JSON-LD export (docs/formats.md, CASE/UCO), validated in the tests with ``case_validate``.
 
 Each item is a ``uco-observable:File`` with a ``FileFacet`` (name, path, size, times) and a
 ``ContentDataFacet`` holding its hashes (``hashMethod`` as a plain string, as UCO 1.4+ requires). The
@@ -87,7 +87,9 @@ def export_case_uco(case: Case, items: list[ExportItem]) -> bytes:
             }
         )
         if item.category:
-            by = f"examiner {item.examiner}" if item.grade_source == "examiner" else "exact hash-set match"
+            by = "trusted hash-set grade"
+            if item.examiner:
+                by = f"examiner {item.examiner}" + (f", confirmed by {item.confirmed_by}" if item.confirmed_by else "")
             graph.append(
                 {
                     "@id": node("Annotation", item.item_id),

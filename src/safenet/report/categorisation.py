@@ -1,0 +1,358 @@
+"""The categorisation every report counts from: each item's effective category, where it came from, and the
+per-exhibit and total counts. JSON, CSV, HTML, the charging summary (HTML/PDF) and the VICS export all call
+``categorise`` and count nothing themselves, so their totals cannot disagree.
+
+Precedence (one rule for every item; the documents state it too, see ``PRECEDENCE``):
+  1. A *trusted* hash-set grade stands: an exact match to an illicit set whose category codes are confirmed
+     (for CAID, three independent votes). Examiners are not asked to re-view such items; if one grades it
+     anyway, that grade is kept and shown, and a different grade is counted as a disagreement to resolve
+     with the set's owner, but it does not move the item out of its trusted category.
+  2. Otherwise the examiner's current grade settles the item: an indicative hit (perceptual, or a set whose
+     codes are unconfirmed) or an item no set matched. A, B and C are counted; "not indecent" and "uncertain"
+     are counted apart.
+  3. Otherwise an indicative hash-set grade is counted as indicative (a lead an examiner should settle); a
+     hit whose set gives no A/B/C category is counted as "matched, uncategorised".
+  4. Otherwise an image or video is "ungraded".
+Counting: one item is one image; a video is one moving image; deleted and carved items (thumbnails, cache
+entries, carved files) are not accessible (R v Porter); the minimum provable number counts accessible items
+whose grade is trusted or an examiner grade confirmed by a second person.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from safenet.case.gradings import (
+    GRADABLE_MEDIA,
+    UK_GRADES,
+    Grade,
+    GradingRecord,
+    HashSetGrade,
+    current_gradings,
+    grade_events,
+    grading_history,
+    hash_set_grades,
+)
+from safenet.case.schema import Exhibit, ItemRow
+from safenet.case.store import Case
+
+# Provenance of an item's counted grade (stored in reports: never rename).
+TRUSTED = "trusted"
+INDICATIVE = "indicative"
+EXAMINER = "examiner"
+CONFIRMED = "examiner-confirmed"
+UNGRADED = "ungraded"
+PROVENANCES = (TRUSTED, INDICATIVE, EXAMINER, CONFIRMED)
+MIN_PROVABLE_SOURCES = frozenset({TRUSTED, CONFIRMED})
+#: Settled grades (not leads): what an export may send back as a category.
+SETTLED_SOURCES = frozenset({TRUSTED, EXAMINER, CONFIRMED})
+# Outcomes not counted under A/B/C.
+MATCHED_UNCATEGORISED = "matched-uncategorised"
+OUTSIDE_ABC = (Grade.NON_INDECENT.value, Grade.UNCERTAIN.value, MATCHED_UNCATEGORISED, UNGRADED)
+
+COUNT_KEYS = (
+    "total",
+    "still_live",
+    "still_deleted",
+    "video_live",
+    "video_deleted",
+    *PROVENANCES,
+    "min_still",
+    "min_video",
+    "min_total",
+)
+PRECEDENCE = (
+    "A trusted hash-set grade (an exact match to an illicit set whose category codes are confirmed) stands; "
+    "an examiner's different grade of such an item is recorded and counted as a disagreement, not counted "
+    "instead.",
+    "Otherwise the examiner's current grade settles the item (an indicative hash-set hit or an item no set "
+    "matched); a later grade supersedes an earlier one, which is kept in the item's history.",
+    "Otherwise an indicative hash-set grade (a perceptual match, or a set whose category codes are not "
+    "confirmed) is counted as indicative.",
+    "Otherwise an image or video is counted as ungraded.",
+)
+MIN_PROVABLE_DEFINITION = (
+    "The minimum provable number for a count is the number of accessible (live, not deleted or carved) items "
+    "in that category whose grade is either a trusted hash-set grade (an exact MD5/SHA-1/SHA-256 match to an "
+    "illicit hash set whose category codes are confirmed) or an examiner's grade confirmed by a second "
+    "examiner. Deleted or carved items, indicative hash-set grades and unconfirmed examiner grades are "
+    "counted in the table but not in the minimum provable number."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GivenGrade:
+    """One grade an examiner gave (current or superseded), with who, in what role, when, and its confirmation."""
+
+    grade: str  # a Grade value, or "withdrawn" (an undo that left the item without an examiner grade)
+    examiner: str
+    role: str | None  # the role of whoever wrote the row, from the audit log; None if the log does not say
+    at: datetime
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    row: int  # the grading row's id (what the audit log's lines name)
+    undo_of: int | None  # the row this one undid, when it was written by an undo
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "grade": self.grade,
+            "examiner": self.examiner,
+            "role": self.role,
+            "at": _iso(self.at),
+            "confirmed_by": self.confirmed_by,
+            "confirmed_at": _iso(self.confirmed_at),
+            "undo_of": self.undo_of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCategory:
+    """How one item is counted, and every grade behind it."""
+
+    item_id: int
+    exhibit: str
+    media_kind: str
+    deleted: bool  # deleted or carved: not accessible
+    outcome: str  # A | B | C | non-indecent | uncertain | matched-uncategorised | ungraded
+    provenance: str  # trusted | indicative | examiner | examiner-confirmed | ungraded
+    hash_set: HashSetGrade | None
+    grade: GivenGrade | None  # the examiner's current grade, also when a trusted grade stands
+    superseded: tuple[GivenGrade, ...]  # earlier grades, oldest first
+    disagreement: bool  # the examiner's current grade differs from the item's trusted hash-set grade
+
+    @property
+    def category(self) -> str | None:
+        """A, B or C when the item is counted under a category, else None."""
+        return self.outcome if self.outcome in UK_GRADES else None
+
+    @property
+    def moving(self) -> bool:
+        return self.media_kind == "video"
+
+    @property
+    def graded(self) -> bool:
+        return self.grade is not None or bool(self.superseded)
+
+    def as_dict(self) -> dict[str, Any]:
+        hs = self.hash_set
+        return {
+            "outcome": self.outcome,
+            "category": self.category,
+            "provenance": self.provenance,
+            "hash_set": None
+            if hs is None
+            else {"category": hs.category, "trusted": hs.trusted, "match_kind": hs.match_kind},
+            "grade": self.grade.as_dict() if self.grade else None,
+            "superseded": [g.as_dict() for g in self.superseded],
+            "disagrees_with_trusted": self.disagreement,
+        }
+
+
+@dataclass
+class Counts:
+    """Counts of one exhibit (or of all): per category A/B/C, and the items not counted under A/B/C."""
+
+    label: str
+    source: str
+    rows: dict[str, Counter[str]] = field(default_factory=lambda: {c: Counter() for c in UK_GRADES})
+    not_indecent: int = 0
+    uncertain: int = 0
+    matched_uncategorised: int = 0
+    unreviewed: int = 0
+    disagreements: int = 0
+
+    def add(self, item: ItemCategory) -> None:
+        if item.disagreement:
+            self.disagreements += 1
+        category = item.category
+        if category is None:
+            if item.outcome == Grade.NON_INDECENT.value:
+                self.not_indecent += 1
+            elif item.outcome == Grade.UNCERTAIN.value:
+                self.uncertain += 1
+            elif item.outcome == MATCHED_UNCATEGORISED:
+                self.matched_uncategorised += 1
+            else:
+                self.unreviewed += 1
+            return
+        row = self.rows[category]
+        moving = "video" if item.moving else "still"
+        row["total"] += 1
+        row[f"{moving}_{'deleted' if item.deleted else 'live'}"] += 1
+        row[item.provenance] += 1
+        if not item.deleted and item.provenance in MIN_PROVABLE_SOURCES:
+            row[f"min_{moving}"] += 1
+            row["min_total"] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "source": self.source,
+            "rows": [{"category": c, **{k: self.rows[c][k] for k in COUNT_KEYS}} for c in UK_GRADES],
+            "totals": {k: sum(self.rows[c][k] for c in UK_GRADES) for k in COUNT_KEYS},
+            "not_indecent": self.not_indecent,
+            "uncertain": self.uncertain,
+            "matched_uncategorised": self.matched_uncategorised,
+            "unreviewed": self.unreviewed,
+            "disagreements": self.disagreements,
+        }
+
+
+@dataclass
+class Categorisation:
+    items: dict[int, ItemCategory]  # every image or video, and every other item with a hit or a grade
+    exhibits: list[Counts]  # by exhibit label
+    total: Counts
+    examiners: list[dict[str, Any]]  # current grades per (examiner, confirmer, grade)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON report's ``counts``: the same numbers every other report shows."""
+        return {
+            "precedence": list(PRECEDENCE),
+            "min_provable_definition": MIN_PROVABLE_DEFINITION,
+            "total": self.total.as_dict(),
+            "exhibits": [e.as_dict() for e in self.exhibits],
+            "examiners": self.examiners,
+        }
+
+
+def categorise(case: Case) -> Categorisation:
+    """Each item's effective category and provenance, and the counts per exhibit and in total."""
+    current = current_gradings(case)
+    sets = hash_set_grades(case)
+    history = _histories(case, current)
+    exhibits: dict[int, Counts] = {}
+    labels: dict[int, str] = {}
+    total = Counts("All exhibits", "")
+    query = select(ItemRow.id, ItemRow.exhibit_id, ItemRow.media_kind, ItemRow.deleted, ItemRow.carved).order_by(
+        ItemRow.id
+    )
+    with case.sessions() as s:
+        for ex in s.scalars(select(Exhibit).order_by(Exhibit.label)):
+            exhibits[ex.id] = Counts(ex.label, ex.source)
+            labels[ex.id] = ex.label
+        rows = s.execute(query).all()
+    items: dict[int, ItemCategory] = {}
+    examiners: Counter[tuple[str, str, str]] = Counter()
+    for item_id, exhibit_id, media_kind, deleted, carved in rows:
+        hs, grades = sets.get(item_id), history.get(item_id, [])
+        if hs is None and not grades and media_kind not in GRADABLE_MEDIA:
+            continue
+        item = _categorise_one(item_id, labels[exhibit_id], media_kind, bool(deleted or carved), hs, grades)
+        items[item_id] = item
+        if item.grade is not None:
+            examiners[(item.grade.examiner, item.grade.confirmed_by or "", item.grade.grade)] += 1
+        exhibits[exhibit_id].add(item)
+        total.add(item)
+    return Categorisation(
+        items=items,
+        exhibits=list(exhibits.values()),
+        total=total,
+        examiners=[
+            {"examiner": name, "confirmed_by": confirmer or None, "grade": grade, "items": n}
+            for (name, confirmer, grade), n in sorted(examiners.items())
+        ],
+    )
+
+
+def item_rows(case: Case, ids: Iterable[int]) -> list[tuple[ItemRow, str]]:
+    """The items with these ids and their exhibit labels, queried in chunks under SQLite's parameter limit."""
+    wanted = sorted(set(ids))
+    out: list[tuple[ItemRow, str]] = []
+    with case.sessions() as s:
+        for start in range(0, len(wanted), 500):
+            query = (
+                select(ItemRow, Exhibit.label)
+                .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
+                .where(ItemRow.id.in_(wanted[start : start + 500]))
+            )
+            out.extend((row, label) for row, label in s.execute(query))
+    return out
+
+
+def _categorise_one(
+    item_id: int,
+    exhibit: str,
+    media_kind: str,
+    deleted: bool,
+    hs: HashSetGrade | None,
+    grades: list[tuple[GivenGrade, bool]],
+) -> ItemCategory:
+    current = next((g for g, is_current in grades if is_current), None)
+    superseded = tuple(g for g, is_current in grades if not is_current)
+    trusted = hs is not None and hs.trusted
+    if hs is not None and trusted:
+        outcome, provenance = hs.category, TRUSTED
+    elif current is not None:
+        outcome = current.grade
+        provenance = CONFIRMED if current.confirmed_by else EXAMINER
+    elif hs is not None:
+        in_abc = hs.category in UK_GRADES
+        outcome, provenance = (hs.category if in_abc else MATCHED_UNCATEGORISED), INDICATIVE
+    else:
+        outcome, provenance = UNGRADED, UNGRADED
+    return ItemCategory(
+        item_id=item_id,
+        exhibit=exhibit,
+        media_kind=media_kind,
+        deleted=deleted,
+        outcome=outcome,
+        provenance=provenance,
+        hash_set=hs,
+        grade=current,
+        superseded=superseded,
+        disagreement=bool(trusted and hs is not None and current is not None and current.grade != hs.category),
+    )
+
+
+def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[tuple[GivenGrade, bool]]]:
+    """Every grading row of every graded item, oldest first (withdrawals by undo included), each with its
+    grader's role and whether it is the item's current grade.
+
+    The grader's role is in the audit log's "item-graded" line of the row (the gradings table does not keep
+    it); a log line without a row id leaves the role unknown rather than guessing.
+    """
+    roles: dict[int, str | None] = {}
+    graded: set[int] = set(current)
+    for entry in case.audit.entries():
+        if entry.get("event") != "item-graded":
+            continue
+        data = entry.get("data", {})
+        if isinstance(data.get("item"), int):
+            graded.add(data["item"])
+        if isinstance(data.get("row"), int):
+            roles[data["row"]] = data.get("role")
+    out: dict[int, list[tuple[GivenGrade, bool]]] = {}
+    for item_id in sorted(graded):
+        confirmed_at = {r.row_id: r.confirmed_at for r in grading_history(case, item_id)}
+        now = current.get(item_id)
+        grades = [
+            (
+                GivenGrade(
+                    grade=event.grade,
+                    examiner=event.examiner,
+                    role=roles.get(event.row_id),
+                    at=event.at,
+                    confirmed_by=event.confirmed_by,
+                    confirmed_at=confirmed_at.get(event.row_id),
+                    row=event.row_id,
+                    undo_of=event.undo_of,
+                ),
+                now is not None and now.row_id == event.row_id,
+            )
+            for event in grade_events(case, item_id)
+        ]
+        if grades:
+            out[item_id] = grades
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
