@@ -31,7 +31,7 @@ def for_hash_sets(needed: Sequence[str]) -> tuple[str, ...]:
     """The digests an on-scene triage computes: the baseline plus what the selected hash sets hold.
 
     The verification hash of a reported file is SHA-256 (plus MD5 and SHA-1 where hash sets need them:
-    reference/DOMAIN.md, Forensic soundness 2). MD5 is always kept because exports to CAID and Project VIC
+    docs/domain.md, forensic soundness). MD5 is always kept because exports to CAID and Project VIC
     are keyed by it. SHA-1 alone of the three is left out when no selected set holds it: it costs as much
     CPU as SHA-256 and would match nothing.
     """

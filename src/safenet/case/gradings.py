@@ -6,7 +6,7 @@ Who may do what:
   - viewer: nothing here but reading (``current_gradings``, ``grading_history``, ``review_queue``).
   - anyone logged in who may see clear images (examiner, reviewer, admin): ``record_reveal``.
 Every grade, confirmation and reveal is written to the case's hash-chained audit log, before the database
-commit, so no grade can exist without its audit line (DOMAIN.md: "only graders grade; who did what is
+commit, so no grade can exist without its audit line (docs/domain.md: "only graders grade; who did what is
 recorded").
 
 Hash-set provenance (shared with the charging summary, so the review grid and the court document agree):

@@ -1,4 +1,4 @@
-"""Where the examine stage runs: in-process, on threads, or in worker processes (STYLE #9).
+"""Where the examine stage runs: in-process, on threads, or in worker processes (docs/architecture.md, executors).
 
 The stage is the same everywhere: ``Stage.run`` examines a batch of top-level items from one open
 evidence source and returns plain, picklable ``WorkResult`` s. What differs is where the stage lives:
@@ -119,7 +119,7 @@ class StagePlan:
 
 @dataclass(frozen=True, slots=True)
 class WorkerSetup:
-    """Everything a worker opens once, as plain data (picklable; STYLE #9: locators, not handles)."""
+    """Everything a worker opens once, as plain data (picklable; docs/architecture.md: locators, not handles)."""
 
     source: Path
     plan: StagePlan

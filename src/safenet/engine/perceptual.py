@@ -1,11 +1,11 @@
 """The worker side of perceptual matching: which images get a PDQ hash, and from which bytes.
 
 Why the decision is made in the worker: an image already matched exactly needs no perceptual work
-(DESIGN: decisive-first), and the worker knows its digests the moment the read ends. Asking the matcher
+(docs/architecture.md: decisive first), and the worker knows its digests the moment the read ends. Asking the matcher
 (``Matcher.contains``, one vectorised lookup, read-only memory maps: safe from threads) there avoids
 decoding the image at all, where a main-thread decision would need the bytes kept or read again.
 
-Which bytes (STYLE #4, one read): ``analyse_stream`` already reads the whole file for the digests, so
+Which bytes (one read: docs/architecture.md): ``analyse_stream`` already reads the whole file for the digests, so
 images up to ``KEEP_LIMIT`` are collected from that read (the chunks it reads anyway: no extra copy until
 they are joined) and decoded from memory. Larger ones would pin ``workers × size`` bytes of memory for a
 gain that a 50 MB file's decode dwarfs, so a top-level item is re-opened from its locator instead (a

@@ -1,4 +1,4 @@
-"""Triage profiles: how much of an exhibit is examined (see DESIGN.md, Profiles)."""
+"""Triage profiles: how much of an exhibit is examined (see docs/architecture.md, Profiles)."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ class Credential:
 
 @dataclass(frozen=True, slots=True)
 class OpenContext:
-    """What a back-end may ask of the caller when opening a source (STYLE #7: a small context object)."""
+    """What a back-end may ask of the caller when opening a source (docs/architecture.md: a small context object)."""
 
     credentials: tuple[Credential, ...] = ()
     partitions: tuple[str, ...] = ()  # volume names to examine (e.g. "p2", "vss1"); empty means all

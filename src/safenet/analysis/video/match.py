@@ -10,7 +10,7 @@ Two additions to vPDQ, both counted as one frame: a frame's hash inside uniform 
 pillarboxed copies) is searched beside its whole-frame hash, and each matched query frame reports the
 known frame nearest to it with both timestamps, so an examiner sees *which* part of a video matched.
 
-Frame lookups go through ``hashsets.index`` (STYLE #5): the brute-force reference for small sets and
+Frame lookups go through ``hashsets.index`` (docs/architecture.md): the brute-force reference for small sets and
 exact faiss above ``FAISS_FROM`` hashes, as the image side does. Both give identical results.
 """
 

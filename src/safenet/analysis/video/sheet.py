@@ -1,6 +1,6 @@
 """Blurred, greyscale frame sheets: how an examiner reviews a video without watching it.
 
-Why it is built during hashing: the frames are decoded once (STYLE #4). Each sampled frame that the sheet
+Why it is built during hashing: the frames are decoded once (docs/architecture.md). Each sampled frame that the sheet
 may use is reduced, turned grey and blurred at once, so no clear frame is ever kept: the collector holds
 only blurred thumbnails, at most ``2 × tiles`` of them, by keeping every *stride*-th sample and doubling
 the stride (dropping every other thumbnail) when full. The kept ones are therefore evenly spread over the

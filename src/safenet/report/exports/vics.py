@@ -1,4 +1,4 @@
-"""VICS 2.0 ``#Cases`` export, UK profile (FORMATS.md §1, §6): what goes back to CAID and Griffeye.
+"""VICS 2.0 ``#Cases`` export, UK profile (docs/formats.md, exports): what goes back to CAID and Griffeye.
 
 One Media per distinct MD5 with every instance in ``MediaFiles[]``; ``Category`` is the vics-uk code of the
 UK grade (from the scheme file, so a force that corrects the codes corrects the export too) and absent when

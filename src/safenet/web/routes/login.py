@@ -1,4 +1,4 @@
-"""Login and logout. Every attempt is written to the case's audit log (access logging, DOMAIN #9)."""
+"""Login and logout. Every attempt is written to the case's audit log (access logging: docs/domain.md)."""
 
 from __future__ import annotations
 
