@@ -44,6 +44,7 @@ from safenet.hashsets.formats.base import EMPTY_DIGESTS, BulkDigests
 from safenet.hashsets.model import EXACT_KINDS, PDQ_SIZE, HashKind, HashRecord, HashSetError, VideoFrameRecord, WarnFn
 from safenet.hashsets.perceptual import PDQ_INDEX_FILE, UNKNOWN_QUALITY, matchable
 from safenet.hashsets.video import NO_TRIM, VIDEO_FRAMES_FILE, FrameTable, save_frames
+from safenet.owner_only import create_owner_only, open_owner_only
 
 WARNING_LIMIT = 1000
 EXTRA_FILE = "extra.sqlite"
@@ -223,6 +224,7 @@ class Builder:
         if not self._extras:
             return
         if self._extra_db is None:
+            create_owner_only(self.directory / EXTRA_FILE)  # SQLite would create it 0644
             self._extra_db = sqlite3.connect(self.directory / EXTRA_FILE)
             self._extra_db.execute("CREATE TABLE extra (entry INTEGER PRIMARY KEY, data TEXT NOT NULL)")
         with self._extra_db:
@@ -431,7 +433,7 @@ def _save(path: Path, column: npt.NDArray[Any], order: I64 | None = None) -> Non
     rows = column.shape[0] if order is None else order.shape[0]
     descr = np.lib.format.dtype_to_descr(column.dtype)
     header = {"descr": descr, "fortran_order": False, "shape": (rows, *column.shape[1:])}
-    with path.open("wb") as handle:
+    with open_owner_only(path) as handle:
         np.lib.format.write_array_header_1_0(handle, header)
         for start in range(0, rows, _STEP):
             part = column[start : start + _STEP] if order is None else np.take(column, order[start : start + _STEP], 0)

@@ -20,6 +20,8 @@ from typing import Any, Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from safenet.owner_only import open_owner_only
+
 FORMAT: Final = "safenet-pdq-index"
 VERSION: Final = 1
 BITS: Final = 256
@@ -171,7 +173,7 @@ def save(path: Path, hashes: Hashes, ids: npt.NDArray[np.int64], qualities: npt.
     array = as_hash_array(hashes)
     header = {"format": FORMAT, "version": VERSION, "bits": BITS, "count": len(array), **meta}
     raw = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-    with path.open("wb") as handle:
+    with open_owner_only(path) as handle:
         np.savez(handle, header=raw, hashes=array, ids=_ids(ids, len(array)), qualities=np.asarray(qualities, np.int16))
 
 

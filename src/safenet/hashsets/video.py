@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from safenet.hashsets.catalog import StoredSet
 from safenet.hashsets.model import PDQ_SIZE, HashKind, HashSetError, HashSetInfo, Match
+from safenet.owner_only import open_owner_only
 
 if TYPE_CHECKING:  # analysis.video.match imports hashsets.index: imported where used, to keep imports acyclic
     from safenet.analysis.video.match import KnownVideos
@@ -54,7 +55,7 @@ def save_frames(path: Path, table: FrameTable) -> None:
     """Write the table with its versioned header (no pickle)."""
     header = {"format": FORMAT, "version": VERSION, "count": len(table)}
     raw = np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)
-    with path.open("wb") as handle:
+    with open_owner_only(path) as handle:
         np.savez(
             handle,
             header=raw,
