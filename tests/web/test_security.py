@@ -27,15 +27,16 @@ def _flatten(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[st
             yield prefix, route
 
 
-def _routes(app: FastAPI) -> list[tuple[str, str]]:
-    """Every (method, concrete path) the app serves, from app.routes: new routes are covered automatically."""
+def _routes(app: FastAPI, concrete: bool = True) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves, from app.routes: new routes are covered automatically. Concrete
+    paths have "1" for each parameter; otherwise the patterns are kept (``{item_id}``)."""
     found: list[tuple[str, str]] = []
     for prefix, route in _flatten(app.routes):
         if isinstance(route, Mount):
             assert prefix + route.path == "/static", f"unexpected mount {route.path}: add it to the session tests"
             continue
         assert isinstance(route, APIRoute), f"unexpected route type {route!r}: add it to the session tests"
-        path = re.sub(r"\{[^}]+\}", "1", prefix + route.path)
+        path = re.sub(r"\{[^}]+\}", "1", prefix + route.path) if concrete else prefix + route.path
         found.extend((method, path) for method in sorted(route.methods or ()))
     return found
 
@@ -58,6 +59,17 @@ def test_every_route_requires_a_session(app: FastAPI, built: Built) -> None:
         assert "other.jpg" not in response.text and "EX1" not in response.text
         checked += 1
     assert checked >= 10
+
+
+def test_item_ids_out_of_range_are_404_on_every_route(app: FastAPI, login: Callable[[str], Browser]) -> None:
+    client = login("alice")
+    with_item = [(m, p) for m, p in _routes(app, concrete=False) if "{item_id}" in p]
+    assert len(with_item) >= 6
+    for method, path in with_item:
+        for bad in (str(2**63), str(2**64 + 5), "0", "-1", "9" * 30):
+            url = path.replace("{item_id}", bad).replace("{index}", "0")
+            response = client.request(method, url, json={}, headers={"X-CSRF-Token": client.csrf})
+            assert response.status_code == 404, (method, url, response.status_code)
 
 
 def test_static_files_hold_no_case_data(app: FastAPI) -> None:

@@ -19,6 +19,8 @@ class ItemSource:
     media_kind: str
     sha256: str | None
     size: int | None
+    filetype: str  # the signature's type name ("gif", "heic", ...)
+    display: str  # str(locator), control characters escaped: how the item is named to a person
 
 
 def item_source(case: Case, item_id: int) -> ItemSource | None:
@@ -31,6 +33,8 @@ def item_source(case: Case, item_id: int) -> ItemSource | None:
             ItemRow.media_kind,
             ItemRow.sha256,
             ItemRow.size,
+            ItemRow.filetype,
+            ItemRow.display,
         )
         .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
         .where(ItemRow.id == item_id)

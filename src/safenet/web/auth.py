@@ -18,6 +18,7 @@ from fastapi import HTTPException, Request, status
 
 from safenet.users import User
 from safenet.web.context import WebContext, web_context
+from safenet.web.reveals import Reveal
 
 COOKIE = "safenet_session"
 #: Sessions not yet logged in (the login form's CSRF token needs one) are capped, oldest dropped first.
@@ -32,7 +33,7 @@ class WebSession:
     user: User | None
     last_seen: datetime
     review_started: datetime | None = None
-    reveal: tuple[int, datetime] | None = None  # (item id, until): one item at a time
+    reveal: Reveal | None = None  # one item (and step, frame) at a time
 
 
 class LoginRequired(Exception):

@@ -34,6 +34,8 @@ class WebSettings:
     break_after: timedelta = timedelta(minutes=60)
     #: Largest side of a revealed picture as served (it is re-encoded, never the evidence file itself).
     clear_max_side: int = 1024
+    #: Largest side of the first reveal step, "large-blurred" (bigger than a thumbnail, still blurred, grey).
+    large_blurred_side: int = 512
     #: Largest evidence file read into memory for a thumbnail or a reveal.
     max_read_bytes: int = 256 << 20
     #: Items shown on one grid page.
