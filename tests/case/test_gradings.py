@@ -17,24 +17,32 @@ import pytest
 
 from safenet.case.gradings import (
     Grade,
+    GradingConflict,
     GradingError,
     confirm_grading,
     current_gradings,
+    grade_events,
     grade_items,
     grading_history,
     record_reveal,
+    record_reveal_closed,
+    review_counts,
     review_queue,
+    undo_gradings,
 )
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case, CaseError
 from safenet.engine.executors import ExecutorKind
+from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.users import Role, User
 from tests.builders import VicsSet, jpeg, write
+from tests.datafiles import DATA
+from tests.evidence.test_embedded import exif_app1, with_app1
 
-VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "media" / "video" / "realshort.mp4"
+VIDEO = DATA / "media" / "video" / "realshort.mp4"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 EXAMINER = User("alice", Role.EXAMINER, NOW)
 EXAMINER2 = User("erin", Role.EXAMINER, NOW)
@@ -116,8 +124,15 @@ def test_review_queue_filters(built: Built) -> None:
     assert review_queue(built.case, deleted=True) == []
     grade_items(built.case, [built.ids["u10.jpg"]], Grade.A, EXAMINER)
     assert _names(built, review_queue(built.case, category="A")) == {"u10.jpg"}
-    assert _names(built, review_queue(built.case, category="B")) == {"indicative_b.jpg"}
-    assert len(review_queue(built.case, category="ungraded")) == 4
+    # an indicative hit still needs an examiner's grade: it is "ungraded" until then, not "B" (defect 14)
+    assert _names(built, review_queue(built.case, category="B")) == set()
+    assert _names(built, review_queue(built.case, category="ungraded")) == {
+        "indicative_b.jpg",
+        "u11.jpg",
+        "u12.jpg",
+        "u13.jpg",
+        "clip.mp4",
+    }
 
 
 def test_grading_supersedes_keeps_history_and_is_audited(built: Built) -> None:
@@ -133,6 +148,8 @@ def test_grading_supersedes_keeps_history_and_is_audited(built: Built) -> None:
     assert current[u10].grade is Grade.A and current[u11].grade is Grade.B
     graded = [e["data"] for e in built.case.audit.entries() if e["event"] == "item-graded"]
     assert graded[-1] == {
+        "row": history[-1].row_id,
+        "at": history[-1].at.isoformat(),
         "item": u10,
         "grade": "A",
         "examiner": "erin",
@@ -170,6 +187,7 @@ def test_confirmation_needs_a_second_person_with_the_right_role(built: Built) ->
         confirm_grading(built.case, u12, EXAMINER)
     with pytest.raises(GradingError, match="a different person must confirm"):
         confirm_grading(built.case, u12, ADMIN)
+    record_reveal(built.case, u12, REVIEWER, step="grey")
     record = confirm_grading(built.case, u12, REVIEWER)
     assert (record.grade, record.examiner, record.confirmed_by) == (Grade.C, "root", "bob")
     assert record.confirmed_at is not None
@@ -186,7 +204,8 @@ def test_reveals_are_audited_and_viewers_may_not_reveal(built: Built) -> None:
     u13 = built.ids["u13.jpg"]
     record_reveal(built.case, u13, EXAMINER)
     [entry] = [e for e in built.case.audit.entries() if e["event"] == "item-revealed"]
-    assert entry["data"] == {"item": u13, "user": "alice", "role": "examiner"} and entry["ts"]
+    assert entry["data"] == {"item": u13, "user": "alice", "role": "examiner", "step": "colour", "frame": None}
+    assert entry["ts"]
     with pytest.raises(GradingError, match="viewers may not reveal"):
         record_reveal(built.case, u13, VIEWER)
     with pytest.raises(GradingError, match="not in this case"):
@@ -200,3 +219,92 @@ def test_cases_from_before_grading_are_refused(built: Built, tmp_path: Path) -> 
     db.close()
     with pytest.raises(CaseError, match=r"schema version 2, written by an older Safenet.*examiner grading"):
         Case.open_existing(tmp_path / "case")
+
+
+def test_a_bulk_grade_never_replaces_another_grade_unless_asked(built: Built) -> None:
+    """Defect 3: a cluster/selection grade silently overwrote an existing A."""
+    u10, u11 = built.ids["u10.jpg"], built.ids["u11.jpg"]
+    grade_items(built.case, [u10], Grade.A, EXAMINER2)
+    with pytest.raises(GradingConflict, match=r"item \d+ \(A by erin\)") as caught:
+        grade_items(built.case, [u10, u11], Grade.NON_INDECENT, EXAMINER, overwrite=False)
+    assert [(c.item_id, c.grade, c.examiner) for c in caught.value.conflicts] == [(u10, Grade.A, "erin")]
+    assert set(current_gradings(built.case)) == {u10}  # nothing written
+    grade_items(built.case, [u10, u11], Grade.A, EXAMINER, overwrite=False)  # the same grade is no conflict
+    grade_items(built.case, [u10, u11], Grade.B, EXAMINER, overwrite=True)
+    assert {i: r.grade for i, r in current_gradings(built.case).items()} == {u10: Grade.B, u11: Grade.B}
+
+
+def test_undo_restores_the_state_before_with_a_new_audited_row(built: Built) -> None:
+    u10, u11 = built.ids["u10.jpg"], built.ids["u11.jpg"]
+    grade_items(built.case, [u10], Grade.A, EXAMINER2)
+    record_reveal(built.case, u10, REVIEWER)
+    confirm_grading(built.case, u10, REVIEWER)
+    rows = grade_items(built.case, [u10, u11], Grade.C, EXAMINER)
+    with pytest.raises(GradingError, match="only they may undo it"):
+        undo_gradings(built.case, [rows[0].row_id or 0], EXAMINER2)
+    undone = undo_gradings(built.case, [r.row_id or 0 for r in rows], EXAMINER)
+    restored = {u.item_id: u.restored for u in undone}
+    assert restored[u11] is None  # back to no examiner grade
+    back = restored[u10]
+    assert back is not None and (back.grade, back.examiner, back.confirmed_by) == (Grade.A, "erin", "bob")
+    current = current_gradings(built.case)
+    assert set(current) == {u10} and current[u10].grade is Grade.A
+    assert [r.grade for r in grading_history(built.case, u10)] == [Grade.A, Grade.C, Grade.A]  # history kept
+    assert [e.grade for e in grade_events(built.case, u11)] == ["C", "withdrawn"]
+    assert grade_events(built.case, u11)[-1].undo_of == rows[1].row_id
+    assert any(i.item_id == u11 and i.needs_grade for i in review_queue(built.case))
+    with pytest.raises(GradingError, match="graded again after this grade"):
+        undo_gradings(built.case, [rows[0].row_id or 0], EXAMINER)  # not the current row any more
+    graded = [e["data"] for e in built.case.audit.entries() if e["event"] == "item-graded"]
+    assert graded[-1]["undo_of"] == rows[1].row_id and graded[-1]["grade"] == "withdrawn"
+    assert graded[-1]["row"] == undone[1].row_id and graded[-1]["undone_by"] == "alice"
+    assert built.case.audit.verify().ok
+
+
+def test_a_confirmation_needs_the_item_shown_to_the_confirmer_and_records_what_was_shown(built: Built) -> None:
+    """Defect 5: reviewers confirmed whole selections from blurred thumbnails."""
+    u12 = built.ids["u12.jpg"]
+    grade_items(built.case, [u12], Grade.B, EXAMINER)
+    record_reveal(built.case, u12, EXAMINER)  # shown to someone else: not enough
+    with pytest.raises(GradingError, match=r"bob has not been shown item .*reveal it"):
+        confirm_grading(built.case, u12, REVIEWER)
+    assert current_gradings(built.case)[u12].confirmed_by is None
+    record_reveal(built.case, u12, REVIEWER, step="large-blurred")
+    record_reveal(built.case, u12, REVIEWER, step="grey")
+    record_reveal_closed(built.case, u12, REVIEWER, "expired")
+    confirm_grading(built.case, u12, REVIEWER)
+    [entry] = [e["data"] for e in built.case.audit.entries() if e["event"] == "grading-confirmed"]
+    assert entry["shown"]["step"] == "grey" and entry["confirmed_by"] == "bob" and entry["row"]
+    closed = [e["data"] for e in built.case.audit.entries() if e["event"] == "reveal-closed"]
+    assert closed == [{"item": u12, "user": "bob", "reason": "expired"}]
+    with pytest.raises(GradingError, match="unknown reveal step"):
+        record_reveal(built.case, u12, REVIEWER, step="huge")
+
+
+def test_children_of_a_trusted_match_are_settled_with_it_and_labelled_by_source(tmp_path: Path) -> None:
+    """Defect 8: the EXIF thumbnail of a trusted A was queued for review labelled "deleted"."""
+    matched = with_app1(jpeg(1, (96, 72)), exif_app1(jpeg(50, (32, 24))))
+    unknown = with_app1(jpeg(41, (96, 72)), exif_app1(jpeg(51, (32, 24))))
+    store = HashSetStore(tmp_path / "db")
+    write(tmp_path / "ref", "m.jpg", matched)
+    store.build_folder(tmp_path / "ref", "ref-x", kind=SetKind.ILLICIT, category="A", scheme="uk", warn=_no_warning)
+    write(tmp_path / "ev", "matched.jpg", matched)
+    write(tmp_path / "ev", "unknown.jpg", unknown)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(
+        exhibit="EX1", hashsets=("ref-x",), operator="t", executor=ExecutorKind.INLINE, profile=Profile.STANDARD
+    )
+    triage(tmp_path / "ev", case, store, options)
+    everything = {i.item_id: i for i in review_queue(case, include_matched=True)}
+    children = {everything[i.parent_id].name: i for i in everything.values() if i.parent_id in everything}
+    assert set(children) == {"matched.jpg", "unknown.jpg"}
+    assert all(i.source == "embedded" and i.deleted is not None for i in children.values())
+    settled, open_child = children["matched.jpg"], children["unknown.jpg"]
+    assert settled.settled_by == settled.parent_id and not settled.needs_grade
+    assert open_child.settled_by is None and open_child.needs_grade
+    queue = {i.item_id for i in review_queue(case)}
+    assert settled.item_id not in queue and open_child.item_id in queue
+    assert {i.item_id for i in review_queue(case, source="embedded")} == {open_child.item_id}
+    counts = review_counts(review_queue(case))
+    assert (counts["total"], counts["to_grade"], counts["ungraded"]) == (2, 2, 2)
+    case.close()

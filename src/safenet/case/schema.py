@@ -13,6 +13,11 @@ current, with its second-examiner confirmation). Version-2 cases are refused for
 
 Version 4 added video: an item's container metadata (duration, codec, resolution) and a finding's
 ``frames`` (which found and known times matched, JSON). Version-3 cases are refused for the same reason.
+
+Version 5 added what a court needs to rely on a review: the ``reveals`` table (who was shown which item at
+which step, so a confirmation can require that the confirmer saw the item), a grading row's ``undo_of``
+(an undo is a new row restoring the state before the undone one) and ``confirm_reveal_id`` (what the
+confirmer was shown), and examiners' per-item ``item_notes`` and ``item_tags``. Version-4 cases are refused.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -190,6 +195,48 @@ class GradingRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirmed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # version 5: the row this one undoes (it restores the state before that row), and the reveal that showed
+    # the item to its confirmer (a confirmation needs one)
+    undo_of: Mapped[int | None] = mapped_column(ForeignKey("gradings.id"), nullable=True)
+    confirm_reveal_id: Mapped[int | None] = mapped_column(ForeignKey("reveals.id"), nullable=True)
+
+
+class RevealRow(Base):
+    """One reveal of an item to one user at one step (``case.gradings.record_reveal``); closed once."""
+
+    __tablename__ = "reveals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    user: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(20))  # large-blurred | grey | colour
+    frame: Mapped[int | None] = mapped_column(Integer, nullable=True)  # videos and GIFs: which frame
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)  # closed | expired | navigated
+
+
+class NoteRow(Base):
+    """An examiner's free-text note on an item; notes are added, never edited."""
+
+    __tablename__ = "item_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    user: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+
+
+class TagRow(Base):
+    """A short tag on an item (one row per item and tag)."""
+
+    __tablename__ = "item_tags"
+    __table_args__ = (UniqueConstraint("item_id", "tag", name="uq_item_tag"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    tag: Mapped[str] = mapped_column(String(60))
+    user: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 Index("ix_findings_kind", Finding.set_kind, Finding.category)

@@ -21,10 +21,13 @@ class Filters(BaseModel):
     match: Literal["exact", "perceptual", "none"] | None = None
     state: Literal["live", "deleted"] | None = None
     media: Literal["image", "video"] | None = None
+    source: Literal["live", "deleted", "carved", "embedded", "cache", "archive member"] | None = None
+    path: str | None = Field(None, max_length=1000)  # start of the display path
+    cluster: int | None = Field(None, ge=1, le=2**31)  # the cluster view: one cluster, every member
     matched: bool = False
     page: int = Field(1, ge=1, le=100_000)
 
-    @field_validator("exhibit", "category", "match", "state", "media", mode="before")
+    @field_validator("exhibit", "category", "match", "state", "media", "source", "path", "cluster", mode="before")
     @classmethod
     def _blank_is_any(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -39,13 +42,26 @@ class Filters(BaseModel):
 
 
 class GradeRequest(BaseModel):
-    """Grade a selection of items, or every reviewable item of one near-duplicate cluster."""
+    """Grade the focused item, a selection, or the members of a cluster the grader was shown.
+
+    A cluster grade names the members shown (``item_ids``) and the cluster; the server grades only those
+    that are reviewable members of it. A bulk grade never replaces another grade unless ``overwrite``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     grade: Grade
     item_ids: list[int] = Field(default_factory=list, max_length=MAX_BULK)
     cluster_id: int | None = None
+    overwrite: bool = False
+
+
+class UndoRequest(BaseModel):
+    """Undo grading rows this user wrote (the ids the grade answers gave)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row_ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class ConfirmRequest(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from safenet.case.gradings import Grade, review_queue
+from safenet.case.gradings import SOURCE_KINDS, Grade, review_counts, review_queue
 from safenet.web.auth import WebSession, api_session, logged_in, page_session
 from safenet.web.context import web_context
 from safenet.web.csrf import page_write
@@ -42,16 +42,23 @@ def grid(
         deleted=None if filters.state is None else filters.state == "deleted",
         category=filters.category,
         match_kind=filters.match,
+        source=filters.source,
+        path_prefix=filters.path,
+        cluster=filters.cluster,
     )
-    size = ctx.settings.page_size
+    # The cluster view shows every member on one page: a cluster grade may touch only what was shown.
+    size = max(len(items), 1) if filters.cluster is not None else ctx.settings.page_size
     pages = max(1, -(-len(items) // size))
     shown = items[(filters.page - 1) * size : filters.page * size]
+    everything = items if _unfiltered(filters) else review_queue(ctx.case)
+    cluster_exhibits = sorted({i.exhibit for i in items}) if filters.cluster is not None else []
     options: dict[str, Any] = {
         "exhibits": [e.label for e in ctx.case.exhibits()],
         "categories": CATEGORIES,
         "sizes": THUMB_SIZES,
         "blurs": sorted(BLUR_LEVELS),
         "grades": [g.value for g in Grade],
+        "sources": SOURCE_KINDS,
     }
     return page(
         request,
@@ -59,11 +66,18 @@ def grid(
         "review.html",
         items=shown,
         total=len(items),
+        counts=review_counts(everything),
+        cluster_exhibits=cluster_exhibits,
         pages=pages,
         filters=filters,
         prefs=ctx.prefs(user.name),
         options=options,
     )
+
+
+def _unfiltered(filters: Filters) -> bool:
+    narrowed = filters.model_dump(exclude={"page"})
+    return all(value in (None, False) for value in narrowed.values())
 
 
 @router.post("/settings")
