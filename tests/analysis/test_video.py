@@ -25,8 +25,9 @@ from safenet.analysis.video import (
 )
 from safenet.analysis.video.match import KnownVideos
 from safenet.hashsets.index import BruteForceIndex, FaissIndex, as_hash_array
+from tests.datafiles import DATA
 
-VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "media" / "video"
+VIDEO = DATA / "media" / "video"
 COCKATOO, COCKATOO_420, REALSHORT = VIDEO / "cockatoo.mp4", VIDEO / "cockatoo_yuv420.mp4", VIDEO / "realshort.mp4"
 
 

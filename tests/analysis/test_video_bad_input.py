@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from safenet.analysis.video import Stop, VideoHash, VideoSettings, hash_video
+from tests.datafiles import DATA
 
-VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "media" / "video"
+VIDEO = DATA / "media" / "video"
 
 
 def _encode(path: Path, frames: int, size: tuple[int, int], *, step: int = 1, gop: int = 60, **mux: str) -> Path:

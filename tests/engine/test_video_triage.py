@@ -1,6 +1,6 @@
 """Video matching end to end: a set built from a corpus clip, found copies of it triaged.
 
-Benign corpus clips only (../shared/corpus/media/video). The set is built with ``safenet hashset build``
+Benign corpus clips only (tests/data/media/video). The set is built with ``safenet hashset build``
 from cockatoo.mp4; the exhibit holds the other encoding of the clip, a half-size re-encode made here, a
 still taken from the clip, an unrelated clip, an exact copy and a truncated copy.
 """

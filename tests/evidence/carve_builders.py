@@ -9,11 +9,11 @@ import io
 import random
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from safenet.demo import _encode, picture
+from tests.datafiles import DATA
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
+CORPUS = DATA
 
 
 @dataclass

@@ -20,9 +20,10 @@ from safenet.evidence.embedded import WARNING_CODES, EmbeddedLimits, embedded_ki
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceWarning, Item
 from safenet.evidence.registry import open_locator, open_source
+from tests.datafiles import DATA
 from tests.evidence.test_thumbcache_thumbsdb import cfb
 
-PILLOW = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "media" / "pillow"
+PILLOW = DATA / "media" / "pillow"
 
 
 def md5(data: bytes) -> str:

@@ -16,12 +16,11 @@ from safenet.evidence.locator import LayerKind
 from safenet.evidence.model import Credential, CredentialKind, EvidenceError, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_source
 from safenet.inspect import inspect_source
+from tests.datafiles import DATA, data_file
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk"
+CORPUS = DATA / "disk"
 DFVFS = CORPUS / "dfvfs"
 A_FILE_MD5 = "85bebf48"
-
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared disk corpus not present")
 
 
 def listing(
@@ -62,7 +61,7 @@ def path_of(item: Item) -> str:
     ],
 )
 def test_dfvfs_images_list_the_expected_files(name: str, image_format: str, fs: str | None) -> None:
-    evidence, items, warnings = listing(DFVFS / name)
+    evidence, items, warnings = listing(data_file(DFVFS / name))
     assert evidence.image_format == image_format
     by_path = {path_of(i).lower(): i for i in items if not i.deleted}
     found = [i for p, i in by_path.items() if p.endswith("a_directory/a_file")]
@@ -81,14 +80,14 @@ def test_dfvfs_images_list_the_expected_files(name: str, image_format: str, fs: 
 def test_lvm_and_mbr_volumes_are_partition_layers() -> None:
     _, items, _ = listing(DFVFS / "lvm.qcow2")
     assert {la.value for i in items for la in i.locator.layers if la.kind is LayerKind.PARTITION} == {"lvm1"}
-    _, items, _ = listing(DFVFS / "mbr_2022.raw")
+    _, items, _ = listing(data_file(DFVFS / "mbr_2022.raw"))
     parts = {la.value: la.detail for i in items for la in i.locator.layers if la.kind is LayerKind.PARTITION}
     assert parts == {"p1": "mbr", "p5": "mbr"}  # p5: a logical partition inside the extended one
 
 
 def test_split_e01_with_an_empty_partition_says_so() -> None:
     # image-split.E01 holds an MBR: p1 has no file system, p5 an empty ext2 (only lost+found)
-    _, items, warnings = listing(DFVFS / "image-split.E01")
+    _, items, warnings = listing(data_file(DFVFS / "image-split.E01"))
     assert items == []
     assert [(w.code, w.locator and w.locator.leaf.value) for w in warnings] == [("volume-unreadable", "p1")]
 
@@ -232,9 +231,9 @@ def test_fuzzed_ntfs_gives_a_warning_not_a_crash_or_hang() -> None:
     ],
 )
 def test_describe_and_inspect_report_the_media_size_not_the_file_size(name: str, media_size: int) -> None:
-    evidence = ImageEvidence(DFVFS / name)
+    evidence = ImageEvidence(data_file(DFVFS / name))
     assert evidence.describe().details["size"] == str(media_size)
-    assert inspect_source(DFVFS / name)["size"] == media_size
+    assert inspect_source(data_file(DFVFS / name))["size"] == media_size
 
 
 def test_a_single_raw_file_is_never_joined_with_look_alike_siblings(tmp_path: Path) -> None:
@@ -242,7 +241,7 @@ def test_a_single_raw_file_is_never_joined_with_look_alike_siblings(tmp_path: Pa
     # "disk2.iso" and reads both as one disk. A single file is read alone; real split names (.000/.001,
     # .aa) still join (ext2.splitraw.000 above).
     one, two = tmp_path / "disk1.iso", tmp_path / "disk2.iso"
-    one.write_bytes((DFVFS / "ext2.raw").read_bytes())
+    one.write_bytes(data_file(DFVFS / "ext2.raw").read_bytes())
     two.write_bytes(b"\xaa" * 4096)
     evidence = ImageEvidence(one)
     assert evidence.describe().details["size"] == str(one.stat().st_size)

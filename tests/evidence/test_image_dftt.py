@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from safenet.inspect import inspect_source
+from tests.datafiles import DATA
 from tests.evidence.image_builders import content, listing, path_of
 
-DFTT = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk" / "dftt"
-
-pytestmark = pytest.mark.skipif(not DFTT.is_dir(), reason="shared disk corpus not present")
+DFTT = DATA / "disk" / "dftt"
 
 
 def unzip(name: str, member: str, tmp_path: Path) -> Path:

@@ -23,6 +23,7 @@ import pytest
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.image.region import RunsRaw
 from safenet.evidence.image.tsk import RawVolume
+from tests.datafiles import DATA
 from tests.evidence.image_builders import (
     HAVE_EXT4,
     HAVE_FAT,
@@ -34,8 +35,7 @@ from tests.evidence.image_builders import (
     photos,
 )
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared disk corpus not present")
+CORPUS = DATA / "disk"
 
 
 def both_ways(image: Path) -> tuple[int, int]:
@@ -61,12 +61,11 @@ def both_ways(image: Path) -> tuple[int, int]:
     return direct, sum(1 for item in items if not item.deleted and item.size)
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("source", "member", "every"),
     [
-        ("dfvfs/ext2.raw", None, True),
-        ("dfvfs/mbr_2022.raw", None, True),  # ext2 and ext4 in MBR partitions (one a logical partition)
+        ("dfvfs/ext2.raw.gz", None, True),
+        ("dfvfs/mbr_2022.raw.gz", None, True),  # ext2 and ext4 in MBR partitions (one a logical partition)
         ("sleuthkit/image.dd", None, True),
         ("dftt/7-undel-ntfs.zip", "7-undel-ntfs/7-ntfs-undel.dd", True),
         ("dftt/6-undel-fat.zip", "6-undel-fat/6-fat-undel.dd", True),

@@ -12,9 +12,10 @@ from safenet.cli import Exit, main
 from safenet.evidence.image import CredentialError, ImageEvidence
 from safenet.evidence.locator import LayerKind, Locator
 from safenet.evidence.model import Credential, CredentialKind, EvidenceWarning, Item, OpenContext
+from tests.datafiles import DATA
 from tests.evidence.image_builders import HAVE_LUKS, luks_image, photos
 
-DFVFS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk" / "dfvfs"
+DFVFS = DATA / "disk" / "dfvfs"
 PASSWORD = "correct horse"
 FILES = photos(2)
 needs_luks = pytest.mark.skipif(not HAVE_LUKS, reason="cryptsetup/openssl/dosfstools missing (make sysdeps-test)")

@@ -1,4 +1,4 @@
-"""FAT12/16/32 and exFAT images from dfir_ntfs (``corpus/disk/fat_exfat``) against their answer files.
+"""FAT12/16/32 and exFAT images from dfir_ntfs (``tests/data/disk/fat_exfat``) against their answer files.
 
 The answer files were written by other tools, so each test states the conventions it translates:
 - ``fat12/16_full_test.txt``: GNU ``find -printf '%p<sep>%T+'`` over a Linux mount, live entries only,
@@ -26,12 +26,11 @@ import pytest
 
 from safenet.evidence.locator import LayerKind
 from safenet.evidence.model import Item
+from tests.datafiles import DATA
 from tests.evidence.image_builders import content, listing, path_of
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk"
+CORPUS = DATA / "disk"
 FAT = CORPUS / "fat_exfat"
-
-pytestmark = pytest.mark.skipif(not FAT.is_dir(), reason="shared disk corpus not present")
 
 
 def gunzip(name: str, tmp_path: Path) -> Path:

@@ -33,6 +33,7 @@ from safenet.evidence.registry import open_locator
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg
+from tests.datafiles import DATA
 from tests.evidence.image_builders import (
     HAVE_EXFAT,
     HAVE_EXT4,
@@ -44,7 +45,7 @@ from tests.evidence.image_builders import (
     photos,
 )
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk"
+CORPUS = DATA / "disk"
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("mkfs.vfat") and shutil.which("mcopy")), reason="dosfstools/mtools missing (make sysdeps-test)"
@@ -150,7 +151,7 @@ def _unallocated(image: Path) -> bytes:
 
 
 @pytest.mark.skipif(not shutil.which("blkls"), reason="sleuthkit missing (make sysdeps-test)")
-@pytest.mark.parametrize("name", ["fat_exfat/exfat_win.raw.gz", "dfvfs/hfsplus.raw", "dfvfs/ext2.raw"])
+@pytest.mark.parametrize("name", ["fat_exfat/exfat_win.raw.gz", "dfvfs/hfsplus.raw.gz", "dfvfs/ext2.raw.gz"])
 def test_unallocated_space_is_what_blkls_gives(tmp_path: Path, name: str) -> None:
     """exFAT (allocation bitmap), HFS+ (allocation file) and ext2 (group bitmaps): the region holds exactly
     the bytes of the blocks TSK's ``blkls`` calls unallocated (none of these images has a deleted file
@@ -248,7 +249,7 @@ def test_exfat_free_cluster_is_carved(tmp_path: Path) -> None:
 @pytest.mark.skipif(not shutil.which("blkls"), reason="sleuthkit missing (make sysdeps-test)")
 def test_hfsplus_free_block_is_carved_and_live_files_are_not(tmp_path: Path) -> None:
     image = tmp_path / "hfsplus.raw"
-    image.write_bytes((CORPUS / "dfvfs" / "hfsplus.raw").read_bytes())
+    image.write_bytes(gzip.decompress((CORPUS / "dfvfs" / "hfsplus.raw.gz").read_bytes()))
     image.chmod(0o600)
     listing = subprocess.run(["blkls", "-l", str(image)], check=True, capture_output=True, text=True).stdout
     free = [int(a) for a, flag in re.findall(r"^(\d+)\|(\w)$", listing, re.M) if flag == "f"]

@@ -20,10 +20,11 @@ from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.inspect import inspect_source
 from tests.builders import VicsSet, jpeg
+from tests.datafiles import DATA, data_file
 from tests.evidence.image_builders import content, listing, path_of
 
 SECTOR = 512
-CORPUS_DFVFS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "disk" / "dfvfs"
+CORPUS_DFVFS = DATA / "disk" / "dfvfs"
 needs_fat = pytest.mark.skipif(
     not (shutil.which("mkfs.vfat") and shutil.which("mcopy")), reason="dosfstools/mtools missing (make sysdeps-test)"
 )
@@ -188,5 +189,8 @@ def test_raw_images_are_read_by_tsk_itself_with_the_same_bytes_as_through_dfvfs(
     assert _by_partition(ImageEvidence(disk)) == native == {"p1 gpt": _md5s(files)}
     # Split raw, E01 and devices are never read natively: the file is not the media there.
     assert (
-        ImageEvidence(CORPUS_DFVFS / "ext2.splitraw.000")._raw_volume((Layer(LayerKind.IMAGE, detail="raw"),)) is None
+        ImageEvidence(data_file(CORPUS_DFVFS / "ext2.splitraw.000"))._raw_volume(
+            (Layer(LayerKind.IMAGE, detail="raw"),)
+        )
+        is None
     )

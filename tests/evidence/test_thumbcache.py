@@ -17,8 +17,9 @@ from safenet.evidence.caches import CacheIndex, CacheLimits, cache_kind, expand_
 from safenet.evidence.caches.thumbcache import read_header, walk
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceWarning, Item
+from tests.datafiles import DATA
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "thumbcache"
+CORPUS = DATA / "thumbcache"
 CACHE_FILES = sorted(p for p in CORPUS.glob("*/thumbcache_*.db") if p.name != "thumbcache_idx.db")
 
 

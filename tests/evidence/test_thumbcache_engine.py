@@ -19,9 +19,10 @@ from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Item
 from safenet.evidence.registry import open_locator, open_source
 from safenet.evidence.single_file import SingleFileEvidence
+from tests.datafiles import DATA
 from tests.evidence.carve_builders import build
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "thumbcache" / "windows_10"
+CORPUS = DATA / "thumbcache" / "windows_10"
 
 
 @pytest.mark.parametrize("profile", [Profile.STANDARD, Profile.FULL])

@@ -1,4 +1,4 @@
-"""Format readers: the shared corpus fixtures, detection, and the text formats' edge cases."""
+"""Format readers: the third-party sample files in tests/data, detection, and the text formats' edge cases."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from safenet.hashsets import (
 from safenet.hashsets.formats import FORMAT_CLASSES, FORMATS, HashSetFormat, _registry
 from safenet.hashsets.formats.base import BulkDigests
 from safenet.hashsets.formats.vics import VicsFormat
+from tests.datafiles import DATA
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "hashsets"
+CORPUS = DATA / "hashsets"
 
 H = bytes.fromhex
 MD5_A = H("00112233445566778899aabbccddeeff")

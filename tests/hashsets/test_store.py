@@ -27,8 +27,9 @@ from safenet.hashsets import (
     UnknownFormat,
 )
 from safenet.hashsets.formats.base import EMPTY_DIGESTS
+from tests.datafiles import DATA
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "hashsets"
+CORPUS = DATA / "hashsets"
 CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{profile}/$metadata#Media"
 H = bytes.fromhex
 MD5_A = H("00112233445566778899aabbccddeeff")

@@ -11,8 +11,9 @@ import pytest
 
 from safenet.hashsets import HashSetError, HashSetStore, SetKind, detect_format, get_format
 from safenet.hashsets.formats.vics import VicsFormat, parse_header
+from tests.datafiles import DATA
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "hashsets"
+CORPUS = DATA / "hashsets"
 CONTEXT_20 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{profile}/$metadata#{kind}"
 H = bytes.fromhex
 
