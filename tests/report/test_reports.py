@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
-from safenet.report.data import report_data
+from safenet.report.data import REPORT_VERSION, SCHEMA_ID, report_data
 from safenet.report.writers import render_html, write_report
 from tests.builders import VicsSet, jpeg, write, zip_bytes
 
@@ -78,3 +79,10 @@ def test_csv_neutralises_formulas(tmp_path: Path) -> None:
             assert not value.startswith(("=", "+", "-", "@"))
     assert path.stat().st_mode & 0o077 == 0
     assert any(e["event"] == "report-written" for e in case.audit.entries())
+
+
+def test_readme_states_the_report_version_the_schema_holds() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    stated = {int(n) for n in re.findall(r"`report_version` (\d+)", readme)}
+    assert stated == {REPORT_VERSION} == {SCHEMA["properties"]["report_version"]["const"]}
+    assert SCHEMA["$id"] == SCHEMA_ID and SCHEMA_ID.endswith(f"report-{REPORT_VERSION}.json")

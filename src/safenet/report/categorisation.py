@@ -12,7 +12,10 @@ Precedence (one rule for every item; the documents state it too, see ``PRECEDENC
      are counted apart.
   3. Otherwise an indicative hash-set grade is counted as indicative (a lead an examiner should settle); a
      hit whose set gives no A/B/C category is counted as "matched, uncategorised".
-  4. Otherwise an image or video is "ungraded".
+  4. Otherwise an image or video inside an item with a trusted grade (an EXIF thumbnail, an embedded
+     picture, an archive member of it) is settled with that item: reviewers are not shown it, and it is
+     counted apart ("with a trusted parent"), never under A/B/C on its parent's grade alone.
+  5. Otherwise an image or video is "ungraded".
 Counting: one item is one image; a video is one moving image; deleted and carved items (thumbnails, cache
 entries, carved files) are not accessible (R v Porter); the minimum provable number counts accessible items
 whose grade is trusted or an examiner grade confirmed by a second person.
@@ -38,6 +41,7 @@ from safenet.case.gradings import (
     grade_events,
     grading_history,
     hash_set_grades,
+    review_queue,
 )
 from safenet.case.schema import Exhibit, ItemRow
 from safenet.case.store import Case
@@ -54,7 +58,7 @@ MIN_PROVABLE_SOURCES = frozenset({TRUSTED, CONFIRMED})
 SETTLED_SOURCES = frozenset({TRUSTED, EXAMINER, CONFIRMED})
 # Outcomes not counted under A/B/C.
 MATCHED_UNCATEGORISED = "matched-uncategorised"
-OUTSIDE_ABC = (Grade.NON_INDECENT.value, Grade.UNCERTAIN.value, MATCHED_UNCATEGORISED, UNGRADED)
+WITH_TRUSTED_PARENT = "with-trusted-parent"
 
 COUNT_KEYS = (
     "total",
@@ -75,6 +79,8 @@ PRECEDENCE = (
     "matched); a later grade supersedes an earlier one, which is kept in the item's history.",
     "Otherwise an indicative hash-set grade (a perceptual match, or a set whose category codes are not "
     "confirmed) is counted as indicative.",
+    "Otherwise an image or video inside an item with a trusted grade (an EXIF thumbnail, an embedded picture) "
+    "is settled with that item and counted apart, not under its parent's category.",
     "Otherwise an image or video is counted as ungraded.",
 )
 MIN_PROVABLE_DEFINITION = (
@@ -120,12 +126,13 @@ class ItemCategory:
     exhibit: str
     media_kind: str
     deleted: bool  # deleted or carved: not accessible
-    outcome: str  # A | B | C | non-indecent | uncertain | matched-uncategorised | ungraded
+    outcome: str  # A | B | C | non-indecent | uncertain | matched-uncategorised | with-trusted-parent | ungraded
     provenance: str  # trusted | indicative | examiner | examiner-confirmed | ungraded
     hash_set: HashSetGrade | None
     grade: GivenGrade | None  # the examiner's current grade, also when a trusted grade stands
     superseded: tuple[GivenGrade, ...]  # earlier grades, oldest first
     disagreement: bool  # the examiner's current grade differs from the item's trusted hash-set grade
+    settled_by: int | None  # outcome with-trusted-parent: the ancestor item whose trusted grade settles it
 
     @property
     def category(self) -> str | None:
@@ -152,6 +159,7 @@ class ItemCategory:
             "grade": self.grade.as_dict() if self.grade else None,
             "superseded": [g.as_dict() for g in self.superseded],
             "disagrees_with_trusted": self.disagreement,
+            "settled_by": self.settled_by,
         }
 
 
@@ -165,6 +173,7 @@ class Counts:
     not_indecent: int = 0
     uncertain: int = 0
     matched_uncategorised: int = 0
+    with_trusted_parent: int = 0
     unreviewed: int = 0
     disagreements: int = 0
 
@@ -179,6 +188,8 @@ class Counts:
                 self.uncertain += 1
             elif item.outcome == MATCHED_UNCATEGORISED:
                 self.matched_uncategorised += 1
+            elif item.outcome == WITH_TRUSTED_PARENT:
+                self.with_trusted_parent += 1
             else:
                 self.unreviewed += 1
             return
@@ -200,6 +211,7 @@ class Counts:
             "not_indecent": self.not_indecent,
             "uncertain": self.uncertain,
             "matched_uncategorised": self.matched_uncategorised,
+            "with_trusted_parent": self.with_trusted_parent,
             "unreviewed": self.unreviewed,
             "disagreements": self.disagreements,
         }
@@ -228,6 +240,8 @@ def categorise(case: Case) -> Categorisation:
     current = current_gradings(case)
     sets = hash_set_grades(case)
     history = _histories(case, current)
+    # embedded pictures and thumbnails of a trusted-graded item: the review queue's rule, so both agree
+    settled = {r.item_id: r.settled_by for r in review_queue(case, include_matched=True) if r.settled_by}
     exhibits: dict[int, Counts] = {}
     labels: dict[int, str] = {}
     total = Counts("All exhibits", "")
@@ -245,7 +259,9 @@ def categorise(case: Case) -> Categorisation:
         hs, grades = sets.get(item_id), history.get(item_id, [])
         if hs is None and not grades and media_kind not in GRADABLE_MEDIA:
             continue
-        item = _categorise_one(item_id, labels[exhibit_id], media_kind, bool(deleted or carved), hs, grades)
+        item = _categorise_one(
+            item_id, labels[exhibit_id], media_kind, bool(deleted or carved), hs, grades, settled.get(item_id)
+        )
         items[item_id] = item
         if item.grade is not None:
             examiners[(item.grade.examiner, item.grade.confirmed_by or "", item.grade.grade)] += 1
@@ -284,6 +300,7 @@ def _categorise_one(
     deleted: bool,
     hs: HashSetGrade | None,
     grades: list[tuple[GivenGrade, bool]],
+    settled_by: int | None,
 ) -> ItemCategory:
     current = next((g for g, is_current in grades if is_current), None)
     superseded = tuple(g for g, is_current in grades if not is_current)
@@ -296,6 +313,8 @@ def _categorise_one(
     elif hs is not None:
         in_abc = hs.category in UK_GRADES
         outcome, provenance = (hs.category if in_abc else MATCHED_UNCATEGORISED), INDICATIVE
+    elif settled_by is not None:
+        outcome, provenance = WITH_TRUSTED_PARENT, UNGRADED
     else:
         outcome, provenance = UNGRADED, UNGRADED
     return ItemCategory(
@@ -309,6 +328,7 @@ def _categorise_one(
         grade=current,
         superseded=superseded,
         disagreement=bool(trusted and hs is not None and current is not None and current.grade != hs.category),
+        settled_by=settled_by if outcome == WITH_TRUSTED_PARENT else None,
     )
 
 
