@@ -16,7 +16,9 @@ from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
 
 def report_cmd(
     case: Annotated[Path, typer.Argument(help="Case folder.")],
-    fmt: Annotated[str, typer.Option("--format", help="html, json or csv.")] = "html",
+    fmt: Annotated[
+        str, typer.Option("--format", help="html, json, csv, pdf (charging summary) or charging-html.")
+    ] = "html",
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
 ) -> None:
     """Write a report of a case."""

@@ -54,7 +54,7 @@ HashDb = Annotated[
     typer.Option(
         "--hashdb",
         envvar="SAFENET_HASHDB",
-        help="Hash-set database folder [default: ~/.local/share/safenet/hashsets].",
+        help="Hash-set database folder (default: ~/.local/share/safenet/hashsets).",
     ),
 ]
 

@@ -32,7 +32,13 @@ from safenet.report.summary import summarise
 
 
 def triage_cmd(
-    source: Annotated[Path, typer.Argument(help="Evidence: a mounted volume, a folder, or a single file.")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Evidence: a disk image (E01, raw, VMDK, VHD, QCOW ...) or device, a mounted volume, a folder, "
+            "or a single file."
+        ),
+    ],
     case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
     exhibit: Annotated[str, typer.Option("--exhibit", help="Exhibit label, e.g. EX1.")],
     hashset: Annotated[list[str] | None, typer.Option("--hashset", help="Hash set to match (repeatable).")] = None,

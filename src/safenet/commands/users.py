@@ -26,7 +26,7 @@ UsersFile = Annotated[
     typer.Option(
         "--users-file",
         envvar="SAFENET_USERS",
-        help="Users database file [default: ~/.local/share/safenet/users.sqlite].",
+        help="Users database file (default: ~/.local/share/safenet/users.sqlite).",
     ),
 ]
 
