@@ -351,8 +351,11 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
             roles[data["row"]] = data.get("role")
     out: dict[int, list[tuple[GivenGrade, bool]]] = {}
     for item_id in sorted(graded):
-        confirmed_at = {r.row_id: r.confirmed_at for r in grading_history(case, item_id)}
         now = current.get(item_id)
+        events = grade_events(case, item_id)
+        confirmed_at = {now.row_id: now.confirmed_at} if now is not None else {}
+        if any(e.confirmed_by and e.row_id not in confirmed_at for e in events):  # rare: a confirmed grade replaced
+            confirmed_at = {r.row_id: r.confirmed_at for r in grading_history(case, item_id)}
         grades = [
             (
                 GivenGrade(
@@ -367,7 +370,7 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
                 ),
                 now is not None and now.row_id == event.row_id,
             )
-            for event in grade_events(case, item_id)
+            for event in events
         ]
         if grades:
             out[item_id] = grades
