@@ -13,8 +13,10 @@ from fastapi import FastAPI
 from PIL import Image
 
 from safenet.case.gradings import Grade, current_gradings
+from safenet.users import UserStore
+from safenet.web import WebSettings, create_app
 from safenet.web.settings import DEFAULT_THUMB_SIZE
-from tests.web.conftest import Browser, Built, Clock
+from tests.web.conftest import PASSWORD, Browser, Built, Clock
 
 
 def _energy(image: Image.Image) -> float:
@@ -150,3 +152,27 @@ def test_break_reminder_after_an_hour_of_review(login: Callable[[str], Browser],
     assert graded.json()["break_due"] is True
     assert client.post("/break", data={"csrf_token": client.csrf}).status_code == 303
     assert client.get("/api/status").json()["break_due"] is False
+
+
+def test_preferences_survive_a_restart_per_user(
+    app: FastAPI, login: Callable[[str], Browser], built: Built, users: UserStore, clock: Clock
+) -> None:
+    client = login("alice")
+    assert client.post("/settings", data={"size": "192", "blur": "3", "csrf_token": client.csrf}).status_code == 303
+    saved = built.case / "review-preferences.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    app.state.web.case.close()
+    restarted = create_app(built.case, users, WebSettings(clock=clock))
+    try:
+        again = Browser(restarted, follow_redirects=False)
+        again.page("/login")
+        again.post("/login", data={"name": "alice", "password": PASSWORD, "csrf_token": again.csrf})
+        thumb = Image.open(io.BytesIO(again.get(f"/media/thumb/{built.ids['other.jpg']}").content))
+        assert max(thumb.size) == 192
+        assert (restarted.state.web.prefs("alice").size, restarted.state.web.prefs("bob").size) == (192, 128)
+    finally:
+        restarted.state.web.case.close()
+    saved.write_text("{not json")  # a damaged file gives the defaults, never an error
+    damaged = create_app(built.case, users, WebSettings(clock=clock))
+    assert damaged.state.web.prefs("alice").size == 128
+    damaged.state.web.case.close()

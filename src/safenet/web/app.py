@@ -2,27 +2,32 @@
 
 Why a factory: tests and ``safenet review`` build independent apps (no module-global state), and every
 security default is set in one place: no OpenAPI/docs pages, strict security headers on every response
-(no caching, no framing, a CSP that allows no inline script), and the two "not logged in" answers
-(redirect for pages, 401 for the API and images).
+(no caching, no framing, a CSP that allows no inline script), the two "not logged in" answers
+(redirect for pages, 401 for the API and images), the Host headers accepted, and whose X-Forwarded-For
+is believed (only configured proxies': anyone else could otherwise pick their own address and step
+around the per-client login limit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from safenet.case.store import Case
 from safenet.users import UserStore
 from safenet.web.auth import LoginRequired, SessionStore
 from safenet.web.context import WebContext
 from safenet.web.routes import admin, grading, login, media, reports, review
-from safenet.web.settings import WebSettings
-from safenet.web.throttle import LoginThrottle
+from safenet.web.settings import PREFERENCES_FILE, PreferenceStore, WebSettings
+from safenet.web.throttle import FailedLogins, LoginThrottle
 from safenet.web.thumbs import Thumbnailer
 
 SECURITY_HEADERS = {
@@ -52,7 +57,16 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
     ctx.sessions = SessionStore(ctx)
     ctx.media = Thumbnailer(ctx.case, settings)
     ctx.logins = LoginThrottle(settings)
-    app = FastAPI(title="Safenet review", docs_url=None, redoc_url=None, openapi_url=None)
+    ctx.failed_logins = FailedLogins(settings)
+    ctx.preferences = PreferenceStore(ctx.case.path / PREFERENCES_FILE)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for data in ctx.failed_logins.flush():  # failed-login windows still open when the server stops
+            ctx.case.audit.append("web-login-failed", **data)
+
+    app = FastAPI(title="Safenet review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.web = ctx
     for module in (login, review, media, grading, admin, reports):
         app.include_router(module.router)
@@ -69,4 +83,8 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
             response.headers.setdefault(name, value)
         return response
 
+    if settings.allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    if settings.trusted_proxies:  # added last, so it runs first: the client address is settled before anything
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app

@@ -9,13 +9,13 @@ from fastapi import Request
 
 from safenet.case.store import Case
 from safenet.users import UserStore
-from safenet.web.settings import Preferences, WebSettings
+from safenet.web.settings import Preferences, PreferenceStore, WebSettings
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
     from safenet.web.auth import SessionStore
-    from safenet.web.throttle import LoginThrottle
+    from safenet.web.throttle import FailedLogins, LoginThrottle
     from safenet.web.thumbs import Thumbnailer
 
 
@@ -28,10 +28,11 @@ class WebContext:
     sessions: SessionStore = field(init=False)
     media: Thumbnailer = field(init=False)
     logins: LoginThrottle = field(init=False)
-    preferences: dict[str, Preferences] = field(default_factory=dict)
+    failed_logins: FailedLogins = field(init=False)
+    preferences: PreferenceStore = field(init=False)
 
     def prefs(self, user_name: str) -> Preferences:
-        return self.preferences.setdefault(user_name, Preferences())
+        return self.preferences.get(user_name)
 
 
 def web_context(request: Request) -> WebContext:

@@ -1,4 +1,5 @@
-"""Login and logout. Every attempt is written to the case's audit log (access logging: docs/domain.md)."""
+"""Login and logout, written to the case's audit log (access logging: docs/domain.md); failed attempts are
+aggregated there (``safenet.web.throttle.FailedLogins``) so a flood cannot grow the log without bound."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from safenet.web.auth import COOKIE, WebSession, browser_session
-from safenet.web.context import web_context
+from safenet.web.context import WebContext, web_context
 from safenet.web.csrf import login_write, page_write
 from safenet.web.render import page, set_cookie
+from safenet.web.throttle import ANY_NAME
 
 router = APIRouter()
 
@@ -20,7 +22,12 @@ def login_form(request: Request) -> Response:
     session = browser_session(request)
     if session is not None and session.user is not None:
         return RedirectResponse("/review", status_code=303)
-    return page(request, session or web_context(request).sessions.new(None), "login.html", error=None)
+    return page(request, session or web_context(request).sessions.new(None), "login.html", error=None, name="")
+
+
+def _audit_failures(ctx: WebContext, lines: list[dict[str, object]]) -> None:
+    for data in lines:
+        ctx.case.audit.append("web-login-failed", **data)
 
 
 @router.post("/login")
@@ -31,22 +38,23 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     ctx = web_context(request)
-    keys = ctx.logins.keys(name, request.client.host if request.client else None)
-    if (left := ctx.logins.refused(keys)) is not None:
+    client = request.client.host if request.client else "unknown"
+    if (paused := ctx.logins.refused(name, client)) is not None:
         # the same answer whether or not the name exists; the password is not even checked
-        ctx.case.audit.append("web-login-failed", user=name, reason="too many failed attempts")
+        left, client_paused = paused
+        _audit_failures(ctx, ctx.failed_logins.record(ANY_NAME if client_paused else name, client, refused=True))
         minutes = max(1, -(-int(left.total_seconds()) // 60))
         error = f"Too many failed attempts. Logging in is paused; try again in {minutes} minute(s)."
-        return page(request, session, "login.html", status_code=429, error=error)
+        return page(request, session, "login.html", status_code=429, error=error, name=name)
     user = ctx.users.authenticate(name, password)
     if user is None:
-        ctx.logins.failed(keys)
-        ctx.case.audit.append("web-login-failed", user=name)
-        return page(request, session, "login.html", status_code=401, error="Wrong name or password.")
-    ctx.logins.succeeded(keys)
+        ctx.logins.failed(name, client)
+        _audit_failures(ctx, ctx.failed_logins.record(name, client, refused=False))
+        return page(request, session, "login.html", status_code=401, error="Wrong name or password.", name=name)
+    ctx.logins.succeeded(name)
     ctx.sessions.drop(session.id)  # a new id at login: no session fixation
     fresh = ctx.sessions.new(user)
-    ctx.case.audit.append("web-login", user=user.name, role=user.role.value)
+    ctx.case.audit.append("web-login", user=user.name, role=user.role.value, client=client)
     response = RedirectResponse("/review", status_code=303)
     set_cookie(request, response, fresh)
     return response
