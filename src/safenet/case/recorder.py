@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Table, func, insert, select
+from sqlalchemy import Boolean, Table, insert, select
 from sqlalchemy.orm import Session
 
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
 from safenet.analysis.video.sheet import write_frame_sheet
+from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, max_id, rows_digest
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Finding, ItemRow, UTCDateTime, WarningRow
 from safenet.case.store import Case
@@ -111,9 +112,10 @@ def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence
         return
     now = datetime.now(UTC)
     with case.sessions.begin() as s:
-        s.execute(
-            insert(cast(Table, WarningRow.__table__)), [_warning_row(w, exhibit_id, run_id, now) for w in warnings]
-        )
+        before = _max_ids(s)
+        _bulk_insert(s, cast(Table, WarningRow.__table__), [_warning_row(w, exhibit_id, run_id, now) for w in warnings])
+        spans = _spans(s, before)
+    _audit_batch(case, exhibit_id, run_id, spans)
 
 
 def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
@@ -128,7 +130,8 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
     warnings: list[dict[str, Any]] = []
     thumbnails: list[tuple[int, bytes]] = []
     with case.sessions.begin() as s:
-        next_id = (s.scalar(select(func.max(ItemRow.id))) or 0) + 1
+        before = _max_ids(s)
+        next_id = before["items"] + 1
         for result in results:
             base = next_id
             for index, record in enumerate(result.records):
@@ -142,7 +145,63 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
             warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
         for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
             _bulk_insert(s, cast(Table, table.__table__), rows)
+        spans = _spans(s, before)
+    _audit_batch(case, exhibit_id, run_id, spans)
     _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
+
+
+def _max_ids(s: Session) -> dict[str, int]:
+    conn = s.connection()
+    return {table: max_id(conn, table) for table in BATCHED_TABLES}
+
+
+def _spans(s: Session, before: dict[str, int]) -> dict[str, list[int | str]]:
+    """Per table written: [after id, last id, rows, SHA-256 of the rows] of what this transaction added."""
+    conn = s.connection()
+    out: dict[str, list[int | str]] = {}
+    for table, after in before.items():
+        upto = max_id(conn, table)
+        if upto > after:
+            count, digest = rows_digest(conn, table, after, upto)
+            out[table] = [after, upto, count, digest]
+    return out
+
+
+def _audit_batch(case: Case, exhibit_id: int, run_id: int, spans: dict[str, list[int | str]], **extra: Any) -> None:
+    """One audit line per committed batch: a digest of every row it added, never a line per item.
+
+    Written after the commit; if the process dies in between, the rows are in the case but not in the log,
+    which ``verify`` reports as an interrupted run and ``--resume`` audits (``audit_unrecorded``).
+    """
+    if spans:
+        case.audit.append(BATCH_EVENT, run=run_id, exhibit=exhibit_id, **spans, **extra)
+
+
+def audit_unrecorded(case: Case) -> int:
+    """Audit rows committed after the last batch line (the run was killed in between); returns their count."""
+    audited = {table: 0 for table in BATCHED_TABLES}
+    for entry in case.audit.entries():
+        if entry.get("event") == BATCH_EVENT:
+            for table in BATCHED_TABLES:
+                span = entry["data"].get(table)
+                if span:
+                    audited[table] = max(audited[table], int(span[1]))
+    with case.sessions() as s:
+        spans = _spans(s, audited)
+        runs = (
+            s.connection()
+            .exec_driver_sql(
+                "SELECT DISTINCT run_id, exhibit_id FROM items WHERE id > ? UNION "
+                "SELECT DISTINCT run_id, exhibit_id FROM warnings WHERE id > ?",
+                (audited["items"], audited["warnings"]),
+            )
+            .all()
+        )
+    if not spans:
+        return 0
+    run_id, exhibit_id = runs[-1] if runs else (None, None)
+    case.audit.append(BATCH_EVENT, run=run_id, exhibit=exhibit_id, recovered=True, **spans)
+    return sum(int(span[2]) for span in spans.values())
 
 
 def _sqlite_value(value: object) -> object:

@@ -6,9 +6,12 @@ outside ``safenet.case`` touches SQLAlchemy sessions.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from safenet.case.audit import AuditLog
@@ -24,10 +28,30 @@ from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
 DB_NAME = "case.db"
 AUDIT_NAME = "audit.jsonl"
 LOCK_NAME = ".lock"
+HEAD_KEY = "audit_head"  # the audit log's head, also kept in the database ("seq:sha256")
 
 
 class CaseError(Exception):
     """The case folder cannot be created, opened or used; the message says what to do."""
+
+
+class DiskFullError(CaseError):
+    """The case folder's disk (or quota) is full; the run can be finished with ``--resume`` once space is freed."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"the disk holding the case folder {path} is full; free some space, then run "
+            "`safenet triage --resume` with the same --case and --exhibit to finish"
+        )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error from a write (the OS or SQLite) means no space is left."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, (OperationalError, sqlite3.OperationalError)):
+        return "disk is full" in str(exc) or "SQLITE_FULL" in str(exc)
+    return False
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,7 +67,7 @@ class Case:
         self.path = path
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        self.audit = AuditLog(path / AUDIT_NAME)
+        self.audit = AuditLog(path / AUDIT_NAME, on_head=self._keep_head)
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -90,6 +114,8 @@ class Case:
             with self.sessions() as s:
                 row = s.get(Meta, "schema_version")
         except Exception as exc:  # a damaged or foreign database
+            if is_disk_full(exc):
+                raise DiskFullError(self.path) from exc
             raise CaseError(
                 f"{self.path / DB_NAME} cannot be read as a Safenet case ({exc.__class__.__name__})"
             ) from exc
@@ -119,6 +145,46 @@ class Case:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _keep_head(self, seq: int, sha256: str) -> None:
+        """Copy the audit head into the database: a second place to check the log's end against.
+
+        Best effort and never waiting: a grade is audited while its transaction holds SQLite's write lock,
+        so this copy may lag behind (``verify`` reads it as "the log reached at least this line").
+        """
+        db = self.path / DB_NAME
+        if not db.exists():
+            return
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=0.05)) as conn, conn:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (HEAD_KEY, f"{seq}:{sha256}"),
+                )
+        except sqlite3.Error:
+            pass
+
+    def db_head(self) -> tuple[int, str] | None:
+        with self.sessions() as s:
+            row = s.get(Meta, HEAD_KEY)
+        if row is None:
+            return None
+        seq, _, sha256 = row.value.partition(":")
+        return (int(seq), sha256) if seq.isdigit() else None
+
+    def lock_held(self) -> bool:
+        """Whether another process holds the case exclusively now (a triage still running)."""
+        try:
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     # -- exhibits and runs ---------------------------------------------------------------------
     def exhibit(self, label: str, source: str, backend: str, description: dict[str, Any]) -> int:
         with self.sessions.begin() as s:
@@ -132,7 +198,8 @@ class Case:
             row = Exhibit(label=label, source=source, backend=backend, description_json=json.dumps(description))
             s.add(row)
             s.flush()
-            return row.id
+        self.audit.append("exhibit-row", row=row_facts(row))
+        return row.id
 
     def exhibits(self) -> Sequence[Exhibit]:
         with self.sessions() as s:
@@ -173,20 +240,31 @@ class Case:
             )
             s.add(run)
             s.flush()
-            return run.id
+        self.audit.append("run-row", row=row_facts(run))
+        return run.id
 
     def set_planned(self, run_id: int, planned: int) -> None:
-        with self.sessions.begin() as s:
-            run = s.get_one(Run, run_id)
-            run.items_planned = planned
+        self._update_run(run_id, items_planned=planned)
 
     def set_run_status(self, run_id: int, status: str) -> None:
-        with self.sessions.begin() as s:
-            s.get_one(Run, run_id).status = status
+        self._update_run(run_id, status=status)
 
     def finish_run(self, run_id: int, status: str, *, items_not_reached: int) -> None:
+        self._update_run(run_id, status=status, ended_at=datetime.now(UTC), items_not_reached=items_not_reached)
+
+    def _update_run(self, run_id: int, **values: Any) -> None:
+        """Change a run's row and write the row as it now stands into the audit log (``verify`` compares)."""
         with self.sessions.begin() as s:
             run = s.get_one(Run, run_id)
-            run.status = status
-            run.ended_at = datetime.now(UTC)
-            run.items_not_reached = items_not_reached
+            for name, value in values.items():
+                setattr(run, name, value)
+        self.audit.append("run-row", row=row_facts(run))
+
+
+def row_facts(row: Base) -> dict[str, Any]:
+    """A row's columns as JSON values (times as ISO UTC): what the audit log records and ``verify`` compares."""
+    out: dict[str, Any] = {}
+    for column in row.__table__.columns:
+        value = getattr(row, column.key)
+        out[column.name] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+    return out

@@ -24,7 +24,7 @@ def report_cmd(
     """Write a report of a case."""
     from safenet.report.writers import WRITERS, write_report  # Jinja2 and WeasyPrint: imported when reporting
 
-    with user_errors():
+    with user_errors(case):
         if fmt not in WRITERS:
             fail(Exit.USAGE, f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
         path = write_report(Case.open_existing(case), fmt, output)
@@ -54,10 +54,13 @@ def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> No
     """Check the audit chain and re-hash every finding from the evidence."""
     from safenet.case.verify import verify_case
 
-    with user_errors():
+    with user_errors(case):
         result = verify_case(Case.open_existing(case))
         for line in result.lines:
             out.print(Text(display_safe(line)))
         if not result.ok:
             fail(Exit.VERIFY_FAILED, f"verification failed: {len(result.problems)} problem(s); see above")
-        out.print(Text("verified: audit chain intact, findings re-hashed and match", style="green"))
+        notes = f" ({len(result.notes)} note(s) above)" if result.notes else ""
+        out.print(
+            Text(f"verified: audit chain intact, the case matches its log, findings re-hashed{notes}", style="green")
+        )

@@ -4,7 +4,8 @@ Exit codes (documented in the README; tests check them):
   0  success                      3  evidence path missing or unreadable
   1  internal error (a bug)       4  a hash-set file or name is wrong
   2  usage error (bad option)     5  case folder problem (not a case, in use, already triaged, nothing to resume)
-  6  verification failed          130 interrupted (Ctrl-C); the case stays valid, finish with --resume
+  6  verification failed          7  the case folder's disk is full; free space, finish with --resume
+  130 interrupted (Ctrl-C); the case stays valid, finish with --resume
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from safenet.case.store import CaseError
+from safenet.case.audit import AuditError
+from safenet.case.signing import SigningKeyError
+from safenet.case.store import CaseError, DiskFullError, is_disk_full
 from safenet.engine.triage import OptionsError, TriageError
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import Credential, CredentialKind, EvidenceError, OpenContext
@@ -37,6 +40,7 @@ class Exit:
     HASHSET = 4
     CASE = 5
     VERIFY_FAILED = 6
+    DISK_FULL = 7
     INTERRUPTED = 130
 
 
@@ -107,10 +111,15 @@ def fail(code: int, message: str) -> NoReturn:
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Map the three failure kinds to one sentence and a documented exit code; never a traceback."""
+def user_errors(case: Path | None = None) -> Iterator[None]:
+    """Map the three failure kinds to one sentence and a documented exit code; never a traceback.
+
+    ``case``: the case folder the command writes, named when its disk fills up.
+    """
     try:
         yield
+    except DiskFullError as exc:
+        fail(Exit.DISK_FULL, str(exc))
     except SourceNotFound as exc:
         fail(Exit.EVIDENCE, str(exc))
     except EvidenceError as exc:
@@ -119,8 +128,12 @@ def user_errors() -> Iterator[None]:
         fail(Exit.HASHSET, str(exc))
     except OptionsError as exc:
         fail(Exit.USAGE, str(exc))
-    except (CaseError, TriageError) as exc:
+    except (CaseError, TriageError, AuditError, SigningKeyError) as exc:
         fail(Exit.CASE, str(exc))
+    except Exception as exc:
+        if is_disk_full(exc):  # from a write anywhere below: the case stays valid up to its last commit
+            fail(Exit.DISK_FULL, str(DiskFullError(case or Path("."))))
+        raise
     except KeyboardInterrupt:
         fail(
             Exit.INTERRUPTED,

@@ -27,7 +27,7 @@ from safenet.commands.common import (
 from safenet.console import RichEvents, print_summary
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
-from safenet.engine.triage import RunStatus, TriageOptions, triage
+from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
 from safenet.report.summary import summarise
 
 
@@ -83,12 +83,13 @@ def triage_cmd(
     ] = False,
 ) -> None:
     """Triage one exhibit into a case: hash, match, record, summarise."""
-    with user_errors():
+    with user_errors(case):
         try:
             algorithms = parse_algorithms(digests) if digests is not None else None
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
-        hashsets = store(hashdb) if hashset else None
+        check_apart(source, case)  # before the case folder is created: never write into the evidence
+        hashsets = store(hashdb) if hashset or hashdb else None  # --resume: the run record names them
         options = TriageOptions(
             exhibit=exhibit,
             profile=profile,

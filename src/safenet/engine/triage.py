@@ -21,7 +21,7 @@ from pathlib import Path
 
 from safenet import __version__
 from safenet.case.integrity import findings_digest
-from safenet.case.recorder import record_results, record_warnings, recorded_locators
+from safenet.case.recorder import audit_unrecorded, record_results, record_warnings, recorded_locators
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Run
 from safenet.case.store import Case
@@ -229,27 +229,62 @@ def _previous_run(case: Case, exhibit_id: int, options: TriageOptions) -> Run | 
 
 
 def _resumed_options(options: TriageOptions, previous: Run) -> TriageOptions:
-    """A resumed run continues with the profile, digests and hash sets it was started with; the rest is as asked."""
+    """A resumed run continues with the profile, digests, hash sets and limits it was started with.
+
+    Workers and executor are as asked now (they change speed, not findings); stopping at the first hit is
+    not carried over, since resuming is how a stopped run is finished.
+    """
     config = json.loads(previous.config_json)
+    limits = config.get("archive_limits")
     return replace(
         options,
         profile=Profile(config["profile"]),
         algorithms=tuple(config["algorithms"]),
         hashsets=tuple(config["hashsets"]),
+        limits=ArchiveLimits(**limits) if isinstance(limits, dict) else options.limits,
         resume=True,
     )
 
 
-def _config(options: TriageOptions) -> dict[str, object]:
+def _resumed_store(store: HashSetStore | None, previous: Run) -> HashSetStore | None:
+    """The hash-set database the run used, when none was given again; its sets must be unchanged."""
+    config = json.loads(previous.config_json)
+    if store is None and config.get("hashsets") and config.get("hashdb"):
+        store = HashSetStore(Path(config["hashdb"]))
+    if store is not None:
+        recorded = {hs["name"]: hs["sha256"] for hs in json.loads(previous.hashsets_json)}
+        for name, sha256 in recorded.items():
+            if store.get(name).source_sha256 != sha256:
+                raise TriageError(
+                    f"hash set {name} was re-imported since run {previous.id} began (its source differs); "
+                    "a resumed run must match against the same sets: triage into a new exhibit label instead"
+                )
+    return store
+
+
+def _config(options: TriageOptions, store: HashSetStore | None) -> dict[str, object]:
     return {
         "profile": options.profile.value,
         "algorithms": list(options.algorithms or ()),
         "hashsets": list(options.hashsets),
+        "hashdb": str(store.root.resolve()) if store is not None else None,
         "stop_at_first_hit": options.stop_at_first_hit,
         "workers": options.workers,
         "executor": options.executor.value if options.executor else "auto",
         "archive_limits": asdict(options.limits),
     }
+
+
+def check_apart(source: Path, case_path: Path) -> None:
+    """Refuse a case folder inside the evidence (its own files would become items, and writing there changes
+    the evidence), or evidence inside the case folder."""
+    evidence, case_dir = source.resolve(), case_path.resolve()
+    if case_dir == evidence or case_dir.is_relative_to(evidence):
+        raise OptionsError(
+            f"the case folder {case_path} is inside the evidence {source}; put the case on another disk or folder"
+        )
+    if evidence.is_relative_to(case_dir):
+        raise OptionsError(f"the evidence {source} is inside the case folder {case_path}; keep them apart")
 
 
 def triage(
@@ -261,6 +296,7 @@ def triage(
 ) -> TriageOutcome:
     """Triage one exhibit into a case. See the module docstring for the shape of the work."""
     events = events or NoEvents()
+    check_apart(source, case.path)
     if options.algorithms is not None and store is not None and not options.resume:
         blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
         if blind:
@@ -270,10 +306,16 @@ def triage(
     started = time.monotonic()
     image_hashes = _image_hashes(evidence) if options.verify_image else None
     with case.exclusive():
+        if options.resume:  # an interrupted write: close the torn line, audit rows committed after the last line
+            case.audit.repair()
+            audit_unrecorded(case)
+        else:
+            case.audit.check_writable()
         exhibit_id = case.exhibit(options.exhibit, description.source, evidence.NAME, asdict(description))
         previous = _previous_run(case, exhibit_id, options)
         if previous is not None:
             options = _resumed_options(options, previous)
+            store = _resumed_store(store, previous)
             case.set_run_status(
                 previous.id,
                 RunStatus.INTERRUPTED if previous.status == RunStatus.RUNNING else RunStatus(previous.status),
@@ -306,7 +348,7 @@ def triage(
             tool_version=__version__,
             operator=options.operator,
             host=socket.gethostname(),
-            config=_config(options),
+            config=_config(options, store),
             hashsets=sets,
         )
         case.audit.append(
@@ -320,7 +362,7 @@ def triage(
             tool_version=__version__,
             hashsets=sets,
             resumed_from=previous.id if previous else None,
-            config=_config(options),
+            config=_config(options, store),
             pid=os.getpid(),
         )
         if image_hashes is not None:
