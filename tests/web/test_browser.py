@@ -8,71 +8,21 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from PIL import Image
 
 from safenet.case.gradings import Grade, current_gradings
 from safenet.case.store import Case
+from tests.web import browser_support
+from tests.web.browser_support import poll
 from tests.web.conftest import PASSWORD, Built
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    port = _free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the review server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def browser_page() -> Iterator[object]:
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is missing: run `make sysdeps-test` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+server, browser_page = browser_support.server, browser_support.browser_page  # fixtures
 
 
 def test_log_in_see_blurred_thumbnails_reveal_and_grade_with_the_keyboard(
@@ -99,7 +49,7 @@ def test_log_in_see_blurred_thumbnails_reveal_and_grade_with_the_keyboard(
     page.click('button[type="submit"]')
     page.wait_for_url(f"{server}/review")
     expect(page.locator(".card")).to_have_count(4)  # trusted.jpg is hidden, notes.txt is no picture
-    _poll(page, "Array.from(document.querySelectorAll('.card img')).every(i => i.complete)")
+    poll(page, "Array.from(document.querySelectorAll('.card img')).every(i => i.complete)")
 
     # the browser got the blurred greyscale thumbnails, nothing else
     other = built.ids["other.jpg"]
@@ -112,23 +62,27 @@ def test_log_in_see_blurred_thumbnails_reveal_and_grade_with_the_keyboard(
     assert received[str(other)] == (built.case / "thumbs" / "review" / f"{other}-128-2.jpg").read_bytes()
     assert not clear_requests
 
-    # reveal one item: audited, shown, hidden again
+    # reveal one item: audited (first step: larger, still blurred), shown in a modal dialog, hidden again
     page.locator(f'.card[data-item="{other}"]').focus()
     page.keyboard.press("r")
     expect(page.locator("#reveal")).to_be_visible()
-    expect(page.locator("#message")).to_contain_text("Revealed item")
-    _poll(page, "document.getElementById('reveal-image').complete")
-    assert clear_requests == [f"{server}/media/clear/{other}"]
+    expect(page.locator("#message")).to_contain_text("Revealed EX1")
+    poll(page, "document.getElementById('reveal-image').complete")
+    assert clear_requests == [f"{server}/media/clear/{other}?step=large-blurred"]
     page.keyboard.press("Escape")
     expect(page.locator("#reveal")).to_be_hidden()
 
-    # grade the near-duplicate cluster (Shift+B) and one item (C)
+    # grade the near-duplicate cluster in its cluster view (E, then Shift+B) and one item (C)
     page.locator(f'.card[data-item="{built.ids["dup-big.jpg"]}"]').focus()
+    page.keyboard.press("e")
+    page.wait_for_url("**/review?cluster=*")
     page.keyboard.press("Shift+B")
-    expect(page.locator("#message")).to_contain_text("Graded 2 item(s) B")
+    expect(page.locator("#message")).to_contain_text("Graded 2 items")
+    page.keyboard.press("e")
+    page.wait_for_url(f"{server}/review")
     page.locator(f'.card[data-item="{other}"]').focus()
     page.keyboard.press("c")
-    expect(page.locator("#message")).to_contain_text("Graded 1 item(s) C")
+    expect(page.locator("#message")).to_contain_text(f"Graded item {other} (other.jpg, EX1) C.")
     expect(page.locator(f'.card[data-item="{other}"] .grade')).to_have_text("C")
 
     # the charging summary a prosecutor gets: a PDF whose text holds the counts just graded
@@ -156,18 +110,4 @@ def test_log_in_see_blurred_thumbnails_reveal_and_grade_with_the_keyboard(
         built.ids["dup-small.png"]: (Grade.B, "alice"),
         other: (Grade.C, "alice"),
     }
-    assert revealed == [{"item": other, "user": "alice", "role": "examiner"}]
-
-
-def _poll(page: Any, expression: str, seconds: float = 10.0) -> None:
-    """Wait until ``expression`` is true, polling from Python.
-
-    Not ``page.wait_for_function``: once it has to poll, it compiles the expression inside the page, which
-    the app's Content-Security-Policy (no eval) rightly forbids, so it failed whenever the first check was
-    false. ``page.evaluate`` runs through the DevTools protocol and is not subject to the page's policy.
-    """
-    deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {expression}")
-        page.wait_for_timeout(50)
+    assert revealed == [{"item": other, "user": "alice", "role": "examiner", "step": "large-blurred", "frame": None}]

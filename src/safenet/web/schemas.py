@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safenet.case.gradings import Grade
+from safenet.web.ids import ItemIdValue
 
 MAX_BULK = 5000
 
@@ -51,8 +52,8 @@ class GradeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grade: Grade
-    item_ids: list[int] = Field(default_factory=list, max_length=MAX_BULK)
-    cluster_id: int | None = None
+    item_ids: list[ItemIdValue] = Field(default_factory=list, max_length=MAX_BULK)
+    cluster_id: int | None = Field(None, ge=1, le=2**31)
     overwrite: bool = False
 
 
@@ -61,10 +62,22 @@ class UndoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    row_ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    row_ids: list[ItemIdValue] = Field(min_length=1, max_length=MAX_BULK)  # row ids have the same range
+
+
+class NoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class TagRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str = Field(min_length=1, max_length=60)
 
 
 class ConfirmRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    item_ids: list[ItemIdValue] = Field(min_length=1, max_length=MAX_BULK)

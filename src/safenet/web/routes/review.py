@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import status as http
 from fastapi.responses import RedirectResponse, Response
 
-from safenet.case.gradings import SOURCE_KINDS, Grade, review_counts, review_queue
+from safenet.case.gradings import SOURCE_KINDS, Grade, GradingError, review_counts, review_queue
+from safenet.case.itemdetail import add_note, add_tag, item_detail
 from safenet.web.auth import WebSession, api_session, logged_in, page_session
 from safenet.web.context import web_context
-from safenet.web.csrf import page_write
+from safenet.web.csrf import api_write, page_write
+from safenet.web.ids import ItemId
 from safenet.web.render import break_due, page
-from safenet.web.schemas import Filters
+from safenet.web.schemas import Filters, NoteRequest, TagRequest
 from safenet.web.settings import BLUR_LEVELS, THUMB_SIZES, Preferences
 
 router = APIRouter()
@@ -107,3 +110,35 @@ def had_a_break(request: Request, session: Annotated[WebSession, Depends(page_wr
 def status(request: Request, session: Annotated[WebSession, Depends(api_session)]) -> dict[str, Any]:
     user = logged_in(session)
     return {"user": user.name, "role": user.role.value, "break_due": break_due(request, session)}
+
+
+@router.get("/api/items/{item_id}/detail")
+def detail(item_id: ItemId, request: Request, session: Annotated[WebSession, Depends(api_session)]) -> dict[str, Any]:
+    """The side panel: metadata, matches, grade history, notes and tags of one item (no picture)."""
+    logged_in(session)
+    try:
+        return item_detail(web_context(request).case, item_id)
+    except GradingError as exc:
+        raise HTTPException(http.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.post("/api/items/{item_id}/notes")
+def note(
+    item_id: ItemId, body: NoteRequest, request: Request, session: Annotated[WebSession, Depends(api_write)]
+) -> dict[str, bool]:
+    try:
+        add_note(web_context(request).case, item_id, body.text, logged_in(session))
+    except GradingError as exc:
+        raise HTTPException(http.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"added": True}
+
+
+@router.post("/api/items/{item_id}/tags")
+def tag(
+    item_id: ItemId, body: TagRequest, request: Request, session: Annotated[WebSession, Depends(api_write)]
+) -> dict[str, bool]:
+    try:
+        add_tag(web_context(request).case, item_id, body.tag, logged_in(session))
+    except GradingError as exc:
+        raise HTTPException(http.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"added": True}
