@@ -54,6 +54,14 @@ def test_json_report_is_complete_and_valid(tmp_path: Path) -> None:
     totals = {c["category"]: c["total"] for c in data["totals"]["categories"]}
     assert totals == {"A": 2, "B": 2, "C": 1, "uncategorised": 1, "unknown:7": 1}
     assert data["totals"]["hits"] == 7 == data["exhibits"][0]["hits"]
+    # nothing graded: the assumed VICS UK codes give indicative grades; uncategorised and unknown codes apart
+    counts = data["counts"]["total"]
+    assert {r["category"]: (r["total"], r["indicative"], r["min_total"]) for r in counts["rows"]} == {
+        "A": (2, 2, 0),
+        "B": (2, 2, 0),
+        "C": (1, 1, 0),
+    }
+    assert counts["matched_uncategorised"] == 2 and counts["unreviewed"] == 0
     assert data["audit"]["intact"]
     assert data["hashsets"][0]["name"] == "s" and data["hashsets"][0]["kind"] == "illicit"
     assert data["hashsets"][0]["scheme"] == "vics-uk" and data["hashsets"][0]["scheme_confirmed"] is False

@@ -87,7 +87,7 @@ MIN_PROVABLE_DEFINITION = (
     "The minimum provable number for a count is the number of accessible (live, not deleted or carved) items "
     "in that category whose grade is either a trusted hash-set grade (an exact MD5/SHA-1/SHA-256 match to an "
     "illicit hash set whose category codes are confirmed) or an examiner's grade confirmed by a second "
-    "examiner. Deleted or carved items, indicative hash-set grades and unconfirmed examiner grades are "
+    "person. Deleted or carved items, indicative hash-set grades and unconfirmed examiner grades are "
     "counted in the table but not in the minimum provable number."
 )
 
