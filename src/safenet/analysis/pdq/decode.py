@@ -5,7 +5,8 @@ CMYK JPEGs hashed from raw channel values come out as the bitwise complement, an
 from palette *indices* come out 38–42 bits off; 16-bit images clipped by ``convert("L")`` turn white.
 Every mode is therefore converted explicitly to what a viewer shows.
 
-Evidence is hostile input: Pillow raises many exception types on malformed files, so every failure
+Evidence is hostile input: Pillow raises many exception types on malformed files (even reading
+``n_frames`` of a truncated GIF), so the whole decode runs inside ``analysis.guard.guarded``: every failure
 becomes a typed :class:`Skipped` with a reason code; nothing here raises for bad data.
 """
 
@@ -19,6 +20,7 @@ from typing import BinaryIO, Final
 import numpy as np
 from PIL import Image, ImageCms
 
+from safenet.analysis.guard import describe, guarded
 from safenet.analysis.pdq.core import REFERENCE_SIDE, U8Image
 
 #: Largest number of pixels decoded. Pillow itself refuses more than 2 × 89.5 MP at open.
@@ -66,43 +68,51 @@ def decode(
 ) -> Decoded | Skipped:
     """Decode once. ``fast`` lets JPEGs decode DCT-scaled (libjpeg scale 1/2–1/8, still ≥ ``draft_side`` px a
     side: PDQ's 512 by default; a review thumbnail asks for its own, smaller side)."""
-    try:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except Image.DecompressionBombError as exc:
-        return Skipped("too-large", str(exc))
-    except Exception as exc:  # Pillow raises many types on hostile headers; all mean "cannot decode"
-        return Skipped("undecodable", f"{type(exc).__name__}: {exc}")
-    with image:
-        return _decode_open(image, fast=fast, orient=orient, max_pixels=max_pixels, draft_side=draft_side)
+    return guarded(
+        lambda: _decode(source, fast=fast, orient=orient, max_pixels=max_pixels, draft_side=draft_side), _skipped
+    )
 
 
-def _decode_open(
-    image: Image.Image, *, fast: bool, orient: bool, max_pixels: int, draft_side: int = REFERENCE_SIDE
-) -> Decoded | Skipped:
-    notes: list[str] = []
-    stored = image.size
-    frames = int(getattr(image, "n_frames", 1) or 1)
-    if frames > 1:
-        notes.append(f"{frames} frames: first frame hashed")
-    orientation = _orientation(image, notes) if orient else 1
-    if fast and image.format == "JPEG":
-        # Asking libjpeg for grey makes it hand over the Y plane: no chroma upsampling, no colour conversion.
-        image.draft("L" if image.mode == "RGB" else None, (draft_side, draft_side))
-    width, height = image.size
-    if width * height > max_pixels:
-        return Skipped("too-large", f"{stored[0]}×{stored[1]} exceeds the {max_pixels} pixel limit")
-    try:
+def _skipped(exc: BaseException) -> Skipped:
+    """What a decoder failure means for the report: one reason code and the decoder's own words."""
+    message = describe(exc)
+    if isinstance(exc, Image.DecompressionBombError):
+        return Skipped("too-large", message)
+    if isinstance(exc, _Unsupported):
+        return Skipped("unsupported-mode", message)
+    return Skipped("truncated" if "truncated" in str(exc) else "undecodable", message)
+
+
+def _decode(source: Source, *, fast: bool, orient: bool, max_pixels: int, draft_side: int) -> Decoded | Skipped:
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+        notes: list[str] = []
+        stored = image.size
+        frames = _frame_count(image, notes)
+        if frames > 1:
+            notes.append(f"{frames} frames: first frame hashed")
+        orientation = _orientation(image, notes) if orient else 1
+        if fast and image.format == "JPEG":
+            # Asking libjpeg for grey makes it hand over the Y plane: no chroma upsampling, no colour conversion.
+            image.draft("L" if image.mode == "RGB" else None, (draft_side, draft_side))
+        width, height = image.size
+        if width * height > max_pixels:
+            return Skipped("too-large", f"{stored[0]}×{stored[1]} exceeds the {max_pixels} pixel limit")
         image.load()
         rgb = _to_rgb(image, notes)
-    except Exception as exc:  # truncated data, broken decoders, unsupported modes: never an exception out
-        message = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, _Unsupported):
-            return Skipped("unsupported-mode", message)
-        return Skipped("truncated" if "truncated" in str(exc) else "undecodable", message)
-    if orientation in _TRANSPOSE:
-        rgb = rgb.transpose(_TRANSPOSE[orientation])
-    array = np.asarray(rgb, dtype=np.uint8)
-    return Decoded(array, stored, orientation, tuple(notes))
+        if orientation in _TRANSPOSE:
+            rgb = rgb.transpose(_TRANSPOSE[orientation])
+        return Decoded(np.asarray(rgb, dtype=np.uint8), stored, orientation, tuple(notes))
+
+
+def _frame_count(image: Image.Image, notes: list[str]) -> int:
+    """Frames in the file; counting walks every frame, so a truncated animation (GIF) fails here while its
+    first frame may still decode: that frame is then hashed, with a note."""
+    try:
+        return int(getattr(image, "n_frames", 1) or 1)
+    except Exception as exc:  # Pillow's GIF reader raises IndexError, EOFError, OSError ... here
+        image.seek(0)  # counting moved the reader: back to the first frame (a failure here: the guard's)
+        notes.append(f"frame count unreadable ({describe(exc)}): first frame hashed")
+        return 1
 
 
 def _orientation(image: Image.Image, notes: list[str]) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from safenet.analysis.guard import describe, guarded
 from safenet.analysis.pdq.core import MIN_QUALITY, PdqHash, U8Image, hash_rgb, hash_rgb_turned
 from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Skipped, Source, decode
 from safenet.analysis.pdq.trim import Box, content_box
@@ -83,13 +84,16 @@ def compute(
     decoded = decode(source, fast=mode is PdqMode.FAST, orient=orient, max_pixels=max_pixels)
     if isinstance(decoded, Skipped):
         return decoded
-    return compute_pixels(
-        decoded.pixels,
-        mode,
-        trim=trim,
-        stored_size=decoded.stored_size,
-        orientation=decoded.orientation,
-        notes=decoded.notes,
+    return guarded(
+        lambda: compute_pixels(
+            decoded.pixels,
+            mode,
+            trim=trim,
+            stored_size=decoded.stored_size,
+            orientation=decoded.orientation,
+            notes=decoded.notes,
+        ),
+        lambda exc: Skipped("undecodable", describe(exc)),  # odd pixels from a decoder: never an exception out
     )
 
 

@@ -4,7 +4,8 @@ Why each frame goes through ``pdq.compute_pixels``: a frame then gets exactly th
 get as an image (reference 512×512 reduction, trimmed variant for letterboxed frames, quality rules), so
 frames match image hash sets and stills match video hash sets with one threshold.
 
-Why it never raises for bad input: one broken file must not stop a triage. Every outcome is a
+Why it never raises for bad input: one broken file must not stop a triage. Decoding runs inside
+``analysis.guard.guarded`` (whatever PyAV or a converter raises), and every outcome is a
 :class:`VideoHash` whose ``stop`` says whether it is complete, bounded on purpose (cap, budget) or damaged,
 with the frames hashed so far. Hashing is bounded: the budget is checked on every packet and the cap on
 every sample, so a ten-hour or endless stream costs at most ``time_budget_s``.
@@ -19,6 +20,7 @@ from typing import Final
 import av
 import numpy as np
 
+from safenet.analysis.guard import describe, guarded
 from safenet.analysis.pdq import PdqMode, compute_pixels, hamming
 from safenet.analysis.pdq.core import U8Image
 from safenet.analysis.video.decode import Sampler, StreamStopped, VideoSource, open_container, read_meta
@@ -34,15 +36,15 @@ def hash_video(source: VideoSource, settings: VideoSettings | None = None, *, sh
     """Hash a video from a path, bytes or a binary stream; ``sheet`` also builds the blurred frame sheet."""
     settings = settings or VideoSettings()
     started = time.monotonic()
-    try:
-        container = open_container(source)
-    except Exception as exc:  # PyAV raises many types for hostile headers; all mean "cannot open"
-        return VideoHash(None, (), Stop.UNDECODABLE, _describe(exc), elapsed_s=time.monotonic() - started)
-    try:
-        with container:
+
+    def undecodable(exc: BaseException) -> VideoHash:  # cannot open, or a failure while probing or closing
+        return VideoHash(None, (), Stop.UNDECODABLE, describe(exc), elapsed_s=time.monotonic() - started)
+
+    def decode() -> VideoHash:
+        with open_container(source) as container:
             return _hash_open(container, settings, started, SheetCollector() if sheet else None)
-    except Exception as exc:  # a decoder failing outside a packet (close, probing): still a result
-        return VideoHash(None, (), Stop.UNDECODABLE, _describe(exc), elapsed_s=time.monotonic() - started)
+
+    return guarded(decode, undecodable)
 
 
 def _hash_open(
@@ -59,26 +61,8 @@ def _hash_open(
         step = max(step, meta.duration_s / settings.max_frames)
     sampler = Sampler(container, stream, step, settings.seek_gap_s, started + settings.time_budget_s)
     run = _Run(settings, sheet)
-    stop, message = Stop.END, ""
-    try:
-        for offset, frame in sampler:
-            if frame.width * frame.height > settings.max_pixels:  # a hostile header must not allocate gigabytes
-                stop, message = (
-                    Stop.TOO_LARGE,
-                    f"{frame.width}×{frame.height} frame exceeds {settings.max_pixels} pixels",
-                )
-                break
-            if run.sampled >= settings.max_frames:  # checked on the next sample: a video of exactly the cap is complete
-                stop, message = Stop.FRAME_CAP, f"frame cap of {settings.max_frames} sampled frames reached"
-                break
-            run.add(offset, frame)
-            if time.monotonic() - started > settings.time_budget_s:
-                stop, message = Stop.TIME_BUDGET, f"time budget of {settings.time_budget_s:g} s spent"
-                break
-    except StreamStopped as stopped:
-        stop, message = stopped.stop, stopped.message
-    except (av.FFmpegError, OSError, ValueError, MemoryError) as exc:  # demuxer failed mid-file
-        stop, message = Stop.DECODE_ERROR, _describe(exc)
+    # a demuxer or converter failing mid-file keeps the frames hashed so far
+    stop, message = guarded(lambda: _sample(sampler, run, started), lambda exc: (Stop.DECODE_ERROR, describe(exc)))
     if stop is Stop.END and run.sampled == 0:
         stop, message = Stop.DECODE_ERROR, "no frame could be decoded"
     elif stop is Stop.END and meta.duration_s is not None and sampler.reached_s < meta.duration_s - _late_end(meta):
@@ -143,9 +127,22 @@ class _Run:
             self.warnings.append(f"display rotation {self.rotation}° recorded, frames hashed as stored (as vPDQ)")
 
 
+def _sample(sampler: Sampler, run: _Run, started: float) -> tuple[Stop, str]:
+    """Hash samples until the stream ends or a bound stops it; why it stopped."""
+    settings = run.settings
+    try:
+        for offset, frame in sampler:
+            if frame.width * frame.height > settings.max_pixels:  # a hostile header must not allocate gigabytes
+                return Stop.TOO_LARGE, f"{frame.width}×{frame.height} frame exceeds {settings.max_pixels} pixels"
+            if run.sampled >= settings.max_frames:  # checked on the next sample: a video of exactly the cap is complete
+                return Stop.FRAME_CAP, f"frame cap of {settings.max_frames} sampled frames reached"
+            run.add(offset, frame)
+            if time.monotonic() - started > settings.time_budget_s:
+                return Stop.TIME_BUDGET, f"time budget of {settings.time_budget_s:g} s spent"
+    except StreamStopped as stopped:
+        return stopped.stop, stopped.message
+    return Stop.END, ""
+
+
 def _late_end(meta: VideoMeta) -> float:
     return max(_LATE_END_S, 2.0 / meta.fps) if meta.fps else _LATE_END_S
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
