@@ -81,6 +81,7 @@ class _Log:
     gradings: dict[int, dict[str, Any]] = field(default_factory=dict)  # row id -> fields
     ungraded_lines: int = 0  # grading lines written before they carried row ids
     finished: dict[str, str | None] = field(default_factory=dict)  # exhibit label -> findings digest
+    finished_runs: set[int] = field(default_factory=set)
 
     @classmethod
     def of(cls, read: AuditRead) -> _Log:
@@ -100,6 +101,7 @@ class _Log:
                         log.spans.append(_Span(table, after, upto, count, sha, line, run, recovered))
             elif event == "triage-finished":
                 log.finished[data["exhibit"]] = data.get("findings_sha256")
+                log.finished_runs.add(int(data["run"]))
             elif event in ("item-graded", "grading-confirmed"):
                 log._grading(event, data)
         return log
@@ -140,6 +142,11 @@ def verify_case(case: Case) -> VerifyResult:
         digest = findings_digest(case, ex.id)
         if last is not None and last.status in UNFINISHED:
             pass  # its batches were checked above; the run's closing digest is not written yet
+        elif last is not None and last.id not in log.finished_runs:
+            result.note(
+                f"exhibit {ex.label}: the closing audit line of run {last.id} is missing (stopped as it ended); "
+                "its recorded batches were checked above"
+            )
         elif log.finished.get(ex.label) != digest:
             result.problem(f"exhibit {ex.label}: findings in the database differ from those the audit log recorded")
         else:
