@@ -27,6 +27,7 @@ from safenet.evidence.archive import (
     ArchiveCorrupt,
     ArchiveLimitExceeded,
     ArchiveLimits,
+    Nesting,
     depth_allowed,
     expand,
     spool,
@@ -93,6 +94,7 @@ class _Examiner:
         self.records: list[ItemRecord] = []
         self.warnings: list[EvidenceWarning] = []
         self.bytes_read = 0
+        self.nesting = Nesting()  # archives open around the member being examined: their limits add up
 
     def examine(self, item: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
         if is_region(item):  # unallocated space: never hashed as one item; carved in the full profile
@@ -272,7 +274,7 @@ class _Examiner:
         return found
 
     def _expand(self, item: Item, filetype: FileType, opener: Callable[[], BinaryIO], index: int) -> None:
-        members = expand(item, filetype.name, opener, self.settings.limits, self.warnings.append)
+        members = expand(item, filetype.name, opener, self.settings.limits, self.warnings.append, self.nesting)
         try:
             for member, member_stream in members:
                 self.examine_stream(member, member_stream, index, reopen=None)

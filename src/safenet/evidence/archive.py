@@ -14,12 +14,17 @@ member's header offset (zip local header; tar header, within the decompressed st
 
 Depth: the engine asks :func:`depth_allowed` before expanding an item; :func:`expand` checks again
 and records an "archive-depth" warning rather than going deeper than ``ArchiveLimits.max_depth``.
+Nesting: the limits hold per archive and, through :class:`Nesting`, for everything nested in the
+outermost archive together (bytes produced, members, ratio against the outermost compressed size), so a
+small zip of zips of bombs each under the limits still stops with one "archive-bomb" warning.
+
 Warning codes are listed in :data:`WARNING_CODES`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import BinaryIO
 
@@ -45,6 +50,7 @@ __all__ = [
     "ArchiveCorrupt",
     "ArchiveLimitExceeded",
     "ArchiveLimits",
+    "Nesting",
     "depth_allowed",
     "expand",
     "open_member",
@@ -56,7 +62,8 @@ EXPANDABLE: frozenset[str] = frozenset({"zip", "tar", "gzip", "bzip2", "xz", "7z
 WARNING_CODES: dict[str, str] = {
     "unsupported-archive": "an archive type Safenet does not expand (e.g. rar); its contents were not examined",
     "archive-depth": "archive nested deeper than the depth limit; its contents were not examined",
-    "archive-bomb": "an archive limit (size, ratio, member count, overlapping entries) was crossed; "
+    "archive-bomb": "an archive limit (size, ratio, member count, overlapping entries) was crossed, by one "
+    "archive or by the archives nested in the outermost one together; "
     "expansion stopped, the rest was not examined",
     "archive-corrupt": "archive truncated or damaged; members before the damage stand, the rest was not examined",
     "encrypted-member": "member (or a whole 7z header) is encrypted; not examined, needs a password",
@@ -87,6 +94,29 @@ _EXPANDERS: dict[str, Callable[[Expansion, BinaryIO], Members]] = {
 }
 
 
+class Nesting:
+    """The archives being expanded while one top-level item is examined, outermost first.
+
+    The examiner of one item keeps one (never shared between threads); :func:`expand` enters each archive
+    while its members are examined, so an archive found inside another is charged to the outermost's budget.
+    """
+
+    def __init__(self) -> None:
+        self._open: list[Budget] = []
+
+    @property
+    def outermost(self) -> Budget | None:
+        return self._open[0] if self._open else None
+
+    @contextmanager
+    def entered(self, budget: Budget) -> Iterator[Budget]:
+        self._open.append(budget)
+        try:
+            yield budget
+        finally:
+            self._open.pop()
+
+
 def depth_allowed(item: Item, limits: ArchiveLimits) -> bool:
     """May ``item`` be expanded? Its members would sit one archive level deeper than it does."""
     return item.locator.archive_depth < limits.max_depth
@@ -98,8 +128,12 @@ def expand(
     open_parent: Callable[[], BinaryIO],
     limits: ArchiveLimits,
     warn: WarningSink,
+    nesting: Nesting | None = None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Yield each member of an archive with a stream of its decompressed bytes.
+
+    ``nesting``: the examiner's archives being expanded around this one (their outermost budget is charged
+    too); None treats this archive as outermost.
 
     A stream is valid until the generator is advanced. Bad data never raises out of here: it ends the
     expansion with a warning. A member stream's ``read`` raises ArchiveLimitExceeded when a limit is
@@ -116,8 +150,10 @@ def expand(
         return
     with open_parent() as stream:
         size = stream_size(stream) if stream.seekable() else parent.size
-        ctx = Expansion(parent, limits, warn, Budget(limits, size))
-        yield from deliver(ctx, _EXPANDERS[filetype](ctx, stream))
+        nesting = nesting if nesting is not None else Nesting()
+        with nesting.entered(Budget(limits, size, nesting.outermost)) as budget:
+            ctx = Expansion(parent, limits, warn, budget)
+            yield from deliver(ctx, _EXPANDERS[filetype](ctx, stream))
 
 
 def open_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits | None = None) -> BinaryIO:

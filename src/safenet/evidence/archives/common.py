@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from safenet.evidence.archives.fields import leaf_name, suspicious_reason
@@ -67,46 +67,75 @@ class Budget:
 
     Once a limit is crossed it stays crossed: every later charge raises, so a consumer that ignores
     the first exception still cannot make the archive do more work.
+
+    Nested archives: an archive found inside another is given the outermost archive's budget as
+    ``outer``, and every byte and member it produces is charged there too. Per-archive limits alone let
+    a small zip of zips of small bombs (each under the ratio floor) decompress without end; charged to
+    the outermost archive, the whole tree is held to the limits against that archive's compressed size.
     """
 
-    def __init__(self, limits: ArchiveLimits, compressed_size: int | None) -> None:
+    def __init__(self, limits: ArchiveLimits, compressed_size: int | None, outer: Budget | None = None) -> None:
         self.limits = limits
         self.compressed_size = compressed_size
+        self.outer: Budget | None = outer.outer or outer if outer is not None else None  # always the outermost
         self.produced = 0
         self.members = 0
-        self.exceeded: str | None = None
+        self._crossed_here: str | None = None
+        self._reported = False
+
+    @property
+    def exceeded(self) -> str | None:
+        """Why expansion must stop: this archive's own limit, or the tree's (outermost archive's)."""
+        if self._crossed_here is not None:
+            return self._crossed_here
+        if self.outer is not None and self.outer.exceeded is not None:
+            return f"archives nested in the outermost one, together: {self.outer.exceeded}"
+        return None
+
+    def report_once(self) -> bool:
+        """True the first time a crossed limit of this tree is to be reported: one warning per tree."""
+        root = self.outer or self
+        if self.exceeded is None or root._reported:
+            return False
+        root._reported = True
+        return True
 
     def charge(self, nbytes: int) -> None:
         self.produced += nbytes
-        if self.exceeded is None:
-            self.exceeded = self._crossed(self.produced, "decompressed")
+        if self._crossed_here is None:
+            self._crossed_here = self._crossed(self.produced, "decompressed")
+        if self.outer is not None:
+            self.outer.charge(nbytes)
         self._raise_if_exceeded()
 
     def count_member(self) -> None:
         self.members += 1
+        if self.outer is not None:
+            self.outer.count_member()
         self.check_member_count(self.members)
 
     def check_member_count(self, count: int) -> None:
-        if self.exceeded is None and count > self.limits.max_members:
-            self.exceeded = f"member-count limit: more than {self.limits.max_members} members"
+        if self._crossed_here is None and count > self.limits.max_members:
+            self._crossed_here = f"member-count limit: more than {self.limits.max_members} members"
         self._raise_if_exceeded()
 
     def check_declared(self, declared_bytes: int) -> None:
         """Refuse before reading anything when the headers alone already cross a limit."""
-        if self.exceeded is None:
+        if self._crossed_here is None:
             reason = self._crossed(declared_bytes, "declared")
-            self.exceeded = f"refused before reading: {reason}" if reason else None
+            self._crossed_here = f"refused before reading: {reason}" if reason else None
         self._raise_if_exceeded()
 
     def refuse(self, reason: str) -> None:
         """Refuse the archive for a reason found in its structure (e.g. overlapping zip entries)."""
-        if self.exceeded is None:
-            self.exceeded = reason
+        if self._crossed_here is None:
+            self._crossed_here = reason
         self._raise_if_exceeded()
 
     def _raise_if_exceeded(self) -> None:
-        if self.exceeded is not None:
-            raise ArchiveLimitExceeded(self.exceeded)
+        exceeded = self.exceeded
+        if exceeded is not None:
+            raise ArchiveLimitExceeded(exceeded)
 
     def _crossed(self, nbytes: int, what: str) -> str | None:
         lim = self.limits
@@ -189,7 +218,6 @@ class Expansion:
     limits: ArchiveLimits
     sink: WarningSink
     budget: Budget
-    _bomb_reported: bool = field(default=False, init=False)
 
     def warn(self, code: str, message: str, locator: Locator | None = None) -> None:
         self.sink(EvidenceWarning(code, message, locator if locator is not None else self.parent.locator))
@@ -199,8 +227,8 @@ class Expansion:
         self.warn("archive-corrupt", what)
 
     def bomb(self) -> None:
-        if not self._bomb_reported and self.budget.exceeded is not None:
-            self._bomb_reported = True
+        """One "archive-bomb" warning per tree of nested archives, at the archive where the limit was met."""
+        if self.budget.report_once():
             self.warn("archive-bomb", f"expansion stopped, rest of archive not examined: {self.budget.exceeded}")
 
     def locator(self, value: str, detail: str, *, offset: int | None = None, inode: int | None = None) -> Locator:
