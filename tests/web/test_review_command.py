@@ -31,6 +31,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         host, port = sock.getsockname()[:2]
         sock.close()
         app = server.config.app
+        assert server.config.proxy_headers is False  # uvicorn would believe X-Forwarded-For from loopback
         calls.append({"app": app, "host": host, "port": port, "settings": app.state.web.settings})
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
