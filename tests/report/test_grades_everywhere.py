@@ -115,6 +115,8 @@ def session(tmp_path: Path) -> Built:
     grade_items(case, [ids["trusted_a.jpg"]], Grade.NON_INDECENT, EXAMINER2)  # the trusted A stands
     [withdrawn] = grade_items(case, [ids["u14.jpg"]], Grade.C, EXAMINER)
     undo_gradings(case, [withdrawn.row_id or 0], EXAMINER)  # back to ungraded; both rows stay in the history
+    [slip] = grade_items(case, [ids["u11.jpg"]], Grade.A, EXAMINER)
+    undo_gradings(case, [slip.row_id or 0], EXAMINER)  # restores her C
     for name in ("u10.jpg", "clip.mp4"):
         record_reveal(case, ids[name], REVIEWER, step="grey")
         confirm_grading(case, ids[name], REVIEWER)
@@ -208,7 +210,13 @@ def test_json_counts_and_every_grade(session: Built) -> None:
     # graded items no hash set matched are listed, with no findings
     assert items["u11.jpg"]["findings"] == [] and items["x1.jpg"]["findings"] == []
     assert items["u14.jpg"]["grading"]["outcome"] == "ungraded" and items["u14.jpg"]["grading"]["grade"] is None
-    assert [g["grade"] for g in items["u14.jpg"]["grading"]["superseded"]] == ["C", "withdrawn"]
+    withdrawn = items["u14.jpg"]["grading"]["superseded"]
+    assert [(g["grade"], g["undone_by"]) for g in withdrawn] == [("C", None), ("withdrawn", "alice")]
+    assert withdrawn[1]["undo_of"] == withdrawn[0]["row"]
+    restored = items["u11.jpg"]["grading"]
+    assert (restored["outcome"], restored["grade"]["grade"], restored["grade"]["undone_by"]) == ("C", "C", "alice")
+    assert [g["grade"] for g in restored["superseded"]] == ["C", "A"]
+    assert restored["grade"]["undo_of"] == restored["superseded"][1]["row"]
     u10 = items["u10.jpg"]["grading"]
     assert (u10["outcome"], u10["provenance"]) == ("B", "examiner-confirmed")
     assert (u10["grade"]["examiner"], u10["grade"]["role"], u10["grade"]["confirmed_by"]) == ("erin", "examiner", "bob")

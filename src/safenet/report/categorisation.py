@@ -98,12 +98,13 @@ class GivenGrade:
 
     grade: str  # a Grade value, or "withdrawn" (an undo that left the item without an examiner grade)
     examiner: str
-    role: str | None  # the role of whoever wrote the row, from the audit log; None if the log does not say
+    role: str | None  # the role of whoever wrote the row (the undoer, for an undo), from the audit log
     at: datetime
     confirmed_by: str | None
     confirmed_at: datetime | None
     row: int  # the grading row's id (what the audit log's lines name)
     undo_of: int | None  # the row this one undid, when it was written by an undo
+    undone_by: str | None  # who wrote the undo (``examiner`` is then whose grade it restored)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +116,7 @@ class GivenGrade:
             "confirmed_by": self.confirmed_by,
             "confirmed_at": _iso(self.confirmed_at),
             "undo_of": self.undo_of,
+            "undone_by": self.undone_by,
         }
 
 
@@ -339,16 +341,16 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
     The grader's role is in the audit log's "item-graded" line of the row (the gradings table does not keep
     it); a log line without a row id leaves the role unknown rather than guessing.
     """
-    roles: dict[int, str | None] = {}
+    logged: dict[int, dict[str, Any]] = {}  # grading row id -> its audit line's data
     graded: set[int] = set(current)
     for entry in case.audit.entries():
-        if entry.get("event") != "item-graded":
+        data = entry.get("data")
+        if entry.get("event") != "item-graded" or not isinstance(data, dict):
             continue
-        data = entry.get("data", {})
         if isinstance(data.get("item"), int):
             graded.add(data["item"])
         if isinstance(data.get("row"), int):
-            roles[data["row"]] = data.get("role")
+            logged[data["row"]] = data
     out: dict[int, list[tuple[GivenGrade, bool]]] = {}
     for item_id in sorted(graded):
         now = current.get(item_id)
@@ -361,12 +363,13 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
                 GivenGrade(
                     grade=event.grade,
                     examiner=event.examiner,
-                    role=roles.get(event.row_id),
+                    role=_text(logged.get(event.row_id, {}).get("role")),
                     at=event.at,
                     confirmed_by=event.confirmed_by,
                     confirmed_at=confirmed_at.get(event.row_id),
                     row=event.row_id,
                     undo_of=event.undo_of,
+                    undone_by=_text(logged.get(event.row_id, {}).get("undone_by")) if event.undo_of else None,
                 ),
                 now is not None and now.row_id == event.row_id,
             )
@@ -375,6 +378,10 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
         if grades:
             out[item_id] = grades
     return out
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _iso(value: datetime | None) -> str | None:
