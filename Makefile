@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CROSSCHECK := $(VENV)/.crosscheck
 DEMO   := demo-out
 
-.PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test test-data compile
+.PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test test-data compile axe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck sysdeps-test test-data $(CROSSCHECK)
+test: $(STAMP) lint typecheck sysdeps-test test-data axe $(CROSSCHECK)
 	$(BIN)/pytest -q
 
 # Peer tools for the benchmarks (hashdeep/md5deep; PhotoRec from testdisk; Debian packages).
@@ -61,6 +61,14 @@ PERCEPTION_VERSION := 0.9.3
 test-data: $(STAMP)
 	@ls .cache/pypi/perception-$(PERCEPTION_VERSION)-*.whl >/dev/null 2>&1 || \
 	  $(BIN)/pip download --quiet --no-deps --only-binary :all: perception==$(PERCEPTION_VERSION) -d .cache/pypi
+
+# axe-core (MPL-2.0), the accessibility checker the browser tests inject (tests/web/test_browser_a11y.py):
+# pinned, installed once into .cache/npm (git-ignored) with Debian's npm (installed when missing).
+AXE_VERSION := 4.10.3
+axe:
+	@grep -qs '"version": "$(AXE_VERSION)"' .cache/npm/node_modules/axe-core/package.json || { \
+	  command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm); \
+	  npm install --prefix .cache/npm --no-save --no-audit --no-fund --silent axe-core@$(AXE_VERSION); }
 
 bench: $(STAMP) compile sysdeps sysdeps-test $(CROSSCHECK)
 	$(BIN)/pip install --quiet -e '.[dev,bench,crosscheck]'
