@@ -1,0 +1,68 @@
+"""The grading API at the HTTP level: cluster grades limited to the members shown, conflicts before
+overwriting, undo, confirmation only after a reveal, live counts, and the item detail panel."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from safenet.case.gradings import Grade, current_gradings, grade_items
+from safenet.users import Role, User
+from tests.web.conftest import Browser, Built, Clock
+
+ERIN = User("erin", Role.EXAMINER, Clock().now)
+
+
+def _cluster(page: str, item: int) -> int:
+    [found] = re.findall(rf'data-item="{item}"[^>]*?data-cluster="(\d+)"', page)
+    return int(found)
+
+
+def test_a_cluster_grade_touches_only_shown_members_and_asks_before_overwriting(
+    app: FastAPI, login: Callable[[str], Browser], built: Built
+) -> None:
+    client = login("alice")
+    big, small, other = built.ids["dup-big.jpg"], built.ids["dup-small.png"], built.ids["other.jpg"]
+    cluster = _cluster(client.page("/review"), big)
+    view = client.page(f"/review?cluster={cluster}")
+    assert f'data-item="{big}"' in view and f'data-item="{other}"' not in view
+    refused = client.api("/api/grade", {"grade": "B", "cluster_id": cluster, "item_ids": [big, other]})
+    assert refused.status_code == 409 and f"item(s) {other} are not reviewable members" in refused.json()["detail"]
+    assert client.api("/api/grade", {"grade": "B", "cluster_id": cluster}).status_code == 400
+    assert current_gradings(app.state.web.case) == {}
+    grade_items(app.state.web.case, [small], Grade.A, ERIN)
+    conflict = client.api("/api/grade", {"grade": "B", "cluster_id": cluster, "item_ids": [big, small]})
+    assert conflict.status_code == 409
+    assert conflict.json()["conflicts"] == [{"item_id": small, "grade": "A", "examiner": "erin"}]
+    assert current_gradings(app.state.web.case)[small].grade is Grade.A
+    done = client.api("/api/grade", {"grade": "B", "cluster_id": cluster, "item_ids": [big], "overwrite": False})
+    assert done.status_code == 200 and [g["item_id"] for g in done.json()["graded"]] == [big]  # only what was shown
+    both = client.api("/api/grade", {"grade": "B", "cluster_id": cluster, "item_ids": [big, small], "overwrite": True})
+    rows = [g["row_id"] for g in both.json()["graded"]]
+    undone = client.api("/api/undo", {"row_ids": rows[1:]})
+    assert undone.status_code == 200 and undone.json()["undone"][0]["grade"] == "A"
+    assert current_gradings(app.state.web.case)[small].examiner == "erin"
+    assert client.get("/api/counts").json()["B"] == 1
+
+
+def test_confirm_needs_a_reveal_and_the_detail_panel_shows_the_history(
+    app: FastAPI, login: Callable[[str], Browser], built: Built
+) -> None:
+    other = built.ids["other.jpg"]
+    grade_items(app.state.web.case, [other], Grade.C, ERIN)
+    reviewer = login("bob")
+    refused = reviewer.api("/api/confirm", {"item_ids": [other]})
+    assert refused.status_code == 409 and "has not been shown" in refused.json()["detail"]
+    assert reviewer.api(f"/api/items/{other}/reveal", {"step": "grey"}).status_code == 200
+    assert reviewer.api("/api/confirm", {"item_ids": [other]}).status_code == 200
+    assert reviewer.api(f"/api/items/{other}/notes", {"text": "background matches series"}).status_code == 200
+    examiner = login("alice")
+    assert examiner.api(f"/api/items/{other}/tags", {"tag": "series-1"}).status_code == 200
+    detail = examiner.get(f"/api/items/{other}/detail").json()
+    assert detail["exhibit"] == "EX1" and detail["source"] == "live" and detail["sha256"]
+    assert detail["grade_history"][0].startswith("C by erin") and "confirmed by bob" in detail["grade_history"][0]
+    assert detail["notes"][0].endswith("background matches series") and detail["tags"] == ["series-1"]
+    assert examiner.get("/api/items/999999/detail").status_code == 404
+    assert examiner.get(f"/api/items/{2**64}/detail").status_code == 404
