@@ -1,9 +1,14 @@
 """VICS 2.0 ``#Cases`` export, UK profile (docs/formats.md, exports): what goes back to CAID and Griffeye.
 
 One Media per distinct MD5 with every instance in ``MediaFiles[]``; ``Category`` is the vics-uk code of the
-UK grade (from the scheme file, so a force that corrects the codes corrects the export too) and absent when
-ungraded; booleans are JSON booleans; ``MediaID`` is an integer. Items without an MD5 cannot be expressed
-in VICS (MD5 is its key) and are left out. Safenet's own importer reads the result back.
+item's settled grade as every report counts it (``report.categorisation``: a trusted hash-set grade or an
+examiner's grade; the code comes from the scheme file, so a force that corrects the codes corrects the export
+too) and absent when there is none (ungraded, uncertain, or only an indicative hash-set grade, which is a
+lead). Counting files per ``Category`` gives the reports' settled counts (trusted + examiner + confirmed per
+category, and "not indecent"), except where copies of one MD5 were graded differently: VICS keys on the MD5,
+so all its files take the most severe of their grades. Booleans are JSON booleans; ``MediaID`` is an integer.
+Items without an MD5 cannot be expressed in VICS (MD5 is its key) and are left out. Safenet's own importer
+reads the result back.
 """
 
 from __future__ import annotations
