@@ -6,7 +6,8 @@ Precedence (one rule for every item; the documents state it too, see ``PRECEDENC
   1. A *trusted* hash-set grade stands: an exact match to an illicit set whose category codes are confirmed
      (for CAID, three independent votes). Examiners are not asked to re-view such items; if one grades it
      anyway, that grade is kept and shown, and a different grade is counted as a disagreement to resolve
-     with the set's owner, but it does not move the item out of its trusted category.
+     with the set's owner, but it does not move the item out of its trusted category: one examiner's
+     grade (perhaps a slip in a bulk grade) must not silently take a three-vote grade out of the count.
   2. Otherwise the examiner's current grade settles the item: an indicative hit (perceptual, or a set whose
      codes are unconfirmed) or an item no set matched. A, B and C are counted; "not indecent" and "uncertain"
      are counted apart.
