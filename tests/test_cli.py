@@ -220,3 +220,95 @@ def test_terminal_escape_sequences_in_evidence_never_reach_the_terminal(
     code, out, err = run(capsys, "hashset", "import", str(hostile), "--name", "x")
     assert code == Exit.HASHSET
     assert "\x1b" not in err + out and "\\x1b" in err
+
+
+def _import(capsys: pytest.CaptureFixture[str], vics: Path) -> None:
+    assert run(capsys, "hashset", "import", str(vics), "--name", "caid")[0] == 0
+
+
+def test_resume_takes_the_hash_sets_from_the_run_record(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19.2: `--resume` as the README shows it exited 5 unless --hashset was given again."""
+    root, vics = evidence
+    _import(capsys, vics)
+    case = str(tmp_path / "case")
+    code, out, _ = run(capsys, "triage", str(root), "--case", case, "--exhibit", "EX1", "--hashset", "caid",
+                       "--stop-at-first-hit")  # fmt: skip
+    assert code == 0 and "stopped at the first hit" in out
+    code, out, err = run(capsys, "triage", str(root), "--case", case, "--exhibit", "EX1", "--resume")
+    assert code == 0, err
+    assert "completed" in out
+    with sqlite3.connect(tmp_path / "case" / "case.db") as db:
+        assert db.execute("SELECT count(*) FROM findings").fetchone()[0] == 2
+    assert run(capsys, "verify", case)[0] == 0
+
+
+def test_a_full_disk_is_one_sentence_and_resume_finishes(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19.10: a full disk was "internal error ... this is a bug" (exit 1) or exit 5."""
+    import errno
+
+    from safenet.case import audit, recorder
+
+    root, vics = evidence
+    _import(capsys, vics)
+    case = str(tmp_path / "case")
+    args = ["triage", str(root), "--case", case, "--exhibit", "EX1", "--hashset", "caid"]
+    real_write = audit.os.write
+
+    def full_log(fd: int, data: bytes) -> int:
+        if b"rows-recorded" in data:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    def full_db(*_: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(audit.os, "write", full_log)
+        code, out, err = run(capsys, *args)
+    assert code == Exit.DISK_FULL and "disk holding the case folder" in err and "--resume" in err, err
+    assert "internal error" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, *args, "--resume")
+    assert code == 0, err
+    args[5] = "EX2"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(recorder, "_bulk_insert", full_db)
+        code, _, err = run(capsys, *args)
+    assert code == Exit.DISK_FULL and "is full" in err, err
+    code, _, err = run(capsys, *args, "--resume")
+    assert code == 0, err
+    code, out, _ = run(capsys, "verify", case)
+    assert code == 0, out
+    with sqlite3.connect(tmp_path / "case" / "case.db") as db:
+        assert db.execute("SELECT count(*), count(DISTINCT exhibit_id || locator) FROM items").fetchone() == (8, 8)
+        assert [r[0] for r in db.execute("SELECT status FROM runs ORDER BY id")] == ["interrupted", "completed"] * 2
+
+
+def test_a_case_folder_inside_the_evidence_is_refused(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19.11: the case's own files became items, and the evidence folder was written to."""
+    root, _ = evidence
+    inside = root / "cases" / "c1"
+    code, _, err = run(capsys, "triage", str(root), "--case", str(inside), "--exhibit", "EX1")
+    assert code == Exit.USAGE and "is inside the evidence" in err
+    assert not (root / "cases").exists()
+    code, _, err = run(capsys, "triage", str(tmp_path / "case" / "ev"), "--case", str(tmp_path / "case"),
+                       "--exhibit", "EX1")  # fmt: skip
+    assert code == Exit.USAGE and "inside the case folder" in err
+
+
+def test_an_exhibit_label_with_escape_sequences_is_shown_escaped(
+    tmp_path: Path, evidence: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19.19: the --exhibit label reached the terminal with raw escape sequences."""
+    root, vics = evidence
+    _import(capsys, vics)
+    label = "EX1\x1b[2J\x1b]0;pwned\x07"
+    code, out, err = run(capsys, "triage", str(root), "--case", str(tmp_path / "c"), "--exhibit", label,
+                         "--hashset", "caid")  # fmt: skip
+    assert code == 0, err
+    assert "\x1b" not in out + err and "\x07" not in out + err and "EX1\\x1b[2J" in out

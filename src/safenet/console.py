@@ -22,7 +22,14 @@ from rich.table import Table
 from rich.text import Text
 
 from safenet.engine.events import Hit
+from safenet.evidence.locator import display_safe
 from safenet.report.summary import COLUMNS, CaseSummary, CategoryRow
+
+
+def plain(text: str, style: str = "") -> Text:
+    """Text from outside the program (evidence, labels typed by the user) for the terminal: never markup, and
+    control characters and escape sequences shown escaped (``\\x1b``), so they cannot drive the terminal."""
+    return Text(display_safe(text), style=style)
 
 
 class _Rate(ProgressColumn):
@@ -60,7 +67,7 @@ class RichEvents:
             refresh_per_second=4,
             disable=not console.is_terminal,
         )
-        self.task = self.progress.add_task("triage", total=None, items=0, planned=0, exhibit=exhibit)
+        self.task = self.progress.add_task("triage", total=None, items=0, planned=0, exhibit=display_safe(exhibit))
 
     def __enter__(self) -> RichEvents:
         self.progress.start()
@@ -80,7 +87,7 @@ class RichEvents:
         line = Text()
         line.append("HIT ", style="bold red")
         line.append(f"cat {hit.category:<13} ", style="bold")
-        line.append(f"{hit.exhibit}  ")
+        line.append(f"{display_safe(hit.exhibit)}  ")
         line.append(str(hit.locator))
         line.append(f"  {hit.hash_kind} ({', '.join(hit.hashsets)})" + ("  deleted" if hit.deleted else ""))
         self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
@@ -91,7 +98,7 @@ _HEADINGS = {"deleted": "Del.", "perceptual": "Perc."}
 
 def _add_rows(table: Table, label: str, rows: dict[str, CategoryRow]) -> None:
     for i, row in enumerate(rows.values()):
-        table.add_row(Text(label if i == 0 else ""), Text(row.category), *(str(row.counts[c]) for c in COLUMNS))
+        table.add_row(plain(label if i == 0 else ""), plain(row.category), *(str(row.counts[c]) for c in COLUMNS))
 
 
 def summary_table(summary: CaseSummary) -> Table:
@@ -113,7 +120,7 @@ def print_summary(console: Console, summary: CaseSummary) -> None:
     for hs in summary.hashsets:
         if hs.get("scheme_confirmed") is False:
             console.print(
-                Text(
+                plain(
                     f"caution: the category codes of hash set {hs['name']} (scheme {hs['scheme']}) are "
                     "not confirmed; check them before relying on the grades",
                     style="yellow",
@@ -122,11 +129,11 @@ def print_summary(console: Console, summary: CaseSummary) -> None:
     for exhibit in summary.exhibits:
         unread = exhibit.items["unreadable"] + exhibit.items["partial"]
         console.print(
-            Text(
+            plain(
                 f"{exhibit.label}: {sum(exhibit.items.values()):,} items recorded, "
                 f"{exhibit.items['examined']:,} hashed, {unread:,} could not be read (fully), "
                 f"{exhibit.known_good:,} known files, {sum(exhibit.warnings.values()):,} warnings"
             )
         )
         for note in exhibit.not_examined:
-            console.print(Text(f"  not examined: {note}", style="yellow"))
+            console.print(plain(f"  not examined: {note}", style="yellow"))

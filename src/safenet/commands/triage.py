@@ -24,7 +24,7 @@ from safenet.commands.common import (
     store,
     user_errors,
 )
-from safenet.console import RichEvents, print_summary
+from safenet.console import RichEvents, plain, print_summary
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
@@ -107,7 +107,7 @@ def triage_cmd(
         with RichEvents(out, exhibit) as events:
             outcome = triage(source, the_case, hashsets, options, events)
         print_summary(out, summarise(the_case))
-        out.print(Text(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
+        out.print(plain(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
         if outcome.status is RunStatus.STOPPED:
             out.print(
                 Text(
@@ -132,13 +132,13 @@ def inspect_cmd(
     with user_errors():
         info = inspect_source(source, open_context(password, recovery, keys, None))
         out.print(
-            Text(
+            plain(
                 f"{info['source']}: {info['format']} {'device' if info['device'] else 'image'}, {info['size']:,} bytes"
             )
         )
         for algorithm, value in info["stored_hashes"].items():
-            out.print(Text(f"  stored {algorithm.upper()}: {value}"))
+            out.print(plain(f"  stored {algorithm.upper()}: {value}"))
         for volume in info["volumes"]:
             where = f" at {volume['offset']:,}, {volume['length']:,} bytes" if volume["length"] else ""
             state = volume["state"] + (f" ({volume['message']})" if volume["message"] else "")
-            out.print(Text(f"  {volume['name']}{where}: {state}"))
+            out.print(plain(f"  {volume['name']}{where}: {state}"))
