@@ -222,13 +222,16 @@ def test_a_video_without_a_sheet_gets_one_and_frames_at_a_usable_size(media_app:
     tile = _image(client.get(f"/media/frame/{item}/1").content)
     assert tile.mode == "L" and max(tile.size) == 256
     assert client.get(f"/media/frame/{item}/{len(frames)}").status_code == 409
-    whole = client.api(f"/api/items/{item}/reveal", {"step": "colour"})
-    assert whole.status_code == 409 and "choose a frame" in whole.json()["detail"]
+    first = client.api(f"/api/items/{item}/reveal", {"step": "large-blurred"}).json()
+    assert first["frame"] == 0 and first["url"] == f"/media/clear/{item}?step=large-blurred&frame=0"
     body = client.api(f"/api/items/{item}/reveal", {"step": "colour", "frame": 1}).json()
     assert body["url"] == f"/media/clear/{item}?step=colour&frame=1" and body["frame"] == 1
     assert _image(client.get(body["url"]).content).mode == "RGB"
     assert client.get(f"/media/clear/{item}?step=colour&frame=2").status_code == 403  # only that frame
-    assert [(e["item"], e["frame"]) for e in _events(app, "item-revealed")] == [(item, 1)]
+    assert client.get(first["url"]).status_code == 403  # one reveal at a time
+    assert [(e["item"], e["frame"]) for e in _events(app, "item-revealed")] == [(item, 0), (item, 1)]
+    beyond = client.api(f"/api/items/{item}/reveal", {"step": "colour", "frame": len(frames)})
+    assert beyond.status_code == 409 and "cannot be displayed" in beyond.json()["detail"]
 
 
 def test_an_animated_gif_shows_its_frame_sheet_and_frames(media_app: tuple[FastAPI, Built]) -> None:

@@ -173,17 +173,20 @@ class Thumbnailer:
         self._store(target, data)
         return data
 
-    def revealed(self, item_id: int, step: RevealStep, frame: int | None, prefs: Preferences) -> bytes:
-        """The picture of a reveal at ``step``: the still image, or one frame of a moving picture.
+    def revealed(
+        self, item_id: int, step: RevealStep, frame: int | None, prefs: Preferences
+    ) -> tuple[bytes, int | None]:
+        """The picture of a reveal at ``step`` and the frame shown: the still image (frame None), or one sampled
+        frame of a moving picture (the first unless ``frame`` says which).
 
         Raises :class:`CannotDisplay` when it cannot be produced, so nothing is audited as shown.
         """
         item = self.item(item_id)
         motion = self.motion(item)
+        if motion is not None and frame is None:
+            frame = 0
         if motion is None and frame is not None:
             raise CannotDisplay(f"item {item_id} cannot be displayed: it is a still image and has no frames")
-        if motion is not None and frame is None:
-            raise CannotDisplay(f"item {item_id} cannot be displayed whole: it is a {motion.value}; choose a frame")
         if item.media_kind not in ("image", "video"):
             raise CannotDisplay(f"item {item_id} cannot be displayed: it is not a picture")
         if frame is not None:
@@ -193,7 +196,7 @@ class Thumbnailer:
             if isinstance(decoded, str):
                 raise CannotDisplay(f"item {item_id} cannot be displayed: {decoded}")
             pixels = decoded.pixels
-        return self._render_step(pixels, step, prefs)
+        return self._render_step(pixels, step, prefs), frame
 
     def motion(self, item: MediaItem) -> Motion | None:
         """Whether the item is a moving picture: a video, or a GIF of more than one frame."""

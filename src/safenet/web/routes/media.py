@@ -108,27 +108,30 @@ def frame(
 def reveal(
     item_id: ItemId, body: RevealRequest, request: Request, session: Annotated[WebSession, Depends(api_write)]
 ) -> dict[str, Any]:
-    """Check the picture can be shown, audit the reveal, then let this session (only) fetch it for a while."""
+    """Check the picture can be shown, audit the reveal, then let this session (only) fetch it for a while.
+
+    A video or animated GIF is revealed one sampled frame at a time (the first unless ``frame`` says which).
+    """
     ctx = web_context(request)
     user = _revealer(session)
     try:
         item = ctx.media.item(item_id)
-        picture = ctx.media.revealed(item_id, body.step, body.frame, ctx.prefs(user.name))
+        picture, frame = ctx.media.revealed(item_id, body.step, body.frame, ctx.prefs(user.name))
     except MediaError as exc:
         raise _media_errors(exc) from exc  # nothing was shown, so nothing is audited as shown
     try:
-        record_reveal(ctx.case, item_id, user, step=body.step.value, frame=body.frame)
+        record_reveal(ctx.case, item_id, user, step=body.step.value, frame=frame)
     except GradingError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     until = ctx.settings.clock() + ctx.settings.reveal_for
-    session.reveal = Reveal(item_id, body.step, body.frame, until, picture)  # replaces any earlier reveal
+    session.reveal = Reveal(item_id, body.step, frame, until, picture)  # replaces any earlier reveal
     return {
         "item_id": item_id,
         "url": session.reveal.url(),
         "until": until.isoformat(),
         "seconds": int(ctx.settings.reveal_for.total_seconds()),
         "step": body.step.value,
-        "frame": body.frame,
+        "frame": frame,
         "label": f"{item.exhibit} › {item.display}",
     }
 
