@@ -59,6 +59,7 @@ from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Ite
 from safenet.evidence.registry import open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
 from safenet.hashsets.exact import Matcher
+from safenet.reasons import reason_of
 
 CRASH_CODE: Final = "worker-crashed"
 PROCESS_BATCH_ITEMS: Final = 64  # items per task: amortises pickling and pipe round trips for tiny files
@@ -321,7 +322,7 @@ def _start_worker(factory: Callable[[WorkerSetup], Stage], setup: WorkerSetup) -
     try:
         _stage = factory(setup)
     except Exception as exc:  # reported by every task as an ExecutorError, not as a dead pool
-        _setup_error = f"{exc.__class__.__name__}: {exc}"
+        _setup_error = f"{exc.__class__.__name__}: {reason_of(exc)}"
 
 
 def _exit_with(sentinel: int) -> None:

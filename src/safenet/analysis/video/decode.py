@@ -30,6 +30,7 @@ import av.error
 import av.video.stream
 
 from safenet.analysis.video.model import Stop, VideoMeta
+from safenet.reasons import reason_of
 
 VideoSource = bytes | str | Path | BinaryIO
 
@@ -143,7 +144,9 @@ class Sampler:
             except (av.FFmpegError, ValueError) as exc:
                 self.decode_errors += 1
                 if self.decode_errors > MAX_DECODE_ERRORS:
-                    raise StreamStopped(Stop.DECODE_ERROR, f"{self.decode_errors} packets failed: {exc}") from exc
+                    raise StreamStopped(
+                        Stop.DECODE_ERROR, f"{self.decode_errors} packets failed: {reason_of(exc)}"
+                    ) from exc
                 continue
             for frame in frames:
                 if isinstance(frame, av.VideoFrame):

@@ -24,6 +24,7 @@ from safenet.evidence.archives.fields import leaf_name, suspicious_reason
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, WarningSink
 from safenet.evidence.streams import RawReader
+from safenet.reasons import reason_of
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -198,7 +199,7 @@ class MemberStream(io.RawIOBase):
         try:
             data = self._pull(size)
         except ArchiveCorrupt as exc:
-            self.failure = f"member {self._label}: {exc}"
+            self.failure = f"member {self._label}: {reason_of(exc)}"
             raise
         except DATA_ERRORS as exc:
             self.failure = f"member {self._label}: {describe(exc)}"
@@ -302,7 +303,7 @@ def deliver(ctx: Expansion, members: Members) -> Generator[tuple[Item, BinaryIO]
 
 def describe(exc: BaseException) -> str:
     """A short, single-line reason for a warning message."""
-    text = str(exc) or type(exc).__name__
+    text = reason_of(exc)
     return display_safe(text)
 
 

@@ -33,6 +33,7 @@ from safenet.evidence.archives.common import (
 from safenet.evidence.archives.fields import filetime
 from safenet.evidence.locator import Layer, display_safe
 from safenet.evidence.model import EvidenceError, Item, Timestamp
+from safenet.reasons import reason_of
 
 DETAIL = "7z"
 _ENCRYPTED = "encrypted"
@@ -236,7 +237,8 @@ def _skip(ctx: Expansion, walker: _Walker, folder: int, reader: _Reader, entry: 
     except ArchiveCorrupt as exc:
         walker.problem[folder] = _BROKEN
         ctx.corrupt(
-            f"solid block damaged at member {display_safe(entry.filename)} ({exc}); its later members not examined"
+            f"solid block damaged at member {display_safe(entry.filename)} ({reason_of(exc)}); "
+            "its later members not examined"
         )
 
 

@@ -29,6 +29,7 @@ from safenet.evidence.archives.common import (
 from safenet.evidence.archives.fields import unix_time
 from safenet.evidence.locator import Layer, display_safe
 from safenet.evidence.model import EvidenceError, Item
+from safenet.reasons import reason_of
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -150,7 +151,7 @@ def _watching_tarinfo() -> tuple[type[tarfile.TarInfo], list[str]]:
                 return super().fromtarfile(tarfile_)
             except tarfile.HeaderError as exc:
                 if not isinstance(exc, _EOF_HEADER):
-                    problems.append(str(exc) or type(exc).__name__)
+                    problems.append(reason_of(exc))
                 raise
 
     return Watched, problems

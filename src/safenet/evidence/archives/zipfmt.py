@@ -35,6 +35,7 @@ from safenet.evidence.archives.zipdir import (
 )
 from safenet.evidence.locator import Layer, display_safe
 from safenet.evidence.model import EvidenceError, Item
+from safenet.reasons import reason_of
 
 DETAIL = "zip"
 _MASK64 = (1 << 64) - 1
@@ -57,14 +58,16 @@ def expand_zip(ctx: Expansion, stream: BinaryIO) -> Members:
     try:
         _check_directory(ctx.budget, fp, directory)
     except ArchiveCorrupt as exc:
-        yield from _scan(ctx, fp, size, f"central directory unreadable ({exc})")
+        yield from _scan(ctx, fp, size, f"central directory unreadable ({reason_of(exc)})")
         return
     entries = iter_central(fp, directory)
     while True:
         try:
             entry = next(entries, None)
         except ArchiveCorrupt as exc:
-            ctx.corrupt(f"central directory damaged after {ctx.budget.members} members ({exc}); rest not examined")
+            ctx.corrupt(
+                f"central directory damaged after {ctx.budget.members} members ({reason_of(exc)}); rest not examined"
+            )
             return
         if entry is None:
             return
@@ -81,7 +84,7 @@ def _data_start(ctx: Expansion, fp: BinaryIO, entry: Entry) -> int | None:
         return read_local(fp, entry.offset)[1]
     except ArchiveCorrupt as exc:
         if not entry.is_dir:
-            ctx.corrupt(f"member {display_safe(entry.name)}: {exc}; not examined")
+            ctx.corrupt(f"member {display_safe(entry.name)}: {reason_of(exc)}; not examined")
         return None
 
 
@@ -146,7 +149,7 @@ def _scan(ctx: Expansion, fp: BinaryIO, size: int, why: str) -> Members:
             entry, start = read_local(fp, pos)
         except ArchiveCorrupt as exc:
             if not _at_directory(fp, pos):
-                ctx.corrupt(f"{exc}; rest not examined")
+                ctx.corrupt(f"{reason_of(exc)}; rest not examined")
             return
         ctx.budget.count_member()
         found = _member(ctx, fp, size, entry, start)

@@ -74,6 +74,7 @@ from safenet.evidence.carve.model import CarveLimits
 from safenet.evidence.carve.scan import CarveLimitReached, carve
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, WarningSink
+from safenet.reasons import reason_of
 
 DETAIL = "chrome-blockfile"
 BLOCK_MAGIC = 0xC104CAC3
@@ -266,7 +267,9 @@ def _entries(
             )
             warn(
                 EvidenceWarning(
-                    "cache-index-outside", f"entry for {display_safe(url[:512])}: {exc}; body not examined", locator
+                    "cache-index-outside",
+                    f"entry for {display_safe(url[:512])}: {reason_of(exc)}; body not examined",
+                    locator,
                 )
             )
             continue
@@ -347,7 +350,7 @@ def _sibling_entries(
         except FileNotFoundError:
             return f"data_{number} is not there"
         except (OSError, EvidenceError) as exc:
-            return f"data_{number} not readable ({display_safe(str(exc))})"
+            return f"data_{number} not readable ({reason_of(exc)})"
         head = data[:HEADER_SIZE]
         if len(head) < HEADER_SIZE or BLOCK_HEADER.unpack_from(head)[0] != BLOCK_MAGIC:
             return f"data_{number} is not a block file"
@@ -464,4 +467,8 @@ def _carved(
             name = f"block{block}.{'jpg' if found.filetype == 'jpeg' else found.filetype}"
             yield Item(locator, name, found.length, carved=True, note=note), window(stream, offset, found.length)
     except CarveLimitReached as exc:
-        warn(EvidenceWarning("cache-limit", f"{exc}; the rest of the block file was not searched", parent.locator))
+        warn(
+            EvidenceWarning(
+                "cache-limit", f"{reason_of(exc)}; the rest of the block file was not searched", parent.locator
+            )
+        )

@@ -69,6 +69,7 @@ from safenet.evidence.caches.common import (
 )
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceError, Item, Timestamp, WarningSink
+from safenet.reasons import reason_of
 
 DETAIL = "chrome-simple"
 INITIAL_MAGIC = 0xFCFB6D1BA7725C30
@@ -191,7 +192,7 @@ def _last_used(
     except FileNotFoundError:
         return None, f"last-used time not read: no {INDEX_PATH} beside the entry"
     except (OSError, EvidenceError) as exc:
-        return None, f"last-used time not read: {INDEX_PATH} not readable ({display_safe(str(exc))})"
+        return None, f"last-used time not read: {INDEX_PATH} not readable ({reason_of(exc)})"
     if index.problem:
         return None, f"last-used time not read: {INDEX_PATH} {index.problem}"
     micros = index.times.get(int(parent.name[:16], 16))

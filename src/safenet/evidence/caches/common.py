@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from safenet.analysis.filetype import HEAD_BYTES, MediaKind, sniff
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
+from safenet.reasons import reason_of
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -42,7 +43,7 @@ def corrupt_warning(exc: CacheCorrupt | struct.error, what: str, locator: Locato
     """The warning for a damaged cache record: "cache-index-outside" for a bad offset, else "cache-corrupt"
     (a record too short to unpack is damage too)."""
     code = "cache-index-outside" if isinstance(exc, CacheOutside) else "cache-corrupt"
-    return EvidenceWarning(code, f"{what}: {display_safe(str(exc))}; not examined", locator)
+    return EvidenceWarning(code, f"{what}: {reason_of(exc)}; not examined", locator)
 
 
 class Window(io.RawIOBase):

@@ -25,6 +25,7 @@ from safenet.evidence.caches.common import range_locator, stream_size, window
 from safenet.evidence.carve.model import CarveLimits
 from safenet.evidence.carve.scan import CarveLimitReached, carve
 from safenet.evidence.model import EvidenceWarning, Item, WarningSink
+from safenet.reasons import reason_of
 
 THUMBDATA = "android-thumbdata"
 ITHMB = "ios-ithmb"
@@ -61,7 +62,7 @@ def expand_thumbdata(
         except CarveLimitReached as exc:
             warn(
                 EvidenceWarning(
-                    "cache-limit", f"{exc}; the rest of the thumbnail store was not searched", parent.locator
+                    "cache-limit", f"{reason_of(exc)}; the rest of the thumbnail store was not searched", parent.locator
                 )
             )
 

@@ -40,6 +40,7 @@ from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import CacheLimits, image_extension, stream_size, window
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, NotMyFormat, WarningSink
+from safenet.reasons import reason_of
 
 SIGNATURE = b"CMMM"
 INDEX_SIGNATURE = b"IMMM"
@@ -252,7 +253,9 @@ def expand_thumbcache(
         try:
             header = read_header(stream)
         except NotMyFormat as exc:
-            warn(EvidenceWarning("cache-corrupt", f"not examined as a thumbnail cache: {exc}", parent.locator))
+            warn(
+                EvidenceWarning("cache-corrupt", f"not examined as a thumbnail cache: {reason_of(exc)}", parent.locator)
+            )
             return
         try:
             for record in walk(stream, header, limits, record_warning):
@@ -277,7 +280,7 @@ def expand_thumbcache(
                 item = Item(locator, f"{record.cache_id}.{ext}", record.data_size, carved=True, note=note)
                 yield item, window(stream, record.data_offset, record.data_size)
         except (OSError, struct.error, ValueError, EvidenceError) as exc:
-            message = f"thumbnail cache read failed ({display_safe(str(exc) or type(exc).__name__)}); rest not examined"
+            message = f"thumbnail cache read failed ({reason_of(exc)}); rest not examined"
             warn(EvidenceWarning("cache-corrupt", message, parent.locator))
 
 

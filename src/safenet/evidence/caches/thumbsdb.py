@@ -32,6 +32,7 @@ from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import CacheLimits, image_extension
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, WarningSink
+from safenet.reasons import reason_of
 
 DETAIL = "thumbs.db"
 NAMES: frozenset[str] = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db"})
@@ -167,4 +168,4 @@ def open_thumbs_entry(container: BinaryIO, layer: Layer) -> BinaryIO:
 
 
 def _reason(exc: BaseException) -> str:
-    return display_safe(str(exc) or type(exc).__name__)
+    return reason_of(exc)

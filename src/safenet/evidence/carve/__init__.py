@@ -18,6 +18,7 @@ from safenet.evidence.carve.model import Carve, CarveLimits
 from safenet.evidence.carve.scan import CarveLimitReached, carve
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, WarningSink
+from safenet.reasons import reason_of
 
 __all__ = [
     "REGION",
@@ -103,9 +104,13 @@ def expand_carved(
                     item = dataclasses.replace(item, note=f"{item.note}; starts at {where(found.offset)}")
                 yield item, window(stream, found.offset, found.length)
         except CarveLimitReached as exc:
-            warn(EvidenceWarning("carve-limit", f"{exc}; the rest of the region was not carved", region.locator))
+            warn(
+                EvidenceWarning(
+                    "carve-limit", f"{reason_of(exc)}; the rest of the region was not carved", region.locator
+                )
+            )
         except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
+            reason = exc.strerror or reason_of(exc)
             warn(EvidenceWarning("carve-failed", f"region read failed ({reason}); carving stopped", region.locator))
 
 

@@ -13,6 +13,7 @@ from typing import BinaryIO
 from safenet.evidence.caches.common import image_extension
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import EvidenceWarning, Item, WarningSink
+from safenet.reasons import reason_of
 
 MIB = 1 << 20
 PDF = "pdf"  # the producer name of the pdf module (here: the package imports pypdf only when a PDF is met)
@@ -99,4 +100,4 @@ def byte_range(offset: int, length: int) -> str:
 
 
 def reason(exc: BaseException) -> str:
-    return display_safe(str(exc) or type(exc).__name__)
+    return reason_of(exc)

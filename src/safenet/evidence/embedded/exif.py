@@ -27,6 +27,7 @@ from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import Budget, byte_range, embedded_item, read_at, warn_at
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Item, WarningSink
+from safenet.reasons import reason_of
 
 EXIF = "exif"
 MPO = "mpo"
@@ -216,7 +217,7 @@ def _collect(walk: Iterator[Found], where: str, report: Callable[[str], None]) -
     try:
         out.extend(walk)
     except (Bad, struct.error) as exc:
-        report(f"{where}: {exc}")
+        report(f"{where}: {reason_of(exc)}")
     return out
 
 

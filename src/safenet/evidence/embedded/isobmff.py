@@ -36,6 +36,7 @@ from typing import BinaryIO
 from safenet.evidence.caches.common import stream_size
 from safenet.evidence.embedded.common import Budget, read_at
 from safenet.evidence.embedded.exif import EXIF, Bad, Found, exif_thumbnails
+from safenet.reasons import reason_of
 
 HEIF = "heif"
 CR3 = "cr3"
@@ -219,7 +220,7 @@ def heif_found(stream: BinaryIO, budget: Budget, report: Callable[[str], None]) 
     try:
         items = heif_items(stream)
     except (Bad, struct.error) as exc:
-        report(f"HEIF boxes: {exc}")
+        report(f"HEIF boxes: {reason_of(exc)}")
         return
     size = stream_size(stream)
     for item in items:
@@ -276,7 +277,7 @@ def cr3_found(stream: BinaryIO, report: Callable[[str], None]) -> Iterator[Found
                     continue
                 yield Found("preview", CR3, preview.start + 24, length, "JPEG preview (PRVW box)")
     except (Bad, struct.error) as exc:
-        report(f"CR3 boxes: {exc}")
+        report(f"CR3 boxes: {reason_of(exc)}")
 
 
 __all__ = ["CR3", "EXIF", "HEIF", "HeifItem", "cr3_found", "heif_found", "heif_items"]

@@ -27,6 +27,7 @@ from safenet.evidence.carve.scan import CarveLimitReached
 from safenet.evidence.embedded.common import Budget, EmbeddedLimits, byte_range, embedded_item, reason, warn_at
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
+from safenet.reasons import reason_of
 
 OLE = "ole"
 _ERRORS = (OSError, ValueError, struct.error, IndexError, KeyError, TypeError, RecursionError)
@@ -98,7 +99,7 @@ def _pictures(
             if found.partial is None and found.length <= limits.max_picture_bytes and _is_image(found.filetype):
                 out.append((found.offset, found.length, found.filetype))
     except CarveLimitReached as exc:
-        warn_at(warn, "embedded-limit", f"{exc}; rest of the stream not searched", parent, here)
+        warn_at(warn, "embedded-limit", f"{reason_of(exc)}; rest of the stream not searched", parent, here)
     return out
 
 

@@ -41,6 +41,7 @@ from safenet.evidence.embedded.common import (
 )
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
+from safenet.reasons import reason_of
 
 # pypdf logs every oddity of a damaged PDF; Safenet records them as warnings instead, so its log lines
 # must not reach the terminal through logging's last-resort handler (they stay available to a configured root).
@@ -134,7 +135,7 @@ def expand_pdf(
         reader = _open_reader(stream)
         objects = _objects(reader)
     except _Encrypted as exc:
-        warn_at(warn, "embedded-encrypted", f"{exc}; its pictures were not examined", parent)
+        warn_at(warn, "embedded-encrypted", f"{reason_of(exc)}; its pictures were not examined", parent)
         return
     except (*_ERRORS_ALL, NotImplementedError) as exc:  # pypdf: an unknown encryption algorithm
         warn_at(warn, "embedded-corrupt", f"PDF not readable: {reason(exc)}", parent)
@@ -162,7 +163,7 @@ def expand_pdf(
             continue
         except _TooBig as exc:
             layer = Layer(LayerKind.EMBEDDED, value=label, inode=number, detail=PDF)
-            message = f"PDF object {number}: {exc}, over the {limits.max_picture_bytes}-byte limit"
+            message = f"PDF object {number}: {reason_of(exc)}, over the {limits.max_picture_bytes}-byte limit"
             warn_at(warn, "embedded-limit", message, parent, layer)
             continue
         except _ERRORS_ALL as exc:

@@ -48,6 +48,7 @@ from safenet.evidence.model import (
     WarningSink,
 )
 from safenet.evidence.streams import RawReader
+from safenet.reasons import reason_of
 
 deps.check()
 
@@ -87,7 +88,7 @@ class ImageEvidence:
         try:
             self.image_format, volumes = Scanner(self.context.credentials, self.scan_notes.append).scan(str(self.path))
         except WrongCredential as exc:
-            raise CredentialError(f"{exc} in {self.path.name}; check the credential and try again") from None
+            raise CredentialError(f"{reason_of(exc)} in {self.path.name}; check the credential and try again") from None
         except (dferrors.Error, OSError, RuntimeError) as exc:
             if not looks_like_image:
                 raise NotMyFormat(str(exc)) from exc
@@ -154,7 +155,7 @@ class ImageEvidence:
             try:
                 fs = self._fs(volume.layers, volume)
             except EvidenceError as exc:
-                warn(EvidenceWarning("volume-unreadable", f"{volume.name}: {exc}; not examined", base))
+                warn(EvidenceWarning("volume-unreadable", f"{volume.name}: {reason_of(exc)}; not examined", base))
                 continue
             base = Locator((*base.layers[:-1], Layer(LayerKind.FILESYSTEM, detail=fs.name)))
             yield from self._volume_items(fs, base, warn, live)
@@ -263,7 +264,7 @@ class ImageEvidence:
             else:
                 fs = self._native(detail, parent, ctx)
         except (dferrors.Error, OSError, RuntimeError) as exc:
-            raise EvidenceError(f"cannot open the file system: {exc}") from exc
+            raise EvidenceError(f"cannot open the file system: {reason_of(exc)}") from exc
         cache[(*layers[:-1], Layer(LayerKind.FILESYSTEM, detail=fs.name))] = fs
         return fs
 

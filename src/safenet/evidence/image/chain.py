@@ -26,6 +26,7 @@ from dfvfs.volume import factory as volume_factory
 from safenet.evidence.image import tsk
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Credential, CredentialKind
+from safenet.reasons import reason_of
 
 PathSpec = Any  # dfVFS path specifications are untyped
 
@@ -133,7 +134,7 @@ class Scanner:
         try:
             inner = self.scanner.ScanForVolumeSystem(spec)
         except (dferrors.Error, OSError, RuntimeError) as exc:
-            self.note(f"volume-system scan failed: {exc}")
+            self.note(f"volume-system scan failed: {reason_of(exc)}")
             inner = None
         if inner is not None and inner.type_indicator in ENCRYPTION_DETAIL:
             return self._encrypted(inner, layers, depth)
@@ -240,7 +241,7 @@ class Scanner:
 
 def _short(exc: BaseException) -> str:
     """The first clause of a libyal error chain: enough to say what failed, short enough for a report."""
-    return str(exc).split(". ")[0][:160]
+    return reason_of(exc).split(". ")[0][:160]
 
 
 def forget_credentials(spec: PathSpec) -> None:

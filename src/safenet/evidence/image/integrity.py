@@ -19,6 +19,7 @@ from dfvfs.resolver import resolver
 from safenet.evidence.image.chain import spec_for
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import EvidenceError
+from safenet.reasons import reason_of
 
 _CHUNK = 4 << 20
 
@@ -75,7 +76,7 @@ def hash_media(source: str, image_format: str) -> ImageHashes:
             spec_for(source, (Layer(LayerKind.IMAGE, detail=image_format),)), resolver_context=ctx
         )
     except Exception as exc:  # dfVFS raises its own errors and plain ones alike
-        raise EvidenceError(f"cannot read the media data of {source}: {exc}") from exc
+        raise EvidenceError(f"cannot read the media data of {source}: {reason_of(exc)}") from exc
     digests = {"md5": hashlib.md5(usedforsecurity=False), "sha1": hashlib.sha1(usedforsecurity=False)}
     digests["sha256"] = hashlib.sha256()
     size, total = 0, stream.get_size()
@@ -88,7 +89,9 @@ def hash_media(source: str, image_format: str) -> ImageHashes:
             for digest in digests.values():
                 digest.update(chunk)
     except OSError as exc:  # a failing drive: say where, never a traceback
-        raise EvidenceError(f"reading the media data of {source} failed at byte {size} of {total}: {exc}") from exc
+        raise EvidenceError(
+            f"reading the media data of {source} failed at byte {size} of {total}: {reason_of(exc)}"
+        ) from exc
     finally:
         stream.close()
     return ImageHashes(image_format, stored, {k: d.hexdigest() for k, d in digests.items()}, size)

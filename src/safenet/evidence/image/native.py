@@ -16,6 +16,7 @@ from dfvfs.resolver import resolver
 
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
+from safenet.reasons import reason_of
 
 _MAX_DEPTH = 128
 
@@ -42,7 +43,9 @@ class NativeFileSystem:
         try:
             self.fs = resolver.Resolver.OpenFileSystem(fs_spec, resolver_context=resolver_context)
         except (dferrors.Error, OSError) as exc:
-            raise EvidenceError(f"dfVFS cannot open the {fs_spec.type_indicator} file system: {exc}") from exc
+            raise EvidenceError(
+                f"dfVFS cannot open the {fs_spec.type_indicator} file system: {reason_of(exc)}"
+            ) from exc
         self.name = fs_spec.type_indicator
 
     def items(self, base: Locator, warn: WarningSink) -> Iterator[Item]:
@@ -60,7 +63,7 @@ class NativeFileSystem:
             try:
                 children = sorted(entry.sub_file_entries, key=lambda e: e.name or "")
             except (dferrors.Error, OSError) as exc:
-                warn(EvidenceWarning("fs-corrupt", f"folder unreadable: {exc}", self._loc(base, entry)))
+                warn(EvidenceWarning("fs-corrupt", f"folder unreadable: {reason_of(exc)}", self._loc(base, entry)))
                 continue
             subdirs = []
             for child in children:
@@ -96,7 +99,7 @@ class NativeFileSystem:
         try:
             file_object = resolver.Resolver.OpenFileObject(spec, resolver_context=self.context)
         except (dferrors.Error, OSError) as exc:
-            raise EvidenceError(f"cannot open {path_layer.value}: {exc}") from exc
+            raise EvidenceError(f"cannot open {path_layer.value}: {reason_of(exc)}") from exc
         if file_object is None:
             raise FileNotFoundError(f"{path_layer.value} not found")
         return cast(BinaryIO, file_object)

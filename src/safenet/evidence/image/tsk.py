@@ -45,6 +45,7 @@ from safenet.evidence.image.region import (
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
 from safenet.evidence.streams import SizedReader
+from safenet.reasons import reason_of
 
 _FS_NAMES = {
     pytsk3.TSK_FS_TYPE_NTFS: "NTFS",
@@ -186,7 +187,7 @@ class TskFileSystem:
             else:
                 self.fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
         except OSError as exc:
-            raise EvidenceError(f"TSK cannot open the file system: {exc}") from exc
+            raise EvidenceError(f"TSK cannot open the file system: {reason_of(exc)}") from exc
         self.name = _FS_NAMES.get(self.fs.info.ftype, "")
         self.block_size = int(self.fs.info.block_size)
         self.cluster_size = _fat_cluster_size(file_object, self.name) or self.block_size
@@ -227,7 +228,11 @@ class TskFileSystem:
                     elif sub is not None:
                         yield from sub
             except OSError as exc:
-                warn(EvidenceWarning("fs-corrupt", f"directory unreadable: {exc}", self._loc(base, path or "/")))
+                warn(
+                    EvidenceWarning(
+                        "fs-corrupt", f"directory unreadable: {reason_of(exc)}", self._loc(base, path or "/")
+                    )
+                )
             stack.extend(reversed(subdirs))
         allocated.sort()
         starts = [start for start, _ in allocated]
@@ -438,7 +443,7 @@ class TskFileSystem:
                 runs = self.region_runs(name)
             except (OSError, EvidenceError) as exc:
                 what = "allocation map" if name == UNALLOCATED else "volume size"
-                warn(EvidenceWarning("fs-corrupt", f"{what} unreadable ({exc}); {name} not carved", base))
+                warn(EvidenceWarning("fs-corrupt", f"{what} unreadable ({reason_of(exc)}); {name} not carved", base))
                 continue
             if runs:
                 out.append(Region(name, runs, REGION_NOTES[name].format(runs=len(runs), fs=self.name)))
@@ -505,7 +510,7 @@ class TskFileSystem:
         try:
             stream = self.open(Layer(LayerKind.PATH, f"inode {inode}", inode=inode), None)
         except OSError as exc:
-            raise EvidenceError(str(exc)) from exc
+            raise EvidenceError(reason_of(exc)) from exc
         with stream:
             return stream.read()
 
@@ -537,7 +542,7 @@ class TskFileSystem:
             try:
                 file = self.fs.open_meta(inode=path_layer.inode)
             except OSError as exc:
-                raise EvidenceError(f"metadata entry {path_layer.inode} unreadable: {exc}") from exc
+                raise EvidenceError(f"metadata entry {path_layer.inode} unreadable: {reason_of(exc)}") from exc
         if stream_name is None:
             default = next((s for s in self._streams(file, runs_too=False) if not s.name), None)
             if default is None:
@@ -584,7 +589,7 @@ class TskFileSystem:
         try:
             file = self.fs.open(path=path)
         except (OSError, UnicodeError) as exc:
-            raise FileNotFoundError(f"{path} not found in the file system: {exc}") from exc
+            raise FileNotFoundError(f"{path} not found in the file system: {reason_of(exc)}") from exc
         name, meta = file.info.name, file.info.meta
         gone = name is not None and bool(int(name.flags) & _UNALLOC_NAME)
         if meta is None or gone or int(meta.flags) & _UNALLOC_META or int(meta.type) != _REG:
