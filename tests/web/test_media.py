@@ -144,6 +144,7 @@ def media_template(tmp_path_factory: pytest.TempPathFactory) -> Built:
     shutil.copy(AVIF / "hopper.avif", ev / "picture.avif")
     (ev / "cut.heic").write_bytes((AVIF / "hopper.heif").read_bytes()[:400])
     shutil.copy(VIDEO / "realshort.mp4", ev / "clip.mp4")
+    (ev / "cut.mp4").write_bytes((VIDEO / "realshort.mp4").read_bytes()[:30_000])
     (ev / "bars.gif").write_bytes(_gif_frames())
     case = Case.create_or_open(root / "case")
     options = TriageOptions(exhibit="EX2", profile=Profile.STANDARD, operator="t", executor=ExecutorKind.INLINE)
@@ -181,6 +182,7 @@ def test_heic_and_avif_have_thumbnails_and_reveals(media_app: tuple[FastAPI, Bui
     client = _client(app)
     for name in ("phone.heic", "picture.avif"):
         item = built.ids[name]
+        assert (built.case / "thumbs" / "review" / f"{item}-128-2.jpg").is_file(), name  # triage decoded it too
         thumb = _image(client.get(f"/media/thumb/{item}").content)
         assert thumb.mode == "L" and thumb.size == (128, 128), name  # the picture (square), not a placeholder
         body = client.api(f"/api/items/{item}/reveal", {"step": "colour"}).json()
@@ -251,3 +253,18 @@ def test_an_animated_gif_shows_its_frame_sheet_and_frames(media_app: tuple[FastA
     assert np.asarray(one).tolist() != np.asarray(two).tolist()  # different frames, not frame 1 twice
     body = client.api(f"/api/items/{item}/reveal", {"step": "grey", "frame": 2}).json()
     assert _image(client.get(body["url"]).content).mode == "L"
+
+
+def test_an_undecodable_video_is_a_placeholder_and_cannot_be_displayed(media_app: tuple[FastAPI, Built]) -> None:
+    app, built = media_app
+    client = _client(app)
+    item = built.ids["cut.mp4"]
+    assert client.get(f"/media/thumb/{item}").status_code == 200  # a placeholder tile, never an error page
+    for response in (
+        client.get(f"/media/sheet/{item}"),
+        client.get(f"/api/items/{item}/frames"),
+        client.get(f"/media/frame/{item}/0"),
+        client.api(f"/api/items/{item}/reveal", {"step": "large-blurred"}),
+    ):
+        assert response.status_code == 409 and "cannot be displayed" in response.json()["detail"]
+    assert _events(app, "item-revealed") == []

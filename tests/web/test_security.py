@@ -70,6 +70,8 @@ def test_item_ids_out_of_range_are_404_on_every_route(app: FastAPI, login: Calla
             url = path.replace("{item_id}", bad).replace("{index}", "0")
             response = client.request(method, url, json={}, headers={"X-CSRF-Token": client.csrf})
             assert response.status_code == 404, (method, url, response.status_code)
+    for url, body in (("/api/grade", {"grade": "A", "item_ids": [2**63]}), ("/api/confirm", {"item_ids": [2**63]})):
+        assert client.api(url, body).status_code == 422, url  # ids in a body: a malformed request, never a 500
 
 
 def test_static_files_hold_no_case_data(app: FastAPI) -> None:

@@ -154,8 +154,10 @@ class Thumbnailer:
             return known
         item = self.item(item_id)
         motion = self._moving(item)
-        data = self._read(item)
-        found = Frames(motion, tuple(frame_list(data, rate_fps=_rate(motion))))
+        try:
+            found = Frames(motion, tuple(frame_list(self._read(item), rate_fps=_rate(motion))))
+        except FramesUnavailable as exc:
+            raise CannotDisplay(f"item {item_id} cannot be displayed: {exc}") from exc
         with self._lock:
             self._frames[item_id] = found
             while len(self._frames) > _FRAME_LISTS:
@@ -230,7 +232,10 @@ class Thumbnailer:
 
     def _frame_pixels(self, item: MediaItem, index: int) -> U8Image:
         motion = self._moving(item)
-        pixels = frame_pixels(self._read(item), index, rate_fps=_rate(motion))
+        try:
+            pixels = frame_pixels(self._read(item), index, rate_fps=_rate(motion))
+        except FramesUnavailable as exc:
+            raise CannotDisplay(f"item {item.item_id} cannot be displayed: {exc}") from exc
         if pixels is None:
             raise CannotDisplay(f"item {item.item_id} cannot be displayed: it has no sampled frame {index}")
         return pixels
