@@ -13,25 +13,19 @@ native code cannot be caught in-process at all; the process executor handles tha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import TypeVar
+
+from safenet.reasons import reason_of
 
 T = TypeVar("T")
 F = TypeVar("F")
 
-#: Object reprs in exception texts (``<_io.BytesIO object at 0x7f…>``) name memory addresses: they make
-#: two runs' warnings differ, so they are removed.
-_ADDRESS: Final = re.compile(r" at 0x[0-9A-Fa-f]+")
-_MAX_MESSAGE: Final = 300
-
 
 def describe(exc: BaseException) -> str:
-    """One short line naming what a decoder raised, without memory addresses (reproducible reports)."""
-    text = _ADDRESS.sub("", str(exc)).replace("\n", " ").strip()
-    name = type(exc).__name__
-    line = f"{name}: {text}" if text else name
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "…"
+    """One short line naming what a decoder raised and why, without memory addresses (reproducible reports)."""
+    name, reason = type(exc).__name__, reason_of(exc)
+    return reason if reason == name else f"{name}: {reason}"
 
 
 def guarded(decode: Callable[[], T], failed: Callable[[BaseException], F]) -> T | F:
