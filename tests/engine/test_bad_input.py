@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
 from safenet.report.summary import summarise
-from tests.builders import VicsSet, jpeg, write, zip_bytes
+from tests.builders import VicsSet, jpeg, md5, write, zip_bytes
 
 
 def _triage(
@@ -130,3 +131,46 @@ def test_symlink_loop_and_special_files(tmp_path: Path) -> None:
     case, codes = _triage(tmp_path, root, known)
     assert codes == {"symlink-loop": 1, "special-file": 1}
     assert summarise(case).hits == 1
+
+
+class _GrowingFile(io.FileIO):
+    """A file being written while it is read: each time the reader reaches its end, 1 MiB more is appended."""
+
+    def __init__(self, path: Path | str, most: int) -> None:
+        super().__init__(path, "r")
+        self.left = most
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        if not data and self.left > 0:
+            with open(self.name, "ab") as out:
+                out.write(bytes(1 << 20))
+            self.left -= 1 << 20
+            data = super().read(size)
+        return data
+
+
+@pytest.mark.parametrize("profile", [Profile.QUICK, Profile.FULL])
+def test_a_file_that_grows_while_read_is_read_to_its_listed_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: Profile
+) -> None:
+    root = tmp_path / "ev"
+    known = _one_hit(root)
+    picture = jpeg(6)
+    path = write(root, "growing.jpg", picture)
+    known.add(picture, 1)  # what the file held when it was listed is a known picture
+    real_open = directory.open_readonly
+
+    def growing(target: Path | str) -> object:
+        return _GrowingFile(target, 16 << 20) if str(target).endswith("growing.jpg") else real_open(target)
+
+    monkeypatch.setattr(directory, "open_readonly", growing)
+    case, codes = _triage(tmp_path, root, known, profile)
+    assert codes == {"size-changed": 1}
+    assert path.stat().st_size == len(picture) + (1 << 20)  # one byte past the listed size was asked for, no more
+    with sqlite3.connect(case.path / "case.db") as db:
+        [(status, digest)] = db.execute("SELECT status, md5 FROM items WHERE name = 'growing.jpg'")
+    assert (status, digest) == ("partial", md5(picture))
+    assert summarise(case).hits == 2  # its listed bytes still match
+    [warning] = report_data(case)["warnings"]
+    assert "grew while read" in warning["message"] and "growing.jpg" in warning["path"]

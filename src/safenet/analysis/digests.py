@@ -50,6 +50,9 @@ class StreamResult:
     filetype: FileType
     digests: dict[str, bytes] | None  # None when the profile did not ask for digests of this type
     bytes_read: int
+    #: The stream held more than the ``limit`` it was read to (a file growing while read): the digests
+    #: are of the first ``limit`` bytes only.
+    grew: bool = False
 
 
 def analyse_stream(
@@ -57,16 +60,22 @@ def analyse_stream(
     algorithms: Sequence[str],
     wants_digests: Callable[[FileType], bool],
     tee: Callable[[FileType], Sink | None] | None = None,
+    limit: int | None = None,
 ) -> StreamResult:
     """Read ``stream`` once: sniff its type from the head, then feed digests (and an optional copy).
 
     Exceptions from the stream (OSError, archive limits) propagate: the caller records them with the
     item's locator. ``tee`` may return a sink that receives every byte (used to keep a copy of a
     nested archive so it can be expanded without reading it twice from evidence).
+
+    ``limit`` (the size the item was listed with) caps the read: a file that keeps growing while it is
+    read (a log, a download in progress, a device that never ends) is read to that size, never beyond;
+    one more byte is asked for to tell whether it grew (``StreamResult.grew``).
     """
-    head = stream.read(CHUNK)
+    reader = _Capped(stream, limit) if limit is not None else stream
+    head = reader.read(CHUNK)
     while len(head) < HEAD_BYTES:
-        more = stream.read(CHUNK)
+        more = reader.read(CHUNK)
         if not more:
             break
         head += more
@@ -83,5 +92,24 @@ def analyse_stream(
         if sink is not None:
             sink.write(chunk)
         total += len(chunk)
-        chunk = stream.read(CHUNK)
-    return StreamResult(filetype, {name: h.digest() for name, h in zip(algorithms, hashers, strict=True)}, total)
+        chunk = reader.read(CHUNK)
+    digests = {name: h.digest() for name, h in zip(algorithms, hashers, strict=True)}
+    return StreamResult(filetype, digests, total, grew=isinstance(reader, _Capped) and reader.grew())
+
+
+class _Capped:
+    """Reads a stream up to ``limit`` bytes; ``grew()`` asks the stream for one byte more."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream = stream
+        self._left = max(limit, 0)
+
+    def read(self, size: int) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._stream.read(min(size, self._left))
+        self._left -= len(data)
+        return data
+
+    def grew(self) -> bool:
+        return self._left <= 0 and bool(self._stream.read(1))

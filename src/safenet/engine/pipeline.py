@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
-from safenet.analysis.digests import Sink, analyse_stream
+from safenet.analysis.digests import Sink, StreamResult, analyse_stream
 from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
 from safenet.analysis.thumbs import default_thumbnail
 from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, VideoRecord, WorkResult
@@ -36,6 +36,7 @@ from safenet.evidence.caches import cache_kind, expand_cache
 from safenet.evidence.carve import CarveLimits, expand_carved, is_region
 from safenet.evidence.embedded import EmbeddedLimits, embedded_kind, expand_embedded
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
+from safenet.reasons import reason_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ class _Examiner:
                 return settings.profile.wants_digests(filetype) or (copyable and expandable(filetype))
 
             try:
-                result = analyse_stream(stream, settings.algorithms, wants, tee)
+                result = analyse_stream(stream, settings.algorithms, wants, tee, limit=item.size)
             except (ArchiveLimitExceeded, ArchiveCorrupt):
                 # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
                 self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
@@ -165,14 +166,10 @@ class _Examiner:
             self.bytes_read += result.bytes_read
             filetype = result.filetype
             status = ItemStatus.EXAMINED if result.digests is not None else ItemStatus.SKIPPED
-            if item.size is not None and result.digests is not None and result.bytes_read != item.size:
-                self.warnings.append(
-                    EvidenceWarning(
-                        "size-changed",
-                        f"read {result.bytes_read} bytes, expected {item.size} (file changed while read?)",
-                        item.locator,
-                    )
-                )
+            if result.grew:
+                status = ItemStatus.PARTIAL
+            if (changed := _size_changed(item, result)) is not None:
+                self.warnings.append(changed)
             pdq = None
             if perceptual is not None and filetype.kind is MediaKind.IMAGE and result.digests is not None:
                 pdq = self._perceptual(item, perceptual, result.digests, image[0] if image else None, reopen)
@@ -304,10 +301,24 @@ class _Examiner:
         self.records.append(ItemRecord(item, UNKNOWN, status, None, False, parent))
 
 
+def _size_changed(item: Item, result: StreamResult) -> EvidenceWarning | None:
+    """A warning when the bytes read differ from the size listed: the file changed while it was read."""
+    if result.grew:
+        message = (
+            f"file grew while read: reading stopped at the {item.size} bytes listed; the item is partial and "
+            "its digests are of those bytes"
+        )
+        return EvidenceWarning("size-changed", message, item.locator)
+    if item.size is not None and result.digests is not None and result.bytes_read != item.size:
+        message = f"read {result.bytes_read} bytes, expected {item.size} (file changed while read?)"
+        return EvidenceWarning("size-changed", message, item.locator)
+    return None
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return str(exc) or exc.__class__.__name__
+    return reason_of(exc)
 
 
 def examine(
