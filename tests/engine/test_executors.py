@@ -40,11 +40,12 @@ from safenet.evidence.registry import open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
-from tests.builders import VicsSet, jpeg, write, zip_bytes
+from tests.builders import VicsSet, jpeg, md5, write, zip_bytes
 from tests.engine.test_perceptual_triage import encode, pic
 from tests.engine.test_triage import Collect
 
 CRASH_NAMES = ("crash-1.jpg", "crash-2.jpg")
+READ_CRASH_NAMES = ("crash-2.jpg",)  # here even reading the bytes alone kills the worker (a back-end crash)
 
 
 class _CrashingStage(Stage):
@@ -54,6 +55,11 @@ class _CrashingStage(Stage):
         if any(item.name in CRASH_NAMES for item in batch):
             os._exit(3)
         return super().run(batch)
+
+    def run_bytes_only(self, batch: Sequence[Item]) -> list[WorkResult]:
+        if any(item.name in READ_CRASH_NAMES for item in batch):
+            os._exit(3)
+        return super().run_bytes_only(batch)
 
 
 def crashing_stage(setup: WorkerSetup) -> Stage:
@@ -199,6 +205,8 @@ def test_a_crashed_worker_loses_nothing_but_the_item_that_killed_it(
     _tree(ev, 300, known, hit_every=10)
     write(ev, "d1/crash-1.jpg", jpeg(5000))  # ordered among the others; the worker dies with its batch
     write(ev, "d5/crash-2.jpg", jpeg(5001))
+    known.add(jpeg(5000), 1)  # a file that crashes the decoder still matches exactly
+    known.add(jpeg(5001), 1)  # ... unless reading it crashes too
     store = HashSetStore(tmp_path / "db")
     store.import_file(known.write(tmp_path / "set.json"), "s", kind=SetKind.ILLICIT, warn=lambda r, m: None)
     monkeypatch.setattr(executors, "open_stage", crashing_stage)
@@ -209,10 +217,15 @@ def test_a_crashed_worker_loses_nothing_but_the_item_that_killed_it(
     crashed = sorted((w[1] or "").split(" (inode")[0].rsplit("/", 1)[-1] for w in _warnings(case))
     assert crashed == list(CRASH_NAMES)
     assert {code for code, _ in _warnings(case)} == {CRASH_CODE}
-    by_name = {locator.rsplit("/", 1)[-1].split('"')[0]: status for locator, status, _ in items}
-    assert by_name["crash-1.jpg"] == by_name["crash-2.jpg"] == ItemStatus.UNREADABLE
-    assert sum(status == ItemStatus.EXAMINED for _, status, _ in items) == 302  # 300, the zip, its jpg
-    assert len(_findings(case)) == 31  # every hit, including those batched with the crashing items
+    messages = sorted(m for (m,) in sqlite3.connect(case.path / "case.db").execute("SELECT message FROM warnings"))
+    assert "hashed with nothing decoded" in messages[0] and "no digests" in messages[1]
+    by_name = {locator.rsplit("/", 1)[-1].split('"')[0]: (status, digest) for locator, status, digest in items}
+    assert by_name["crash-1.jpg"] == (ItemStatus.EXAMINED, md5(jpeg(5000)))
+    assert by_name["crash-2.jpg"] == (ItemStatus.UNREADABLE, None)
+    assert sum(status == ItemStatus.EXAMINED for _, status, _ in items) == 303  # 300, crash-1, the zip, its jpg
+    found = _findings(case)
+    assert len(found) == 32  # every hit, including those batched with the crashing items, and crash-1
+    assert sum("crash-1.jpg" in locator for locator, _ in found) == 1
 
 
 def test_ordered_results_survive_crashes_in_the_pool(tmp_path: Path) -> None:
@@ -228,7 +241,8 @@ def test_ordered_results_survive_crashes_in_the_pool(tmp_path: Path) -> None:
         results = list(run_ordered(executor, items))
     assert [r.records[0].item.name for r in results] == [i.name for i in items]
     assert [r.warnings[0].code for r in results if r.warnings] == [CRASH_CODE]
-    assert results[-1].records[0].status is ItemStatus.UNREADABLE
+    assert results[-1].records[0].status is ItemStatus.EXAMINED  # decoding crashed; hashing its bytes did not
+    assert results[-1].records[0].digests == {"md5": bytes.fromhex(md5(jpeg(99, (8, 8))))}
 
 
 def test_a_worker_that_cannot_open_the_evidence_says_so(tmp_path: Path) -> None:
@@ -260,3 +274,16 @@ def test_perceptual_matches_are_the_same_in_processes(tmp_path: Path, capsys: py
     assert found[ExecutorKind.PROCESSES] == found[ExecutorKind.THREADS]
     kinds = {name: [f["match_kind"] for f in fs] for name, fs in found[ExecutorKind.PROCESSES].items() if fs}
     assert kinds == {"resized.jpg": ["perceptual"], "rotated.jpg": ["perceptual"], "exact.jpg": ["exact"]}
+
+
+def test_bytes_only_hashes_an_item_without_opening_what_is_inside(tmp_path: Path) -> None:
+    """What a crashed item gets: its own digests, no members, no decoding (even in the standard profile)."""
+    data = zip_bytes({"in/a.jpg": jpeg(1)})
+    write(tmp_path / "ev", "pics.zip", data)
+    stage = open_stage(WorkerSetup(tmp_path / "ev", StagePlan(Profile.STANDARD, ("md5",))))
+    [item] = list(stage.evidence.items(lambda w: None))
+    [result] = stage.run_bytes_only([item])
+    assert [(r.item.name, r.status, r.digests) for r in result.records] == [
+        ("pics.zip", ItemStatus.EXAMINED, {"md5": bytes.fromhex(md5(data))})
+    ]
+    assert result.warnings == () and result.bytes_read == len(data)

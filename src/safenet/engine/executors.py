@@ -23,8 +23,12 @@ State machine of one batch of planned items (``run_ordered``):
                   └─▶ lost (a worker process died, e.g. a native decoder crashed on hostile input):
                         the pool is restarted and every item of every lost batch is quarantined:
                         resubmitted alone, one at a time, so a crash names exactly one item
-                        ─▶ done ─▶ taken, or ─▶ lost again ─▶ taken as a ``worker-crashed`` result
-                           (an unreadable record and a warning with the item's locator)
+                        ─▶ done ─▶ taken, or ─▶ lost again ─▶ hashed: its bytes read and digested, alone,
+                           with nothing decoded (so a file that crashes a decoder still matches exactly)
+                           ─▶ done ─▶ taken as a ``worker-crashed`` result with its digests, or
+                           ─▶ lost a third time (the reading itself crashes) ─▶ taken as a
+                              ``worker-crashed`` result without digests (an unreadable record)
+                        every ``worker-crashed`` result carries a warning with the item's locator
 
 Results already taken are never lost: the caller records them as they come.
 """
@@ -51,7 +55,7 @@ from typing import ClassVar, Final
 from safenet.analysis.filetype import UNKNOWN
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
 from safenet.engine.perceptual import perceptual_work
-from safenet.engine.pipeline import Settings, examine
+from safenet.engine.pipeline import Settings, examine, hash_bytes
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork
 from safenet.evidence.archive import ArchiveLimits
@@ -145,6 +149,13 @@ class Stage:
             for item in batch
         ]
 
+    def run_bytes_only(self, batch: Sequence[Item]) -> list[WorkResult]:
+        """Digests of each item's bytes, nothing decoded: for items whose examination killed a worker."""
+        return [
+            hash_bytes(item, partial(open_locator, self.evidence, item.locator), self.settings.algorithms)
+            for item in batch
+        ]
+
 
 def settings_for(plan: StagePlan, matcher: Matcher | None) -> Settings:
     work = perceptual_work(matcher, wanted=plan.perceptual) if plan.perceptual else None
@@ -159,13 +170,19 @@ def open_stage(setup: WorkerSetup) -> Stage:
     return Stage(evidence, settings_for(setup.plan, matcher))
 
 
-def crashed(item: Item) -> WorkResult:
-    """What is recorded for an item whose examination killed its worker process: never a silent skip."""
-    message = "the worker process examining this item died (a decoder crash on damaged or hostile data?)"
+def crashed(item: Item, hashed: WorkResult | None = None) -> WorkResult:
+    """What is recorded for an item whose examination killed its worker process: never a silent skip.
+
+    ``hashed``: the item's digests from a read with nothing decoded, when that read did not crash too.
+    """
+    message = "the worker process examining this item died twice (a decoder crash on damaged or hostile data?)"
+    if hashed is None:
+        message += "; reading its bytes alone crashed too: no digests"
+        record = ItemRecord(item, UNKNOWN, ItemStatus.UNREADABLE, None, False)
+        return WorkResult((record,), (EvidenceWarning(CRASH_CODE, message, item.locator),), 0)
+    message += "; its bytes were hashed with nothing decoded (exact matching only, nothing inside it examined)"
     return WorkResult(
-        (ItemRecord(item, UNKNOWN, ItemStatus.UNREADABLE, None, False),),
-        (EvidenceWarning(CRASH_CODE, message, item.locator),),
-        0,
+        hashed.records, (EvidenceWarning(CRASH_CODE, message, item.locator), *hashed.warnings), hashed.bytes_read
     )
 
 
@@ -181,7 +198,8 @@ class Executor(ABC):
     in_flight: int = 1  # most tasks submitted and not yet taken
 
     @abstractmethod
-    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]: ...
+    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+        """Run ``Stage.run`` on ``batch`` (``bytes_only``: ``Stage.run_bytes_only``) somewhere."""
 
     def lost(self, error: BaseException) -> bool:
         """Whether ``error`` from a future means its worker died (and the executor must ``restart``)."""
@@ -206,9 +224,10 @@ class InlineExecutor(Executor):
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
 
-    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
         future: Future[list[WorkResult]] = Future()
-        future.set_result(self.stage.run(batch))  # an exception (a bug) propagates at once, as it would inline
+        run = self.stage.run_bytes_only if bytes_only else self.stage.run
+        future.set_result(run(batch))  # an exception (a bug) propagates at once, as it would inline
         return future
 
 
@@ -223,8 +242,8 @@ class ThreadExecutor(Executor):
         self.in_flight = 8 * workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="examine")
 
-    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]:
-        return self._pool.submit(self.stage.run, batch)
+    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+        return self._pool.submit(self.stage.run_bytes_only if bytes_only else self.stage.run, batch)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -259,9 +278,9 @@ class ProcessExecutor(Executor):
             raise
         return pool
 
-    def submit(self, batch: Sequence[Item]) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
         try:
-            return self._pool.submit(_run_batch, tuple(batch))
+            return self._pool.submit(_run_batch, tuple(batch), bytes_only)
         except BrokenProcessPool as exc:  # a worker died since the last result: lost like those in flight
             future: Future[list[WorkResult]] = Future()
             future.set_exception(exc)
@@ -331,10 +350,10 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
-def _run_batch(batch: tuple[Item, ...]) -> list[WorkResult]:
+def _run_batch(batch: tuple[Item, ...], bytes_only: bool = False) -> list[WorkResult]:
     if _stage is None:
         raise ExecutorError(f"a worker process could not open the evidence ({_setup_error}); try --executor threads")
-    return _stage.run(batch)
+    return _stage.run_bytes_only(batch) if bytes_only else _stage.run(batch)
 
 
 # --- running a plan in order ----------------------------------------------------------------------------
@@ -344,6 +363,7 @@ def _run_batch(batch: tuple[Item, ...]) -> list[WorkResult]:
 class _Task:
     items: tuple[Item, ...]
     alone: bool = False  # quarantined: run by itself, so that a crash names this one item
+    bytes_only: bool = False  # its examination crashed alone: only its bytes are hashed (Stage.run_bytes_only)
     future: Future[list[WorkResult]] | None = None
 
 
@@ -379,7 +399,7 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
                 return
             task = window[0]
             if task.future is None:  # pragma: no cover - _fill submits the head task
-                task.future = executor.submit(task.items)
+                task.future = executor.submit(task.items, task.bytes_only)
             try:
                 results = task.future.result()
             except Exception as exc:
@@ -393,12 +413,18 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
                             f"{crashes} worker processes died in a row; try --executor threads"
                         ) from exc
                     window.popleft()
-                    yield crashed(task.items[0])
+                    if task.bytes_only:
+                        yield crashed(task.items[0])
+                    else:  # its bytes may still match exactly: hash them with nothing decoded, alone
+                        window.appendleft(_Task(task.items, alone=True, bytes_only=True))
                 _quarantine(window)
                 continue
             window.popleft()
             crashes = 0
-            yield from results
+            if task.bytes_only:
+                yield crashed(task.items[0], results[0])
+            else:
+                yield from results
     finally:
         for waiting in window:
             if waiting.future is not None:
@@ -409,7 +435,7 @@ def _fill(executor: Executor, window: deque[_Task], planned: Iterator[tuple[Item
     """Keep the window full; while quarantined items wait, only the head task runs, alone."""
     if any(t.alone for t in window):
         if window[0].future is None:
-            window[0].future = executor.submit(window[0].items)
+            window[0].future = executor.submit(window[0].items, window[0].bytes_only)
         return
     while len(window) < executor.in_flight:
         batch = next(planned, None)
@@ -426,6 +452,6 @@ def _quarantine(window: deque[_Task]) -> None:
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
             kept.append(task)
         else:
-            kept.extend(_Task((item,), alone=True) for item in task.items)
+            kept.extend(_Task((item,), alone=True, bytes_only=task.bytes_only) for item in task.items)
     window.clear()
     window.extend(kept)

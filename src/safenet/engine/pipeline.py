@@ -301,6 +301,11 @@ class _Examiner:
         self.records.append(ItemRecord(item, UNKNOWN, status, None, False, parent))
 
 
+def _failed(item: Item, status: ItemStatus, code: str, message: str) -> WorkResult:
+    record = ItemRecord(item, UNKNOWN, status, None, False)
+    return WorkResult((record,), (EvidenceWarning(code, message, item.locator),), 0)
+
+
 def _size_changed(item: Item, result: StreamResult) -> EvidenceWarning | None:
     """A warning when the bytes read differ from the size listed: the file changed while it was read."""
     if result.grew:
@@ -319,6 +324,28 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return reason_of(exc)
+
+
+def hash_bytes(item: Item, open_stream: Callable[[], BinaryIO], algorithms: Sequence[str]) -> WorkResult:
+    """Digests of an item's bytes with nothing decoded, expanded or typed beyond its signature.
+
+    For an item whose examination killed worker processes (a native decoder crashing on it): its bytes
+    still match hash sets exactly. The caller records why the item got no further examination.
+    """
+    try:
+        stream = open_stream()
+    except (OSError, EvidenceError) as exc:
+        return _failed(item, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {_reason(exc)}")
+    try:
+        with stream:
+            result = analyse_stream(stream, algorithms, lambda _: True, limit=item.size)
+    except (OSError, EvidenceError) as exc:
+        return _failed(item, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
+    status = ItemStatus.PARTIAL if result.grew else ItemStatus.EXAMINED
+    mismatch = extension_mismatch(result.filetype, item.name)
+    changed = _size_changed(item, result)
+    record = ItemRecord(item, result.filetype, status, result.digests, mismatch)
+    return WorkResult((record,), (changed,) if changed is not None else (), result.bytes_read)
 
 
 def examine(
