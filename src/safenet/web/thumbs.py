@@ -58,6 +58,10 @@ class MediaError(Exception):
 class CannotDisplay(MediaError):
     """The item is in the case but cannot be shown (unreadable, undecodable, no such frame): HTTP 409."""
 
+    def __init__(self, item_id: int, reason: str) -> None:
+        super().__init__(f"item {item_id} cannot be displayed: {reason}")
+        self.reason = reason
+
 
 class Motion(StrEnum):
     VIDEO = "video"
@@ -143,7 +147,7 @@ class Thumbnailer:
         motion = self._moving(item)
         sheet = self._sheet(item, motion)
         if sheet is None:
-            raise CannotDisplay(f"item {item_id} cannot be displayed: no frame of this {motion.value} decodes")
+            raise CannotDisplay(item_id, f"no frame of this {motion.value} decodes")
         return sheet
 
     def frames(self, item_id: int) -> Frames:
@@ -157,7 +161,7 @@ class Thumbnailer:
         try:
             found = Frames(motion, tuple(frame_list(self._read(item), rate_fps=_rate(motion))))
         except FramesUnavailable as exc:
-            raise CannotDisplay(f"item {item_id} cannot be displayed: {exc}") from exc
+            raise CannotDisplay(item_id, str(exc)) from exc
         with self._lock:
             self._frames[item_id] = found
             while len(self._frames) > _FRAME_LISTS:
@@ -188,15 +192,15 @@ class Thumbnailer:
         if motion is not None and frame is None:
             frame = 0
         if motion is None and frame is not None:
-            raise CannotDisplay(f"item {item_id} cannot be displayed: it is a still image and has no frames")
+            raise CannotDisplay(item_id, "it is a still image and has no frames")
         if item.media_kind not in ("image", "video"):
-            raise CannotDisplay(f"item {item_id} cannot be displayed: it is not a picture")
+            raise CannotDisplay(item_id, "it is not a picture")
         if frame is not None:
             pixels = self._frame_pixels(item, frame)
         else:
             decoded = self._decode(item)
             if isinstance(decoded, str):
-                raise CannotDisplay(f"item {item_id} cannot be displayed: {decoded}")
+                raise CannotDisplay(item_id, decoded)
             pixels = decoded.pixels
         return self._render_step(pixels, step, prefs), frame
 
@@ -219,7 +223,7 @@ class Thumbnailer:
     def _moving(self, item: MediaItem) -> Motion:
         motion = self.motion(item)
         if motion is None:
-            raise CannotDisplay(f"item {item.item_id} is a still picture: it has no frames")
+            raise CannotDisplay(item.item_id, "it is a still picture and has no frames")
         return motion
 
     def _render_step(self, pixels: U8Image, step: RevealStep, prefs: Preferences) -> bytes:
@@ -235,15 +239,15 @@ class Thumbnailer:
         try:
             pixels = frame_pixels(self._read(item), index, rate_fps=_rate(motion))
         except FramesUnavailable as exc:
-            raise CannotDisplay(f"item {item.item_id} cannot be displayed: {exc}") from exc
+            raise CannotDisplay(item.item_id, str(exc)) from exc
         if pixels is None:
-            raise CannotDisplay(f"item {item.item_id} cannot be displayed: it has no sampled frame {index}")
+            raise CannotDisplay(item.item_id, f"it has no sampled frame {index}")
         return pixels
 
     def _read(self, item: MediaItem) -> bytes:
         """The item's bytes (capped), or CannotDisplay with the reason."""
         if item.size is not None and item.size > self.settings.max_read_bytes:
-            raise CannotDisplay(f"item {item.item_id} cannot be displayed: too large to show")
+            raise CannotDisplay(item.item_id, "too large to show")
         try:
             with self._lock:
                 evidence = self._evidence.get(item.source)
@@ -252,9 +256,9 @@ class Thumbnailer:
                 with open_locator(evidence, Locator.from_json(item.locator)) as stream:
                     data = stream.read(self.settings.max_read_bytes + 1)
         except (OSError, EvidenceError, ValueError) as exc:
-            raise CannotDisplay(f"item {item.item_id} cannot be displayed: evidence not available") from exc
+            raise CannotDisplay(item.item_id, "evidence not available") from exc
         if len(data) > self.settings.max_read_bytes:
-            raise CannotDisplay(f"item {item.item_id} cannot be displayed: too large to show")
+            raise CannotDisplay(item.item_id, "too large to show")
         return data
 
     def _read_or_empty(self, item: MediaItem) -> bytes:
@@ -268,7 +272,7 @@ class Thumbnailer:
         try:
             data = self._read(item)
         except CannotDisplay as exc:
-            return str(exc).rsplit(": ", 1)[-1]
+            return exc.reason
         result = decode_for_thumbnail(data, side) if side is not None else decode(data, fast=False, orient=True)
         return result if isinstance(result, Decoded) else f"cannot decode ({result.reason})"
 
