@@ -34,7 +34,8 @@ class RawReader(io.RawIOBase):
         return len(data)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return int(self._inner.seek(offset, whence))
+        moved = self._inner.seek(offset, whence)
+        return int(moved) if moved is not None else self.tell()  # dfVFS file objects' seek returns None
 
     def tell(self) -> int:
         return int(self._inner.tell())

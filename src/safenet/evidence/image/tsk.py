@@ -211,7 +211,11 @@ class TskFileSystem:
         # (inode, stream name) -> (size, runs) of the live plain streams, for open(..., extent=) on a raw image
         self.direct = {}
         visited: set[int] = set()
-        stack: list[tuple[str, Any, int]] = [("", self.fs.open_dir(path="/"), 0)]
+        stack: list[tuple[str, Any, int]] = []
+        try:
+            stack.append(("", self.fs.open_dir(path="/"), 0))
+        except OSError as exc:  # a damaged catalog or root inode: nothing is listed, the other volumes go on
+            warn(EvidenceWarning("fs-corrupt", f"root folder unreadable: {reason_of(exc)}", self._loc(base, "/")))
         seen = 0
         while stack:
             path, directory, depth = stack.pop()
