@@ -19,6 +19,14 @@ in-memory transport):
   peer        plain Pillow over the same files: open → thumbnail(128) → greyscale → GaussianBlur(8) →
               JPEG quality 70 (Safenet's size, blur radius at the default level, and quality)
 Evidence files sit in the page cache in every regime (the pass before warms them).
+
+``--keyboard`` (issue 12) measures grading by keyboard in a real browser instead: the app served by uvicorn
+on 127.0.0.1, Playwright driving Debian's Chromium, one grid page of every item (``--count``, 1,000 by
+default in this mode). Thumbnail cache emptied, then the grid is loaded: time to first thumbnail (from the
+navigation start to the end of the first /media/thumb response, the browser's Resource Timing). Then one
+"N" key per card, pressed as fast as Playwright sends them, from the first card on: keys per item graded
+(goal <= 1.05 for uncontested items), items lost or out of order (goal 0: the audit log's order must be the
+grid order), and the server time of each POST /api/grade (an ASGI wrapper times the app's handling).
 """
 
 from __future__ import annotations
@@ -141,17 +149,138 @@ def check_thumbnails(bodies: list[bytes], side: int) -> list[str]:
     return problems
 
 
+class GradeTimer:
+    """An ASGI wrapper that times the app's handling of each POST /api/grade (server time per grade)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.seconds = app, []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        timed = scope["type"] == "http" and scope["path"] == "/api/grade"
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        if timed:
+            self.seconds.append(time.perf_counter() - started)
+
+
+def keyboard(case_path: Path, count: int) -> int:
+    """Grade every item of one grid page by keyboard in Chromium; print and return the failures count."""
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from safenet.case.gradings import Grade, current_gradings
+
+    work_case = WORK / "keyboard-case"
+    shutil.rmtree(work_case, ignore_errors=True)
+    shutil.copytree(case_path, work_case)  # grades go into a copy: the reused case stays ungraded
+    shutil.rmtree(work_case / "thumbs" / "review", ignore_errors=True)
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(dir=WORK, prefix="users-") as tmp:
+        hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        users = UserStore(Path(tmp) / "users.sqlite", hasher=hasher)
+        users.add(USER, Role.EXAMINER, PASSWORD)
+        app = create_app(work_case, users, WebSettings(page_size=max(count, 1)))
+        timer = GradeTimer(app)
+        server = uvicorn.Server(uvicorn.Config(timer, host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(f"{url}/login")
+                page.fill('input[name="name"]', USER)
+                page.fill('input[name="password"]', PASSWORD)
+                page.click('button[type="submit"]')
+                page.wait_for_url(f"{url}/review")
+                page.goto(f"{url}/review")  # timed load (the login's redirect warmed nothing: cache emptied)
+                deadline = time.monotonic() + 60
+                first_thumb = None
+                while first_thumb is None and time.monotonic() < deadline:
+                    first_thumb = page.evaluate(
+                        "(() => { const t = performance.getEntriesByType('resource')"
+                        ".filter(e => e.name.includes('/media/thumb/')).map(e => e.responseEnd);"
+                        " return t.length ? Math.min(...t) : null; })()"
+                    )
+                    page.wait_for_timeout(20)
+                cards = "Array.from(document.querySelectorAll('.card')).map(c => c.dataset.item)"
+                ids = [int(i) for i in page.evaluate(cards)]
+                page.locator(f'.card[data-item="{ids[0]}"]').focus()
+                keys = 0
+                started = time.perf_counter()
+                for _ in ids:
+                    page.keyboard.press("n")
+                    keys += 1
+                pressed_s = time.perf_counter() - started
+                pending = "document.querySelectorAll('.card.pending').length"
+                while page.evaluate(pending) and time.monotonic() < deadline + 600:
+                    page.wait_for_timeout(50)
+                stored_s = time.perf_counter() - started
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            order = [e["data"]["item"] for e in app.state.web.case.audit.entries() if e["event"] == "item-graded"]
+            graded = {i: r.grade for i, r in current_gradings(app.state.web.case).items()}
+            app.state.web.case.close()
+    lost = [i for i in ids if graded.get(i) is not Grade.NON_INDECENT]
+    if lost:
+        failures.append(f"{len(lost)} items not graded, first {lost[:5]}")
+    if order != ids:
+        failures.append("the audit log's grading order differs from the grid order")
+    per_item = keys / max(len(graded), 1)
+    server_ms = sorted(t * 1000 for t in timer.seconds)
+    result = {
+        "bench": "review-keyboard",
+        "items": len(ids),
+        "keys": keys,
+        "keys_per_item": round(per_item, 3),
+        "lost": len(lost),
+        "in_order": order == ids,
+        "first_thumbnail_ms": round(first_thumb, 1) if first_thumb is not None else None,
+        "keys_sent_s": round(pressed_s, 2),
+        "all_stored_s": round(stored_s, 2),
+        "server_grade_ms": {
+            "median": round(median(server_ms), 2),
+            "p95": round(server_ms[int(len(server_ms) * 0.95) - 1], 2) if server_ms else None,
+            "max": round(server_ms[-1], 2) if server_ms else None,
+        },
+        "failures": failures,
+        "host": {**host_info(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+    }
+    print(
+        f"keyboard grading of {len(ids)} items: {keys} keys, {per_item:.3f} keys/item, {len(lost)} lost, "
+        f"in order: {order == ids}; first thumbnail {result['first_thumbnail_ms']} ms after navigation start; "
+        f"server time per grade median {result['server_grade_ms']['median']} ms"
+    )
+    print(json.dumps(result, separators=(",", ":")))
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    return len(failures)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=500, help="pictures in the case (default 500)")
+    parser.add_argument("--count", type=int, default=None, help="pictures in the case (500; --keyboard: 1,000)")
+    parser.add_argument("--keyboard", action="store_true", help="measure keyboard grading in Chromium instead")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--seed", type=int, default=7000)
     parser.add_argument("--runs-grid", type=int, default=5, help="grid page requests (median; default 5)")
     parser.add_argument("--runs", type=int, default=3, help="cold / warm / direct / peer passes (median; default 3)")
     args = parser.parse_args()
+    args.count = args.count or (1000 if args.keyboard else 500)
     info = host_info()
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.keyboard:
+        evidence, case_path, _reused = build(args.count, (args.width, args.height), args.seed)
+        return 1 if keyboard(case_path, args.count) else 0
 
     t0 = time.perf_counter()
     evidence, case_path, reused = build(args.count, (args.width, args.height), args.seed)

@@ -48,6 +48,14 @@ def test_login_grid_cluster_and_reveal_views_have_no_serious_violations(
     page.locator(f'.card[data-item="{built.ids["dup-big.jpg"]}"]').focus()
     page.keyboard.press(" ")  # the selected state is checked too
     assert serious_violations(page) == [], "grid with a selection"
+    page.keyboard.press("i")  # the side panel: matches, metadata, history, notes and tags
+    poll(page, "!document.getElementById('detail').hidden")
+    assert "dup-big.jpg" in (page.locator("#detail-title").text_content() or "")
+    page.fill("#note-text", "same series as the cluster")
+    page.click("#note-form button")
+    poll(page, "document.getElementById('detail-list').textContent.includes('same series as the cluster')")
+    assert serious_violations(page) == [], "side panel"
+    page.click("#detail-close")
     page.keyboard.press("e")
     page.wait_for_url("**/review?cluster=*")
     assert serious_violations(page) == [], "cluster view"

@@ -9,8 +9,14 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from safenet.case.gradings import Grade, current_gradings, grade_items
-from safenet.users import Role, User
-from tests.web.conftest import Browser, Built, Clock
+from safenet.case.store import Case
+from safenet.engine.clusters import build_clusters
+from safenet.engine.executors import ExecutorKind
+from safenet.engine.triage import TriageOptions, triage
+from safenet.hashsets.store import HashSetStore
+from safenet.users import Role, User, UserStore
+from safenet.web import WebSettings, create_app
+from tests.web.conftest import PASSWORD, Browser, Built, Clock
 
 ERIN = User("erin", Role.EXAMINER, Clock().now)
 
@@ -66,3 +72,32 @@ def test_confirm_needs_a_reveal_and_the_detail_panel_shows_the_history(
     assert detail["notes"][0].endswith("background matches series") and detail["tags"] == ["series-1"]
     assert examiner.get("/api/items/999999/detail").status_code == 404
     assert examiner.get(f"/api/items/{2**64}/detail").status_code == 404
+
+
+def test_a_cluster_across_exhibits_says_so_and_its_view_shows_every_member(
+    built: Built, template_case: Built, users: UserStore, clock: Clock
+) -> None:
+    case = Case.open_existing(built.case)
+    store = HashSetStore(template_case.case.parent / "db")  # the set the fixture's case was triaged with
+    options = TriageOptions(exhibit="EX2", hashsets=("ref-a",), operator="t", executor=ExecutorKind.INLINE)
+    try:
+        triage(built.evidence, case, store, options)
+        build_clusters(case)
+    finally:
+        case.close()
+    app = create_app(built.case, users, WebSettings(clock=clock))
+    try:
+        client = Browser(app, follow_redirects=False)
+        client.page("/login")
+        client.post("/login", data={"name": "alice", "password": PASSWORD, "csrf_token": client.csrf})
+        grid = client.page("/review")
+        assert "spans 2 exhibits" in grid
+        cluster = _cluster(grid, built.ids["dup-big.jpg"])
+        view = client.page(f"/review?cluster={cluster}")
+        assert "This cluster spans 2 exhibits: EX1, EX2." in view
+        members = [int(i) for i in re.findall(r'data-item="(\d+)"', view)]
+        assert len(members) == 4
+        graded = client.api("/api/grade", {"grade": "C", "cluster_id": cluster, "item_ids": members})
+        assert graded.status_code == 200 and len(graded.json()["graded"]) == 4
+    finally:
+        app.state.web.case.close()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import status as http
 from fastapi.responses import RedirectResponse, Response
 
-from safenet.case.gradings import SOURCE_KINDS, Grade, GradingError, review_counts, review_queue
+from safenet.case.gradings import SOURCE_KINDS, Grade, GradingError, ReviewItem, review_counts, review_queue
 from safenet.case.itemdetail import add_note, add_tag, item_detail
 from safenet.web.auth import WebSession, api_session, logged_in, page_session
 from safenet.web.context import web_context
@@ -55,6 +55,7 @@ def grid(
     shown = items[(filters.page - 1) * size : filters.page * size]
     everything = items if _unfiltered(filters) else review_queue(ctx.case)
     cluster_exhibits = sorted({i.exhibit for i in items}) if filters.cluster is not None else []
+    clusters = _cluster_summary(everything if filters.cluster is None else items)
     options: dict[str, Any] = {
         "exhibits": [e.label for e in ctx.case.exhibits()],
         "categories": CATEGORIES,
@@ -71,11 +72,21 @@ def grid(
         total=len(items),
         counts=review_counts(everything),
         cluster_exhibits=cluster_exhibits,
+        clusters=clusters,
         pages=pages,
         filters=filters,
         prefs=ctx.prefs(user.name),
         options=options,
     )
+
+
+def _cluster_summary(items: list[ReviewItem]) -> dict[int, tuple[int, int]]:
+    """Per near-duplicate cluster in the review: (members to review, exhibits they are in)."""
+    members: dict[int, list[str]] = {}
+    for item in items:
+        if item.cluster_id is not None:
+            members.setdefault(item.cluster_id, []).append(item.exhibit)
+    return {c: (len(ex), len(set(ex))) for c, ex in members.items()}
 
 
 def _unfiltered(filters: Filters) -> bool:

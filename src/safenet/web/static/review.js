@@ -120,7 +120,7 @@ function start() {
       list = targets();
       body = { grade: value, item_ids: list.map((c) => Number(c.dataset.item)) };
     }
-    const before = new Map(list.map((card) => [card, { grade: card.dataset.grade, confirmed: card.classList.contains("confirmed") }]));
+    const before = new Map(list.map((card) => [card, { grade: card.dataset.grade, text: card.querySelector(".grade").textContent }]));
     list.forEach((card) => {
       setGrade(card, value);
       setState(card, "pending", "saving…");
@@ -164,6 +164,7 @@ function start() {
 
   function restore(card, was, text, state) {
     setGrade(card, was.grade);
+    card.querySelector(".grade").textContent = was.text; // keeps "(confirmed by …)"
     setState(card, state || null, text);
   }
 
@@ -246,8 +247,9 @@ function start() {
     navigate("/review?cluster=" + encodeURIComponent(cluster));
   }
 
-  async function showDetail() {
-    const card = cards[current];
+  let detailCard = null; // the card the side panel describes
+
+  async function showDetail(card) {
     const panel = document.getElementById("detail");
     const list = document.getElementById("detail-list");
     try {
@@ -261,11 +263,33 @@ function start() {
         list.append(term, text);
       });
       document.getElementById("detail-title").textContent = "Details of " + label(card);
+      detailCard = card;
       panel.hidden = false;
     } catch (error) {
       say("No details for " + label(card) + ": " + error.message, true);
     }
   }
+
+  // Notes and tags from the side panel: each is audited by the server; the panel shows the result.
+  function panelForm(formId, inputId, path, field) {
+    const form = document.getElementById(formId);
+    if (!form) return;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = document.getElementById(inputId);
+      if (!detailCard) return;
+      try {
+        await post("/api/items/" + detailCard.dataset.item + "/" + path, { [field]: input.value });
+        say("Added " + field + " to " + label(detailCard) + ".");
+        input.value = "";
+        showDetail(detailCard);
+      } catch (error) {
+        say("Not added to " + label(detailCard) + ": " + error.message, true);
+      }
+    });
+  }
+  panelForm("note-form", "note-text", "notes", "text");
+  panelForm("tag-form", "tag-text", "tags", "tag");
 
   // -- wiring -------------------------------------------------------------------------------------
   cards.forEach((card, index) => {
@@ -336,7 +360,7 @@ function start() {
     } else if (key === "s") focusCard(current + 1);
     else if (key === "g") nextUngraded();
     else if (key === "e") toggleCluster();
-    else if (key === "i") showDetail();
+    else if (key === "i") showDetail(cards[current]);
     else if (key in GRADES && grid.dataset.mayGrade === "yes") grade(GRADES[key], event.shiftKey);
     else if (key in GRADES) say("Your role cannot grade.", true);
     else if (key === "r" && grid.dataset.mayReveal === "yes") reveal.open(cards[current]);
