@@ -355,6 +355,16 @@ def grade_events(case: Case, item_id: int) -> list[GradeEvent]:
     return [GradeEvent(r.id, r.grade, r.examiner, r.at, r.confirmed_by, r.undo_of) for r in rows]
 
 
+def all_grade_events(case: Case) -> dict[int, list[GradeEvent]]:
+    """``grade_events`` of every graded item in one query (reports list every grade of every item)."""
+    with case.sessions() as s:
+        rows = s.scalars(select(GradingRow).order_by(GradingRow.id)).all()
+    out: dict[int, list[GradeEvent]] = {}
+    for r in rows:
+        out.setdefault(r.item_id, []).append(GradeEvent(r.id, r.grade, r.examiner, r.at, r.confirmed_by, r.undo_of))
+    return out
+
+
 def revealed_to(case: Case, item_id: int, user_name: str) -> bool:
     """Whether the item was ever revealed to this user (what a confirmation needs)."""
     with case.sessions() as s:

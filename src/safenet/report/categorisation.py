@@ -38,8 +38,8 @@ from safenet.case.gradings import (
     Grade,
     GradingRecord,
     HashSetGrade,
+    all_grade_events,
     current_gradings,
-    grade_events,
     grading_history,
     hash_set_grades,
     review_queue,
@@ -337,29 +337,23 @@ def _categorise_one(
 
 def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[tuple[GivenGrade, bool]]]:
     """Every grading row of every graded item, oldest first (withdrawals by undo included), each with its
-    grader's role and whether it is the item's current grade.
+    writer's role and whether it is the item's current grade.
 
-    The grader's role is in the audit log's "item-graded" line of the row (the gradings table does not keep
-    it); a log line without a row id leaves the role unknown rather than guessing.
+    The role is in the audit log's "item-graded" line of the row (the gradings table does not keep it); a
+    log line without a row id leaves the role unknown rather than guessing.
     """
     logged: dict[int, dict[str, Any]] = {}  # grading row id -> its audit line's data
-    graded: set[int] = set(current)
     for entry in case.audit.entries():
         data = entry.get("data")
-        if entry.get("event") != "item-graded" or not isinstance(data, dict):
-            continue
-        if isinstance(data.get("item"), int):
-            graded.add(data["item"])
-        if isinstance(data.get("row"), int):
+        if entry.get("event") == "item-graded" and isinstance(data, dict) and isinstance(data.get("row"), int):
             logged[data["row"]] = data
     out: dict[int, list[tuple[GivenGrade, bool]]] = {}
-    for item_id in sorted(graded):
+    for item_id, events in all_grade_events(case).items():
         now = current.get(item_id)
-        events = grade_events(case, item_id)
         confirmed_at = {now.row_id: now.confirmed_at} if now is not None else {}
         if any(e.confirmed_by and e.row_id not in confirmed_at for e in events):  # rare: a confirmed grade replaced
             confirmed_at = {r.row_id: r.confirmed_at for r in grading_history(case, item_id)}
-        grades = [
+        out[item_id] = [
             (
                 GivenGrade(
                     grade=event.grade,
@@ -376,8 +370,6 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
             )
             for event in events
         ]
-        if grades:
-            out[item_id] = grades
     return out
 
 
