@@ -3,6 +3,7 @@ overwriting, undo, confirmation only after a reveal, live counts, and the item d
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -101,3 +102,23 @@ def test_a_cluster_across_exhibits_says_so_and_its_view_shows_every_member(
         assert graded.status_code == 200 and len(graded.json()["graded"]) == 4
     finally:
         app.state.web.case.close()
+
+
+def test_filters_by_source_path_size_and_date_and_sort(login: Callable[[str], Browser], built: Built) -> None:
+    client = login("alice")
+    sizes = {p.name: p.stat().st_size for p in built.evidence.iterdir()}
+
+    def names(query: str) -> list[str]:
+        page = client.page(f"/review?{query}")
+        return [html.unescape(n) for n in re.findall(r'<span class="name" title="[^"]*">([^<]*)</span>', page)]
+
+    everything = names("")
+    assert len(everything) == 4
+    assert names("sort=name") == sorted(everything, key=str.casefold)
+    assert [sizes[n] for n in names("sort=size")] == sorted((sizes[n] for n in everything), reverse=True)
+    floor_kb = max(sizes[n] for n in everything) // 1024
+    assert names(f"min_kb={floor_kb}") == [n for n in everything if sizes[n] >= floor_kb * 1024]
+    assert names("since=2999-01-01") == [] and len(names("until=2999-01-01")) == 4
+    assert names("source=embedded") == [] and len(names("source=live")) == 4
+    assert names(f"path={built.evidence}") == everything and names("path=/nowhere") == []
+    assert client.get("/review?sort=random").status_code == 422

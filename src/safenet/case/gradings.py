@@ -59,6 +59,8 @@ REVEAL_CLOSE_REASONS = ("closed", "expired", "navigated")
 WITHDRAWN = "withdrawn"
 #: How an item came to be, as the review card names it (never "deleted" for an embedded or cache item).
 SOURCE_KINDS = ("live", "deleted", "carved", "embedded", "cache", "archive member")
+#: Orders of the review grid (review_queue's ``sort``).
+SORTS = ("group", "name", "size", "modified")
 
 
 class Grade(StrEnum):
@@ -140,6 +142,8 @@ class ReviewItem:
     parent_id: int | None = None
     parent_display: str | None = None
     settled_by: int | None = None  # an ancestor item whose trusted grade settles this one (embedded, thumbnails)
+    size: int | None = None
+    modified: datetime | None = None
 
     @property
     def needs_grade(self) -> bool:
@@ -411,6 +415,11 @@ def review_queue(
     source: str | None = None,
     path_prefix: str | None = None,
     cluster: int | None = None,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    modified_from: datetime | None = None,
+    modified_to: datetime | None = None,
+    sort: str = "group",
 ) -> list[ReviewItem]:
     """Images and videos to review, grouped by exhibit then near-duplicate cluster then path.
 
@@ -421,8 +430,12 @@ def review_queue(
     (no examiner grade and not settled), indicative hash hits included. ``match_kind`` is "exact",
     "perceptual" or "none". ``deleted`` counts carved items as deleted. ``source`` is one of SOURCE_KINDS,
     ``path_prefix`` matches the start of the display path, ``cluster`` keeps one near-duplicate cluster
-    (across exhibits unless ``exhibit`` is given).
+    (across exhibits unless ``exhibit`` is given). Sizes are bytes and the modified range is inclusive (an
+    item with no recorded time is left out by a date filter). ``sort`` is one of SORTS: "group" (exhibit,
+    cluster, path), "name", "size" or "modified" (largest / newest first).
     """
+    if sort not in SORTS:
+        raise GradingError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
     grades = current_gradings(case)
     sets = hash_set_grades(case)
     query = (
@@ -437,6 +450,8 @@ def review_queue(
             ClusterRow.cluster,
             ItemRow.parent_id,
             ItemRow.locator,
+            ItemRow.size,
+            ItemRow.modified,
         )
         .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
         .outerjoin(ClusterRow, ClusterRow.item_id == ItemRow.id)
@@ -448,18 +463,26 @@ def review_queue(
         query = query.where(ItemRow.media_kind == media_kind)
     if cluster is not None:
         query = query.where(ClusterRow.cluster == cluster)
+    if min_size is not None:
+        query = query.where(ItemRow.size >= min_size)
+    if max_size is not None:
+        query = query.where(ItemRow.size <= max_size)
+    if modified_from is not None:
+        query = query.where(ItemRow.modified >= modified_from)
+    if modified_to is not None:
+        query = query.where(ItemRow.modified <= modified_to)
     items: list[ReviewItem] = []
     with case.sessions() as s:
         rows = s.execute(query).all()
         parents: dict[int, int] = dict(
             s.execute(select(ItemRow.id, ItemRow.parent_id).where(ItemRow.parent_id.is_not(None))).all()  # type: ignore[arg-type]
         )
-        wanted_parents = {p for *_, p, _ in rows if p is not None}
+        wanted_parents = {row.parent_id for row in rows if row.parent_id is not None}
         parent_display = dict(
             s.execute(select(ItemRow.id, ItemRow.display).where(ItemRow.id.in_(wanted_parents))).all()
         )
     trusted = {i for i, hs in sets.items() if hs.trusted}
-    for item_id, label, display, name, kind, is_deleted, carved, cluster_id, parent_id, locator in rows:
+    for item_id, label, display, name, kind, is_deleted, carved, cluster_id, parent_id, locator, size, mtime in rows:
         hs = sets.get(item_id)
         record = grades.get(item_id)
         item = ReviewItem(
@@ -478,6 +501,8 @@ def review_queue(
             parent_id=parent_id,
             parent_display=parent_display.get(parent_id) if parent_id is not None else None,
             settled_by=_settling_ancestor(item_id, parents, trusted),
+            size=size,
+            modified=mtime,
         )
         if (item.trusted or item.settled_by is not None) and not include_matched:
             continue
@@ -493,6 +518,12 @@ def review_queue(
             continue
         items.append(item)
     items.sort(key=lambda i: (i.exhibit, i.cluster_id is None, i.cluster_id or 0, i.display, i.item_id))
+    if sort == "name":
+        items.sort(key=lambda i: (i.name.casefold(), i.item_id))
+    elif sort == "size":
+        items.sort(key=lambda i: (-(i.size or 0), i.item_id))
+    elif sort == "modified":
+        items.sort(key=lambda i: (i.modified is None, -(i.modified.timestamp() if i.modified else 0), i.item_id))
     return items
 
 

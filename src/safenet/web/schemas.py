@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,10 +26,29 @@ class Filters(BaseModel):
     source: Literal["live", "deleted", "carved", "embedded", "cache", "archive member"] | None = None
     path: str | None = Field(None, max_length=1000)  # start of the display path
     cluster: int | None = Field(None, ge=1, le=2**31)  # the cluster view: one cluster, every member
+    min_kb: int | None = Field(None, ge=0, le=2**40)
+    max_kb: int | None = Field(None, ge=0, le=2**40)
+    since: date | None = None  # modified on or after (UTC day)
+    until: date | None = None  # modified on or before (UTC day)
+    sort: Literal["group", "name", "size", "modified"] = "group"
     matched: bool = False
     page: int = Field(1, ge=1, le=100_000)
 
-    @field_validator("exhibit", "category", "match", "state", "media", "source", "path", "cluster", mode="before")
+    @field_validator(
+        "exhibit",
+        "category",
+        "match",
+        "state",
+        "media",
+        "source",
+        "path",
+        "cluster",
+        "min_kb",
+        "max_kb",
+        "since",
+        "until",
+        mode="before",
+    )
     @classmethod
     def _blank_is_any(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -37,7 +57,7 @@ class Filters(BaseModel):
         """This filter set as a query string (for pagination links), with ``change`` applied."""
         from urllib.parse import urlencode
 
-        data = {k: v for k, v in self.model_dump().items() if v not in (None, False)}
+        data = {k: v for k, v in self.model_dump().items() if v not in (None, False) and (k, v) != ("sort", "group")}
         data.update(change)
         return urlencode({k: ("1" if v is True else v) for k, v in data.items()})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -48,6 +49,11 @@ def grid(
         source=filters.source,
         path_prefix=filters.path,
         cluster=filters.cluster,
+        min_size=None if filters.min_kb is None else filters.min_kb * 1024,
+        max_size=None if filters.max_kb is None else filters.max_kb * 1024 + 1023,
+        modified_from=_day(filters.since),
+        modified_to=_day(filters.until, end=True),
+        sort=filters.sort,
     )
     # The cluster view shows every member on one page: a cluster grade may touch only what was shown.
     size = max(len(items), 1) if filters.cluster is not None else ctx.settings.page_size
@@ -89,8 +95,16 @@ def _cluster_summary(items: list[ReviewItem]) -> dict[int, tuple[int, int]]:
     return {c: (len(ex), len(set(ex))) for c, ex in members.items()}
 
 
+def _day(day: date | None, *, end: bool = False) -> datetime | None:
+    """A UTC day as the first (or last) moment of it, for the modified-date filter."""
+    if day is None:
+        return None
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start + timedelta(days=1, microseconds=-1) if end else start
+
+
 def _unfiltered(filters: Filters) -> bool:
-    narrowed = filters.model_dump(exclude={"page"})
+    narrowed = filters.model_dump(exclude={"page", "sort"})
     return all(value in (None, False) for value in narrowed.values())
 
 
