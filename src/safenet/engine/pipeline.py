@@ -154,8 +154,11 @@ class _Examiner:
             def wants(filetype: FileType) -> bool:
                 return settings.profile.wants_digests(filetype) or (copyable and expandable(filetype))
 
+            # A top-level file may grow while read (a live file system): read it to its listed size only.
+            # A member's size is the container's claim, which its own reader already holds it to.
+            limit = item.size if reopen is not None else None
             try:
-                result = analyse_stream(stream, settings.algorithms, wants, tee, limit=item.size)
+                result = analyse_stream(stream, settings.algorithms, wants, tee, limit=limit)
             except (ArchiveLimitExceeded, ArchiveCorrupt):
                 # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
                 self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
