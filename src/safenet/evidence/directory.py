@@ -1,6 +1,7 @@
 """Directory back-end: a mounted volume or a copied folder, read-only.
 
-Files are opened with O_NOATIME where the kernel allows it (owner or root), and O_NOFOLLOW always;
+Files and folders are opened with O_NOATIME where the kernel allows it (owner or root), so reading them
+leaves their access times as found, and with O_NOFOLLOW always;
 symlinks are never followed (a link into the source is examined at its target, a link out of it or
 a dangling link is a recorded warning); sockets, FIFOs and devices are skipped with a warning; other
 mounted file systems below the source are not entered (they are separate exhibits).
@@ -8,7 +9,9 @@ mounted file systems below the source are not entered (they are separate exhibit
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import stat
 from collections.abc import Iterator
@@ -34,16 +37,32 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 def open_readonly(path: Path | str) -> BinaryIO:
     """Open a file for reading without following a final symlink and, where permitted, without atime."""
-    flags = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    return os.fdopen(_open_noatime(path, os.O_RDONLY | _NOFOLLOW), "rb", buffering=0)
+
+
+def _open_noatime(path: Path | str, flags: int) -> int:
+    """``os.open`` with O_NOATIME added where the kernel allows it, so reading leaves access times as found.
+
+    O_NOATIME needs the file's owner or CAP_FOWNER (EPERM otherwise) and some file systems reject it
+    (EINVAL): then the plain open, silently; the README advises a read-only mount for that case.
+    """
+    flags |= getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags | _NOATIME)
+        return os.open(path, flags | _NOATIME)
     except PermissionError:
-        fd = os.open(path, flags)  # O_NOATIME needs ownership or CAP_FOWNER
+        return os.open(path, flags)
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
-        fd = os.open(path, flags)  # file systems that reject O_NOATIME
-    return os.fdopen(fd, "rb", buffering=0)
+        return os.open(path, flags)
+
+
+def keep_atime(fd: int) -> None:
+    """Add O_NOATIME to a descriptor another library opened, where permitted (the same rules as above)."""
+    if not _NOATIME:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | _NOATIME)
 
 
 def _ts(seconds_ns: int) -> Timestamp:
@@ -79,18 +98,22 @@ class DirectoryEvidence:
     def _scan(self, rel: str, stack: list[str], warn: WarningSink) -> Iterator[Item]:
         here = self.root / rel if rel else self.root
         try:
-            with os.scandir(here) as entries:
-                listing = sorted(entries, key=lambda e: e.name)
+            # Listed through a descriptor opened with O_NOATIME: reading a folder sets its atime too.
+            fd = _open_noatime(here, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
+            try:
+                with os.scandir(fd) as entries:
+                    listing = sorted(entries, key=lambda e: e.name)
+                    stats = [_lstat(entry) for entry in listing]
+            finally:
+                os.close(fd)
         except OSError as exc:
             warn(EvidenceWarning("unreadable", f"directory not readable: {exc.strerror}", self._loc(rel)))
             return
         subdirs: list[str] = []
-        for entry in listing:
+        for entry, st in zip(listing, stats, strict=True):
             child = f"{rel}/{entry.name}" if rel else entry.name
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                warn(EvidenceWarning("unreadable", f"cannot stat: {exc.strerror}", self._loc(child)))
+            if isinstance(st, OSError):
+                warn(EvidenceWarning("unreadable", f"cannot stat: {st.strerror}", self._loc(child)))
                 continue
             mode = st.st_mode
             if stat.S_ISDIR(mode):
@@ -167,6 +190,14 @@ class DirectoryEvidence:
             stream.close()
             raise EvidenceError(f"{locator} is no longer a regular file")
         return stream
+
+
+def _lstat(entry: os.DirEntry[str]) -> os.stat_result | OSError:
+    """An entry's own status (links not followed), taken while its folder's descriptor is still open."""
+    try:
+        return entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        return exc
 
 
 def _kind(mode: int) -> str:

@@ -23,10 +23,12 @@ from dfvfs.resolver import context as dfcontext
 from dfvfs.resolver import resolver
 from dfvfs.volume import factory as volume_factory
 
-from safenet.evidence.image import tsk
+from safenet.evidence.image import noatime, tsk
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Credential, CredentialKind
 from safenet.reasons import reason_of
+
+noatime.install()  # before any image file is opened: reading evidence leaves its access time as found
 
 PathSpec = Any  # dfVFS path specifications are untyped
 

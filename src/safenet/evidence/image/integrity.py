@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyewf
 from dfvfs.resolver import context as dfcontext
 from dfvfs.resolver import resolver
 
+from safenet.evidence.directory import open_readonly
 from safenet.evidence.image.chain import spec_for
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import EvidenceError
@@ -53,8 +54,11 @@ class ImageHashes:
 def stored_hashes(source: str) -> dict[str, str]:
     """The MD5/SHA-1 an E01 (all its segments) stores; empty when none was written."""
     handle = pyewf.handle()
+    segments: list[BinaryIO] = []
     try:
-        handle.open(pyewf.glob(source))
+        # Segments opened here (O_NOATIME) and handed over: libewf's own open by path would set their atimes.
+        segments.extend(open_readonly(path) for path in pyewf.glob(source))
+        handle.open_file_objects(segments)
         out = {}
         for name, key in (("MD5", "md5"), ("SHA1", "sha1")):
             value = handle.get_hash_value(name)
@@ -65,6 +69,8 @@ def stored_hashes(source: str) -> dict[str, str]:
         return {}
     finally:
         handle.close()
+        for segment in segments:
+            segment.close()
 
 
 def hash_media(source: str, image_format: str) -> ImageHashes:
