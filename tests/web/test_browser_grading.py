@@ -25,6 +25,7 @@ from safenet.hashsets.store import HashSetStore
 from safenet.users import Role, User, UserStore
 from safenet.web import WebSettings, create_app
 from tests.builders import write
+from tests.datafiles import DATA
 from tests.web import browser_support
 from tests.web.browser_support import log_in, poll, serve
 from tests.web.conftest import Built, Clock, encode
@@ -326,3 +327,46 @@ def test_defect_16_next_ungraded_next_page_and_undo_keys(paged_server: tuple[str
     page.keyboard.press("]")  # next page, once every grade is stored
     page.wait_for_url("**page=2")
     assert _grid_ids(page)[0] not in ids
+
+
+@pytest.fixture(scope="module")
+def media_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A case of one benign corpus video and one animated GIF."""
+    root = tmp_path_factory.mktemp("media")
+    (root / "ev").mkdir()
+    shutil.copy(DATA / "media" / "video" / "realshort.mp4", root / "ev" / "clip.mp4")
+    shutil.copy(DATA / "media" / "video" / "newtonscradle.gif", root / "ev" / "cradle.gif")
+    case = Case.create_or_open(root / "case")
+    triage(
+        root / "ev",
+        case,
+        HashSetStore(root / "db"),
+        TriageOptions(exhibit="EX1", operator="t", executor=ExecutorKind.INLINE),
+    )
+    case.close()
+    return root / "case"
+
+
+def test_videos_and_gifs_reveal_one_frame_chosen_from_the_frame_strip(
+    media_template: Path, tmp_path: Path, users: UserStore, clock: Clock, browser_page: object
+) -> None:
+    page: Any = browser_page
+    for url, case_path in _serve_many(media_template, tmp_path, users, WebSettings(clock=clock), 0):
+        log_in(page, url, "alice")
+        for name, media in (("clip.mp4", "video"), ("cradle.gif", "image")):
+            card = page.locator(".card", has_text=name)
+            assert card.get_attribute("data-frames") == "yes" and card.get_attribute("data-media") == media
+            card.focus()
+            page.keyboard.press("r")
+            poll(page, "document.getElementById('reveal').open")
+            poll(page, "document.querySelectorAll('#frame-strip button').length > 1")
+            page.locator("#frame-strip button").nth(1).click()
+            poll(page, "document.getElementById('reveal-image').getAttribute('src').includes('frame=1')")
+            page.keyboard.press("Escape")
+            poll(page, "!document.getElementById('reveal').open")
+        case = Case.open_existing(case_path)
+        try:
+            frames = [e["data"]["frame"] for e in case.audit.entries() if e["event"] == "item-revealed"]
+        finally:
+            case.close()
+        assert frames[1] == 1 and frames[3] == 1  # each item: the first frame, then the one chosen

@@ -144,6 +144,7 @@ class ReviewItem:
     settled_by: int | None = None  # an ancestor item whose trusted grade settles this one (embedded, thumbnails)
     size: int | None = None
     modified: datetime | None = None
+    filetype: str = ""
 
     @property
     def needs_grade(self) -> bool:
@@ -452,6 +453,7 @@ def review_queue(
             ItemRow.locator,
             ItemRow.size,
             ItemRow.modified,
+            ItemRow.filetype,
         )
         .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
         .outerjoin(ClusterRow, ClusterRow.item_id == ItemRow.id)
@@ -482,7 +484,21 @@ def review_queue(
             s.execute(select(ItemRow.id, ItemRow.display).where(ItemRow.id.in_(wanted_parents))).all()
         )
     trusted = {i for i, hs in sets.items() if hs.trusted}
-    for item_id, label, display, name, kind, is_deleted, carved, cluster_id, parent_id, locator, size, mtime in rows:
+    for (
+        item_id,
+        label,
+        display,
+        name,
+        kind,
+        is_deleted,
+        carved,
+        cluster_id,
+        parent_id,
+        locator,
+        size,
+        mtime,
+        ft,
+    ) in rows:
         hs = sets.get(item_id)
         record = grades.get(item_id)
         item = ReviewItem(
@@ -503,6 +519,7 @@ def review_queue(
             settled_by=_settling_ancestor(item_id, parents, trusted),
             size=size,
             modified=mtime,
+            filetype=ft,
         )
         if (item.trusted or item.settled_by is not None) and not include_matched:
             continue

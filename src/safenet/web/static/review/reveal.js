@@ -65,7 +65,7 @@ export class RevealDialog {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.close("expired"), Math.max(0, seconds) * 1000);
     if (!this.isOpen) this.dialog.showModal();
-    if (card.dataset.media === "video" || card.dataset.media === "gif" || card.dataset.frames === "yes") this.loadFrames(card);
+    if (card.dataset.frames === "yes") this.loadFrames(card);
     else this.strip.hidden = true;
     this.say("Revealed " + name + " at step " + (STEP_NAMES[this.step] || this.step) + " (recorded). Esc closes it.");
   }
