@@ -122,3 +122,11 @@ def test_filters_by_source_path_size_and_date_and_sort(login: Callable[[str], Br
     assert names("source=embedded") == [] and len(names("source=live")) == 4
     assert names(f"path={built.evidence}") == everything and names("path=/nowhere") == []
     assert client.get("/review?sort=random").status_code == 422
+
+
+def test_collapsed_grid_shows_one_representative_per_cluster(login: Callable[[str], Browser], built: Built) -> None:
+    client = login("alice")
+    full = client.page("/review")
+    collapsed = client.page("/review?collapse=1")
+    assert len(re.findall(r'class="card', full)) == 4 and len(re.findall(r'class="card', collapsed)) == 3
+    assert "(2 members; E opens it)" in collapsed

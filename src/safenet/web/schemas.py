@@ -32,6 +32,7 @@ class Filters(BaseModel):
     until: date | None = None  # modified on or before (UTC day)
     sort: Literal["group", "name", "size", "modified"] = "group"
     matched: bool = False
+    collapse: bool = False  # one representative card per near-duplicate cluster (E opens the cluster)
     page: int = Field(1, ge=1, le=100_000)
 
     @field_validator(

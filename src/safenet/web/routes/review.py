@@ -55,6 +55,8 @@ def grid(
         modified_to=_day(filters.until, end=True),
         sort=filters.sort,
     )
+    if filters.collapse and filters.cluster is None:
+        items = _representatives(items)
     # The cluster view shows every member on one page: a cluster grade may touch only what was shown.
     size = max(len(items), 1) if filters.cluster is not None else ctx.settings.page_size
     pages = max(1, -(-len(items) // size))
@@ -84,6 +86,19 @@ def grid(
         prefs=ctx.prefs(user.name),
         options=options,
     )
+
+
+def _representatives(items: list[ReviewItem]) -> list[ReviewItem]:
+    """The first item of each near-duplicate cluster stands for it (items outside clusters stay)."""
+    seen: set[int] = set()
+    out = []
+    for item in items:
+        if item.cluster_id is not None:
+            if item.cluster_id in seen:
+                continue
+            seen.add(item.cluster_id)
+        out.append(item)
+    return out
 
 
 def _cluster_summary(items: list[ReviewItem]) -> dict[int, tuple[int, int]]:
