@@ -9,6 +9,8 @@ for videos and GIFs ``hash_video``. Each must return its typed result (a hash, a
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +129,14 @@ def test_decoder_messages_carry_no_memory_addresses() -> None:
     skipped = decode(b"not an image at all", fast=True, orient=True)
     assert isinstance(skipped, Skipped) and skipped.reason == "undecodable"
     assert "0x" not in skipped.message and "UnidentifiedImageError" in skipped.message
+
+
+def test_pillows_own_warnings_stay_off_the_terminal(tmp_path: Path) -> None:
+    """Pillow also reports damage as Python warnings, printed on stderr over the progress display."""
+    data = (DATA / "media/pillow/iptc.jpg").read_bytes()
+    [*_, mutant] = mutants(data, 7, 2)  # a flipped bit in a tag count: "Metadata Warning, tag 282 had too many"
+    path = tmp_path / "damaged.jpg"
+    path.write_bytes(mutant.data)
+    script = "import sys; from safenet.analysis.pdq import compute; compute(open(sys.argv[1], 'rb').read())"
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    assert done.stderr == ""

@@ -13,6 +13,7 @@ native code cannot be caught in-process at all; the process executor handles tha
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,6 +21,11 @@ from safenet.reasons import reason_of
 
 T = TypeVar("T")
 F = TypeVar("F")
+
+# Pillow also reports damaged pictures as Python warnings ("Corrupt EXIF data", "malformed MPO file"),
+# which Python prints on the officer's terminal with library paths, once per line of Pillow's code, during
+# the progress display. The typed result and the warning recorded with the item's locator are the report.
+warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
 
 
 def describe(exc: BaseException) -> str:
