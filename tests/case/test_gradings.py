@@ -258,6 +258,10 @@ def test_undo_restores_the_state_before_with_a_new_audited_row(built: Built) -> 
     graded = [e["data"] for e in built.case.audit.entries() if e["event"] == "item-graded"]
     assert graded[-1]["undo_of"] == rows[1].row_id and graded[-1]["grade"] == "withdrawn"
     assert graded[-1]["row"] == undone[1].row_id and graded[-1]["undone_by"] == "alice"
+    with pytest.raises(GradingError, match="only they may undo it"):
+        undo_gradings(built.case, [undone[0].row_id], EXAMINER2)  # erin's grade restored, but alice's undo
+    redo = undo_gradings(built.case, [undone[0].row_id], EXAMINER)  # undoing the undo gives C back
+    assert redo[0].restored is not None and redo[0].restored.grade is Grade.C
     assert built.case.audit.verify().ok
 
 

@@ -228,9 +228,11 @@ def undo_gradings(case: Case, row_ids: Sequence[int], user: User) -> list[Undone
             row = rows.get(row_id)
             if row is None:
                 raise GradingError(f"grading {row_id} is not in this case")
-            if row.examiner != user.name and row.undo_of is None:
+            # An undo row's author is the examiner of the row it undid (only they may undo a grade).
+            author = row.examiner if row.undo_of is None else _examiner_of(s, row.undo_of)
+            if author != user.name:
                 raise GradingError(
-                    f"item {row.item_id}'s grade {row.grade} was given by {row.examiner}; only they may undo it"
+                    f"item {row.item_id}'s grading {row.id} ({row.grade}) was made by {author}; only they may undo it"
                 )
             if current[row.item_id].id != row.id:
                 raise GradingError(f"item {row.item_id} was graded again after this grade; undo the newer grade first")
@@ -617,6 +619,11 @@ def _record(row: GradingRow) -> GradingRecord:
     return GradingRecord(
         row.item_id, Grade(row.grade), row.examiner, row.at, row.confirmed_by, row.confirmed_at, row.id
     )
+
+
+def _examiner_of(s: Session, row_id: int) -> str | None:
+    row = s.get(GradingRow, row_id)
+    return row.examiner if row is not None else None
 
 
 def _audit_graded(case: Case, row: GradingRow, user: User, previous: GradingRow | None) -> None:
