@@ -159,3 +159,22 @@ def test_the_reported_shape_with_default_limits() -> None:
     result = examine_archive(data, "bomb.zip", limits)
     assert [w.code for w in result.warnings].count("archive-bomb") == 1
     assert 1 <= len(leaves(result)) <= 2  # 64 MiB floor: the second leaf crosses it
+
+
+def _document(part: bytes) -> bytes:
+    """An Office Open XML file (a zip): its content list, then one picture part, deflated."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/media/image1.jpg", part)
+    return out.getvalue()
+
+
+def test_documents_parts_count_toward_the_archive_around_them() -> None:
+    """A document's pictures are expanded as parts of its zip: inside an archive, that zip is nested too."""
+    document = _document(JPEG_HEAD + bytes(3 * MIB))  # under the 4 MiB floor alone
+    data = zip_of({f"report{i}.docx": document for i in range(8)})
+    result = examine_archive(data, "documents.zip", LIMITS)
+    assert [w.code for w in result.warnings].count("archive-bomb") == 1
+    parts = [r for r in result.records if r.item.name.endswith("image1.jpg") and r.digests]
+    assert 1 <= len(parts) < 8

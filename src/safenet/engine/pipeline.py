@@ -210,7 +210,9 @@ class _Examiner:
             elif embeds and (kind := embedded_kind(item, filetype.name, settings.embedded)) is not None:
                 held = _copied(copies, image)  # bytes already read beat reading the evidence again
                 opener = reopen if held is None and reopen is not None else _reuse(held)
-                found = expand_embedded(item, kind, opener, self.warnings.append, settings.embedded, settings.limits)
+                found = expand_embedded(
+                    item, kind, opener, self.warnings.append, settings.embedded, settings.limits, self.nesting
+                )
                 self._nested(item, found, index)
 
     def _perceptual(

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO
 
-from safenet.evidence.archive import ArchiveLimits, expand
+from safenet.evidence.archive import ArchiveLimits, Nesting, expand
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import PDF, Budget, EmbeddedLimits, embedded_depth, warn_at
@@ -86,14 +86,16 @@ def expand_embedded(
     warn: WarningSink,
     limits: EmbeddedLimits | None = None,
     archive_limits: ArchiveLimits | None = None,
+    nesting: Nesting | None = None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Yield each embedded picture of ``parent`` with its bytes; a stream is valid until the next one.
 
     Bad data never raises out of here (it becomes warnings); an OSError from ``open_parent`` does.
+    ``nesting``: the archives open around ``parent`` (a document's zip counts toward their limits too).
     """
     limits = limits if limits is not None else EmbeddedLimits()
     if kind in _DOCUMENTS:
-        yield from _document_parts(parent, kind, open_parent, warn, archive_limits or ArchiveLimits())
+        yield from _document_parts(parent, kind, open_parent, warn, archive_limits or ArchiveLimits(), nesting)
         return
     budget = Budget(limits)
     with open_parent() as opened:
@@ -138,10 +140,15 @@ def _camera(
 
 
 def _document_parts(
-    parent: Item, kind: str, open_parent: Callable[[], BinaryIO], warn: WarningSink, limits: ArchiveLimits
+    parent: Item,
+    kind: str,
+    open_parent: Callable[[], BinaryIO],
+    warn: WarningSink,
+    limits: ArchiveLimits,
+    nesting: Nesting | None,
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """The parts of an OOXML/ODF zip that are not XML markup (media, embedded objects, thumbnails)."""
-    members = expand(parent, "zip", open_parent, limits, warn)
+    members = expand(parent, "zip", open_parent, limits, warn, nesting)
     try:
         for member, stream in members:
             name = member.locator.leaf.value
