@@ -84,19 +84,28 @@ def test_deep_nesting_cli_exit_4_one_sentence(tmp_path: Path, capsys: pytest.Cap
 
 
 @pytest.mark.parametrize(
-    "number",
-    ["9" * 5_000, "-" + "9" * 5_000, "1." + "0" * 5_000, "1e5000", "1.5e-99999", "0." + "0" * 4_400 + "1"],
-    ids=["int", "negative", "long-fraction", "big-exponent", "tiny-exponent", "long-zeros"],
+    ("number", "tail"),
+    [
+        ("9" * 5_000, "}"),
+        ("-" + "9" * 5_000, "}"),
+        ("9" * 4_400, '"false"}'),  # a number run into a string: the C backend lost this error and crashed
+        ("9" * 4_400, ", 1]}"),
+        ("12345678901234567890", "}"),
+        ("1e5000", "}"),
+        ("9" * 400 + ".5", "}"),
+    ],
+    ids=["int", "negative", "before-string", "in-array", "over-64-bits", "big-exponent", "huge-decimal"],
 )
-def test_over_long_number_is_refused(tmp_path: Path, number: str) -> None:
-    path = vics(tmp_path, "{" + MD5 + ', "MediaSize": ' + number + "}")
-    with pytest.raises(HashSetError, match=r"holds a number longer than 4300 digits"):
+def test_over_large_number_is_refused(tmp_path: Path, number: str, tail: str) -> None:
+    path = vics(tmp_path, "{" + MD5 + ', "MediaSize": ' + ("[" if tail.startswith(",") else "") + number + tail)
+    with pytest.raises(HashSetError, match=r"holds a number too large to be an id or a size \(more than 64 bits\)"):
         read(path)
 
 
-def test_over_long_number_in_a_subprocess_exits_4_not_sigsegv(tmp_path: Path) -> None:
-    # In a child process: before the fix the interpreter died with SIGSEGV inside ijson's C prefix builder.
-    path = vics(tmp_path, "{" + MD5 + ', "MediaID": ' + "9" * 4_301 + "}")
+@pytest.mark.parametrize("tail", ["}", '"false"}'])
+def test_over_long_number_in_a_subprocess_exits_4_not_sigsegv(tmp_path: Path, tail: str) -> None:
+    # In a child process: before the fix the interpreter died with SIGSEGV inside ijson's C backend.
+    path = vics(tmp_path, "{" + MD5 + ', "MediaID": ' + "9" * 4_400 + tail)
     env = {**os.environ, "SAFENET_HASHDB": str(tmp_path / "db")}
     done = subprocess.run(
         [sys.executable, "-m", "safenet", "hashset", "import", str(path), "--name", "long"],
@@ -106,14 +115,27 @@ def test_over_long_number_in_a_subprocess_exits_4_not_sigsegv(tmp_path: Path) ->
         timeout=120,
     )
     assert done.returncode == Exit.HASHSET, done.stderr
-    assert done.stderr.count("\n") == 1 and "longer than 4300 digits" in done.stderr
+    assert done.stderr.count("\n") == 1 and "number too large" in done.stderr
 
 
-@pytest.mark.parametrize("number", ["9" * 4_300, "1e999", "123.0", "1e3"])
-def test_long_but_allowed_numbers_are_read(tmp_path: Path, number: str) -> None:
-    path = vics(tmp_path, "{" + MD5 + ', "MediaID": ' + number + "}")
-    md5s, _ = read(path)
-    assert len(md5s) == 1
+@pytest.mark.parametrize(
+    ("number", "size"),
+    [("9223372036854775807", 9223372036854775807), ("1." + "0" * 5_000, 1), ("1.5e-99999", 0), ("2835.0", 2835)],
+    ids=["int64-max", "long-fraction", "tiny", "integral-float"],
+)
+def test_large_but_readable_numbers_are_read(tmp_path: Path, number: str, size: int | None) -> None:
+    path = vics(tmp_path, "{" + MD5 + ', "MediaID": ' + number + ', "MediaSize": ' + number + "}")
+    warnings = Warnings()
+    [record] = VicsFormat().read(path, warnings)
+    assert record.size == size
+
+
+@pytest.mark.parametrize("text", ["9" * 5_000, "²", "١٢"], ids=["long", "superscript", "arabic-indic"])
+def test_sizes_written_as_text_are_never_a_crash(tmp_path: Path, text: str) -> None:
+    path = vics(tmp_path, "{" + MD5 + f', "MediaSize": "{text}"}}')
+    warnings = Warnings()
+    [record] = VicsFormat().read(path, warnings)
+    assert record.size is None and warnings[0][1].startswith("MediaSize ")
 
 
 def test_duplicate_key_with_different_values_skips_the_entry(tmp_path: Path) -> None:

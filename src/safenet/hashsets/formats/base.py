@@ -119,6 +119,16 @@ def parse_hex(text: str, kind: HashKind | None = None) -> tuple[HashKind, bytes]
     return kind, bytes.fromhex(value)
 
 
+def parse_count(text: str) -> int | None:
+    """A non-negative whole number written in ASCII digits (at most 20: any size or count), else None.
+
+    ``str.isdigit`` accepts "²" and other digits ``int`` refuses, and ``int`` refuses strings past 4,300
+    digits: hostile text must give None, never an exception.
+    """
+    value = text.strip()
+    return int(value) if 0 < len(value) <= 20 and value.isascii() and value.isdigit() else None
+
+
 def clip(value: str, limit: int = 80) -> str:
     """Shorten and escape a hostile value (evidence names, file content) before it goes into a warning."""
     shown = value if len(value) <= limit else value[:limit] + "..."

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from safenet.hashsets.formats.base import HashSetFormat, clip, iter_lines, parse_hex, strip_bom
+from safenet.hashsets.formats.base import HashSetFormat, clip, iter_lines, parse_count, parse_hex, strip_bom
 from safenet.hashsets.model import HashKind, HashRecord, HashSetError, SetKind, WarnFn
 
 _MAGIC = b"%%%% HASHDEEP-1.0"
@@ -82,7 +82,7 @@ def _record(line: str, columns: list[str], ref: str, warn: WarnFn) -> HashRecord
         sha1=found.get(HashKind.SHA1),
         sha256=found.get(HashKind.SHA256),
         category=None,
-        size=int(size) if size.isdigit() else None,
+        size=parse_count(size),
         name=values["filename"],
         ref=ref,
     )

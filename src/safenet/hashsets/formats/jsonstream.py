@@ -1,34 +1,33 @@
 """Stream the values found at one path of a large JSON file, with hostile-input bounds.
 
 ijson's C ``items()`` keeps a prefix string for every open container, so a file nesting arrays a few tens of
-thousands deep takes memory quadratic in the depth (60 KB became 2.3 GB), and its prefix builder crashes the
-interpreter on a number longer than Python converts to an int (4,300 digits). Here the parser's plain events
-(no prefixes) are assembled into values in Python, so nesting is counted as it opens and refused at a small
-depth, and an over-long number surfaces as one catchable error. Real hash sets are shallow: VICS nests
-about eight containers.
+thousands deep takes memory quadratic in the depth (60 KB became 2.3 GB). Here the parser's plain events (no
+prefixes) are assembled into values in Python, so nesting is counted as it opens and refused at a small
+depth. Real hash sets are shallow: VICS nests about eight containers.
+
+Numbers are parsed by the C parser itself (``use_float``: 64-bit integers and doubles). Left to Python, a
+number longer than the interpreter converts to an int (4,300 digits) raised inside the C backend, which then
+lost the error and crashed the interpreter (SIGSEGV); the C parser instead stops with an overflow error,
+reported here as a number too large.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import IO, Any
 
 import ijson
 
 MAX_DEPTH = 32
 """Containers open at once; deeper JSON is refused as not a hash set."""
-MAX_DIGITS = 4300
-"""Digits in one number; Python refuses longer integers too, and no id or size needs them."""
 
-_TOO_LONG = f"it holds a number longer than {MAX_DIGITS} digits"
-_MAX_BITS = MAX_DIGITS * 10 // 3  # fewer bits than MAX_DIGITS decimal digits hold
+_TOO_LARGE = "it holds a number too large to be an id or a size (more than 64 bits)"
 _STARTS = {"start_map": dict, "start_array": list}
 _ENDS = frozenset({"end_map", "end_array"})
 
 
 class JsonLimitError(ValueError):
-    """The JSON nests deeper or holds a longer number than a hash set can; the message says which."""
+    """The JSON nests deeper or holds a larger number than a hash set can; the message says which."""
 
 
 def iter_values(handle: IO[bytes], path: tuple[str, ...]) -> Iterator[tuple[Any, list[str]]]:
@@ -36,9 +35,10 @@ def iter_values(handle: IO[bytes], path: tuple[str, ...]) -> Iterator[tuple[Any,
 
     ``path`` is written as ijson prefixes are: map keys, and ``"item"`` for an array's members, so
     ``("value", "item")`` names each member of the root object's ``value`` array. Values elsewhere are read
-    past without being built. Raises JsonLimitError, or ijson.JSONError for malformed JSON.
+    past without being built. Numbers are ints and floats. Raises JsonLimitError, or ijson.JSONError for
+    malformed JSON.
     """
-    events = ijson.basic_parse(handle)
+    events = ijson.basic_parse(handle, use_float=True)
     open_paths: list[tuple[str, ...]] = []  # path of each open container above the values at ``path``
     in_map: list[bool] = []
     key = ""
@@ -61,20 +61,20 @@ def iter_values(handle: IO[bytes], path: tuple[str, ...]) -> Iterator[tuple[Any,
                     in_map.append(event == "start_map")
                 else:
                     _skip(events, len(here) + 1)
-            elif event == "number":
-                _check_number(value)
+    except ijson.JSONError as exc:
+        if "overflow" in str(exc):  # yajl's "integer overflow", "numeric (floating point) overflow"
+            raise JsonLimitError(_TOO_LARGE) from exc
+        raise
     except ValueError as exc:
-        if type(exc) is not ValueError:  # JsonLimitError, or a decoding error that must keep its own type
+        if type(exc) is not ValueError:  # JsonLimitError, or a decoding error that keeps its own type
             raise
-        # The parser's own int conversion refused a number past the interpreter's digit limit.
-        raise JsonLimitError(_TOO_LONG) from exc
+        # The pure-Python backend (where the C one is missing) converts integers with int(): over its limit.
+        raise JsonLimitError(_TOO_LARGE) from exc
 
 
 def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, depth: int, conflicts: list[str]) -> Any:
     """The value that starts with (event, value), read to its end; ``depth`` containers enclose it."""
     if event not in _STARTS:
-        if event == "number":
-            _check_number(value)
         return value
     root = _STARTS[event]()
     stack: list[Any] = [root]
@@ -96,8 +96,6 @@ def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, depth: int
             _put(top, key, child, conflicts)
             stack.append(child)
             continue
-        if event == "number":
-            _check_number(value)
         _put(top, key, value, conflicts)
     return root  # the parser ends with an error before an unclosed value reaches here
 
@@ -114,10 +112,10 @@ def _put(container: Any, key: str, value: Any, conflicts: list[str]) -> None:
 
 
 def _skip(events: Iterator[tuple[str, Any]], depth: int) -> None:
-    """Read past a container that is not wanted, still bounding its depth and numbers."""
+    """Read past a container that is not wanted, still bounding its depth."""
     _check_depth(depth)
     opened = 1
-    for event, value in events:
+    for event, _value in events:
         if event in _STARTS:
             opened += 1
             _check_depth(depth + opened - 1)
@@ -125,22 +123,8 @@ def _skip(events: Iterator[tuple[str, Any]], depth: int) -> None:
             opened -= 1
             if not opened:
                 return
-        elif event == "number":
-            _check_number(value)
 
 
 def _check_depth(depth: int) -> None:
     if depth > MAX_DEPTH:
         raise JsonLimitError(f"it nests more than {MAX_DEPTH} arrays or objects deep")
-
-
-def _check_number(value: Any) -> None:
-    # Integers past the interpreter's limit are refused by the parser already (unless a program lifted the
-    # limit); decimals are not, and a huge exponent or digit string would make a later int() slow or fail.
-    if type(value) is int:
-        if value.bit_length() > _MAX_BITS:
-            raise JsonLimitError(_TOO_LONG)
-    # adjusted() is the power of ten of a decimal's leading digit: bounding it bounds the digits before and
-    # after the point, so the value's integer part always converts and prints.
-    elif type(value) is Decimal and (len(value.as_tuple().digits) > MAX_DIGITS or abs(value.adjusted()) >= MAX_DIGITS):
-        raise JsonLimitError(_TOO_LONG)

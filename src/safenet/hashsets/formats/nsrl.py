@@ -25,6 +25,7 @@ from safenet.hashsets.formats.base import (
     clip,
     decode_hex_rows,
     iter_line_blocks,
+    parse_count,
     parse_hex,
     strip_bom,
 )
@@ -61,7 +62,7 @@ class NsrlV2Format(HashSetFormat):
         with path.open("rb") as handle:
             header_line = handle.readline()
         text = header_line.decode("utf-8-sig", errors="replace")
-        layout = _Layout.from_header(next(csv.reader([text]), None), path)
+        layout = _Layout.from_header(next(_rows_of(csv.reader([text]), warn, "line 1"), None), path)
         if not layout.standard:
             yield from self.read(path, warn)
             return
@@ -114,7 +115,7 @@ class _Layout:
             sha1=found.get(HashKind.SHA1),
             sha256=found.get(HashKind.SHA256),
             category=None,
-            size=int(size_text) if size_text.isdigit() else None,
+            size=parse_count(size_text),
             name=row[self.name] if self.name is not None else None,
             ref=ref,
         )

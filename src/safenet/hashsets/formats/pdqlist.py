@@ -16,13 +16,12 @@ featureless hash claim matches. No quality means "unknown", and such hashes are 
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from safenet.hashsets.formats.base import HashSetFormat, clip, iter_lines, parse_hex, strip_bom
+from safenet.hashsets.formats.base import HashSetFormat, clip, iter_lines, parse_count, parse_hex, strip_bom
 from safenet.hashsets.model import HashKind, HashRecord, SetKind, WarnFn
 
 _LINE_RE = re.compile(r"^(?P<hex>[0-9A-Fa-f]{64})(?:\s*[,;\t]\s*(?P<quality>[^,;\t]*)(?:\s*[,;\t]\s*(?P<name>.*))?)?$")
@@ -41,9 +40,17 @@ def _first_line(head: bytes) -> tuple[int, str] | None:
     return None
 
 
+def _csv_row(text: str) -> list[str] | None:
+    """One line's CSV fields, or None where the csv module refuses it (a bare CR, a field over its limit)."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return None
+
+
 def _header(text: str) -> list[str] | None:
     """Column names when ``text`` is a CSV header with a PDQ column, else None."""
-    names = [n.strip().lower().replace(" ", "_") for n in next(csv.reader([text]))]
+    names = [n.strip().lower().replace(" ", "_") for n in _csv_row(text) or ()]
     return names if any(n in _HASH_COLUMNS for n in names) else None
 
 
@@ -98,9 +105,10 @@ def _quality(text: str | None) -> int | str | None:
     if text is None or not text.strip():
         return None
     value = text.strip()
-    if not value.isdigit() or not 0 <= int(value) <= 100:
+    quality = parse_count(value)
+    if quality is None or quality > 100:
         return f"PDQ quality '{clip(value)}' is not a number from 0 to 100; entry skipped"
-    return int(value)
+    return quality
 
 
 def _pdq(text: str) -> bytes | str:
@@ -124,7 +132,9 @@ def _line_record(text: str, ref: str) -> HashRecord | str:
 
 
 def _csv_record(columns: list[str], text: str, ref: str) -> HashRecord | str:
-    values = next(csv.reader(io.StringIO(text)))
+    values = _csv_row(text)
+    if values is None:
+        return f"not a CSV row: '{clip(text)}'; skipped"
     row = {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(columns)}
     hash_text = next((row[c] for c in _HASH_COLUMNS if row.get(c)), "")
     if not hash_text:

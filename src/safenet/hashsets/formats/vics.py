@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import ijson
 
-from safenet.hashsets.formats.base import HEAD_SIZE, HashSetFormat, clip, parse_hex, strip_bom
+from safenet.hashsets.formats.base import HEAD_SIZE, HashSetFormat, clip, parse_count, parse_hex, strip_bom
 from safenet.hashsets.formats.jsonstream import JsonLimitError, iter_values
 from safenet.hashsets.model import PDQ_SIZE, HashKind, HashRecord, HashSetError, SetKind, WarnFn
 
@@ -310,11 +310,11 @@ def _flag_or_text(value: Any) -> str | None:
 def _size(value: Any) -> tuple[int | None, str | None]:
     if value is None or value == "":
         return None, None
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):  # 2835.0 is a count too
         if value >= 0 and value == int(value):
             return int(value), None
-    elif isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip()), None
+    elif isinstance(value, str) and (count := parse_count(value)) is not None:
+        return count, None
     return None, f"MediaSize {clip(repr(value))} is not a byte count; ignored"
 
 
