@@ -135,11 +135,20 @@ class Locator:
 
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Characters Python calls printable that still draw nothing, so a name holding them looks like another name:
+# Hangul fillers, the combining grapheme joiner, the Braille blank, Khmer's invisible vowels.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u2800\u17b4\u17b5")
 
 
 def display_safe(text: str) -> str:
-    """Render evidence-derived text on one line: control characters and undecodable bytes are escaped."""
-    if text.isprintable():  # the common case; control, format (bidi) and surrogate characters are not printable
+    """Render evidence-derived text on one line, every character visible and unambiguous.
+
+    Escaped: control characters, undecodable bytes (kept by surrogateescape), format characters (bidi
+    overrides that disguise extensions as in ``x\\u202egpj.exe``, zero-width spaces and joiners, soft
+    hyphens, tag characters), separators other than the ASCII space (no-break and other-width spaces, line
+    and paragraph separators) and the few printable characters that draw nothing (``_INVISIBLE``).
+    """
+    if text.isprintable() and _INVISIBLE.isdisjoint(text):  # the common case
         return text
     out: list[str] = []
     for ch in text:
@@ -148,10 +157,10 @@ def display_safe(text: str) -> str:
             out.append(_ESCAPES[ch])
         elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or 0xD800 <= code <= 0xDFFF:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        elif code in (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069):
-            out.append(f"\\u{code:04x}")  # bidi overrides disguise extensions (x.gpj.exe)
-        else:
+        elif ch.isprintable() and ch not in _INVISIBLE:
             out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
     return "".join(out)
