@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Boolean, Connection, Float, select
 
-from safenet.case.schema import Finding, ItemRow
+from safenet.case.schema import Base, Finding, ItemRow
 from safenet.case.store import Case
 
 
@@ -47,21 +50,61 @@ BATCHED_TABLES = ("items", "findings", "warnings")
 BATCH_EVENT = "rows-recorded"
 
 
-def rows_digest(conn: Connection, table: str, after: int, upto: int) -> tuple[int, str]:
-    """How many rows with ``after < id <= upto`` a table holds, and SHA-256 over them in id order.
+def _sqlite_text(value: object) -> str:
+    """Times as SQLAlchemy's SQLite type stores them (UTC text); called by json for what it cannot encode."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+    return str(value)
 
-    Every column, as the database returns it, so any change to any recorded fact changes the digest.
-    The recorder and ``verify`` both call this: the same SQL, the same rendering.
+
+def _kinds(table: str) -> tuple[list[str], list[int], list[int]]:
+    """The table's columns sorted by name, and the positions of its boolean and float columns."""
+    columns = sorted(Base.metadata.tables[table].columns, key=lambda c: c.name)
+    booleans = [i for i, c in enumerate(columns) if isinstance(c.type, Boolean)]
+    floats = [i for i, c in enumerate(columns) if isinstance(c.type, Float)]
+    return [c.name for c in columns], booleans, floats
+
+
+def canonical_digest(table: str, rows: Sequence[Mapping[str, object]]) -> tuple[int, str]:
+    """How many rows, and SHA-256 over them in the order given: every column of the table, by name.
+
+    One ``json.dumps`` for the whole batch (its C encoder): the recorder digests 500 rows in about a
+    millisecond. Values are rendered as the recorder binds them: booleans as booleans, times as SQLite
+    text, floats as floats (``verify`` converts what it reads back to the same types).
+    """
+    names, _, floats = _kinds(table)
+    try:
+        values = [list(operator.itemgetter(*names)(row)) for row in rows]
+    except KeyError:  # a column the writer leaves to its default (NULL)
+        values = [[row.get(name) for name in names] for row in rows]
+    for position in floats:
+        for value in values:
+            if isinstance(value[position], int):
+                value[position] = float(value[position])
+    text = json.dumps([names, values], ensure_ascii=True, separators=(",", ":"), default=_sqlite_text)
+    return len(values), hashlib.sha256(text.encode()).hexdigest()
+
+
+def rows_digest(conn: Connection, table: str, after: int, upto: int) -> tuple[int, str]:
+    """``canonical_digest`` of a table's rows with ``after < id <= upto``, read back from the database.
+
+    The recorder digests the same rows as it binds them (reading them back cost more than the insert, on
+    the thread that feeds the workers); ``verify`` reads them here. Any change to any recorded fact changes it.
     """
     if table not in BATCHED_TABLES:
         raise ValueError(f"not a batched table: {table}")
-    digest = hashlib.sha256()
-    count = 0
-    rows = conn.exec_driver_sql(f"SELECT * FROM {table} WHERE id > ? AND id <= ? ORDER BY id", (after, upto))
-    for row in rows:
-        digest.update(json.dumps(list(row), ensure_ascii=True, default=str, separators=(",", ":")).encode() + b"\n")
-        count += 1
-    return count, digest.hexdigest()
+    names, booleans, _ = _kinds(table)
+    result = conn.exec_driver_sql(
+        f"SELECT {', '.join(names)} FROM {table} WHERE id > ? AND id <= ? ORDER BY id", (after, upto)
+    )
+    rows: list[dict[str, object]] = []
+    for raw in result:
+        row = dict(zip(names, raw, strict=True))
+        for position in booleans:
+            name = names[position]
+            row[name] = None if row[name] is None else bool(row[name])
+        rows.append(row)
+    return canonical_digest(table, rows)
 
 
 def max_id(conn: Connection, table: str) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
 from safenet.analysis.video.sheet import write_frame_sheet
-from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, max_id, rows_digest
+from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, canonical_digest, max_id, rows_digest
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Finding, ItemRow, UTCDateTime, WarningRow
 from safenet.case.store import Case
@@ -113,9 +113,9 @@ def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence
     now = datetime.now(UTC)
     with case.sessions.begin() as s:
         before = _max_ids(s)
-        _bulk_insert(s, cast(Table, WarningRow.__table__), [_warning_row(w, exhibit_id, run_id, now) for w in warnings])
-        spans = _spans(s, before)
-    _audit_batch(case, exhibit_id, run_id, spans)
+        rows = _numbered([_warning_row(w, exhibit_id, run_id, now) for w in warnings], before["warnings"])
+        _bulk_insert(s, cast(Table, WarningRow.__table__), rows)
+    _audit_batch(case, exhibit_id, run_id, _spans(before, {"warnings": rows}))
 
 
 def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
@@ -143,10 +143,12 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
                     thumbnails.append((base + index, record.thumbnail))
             next_id += len(result.records)
             warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
+        _numbered(findings, before["findings"])
+        _numbered(warnings, before["warnings"])
         for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
             _bulk_insert(s, cast(Table, table.__table__), rows)
-        spans = _spans(s, before)
-    _audit_batch(case, exhibit_id, run_id, spans)
+    added = {"items": items, "findings": findings, "warnings": warnings}
+    _audit_batch(case, exhibit_id, run_id, _spans(before, added))
     _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
 
 
@@ -155,15 +157,24 @@ def _max_ids(s: Session) -> dict[str, int]:
     return {table: max_id(conn, table) for table in BATCHED_TABLES}
 
 
-def _spans(s: Session, before: dict[str, int]) -> dict[str, list[int | str]]:
-    """Per table written: [after id, last id, rows, SHA-256 of the rows] of what this transaction added."""
-    conn = s.connection()
+def _numbered(rows: list[dict[str, Any]], after: int) -> list[dict[str, Any]]:
+    """Give fresh rows their ids (the triage holds the case exclusively), so the batch's digest names them."""
+    for i, row in enumerate(rows, start=after + 1):
+        row["id"] = i
+    return rows
+
+
+def _spans(before: dict[str, int], added: dict[str, list[dict[str, Any]]]) -> dict[str, list[int | str]]:
+    """Per table written: [after id, last id, rows, SHA-256 of the rows] of what the transaction added.
+
+    Digested as bound, not read back: reading the rows again cost more than inserting them, on the thread
+    that also feeds the workers. ``integrity.canonical_digest`` renders bound and read-back values alike.
+    """
     out: dict[str, list[int | str]] = {}
-    for table, after in before.items():
-        upto = max_id(conn, table)
-        if upto > after:
-            count, digest = rows_digest(conn, table, after, upto)
-            out[table] = [after, upto, count, digest]
+    for table, rows in added.items():
+        if rows:
+            count, digest = canonical_digest(table, rows)
+            out[table] = [before[table], before[table] + count, count, digest]
     return out
 
 
@@ -187,7 +198,13 @@ def audit_unrecorded(case: Case) -> int:
                 if span:
                     audited[table] = max(audited[table], int(span[1]))
     with case.sessions() as s:
-        spans = _spans(s, audited)
+        conn = s.connection()
+        spans: dict[str, list[int | str]] = {}
+        for table, after in audited.items():
+            upto = max_id(conn, table)
+            if upto > after:
+                count, digest = rows_digest(conn, table, after, upto)
+                spans[table] = [after, upto, count, digest]
         runs = (
             s.connection()
             .exec_driver_sql(

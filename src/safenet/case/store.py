@@ -155,7 +155,7 @@ class Case:
         if not db.exists():
             return
         try:
-            with contextlib.closing(sqlite3.connect(db, timeout=0.05)) as conn, conn:
+            with contextlib.closing(sqlite3.connect(db, timeout=0)) as conn, conn:
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (HEAD_KEY, f"{seq}:{sha256}"),
