@@ -312,3 +312,18 @@ def test_an_exhibit_label_with_escape_sequences_is_shown_escaped(
                          "--hashset", "caid")  # fmt: skip
     assert code == 0, err
     assert "\x1b" not in out + err and "\x07" not in out + err and "EX1\\x1b[2J" in out
+
+
+def test_a_full_disk_outside_a_command_is_still_one_sentence(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import safenet.cli
+
+    def full(**_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safenet.cli, "app", full)
+    code, _, err = run(capsys, "verify", "x")
+    assert code == Exit.DISK_FULL and "disk is full" in err and "internal error" not in err

@@ -15,6 +15,7 @@ import typer
 from rich.text import Text
 
 from safenet import __version__
+from safenet.case.store import is_disk_full
 from safenet.commands.case import cluster_cmd, report_cmd, verify_cmd
 from safenet.commands.common import Exit, err, out, user_errors
 from safenet.commands.export import export_cmd
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # a bug: say so plainly, no traceback for the officer
+        if is_disk_full(exc):  # outside a command's own error mapping: still one sentence, still exit 7
+            err.print(Text("safenet: error: the disk is full; free some space and run the command again"))
+            return Exit.DISK_FULL
         err.print(
             Text(
                 f"safenet: internal error: {exc.__class__.__name__}: {exc}. This is a bug; the case "

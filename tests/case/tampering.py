@@ -77,6 +77,29 @@ def _rollback(case: Path) -> None:
     _sql(case, "UPDATE meta SET value = ? WHERE key = 'audit_head'", f"{head['seq']}:{head['sha256']}")
 
 
+def _append_forged_grade(case: Path) -> None:
+    """Add a grade to the database and a well-chained line for it to the end of the log (no signing key)."""
+    lines = _lines(case)
+    last = json.loads(lines[-1])
+    with sqlite3.connect(case / "case.db") as conn:
+        item = conn.execute("SELECT min(id) FROM items WHERE media_kind = 'image'").fetchone()[0]
+        row = conn.execute(
+            "INSERT INTO gradings (item_id, grade, examiner, at) "
+            "VALUES (?, 'A', 'mallory', '2026-01-01 00:00:00.000000')",
+            (item,),
+        ).lastrowid
+    record = {
+        "seq": last["seq"] + 1,
+        "ts": last["ts"],
+        "tz": last["tz"],
+        "event": "item-graded",
+        "data": {"row": row, "item": item, "grade": "A", "examiner": "mallory", "at": "2026-01-01T00:00:00+00:00"},
+        "prev": hashlib.sha256(lines[-1].rstrip(b"\n")).hexdigest(),
+    }
+    line = json.dumps(record, ensure_ascii=True, sort_keys=True).encode() + b"\n"
+    (case / "audit.jsonl").write_bytes(b"".join(lines) + line)
+
+
 def _forge_head(case: Path) -> None:
     head = json.loads((case / "audit.head").read_text())
     head["seq"] -= 2
@@ -89,6 +112,7 @@ CATALOGUE: tuple[Tampering, ...] = (
     Tampering("edit a line and re-chain the log", _edit_and_rechain, "re-chained"),
     Tampering("roll back the log and its head to an earlier copy", _rollback, "rolled back"),
     Tampering("edit the signed head", _forge_head, "signature of its head"),
+    Tampering("add a grade with a well-chained log line", _append_forged_grade, "after its signed head"),
     Tampering("change a grade", lambda c: _sql(c, "UPDATE gradings SET grade = 'A' WHERE grade != 'A'"), "grade is A"),
     Tampering("change an examiner", lambda c: _sql(c, "UPDATE gradings SET examiner = 'mallory'"), "examiner is"),
     Tampering(
