@@ -78,3 +78,13 @@ def test_another_installation_sees_its_own_key_missing(copy: Path, monkeypatch: 
     assert result.ok, result.problems
     assert any("another installation's key" in line for line in result.lines)
     assert any("has not written to this case" in line for line in result.lines)
+
+
+def test_forged_lines_stay_a_problem_after_later_writes(copy: Path) -> None:
+    """A later writer names the unsigned lines it found; that must not turn a forgery into a note."""
+    forged = next(t for t in CATALOGUE if t.name == "add a grade with a well-chained log line")
+    forged.apply(copy)
+    case = Case.open_existing(copy)
+    assert not verify_case(case).ok  # and this verification itself was appended and signed
+    again = verify_case(case)
+    assert any("never signed" in p for p in again.problems), again.lines
