@@ -310,10 +310,14 @@ def _check_batches(case: Case, log: _Log, unfinished: set[int], result: VerifyRe
             for span in spans:
                 count, sha = rows_digest(conn, table, span.after, span.upto)
                 if (count, sha) != (span.count, span.sha256):
+                    what = (
+                        f"one or more of its {count} rows were edited"
+                        if count == span.count
+                        else f"the database holds {count} rows where the log recorded {span.count} (deleted or added)"
+                    )
                     result.problem(
-                        f"{table} {span.after + 1}-{span.upto} (run {span.run}, audit line {span.line}): the database "
-                        f"holds {count} rows where the log recorded {span.count}, and they differ from those recorded "
-                        "(a row was edited, added or deleted)"
+                        f"{table} {span.after + 1}-{span.upto} (run {span.run}, audit line {span.line}) differ from "
+                        f"what the audit log recorded: {what}"
                     )
                 else:
                     matched += count
