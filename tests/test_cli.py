@@ -327,3 +327,23 @@ def test_a_full_disk_outside_a_command_is_still_one_sentence(
     monkeypatch.setattr(safenet.cli, "app", full)
     code, _, err = run(capsys, "verify", "x")
     assert code == Exit.DISK_FULL and "disk is full" in err and "internal error" not in err
+
+
+def test_a_case_that_cannot_be_opened_for_want_of_space_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19.10: a full disk while opening a case read as exit 5 "cannot be read as a Safenet case"."""
+    import safenet.case.store as store_module
+    from safenet.case.store import Case
+
+    Case.create_or_open(tmp_path / "case").close()
+
+    def full(*_: object, **__: object) -> object:
+        def session() -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        return session
+
+    monkeypatch.setattr(store_module, "sessionmaker", full)
+    code, _, err = run(capsys, "report", str(tmp_path / "case"))
+    assert code == Exit.DISK_FULL and "is full" in err and "cannot be read" not in err
