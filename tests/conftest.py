@@ -21,4 +21,3 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFENET_HASHDB", str(tmp_path / "hashdb"))
     monkeypatch.setenv("SAFENET_USERS", str(tmp_path / "users.sqlite"))
     monkeypatch.setenv("SAFENET_AUDIT_KEY", str(tmp_path / "audit-key.pem"))
-    monkeypatch.setenv("SAFENET_AUDIT_KEY", str(tmp_path / "audit-key.pem"))
