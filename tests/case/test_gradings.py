@@ -26,7 +26,6 @@ from safenet.case.gradings import (
     grading_history,
     record_reveal,
     record_reveal_closed,
-    review_counts,
     review_queue,
     undo_gradings,
 )
@@ -37,6 +36,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
+from safenet.report.tally import review_tally
 from safenet.users import Role, User
 from tests.builders import VicsSet, jpeg, write
 from tests.datafiles import DATA
@@ -309,6 +309,7 @@ def test_children_of_a_trusted_match_are_settled_with_it_and_labelled_by_source(
     queue = {i.item_id for i in review_queue(case)}
     assert settled.item_id not in queue and open_child.item_id in queue
     assert {i.item_id for i in review_queue(case, source="embedded")} == {open_child.item_id}
-    counts = review_counts(review_queue(case))
+    counts = review_tally(case)
     assert (counts["total"], counts["to_grade"], counts["ungraded"]) == (2, 2, 2)
+    assert (counts["A"], counts["with-trusted-parent"]) == (1, 1)
     case.close()

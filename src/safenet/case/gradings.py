@@ -546,17 +546,6 @@ def review_queue(
     return items
 
 
-def review_counts(items: Sequence[ReviewItem]) -> dict[str, int]:
-    """Live counts for the page: per effective category, how many still need a grade, and the total."""
-    counts = dict.fromkeys((*(g.value for g in Grade), "ungraded"), 0)
-    for item in items:
-        key = _effective(item)
-        counts[key] = counts.get(key, 0) + 1
-    counts["to_grade"] = sum(1 for i in items if i.needs_grade)
-    counts["total"] = len(items)
-    return counts
-
-
 def source_kind(locator_json: str, deleted: bool, carved: bool) -> str:
     """How the item came to be, from its locator's innermost layers (embedded/cache items are never "deleted")."""
     try:
@@ -596,6 +585,9 @@ def _settling_ancestor(item_id: int, parents: dict[int, int], trusted: set[int])
 
 # -- internals ----------------------------------------------------------------------------------
 def _effective(item: ReviewItem) -> str:
+    """The category the grid filters on, by the reports' precedence (a trusted hash-set grade stands)."""
+    if item.trusted and item.category is not None:
+        return item.category
     if item.grade is not None:
         return item.grade.value
     if item.needs_grade:

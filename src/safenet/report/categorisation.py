@@ -238,11 +238,15 @@ class Categorisation:
         }
 
 
-def categorise(case: Case) -> Categorisation:
-    """Each item's effective category and provenance, and the counts per exhibit and in total."""
+def categorise(case: Case, *, roles: bool = True) -> Categorisation:
+    """Each item's effective category and provenance, and the counts per exhibit and in total.
+
+    ``roles=False`` leaves each grade's writer role unknown instead of reading the audit log for it (the
+    review page's live counts need the counts only, after every grade).
+    """
     current = current_gradings(case)
     sets = hash_set_grades(case)
-    history = _histories(case, current)
+    history = _histories(case, current, roles=roles)
     # embedded pictures and thumbnails of a trusted-graded item: the review queue's rule, so both agree
     settled = {r.item_id: r.settled_by for r in review_queue(case, include_matched=True) if r.settled_by}
     exhibits: dict[int, Counts] = {}
@@ -335,7 +339,9 @@ def _categorise_one(
     )
 
 
-def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[tuple[GivenGrade, bool]]]:
+def _histories(
+    case: Case, current: dict[int, GradingRecord], *, roles: bool = True
+) -> dict[int, list[tuple[GivenGrade, bool]]]:
     """Every grading row of every graded item, oldest first (withdrawals by undo included), each with its
     writer's role and whether it is the item's current grade.
 
@@ -343,7 +349,7 @@ def _histories(case: Case, current: dict[int, GradingRecord]) -> dict[int, list[
     log line without a row id leaves the role unknown rather than guessing.
     """
     logged: dict[int, dict[str, Any]] = {}  # grading row id -> its audit line's data
-    for entry in case.audit.entries():
+    for entry in case.audit.entries() if roles else ():
         data = entry.get("data")
         if entry.get("event") == "item-graded" and isinstance(data, dict) and isinstance(data.get("row"), int):
             logged[data["row"]] = data

@@ -20,10 +20,10 @@ from safenet.case.gradings import (
     GradingRecord,
     confirm_grading,
     grade_items,
-    review_counts,
     review_queue,
     undo_gradings,
 )
+from safenet.report.tally import review_tally
 from safenet.web.auth import WebSession, api_session, logged_in
 from safenet.web.context import web_context
 from safenet.web.csrf import api_write
@@ -123,6 +123,6 @@ def confirm(
 
 @router.get("/api/counts")
 def counts(request: Request, session: Annotated[WebSession, Depends(api_session)]) -> dict[str, int]:
-    """Live per-category counts and progress of the whole review (trusted matches left out)."""
+    """Live per-category counts (the reports' totals: ``report.categorisation``) and the review's progress."""
     logged_in(session)
-    return review_counts(review_queue(web_context(request).case))
+    return review_tally(web_context(request).case)

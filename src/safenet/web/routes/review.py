@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import status as http
 from fastapi.responses import RedirectResponse, Response
 
-from safenet.case.gradings import SOURCE_KINDS, Grade, GradingError, ReviewItem, review_counts, review_queue
+from safenet.case.gradings import SOURCE_KINDS, Grade, GradingError, ReviewItem, review_queue
 from safenet.case.itemdetail import add_note, add_tag, item_detail
+from safenet.report.tally import review_tally
 from safenet.web.auth import WebSession, api_session, logged_in, page_session
 from safenet.web.context import web_context
 from safenet.web.csrf import api_write, page_write
@@ -78,7 +79,7 @@ def grid(
         "review.html",
         items=shown,
         total=len(items),
-        counts=review_counts(everything),
+        counts=review_tally(ctx.case),
         cluster_exhibits=cluster_exhibits,
         clusters=clusters,
         pages=pages,

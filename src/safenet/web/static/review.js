@@ -92,6 +92,14 @@ function start() {
     text.dataset.grade = grade || "";
     card.dataset.grade = grade || "";
     card.classList.toggle("graded", Boolean(grade));
+    // A trusted hash-set grade stands over an examiner's different grade (the reports count it): say both.
+    const trusted = card.dataset.trusted;
+    const disagree = card.querySelector(".disagree");
+    if (trusted && disagree) {
+      disagree.textContent = grade && grade !== trusted
+        ? "trusted grade " + trusted + " stands; the examiner graded " + grade + " (disagrees)"
+        : "";
+    }
   }
 
   function setState(card, state, text) {
