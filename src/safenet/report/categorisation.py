@@ -25,7 +25,6 @@ whose grade is trusted or an examiner grade confirmed by a second person.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -283,21 +282,6 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
             for (name, confirmer, grade), n in sorted(examiners.items())
         ],
     )
-
-
-def item_rows(case: Case, ids: Iterable[int]) -> list[tuple[ItemRow, str]]:
-    """The items with these ids and their exhibit labels, queried in chunks under SQLite's parameter limit."""
-    wanted = sorted(set(ids))
-    out: list[tuple[ItemRow, str]] = []
-    with case.sessions() as s:
-        for start in range(0, len(wanted), 500):
-            query = (
-                select(ItemRow, Exhibit.label)
-                .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
-                .where(ItemRow.id.in_(wanted[start : start + 500]))
-            )
-            out.extend((row, label) for row, label in s.execute(query))
-    return out
 
 
 def _categorise_one(

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-
-from safenet.case.schema import Exhibit, Finding, ItemRow, WarningRow
+from safenet.case.queries import item_rows, items_with_findings, warnings_with_labels
+from safenet.case.schema import Finding, ItemRow
 from safenet.case.store import Case
 from safenet.engine.clusters import cluster_report
-from safenet.report.categorisation import Categorisation, ItemCategory, categorise, item_rows
+from safenet.report.categorisation import Categorisation, ItemCategory, categorise
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 
 SCHEMA_ID = "https://safenet.invalid/schemas/report-5.json"
@@ -96,43 +95,30 @@ def _finding(finding: Finding) -> dict[str, Any]:
 def _items(case: Case, categorised: Categorisation) -> list[dict[str, Any]]:
     """Every item with a finding or an examiner grade (current or superseded), by exhibit, path and id."""
     out: dict[int, dict[str, Any]] = {}
-    query = (
-        select(ItemRow, Finding, Exhibit.label)
-        .join(Finding, Finding.item_id == ItemRow.id)
-        .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
-        .order_by(Exhibit.label, ItemRow.display, Finding.hashset, Finding.hash_kind)
-    )
     graded = sorted(i for i, c in categorised.items.items() if c.graded)
-    with case.sessions() as s:
-        for item, finding, label in s.execute(query):
-            entry = out.get(item.id)
-            if entry is None:
-                entry = out[item.id] = _item_entry(item, label, categorised.items.get(item.id))
-            entry["findings"].append(_finding(finding))
+    for item, finding, label in items_with_findings(case):
+        entry = out.get(item.id)
+        if entry is None:
+            entry = out[item.id] = _item_entry(item, label, categorised.items.get(item.id))
+        entry["findings"].append(_finding(finding))
     for item, label in item_rows(case, (i for i in graded if i not in out)):  # graded, no set matched
         out[item.id] = _item_entry(item, label, categorised.items.get(item.id))
     return sorted(out.values(), key=lambda e: (e["exhibit"], e["path"], e["item_id"]))
 
 
 def _warnings(case: Case) -> list[dict[str, Any]]:
-    query = (
-        select(WarningRow, Exhibit.label)
-        .join(Exhibit, Exhibit.id == WarningRow.exhibit_id)
-        .order_by(WarningRow.run_id, WarningRow.id)
-    )
-    with case.sessions() as s:
-        return [
-            {
-                "exhibit": label,
-                "run": w.run_id,
-                "code": w.code,
-                "message": w.message,
-                "locator": json.loads(w.locator) if w.locator else None,
-                "path": w.display,
-                "at": w.at.isoformat(),
-            }
-            for w, label in s.execute(query)
-        ]
+    return [
+        {
+            "exhibit": label,
+            "run": w.run_id,
+            "code": w.code,
+            "message": w.message,
+            "locator": json.loads(w.locator) if w.locator else None,
+            "path": w.display,
+            "at": w.at.isoformat(),
+        }
+        for w, label in warnings_with_labels(case)
+    ]
 
 
 def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any]:

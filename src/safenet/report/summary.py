@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from safenet import __version__
-from safenet.case.schema import Exhibit, Finding, ItemRow, Run, WarningRow
+from safenet.case.queries import exhibit_facts, hit_findings
+from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.engine.profiles import Profile
 from safenet.engine.verdict import is_hit
@@ -41,6 +40,8 @@ NOT_EXAMINED_CODES = (
     "deleted-not-listed",
     "fs-corrupt",
     "carve-not-supported",
+    "carve-limit",
+    "carve-failed",
     "image-hash-mismatch",
     "perceptual-skipped",
 )
@@ -99,29 +100,15 @@ def _row(rows: dict[str, CategoryRow], code: str) -> CategoryRow:
 
 def _hit_items(case: Case, exhibit_id: int) -> dict[int, dict[str, Any]]:
     """Items with at least one hit: their most severe category and how they matched."""
-    query = (
-        select(
-            ItemRow.id,
-            ItemRow.deleted,
-            ItemRow.carved,
-            ItemRow.media_kind,
-            Finding.set_kind,
-            Finding.category,
-            Finding.match_kind,
-        )
-        .join(Finding, Finding.item_id == ItemRow.id)
-        .where(ItemRow.exhibit_id == exhibit_id)
-    )
     found: dict[int, dict[str, Any]] = {}
-    with case.sessions() as s:
-        for item_id, deleted, carved, media_kind, set_kind, category, match_kind in s.execute(query):
-            if not is_hit(set_kind, category):
-                continue
-            entry = found.setdefault(
-                item_id, {"deleted": deleted or carved, "media": media_kind, "categories": [], "exact": False}
-            )
-            entry["categories"].append(category)
-            entry["exact"] = entry["exact"] or match_kind == "exact"
+    for item_id, deleted, carved, media_kind, set_kind, category, match_kind in hit_findings(case, exhibit_id):
+        if not is_hit(set_kind, category):
+            continue
+        entry = found.setdefault(
+            item_id, {"deleted": deleted or carved, "media": media_kind, "categories": [], "exact": False}
+        )
+        entry["categories"].append(category)
+        entry["exact"] = entry["exact"] or match_kind == "exact"
     return found
 
 
@@ -136,13 +123,19 @@ def _add(rows: dict[str, CategoryRow], code: str, hit: dict[str, Any]) -> None:
     counts["exact" if hit["exact"] else "perceptual"] += 1
 
 
-def _not_examined(runs: list[Run], items: Counter[str], warnings: Counter[str]) -> list[str]:
+def _not_examined(runs: list[Run], items: Counter[str], regions: int, warnings: Counter[str]) -> list[str]:
+    """``items`` leaves out regions to carve (unallocated space, slack): they are never hashed whole, so
+    'typed but not hashed' would be wrong for them; the full profile carves them (its carving limits and
+    failures are warnings below), and a run in another profile that listed one did not carve it."""
     notes: list[str] = []
-    for profile in sorted({Profile(r.profile) for r in runs}):
+    profiles = sorted({Profile(r.profile) for r in runs})
+    for profile in profiles:
         if profile.not_examined_note:
             notes.append(profile.not_examined_note)
     if items["skipped"]:
         notes.append(f"{items['skipped']} items were typed but not hashed by the profile")
+    if regions and Profile.FULL not in profiles:
+        notes.append(f"{regions} regions of unallocated space or slack were not carved (the full profile carves)")
     if items["unreadable"] or items["partial"]:
         notes.append(
             f"{items['unreadable']} items could not be read and {items['partial']} were read only in part "
@@ -166,68 +159,42 @@ def summarise(case: Case) -> CaseSummary:
     exhibits: list[ExhibitSummary] = []
     total = _empty_rows()
     hashsets: dict[str, dict[str, Any]] = {}
-    with case.sessions() as s:
-        exhibit_rows = s.scalars(select(Exhibit).order_by(Exhibit.label)).all()
-        for ex in exhibit_rows:
-            runs = list(s.scalars(select(Run).where(Run.exhibit_id == ex.id).order_by(Run.id)))
-            items = Counter(
-                dict(
-                    s.execute(
-                        select(ItemRow.status, func.count()).where(ItemRow.exhibit_id == ex.id).group_by(ItemRow.status)
-                    ).all()
-                )
+    for facts in exhibit_facts(case):
+        ex, runs = facts.exhibit, facts.runs
+        for run in runs:
+            for hs in json.loads(run.hashsets_json):
+                hashsets[f"{hs['name']}:{hs['sha256']}"] = hs
+        rows = _empty_rows()
+        for hit in _hit_items(case, ex.id).values():
+            code = most_severe(hit["categories"])
+            _add(rows, code, hit)
+            _add(total, code, hit)
+        exhibits.append(
+            ExhibitSummary(
+                label=ex.label,
+                source=ex.source,
+                backend=ex.backend,
+                rows=rows,
+                items=facts.items,
+                known_good=facts.known_good,
+                warnings=facts.warnings,
+                not_examined=_not_examined(runs, facts.items, facts.regions, facts.warnings),
+                runs=[
+                    {
+                        "id": r.id,
+                        "status": r.status,
+                        "profile": r.profile,
+                        "operator": r.operator,
+                        "started_at": r.started_at.isoformat(),
+                        "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                        "tool_version": r.tool_version,
+                        "resumed_from": r.resumed_from,
+                        "digests": json.loads(r.config_json).get("algorithms", []),
+                    }
+                    for r in runs
+                ],
             )
-            warnings = Counter(
-                dict(
-                    s.execute(
-                        select(WarningRow.code, func.count())
-                        .where(WarningRow.exhibit_id == ex.id)
-                        .group_by(WarningRow.code)
-                    ).all()
-                )
-            )
-            known_good = (
-                s.scalar(
-                    select(func.count(func.distinct(Finding.item_id)))
-                    .join(ItemRow)
-                    .where(ItemRow.exhibit_id == ex.id, Finding.set_kind == "known-good")
-                )
-                or 0
-            )
-            for run in runs:
-                for hs in json.loads(run.hashsets_json):
-                    hashsets[f"{hs['name']}:{hs['sha256']}"] = hs
-            rows = _empty_rows()
-            for hit in _hit_items(case, ex.id).values():
-                code = most_severe(hit["categories"])
-                _add(rows, code, hit)
-                _add(total, code, hit)
-            exhibits.append(
-                ExhibitSummary(
-                    label=ex.label,
-                    source=ex.source,
-                    backend=ex.backend,
-                    rows=rows,
-                    items=items,
-                    known_good=known_good,
-                    warnings=warnings,
-                    not_examined=_not_examined(runs, items, warnings),
-                    runs=[
-                        {
-                            "id": r.id,
-                            "status": r.status,
-                            "profile": r.profile,
-                            "operator": r.operator,
-                            "started_at": r.started_at.isoformat(),
-                            "ended_at": r.ended_at.isoformat() if r.ended_at else None,
-                            "tool_version": r.tool_version,
-                            "resumed_from": r.resumed_from,
-                            "digests": json.loads(r.config_json).get("algorithms", []),
-                        }
-                        for r in runs
-                    ],
-                )
-            )
+        )
     return CaseSummary(
         datetime.now(UTC), __version__, exhibits, total, sorted(hashsets.values(), key=lambda h: h["name"])
     )

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from safenet.case.gradings import Grade
+from safenet.case.queries import item_rows
 from safenet.case.store import Case
-from safenet.report.categorisation import SETTLED_SOURCES, TRUSTED, categorise, item_rows
+from safenet.report.categorisation import SETTLED_SOURCES, TRUSTED, categorise
 
 EXPORT_CATEGORIES = ("A", "B", "C", Grade.NON_INDECENT.value)
 
