@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +67,13 @@ CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 CARD = re.compile(r'data-item="(\d+)"')
 
 
-def build(count: int, size: tuple[int, int], seed: int) -> tuple[Path, Path, bool]:
+def build(count: int, size: tuple[int, int], seed: int, work: Path = WORK) -> tuple[Path, Path, bool]:
     """The evidence folder and the triaged case; reused when the manifest matches (returns reused=True)."""
     spec = {"count": count, "size": list(size), "seed": seed, "generator": GENERATOR, "profile": "quick"}
-    evidence, case_path, manifest = WORK / "evidence", WORK / "case", WORK / "review.manifest.json"
+    evidence, case_path, manifest = work / "evidence", work / "case", work / "review.manifest.json"
     if read_manifest(manifest) == spec and case_path.is_dir():
         return evidence, case_path, True
-    shutil.rmtree(WORK, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     for n in range(count):
         folder = evidence / "Pictures" / f"{n // 100:02d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -265,10 +266,54 @@ def keyboard(case_path: Path, count: int) -> int:
     return len(failures)
 
 
+def bulk(case_path: Path, count: int) -> int:
+    """One bulk grade of every item (as a selection or cluster grade is), then one undo of all of it, on a
+    copy of the case; then ``verify``. Prints seconds per call and per item, and whether the case verifies."""
+    from safenet.case.gradings import Grade, grade_items, review_queue, undo_gradings
+    from safenet.case.verify import verify_case
+    from safenet.users import User
+
+    examiner = User(USER, Role.EXAMINER, datetime.now(UTC))
+    with tempfile.TemporaryDirectory(dir=WORK, prefix="bulk-") as tmp:
+        shutil.copytree(case_path, Path(tmp) / "case")
+        case = Case.open_existing(Path(tmp) / "case")
+        try:
+            ids = [i.item_id for i in review_queue(case)][:count]
+            t0 = time.perf_counter()
+            records = grade_items(case, ids, Grade.NON_INDECENT, examiner, overwrite=False)
+            graded_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            undo_gradings(case, [r.row_id for r in records if r.row_id is not None], examiner)
+            undo_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            verified = verify_case(case)
+            verify_s = time.perf_counter() - t0
+        finally:
+            case.close()
+    result = {
+        "bench": "review-bulk",
+        "items": len(ids),
+        "grade_s": round(graded_s, 3),
+        "grade_ms_per_item": round(graded_s / len(ids) * 1000, 3),
+        "undo_s": round(undo_s, 3),
+        "verify_s": round(verify_s, 3),
+        "verify_ok": verified.ok,
+        "verify_problems": verified.problems[:5],
+        "host": {**host_info(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+    }
+    print(
+        f"bulk grade of {len(ids):,} items: {graded_s:.2f} s ({result['grade_ms_per_item']} ms/item); "
+        f"undo of all: {undo_s:.2f} s; verify {'ok' if verified.ok else 'FAILED'} in {verify_s:.1f} s"
+    )
+    print(json.dumps(result, separators=(",", ":")))
+    return 0 if verified.ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=None, help="pictures in the case (500; --keyboard: 1,000)")
     parser.add_argument("--keyboard", action="store_true", help="measure keyboard grading in Chromium instead")
+    parser.add_argument("--bulk", action="store_true", help="measure one bulk grade and undo of --count items")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--seed", type=int, default=7000)
@@ -278,6 +323,9 @@ def main() -> int:
     args.count = args.count or (1000 if args.keyboard else 500)
     info = host_info()
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.bulk:
+        _evidence, case_path, _reused = build(args.count, (args.width, args.height), args.seed, WORK / "bulk")
+        return bulk(case_path, args.count)
     if args.keyboard:
         evidence, case_path, _reused = build(args.count, (args.width, args.height), args.seed)
         return 1 if keyboard(case_path, args.count) else 0

@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,7 +153,18 @@ class AuditLog:
     def append(self, event: str, **data: Any) -> str:
         """Append one event; returns the new line's SHA-256. Safe against concurrent writers (flock)."""
         with self._locked() as fd:
-            return self._append_locked(fd, event, data, repair=False)
+            return self._append_locked(fd, [(event, data)], repair=False)[-1]
+
+    def append_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Append several events as consecutive lines under one lock, with one write, one fsync and one
+        signed head (a bulk grade of 2,000 items is one disk flush, not 2,000); returns each line's SHA-256.
+
+        The lines chain exactly as if appended one by one, so ``verify`` reads them the same way.
+        """
+        if not events:
+            return []
+        with self._locked() as fd:
+            return self._append_locked(fd, list(events), repair=False)
 
     def check_writable(self) -> None:
         """Raise :class:`AuditTornError` now, before anything else is written, if the log needs repair."""
@@ -174,7 +185,7 @@ class AuditLog:
         with self._locked() as fd:
             if self._tail(fd).torn is None:
                 return False
-            self._append_locked(fd, "audit-repaired", {}, repair=True)
+            self._append_locked(fd, [("audit-repaired", {})], repair=True)
             return True
 
     @contextlib.contextmanager
@@ -186,7 +197,8 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def _append_locked(self, fd: int, event: str, data: dict[str, Any], *, repair: bool) -> str:
+    def _append_locked(self, fd: int, events: list[tuple[str, dict[str, Any]]], *, repair: bool) -> list[str]:
+        """Write ``events`` (after any key, gap or torn-tail line due first); returns the events' line hashes."""
         tail = self._tail(fd)
         prev, seq = tail.prev, tail.seq
         pending: list[tuple[str, dict[str, Any]]] = []
@@ -206,9 +218,11 @@ class AuditLog:
             pending.append((GAP_EVENT, {"from": head.seq + 1, "to": seq - 1}))
         if head is None or head.key != key:
             pending.append((KEY_EVENT, {"public_key": key, "fingerprint": self.signer.fingerprint}))
-        pending.append((event, data))
+        wrote_from = len(pending)  # the caller's events follow any key, gap or torn-tail line
+        pending.extend(events)
         genesis = GENESIS if seq == 0 else self._first_hash(fd)
         lines: list[bytes] = []
+        hashes: list[str] = []
         for name, values in pending:
             record = {
                 "seq": seq,
@@ -221,13 +235,16 @@ class AuditLog:
             line = json.dumps(record, ensure_ascii=True, sort_keys=True, default=str).encode()
             lines.append(line + b"\n")
             prev = _line_hash(line)
+            hashes.append(prev)
             if seq == 0:
                 genesis = prev
             seq += 1
-        os.write(fd, b"".join(lines))
+        data = memoryview(b"".join(lines))
+        while data:  # a bulk append can be large; a short write must not lose its tail
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
         self._write_head(seq - 1, prev, genesis)
-        return prev
+        return hashes[wrote_from:]
 
     def _write_head(self, seq: int, sha256: str, genesis: str) -> None:
         signature = self.signer.sign(Head.message(seq, sha256, genesis))

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -180,7 +181,6 @@ def grade_items(
     if not ids:
         raise GradingError("no items were given to grade")
     now = datetime.now(UTC)
-    records: list[GradingRecord] = []
     with case.sessions.begin() as s:
         kinds = dict(s.execute(select(ItemRow.id, ItemRow.media_kind).where(ItemRow.id.in_(ids))).all())
         for item_id in ids:
@@ -194,16 +194,21 @@ def grade_items(
             if conflicts:
                 listed = ", ".join(f"item {c.item_id} ({c.grade.value} by {c.examiner})" for c in conflicts)
                 raise GradingConflict(f"{len(conflicts)} item(s) already have another grade: {listed}", conflicts)
+        rows: list[GradingRow] = []  # per item in order: its new row, or its unchanged current one
+        written: list[tuple[GradingRow, GradingRow | None]] = []
         for item_id in ids:
             previous = current.get(item_id)
             if previous is not None and previous.grade == grade.value and previous.examiner == user.name:
-                records.append(_record(previous))
+                rows.append(previous)
                 continue
             row = GradingRow(item_id=item_id, grade=grade.value, examiner=user.name, at=now)
             s.add(row)
-            s.flush()  # the row id goes into the audit line (verify re-derives the table from the log)
-            _audit_graded(case, row, user, previous)
-            records.append(_record(row))
+            rows.append(row)
+            written.append((row, previous))
+        s.flush()  # the row ids go into the audit lines (verify re-derives the table from the log)
+        # one write, one fsync and one signed head for the whole bulk grade
+        case.audit.append_many([_graded_event(row, user, previous) for row, previous in written])
+        records = [_record(row) for row in rows]
     return records
 
 
@@ -220,7 +225,7 @@ def undo_gradings(case: Case, row_ids: Sequence[int], user: User) -> list[Undone
     if not wanted:
         raise GradingError("nothing to undo")
     now = datetime.now(UTC)
-    out: list[Undone] = []
+    written: list[tuple[GradingRow, GradingRow, bool]] = []  # (new row, the row it undoes, restored a grade)
     with case.sessions.begin() as s:
         rows = {r.id: r for r in s.scalars(select(GradingRow).where(GradingRow.id.in_(wanted)))}
         current = _current_rows(s, [r.item_id for r in rows.values()])
@@ -256,9 +261,10 @@ def undo_gradings(case: Case, row_ids: Sequence[int], user: User) -> list[Undone
                 undo_of=row.id,
             )
             s.add(new)
-            s.flush()
-            _audit_graded(case, new, user, row)
-            out.append(Undone(row.item_id, new.id, _record(new) if restore else None))
+            written.append((new, row, restore is not None))
+        s.flush()
+        case.audit.append_many([_graded_event(new, user, row) for new, row, _ in written])
+        out = [Undone(new.item_id, new.id, _record(new) if restored else None) for new, _, restored in written]
     return out
 
 
@@ -267,40 +273,81 @@ def confirm_grading(case: Case, item_id: int, user: User) -> GradingRecord:
 
     Refused for the examiner who gave it, and for anyone who has no recorded reveal of the item.
     """
+    confirmed, refused = confirm_gradings(case, [item_id], user)
+    if refused:
+        raise GradingError(refused[0][1])
+    return confirmed[0]
+
+
+def confirm_gradings(
+    case: Case, item_ids: Sequence[int], user: User
+) -> tuple[list[GradingRecord], list[tuple[int, str]]]:
+    """Confirm the current grade of each item (a selection): the confirmed records, and (item, reason) for
+    each refused one (``confirm_grading``'s rules). All confirmations are written in one transaction, with
+    their audit lines in one append (one fsync and one signed head for the whole selection).
+    """
     if user.role not in CONFIRMERS:
         raise GradingError(f"{user.name} is a {user.role.value}; only reviewers and admins may confirm grades")
+    ids = list(dict.fromkeys(item_ids))
+    confirmed: list[GradingRecord] = []
+    refused: list[tuple[int, str]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
     with case.sessions.begin() as s:
-        row = _current_rows(s, [item_id]).get(item_id)
-        if row is None or row.grade == WITHDRAWN:
-            raise GradingError(f"item {item_id} has no grade to confirm")
-        if row.examiner == user.name:
-            raise GradingError(f"{user.name} graded item {item_id}; a different person must confirm it")
-        if row.confirmed_by is not None:
-            raise GradingError(f"item {item_id}'s grade was already confirmed by {row.confirmed_by}")
-        shown = s.scalars(
-            select(RevealRow)
-            .where(RevealRow.item_id == item_id, RevealRow.user == user.name)
-            .order_by(RevealRow.id.desc())
-            .limit(1)
-        ).first()
-        if shown is None:
-            raise GradingError(
-                f"{user.name} has not been shown item {item_id}; reveal it (R) before confirming its grade"
+        current = _current_rows(s, ids)
+        for item_id in ids:
+            row = current.get(item_id)
+            shown = _last_reveal(s, item_id, user.name)
+            reason = _why_not_confirmable(item_id, row, shown, user)
+            if reason is not None or row is None or shown is None:
+                refused.append((item_id, reason or f"item {item_id} has no grade to confirm"))
+                continue
+            row.confirmed_by = user.name
+            row.confirmed_at = datetime.now(UTC)
+            row.confirm_reveal_id = shown.id
+            events.append(
+                (
+                    "grading-confirmed",
+                    {
+                        "row": row.id,
+                        "item": item_id,
+                        "grade": row.grade,
+                        "examiner": row.examiner,
+                        "confirmed_by": user.name,
+                        "confirmed_at": row.confirmed_at.isoformat(),
+                        "shown": {
+                            "reveal": shown.id,
+                            "step": shown.step,
+                            "frame": shown.frame,
+                            "at": shown.at.isoformat(),
+                        },
+                    },
+                )
             )
-        row.confirmed_by = user.name
-        row.confirmed_at = datetime.now(UTC)
-        row.confirm_reveal_id = shown.id
-        case.audit.append(
-            "grading-confirmed",
-            row=row.id,
-            item=item_id,
-            grade=row.grade,
-            examiner=row.examiner,
-            confirmed_by=user.name,
-            confirmed_at=row.confirmed_at.isoformat(),
-            shown={"reveal": shown.id, "step": shown.step, "frame": shown.frame, "at": shown.at.isoformat()},
-        )
-        return _record(row)
+            confirmed.append(_record(row))
+        case.audit.append_many(events)
+    return confirmed, refused
+
+
+def _last_reveal(s: Session, item_id: int, user_name: str) -> RevealRow | None:
+    query = (
+        select(RevealRow)
+        .where(RevealRow.item_id == item_id, RevealRow.user == user_name)
+        .order_by(RevealRow.id.desc())
+        .limit(1)
+    )
+    return s.scalars(query).first()
+
+
+def _why_not_confirmable(item_id: int, row: GradingRow | None, shown: RevealRow | None, user: User) -> str | None:
+    if row is None or row.grade == WITHDRAWN:
+        return f"item {item_id} has no grade to confirm"
+    if row.examiner == user.name:
+        return f"{user.name} graded item {item_id}; a different person must confirm it"
+    if row.confirmed_by is not None:
+        return f"item {item_id}'s grade was already confirmed by {row.confirmed_by}"
+    if shown is None:
+        return f"{user.name} has not been shown item {item_id}; reveal it (R) before confirming its grade"
+    return None
 
 
 def record_reveal(case: Case, item_id: int, user: User, *, step: str = "colour", frame: int | None = None) -> None:
@@ -618,25 +665,24 @@ def _examiner_of(s: Session, row_id: int) -> str | None:
     return row.examiner if row is not None else None
 
 
-def _audit_graded(case: Case, row: GradingRow, user: User, previous: GradingRow | None) -> None:
+def _graded_event(row: GradingRow, user: User, previous: GradingRow | None) -> tuple[str, dict[str, Any]]:
     """The one audit line of a new grading row (E's verify re-derives the table from these fields)."""
     extra: dict[str, object] = {}
     if row.undo_of is not None:
         extra = {"undo_of": row.undo_of, "undone_by": user.name}
         if row.confirmed_by is not None:
             extra |= {"confirmed_by": row.confirmed_by, "confirmed_at": _iso(row.confirmed_at)}
-    case.audit.append(
-        "item-graded",
-        row=row.id,
-        item=row.item_id,
-        grade=row.grade,
-        examiner=row.examiner,
-        role=user.role.value,
-        at=row.at.isoformat(),
-        previous=previous.grade if previous else None,
-        previous_examiner=previous.examiner if previous else None,
+    return "item-graded", {
+        "row": row.id,
+        "item": row.item_id,
+        "grade": row.grade,
+        "examiner": row.examiner,
+        "role": user.role.value,
+        "at": row.at.isoformat(),
+        "previous": previous.grade if previous else None,
+        "previous_examiner": previous.examiner if previous else None,
         **extra,
-    )
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

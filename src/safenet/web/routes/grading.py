@@ -18,7 +18,7 @@ from safenet.case.gradings import (
     GradingConflict,
     GradingError,
     GradingRecord,
-    confirm_grading,
+    confirm_gradings,
     grade_items,
     review_queue,
     undo_gradings,
@@ -110,15 +110,16 @@ def confirm(
     user = logged_in(session)
     if not may(user, CONFIRMERS):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {user.role.value} cannot confirm grades; ask a reviewer")
-    confirmed, refused = [], []
-    for item_id in dict.fromkeys(body.item_ids):
-        try:
-            confirmed.append(_record(confirm_grading(ctx.case, item_id, user)))
-        except GradingError as exc:
-            refused.append({"item_id": item_id, "reason": str(exc)})
+    try:
+        confirmed, refused = confirm_gradings(ctx.case, body.item_ids, user)
+    except GradingError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if refused and not confirmed:
-        raise HTTPException(status.HTTP_409_CONFLICT, refused[0]["reason"])
-    return {"confirmed": confirmed, "refused": refused}
+        raise HTTPException(status.HTTP_409_CONFLICT, refused[0][1])
+    return {
+        "confirmed": [_record(r) for r in confirmed],
+        "refused": [{"item_id": item_id, "reason": reason} for item_id, reason in refused],
+    }
 
 
 @router.get("/api/counts")
