@@ -16,12 +16,14 @@ from safenet.case.store import Case
 from safenet.engine.clusters import cluster_report
 from safenet.report.categorisation import Categorisation, ItemCategory, categorise
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
+from safenet.report.times import iso_time
 
-SCHEMA_ID = "https://safenet.invalid/schemas/report-5.json"
-REPORT_VERSION = 5  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
+SCHEMA_ID = "https://safenet.invalid/schemas/report-6.json"
+REPORT_VERSION = 6  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
 # 4: each item's provenance note (recoverability of a deleted file, carve validation, cache URL, embedding);
 # 5: examiner grades: ``counts`` (the categorisation every report shows), items graded without a finding,
-# each item's id and ``grading`` (counted category, provenance, current and superseded grades)
+# each item's id and ``grading`` (counted category, provenance, current and superseded grades); 6: an item's
+# times whose zone is unknown (time_zone_known false) are local time without an offset, no longer "+00:00"
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -53,10 +55,10 @@ def _item_entry(item: ItemRow, label: str, categorised: ItemCategory | None) -> 
         "deleted": item.deleted,
         "carved": item.carved,
         "note": item.note,
-        "modified": item.modified.isoformat() if item.modified else None,
-        "accessed": item.accessed.isoformat() if item.accessed else None,
-        "changed": item.changed.isoformat() if item.changed else None,
-        "created": item.created.isoformat() if item.created else None,
+        "modified": iso_time(item.modified, item.time_zone_known),
+        "accessed": iso_time(item.accessed, item.time_zone_known),
+        "changed": iso_time(item.changed, item.time_zone_known),
+        "created": iso_time(item.created, item.time_zone_known),
         "time_source": item.time_source,
         "time_zone_known": item.time_zone_known,
         "md5": item.md5,

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from safenet.case.store import Case
 from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
+from safenet.report.times import human_time
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -68,6 +69,12 @@ CSV_COLUMNS = (
     "confirmed_at",
     "superseded_grades",
     "disagrees_with_trusted",
+    # the item's times (report.times): UTC with +00:00, or without an offset when time_zone_known is false
+    "modified",
+    "accessed",
+    "changed",
+    "created",
+    "time_zone_known",
 )
 
 
@@ -99,6 +106,11 @@ def given_grade(grade: dict[str, Any]) -> str:
     if grade["undo_of"] is not None:
         text += f", when {grade['undone_by'] or 'a grader'} undid grading row {grade['undo_of']}"
     return text
+
+
+def item_time(text: str | None, zone_known: bool) -> str:
+    """A report item's time (``report.times.iso_time`` text) for people: UTC, or local time, zone unknown."""
+    return human_time(datetime.fromisoformat(text) if text else None, zone_known)
 
 
 def _grading_cells(grading: dict[str, Any] | None) -> dict[str, Any]:
@@ -135,6 +147,7 @@ def write_csv(data: dict[str, Any], path: Path) -> None:
 _env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
 _env.filters["frame_times"] = frame_times
 _env.filters["given_grade"] = given_grade
+_env.filters["item_time"] = item_time
 
 
 def render_html(data: dict[str, Any]) -> str:

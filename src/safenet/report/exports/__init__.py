@@ -43,6 +43,7 @@ class ExportItem:
     accessed: datetime | None
     created: datetime | None
     changed: datetime | None
+    time_zone_known: bool  # false: the four times are the device's local wall-clock time (report.times)
     category: str | None  # UK code (A, B, C, non-indecent) or None when not settled
     grade_source: str | None  # provenance of ``category``: trusted | examiner | examiner-confirmed | None
     examiner: str | None  # who gave the counted examiner grade
@@ -76,6 +77,7 @@ def export_items(case: Case) -> list[ExportItem]:
                 accessed=row.accessed,
                 created=row.created,
                 changed=row.changed,
+                time_zone_known=row.time_zone_known,
                 category=item.outcome if settled else None,
                 grade_source=item.provenance if settled else None,
                 examiner=item.grade.examiner if by_examiner and item.grade else None,
@@ -84,10 +86,6 @@ def export_items(case: Case) -> list[ExportItem]:
         )
     items.sort(key=lambda i: (i.exhibit, i.path, i.item_id))
     return items
-
-
-def utc_text(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 Exporter = Callable[[Case, list[ExportItem]], bytes]

@@ -14,7 +14,8 @@ from typing import Any
 
 from safenet import __version__
 from safenet.case.store import Case
-from safenet.report.exports import ExportItem, utc_text
+from safenet.report.exports import ExportItem
+from safenet.report.times import utc_text
 
 CONTEXT = {
     "kb": "http://example.org/kb/",
@@ -57,7 +58,8 @@ def export_case_uco(case: Case, items: list[ExportItem]) -> bytes:
             ("observableCreatedTime", item.created),
         ):
             if value is not None:
-                facet[f"uco-observable:{key}"] = {"@type": "xsd:dateTime", "@value": utc_text(value)}
+                text = utc_text(value, item.time_zone_known)
+                facet[f"uco-observable:{key}"] = {"@type": "xsd:dateTime", "@value": text}
         facets: list[dict[str, Any]] = [facet]
         hashes = [
             {

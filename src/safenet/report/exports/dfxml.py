@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from safenet import __version__
 from safenet.case.store import Case
-from safenet.report.exports import ExportItem, utc_text
+from safenet.report.exports import ExportItem
+from safenet.report.times import utc_text
 
 NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -59,7 +60,7 @@ def export_dfxml(case: Case, items: list[ExportItem]) -> bytes:
             ("crtime", item.created),
         ):
             if value is not None:
-                _sub(obj, tag, utc_text(value))
+                _sub(obj, tag, utc_text(value, item.time_zone_known))
         for kind in ("md5", "sha1", "sha256"):
             digest = getattr(item, kind)
             if digest:

@@ -21,7 +21,8 @@ from safenet import __version__
 from safenet.case.store import Case
 from safenet.hashsets.categories import get_scheme
 from safenet.hashsets.categories import severity as uk_severity
-from safenet.report.exports import ExportItem, utc_text
+from safenet.report.exports import ExportItem
+from safenet.report.times import utc_text
 
 VICS_UK_CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/UK/$metadata#Cases"
 SCHEME = "vics-uk"
@@ -70,7 +71,7 @@ def export_vics(case: Case, items: list[ExportItem]) -> bytes:
         }
         for key, value in (("Created", item.created), ("Written", item.modified), ("Accessed", item.accessed)):
             if value is not None:
-                instance[key] = utc_text(value)
+                instance[key] = utc_text(value, item.time_zone_known)
         entry["MediaFiles"].append(instance)
     for md5, found in categories.items():
         best = max(found, key=uk_severity)  # two instances graded differently: the more severe grade
