@@ -60,7 +60,7 @@ from safenet.users import Role, UserStore
 from safenet.web import WebSettings, create_app
 from safenet.web.settings import BLUR_LEVELS, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, Preferences
 
-GENERATOR = 1
+GENERATOR = 2  # 2: case schema 6
 WORK = OUT_DIR / "review"
 USER, PASSWORD = "bench", "bench review password"
 CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')

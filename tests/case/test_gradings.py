@@ -355,3 +355,36 @@ def test_a_bulk_grade_undo_and_confirm_are_one_audit_write_each_and_verify(
     log.write_bytes(b"".join(raw))
     assert main(["verify", str(path)]) != 0
     assert "chain broken" in capsys.readouterr().out
+
+
+def test_a_video_grade_names_its_frames_in_the_row_audit_history_and_json_report(built: Built) -> None:
+    import json
+
+    import jsonschema
+
+    from safenet.case.itemdetail import item_detail
+    from safenet.report.data import report_data
+
+    clip, still = built.ids["clip.mp4"], built.ids["u10.jpg"]
+    with pytest.raises(GradingError, match="only a video or GIF grade names frames"):
+        grade_items(built.case, [still], Grade.B, EXAMINER, frames=[0])
+    with pytest.raises(GradingError, match="1 to 48 frames"):
+        grade_items(built.case, [clip], Grade.B, EXAMINER, frames=[-1])
+    [first] = grade_items(built.case, [clip], Grade.B, EXAMINER, frames=[3, 0, 3])
+    assert first.frames == (0, 3)
+    [again] = grade_items(built.case, [clip], Grade.B, EXAMINER, frames=[0, 3])
+    assert again.row_id == first.row_id  # the same grade on the same frames: no new row
+    [regraded] = grade_items(built.case, [clip], Grade.A, EXAMINER2)
+    assert regraded.frames is None
+    undo_gradings(built.case, [regraded.row_id or 0], EXAMINER2)  # restores alice's B on frames 0, 3
+    lines = [e["data"] for e in built.case.audit.entries() if e["event"] == "item-graded"]
+    assert [(d["grade"], d.get("frames")) for d in lines] == [("B", [0, 3]), ("A", None), ("B", [0, 3])]
+    assert [e.frames for e in grade_events(built.case, clip)] == [(0, 3), None, (0, 3)]
+    history = item_detail(built.case, clip)["grade_history"]
+    assert history[0].startswith("B by alice") and "resting on frames 0, 3" in history[0]
+    data = report_data(built.case)
+    schema = json.loads((Path(__file__).parents[2] / "src/safenet/report/report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    [item] = [i for i in data["items"] if i["item_id"] == clip]
+    grading = item["grading"]
+    assert grading["grade"]["frames"] == [0, 3] and [g["frames"] for g in grading["superseded"]] == [[0, 3], None]

@@ -60,6 +60,8 @@ REVEAL_CLOSE_REASONS = ("closed", "expired", "navigated")
 WITHDRAWN = "withdrawn"
 #: How an item came to be, as the review card names it (never "deleted" for an embedded or cache item).
 SOURCE_KINDS = ("live", "deleted", "carved", "embedded", "cache", "archive member")
+#: The most frames one video grade may name (the review samples at most 48 frames of a video).
+MAX_GRADE_FRAMES = 48
 #: Orders of the review grid (review_queue's ``sort``).
 SORTS = ("group", "name", "size", "modified")
 
@@ -83,6 +85,7 @@ class GradingRecord:
     confirmed_by: str | None
     confirmed_at: datetime | None
     row_id: int | None = None  # the GradingRow this record is (the key an undo names)
+    frames: tuple[int, ...] | None = None  # a video's or animated GIF's grade: the frames it rests on
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class GradeEvent:
     at: datetime
     confirmed_by: str | None
     undo_of: int | None
+    frames: tuple[int, ...] | None = None  # the frames a video grade rests on, when the grader named them
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +171,20 @@ class GradingConflict(GradingError):
 
 # -- grading ------------------------------------------------------------------------------------
 def grade_items(
-    case: Case, item_ids: Sequence[int], grade: Grade, user: User, *, overwrite: bool = True
+    case: Case,
+    item_ids: Sequence[int],
+    grade: Grade,
+    user: User,
+    *,
+    overwrite: bool = True,
+    frames: Sequence[int] | None = None,
 ) -> list[GradingRecord]:
     """Grade items (bulk: a selection or a cluster). Re-giving an item its current grade is a no-op.
 
     With ``overwrite=False`` nothing is written when any item already has a different grade: the
-    ``GradingConflict`` lists them so the grader can look and confirm.
+    ``GradingConflict`` lists them so the grader can look and confirm. ``frames`` names the frames (sampled
+    frame indexes, as the frame strip numbers them) a grade of a video or animated GIF rests on; it is kept
+    with the grading row and in its audit line, and refused for any other item.
     """
     if user.role not in GRADERS:
         raise GradingError(f"{user.name} is a {user.role.value}; only examiners and admins may grade")
@@ -180,14 +192,19 @@ def grade_items(
     ids = list(dict.fromkeys(item_ids))
     if not ids:
         raise GradingError("no items were given to grade")
+    stored_frames = _frames_json(frames)
     now = datetime.now(UTC)
     with case.sessions.begin() as s:
-        kinds = dict(s.execute(select(ItemRow.id, ItemRow.media_kind).where(ItemRow.id.in_(ids))).all())
+        query = select(ItemRow.id, ItemRow.media_kind, ItemRow.filetype).where(ItemRow.id.in_(ids))
+        kinds = {item_id: (kind, filetype) for item_id, kind, filetype in s.execute(query)}
         for item_id in ids:
             if item_id not in kinds:
                 raise GradingError(f"item {item_id} is not in this case")
-            if kinds[item_id] not in GRADABLE_MEDIA:
-                raise GradingError(f"item {item_id} is a {kinds[item_id]} file, not an image or video")
+            kind, filetype = kinds[item_id]
+            if kind not in GRADABLE_MEDIA:
+                raise GradingError(f"item {item_id} is a {kind} file, not an image or video")
+            if stored_frames is not None and kind != "video" and filetype != "gif":
+                raise GradingError(f"item {item_id} is a still picture; only a video or GIF grade names frames")
         current = {i: r for i, r in _current_rows(s, ids).items() if r.grade != WITHDRAWN}
         if not overwrite:
             conflicts = [Conflict(i, Grade(r.grade), r.examiner) for i, r in current.items() if r.grade != grade.value]
@@ -198,10 +215,11 @@ def grade_items(
         written: list[tuple[GradingRow, GradingRow | None]] = []
         for item_id in ids:
             previous = current.get(item_id)
-            if previous is not None and previous.grade == grade.value and previous.examiner == user.name:
+            unchanged = previous is not None and previous.grade == grade.value and previous.examiner == user.name
+            if previous is not None and unchanged and stored_frames in (None, previous.frames):
                 rows.append(previous)
                 continue
-            row = GradingRow(item_id=item_id, grade=grade.value, examiner=user.name, at=now)
+            row = GradingRow(item_id=item_id, grade=grade.value, examiner=user.name, at=now, frames=stored_frames)
             s.add(row)
             rows.append(row)
             written.append((row, previous))
@@ -258,6 +276,7 @@ def undo_gradings(case: Case, row_ids: Sequence[int], user: User) -> list[Undone
                 confirmed_by=restore.confirmed_by if restore else None,
                 confirmed_at=restore.confirmed_at if restore else None,
                 confirm_reveal_id=restore.confirm_reveal_id if restore else None,
+                frames=restore.frames if restore else None,
                 undo_of=row.id,
             )
             s.add(new)
@@ -406,7 +425,7 @@ def grade_events(case: Case, item_id: int) -> list[GradeEvent]:
     """Every grading row of the item, oldest first, withdrawals and undos included (the detail panel)."""
     with case.sessions() as s:
         rows = s.scalars(select(GradingRow).where(GradingRow.item_id == item_id).order_by(GradingRow.id)).all()
-    return [GradeEvent(r.id, r.grade, r.examiner, r.at, r.confirmed_by, r.undo_of) for r in rows]
+    return [_event(r) for r in rows]
 
 
 def all_grade_events(case: Case) -> dict[int, list[GradeEvent]]:
@@ -415,7 +434,7 @@ def all_grade_events(case: Case) -> dict[int, list[GradeEvent]]:
         rows = s.scalars(select(GradingRow).order_by(GradingRow.id)).all()
     out: dict[int, list[GradeEvent]] = {}
     for r in rows:
-        out.setdefault(r.item_id, []).append(GradeEvent(r.id, r.grade, r.examiner, r.at, r.confirmed_by, r.undo_of))
+        out.setdefault(r.item_id, []).append(_event(r))
     return out
 
 
@@ -656,8 +675,40 @@ def _current_rows(s: Session, ids: Sequence[int]) -> dict[int, GradingRow]:
 
 def _record(row: GradingRow) -> GradingRecord:
     return GradingRecord(
-        row.item_id, Grade(row.grade), row.examiner, row.at, row.confirmed_by, row.confirmed_at, row.id
+        row.item_id,
+        Grade(row.grade),
+        row.examiner,
+        row.at,
+        row.confirmed_by,
+        row.confirmed_at,
+        row.id,
+        frames_of(row.frames),
     )
+
+
+def _event(row: GradingRow) -> GradeEvent:
+    return GradeEvent(row.id, row.grade, row.examiner, row.at, row.confirmed_by, row.undo_of, frames_of(row.frames))
+
+
+def _frames_json(frames: Sequence[int] | None) -> str | None:
+    """The stored form of the frames a grade rests on: sorted, each once; None when none were named."""
+    if frames is None:
+        return None
+    chosen = sorted(set(frames))
+    if not chosen or len(chosen) > MAX_GRADE_FRAMES or chosen[0] < 0:
+        raise GradingError(f"a grade names 1 to {MAX_GRADE_FRAMES} frames, each a frame index from 0")
+    return json.dumps(chosen)
+
+
+def frames_of(stored: str | None) -> tuple[int, ...] | None:
+    """The frames a stored grading row rests on (None: not named)."""
+    if not stored:
+        return None
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return None
+    return tuple(v for v in value if isinstance(v, int)) if isinstance(value, list) else None
 
 
 def _examiner_of(s: Session, row_id: int) -> str | None:
@@ -668,8 +719,10 @@ def _examiner_of(s: Session, row_id: int) -> str | None:
 def _graded_event(row: GradingRow, user: User, previous: GradingRow | None) -> tuple[str, dict[str, Any]]:
     """The one audit line of a new grading row (E's verify re-derives the table from these fields)."""
     extra: dict[str, object] = {}
+    if row.frames is not None:
+        extra["frames"] = list(frames_of(row.frames) or ())
     if row.undo_of is not None:
-        extra = {"undo_of": row.undo_of, "undone_by": user.name}
+        extra |= {"undo_of": row.undo_of, "undone_by": user.name}
         if row.confirmed_by is not None:
             extra |= {"confirmed_by": row.confirmed_by, "confirmed_at": _iso(row.confirmed_at)}
     return "item-graded", {

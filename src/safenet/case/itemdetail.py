@@ -60,6 +60,7 @@ def item_detail(case: Case, item_id: int) -> dict[str, Any]:
     out["grade_history"] = [
         f"{e.grade} by {e.examiner} at {_iso(e.at)}"
         + (f", confirmed by {e.confirmed_by}" if e.confirmed_by else "")
+        + (f", resting on frames {', '.join(str(f) for f in e.frames)}" if e.frames else "")
         + (f" (undo of grading {e.undo_of})" if e.undo_of else "")
         for e in grade_events(case, item_id)
     ]

@@ -18,6 +18,10 @@ Version 5 added what a court needs to rely on a review: the ``reveals`` table (w
 which step, so a confirmation can require that the confirmer saw the item), a grading row's ``undo_of``
 (an undo is a new row restoring the state before the undone one) and ``confirm_reveal_id`` (what the
 confirmer was shown), and examiners' per-item ``item_notes`` and ``item_tags``. Version-4 cases are refused.
+
+Version 6 added a grading row's ``frames`` (the frames of a video or animated GIF a grade rests on) and the
+``cluster_edits`` table (an examiner's audited split and merge of near-duplicate clusters, applied over the
+computed clusters). Version-5 cases are refused.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -181,6 +185,24 @@ class ClusterRow(Base):
     built_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ClusterEditRow(Base):
+    """An examiner's manual edit of the near-duplicate clusters (version 6), applied in id order over the
+    computed ``clusters`` each time they are read, so it survives ``safenet cluster`` being run again.
+
+    ``split``: ``item_id`` leaves its cluster (it stands alone). ``merge``: every member of the cluster that
+    ``other_item_id`` is in joins the cluster that ``item_id`` is in. Items, not cluster numbers, are named,
+    because a rebuild renumbers clusters. Edits are added, never changed; each is audited.
+    """
+
+    __tablename__ = "cluster_edits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(10))  # split | merge
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    other_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
+    user: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class GradingRow(Base):
     """One examiner's grade of one item (``case.gradings``). Rows are never deleted or regraded in place:
     a new grade is a new row, and the newest row per item is the current grade. Confirmation by a second
@@ -199,6 +221,8 @@ class GradingRow(Base):
     # the item to its confirmer (a confirmation needs one)
     undo_of: Mapped[int | None] = mapped_column(ForeignKey("gradings.id"), nullable=True)
     confirm_reveal_id: Mapped[int | None] = mapped_column(ForeignKey("reveals.id"), nullable=True)
+    # version 6: a video's (or animated GIF's) grade may name the frames it rests on: JSON list of frame indexes
+    frames: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RevealRow(Base):

@@ -105,6 +105,7 @@ class GivenGrade:
     row: int  # the grading row's id (what the audit log's lines name)
     undo_of: int | None  # the row this one undid, when it was written by an undo
     undone_by: str | None  # who wrote the undo (``examiner`` is then whose grade it restored)
+    frames: tuple[int, ...] | None = None  # a video's grade: the frames it rests on, when the grader named them
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +118,7 @@ class GivenGrade:
             "confirmed_at": _iso(self.confirmed_at),
             "undo_of": self.undo_of,
             "undone_by": self.undone_by,
+            "frames": list(self.frames) if self.frames is not None else None,
         }
 
 
@@ -355,6 +357,7 @@ def _histories(
                     row=event.row_id,
                     undo_of=event.undo_of,
                     undone_by=_text(logged.get(event.row_id, {}).get("undone_by")) if event.undo_of else None,
+                    frames=event.frames,
                 ),
                 now is not None and now.row_id == event.row_id,
             )

@@ -103,6 +103,8 @@ def given_grade(grade: dict[str, Any]) -> str:
     text = f"{grade['grade']} by {grade['examiner']}{role} at {grade['at']}"
     if grade["confirmed_by"]:
         text += f", confirmed by {grade['confirmed_by']} at {grade['confirmed_at']}"
+    if grade.get("frames"):
+        text += f", resting on frames {', '.join(str(f) for f in grade['frames'])}"
     if grade["undo_of"] is not None:
         text += f", when {grade['undone_by'] or 'a grader'} undid grading row {grade['undo_of']}"
     return text

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from safenet.case.gradings import Grade
+from safenet.case.gradings import MAX_GRADE_FRAMES, Grade
 from safenet.web.ids import ItemIdValue
 
 MAX_BULK = 5000
+FrameIndex = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class Filters(BaseModel):
@@ -68,6 +69,7 @@ class GradeRequest(BaseModel):
 
     A cluster grade names the members shown (``item_ids``) and the cluster; the server grades only those
     that are reviewable members of it. A bulk grade never replaces another grade unless ``overwrite``.
+    ``frames``: a video's (or animated GIF's) grade may name the frames it rests on (frame strip indexes).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -76,6 +78,7 @@ class GradeRequest(BaseModel):
     item_ids: list[ItemIdValue] = Field(default_factory=list, max_length=MAX_BULK)
     cluster_id: int | None = Field(None, ge=1, le=2**31)
     overwrite: bool = False
+    frames: list[FrameIndex] | None = Field(None, min_length=1, max_length=MAX_GRADE_FRAMES)
 
 
 class UndoRequest(BaseModel):

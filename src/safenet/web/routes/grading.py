@@ -41,6 +41,7 @@ def _record(record: GradingRecord) -> dict[str, Any]:
         "examiner": record.examiner,
         "at": record.at.isoformat(),
         "confirmed_by": record.confirmed_by,
+        "frames": list(record.frames) if record.frames is not None else None,
     }
 
 
@@ -72,7 +73,7 @@ def grade(
     # One focused item is an explicit act on what the grader sees; a bulk grade must not silently replace.
     overwrite = body.overwrite or (len(ids) == 1 and body.cluster_id is None)
     try:
-        records = grade_items(ctx.case, ids, body.grade, user, overwrite=overwrite)
+        records = grade_items(ctx.case, ids, body.grade, user, overwrite=overwrite, frames=body.frames)
     except GradingConflict as exc:
         conflicts = [{"item_id": c.item_id, "grade": c.grade.value, "examiner": c.examiner} for c in exc.conflicts]
         return JSONResponse({"detail": str(exc), "conflicts": conflicts}, status_code=status.HTTP_409_CONFLICT)

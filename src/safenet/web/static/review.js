@@ -127,6 +127,9 @@ function start() {
     } else {
       list = targets();
       body = { grade: value, item_ids: list.map((c) => Number(c.dataset.item)) };
+      // a video or GIF graded from its reveal: the grade names the frames the grader was shown
+      const frames = reveal.isOpen ? reveal.framesShown() : null;
+      if (frames) body.frames = frames;
     }
     const before = new Map(list.map((card) => [card, { grade: card.dataset.grade, text: card.querySelector(".grade").textContent }]));
     list.forEach((card) => {
@@ -166,7 +169,8 @@ function start() {
       return card;
     }).filter(Boolean);
     undoStack.push({ rows: data.graded.map((r) => ({ item_id: r.item_id, row_id: r.row_id })) });
-    say("Graded " + names(done) + " " + body.grade + ".");
+    const on = body.frames ? " on frames " + body.frames.join(", ") : "";
+    say("Graded " + names(done) + " " + body.grade + on + ".");
     if (data.break_due) document.getElementById("break").hidden = false;
   }
 

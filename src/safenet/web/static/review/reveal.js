@@ -17,6 +17,7 @@ export class RevealDialog {
     this.card = null; // the card whose item is shown
     this.step = null;
     this.frame = null;
+    this.seen = new Set(); // frames of this item shown in this dialog: what a grade from here rests on
     this.timer = null;
     this.onClosed = null;
     document.getElementById("reveal-close").addEventListener("click", () => this.close("closed"));
@@ -49,9 +50,11 @@ export class RevealDialog {
       return;
     }
     if (this.isOpen && this.card !== card) await this.close("navigated");
+    if (this.card !== card) this.seen = new Set();
     this.card = card;
     this.step = data.step || step;
     this.frame = data.frame === undefined ? frame : data.frame;
+    if (this.frame !== null && this.frame !== undefined) this.seen.add(this.frame);
     const name = data.label || this.label(card);
     this.title.textContent = "Revealed: " + name + " (" + (STEP_NAMES[this.step] || this.step) + ")";
     this.image.alt = "revealed picture of " + name + ", " + (STEP_NAMES[this.step] || this.step);
@@ -68,6 +71,12 @@ export class RevealDialog {
     if (card.dataset.frames === "yes") this.loadFrames(card);
     else this.strip.hidden = true;
     this.say("Revealed " + name + " at step " + (STEP_NAMES[this.step] || this.step) + " (recorded). Esc closes it.");
+  }
+
+  // The frames of a video or GIF shown in this dialog, in order (null for a still picture or none shown).
+  framesShown() {
+    if (!this.card || this.card.dataset.frames !== "yes" || !this.seen.size) return null;
+    return Array.from(this.seen).sort((a, b) => a - b);
   }
 
   async nextStep() {
@@ -110,6 +119,7 @@ export class RevealDialog {
     this.image.removeAttribute("src");
     this.strip.replaceChildren();
     this.card = null;
+    this.seen = new Set();
     if (this.onClosed) this.onClosed(card, reason);
     try {
       await post("/api/items/" + card.dataset.item + "/reveal/close", { reason: reason }, options);
