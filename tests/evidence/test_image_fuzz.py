@@ -185,7 +185,7 @@ def test_every_damaged_image_ends_in_exit_0(
     images: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for number, image in enumerate(images):
-        check(image, seed=7 + number, count=6, tmp_path=tmp_path / str(number), capsys=capsys)
+        check(image, seed=7 + number, count=8, tmp_path=tmp_path / str(number), capsys=capsys)
 
 
 # --- a file system whose root folder cannot be opened --------------------------------------------------
