@@ -176,3 +176,13 @@ def test_other_json_is_still_not_a_format(tmp_path: Path) -> None:
     path.write_text(json.dumps({"value": [{"name": "x"}]}))
     with pytest.raises(UnknownFormat, match=r"is not in a hash-set format Safenet reads"):
         detect_format(path)
+
+
+def test_a_refused_import_shows_the_warnings_it_points_to(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = '"MD5": "ffeeddccbbaa99887766554433221100"'
+    path = vics(tmp_path, f"{{{MD5}, {other}}}")
+    code, err = cli(capsys, "hashset", "import", str(path), "--name", "dup", "--hashdb", str(tmp_path / "db"))
+    assert code == Exit.HASHSET
+    lines = err.splitlines()
+    assert lines[0] == "warning: Media 1: key given twice with different values (MD5); entry skipped"
+    assert lines[-1].startswith("safenet: error: ") and lines[-1].endswith("(see the warnings)")

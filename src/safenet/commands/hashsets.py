@@ -11,7 +11,7 @@ from rich.text import Text
 from safenet.commands.common import Exit, HashDb, PdqThreshold, err, fail, out, store, user_errors
 from safenet.evidence.locator import display_safe
 from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD
-from safenet.hashsets.model import HashKind, HashSetInfo, SetKind
+from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, SetKind
 
 hashset_app = typer.Typer(help="Manage the hash-set database (separate from cases).", no_args_is_help=True)
 
@@ -42,25 +42,33 @@ def hashset_import(
         if not path.is_file():
             fail(Exit.HASHSET, f"hash-set file {path} does not exist or is not a file; check the path")
         warnings: list[str] = []
-        info = store(hashdb).import_file(
-            path,
-            name,
-            kind=kind,
-            format_name=format_name,
-            scheme=scheme,
-            scheme_file=scheme_file,
-            replace=replace,
-            pdq_threshold=pdq_threshold,
-            warn=lambda ref, message: warnings.append(f"{ref}: {message}"),
-        )
+        try:
+            info = store(hashdb).import_file(
+                path,
+                name,
+                kind=kind,
+                format_name=format_name,
+                scheme=scheme,
+                scheme_file=scheme_file,
+                replace=replace,
+                pdq_threshold=pdq_threshold,
+                warn=lambda ref, message: warnings.append(f"{ref}: {message}"),
+            )
+        except HashSetError:
+            _print_warnings(warnings)  # a refusal that says "see the warnings" must show them
+            raise
         _report_set("imported", info, warnings)
 
 
-def _report_set(verb: str, info: HashSetInfo, warnings: list[str]) -> None:
+def _print_warnings(warnings: list[str]) -> None:
     for line in warnings[:50]:
         err.print(Text("warning: ", style="yellow") + Text(display_safe(line)))
     if len(warnings) > 50:
         err.print(Text(f"warning: … and {len(warnings) - 50} more"))
+
+
+def _report_set(verb: str, info: HashSetInfo, warnings: list[str]) -> None:
+    _print_warnings(warnings)
     pdq = f", PDQ within {info.pdq_threshold}" if HashKind.PDQ in info.digests else ""
     out.print(
         Text(
