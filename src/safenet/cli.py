@@ -20,6 +20,7 @@ from safenet.commands.case import cluster_cmd, report_cmd, verify_cmd
 from safenet.commands.common import Exit, err, out, user_errors
 from safenet.commands.export import export_cmd
 from safenet.commands.hashsets import hashset_app
+from safenet.commands.items import items_cmd
 from safenet.commands.review import review_cmd
 from safenet.commands.triage import inspect_cmd, triage_cmd
 from safenet.commands.users import users_app
@@ -41,6 +42,7 @@ for _name, _command in (
     ("report", report_cmd),
     ("cluster", cluster_cmd),
     ("verify", verify_cmd),
+    ("items", items_cmd),
     ("export", export_cmd),
     ("review", review_cmd),
 ):

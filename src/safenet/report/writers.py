@@ -20,7 +20,7 @@ from safenet.report.times import human_time
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
     """CSV cells from evidence must not run as spreadsheet formulas (CSV injection)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -143,7 +143,7 @@ def write_csv(data: dict[str, Any], path: Path) -> None:
             graded = _grading_cells(item["grading"])
             for finding in item["findings"] or [{}]:
                 merged = {**item, **finding, **graded, "matched_frames": frame_times(finding.get("frames"))}
-                writer.writerow([_cell(merged.get(col)) for col in CSV_COLUMNS])
+                writer.writerow([csv_cell(merged.get(col)) for col in CSV_COLUMNS])
 
 
 _env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))

@@ -2,11 +2,12 @@
 
 Who may export: anyone who can read the case folder; each export is written owner-only and audited.
 All exporters read the same ``ExportItem`` list, so they never disagree on what was graded how.
-An item is exported when an examiner graded it or an illicit hash set matched it. Its category is its
+By default an item is exported when an examiner graded it or an illicit hash set matched it. Its category is its
 effective grade from ``report.categorisation`` (the one the reports count) when that grade is settled: a
 trusted hash-set grade or an examiner's grade (A, B, C or not indecent). An indicative hash-set grade (a
 perceptual match, or a set whose category codes are unconfirmed) is a lead, not a grade: it never sends a
-category back to CAID, and neither does "uncertain".
+category back to CAID, and neither does "uncertain". DFXML, a file-listing format, can instead list every
+recorded item (``--all-items``), each with its settled category where it has one.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from safenet.case.gradings import Grade
-from safenet.case.queries import item_rows
+from safenet.case.queries import item_rows, iter_items
+from safenet.case.schema import ItemRow
 from safenet.case.store import Case
-from safenet.report.categorisation import SETTLED_SOURCES, TRUSTED, categorise
+from safenet.report.categorisation import SETTLED_SOURCES, TRUSTED, ItemCategory, categorise
 
 EXPORT_CATEGORIES = ("A", "B", "C", Grade.NON_INDECENT.value)
 
@@ -50,40 +52,43 @@ class ExportItem:
     confirmed_by: str | None
 
 
-def export_items(case: Case) -> list[ExportItem]:
-    """Graded or matched items in a stable order (exhibit, path, id)."""
+def _export_item(row: ItemRow, label: str, item: ItemCategory | None) -> ExportItem:
+    settled = item is not None and item.provenance in SETTLED_SOURCES and item.outcome in EXPORT_CATEGORIES
+    by_examiner = settled and item is not None and item.provenance != TRUSTED and item.grade is not None
+    grade = item.grade if by_examiner and item is not None else None
+    return ExportItem(
+        item_id=row.id,
+        exhibit=label,
+        name=row.name,
+        path=row.display,
+        size=row.size,
+        media_kind=row.media_kind,
+        filetype=row.filetype,
+        deleted=bool(row.deleted or row.carved),
+        md5=row.md5,
+        sha1=row.sha1,
+        sha256=row.sha256,
+        pdq=row.pdq,
+        modified=row.modified,
+        accessed=row.accessed,
+        created=row.created,
+        changed=row.changed,
+        time_zone_known=row.time_zone_known,
+        category=item.outcome if settled and item is not None else None,
+        grade_source=item.provenance if settled and item is not None else None,
+        examiner=grade.examiner if grade else None,
+        confirmed_by=grade.confirmed_by if grade else None,
+    )
+
+
+def export_items(case: Case, *, every: bool = False) -> list[ExportItem]:
+    """Graded or matched items (``every``: every recorded item) in a stable order (exhibit, path, id)."""
     categorised = categorise(case).items
-    wanted = [i for i, c in categorised.items() if c.hash_set is not None or c.graded]
-    items: list[ExportItem] = []
-    for row, label in item_rows(case, wanted):
-        item = categorised[row.id]
-        settled = item.provenance in SETTLED_SOURCES and item.outcome in EXPORT_CATEGORIES
-        by_examiner = settled and item.provenance != TRUSTED and item.grade is not None
-        items.append(
-            ExportItem(
-                item_id=row.id,
-                exhibit=label,
-                name=row.name,
-                path=row.display,
-                size=row.size,
-                media_kind=row.media_kind,
-                filetype=row.filetype,
-                deleted=bool(row.deleted or row.carved),
-                md5=row.md5,
-                sha1=row.sha1,
-                sha256=row.sha256,
-                pdq=row.pdq,
-                modified=row.modified,
-                accessed=row.accessed,
-                created=row.created,
-                changed=row.changed,
-                time_zone_known=row.time_zone_known,
-                category=item.outcome if settled else None,
-                grade_source=item.provenance if settled else None,
-                examiner=item.grade.examiner if by_examiner and item.grade else None,
-                confirmed_by=item.grade.confirmed_by if by_examiner and item.grade else None,
-            )
-        )
+    if every:
+        items = [_export_item(row, label, categorised.get(row.id)) for row, label, _ in iter_items(case)]
+    else:
+        wanted = [i for i, c in categorised.items() if c.hash_set is not None or c.graded]
+        items = [_export_item(row, label, categorised[row.id]) for row, label in item_rows(case, wanted)]
     items.sort(key=lambda i: (i.exhibit, i.path, i.item_id))
     return items
 
@@ -100,20 +105,27 @@ def _exporters() -> dict[str, tuple[str, Exporter]]:
 
 
 EXPORT_FORMATS = ("vics", "case-uco", "dfxml")
+#: Formats that may list every recorded item (``--all-items``): DFXML is a file-listing format; VICS goes
+#: back to CAID and CASE/UCO into case management, where only graded and matched items belong.
+EVERY_ITEM_FORMATS = ("dfxml",)
 
 
-def write_export(case: Case, fmt: str, output: Path | None = None) -> tuple[Path, int]:
-    """Write one export (owner-only) into ``<case>/reports/`` or ``output``; audited. Returns (path, items)."""
+def write_export(case: Case, fmt: str, output: Path | None = None, *, every: bool = False) -> tuple[Path, int]:
+    """Write one export (owner-only) into ``<case>/reports/`` or ``output``; audited. Returns (path, items).
+
+    ``every``: every recorded item, not only the graded and matched ones (``EVERY_ITEM_FORMATS`` only)."""
     exporters = _exporters()
     if fmt not in exporters:
         raise ValueError(f"unknown export format '{fmt}'; choose from {', '.join(EXPORT_FORMATS)}")
+    if every and fmt not in EVERY_ITEM_FORMATS:
+        raise ValueError(f"only {', '.join(EVERY_ITEM_FORMATS)} can export every item")
     suffix, exporter = exporters[fmt]
-    items = export_items(case)
+    items = export_items(case, every=every)
     data = exporter(case, items)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = output or case.path / "reports" / f"export-{fmt}-{stamp}.{suffix}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    case.audit.append("export-written", format=fmt, path=str(path), items=len(items))
+    case.audit.append("export-written", format=fmt, path=str(path), items=len(items), all_items=every)
     return path, len(items)

@@ -1,4 +1,5 @@
-"""DFXML export (docs/formats.md, DFXML): a hash list of graded and matched files, for audit-trail tools.
+"""DFXML export (docs/formats.md, DFXML): a hash list of graded and matched files, for audit-trail tools,
+or with ``--all-items`` a listing of every recorded item (DFXML is a file-listing format).
 
 Written with ElementTree, which escapes every name and path (evidence names are hostile: ``<script>``,
 ``&``, quotes). Characters XML 1.0 cannot carry at all (control characters) are replaced by ``\\xNN`` text
