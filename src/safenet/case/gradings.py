@@ -40,7 +40,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from safenet.case.schema import ClusterRow, Exhibit, Finding, GradingRow, ItemRow, RevealRow, Run
+from safenet.case.clustermap import cluster_map
+from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, RevealRow, Run
 from safenet.case.store import Case
 from safenet.engine.verdict import is_hit
 from safenet.evidence.locator import LayerKind, Locator
@@ -516,7 +517,6 @@ def review_queue(
             ItemRow.media_kind,
             ItemRow.deleted,
             ItemRow.carved,
-            ClusterRow.cluster,
             ItemRow.parent_id,
             ItemRow.locator,
             ItemRow.size,
@@ -524,15 +524,12 @@ def review_queue(
             ItemRow.filetype,
         )
         .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
-        .outerjoin(ClusterRow, ClusterRow.item_id == ItemRow.id)
         .where(ItemRow.media_kind.in_(GRADABLE_MEDIA))
     )
     if exhibit is not None:
         query = query.where(Exhibit.label == exhibit)
     if media_kind is not None:
         query = query.where(ItemRow.media_kind == media_kind)
-    if cluster is not None:
-        query = query.where(ClusterRow.cluster == cluster)
     if min_size is not None:
         query = query.where(ItemRow.size >= min_size)
     if max_size is not None:
@@ -542,6 +539,7 @@ def review_queue(
     if modified_to is not None:
         query = query.where(ItemRow.modified <= modified_to)
     items: list[ReviewItem] = []
+    clusters = cluster_map(case).of_item  # computed clusters with the examiners' splits and merges applied
     with case.sessions() as s:
         rows = s.execute(query).all()
         parents: dict[int, int] = dict(
@@ -560,13 +558,15 @@ def review_queue(
         kind,
         is_deleted,
         carved,
-        cluster_id,
         parent_id,
         locator,
         size,
         mtime,
         ft,
     ) in rows:
+        cluster_id = clusters.get(item_id)
+        if cluster is not None and cluster_id != cluster:
+            continue
         hs = sets.get(item_id)
         record = grades.get(item_id)
         item = ReviewItem(

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from sqlalchemy import delete, insert, select
 
 from safenet.analysis.pdq import DEFAULT_THRESHOLD
+from safenet.case.clustermap import cluster_map
 from safenet.case.schema import ClusterRow, Exhibit, Finding, ItemRow
 from safenet.case.store import Case
 from safenet.engine.verdict import is_hit
@@ -106,20 +107,25 @@ def build_clusters(case: Case, threshold: int = DEFAULT_THRESHOLD) -> ClusterOut
 
 
 def cluster_report(case: Case) -> list[dict[str, Any]]:
-    """The stored clusters for the JSON report: members in item order."""
+    """The clusters for the JSON report, as the review shows them (the examiners' splits and merges applied
+    over the stored clusters): members in item order."""
+    clusters = cluster_map(case).of_item
     query = (
         select(ClusterRow, ItemRow, Exhibit.label)
         .join(ItemRow, ItemRow.id == ClusterRow.item_id)
         .join(Exhibit, Exhibit.id == ItemRow.exhibit_id)
-        .order_by(ClusterRow.cluster, ItemRow.id)
+        .order_by(ItemRow.id)
     )
     out: dict[int, dict[str, Any]] = {}
     with case.sessions() as s:
         for member, item, label in s.execute(query):
+            number = clusters.get(item.id)
+            if number is None:  # taken out of its cluster by an examiner
+                continue
             entry = out.setdefault(
-                member.cluster,
+                number,
                 {
-                    "cluster": member.cluster,
+                    "cluster": number,
                     "threshold": member.threshold,
                     "built_at": member.built_at.isoformat(),
                     "items": [],
@@ -134,4 +140,4 @@ def cluster_report(case: Case) -> list[dict[str, Any]]:
                     "pdq": item.pdq,
                 }
             )
-    return list(out.values())
+    return [out[n] for n in sorted(out)]

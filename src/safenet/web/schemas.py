@@ -81,6 +81,23 @@ class GradeRequest(BaseModel):
     frames: list[FrameIndex] | None = Field(None, min_length=1, max_length=MAX_GRADE_FRAMES)
 
 
+class SplitRequest(BaseModel):
+    """Take these items out of their near-duplicate clusters (a manual edit, audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[ItemIdValue] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class MergeRequest(BaseModel):
+    """Merge cluster ``other_cluster_id`` into cluster ``cluster_id`` (numbers as the grid shows them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster_id: int = Field(ge=1, le=2**31)
+    other_cluster_id: int = Field(ge=1, le=2**31)
+
+
 class UndoRequest(BaseModel):
     """Undo grading rows this user wrote (the ids the grade answers gave)."""
 

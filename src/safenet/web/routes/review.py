@@ -1,4 +1,4 @@
-"""The review grid page, the user's display preferences, and the break reminder."""
+"""The review grid page, the user's display preferences, the break reminder, the side panel and cluster edits."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import status as http
 from fastapi.responses import RedirectResponse, Response
 
-from safenet.case.gradings import SOURCE_KINDS, Grade, GradingError, ReviewItem, review_queue
+from safenet.case.clusteredits import merge_clusters, split_items
+from safenet.case.clustermap import cluster_map
+from safenet.case.gradings import GRADERS, SOURCE_KINDS, Grade, GradingError, ReviewItem, review_queue
 from safenet.case.itemdetail import add_note, add_tag, item_detail
 from safenet.report.tally import review_tally
+from safenet.users import User
 from safenet.web.auth import WebSession, api_session, logged_in, page_session
 from safenet.web.context import web_context
 from safenet.web.csrf import api_write, page_write
 from safenet.web.ids import ItemId
-from safenet.web.render import break_due, page
-from safenet.web.schemas import Filters, NoteRequest, TagRequest
+from safenet.web.render import break_due, may, page
+from safenet.web.schemas import Filters, MergeRequest, NoteRequest, SplitRequest, TagRequest
 from safenet.web.settings import BLUR_LEVELS, THUMB_SIZES, Preferences
 
 router = APIRouter()
@@ -64,6 +67,7 @@ def grid(
     shown = items[(filters.page - 1) * size : filters.page * size]
     everything = items if _unfiltered(filters) else review_queue(ctx.case)
     cluster_exhibits = sorted({i.exhibit for i in items}) if filters.cluster is not None else []
+    edits = cluster_map(ctx.case).applied.get(filters.cluster, []) if filters.cluster is not None else []
     clusters = _cluster_summary(everything if filters.cluster is None else items)
     options: dict[str, Any] = {
         "exhibits": [e.label for e in ctx.case.exhibits()],
@@ -81,6 +85,7 @@ def grid(
         total=len(items),
         counts=review_tally(ctx.case),
         cluster_exhibits=cluster_exhibits,
+        cluster_edits=edits,
         clusters=clusters,
         pages=pages,
         filters=filters,
@@ -183,3 +188,30 @@ def tag(
     except GradingError as exc:
         raise HTTPException(http.HTTP_409_CONFLICT, str(exc)) from exc
     return {"added": True}
+
+
+@router.post("/api/clusters/split")
+def split(body: SplitRequest, request: Request, session: Annotated[WebSession, Depends(api_write)]) -> dict[str, Any]:
+    """Take items out of their near-duplicate clusters (audited; kept over a re-run of ``safenet cluster``)."""
+    try:
+        edits = split_items(web_context(request).case, body.item_ids, _editor(session))
+    except GradingError as exc:
+        raise HTTPException(http.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"split": [e.item_id for e in edits]}
+
+
+@router.post("/api/clusters/merge")
+def merge(body: MergeRequest, request: Request, session: Annotated[WebSession, Depends(api_write)]) -> dict[str, Any]:
+    """Merge one near-duplicate cluster into another (audited; kept over a re-run of ``safenet cluster``)."""
+    try:
+        merge_clusters(web_context(request).case, body.cluster_id, body.other_cluster_id, _editor(session))
+    except GradingError as exc:
+        raise HTTPException(http.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"cluster_id": body.cluster_id, "merged": body.other_cluster_id}
+
+
+def _editor(session: WebSession) -> User:
+    user = logged_in(session)
+    if not may(user, GRADERS):
+        raise HTTPException(http.HTTP_403_FORBIDDEN, f"a {user.role.value} cannot change clusters; ask an examiner")
+    return user

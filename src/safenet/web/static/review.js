@@ -122,7 +122,7 @@ function start() {
           true,
         );
       }
-      list = cards.slice();
+      list = cards.filter((card) => !card.classList.contains("left-cluster"));
       body = { grade: value, cluster_id: Number(clusterView), item_ids: list.map((c) => Number(c.dataset.item)) };
     } else {
       list = targets();
@@ -218,6 +218,44 @@ function start() {
       } catch (error) {
         say("Not confirmed: " + names(list) + ": " + error.message, true);
       }
+    });
+  }
+
+  // -- cluster edits (the cluster view) -----------------------------------------------------------
+  function takeOut() {
+    if (!clusterView) return say("Items are taken out of a cluster in its cluster view: press E to open it.", true);
+    const list = targets().filter((card) => !card.classList.contains("left-cluster"));
+    clearSelection();
+    if (!list.length) return say("Those items were already taken out of this cluster.", true);
+    queue.push(async () => {
+      try {
+        await post("/api/clusters/split", { item_ids: list.map((c) => Number(c.dataset.item)) });
+        list.forEach((card) => {
+          card.classList.add("left-cluster");
+          card.dataset.cluster = "";
+          setState(card, null, "taken out of cluster " + clusterView);
+        });
+        say("Took " + names(list) + " out of cluster " + clusterView + " (recorded).");
+      } catch (error) {
+        say("Not taken out: " + names(list) + ": " + error.message, true);
+      }
+    });
+  }
+
+  const mergeForm = document.getElementById("merge-form");
+  if (mergeForm) {
+    mergeForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const other = Number(document.getElementById("merge-other").value);
+      queue.push(async () => {
+        try {
+          await post("/api/clusters/merge", { cluster_id: Number(clusterView), other_cluster_id: other });
+          say("Merged cluster " + other + " into cluster " + clusterView + " (recorded); showing every member.");
+          navigate(window.location.href);
+        } catch (error) {
+          say("Not merged: cluster " + other + ": " + error.message, true);
+        }
+      });
     });
   }
 
@@ -372,6 +410,7 @@ function start() {
     } else if (key === "s") focusCard(current + 1);
     else if (key === "g") nextUngraded();
     else if (key === "e") toggleCluster();
+    else if (key === "x" && grid.dataset.mayGrade === "yes") takeOut();
     else if (key === "i") showDetail(cards[current]);
     else if (key in GRADES && grid.dataset.mayGrade === "yes") grade(GRADES[key], event.shiftKey);
     else if (key in GRADES) say("Your role cannot grade.", true);
