@@ -23,6 +23,7 @@ from safenet.report.times import human_time, iso_time, utc_text
 from safenet.report.writers import render_html, write_csv
 from tests.evidence.image_builders import full_triage
 from tests.evidence.test_image_unallocated import fat_image
+from tests.report.test_exports import DFXML_XSD
 from tests.report.test_reports import SCHEMA
 
 LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$")  # ISO 8601 local time: no offset at all
@@ -64,6 +65,8 @@ def test_fat_times_are_local_in_every_format(tmp_path: Path) -> None:
     items = export_items(case)
     assert [i.time_zone_known for i in items] == [False]
     dfxml = etree.fromstring(export_dfxml(case, items))
+    schema = etree.XMLSchema(etree.parse(str(DFXML_XSD)))
+    assert schema.validate(dfxml), schema.error_log  # xs:dateTime without a zone is valid: local time
     mtimes = dfxml.findall(".//{*}fileobject/{*}mtime")
     assert [m.text for m in mtimes] == [wall]
     vics = json.loads(export_vics(case, items))

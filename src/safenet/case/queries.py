@@ -187,6 +187,18 @@ def iter_items(case: Case, wanted: ItemFilter = ItemFilter()) -> Iterator[tuple[
                 yield row, label, matched
 
 
+def exhibits_by_label(case: Case) -> list[Exhibit]:
+    with case.sessions() as s:
+        return list(s.scalars(select(Exhibit).order_by(Exhibit.label)))
+
+
+def item_kinds(case: Case) -> list[tuple[int, int, str, bool, bool]]:
+    """(id, exhibit id, media kind, deleted, carved) of every item, by id: what categorising needs."""
+    query = select(ItemRow.id, ItemRow.exhibit_id, ItemRow.media_kind, ItemRow.deleted, ItemRow.carved)
+    with case.sessions() as s:
+        return [(i, e, m, bool(d), bool(c)) for i, e, m, d, c in s.execute(query.order_by(ItemRow.id))]
+
+
 def exhibit_labels(case: Case) -> list[str]:
     with case.sessions() as s:
         return list(s.scalars(select(Exhibit.label).order_by(Exhibit.label)))

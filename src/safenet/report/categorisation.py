@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from safenet.case.gradings import (
     GRADABLE_MEDIA,
     UK_GRADES,
@@ -43,7 +41,7 @@ from safenet.case.gradings import (
     hash_set_grades,
     review_queue,
 )
-from safenet.case.schema import Exhibit, ItemRow
+from safenet.case.queries import exhibits_by_label, item_kinds
 from safenet.case.store import Case
 
 # Provenance of an item's counted grade (stored in reports: never rename).
@@ -253,14 +251,10 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
     exhibits: dict[int, Counts] = {}
     labels: dict[int, str] = {}
     total = Counts("All exhibits", "")
-    query = select(ItemRow.id, ItemRow.exhibit_id, ItemRow.media_kind, ItemRow.deleted, ItemRow.carved).order_by(
-        ItemRow.id
-    )
-    with case.sessions() as s:
-        for ex in s.scalars(select(Exhibit).order_by(Exhibit.label)):
-            exhibits[ex.id] = Counts(ex.label, ex.source)
-            labels[ex.id] = ex.label
-        rows = s.execute(query).all()
+    for ex in exhibits_by_label(case):
+        exhibits[ex.id] = Counts(ex.label, ex.source)
+        labels[ex.id] = ex.label
+    rows = item_kinds(case)
     items: dict[int, ItemCategory] = {}
     examiners: Counter[tuple[str, str, str]] = Counter()
     for item_id, exhibit_id, media_kind, deleted, carved in rows:
