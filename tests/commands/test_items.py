@@ -7,6 +7,9 @@ import csv
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,21 @@ def test_dfxml_of_every_item_validates(case: Path, tmp_path: Path, capsys: pytes
     assert len(etree.parse(str(default)).findall(".//d:fileobject", NS)) == 1  # graded or matched only
     assert main(["export", str(case), "--format", "vics", "--all-items"]) == 2
     assert "--all-items works with --format dfxml only" in capsys.readouterr().err
+
+
+def test_a_listing_piped_into_head_ends_quietly(case: Path) -> None:
+    """``safenet items CASE | head``: a reader that has gone away is not an internal error."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written: every write is EPIPE
+    try:
+        listing = subprocess.run(
+            [sys.executable, "-m", "safenet", "items", str(case), "--format", "csv"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    err = listing.stderr.decode()
+    assert listing.returncode == 0 and "internal error" not in err and "Traceback" not in err, err

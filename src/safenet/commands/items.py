@@ -80,8 +80,12 @@ def items_cmd(
         write = LISTING_FORMATS[fmt]
         rows = iter_items(opened, wanted)
         if output is None:
-            count = write(rows, sys.stdout)
-            sys.stdout.flush()
+            try:
+                count = write(rows, sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `safenet items CASE | head`: the reader has all it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+                raise typer.Exit(0) from None
         else:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
