@@ -1,8 +1,14 @@
 """What the review's side panel shows about one item, and the examiner's notes and tags on it.
 
-Plain data only (no picture content): where the item came from, its times (with whether the zone is
-known), size, digests, every hash-set match with its detail, its grade history and notes. Notes and tags
-are added, never edited or removed in place, and each is audited like a grade.
+Plain data only (no picture content): where the item came from, its times (UTC, or the device's local time
+where the zone was never recorded, said so), size, digests, every hash-set match with its detail, its grade
+history and notes. Notes and tags are added, never edited or removed in place, and each is audited like a
+grade. The EXIF camera (make, model, serial) is not kept in the case: the web layer reads it from the
+evidence when the panel opens (``web.thumbs.Thumbnailer.read_head`` and ``analysis.camera``).
+
+A match is never shown beside its reference picture: Safenet's hash sets keep digests and PDQ hashes only
+(``hashset build`` keeps no copy of the pictures it hashed, and imported lists hold none), so each match
+says that the set holds no reference picture.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from sqlalchemy import select
 from safenet.case.gradings import GRADERS, REVEALERS, GradingError, grade_events, source_kind
 from safenet.case.schema import Exhibit, Finding, ItemRow, NoteRow, RevealRow, TagRow
 from safenet.case.store import Case
+from safenet.report.times import human_time
 from safenet.users import User
 
 MAX_NOTE = 4000
 MAX_TAG = 60
+#: What the panel says where a side-by-side view with the matched reference picture would go.
+NO_REFERENCE = "the set holds no reference picture (Safenet's hash sets keep digests and PDQ hashes, never pictures)"
 
 
 def item_detail(case: Case, item_id: int) -> dict[str, Any]:
@@ -34,7 +43,8 @@ def item_detail(case: Case, item_id: int) -> dict[str, Any]:
         notes = s.scalars(select(NoteRow).where(NoteRow.item_id == item_id).order_by(NoteRow.id)).all()
         tags = s.scalars(select(TagRow.tag).where(TagRow.item_id == item_id).order_by(TagRow.tag)).all()
         reveals = s.scalars(select(RevealRow).where(RevealRow.item_id == item_id).order_by(RevealRow.id)).all()
-        zone = "known" if item.time_zone_known else "unknown (local time of the device, zone not recorded)"
+        known = bool(item.time_zone_known)
+        zone = "known (times in UTC)" if known else "unknown (local time of the device, zone not recorded)"
         out: dict[str, Any] = {
             "item": item.id,
             "exhibit": exhibit.label if exhibit else None,
@@ -43,13 +53,14 @@ def item_detail(case: Case, item_id: int) -> dict[str, Any]:
             "source": source_kind(item.locator, bool(item.deleted), bool(item.carved)),
             "type": f"{item.filetype} ({item.media_kind})",
             "size_bytes": item.size,
-            "modified": _iso(item.modified),
-            "accessed": _iso(item.accessed),
-            "changed": _iso(item.changed),
-            "created": _iso(item.created),
+            "media_kind": item.media_kind,
+            "modified": human_time(item.modified, known) or None,
+            "accessed": human_time(item.accessed, known) or None,
+            "changed": human_time(item.changed, known) or None,
+            "created": human_time(item.created, known) or None,
             "time_zone": zone,
             "dimensions": f"{item.video_width}x{item.video_height}" if item.video_width else "not recorded",
-            "camera": "not recorded (EXIF make/model/serial are not kept in the case)",
+            "camera": "not read (the EXIF camera is read from the evidence for still pictures)",
             "md5": item.md5,
             "sha1": item.sha1,
             "sha256": item.sha256,
@@ -111,6 +122,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "hash": f.hash_kind,
         "match": f.match_kind,
         "category": f.category,
+        "reference_picture": NO_REFERENCE,
     }
     if f.distance is not None:
         out |= {"pdq_distance": f.distance, "orientation": f.orientation, "trimmed": f.trimmed}

@@ -244,22 +244,30 @@ class Thumbnailer:
             raise CannotDisplay(item.item_id, f"it has no sampled frame {index}")
         return pixels
 
+    def read_head(self, item_id: int, limit: int) -> bytes:
+        """At most the first ``limit`` bytes of an item, reopened from the evidence (for metadata such as the
+        side panel's EXIF camera; never shown). MediaError or CannotDisplay as for pictures."""
+        return self._read_upto(self.item(item_id), limit)
+
     def _read(self, item: MediaItem) -> bytes:
         """The item's bytes (capped), or CannotDisplay with the reason."""
         if item.size is not None and item.size > self.settings.max_read_bytes:
             raise CannotDisplay(item.item_id, "too large to show")
+        data = self._read_upto(item, self.settings.max_read_bytes + 1)
+        if len(data) > self.settings.max_read_bytes:
+            raise CannotDisplay(item.item_id, "too large to show")
+        return data
+
+    def _read_upto(self, item: MediaItem, limit: int) -> bytes:
         try:
             with self._lock:
                 evidence = self._evidence.get(item.source)
                 if evidence is None:
                     evidence = self._evidence[item.source] = open_source(Path(item.source))
                 with open_locator(evidence, Locator.from_json(item.locator)) as stream:
-                    data = stream.read(self.settings.max_read_bytes + 1)
+                    return stream.read(limit)
         except (OSError, EvidenceError, ValueError) as exc:
             raise CannotDisplay(item.item_id, "evidence not available") from exc
-        if len(data) > self.settings.max_read_bytes:
-            raise CannotDisplay(item.item_id, "too large to show")
-        return data
 
     def _read_or_empty(self, item: MediaItem) -> bytes:
         try:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import status as http
 from fastapi.responses import RedirectResponse, Response
 
+from safenet.analysis.camera import HEADER_BYTES, camera_of
 from safenet.case.clusteredits import merge_clusters, split_items
 from safenet.case.clustermap import cluster_map
 from safenet.case.gradings import GRADERS, SOURCE_KINDS, Grade, GradingError, ReviewItem, review_queue
@@ -22,6 +23,7 @@ from safenet.web.ids import ItemId
 from safenet.web.render import break_due, may, page
 from safenet.web.schemas import Filters, MergeRequest, NoteRequest, SplitRequest, TagRequest
 from safenet.web.settings import BLUR_LEVELS, THUMB_SIZES, Preferences
+from safenet.web.thumbs import MediaError, Thumbnailer
 
 router = APIRouter()
 CATEGORIES = ("A", "B", "C", "non-indecent", "uncertain", "uncategorised", "ungraded")
@@ -162,10 +164,24 @@ def status(request: Request, session: Annotated[WebSession, Depends(api_session)
 def detail(item_id: ItemId, request: Request, session: Annotated[WebSession, Depends(api_session)]) -> dict[str, Any]:
     """The side panel: metadata, matches, grade history, notes and tags of one item (no picture)."""
     logged_in(session)
+    ctx = web_context(request)
     try:
-        return item_detail(web_context(request).case, item_id)
+        out = item_detail(ctx.case, item_id)
     except GradingError as exc:
         raise HTTPException(http.HTTP_404_NOT_FOUND, str(exc)) from exc
+    if out["media_kind"] == "image":
+        out["camera"] = _camera(ctx.media, item_id)
+    return out
+
+
+def _camera(media: Thumbnailer, item_id: int) -> str:
+    """The EXIF camera make, model and serial, read now from the item's first bytes in the evidence."""
+    try:
+        head = media.read_head(item_id, HEADER_BYTES)
+    except MediaError as exc:
+        return f"not read: {exc}"
+    found = camera_of(head)
+    return found if isinstance(found, str) else found.text()
 
 
 @router.post("/api/items/{item_id}/notes")
