@@ -132,7 +132,7 @@ def test_csv_and_table(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = captured.out.splitlines()
     assert len(lines) == 2 and lines[0].split()[:4] == ["id", "exhibit", "status", "flags"]
     assert " M " in lines[1] and _md5(FILES["known.jpg"]) in lines[1] and "UTC" in lines[1]
-    assert "1 items listed" in captured.err and "D deleted" in captured.err
+    assert "1 item listed" in captured.err and "D deleted" in captured.err
 
 
 def test_output_file_is_owner_only_and_audited(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

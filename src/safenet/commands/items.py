@@ -93,4 +93,4 @@ def items_cmd(
             opened.audit.append("items-listed", format=fmt, path=str(output), items=count)
         if fmt == "table":
             err.print(TABLE_LEGEND)
-        err.print(f"{count:,} items listed")
+        err.print(f"{count:,} item{'' if count == 1 else 's'} listed")
