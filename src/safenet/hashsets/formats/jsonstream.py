@@ -73,15 +73,20 @@ def iter_values(handle: IO[bytes], path: tuple[str, ...]) -> Iterator[tuple[Any,
 
 
 def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, depth: int, conflicts: list[str]) -> Any:
-    """The value that starts with (event, value), read to its end; ``depth`` containers enclose it."""
+    """The value that starts with (event, value), read to its end; ``depth`` containers enclose it.
+
+    A key given twice with different values in one object is added to ``conflicts``: readers disagree on
+    which one counts, so none is picked silently and the caller decides what the value is worth. A repeated
+    key whose value is an array or object always counts (it is compared before it is read). One loop with
+    no calls per event: this runs for every event of a national hash set.
+    """
     if event not in _STARTS:
         return value
-    root = _STARTS[event]()
+    root = top = _STARTS[event]()
     stack: list[Any] = [root]
     _check_depth(depth + 1)
     key = ""
     for event, value in events:
-        top = stack[-1]
         if event == "map_key":
             key = value
             continue
@@ -89,26 +94,22 @@ def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, depth: int
             stack.pop()
             if not stack:
                 return root
+            top = stack[-1]
             continue
-        if event in _STARTS:
+        opens = event in _STARTS
+        if opens:
             _check_depth(depth + len(stack) + 1)
-            child = _STARTS[event]()
-            _put(top, key, child, conflicts)
-            stack.append(child)
-            continue
-        _put(top, key, value, conflicts)
+            value = _STARTS[event]()
+        if type(top) is list:
+            top.append(value)
+        else:
+            if key in top and top[key] != value:
+                conflicts.append(key)
+            top[key] = value
+        if opens:
+            stack.append(value)
+            top = value
     return root  # the parser ends with an error before an unclosed value reaches here
-
-
-def _put(container: Any, key: str, value: Any, conflicts: list[str]) -> None:
-    if type(container) is list:
-        container.append(value)
-        return
-    if key in container and container[key] != value:
-        # A JSON object with a key twice is ambiguous: readers disagree on which one counts, so none is
-        # picked silently; the caller decides what the entry is worth.
-        conflicts.append(key)
-    container[key] = value
 
 
 def _skip(events: Iterator[tuple[str, Any]], depth: int) -> None:
