@@ -10,7 +10,7 @@ standard and full profiles, the default blurred greyscale review thumbnail from 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
@@ -22,20 +22,12 @@ from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, VideoRecord,
 from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image, keeps_copy
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork, hash_found_video, wants_video
-from safenet.evidence.archive import (
-    EXPANDABLE,
-    ArchiveCorrupt,
-    ArchiveLimitExceeded,
-    ArchiveLimits,
-    Nesting,
-    depth_allowed,
-    expand,
-    spool,
-)
-from safenet.evidence.caches import cache_kind, expand_cache
-from safenet.evidence.carve import CarveLimits, expand_carved, is_region
-from safenet.evidence.embedded import EmbeddedLimits, embedded_kind, expand_embedded
+from safenet.evidence import producers
+from safenet.evidence.archive import ArchiveCorrupt, ArchiveLimitExceeded, ArchiveLimits, Nesting, spool
+from safenet.evidence.carve import CarveLimits, is_region
+from safenet.evidence.embedded import EmbeddedLimits
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
+from safenet.evidence.producers import Claim
 from safenet.reasons import reason_of
 
 
@@ -51,7 +43,7 @@ class Settings:
 
 
 def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
-    """Let an archive expander 'open' a spooled copy like a file, as often as it likes, without closing it."""
+    """Let a producer 'open' a spooled copy like a file, as often as it likes, without closing it."""
 
     def opener() -> BinaryIO:
         if copy is None:  # nothing was copied: an unsupported type or the depth limit; expand() says which
@@ -96,6 +88,8 @@ class _Examiner:
         self.warnings: list[EvidenceWarning] = []
         self.bytes_read = 0
         self.nesting = Nesting()  # archives open around the member being examined: their limits add up
+        self.producers = settings.profile.producers  # asked once per item which of them claims it
+        self.limits = producers.Limits(settings.limits, settings.embedded, settings.carve)
 
     def examine(self, item: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
         if is_region(item):  # unallocated space: never hashed as one item; carved in the full profile
@@ -113,46 +107,42 @@ class _Examiner:
         self, item: Item, stream: BinaryIO, parent: int | None, reopen: Callable[[], BinaryIO] | None
     ) -> None:
         settings = self.settings
-        opens_archives = settings.profile.expands_archives
-        copyable = opens_archives and depth_allowed(item, settings.limits)
         perceptual = settings.perceptual if settings.profile.perceptual else None
         video = settings.video if settings.profile.perceptual else None
         thumbnails = settings.profile.makes_thumbnails
-        embeds = copyable and settings.profile.expands_embedded
+        claims: dict[str, Claim | None] = {}  # by file type name: the producers are asked once per item
+
+        def claim(filetype: FileType) -> Claim | None:
+            if filetype.name not in claims:
+                claims[filetype.name] = producers.claim(item, filetype, self.producers, self.limits)
+            return claims[filetype.name]
+
+        def reads(filetype: FileType) -> bool:
+            """Whether a producer will read the item's bytes (so a member's bytes are kept while hashed)."""
+            return (found := claim(filetype)) is not None and found.reads
+
         with ExitStack() as stack:
             copies: list[BinaryIO] = []
             image: list[ChunkCopy | BinaryIO] = []
 
             def tee(filetype: FileType) -> Sink | None:
-                if reopen is None and copyable and filetype.is_media and cache_kind(item, filetype.name):
-                    # a member that is a cache sniffed as media (a Firefox entry starts with its body):
-                    # one spooled copy feeds the cache expander and, for a picture or video, the hashing
-                    copies.append(cast(BinaryIO, stack.enter_context(spool())))
-                    image.append(copies[-1])
-                    return copies[-1]
                 if (perceptual is not None or thumbnails) and filetype.kind is MediaKind.IMAGE:
                     if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
                         image.append(ChunkCopy())
-                    elif (perceptual is not None or embedded(filetype)) and reopen is None:
+                    elif (perceptual is not None or reads(filetype)) and reopen is None:
                         image.append(cast(BinaryIO, stack.enter_context(spool())))
                     return image[-1] if image else None
                 if video is not None and filetype.kind is MediaKind.VIDEO and reopen is None:
                     image.append(cast(BinaryIO, stack.enter_context(spool())))  # a member: decoded from the spool
                     return image[-1]
-                # A top-level archive can be reopened from evidence; a member must be copied while read.
-                if not (copyable and expandable(filetype)) or reopen is not None:
+                # A top-level item can be reopened from evidence; a member must be copied while read.
+                if reopen is not None or not reads(filetype):
                     return None
                 copies.append(cast(BinaryIO, stack.enter_context(spool())))
                 return copies[-1]
 
-            def embedded(filetype: FileType) -> bool:
-                return embeds and embedded_kind(item, filetype.name, settings.embedded) is not None
-
-            def expandable(filetype: FileType) -> bool:
-                return filetype.name in EXPANDABLE or cache_kind(item, filetype.name) is not None or embedded(filetype)
-
             def wants(filetype: FileType) -> bool:
-                return settings.profile.wants_digests(filetype) or (copyable and expandable(filetype))
+                return settings.profile.wants_digests(filetype) or reads(filetype)
 
             # A top-level file may grow while read (a live file system): read it to its listed size only.
             # A member's size is the container's claim, which its own reader already holds it to.
@@ -195,25 +185,13 @@ class _Examiner:
                     thumbnail=thumbnail,
                 )
             )
-            index = len(self.records) - 1
-            if opens_archives and filetype.kind is MediaKind.ARCHIVE:
-                # expand() itself records unsupported types (rar) and the depth limit
-                opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
-                self._expand(item, filetype, opener, index)
-            elif copyable and (kind := cache_kind(item, filetype.name)) is not None:
-                opener = reopen if reopen is not None else _reuse(copies[0] if copies else None)
+            if (found := claim(filetype)) is not None:
+                held = _copied(copies, image)  # bytes already read beat reading the evidence again
+                opener = reopen if held is None and reopen is not None else _reuse(held)
                 # siblings: only for the top-level file (a member's siblings are no files), and not for a
                 # deleted one (the live file now at a sibling's path need not belong to the same cache)
                 siblings = self.siblings if parent is None and item.allocated else None
-                found = expand_cache(item, kind, opener, self.warnings.append, siblings=siblings)
-                self._nested(item, found, index)
-            elif embeds and (kind := embedded_kind(item, filetype.name, settings.embedded)) is not None:
-                held = _copied(copies, image)  # bytes already read beat reading the evidence again
-                opener = reopen if held is None and reopen is not None else _reuse(held)
-                found = expand_embedded(
-                    item, kind, opener, self.warnings.append, settings.embedded, settings.limits, self.nesting
-                )
-                self._nested(item, found, index)
+                self._expand(item, found, opener, siblings, len(self.records) - 1)
 
     def _perceptual(
         self,
@@ -275,31 +253,30 @@ class _Examiner:
         self.warnings.extend(warnings)
         return found
 
-    def _expand(self, item: Item, filetype: FileType, opener: Callable[[], BinaryIO], index: int) -> None:
-        members = expand(item, filetype.name, opener, self.settings.limits, self.warnings.append, self.nesting)
+    def _expand(
+        self,
+        item: Item,
+        found: Claim,
+        opener: Callable[[], BinaryIO],
+        siblings: Callable[[str], BinaryIO] | None,
+        index: int,
+    ) -> None:
+        """Examine what the producer that claimed ``item`` yields, each as a child of record ``index``."""
+        context = producers.Context(self.warnings.append, self.limits, self.nesting, siblings)
+        members = found.producer.expand(item, found, opener, context)
         try:
             for member, member_stream in members:
                 self.examine_stream(member, member_stream, index, reopen=None)
-        except OSError as exc:  # only open_parent() can raise out of expand(): the archive vanished
-            self.warnings.append(EvidenceWarning("unreadable", f"cannot reopen archive: {_reason(exc)}", item.locator))
-        finally:
-            members.close()
-
-    def _nested(self, item: Item, members: Generator[tuple[Item, BinaryIO], None, None], index: int) -> None:
-        """Examine what a cache or a carved region yields, each as a child of record ``index``."""
-        try:
-            for member, member_stream in members:
-                self.examine_stream(member, member_stream, index, reopen=None)
-        except OSError as exc:  # only the container's opener can raise out of an expander: it vanished
-            self.warnings.append(EvidenceWarning("unreadable", f"cannot reopen: {_reason(exc)}", item.locator))
+        except OSError as exc:  # only the container's opener can raise out of a producer: it vanished
+            message = f"cannot reopen {found.producer.CONTAINER}: {_reason(exc)}"
+            self.warnings.append(EvidenceWarning("unreadable", message, item.locator))
         finally:
             members.close()
 
     def _carve(self, region: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
         self.records.append(ItemRecord(region, UNKNOWN, ItemStatus.SKIPPED, None, False, parent))
-        if self.settings.profile is Profile.FULL:
-            members = expand_carved(region, open_stream, self.warnings.append, self.settings.carve)
-            self._nested(region, members, len(self.records) - 1)
+        if (found := producers.claim(region, None, self.producers, self.limits)) is not None:
+            self._expand(region, found, open_stream, None, len(self.records) - 1)
 
     def _fail(self, item: Item, parent: int | None, status: ItemStatus, code: str, message: str) -> None:
         self.warnings.append(EvidenceWarning(code, message, item.locator))

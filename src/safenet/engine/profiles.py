@@ -25,6 +25,17 @@ class Profile(StrEnum):
         return self is not Profile.QUICK
 
     @property
+    def producers(self) -> frozenset[str]:
+        """The producers (``evidence.producers`` NAMEs) that expand what is found inside items: none in the
+        quick profile; archives, caches and embedded pictures in the lab profiles; carving in the full one."""
+        names = {"archive", "cache"} if self.expands_archives else set()
+        if self.expands_archives and self.expands_embedded:
+            names.add("embedded")
+        if self is Profile.FULL:
+            names.add("carving")
+        return frozenset(names)
+
+    @property
     def perceptual(self) -> bool:
         """Whether images get PDQ matching when a selected set holds PDQ hashes: every profile (the
         on-scene verdict must find resized and recompressed copies too); exact matches still skip it."""

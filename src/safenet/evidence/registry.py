@@ -1,8 +1,9 @@
 """The one registry of evidence back-ends, and reopening any item from its locator.
 
 Back-ends are tried in order; each either accepts the source or raises NotMyFormat. Archive members,
-cache entries and carved ranges are not back-ends: they are layers resolved on top of whatever
-stream holds the archive, the cache file or the carved region. :func:`open_sibling` opens another file
+cache entries, embedded pictures and carved ranges are not back-ends: they are layers that their
+producer (``evidence.producers``) resolves on top of whatever stream holds the archive, the cache
+file, the parent picture or document, or the carved region. :func:`open_sibling` opens another file
 of a top-level file's folder (a browser cache's index next to its entry files) through the same back-end.
 """
 
@@ -11,15 +12,12 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
-from safenet.evidence.archive import open_member
 from safenet.evidence.archives.common import seekable_copy
-from safenet.evidence.caches import open_cache_entry
-from safenet.evidence.carve import open_carved
 from safenet.evidence.directory import DirectoryEvidence
-from safenet.evidence.embedded import open_embedded
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
+from safenet.evidence.producers import BY_LAYER
 from safenet.evidence.single_file import SingleFileEvidence
 from safenet.evidence.streams import RawReader
 
@@ -50,33 +48,26 @@ def open_source(path: Path, context: OpenContext | None = None) -> Evidence:
     raise EvidenceError(f"{path} is neither a folder, a disk image or device, nor a regular file Safenet can read")
 
 
-_NESTED = frozenset({LayerKind.ARCHIVE_MEMBER, LayerKind.CACHE_ENTRY, LayerKind.CARVED, LayerKind.EMBEDDED})
-
-
 def _open_nested(streams: list[BinaryIO], layer: Layer) -> BinaryIO:
-    if layer.kind is LayerKind.ARCHIVE_MEMBER:
-        return open_member(streams[-1], layer)
-    container = seekable_copy(streams[-1])  # byte ranges need seeking: a member stream is spooled
+    producer = BY_LAYER[layer.kind]
+    container = seekable_copy(streams[-1]) if producer.SEEKS else streams[-1]  # a member stream is spooled
     if container is not streams[-1]:
         streams.append(container)
-    if layer.kind is LayerKind.CACHE_ENTRY:
-        return open_cache_entry(container, layer)
-    if layer.kind is LayerKind.EMBEDDED:
-        return open_embedded(container, layer)
-    return open_carved(container, layer)
+    return producer.reopen(container, layer)
 
 
 def open_locator(evidence: Evidence, locator: Locator) -> BinaryIO:
-    """Reopen any item: the back-end opens the outer file; archive-member, cache-entry, carved and embedded
-    layers are resolved on top of it (a container that cannot seek is spooled to a scratch copy)."""
+    """Reopen any item: the back-end opens the outer file; each nested layer (archive member, cache entry,
+    carved range, embedded picture) is resolved on top of it by the producer that yields that layer kind
+    (``producers.BY_LAYER``; a container that cannot seek is spooled to a scratch copy when it needs seeking)."""
     layers = locator.layers
-    first_member = next((i for i, layer in enumerate(layers) if layer.kind in _NESTED), len(layers))
+    first_member = next((i for i, layer in enumerate(layers) if layer.kind in BY_LAYER), len(layers))
     streams = [evidence.open(Locator(layers[:first_member]))]
     if first_member == len(layers):
         return streams[0]
     try:
         for layer in layers[first_member:]:
-            if layer.kind not in _NESTED:
+            if layer.kind not in BY_LAYER:
                 raise EvidenceError(f"cannot reopen {locator}: layer {layer.kind.value} is not supported here")
             streams.append(_open_nested(streams, layer))
     except BaseException:

@@ -3,8 +3,9 @@
 Explorer (thumbcache_*.db, Thumbs.db) keeps thumbnails of pictures long after the pictures are
 deleted; browsers (Firefox cache2, Chrome/Edge simple and block-file caches) keep the pictures they
 showed, with their URLs; phones keep thumbnail stores (Android .thumbdata; iOS .ithmb is recognised
-and recorded as not examined). This module is the one registry of cache parsers. The engine expands
-a cache file the way it expands an archive: :func:`expand_cache` yields (Item, stream) pairs, and
+and recorded as not examined). This module is the one registry of cache parsers
+(:data:`CACHE_FORMATS`, asked in order). The engine expands a cache file the way it expands an
+archive (through ``evidence.producers``): :func:`expand_cache` yields (Item, stream) pairs, and
 :func:`open_cache_entry` reopens one entry from its CACHE_ENTRY layer. A top-level cache file is also
 given ``siblings`` (``registry.open_sibling``): Chrome's caches keep an entry's URL and times in other
 files of the folder (``data_1``, ``index-dir/the-real-index``), read from there; an entry's locator
@@ -13,7 +14,8 @@ still names only its own file, so it reopens without them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from safenet.evidence.caches import chrome_blockfile, chrome_simple, firefox, mobile
@@ -26,24 +28,19 @@ from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
 
 __all__ = [
+    "CACHE_FORMATS",
     "THUMBCACHE",
     "WARNING_CODES",
+    "CacheFormat",
     "CacheIndex",
     "CacheLimits",
+    "CacheOptions",
     "cache_kind",
     "expand_cache",
     "open_cache_entry",
 ]
 
 THUMBCACHE = "thumbcache"  # the filetype name analysis.filetype gives a CMMM file
-#: cache kinds that are also the CACHE_ENTRY detail of their entries, reopened as one byte range
-_RANGES: dict[str, str] = {
-    firefox.DETAIL: "Firefox cache",
-    chrome_simple.DETAIL: "Chrome simple cache",
-    chrome_blockfile.DETAIL: "Chrome block-file cache",
-    mobile.THUMBDATA: "Android thumbnail store",
-}
-
 WARNING_CODES: dict[str, str] = {
     **THUMBCACHE_WARNINGS,
     "cache-index-outside": "an offset, address or size in a cache record points outside the file that holds it "
@@ -56,28 +53,105 @@ WARNING_CODES: dict[str, str] = {
 }
 
 
-def cache_kind(item: Item, filetype: str) -> str | None:
-    """Which cache parser an item needs, or None when it is no cache.
+@dataclass(frozen=True, slots=True)
+class CacheOptions:
+    """What a cache parser may be given beside the cache file (each uses what it needs)."""
 
-    Browser and phone caches are recognised by name and place, whatever their first bytes look like
-    (a Firefox entry starts with its body, so it sniffs as that body's type); each parser then checks
-    the structure and says in a warning when it is not what the name promised.
-    """
-    if filetype == THUMBCACHE:
-        return THUMBCACHE
-    if filetype == "ole" and is_thumbs_db(item.name):
-        return THUMBS_DB
-    if firefox.is_entry(item):
-        return firefox.DETAIL
-    if chrome_simple.is_entry(item.name):
-        return chrome_simple.DETAIL
-    if chrome_blockfile.is_block_file(item.name):
-        return chrome_blockfile.DETAIL
-    if mobile.is_thumbdata(item.name):
-        return mobile.THUMBDATA
-    if mobile.is_ithmb(item.name):
-        return mobile.ITHMB
-    return None
+    limits: CacheLimits | None = None
+    index: CacheIndex | None = None  # thumbcache: the Windows thumbcache_idx.db read beside it
+    siblings: Callable[[str], BinaryIO] | None = None  # Chrome caches: the folder's other files
+
+
+Entries = Iterator[tuple[Item, BinaryIO]]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheFormat:
+    """One cache parser: which items it claims, how it yields their pictures, how one entry is reopened."""
+
+    #: the cache kind, and the CACHE_ENTRY detail of its entries (thumbcache: their detail's prefix, the
+    #: cache file's stem). Stored in case files: never rename.
+    name: str
+    claims: Callable[[Item, str], bool]  # (item, filetype name)
+    expand: Callable[[Item, Callable[[], BinaryIO], WarningSink, CacheOptions], Entries]
+    reopen: Callable[[BinaryIO, Layer], BinaryIO] | None  # None: it yields no entries (recorded as not examined)
+
+    def owns(self, detail: str) -> bool:
+        return detail.startswith(self.name) if self.name == THUMBCACHE else detail == self.name
+
+
+def _range_format(
+    name: str, what: str, claims: Callable[[Item, str], bool], expand: Callable[..., Entries], *, siblings: bool
+) -> CacheFormat:
+    """A cache whose entries are one byte range each of the cache file (reopened by :func:`open_range`)."""
+
+    def run(parent: Item, open_parent: Callable[[], BinaryIO], warn: WarningSink, options: CacheOptions) -> Entries:
+        if siblings:
+            return expand(parent, open_parent, warn, options.limits, options.siblings)
+        return expand(parent, open_parent, warn, options.limits)
+
+    return CacheFormat(name, claims, run, lambda container, layer: open_range(container, layer, what))
+
+
+#: Cache parsers in the order they are asked (by type first, then by name and place). Browser and phone
+#: caches are recognised by name and place, whatever their first bytes look like (a Firefox entry starts
+#: with its body, so it sniffs as that body's type); each parser then checks the structure and says in a
+#: warning when it is not what the name promised.
+CACHE_FORMATS: tuple[CacheFormat, ...] = (
+    CacheFormat(
+        THUMBCACHE,
+        lambda item, filetype: filetype == THUMBCACHE,
+        lambda parent, open_parent, warn, o: expand_thumbcache(parent, open_parent, warn, o.limits, o.index),
+        open_thumbcache_entry,
+    ),
+    CacheFormat(
+        THUMBS_DB,
+        lambda item, filetype: filetype == "ole" and is_thumbs_db(item.name),
+        lambda parent, open_parent, warn, o: expand_thumbs_db(parent, open_parent, warn, o.limits),
+        open_thumbs_entry,
+    ),
+    _range_format(
+        firefox.DETAIL,
+        "Firefox cache",
+        lambda item, filetype: firefox.is_entry(item),
+        firefox.expand_firefox,
+        siblings=False,
+    ),
+    _range_format(
+        chrome_simple.DETAIL,
+        "Chrome simple cache",
+        lambda item, filetype: chrome_simple.is_entry(item.name),
+        chrome_simple.expand_simple,
+        siblings=True,
+    ),
+    _range_format(
+        chrome_blockfile.DETAIL,
+        "Chrome block-file cache",
+        lambda item, filetype: chrome_blockfile.is_block_file(item.name),
+        chrome_blockfile.expand_blockfile,
+        siblings=True,
+    ),
+    CacheFormat(
+        mobile.THUMBDATA,
+        lambda item, filetype: mobile.is_thumbdata(item.name),
+        lambda parent, open_parent, warn, o: mobile.expand_thumbdata(parent, open_parent, warn),
+        lambda container, layer: open_range(container, layer, "Android thumbnail store"),
+    ),
+    CacheFormat(
+        mobile.ITHMB,
+        lambda item, filetype: mobile.is_ithmb(item.name),
+        lambda parent, open_parent, warn, o: mobile.expand_ithmb(parent, warn),
+        None,
+    ),
+)
+_BY_NAME: dict[str, CacheFormat] = {f.name: f for f in CACHE_FORMATS}
+if len(_BY_NAME) != len(CACHE_FORMATS):  # pragma: no cover - a programming error caught at import
+    raise RuntimeError(f"duplicate cache format names: {[f.name for f in CACHE_FORMATS]}")
+
+
+def cache_kind(item: Item, filetype: str) -> str | None:
+    """Which cache parser an item needs (the first in :data:`CACHE_FORMATS` that claims it), or None."""
+    return next((f.name for f in CACHE_FORMATS if f.claims(item, filetype)), None)
 
 
 def expand_cache(
@@ -93,22 +167,11 @@ def expand_cache(
 
     ``siblings(relpath)`` opens another file of the cache file's folder (None inside an archive or for a
     deleted file: each file is then read on its own)."""
-    if kind == THUMBCACHE:
-        yield from expand_thumbcache(parent, open_parent, warn, limits, index)
-    elif kind == THUMBS_DB:
-        yield from expand_thumbs_db(parent, open_parent, warn, limits)
-    elif kind == firefox.DETAIL:
-        yield from firefox.expand_firefox(parent, open_parent, warn, limits)
-    elif kind == chrome_simple.DETAIL:
-        yield from chrome_simple.expand_simple(parent, open_parent, warn, limits, siblings)
-    elif kind == chrome_blockfile.DETAIL:
-        yield from chrome_blockfile.expand_blockfile(parent, open_parent, warn, limits, siblings)
-    elif kind == mobile.THUMBDATA:
-        yield from mobile.expand_thumbdata(parent, open_parent, warn)
-    elif kind == mobile.ITHMB:
-        yield from mobile.expand_ithmb(parent, warn)
-    else:
-        raise ValueError(f"unknown cache kind {kind!r}")
+    try:
+        cache = _BY_NAME[kind]
+    except KeyError:
+        raise ValueError(f"unknown cache kind {kind!r}") from None
+    yield from cache.expand(parent, open_parent, warn, CacheOptions(limits, index, siblings))
 
 
 def open_cache_entry(container: BinaryIO, layer: Layer) -> BinaryIO:
@@ -116,12 +179,9 @@ def open_cache_entry(container: BinaryIO, layer: Layer) -> BinaryIO:
     if layer.kind is not LayerKind.CACHE_ENTRY:
         raise EvidenceError(f"not a cache-entry layer: {layer.kind.value}")
     detail = layer.detail or ""
-    if detail == THUMBS_DB:
-        return open_thumbs_entry(container, layer)
-    if detail.startswith(THUMBCACHE):
-        return open_thumbcache_entry(container, layer)
-    if detail in _RANGES:
-        return open_range(container, layer, _RANGES[detail])
+    for cache in CACHE_FORMATS:
+        if cache.reopen is not None and cache.owns(detail):
+            return cache.reopen(container, layer)
     raise EvidenceError(
         f"cannot reopen cache entry {display_safe(layer.value)}: unknown cache {display_safe(detail)!r}"
     )

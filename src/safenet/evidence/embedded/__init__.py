@@ -24,7 +24,8 @@ from safenet.evidence.archive import ArchiveLimits, Nesting, expand
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import PDF, Budget, EmbeddedLimits, embedded_depth, warn_at
-from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, Found, emit, expand_exif
+from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, emit, expand_exif
+from safenet.evidence.embedded.exif import Found as Range
 from safenet.evidence.embedded.isobmff import CR3, HEIF, cr3_found, heif_found
 from safenet.evidence.embedded.ole import OLE, expand_ole, open_ole_picture
 from safenet.evidence.embedded.raw import RAF, raf_found
@@ -98,45 +99,57 @@ def expand_embedded(
         yield from _document_parts(parent, kind, open_parent, warn, archive_limits or ArchiveLimits(), nesting)
         return
     budget = Budget(limits)
+    try:
+        expand_format = _EXPANDERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown embedded kind {kind!r}") from None
     with open_parent() as opened:
         stream = seekable_copy(opened)
         try:
-            if kind in ("jpeg", "tiff"):
-                yield from expand_exif(parent, kind, stream, warn, budget)
-            elif kind in _CAMERA:
-                yield from _camera(parent, kind, stream, warn, budget)
-            elif kind == PDF:
-                from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
-
-                yield from pdf.expand_pdf(parent, stream, warn, budget)
-            elif kind == OLE:
-                yield from expand_ole(parent, stream, warn, budget)
-            else:
-                raise ValueError(f"unknown embedded kind {kind!r}")
+            yield from expand_format(parent, kind, stream, warn, budget)
         finally:
             if stream is not opened:
                 stream.close()
 
 
-_CAMERA = {HEIF: "HEIF", CR3: "Canon CR3", RAF: "Fujifilm RAF"}
+Found = Iterator[tuple[Item, BinaryIO]]
 
 
-def _camera(
-    parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget
-) -> Generator[tuple[Item, BinaryIO], None, None]:
+def _camera(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget) -> Found:
     """HEIF/HEIC/AVIF, CR3 and RAF: JPEG ranges found by their own structure, checked like EXIF thumbnails."""
 
     def report(problem: str) -> None:
         warn_at(warn, "embedded-corrupt", problem, parent)
 
-    found: Iterator[Found]
-    if kind == HEIF:
-        found = heif_found(stream, budget, report)
-    elif kind == CR3:
-        found = cr3_found(stream, report)
-    else:
-        found = raf_found(stream, report)
-    yield from emit(parent, stream, found, _CAMERA[kind], warn, budget)
+    what, finder = _CAMERA[kind]
+    yield from emit(parent, stream, finder(stream, budget, report), what, warn, budget)
+
+
+def _pdf(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget) -> Found:
+    from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
+
+    return pdf.expand_pdf(parent, stream, warn, budget)
+
+
+def _ole(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget) -> Found:
+    return expand_ole(parent, stream, warn, budget)
+
+
+_Finder = Callable[[BinaryIO, Budget, Callable[[str], None]], Iterator[Range]]
+#: Camera formats: what an item's note calls them, and where their JPEG ranges are found.
+_CAMERA: dict[str, tuple[str, _Finder]] = {
+    HEIF: ("HEIF", heif_found),
+    CR3: ("Canon CR3", lambda stream, budget, report: cr3_found(stream, report)),
+    RAF: ("Fujifilm RAF", lambda stream, budget, report: raf_found(stream, report)),
+}
+#: Producer → expander of a seekable stream of the parent (a document's zip is expanded by the archive code).
+_EXPANDERS: dict[str, Callable[[Item, str, BinaryIO, WarningSink, Budget], Found]] = {
+    "jpeg": expand_exif,
+    "tiff": expand_exif,
+    **dict.fromkeys(_CAMERA, _camera),
+    PDF: _pdf,
+    OLE: _ole,
+}
 
 
 def _document_parts(
@@ -166,18 +179,28 @@ def open_embedded(container: BinaryIO, layer: Layer, limits: EmbeddedLimits | No
         raise EvidenceError(f"not an embedded layer: {layer.kind.value}")
     limits = limits if limits is not None else EmbeddedLimits()
     detail = layer.detail or ""
-    if detail == OLE:
-        return open_ole_picture(container, layer, limits)
     if detail in _RANGES and layer.offset is not None and layer.length is not None:
         size = stream_size(container)
         if layer.offset < 0 or layer.length < 0 or layer.offset + layer.length > size:
             message = f"embedded range {layer.offset}+{layer.length} lies outside its parent ({size} bytes)"
             raise EvidenceError(message)
         return window(container, layer.offset, layer.length)
-    if detail == PDF:
-        from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
+    reopen = _REOPENERS.get(detail)
+    if reopen is None:
+        raise EvidenceError(
+            f"cannot reopen embedded picture {display_safe(layer.value)}: unknown producer {display_safe(detail)!r}"
+        )
+    return reopen(container, layer, limits)
 
-        return pdf.open_pdf_object(container, layer, limits)
-    raise EvidenceError(
-        f"cannot reopen embedded picture {display_safe(layer.value)}: unknown producer {display_safe(detail)!r}"
-    )
+
+def _pdf_object(container: BinaryIO, layer: Layer, limits: EmbeddedLimits) -> BinaryIO:
+    from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
+
+    return pdf.open_pdf_object(container, layer, limits)
+
+
+#: Details whose pictures are not one byte range of the parent: the parent is parsed again.
+_REOPENERS: dict[str, Callable[[BinaryIO, Layer, EmbeddedLimits], BinaryIO]] = {
+    OLE: open_ole_picture,
+    PDF: _pdf_object,  # a picture whose stored bytes were decoded (no range in the file)
+}
