@@ -1,14 +1,14 @@
 """The README and docs/warnings.md are what an examiner reads when a run records a warning: every code Safenet
 can record must be explained in both (the README's short table, and docs/warnings.md with what to do).
 Codes are collected from the source (literal codes given to ``EvidenceWarning``, the ``*_CODE`` constants
-and the ``WARNING_CODES`` tables of the evidence layers)."""
+and the ``WARNING_CODES`` of every producer in ``evidence.producers.PRODUCERS``)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from safenet.evidence import archive, caches, carve, embedded
+from safenet.evidence.producers import PRODUCERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "safenet"
@@ -26,8 +26,8 @@ def source_codes() -> set[str]:
         for pattern in (_LITERAL, _CONSTANT, _FAIL):
             codes.update(pattern.findall(text))
         codes.update(code for pair in _CHOSEN.findall(text) for code in pair)
-    for module in (archive, caches, carve, embedded):
-        codes.update(module.WARNING_CODES)
+    for producer in PRODUCERS:
+        codes.update(producer.WARNING_CODES)
     return codes
 
 
