@@ -96,3 +96,22 @@ def test_links_between_the_documents_resolve() -> None:
                 broken.append(f"{document.name}: {target} (no such heading)")
     assert len(documents) > 5
     assert broken == []
+
+
+_CITED = re.compile(r"\bdocs/[\w-]+\.md\b")
+_OUTSIDE = re.compile(r"\b(?:STYLE|FORMATS|PERCEPTUAL|DESIGN|DOMAIN|OPERATION)\.md\b|\.\./shared\b")
+
+
+def test_code_cites_only_documents_the_repository_carries() -> None:
+    """Comments point at docs/; a clone without the shared folder beside it must have every one they cite."""
+    missing, outside = [], []
+    for folder in ("src", "tests", "bench"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix not in {".py", ".yaml", ".md", ".html", ".js"} or path == Path(__file__).resolve():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            where = path.relative_to(ROOT)
+            missing += [f"{where}: {cited}" for cited in _CITED.findall(text) if not (ROOT / cited).is_file()]
+            outside += [f"{where}: {found}" for found in _OUTSIDE.findall(text)]
+    assert missing == []
+    assert outside == []
