@@ -28,6 +28,9 @@ class Profile(StrEnum):
     def producers(self) -> frozenset[str]:
         """The producers (``evidence.producers`` NAMEs) that expand what is found inside items: none in the
         quick profile; archives, caches and embedded pictures in the lab profiles; carving in the full one."""
+        return _PRODUCERS[self]
+
+    def _producers(self) -> frozenset[str]:
         names = {"archive", "cache"} if self.expands_archives else set()
         if self.expands_archives and self.expands_embedded:
             names.add("embedded")
@@ -66,3 +69,6 @@ class Profile(StrEnum):
             Profile.STANDARD: "files that are not images or videos by signature were not hashed (standard profile)",
             Profile.FULL: None,
         }[self]
+
+
+_PRODUCERS = {profile: profile._producers() for profile in Profile}  # asked once per item: computed once

@@ -127,10 +127,8 @@ class Caches:
     CONTAINER = "cache"
 
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
-        if filetype is None or not depth_allowed(item, limits.archive):
-            return None
-        kind = caches.cache_kind(item, filetype.name)
-        return Claim(self, kind) if kind is not None else None
+        kind = caches.cache_kind(item, filetype.name) if filetype is not None else None
+        return Claim(self, kind) if kind is not None and depth_allowed(item, limits.archive) else None
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
         return caches.expand_cache(item, claim.kind, open_item, context.warn, siblings=context.siblings)
@@ -150,10 +148,8 @@ class Embedded:
     CONTAINER = "parent"
 
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
-        if filetype is None or not depth_allowed(item, limits.archive):
-            return None
-        kind = embedded.embedded_kind(item, filetype.name, limits.embedded)
-        return Claim(self, kind) if kind is not None else None
+        kind = embedded.embedded_kind(item, filetype.name, limits.embedded) if filetype is not None else None
+        return Claim(self, kind) if kind is not None and depth_allowed(item, limits.archive) else None
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
         limits = context.limits

@@ -151,7 +151,10 @@ if len(_BY_NAME) != len(CACHE_FORMATS):  # pragma: no cover - a programming erro
 
 def cache_kind(item: Item, filetype: str) -> str | None:
     """Which cache parser an item needs (the first in :data:`CACHE_FORMATS` that claims it), or None."""
-    return next((f.name for f in CACHE_FORMATS if f.claims(item, filetype)), None)
+    for cache in CACHE_FORMATS:
+        if cache.claims(item, filetype):
+            return cache.name
+    return None
 
 
 def expand_cache(
