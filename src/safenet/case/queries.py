@@ -18,6 +18,7 @@ from safenet.case.schema import Exhibit, Finding, ItemRow, Run, WarningRow
 from safenet.case.store import Case
 from safenet.engine.verdict import is_hit
 from safenet.evidence.carve import REGION
+from safenet.evidence.locator import LayerKind
 
 #: How the locator JSON of a region to carve (unallocated space, file or volume slack) ends: its leaf is a
 #: PATH layer whose detail is ``REGION``. Names are JSON-escaped inside the locator, so no file name can
@@ -202,3 +203,31 @@ def item_kinds(case: Case) -> list[tuple[int, int, str, bool, bool]]:
 def exhibit_labels(case: Case) -> list[str]:
     with case.sessions() as s:
         return list(s.scalars(select(Exhibit.label).order_by(Exhibit.label)))
+
+
+@dataclass(frozen=True, slots=True)
+class CountingFacts:
+    """What the SFR1 counts need beyond ``item_kinds``: video durations, digests for de-duplication, and
+    which carved items came out of a thumbnail or browser cache (not carved from unallocated space)."""
+
+    duration_s: dict[int, float]  # videos whose container recorded a duration
+    digest: dict[int, str]  # item id -> "sha256:..." (or "md5:..." where no SHA-256 was recorded)
+    cached: set[int]
+
+
+def counting_facts(case: Case) -> CountingFacts:
+    durations: dict[int, float] = {}
+    digests: dict[int, str] = {}
+    cached: set[int] = set()
+    query = select(ItemRow.id, ItemRow.video_duration_s, ItemRow.sha256, ItemRow.md5)
+    carved = select(ItemRow.id, ItemRow.locator).where(ItemRow.carved)
+    with case.sessions() as s:
+        for item_id, duration, sha256, md5 in s.execute(query):
+            if duration is not None:
+                durations[item_id] = float(duration)
+            if sha256 or md5:
+                digests[item_id] = f"sha256:{sha256}" if sha256 else f"md5:{md5}"
+        for item_id, locator in s.execute(carved):
+            if any(layer.get("kind") == LayerKind.CACHE_ENTRY.value for layer in json.loads(locator)):
+                cached.add(item_id)
+    return CountingFacts(durations, digests, cached)

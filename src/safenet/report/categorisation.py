@@ -19,12 +19,17 @@ Precedence (one rule for every item; the documents state it too, see ``PRECEDENC
   5. Otherwise an image or video is "ungraded".
 Counting: one item is one image; a video is one moving image; deleted and carved items (thumbnails, cache
 entries, carved files) are not accessible (R v Porter); the minimum provable number counts accessible items
-whose grade is trusted or an examiner grade confirmed by a second person.
+whose grade is trusted or an examiner grade confirmed by a second person. Each count is also split by
+accessibility (``ACCESS``: accessible, deleted but recoverable, carved from unallocated space or slack, only in
+a thumbnail or browser cache), and a category's videos carry their total recorded duration. Across exhibits the
+counts are given twice: every copy counted, and copies of one image (same digest) counted once (``DEDUP_RULE``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,7 +46,7 @@ from safenet.case.gradings import (
     hash_set_grades,
     review_queue,
 )
-from safenet.case.queries import exhibits_by_label, item_kinds
+from safenet.case.queries import counting_facts, exhibits_by_label, item_kinds
 from safenet.case.store import Case
 
 # Provenance of an item's counted grade (stored in reports: never rename).
@@ -58,6 +63,20 @@ SETTLED_SOURCES = frozenset({TRUSTED, EXAMINER, CONFIRMED})
 MATCHED_UNCATEGORISED = "matched-uncategorised"
 WITH_TRUSTED_PARENT = "with-trusted-parent"
 
+# Accessibility of an item (stored in reports: never rename): live, deleted with its data recoverable, carved
+# (from unallocated space, slack or inside another file), or only in a thumbnail or browser cache.
+ACCESSIBLE = "accessible"
+DELETED_RECOVERABLE = "deleted_recoverable"
+CARVED_UNALLOCATED = "carved_unallocated"
+THUMBNAIL_CACHE = "thumbnail_cache"
+ACCESS = (ACCESSIBLE, DELETED_RECOVERABLE, CARVED_UNALLOCATED, THUMBNAIL_CACHE)
+DEDUP_RULE = (
+    "Copies with the same SHA-256 digest (MD5 where no SHA-256 was recorded), on one exhibit or several, are "
+    "one image and are counted once, as the copy that counts highest: category A before B before C, then a copy "
+    "that counts towards the minimum provable number, then an accessible copy, then trusted, confirmed, "
+    "examiner and indicative grades in that order. An item with no recorded digest is counted on its own."
+)
+
 COUNT_KEYS = (
     "total",
     "still_live",
@@ -68,6 +87,8 @@ COUNT_KEYS = (
     "min_still",
     "min_video",
     "min_total",
+    *ACCESS,
+    "video_no_duration",  # videos whose container recorded no duration
 )
 PRECEDENCE = (
     "A trusted hash-set grade (an exact match to an illicit set whose category codes are confirmed) stands; "
@@ -135,6 +156,9 @@ class ItemCategory:
     superseded: tuple[GivenGrade, ...]  # earlier grades, oldest first
     disagreement: bool  # the examiner's current grade differs from the item's trusted hash-set grade
     settled_by: int | None  # outcome with-trusted-parent: the ancestor item whose trusted grade settles it
+    access: str = ACCESSIBLE  # one of ACCESS
+    duration_s: float | None = None  # a video's duration as its container recorded it
+    digest: str | None = None  # "sha256:..." or "md5:...": what de-duplication groups copies by
 
     @property
     def category(self) -> str | None:
@@ -178,6 +202,7 @@ class Counts:
     with_trusted_parent: int = 0
     unreviewed: int = 0
     disagreements: int = 0
+    durations: dict[str, float] = field(default_factory=lambda: dict.fromkeys(UK_GRADES, 0.0))
 
     def add(self, item: ItemCategory) -> None:
         if item.disagreement:
@@ -200,6 +225,12 @@ class Counts:
         row["total"] += 1
         row[f"{moving}_{'deleted' if item.deleted else 'live'}"] += 1
         row[item.provenance] += 1
+        row[item.access] += 1
+        if item.moving:
+            if item.duration_s is None:
+                row["video_no_duration"] += 1
+            else:
+                self.durations[category] += item.duration_s
         if not item.deleted and item.provenance in MIN_PROVABLE_SOURCES:
             row[f"min_{moving}"] += 1
             row["min_total"] += 1
@@ -208,8 +239,14 @@ class Counts:
         return {
             "label": self.label,
             "source": self.source,
-            "rows": [{"category": c, **{k: self.rows[c][k] for k in COUNT_KEYS}} for c in UK_GRADES],
-            "totals": {k: sum(self.rows[c][k] for c in UK_GRADES) for k in COUNT_KEYS},
+            "rows": [
+                {"category": c, **{k: self.rows[c][k] for k in COUNT_KEYS}, "video_duration_s": self.durations[c]}
+                for c in UK_GRADES
+            ],
+            "totals": {
+                **{k: sum(self.rows[c][k] for c in UK_GRADES) for k in COUNT_KEYS},
+                "video_duration_s": sum(self.durations.values()),
+            },
             "not_indecent": self.not_indecent,
             "uncertain": self.uncertain,
             "matched_uncategorised": self.matched_uncategorised,
@@ -225,6 +262,7 @@ class Categorisation:
     exhibits: list[Counts]  # by exhibit label
     total: Counts
     examiners: list[dict[str, Any]]  # current grades per (examiner, confirmer, grade)
+    deduplicated: Counts  # all exhibits, copies with one digest counted once (DEDUP_RULE)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report's ``counts``: the same numbers every other report shows."""
@@ -232,6 +270,8 @@ class Categorisation:
             "precedence": list(PRECEDENCE),
             "min_provable_definition": MIN_PROVABLE_DEFINITION,
             "total": self.total.as_dict(),
+            "deduplication_rule": DEDUP_RULE,
+            "deduplicated": self.deduplicated.as_dict(),
             "exhibits": [e.as_dict() for e in self.exhibits],
             "examiners": self.examiners,
         }
@@ -255,6 +295,7 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
         exhibits[ex.id] = Counts(ex.label, ex.source)
         labels[ex.id] = ex.label
     rows = item_kinds(case)
+    facts = counting_facts(case)
     items: dict[int, ItemCategory] = {}
     examiners: Counter[tuple[str, str, str]] = Counter()
     for item_id, exhibit_id, media_kind, deleted, carved in rows:
@@ -263,6 +304,12 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
             continue
         item = _categorise_one(
             item_id, labels[exhibit_id], media_kind, bool(deleted or carved), hs, grades, settled.get(item_id)
+        )
+        item = dataclasses.replace(
+            item,
+            access=_access(item_id, deleted, carved, facts.cached),
+            duration_s=facts.duration_s.get(item_id),
+            digest=facts.digest.get(item_id),
         )
         items[item_id] = item
         if item.grade is not None:
@@ -277,7 +324,41 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
             {"examiner": name, "confirmed_by": confirmer or None, "grade": grade, "items": n}
             for (name, confirmer, grade), n in sorted(examiners.items())
         ],
+        deduplicated=deduplicate(items.values()),
     )
+
+
+def _access(item_id: int, deleted: bool, carved: bool, cached: set[int]) -> str:
+    if item_id in cached:
+        return THUMBNAIL_CACHE
+    if carved:
+        return CARVED_UNALLOCATED
+    return DELETED_RECOVERABLE if deleted else ACCESSIBLE
+
+
+_PROVENANCE_RANK = {TRUSTED: 0, CONFIRMED: 1, EXAMINER: 2, INDICATIVE: 3}
+
+
+def _copy_rank(item: ItemCategory) -> tuple[int, int, int, int, int]:
+    """How a copy ranks for DEDUP_RULE (lowest first)."""
+    category = UK_GRADES.index(item.category) if item.category else len(UK_GRADES)
+    provable = not item.deleted and item.provenance in MIN_PROVABLE_SOURCES
+    provenance = _PROVENANCE_RANK.get(item.provenance, len(_PROVENANCE_RANK))
+    return (category, 0 if provable else 1, 1 if item.deleted else 0, provenance, item.item_id)
+
+
+def deduplicate(items: Iterable[ItemCategory]) -> Counts:
+    """All exhibits with copies of one image counted once (DEDUP_RULE), through the same ``Counts.add``."""
+    best: dict[str | int, ItemCategory] = {}
+    for item in items:
+        key: str | int = item.digest if item.digest is not None else item.item_id
+        held = best.get(key)
+        if held is None or _copy_rank(item) < _copy_rank(held):
+            best[key] = item
+    out = Counts("All exhibits, copies counted once", "")
+    for item in sorted(best.values(), key=lambda i: i.item_id):
+        out.add(item)
+    return out
 
 
 def _categorise_one(
