@@ -16,7 +16,7 @@ from rich.text import Text
 
 from safenet import __version__
 from safenet.case.store import is_disk_full
-from safenet.commands.case import cluster_cmd, report_cmd, verify_cmd
+from safenet.commands.case import case_app, cluster_cmd, report_cmd, verify_cmd
 from safenet.commands.common import Exit, err, out, user_errors
 from safenet.commands.export import export_cmd
 from safenet.commands.hashsets import hashset_app
@@ -36,6 +36,7 @@ app = typer.Typer(
 )
 app.add_typer(hashset_app, name="hashset")
 app.add_typer(users_app, name="users")
+app.add_typer(case_app, name="case")
 for _name, _command in (
     ("triage", triage_cmd),
     ("inspect", inspect_cmd),

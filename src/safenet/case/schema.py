@@ -22,6 +22,10 @@ confirmer was shown), and examiners' per-item ``item_notes`` and ``item_tags``. 
 Version 6 added a grading row's ``frames`` (the frames of a video or animated GIF a grade rests on) and the
 ``cluster_edits`` table (an examiner's audited split and merge of near-duplicate clusters, applied over the
 computed clusters). Version-5 cases are refused.
+
+The ``case_fields`` table (examiner-entered SFR1 fields, ``case.casefields``) came later without a version
+bump: an empty table claims nothing a run did, so a version-6 case without it opens as before; the table is
+created on the first ``safenet case set``, and until then every entered field reads as "not entered".
 """
 
 from __future__ import annotations
@@ -259,6 +263,20 @@ class TagRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     tag: Mapped[str] = mapped_column(String(60))
+    user: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseFieldRow(Base):
+    """One examiner-entered field of the case or of one exhibit (``case.casefields``): values are added, never
+    changed; the newest row per (exhibit, field) is current. Each row is audited (``case-field-set``).
+    """
+
+    __tablename__ = "case_fields"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit: Mapped[str | None] = mapped_column(String(200), nullable=True)  # an exhibit label; None: the case
+    field: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(Text)
     user: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -7,7 +7,8 @@ The audit log is the record; the database must be what the log says it is.
    the copy of the head in the database: lines cut from the end, or a log edited and re-chained, show here.
 3. Every row a report prints is re-derived from the log and compared with the database: exhibits and runs
    (each change writes the row into the log), items, findings and warnings (each recorded batch's rows are
-   digested into one log line), gradings (each grade and confirmation is one log line).
+   digested into one log line), gradings (each grade and confirmation is one log line), examiner-entered
+   case fields (each is one log line holding the row).
 4. For each exhibit, the findings digest equals the one its last finished run wrote into the log.
 5. Every item with a finding is reopened from its locator and re-hashed; the digests must match.
 
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from safenet.case.audit import GAP_EVENT, KEY_EVENT, AuditRead
+from safenet.case.casefields import FIELD_EVENT, field_rows
 from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, findings_digest, max_id, rows_digest
 from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, WarningRow
 from safenet.case.signing import Signer, SigningKeyError, fingerprint
@@ -77,6 +79,7 @@ class _Log:
 
     exhibits: dict[int, tuple[dict[str, Any], int]] = field(default_factory=dict)  # id -> (row, line)
     runs: dict[int, tuple[dict[str, Any], int]] = field(default_factory=dict)
+    case_fields: dict[int, tuple[dict[str, Any], int]] = field(default_factory=dict)
     spans: list[_Span] = field(default_factory=list)
     gradings: dict[int, dict[str, Any]] = field(default_factory=dict)  # row id -> fields
     ungraded_lines: int = 0  # grading lines written before they carried row ids
@@ -92,6 +95,8 @@ class _Log:
                 log.exhibits[int(data["row"]["id"])] = (data["row"], line)
             elif event == "run-row":
                 log.runs[int(data["row"]["id"])] = (data["row"], line)
+            elif event == FIELD_EVENT:
+                log.case_fields[int(data["row"]["id"])] = (data["row"], line)
             elif event == BATCH_EVENT:
                 for table in BATCHED_TABLES:
                     if span := data.get(table):
@@ -133,6 +138,9 @@ def verify_case(case: Case) -> VerifyResult:
     log = _Log.of(read)
     unfinished = _check_runs(case, log, result)
     _check_rows(case.exhibits(), log.exhibits, "exhibit", result)
+    _check_rows(field_rows(case), log.case_fields, "case field", result)
+    if log.case_fields:
+        result.lines.append(f"case fields: {len(log.case_fields)} entered values checked against the audit log")
     _check_batches(case, log, unfinished, result)
     _check_gradings(case, log, result)
     with case.sessions() as s:

@@ -1,7 +1,8 @@
-"""Commands on a case folder after triage: ``report``, ``cluster``, ``verify``."""
+"""Commands on a case folder after triage: ``report``, ``cluster``, ``verify``, ``case set``."""
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +14,16 @@ from safenet.commands.common import Exit, fail, out, user_errors
 from safenet.evidence.locator import display_safe
 from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
 
+case_app = typer.Typer(help="Examiner-entered facts of a case (for the SFR1).", no_args_is_help=True)
+
 
 def report_cmd(
     case: Annotated[Path, typer.Argument(help="Case folder.")],
     fmt: Annotated[
-        str, typer.Option("--format", help="html, json, csv, pdf (charging summary) or charging-html.")
+        str,
+        typer.Option(
+            "--format", help="html, json, csv, pdf (charging summary), charging-html, sfr1 (PDF) or sfr1-html."
+        ),
     ] = "html",
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
 ) -> None:
@@ -27,7 +33,8 @@ def report_cmd(
     with user_errors(case):
         if fmt not in WRITERS:
             fail(Exit.USAGE, f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
-        path = write_report(Case.open_existing(case), fmt, output)
+        opened = Case.open_existing(case)
+        path = write_report(opened, fmt, output)
         out.print(Text(f"report written: {path}"))
 
 
@@ -64,3 +71,30 @@ def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> No
         out.print(
             Text(f"verified: audit chain intact, the case matches its log, findings re-hashed{notes}", style="green")
         )
+
+
+@case_app.command("set")
+def case_set_cmd(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    assignments: Annotated[list[str] | None, typer.Argument(help="field=value pairs, e.g. urn=01AB2345678.")] = None,
+    exhibit: Annotated[
+        str | None, typer.Option("--exhibit", help="Set fields of this exhibit (seal, make ...).")
+    ] = None,
+    declarations: Annotated[
+        Path | None, typer.Option("--declarations", help="A force's YAML declarations file (field: text).")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Who enters the values (default: login name).")] = None,
+) -> None:
+    """Enter SFR1 fields no run can know (URN, warrant, author, seals ...); each is audited."""
+    from safenet.case.casefields import FieldError, parse_assignments, read_declarations, set_fields
+
+    with user_errors(case):
+        try:
+            values = read_declarations(declarations) if declarations is not None else {}
+            values.update(parse_assignments(assignments or []))
+            opened = Case.open_existing(case)
+            rows = set_fields(opened, values, user or getpass.getuser(), exhibit=exhibit)
+        except FieldError as exc:
+            fail(Exit.USAGE, str(exc))
+        where = f"exhibit {exhibit}" if exhibit is not None else "the case"
+        out.print(Text(f"{len(rows)} field(s) of {where} set and audited: {', '.join(sorted(values))}"))
