@@ -29,10 +29,10 @@ from functools import partial
 from typing import BinaryIO
 
 from safenet.evidence.archives.common import (
+    ArchiveBudget,
     ArchiveCorrupt,
     ArchiveLimitExceeded,
     ArchiveLimits,
-    Budget,
     Expansion,
     Members,
     deliver,
@@ -102,14 +102,14 @@ class Nesting:
     """
 
     def __init__(self) -> None:
-        self._open: list[Budget] = []
+        self._open: list[ArchiveBudget] = []
 
     @property
-    def outermost(self) -> Budget | None:
+    def outermost(self) -> ArchiveBudget | None:
         return self._open[0] if self._open else None
 
     @contextmanager
-    def entered(self, budget: Budget) -> Iterator[Budget]:
+    def entered(self, budget: ArchiveBudget) -> Iterator[ArchiveBudget]:
         self._open.append(budget)
         try:
             yield budget
@@ -151,7 +151,7 @@ def expand(
     with open_parent() as stream:
         size = stream_size(stream) if stream.seekable() else parent.size
         nesting = nesting if nesting is not None else Nesting()
-        with nesting.entered(Budget(limits, size, nesting.outermost)) as budget:
+        with nesting.entered(ArchiveBudget(limits, size, nesting.outermost)) as budget:
             ctx = Expansion(parent, limits, warn, budget)
             yield from deliver(ctx, _EXPANDERS[filetype](ctx, stream))
 

@@ -63,7 +63,7 @@ class ArchiveCorrupt(EvidenceError):
     """A member's data cannot be decoded (truncated, corrupt stream, CRC or size mismatch)."""
 
 
-class Budget:
+class ArchiveBudget:
     """Counts what one archive actually produces against its limits.
 
     Once a limit is crossed it stays crossed: every later charge raises, so a consumer that ignores
@@ -75,10 +75,10 @@ class Budget:
     the outermost archive, the whole tree is held to the limits against that archive's compressed size.
     """
 
-    def __init__(self, limits: ArchiveLimits, compressed_size: int | None, outer: Budget | None = None) -> None:
+    def __init__(self, limits: ArchiveLimits, compressed_size: int | None, outer: ArchiveBudget | None = None) -> None:
         self.limits = limits
         self.compressed_size = compressed_size
-        self.outer: Budget | None = outer.outer or outer if outer is not None else None  # always the outermost
+        self.outer: ArchiveBudget | None = outer.outer or outer if outer is not None else None  # always the outermost
         self.produced = 0
         self.members = 0
         self._crossed_here: str | None = None
@@ -156,7 +156,7 @@ class MemberStream(io.RawIOBase):
     remembered in ``failure`` so the expansion can record them); limit errors pass through unchanged.
     """
 
-    def __init__(self, pull: Callable[[int], bytes], label: str, budget: Budget | None, drain: bool) -> None:
+    def __init__(self, pull: Callable[[int], bytes], label: str, budget: ArchiveBudget | None, drain: bool) -> None:
         super().__init__()
         self._pull = pull
         self._label = label
@@ -218,7 +218,7 @@ class Expansion:
     parent: Item
     limits: ArchiveLimits
     sink: WarningSink
-    budget: Budget
+    budget: ArchiveBudget
 
     def warn(self, code: str, message: str, locator: Locator | None = None) -> None:
         self.sink(EvidenceWarning(code, message, locator if locator is not None else self.parent.locator))

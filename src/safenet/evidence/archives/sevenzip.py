@@ -20,9 +20,9 @@ from py7zr.exceptions import PasswordRequired, UnsupportedCompressionMethodError
 
 from safenet.evidence.archives.common import (
     CHUNK,
+    ArchiveBudget,
     ArchiveCorrupt,
     ArchiveLimits,
-    Budget,
     Expansion,
     Members,
     MemberStream,
@@ -259,7 +259,7 @@ def open_7z_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits) -> 
     index = layer.inode
     if index is None or not 0 <= index < len(files) or files[index].filename != layer.value:
         raise EvidenceError(f"7z member {label} is gone: no such member at index {index}")
-    budget = Budget(limits, stream_size(fp))
+    budget = ArchiveBudget(limits, stream_size(fp))
     walker = _Walker(archive, files)
     folder = walker.folder_of[index]
     if folder is None:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from safenet.evidence.archives.common import (
     DATA_ERRORS,
+    ArchiveBudget,
     ArchiveCorrupt,
     ArchiveLimits,
-    Budget,
     Expansion,
     Members,
     MemberStream,
@@ -61,7 +61,7 @@ class _Source(io.RawIOBase):
     decoded before it still reach tarfile, which reads ahead: members before the damage stand.
     """
 
-    def __init__(self, inner: BinaryIO, budget: Budget) -> None:
+    def __init__(self, inner: BinaryIO, budget: ArchiveBudget) -> None:
         super().__init__()
         self.inner = inner
         self.error: str | None = None
@@ -220,7 +220,7 @@ def _special_kind(member: tarfile.TarInfo) -> str | None:
 def open_tar_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits) -> BinaryIO:
     """Reopen a tar member (at its header offset) or a compressed stream's content."""
     detail = layer.detail or ""
-    budget = Budget(limits, stream_size(container) if container.seekable() else None)
+    budget = ArchiveBudget(limits, stream_size(container) if container.seekable() else None)
     label = display_safe(layer.value)
     try:
         if detail in OPENERS:
@@ -235,7 +235,7 @@ def open_tar_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits) ->
         raise EvidenceError(f"cannot reopen archive member {label}: {describe(exc)}") from exc
 
 
-def _tar_at(container: BinaryIO, layer: Layer, budget: Budget) -> BinaryIO:
+def _tar_at(container: BinaryIO, layer: Layer, budget: ArchiveBudget) -> BinaryIO:
     """A seekable plain tar: read the member's header where the locator says it is."""
     container.seek(0)
     archive = tarfile.TarFile(fileobj=container, mode="r", encoding="utf-8", errors="surrogateescape")
@@ -243,7 +243,7 @@ def _tar_at(container: BinaryIO, layer: Layer, budget: Budget) -> BinaryIO:
     return _member_stream(archive, tarfile.TarInfo.fromtarfile(archive), layer, budget)
 
 
-def _tar_scan(fileobj: BinaryIO, layer: Layer, budget: Budget) -> BinaryIO:
+def _tar_scan(fileobj: BinaryIO, layer: Layer, budget: ArchiveBudget) -> BinaryIO:
     """A compressed tar: read through it to the member's header offset."""
     archive = _open_stream(fileobj)
     while (member := archive.next()) is not None:
@@ -255,7 +255,7 @@ def _tar_scan(fileobj: BinaryIO, layer: Layer, budget: Budget) -> BinaryIO:
     raise EvidenceError(f"tar member {display_safe(layer.value)} is gone: no member at offset {layer.offset}")
 
 
-def _member_stream(archive: tarfile.TarFile, member: tarfile.TarInfo, layer: Layer, budget: Budget) -> BinaryIO:
+def _member_stream(archive: tarfile.TarFile, member: tarfile.TarInfo, layer: Layer, budget: ArchiveBudget) -> BinaryIO:
     label = display_safe(layer.value)
     same = member.name == layer.value and member.offset == layer.offset
     is_file = not member.isdir() and _special_kind(member) is None

@@ -10,9 +10,9 @@ from typing import BinaryIO
 
 from safenet.evidence.archives.common import (
     CHUNK,
+    ArchiveBudget,
     ArchiveCorrupt,
     ArchiveLimits,
-    Budget,
     Expansion,
     Members,
     MemberStream,
@@ -88,7 +88,7 @@ def _data_start(ctx: Expansion, fp: BinaryIO, entry: Entry) -> int | None:
         return None
 
 
-def _check_directory(budget: Budget, fp: BinaryIO, directory: Directory) -> None:
+def _check_directory(budget: ArchiveBudget, fp: BinaryIO, directory: Directory) -> None:
     """Refuse before decompressing: too many entries, declared sizes over the limits, or entries whose
     data overlap (the construction of non-recursive zip bombs: many entries, one stretch of data)."""
     budget.check_member_count(directory.count)
@@ -192,7 +192,7 @@ def open_zip_member(container: BinaryIO, layer: Layer, limits: ArchiveLimits) ->
         raise EvidenceError(f"zip member {display_safe(layer.value)} uses compression method {entry.method}")
     start = read_local(fp, entry.offset)[1]
     reader = Reader(fp, entry, start, size, codec)
-    stream = MemberStream(reader.read, display_safe(layer.value), Budget(limits, size), drain=False)
+    stream = MemberStream(reader.read, display_safe(layer.value), ArchiveBudget(limits, size), drain=False)
     return io.BufferedReader(stream)
 
 

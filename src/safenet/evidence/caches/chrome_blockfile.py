@@ -65,7 +65,7 @@ from safenet.evidence.caches.common import (
     is_media,
     media_head,
     range_locator,
-    read_at,
+    read_exactly,
     stream_size,
     url_name,
     window,
@@ -185,7 +185,7 @@ def _walk(stream: BinaryIO, size: int, head: bytes, limits: CacheLimits) -> Iter
     bitmap = head[80:HEADER_SIZE]
     blocks = min((size - HEADER_SIZE) // ENTRY_SIZE, limits.max_entries)
     for block in range(blocks):
-        raw = read_at(stream, HEADER_SIZE + block * ENTRY_SIZE, ENTRY_SIZE)
+        raw = read_exactly(stream, HEADER_SIZE + block * ENTRY_SIZE, ENTRY_SIZE)
         fields = ENTRY.unpack(raw)
         rankings, state, created, key_len, long_key = Address(fields[2]), fields[5], fields[6], fields[7], fields[8]
         if not (rankings.initialised and rankings.file_type == _RANKINGS and state in (0, 1, 2) and key_len > 0):
@@ -205,7 +205,7 @@ def _key(stream: BinaryIO, size: int, block: int, key_len: int, long_key: Addres
         data = (
             raw[KEY_OFFSET : KEY_OFFSET + length]
             if length <= ENTRY_SIZE - KEY_OFFSET
-            else read_at(stream, start, length)
+            else read_exactly(stream, start, length)
         )
         return data.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
     return f"(long key of {key_len} bytes stored at {long_key.place()}; not read)"
@@ -237,7 +237,7 @@ def _content_type(stream: BinaryIO, entry: Entry, this_file: int, size: int) -> 
     offset = HEADER_SIZE + addr.start_block * ENTRY_SIZE
     if length > addr.blocks * ENTRY_SIZE or offset + length > size:
         return None
-    headers = read_at(stream, offset, length).lower()
+    headers = read_exactly(stream, offset, length).lower()
     found = headers.find(b"\x00content-type:")
     if found < 0:
         return None

@@ -62,7 +62,7 @@ from safenet.evidence.caches.common import (
     corrupt_warning,
     media_head,
     range_locator,
-    read_at,
+    read_exactly,
     stream_size,
     url_name,
     window,
@@ -125,15 +125,15 @@ def read_entry(stream: BinaryIO) -> SimpleEntry:
     size = stream_size(stream)
     if size < HEADER.size + 2 * EOF.size:
         raise CacheCorrupt(f"file of {size} bytes is too small for a simple-cache entry")
-    magic, version, key_len, _key_hash = HEADER.unpack(read_at(stream, 0, HEADER.size))
+    magic, version, key_len, _key_hash = HEADER.unpack(read_exactly(stream, 0, HEADER.size))
     if magic != INITIAL_MAGIC:
         raise CacheCorrupt(f"no simple-cache magic (found {magic:#018x})")
     if version != VERSION:
         raise CacheCorrupt(f"simple-cache version {version} is not one Safenet knows ({VERSION})")
     if key_len > MAX_KEY or HEADER.size + key_len + 2 * EOF.size > size:
         raise CacheOutside(f"key length {key_len} runs past the file ({size} bytes)")
-    key = read_at(stream, HEADER.size, key_len).decode("utf-8", "surrogateescape")
-    magic0, flags0, _crc0, stream0 = EOF.unpack(read_at(stream, size - EOF.size, EOF.size))
+    key = read_exactly(stream, HEADER.size, key_len).decode("utf-8", "surrogateescape")
+    magic0, flags0, _crc0, stream0 = EOF.unpack(read_exactly(stream, size - EOF.size, EOF.size))
     if magic0 != FINAL_MAGIC:
         raise CacheCorrupt(f"no end-of-stream magic in the last record (found {magic0:#018x})")
     sha = 32 if flags0 & FLAG_HAS_KEY_SHA256 else 0
@@ -141,7 +141,7 @@ def read_entry(stream: BinaryIO) -> SimpleEntry:
     body_at = HEADER.size + key_len
     if eof1_at < body_at:
         raise CacheOutside(f"stream 0 size {stream0} leaves no room for the body in a file of {size} bytes")
-    magic1, flags1, crc1, _size1 = EOF.unpack(read_at(stream, eof1_at, EOF.size))
+    magic1, flags1, crc1, _size1 = EOF.unpack(read_exactly(stream, eof1_at, EOF.size))
     if magic1 != FINAL_MAGIC:
         raise CacheCorrupt(f"no end-of-stream magic after the body at offset {eof1_at}")
     return SimpleEntry(key, body_at, eof1_at - body_at, crc1 if flags1 & FLAG_HAS_CRC32 else None)
@@ -172,7 +172,7 @@ def expand_simple(
         if entry.key != entry.url:
             note += f"; key {display_safe(entry.key[:2048])}"
         if entry.crc32 is not None:
-            crc = zlib.crc32(read_at(stream, entry.body_offset, entry.body_length))
+            crc = zlib.crc32(read_exactly(stream, entry.body_offset, entry.body_length))
             note += "; body CRC-32 matches" if crc == entry.crc32 else "; body CRC-32 does NOT match (damaged?)"
         accessed, said = _last_used(parent, siblings, limits)
         note += f"; {said}"

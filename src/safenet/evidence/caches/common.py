@@ -116,7 +116,7 @@ def stream_size(stream: BinaryIO) -> int:
     return end
 
 
-def read_at(stream: BinaryIO, offset: int, length: int) -> bytes:
+def read_exactly(stream: BinaryIO, offset: int, length: int) -> bytes:
     """Exactly ``length`` bytes at ``offset``; CacheOutside when the stream ends first."""
     stream.seek(offset)
     data = stream.read(length)

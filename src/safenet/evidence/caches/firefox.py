@@ -37,7 +37,7 @@ from safenet.evidence.caches.common import (
     item_path,
     media_head,
     range_locator,
-    read_at,
+    read_exactly,
     stream_size,
     unix_time,
     url_name,
@@ -82,14 +82,14 @@ def read_metadata(stream: BinaryIO) -> Metadata:
     size = stream_size(stream)
     if size < 4 + 4 + 28 + 4:
         raise CacheCorrupt(f"file of {size} bytes is too small for an entry")
-    (body,) = struct.unpack(">I", read_at(stream, size - 4, 4))
+    (body,) = struct.unpack(">I", read_exactly(stream, size - 4, 4))
     chunks = -(-body // CHUNK_SIZE)
     start = body + 4 + 2 * chunks
     if start + 28 > size - 4:
         raise CacheOutside(f"metadata offset {body} (header at {start}) is outside the file ({size} bytes)")
     if size - 4 - body > MAX_METADATA:
         raise CacheCorrupt(f"metadata of {size - 4 - body} bytes is over {MAX_METADATA}")
-    meta = read_at(stream, start, size - 4 - start)
+    meta = read_exactly(stream, start, size - 4 - start)
     version, fetches, fetched, modified, _frecency, expires, key_len = struct.unpack_from(">7I", meta, 0)
     if version == 0 or version > 100:
         raise CacheCorrupt(f"metadata version {version} is not one Firefox writes")

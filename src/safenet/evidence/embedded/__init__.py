@@ -23,7 +23,7 @@ from typing import BinaryIO
 from safenet.evidence.archive import ArchiveLimits, Nesting, expand
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import stream_size, window
-from safenet.evidence.embedded.common import PDF, Budget, EmbeddedLimits, embedded_depth, warn_at
+from safenet.evidence.embedded.common import PDF, EmbeddedLimits, PictureBudget, embedded_depth, warn_at
 from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, emit, expand_exif
 from safenet.evidence.embedded.exif import Found as Range
 from safenet.evidence.embedded.isobmff import CR3, HEIF, cr3_found, heif_found
@@ -98,7 +98,7 @@ def expand_embedded(
     if kind in _DOCUMENTS:
         yield from _document_parts(parent, kind, open_parent, warn, archive_limits or ArchiveLimits(), nesting)
         return
-    budget = Budget(limits)
+    budget = PictureBudget(limits)
     try:
         expand_format = _EXPANDERS[kind]
     except KeyError:
@@ -115,7 +115,7 @@ def expand_embedded(
 Found = Iterator[tuple[Item, BinaryIO]]
 
 
-def _camera(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget) -> Found:
+def _camera(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: PictureBudget) -> Found:
     """HEIF/HEIC/AVIF, CR3 and RAF: JPEG ranges found by their own structure, checked like EXIF thumbnails."""
 
     def report(problem: str) -> None:
@@ -125,17 +125,17 @@ def _camera(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget
     yield from emit(parent, stream, finder(stream, budget, report), what, warn, budget)
 
 
-def _pdf(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget) -> Found:
+def _pdf(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: PictureBudget) -> Found:
     from safenet.evidence.embedded import pdf  # pypdf: imported when a PDF is met
 
     return pdf.expand_pdf(parent, stream, warn, budget)
 
 
-def _ole(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: Budget) -> Found:
+def _ole(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, budget: PictureBudget) -> Found:
     return expand_ole(parent, stream, warn, budget)
 
 
-_Finder = Callable[[BinaryIO, Budget, Callable[[str], None]], Iterator[Range]]
+_Finder = Callable[[BinaryIO, PictureBudget, Callable[[str], None]], Iterator[Range]]
 #: Camera formats: what an item's note calls them, and where their JPEG ranges are found.
 _CAMERA: dict[str, tuple[str, _Finder]] = {
     HEIF: ("HEIF", heif_found),
@@ -143,7 +143,7 @@ _CAMERA: dict[str, tuple[str, _Finder]] = {
     RAF: ("Fujifilm RAF", lambda stream, budget, report: raf_found(stream, report)),
 }
 #: Producer → expander of a seekable stream of the parent (a document's zip is expanded by the archive code).
-_EXPANDERS: dict[str, Callable[[Item, str, BinaryIO, WarningSink, Budget], Found]] = {
+_EXPANDERS: dict[str, Callable[[Item, str, BinaryIO, WarningSink, PictureBudget], Found]] = {
     "jpeg": expand_exif,
     "tiff": expand_exif,
     **dict.fromkeys(_CAMERA, _camera),

@@ -34,7 +34,7 @@ class EmbeddedLimits:
     max_depth: int = 2  # embedded pictures inside embedded pictures (PDF › JPEG › EXIF thumbnail)
 
 
-class Budget:
+class PictureBudget:
     """Counts pictures and time for one parent; ``exceeded`` says which limit was crossed, once."""
 
     def __init__(self, limits: EmbeddedLimits) -> None:
@@ -80,7 +80,7 @@ def warn_at(warn: WarningSink, code: str, message: str, parent: Item, layer: Lay
     warn(EvidenceWarning(code, display_safe(message), locator))
 
 
-def read_at(stream: BinaryIO, offset: int, length: int) -> bytes:
+def read_upto(stream: BinaryIO, offset: int, length: int) -> bytes:
     """Up to ``length`` bytes at ``offset`` of a seekable stream (fewer at its end)."""
     if offset < 0 or length <= 0:
         return b""

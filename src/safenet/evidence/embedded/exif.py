@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from safenet.evidence.caches.common import stream_size, window
-from safenet.evidence.embedded.common import Budget, byte_range, embedded_item, read_at, warn_at
+from safenet.evidence.embedded.common import PictureBudget, byte_range, embedded_item, read_upto, warn_at
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Item, WarningSink
 from safenet.reasons import reason_of
@@ -178,7 +178,7 @@ def _segments(stream: BinaryIO, size: int, max_segments: int) -> Iterator[tuple[
     """(marker, data offset, data length) of each JPEG marker segment before the first scan."""
     pos = 2
     for _ in range(max_segments):
-        head = read_at(stream, pos, 4)
+        head = read_upto(stream, pos, 4)
         if len(head) < 2 or head[0] != 0xFF:
             return
         marker = head[1]
@@ -237,16 +237,16 @@ def _bytes_reader(data: bytes) -> Reader:
     return read
 
 
-def _jpeg_found(stream: BinaryIO, size: int, budget: Budget, report: Callable[[str], None]) -> Iterator[Found]:
+def _jpeg_found(stream: BinaryIO, size: int, budget: PictureBudget, report: Callable[[str], None]) -> Iterator[Found]:
     for marker, start, length in _segments(stream, size, budget.limits.max_segments):
         if marker not in (0xE1, 0xE2):
             continue
-        magic = read_at(stream, start, 6)
+        magic = read_upto(stream, start, 6)
         if marker == 0xE1 and magic == b"Exif\x00\x00":
-            data = read_at(stream, start + 6, length - 6)
+            data = read_upto(stream, start + 6, length - 6)
             yield from exif_thumbnails(data, start + 6, budget.limits.max_ifds, report, f"EXIF segment at {start}")
         elif marker == 0xE2 and magic[:4] == b"MPF\x00":
-            data = read_at(stream, start + 4, length - 4)
+            data = read_upto(stream, start + 4, length - 4)
             reader = _bytes_reader(data)
             mpo = _collect(
                 _mpo_entries(reader, len(data), start + 4, budget.limits.max_pictures),
@@ -273,7 +273,7 @@ def exif_thumbnails(data: bytes, base: int, max_ifds: int, report: Callable[[str
 
 
 def expand_exif(
-    parent: Item, filetype: str, stream: BinaryIO, warn: WarningSink, budget: Budget
+    parent: Item, filetype: str, stream: BinaryIO, warn: WarningSink, budget: PictureBudget
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Yield each EXIF thumbnail, preview or MPO picture of a seekable JPEG or TIFF stream."""
     size = stream_size(stream)
@@ -286,14 +286,14 @@ def expand_exif(
     else:
 
         def peek(offset: int, length: int) -> bytes:
-            return read_at(stream, offset, length)
+            return read_upto(stream, offset, length)
 
         found = iter(_collect(_tiff_file(peek, size, budget.limits.max_ifds), "TIFF structure", report))
     yield from emit(parent, stream, found, "JPEG" if filetype == "jpeg" else "TIFF/camera RAW", warn, budget)
 
 
 def emit(
-    parent: Item, stream: BinaryIO, found: Iterator[Found], kind: str, warn: WarningSink, budget: Budget
+    parent: Item, stream: BinaryIO, found: Iterator[Found], kind: str, warn: WarningSink, budget: PictureBudget
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Check each JPEG range found in a parent (inside it, not empty, within the limits, starts with a JPEG
     marker) and yield it as an item named by its label; ``kind`` names the parent in the note."""
@@ -319,7 +319,7 @@ def emit(
             message = f"{one.what} of {one.length} bytes is over the {budget.limits.max_picture_bytes}-byte limit"
             warn_at(warn, "embedded-limit", message, parent, layer)
             continue
-        head = read_at(stream, one.offset, 64)
+        head = read_upto(stream, one.offset, 64)
         if not head.startswith(_SOI):
             warn_at(warn, "embedded-corrupt", f"{one.what} does not start with a JPEG marker", parent, layer)
             continue

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from safenet.evidence.caches.common import stream_size
-from safenet.evidence.embedded.common import Budget, read_at
+from safenet.evidence.embedded.common import PictureBudget, read_upto
 from safenet.evidence.embedded.exif import EXIF, Bad, Found, exif_thumbnails
 from safenet.reasons import reason_of
 
@@ -76,7 +76,7 @@ class _Boxes:
         self.stream, self.size, self.walked = stream, size, 0
 
     def read(self, offset: int, length: int) -> bytes:
-        return read_at(self.stream, offset, length)
+        return read_upto(self.stream, offset, length)
 
     def children(self, start: int, end: int, depth: int) -> Iterator[Box]:
         """The boxes chained from ``start`` to ``end`` (a parent's payload); lies raise :class:`Bad`."""
@@ -215,7 +215,7 @@ def heif_items(stream: BinaryIO) -> list[HeifItem]:
     return [items[key] for key in sorted(items)]
 
 
-def heif_found(stream: BinaryIO, budget: Budget, report: Callable[[str], None]) -> Iterator[Found]:
+def heif_found(stream: BinaryIO, budget: PictureBudget, report: Callable[[str], None]) -> Iterator[Found]:
     """EXIF thumbnails of Exif items and JPEG items of a HEIF file."""
     try:
         items = heif_items(stream)
@@ -237,7 +237,7 @@ def heif_found(stream: BinaryIO, budget: Budget, report: Callable[[str], None]) 
         if length > budget.limits.max_picture_bytes:
             report(f"{where} of {length} bytes is over the {budget.limits.max_picture_bytes}-byte limit")
             continue
-        data = read_at(stream, offset, length)
+        data = read_upto(stream, offset, length)
         tiff_at = 4 + int.from_bytes(data[:4], "big")
         if tiff_at >= length:
             report(f"{where}: TIFF header offset {tiff_at - 4} lies outside the item")

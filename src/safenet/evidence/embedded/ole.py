@@ -24,7 +24,7 @@ import olefile
 from safenet.analysis.filetype import TYPES, MediaKind
 from safenet.evidence.carve import CarveLimits, carve
 from safenet.evidence.carve.scan import CarveLimitReached
-from safenet.evidence.embedded.common import Budget, EmbeddedLimits, byte_range, embedded_item, reason, warn_at
+from safenet.evidence.embedded.common import EmbeddedLimits, PictureBudget, byte_range, embedded_item, reason, warn_at
 from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, Item, WarningSink
 from safenet.reasons import reason_of
@@ -34,7 +34,7 @@ _ERRORS = (OSError, ValueError, struct.error, IndexError, KeyError, TypeError, R
 
 
 def expand_ole(
-    parent: Item, stream: BinaryIO, warn: WarningSink, budget: Budget
+    parent: Item, stream: BinaryIO, warn: WarningSink, budget: PictureBudget
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Yield each whole picture found in the streams of a seekable compound file."""
     limits = budget.limits

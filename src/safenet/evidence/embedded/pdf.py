@@ -31,11 +31,11 @@ from pypdf.generic import ArrayObject, IndirectObject, NameObject, StreamObject
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import (
     PDF,
-    Budget,
     EmbeddedLimits,
+    PictureBudget,
     byte_range,
     embedded_item,
-    read_at,
+    read_upto,
     reason,
     warn_at,
 )
@@ -89,13 +89,13 @@ class _TooBig(Exception):
 
 def _stored_range(stream: BinaryIO, start: int, raw: bytes) -> int | None:
     """File offset of a stream's data when the bytes after its ``stream`` keyword are ``raw``."""
-    head = read_at(stream, start, 64 << 10)
+    head = read_upto(stream, start, 64 << 10)
     at = head.find(b"stream")
     while at >= 0:
         for eol in (b"\r\n", b"\n", b"\r"):
             if head[at + 6 : at + 6 + len(eol)] == eol:
                 offset = start + at + 6 + len(eol)
-                if read_at(stream, offset, len(raw)) == raw:
+                if read_upto(stream, offset, len(raw)) == raw:
                     return offset
         at = head.find(b"stream", at + 6)
     return None
@@ -123,7 +123,7 @@ class _Encrypted(Exception):
 
 
 def expand_pdf(
-    parent: Item, stream: BinaryIO, warn: WarningSink, budget: Budget
+    parent: Item, stream: BinaryIO, warn: WarningSink, budget: PictureBudget
 ) -> Generator[tuple[Item, BinaryIO], None, None]:
     """Yield each JPEG / JPEG 2000 picture stored in a seekable PDF stream."""
     limits = budget.limits

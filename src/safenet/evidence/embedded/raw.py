@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from safenet.evidence.embedded.common import read_at
+from safenet.evidence.embedded.common import read_upto
 from safenet.evidence.embedded.exif import Found
 
 RAF = "raf"
@@ -29,7 +29,7 @@ _PREVIEW_AT = 84  # offset u32, then length u32
 
 
 def raf_found(stream: BinaryIO, report: Callable[[str], None]) -> Iterator[Found]:
-    head = read_at(stream, 0, _PREVIEW_AT + 8)
+    head = read_upto(stream, 0, _PREVIEW_AT + 8)
     if not head.startswith(MAGIC) or len(head) < _PREVIEW_AT + 8:
         report(f"RAF header is {len(head)} bytes, shorter than the {_PREVIEW_AT + 8} that name the preview")
         return
