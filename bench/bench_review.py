@@ -51,9 +51,9 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import OUT_DIR, host_info, median, print_table, read_manifest, write_manifest
 from safenet.analysis.thumbs import JPEG_QUALITY
+from safenet.case.clusters import build_clusters
 from safenet.case.store import Case
 from safenet.demo import picture
-from safenet.engine.clusters import build_clusters
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.users import Role, UserStore

@@ -15,6 +15,7 @@ from safenet.evidence.model import EvidenceError, OpenContext
 def inspect_source(path: Path, context: OpenContext | None = None) -> dict[str, Any]:
     """Describe a disk image or device: its format, size, stored hashes and every volume's state."""
     from safenet.evidence.image import ImageEvidence
+    from safenet.evidence.image.chain import VolumeState
     from safenet.evidence.model import NotMyFormat
 
     if not path.exists():
@@ -31,6 +32,10 @@ def inspect_source(path: Path, context: OpenContext | None = None) -> dict[str, 
         partition = next((la for la in volume.layers if la.kind.value == "partition"), None)
         encryption = next((la.detail for la in volume.layers if la.kind.value == "encryption"), None)
         fs = next((la.detail for la in volume.layers if la.kind.value == "filesystem"), None)
+        state, message = volume.state.value, volume.message
+        if volume.state is VolumeState.READABLE and (problem := evidence.check(volume)):
+            # what triage would meet: "readable" only where the file system opens and its root folder lists
+            state, message = VolumeState.ERROR.value, "; ".join(filter(None, (message, problem)))
         volumes.append(
             {
                 "name": volume.name,
@@ -40,8 +45,8 @@ def inspect_source(path: Path, context: OpenContext | None = None) -> dict[str, 
                 "length": partition.length if partition else None,
                 "encryption": encryption,
                 "filesystem": fs,
-                "state": volume.state.value,
-                "message": volume.message,
+                "state": state,
+                "message": message,
                 "unlocked_with": volume.unlocked_with.value if volume.unlocked_with else None,
             }
         )

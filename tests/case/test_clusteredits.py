@@ -12,12 +12,12 @@ from PIL import Image
 
 from safenet.case.clusteredits import merge_clusters, split_items
 from safenet.case.clustermap import MERGE, SPLIT, ClusterEdit, apply_edits, cluster_map
+from safenet.case.clusters import build_clusters, cluster_report
 from safenet.case.gradings import GradingError, review_queue
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
 from safenet.case.verify import verify_case
 from safenet.demo import picture
-from safenet.engine.clusters import build_clusters, cluster_report
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind

@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 from PIL import Image, ImageOps
 
+from safenet.case.clusters import build_clusters
 from safenet.case.store import Case, CaseError
 from safenet.cli import main
-from safenet.engine.clusters import build_clusters
 from safenet.engine.events import Hit
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.store import HashSetStore

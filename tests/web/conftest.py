@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from safenet.case.clusters import build_clusters
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
 from safenet.demo import picture
-from safenet.engine.clusters import build_clusters
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind

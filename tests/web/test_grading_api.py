@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
+from safenet.case.clusters import build_clusters
 from safenet.case.gradings import Grade, current_gradings, grade_items
 from safenet.case.store import Case
-from safenet.engine.clusters import build_clusters
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.store import HashSetStore

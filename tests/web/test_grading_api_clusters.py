@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from safenet.engine.clusters import build_clusters
+from safenet.case.clusters import build_clusters
 from tests.web.conftest import Browser, Built
 
 

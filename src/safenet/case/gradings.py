@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from safenet.case.clustermap import cluster_map
 from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, RevealRow, Run
 from safenet.case.store import Case
-from safenet.engine.verdict import is_hit
+from safenet.case.verdict import is_hit
 from safenet.evidence.locator import LayerKind, Locator
 from safenet.hashsets.categories import most_severe
 from safenet.users import Role, User

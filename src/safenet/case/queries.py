@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from safenet.case.schema import Exhibit, Finding, ItemRow, Run, WarningRow
 from safenet.case.store import Case
-from safenet.engine.verdict import is_hit
+from safenet.case.verdict import is_hit
 from safenet.evidence.carve import REGION
 from safenet.evidence.locator import LayerKind
 
@@ -49,7 +49,7 @@ def item_rows(case: Case, ids: Iterable[int]) -> list[tuple[ItemRow, str]]:
 
 
 def hit_item_ids(session: Session, exhibit_id: int | None = None) -> set[int]:
-    """Items that at least one illicit set matched as a hit (``engine.verdict.is_hit``)."""
+    """Items that at least one illicit set matched as a hit (``case.verdict.is_hit``)."""
     query = select(Finding.item_id, Finding.set_kind, Finding.category)
     if exhibit_id is not None:
         query = query.join(ItemRow, ItemRow.id == Finding.item_id).where(ItemRow.exhibit_id == exhibit_id)

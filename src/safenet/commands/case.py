@@ -45,7 +45,7 @@ def cluster_cmd(
     ] = DEFAULT_PDQ_THRESHOLD,
 ) -> None:
     """Group the case's unknown images into near-duplicate clusters (PDQ), for grading them together."""
-    from safenet.engine.clusters import build_clusters
+    from safenet.case.clusters import build_clusters
 
     with user_errors():
         outcome = build_clusters(Case.open_existing(case), threshold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,15 @@ from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
 from safenet.report.summary import summarise
+
+Filesystem = Annotated[
+    str | None,
+    typer.Option(
+        "--filesystem",
+        help="Where a volume holds two file systems (re-formatting can leave both), examine only this one: "
+        "ntfs, fat, exfat, ext, hfs or iso9660 (default: each that opens, each as its own layer).",
+    ),
+]
 
 
 def triage_cmd(
@@ -78,6 +88,7 @@ def triage_cmd(
     recovery: Recovery = None,
     keys: Keys = None,
     partition: Partitions = None,
+    filesystem: Filesystem = None,
     verify_image: Annotated[
         bool, typer.Option("--verify-image", help="Hash the image (E01: check its stored MD5/SHA-1) first.")
     ] = False,
@@ -100,7 +111,7 @@ def triage_cmd(
             workers=workers,
             executor=executor,
             operator=operator or getpass.getuser(),
-            context=open_context(password, recovery, keys, partition),
+            context=replace(open_context(password, recovery, keys, partition), filesystem=filesystem or ""),
             verify_image=verify_image,
         )
         the_case = Case.create_or_open(case)
@@ -125,12 +136,14 @@ def inspect_cmd(
     password: Password = None,
     recovery: Recovery = None,
     keys: Keys = None,
+    filesystem: Filesystem = None,
 ) -> None:
     """Show the volumes, file systems, encryption, sizes and stored hash of a disk image or device."""
     from safenet.inspect import inspect_source
 
     with user_errors():
-        info = inspect_source(source, open_context(password, recovery, keys, None))
+        context = replace(open_context(password, recovery, keys, None), filesystem=filesystem or "")
+        info = inspect_source(source, context)
         out.print(
             plain(
                 f"{info['source']}: {info['format']} {'device' if info['device'] else 'image'}, {info['size']:,} bytes"

@@ -25,6 +25,7 @@ from safenet.case.recorder import audit_unrecorded, record_results, record_warni
 from safenet.case.records import ItemRecord, WorkResult
 from safenet.case.schema import Run
 from safenet.case.store import Case
+from safenet.case.verdict import is_hit
 from safenet.engine.events import Hit, NoEvents, TriageEvents
 from safenet.engine.executors import (
     ExecutorKind,
@@ -37,7 +38,6 @@ from safenet.engine.executors import (
 )
 from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
-from safenet.engine.verdict import is_hit
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext

@@ -90,6 +90,7 @@ class OpenContext:
     credentials: tuple[Credential, ...] = ()
     partitions: tuple[str, ...] = ()  # volume names to examine (e.g. "p2", "vss1"); empty means all
     unallocated: bool = False  # list each file system's unallocated space as a region to carve (full profile)
+    filesystem: str = ""  # in a volume holding several file systems, examine only this family ("ntfs", "ext" ...)
 
 
 class EvidenceError(Exception):

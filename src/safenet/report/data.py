@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from safenet.case.clusters import cluster_report
 from safenet.case.queries import item_rows, items_with_findings, warnings_with_labels
 from safenet.case.schema import Finding, ItemRow
 from safenet.case.store import Case
-from safenet.engine.clusters import cluster_report
 from safenet.report.categorisation import Categorisation, ItemCategory, categorise
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 from safenet.report.times import iso_time

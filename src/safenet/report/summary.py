@@ -17,8 +17,8 @@ from safenet import __version__
 from safenet.case.queries import exhibit_facts, hit_findings
 from safenet.case.schema import Run
 from safenet.case.store import Case
+from safenet.case.verdict import is_hit
 from safenet.engine.profiles import Profile
-from safenet.engine.verdict import is_hit
 from safenet.hashsets.categories import most_severe, uk_scheme
 
 #: Warning codes that mean part of an exhibit was not examined; each is counted in "not examined".

@@ -32,7 +32,7 @@ from dfvfs.resolver import resolver
 
 from safenet.evidence.carve import REGION
 from safenet.evidence.directory import open_readonly
-from safenet.evidence.image import deps
+from safenet.evidence.image import deps, signatures
 from safenet.evidence.image.chain import ENCRYPTION_NAME, Scanner, Volume, VolumeState, WrongCredential, spec_for
 from safenet.evidence.image.integrity import stored_hashes
 from safenet.evidence.image.native import NativeFileSystem
@@ -103,6 +103,7 @@ class ImageEvidence:
         self._direct: dict[tuple[Layer, ...], dict[tuple[int, str], tuple[int, tuple[tuple[int, int], ...]]]] = {}
 
     def _selected(self, volumes: list[Volume]) -> list[Volume]:
+        volumes = self._chosen_fs(volumes)
         wanted = set(self.context.partitions)
         if not wanted:
             return volumes
@@ -113,6 +114,34 @@ class ImageEvidence:
                 f"{', '.join(sorted(names)) or 'no partitions'}"
             )
         return [v for v in volumes if any(la.value in wanted for la in v.layers if la.kind is LayerKind.PARTITION)]
+
+    def _chosen_fs(self, volumes: list[Volume]) -> list[Volume]:
+        """``--filesystem``: in a volume holding several file systems, keep only the one of that family."""
+        if not self.context.filesystem:
+            return volumes
+        wanted = signatures.family(self.context.filesystem)
+        if wanted is None:
+            raise EvidenceError(
+                f"--filesystem {self.context.filesystem}: not a file-system type Safenet can choose; use one of "
+                f"{', '.join(signatures.CHOICES)}"
+            )
+        chosen = [v for v in volumes if v.signatures and signatures.family(v.layers[-1].detail or "") == wanted]
+        if not chosen:
+            held = [v.name for v in volumes if v.signatures]
+            raise EvidenceError(
+                f"no volume of {self.path.name} holds both a {signatures.SHOWN[wanted]} file system and another "
+                f"one; volumes with several: {', '.join(held) or 'none'}"
+            )
+        keep = {v.layers[:-1] for v in chosen}
+        return [v for v in volumes if v in chosen or v.layers[:-1] not in keep]
+
+    def check(self, volume: Volume) -> str:
+        """Why a readable volume's file system cannot be listed ("" when it can): opened as :meth:`items`
+        opens it, and its root folder read, so ``inspect`` says readable only where triage can list."""
+        try:
+            return self._fs(volume.layers, volume).root_problem()
+        except EvidenceError as exc:
+            return reason_of(exc)
 
     # --- Evidence protocol ----------------------------------------------------------------------
     def describe(self) -> EvidenceDescription:
@@ -158,6 +187,9 @@ class ImageEvidence:
                 warn(EvidenceWarning("volume-unreadable", f"{volume.name}: {reason_of(exc)}; not examined", base))
                 continue
             base = Locator((*base.layers[:-1], Layer(LayerKind.FILESYSTEM, detail=fs.name)))
+            if volume.signatures:
+                what = f"{volume.message}; {fs.name} examined as its own layer (the older's files may be overwritten)"
+                warn(EvidenceWarning("several-filesystems", what, base))
             yield from self._volume_items(fs, base, warn, live)
 
     def _volume_items(
@@ -248,13 +280,16 @@ class ImageEvidence:
             return cast(TskFileSystem | NativeFileSystem, cache[key])
         ctx = self._local.__dict__.setdefault("ctx", dfcontext.Context())
         detail = layers[-1].detail or ""
+        # A named TSK type opens only that family: a volume with two file systems' signatures (see signatures.py)
+        # is refused by TSK's detection. A fresh scan's dfVFS names ("NTFS", "EXT") keep TSK's own detection.
+        kind = detail if detail in TSK_NAMES and (volume is None or volume.signatures) else ""
         try:
             parent = spec_for(str(self.path), layers[:-1], self.context.credentials, ctx)
             fs: TskFileSystem | NativeFileSystem
             if detail in TSK_NAMES or (volume is not None and detail in _TSK_FIRST):
                 try:
                     raw = self._raw_volume(layers[:-1])
-                    fs = TskFileSystem(raw or resolver.Resolver.OpenFileObject(parent, resolver_context=ctx))
+                    fs = TskFileSystem(raw or resolver.Resolver.OpenFileObject(parent, resolver_context=ctx), kind)
                     if not fs.name:
                         raise EvidenceError("TSK found a file system type Safenet does not list")
                 except EvidenceError:

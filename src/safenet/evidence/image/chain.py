@@ -9,6 +9,7 @@ its own, so one bad partition becomes one recorded problem and the others are st
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from dfvfs.resolver import context as dfcontext
 from dfvfs.resolver import resolver
 from dfvfs.volume import factory as volume_factory
 
-from safenet.evidence.image import noatime, tsk
+from safenet.evidence.image import noatime, signatures, tsk
 from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Credential, CredentialKind
 from safenet.reasons import reason_of
@@ -86,6 +87,8 @@ class Volume:
     state: VolumeState
     message: str = ""
     unlocked_with: CredentialKind | None = None
+    #: the file-system families whose signatures the volume holds, where more than one (see ``signatures``)
+    signatures: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -142,21 +145,52 @@ class Scanner:
             return self._encrypted(inner, layers, depth)
         if inner is not None and inner.type_indicator in VOLUME_DETAIL:
             return self._volume_system(spec, inner, layers, depth)
-        return [self._file_system(spec, layers)]
+        return self._file_systems(spec, layers)
 
-    def _file_system(self, spec: PathSpec, layers: tuple[Layer, ...]) -> Volume:
+    def _file_systems(self, spec: PathSpec, layers: tuple[Layer, ...]) -> list[Volume]:
+        """The file system(s) of a volume: one, or one per file system that opens where its start holds the
+        signatures of several (re-formatting can leave two; see ``signatures``)."""
+        several = self._several(spec, layers)
+        if several:
+            return several
         try:
             fs_spec = self.scanner.ScanForFileSystem(spec)
         except (dferrors.Error, OSError, RuntimeError) as exc:
-            return Volume(layers, spec, VolumeState.ERROR, f"file-system scan failed: {_short(exc)}")
+            return [Volume(layers, spec, VolumeState.ERROR, f"file-system scan failed: {_short(exc)}")]
         if fs_spec is None:
             detail = self._tsk_detect(spec)
             if detail:
-                return Volume((*layers, Layer(LayerKind.FILESYSTEM, detail=detail)), spec, VolumeState.READABLE)
-            return Volume(layers, spec, VolumeState.UNKNOWN, "no file system Safenet can read")
-        return Volume(
-            (*layers, Layer(LayerKind.FILESYSTEM, detail=fs_spec.type_indicator)), fs_spec, VolumeState.READABLE
-        )
+                return [Volume((*layers, Layer(LayerKind.FILESYSTEM, detail=detail)), spec, VolumeState.READABLE)]
+            return [Volume(layers, spec, VolumeState.UNKNOWN, "no file system Safenet can read")]
+        return [
+            Volume((*layers, Layer(LayerKind.FILESYSTEM, detail=fs_spec.type_indicator)), fs_spec, VolumeState.READABLE)
+        ]
+
+    def _several(self, spec: PathSpec, layers: tuple[Layer, ...]) -> list[Volume]:
+        """One volume per file system TSK opens (asked one family at a time) where the volume holds
+        signatures of more than one; [] otherwise, or where none opens (then the usual detection decides)."""
+        try:
+            file_object = resolver.Resolver.OpenFileObject(spec, resolver_context=self.context)
+            file_object.seek(0)
+            head = bytes(file_object.read(signatures.HEAD))
+        except (dferrors.Error, OSError, RuntimeError, AttributeError):
+            return []
+        found = signatures.families(head)
+        if len(found) < 2:
+            return []
+        opened = {family: tsk.detect(file_object, family) for family in found}
+        if not any(opened.values()):
+            return []
+        shown = " and ".join(signatures.SHOWN[family] for family in found)
+        message = f"signatures of {shown} in one volume"
+        if closed := [signatures.SHOWN[family] for family, name in opened.items() if not name]:
+            message += f" ({', '.join(closed)} does not open)"
+        readable, found_all = VolumeState.READABLE, tuple(found)
+        return [
+            Volume((*layers, Layer(LayerKind.FILESYSTEM, detail=name)), spec, readable, message, None, found_all)
+            for name in opened.values()
+            if name
+        ]
 
     def _tsk_detect(self, spec: PathSpec) -> str:
         """TSK's verdict on a volume dfVFS found no file system in (dfVFS checks with libyal readers only)."""
@@ -170,7 +204,7 @@ class Scanner:
         kind = root.type_indicator
         out: list[Volume] = []
         if kind == dfdef.TYPE_INDICATOR_VSHADOW:  # the live volume sits beside its snapshots
-            out.append(self._file_system(parent, layers))
+            out.extend(self._file_systems(parent, layers))
         try:
             system = volume_factory.Factory.NewVolumeSystem(kind)
             system.Open(root)
@@ -238,7 +272,7 @@ class Scanner:
         self, spec: PathSpec, layers: tuple[Layer, ...], depth: int, kind: CredentialKind | None
     ) -> list[Volume]:
         found = self._scan(spec, layers, depth + 1)
-        return [Volume(v.layers, v.path_spec, v.state, v.message, kind or v.unlocked_with) for v in found]
+        return [dataclasses.replace(v, unlocked_with=kind or v.unlocked_with) for v in found]
 
 
 def _short(exc: BaseException) -> str:

@@ -48,6 +48,17 @@ class NativeFileSystem:
             ) from exc
         self.name = fs_spec.type_indicator
 
+    def root_problem(self) -> str:
+        """Why the root folder cannot be read ("" when it can); see ``TskFileSystem.root_problem``."""
+        try:
+            root = self.fs.GetRootFileEntry()
+            if root is None:
+                return "root folder not found"
+            next(iter(root.sub_file_entries), None)
+        except (dferrors.Error, OSError) as exc:
+            return f"root folder unreadable: {reason_of(exc)}"
+        return ""
+
     def items(self, base: Locator, warn: WarningSink) -> Iterator[Item]:
         warn(
             EvidenceWarning(

@@ -61,6 +61,16 @@ _FS_NAMES = {
 }
 #: FILESYSTEM layer details read through TSK (stored in case files: never rename).
 TSK_NAMES = frozenset(_FS_NAMES.values())
+#: A file-system family or name -> the TSK type that tries only that family: a volume holding signatures of
+#: two file systems is refused by TSK's detection ("multiple file system types") but opens one type at a time.
+_KIND_TYPE = {
+    "NTFS": pytsk3.TSK_FS_TYPE_NTFS,
+    "exFAT": pytsk3.TSK_FS_TYPE_EXFAT,
+    **dict.fromkeys(("FAT", "FAT12", "FAT16", "FAT32"), pytsk3.TSK_FS_TYPE_FAT_DETECT),
+    **dict.fromkeys(("EXT", "ext2", "ext3", "ext4"), pytsk3.TSK_FS_TYPE_EXT_DETECT),
+    **dict.fromkeys(("HFS", "HFS+"), pytsk3.TSK_FS_TYPE_HFS_DETECT),
+    "ISO9660": pytsk3.TSK_FS_TYPE_ISO9660_DETECT,
+}
 _FAT = frozenset({"FAT12", "FAT16", "FAT32", "exFAT"})
 _TIME_PRECISION = {"FAT12": 2.0, "FAT16": 2.0, "FAT32": 2.0, "exFAT": 0.01, "HFS+": 1.0, "ISO9660": 1.0}
 
@@ -203,14 +213,13 @@ class TskFileSystem:
     """One file system opened with TSK on a dfVFS file object or a :class:`RawVolume` (one per thread: TSK
     handles are not shared)."""
 
-    def __init__(self, file_object: Any) -> None:
+    def __init__(self, file_object: Any, kind: str = "") -> None:
+        """``kind`` (a family or a TSK name, see :data:`_KIND_TYPE`) opens only that file system; empty: TSK
+        detects it."""
         self._file_object = file_object
         self._want_slack = True  # see items()
         try:
-            if isinstance(file_object, RawVolume):
-                self.fs = pytsk3.FS_Info(file_object.image, offset=file_object.offset)
-            else:
-                self.fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
+            self.fs = _fs_info(file_object, kind)
         except OSError as exc:
             raise EvidenceError(f"TSK cannot open the file system: {reason_of(exc)}") from exc
         self.name = _FS_NAMES.get(self.fs.info.ftype, "")
@@ -218,6 +227,15 @@ class TskFileSystem:
         self.cluster_size = _fat_cluster_size(file_object, self.name) or self.block_size
         self._raw = file_object if isinstance(file_object, RawVolume) and self.name in _DIRECT else None
         self.direct: dict[tuple[int, str], tuple[int, tuple[tuple[int, int], ...]]] = {}
+
+    def root_problem(self) -> str:
+        """Why the root folder cannot be read ("" when it can): ``inspect`` calls a file system readable only
+        when its listing can start (a damaged HFS+ catalog opens, then fails here)."""
+        try:
+            next(iter(self.fs.open_dir(path="/")), None)
+        except OSError as exc:
+            return f"root folder unreadable: {reason_of(exc)}"
+        return ""
 
     # --- enumeration ---------------------------------------------------------------------------
     def items(self, base: Locator, warn: WarningSink, *, slack: bool = True) -> Iterator[Item]:
@@ -655,14 +673,22 @@ def _iso_named(item: Item, hierarchies: iso.Hierarchies) -> Item:
     return dataclasses.replace(item, locator=locator, name=name, note=note)
 
 
-def detect(file_object: Any) -> str:
+def detect(file_object: Any, kind: str = "") -> str:
     """The name of the file system TSK finds on a volume ("" if none): used where dfVFS's own
-    detection gives up (it refuses exFAT inside an MBR partition, for one), since TSK reads it anyway."""
+    detection gives up (it refuses exFAT inside an MBR partition, for one), since TSK reads it anyway.
+    ``kind`` asks about one family only (see :class:`TskFileSystem`)."""
     try:
-        fs = pytsk3.FS_Info(TSKFileSystemImage(file_object))
+        fs = _fs_info(file_object, kind)
     except OSError:
         return ""
     return _FS_NAMES.get(fs.info.ftype, "")
+
+
+def _fs_info(file_object: Any, kind: str) -> Any:
+    ftype = _KIND_TYPE.get(kind, pytsk3.TSK_FS_TYPE_DETECT)
+    if isinstance(file_object, RawVolume):
+        return pytsk3.FS_Info(file_object.image, offset=file_object.offset, type=ftype)
+    return pytsk3.FS_Info(TSKFileSystemImage(file_object), type=ftype)
 
 
 def _fat_cluster_size(file_object: Any, fs_name: str) -> int:

@@ -26,7 +26,7 @@ from safenet.analysis.pdq import DEFAULT_THRESHOLD
 from safenet.case.clustermap import cluster_map
 from safenet.case.schema import ClusterRow, Exhibit, Finding, ItemRow
 from safenet.case.store import Case
-from safenet.engine.verdict import is_hit
+from safenet.case.verdict import is_hit
 from safenet.hashsets.index import BruteForceIndex, FaissIndex, PerceptualIndex
 from safenet.hashsets.perceptual import FAISS_FROM
 

@@ -1,0 +1,132 @@
+"""Disk-image gaps found with third-party images (issue 13 part 3): a volume holding two file systems,
+NTFS metadata files in the full profile, and deleted ext names whose content is gone."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from safenet.case.schema import WarningRow
+from safenet.case.store import Case
+from safenet.cli import Exit, main
+from safenet.evidence.image import ImageEvidence
+from safenet.evidence.locator import LayerKind
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, OpenContext
+from safenet.inspect import inspect_source
+from tests.builders import jpeg
+from tests.datafiles import DATA, data_file
+
+HAVE_DUAL = bool(shutil.which("mkntfs") and shutil.which("ntfscp") and shutil.which("mkfs.ext2"))
+
+# --- a volume with the signatures of two file systems --------------------------------------------------
+
+NTFS_FILES = {"ntfs-photo.jpg": jpeg(7001, (200, 150)), "ntfs-note.txt": b"written while the volume was NTFS\n"}
+EXT_FILES = {"ext-photo.jpg": jpeg(7002, (160, 120)), "ext-note.txt": b"written after re-formatting as ext2\n"}
+
+
+def dual_image(tmp_path: Path) -> Path:
+    """An NTFS volume re-formatted as a small ext2 without wiping, its NTFS boot sector put back.
+
+    mkntfs with 64 KiB clusters puts $MFT at 128 KiB and file data past the MFT zone (megabytes in); the
+    ext2 (1 KiB blocks, 32 inodes, no reserved GDT blocks, no discard) lives in the first 2 MiB and its
+    structures end before 128 KiB, so both stay whole: the NTFS boot sector at sector 0 (mke2fs zeroes it)
+    and the ext2 superblock at 1024. TSK's detection then refuses the volume ("multiple file system types").
+    """
+    image = tmp_path / "dual.img"
+    subprocess.run(["truncate", "-s", "32M", str(image)], check=True)
+    subprocess.run(["mkntfs", "-F", "-q", "-f", "-c", "65536", str(image)], check=True, capture_output=True)
+    for name, data in NTFS_FILES.items():
+        (tmp_path / name).write_bytes(data)
+        subprocess.run(["ntfscp", "-f", str(image), str(tmp_path / name), name], check=True, capture_output=True)
+    boot = image.read_bytes()[:512]
+    tree = tmp_path / "ext-tree"
+    tree.mkdir()
+    for name, data in EXT_FILES.items():
+        (tree / name).write_bytes(data)
+    cmd = ["mkfs.ext2", "-q", "-F", "-b", "1024", "-N", "32", "-O", "^resize_inode", "-E", "nodiscard"]
+    subprocess.run([*cmd, "-d", str(tree), str(image), "2048"], check=True, capture_output=True)
+    with image.open("r+b") as out:
+        out.write(boot)
+    return image
+
+
+@pytest.fixture(scope="module")
+def dual(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not HAVE_DUAL:
+        pytest.skip("mkntfs, ntfscp or mkfs.ext2 missing (make sysdeps-test)")
+    return dual_image(tmp_path_factory.mktemp("dual"))
+
+
+def _fs(item: Item) -> str:
+    return next(la.detail or "" for la in item.locator.layers if la.kind is LayerKind.FILESYSTEM)
+
+
+def _listing(image: Path, context: OpenContext | None = None) -> tuple[dict[str, str], list[EvidenceWarning]]:
+    """(fs name/file name -> MD5 of its content, warnings) for the user files of ``image``."""
+    evidence = ImageEvidence(image, context)
+    warnings: list[EvidenceWarning] = []
+    found = {}
+    for item in evidence.items(warnings.append):
+        if item.name in NTFS_FILES or item.name in EXT_FILES:
+            with evidence.open(item.locator) as stream:
+                found[f"{_fs(item)}/{item.name}"] = hashlib.md5(stream.read()).hexdigest()
+    return found, warnings
+
+
+def _md5s(prefix: str, files: dict[str, bytes]) -> dict[str, str]:
+    return {f"{prefix}/{name}": hashlib.md5(data).hexdigest() for name, data in files.items()}
+
+
+def test_each_file_system_of_a_volume_with_two_is_examined_as_its_own_layer(dual: Path) -> None:
+    found, warnings = _listing(dual)
+    assert found == _md5s("NTFS", NTFS_FILES) | _md5s("ext2", EXT_FILES)
+    assert "volume-unreadable" not in {w.code for w in warnings}
+    several = [w for w in warnings if w.code == "several-filesystems"]
+    assert [w.locator.leaf.detail for w in several if w.locator] == ["NTFS", "ext2"]
+    for warning in several:
+        assert "signatures of NTFS and ext2/3/4 in one volume" in warning.message
+
+
+def test_inspect_opens_what_it_calls_readable_and_agrees_with_triage(dual: Path) -> None:
+    info = inspect_source(dual)
+    assert [(v["filesystem"], v["state"]) for v in info["volumes"]] == [("NTFS", "readable"), ("ext2", "readable")]
+    assert all("signatures of NTFS and ext2/3/4" in v["message"] for v in info["volumes"])
+
+
+def test_filesystem_option_chooses_one(dual: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = dual
+    found, _ = _listing(image, OpenContext(filesystem="ext"))
+    assert found == _md5s("ext2", EXT_FILES)
+    found, _ = _listing(image, OpenContext(filesystem="NTFS"))
+    assert found == _md5s("NTFS", NTFS_FILES)
+    with pytest.raises(EvidenceError, match="use one of ntfs, fat"):
+        ImageEvidence(image, OpenContext(filesystem="zfs"))
+    with pytest.raises(EvidenceError, match=r"no volume of dual\.img holds both a HFS\+ file system"):
+        ImageEvidence(image, OpenContext(filesystem="hfs"))
+    assert main(["inspect", str(image), "--filesystem", "ext"]) == Exit.OK
+    shown = capsys.readouterr().out
+    assert "ext2: readable" in shown and "NTFS" not in shown.replace("signatures of NTFS", "")
+    case = tmp_path / "case"
+    argv = ["triage", str(image), "--case", str(case), "--exhibit", "E", "--filesystem", "ntfs", "--workers", "1"]
+    assert main(argv) == Exit.OK, capsys.readouterr().err
+    with Case.open_existing(case).sessions() as s:
+        codes = [w.code for w in s.query(WarningRow)]
+    assert codes == ["several-filesystems"]
+
+
+def test_inspect_calls_a_file_system_with_a_damaged_catalog_unreadable(tmp_path: Path) -> None:
+    # TSK opens this HFS+ volume but cannot find its root folder: triage records fs-corrupt and lists
+    # nothing, so inspect must not say "readable".
+    hfs = bytearray(data_file(DATA / "disk" / "dfvfs" / "hfsplus.raw").read_bytes())
+    block_size = struct.unpack_from(">I", hfs, 1024 + 0x28)[0]
+    start = struct.unpack_from(">I", hfs, 1024 + 0x110 + 16)[0]
+    hfs[start * block_size : (start + 1) * block_size] = bytes(block_size)  # the catalog's header node
+    image = tmp_path / "hfs.raw"
+    image.write_bytes(bytes(hfs))
+    [volume] = inspect_source(image)["volumes"]
+    assert volume["state"] == "error" and volume["message"].startswith("root folder unreadable: ")
