@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from safenet.case.store import Case
+from safenet.report.pdf import html_to_pdf
 
 
 def charging_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
@@ -57,17 +58,14 @@ def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_charging_html(report: dict[str, Any], path: Path) -> None:
-    _write_private(path, render_charging_html(_open_case_data(report)).encode("utf-8"))
+    write_private(path, render_charging_html(_open_case_data(report)).encode("utf-8"))
 
 
 def write_charging_pdf(report: dict[str, Any], path: Path) -> None:
-    from weasyprint import HTML  # heavy (Pango); loaded only when a PDF is asked for
-
-    html = render_charging_html(_open_case_data(report))
-    _write_private(path, HTML(string=html).write_pdf())
+    write_private(path, html_to_pdf(render_charging_html(_open_case_data(report))))
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
