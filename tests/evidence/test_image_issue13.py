@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from safenet.case.schema import WarningRow
+from safenet.case.schema import ItemRow, WarningRow
 from safenet.case.store import Case
 from safenet.cli import Exit, main
 from safenet.evidence.image import ImageEvidence
@@ -130,3 +130,52 @@ def test_inspect_calls_a_file_system_with_a_damaged_catalog_unreadable(tmp_path:
     image.write_bytes(bytes(hfs))
     [volume] = inspect_source(image)["volumes"]
     assert volume["state"] == "error" and volume["message"].startswith("root folder unreadable: ")
+
+
+# --- NTFS metadata files in the full profile -----------------------------------------------------------
+
+HAVE_MKNTFS = bool(shutil.which("mkntfs"))
+REGIONS = {"$Unallocated", "$FileSlack", "$VolumeSlack"}  # what the full profile carves: not metadata files
+
+
+def _paths(image: Path, full: bool) -> dict[str, Item]:
+    evidence = ImageEvidence(image, OpenContext(unallocated=full))
+    return {
+        "/".join(la.value for la in item.locator.layers if la.kind in (LayerKind.PATH, LayerKind.STREAM)): item
+        for item in evidence.items(lambda w: None)
+    }
+
+
+@pytest.mark.skipif(not HAVE_MKNTFS, reason="mkntfs missing (make sysdeps-test)")
+def test_full_profile_lists_and_hashes_ntfs_metadata_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "ntfs.img"
+    subprocess.run(["truncate", "-s", "16M", str(image)], check=True)
+    subprocess.run(["mkntfs", "-F", "-q", "-f", str(image)], check=True, capture_output=True)
+    full = _paths(image, full=True)
+    assert {"/$MFT", "/$MFTMirr", "/$LogFile", "/$Boot", "/$Bitmap", "/$Secure/$SDS"} <= set(full)
+    assert "/$BadClus/$Bad" not in full  # sparse, the volume's size, holds nothing
+    metadata = [item for item in full.values() if "$" in item.name and item.name not in REGIONS]
+    assert metadata and all((item.note or "").startswith("file-system metadata file") for item in metadata)
+    assert not [path for path in _paths(image, full=False) if "$" in path]  # quick: none (and no regions)
+    case = tmp_path / "case"
+    argv = ["triage", str(image), "--case", str(case), "--exhibit", "E", "--profile", "full", "--workers", "1"]
+    assert main(argv) == Exit.OK, capsys.readouterr().err
+    with Case.open_existing(case).sessions() as s:
+        rows = {row.name: row for row in s.query(ItemRow)}
+    data = image.read_bytes()
+    # answer keys from the volume itself: $Boot is its first 8 KiB; $MFTMirr copies the MFT's first 4 records
+    assert rows["$Boot"].md5 == hashlib.md5(data[:8192]).hexdigest()
+    mft_at = struct.unpack_from("<Q", data, 0x30)[0] * struct.unpack_from("<H", data, 11)[0] * data[13]
+    assert rows["$MFTMirr"].md5 == hashlib.md5(data[mft_at : mft_at + 4096]).hexdigest()
+    assert rows["$MFT"].sha256 and rows["$LogFile"].md5 and rows["$MFT"].note == rows["$Boot"].note
+
+
+def test_full_profile_lists_the_ntfs_transaction_logs_under_extend() -> None:
+    image = data_file(DATA / "disk" / "dfvfs" / "vsstest.qcow2")
+    full = {path: item.size for path, item in _paths(image, full=True).items()}
+    txf = "/$Extend/$RmMetadata/$TxfLog"
+    assert full[f"{txf}/$TxfLog.blf"] == 65536
+    assert full[f"{txf}/$TxfLogContainer00000000000000000001"] == 10485760
+    assert full[f"{txf}/$Tops/$T"] == 1048576
+    assert full["/$Extend/$RmMetadata/$Repair/$Config"] == 8
+    assert not [path for path in _paths(image, full=False) if path.startswith("/$Extend")]

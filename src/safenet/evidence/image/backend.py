@@ -206,7 +206,11 @@ class ImageEvidence:
                 la.kind is LayerKind.PARTITION and la.detail == "vss" for v in self.volumes for la in v.layers
             )
             slack = self.context.unallocated
-            listing = fs.items(base, warn, slack=slack) if isinstance(fs, TskFileSystem) else fs.items(base, warn)
+            # the full profile (slack) also lists the file system's metadata files
+            if isinstance(fs, TskFileSystem):
+                listing = fs.items(base, warn, slack=slack, metadata=slack)
+            else:
+                listing = fs.items(base, warn)
             for item in listing:
                 if snapshots and not item.deleted:  # what the shadow copies are compared with
                     seen[_key(item)] = (item.size, item.modified)

@@ -112,6 +112,7 @@ NOTE_EFS = (
     "EFS-encrypted file on a FAT/exFAT volume (Windows keeps it as NAME.PFILE): listed and hashed, but its "
     "content is ciphertext and cannot match a hash set without the user's EFS key"
 )
+NOTE_METADATA = "file-system metadata file (NTFS's own records: the MFT, the log, $Extend's journals), not user content"
 NOTE_LABEL = "FAT volume-label entry with clusters allocated: a label holds no data, so this is hidden content"
 _EXFAT_META = frozenset({"$ALLOC_BITMAP", "$UPCASE_TABLE"})
 
@@ -218,6 +219,7 @@ class TskFileSystem:
         detects it."""
         self._file_object = file_object
         self._want_slack = True  # see items()
+        self._metadata = False  # see items()
         try:
             self.fs = _fs_info(file_object, kind)
         except OSError as exc:
@@ -238,13 +240,15 @@ class TskFileSystem:
         return ""
 
     # --- enumeration ---------------------------------------------------------------------------
-    def items(self, base: Locator, warn: WarningSink, *, slack: bool = True) -> Iterator[Item]:
+    def items(self, base: Locator, warn: WarningSink, *, slack: bool = True, metadata: bool = False) -> Iterator[Item]:
         """Every regular file and data stream, live then (at the end, once allocation is known) deleted.
 
         ``slack=False`` leaves out working out the live files' slack (``region_runs(FILE_SLACK)``), which
-        only carving needs: a tenth of the listing's time.
+        only carving needs: a tenth of the listing's time. ``metadata=True`` (the full profile) also lists
+        NTFS's metadata files ($MFT, $LogFile, everything under $Extend), each with :data:`NOTE_METADATA`.
         """
         self._want_slack = slack
+        self._metadata = metadata
         allocated: list[tuple[int, int]] = []
         deleted: list[tuple[Item, tuple[_Stream, ...], bool]] = []
         self.unrecoverable = 0
@@ -360,8 +364,13 @@ class TskFileSystem:
         if name_gone and meta_flags & _ALLOC_META:  # the record now belongs to another file
             self.unrecoverable += 1
             return None
-        if self.name == "NTFS" and meta.addr < 27 and (path == "/$OrphanFiles" or (not path and name.startswith("$"))):
-            return None  # NTFS metadata files ($MFT, $BadClus ...) and reserved records 16-26: not user content
+        if self.name == "NTFS" and meta.addr < 27 and path == "/$OrphanFiles":
+            return None  # NTFS's reserved records 16-26: no content
+        metadata = self.name == "NTFS" and (
+            (not path and name.startswith("$") and meta.addr < 27) or f"{path}/".startswith("/$Extend/")
+        )
+        if metadata and not self._metadata:
+            return None  # NTFS metadata files ($MFT, $LogFile, $Extend ...): the full profile lists them
         if self.name == "exFAT" and not path and name in _EXFAT_META and not (meta.mtime or meta.crtime):
             return None  # TSK's names for the allocation bitmap and up-case table: no times, not user content
         meta_type = int(meta.type)
@@ -381,6 +390,8 @@ class TskFileSystem:
         if meta_type != _REG:
             return None  # links, devices, TSK's virtual files ($MBR, $FAT1)
         streams = self._streams(entry)
+        if metadata:  # $BadClus:$Bad: sparse, as large as the volume, holds nothing (bad clusters are its map)
+            streams = tuple(s for s in streams if s.runs or s.resident or not s.size)
         size = int(meta.size)
         label = name.endswith("(Volume Label Entry)")
         if label and not (size and any(s.runs for s in streams)):
@@ -403,9 +414,21 @@ class TskFileSystem:
             self.unrecoverable += 1  # ext3/4 wipe block pointers (and the size) on delete
             return None
         default = next((s for s in streams if not s.name), None)
-        out = [Item(loc, name, default.size if default else size, *times, note=NOTE_LABEL if label else None)]
+        note = NOTE_METADATA if metadata else NOTE_LABEL if label else None
+        # a metadata file without an unnamed stream ($Secure, $Extend/$Quota) is only its named streams
+        out = (
+            []
+            if metadata and default is None
+            else [Item(loc, name, default.size if default else size, *times, note=note)]
+        )
         out.extend(
-            Item(loc.child(Layer(LayerKind.STREAM, s.name)), f"{name}:{s.name}", s.size, *times)
+            Item(
+                loc.child(Layer(LayerKind.STREAM, s.name)),
+                f"{name}:{s.name}",
+                s.size,
+                *times,
+                note=NOTE_METADATA if metadata else None,
+            )
             for s in streams
             if s.name
         )
