@@ -116,6 +116,8 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not _NAME.fullmatch(name):
             raise FieldError(f"'{pair}' is not field=value (field names are lower-case words joined by _)")
+        if name in values:
+            raise FieldError(f"{name} is given twice; give each field once")
         values[name] = value
     return values
 

@@ -36,6 +36,11 @@ def report_cmd(
         opened = Case.open_existing(case)
         path = write_report(opened, fmt, output)
         out.print(Text(f"report written: {path}"))
+        if fmt.startswith("sfr1"):
+            from safenet.report.sfr1 import missing_fields
+
+            for line in missing_fields(opened):
+                out.print(Text(f"not entered: {display_safe(line)}", style="yellow"))
 
 
 def cluster_cmd(

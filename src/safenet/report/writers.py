@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from safenet.case.store import Case
 from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
+from safenet.report.sfr1 import write_sfr1_html, write_sfr1_pdf
 from safenet.report.times import human_time
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -182,6 +183,8 @@ WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
     "html": ("html", write_html),
     "pdf": ("pdf", write_charging_pdf),  # the charging summary (report/charging.py)
     "charging-html": ("html", write_charging_html),
+    "sfr1": ("pdf", write_sfr1_pdf),  # the SFR1-grade summary (report/sfr1.py)
+    "sfr1-html": ("html", write_sfr1_html),
 }
 
 

@@ -1,0 +1,240 @@
+"""The SFR1-grade summary (a Streamlined Forensic Report, part 1): the charging summary grown into the form
+a prosecutor is served (``safenet report CASE --format sfr1`` for PDF, ``sfr1-html`` for HTML).
+
+Every field says where it comes from: "from the case" (what the runs, the audit log and the categorisation
+recorded) or "entered by the examiner" (``safenet case set``, ``case.casefields``). A required field never
+entered still appears, marked NOT ENTERED, and ``missing_fields`` names it so the command can say so: the form
+is never silently incomplete.
+
+Numbers: every count is the JSON report's ``counts`` block (``report.categorisation.categorise``); this module
+only lays them out. It holds no image content, ever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
+from safenet.case.store import Case
+from safenet.report.charging import charging_data, write_private
+
+FROM_CASE = "from the case"
+ENTERED = "entered by the examiner"
+NOT_ENTERED = "NOT ENTERED"
+SFR_TYPE = "SFR1"
+SFR_FORMATS = ("sfr1", "sfr1-html")
+SUMMARY_STATEMENT = (
+    "This is a summary of the examination (a Streamlined Forensic Report, SFR1) served for the charging "
+    "decision and early case management. It states the results, not every step that produced them; if any "
+    "part is disputed, a full statement (SFR2) with the examination record will follow."
+)
+SECTIONS = (
+    ("Case", ("urn", "force", "operation", "warrant_reference", "warrant_date")),
+    ("Author", ("author", "role", "unit", "contact")),
+    ("Declarations", ("accreditation_status", "accreditation", "fsr_declaration")),
+)
+EXHIBIT_DETAILS = ("seal", "make", "model", "serial", "imei", "capacity", "where_found", "state_at_seizure")
+EXHIBIT_METHOD = ("examined_at", "acquisition", "write_blocking")
+_SPECS = {False: {f.name: f for f in CASE_FIELDS}, True: {f.name: f for f in EXHIBIT_FIELDS}}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One line of the form: its label, its value (None: not entered), and where the value comes from."""
+
+    label: str
+    value: str | None
+    origin: str  # FROM_CASE | ENTERED
+    required: bool = True
+    entered_by: str | None = None
+    entered_at: str | None = None
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None
+
+
+def _entered(spec: FieldSpec, value: EnteredValue | None) -> Field:
+    if value is None:
+        return Field(spec.label, None, ENTERED, spec.required)
+    at = value.at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Field(spec.label, value.value, ENTERED, spec.required, value.user, at)
+
+
+def _fields(
+    entered: dict[tuple[str | None, str], EnteredValue], exhibit: str | None, names: tuple[str, ...]
+) -> list[Field]:
+    return [_entered(_SPECS[exhibit is not None][n], entered.get((exhibit, n))) for n in names]
+
+
+def missing_fields(case: Case) -> list[str]:
+    """Each required examiner-entered field not yet entered, as "case: URN" or "exhibit EX1: Seal number"."""
+    entered = current_fields(case)
+    out = [f"case: {s.label}" for s in CASE_FIELDS if s.required and (None, s.name) not in entered]
+    for ex in case.exhibits():
+        out += [
+            f"exhibit {ex.label}: {s.label}" for s in EXHIBIT_FIELDS if s.required and (ex.label, s.name) not in entered
+        ]
+    return out
+
+
+def build_digest() -> str:
+    """SHA-256 over the installed Safenet package's files (path and bytes, in path order): which build wrote
+    this report, beyond its version number (an edited installation shows a different digest)."""
+    root = resources.files("safenet")
+    digest = hashlib.sha256()
+    files = sorted(
+        (p for p in Path(str(root)).rglob("*") if p.is_file() and "__pycache__" not in p.parts),
+        key=lambda p: p.relative_to(str(root)).as_posix(),
+    )
+    for path in files:
+        name = path.relative_to(str(root)).as_posix().encode()
+        digest.update(len(name).to_bytes(4, "big") + name)
+        data = path.read_bytes()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def _sfr_version(case: Case) -> int:
+    """This SFR1's version: one more than the SFR1s the audit log records as written for this case."""
+    written = sum(
+        1
+        for e in case.audit.entries()
+        if e.get("event") == "report-written" and (e.get("data") or {}).get("format") in SFR_FORMATS
+    )
+    return written + 1
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _media_rows(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """Category x still/moving with the videos' total recorded duration, laid out from one counts block."""
+    rows = []
+    for row in [*block["rows"], {**block["totals"], "category": "All"}]:
+        videos = row["video_live"] + row["video_deleted"]
+        unknown = row["video_no_duration"]
+        if videos == 0:
+            duration = "no videos"
+        elif unknown == videos:
+            duration = "not recorded"
+        else:
+            duration = _duration(row["video_duration_s"])
+            if unknown:
+                duration += f" (not recorded for {unknown} video(s))"
+        rows.append(
+            {
+                "category": row["category"],
+                "still": row["still_live"] + row["still_deleted"],
+                "moving": videos,
+                "duration": duration,
+                "total": row["total"],
+                "min_total": row["min_total"],
+                "access": [
+                    row["accessible"],
+                    row["deleted_recoverable"],
+                    row["carved_unallocated"],
+                    row["thumbnail_cache"],
+                ],
+            }
+        )
+    return rows
+
+
+def _exhibit_method(case: Case, exhibit_id: int) -> dict[str, Any]:
+    runs = [r for r in case.runs() if r.exhibit_id == exhibit_id]
+    sets: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for hs in json.loads(run.hashsets_json):
+            sets[f"{hs['name']}:{hs['sha256']}"] = hs
+    return {
+        "tool_versions": sorted({r.tool_version for r in runs}),
+        "profiles": sorted({r.profile for r in runs}),
+        "hashsets": sorted(sets.values(), key=lambda h: (h["name"], h.get("imported_at", ""))),
+    }
+
+
+def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
+    """Everything the SFR1 shows; ``report`` is ``report_data(case)`` (its ``counts`` are the numbers shown)."""
+    base = charging_data(case, report)
+    entered = current_fields(case)
+    counts = report["counts"]
+    rows = {ex.label: ex for ex in case.exhibits()}
+    exhibits = []
+    for ex in base["exhibits"]:
+        row = rows[ex["label"]]
+        description = json.loads(row.description_json)
+        exhibits.append(
+            {
+                **ex,
+                "details": [
+                    Field("Exhibit reference", ex["label"], FROM_CASE),
+                    Field("Evidence as read", description.get("summary") or row.source, FROM_CASE),
+                    *_fields(entered, ex["label"], EXHIBIT_DETAILS),
+                ],
+                "method": [
+                    *_fields(entered, ex["label"], EXHIBIT_METHOD),
+                    Field("Evidence format read", row.backend, FROM_CASE),
+                ],
+                "runs_method": _exhibit_method(case, row.id),
+                "media_rows": _media_rows(ex),
+            }
+        )
+    return {
+        **base,
+        "title": "Streamlined Forensic Report (SFR1): indecent images of children, summary of examination",
+        "sfr": [
+            Field("Case folder reference", base["case_reference"], FROM_CASE),
+            Field("Report date (UTC)", base["generated_at"], FROM_CASE),
+            Field("SFR type", SFR_TYPE, FROM_CASE),
+            Field("SFR version", str(_sfr_version(case)), FROM_CASE),
+        ],
+        "summary_statement": SUMMARY_STATEMENT,
+        "sections": [(title, _fields(entered, None, names)) for title, names in SECTIONS],
+        "exhibits": exhibits,
+        "total_rows": _media_rows(counts["total"]),
+        "deduplicated": counts["deduplicated"],
+        "deduplicated_rows": _media_rows(counts["deduplicated"]),
+        "deduplication_rule": counts["deduplication_rule"],
+        "build_digest": build_digest(),
+        "missing": missing_fields(case),
+        "author": entered.get((None, "author")),
+        "author_role": entered.get((None, "role")),
+        "FROM_CASE": FROM_CASE,
+        "NOT_ENTERED": NOT_ENTERED,
+    }
+
+
+_env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
+
+
+def render_sfr1_html(data: dict[str, Any]) -> str:
+    return _env.get_template("sfr1.html").render(doc=data)
+
+
+def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:
+    case = Case.open_existing(Path(report["case"]))
+    try:
+        return sfr1_data(case, report)
+    finally:
+        case.close()
+
+
+def write_sfr1_html(report: dict[str, Any], path: Path) -> None:
+    write_private(path, render_sfr1_html(_open_case_data(report)).encode("utf-8"))
+
+
+def write_sfr1_pdf(report: dict[str, Any], path: Path) -> None:
+    from weasyprint import HTML  # heavy (Pango); loaded only when a PDF is asked for
+
+    write_private(path, HTML(string=render_sfr1_html(_open_case_data(report))).write_pdf())
