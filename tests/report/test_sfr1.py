@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import ImageFile
 
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, FIELD_EVENT, current_fields
 from safenet.case.gradings import Grade, grade_items
@@ -168,6 +169,7 @@ def test_sfr1_carries_every_field_and_the_json_counts(
     assert code == 0 and "not entered" not in said
     code, said = _run(["report", str(built.case.path), "--format", "sfr1", "--output", str(pdf_path)], capsys)
     assert code == 0 and "not entered" not in said
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # WeasyPrint must not leave truncated pictures decodable
     html = html_path.read_text(encoding="utf-8")
     assert "<script>" not in html and "&lt;script&gt;" in html  # an entered value is text, never markup
     for text in (_html_text(html), _pdf_text(pdf_path)):

@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
 from safenet.case.store import Case
 from safenet.report.charging import charging_data, write_private
+from safenet.report.pdf import html_to_pdf
 
 FROM_CASE = "from the case"
 ENTERED = "entered by the examiner"
@@ -235,6 +236,4 @@ def write_sfr1_html(report: dict[str, Any], path: Path) -> None:
 
 
 def write_sfr1_pdf(report: dict[str, Any], path: Path) -> None:
-    from weasyprint import HTML  # heavy (Pango); loaded only when a PDF is asked for
-
-    write_private(path, HTML(string=render_sfr1_html(_open_case_data(report))).write_pdf())
+    write_private(path, html_to_pdf(render_sfr1_html(_open_case_data(report))))
