@@ -289,3 +289,12 @@ def test_a_case_made_before_the_table_opens_and_reads_not_entered(
     assert _run(["report", str(case.path), "--format", "sfr1-html", "--output", str(out)], capsys)[0] == 0
     assert _run(["case", "set", str(case.path), "urn=01AB"], capsys)[0] == 0
     assert _run(["verify", str(case.path)], capsys)[0] == 0
+
+
+def test_the_documented_declarations_file_is_accepted(built_empty: Built, capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "force-declarations.yaml"
+    argv = ["case", "set", str(built_empty.case.path), "--declarations", str(example)]
+    assert _run(argv, capsys)[0] == 0
+    entered = current_fields(built_empty.case)
+    assert entered[(None, "accreditation_status")].value == "not-accredited"
+    assert entered[(None, "fsr_declaration")].value.startswith("I declare that the unit has not complied")
