@@ -18,6 +18,7 @@ from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import LayerKind
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, OpenContext
 from safenet.inspect import inspect_source
+from safenet.report.summary import summarise
 from tests.builders import jpeg
 from tests.datafiles import DATA, data_file
 
@@ -179,3 +180,64 @@ def test_full_profile_lists_the_ntfs_transaction_logs_under_extend() -> None:
     assert full[f"{txf}/$Tops/$T"] == 1048576
     assert full["/$Extend/$RmMetadata/$Repair/$Config"] == 8
     assert not [path for path in _paths(image, full=False) if path.startswith("/$Extend")]
+
+
+# --- deleted ext names whose content is gone ---------------------------------------------------------
+
+HAVE_DEBUGFS = bool(shutil.which("mkfs.ext4") and shutil.which("debugfs"))
+PHOTOS = {f"IMG_000{n}.JPG": jpeg(7100 + n, (120, 90)) for n in range(1, 5)}
+
+
+def deleted_ext4(tmp_path: Path) -> Path:
+    """ext4 with /DCIM/IMG_0001..4; then IMG_0001 removed and its inode (13) reused by /new.bin, IMG_0002's
+    block map emptied and size zeroed before its removal (as the Linux kernel deletes), IMG_0003 removed
+    with debugfs's plain ``rm`` (its block map stays: recoverable), IMG_0004 left alone."""
+    tree = tmp_path / "src"
+    (tree / "DCIM").mkdir(parents=True)
+    for name, data in PHOTOS.items():
+        (tree / "DCIM" / name).write_bytes(data)
+    image = tmp_path / "ext4.img"
+    subprocess.run(["truncate", "-s", "16M", str(image)], check=True)
+    cmd = ["mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "root_owner=0:0", "-d", str(tree), str(image)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    (tmp_path / "new.bin").write_bytes(b"a live file written after the deletions\n")
+    script = tmp_path / "cmd"
+    script.write_text(
+        "punch /DCIM/IMG_0002.JPG 0\nsif /DCIM/IMG_0002.JPG size 0\nrm /DCIM/IMG_0002.JPG\n"
+        "rm /DCIM/IMG_0003.JPG\nrm /DCIM/IMG_0001.JPG\n"
+        f"write {tmp_path / 'new.bin'} /new.bin\n"
+    )
+    subprocess.run(["debugfs", "-w", "-f", str(script), str(image)], check=True, capture_output=True)
+    return image
+
+
+@pytest.mark.skipif(not HAVE_DEBUGFS, reason="e2fsprogs missing (make sysdeps-test)")
+def test_deleted_ext_names_whose_content_is_gone_are_each_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = deleted_ext4(tmp_path)
+    evidence = ImageEvidence(image)
+    warnings: list[EvidenceWarning] = []
+    items = {item.name: item for item in evidence.items(warnings.append)}
+    assert items["IMG_0003.JPG"].deleted and items["new.bin"].allocated
+    with evidence.open(items["IMG_0003.JPG"].locator) as stream:
+        assert stream.read() == PHOTOS["IMG_0003.JPG"]  # plain rm: still listed, with its content
+    assert "IMG_0001.JPG" not in items and "IMG_0002.JPG" not in items
+    gone = {
+        (w.locator.leaf.value, w.locator.leaf.inode): w.message
+        for w in warnings
+        if w.code == "deleted-unrecoverable" and w.locator
+    }
+    assert gone.keys() == {("/DCIM/IMG_0001.JPG", 13), ("/DCIM/IMG_0002.JPG", 14)}
+    assert "metadata record now belongs to a live file" in gone[("/DCIM/IMG_0001.JPG", 13)]
+    assert "block map was emptied on delete" in gone[("/DCIM/IMG_0002.JPG", 14)]
+    assert all(message.startswith("deleted name; its content is gone") for message in gone.values())
+    case = tmp_path / "case"
+    assert main(["triage", str(image), "--case", str(case), "--exhibit", "E", "--workers", "1"]) == Exit.OK
+    capsys.readouterr()
+    [exhibit] = summarise(Case.open_existing(case)).exhibits
+    assert (
+        "deleted names whose content is gone (carving may find it): /DCIM/IMG_0001.JPG (inode 13); "
+        "/DCIM/IMG_0002.JPG (inode 14)" in exhibit.not_examined
+    )
+    assert "2 × deleted-unrecoverable (see warnings)" in exhibit.not_examined

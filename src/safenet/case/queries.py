@@ -25,6 +25,7 @@ from safenet.evidence.locator import LayerKind
 #: forge this ending (a quote in a name is written ``\\"``).
 _REGION_END = "," + json.dumps({"detail": REGION}, separators=(",", ":"))[1:] + "]"
 _CHUNK = 500  # ids per IN (...) query: under SQLite's parameter limit
+GONE_NAMED = 50  # deleted names whose content is gone named in an exhibit's summary (the rest are counted)
 
 
 def is_region_row() -> ColumnElement[bool]:
@@ -108,6 +109,8 @@ class ExhibitFacts:
     regions: int  # unallocated space and slack items (carved in the full profile, never hashed whole)
     warnings: Counter[str] = field(default_factory=Counter)  # by warning code
     known_good: int = 0  # items a known-good set matched
+    #: locators (JSON) of the first deleted names whose content is gone (``deleted-unrecoverable``), as recorded
+    gone: list[str] = field(default_factory=list)
 
 
 def exhibit_facts(case: Case) -> list[ExhibitFacts]:
@@ -136,7 +139,14 @@ def exhibit_facts(case: Case) -> list[ExhibitFacts]:
                 )
                 or 0
             )
-            out.append(ExhibitFacts(ex, runs, items, regions, warnings, known_good))
+            gone = s.scalars(
+                select(WarningRow.locator)
+                .where(WarningRow.exhibit_id == ex.id, WarningRow.code == "deleted-unrecoverable")
+                .where(WarningRow.locator.is_not(None))
+                .order_by(WarningRow.id)
+                .limit(GONE_NAMED)
+            )
+            out.append(ExhibitFacts(ex, runs, items, regions, warnings, known_good, [g for g in gone if g]))
     return out
 
 

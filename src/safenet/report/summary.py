@@ -19,6 +19,7 @@ from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
 from safenet.engine.profiles import Profile
+from safenet.evidence.locator import LayerKind, Locator, display_safe
 from safenet.hashsets.categories import most_severe, uk_scheme
 
 #: Warning codes that mean part of an exhibit was not examined; each is counted in "not examined".
@@ -123,7 +124,9 @@ def _add(rows: dict[str, CategoryRow], code: str, hit: dict[str, Any]) -> None:
     counts["exact" if hit["exact"] else "perceptual"] += 1
 
 
-def _not_examined(runs: list[Run], items: Counter[str], regions: int, warnings: Counter[str]) -> list[str]:
+def _not_examined(
+    runs: list[Run], items: Counter[str], regions: int, warnings: Counter[str], gone: list[str]
+) -> list[str]:
     """``items`` leaves out regions to carve (unallocated space, slack): they are never hashed whole, so
     'typed but not hashed' would be wrong for them; the full profile carves them (its carving limits and
     failures are warnings below), and a run in another profile that listed one did not carve it."""
@@ -150,9 +153,22 @@ def _not_examined(runs: list[Run], items: Counter[str], regions: int, warnings: 
     for code in NOT_EXAMINED_CODES:
         if warnings[code]:
             notes.append(f"{warnings[code]} × {code} (see warnings)")
+    if names := _gone_names(gone):
+        more = warnings["deleted-unrecoverable"] - len(names)
+        notes.append(
+            "deleted names whose content is gone (carving may find it): "
+            + "; ".join(names)
+            + (f"; and {more} more (see warnings)" if more > 0 else "")
+        )
     if not runs or runs[-1].status != "completed":
         notes.append("the last triage run of this exhibit did not complete")
     return notes
+
+
+def _gone_names(gone: list[str]) -> list[str]:
+    """Each deleted name's path and metadata address ("/DCIM/a.jpg (inode 13)"), from its warning's locator."""
+    leaves = (Locator.from_json(text).leaf for text in gone)
+    return [display_safe(leaf.render()) for leaf in leaves if leaf.kind is LayerKind.PATH]
 
 
 def summarise(case: Case) -> CaseSummary:
@@ -178,7 +194,7 @@ def summarise(case: Case) -> CaseSummary:
                 items=facts.items,
                 known_good=facts.known_good,
                 warnings=facts.warnings,
-                not_examined=_not_examined(runs, facts.items, facts.regions, facts.warnings),
+                not_examined=_not_examined(runs, facts.items, facts.regions, facts.warnings, facts.gone),
                 runs=[
                     {
                         "id": r.id,

@@ -11,7 +11,8 @@ Deleted content is judged from metadata only, never guessed: a deleted file whos
 to a live file is noted as possibly overwritten; a deleted FAT file larger than one cluster is noted as
 possibly wrong (FAT keeps no cluster chain for deleted files: TSK assumes the next free clusters); a
 deleted name whose metadata record was reused, or whose block pointers were wiped (ext3/4), has no
-recoverable content and is counted, not listed.
+recoverable content: it is no item (nothing to hash), but each such name is a ``deleted-unrecoverable``
+warning with its path, its metadata address and why its content is gone, so the report names it.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ _DIRECT = _EXT | {"FAT12", "FAT16", "FAT32", "NTFS"}
 _BUF = 64 << 10
 _MAX_DEPTH = 128  # deeper than any real tree: a crafted directory loop
 _MAX_ENTRIES = 5_000_000  # a corrupt directory that claims more entries than any volume holds
+_MAX_GONE = 10_000  # deleted names without content listed one by one per file system (then a count)
 
 NOTE_REALLOCATED = "content may be overwritten: clusters reallocated to a live file"
 NOTE_FRAGMENTED = (
@@ -251,7 +253,7 @@ class TskFileSystem:
         self._metadata = metadata
         allocated: list[tuple[int, int]] = []
         deleted: list[tuple[Item, tuple[_Stream, ...], bool]] = []
-        self.unrecoverable = 0
+        self.unrecoverable: list[tuple[str, int, str]] = []  # deleted names whose content is gone: path, inode, why
         self.recovered: list[tuple[int, int]] = []  # byte runs of the deleted files listed with content
         self.slack: list[tuple[int, int]] = []  # file slack of the live files: byte runs
         self.allocated = allocated  # block ranges of live files (the map of a file system that keeps none)
@@ -305,15 +307,13 @@ class TskFileSystem:
                 deleted=True,
                 note=(NOTE_ORPHAN if orphan else "") + note,
             )
-        if self.unrecoverable:
-            warn(
-                EvidenceWarning(
-                    "deleted-unrecoverable",
-                    f"{self.unrecoverable} deleted file name(s) whose metadata was reused or wiped: content "
-                    "not recoverable from file-system metadata (carving may find it)",
-                    base,
-                )
-            )
+        for child, inode, why in self.unrecoverable[:_MAX_GONE]:
+            what = f"deleted name; its content is gone: {why} (carving may find the content, without the name)"
+            warn(EvidenceWarning("deleted-unrecoverable", what, self._loc(base, child, inode)))
+        if len(self.unrecoverable) > _MAX_GONE:
+            more = len(self.unrecoverable) - _MAX_GONE
+            what = f"{more} more deleted names whose content is gone (not listed one by one)"
+            warn(EvidenceWarning("deleted-unrecoverable", what, base))
 
     def _iso(self, base: Locator, warn: WarningSink) -> iso.Hierarchies:
         def read(offset: int, size: int) -> bytes:
@@ -358,11 +358,13 @@ class TskFileSystem:
             except OSError:
                 meta = None
         if meta is None or (name_gone and int(meta.type) == _UNDEF):
-            self.unrecoverable += name_gone  # no metadata, or a wiped record (ext2/3/4 clear the inode)
+            if name_gone:  # no metadata, or a wiped record (ext2/3/4 clear the inode)
+                why = "its metadata record is unreadable" if meta is None else "its metadata record was wiped"
+                self.unrecoverable.append((child, int(name_info.meta_addr), why))
             return None
         meta_flags = int(meta.flags)
         if name_gone and meta_flags & _ALLOC_META:  # the record now belongs to another file
-            self.unrecoverable += 1
+            self.unrecoverable.append((child, int(meta.addr), "its metadata record now belongs to a live file"))
             return None
         if self.name == "NTFS" and meta.addr < 27 and path == "/$OrphanFiles":
             return None  # NTFS's reserved records 16-26: no content
@@ -411,7 +413,9 @@ class TskFileSystem:
                 if stream.plain and self._raw is not None:
                     self.direct[(int(meta.addr), stream.name)] = (stream.size, stream.runs)
         elif not any(s.runs or s.resident for s in streams if not s.name) and (size > 0 or self.name in _EXT):
-            self.unrecoverable += 1  # ext3/4 wipe block pointers (and the size) on delete
+            # ext3/4 wipe block pointers (and the size) on delete
+            why = "its block map was emptied on delete" if self.name in _EXT else "its metadata names no content"
+            self.unrecoverable.append((child, int(meta.addr), why))
             return None
         default = next((s for s in streams if not s.name), None)
         note = NOTE_METADATA if metadata else NOTE_LABEL if label else None
