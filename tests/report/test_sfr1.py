@@ -23,7 +23,8 @@ from safenet.cli import main
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.store import HashSetStore
-from safenet.report.sfr1 import ENTERED, FROM_CASE, NOT_ENTERED, missing_fields
+from safenet.report.data import report_data
+from safenet.report.sfr1 import ENTERED, FROM_CASE, NOT_ENTERED, missing_fields, render_sfr1_html, sfr1_data
 from tests.case.test_gradings import EXAMINER, Built, build_case
 
 HOSTILE = "DC <script>alert(1)</script> Smith"
@@ -149,6 +150,22 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     ]
 
 
+def _date_lines(report: dict[str, Any]) -> list[str]:
+    """First and last last-modified time per category, per exhibit and for all, read off the JSON's items."""
+    lines = []
+    for exhibit in ("EX1", "EX2", None):
+        for category in "ABC":
+            times = sorted(
+                i["modified"]
+                for i in report["items"]
+                if (i["grading"] or {}).get("category") == category and exhibit in (None, i["exhibit"])
+            )
+            assert times and all(t.endswith("+00:00") for t in times)  # this evidence's zone is known
+            first, last = (t[:19].replace("T", " ") for t in (times[0], times[-1]))  # to the second
+            lines.append(f"Category {category} {first} {last} UTC")
+    return lines
+
+
 def test_sfr1_carries_every_field_and_the_json_counts(
     two_exhibits: Built, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -187,6 +204,8 @@ def test_sfr1_carries_every_field_and_the_json_counts(
         shown = re.search(r"lastSHA-256([0-9a-f]{64})", squashed)  # the audit log as the report was written
         assert shown and shown[1] in built.case.audit.read().hashes
         assert _squash(counts["deduplication_rule"]) in squashed
+        for line in _date_lines(report):
+            assert _squash(line) in squashed, line
         # every number: per exhibit, all copies, copies counted once, exactly as the JSON report has them
         for block in (*counts["exhibits"], counts["total"], counts["deduplicated"]):
             for line in _block_lines(block):
@@ -298,3 +317,18 @@ def test_the_documented_declarations_file_is_accepted(built_empty: Built, capsys
     entered = current_fields(built_empty.case)
     assert entered[(None, "accreditation_status")].value == "not-accredited"
     assert entered[(None, "fsr_declaration")].value.startswith("I declare that the unit has not complied")
+
+
+def test_dates_say_when_the_zone_is_unknown_or_no_time_was_recorded(built_empty: Built) -> None:
+    built = built_empty
+    with sqlite3.connect(built.case.path / "case.db") as db:  # as a FAT volume's times, and a carved file's
+        db.execute("UPDATE items SET time_zone_known = 0 WHERE id = ?", (built.ids["trusted_a.jpg"],))
+        db.execute("UPDATE items SET modified = NULL WHERE id = ?", (built.ids["trusted_c.jpg"],))
+    db.close()
+    report = report_data(built.case)
+    a_item = next(i for i in report["items"] if i["name"] == "trusted_a.jpg")
+    text = _html_text(render_sfr1_html(sfr1_data(built.case, report)))
+    local = a_item["modified"][:19].replace("T", " ")
+    assert f"Category A {local} {local} local time of the device, zone unknown" in text
+    assert "Category C 1 counted item(s) with no recorded time (time zone unknown)" in text
+    assert "Category B none counted" not in text and "Category B" in text

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
+from safenet.case.gradings import UK_GRADES
 from safenet.case.store import Case
 from safenet.report.charging import charging_data, write_private
 from safenet.report.pdf import html_to_pdf
@@ -152,6 +153,32 @@ def _media_rows(block: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _date_ranges(items: list[dict[str, Any]], exhibit: str | None) -> list[dict[str, Any]]:
+    """First and last last-modified time of the items counted in each category (of one exhibit, or all), from
+    the JSON report's items: times whose zone is known in UTC, the others apart as local time, zone unknown."""
+    rows = []
+    for category in UK_GRADES:
+        counted = [
+            i for i in items if (i["grading"] or {}).get("category") == category and exhibit in (None, i["exhibit"])
+        ]
+        ranges = []
+        for zone_known, zone in ((True, "UTC"), (False, "local time of the device, zone unknown")):
+            times = sorted(
+                datetime.fromisoformat(i["modified"])
+                for i in counted
+                if i["modified"] and i["time_zone_known"] is zone_known
+            )
+            if times:
+                ranges.append({"first": _when(times[0]), "last": _when(times[-1]), "zone": zone})
+        no_time = sum(1 for i in counted if not i["modified"])
+        rows.append({"category": category, "counted": bool(counted), "ranges": ranges, "no_time": no_time})
+    return rows
+
+
+def _when(value: datetime) -> str:
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+
+
 def _exhibit_method(case: Case, exhibit_id: int) -> dict[str, Any]:
     runs = [r for r in case.runs() if r.exhibit_id == exhibit_id]
     sets: dict[str, dict[str, Any]] = {}
@@ -189,6 +216,7 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
                 ],
                 "runs_method": _exhibit_method(case, row.id),
                 "media_rows": _media_rows(ex),
+                "date_rows": _date_ranges(report["items"], ex["label"]),
             }
         )
     return {
@@ -204,6 +232,7 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
         "sections": [(title, _fields(entered, None, names)) for title, names in SECTIONS],
         "exhibits": exhibits,
         "total_rows": _media_rows(counts["total"]),
+        "total_date_rows": _date_ranges(report["items"], None),
         "deduplicated": counts["deduplicated"],
         "deduplicated_rows": _media_rows(counts["deduplicated"]),
         "deduplication_rule": counts["deduplication_rule"],
