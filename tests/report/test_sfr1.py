@@ -332,3 +332,40 @@ def test_dates_say_when_the_zone_is_unknown_or_no_time_was_recorded(built_empty:
     assert f"Category A {local} {local} local time of the device, zone unknown" in text
     assert "Category C 1 counted item(s) with no recorded time (time zone unknown)" in text
     assert "Category B none counted" not in text and "Category B" in text
+
+
+def test_accessibility_split_and_the_copy_counted_once(two_exhibits: Built) -> None:
+    built = two_exhibits
+    cache_layer = json.dumps({"kind": "cache-entry", "value": "thumbcache_256.db#1"})
+    with sqlite3.connect(built.case.path / "case.db") as db:
+        ex2 = dict(
+            db.execute(
+                "SELECT items.name, items.id FROM items JOIN exhibits ON exhibits.id = items.exhibit_id "
+                "WHERE exhibits.label = 'EX2'"
+            ).fetchall()
+        )
+        db.execute("UPDATE items SET deleted = 1 WHERE id = ?", (built.ids["trusted_a.jpg"],))  # EX1's copy
+        db.execute("UPDATE items SET carved = 1 WHERE id = ?", (built.ids["trusted_c.jpg"],))
+        db.execute(  # as a thumbnail cache's entry is recorded: carved, its locator ending in a cache entry
+            "UPDATE items SET carved = 1, locator = substr(locator, 1, length(locator) - 1) || ',' || ? || ']' "
+            "WHERE id = ?",
+            (cache_layer, ex2["trusted_c.jpg"]),
+        )
+    db.close()
+    counts = report_data(built.case)["counts"]
+    access = ("accessible", "deleted_recoverable", "carved_unallocated", "thumbnail_cache")
+
+    def split(block: dict[str, Any], category: str) -> tuple[int, ...]:
+        row = next(r for r in block["rows"] if r["category"] == category)
+        return tuple(row[k] for k in access)
+
+    ex1, ex2_block = counts["exhibits"]
+    assert split(ex1, "A") == (1, 1, 0, 0) and split(ex2_block, "A") == (1, 0, 0, 0)  # clip live, trusted_a deleted
+    assert split(ex1, "C") == (0, 0, 1, 0) and split(ex2_block, "C") == (0, 0, 0, 1)
+    assert split(counts["total"], "C") == (0, 0, 1, 1)
+    # copies counted once: trusted_a counts as EX2's accessible copy (minimum provable), trusted_c as the carved
+    # copy (carved and cached are both not accessible; the lower item id breaks the tie)
+    dedup = counts["deduplicated"]
+    assert split(dedup, "A") == (2, 0, 0, 0) and split(dedup, "C") == (0, 0, 1, 0)
+    assert next(r for r in dedup["rows"] if r["category"] == "A")["min_total"] == 1
+    assert next(r for r in counts["total"]["rows"] if r["category"] == "A")["min_total"] == 1
