@@ -61,7 +61,7 @@ def test_a_still_from_the_known_video_is_found_by_the_image_lookup(store: HashSe
 
 def test_worker_matchers_load_no_frame_index(store: HashSetStore) -> None:
     [stored] = store._catalog.stored(["videos"])
-    from safenet.hashsets.exact import Matcher
+    from safenet.hashsets.matcher import Matcher
 
     assert not Matcher([(stored, store.root / "sets" / stored.directory)], perceptual=False).video_sets
 

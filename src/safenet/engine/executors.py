@@ -62,7 +62,7 @@ from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
-from safenet.hashsets.exact import Matcher
+from safenet.hashsets.matcher import Matcher
 from safenet.reasons import reason_of
 
 CRASH_CODE: Final = "worker-crashed"

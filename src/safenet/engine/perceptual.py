@@ -26,7 +26,7 @@ from safenet.evidence.model import EvidenceWarning, Item
 from safenet.hashsets.model import HashKind
 
 if TYPE_CHECKING:
-    from safenet.hashsets.exact import Matcher
+    from safenet.hashsets.matcher import Matcher
 
 KEEP_LIMIT: Final = 32 << 20
 WARNING_CODE: Final = "perceptual-skipped"

@@ -31,7 +31,7 @@ from safenet.hashsets.model import Match
 from safenet.hashsets.video import MAX_FRAMES_RECORDED
 
 if TYPE_CHECKING:
-    from safenet.hashsets.exact import Matcher
+    from safenet.hashsets.matcher import Matcher
 
 #: Extensions of the video types Safenet sniffs, for estimates made before anything is read.
 VIDEO_EXTENSIONS: Final = frozenset(e for t in TYPES.values() if t.kind is MediaKind.VIDEO for e in t.extensions)

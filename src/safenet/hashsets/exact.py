@@ -2,15 +2,15 @@
 
 Why a module of its own: this is the hot path of a triage (every listed file is looked up here) and the
 one place that reads the table layout; ``build`` writes it through the same names (``table_path``,
-``split_digests``), the catalog only records each table's shape. ``Matcher`` also answers perceptual
-queries, through its sibling ``perceptual`` (PDQ within a distance), so a run opens its sets once.
+``split_digests``), the catalog only records each table's shape. ``ExactSets`` is the exact half of
+``matcher.Matcher``, which adds the perceptual and video halves so a run opens its sets once.
 
 A table is one digest kind of one set, sorted by digest: ``<kind>.prefix.npy`` (uint64, first 8 bytes
 big-endian), ``<kind>.rest.npy`` (uint8, remaining bytes), ``<kind>.entry.npy`` (uint32, entry row) and
 ``<kind>.bucket.npy`` (start of each top-bits bucket); ``category.npy`` (uint16 per entry) when the set has
 categories. Arrays are opened memory-mapped with ``allow_pickle=False``: never pickle. A lookup is a
 vectorised bucketed binary search over a whole batch, never a Python loop over rows; only hits become
-Python objects (``Matcher.contains`` skips even that, for known-good filtering).
+Python objects (``ExactSets.contains`` skips even that, for known-good filtering).
 """
 
 from __future__ import annotations
@@ -20,19 +20,13 @@ import gc
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from safenet.hashsets.catalog import StoredSet, TableStats
 from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, Match
-from safenet.hashsets.perceptual import PerceptualQuery, PerceptualSets
-from safenet.hashsets.video import VideoSets
-
-if TYPE_CHECKING:
-    from safenet.analysis.video.model import VideoFrame
 
 CATEGORY_FILE = "category.npy"
 _STRENGTH = (HashKind.SHA256, HashKind.SHA1, HashKind.MD5)  # one match per set entry: the strongest kind
@@ -130,20 +124,15 @@ class _OpenSet:
             self.category_of = _load(directory / CATEGORY_FILE, np.uint16, (stored.info.entry_count,))
 
 
-class Matcher:
-    """Batched exact lookups against a fixed list of sets (what one triage run uses)."""
+class ExactSets:
+    """Batched exact-digest lookups against a fixed list of sets (the exact half of a ``Matcher``)."""
 
-    def __init__(self, sets: Sequence[tuple[StoredSet, Path]], *, perceptual: bool = True) -> None:
-        """Open each set (catalog entry, directory of its arrays); arrays are memory-mapped, not loaded.
-
-        ``perceptual=False`` skips loading PDQ indexes: enough for ``contains`` (what worker processes use).
-        """
-        self.sources: tuple[tuple[StoredSet, Path], ...] = tuple(sets)  # plain data: another process reopens
+    def __init__(self, sets: Sequence[tuple[StoredSet, Path]]) -> None:
+        """Open each set (catalog entry, directory of its arrays); arrays are memory-mapped, not loaded."""
         self._sets = [_OpenSet(stored, directory) for stored, directory in sets]
-        self.sets: tuple[HashSetInfo, ...] = tuple(s.info for s in self._sets)
-        arrays = [(stored, directory, o.category_of) for (stored, directory), o in zip(sets, self._sets, strict=True)]
-        self._perceptual = PerceptualSets(arrays if perceptual else [])
-        self._videos = VideoSets(arrays if perceptual else [])
+        self.infos: tuple[HashSetInfo, ...] = tuple(s.info for s in self._sets)
+        #: each set's category per entry (None: the set has no categories), for the perceptual and video halves
+        self.categories: tuple[npt.NDArray[np.uint16] | None, ...] = tuple(s.category_of for s in self._sets)
         # Everything a Match holds except the entry, per (set, digest kind, category index), so a hit only
         # costs one object: templates[base[set][kind rank] + category index].
         self._templates: list[tuple[Any, ...]] = []
@@ -163,28 +152,10 @@ class Matcher:
         """Matches for each query (the digests of one item), in query order.
 
         An item can match several sets and several digest kinds; one set entry gives one Match (the
-        strongest digest kind that hit). Matches are ordered by set (as given to ``matcher``), then entry.
+        strongest digest kind that hit). Matches are ordered by set (as given), then entry.
         """
         with _gc_paused():
             return self._lookup(queries)
-
-    @property
-    def perceptual_sets(self) -> bool:
-        """Whether any of the sets holds PDQ hashes usable for matching (so images need PDQ work)."""
-        return bool(self._perceptual)
-
-    def perceptual(self, queries: Sequence[PerceptualQuery]) -> list[list[Match]]:
-        """Perceptual (PDQ) matches per found image, batched; see ``perceptual.PerceptualSets.lookup``."""
-        return self._perceptual.lookup(queries)
-
-    @property
-    def video_sets(self) -> bool:
-        """Whether any of the sets holds frames of known videos (matched by the vPDQ rule)."""
-        return bool(self._videos)
-
-    def videos(self, frames: Sequence[VideoFrame]) -> list[Match]:
-        """Known videos that one found video's frames match; see ``video.VideoSets.lookup``."""
-        return self._videos.lookup(frames)
 
     def contains(self, queries: Sequence[Mapping[HashKind, bytes]]) -> npt.NDArray[np.bool_]:
         """For each query, whether it matches any of the sets; builds no Match objects.
@@ -236,18 +207,8 @@ class Matcher:
                     yield rank, number, positions[rows], entries
 
     def close(self) -> None:
-        """Drop the memory maps (they are also released when the matcher is garbage-collected)."""
+        """Drop the memory maps (they are also released when the sets are garbage-collected)."""
         self._sets = []
-        self._perceptual = PerceptualSets([])
-        self._videos = VideoSets([])
-
-    def __enter__(self) -> Matcher:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _strongest_per_entry(hits: list[tuple[I64, I64, I64, I64]]) -> tuple[list[int], list[int], list[int]]:

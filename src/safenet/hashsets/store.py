@@ -44,9 +44,9 @@ from safenet.hashsets.catalog import (
     name_taken,
 )
 from safenet.hashsets.categories import Scheme, get_scheme, load_scheme_file
-from safenet.hashsets.exact import Matcher
 from safenet.hashsets.formats import detect_format, get_format
 from safenet.hashsets.formats.base import BulkDigests, HashSetFormat
+from safenet.hashsets.matcher import Matcher
 from safenet.hashsets.model import HashKind, HashRecord, HashSetError, HashSetInfo, SetKind, WarnFn
 from safenet.hashsets.reference import ReferenceFolder
 
