@@ -24,7 +24,15 @@ from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
-from safenet.report.sfr1 import ENTERED, FROM_CASE, NOT_ENTERED, missing_fields, render_sfr1_html, sfr1_data
+from safenet.report.sfr1 import (
+    AI_STATEMENT,
+    ENTERED,
+    FROM_CASE,
+    NOT_ENTERED,
+    missing_fields,
+    render_sfr1_html,
+    sfr1_data,
+)
 from tests.case.test_gradings import EXAMINER, Built, build_case
 
 HOSTILE = "DC <script>alert(1)</script> Smith"
@@ -200,6 +208,7 @@ def test_sfr1_carries_every_field_and_the_json_counts(
                 assert _squash(f"{spec.label} {value} {ENTERED}") in squashed, (label, spec.name)
             assert f"Exhibit reference {label} {FROM_CASE}" in text
         assert f"SFR type SFR1 {FROM_CASE}" in text and "This is a summary of the examination" in text
+        assert _squash(AI_STATEMENT) in squashed
         assert NOT_ENTERED not in text
         shown = re.search(r"lastSHA-256([0-9a-f]{64})", squashed)  # the audit log as the report was written
         assert shown and shown[1] in built.case.audit.read().hashes

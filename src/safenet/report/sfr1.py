@@ -38,6 +38,12 @@ SUMMARY_STATEMENT = (
     "decision and early case management. It states the results, not every step that produced them; if any "
     "part is disputed, a full statement (SFR2) with the examination record will follow."
 )
+# True of this code: no classifier grades, filters or orders items (grades come from hash sets and examiners);
+# a release that adds one must say here how it was used.
+AI_STATEMENT = (
+    "No automated classifier (AI) graded, filtered or prioritised any item: every grade comes from a hash set or "
+    "an examiner."
+)
 SECTIONS = (
     ("Case", ("urn", "force", "operation", "warrant_reference", "warrant_date")),
     ("Author", ("author", "role", "unit", "contact")),
@@ -229,6 +235,7 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
             Field("SFR version", str(_sfr_version(case)), FROM_CASE),
         ],
         "summary_statement": SUMMARY_STATEMENT,
+        "ai_statement": AI_STATEMENT,
         "sections": [(title, _fields(entered, None, names)) for title, names in SECTIONS],
         "exhibits": exhibits,
         "total_rows": _media_rows(counts["total"]),
