@@ -378,3 +378,15 @@ def test_accessibility_split_and_the_copy_counted_once(two_exhibits: Built) -> N
     assert split(dedup, "A") == (2, 0, 0, 0) and split(dedup, "C") == (0, 0, 1, 0)
     assert next(r for r in dedup["rows"] if r["category"] == "A")["min_total"] == 1
     assert next(r for r in counts["total"]["rows"] if r["category"] == "A")["min_total"] == 1
+
+
+def test_pictures_found_only_in_browser_caches_count_as_cache(tmp_path: Path) -> None:
+    from safenet.engine.profiles import Profile
+    from tests.engine.test_browser_cache_triage import _exhibit, _triage
+
+    root = tmp_path / "exhibit"
+    known, _ = _exhibit(root)
+    case, _, _ = _triage(tmp_path, root, known, Profile.STANDARD, "case")
+    rows = {r["category"]: r for r in report_data(case)["counts"]["total"]["rows"]}
+    access = ("accessible", "deleted_recoverable", "carved_unallocated", "thumbnail_cache")
+    assert [tuple(rows[c][k] for k in access) for c in "ABC"] == [(0, 0, 0, 1), (0, 0, 0, 0), (0, 0, 0, 1)]
