@@ -390,3 +390,11 @@ def test_pictures_found_only_in_browser_caches_count_as_cache(tmp_path: Path) ->
     rows = {r["category"]: r for r in report_data(case)["counts"]["total"]["rows"]}
     access = ("accessible", "deleted_recoverable", "carved_unallocated", "thumbnail_cache")
     assert [tuple(rows[c][k] for k in access) for c in "ABC"] == [(0, 0, 0, 1), (0, 0, 0, 0), (0, 0, 0, 1)]
+
+
+def test_case_set_help_names_every_field(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["case", "set", "--help"]) == 0
+    text = _squash(capsys.readouterr().out)
+    for spec in (*CASE_FIELDS, *EXHIBIT_FIELDS):
+        assert spec.name in text, spec.name

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS
 from safenet.case.store import Case
 from safenet.commands.common import Exit, fail, out, user_errors
 from safenet.evidence.locator import display_safe
@@ -78,7 +79,14 @@ def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> No
         )
 
 
-@case_app.command("set")
+_SET_HELP = (
+    "Enter SFR1 fields no run can know; each value is stored and audited, and setting one again keeps the old. "
+    f"Case fields: {', '.join(f.name for f in CASE_FIELDS)}. "
+    f"Exhibit fields (with --exhibit): {', '.join(f.name for f in EXHIBIT_FIELDS)}."
+)
+
+
+@case_app.command("set", help=_SET_HELP)
 def case_set_cmd(
     case: Annotated[Path, typer.Argument(help="Case folder.")],
     assignments: Annotated[list[str] | None, typer.Argument(help="field=value pairs, e.g. urn=01AB2345678.")] = None,
@@ -90,7 +98,6 @@ def case_set_cmd(
     ] = None,
     user: Annotated[str | None, typer.Option("--user", help="Who enters the values (default: login name).")] = None,
 ) -> None:
-    """Enter SFR1 fields no run can know (URN, warrant, author, seals ...); each is audited."""
     from safenet.case.casefields import FieldError, parse_assignments, read_declarations, set_fields
 
     with user_errors(case):
