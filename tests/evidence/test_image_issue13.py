@@ -120,6 +120,31 @@ def test_filesystem_option_chooses_one(dual: Path, tmp_path: Path, capsys: pytes
     assert codes == ["several-filesystems"]
 
 
+def test_a_stale_signature_that_does_not_open_is_named(tmp_path: Path) -> None:
+    # An NTFS boot sector written over an ext2 volume's first sector (ext2's superblock is at 1024): its
+    # MFT address points into ext2's structures, so only ext2 opens; the warning says NTFS's mark was there.
+    if not HAVE_DUAL:
+        pytest.skip("mkntfs or mkfs.ext2 missing (make sysdeps-test)")
+    ntfs = tmp_path / "ntfs.img"
+    subprocess.run(["truncate", "-s", "4M", str(ntfs)], check=True)
+    subprocess.run(["mkntfs", "-F", "-q", "-f", str(ntfs)], check=True, capture_output=True)
+    tree = tmp_path / "ext-tree"
+    tree.mkdir()
+    for name, data in EXT_FILES.items():
+        (tree / name).write_bytes(data)
+    image = tmp_path / "ext2.img"
+    subprocess.run(["truncate", "-s", "4M", str(image)], check=True)
+    subprocess.run(["mkfs.ext2", "-q", "-F", "-d", str(tree), str(image)], check=True, capture_output=True)
+    with image.open("r+b") as out:
+        out.write(ntfs.read_bytes()[:512])
+    found, warnings = _listing(image)
+    assert found == _md5s("ext2", EXT_FILES)
+    [several] = [w for w in warnings if w.code == "several-filesystems"]
+    assert "signatures of NTFS and ext2/3/4 in one volume (NTFS does not open)" in several.message
+    [volume] = inspect_source(image)["volumes"]
+    assert (volume["filesystem"], volume["state"]) == ("ext2", "readable")
+
+
 def test_inspect_calls_a_file_system_with_a_damaged_catalog_unreadable(tmp_path: Path) -> None:
     # TSK opens this HFS+ volume but cannot find its root folder: triage records fs-corrupt and lists
     # nothing, so inspect must not say "readable".

@@ -750,7 +750,10 @@ class _TskRaw(SizedReader):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        data = self._file.read_random(self._pos, want, self._type, self._id)
+        try:
+            data = self._file.read_random(self._pos, want, self._type, self._id)
+        except RuntimeError as exc:  # the image format beneath failed (a damaged QCOW/E01 chunk through dfVFS)
+            raise OSError(f"read failed at offset {self._pos}: {reason_of(exc)}") from exc
         if not data:
             raise OSError(f"read failed at offset {self._pos}")
         view = memoryview(buffer).cast("B")
