@@ -36,6 +36,7 @@ from safenet.evidence.image import deps, signatures
 from safenet.evidence.image.chain import ENCRYPTION_NAME, Scanner, Volume, VolumeState, WrongCredential, spec_for
 from safenet.evidence.image.integrity import stored_hashes
 from safenet.evidence.image.native import NativeFileSystem
+from safenet.evidence.image.reader import FileSystemReader
 from safenet.evidence.image.tsk import TSK_NAMES, RawVolume, TskFileSystem
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
@@ -47,7 +48,6 @@ from safenet.evidence.model import (
     OpenContext,
     WarningSink,
 )
-from safenet.evidence.streams import RawReader
 from safenet.reasons import reason_of
 
 deps.check()
@@ -194,7 +194,7 @@ class ImageEvidence:
 
     def _volume_items(
         self,
-        fs: TskFileSystem | NativeFileSystem,
+        fs: FileSystemReader,
         base: Locator,
         warn: WarningSink,
         live: dict[tuple[Layer, ...], dict[str, tuple[int | None, object]]],
@@ -207,16 +207,11 @@ class ImageEvidence:
             )
             slack = self.context.unallocated
             # the full profile (slack) also lists the file system's metadata files
-            if isinstance(fs, TskFileSystem):
-                listing = fs.items(base, warn, slack=slack, metadata=slack)
-            else:
-                listing = fs.items(base, warn)
-            for item in listing:
+            for item in fs.items(base, warn, slack=slack, metadata=slack):
                 if snapshots and not item.deleted:  # what the shadow copies are compared with
                     seen[_key(item)] = (item.size, item.modified)
                 yield item
-            if isinstance(fs, TskFileSystem):
-                self._direct[base.layers[1:]] = fs.direct
+            self._direct[base.layers[1:]] = fs.direct
             if self.context.unallocated:
                 yield from self._region(fs, base, warn)
             return
@@ -230,19 +225,16 @@ class ImageEvidence:
             note = f"shadow copy {vss.value}: {how}" + (f"; {item.note}" if item.note else "")
             yield dataclasses.replace(item, note=note)
 
-    def _region(self, fs: TskFileSystem | NativeFileSystem, base: Locator, warn: WarningSink) -> Iterator[Item]:
+    def _region(self, fs: FileSystemReader, base: Locator, warn: WarningSink) -> Iterator[Item]:
         """The file system's regions to carve (unallocated space, file and volume slack), one item each,
         after its files are listed."""
-        if not isinstance(fs, TskFileSystem):
-            warn(EvidenceWarning("carve-not-supported", f"unallocated space of {fs.name} is not carved yet", base))
-            return
-        for region in fs.regions(base, warn):
+        for region in fs.regions(base, warn):  # a reader that cannot find them says so
             self._regions[(base.layers[1:], region.name)] = region.runs
             size = sum(length for _, length in region.runs)
             layer = Layer(LayerKind.PATH, region.name, detail=REGION)
             yield Item(base.child(layer), region.name, size, note=region.note)
 
-    def _open_region(self, fs: TskFileSystem, layers: tuple[Layer, ...], name: str) -> BinaryIO:
+    def _open_region(self, fs: FileSystemReader, layers: tuple[Layer, ...], name: str) -> BinaryIO:
         runs = self._regions.get((layers[1:], name))
         if runs is None:  # another process or object listed it: list again (deterministic) to know the runs
             base = Locator(layers)
@@ -267,21 +259,19 @@ class ImageEvidence:
             raise EvidenceError(f"{locator} names no file")
         stream = layers[cut + 2].value if len(layers) > cut + 2 and layers[cut + 2].kind is LayerKind.STREAM else None
         fs = self._fs(layers[1 : cut + 1], None)
-        if path_layer.detail == REGION and isinstance(fs, TskFileSystem):
+        if path_layer.detail == REGION:
             return self._open_region(fs, layers[: cut + 1], path_layer.value)
-        if isinstance(fs, TskFileSystem):
-            direct = self._direct.get(layers[1 : cut + 1])
-            extent = direct.get((path_layer.inode, stream or "")) if direct and path_layer.inode is not None else None
-            return fs.open(path_layer, stream, extent)
-        return _wrap(fs.open(path_layer))
+        direct = self._direct.get(layers[1 : cut + 1])
+        extent = direct.get((path_layer.inode, stream or "")) if direct and path_layer.inode is not None else None
+        return fs.open(path_layer, stream, extent)
 
     # --- helpers -----------------------------------------------------------------------------------
-    def _fs(self, layers: tuple[Layer, ...], volume: Volume | None) -> TskFileSystem | NativeFileSystem:
+    def _fs(self, layers: tuple[Layer, ...], volume: Volume | None) -> FileSystemReader:
         """The file system named by ``layers`` (ending in FILESYSTEM), opened once per thread."""
         cache: dict[tuple[Layer, ...], Any] = self._local.__dict__.setdefault("fs", {})
         key = layers if volume is None else ()
         if key and key in cache:
-            return cast(TskFileSystem | NativeFileSystem, cache[key])
+            return cast(FileSystemReader, cache[key])
         ctx = self._local.__dict__.setdefault("ctx", dfcontext.Context())
         detail = layers[-1].detail or ""
         # A named TSK type opens only that family: a volume with two file systems' signatures (see signatures.py)
@@ -289,7 +279,7 @@ class ImageEvidence:
         kind = detail if detail in TSK_NAMES and (volume is None or volume.signatures) else ""
         try:
             parent = spec_for(str(self.path), layers[:-1], self.context.credentials, ctx)
-            fs: TskFileSystem | NativeFileSystem
+            fs: FileSystemReader
             if detail in TSK_NAMES or (volume is not None and detail in _TSK_FIRST):
                 try:
                     raw = self._raw_volume(layers[:-1])
@@ -376,10 +366,6 @@ def _fs_offset(layers: tuple[Layer, ...]) -> int | None:
     if len(partitions) == 1 and partitions[0].detail != "vss":
         return partitions[0].offset
     return None
-
-
-def _wrap(file_object: Any) -> BinaryIO:
-    return cast(BinaryIO, io.BufferedReader(RawReader(file_object), buffer_size=1 << 20))
 
 
 __all__ = ["ENCRYPTION_NAME", "CredentialError", "ImageEvidence"]

@@ -6,6 +6,7 @@ so through the "deleted-not-listed" warning, so the report never implies deleted
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
@@ -14,8 +15,11 @@ from dfvfs.lib import errors as dferrors
 from dfvfs.path import factory as path_factory
 from dfvfs.resolver import resolver
 
+from safenet.evidence.image.reader import Extents
+from safenet.evidence.image.region import Region
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
+from safenet.evidence.streams import RawReader
 from safenet.reasons import reason_of
 
 _MAX_DEPTH = 128
@@ -47,6 +51,7 @@ class NativeFileSystem:
                 f"dfVFS cannot open the {fs_spec.type_indicator} file system: {reason_of(exc)}"
             ) from exc
         self.name = fs_spec.type_indicator
+        self.direct: Extents = {}  # no file is read straight from its runs: dfVFS reads each one
 
     def root_problem(self) -> str:
         """Why the root folder cannot be read ("" when it can); see ``TskFileSystem.root_problem``."""
@@ -59,7 +64,8 @@ class NativeFileSystem:
             return f"root folder unreadable: {reason_of(exc)}"
         return ""
 
-    def items(self, base: Locator, warn: WarningSink) -> Iterator[Item]:
+    def items(self, base: Locator, warn: WarningSink, *, slack: bool = True, metadata: bool = False) -> Iterator[Item]:
+        """Live regular files (``slack`` and ``metadata`` are not available from these readers)."""
         warn(
             EvidenceWarning(
                 "deleted-not-listed",
@@ -102,7 +108,24 @@ class NativeFileSystem:
             _ts(entry.creation_time),
         )
 
-    def open(self, path_layer: Layer) -> BinaryIO:
+    def regions(self, base: Locator, warn: WarningSink) -> list[Region]:
+        """None: these readers give no allocation map, so unallocated space and slack are not carved."""
+        warn(EvidenceWarning("carve-not-supported", f"unallocated space of {self.name} is not carved yet", base))
+        return []
+
+    def region_runs(self, name: str) -> list[tuple[int, int]]:
+        raise EvidenceError(f"{self.name}: {name} is not listed (no regions are read from this file system)")
+
+    def open_region(self, runs: list[tuple[int, int]], base: int | None) -> BinaryIO:
+        raise EvidenceError(f"{self.name}: no regions are read from this file system")
+
+    def open(
+        self,
+        path_layer: Layer,
+        stream_name: str | None = None,
+        extent: tuple[int, tuple[tuple[int, int], ...]] | None = None,
+    ) -> BinaryIO:
+        """A live file's default stream (named streams and direct extents are TSK's alone)."""
         kwargs: dict[str, Any] = {"location": path_layer.value, "parent": self.spec.parent}
         if path_layer.inode is not None:
             kwargs["identifier"] = path_layer.inode
@@ -113,4 +136,4 @@ class NativeFileSystem:
             raise EvidenceError(f"cannot open {path_layer.value}: {reason_of(exc)}") from exc
         if file_object is None:
             raise FileNotFoundError(f"{path_layer.value} not found")
-        return cast(BinaryIO, file_object)
+        return cast(BinaryIO, io.BufferedReader(RawReader(file_object), buffer_size=1 << 20))
