@@ -94,15 +94,34 @@ class Producer(Protocol):
         ...
 
 
-class Archives:
-    """Members of zip, tar, gzip, bzip2, xz and 7z archives (an archive of another type is claimed too, to
-    record that it was not expanded)."""
+class _Producer:
+    """What every producer declares, given in its class line: ``class X(_Producer, name=..., layer=...)``."""
 
-    NAME = "archive"
-    LAYER = LayerKind.ARCHIVE_MEMBER
-    WARNING_CODES: Mapping[str, str] = MappingProxyType(archive.WARNING_CODES)
-    SEEKS = False  # a member is decoded from the container's stream as it comes
-    CONTAINER = "archive"
+    NAME: str
+    LAYER: LayerKind
+    WARNING_CODES: Mapping[str, str]
+    SEEKS: bool
+    CONTAINER: str
+
+    def __init_subclass__(
+        cls, *, name: str, layer: LayerKind, codes: Mapping[str, str], container: str, seeks: bool = True
+    ) -> None:
+        super().__init_subclass__()
+        cls.NAME, cls.LAYER, cls.CONTAINER, cls.SEEKS = name, layer, container, seeks
+        cls.WARNING_CODES = MappingProxyType(dict(codes))
+
+
+class Archives(
+    _Producer,
+    name="archive",
+    layer=LayerKind.ARCHIVE_MEMBER,
+    codes=archive.WARNING_CODES,
+    container="archive",
+    seeks=False,
+):
+    """Members of zip, tar, gzip, bzip2, xz and 7z archives (an archive of another type is claimed too, to
+    record that it was not expanded). A member is decoded from its container's stream as it comes: the
+    registry need not spool the container to reopen one."""
 
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
         if filetype is None or filetype.kind is not MediaKind.ARCHIVE:
@@ -117,18 +136,17 @@ class Archives:
         return archive.open_member(container, layer)
 
 
-class Caches:
-    """Pictures kept by thumbnail caches, browser caches and phone thumbnail stores (``caches.CACHE_FORMATS``)."""
+def _within_depth(producer: Producer, kind: str | None, item: Item, limits: Limits) -> Claim | None:
+    """A claim by a producer's own format table, held to the archive depth limit like archives' members."""
+    return Claim(producer, kind) if kind is not None and depth_allowed(item, limits.archive) else None
 
-    NAME = "cache"
-    LAYER = LayerKind.CACHE_ENTRY
-    WARNING_CODES: Mapping[str, str] = MappingProxyType(caches.WARNING_CODES)
-    SEEKS = True
-    CONTAINER = "cache"
+
+class Caches(_Producer, name="cache", layer=LayerKind.CACHE_ENTRY, codes=caches.WARNING_CODES, container="cache"):
+    """Pictures kept by thumbnail caches, browser caches and phone thumbnail stores (``caches.CACHE_FORMATS``)."""
 
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
         kind = caches.cache_kind(item, filetype.name) if filetype is not None else None
-        return Claim(self, kind) if kind is not None and depth_allowed(item, limits.archive) else None
+        return _within_depth(self, kind, item, limits)
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
         return caches.expand_cache(item, claim.kind, open_item, context.warn, siblings=context.siblings)
@@ -137,19 +155,13 @@ class Caches:
         return caches.open_cache_entry(container, layer)
 
 
-class Embedded:
+class Embedded(_Producer, name="embedded", layer=LayerKind.EMBEDDED, codes=embedded.WARNING_CODES, container="parent"):
     """Pictures inside pictures and documents: EXIF thumbnails, camera previews, MPO pictures, pictures of
     PDF, OLE and Office/OpenDocument files (``embedded``'s per-format tables)."""
 
-    NAME = "embedded"
-    LAYER = LayerKind.EMBEDDED
-    WARNING_CODES: Mapping[str, str] = MappingProxyType(embedded.WARNING_CODES)
-    SEEKS = True
-    CONTAINER = "parent"
-
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
         kind = embedded.embedded_kind(item, filetype.name, limits.embedded) if filetype is not None else None
-        return Claim(self, kind) if kind is not None and depth_allowed(item, limits.archive) else None
+        return _within_depth(self, kind, item, limits)
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
         limits = context.limits
@@ -161,14 +173,8 @@ class Embedded:
         return embedded.open_embedded(container, layer)
 
 
-class Carving:
+class Carving(_Producer, name="carving", layer=LayerKind.CARVED, codes=carve.WARNING_CODES, container="region"):
     """Files found by structure in regions no file holds (unallocated space, file and volume slack)."""
-
-    NAME = "carving"
-    LAYER = LayerKind.CARVED
-    WARNING_CODES: Mapping[str, str] = MappingProxyType(carve.WARNING_CODES)
-    SEEKS = True
-    CONTAINER = "region"
 
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
         return Claim(self, carve.REGION) if filetype is None and carve.is_region(item) else None

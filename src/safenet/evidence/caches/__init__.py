@@ -81,16 +81,59 @@ class CacheFormat:
 
 
 def _range_format(
-    name: str, what: str, claims: Callable[[Item, str], bool], expand: Callable[..., Entries], *, siblings: bool
+    name: str, what: str, claims: Callable[[Item, str], bool], expand: Callable[..., Entries]
 ) -> CacheFormat:
     """A cache whose entries are one byte range each of the cache file (reopened by :func:`open_range`)."""
+    return CacheFormat(name, claims, expand, lambda container, layer: open_range(container, layer, what))
 
-    def run(parent: Item, open_parent: Callable[[], BinaryIO], warn: WarningSink, options: CacheOptions) -> Entries:
-        if siblings:
-            return expand(parent, open_parent, warn, options.limits, options.siblings)
-        return expand(parent, open_parent, warn, options.limits)
 
-    return CacheFormat(name, claims, run, lambda container, layer: open_range(container, layer, what))
+def _named(test: Callable[[str], bool]) -> Callable[[Item, str], bool]:
+    """A cache recognised by its file name alone."""
+    return lambda item, filetype: test(item.name)
+
+
+# Each parser given what it uses of the options (limits; the thumbcache index; the folder's other files).
+Parent = Callable[[], BinaryIO]
+
+
+def _thumbcache(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return expand_thumbcache(parent, open_parent, warn, o.limits, o.index)
+
+
+def _thumbs_db(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return expand_thumbs_db(parent, open_parent, warn, o.limits)
+
+
+def _firefox(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return firefox.expand_firefox(parent, open_parent, warn, o.limits)
+
+
+def _simple(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return chrome_simple.expand_simple(parent, open_parent, warn, o.limits, o.siblings)
+
+
+def _blockfile(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return chrome_blockfile.expand_blockfile(parent, open_parent, warn, o.limits, o.siblings)
+
+
+def _thumbdata(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return mobile.expand_thumbdata(parent, open_parent, warn)
+
+
+def _ithmb(parent: Item, open_parent: Parent, warn: WarningSink, o: CacheOptions) -> Entries:
+    return mobile.expand_ithmb(parent, warn)
+
+
+def _is_thumbcache(item: Item, filetype: str) -> bool:
+    return filetype == THUMBCACHE
+
+
+def _is_thumbs_db(item: Item, filetype: str) -> bool:
+    return filetype == "ole" and is_thumbs_db(item.name)
+
+
+def _is_firefox(item: Item, filetype: str) -> bool:
+    return firefox.is_entry(item)  # by its folder: cache2/entries or a trash folder
 
 
 #: Cache parsers in the order they are asked (by type first, then by name and place). Browser and phone
@@ -98,51 +141,15 @@ def _range_format(
 #: with its body, so it sniffs as that body's type); each parser then checks the structure and says in a
 #: warning when it is not what the name promised.
 CACHE_FORMATS: tuple[CacheFormat, ...] = (
-    CacheFormat(
-        THUMBCACHE,
-        lambda item, filetype: filetype == THUMBCACHE,
-        lambda parent, open_parent, warn, o: expand_thumbcache(parent, open_parent, warn, o.limits, o.index),
-        open_thumbcache_entry,
-    ),
-    CacheFormat(
-        THUMBS_DB,
-        lambda item, filetype: filetype == "ole" and is_thumbs_db(item.name),
-        lambda parent, open_parent, warn, o: expand_thumbs_db(parent, open_parent, warn, o.limits),
-        open_thumbs_entry,
-    ),
+    CacheFormat(THUMBCACHE, _is_thumbcache, _thumbcache, open_thumbcache_entry),
+    CacheFormat(THUMBS_DB, _is_thumbs_db, _thumbs_db, open_thumbs_entry),
+    _range_format(firefox.DETAIL, "Firefox cache", _is_firefox, _firefox),
+    _range_format(chrome_simple.DETAIL, "Chrome simple cache", _named(chrome_simple.is_entry), _simple),
     _range_format(
-        firefox.DETAIL,
-        "Firefox cache",
-        lambda item, filetype: firefox.is_entry(item),
-        firefox.expand_firefox,
-        siblings=False,
+        chrome_blockfile.DETAIL, "Chrome block-file cache", _named(chrome_blockfile.is_block_file), _blockfile
     ),
-    _range_format(
-        chrome_simple.DETAIL,
-        "Chrome simple cache",
-        lambda item, filetype: chrome_simple.is_entry(item.name),
-        chrome_simple.expand_simple,
-        siblings=True,
-    ),
-    _range_format(
-        chrome_blockfile.DETAIL,
-        "Chrome block-file cache",
-        lambda item, filetype: chrome_blockfile.is_block_file(item.name),
-        chrome_blockfile.expand_blockfile,
-        siblings=True,
-    ),
-    CacheFormat(
-        mobile.THUMBDATA,
-        lambda item, filetype: mobile.is_thumbdata(item.name),
-        lambda parent, open_parent, warn, o: mobile.expand_thumbdata(parent, open_parent, warn),
-        lambda container, layer: open_range(container, layer, "Android thumbnail store"),
-    ),
-    CacheFormat(
-        mobile.ITHMB,
-        lambda item, filetype: mobile.is_ithmb(item.name),
-        lambda parent, open_parent, warn, o: mobile.expand_ithmb(parent, warn),
-        None,
-    ),
+    _range_format(mobile.THUMBDATA, "Android thumbnail store", _named(mobile.is_thumbdata), _thumbdata),
+    CacheFormat(mobile.ITHMB, _named(mobile.is_ithmb), _ithmb, None),
 )
 _BY_NAME: dict[str, CacheFormat] = {f.name: f for f in CACHE_FORMATS}
 if len(_BY_NAME) != len(CACHE_FORMATS):  # pragma: no cover - a programming error caught at import

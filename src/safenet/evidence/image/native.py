@@ -15,7 +15,7 @@ from dfvfs.lib import errors as dferrors
 from dfvfs.path import factory as path_factory
 from dfvfs.resolver import resolver
 
-from safenet.evidence.image.reader import Extents
+from safenet.evidence.image.reader import Extent, Extents
 from safenet.evidence.image.region import Region
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource, Timestamp, WarningSink
@@ -119,12 +119,7 @@ class NativeFileSystem:
     def open_region(self, runs: list[tuple[int, int]], base: int | None) -> BinaryIO:
         raise EvidenceError(f"{self.name}: no regions are read from this file system")
 
-    def open(
-        self,
-        path_layer: Layer,
-        stream_name: str | None = None,
-        extent: tuple[int, tuple[tuple[int, int], ...]] | None = None,
-    ) -> BinaryIO:
+    def open(self, path_layer: Layer, stream_name: str | None = None, extent: Extent | None = None) -> BinaryIO:
         """A live file's default stream (named streams and direct extents are TSK's alone)."""
         kwargs: dict[str, Any] = {"location": path_layer.value, "parent": self.spec.parent}
         if path_layer.inode is not None:

@@ -16,8 +16,10 @@ from safenet.evidence.image.region import Region
 from safenet.evidence.locator import Layer, Locator
 from safenet.evidence.model import Item, WarningSink
 
-#: (metadata address, stream name) -> (size, byte runs) of a file readable straight from its runs
-Extents = dict[tuple[int, str], tuple[int, tuple[tuple[int, int], ...]]]
+#: a file's size and its byte runs, when it can be read straight from them
+Extent = tuple[int, tuple[tuple[int, int], ...]]
+#: (metadata address, stream name) -> its Extent
+Extents = dict[tuple[int, str], Extent]
 
 
 class FileSystemReader(Protocol):
@@ -46,11 +48,6 @@ class FileSystemReader(Protocol):
         """A seekable stream of a region's runs end to end."""
         ...
 
-    def open(
-        self,
-        path_layer: Layer,
-        stream_name: str | None,
-        extent: tuple[int, tuple[tuple[int, int], ...]] | None = None,
-    ) -> BinaryIO:
+    def open(self, path_layer: Layer, stream_name: str | None, extent: Extent | None = None) -> BinaryIO:
         """A file's stream (``extent``: its entry in :attr:`direct`, when it has one)."""
         ...
