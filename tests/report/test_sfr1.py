@@ -345,7 +345,7 @@ def test_dates_say_when_the_zone_is_unknown_or_no_time_was_recorded(built_empty:
 
 def test_accessibility_split_and_the_copy_counted_once(two_exhibits: Built) -> None:
     built = two_exhibits
-    cache_layer = json.dumps({"kind": "cache-entry", "value": "thumbcache_256.db#1"})
+    cache_layer = json.dumps({"kind": "cache-entry", "value": "thumbcache_256.db#1"}, separators=(",", ":"))
     with sqlite3.connect(built.case.path / "case.db") as db:
         ex2 = dict(
             db.execute(

@@ -217,27 +217,34 @@ def exhibit_labels(case: Case) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class CountingFacts:
-    """What the SFR1 counts need beyond ``item_kinds``: video durations, digests for de-duplication, and
-    which carved items came out of a thumbnail or browser cache (not carved from unallocated space)."""
+    """What the counts need beyond ``item_kinds``: video durations, digests for de-duplication (when asked
+    for), and which carved items came out of a thumbnail or browser cache (not carved from unallocated space)."""
 
     duration_s: dict[int, float]  # videos whose container recorded a duration
     digest: dict[int, str]  # item id -> "sha256:..." (or "md5:..." where no SHA-256 was recorded)
     cached: set[int]
 
 
-def counting_facts(case: Case) -> CountingFacts:
-    durations: dict[int, float] = {}
-    digests: dict[int, str] = {}
+_CACHE_KIND = json.dumps({"kind": LayerKind.CACHE_ENTRY.value}, separators=(",", ":"))[1:-1]  # '"kind":"cache-entry"'
+
+
+def counting_facts(case: Case, *, digests: bool = True) -> CountingFacts:
+    by_digest: dict[int, str] = {}
     cached: set[int] = set()
-    query = select(ItemRow.id, ItemRow.video_duration_s, ItemRow.sha256, ItemRow.md5)
-    carved = select(ItemRow.id, ItemRow.locator).where(ItemRow.carved)
+    videos = select(ItemRow.id, ItemRow.video_duration_s).where(
+        ItemRow.media_kind == "video", ItemRow.video_duration_s.is_not(None)
+    )
+    # names are JSON-escaped inside a locator, so only a layer's own kind reads '"kind":"cache-entry"'; the
+    # JSON is still parsed to be sure
+    carved = select(ItemRow.id, ItemRow.locator).where(ItemRow.carved, ItemRow.locator.contains(_CACHE_KIND))
     with case.sessions() as s:
-        for item_id, duration, sha256, md5 in s.execute(query):
-            if duration is not None:
-                durations[item_id] = float(duration)
-            if sha256 or md5:
-                digests[item_id] = f"sha256:{sha256}" if sha256 else f"md5:{md5}"
+        durations = {item_id: float(d) for item_id, d in s.execute(videos) if d is not None}
         for item_id, locator in s.execute(carved):
             if any(layer.get("kind") == LayerKind.CACHE_ENTRY.value for layer in json.loads(locator)):
                 cached.add(item_id)
-    return CountingFacts(durations, digests, cached)
+        if digests:
+            query = select(ItemRow.id, ItemRow.sha256, ItemRow.md5).where(
+                (ItemRow.sha256.is_not(None)) | (ItemRow.md5.is_not(None))
+            )
+            by_digest = {i: f"sha256:{sha}" if sha else f"md5:{md5}" for i, sha, md5 in s.execute(query)}
+    return CountingFacts(durations, by_digest, cached)

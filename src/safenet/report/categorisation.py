@@ -27,7 +27,6 @@ counts are given twice: every copy counted, and copies of one image (same digest
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -262,7 +261,7 @@ class Categorisation:
     exhibits: list[Counts]  # by exhibit label
     total: Counts
     examiners: list[dict[str, Any]]  # current grades per (examiner, confirmer, grade)
-    deduplicated: Counts  # all exhibits, copies with one digest counted once (DEDUP_RULE)
+    deduplicated: Counts | None  # all exhibits, copies with one digest counted once (DEDUP_RULE); None: not asked
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report's ``counts``: the same numbers every other report shows."""
@@ -271,17 +270,18 @@ class Categorisation:
             "min_provable_definition": MIN_PROVABLE_DEFINITION,
             "total": self.total.as_dict(),
             "deduplication_rule": DEDUP_RULE,
-            "deduplicated": self.deduplicated.as_dict(),
+            "deduplicated": self.deduplicated.as_dict() if self.deduplicated is not None else None,
             "exhibits": [e.as_dict() for e in self.exhibits],
             "examiners": self.examiners,
         }
 
 
-def categorise(case: Case, *, roles: bool = True) -> Categorisation:
+def categorise(case: Case, *, roles: bool = True, deduplicate: bool = True) -> Categorisation:
     """Each item's effective category and provenance, and the counts per exhibit and in total.
 
-    ``roles=False`` leaves each grade's writer role unknown instead of reading the audit log for it (the
-    review page's live counts need the counts only, after every grade).
+    ``roles=False`` leaves each grade's writer role unknown instead of reading the audit log for it, and
+    ``deduplicate=False`` leaves out the de-duplicated counts (reading every digest): the review page's live
+    counts need neither, after every grade.
     """
     current = current_gradings(case)
     sets = hash_set_grades(case)
@@ -295,7 +295,7 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
         exhibits[ex.id] = Counts(ex.label, ex.source)
         labels[ex.id] = ex.label
     rows = item_kinds(case)
-    facts = counting_facts(case)
+    facts = counting_facts(case, digests=deduplicate)
     items: dict[int, ItemCategory] = {}
     examiners: Counter[tuple[str, str, str]] = Counter()
     for item_id, exhibit_id, media_kind, deleted, carved in rows:
@@ -303,10 +303,13 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
         if hs is None and not grades and media_kind not in GRADABLE_MEDIA:
             continue
         item = _categorise_one(
-            item_id, labels[exhibit_id], media_kind, bool(deleted or carved), hs, grades, settled.get(item_id)
-        )
-        item = dataclasses.replace(
-            item,
+            item_id,
+            labels[exhibit_id],
+            media_kind,
+            bool(deleted or carved),
+            hs,
+            grades,
+            settled.get(item_id),
             access=_access(item_id, deleted, carved, facts.cached),
             duration_s=facts.duration_s.get(item_id),
             digest=facts.digest.get(item_id),
@@ -324,7 +327,7 @@ def categorise(case: Case, *, roles: bool = True) -> Categorisation:
             {"examiner": name, "confirmed_by": confirmer or None, "grade": grade, "items": n}
             for (name, confirmer, grade), n in sorted(examiners.items())
         ],
-        deduplicated=deduplicate(items.values()),
+        deduplicated=deduplicated(items.values()) if deduplicate else None,
     )
 
 
@@ -347,7 +350,7 @@ def _copy_rank(item: ItemCategory) -> tuple[int, int, int, int, int]:
     return (category, 0 if provable else 1, 1 if item.deleted else 0, provenance, item.item_id)
 
 
-def deduplicate(items: Iterable[ItemCategory]) -> Counts:
+def deduplicated(items: Iterable[ItemCategory]) -> Counts:
     """All exhibits with copies of one image counted once (DEDUP_RULE), through the same ``Counts.add``."""
     best: dict[str | int, ItemCategory] = {}
     for item in items:
@@ -369,6 +372,10 @@ def _categorise_one(
     hs: HashSetGrade | None,
     grades: list[tuple[GivenGrade, bool]],
     settled_by: int | None,
+    *,
+    access: str = ACCESSIBLE,
+    duration_s: float | None = None,
+    digest: str | None = None,
 ) -> ItemCategory:
     current = next((g for g, is_current in grades if is_current), None)
     superseded = tuple(g for g, is_current in grades if not is_current)
@@ -397,6 +404,9 @@ def _categorise_one(
         superseded=superseded,
         disagreement=bool(trusted and hs is not None and current is not None and current.grade != hs.category),
         settled_by=settled_by if outcome == WITH_TRUSTED_PARENT else None,
+        access=access,
+        duration_s=duration_s,
+        digest=digest,
     )
 
 

@@ -28,7 +28,7 @@ TALLY_KEYS = (
 
 def review_tally(case: Case) -> dict[str, int]:
     """The page's counts for the whole case (every exhibit), equal to the reports' totals."""
-    return tally_of(categorise(case, roles=False))
+    return tally_of(categorise(case, roles=False, deduplicate=False))
 
 
 def tally_of(categorised: Categorisation) -> dict[str, int]:
