@@ -18,12 +18,13 @@ from safenet.report.categorisation import Categorisation, ItemCategory, categori
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 from safenet.report.times import iso_time
 
-SCHEMA_ID = "https://safenet.invalid/schemas/report-6.json"
-REPORT_VERSION = 6  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
+SCHEMA_ID = "https://safenet.invalid/schemas/report-7.json"
+REPORT_VERSION = 7  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
 # 4: each item's provenance note (recoverability of a deleted file, carve validation, cache URL, embedding);
 # 5: examiner grades: ``counts`` (the categorisation every report shows), items graded without a finding,
 # each item's id and ``grading`` (counted category, provenance, current and superseded grades); 6: an item's
-# times whose zone is unknown (time_zone_known false) are local time without an offset, no longer "+00:00"
+# times whose zone is unknown (time_zone_known false) are local time without an offset, no longer "+00:00";
+# 7: each count row's accessibility split and video duration, ``counts.deduplicated`` and its rule
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
