@@ -7,9 +7,10 @@ umask, since a umask only removes bits; an existing file is set to 0600 as it is
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 OWNER_ONLY = 0o600
 
@@ -33,3 +34,14 @@ def create_owner_only(path: Path) -> None:
     """Create ``path`` empty and 0600 if it does not exist, for a writer (SQLite) that creates files with
     its own default mode but keeps the mode of a file that is already there."""
     open_owner_only(path, truncate=False).close()
+
+
+def open_owner_only_text(path: Path) -> TextIO:
+    """The text form of :func:`open_owner_only` (UTF-8, newlines as written: CSV writers choose their own)."""
+    return io.TextIOWrapper(open_owner_only(path), encoding="utf-8", newline="")
+
+
+def write_owner_only(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` as a new owner-only file (reports, exports)."""
+    with open_owner_only(path) as fh:
+        fh.write(data)

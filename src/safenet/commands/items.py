@@ -15,6 +15,7 @@ import typer
 
 from safenet.analysis.filetype import MediaKind
 from safenet.case.records import ItemStatus
+from safenet.owner_only import open_owner_only_text
 
 _KINDS = tuple(k.value for k in MediaKind)
 _STATUSES = tuple(s.value for s in ItemStatus)
@@ -87,8 +88,7 @@ def items_cmd(
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
                 raise typer.Exit(0) from None
         else:
-            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            with open_owner_only_text(output) as fh:
                 count = write(rows, fh)
             opened.audit.append("items-listed", format=fmt, path=str(output), items=count)
         if fmt == "table":

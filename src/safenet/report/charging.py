@@ -9,7 +9,6 @@ The document takes its numbers from the report data's ``counts``, so it shows ex
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from safenet.case.store import Case
+from safenet.owner_only import write_owner_only
 from safenet.report.pdf import html_to_pdf
 
 
@@ -58,14 +58,8 @@ def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_charging_html(report: dict[str, Any], path: Path) -> None:
-    write_private(path, render_charging_html(_open_case_data(report)).encode("utf-8"))
+    write_owner_only(path, render_charging_html(_open_case_data(report)).encode("utf-8"))
 
 
 def write_charging_pdf(report: dict[str, Any], path: Path) -> None:
-    write_private(path, html_to_pdf(render_charging_html(_open_case_data(report))))
-
-
-def write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_owner_only(path, html_to_pdf(render_charging_html(_open_case_data(report))))

@@ -25,7 +25,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
 from safenet.case.gradings import UK_GRADES
 from safenet.case.store import Case
-from safenet.report.charging import charging_data, write_private
+from safenet.owner_only import write_owner_only
+from safenet.report.charging import charging_data
 from safenet.report.pdf import html_to_pdf
 
 FROM_CASE = "from the case"
@@ -268,8 +269,8 @@ def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_sfr1_html(report: dict[str, Any], path: Path) -> None:
-    write_private(path, render_sfr1_html(_open_case_data(report)).encode("utf-8"))
+    write_owner_only(path, render_sfr1_html(_open_case_data(report)).encode("utf-8"))
 
 
 def write_sfr1_pdf(report: dict[str, Any], path: Path) -> None:
-    write_private(path, html_to_pdf(render_sfr1_html(_open_case_data(report))))
+    write_owner_only(path, html_to_pdf(render_sfr1_html(_open_case_data(report))))

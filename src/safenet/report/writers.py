@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from safenet.case.store import Case
+from safenet.owner_only import open_owner_only_text
 from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
 from safenet.report.sfr1 import write_sfr1_html, write_sfr1_pdf
@@ -169,8 +169,7 @@ class _private:
         self.path = path
 
     def __enter__(self) -> Any:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.fh = open_owner_only_text(self.path)
         return self.fh
 
     def __exit__(self, *exc: object) -> None:

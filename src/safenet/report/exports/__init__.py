@@ -12,7 +12,6 @@ recorded item (``--all-items``), each with its settled category where it has one
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from safenet.case.gradings import Grade
 from safenet.case.queries import item_rows, iter_items
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
+from safenet.owner_only import write_owner_only
 from safenet.report.categorisation import SETTLED_SOURCES, TRUSTED, ItemCategory, categorise
 
 EXPORT_CATEGORIES = ("A", "B", "C", Grade.NON_INDECENT.value)
@@ -124,8 +124,6 @@ def write_export(case: Case, fmt: str, output: Path | None = None, *, every: boo
     data = exporter(case, items)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = output or case.path / "reports" / f"export-{fmt}-{stamp}.{suffix}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_owner_only(path, data)
     case.audit.append("export-written", format=fmt, path=str(path), items=len(items), all_items=every)
     return path, len(items)
