@@ -347,3 +347,20 @@ def test_a_case_that_cannot_be_opened_for_want_of_space_says_so(
     monkeypatch.setattr(store_module, "sessionmaker", full)
     code, _, err = run(capsys, "report", str(tmp_path / "case"))
     assert code == Exit.DISK_FULL and "is full" in err and "cannot be read" not in err
+
+
+def test_a_warning_about_the_whole_file_is_printed_without_an_empty_locator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: the import and build warning callbacks had drifted; a VICS profile warning printed 'warning: : …'."""
+    import json
+
+    path = tmp_path / "fr.json"
+    context = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/FR/$metadata#Media"
+    media = [{"MediaID": 1, "MD5": "0" * 31 + "1", "Category": 1}]
+    path.write_text(json.dumps({"@odata.context": context, "value": media}))
+    code, _, err = run(capsys, "hashset", "import", str(path), "--name", "fr-set")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert any("VICS profile 'FR'" in line for line in lines), err
+    assert not any(line.startswith("warning: :") for line in lines), err

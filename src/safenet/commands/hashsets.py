@@ -41,7 +41,7 @@ def hashset_import(
     with user_errors():
         if not path.is_file():
             fail(Exit.HASHSET, f"hash-set file {path} does not exist or is not a file; check the path")
-        warnings: list[str] = []
+        warnings = WarningLines()
         try:
             info = store(hashdb).import_file(
                 path,
@@ -52,12 +52,20 @@ def hashset_import(
                 scheme_file=scheme_file,
                 replace=replace,
                 pdq_threshold=pdq_threshold,
-                warn=lambda ref, message: warnings.append(f"{ref}: {message}"),
+                warn=warnings,
             )
         except HashSetError:
             _print_warnings(warnings)  # a refusal that says "see the warnings" must show them
             raise
         _report_set("imported", info, warnings)
+
+
+class WarningLines(list[str]):
+    """Collects an import's or build's warnings as ``warn(ref, message)`` callbacks give them, one line each:
+    ``ref: message``, or the message alone when a warning is about the whole file (``ref`` empty or None)."""
+
+    def __call__(self, ref: str | None, message: str) -> None:
+        self.append(f"{ref}: {message}" if ref else message)
 
 
 def _print_warnings(warnings: list[str]) -> None:
@@ -97,7 +105,7 @@ def hashset_build(
     with user_errors():
         if not folder.is_dir():
             fail(Exit.HASHSET, f"{folder} does not exist or is not a folder; give the folder of reference images")
-        warnings: list[str] = []
+        warnings = WarningLines()
         info = store(hashdb).build_folder(
             folder,
             name,
@@ -108,7 +116,7 @@ def hashset_build(
             replace=replace,
             pdq_threshold=pdq_threshold,
             workers=workers,
-            warn=lambda ref, message: warnings.append(f"{ref}: {message}" if ref else message),
+            warn=warnings,
         )
         _report_set("built", info, warnings)
 
