@@ -13,18 +13,9 @@ import pytest
 from PIL import Image
 
 from safenet.analysis.pdq import PdqMode, PdqResult, compute
-from safenet.analysis.video import (
-    MatchSettings,
-    Stop,
-    VideoFrame,
-    VideoHash,
-    VideoSettings,
-    hash_video,
-    match_frames,
-    match_videos,
-)
-from safenet.analysis.video.match import KnownVideos
+from safenet.analysis.video import Stop, VideoFrame, VideoHash, VideoSettings, hash_video
 from safenet.hashsets.index import BruteForceIndex, FaissIndex, as_hash_array
+from safenet.hashsets.videomatch import KnownVideos, MatchSettings, match_frames, match_videos
 from tests.datafiles import DATA
 
 VIDEO = DATA / "media" / "video"

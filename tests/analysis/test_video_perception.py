@@ -29,8 +29,9 @@ from typing import Final
 import pytest
 
 from safenet.analysis.pdq import PdqMode, Skipped, compute
-from safenet.analysis.video import MatchSettings, VideoHash, VideoSettings, hash_video, match_frames, match_videos
+from safenet.analysis.video import VideoHash, VideoSettings, hash_video
 from safenet.hashsets.index import BruteForceIndex, as_hash_array
+from safenet.hashsets.videomatch import MatchSettings, match_frames, match_videos
 
 VERSION: Final = "0.9.3"  # keep in step with the Makefile's test-data target
 CACHE: Final = Path(__file__).resolve().parents[2] / ".cache" / "pypi"

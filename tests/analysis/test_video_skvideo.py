@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from safenet.analysis.video import VideoHash, VideoSettings, hash_video, match_videos
+from safenet.analysis.video import VideoHash, VideoSettings, hash_video
+from safenet.hashsets.videomatch import match_videos
 
 
 def _data() -> Path:

@@ -20,7 +20,8 @@ import av
 import pytest
 
 from safenet.analysis.pdq import hamming
-from safenet.analysis.video import VideoFrame, VideoSettings, hash_video, match_videos
+from safenet.analysis.video import VideoFrame, VideoSettings, hash_video
+from safenet.hashsets.videomatch import match_videos
 from tests.analysis.test_video import COCKATOO, COCKATOO_420, REALSHORT
 
 vpdq: Any = pytest.importorskip("vpdq", reason="vpdq is not installed: `make bench` builds it (bench extra)")

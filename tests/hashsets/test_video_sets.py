@@ -10,10 +10,10 @@ import pytest
 
 from safenet.analysis.pdq import PdqMode, Skipped, compute
 from safenet.analysis.video import VideoSettings, hash_video
-from safenet.analysis.video.match import KnownVideos
 from safenet.hashsets.model import HashKind, HashSetError, SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.hashsets.video import VIDEO_FRAMES_FILE, FrameTable, load_frames, save_frames
+from safenet.hashsets.videomatch import KnownVideos
 from tests.analysis.test_video import COCKATOO, COCKATOO_420, REALSHORT, still_at
 
 

@@ -1,7 +1,7 @@
 """Known videos in hash sets: the per-set frame table, and the vPDQ-rule lookup a triage runs with it.
 
 Why a frame table beside the image PDQ index, not instead of it: a video matches a known video by the
-vPDQ rule, which needs every frame's owner and time (``analysis.video.match.KnownVideos``); the same frame
+vPDQ rule, which needs every frame's owner and time (``hashsets.videomatch.KnownVideos``); the same frame
 hashes are also written into the set's image index (``build``), so a still taken from a known video is
 found by the ordinary image lookup with no extra step.
 
@@ -16,18 +16,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from safenet.analysis.video.model import VideoFrame
 from safenet.hashsets.catalog import StoredSet
 from safenet.hashsets.model import PDQ_SIZE, HashKind, HashSetError, HashSetInfo, Match
+from safenet.hashsets.videomatch import KnownVideos, MatchSettings
 from safenet.owner_only import open_owner_only
-
-if TYPE_CHECKING:  # analysis.video.match imports hashsets.index: imported where used, to keep imports acyclic
-    from safenet.analysis.video.match import KnownVideos
-    from safenet.analysis.video.model import VideoFrame
 
 VIDEO_FRAMES_FILE: Final = "video.frames.npz"
 FORMAT: Final = "safenet-video-frames"
@@ -95,7 +93,6 @@ def load_frames(path: Path) -> FrameTable:
 
 def known_videos(table: FrameTable) -> KnownVideos[int]:
     """A ``KnownVideos`` keyed by entry number, straight from the stored columns."""
-    from safenet.analysis.video.match import KnownVideos
 
     return KnownVideos.from_arrays(
         table.entries, table.timestamps, table.hashes, table.qualities, table.trimmed, table.trimmed_qualities
@@ -130,7 +127,6 @@ class VideoSets:
 
     def lookup(self, frames: Sequence[VideoFrame]) -> list[Match]:
         """Known videos that ``frames`` (one found video) matches, each set at its own PDQ threshold."""
-        from safenet.analysis.video.match import MatchSettings
 
         found: list[Match] = []
         for opened in self._sets:

@@ -1,9 +1,9 @@
-"""Video: vPDQ-style frame hashes, video-to-video and frame-to-image matching, blurred frame sheets.
+"""Video: vPDQ-style frame hashes and blurred frame sheets (per-item work on a found video).
 
-Use :func:`hash_video` for a file (a typed :class:`VideoHash`, never an exception for bad input),
-:func:`match_videos` to compare two hashed videos, :func:`match_frames` to search frames in an image
-(PDQ) index, and :func:`write_frame_sheet` to store the blurred greyscale sheet in a case folder.
-A perceptual match is a lead for an examiner to confirm, never proof on its own.
+Use :func:`hash_video` for a file (a typed :class:`VideoHash`, never an exception for bad input) and
+:func:`write_frame_sheet` to store the blurred greyscale sheet in a case folder. Comparing videos with
+known ones (the vPDQ rule, frames searched in an image index) is searching a set, so it lives with the
+sets in :mod:`safenet.hashsets.videomatch`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from safenet.analysis.video.hasher import hash_video
-    from safenet.analysis.video.match import (
-        FrameHit,
-        FrameMatch,
-        MatchSettings,
-        VideoMatch,
-        match_frames,
-        match_videos,
-    )
     from safenet.analysis.video.model import Stop, VideoFrame, VideoHash, VideoMeta, VideoSettings
     from safenet.analysis.video.sheet import write_frame_sheet
 
@@ -28,7 +20,6 @@ if TYPE_CHECKING:
 #: triage finding no video never needs, and importing ``.model`` must not pull it in.
 _HOMES = {
     "hash_video": "hasher",
-    **dict.fromkeys(("FrameHit", "FrameMatch", "MatchSettings", "VideoMatch", "match_frames", "match_videos"), "match"),
     **dict.fromkeys(("Stop", "VideoFrame", "VideoHash", "VideoMeta", "VideoSettings"), "model"),
     "write_frame_sheet": "sheet",
 }
@@ -42,17 +33,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "FrameHit",
-    "FrameMatch",
-    "MatchSettings",
     "Stop",
     "VideoFrame",
     "VideoHash",
-    "VideoMatch",
     "VideoMeta",
     "VideoSettings",
     "hash_video",
-    "match_frames",
-    "match_videos",
     "write_frame_sheet",
 ]
