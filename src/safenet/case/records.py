@@ -17,7 +17,9 @@ class ItemStatus(StrEnum):
     EXAMINED = "examined"  # read completely, digests computed and matched
     SKIPPED = "skipped"  # typed, but the profile does not hash this type
     UNREADABLE = "unreadable"  # could not be opened or read (see warnings)
-    PARTIAL = "partial"  # reading stopped early (archive limits, read error mid-file): no digests
+    # partial: not read whole. Stopped early (archive limits, a read error mid-file): no digests. Grew while read:
+    # digests of the listed size.
+    PARTIAL = "partial"
 
 
 @dataclass(frozen=True, slots=True)
