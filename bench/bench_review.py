@@ -269,7 +269,8 @@ def keyboard(case_path: Path, count: int) -> int:
 def bulk(case_path: Path, count: int) -> int:
     """One bulk grade of every item (as a selection or cluster grade is), then one undo of all of it, on a
     copy of the case; then ``verify``. Prints seconds per call and per item, and whether the case verifies."""
-    from safenet.case.gradings import Grade, grade_items, review_queue, undo_gradings
+    from safenet.case.gradings import Grade, grade_items, undo_gradings
+    from safenet.case.reviewqueue import review_queue
     from safenet.case.verify import verify_case
     from safenet.users import User
 

@@ -13,7 +13,8 @@ from PIL import Image
 from safenet.case.clusteredits import merge_clusters, split_items
 from safenet.case.clustermap import MERGE, SPLIT, ClusterEdit, apply_edits, cluster_map
 from safenet.case.clusters import build_clusters, cluster_report
-from safenet.case.gradings import GradingError, review_queue
+from safenet.case.gradings import GradingError
+from safenet.case.reviewqueue import review_queue
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
 from safenet.case.verify import verify_case

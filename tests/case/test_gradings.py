@@ -27,9 +27,9 @@ from safenet.case.gradings import (
     grading_history,
     record_reveal,
     record_reveal_closed,
-    review_queue,
     undo_gradings,
 )
+from safenet.case.reviewqueue import review_queue
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case, CaseError
 from safenet.engine.executors import ExecutorKind

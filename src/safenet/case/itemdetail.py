@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from safenet.case.gradings import GRADERS, REVEALERS, GradingError, grade_events, source_kind
+from safenet.case.gradings import GRADERS, REVEALERS, GradingError, grade_events
+from safenet.case.reviewqueue import source_kind
 from safenet.case.schema import Exhibit, Finding, ItemRow, NoteRow, RevealRow, TagRow
 from safenet.case.store import Case
 from safenet.report.times import human_time

@@ -38,14 +38,12 @@ from safenet.case.gradings import (
     UK_GRADES,
     Grade,
     GradingRecord,
-    HashSetGrade,
     all_grade_events,
     current_gradings,
     grading_history,
-    hash_set_grades,
-    review_queue,
 )
 from safenet.case.queries import counting_facts, exhibits_by_label, item_kinds
+from safenet.case.reviewqueue import HashSetGrade, hash_set_grades, review_queue
 from safenet.case.store import Case
 
 # Provenance of an item's counted grade (stored in reports: never rename).

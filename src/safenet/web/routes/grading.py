@@ -20,9 +20,9 @@ from safenet.case.gradings import (
     GradingRecord,
     confirm_gradings,
     grade_items,
-    review_queue,
     undo_gradings,
 )
+from safenet.case.reviewqueue import review_queue
 from safenet.report.tally import review_tally
 from safenet.web.auth import WebSession, api_session, logged_in
 from safenet.web.context import web_context

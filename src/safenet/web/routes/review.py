@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 from safenet.analysis.camera import HEADER_BYTES, camera_of
 from safenet.case.clusteredits import merge_clusters, split_items
 from safenet.case.clustermap import cluster_map
-from safenet.case.gradings import GRADERS, SOURCE_KINDS, Grade, GradingError, ReviewItem, review_queue
+from safenet.case.gradings import GRADERS, Grade, GradingError
 from safenet.case.itemdetail import add_note, add_tag, item_detail
+from safenet.case.reviewqueue import SOURCE_KINDS, ReviewItem, review_queue
 from safenet.report.tally import review_tally
 from safenet.users import User
 from safenet.web.auth import WebSession, api_session, logged_in, page_session
