@@ -1,90 +1,58 @@
-"""The ``safenet`` command line (Typer + Rich): the app, its commands, and the console entry point.
+"""The ``safenet`` console entry point: exit codes for what escapes a command, and a fast ``--version``.
 
-Commands live in ``safenet.commands`` (one module per group); this module only assembles them. Exit codes
-are defined and documented in :class:`safenet.commands.common.Exit` (and in the README).
+The Typer app itself (every command, assembled) is :mod:`safenet.commands.root`; it is imported on first use
+of ``safenet.cli.app``, so ``safenet --version`` prints without loading Typer and Rich (a tenth of a second
+at start-up). Exit codes are defined and documented in :class:`safenet.commands.common.Exit` (and in the
+README).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
-from rich.text import Text
+from safenet import version_line
 
-from safenet import __version__
-from safenet.case.store import is_disk_full
-from safenet.commands.case import case_app, cluster_cmd, report_cmd, verify_cmd
-from safenet.commands.common import Exit, err, out, user_errors
-from safenet.commands.export import export_cmd
-from safenet.commands.hashsets import hashset_app
-from safenet.commands.items import items_cmd
-from safenet.commands.review import review_cmd
-from safenet.commands.triage import inspect_cmd, triage_cmd
-from safenet.commands.users import users_app
+if TYPE_CHECKING:
+    import typer
+
+    from safenet.commands.common import Exit
+
+    app: typer.Typer
 
 __all__ = ["Exit", "app", "main", "run"]
 
-app = typer.Typer(
-    name="safenet",
-    help="Triage seized media against national hash sets (CAID, Project VIC) and count hits by UK category.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(hashset_app, name="hashset")
-app.add_typer(users_app, name="users")
-app.add_typer(case_app, name="case")
-for _name, _command in (
-    ("triage", triage_cmd),
-    ("inspect", inspect_cmd),
-    ("report", report_cmd),
-    ("cluster", cluster_cmd),
-    ("verify", verify_cmd),
-    ("items", items_cmd),
-    ("export", export_cmd),
-    ("review", review_cmd),
-):
-    app.command(_name)(_command)
 
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"safenet {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Safenet."""
-
-
-@app.command("demo")
-def demo_cmd(
-    workdir: Annotated[Path, typer.Option("--workdir", help="Where demo evidence, hash sets and the case go.")] = Path(
-        "demo-out"
-    ),
-) -> None:
-    """Build benign demo evidence and a demo hash set, triage it, and print the summary."""
-    from safenet.demo import run_demo
-
-    with user_errors():
-        run_demo(workdir, out)
+def __getattr__(name: str) -> Any:
+    """``app`` and ``Exit`` load the command line on first use (PEP 562), then stay as module attributes."""
+    value: Any
+    if name == "app":
+        from safenet.commands.root import app as value
+    elif name == "Exit":
+        from safenet.commands.common import Exit as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: typer handles usage errors (exit 2); anything unexpected is exit 1, one line."""
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(version_line())  # the answer the Typer option gives, without importing Typer and Rich
+        return 0
+    this = sys.modules[__name__]  # ``app`` through the module: built on first use, and tests may replace it
     try:
-        app(args=argv, standalone_mode=True)
+        this.app(args=argv, standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # a bug: say so plainly, no traceback for the officer
+        from rich.text import Text
+
+        from safenet.case.store import is_disk_full  # imported here: the store loads SQLAlchemy, slow to start
+        from safenet.commands.common import Exit, err
+
         if is_disk_full(exc):  # outside a command's own error mapping: still one sentence, still exit 7
             err.print(Text("safenet: error: the disk is full; free some space and run the command again"))
             return Exit.DISK_FULL

@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-from sqlalchemy import inspect, select
-
-from safenet.case.schema import CaseFieldRow, Exhibit
-from safenet.case.store import Case, row_facts
+if TYPE_CHECKING:  # the field specs are read by `safenet case set --help`: YAML and the store load on use
+    from safenet.case.schema import CaseFieldRow
+    from safenet.case.store import Case
 
 FIELD_EVENT = "case-field-set"
 MAX_VALUE = 4000  # a declaration is a paragraph, not a document
@@ -124,6 +123,8 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
 
 def read_declarations(path: Path) -> dict[str, str]:
     """A force's declarations file (YAML: field name -> text), e.g. its accreditation and FSR Code wording."""
+    import yaml
+
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -152,6 +153,11 @@ def _checked(values: Mapping[str, str], *, exhibit: bool) -> dict[str, str]:
 
 def set_fields(case: Case, values: Mapping[str, str], user: str, *, exhibit: str | None = None) -> list[int]:
     """Store examiner-entered fields (all or none) and audit each; returns the new rows' ids."""
+    from sqlalchemy import select
+
+    from safenet.case.schema import CaseFieldRow, Exhibit
+    from safenet.case.store import row_facts
+
     if not values:
         raise FieldError("no field given; write field=value (for example urn=01AB2345678)")
     checked = _checked(values, exhibit=exhibit is not None)
@@ -174,6 +180,10 @@ def set_fields(case: Case, values: Mapping[str, str], user: str, *, exhibit: str
 
 def field_rows(case: Case) -> list[CaseFieldRow]:
     """Every stored field row, oldest first (none when the table was never created)."""
+    from sqlalchemy import inspect, select
+
+    from safenet.case.schema import CaseFieldRow
+
     if not inspect(case.engine).has_table(CaseFieldRow.__tablename__):
         return []
     with case.sessions() as s:

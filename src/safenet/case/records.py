@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from safenet.analysis.filetype import FileType
-from safenet.analysis.video.model import VideoFrame, VideoMeta
 from safenet.evidence.model import EvidenceWarning, Item
 from safenet.hashsets.model import Match
+
+if TYPE_CHECKING:  # only named in annotations; importing it loads NumPy, which `safenet --help` must not
+    from safenet.analysis.video.model import VideoFrame, VideoMeta
 
 
 class ItemStatus(StrEnum):

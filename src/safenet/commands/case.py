@@ -10,10 +10,9 @@ import typer
 from rich.text import Text
 
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS
-from safenet.case.store import Case
 from safenet.commands.common import Exit, fail, out, user_errors
 from safenet.evidence.locator import display_safe
-from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
+from safenet.hashsets.model import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
 
 case_app = typer.Typer(help="Examiner-entered facts of a case (for the SFR1).", no_args_is_help=True)
 
@@ -29,7 +28,8 @@ def report_cmd(
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
 ) -> None:
     """Write a report of a case."""
-    from safenet.report.writers import WRITERS, write_report  # Jinja2 and WeasyPrint: imported when reporting
+    from safenet.case.store import Case  # each command imports what it runs: --help loads none of it
+    from safenet.report.writers import WRITERS, write_report
 
     with user_errors(case):
         if fmt not in WRITERS:
@@ -52,6 +52,7 @@ def cluster_cmd(
 ) -> None:
     """Group the case's unknown images into near-duplicate clusters (PDQ), for grading them together."""
     from safenet.case.clusters import build_clusters
+    from safenet.case.store import Case
 
     with user_errors():
         outcome = build_clusters(Case.open_existing(case), threshold)
@@ -65,6 +66,7 @@ def cluster_cmd(
 
 def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> None:
     """Check the audit chain and re-hash every finding from the evidence."""
+    from safenet.case.store import Case
     from safenet.case.verify import verify_case
 
     with user_errors(case):
@@ -99,6 +101,7 @@ def case_set_cmd(
     user: Annotated[str | None, typer.Option("--user", help="Who enters the values (default: login name).")] = None,
 ) -> None:
     from safenet.case.casefields import FieldError, parse_assignments, read_declarations, set_fields
+    from safenet.case.store import Case
 
     with user_errors(case):
         try:

@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from safenet.report.exports import EXPORT_FORMATS
-
 
 def export_cmd(
     case: Annotated[Path, typer.Argument(help="Case folder.")],
@@ -26,7 +24,7 @@ def export_cmd(
     """Export graded and matched items: VICS 2.0 (UK profile), CASE/UCO JSON-LD or DFXML."""
     from safenet.case.store import Case
     from safenet.commands.common import Exit, fail, out, user_errors
-    from safenet.report.exports import EVERY_ITEM_FORMATS, write_export
+    from safenet.report.exports import EVERY_ITEM_FORMATS, EXPORT_FORMATS, write_export
 
     with user_errors():
         if fmt not in EXPORT_FORMATS:

@@ -10,8 +10,7 @@ from rich.text import Text
 
 from safenet.commands.common import Exit, HashDb, PdqThreshold, err, fail, out, store, user_errors
 from safenet.evidence.locator import display_safe
-from safenet.hashsets.catalog import DEFAULT_PDQ_THRESHOLD
-from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, SetKind
+from safenet.hashsets.model import DEFAULT_PDQ_THRESHOLD, HashKind, HashSetError, HashSetInfo, SetKind
 
 hashset_app = typer.Typer(help="Manage the hash-set database (separate from cases).", no_args_is_help=True)
 

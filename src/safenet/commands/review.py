@@ -19,8 +19,6 @@ from urllib.parse import urlsplit
 import typer
 from rich.text import Text
 
-from safenet.users import UserStore
-
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: Host headers a loopback server answers (besides its own --host): what a local browser sends.
@@ -97,6 +95,7 @@ def review_cmd(
 ) -> None:
     """Serve the review and grading web UI for a case (on 127.0.0.1 unless told otherwise)."""
     from safenet.commands.common import Exit, err, fail, out, user_errors
+    from safenet.users import UserStore
 
     with user_errors():
         if not is_loopback(host) and not allow_remote:

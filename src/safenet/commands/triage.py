@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from safenet.analysis.digests import parse_algorithms
-from safenet.case.store import Case
 from safenet.commands.common import (
     Exit,
     HashDb,
@@ -25,11 +23,8 @@ from safenet.commands.common import (
     store,
     user_errors,
 )
-from safenet.console import RichEvents, plain, print_summary
-from safenet.engine.executors import ExecutorKind
+from safenet.engine.executor_kind import ExecutorKind
 from safenet.engine.profiles import Profile
-from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
-from safenet.report.summary import summarise
 
 Filesystem = Annotated[
     str | None,
@@ -94,6 +89,14 @@ def triage_cmd(
     ] = False,
 ) -> None:
     """Triage one exhibit into a case: hash, match, record, summarise."""
+    # Imported here, not at the top: the engine loads NumPy, Pillow, dfVFS and SQLAlchemy, and the command
+    # line must parse (and answer --help) without them.
+    from safenet.analysis.digests import parse_algorithms
+    from safenet.case.store import Case
+    from safenet.console import RichEvents, plain, print_summary
+    from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
+    from safenet.report.summary import summarise
+
     with user_errors(case):
         try:
             algorithms = parse_algorithms(digests) if digests is not None else None
@@ -139,6 +142,7 @@ def inspect_cmd(
     filesystem: Filesystem = None,
 ) -> None:
     """Show the volumes, file systems, encryption, sizes and stored hash of a disk image or device."""
+    from safenet.console import plain
     from safenet.inspect import inspect_source
 
     with user_errors():

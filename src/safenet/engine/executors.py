@@ -47,13 +47,13 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import ClassVar, Final
 
 from safenet.analysis.filetype import UNKNOWN
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
+from safenet.engine.executor_kind import ExecutorKind as ExecutorKind  # re-exported: its old home
 from safenet.engine.perceptual import perceptual_work
 from safenet.engine.pipeline import Settings, examine, hash_bytes
 from safenet.engine.profiles import Profile
@@ -71,14 +71,6 @@ PROCESS_BATCH_BYTES: Final = 16 << 20  # ... but a batch of big files is split s
 PROCESSES_FROM_ITEMS: Final = 400  # below this, starting the pool (~0.65 s) costs more than PDQ in it saves
 VIDEO_WEIGHT: Final = 20  # PDQ-like items one video counts as in ``choose`` (a short clip: ~20 frames hashed)
 MAX_CRASHES_IN_A_ROW: Final = 16  # then the workers themselves are broken (memory?), not one item
-
-
-class ExecutorKind(StrEnum):
-    """Chosen with ``--executor``; recorded in the run's config."""
-
-    INLINE = "inline"
-    THREADS = "threads"
-    PROCESSES = "processes"
 
 
 class ExecutorError(EvidenceError):

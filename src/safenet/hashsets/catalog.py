@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from safenet.hashsets.categories import Scheme, scheme_from_dict
+from safenet.hashsets.model import DEFAULT_PDQ_THRESHOLD as DEFAULT_PDQ_THRESHOLD  # re-exported: old home
+from safenet.hashsets.model import MAX_PDQ_THRESHOLD as MAX_PDQ_THRESHOLD
 from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, SetKind
 
 FORMAT_VERSION = 2
-DEFAULT_PDQ_THRESHOLD = 31  # Meta's recommended PDQ match distance (docs/perceptual.md)
-MAX_PDQ_THRESHOLD = 63  # beyond a quarter of the bits a "match" says little; refuse rather than mislead
 _NAME_RE = re.compile(r"^[\w][\w .@()+,:-]{0,99}$")
 
 _SCHEMA = """

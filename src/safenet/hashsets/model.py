@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+DEFAULT_PDQ_THRESHOLD = 31  # Meta's recommended PDQ match distance (docs/perceptual.md)
+MAX_PDQ_THRESHOLD = 63  # beyond a quarter of the bits a "match" says little; refuse rather than mislead
+
 WarnFn = Callable[[str, str], None]
 """Warning callback, called as ``warn(ref, message)``; ``ref`` says where in the source file ("line 12")."""
 

@@ -1,0 +1,54 @@
+"""Parsing the command line loads none of the heavy libraries: they are imported by the command that runs.
+
+A guard, not a timing (issue 20: `safenet --version` and `--help` start in a tenth of a second or so;
+bench/bench_startup.py measures it). Each check runs in a fresh interpreter, as a user's start-up does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("sqlalchemy", "numpy", "PIL", "pillow_heif", "fastapi", "av", "cryptography", "dfvfs", "pytsk3", "faiss")
+HEAVY += ("weasyprint", "jinja2", "yaml", "uvicorn", "safenet.engine.triage", "safenet.case.store")
+
+
+def loaded_after(code: str) -> list[str]:
+    """The HEAVY modules in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import safenet.cli",
+        "from safenet.cli import Exit, main",
+        "import safenet.commands.root",  # the whole Typer app, every command registered
+    ],
+)
+def test_importing_the_command_line_loads_no_heavy_library(code: str) -> None:
+    assert loaded_after(code) == []
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["triage", "--help"], ["hashset", "import", "--help"]])
+def test_parsing_and_help_load_no_heavy_library(argv: list[str]) -> None:
+    code = "import contextlib, io\nfrom safenet.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+    code += f"    assert main({argv!r}) == 0"
+    assert loaded_after(code) == []
+
+
+def test_version_fast_path_prints_what_the_typer_option_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """`safenet --version` alone skips Typer; with any other argument Typer's --version answers, the same."""
+    from safenet import __version__
+    from safenet.cli import main
+
+    assert main(["--version"]) == 0
+    fast = capsys.readouterr().out
+    assert main(["--version", "--help"]) == 0  # eager: the option answers before the help
+    assert capsys.readouterr().out == fast == f"safenet {__version__}\n"
