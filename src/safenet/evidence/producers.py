@@ -15,6 +15,7 @@ or a layer kind claimed twice fails at import.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -174,13 +175,20 @@ class Embedded(_Producer, name="embedded", layer=LayerKind.EMBEDDED, codes=embed
 
 
 class Carving(_Producer, name="carving", layer=LayerKind.CARVED, codes=carve.WARNING_CODES, container="region"):
-    """Files found by structure in regions no file holds (unallocated space, file and volume slack)."""
+    """Files found by structure in regions no file holds (unallocated space, file and volume slack), and
+    inside files whose own type is not recognised (a picture appended to junk, a page file, an unknown
+    container): what IPED and PhotoRec do with such files. A carve's locator points into its parent."""
 
     def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
-        return Claim(self, carve.REGION) if filetype is None and carve.is_region(item) else None
+        if filetype is None:
+            return Claim(self, carve.REGION) if carve.is_region(item) else None
+        return Claim(self, carve.IN_FILE) if carve.in_file_candidate(item, filetype, limits.carve) else None
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
-        return carve.expand_carved(item, open_item, context.warn, context.limits.carve)
+        limits = context.limits.carve
+        if claim.kind == carve.IN_FILE:  # a file's own bytes: what it holds starts at any byte, no sector grid
+            limits = dataclasses.replace(limits, alignment=1)
+        return carve.expand_carved(item, open_item, context.warn, limits)
 
     def reopen(self, container: BinaryIO, layer: Layer) -> BinaryIO:
         return carve.open_carved(container, layer)

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Generator
 from typing import BinaryIO
 
+from safenet.analysis.filetype import FileType, MediaKind
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.carve.model import Carve, CarveLimits
 from safenet.evidence.carve.scan import CarveLimitReached, carve
@@ -21,6 +22,7 @@ from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Warning
 from safenet.reasons import reason_of
 
 __all__ = [
+    "IN_FILE",
     "REGION",
     "WARNING_CODES",
     "Carve",
@@ -28,6 +30,7 @@ __all__ = [
     "carve",
     "carved_item",
     "expand_carved",
+    "in_file_candidate",
     "is_region",
     "open_carved",
 ]
@@ -36,6 +39,8 @@ PARTIAL = "partial"
 #: PATH-layer detail of a back-end's region item: bytes no file holds ("$Unallocated", "$FileSlack",
 #: "$VolumeSlack" of a disk image's file system). Stored in case files: never rename.
 REGION = "unallocated"
+#: Claim kind of a file of unknown type carved inside (full profile).
+IN_FILE = "in-file"
 #: Every warning code of carving and of the regions handed to it (the image back-end emits the last two).
 WARNING_CODES: dict[str, str] = {
     "carve-limit": "a region held more carvable files than the limit; the rest of it was not carved",
@@ -65,6 +70,19 @@ def is_region(item: Item) -> bool:
     """Whether an item is a region to carve (unallocated space, file or volume slack), not a file to hash."""
     leaf = item.locator.leaf
     return leaf.kind is LayerKind.PATH and leaf.detail == REGION
+
+
+def in_file_candidate(item: Item, filetype: FileType, limits: CarveLimits) -> bool:
+    """Whether a file is carved inside: its type is unknown (pictures, documents and archives have their
+    own producers, and an empty file holds nothing), it is not itself a carve (no carving inside carves),
+    and it is no larger than ``limits.max_in_file``."""
+    return (
+        filetype.kind is MediaKind.OTHER
+        and filetype.name != "empty"
+        and item.locator.leaf.kind is not LayerKind.CARVED
+        and not is_region(item)
+        and 0 < (item.size or 0) <= limits.max_in_file
+    )
 
 
 def carved_item(region: Locator, found: Carve) -> Item:

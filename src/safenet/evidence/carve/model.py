@@ -35,6 +35,9 @@ class CarveLimits:
     window: int = 16 * MIB  # bytes searched per bytes.find pass
     alignment: int = 1  # 1: a file may start at any byte; 512/4096: only at sector/cluster starts (faster)
     max_carves: int = 1_000_000  # carves from one region before the scan stops with a warning
+    #: Largest file of unknown type carved inside (full profile): page and hibernation files, databases and
+    #: other containers hide whole pictures; past this size the file is hashed but not searched inside.
+    max_in_file: int = 16 * 1024 * MIB
     caps: dict[str, int] = field(
         default_factory=lambda: {
             "jpeg": 64 * MIB,
