@@ -174,3 +174,49 @@ def test_a_torn_audit_tail_is_named_by_verify_and_report_and_repaired_by_resume(
     assert main(["verify", str(tmp_path / "case")]) == 0
     assert "repaired at line" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "case"), "--format", "json"]) == 0
+
+
+def test_a_file_that_grew_after_triage_is_re_hashed_to_its_recorded_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19.21's class in verify: a live file that kept growing was read without end when re-hashed."""
+    import io
+
+    from safenet.case import verify as verify_module
+
+    store, ev = _store(tmp_path), _evidence(tmp_path)
+    case = Case.create_or_open(tmp_path / "case")
+    triage(ev, case, store, _options(), None)
+    with (ev / "hit.jpg").open("ab") as fh:
+        fh.write(b"appended after triage")
+    result = verify_case(case)
+    assert result.ok, result.problems
+    assert any("hit.jpg" in n and "the file is now longer than" in n for n in result.notes), result.notes
+
+    class Endless(io.RawIOBase):
+        """A file that never ends (appended to faster than it is read)."""
+
+        def __init__(self, head: bytes) -> None:
+            self.head, self.at = head, 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            view = memoryview(buffer)
+            n = len(view)
+            for i in range(n):
+                view[i] = self.head[self.at] if self.at < len(self.head) else 0
+                self.at += 1
+            return n
+
+    real_open = verify_module.open_locator
+    head = (ev / "hit.jpg").read_bytes()
+
+    def endless(evidence: Any, locator: Any) -> Any:
+        real_open(evidence, locator).close()
+        return io.BufferedReader(Endless(head))
+
+    monkeypatch.setattr(verify_module, "open_locator", endless)
+    result = verify_case(case)  # the hang guard (pytest-timeout) fails this if the read does not stop
+    assert result.ok, result.problems

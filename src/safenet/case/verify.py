@@ -401,13 +401,23 @@ def _check_gradings(case: Case, log: _Log, result: VerifyResult) -> None:
 
 
 # -- the evidence -------------------------------------------------------------------------------------------
-def _rehash(stream_digests: dict[str, str], stream: object) -> dict[str, str]:
+def _rehash(stream_digests: dict[str, str], stream: object, size: int | None) -> tuple[dict[str, str], bool]:
+    """Digests of the item's recorded ``size`` bytes (all of it when no size was recorded), and whether the
+    stream holds more: a live file that grew since triage is read to its recorded size, never without end
+    (a triage that saw a file grow recorded the digests of its listed size, so they still compare)."""
     hashers = {k: hashlib.new(k) for k in stream_digests}
     read = stream.read  # type: ignore[attr-defined]
-    while chunk := read(CHUNK):
+    left = size
+    while left is None or left > 0:
+        chunk = read(CHUNK if left is None else min(CHUNK, left))
+        if not chunk:
+            break
         for h in hashers.values():
             h.update(chunk)
-    return {k: h.hexdigest() for k, h in hashers.items()}
+        if left is not None:
+            left -= len(chunk)
+    grew = size is not None and left == 0 and bool(read(1))
+    return {k: h.hexdigest() for k, h in hashers.items()}, grew
 
 
 def _damaged_containers(case: Case, exhibit_id: int) -> dict[str, str]:
@@ -449,7 +459,7 @@ def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
         stored = {k: v for k, v in (("md5", item.md5), ("sha1", item.sha1), ("sha256", item.sha256)) if v}
         try:
             with open_locator(evidence, Locator.from_json(item.locator)) as stream:
-                fresh = _rehash(stored, stream)
+                fresh, grew = _rehash(stored, stream, item.size)
         except (OSError, EvidenceError) as exc:
             code = _warned_ancestor(case, item, warned)
             if code is None:
@@ -463,7 +473,12 @@ def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
             continue
         if fresh != stored:
             result.problem(f"{item.display}: digests differ from those recorded")
-        else:
-            good += 1
+            continue
+        good += 1
+        if grew:
+            result.note(
+                f"{item.display}: the file is now longer than the {item.size} bytes recorded (the evidence is a live "
+                "source that changed after triage); those bytes re-hash identically, the rest was not read"
+            )
     extra = f" ({limited} could not be re-read through damaged containers)" if limited else ""
     result.lines.append(f"exhibit {ex.label}: {good} of {len(items)} matched items re-hashed identically{extra}")
