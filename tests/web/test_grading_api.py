@@ -130,3 +130,46 @@ def test_collapsed_grid_shows_one_representative_per_cluster(login: Callable[[st
     collapsed = client.page("/review?collapse=1")
     assert len(re.findall(r'class="card', full)) == 4 and len(re.findall(r'class="card', collapsed)) == 3
     assert "(2 members; E opens it)" in collapsed
+
+
+def test_an_unwritable_audit_log_refuses_a_grade_in_one_sentence_and_keeps_nothing(
+    app: FastAPI, login: Callable[[str], Browser], built: Built
+) -> None:
+    """Issue 19: a torn audit log (power cut) or a full disk during review was an HTTP 500."""
+    import errno
+
+    from safenet.case import audit
+
+    client = login("alice")
+    other = built.ids["other.jpg"]
+    with (built.case / "audit.jsonl").open("ab") as log:
+        log.write(b'{"seq": 99, "torn')  # an interrupted write
+    refused = client.api("/api/grade", {"grade": "C", "item_ids": [other]})
+    assert refused.status_code == 503
+    assert refused.json()["detail"].startswith("nothing was recorded: the audit log ")
+    assert "--resume" in refused.json()["detail"]
+    case = Case.open_existing(built.case)
+    try:
+        assert case.audit.repair()  # as `safenet triage --resume` does
+        assert other not in current_gradings(case)
+    finally:
+        case.close()
+
+    real_write = audit.os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if b"item-graded" in bytes(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    audit.os.write = full  # type: ignore[assignment]
+    try:
+        refused = client.api("/api/grade", {"grade": "C", "item_ids": [other]})
+    finally:
+        audit.os.write = real_write  # type: ignore[assignment]
+    assert refused.status_code == 507 and "is full" in refused.json()["detail"]
+    case = Case.open_existing(built.case)
+    try:
+        assert other not in current_gradings(case)
+    finally:
+        case.close()

@@ -15,13 +15,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from safenet.case.store import Case
+from safenet.case.audit import AuditError
+from safenet.case.store import Case, is_disk_full
 from safenet.users import UserStore
 from safenet.web.auth import LoginRequired, SessionStore
 from safenet.web.context import WebContext
@@ -75,6 +76,19 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
     @app.exception_handler(LoginRequired)
     async def to_login(_request: Request, _exc: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=302)
+
+    # A grade, confirmation or reveal is audited before its database commit, so when the log cannot be written
+    # nothing of the request is kept: say so in one sentence (the grid shows ``detail``), never a bare 500.
+    @app.exception_handler(AuditError)
+    async def audit_unwritable(_request: Request, exc: AuditError) -> Response:
+        return JSONResponse({"detail": f"nothing was recorded: {exc}"}, status_code=503)
+
+    @app.exception_handler(OSError)
+    async def disk_full(_request: Request, exc: OSError) -> Response:
+        if is_disk_full(exc):
+            detail = f"nothing was recorded: the disk holding the case folder {ctx.case.path} is full; free some space"
+            return JSONResponse({"detail": detail}, status_code=507)
+        return JSONResponse({"detail": "internal error; the case stays valid (see the server's log)"}, status_code=500)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
