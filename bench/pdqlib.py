@@ -22,12 +22,11 @@ SKIMAGE_PHOTOS = (
     "astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "hubble_deep_field.jpg",
     "ihc.png", "moon.png", "motorcycle_left.png", "retina.jpg", "rocket.jpg",
 )  # fmt: skip
-# exif-rotn-1/3/8 (the same photo as exif-rotn-6, stored turned) are not carried in tests/data.
+# The 12 MP exif-rotn photos (one photo in four orientations, 14 MB) are not carried in tests/data.
 CORPUS_PHOTOS = (
     "media/photos/bricks.jpg", "media/photos/kodim03.png", "media/photos/rommel.jpg", "media/pillow/hopper.jpg",
     "media/pillow/flower.jpg", "media/pillow/flower2.jpg", "pdq/bridge-mods/aaa-orig.jpg",
     "pdq/misc-images/c.png", "pdq/reg-test-input/pen-and-coaster.png",
-    "pdq/reg-test-input/exif-rotn/exif-rotn-6.jpg",
 )  # fmt: skip
 
 

@@ -16,10 +16,42 @@ from tests.datafiles import DATA
 CORPUS = DATA
 PDQ = CORPUS / "pdq"
 GOLDEN = list(csv.DictReader((PDQ / "pdq_golden_vectors.csv").open(encoding="utf-8")))
-# Three 12 MP rows are not carried in tests/data (10 MB): the same photo as exif-rotn-6.jpg, stored in
-# other orientations, so exif-rotn-6's row takes the same path; EXIF orientation has its own tests below.
-NOT_CARRIED = {f"reg-test-input/exif-rotn/exif-rotn-{n}.jpg" for n in (1, 3, 8)}
+# The four 12 MP exif-rotn rows are not carried in tests/data (14 MB of one photo in four orientations): the
+# 12 MP path and EXIF rotation are tested on a picture built here (``twelve_mp``) and on Pillow's hopper files.
+NOT_CARRIED = {f"reg-test-input/exif-rotn/exif-rotn-{n}.jpg" for n in (1, 3, 6, 8)}
 CHECKED = [r for r in GOLDEN if r["path_in_ThreatExchange_pdq_data"] not in NOT_CARRIED]
+MODES = PDQ / "misc-images/modes"
+#: Files of ``modes/`` rebuilt from ``original.jpg`` by the folder's own recipe (its README: convert, save),
+#: because they are large and lossless: RGBA.png (2.9 MB) has exactly original.jpg's pixels and alpha 255.
+BUILT_MODES = {"RGBA.png": "RGBA"}
+
+
+def _modes_file(name: str, folder: Path) -> Path:
+    """A ``modes/`` file: the carried one, or one rebuilt into ``folder`` (pixel-identical to the corpus file)."""
+    if name not in BUILT_MODES:
+        return MODES / name
+    target = folder / name
+    if not target.exists():
+        with Image.open(MODES / "original.jpg") as original:
+            original.convert(BUILT_MODES[name]).save(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def built_modes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pdq-modes")
+
+
+@pytest.fixture(scope="module")
+def twelve_mp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12 MP (4000×3000) JPEG photo stored sideways with EXIF orientation 6, as a phone writes one."""
+    with Image.open(CORPUS / "media/photos/chelsea.png") as photo:
+        big = photo.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    path = tmp_path_factory.mktemp("pdq-12mp") / "sideways.jpg"
+    big.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=90, exif=exif)
+    return path
 
 
 def _hash(path: Path | bytes, mode: PdqMode = PdqMode.EXACT, **kw: bool) -> PdqResult:
@@ -29,18 +61,31 @@ def _hash(path: Path | bytes, mode: PdqMode = PdqMode.EXACT, **kw: bool) -> PdqR
 
 
 def test_golden_file_has_every_row() -> None:
-    assert len(GOLDEN) == 44 and len(CHECKED) == 41
+    assert len(GOLDEN) == 44 and len(CHECKED) == 40
+
+
+def test_a_rebuilt_modes_file_has_the_corpus_file_s_mode_and_size(built_modes: Path) -> None:
+    """The answer key's MD5 is of the corpus file's bytes, which a rebuild need not repeat; its mode and size must
+    match, and its pixels are checked by the row's reference hash in ``test_exact_path_reproduces_reference``."""
+    for name, mode in BUILT_MODES.items():
+        row = next(r for r in GOLDEN if r["path_in_ThreatExchange_pdq_data"] == f"misc-images/modes/{name}")
+        with Image.open(_modes_file(name, built_modes)) as image:
+            assert image.mode == mode == row["pil_mode"]
+            assert image.size == (int(row["width"]), int(row["height"]))
 
 
 @pytest.mark.parametrize("row", CHECKED, ids=[r["path_in_ThreatExchange_pdq_data"] for r in CHECKED])
-def test_exact_path_reproduces_reference(row: dict[str, str]) -> None:
+def test_exact_path_reproduces_reference(row: dict[str, str], built_modes: Path) -> None:
     """Distance 0 on every row. The reference is the file's pixels as stored, so EXIF is not applied.
 
     Five rows (c.png, LA.png, RGBA.png, pen-and-coaster.png: alpha; CMYK.jpg) have no ``cpp_ref_hash``:
     the C++ tool exits on images that CImg loads with other than 1 or 3 channels. For those the answer
     key's other column, pdqhash on the CImg-style 512×512 reduction of the viewer's RGB, is the reference.
     """
-    result = _hash(PDQ / row["path_in_ThreatExchange_pdq_data"], orient=False)
+    relative = row["path_in_ThreatExchange_pdq_data"]
+    name = relative.removeprefix("misc-images/modes/")
+    path = _modes_file(name, built_modes) if name in BUILT_MODES else PDQ / relative
+    result = _hash(path, orient=False)
     if row["cpp_ref_hash"]:
         assert result.full.hex == row["cpp_ref_hash"]
         assert result.quality == int(row["cpp_ref_quality"])
@@ -50,13 +95,13 @@ def test_exact_path_reproduces_reference(row: dict[str, str]) -> None:
         assert result.quality == int(row["pdqhash_fullres_quality"])
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (PDQ / "misc-images/modes").iterdir() if p.suffix != ".md"))
-def test_colour_modes_hash_like_the_original(name: str) -> None:
+@pytest.mark.parametrize("name", sorted({p.name for p in MODES.iterdir() if p.suffix != ".md"} | set(BUILT_MODES)))
+def test_colour_modes_hash_like_the_original(name: str, built_modes: Path) -> None:
     """CMYK (complement in pytx) and palette (38–42 bits off in pytx) come out as the photo looks."""
-    original = _hash(PDQ / "misc-images/modes/original.jpg").full.hash
+    original = _hash(MODES / "original.jpg").full.hash
     expected = {"1.png": 12, "PA.webp": 2}.get(name, 0)  # 1-bit dithering; PA stored lossy as WebP
     for mode in PdqMode:
-        assert hamming(_hash(PDQ / "misc-images/modes" / name, mode).full.hash, original) == expected
+        assert hamming(_hash(_modes_file(name, built_modes), mode).full.hash, original) == expected
 
 
 def test_cmyk_jpeg_is_not_the_complement() -> None:
@@ -101,8 +146,8 @@ def test_exif_orientation_is_applied(orientation: int, ext: str) -> None:
     assert hamming(_hash(rotated, orient=False).full.hash, upright) >= 20
 
 
-def test_exact_with_exif_equals_reference_on_physically_rotated_pixels() -> None:
-    path = PDQ / "reg-test-input/exif-rotn/exif-rotn-6.jpg"
+def test_exact_with_exif_equals_reference_on_physically_rotated_pixels(twelve_mp: Path) -> None:
+    path = twelve_mp
     with Image.open(path) as image:
         rotated = np.asarray(image.convert("RGB").transpose(Image.Transpose.ROTATE_270))
     assert _hash(path).full.hash == hash_rgb(rotated).hash
@@ -137,8 +182,8 @@ def test_photo_without_borders_has_no_trimmed_hash() -> None:
     assert _hash(CORPUS / "media/photos/chelsea.png").trimmed is None
 
 
-def test_fast_path_stays_close_to_exact_on_a_12_megapixel_jpeg() -> None:
-    path = PDQ / "reg-test-input/exif-rotn/exif-rotn-6.jpg"
+def test_fast_path_stays_close_to_exact_on_a_12_megapixel_jpeg(twelve_mp: Path) -> None:
+    path = twelve_mp
     exact, fast = _hash(path, PdqMode.EXACT), _hash(path, PdqMode.FAST)
     assert hamming(exact.full.hash, fast.full.hash) <= 10
     assert fast.quality == 100

@@ -17,10 +17,16 @@ from safenet.evidence.caches import CacheIndex, CacheLimits, cache_kind, expand_
 from safenet.evidence.caches.thumbcache import read_header, walk
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceWarning, Item
-from tests.datafiles import DATA
+from tests.datafiles import DATA, data_file
 
 CORPUS = DATA / "thumbcache"
-CACHE_FILES = sorted(p for p in CORPUS.glob("*/thumbcache_*.db") if p.name != "thumbcache_idx.db")
+# Cache files as the corpus names them (thumbcache_96.db, mostly unused preallocated space, is kept gzipped:
+# data_file unpacks it); the thumbcache_idx.db beside each is read from the corpus folder.
+CACHE_FILES = sorted(
+    p.with_name(p.name.removesuffix(".gz"))
+    for p in CORPUS.glob("*/thumbcache_*.db*")
+    if p.name.removesuffix(".gz") != "thumbcache_idx.db"
+)
 
 
 def independent_count(data: bytes) -> tuple[int, int, list[tuple[int, int]]]:
@@ -62,13 +68,13 @@ def collect(
 
 
 def test_corpus_has_every_windows_version() -> None:
-    versions = {read_header(io.BytesIO(p.read_bytes())).version for p in CACHE_FILES}
+    versions = {read_header(io.BytesIO(data_file(p).read_bytes())).version for p in CACHE_FILES}
     assert versions == {20, 21, 31, 32}  # Vista, 7, 8.1, 10/11
 
 
 @pytest.mark.parametrize("path", CACHE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_corpus_entries_match_independent_reader(path: Path) -> None:
-    data = path.read_bytes()
+    data = data_file(path).read_bytes()
     records, images, ranges = independent_count(data)
     header = read_header(io.BytesIO(data))
     walked = list(walk(io.BytesIO(data), header, CacheLimits(), lambda *a: pytest.fail(f"warning {a}")))
@@ -94,7 +100,8 @@ def test_corpus_totals() -> None:
     """The figures a reviewer can check by hand: pictures per Windows version."""
     totals: dict[str, int] = {}
     for path in CACHE_FILES:
-        items, _ = collect(top(path, path.stat().st_size), lambda p=path: io.BytesIO(p.read_bytes()))  # type: ignore[misc]
+        data = data_file(path).read_bytes()
+        items, _ = collect(top(path, len(data)), lambda d=data: io.BytesIO(d))  # type: ignore[misc]
         totals[path.parent.name] = totals.get(path.parent.name, 0) + len(items)
     assert totals == {"windows_10": 103, "windows_11": 32, "windows_7": 0, "windows_81": 48, "windows_vista": 51}
 
