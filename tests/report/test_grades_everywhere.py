@@ -42,22 +42,10 @@ from safenet.report.exports import write_export
 from safenet.report.writers import given_grade, write_report
 from tests.builders import VicsSet, jpeg, write
 from tests.case.test_gradings import ADMIN, EXAMINER, EXAMINER2, REVIEWER, Built, build_case
+from tests.report.test_charging import KEYS
 
 SCHEMA = json.loads(resources.files("safenet.report").joinpath("report.schema.json").read_text())
-COUNT_KEYS = (
-    "total",
-    "still_live",
-    "still_deleted",
-    "video_live",
-    "video_deleted",
-    "trusted",
-    "indicative",
-    "examiner",
-    "examiner-confirmed",
-    "min_still",
-    "min_video",
-    "min_total",
-)
+COUNT_KEYS = KEYS  # the columns of the hand-written answer tuples below, as the charging test writes them
 #          total  still live/del  video live/del  trusted indicative examiner confirmed  min still/video/total
 EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
     "EX1": {
