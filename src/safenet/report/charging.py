@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from safenet.case.store import Case
 from safenet.owner_only import write_owner_only
 from safenet.report.pdf import html_to_pdf
+from safenet.report.templating import render
 
 
 def charging_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
@@ -41,11 +40,8 @@ def charging_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
-
-
 def render_charging_html(data: dict[str, Any]) -> str:
-    return _env.get_template("charging.html").render(doc=data)
+    return render("charging.html", doc=data)
 
 
 def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:

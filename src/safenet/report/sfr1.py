@@ -20,14 +20,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
 from safenet.case.gradings import UK_GRADES
 from safenet.case.store import Case
 from safenet.owner_only import write_owner_only
 from safenet.report.charging import charging_data
 from safenet.report.pdf import html_to_pdf
+from safenet.report.templating import render
 
 FROM_CASE = "from the case"
 ENTERED = "entered by the examiner"
@@ -253,11 +252,8 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
-
-
 def render_sfr1_html(data: dict[str, Any]) -> str:
-    return _env.get_template("sfr1.html").render(doc=data)
+    return render("sfr1.html", doc=data)
 
 
 def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:

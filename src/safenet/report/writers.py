@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from safenet.case.store import Case
 from safenet.owner_only import open_owner_only_text
 from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
 from safenet.report.sfr1 import write_sfr1_html, write_sfr1_pdf
+from safenet.report.templating import ENV, render
 from safenet.report.times import human_time
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -147,14 +146,11 @@ def write_csv(data: dict[str, Any], path: Path) -> None:
                 writer.writerow([csv_cell(merged.get(col)) for col in CSV_COLUMNS])
 
 
-_env = Environment(loader=PackageLoader("safenet.report", "templates"), autoescape=select_autoescape(default=True))
-_env.filters["frame_times"] = frame_times
-_env.filters["given_grade"] = given_grade
-_env.filters["item_time"] = item_time
+ENV.filters.update(frame_times=frame_times, given_grade=given_grade, item_time=item_time)  # the summary's filters
 
 
 def render_html(data: dict[str, Any]) -> str:
-    return _env.get_template("summary.html").render(report=data)
+    return render("summary.html", report=data)
 
 
 def write_html(data: dict[str, Any], path: Path) -> None:
