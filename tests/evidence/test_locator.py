@@ -23,9 +23,23 @@ def full_chain() -> Locator:
     )
 
 
+def phone_chain() -> Locator:
+    return Locator(
+        (
+            Layer(LayerKind.SOURCE, "/evidence/backup"),
+            Layer(LayerKind.DEVICE, "Apple iPhone12,1 F2LXK0AAAAAA", detail="itunes-backup"),
+            Layer(LayerKind.PATH, "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"),
+        )
+    )
+
+
 def test_every_layer_kind_round_trips_through_json() -> None:
+    assert {layer.kind for layer in (*full_chain().layers, *phone_chain().layers)} == set(LayerKind)
+    assert str(phone_chain()) == (
+        "/evidence/backup › Apple iPhone12,1 F2LXK0AAAAAA [itunes-backup] › "
+        "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"
+    )
     loc = full_chain()
-    assert {layer.kind for layer in loc.layers} == set(LayerKind)
     again = Locator.from_json(loc.to_json())
     assert again == loc
     assert hash(again) == hash(loc)
@@ -63,3 +77,15 @@ def test_archive_depth_and_parent() -> None:
 
 def test_display_safe_keeps_ordinary_unicode() -> None:
     assert display_safe("Fotos/Ürlaub 日本.jpg") == "Fotos/Ürlaub 日本.jpg"
+
+
+def test_a_device_address_is_not_a_path() -> None:
+    from pathlib import Path
+
+    from safenet.evidence import registry
+
+    registry.DEVICE_SCHEMES.setdefault("android", "safenet.evidence.phone.android_live")
+    assert registry.as_source("android://R58M123ABC") == registry.DeviceAddress("android", "R58M123ABC")
+    assert str(registry.as_source("android://R58M123ABC")) == "android://R58M123ABC"
+    assert registry.as_source("/evidence/android:/x") == Path("/evidence/android:/x")
+    assert registry.as_source("nosuch://x") == Path("nosuch://x")  # an unknown scheme is a (strange) path

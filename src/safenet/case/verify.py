@@ -23,7 +23,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -36,7 +35,7 @@ from safenet.case.signing import Signer, SigningKeyError, fingerprint
 from safenet.case.store import Case, row_facts
 from safenet.evidence.locator import Locator
 from safenet.evidence.model import EvidenceError
-from safenet.evidence.registry import open_locator, open_source
+from safenet.evidence.registry import as_source, open_locator, open_source
 
 CHUNK = 1 << 20
 UNFINISHED = ("running", "interrupted")
@@ -449,7 +448,7 @@ def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
     with case.sessions() as s:
         items = s.scalars(query).all()
     try:
-        evidence = open_source(Path(ex.source))
+        evidence = open_source(as_source(ex.source))
     except EvidenceError as exc:
         result.problem(f"exhibit {ex.label}: evidence not available for re-hashing ({exc})")
         return

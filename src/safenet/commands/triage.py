@@ -38,10 +38,11 @@ Filesystem = Annotated[
 
 def triage_cmd(
     source: Annotated[
-        Path,
+        str,
         typer.Argument(
             help="Evidence: a disk image (E01, raw, VMDK, VHD, QCOW ...) or device, a mounted volume, a folder, "
-            "or a single file."
+            "a single file, a phone backup or extraction, or a live phone (android://SERIAL, ios://UDID).",
+            show_default=False,
         ),
     ],
     case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
@@ -95,6 +96,7 @@ def triage_cmd(
     from safenet.case.store import Case
     from safenet.console import RichEvents, plain, print_summary
     from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
+    from safenet.evidence.registry import as_source
     from safenet.report.summary import summarise
 
     with user_errors(case):
@@ -102,7 +104,8 @@ def triage_cmd(
             algorithms = parse_algorithms(digests) if digests is not None else None
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
-        check_apart(source, case)  # before the case folder is created: never write into the evidence
+        evidence = as_source(source)
+        check_apart(evidence, case)  # before the case folder is created: never write into the evidence
         hashsets = store(hashdb) if hashset or hashdb else None  # --resume: the run record names them
         options = TriageOptions(
             exhibit=exhibit,
@@ -119,7 +122,7 @@ def triage_cmd(
         )
         the_case = Case.create_or_open(case)
         with RichEvents(out, exhibit) as events:
-            outcome = triage(source, the_case, hashsets, options, events)
+            outcome = triage(evidence, the_case, hashsets, options, events)
         print_summary(out, summarise(the_case))
         out.print(plain(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
         if outcome.status is RunStatus.STOPPED:

@@ -60,7 +60,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
-from safenet.evidence.registry import open_locator, open_sibling, open_source
+from safenet.evidence.registry import Source, open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
 from safenet.hashsets.matcher import Matcher
 from safenet.reasons import reason_of
@@ -118,7 +118,7 @@ class StagePlan:
 class WorkerSetup:
     """Everything a worker opens once, as plain data (picklable; docs/architecture.md: locators, not handles)."""
 
-    source: Path
+    source: Source
     plan: StagePlan
     context: OpenContext = field(default_factory=OpenContext, repr=False)  # credentials: never on disk or in logs
     matcher: tuple[tuple[StoredSet, Path], ...] = ()  # the sets' catalog entries and array folders

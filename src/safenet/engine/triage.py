@@ -41,7 +41,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext
-from safenet.evidence.registry import open_source
+from safenet.evidence.registry import DeviceAddress, Source, open_source
 from safenet.hashsets.categories import most_severe
 from safenet.hashsets.model import HashKind, HashSetInfo, Match
 from safenet.hashsets.perceptual import describe
@@ -275,9 +275,11 @@ def _config(options: TriageOptions, store: HashSetStore | None) -> dict[str, obj
     }
 
 
-def check_apart(source: Path, case_path: Path) -> None:
+def check_apart(source: Source, case_path: Path) -> None:
     """Refuse a case folder inside the evidence (its own files would become items, and writing there changes
-    the evidence), or evidence inside the case folder."""
+    the evidence), or evidence inside the case folder. A live device is apart by nature."""
+    if isinstance(source, DeviceAddress):
+        return
     evidence, case_dir = source.resolve(), case_path.resolve()
     if case_dir == evidence or case_dir.is_relative_to(evidence):
         raise OptionsError(
@@ -288,7 +290,7 @@ def check_apart(source: Path, case_path: Path) -> None:
 
 
 def triage(
-    source: Path,
+    source: Source,
     case: Case,
     store: HashSetStore | None,
     options: TriageOptions,
@@ -427,7 +429,7 @@ def _videos(items: Sequence[Item]) -> int:
 
 
 def _execute(
-    source: Path,
+    source: Source,
     evidence: Evidence,
     case: Case,
     exhibit_id: int,

@@ -29,6 +29,9 @@ class LayerKind(StrEnum):
     CARVED = "carved"  # a byte range carved from its parent
     CACHE_ENTRY = "cache-entry"  # an entry of a thumbnail or browser cache
     EMBEDDED = "embedded"  # a picture inside a picture or a document (EXIF thumbnail, MPO, PDF, Office)
+    # a phone or tablet: value names the device (model and serial/UDID), detail the acquisition method
+    # (evidence.phone.identity.Acquisition); the PATH layers below it are paths on the device
+    DEVICE = "device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class Layer:
             return display_safe(self.detail or "image")
         if self.kind in (LayerKind.PARTITION, LayerKind.FILESYSTEM) and self.detail:
             return f"{text} {display_safe(self.detail)}".strip()
+        if self.kind is LayerKind.DEVICE:
+            return f"{text} [{display_safe(self.detail)}]" if self.detail else text
         if self.kind is LayerKind.PATH and self.inode is not None:
             return f"{text} (inode {self.inode})"
         return text

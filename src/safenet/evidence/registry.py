@@ -9,6 +9,8 @@ of a top-level file's folder (a browser cache's index next to its entry files) t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
@@ -36,8 +38,51 @@ class SourceNotFound(EvidenceError):
     """The path given as evidence does not exist."""
 
 
-def open_source(path: Path, context: OpenContext | None = None) -> Evidence:
-    """Open a source path with the first back-end that accepts it (``context``: credentials, partitions)."""
+@dataclass(frozen=True, slots=True)
+class DeviceAddress:
+    """A live device named by a scheme and the device's own id (``android://SERIAL``, ``ios://UDID``), not a path.
+
+    Plain data, so it crosses process boundaries like a path does; ``str()`` gives the form the examiner typed,
+    which is what the case records as the exhibit's source.
+    """
+
+    scheme: str
+    ident: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.ident}"
+
+
+#: An evidence source: a path (folder, file, image, device node) or a live device's address.
+Source = Path | DeviceAddress
+
+#: Live-device back-ends by URI scheme. Each opener is imported only when its scheme is used (the phone
+#: libraries are heavy and most runs never touch them). A scheme's module provides ``open_device(ident,
+#: context) -> Evidence``.
+DEVICE_SCHEMES: dict[str, str] = {}
+
+
+def as_source(text: str) -> Source:
+    """The examiner's source argument as a path, or a device address when it starts with a known scheme."""
+    scheme, sep, ident = text.partition("://")
+    if sep and scheme.lower() in DEVICE_SCHEMES:
+        return DeviceAddress(scheme.lower(), ident)
+    return Path(text)
+
+
+def _open_device(address: DeviceAddress, context: OpenContext) -> Evidence:
+    import importlib
+
+    module = importlib.import_module(DEVICE_SCHEMES[address.scheme])
+    opener: Callable[[str, OpenContext], Evidence] = module.open_device
+    return opener(address.ident, context)
+
+
+def open_source(path: Source, context: OpenContext | None = None) -> Evidence:
+    """Open a source path with the first back-end that accepts it (``context``: credentials, partitions); a
+    device address goes to its scheme's back-end."""
+    if isinstance(path, DeviceAddress):
+        return _open_device(path, context or OpenContext())
     if not path.exists() and not path.is_symlink():
         raise SourceNotFound(f"evidence path {path} does not exist; check the path and that the drive is mounted")
     for backend in BACKENDS:

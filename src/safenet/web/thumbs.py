@@ -39,7 +39,7 @@ from safenet.case.store import Case
 from safenet.engine.video import GIF_RATE_FPS
 from safenet.evidence.locator import Locator
 from safenet.evidence.model import Evidence, EvidenceError
-from safenet.evidence.registry import open_locator, open_source
+from safenet.evidence.registry import as_source, open_locator, open_source
 from safenet.web.reveals import RevealStep
 from safenet.web.settings import Preferences, WebSettings
 
@@ -263,7 +263,7 @@ class Thumbnailer:
             with self._lock:
                 evidence = self._evidence.get(item.source)
                 if evidence is None:
-                    evidence = self._evidence[item.source] = open_source(Path(item.source))
+                    evidence = self._evidence[item.source] = open_source(as_source(item.source))
                 with open_locator(evidence, Locator.from_json(item.locator)) as stream:
                     return stream.read(limit)
         except (OSError, EvidenceError, ValueError) as exc:
