@@ -49,7 +49,7 @@ $(CROSSCHECK): $(STAMP)
 
 # Tools the image tests and bench use to build and compare images (Debian packages; only if missing).
 sysdeps-test:
-	@missing=""; for c in fls:sleuthkit mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mkfs.exfat:exfatprogs mcopy:mtools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin openssl:openssl sgdisk:gdisk parted:parted mkfs.xfs:xfsprogs pdftotext:poppler-utils chromium:chromium; do \
+	@missing=""; for c in fls:sleuthkit mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mkfs.exfat:exfatprogs mcopy:mtools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin openssl:openssl sgdisk:gdisk parted:parted mkfs.xfs:xfsprogs pdftotext:poppler-utils chromium:chromium adb:adb; do \
 	  command -v $${c%%:*} >/dev/null || missing="$$missing $${c##*:}"; done; \
 	  for p in libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
