@@ -29,6 +29,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from safenet.installation import data_dir
+
 MIN_PASSWORD_LENGTH = 12
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _SCHEMA = """
@@ -73,8 +75,7 @@ def default_users_path() -> Path:
     env = os.environ.get("SAFENET_USERS")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "safenet" / "users.sqlite"
+    return data_dir() / "users.sqlite"
 
 
 class UserStore:

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from safenet.installation import data_dir
+
 KEY_ENV = "SAFENET_AUDIT_KEY"
 
 
@@ -32,8 +34,7 @@ def default_key_path() -> Path:
     explicit = os.environ.get(KEY_ENV)
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "safenet" / "audit-key.pem"
+    return data_dir() / "audit-key.pem"
 
 
 def fingerprint(public_hex: str) -> str:

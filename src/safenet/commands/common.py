@@ -10,7 +10,6 @@ Exit codes (documented in the README; tests check them):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.text import Text
 
 from safenet.evidence.locator import display_safe
 from safenet.hashsets.model import MAX_PDQ_THRESHOLD
+from safenet.installation import data_dir
 
 # What a command does is imported when it runs: parsing the command line (``--help``, ``--version``) loads
 # only Typer, Rich and the light modules naming option types, so the CLI starts in a tenth of a second.
@@ -47,8 +47,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def default_hashdb() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "safenet" / "hashsets"
+    return data_dir() / "hashsets"
 
 
 HashDb = Annotated[

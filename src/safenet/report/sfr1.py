@@ -12,17 +12,16 @@ only lays them out. It holds no image content, ever.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
 from safenet.case.gradings import UK_GRADES
 from safenet.case.store import Case
+from safenet.installation import build_digest
 from safenet.owner_only import write_owner_only
 from safenet.report.charging import charging_data
 from safenet.report.pdf import html_to_pdf
@@ -92,23 +91,6 @@ def missing_fields(case: Case) -> list[str]:
             f"exhibit {ex.label}: {s.label}" for s in EXHIBIT_FIELDS if s.required and (ex.label, s.name) not in entered
         ]
     return out
-
-
-def build_digest() -> str:
-    """SHA-256 over the installed Safenet package's files (path and bytes, in path order): which build wrote
-    this report, beyond its version number (an edited installation shows a different digest)."""
-    root = resources.files("safenet")
-    digest = hashlib.sha256()
-    files = sorted(
-        (p for p in Path(str(root)).rglob("*") if p.is_file() and "__pycache__" not in p.parts),
-        key=lambda p: p.relative_to(str(root)).as_posix(),
-    )
-    for path in files:
-        name = path.relative_to(str(root)).as_posix().encode()
-        digest.update(len(name).to_bytes(4, "big") + name)
-        data = path.read_bytes()
-        digest.update(len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()
 
 
 def _sfr_version(case: Case) -> int:
