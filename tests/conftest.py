@@ -21,3 +21,4 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFENET_HASHDB", str(tmp_path / "hashdb"))
     monkeypatch.setenv("SAFENET_USERS", str(tmp_path / "users.sqlite"))
     monkeypatch.setenv("SAFENET_AUDIT_KEY", str(tmp_path / "audit-key.pem"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the installation's data folder (validation record)

@@ -20,6 +20,7 @@ from safenet.commands.items import items_cmd
 from safenet.commands.review import review_cmd
 from safenet.commands.triage import inspect_cmd, triage_cmd
 from safenet.commands.users import users_app
+from safenet.commands.validate import validate_cmd
 
 __all__ = ["app"]
 
@@ -42,6 +43,7 @@ for _name, _command in (
     ("items", items_cmd),
     ("export", export_cmd),
     ("review", review_cmd),
+    ("validate", validate_cmd),
 ):
     app.command(_name)(_command)
 
