@@ -26,7 +26,7 @@ from safenet.evidence import producers
 from safenet.evidence.archive import ArchiveCorrupt, ArchiveLimitExceeded, ArchiveLimits, Nesting, spool
 from safenet.evidence.carve import CarveLimits, is_region
 from safenet.evidence.embedded import EmbeddedLimits
-from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, SourceLost
 from safenet.evidence.producers import Claim
 from safenet.reasons import reason_of
 
@@ -97,6 +97,8 @@ class _Examiner:
             return
         try:
             stream = open_stream()
+        except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
+            raise
         except (OSError, EvidenceError) as exc:
             self._fail(item, parent, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {_reason(exc)}")
             return
@@ -153,6 +155,8 @@ class _Examiner:
                 # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
                 self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
                 return
+            except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
+                raise
             except (OSError, EvidenceError) as exc:
                 self._fail(item, parent, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
                 return
@@ -213,6 +217,8 @@ class _Examiner:
             try:
                 with reopen() as stream:
                     found = hash_image(item, stream, work.mode)
+            except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
+                raise
             except (OSError, EvidenceError) as exc:
                 found = EvidenceWarning(
                     "unreadable", f"cannot reopen for perceptual hashing: {_reason(exc)}", item.locator
@@ -245,6 +251,8 @@ class _Examiner:
             try:
                 with reopen() as stream:
                     found, warnings = hash_found_video(item, filetype, stream, work)
+            except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
+                raise
             except (OSError, EvidenceError) as exc:
                 message = f"cannot reopen for video hashing: {_reason(exc)}"
                 found, warnings = None, [EvidenceWarning("unreadable", message, item.locator)]
@@ -316,11 +324,15 @@ def hash_bytes(item: Item, open_stream: Callable[[], BinaryIO], algorithms: Sequ
     """
     try:
         stream = open_stream()
+    except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
+        raise
     except (OSError, EvidenceError) as exc:
         return _failed(item, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {_reason(exc)}")
     try:
         with stream:
             result = analyse_stream(stream, algorithms, lambda _: True, limit=item.size)
+    except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
+        raise
     except (OSError, EvidenceError) as exc:
         return _failed(item, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
     status = ItemStatus.PARTIAL if result.grew else ItemStatus.EXAMINED

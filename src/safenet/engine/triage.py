@@ -40,7 +40,7 @@ from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
 from safenet.evidence.archive import ArchiveLimits
-from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext
+from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext, SourceLost
 from safenet.evidence.registry import DeviceAddress, Source, open_source
 from safenet.hashsets.categories import most_severe
 from safenet.hashsets.model import HashKind, HashSetInfo, Match
@@ -443,7 +443,11 @@ def _execute(
     if choose(options.executor, options.workers, sys.maxsize, pdq) is ExecutorKind.PROCESSES:
         warm_up()  # worker processes may be wanted: start their server while the items are listed
     enumeration_warnings: list[EvidenceWarning] = []
-    listed = list(evidence.items(enumeration_warnings.append))
+    lost: SourceLost | None = None  # the source went away (a phone unplugged): the run stops, resumable
+    try:
+        listed = list(evidence.items(enumeration_warnings.append))
+    except SourceLost as exc:  # nothing is planned; a resume lists the source again
+        listed, lost = [], exc
     record_warnings(case, exhibit_id, run_id, enumeration_warnings)
     done = recorded_locators(case, exhibit_id) if options.resume else set()
     planned: Sequence[Item] = order(i for i in listed if i.locator.to_json() not in done) if done else order(listed)
@@ -468,7 +472,13 @@ def _execute(
                     break
         except KeyboardInterrupt:
             status = RunStatus.INTERRUPTED
+        except SourceLost as exc:  # what was taken is recorded; items in flight are not, so a resume redoes them
+            lost = exc
         finally:
             run.flush()
+    if lost is not None:  # one warning for the whole source, never one per item not reached
+        status = RunStatus.INTERRUPTED
+        record_warnings(case, exhibit_id, run_id, [EvidenceWarning(lost.code, str(lost))])
+        run.warnings += 1
     run.not_reached = len(planned) - taken
     return status, run

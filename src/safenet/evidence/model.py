@@ -101,6 +101,23 @@ class NotMyFormat(EvidenceError):
     """A back-end was asked to open something it does not handle; the dispatcher tries the next one."""
 
 
+class SourceLost(EvidenceError):
+    """The whole source stopped answering during a run (a phone unplugged), not one item failing.
+
+    The engine stops the run there: items already examined stay recorded, the run is left interrupted with
+    this one warning (``code``), and ``--resume`` examines the rest once the source is back. Recording a
+    warning for every remaining item instead would bury the case in thousands of identical lines, and would
+    mark those items as done so that a resume skipped them.
+    """
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, code)  # both in args: the exception crosses process boundaries pickled
+        self.code = code
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class WarningSink(Protocol):
     def __call__(self, warning: EvidenceWarning, /) -> None: ...
 
