@@ -19,11 +19,22 @@ from safenet.evidence.directory import DirectoryEvidence
 from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
+from safenet.evidence.phone.android_backup import AndroidBackupEvidence
+from safenet.evidence.phone.ios_backup import IosBackupEvidence
 from safenet.evidence.producers import BY_LAYER
 from safenet.evidence.single_file import SingleFileEvidence
 from safenet.evidence.streams import RawReader
 
-BACKENDS: tuple[type[DirectoryEvidence] | type[ImageEvidence] | type[SingleFileEvidence], ...] = (
+BACKENDS: tuple[
+    type[IosBackupEvidence]
+    | type[AndroidBackupEvidence]
+    | type[DirectoryEvidence]
+    | type[ImageEvidence]
+    | type[SingleFileEvidence],
+    ...,
+] = (
+    AndroidBackupEvidence,  # a file that starts "ANDROID BACKUP": before SingleFileEvidence takes it
+    IosBackupEvidence,  # a folder, so before DirectoryEvidence; answers NotMyFormat from three file tests
     DirectoryEvidence,
     ImageEvidence,
     SingleFileEvidence,
@@ -87,7 +98,9 @@ def open_source(path: Source, context: OpenContext | None = None) -> Evidence:
         raise SourceNotFound(f"evidence path {path} does not exist; check the path and that the drive is mounted")
     for backend in BACKENDS:
         try:
-            return ImageEvidence(path, context) if backend is ImageEvidence else backend(path)
+            if issubclass(backend, (DirectoryEvidence, SingleFileEvidence)):
+                return backend(path)
+            return backend(path, context)  # the others may ask for passwords or partitions
         except NotMyFormat:
             continue
     raise EvidenceError(f"{path} is neither a folder, a disk image or device, nor a regular file Safenet can read")

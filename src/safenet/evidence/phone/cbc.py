@@ -1,0 +1,99 @@
+"""A seekable, streaming reader of an AES-CBC file with a zero IV and PKCS#7 padding (an encrypted iTunes backup's
+files and its Manifest.db).
+
+CBC decrypts any block from that block and the one before it, so the reader decrypts only what is read, seeks
+anywhere, and never writes plaintext to disk: no temporary copy of a decrypted file is ever made, whatever its
+size. The padding is checked when the file is opened (it is in the last block), which also gives the plaintext
+size.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+BLOCK = 16
+_MAX_READ = 4 << 20  # most ciphertext decrypted per read call
+
+
+class DecryptError(OSError):
+    """The ciphertext is not whole AES blocks or its padding is wrong: a damaged file or the wrong key."""
+
+
+class CbcReader(io.RawIOBase):
+    """Plaintext of ``raw`` (ciphertext, owned: closed with the reader) under ``key``; reads any range."""
+
+    def __init__(self, raw: BinaryIO, key: bytes) -> None:
+        super().__init__()
+        self._raw, self._key, self._pos = raw, key, 0
+        self._enc_size = raw.seek(0, os.SEEK_END)
+        if self._enc_size % BLOCK:
+            raise DecryptError(f"encrypted size {self._enc_size} is not a multiple of {BLOCK} bytes")
+        self._size = 0
+        if self._enc_size:
+            last = self._decrypt(self._enc_size - BLOCK, self._enc_size)
+            pad = last[-1]
+            if not 1 <= pad <= BLOCK or last[-pad:] != bytes([pad]) * pad:
+                raise DecryptError("bad padding after decryption (a damaged file, or a wrong key)")
+            self._size = self._enc_size - pad
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _decrypt(self, start: int, end: int) -> bytes:
+        """Plaintext of ciphertext blocks ``[start, end)`` (block-aligned)."""
+        iv_at = start - BLOCK
+        self._raw.seek(max(iv_at, 0))
+        iv = self._raw.read(BLOCK) if iv_at >= 0 else bytes(BLOCK)
+        data = self._raw.read(end - start)
+        if len(iv) != BLOCK or len(data) != end - start:
+            raise DecryptError("the encrypted file is shorter than it was when opened")
+        decryptor = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
+        return decryptor.update(data) + decryptor.finalize()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._size - self._pos, _MAX_READ)
+        if want <= 0:
+            return 0
+        start = self._pos - self._pos % BLOCK
+        end = min(-(-(self._pos + want) // BLOCK) * BLOCK, self._enc_size)
+        plain = self._decrypt(start, end)
+        chunk = plain[self._pos - start : self._pos - start + want]
+        buffer[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def open_decrypted(raw: BinaryIO, key: bytes) -> BinaryIO:
+    """A buffered, seekable binary stream of ``raw``'s plaintext (``raw`` is closed with it or on failure)."""
+    try:
+        reader = CbcReader(raw, key)
+    except BaseException:
+        raw.close()
+        raise
+    return io.BufferedReader(reader, buffer_size=1 << 20)

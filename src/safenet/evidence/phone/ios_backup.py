@@ -1,0 +1,445 @@
+"""iTunes/Finder backups of an iPhone or iPad: a folder with ``Manifest.db``, ``Info.plist`` and ``Manifest.plist``.
+
+Every file record of Manifest.db (table Files, flags 1) is an item addressed ``SOURCE › DEVICE › PATH``, the PATH
+being ``Domain/relativePath`` as the phone named it (data, never a path on this machine: the bytes are read only
+from ``<fileID[:2]>/<fileID>``, the fileID checked to be 40 hex digits; the PATH layer's detail carries it). Size
+and times come from the record's NSKeyedArchiver ``MBFile`` plist. Who the phone is comes from Info.plist.
+
+Encrypted backups (Manifest.plist ``IsEncrypted``) are opened with the examiner's password: the keybag in
+Manifest.plist is unlocked with ``iphone_backup_decrypt`` (its class keys are wrapped under a key derived from
+the password), Manifest.db is decrypted into memory, and each file is decrypted as it is read
+(``phone.cbc``): no plaintext is written to disk. Camera-roll files hidden or recently deleted in Photos get a
+note from ``Photos.sqlite`` (``phone.photos_db``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import plistlib
+import re
+import sqlite3
+import stat
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+from urllib.parse import quote
+
+from safenet.evidence.directory import open_readonly
+from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
+from safenet.evidence.model import (
+    CredentialKind,
+    EvidenceDescription,
+    EvidenceError,
+    EvidenceWarning,
+    Item,
+    NotMyFormat,
+    OpenContext,
+    TimeSource,
+    Timestamp,
+    WarningSink,
+)
+from safenet.evidence.phone.cbc import CbcReader, DecryptError, open_decrypted
+from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
+from safenet.evidence.phone.photos_db import PhotosDbError, photos_notes
+
+MARKERS = ("Manifest.db", "Info.plist", "Manifest.plist")
+MAX_PLIST = 16 << 20  # Info.plist holds app icons and settings: a few MiB at most
+MAX_RECORD = 1 << 20  # one MBFile plist; real ones are a few hundred bytes
+MAX_PHOTOS_DB = 256 << 20  # Photos.sqlite is read into memory up to this size
+PHOTOS_DB = ("CameraRollDomain", "Media/PhotoData/Photos.sqlite")
+_FILE_ID = re.compile(r"[0-9a-f]{40}")
+_BATCH = 2000  # manifest rows fetched at a time (the connection is shared with open() under a lock)
+_ROWS = (
+    "SELECT rowid, fileID, domain, relativePath, file FROM Files WHERE flags = 1 AND rowid > ? ORDER BY rowid LIMIT ?"
+)
+
+CORRUPT_CODE = "ios-manifest-corrupt"
+RECORD_CODE = "ios-record-invalid"
+MISSING_CODE = "ios-file-missing"
+PATH_CODE = "ios-path-unusual"
+PHOTOS_CODE = "ios-photos-db-unreadable"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """What an MBFile plist says about one file (absent fields are None)."""
+
+    size: int | None
+    modified: datetime | None
+    changed: datetime | None
+    created: datetime | None
+    inode: int | None
+    protection_class: int | None
+    wrapped_key: bytes | None  # the file key wrapped under its protection class key (encrypted backups)
+
+
+def parse_record(blob: bytes) -> FileRecord:
+    """An MBFile from its NSKeyedArchiver binary plist; ValueError when it is not one."""
+    if len(blob) > MAX_RECORD:
+        raise ValueError(f"file record of {len(blob)} bytes is larger than any real one")
+    try:
+        archive = plistlib.loads(blob)
+        objects = archive["$objects"]
+        top = objects[archive["$top"]["root"].data]
+        if not isinstance(top, dict):
+            raise ValueError("root object is not a dictionary")
+        key_ref = top.get("EncryptionKey")
+        wrapped = objects[key_ref.data]["NS.data"] if isinstance(key_ref, plistlib.UID) else None
+    except ValueError:
+        raise
+    except Exception as exc:  # hostile plists fail in many ways (KeyError, IndexError, TypeError ...)
+        raise ValueError(f"not an MBFile record ({type(exc).__name__})") from exc
+    size = _int(top.get("Size"))
+    return FileRecord(
+        size if size is not None and size >= 0 else None,
+        _unix(top.get("LastModified")),
+        _unix(top.get("LastStatusChange")),
+        _unix(top.get("Birth")),
+        _int(top.get("InodeNumber")),
+        _int(top.get("ProtectionClass")),
+        bytes(wrapped) if isinstance(wrapped, bytes | bytearray) else None,
+    )
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _unix(value: object) -> datetime | None:
+    seconds = _int(value)
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _text(value: object) -> str:
+    """A Manifest text column as text; bytes (hostile) kept with surrogate escapes."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return "" if value is None else str(value)
+
+
+def unusual_path(relative: str) -> str | None:
+    """Why a relativePath would be dangerous as a path on this machine (it is never used as one), or None."""
+    if relative.startswith("/"):
+        return "absolute path"
+    if ".." in relative.split("/"):
+        return "'..' component"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in relative):
+        return "control characters"
+    return None
+
+
+def identity_from_info(info: dict[str, Any]) -> DeviceIdentity:
+    def get(key: str) -> str:
+        value = info.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    return DeviceIdentity(
+        platform=Platform.IOS.value,
+        manufacturer="Apple",
+        model=get("Product Type"),
+        serial=get("Serial Number"),
+        imei=get("IMEI"),
+        udid=get("Unique Identifier") or get("Target Identifier"),
+        os_version=get("Product Version"),
+        name=get("Device Name"),
+    )
+
+
+def _load_plist(path: Path) -> dict[str, Any]:
+    with open_readonly(path) as stream:
+        data = stream.read(MAX_PLIST + 1)
+    if len(data) > MAX_PLIST:
+        raise ValueError(f"{path.name} is larger than {MAX_PLIST} bytes")
+    try:
+        value = plistlib.loads(data)
+    except Exception as exc:  # plistlib raises several kinds on damaged input
+        raise ValueError(f"{path.name} is not a property list ({type(exc).__name__})") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} is not a dictionary")
+    return value
+
+
+class _Keys:
+    """The unlocked class keys of an encrypted backup: unwraps each file's key."""
+
+    def __init__(self, keybag: Any) -> None:
+        self._keybag = keybag
+
+    def file_key(self, protection_class: int | None, wrapped: bytes | None) -> bytes:
+        if protection_class is None or wrapped is None or len(wrapped) < 4:
+            raise DecryptError("the file record holds no encryption key")
+        try:
+            return bytes(self._keybag.unwrap_key_for_class(protection_class, wrapped[4:]))
+        except ValueError as exc:
+            raise DecryptError(f"the file key cannot be unwrapped ({exc})") from exc
+
+
+class IosBackupEvidence:
+    NAME: ClassVar[str] = "ios-backup"
+
+    def __init__(self, root: Path, context: OpenContext | None = None) -> None:
+        if not root.is_dir() or root.is_symlink() or not all((root / m).is_file() for m in MARKERS):
+            raise NotMyFormat(f"{root} is not an iTunes backup folder")
+        self.root = root.resolve()
+        self.locator = Locator.source(str(self.root))
+        self._lock = threading.Lock()
+        self._problems: list[str] = []
+        try:
+            manifest = _load_plist(self.root / "Manifest.plist")
+        except (OSError, ValueError) as exc:
+            raise EvidenceError(f"the iTunes backup at {self.root} cannot be read: {exc}") from exc
+        try:
+            self.info = _load_plist(self.root / "Info.plist")
+        except (OSError, ValueError) as exc:
+            self.info = {}
+            self._problems.append(f"Info.plist unreadable ({exc}): the device's identity is unknown")
+        self.identity = identity_from_info(self.info)
+        self.encrypted = bool(manifest.get("IsEncrypted"))
+        self._keys: _Keys | None = None
+        if self.encrypted:
+            self._keys = self._unlock(manifest, context or OpenContext())
+        self._device = self.locator.child(
+            Layer(LayerKind.DEVICE, self.identity.label(), detail=Acquisition.ITUNES_BACKUP.value)
+        )
+        self._db = self._open_manifest(manifest)
+
+    # --- opening --------------------------------------------------------------------------------------------
+
+    def _unlock(self, manifest: dict[str, Any], context: OpenContext) -> _Keys:
+        from iphone_backup_decrypt.utils import BackupKeyBag  # type: ignore[import-untyped]
+
+        password = next((c.value for c in context.credentials if c.kind is CredentialKind.PASSWORD), None)
+        if password is None:
+            raise EvidenceError(
+                f"the iTunes backup at {self.root} is encrypted; give its backup password with --password"
+            )
+        try:
+            keybag = BackupKeyBag(manifest["BackupKeyBag"])
+            unlocked = keybag.unlock_with_passphrase(password.encode("utf-8"))
+        except (KeyError, TypeError, ValueError, struct.error) as exc:
+            raise EvidenceError(
+                f"the keybag of the encrypted iTunes backup at {self.root} is damaged ({type(exc).__name__})"
+            ) from exc
+        if not unlocked:
+            raise EvidenceError(
+                f"the password given for the encrypted iTunes backup at {self.root} is wrong; give the backup "
+                "password set in iTunes or Finder (not the phone's passcode) with --password"
+            )
+        return _Keys(keybag)
+
+    def _open_manifest(self, manifest: dict[str, Any]) -> sqlite3.Connection:
+        path = self.root / "Manifest.db"
+        try:
+            if self._keys is not None and isinstance(manifest.get("ManifestKey"), bytes):
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
+                conn.deserialize(self._decrypt_manifest(self._keys, manifest["ManifestKey"]))
+            else:  # immutable: SQLite writes nothing beside it and takes no lock
+                uri = f"file:{quote(str(path))}?mode=ro&immutable=1"
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute("PRAGMA trusted_schema = OFF")
+            kind = conn.execute("SELECT type FROM sqlite_master WHERE name = 'Files'").fetchone()
+            if kind is None or kind[0] != "table":
+                raise sqlite3.DatabaseError("no Files table")
+            conn.execute("SELECT rowid, fileID, domain, relativePath, flags, file FROM Files LIMIT 1").fetchall()
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            raise EvidenceError(
+                f"the Manifest.db of the iTunes backup at {self.root} cannot be opened ({exc})"
+            ) from exc
+        return conn
+
+    def _decrypt_manifest(self, keys: _Keys, manifest_key: bytes) -> bytes:
+        if len(manifest_key) < 4:
+            raise ValueError("ManifestKey too short")
+        key = keys.file_key(struct.unpack("<l", manifest_key[:4])[0], manifest_key)
+        with CbcReader(open_readonly(self.root / "Manifest.db"), key) as reader:
+            return reader.read()
+
+    # --- the Evidence protocol -------------------------------------------------------------------------------
+
+    def describe(self) -> EvidenceDescription:
+        itunes = self.info.get("iTunes Version")
+        tool = f"iTunes {itunes}" if isinstance(itunes, str) and itunes else ""
+        note = "backup encrypted; decrypted with the examiner's password" if self.encrypted else "backup not encrypted"
+        details = to_details(self.identity, AcquisitionRecord(Acquisition.ITUNES_BACKUP, tool, note))
+        when = self.info.get("Last Backup Date")
+        if isinstance(when, datetime):
+            details["backup.date"] = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+        details["backup.encrypted"] = "yes" if self.encrypted else "no"
+        kind = "encrypted iTunes backup" if self.encrypted else "iTunes backup"
+        summary = f"{kind} of {display_safe(self.identity.label())} at {display_safe(str(self.root))}"
+        return EvidenceDescription(self.NAME, str(self.root), summary, details)
+
+    def items(self, warn: WarningSink) -> Iterator[Item]:
+        for problem in self._problems:
+            warn(EvidenceWarning(CORRUPT_CODE, problem, self._file_loc("Info.plist")))
+        notes = self._photos_notes(warn)
+        for _, file_id, domain, relative, blob in self._rows(warn):
+            item = self._item(file_id, _text(domain), _text(relative), blob, notes, warn)
+            if item is not None:
+                yield item
+
+    def _rows(self, warn: WarningSink) -> Iterator[tuple[Any, ...]]:
+        """The file records in rowid order, a batch at a time; past damage, the rows before it and a warning."""
+        last = -(1 << 63)
+        while True:
+            try:
+                with self._lock:
+                    rows = self._db.execute(_ROWS, (last, _BATCH)).fetchall()
+            except sqlite3.Error as exc:
+                yield from self._salvage(last)
+                message = f"Manifest.db is damaged ({exc}): the file records after this point were not listed"
+                warn(EvidenceWarning(CORRUPT_CODE, message, self._file_loc("Manifest.db")))
+                return
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield from rows
+
+    def _salvage(self, last: int) -> list[tuple[Any, ...]]:
+        """The rows of a batch that stopped at damage, one at a time up to the damage."""
+        out: list[tuple[Any, ...]] = []
+        with self._lock:
+            try:
+                cursor = self._db.execute(_ROWS, (last, _BATCH))
+                while (row := cursor.fetchone()) is not None:
+                    out.append(row)
+            except sqlite3.Error:
+                pass  # the caller records the damage
+        return out
+
+    def _item(
+        self, file_id: object, domain: str, relative: str, blob: object, notes: dict[str, str], warn: WarningSink
+    ) -> Item | None:
+        if not isinstance(file_id, str) or _FILE_ID.fullmatch(file_id) is None:
+            loc = self._path_loc(domain, relative, None)
+            shown = display_safe(_text(file_id))[:60]
+            warn(EvidenceWarning(RECORD_CODE, f"file record with an invalid fileID ({shown}); not read", loc))
+            return None
+        loc = self._path_loc(domain, relative, file_id)
+        why = unusual_path(relative)
+        if why is not None:
+            message = f"relativePath with {why}: kept as the phone's name for the file, read only by its fileID"
+            warn(EvidenceWarning(PATH_CODE, message, loc))
+        record: FileRecord | None = None
+        if not isinstance(blob, bytes):
+            warn(EvidenceWarning(RECORD_CODE, "file record without its metadata (no MBFile plist)", loc))
+        else:
+            try:
+                record = parse_record(blob)
+            except ValueError as exc:
+                warn(EvidenceWarning(RECORD_CODE, f"file record metadata unreadable: {exc}", loc))
+        if record is None and self.encrypted:
+            return None  # no key to decrypt it with: the warning says why
+        if not self._data_path(file_id).is_file() and not (record is not None and record.size == 0):
+            warn(EvidenceWarning(MISSING_CODE, f"the backup holds no data file {file_id[:2]}/{file_id}", loc))
+            return None
+        note = notes.get(relative[len("Media/") :]) if domain == "CameraRollDomain" else None
+
+        def ts(value: datetime | None) -> Timestamp | None:
+            return Timestamp(value, TimeSource.FS_METADATA, 1.0) if value is not None else None
+
+        if record is not None and record.inode is not None:
+            loc = Locator((*loc.layers[:-1], Layer(LayerKind.PATH, loc.leaf.value, record.inode, detail=file_id)))
+        return Item(
+            locator=loc,
+            name=relative.rsplit("/", 1)[-1],
+            size=record.size if record is not None else None,
+            modified=ts(record.modified) if record else None,
+            changed=ts(record.changed) if record else None,
+            created=ts(record.created) if record else None,
+            note=note,
+        )
+
+    def _photos_notes(self, warn: WarningSink) -> dict[str, str]:
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT fileID, file FROM Files WHERE domain = ? AND relativePath = ? AND flags = 1 LIMIT 1",
+                    PHOTOS_DB,
+                ).fetchone()
+            except sqlite3.Error:
+                return {}  # the listing that follows meets the same damage and says so
+        if row is None:
+            return {}
+        loc = self._path_loc(*PHOTOS_DB, row[0] if isinstance(row[0], str) else None)
+        try:
+            with self._open_file(_text(row[0]), row[1]) as stream:
+                data = stream.read(MAX_PHOTOS_DB + 1)
+            if len(data) > MAX_PHOTOS_DB:
+                raise PhotosDbError(f"larger than {MAX_PHOTOS_DB >> 20} MiB: not read for hidden/deleted flags")
+            return photos_notes(data)
+        except (OSError, EvidenceError, PhotosDbError) as exc:
+            message = f"Photos.sqlite unreadable ({exc}): hidden and recently deleted pictures are not flagged"
+            warn(EvidenceWarning(PHOTOS_CODE, message, loc))
+            return {}
+
+    def open(self, locator: Locator) -> BinaryIO:
+        layers = locator.layers
+        if len(layers) < 3 or layers[0] != self.locator.layers[0] or layers[1].kind is not LayerKind.DEVICE:
+            raise EvidenceError(f"{locator} is not in the iTunes backup at {self.root}")
+        leaf = layers[2]
+        if leaf.kind is not LayerKind.PATH:
+            raise EvidenceError(f"{locator} is not a file of the iTunes backup at {self.root}")
+        with self._lock:
+            if leaf.detail is None:  # named by path alone (a sibling): the record with that Domain/relativePath
+                query = "SELECT fileID, file FROM Files WHERE domain || '/' || relativePath = ? AND flags = 1"
+                row = self._db.execute(query, (leaf.value,)).fetchone()
+            else:
+                row = self._db.execute("SELECT fileID, file FROM Files WHERE fileID = ?", (leaf.detail,)).fetchone()
+        if row is None:
+            raise FileNotFoundError(f"no file record for {locator} in the backup's Manifest.db")
+        return self._open_file(_text(row[0]), row[1])
+
+    # --- files -----------------------------------------------------------------------------------------------
+
+    def _data_path(self, file_id: str) -> Path:
+        return self.root / file_id[:2] / file_id
+
+    def _open_file(self, file_id: str, blob: object) -> BinaryIO:
+        if _FILE_ID.fullmatch(file_id) is None:
+            raise EvidenceError(f"invalid fileID {display_safe(file_id)[:60]} in the backup's Manifest.db")
+        try:  # listing warned about a bad record already; here it only means no key and no size
+            record = parse_record(blob) if isinstance(blob, bytes) else None
+        except ValueError:
+            record = None
+        path = self._data_path(file_id)
+        try:
+            stream = open_readonly(path)
+        except FileNotFoundError:
+            if record is not None and record.size == 0:
+                return io.BytesIO(b"")  # an empty file: backups may store no data file for it
+            raise
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            stream.close()
+            raise EvidenceError(f"{file_id[:2]}/{file_id} in the backup is not a regular file")
+        if self._keys is None:
+            return stream
+        if record is not None and record.size == 0 and record.wrapped_key is None:
+            stream.close()  # an empty file has no key and nothing to decrypt
+            return io.BytesIO(b"")
+        try:
+            if record is None:
+                raise DecryptError("the file record holds no encryption key")
+            key = self._keys.file_key(record.protection_class, record.wrapped_key)
+        except BaseException:
+            stream.close()
+            raise
+        return open_decrypted(stream, key)
+
+    def _path_loc(self, domain: str, relative: str, file_id: str | None) -> Locator:
+        return self._device.child(Layer(LayerKind.PATH, f"{domain}/{relative}", detail=file_id))
+
+    def _file_loc(self, name: str) -> Locator:
+        return self.locator.child(Layer(LayerKind.PATH, "/" + name))
