@@ -63,6 +63,7 @@ def _row(record: ItemRecord, exhibit_id: int, run_id: int, item_id: int, parent_
         "md5": digests["md5"].hex() if "md5" in digests else None,
         "sha1": digests["sha1"].hex() if "sha1" in digests else None,
         "sha256": digests["sha256"].hex() if "sha256" in digests else None,
+        "ed2k": digests["ed2k"].hex() if "ed2k" in digests else None,
         "note": item.note,
         "pdq": record.pdq.hash.hex() if record.pdq else None,
         "pdq_quality": record.pdq.quality if record.pdq else None,

@@ -132,6 +132,7 @@ class ItemRow(Base):
     md5: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ed2k: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # P2P clients' file hash
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     pdq: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hex, whole picture as found
     pdq_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-100

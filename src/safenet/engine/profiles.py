@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from safenet.analysis.digests import SUPPORTED, for_hash_sets
+from safenet.analysis.digests import LAB, SUPPORTED, for_hash_sets
 from safenet.analysis.filetype import FileType
 
 
@@ -52,9 +52,12 @@ class Profile(StrEnum):
 
     def digests(self, needed: Sequence[str]) -> tuple[str, ...]:
         """The digests computed when none are asked for, given the kinds the selected hash sets hold: the
-        quick profile computes what matching and verification need (``digests.for_hash_sets``), the lab
-        profiles all three (exports and other agencies' sets ask for any of them later)."""
-        return for_hash_sets(needed) if self is Profile.QUICK else SUPPORTED
+        quick profile computes what matching and verification need (``digests.for_hash_sets``), the standard
+        profile MD5, SHA-1 and SHA-256 (exports and other agencies' sets ask for any of them later) plus what
+        the sets hold (ED2K), the full profile every supported digest, ED2K included."""
+        if self is Profile.FULL:
+            return SUPPORTED
+        return for_hash_sets(needed, LAB) if self is Profile.STANDARD else for_hash_sets(needed)
 
     def wants_digests(self, filetype: FileType) -> bool:
         """Whether a file of this type is hashed (and so matched) in this profile."""

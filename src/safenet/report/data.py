@@ -65,6 +65,7 @@ def _item_entry(item: ItemRow, label: str, categorised: ItemCategory | None) -> 
         "md5": item.md5,
         "sha1": item.sha1,
         "sha256": item.sha256,
+        "ed2k": item.ed2k,
         "pdq": item.pdq,
         "pdq_quality": item.pdq_quality,
         "pdq_low_quality": item.pdq_low_quality,

@@ -44,6 +44,7 @@ LISTING_COLUMNS = (
     "md5",
     "sha1",
     "sha256",
+    "ed2k",
     "pdq",
     "note",
 )
@@ -76,6 +77,7 @@ def listing_entry(row: ItemRow, label: str, matched: bool) -> dict[str, Any]:
         "md5": row.md5,
         "sha1": row.sha1,
         "sha256": row.sha256,
+        "ed2k": row.ed2k,
         "pdq": row.pdq,
         "note": row.note,
     }

@@ -42,6 +42,7 @@ CSV_COLUMNS = (
     "md5",
     "sha1",
     "sha256",
+    "ed2k",
     "hashset",
     "set_kind",
     "hash_kind",
