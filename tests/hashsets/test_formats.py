@@ -289,7 +289,9 @@ def test_bsd_tags_of_each_algorithm(tmp_path: Path) -> None:
         ("y (1).png", H(sha256)),
         ("z", H(sha256)),
     ]
-    assert warnings == [("line 5", "SHA512 digests are not supported (MD5, SHA-1, SHA-256 only); skipped")]
+    assert warnings == [
+        ("line 5", "SHA512 digests are not supported (MD5, SHA-1, SHA-256, ED2K and BTIH only); skipped")
+    ]
 
 
 def test_bad_lines_warn_and_continue(tmp_path: Path) -> None:

@@ -7,12 +7,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from safenet.analysis.ed2k import Ed2kHash
 from safenet.analysis.filetype import HEAD_BYTES, FileType, sniff
 
-#: Digest algorithms Safenet computes; names match hashsets.model.HashKind values.
-SUPPORTED = ("md5", "sha1", "sha256")
+#: Digest algorithms Safenet computes; names match hashsets.model.HashKind values. ED2K (``analysis.ed2k``) is
+#: the eDonkey/eMule hash P2P clients and their investigators' hash sets name files by.
+SUPPORTED = ("md5", "sha1", "sha256", "ed2k")
 #: Always computed: SHA-256 verifies every reported file, MD5 keys VICS/CAID exports and most hash sets.
 BASELINE: tuple[str, ...] = ("md5", "sha256")
+#: Computed by the standard (lab) profile when none are asked for: exports and other agencies' sets ask for
+#: any of these later. ED2K is added when a selected set holds it, and always in the full profile.
+LAB: tuple[str, ...] = ("md5", "sha1", "sha256")
 CHUNK = 1 << 20
 
 
@@ -27,16 +32,28 @@ def parse_algorithms(text: str) -> tuple[str, ...]:
     return names
 
 
-def for_hash_sets(needed: Sequence[str]) -> tuple[str, ...]:
-    """The digests an on-scene triage computes: the baseline plus what the selected hash sets hold.
+def for_hash_sets(needed: Sequence[str], base: Sequence[str] = BASELINE) -> tuple[str, ...]:
+    """The digests a triage computes: ``base`` (the on-scene baseline by default) plus what the selected hash
+    sets hold.
 
     The verification hash of a reported file is SHA-256 (plus MD5 and SHA-1 where hash sets need them:
     docs/domain.md, forensic soundness). MD5 is always kept because exports to CAID and Project VIC
     are keyed by it. SHA-1 alone of the three is left out when no selected set holds it: it costs as much
-    CPU as SHA-256 and would match nothing.
+    CPU as SHA-256 and would match nothing; ED2K likewise.
     """
-    wanted = set(BASELINE) | {name for name in needed if name in SUPPORTED}
+    wanted = set(base) | {name for name in needed if name in SUPPORTED}
     return tuple(name for name in SUPPORTED if name in wanted)
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+def new_hasher(name: str) -> Hasher:
+    """A fresh hasher for one of ``SUPPORTED``: hashlib's, or ``Ed2kHash`` (OpenSSL 3 has no MD4)."""
+    return Ed2kHash() if name == "ed2k" else hashlib.new(name)
 
 
 class Sink(Protocol):
@@ -82,7 +99,7 @@ def analyse_stream(
     filetype = sniff(head[:HEAD_BYTES])
     if not wants_digests(filetype):
         return StreamResult(filetype, None, len(head))
-    hashers = [hashlib.new(name) for name in algorithms]
+    hashers = [new_hasher(name) for name in algorithms]
     sink = tee(filetype) if tee else None
     total = 0
     chunk = head

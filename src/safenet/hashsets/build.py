@@ -84,6 +84,15 @@ class _Chunk:
     entry: npt.NDArray[np.uint32]
 
 
+def _is_empty(kind: HashKind, digests: U8) -> npt.NDArray[np.bool_]:
+    """Rows that hold the digest of an empty file (none for a kind without one, such as BTIH)."""
+    value = EMPTY_DIGESTS.get(kind)
+    if value is None:
+        return np.zeros(digests.shape[0], dtype=np.bool_)
+    found: npt.NDArray[np.bool_] = (digests == np.frombuffer(value, np.uint8)).all(axis=1)
+    return found
+
+
 def _chunk(digests: U8, entries: npt.NDArray[np.uint32]) -> _Chunk:
     return _Chunk(*split_digests(digests), entries)
 
@@ -125,7 +134,7 @@ class Builder:
                 continue
             if len(value) != kind.size:
                 self.warn(record.ref, f"{kind.name} digest has {len(value)} bytes, not {kind.size}; ignored")
-            elif value == EMPTY_DIGESTS[kind]:
+            elif value == EMPTY_DIGESTS.get(kind):  # a torrent's info-hash has no "empty" value
                 empty = True
             else:
                 found.append((kind, value))
@@ -178,7 +187,7 @@ class Builder:
     def _add_bulk(self, bulk: BulkDigests) -> None:
         if len(bulk) == 0:
             return
-        empty = {k: (d == np.frombuffer(EMPTY_DIGESTS[k], np.uint8)).all(axis=1) for k, d in bulk.columns.items()}
+        empty = {k: _is_empty(k, d) for k, d in bulk.columns.items()}
         usable = np.zeros(len(bulk), dtype=np.bool_)
         for mask in empty.values():
             usable |= ~mask

@@ -29,7 +29,9 @@ from safenet.hashsets.catalog import StoredSet, TableStats
 from safenet.hashsets.model import HashKind, HashSetError, HashSetInfo, Match
 
 CATEGORY_FILE = "category.npy"
-_STRENGTH = (HashKind.SHA256, HashKind.SHA1, HashKind.MD5)  # one match per set entry: the strongest kind
+# One match per set entry: the strongest kind that hit. ED2K rests on MD4, weaker than MD5; BTIH names a
+# torrent (SHA-1 of its info dictionary), never an item's content, so it only ever hits P2P records.
+_STRENGTH = (HashKind.SHA256, HashKind.SHA1, HashKind.MD5, HashKind.ED2K, HashKind.BTIH)
 
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]

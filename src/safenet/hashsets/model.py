@@ -32,11 +32,18 @@ class HashKind(StrEnum):
     MD5, SHA-1 and SHA-256 are exact digests (sorted tables, ``exact``); PDQ is Meta's 256-bit perceptual
     hash, searched within a Hamming distance (``index``). ``EXACT_KINDS`` lists the former. VPDQ names a
     video matched frame by frame (vPDQ rule, ``hashsets.video``): its frames are PDQ hashes too.
+
+    The P2P kinds are exact too: ED2K (``analysis.ed2k``, 16 bytes) names a file's content as eDonkey and
+    eMule do, so an item is matched by it like by MD5; BTIH (20 bytes) is a torrent's info-hash, the SHA-1
+    of its ``info`` dictionary: it names a torrent, never a file's content, so only P2P records carry it.
+    Neither can be told from MD5 or SHA-1 by its length: a file must name them (``formats``).
     """
 
     MD5 = "md5"
     SHA1 = "sha1"
     SHA256 = "sha256"
+    ED2K = "ed2k"
+    BTIH = "btih"
     PDQ = "pdq"
     VPDQ = "vpdq"
 
@@ -52,8 +59,17 @@ class HashKind(StrEnum):
 
 
 PDQ_SIZE = 32
-DIGEST_SIZES: Mapping[HashKind, int] = {HashKind.MD5: 16, HashKind.SHA1: 20, HashKind.SHA256: 32}
-EXACT_KINDS: tuple[HashKind, ...] = (HashKind.MD5, HashKind.SHA1, HashKind.SHA256)
+DIGEST_SIZES: Mapping[HashKind, int] = {
+    HashKind.MD5: 16,
+    HashKind.SHA1: 20,
+    HashKind.SHA256: 32,
+    HashKind.ED2K: 16,
+    HashKind.BTIH: 20,
+}
+EXACT_KINDS: tuple[HashKind, ...] = (HashKind.MD5, HashKind.SHA1, HashKind.SHA256, HashKind.ED2K, HashKind.BTIH)
+#: The exact kinds a bare hex digest's length names (32: MD5, 40: SHA-1, 64: SHA-256); ED2K and BTIH have
+#: the lengths of MD5 and SHA-1, so a file must say when it holds them.
+LENGTH_KINDS: tuple[HashKind, ...] = (HashKind.MD5, HashKind.SHA1, HashKind.SHA256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +100,8 @@ class HashRecord:
     pdq_trimmed: bytes | None = None  # PDQ of the picture inside its uniform borders (``hashset build`` only)
     pdq_trimmed_quality: int | None = None
     video_frames: tuple[VideoFrameRecord, ...] = ()  # a reference video's sampled frames (``hashset build``)
+    ed2k: bytes | None = None  # eDonkey/eMule hash of the file (``analysis.ed2k``)
+    btih: bytes | None = None  # a torrent's info-hash (names a torrent, not a file's content)
 
     def digest(self, kind: HashKind) -> bytes | None:
         """The digest of one kind, or None when the entry does not carry it."""
@@ -91,6 +109,10 @@ class HashRecord:
             return self.md5
         if kind is HashKind.SHA1:
             return self.sha1
+        if kind is HashKind.ED2K:
+            return self.ed2k
+        if kind is HashKind.BTIH:
+            return self.btih
         if kind is HashKind.PDQ:
             return self.pdq
         if kind is HashKind.VPDQ:

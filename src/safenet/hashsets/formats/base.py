@@ -16,19 +16,21 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from safenet.hashsets.model import DIGEST_SIZES, HashKind, HashRecord, SetKind, WarnFn
+from safenet.analysis.ed2k import parse_gnutella_sha1
+from safenet.hashsets.model import LENGTH_KINDS, HashKind, HashRecord, SetKind, WarnFn
 
 HEAD_SIZE = 64 * 1024
 """How many bytes of a file the sniffers see."""
 
 _HEX = frozenset(string.hexdigits)
-KIND_BY_HEX_LENGTH: Mapping[int, HashKind] = {2 * size: kind for kind, size in DIGEST_SIZES.items()}
+KIND_BY_HEX_LENGTH: Mapping[int, HashKind] = {2 * kind.size: kind for kind in LENGTH_KINDS}
 
 # Digests of zero bytes: they match every empty file, so they identify nothing and are never stored.
 EMPTY_DIGESTS: Mapping[HashKind, bytes] = {
     HashKind.MD5: bytes.fromhex("d41d8cd98f00b204e9800998ecf8427e"),
     HashKind.SHA1: bytes.fromhex("da39a3ee5e6b4b0d3255bfef95601890afd80709"),
     HashKind.SHA256: bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    HashKind.ED2K: bytes.fromhex("31d6cfe0d16ae931b73c59d7e0c089c0"),  # MD4 of nothing
 }
 
 
@@ -94,9 +96,13 @@ class HashSetFormat(ABC):
 def parse_hex(text: str, kind: HashKind | None = None) -> tuple[HashKind, bytes] | str:
     """Decode one hex digest; returns (kind, bytes) or a short reason why it is not a usable digest.
 
-    Case-insensitive. With ``kind`` None the algorithm follows from the length (32/40/64 characters).
+    Case-insensitive. With ``kind`` None the algorithm follows from the length (32/40/64 characters). A SHA-1
+    may also be written as Gnutella and Shareaza write it, ``urn:sha1:`` + 32 base32 letters.
     """
     value = text.strip()
+    if kind in (None, HashKind.SHA1) and value[:9].lower() == "urn:sha1:":
+        sha1 = parse_gnutella_sha1(value)
+        return (HashKind.SHA1, sha1) if sha1 is not None else f"'{clip(value)}' is not a urn:sha1 (32 base32 letters)"
     if kind is not None and len(value) == 2 * kind.size:
         try:
             digest = bytes.fromhex(value)

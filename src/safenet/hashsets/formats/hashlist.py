@@ -6,18 +6,24 @@ against the known shapes (docs/formats.md, plain hash lists):
 - GNU ``<hex>  name`` (text mode) and ``<hex> *name`` (binary mode); a leading ``\\`` means the name is
   escaped (``\\\\``, ``\\n``, ``\\r``).
 - BSD / ``--tag`` ``MD5 (name) = <hex>``.
-- bare ``<hex>``, optionally after a first line naming the algorithm (``MD5``, ``SHA-1``, ``SHA256``), as
-  X-Ways writes them. Without that line the algorithm follows from the length.
+- bare ``<hex>``, optionally after a first line naming the algorithm (``MD5``, ``SHA-1``, ``SHA256``,
+  ``ED2K``, ``BTIH``), as X-Ways writes them. Without that line the algorithm follows from the length (which
+  never names ED2K or BTIH: they are as long as MD5 and SHA-1).
+- P2P links, one per line: ``ed2k://|file|name|size|HASH|/`` (eMule), ``magnet:?xt=urn:btih:HASH&dn=name``
+  (a torrent's info-hash, hex or base32) and ``urn:sha1:BASE32 [name]`` (Gnutella's SHA-1).
 
 Big lists go through a numpy fast path for lines that start with a fixed-width digest.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
@@ -31,10 +37,11 @@ from safenet.hashsets.formats.base import (
     decode_hex_rows,
     iter_line_blocks,
     iter_lines,
+    parse_count,
     parse_hex,
     strip_bom,
 )
-from safenet.hashsets.model import EXACT_KINDS, HashKind, HashRecord, SetKind, WarnFn
+from safenet.hashsets.model import LENGTH_KINDS, HashKind, HashRecord, SetKind, WarnFn
 
 _TAG_RE = re.compile(r"^(?P<algo>[A-Za-z0-9-]+) ?\((?P<name>.*)\) ?= ?(?P<hex>\S*)$")
 _GNU_RE = re.compile(r"^(?P<hex>[0-9A-Fa-f]+) (?P<mode>[ *])(?P<name>.*)$")
@@ -46,7 +53,12 @@ _ALGORITHMS = {
     "SHA1": HashKind.SHA1,
     "SHA256": HashKind.SHA256,
     "SHA2256": HashKind.SHA256,  # cksum -a sha2 --length 256 writes "SHA2-256"
+    "ED2K": HashKind.ED2K,
+    "BTIH": HashKind.BTIH,
 }
+_ED2K_RE = re.compile(r"^ed2k://\|file\|(?P<name>[^|]*)\|(?P<size>[0-9]{1,20})\|(?P<hex>[0-9A-Fa-f]{32})\|", re.I)
+_URN_SHA1_RE = re.compile(r"^(?P<urn>urn:sha1:\S+)(?:\s+(?P<name>.*))?$", re.I)
+_SUPPORTED_TEXT = "MD5, SHA-1, SHA-256, ED2K and BTIH only"
 _UNSUPPORTED = {"SHA224", "SHA384", "SHA512", "SHA2224", "SHA2384", "SHA2512", "MD4", "BLAKE2B", "SM3", "CRC"}
 _SNIFF_LINES = 20
 
@@ -83,6 +95,9 @@ class _LineParser:
             return None
         if _algorithm_word(stripped) in _ALGORITHMS:
             return f"algorithm line '{clip(stripped)}' only counts as the first line of the list; skipped"
+        link = _p2p_link(stripped, number)
+        if link is not None:
+            return link
         escaped = text.startswith("\\")
         body = text[1:] if escaped else text
         tag = _TAG_RE.match(body)
@@ -99,7 +114,7 @@ class _LineParser:
         kind = _ALGORITHMS.get(word)
         if kind is None:
             if word in _UNSUPPORTED:
-                return f"{clip(tag.group('algo'))} digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
+                return f"{clip(tag.group('algo'))} digests are not supported ({_SUPPORTED_TEXT}); skipped"
             return f"unknown algorithm '{clip(tag.group('algo'))}'; skipped"
         return self._record(tag.group("hex"), kind, tag.group("name"), escaped, number)
 
@@ -107,21 +122,79 @@ class _LineParser:
         self, hex_text: str, kind: HashKind | None, name: str | None, escaped: bool, number: int
     ) -> HashRecord | str:
         if kind is None and len(hex_text) == 128:
-            return "SHA-512 digests are not supported (MD5, SHA-1, SHA-256 only); skipped"
+            return f"SHA-512 digests are not supported ({_SUPPORTED_TEXT}); skipped"
         parsed = parse_hex(hex_text, kind)
         if isinstance(parsed, str):
             return f"{parsed}; skipped"
         found, digest = parsed
         if name is not None and escaped:
             name = _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), name)
-        return HashRecord(
-            md5=digest if found is HashKind.MD5 else None,
-            sha1=digest if found is HashKind.SHA1 else None,
-            sha256=digest if found is HashKind.SHA256 else None,
-            category=None,
-            name=name or None,
-            ref=f"line {number}",
-        )
+        return _one_digest(found, digest, name or None, None, number)
+
+
+def _one_digest(kind: HashKind, digest: bytes, name: str | None, size: int | None, number: int) -> HashRecord:
+    return HashRecord(
+        md5=digest if kind is HashKind.MD5 else None,
+        sha1=digest if kind is HashKind.SHA1 else None,
+        sha256=digest if kind is HashKind.SHA256 else None,
+        ed2k=digest if kind is HashKind.ED2K else None,
+        btih=digest if kind is HashKind.BTIH else None,
+        category=None,
+        size=size,
+        name=name,
+        ref=f"line {number}",
+    )
+
+
+def _p2p_link(text: str, number: int) -> HashRecord | str | None:
+    """An ``ed2k://|file|...`` link, a ``magnet:`` link with a BitTorrent info-hash, or a ``urn:sha1:`` line;
+    None when the line is none of these."""
+    lowered = text[:10].lower()
+    if lowered.startswith("ed2k://"):
+        link = _ED2K_RE.match(text)
+        if link is None:
+            return f"ed2k link '{clip(text)}' is not ed2k://|file|name|size|32 hex digits|/; skipped"
+        name = unquote(link.group("name"), errors="backslashreplace") or None
+        return _one_digest(HashKind.ED2K, bytes.fromhex(link.group("hex")), name, int(link.group("size")), number)
+    if lowered.startswith("magnet:?"):
+        return _magnet(text, number)
+    if lowered.startswith("urn:sha1:"):
+        urn = _URN_SHA1_RE.match(text)
+        parsed = parse_hex(urn.group("urn"), HashKind.SHA1) if urn is not None else "empty digest"
+        if isinstance(parsed, str):
+            return f"{parsed}; skipped"
+        return _one_digest(HashKind.SHA1, parsed[1], (urn.group("name") or None) if urn else None, None, number)
+    return None
+
+
+def _magnet(text: str, number: int) -> HashRecord | str:
+    """``magnet:?xt=urn:btih:<40 hex or 32 base32>&dn=<name>&xl=<size>`` (BEP 9)."""
+    query = parse_qs(urlsplit(text).query, errors="backslashreplace")
+    for topic in query.get("xt", []):
+        if topic[:9].lower() != "urn:btih:":
+            continue
+        value = topic[9:]
+        digest = _btih(value)
+        if digest is None:
+            return f"magnet info-hash '{clip(value)}' is not 40 hex digits or 32 base32 letters; skipped"
+        names, sizes = query.get("dn", []), query.get("xl", [])
+        size = parse_count(sizes[0]) if sizes else None
+        return _one_digest(HashKind.BTIH, digest, names[0] if names else None, size, number)
+    return f"magnet link '{clip(text)}' has no urn:btih info-hash; skipped"
+
+
+def _btih(value: str) -> bytes | None:
+    if len(value) == 40:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return None
+    if len(value) == 32:
+        try:
+            return base64.b32decode(value.upper())
+        except (binascii.Error, ValueError):
+            return None
+    return None
 
 
 class HashListFormat(HashSetFormat):
@@ -165,7 +238,7 @@ class HashListFormat(HashSetFormat):
     def read_bulk(self, path: Path, warn: WarnFn) -> Iterator[HashRecord | BulkDigests]:
         """Lines starting with a fixed-width digest are decoded in numpy; the rest go line by line."""
         parser = _LineParser.for_head(_head(path))
-        kinds = [parser.header] if parser.header is not None else list(EXACT_KINDS)
+        kinds = [parser.header] if parser.header is not None else list(LENGTH_KINDS)
         for block in iter_line_blocks(path, warn):
             yield from _fast_block(block, kinds, parser, warn)
 

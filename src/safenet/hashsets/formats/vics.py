@@ -47,7 +47,14 @@ _EXTRA_KEYS = frozenset(
     }
 )
 _DIGEST_KEYS = ((HashKind.MD5, "MD5"), (HashKind.SHA1, "SHA1"), (HashKind.SHA256, "SHA256"))
-_ALT_HASH_FIELDS = {"SHA1": HashKind.SHA1, "SHA256": HashKind.SHA256, "MD5": HashKind.MD5}
+# P2P investigations' exports name eDonkey hashes and torrent info-hashes here too.
+_ALT_HASH_FIELDS = {
+    "SHA1": HashKind.SHA1,
+    "SHA256": HashKind.SHA256,
+    "MD5": HashKind.MD5,
+    "ED2K": HashKind.ED2K,
+    "BTIH": HashKind.BTIH,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +215,8 @@ def _record(media: Any, number: int, warn: WarnFn) -> HashRecord | None:
         md5=digests.get(HashKind.MD5),
         sha1=digests.get(HashKind.SHA1),
         sha256=digests.get(HashKind.SHA256),
+        ed2k=digests.get(HashKind.ED2K),
+        btih=digests.get(HashKind.BTIH),
         category=_text(media.get("Category")),  # absent, null and "" all mean uncategorised
         size=size,
         name=_first_file_name(files) if files else None,
@@ -266,7 +275,8 @@ def _take_digest(digests: dict[HashKind, bytes], problems: list[str], kind: Hash
 
 
 def _alternative_hashes(value: Any, digests: dict[HashKind, bytes], problems: list[str], extra: dict[str, str]) -> None:
-    """Honour SHA1/SHA256 in AlternativeHashes (VICS 1.x) and keep a 1.3-style PhotoDNA verbatim."""
+    """Honour SHA1/SHA256 (and the P2P ED2K/BTIH) in AlternativeHashes (VICS 1.x); keep a 1.3-style PhotoDNA
+    verbatim."""
     if not isinstance(value, list):
         return
     for item in value:
