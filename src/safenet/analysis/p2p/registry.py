@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from safenet.analysis.p2p import ares, emule
 from safenet.analysis.p2p.model import P2PParser
 
 #: Each parser module adds its parser classes here (one line each).
-PARSERS: tuple[P2PParser, ...] = ()
+PARSERS: tuple[P2PParser, ...] = (
+    *emule.PARSERS,
+    *ares.PARSERS,
+)
 
 _names = [p.NAME for p in PARSERS]
 if len(set(_names)) != len(_names):  # pragma: no cover - a programming error caught at import
