@@ -72,6 +72,7 @@ Source = Path | DeviceAddress
 #: context) -> Evidence``.
 DEVICE_SCHEMES: dict[str, str] = {
     "android": "safenet.evidence.phone.android_live",  # a phone by adb serial: shared storage over ADB sync
+    "ios": "safenet.evidence.phone.ios_live",  # a paired iPhone or iPad by UDID: its media domain over AFC
 }
 
 
