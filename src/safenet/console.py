@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from safenet.engine.events import Hit
+from safenet.engine.events import Hit, KnownRecord
 from safenet.evidence.locator import display_safe
 from safenet.report.summary import COLUMNS, CaseSummary, CategoryRow
 
@@ -92,6 +92,15 @@ class RichEvents:
         line.append(f"  {hit.hash_kind} ({', '.join(hit.hashsets)})" + ("  deleted" if hit.deleted else ""))
         self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
 
+    def known_record(self, record: KnownRecord) -> None:
+        """A P2P record of known material: its own line, never a file hit (the file may be gone)."""
+        line = Text()
+        line.append("P2P record of known material: ", style="bold magenta")
+        line.append(display_safe(f"{record.client} {record.artefact} record {record.index} '{record.name}'"))
+        line.append(f" → set {display_safe(', '.join(record.hashsets))} category {record.category}", style="bold")
+        line.append(f"  ({record.hash_kind})  {display_safe(record.exhibit)}  {record.locator}")
+        self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
+
 
 _HEADINGS = {"deleted": "Del.", "perceptual": "Perc."}
 
@@ -135,5 +144,7 @@ def print_summary(console: Console, summary: CaseSummary) -> None:
                 f"{exhibit.known_good:,} known files, {sum(exhibit.warnings.values()):,} warnings"
             )
         )
+        if exhibit.authority is not None:
+            console.print(plain(f"  authority: {exhibit.authority}"))
         for note in exhibit.not_examined:
             console.print(plain(f"  not examined: {note}", style="yellow"))

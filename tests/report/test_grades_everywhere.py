@@ -178,7 +178,7 @@ def _html_text(html: str) -> str:
 def test_json_counts_and_every_grade(session: Built) -> None:
     data = report_data(session.case)
     jsonschema.validate(data, SCHEMA)
-    assert data["report_version"] == 7
+    assert data["report_version"] == 8
     counts = data["counts"]
     assert _block(counts["total"]) == TOTAL
     assert _others(counts["total"]) == tuple(a + b for a, b in zip(OTHERS["EX1"], OTHERS["EX2"], strict=True))

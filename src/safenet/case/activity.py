@@ -3,14 +3,30 @@
 A P2P record of known material is a record with a ``known`` match in an illicit set; reports count these apart
 from files (a record says a client knew of a file, not that the file is on the exhibit). Search terms are
 restricted output: only the restricted report prints them.
+
+A record is linked to the item on its exhibit with the same content digest (``CONTENT_KINDS``) here, when the
+case is read, not when the record is written: the file may be recorded later in the run than the client's
+artefact (or in a resumed run), and a recorded row is never changed. Both rows are audited, so the link is
+re-derived from audited facts. Where several items share the digest, the first recorded is named.
 """
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from safenet.case.schema import Exhibit, ItemRow, P2PFindingRow, P2PRecordRow, SearchTermRow
 from safenet.case.store import Case
+
+#: The record hashes that name a file's content, strongest first: a record is linked to an item of its
+#: exhibit with the same digest (btih names a torrent's info dictionary, not a file, so it links nothing).
+CONTENT_KINDS = ("sha256", "sha1", "md5", "ed2k")
+_CHUNK = 500  # values per IN (...) query: under SQLite's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +82,112 @@ class SearchTermView:
 
 def p2p_records(case: Case, exhibit: str | None = None) -> list[P2PRecordView]:
     """The case's P2P records (of one exhibit, or all), by exhibit, artefact item and index."""
-    raise NotImplementedError
+    query = (
+        select(P2PRecordRow, Exhibit.label, ItemRow.display)
+        .join(Exhibit, Exhibit.id == P2PRecordRow.exhibit_id)
+        .join(ItemRow, ItemRow.id == P2PRecordRow.item_id)
+        .order_by(Exhibit.label, P2PRecordRow.item_id, P2PRecordRow.entry_index, P2PRecordRow.id)
+    )
+    if exhibit is not None:
+        query = query.where(Exhibit.label == exhibit)
+    with case.sessions() as s:
+        rows = s.execute(query).all()
+        known = _known(s, [row.id for row, _, _ in rows])
+        hashes = {row.id: _hashes(row.hashes) for row, _, _ in rows}
+        links = _links(s, [(row.id, row.exhibit_id, hashes[row.id]) for row, _, _ in rows])
+    return [
+        P2PRecordView(
+            record_id=row.id,
+            exhibit=label,
+            client=row.client,
+            artefact=row.artefact,
+            artefact_item_id=row.item_id,
+            artefact_display=display,
+            index=row.entry_index,
+            name=row.name,
+            size=row.size,
+            hashes=hashes[row.id],
+            shared=row.shared,
+            completed=row.completed,
+            uploaded_bytes=row.uploaded_bytes,
+            upload_requests=row.upload_requests,
+            accepted_requests=row.accepted_requests,
+            added=row.added,
+            completed_at=row.completed_at,
+            last_shared=row.last_shared,
+            zone_known=row.zone_known,
+            save_path=row.save_path,
+            linked_item_id=links.get(row.id),
+            known=tuple(known.get(row.id, ())),
+        )
+        for row, label, display in rows
+    ]
 
 
 def search_terms(case: Case, exhibit: str | None = None) -> list[SearchTermView]:
     """The case's recorded search terms (of one exhibit, or all), by exhibit, artefact item and index."""
-    raise NotImplementedError
+    query = (
+        select(SearchTermRow, Exhibit.label, ItemRow.display)
+        .join(Exhibit, Exhibit.id == SearchTermRow.exhibit_id)
+        .join(ItemRow, ItemRow.id == SearchTermRow.item_id)
+        .order_by(Exhibit.label, SearchTermRow.item_id, SearchTermRow.entry_index, SearchTermRow.id)
+    )
+    if exhibit is not None:
+        query = query.where(Exhibit.label == exhibit)
+    with case.sessions() as s:
+        rows = s.execute(query).all()
+    return [SearchTermView(label, row.client, display, row.term, row.at) for row, label, display in rows]
+
+
+def search_term_count(case: Case, exhibit: str | None = None) -> int:
+    """How many search terms the case holds (what reports other than the restricted output may say)."""
+
+    query = select(func.count(SearchTermRow.id))
+    if exhibit is not None:
+        query = query.join(Exhibit, Exhibit.id == SearchTermRow.exhibit_id).where(Exhibit.label == exhibit)
+    with case.sessions() as s:
+        return int(s.execute(query).scalar_one())
+
+
+def _hashes(text: str) -> dict[str, str]:
+    loaded = json.loads(text)
+    return {str(k): str(v).lower() for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+def _known(s: Session, record_ids: list[int]) -> dict[int, list[KnownRecordMatch]]:
+    out: dict[int, list[KnownRecordMatch]] = defaultdict(list)
+    for start in range(0, len(record_ids), _CHUNK):
+        query = (
+            select(P2PFindingRow)
+            .where(P2PFindingRow.record_id.in_(record_ids[start : start + _CHUNK]))
+            .order_by(P2PFindingRow.record_id, P2PFindingRow.id)
+        )
+        for f in s.scalars(query):
+            match = KnownRecordMatch(f.hashset, f.set_kind, f.hash_kind, f.category, f.category_raw, f.scheme)
+            out[f.record_id].append(match)
+    return out
+
+
+def _links(s: Session, records: list[tuple[int, int, dict[str, str]]]) -> dict[int, int]:
+    """Record id -> the first item of the record's exhibit with one of its content digests (strongest first)."""
+    out: dict[int, int] = {}
+    for kind in CONTENT_KINDS:
+        column = getattr(ItemRow, kind, None)
+        if column is None:  # pragma: no cover - every content kind is an item column
+            continue
+        wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for record_id, exhibit_id, hashes in records:
+            if record_id not in out and (digest := hashes.get(kind)):
+                wanted[(exhibit_id, digest)].append(record_id)
+        keys = sorted(wanted)
+        for start in range(0, len(keys), _CHUNK):
+            part = keys[start : start + _CHUNK]
+            query = (
+                select(ItemRow.id, ItemRow.exhibit_id, column)
+                .where(column.in_(sorted({digest for _, digest in part})))
+                .order_by(ItemRow.id)
+            )
+            for item_id, exhibit_id, digest in s.execute(query):
+                for record_id in wanted.get((exhibit_id, digest), ()):
+                    out.setdefault(record_id, item_id)
+    return out

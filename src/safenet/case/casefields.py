@@ -91,6 +91,8 @@ EXHIBIT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("examined_at", "Examined", check=_choice("on-scene", "lab")),
     FieldSpec("acquisition", "Acquisition type"),
     FieldSpec("write_blocking", "Write-blocking"),
+    # the power relied on to examine it (e.g. the warrant reference); also `safenet triage --authority`
+    FieldSpec("authority", "Authority (power relied on)", required=False),
 )
 _BY_SCOPE = {False: {f.name: f for f in CASE_FIELDS}, True: {f.name: f for f in EXHIBIT_FIELDS}}
 _NAME = re.compile(r"[a-z_]{1,60}")
@@ -149,6 +151,11 @@ def _checked(values: Mapping[str, str], *, exhibit: bool) -> dict[str, str]:
             raise FieldError(f"{name} '{value}' is not {wanted}")
         out[name] = value
     return out
+
+
+def check_fields(values: Mapping[str, str], *, exhibit: bool) -> dict[str, str]:
+    """The values as they would be stored (stripped), or FieldError naming the first bad one; writes nothing."""
+    return _checked(values, exhibit=exhibit)
 
 
 def set_fields(case: Case, values: Mapping[str, str], user: str, *, exhibit: str | None = None) -> list[int]:

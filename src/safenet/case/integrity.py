@@ -46,7 +46,8 @@ def findings_digest(case: Case, exhibit_id: int) -> str:
 
 
 #: Tables whose rows the recorder writes in batches, each batch digested into one audit line.
-BATCHED_TABLES = ("items", "findings", "warnings")
+#: P2P records, their findings and search terms (version 7) go with the artefact item they were parsed from.
+BATCHED_TABLES = ("items", "findings", "warnings", "p2p_records", "p2p_findings", "search_terms")
 BATCH_EVENT = "rows-recorded"
 
 

@@ -2,6 +2,7 @@
 
 A top-level item and everything found inside it are committed together, so an interrupted triage
 never leaves half an archive behind, and ``--resume`` can skip exactly the items already recorded.
+The P2P records and search terms parsed from an item go in the same transaction as the item.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from typing import Any, cast
 from sqlalchemy import Boolean, Table, insert, select
 from sqlalchemy.orm import Session
 
+from safenet.analysis.p2p.model import P2PRecord, SearchTerm
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
 from safenet.analysis.video.sheet import write_frame_sheet
 from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, canonical_digest, max_id, rows_digest
-from safenet.case.records import ItemRecord, WorkResult
-from safenet.case.schema import Finding, ItemRow, UTCDateTime, WarningRow
+from safenet.case.records import ItemRecord, P2PFound, WorkResult
+from safenet.case.schema import (
+    Finding,
+    ItemRow,
+    P2PFindingRow,
+    P2PRecordRow,
+    SearchTermRow,
+    UTCDateTime,
+    WarningRow,
+)
 from safenet.case.store import Case
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceWarning, Timestamp
@@ -95,6 +105,86 @@ def _finding(item_id: int, run_id: int, m: Match) -> dict[str, Any]:
     }
 
 
+_INT64 = (1 << 63) - 1
+
+
+def _count(value: int | None) -> int | None:
+    """A size or counter as stored: one no 64-bit column can hold (a hostile file's) is not kept."""
+    return value if value is not None and 0 <= value <= _INT64 else None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A client's time; a zone-less one (local time of an unknown zone) is stored as written, flagged."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):  # a hostile time at the edge of what datetime holds
+        return None
+
+
+def _text_json(value: object) -> str:
+    """Evidence text as JSON: ASCII only, so undecodable bytes and control characters survive as escapes."""
+    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+
+
+def _p2p_row(found: P2PFound, record: P2PRecord, exhibit_id: int, run_id: int, item_id: int) -> dict[str, Any]:
+    return {
+        "exhibit_id": exhibit_id,
+        "run_id": run_id,
+        "item_id": item_id,
+        "parser": found.parser,
+        "client": display_safe(record.client)[:40],
+        "artefact": display_safe(record.artefact)[:60],
+        "entry_index": _count(record.index) or 0,
+        "name": display_safe(record.name),
+        "name_raw": _text_json(record.name),
+        "size": _count(record.size),
+        "hashes": _text_json({kind: digest.hex() for kind, digest in record.hashes.items()}),
+        "shared": record.shared,
+        "completed": record.completed,
+        "uploaded_bytes": _count(record.uploaded_bytes),
+        "upload_requests": _count(record.upload_requests),
+        "accepted_requests": _count(record.accepted_requests),
+        "added": _aware(record.added),
+        "completed_at": _aware(record.completed_at),
+        "last_shared": _aware(record.last_shared),
+        "zone_known": record.zone_known,
+        "save_path": display_safe(record.save_path),
+        "extra": _text_json(dict(record.extra)),
+    }
+
+
+def _p2p_finding(record_id: int, run_id: int, m: Match) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "run_id": run_id,
+        "hashset": m.set_name,
+        "hashset_sha256": m.set_sha256,
+        "set_kind": m.kind.value,
+        "hash_kind": m.hash_kind.value,
+        "category": m.category,
+        "category_raw": m.category_raw,
+        "scheme": m.scheme,
+        "entry": m.entry,
+    }
+
+
+def _term_row(found: P2PFound, term: SearchTerm, exhibit_id: int, run_id: int, item_id: int) -> dict[str, Any]:
+    return {
+        "exhibit_id": exhibit_id,
+        "run_id": run_id,
+        "item_id": item_id,
+        "parser": found.parser,
+        "client": display_safe(term.client)[:40],
+        "artefact": display_safe(term.artefact)[:60],
+        "entry_index": _count(term.index) or 0,
+        "term": display_safe(term.term),
+        "term_raw": _text_json(term.term),
+        "at": _aware(term.at),
+    }
+
+
 def _warning_row(warning: EvidenceWarning, exhibit_id: int, run_id: int, at: datetime) -> dict[str, Any]:
     loc = warning.locator
     return {
@@ -123,12 +213,15 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
     """Store a batch of work results with their findings and warnings in one transaction.
 
     Ids are assigned here (the triage holds the case exclusively), so the whole batch goes in as
-    three bulk inserts instead of a round trip per item.
+    one bulk insert per table instead of a round trip per item.
     """
     now = datetime.now(UTC)
     items: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    record_findings: list[dict[str, Any]] = []
+    terms: list[dict[str, Any]] = []
     thumbnails: list[tuple[int, bytes]] = []
     with case.sessions.begin() as s:
         before = _max_ids(s)
@@ -144,11 +237,29 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
                     thumbnails.append((base + index, record.thumbnail))
             next_id += len(result.records)
             warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
+            for found in result.p2p:
+                if isinstance(found.entry, SearchTerm):
+                    terms.append(_term_row(found, found.entry, exhibit_id, run_id, base + found.source))
+                    continue
+                row = _p2p_row(found, found.entry, exhibit_id, run_id, base + found.source)
+                row["id"] = record_id = before["p2p_records"] + len(records) + 1
+                records.append(row)
+                record_findings.extend(_p2p_finding(record_id, run_id, m) for m in found.matches)
         _numbered(findings, before["findings"])
         _numbered(warnings, before["warnings"])
-        for table, rows in ((ItemRow, items), (Finding, findings), (WarningRow, warnings)):
-            _bulk_insert(s, cast(Table, table.__table__), rows)
-    added = {"items": items, "findings": findings, "warnings": warnings}
+        _numbered(record_findings, before["p2p_findings"])
+        _numbered(terms, before["search_terms"])
+        added = {
+            "items": items,
+            "findings": findings,
+            "warnings": warnings,
+            "p2p_records": records,
+            "p2p_findings": record_findings,
+            "search_terms": terms,
+        }
+        tables = (ItemRow, Finding, WarningRow, P2PRecordRow, P2PFindingRow, SearchTermRow)
+        for table in tables:
+            _bulk_insert(s, cast(Table, table.__table__), added[table.__tablename__])
     _audit_batch(case, exhibit_id, run_id, _spans(before, added))
     _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from safenet.analysis.filetype import FileType
+from safenet.analysis.p2p.model import P2PRecord, SearchTerm
 from safenet.evidence.model import EvidenceWarning, Item
 from safenet.hashsets.model import Match
 
@@ -80,9 +81,27 @@ class ItemRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class P2PFound:
+    """One record or search term a P2P parser read from an artefact item of the same WorkResult.
+
+    ``matches`` are the hash-set matches of a record's hashes, filled on the main thread like an item's.
+    """
+
+    source: int  # index of the artefact's ItemRecord in WorkResult.records
+    parser: str  # the parser's NAME (analysis.p2p.registry.PARSERS)
+    entry: P2PRecord | SearchTerm
+    matches: tuple[Match, ...] = ()
+
+    def with_matches(self, matches: tuple[Match, ...]) -> P2PFound:
+        return P2PFound(self.source, self.parser, self.entry, matches)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkResult:
-    """Everything one top-level item produced: itself, archive members below it, warnings."""
+    """Everything one top-level item produced: itself, archive members below it, warnings, and what P2P
+    parsers read from any of them (recorded with them, in the same transaction)."""
 
     records: tuple[ItemRecord, ...]
     warnings: tuple[EvidenceWarning, ...]
     bytes_read: int
+    p2p: tuple[P2PFound, ...] = ()

@@ -23,6 +23,14 @@ Version 6 added a grading row's ``frames`` (the frames of a video or animated GI
 ``cluster_edits`` table (an examiner's audited split and merge of near-duplicate clusters, applied over the
 computed clusters). Version-5 cases are refused.
 
+Version 7 added P2P activity: ``p2p_records`` (each file record a P2P client kept: eMule ``known.met``,
+torrents' resume data ..., parsed from an artefact item, with its hashes, shared flag, upload counters and
+times), ``p2p_findings`` (a record's hash found in a hash set, with the meaning of a finding's columns) and
+``search_terms`` (searches typed into a client; restricted output), and each item's ``ed2k`` digest. A record
+is linked to the item with the same content digest when the case is read (``case.activity``), not stored:
+the item may be recorded after the record, and a recorded row is never changed. Version-6 cases are refused:
+a v6 run never looked for P2P records, and an empty table would say it had found none.
+
 The ``case_fields`` table (examiner-entered SFR1 fields, ``case.casefields``) came later without a version
 bump: an empty table claims nothing a run did, so a version-6 case without it opens as before; the table is
 created on the first ``safenet case set``, and until then every entered field reads as "not entered".
@@ -49,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -280,6 +288,76 @@ class CaseFieldRow(Base):
     value: Mapped[str] = mapped_column(Text)
     user: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class P2PRecordRow(Base):
+    """One file record a P2P client kept (version 7), as ``analysis.p2p`` parsed it from an artefact item.
+
+    ``item_id`` is the artefact (the client's ``known.met``, ``resume.dat`` ...); ``entry_index`` the record's
+    position in it, so the artefact's locator and the index name the record. Text from the artefact is kept
+    display-safe, with the exact name as a JSON string literal (``name_raw``). Counters a client does not keep
+    are NULL, never 0. Times are UTC; ``zone_known`` false: the client wrote local time of an unknown zone.
+    """
+
+    __tablename__ = "p2p_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    parser: Mapped[str] = mapped_column(String(60))  # analysis.p2p parser NAME, e.g. emule-known-met
+    client: Mapped[str] = mapped_column(String(40))
+    artefact: Mapped[str] = mapped_column(String(60))
+    entry_index: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(Text)
+    name_raw: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    hashes: Mapped[str] = mapped_column(Text)  # JSON {kind: lowercase hex}, sorted by kind
+    shared: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    completed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    uploaded_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    upload_requests: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    accepted_requests: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    added: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_shared: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    zone_known: Mapped[bool] = mapped_column(Boolean, default=True)
+    save_path: Mapped[str] = mapped_column(Text)
+    extra: Mapped[str] = mapped_column(Text)  # JSON {field: text}, other client fields worth printing
+
+
+class P2PFindingRow(Base):
+    """A P2P record's hash found in a hash set (version 7): a finding's columns, for a record, not an item."""
+
+    __tablename__ = "p2p_findings"
+    __table_args__ = (UniqueConstraint("record_id", "hashset", "hash_kind", "entry", name="uq_p2p_finding"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("p2p_records.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    hashset: Mapped[str] = mapped_column(String(200))
+    hashset_sha256: Mapped[str] = mapped_column(String(64))
+    set_kind: Mapped[str] = mapped_column(String(20))
+    hash_kind: Mapped[str] = mapped_column(String(20))  # md5 | sha1 | sha256 | ed2k | btih
+    category: Mapped[str] = mapped_column(String(40))
+    category_raw: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    scheme: Mapped[str] = mapped_column(String(40))
+    entry: Mapped[int] = mapped_column(BigInteger)
+
+
+class SearchTermRow(Base):
+    """A search typed into a P2P client (version 7), parsed from an artefact item. Restricted output."""
+
+    __tablename__ = "search_terms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    parser: Mapped[str] = mapped_column(String(60))
+    client: Mapped[str] = mapped_column(String(40))
+    artefact: Mapped[str] = mapped_column(String(60))
+    entry_index: Mapped[int] = mapped_column(BigInteger)
+    term: Mapped[str] = mapped_column(Text)  # display-safe
+    term_raw: Mapped[str] = mapped_column(Text)  # the exact term as a JSON string literal
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 Index("ix_findings_kind", Finding.set_kind, Finding.category)

@@ -6,9 +6,10 @@ The audit log is the record; the database must be what the log says it is.
 2. The log's end matches its signed head (``audit.head``, Ed25519, this or another installation's key) and
    the copy of the head in the database: lines cut from the end, or a log edited and re-chained, show here.
 3. Every row a report prints is re-derived from the log and compared with the database: exhibits and runs
-   (each change writes the row into the log), items, findings and warnings (each recorded batch's rows are
-   digested into one log line), gradings (each grade and confirmation is one log line), examiner-entered
-   case fields (each is one log line holding the row).
+   (each change writes the row into the log), items, findings and warnings, and P2P records, their findings
+   and search terms (each recorded batch's rows are digested into one log line, ``integrity.BATCHED_TABLES``),
+   gradings (each grade and confirmation is one log line), examiner-entered case fields (each is one log line
+   holding the row).
 4. For each exhibit, the findings digest equals the one its last finished run wrote into the log.
 5. Every item with a finding is reopened from its locator and re-hashed; the digests must match.
 

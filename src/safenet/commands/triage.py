@@ -88,6 +88,14 @@ def triage_cmd(
     verify_image: Annotated[
         bool, typer.Option("--verify-image", help="Hash the image (E01: check its stored MD5/SHA-1) first.")
     ] = False,
+    authority: Annotated[
+        str | None,
+        typer.Option(
+            "--authority",
+            help="The power relied on to examine the exhibit, e.g. the warrant reference (stored as the exhibit's "
+            "authority field, audited; `safenet case set --exhibit EX authority=...` changes it).",
+        ),
+    ] = None,
 ) -> None:
     """Triage one exhibit into a case: hash, match, record, summarise."""
     # Imported here, not at the top: the engine loads NumPy, Pillow, dfVFS and SQLAlchemy, and the command
@@ -119,6 +127,7 @@ def triage_cmd(
             operator=operator or getpass.getuser(),
             context=replace(open_context(password, recovery, keys, partition), filesystem=filesystem or ""),
             verify_image=verify_image,
+            authority=authority,
         )
         the_case = Case.create_or_open(case)
         with RichEvents(out, exhibit) as events:

@@ -21,12 +21,30 @@ class Hit:
     perceptual: bool = False  # matched by likeness only: a lead for an examiner to confirm
 
 
+@dataclass(frozen=True, slots=True)
+class KnownRecord:
+    """A P2P client's record of a file whose hash an illicit set holds: the client knew of known material,
+    whether or not the file is still on the exhibit. Never a file hit (it is counted apart)."""
+
+    exhibit: str
+    locator: Locator  # the client's artefact (known.met, resume.dat ...) the record was read from
+    client: str
+    artefact: str
+    index: int  # the record's position in the artefact
+    name: str  # as the client recorded it (escape with display_safe before printing)
+    category: str  # UK scheme code, the most severe the sets give
+    hash_kind: str  # the kinds that matched, joined by "+"
+    hashsets: tuple[str, ...]
+
+
 class TriageEvents(Protocol):
     def planned(self, items: int, total_bytes: int) -> None: ...
 
     def advanced(self, items: int, bytes_read: int) -> None: ...
 
     def hit(self, hit: Hit) -> None: ...
+
+    def known_record(self, record: KnownRecord) -> None: ...
 
 
 class NoEvents:
@@ -39,4 +57,7 @@ class NoEvents:
         pass
 
     def hit(self, hit: Hit) -> None:
+        pass
+
+    def known_record(self, record: KnownRecord) -> None:
         pass

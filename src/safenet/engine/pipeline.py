@@ -5,6 +5,11 @@ cores). It never raises for bad evidence: every problem becomes a warning with t
 Images not settled by an exact match get their PDQ hash here too, from the bytes of the same read
 (see ``engine.perceptual`` for when a copy is kept and when the file is re-opened instead), and, in the
 standard and full profiles, the default blurred greyscale review thumbnail from the same bytes.
+
+P2P client artefacts (eMule ``known.met``, torrents' resume data ...) are parsed here in every profile: the
+P2P registry is asked about each item by its name and first bytes (cheap), and a file a parser claims is
+hashed whatever its type, kept in memory while read (at most ``MAX_ARTEFACT_BYTES``) and parsed; its records
+and search terms travel in the ``WorkResult`` with the item they came from.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from safenet.analysis.digests import Sink, StreamResult, analyse_stream
-from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
+from safenet.analysis.filetype import HEAD_BYTES, UNKNOWN, FileType, MediaKind, extension_mismatch
+from safenet.analysis.p2p import registry as p2p_registry
+from safenet.analysis.p2p.model import P2PParser, P2PWarning
 from safenet.analysis.thumbs import default_thumbnail
-from safenet.case.records import ItemRecord, ItemStatus, PdqRecord, VideoRecord, WorkResult
+from safenet.case.records import ItemRecord, ItemStatus, P2PFound, PdqRecord, VideoRecord, WorkResult
 from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image, keeps_copy
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork, hash_found_video, wants_video
@@ -80,12 +87,60 @@ class _Unclosable:
         pass
 
 
+class _Head:
+    """A stream that keeps its first ``HEAD_BYTES`` as they are read (for the P2P parsers' claim)."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.head = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._inner.read(size)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        return data
+
+
+class _Artefact:
+    """A sink keeping a P2P artefact's bytes while it is hashed; it stops keeping past ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self._chunks: list[bytes] = []
+        self._left = limit
+        self.too_large = False
+
+    def write(self, data: bytes, /) -> int:
+        if not self.too_large:
+            if len(data) > self._left:
+                self.too_large, self._chunks = True, []
+            else:
+                self._chunks.append(data)
+                self._left -= len(data)
+        return len(data)
+
+    def value(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+class _Fan:
+    """One sink feeding two (a P2P artefact that a producer also reads)."""
+
+    def __init__(self, first: Sink, second: Sink) -> None:
+        self._sinks = (first, second)
+
+    def write(self, data: bytes, /) -> int:
+        for sink in self._sinks:
+            sink.write(data)
+        return len(data)
+
+
 class _Examiner:
     def __init__(self, settings: Settings, siblings: Callable[[str], BinaryIO] | None = None) -> None:
         self.settings = settings
         self.siblings = siblings  # other files of the top-level item's folder (see ``examine``)
         self.records: list[ItemRecord] = []
         self.warnings: list[EvidenceWarning] = []
+        self.p2p: list[P2PFound] = []
         self.bytes_read = 0
         self.nesting = Nesting()  # archives open around the member being examined: their limits add up
         self.producers = settings.profile.producers  # asked once per item which of them claims it
@@ -113,6 +168,15 @@ class _Examiner:
         video = settings.video if settings.profile.perceptual else None
         thumbnails = settings.profile.makes_thumbnails
         claims: dict[str, Claim | None] = {}  # by file type name: the producers are asked once per item
+        head = _Head(stream)
+        parser: list[P2PParser | None] = []  # asked once, when the head has been read (in wants())
+        artefact: list[_Artefact] = []
+
+        def p2p() -> P2PParser | None:
+            if not parser:
+                parses = settings.profile.parses_p2p
+                parser.append(p2p_registry.claim(item.name, head.head) if parses else None)
+            return parser[0]
 
         def claim(filetype: FileType) -> Claim | None:
             if filetype.name not in claims:
@@ -128,6 +192,15 @@ class _Examiner:
             image: list[ChunkCopy | BinaryIO] = []
 
             def tee(filetype: FileType) -> Sink | None:
+                sink = _tee(filetype)
+                if p2p() is None:
+                    return sink
+                too_large = item.size is not None and item.size > p2p_registry.MAX_ARTEFACT_BYTES
+                artefact.append(_Artefact(0 if too_large else p2p_registry.MAX_ARTEFACT_BYTES))
+                artefact[0].too_large = too_large
+                return artefact[0] if sink is None else _Fan(sink, artefact[0])
+
+            def _tee(filetype: FileType) -> Sink | None:
                 if (perceptual is not None or thumbnails) and filetype.kind is MediaKind.IMAGE:
                     if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
                         image.append(ChunkCopy())
@@ -144,13 +217,13 @@ class _Examiner:
                 return copies[-1]
 
             def wants(filetype: FileType) -> bool:
-                return settings.profile.wants_digests(filetype) or reads(filetype)
+                return settings.profile.wants_digests(filetype) or reads(filetype) or p2p() is not None
 
             # A top-level file may grow while read (a live file system): read it to its listed size only.
             # A member's size is the container's claim, which its own reader already holds it to.
             limit = item.size if reopen is not None else None
             try:
-                result = analyse_stream(stream, settings.algorithms, wants, tee, limit=limit)
+                result = analyse_stream(cast(BinaryIO, head), settings.algorithms, wants, tee, limit=limit)
             except (ArchiveLimitExceeded, ArchiveCorrupt):
                 # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
                 self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
@@ -189,6 +262,8 @@ class _Examiner:
                     thumbnail=thumbnail,
                 )
             )
+            if artefact and (found_parser := p2p()) is not None:
+                self._parse_p2p(item, found_parser, artefact[0], len(self.records) - 1)
             if (found := claim(filetype)) is not None:
                 held = _copied(copies, image)  # bytes already read beat reading the evidence again
                 opener = reopen if held is None and reopen is not None else _reuse(held)
@@ -196,6 +271,24 @@ class _Examiner:
                 # deleted one (the live file now at a sibling's path need not belong to the same cache)
                 siblings = self.siblings if parent is None and item.allocated else None
                 self._expand(item, found, opener, siblings, len(self.records) - 1)
+
+    def _parse_p2p(self, item: Item, parser: P2PParser, artefact: _Artefact, index: int) -> None:
+        """A P2P artefact's records and search terms, each naming the item record it came from; what the
+        parser could not read (or the artefact, when too large to keep) is a warning with the item's locator."""
+        if artefact.too_large:
+            limit = p2p_registry.MAX_ARTEFACT_BYTES
+            message = f"{parser.NAME} artefact larger than {limit:,} bytes: hashed and matched, its records not read"
+            self.warnings.append(EvidenceWarning("p2p-too-large", message, item.locator))
+            return
+        try:
+            for entry in parser.parse(artefact.value()):
+                if isinstance(entry, P2PWarning):
+                    self.warnings.append(EvidenceWarning(entry.code, entry.message, item.locator))
+                else:
+                    self.p2p.append(P2PFound(index, parser.NAME, entry))
+        except Exception as exc:  # a parser bug on hostile input must not end the run
+            message = f"{parser.NAME}: parsing stopped ({_reason(exc)}); the records before it are kept"
+            self.warnings.append(EvidenceWarning("p2p-corrupt", message, item.locator))
 
     def _perceptual(
         self,
@@ -355,4 +448,4 @@ def examine(
     given to the top-level item only, never to what is found inside it."""
     examiner = _Examiner(settings, open_sibling)
     examiner.examine(item, open_stream, None)
-    return WorkResult(tuple(examiner.records), tuple(examiner.warnings), examiner.bytes_read)
+    return WorkResult(tuple(examiner.records), tuple(examiner.warnings), examiner.bytes_read, tuple(examiner.p2p))

@@ -45,6 +45,13 @@ class Profile(StrEnum):
         return True
 
     @property
+    def parses_p2p(self) -> bool:
+        """Whether P2P client artefacts (eMule known.met, torrents' resume data ...) are parsed and their records
+        matched: every profile (asking the parsers costs a look at each file's name and first bytes, and only
+        the files they claim are read whole; a record of known material is evidence even where the file is gone)."""
+        return True
+
+    @property
     def makes_thumbnails(self) -> bool:
         """Whether workers make each image's default review thumbnail from the bytes they read (not in the
         quick profile: the on-scene verdict must stay fast; the review UI makes them on first view)."""

@@ -3,6 +3,15 @@
 The main thread owns the case database and the hash-set matcher; workers (threads or processes, see
 ``engine.executors``) only read evidence and compute. Results are taken back in submission order, so
 the case records items in a repeatable order whatever the worker timing.
+
+P2P records (``analysis.p2p``, parsed by the workers from client artefacts) are matched here too, by every
+hash the client kept (md5, sha1, sha256, ed2k, btih: whichever the record has and the sets hold), so a record
+of known material is found even when the file itself is gone. Such a record prints its own line
+(``TriageEvents.known_record``) and is secured in the case at once, but it is not a file hit: it never counts
+as one and never ends a run stopped at the first hit (``--stop-at-first-hit`` is the verdict on files found
+at the door; a client's list of what it once shared is evidence for the lab). Records are linked to the item
+with the same content digest when the case is read (``case.activity``), so an item found later in the run is
+linked too.
 """
 
 from __future__ import annotations
@@ -20,13 +29,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from safenet import __version__
+from safenet.analysis.p2p.model import P2PRecord
+from safenet.case.casefields import FieldError, check_fields, current_fields, set_fields
 from safenet.case.integrity import findings_digest
 from safenet.case.recorder import audit_unrecorded, record_results, record_warnings, recorded_locators
-from safenet.case.records import ItemRecord, WorkResult
+from safenet.case.records import ItemRecord, P2PFound, WorkResult
 from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
-from safenet.engine.events import Hit, NoEvents, TriageEvents
+from safenet.engine.events import Hit, KnownRecord, NoEvents, TriageEvents
 from safenet.engine.executors import (
     ExecutorKind,
     StagePlan,
@@ -84,6 +95,7 @@ class TriageOptions:
     context: OpenContext = field(default_factory=OpenContext)  # credentials are never recorded
     verify_image: bool = False  # hash the image's media data (E01: compare with its stored hash)
     executor: ExecutorKind | None = None  # None: chosen by workers, items and PDQ work (executors.choose)
+    authority: str | None = None  # the power relied on (warrant reference): the exhibit's "authority" field
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,24 @@ class TriageOutcome:
     warnings: int
     bytes_read: int
     seconds: float
+    known_records: int = 0  # P2P records of known material (counted apart from hits)
+
+
+def _record_query(record: P2PRecord) -> dict[HashKind, bytes]:
+    """A P2P record's hashes as an exact lookup's query: the kinds the hash sets can hold, of the right size
+    (a hostile artefact's odd-length hash is not asked about; the record keeps it)."""
+    query: dict[HashKind, bytes] = {}
+    for name, digest in record.hashes.items():
+        kind = HashKind._value2member_map_.get(name)
+        if not isinstance(kind, HashKind) or not kind.exact:
+            continue
+        try:
+            size = kind.size
+        except KeyError:  # a kind without a fixed digest size
+            continue
+        if len(digest) == size:
+            query[kind] = digest
+    return query
 
 
 #: Results are matched together, in one vectorised lookup, once this many have come back or this long has
@@ -122,7 +152,7 @@ class _Run:
         self.pending: list[WorkResult] = []
         self.unmatched: list[WorkResult] = []
         self.last_flush = self.last_match = time.monotonic()
-        self.items = self.hits = self.warnings = self.bytes_read = 0
+        self.items = self.hits = self.warnings = self.bytes_read = self.known_records = 0
         self.illicit_hit = False
         self.not_reached = 0
         self.executor: ExecutorKind | None = None
@@ -141,7 +171,7 @@ class _Run:
             return
         results, self.unmatched = self._match(self.unmatched), []
         self.last_match = time.monotonic()
-        found = False
+        found = known = False
         for result in results:
             self.pending.append(result)
             self.items += len(result.records)
@@ -153,13 +183,39 @@ class _Run:
                     found = True
                     self.hits += 1
                     self.events.hit(self._hit(record, illicit))
-        self.illicit_hit = self.illicit_hit or found
+            known = self._known_records(result) or known
+        self.illicit_hit = self.illicit_hit or found  # a record of known material is not a file hit
         due = (
             len(self.pending) >= self.options.batch_items
             or time.monotonic() - self.last_flush > self.options.batch_seconds
         )
-        if found or due:  # a hit is secured in the case at once
+        if found or known or due:  # a hit, or a record of known material, is secured in the case at once
             self.flush()
+
+    def _known_records(self, result: WorkResult) -> bool:
+        """Report each P2P record of known material in ``result``; whether there was one."""
+        any_known = False
+        for found in result.p2p:
+            illicit = [m for m in found.matches if is_hit(m.kind.value, m.category)]
+            if not illicit or not isinstance(found.entry, P2PRecord):
+                continue
+            any_known = True
+            self.known_records += 1
+            entry = found.entry
+            self.events.known_record(
+                KnownRecord(
+                    exhibit=self.options.exhibit,
+                    locator=result.records[found.source].item.locator,
+                    client=entry.client,
+                    artefact=entry.artefact,
+                    index=entry.index,
+                    name=entry.name,
+                    category=most_severe(m.category for m in illicit),
+                    hash_kind="+".join(sorted({m.hash_kind.value for m in illicit})),
+                    hashsets=tuple(dict.fromkeys(m.set_name for m in illicit)),
+                )
+            )
+        return any_known
 
     def _hit(self, record: ItemRecord, illicit: list[Match]) -> Hit:
         exact = [m for m in illicit if m.hash_kind.exact]
@@ -195,13 +251,30 @@ class _Run:
         for i, record in enumerate(records):  # videos no exact match settled (workers hashed their frames)
             if record.video is not None and record.video.frames and not record.matches:
                 records[i] = record.with_matches(match_found_video(self.matcher, record.video))
+        p2p = self._match_records([found for result in results for found in result.p2p])
         out: list[WorkResult] = []
-        at = 0
+        at = at_p2p = 0
         for result in results:
-            n = len(result.records)
-            out.append(WorkResult(tuple(records[at : at + n]), result.warnings, result.bytes_read))
-            at += n
+            n, m = len(result.records), len(result.p2p)
+            entries = tuple(p2p[at_p2p : at_p2p + m])
+            out.append(WorkResult(tuple(records[at : at + n]), result.warnings, result.bytes_read, entries))
+            at, at_p2p = at + n, at_p2p + m
         return out
+
+    def _match_records(self, p2p: list[P2PFound]) -> list[P2PFound]:
+        """P2P records matched by their hashes through the same exact lookup as items' digests."""
+        if self.matcher is None:
+            return p2p
+        asked = [
+            (i, query)
+            for i, f in enumerate(p2p)
+            if isinstance(f.entry, P2PRecord) and (query := _record_query(f.entry))
+        ]
+        if asked:
+            for (i, _), matches in zip(asked, self.matcher.lookup([q for _, q in asked]), strict=True):
+                if matches:
+                    p2p[i] = p2p[i].with_matches(tuple(matches))
+        return p2p
 
     def flush(self) -> None:
         self.drain()
@@ -299,6 +372,7 @@ def triage(
     """Triage one exhibit into a case. See the module docstring for the shape of the work."""
     events = events or NoEvents()
     check_apart(source, case.path)
+    authority = _authority(options)  # refused before anything is recorded
     if options.algorithms is not None and store is not None and not options.resume:
         blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
         if blind:
@@ -314,6 +388,8 @@ def triage(
         else:
             case.audit.check_writable()
         exhibit_id = case.exhibit(options.exhibit, description.source, evidence.NAME, asdict(description))
+        if authority is not None:
+            _record_authority(case, options, authority)
         previous = _previous_run(case, exhibit_id, options)
         if previous is not None:
             options = _resumed_options(options, previous)
@@ -390,6 +466,7 @@ def triage(
             warnings=run.warnings,
             bytes_read=run.bytes_read,
             items_not_reached=run.not_reached,
+            known_p2p_records=run.known_records,
             findings_sha256=digest,
         )
     return TriageOutcome(
@@ -401,7 +478,26 @@ def triage(
         run.warnings,
         run.bytes_read,
         time.monotonic() - started,
+        run.known_records,
     )
+
+
+def _authority(options: TriageOptions) -> str | None:
+    """The ``--authority`` value as it will be stored, checked like ``safenet case set`` checks it."""
+    if options.authority is None:
+        return None
+    try:
+        return check_fields({"authority": options.authority}, exhibit=True)["authority"]
+    except FieldError as exc:
+        raise OptionsError(f"--authority: {exc}") from exc
+
+
+def _record_authority(case: Case, options: TriageOptions, authority: str) -> None:
+    """The exhibit's "authority" field (audited like any entered field), unless it already holds this value
+    (a resumed run given the same --authority again)."""
+    current = current_fields(case).get((options.exhibit, "authority"))
+    if current is None or current.value != authority:
+        set_fields(case, {"authority": authority}, options.operator, exhibit=options.exhibit)
 
 
 def _unmatchable(sets: Sequence[HashSetInfo], algorithms: Sequence[str]) -> str | None:

@@ -10,21 +10,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from safenet.case.activity import P2PRecordView, p2p_records, search_term_count
 from safenet.case.clusters import cluster_report
 from safenet.case.queries import item_rows, items_with_findings, warnings_with_labels
 from safenet.case.schema import Finding, ItemRow
 from safenet.case.store import Case
+from safenet.case.verdict import is_hit
 from safenet.report.categorisation import Categorisation, ItemCategory, categorise
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 from safenet.report.times import iso_time
 
-SCHEMA_ID = "https://safenet.invalid/schemas/report-7.json"
-REPORT_VERSION = 7  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
+SCHEMA_ID = "https://safenet.invalid/schemas/report-8.json"
+REPORT_VERSION = 8  # 2: perceptual findings (distance, orientation, trimmed), item PDQ, clusters; 3: video;
 # 4: each item's provenance note (recoverability of a deleted file, carve validation, cache URL, embedding);
 # 5: examiner grades: ``counts`` (the categorisation every report shows), items graded without a finding,
 # each item's id and ``grading`` (counted category, provenance, current and superseded grades); 6: an item's
 # times whose zone is unknown (time_zone_known false) are local time without an offset, no longer "+00:00";
-# 7: each count row's accessibility split and video duration, ``counts.deduplicated`` and its rule
+# 7: each count row's accessibility split and video duration, ``counts.deduplicated`` and its rule; 8: P2P
+# clients' file records (``p2p_records``, with their hash-set matches and the item each is linked to), how many
+# search terms were recovered (``search_terms_count``; the terms are restricted output), an exhibit's authority
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -39,6 +43,45 @@ def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
         "known_good_items": summary.known_good,
         "warnings_by_code": dict(sorted(summary.warnings.items())),
         "not_examined": summary.not_examined,
+        "authority": summary.authority,
+    }
+
+
+def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
+    return {
+        "record_id": view.record_id,
+        "exhibit": view.exhibit,
+        "client": view.client,
+        "artefact": view.artefact,
+        "artefact_item_id": view.artefact_item_id,
+        "artefact_path": view.artefact_display,
+        "index": view.index,
+        "name": view.name,
+        "size": view.size,
+        "hashes": view.hashes,
+        "shared": view.shared,
+        "completed": view.completed,
+        "uploaded_bytes": view.uploaded_bytes,
+        "upload_requests": view.upload_requests,
+        "accepted_requests": view.accepted_requests,
+        "added": iso_time(view.added, view.zone_known),
+        "completed_at": iso_time(view.completed_at, view.zone_known),
+        "last_shared": iso_time(view.last_shared, view.zone_known),
+        "zone_known": view.zone_known,
+        "save_path": view.save_path,
+        "linked_item_id": view.linked_item_id,
+        "known_material": any(is_hit(m.set_kind, m.category) for m in view.known),
+        "known": [
+            {
+                "hashset": m.hashset,
+                "set_kind": m.set_kind,
+                "hash_kind": m.hash_kind,
+                "category": m.category,
+                "category_raw": m.category_raw,
+                "scheme": m.scheme,
+            }
+            for m in view.known
+        ],
     }
 
 
@@ -148,4 +191,6 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
         "items": _items(case, categorised),
         "warnings": _warnings(case),
         "clusters": cluster_report(case),
+        "p2p_records": [_p2p_record(view) for view in p2p_records(case)],
+        "search_terms_count": search_term_count(case),
     }

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from safenet import __version__
+from safenet.case.casefields import current_fields
 from safenet.case.queries import exhibit_facts, hit_findings
 from safenet.case.schema import Run
 from safenet.case.store import Case
@@ -70,6 +71,7 @@ class ExhibitSummary:
     warnings: Counter[str]  # by warning code
     runs: list[dict[str, Any]]
     not_examined: list[str]
+    authority: str | None = None  # the power relied on (e.g. the warrant reference), as entered
 
     @property
     def hits(self) -> int:
@@ -175,6 +177,7 @@ def summarise(case: Case) -> CaseSummary:
     exhibits: list[ExhibitSummary] = []
     total = _empty_rows()
     hashsets: dict[str, dict[str, Any]] = {}
+    entered = current_fields(case)
     for facts in exhibit_facts(case):
         ex, runs = facts.exhibit, facts.runs
         for run in runs:
@@ -195,6 +198,7 @@ def summarise(case: Case) -> CaseSummary:
                 known_good=facts.known_good,
                 warnings=facts.warnings,
                 not_examined=_not_examined(runs, facts.items, facts.regions, facts.warnings, facts.gone),
+                authority=entered[(ex.label, "authority")].value if (ex.label, "authority") in entered else None,
                 runs=[
                     {
                         "id": r.id,
