@@ -1,0 +1,166 @@
+"""Shareaza's Library1.dat / Library2.dat built from the format description (builders_binary) read back field
+by field; damaged copies end in the records before the damage and a warning."""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from safenet.analysis.p2p import registry
+from safenet.analysis.p2p.binary import Reader
+from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning
+from safenet.analysis.p2p.shareaza import Library, read_cstring
+from tests.analysis.p2p import builders_binary as b
+
+pytestmark = pytest.mark.timeout(60)
+
+BEACH = b.ShareazaFile(
+    "beach é.jpg",
+    123_456,
+    verify=b.TRI_TRUE,
+    schema="http://www.shareaza.com/schemas/image.xsd",
+    metadata={"title": "Beach", "width": "640"},
+    rating=4,
+    comments="taken on holiday",
+    hits=12,
+    uploads=3,
+    sources=["http://192.0.2.1:6346/uri-res/N2R?urn:sha1:X", "http://192.0.2.2:6346/"],
+)
+UNHASHED = b.ShareazaFile("new file.bin", 0xFFFFFFFFFFFFFFFF, hash_kinds=())
+VIDEO = b.ShareazaFile("walk.mkv", 5_000_000_000, hash_kinds=("sha1", "ed2k"), virtual_size=4_999_000_000)
+DIARY = b.ShareazaFile("diary.txt", 100)
+POSTCARD = b.ShareazaFile("postcard.jpg", 2000, shared=b.TRI_TRUE)
+SONG = b.ShareazaFile("song.mp3", 4000, shared=b.TRI_FALSE)
+
+LIBRARY = [
+    b.ShareazaFolder(
+        "C:\\Users\\u\\Downloads",
+        b.TRI_TRUE,
+        folders=[b.ShareazaFolder("C:\\Users\\u\\Downloads\\private", b.TRI_FALSE, files=[DIARY, POSTCARD])],
+        files=[BEACH, UNHASHED, VIDEO],
+    ),
+    b.ShareazaFolder("D:\\Shared", files=[SONG]),
+]
+# (file, folder, effective sharing) in the order the library stores them: sub-folders before files.
+EXPECTED = [
+    (DIARY, "C:\\Users\\u\\Downloads\\private", False),
+    (POSTCARD, "C:\\Users\\u\\Downloads\\private", True),
+    (BEACH, "C:\\Users\\u\\Downloads", True),
+    (UNHASHED, "C:\\Users\\u\\Downloads", True),
+    (VIDEO, "C:\\Users\\u\\Downloads", True),
+    (SONG, "D:\\Shared", False),
+]
+
+
+def records(entries: list[P2PEntry]) -> list[P2PRecord]:
+    return [e for e in entries if isinstance(e, P2PRecord)]
+
+
+def codes(entries: list[P2PEntry]) -> list[str]:
+    return [e.code for e in entries if isinstance(e, P2PWarning)]
+
+
+def filetime(value: int) -> str:
+    return (datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=value // 10)).isoformat()
+
+
+def check(record: P2PRecord, index: int, f: b.ShareazaFile, folder: str, shared: bool) -> None:
+    assert (record.client, record.artefact, record.index) == ("shareaza", "Library.dat", index)
+    assert record.name == f.name
+    assert record.size == (None if f.size == 0xFFFFFFFFFFFFFFFF else f.size)
+    assert record.hashes == {kind: f.hash(kind) for kind in f.hash_kinds}
+    assert record.shared is shared
+    assert record.accepted_requests == f.uploads
+    assert record.upload_requests is None
+    assert record.save_path == folder + "\\" + f.name
+    assert record.extra["search_hits"] == str(f.hits)
+    assert record.extra["alternate_sources"] == str(len(f.sources))
+    assert record.extra["file_modified"] == filetime(f.modified)
+    assert record.extra["library_saved"] == filetime(b.SHAREAZA_SAVED)
+    assert record.extra["share_setting"] == {0: "inherit", 1: "no", 2: "yes"}[f.shared]
+    assert record.extra.get("comments", "") == f.comments
+    assert record.extra.get("rating", "0") == str(f.rating)
+    assert record.extra.get("schema", "") == f.schema
+    for key, value in f.metadata.items():
+        assert record.extra[f"metadata.{key}"] == value
+
+
+@pytest.mark.parametrize("version", [27, 28, 29])
+def test_library_every_field(version: int) -> None:
+    data = b.library_dat(LIBRARY, version=version)
+    for name in ("Library1.dat", "library2.dat"):
+        assert isinstance(registry.claim(name, data[:64]), Library)
+    entries = list(Library().parse(data))
+    assert codes(entries) == []
+    got = records(entries)
+    assert len(got) == len(EXPECTED)
+    for i, (record, (f, folder, shared)) in enumerate(zip(got, EXPECTED, strict=True)):
+        check(record, i, f, folder, shared)
+    assert got[2].extra["download_verified"] == "yes"
+    assert got[2].hashes["tth"].hex() == b.synthetic_hash("tth:beach é.jpg", 24).hex()
+
+
+def test_cstring_forms() -> None:
+    long = "x" * 300
+    for text, unicode in [("", True), ("abc", False), (long, True), (long, False), ("ümlaut", True)]:
+        assert read_cstring(Reader(b.cstring(text, unicode=unicode))) == text
+
+
+@pytest.mark.parametrize("version", [26, 30, 1000])
+def test_other_versions_are_unsupported(version: int) -> None:
+    data = b.library_dat(LIBRARY, version=29)
+    data = data[:8] + struct.pack("<i", version) + data[12:]
+    assert codes(list(Library().parse(data))) == ["p2p-unsupported-version"]
+
+
+def test_truncated_at_several_points() -> None:
+    data = b.library_dat(LIBRARY)
+    whole = len(b.library_dat([]))
+    ends = []
+    for cut in range(whole, len(data)):
+        got = len(records(list(Library().parse(data[:cut]))))
+        ends.append(got)
+    # The count of whole records never goes down as the cut moves on, and reaches 5 (all but the last file).
+    assert ends == sorted(ends)
+    assert ends[-1] == 5
+    for cut in (3, 10, whole + 5, len(data) // 2, len(data) - 1):
+        entries = list(Library().parse(data[:cut]))
+        assert codes(entries) == ["p2p-truncated"], cut
+        for i, record in enumerate(records(entries)):
+            f, folder, shared = EXPECTED[i]
+            check(record, i, f, folder, shared)
+
+
+def test_counts_past_the_end() -> None:
+    data = b.library_dat(LIBRARY[1:])
+    files_at = len(data) - len(SONG.serialize()) - 2
+    assert data[files_at : files_at + 2] == b"\x01\x00"
+    for declared, code in [(b"\x05\x00", "p2p-truncated"), (b"\xff\xff\xfe\xff\xff\xff", "p2p-truncated")]:
+        entries = list(Library().parse(data[:files_at] + declared + data[files_at + 2 :]))
+        assert [r.name for r in records(entries)] == ["song.mp3"]
+        assert codes(entries) == [code]
+
+
+def test_huge_folder_count_with_no_folders() -> None:
+    data = b.library_dat([])[:-2] + b"\xff\xff" + struct.pack("<I", 0xFFFFFFF0)
+    assert codes(list(Library().parse(data))) == ["p2p-corrupt"]
+
+
+def test_string_length_of_2_32_minus_1() -> None:
+    data = b.library_dat(LIBRARY[1:])
+    name_at = len(data) - len(SONG.serialize())
+    bad = data[:name_at] + b"\xff\xfe\xff\xff\xff\xff" + struct.pack("<I", 0xFFFFFFFE) + data[name_at + 3 :]
+    entries = list(Library().parse(bad))
+    assert records(entries) == []
+    assert codes(entries) == ["p2p-corrupt"]
+
+
+def test_deep_nesting() -> None:
+    folder = b.ShareazaFolder("C:\\deep", files=[DIARY])
+    for _ in range(100):
+        folder = b.ShareazaFolder("C:\\deep", folders=[folder])
+    entries = list(Library().parse(b.library_dat([folder])))
+    assert records(entries) == []
+    assert codes(entries) == ["p2p-corrupt"]
