@@ -14,6 +14,7 @@ import typer
 from safenet import version_line
 from safenet.commands.case import case_app, cluster_cmd, report_cmd, verify_cmd
 from safenet.commands.common import out, user_errors
+from safenet.commands.devices import devices_cmd
 from safenet.commands.export import export_cmd
 from safenet.commands.hashsets import hashset_app
 from safenet.commands.items import items_cmd
@@ -37,6 +38,7 @@ app.add_typer(case_app, name="case")
 for _name, _command in (
     ("triage", triage_cmd),
     ("inspect", inspect_cmd),
+    ("devices", devices_cmd),
     ("report", report_cmd),
     ("cluster", cluster_cmd),
     ("verify", verify_cmd),

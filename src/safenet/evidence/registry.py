@@ -70,7 +70,10 @@ Source = Path | DeviceAddress
 #: Live-device back-ends by URI scheme. Each opener is imported only when its scheme is used (the phone
 #: libraries are heavy and most runs never touch them). A scheme's module provides ``open_device(ident,
 #: context) -> Evidence``.
-DEVICE_SCHEMES: dict[str, str] = {}
+DEVICE_SCHEMES: dict[str, str] = {
+    "android": "safenet.evidence.phone.android_live",  # a phone by adb serial: shared storage over ADB sync
+    "ios": "safenet.evidence.phone.ios_live",  # a paired iPhone or iPad by UDID: its media domain over AFC
+}
 
 
 def as_source(text: str) -> Source:

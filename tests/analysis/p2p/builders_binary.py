@@ -284,3 +284,104 @@ def share_l(files: list[AresFile]) -> bytes:
         )
         out += ares_scramble(head, 13871) + ares_scramble(meta, 13872)
     return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------------- Shareaza
+
+TRI_UNKNOWN, TRI_FALSE, TRI_TRUE = 0, 1, 2
+
+
+def cstring(text: str, *, unicode: bool = True) -> bytes:
+    """MFC's AfxWriteStringLength then the characters: FF FE FF marks UTF-16; lengths count characters."""
+    raw = text.encode("utf-16-le") if unicode else text.encode("cp1252")
+    n = len(text)
+    prefix = b"\xff\xfe\xff" if unicode else b""
+    if n < 0xFF:
+        return prefix + bytes([n]) + raw
+    if n < 0xFFFE:
+        return prefix + b"\xff" + struct.pack("<H", n) + raw
+    return prefix + b"\xff\xff\xff" + struct.pack("<I", n) + raw
+
+
+def count(n: int) -> bytes:
+    """CArchive::WriteCount."""
+    return struct.pack("<H", n) if n < 0xFFFF else b"\xff\xff" + struct.pack("<I", n)
+
+
+@dataclass
+class ShareazaFile:
+    name: str
+    size: int
+    shared: int = TRI_UNKNOWN
+    modified: int = 0x01D5_0000_0000_0000  # a FILETIME
+    hash_kinds: tuple[str, ...] = ("sha1", "tth", "md5", "ed2k", "btih")
+    verify: int = TRI_UNKNOWN
+    schema: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    rating: int = 0
+    comments: str = ""
+    hits: int = 0
+    uploads: int = 0
+    sources: list[str] = field(default_factory=list)
+    virtual_size: int = 0
+
+    def hash(self, kind: str) -> bytes:
+        return synthetic_hash(f"{kind}:{self.name}", {"sha1": 20, "tth": 24, "md5": 16, "ed2k": 16, "btih": 20}[kind])
+
+    def serialize(self) -> bytes:
+        """CLibraryFile::Serialize (storing), version 27 to 29."""
+        out = bytearray(cstring(self.name) + struct.pack("<IQQi", 7, self.size, self.modified, self.shared))
+        out += struct.pack("<Q", self.virtual_size)
+        if self.virtual_size:
+            out += struct.pack("<Q", 128)
+        for kind in ("sha1", "tth", "md5", "ed2k", "btih"):
+            if kind in self.hash_kinds:
+                out += struct.pack("<I", 1) + self.hash(kind)
+            else:
+                out += struct.pack("<I", 0)
+        out += struct.pack("<i", self.verify) + cstring(self.schema)
+        if self.schema:
+            # CXMLElement: name, value, attributes, then one child element with no attributes.
+            out += cstring("image") + cstring("")
+            out += count(len(self.metadata))
+            for key, value in self.metadata.items():
+                out += cstring(key) + cstring(value)
+            out += count(1) + cstring("note") + cstring("inner text") + count(0) + count(0)
+        out += struct.pack("<i", self.rating) + cstring(self.comments) + cstring("")
+        out += struct.pack("<iQ", 1, 0x01D6_0000_0000_0000)
+        out += struct.pack("<IIii", self.hits, self.uploads, 0, 0)
+        out += count(len(self.sources))
+        for url in self.sources:
+            out += cstring(url) + struct.pack("<Q", 0x01D7_0000_0000_0000)
+        return bytes(out)
+
+
+@dataclass
+class ShareazaFolder:
+    path: str
+    shared: int = TRI_UNKNOWN
+    folders: list[ShareazaFolder] = field(default_factory=list)
+    files: list[ShareazaFile] = field(default_factory=list)
+
+    def serialize(self) -> bytes:
+        """CLibraryFolder::Serialize (storing): sub-folders first, then files."""
+        out = bytearray(cstring(self.path) + struct.pack("<ii", self.shared, 1))
+        out += count(len(self.folders)) + b"".join(f.serialize() for f in self.folders)
+        out += count(len(self.files)) + b"".join(f.serialize() for f in self.files)
+        return bytes(out)
+
+
+SHAREAZA_SAVED = 0x01D8_1234_5678_9ABC
+
+
+def library_dat(folders: list[ShareazaFolder], *, version: int = 29) -> bytes:
+    """CLibrary::Save: the save FILETIME, then CLibrary::Serialize up to and including the folders (the album
+    root, history and ghost files that follow are left out: the parser does not read them)."""
+    out = bytearray(struct.pack("<Qi", SHAREAZA_SAVED, version))
+    if version >= 29:
+        out += struct.pack("<I", 1234)
+    out += struct.pack("<I", 99)
+    if version >= 28:
+        out += struct.pack("<III", 10, 10, 10)
+    out += count(len(folders)) + b"".join(f.serialize() for f in folders)
+    return bytes(out)

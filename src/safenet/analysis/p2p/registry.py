@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from safenet.analysis.p2p import ares, emule
+from safenet.analysis.p2p import ares, bittorrent, emule, shareaza
 from safenet.analysis.p2p.model import P2PParser
 
 #: Each parser module adds its parser classes here (one line each).
 PARSERS: tuple[P2PParser, ...] = (
     *emule.PARSERS,
+    *shareaza.PARSERS,
     *ares.PARSERS,
+    *bittorrent.PARSERS,
 )
 
 _names = [p.NAME for p in PARSERS]
