@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 from safenet.analysis.p2p.model import P2PWarning
 
-TRUNCATED = "p2p-truncated"
-CORRUPT = "p2p-corrupt"
-UNSUPPORTED = "p2p-unsupported-version"
+TRUNCATED_CODE = "p2p-truncated"
+CORRUPT_CODE = "p2p-corrupt"
+UNSUPPORTED_CODE = "p2p-unsupported-version"
+#: The short names the parsers use (the *_CODE names are what the documentation test collects).
+TRUNCATED, CORRUPT, UNSUPPORTED = TRUNCATED_CODE, CORRUPT_CODE, UNSUPPORTED_CODE
 
 #: The registry's MAX_ARTEFACT_BYTES (the registry imports the parsers, so it cannot be imported here): a count
 #: or length needing more bytes than this is not a cut-off file but a damaged value.
