@@ -1,0 +1,373 @@
+"""Live Android over ADB: the real Debian adb server and the real adbutils against a device-side double.
+
+Only the phone is made up (``adb_double.PhoneDouble``, a device side of the ADB protocol on a loopback port);
+each test module starts its own adb server on a private port and kills it after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from safenet.case.schema import Exhibit, ItemRow, WarningRow
+from safenet.case.store import Case
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import RunStatus, TriageOptions, triage
+from safenet.evidence.locator import LayerKind, Locator
+from safenet.evidence.phone.identity import from_details
+from safenet.evidence.registry import DeviceAddress, as_source
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
+from tests.builders import VicsSet, jpeg, png
+from tests.evidence.phone.adb_double import AdbServer, MediaRow, PhoneDouble
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("adb") is None, reason="Debian's adb (package adb) is not installed"),
+    pytest.mark.timeout(120),
+]
+
+A, C = 1, 3
+SDCARD = "/sdcard"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
+    adb = AdbServer(tmp_path_factory.mktemp("adb-home"))
+    try:
+        yield adb
+    finally:
+        adb.kill()
+
+
+@pytest.fixture(autouse=True)
+def _server_port(server: AdbServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(server.port))
+    monkeypatch.delenv("ANDROID_ADB_SERVER_HOST", raising=False)
+
+
+def build_storage(root: Path) -> dict[str, bytes]:
+    """A phone's shared storage: camera, WhatsApp (received and sent), Telegram, screenshots, a trashed photo,
+    thumbnail caches, and files outside the folders Safenet reads. Returns what must be read, by device path."""
+    files = {
+        "DCIM/Camera/IMG_20240101_120000.jpg": jpeg(1, (96, 64)),
+        "DCIM/Camera/IMG_20240102_120000.jpg": jpeg(2, (96, 64)),
+        "DCIM/Camera/.trashed-1735000000-IMG_20231224.jpg": jpeg(3, (96, 64)),
+        "DCIM/.thumbnails/.thumbdata4--1967290299": b"\xff\xd8thumbdata" + bytes(range(256)) * 8,
+        "DCIM/.thumbnails/1700000000001.jpg": jpeg(4, (32, 24)),
+        "Pictures/Screenshots/Screenshot_2024.png": png(5),
+        "Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/IMG-20240103-WA0001.jpg": jpeg(6),
+        "Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/Sent/IMG-20240104-WA0002.jpg": jpeg(7),
+        "Android/media/org.telegram.messenger/Telegram/Telegram Images/photo, with comma.jpg": jpeg(8),
+        "Download/leaflet.jpg": jpeg(9),
+        "Documents/notes.txt": b"shopping list\n",
+        "Movies/clip.mp4": b"\0\0\0\x18ftypmp42" + b"\0" * 200,
+    }
+    outside = {"Alarms/tone.jpg": jpeg(20), "Android/data/com.example/cache/x.jpg": jpeg(21), "top.jpg": jpeg(22)}
+    for rel, data in {**files, **outside}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return {f"{SDCARD}/{rel}": data for rel, data in files.items()}
+
+
+MEDIA = [
+    MediaRow("DCIM/Camera/IMG_20240101_120000.jpg", owner="com.google.android.GoogleCamera", date_added=1704110400,
+             date_taken_ms=1704110400000),
+    MediaRow("DCIM/Camera/.trashed-1735000000-IMG_20231224.jpg", owner="com.google.android.apps.photos",
+             date_added=1703419200, is_trashed=1),
+    MediaRow("Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/IMG-20240103-WA0001.jpg",
+             owner="com.whatsapp", date_added=1704283200),
+    MediaRow("Android/media/org.telegram.messenger/Telegram/Telegram Images/photo, with comma.jpg",
+             owner="org.telegram.messenger", date_added=1704369600),
+]  # fmt: skip
+
+
+@pytest.fixture
+def phone(tmp_path: Path, server: AdbServer) -> Iterator[tuple[PhoneDouble, dict[str, bytes]]]:
+    expected = build_storage(tmp_path / "sdcard")
+    with PhoneDouble(tmp_path / "sdcard", media=MEDIA) as double:
+        server.connect(double)
+        try:
+            yield double, expected
+        finally:
+            server.disconnect(double)
+
+
+def known_set(tmp_path: Path, entries: list[tuple[bytes, int]]) -> HashSetStore:
+    known = VicsSet()
+    for data, category in entries:
+        known.add(data, category)
+    store = HashSetStore(tmp_path / "hashdb")
+    store.import_file(known.write(tmp_path / "set.json"), "caid-test", kind=SetKind.ILLICIT, warn=lambda r, m: None)
+    return store
+
+
+def run(double: PhoneDouble, case: Case, store: HashSetStore | None, **kw: object) -> object:
+    options = TriageOptions(
+        exhibit="PHONE1", profile=Profile.QUICK, hashsets=("caid-test",) if store else (), operator="tester", **kw
+    )  # type: ignore[arg-type]
+    return triage(DeviceAddress("android", double.address), case, store, options)
+
+
+def items_of(case: Case) -> dict[str, ItemRow]:
+    with case.sessions() as s:  # type: ignore[attr-defined]
+        rows = s.execute(select(ItemRow).where(ItemRow.parent_id.is_(None))).scalars().all()
+        return {Locator.from_json(r.locator).leaf.value: r for r in rows}
+
+
+def warnings_of(case: Case) -> list[WarningRow]:
+    with case.sessions() as s:  # type: ignore[attr-defined]
+        return list(s.execute(select(WarningRow)).scalars().all())
+
+
+def test_the_scheme_is_registered() -> None:
+    assert as_source("android://R58M12ABCDE") == DeviceAddress("android", "R58M12ABCDE")
+
+
+@pytest.mark.slow
+def test_triage_reads_shared_storage_and_matches(tmp_path: Path, phone: tuple[PhoneDouble, dict[str, bytes]]) -> None:
+    double, expected = phone
+    camera = expected[f"{SDCARD}/DCIM/Camera/IMG_20240102_120000.jpg"]
+    trashed = expected[f"{SDCARD}/DCIM/Camera/.trashed-1735000000-IMG_20231224.jpg"]
+    store = known_set(tmp_path, [(camera, A), (trashed, C)])
+    case = Case.create_or_open(tmp_path / "case")
+    outcome = run(double, case, store)
+    assert outcome.status is RunStatus.COMPLETED  # type: ignore[attr-defined]
+    items = items_of(case)
+    assert set(items) == set(expected)  # exactly the shared folders: not Alarms/, Android/data/, the root
+    for path, data in expected.items():
+        assert items[path].size == len(data), path
+        if items[path].md5 is not None:
+            assert items[path].md5 == hashlib.md5(data).hexdigest(), path
+    pictures = [p for p in expected if p.endswith((".jpg", ".png"))]
+    assert all(items[p].md5 for p in pictures)  # every picture was read whole and hashed
+    assert outcome.hits == 2  # type: ignore[attr-defined]
+    hit = Locator.from_json(items[f"{SDCARD}/DCIM/Camera/IMG_20240102_120000.jpg"].locator)
+    assert [layer.kind for layer in hit.layers] == [LayerKind.SOURCE, LayerKind.DEVICE, LayerKind.PATH]
+    assert hit.layers[0].value == f"android://{double.address}"
+    assert hit.layers[1].value == "Google Pixel 7 28031FDH2000TE" and hit.layers[1].detail == "adb-logical"
+    assert str(hit).endswith(
+        "Google Pixel 7 28031FDH2000TE [adb-logical] › /sdcard/DCIM/Camera/IMG_20240102_120000.jpg"
+    )
+
+    notes = {p: r.note for p, r in items.items() if r.note}
+    assert notes == {
+        f"{SDCARD}/DCIM/Camera/IMG_20240101_120000.jpg": "owner app com.google.android.GoogleCamera; MediaStore added "
+        "2024-01-01T12:00:00Z; taken 2024-01-01T12:00:00Z",
+        f"{SDCARD}/DCIM/Camera/.trashed-1735000000-IMG_20231224.jpg": "trashed on the device (MediaStore is_trashed); "
+        "owner app com.google.android.apps.photos; MediaStore added 2023-12-24T12:00:00Z",
+        f"{SDCARD}/Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/IMG-20240103-WA0001.jpg": "owner app "
+        "com.whatsapp; MediaStore added 2024-01-03T12:00:00Z",
+        f"{SDCARD}/Android/media/org.telegram.messenger/Telegram/Telegram Images/photo, with comma.jpg": "owner app "
+        "org.telegram.messenger; MediaStore added 2024-01-04T12:00:00Z",
+    }
+    assert warnings_of(case) == []
+    with case.sessions() as s:  # type: ignore[attr-defined]
+        exhibit = s.execute(select(Exhibit)).scalar_one()
+    assert exhibit.source == f"android://{double.address}" and exhibit.backend == "android-adb"
+    found = from_details(json.loads(exhibit.description_json)["details"])
+    assert found is not None
+    identity, acquisition = found
+    assert (identity.manufacturer, identity.model, identity.serial, identity.os_version) == (
+        "Google", "Pixel 7", "28031FDH2000TE", "14"
+    )  # fmt: skip
+    assert identity.imei == ""  # Android 10+ refuses it to the shell user
+    assert acquisition.method.value == "adb-logical" and "adbutils 2.12.0" in acquisition.tool
+    assert double.counters.refused == []  # nothing asked to write or to run another service
+    assert not any("pm " in c or "install" in c for c in double.counters.shells)
+
+
+# --- states: devices listing and the errors a triage gives -------------------------------------------------
+
+
+@pytest.fixture
+def three_phones(tmp_path: Path, server: AdbServer) -> Iterator[dict[str, PhoneDouble]]:
+    (tmp_path / "sd").mkdir()
+    phones = {
+        "authorised": PhoneDouble(tmp_path / "sd", props={"ro.serialno": "SERIALOK", "ro.build.version.release": "13"}),
+        "unauthorised": PhoneDouble(tmp_path / "sd", mode="unauthorised"),
+        "offline": PhoneDouble(tmp_path / "sd", mode="offline"),
+    }
+    try:
+        server.connect(phones["authorised"], "device")
+        server.connect(phones["unauthorised"], "unauthorized")
+        server.connect(phones["offline"], "offline")
+        yield phones
+    finally:
+        for double in phones.values():
+            server.disconnect(double)
+            double.close()
+
+
+@pytest.mark.slow
+def test_devices_lists_each_state_with_identity(
+    three_phones: dict[str, PhoneDouble], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safenet.cli import main
+    from safenet.evidence.phone.android_live import list_android_devices
+
+    rows = {row.ident: row for row in list_android_devices()}
+    for state, double in three_phones.items():
+        assert rows[double.address].state == state and rows[double.address].platform == "android"
+    identity = rows[three_phones["authorised"].address].identity
+    assert identity is not None and (identity.model, identity.serial, identity.os_version) == (
+        "Pixel 7", "SERIALOK", "13"
+    )  # fmt: skip
+    assert rows[three_phones["unauthorised"].address].identity is None  # an untrusted phone says nothing
+    assert main(["devices"]) == 0
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line.startswith("android")}
+    assert "authorised  Google Pixel 7, serial SERIALOK, Android 13" in lines[three_phones["authorised"].address]
+    assert "unauthorised  (unlock it and accept" in lines[three_phones["unauthorised"].address]
+    assert "offline  (unplug and reconnect it)" in lines[three_phones["offline"].address]
+    assert main(["devices", "--json"]) == 0
+    listed = {row["ident"]: row for row in json.loads(capsys.readouterr().out)}
+    assert listed[three_phones["authorised"].address]["identity"]["serial"] == "SERIALOK"
+
+
+@pytest.mark.slow
+def test_unauthorised_offline_and_unknown_phones_are_one_sentence_and_exit_3(
+    tmp_path: Path, three_phones: dict[str, PhoneDouble], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safenet.cli import main
+
+    def triage_cli(serial: str) -> tuple[int, str]:
+        code = main(["triage", f"android://{serial}", "--case", str(tmp_path / "case"), "--exhibit", "EX1"])
+        return code, " ".join(capsys.readouterr().err.split())
+
+    unauthorised = three_phones["unauthorised"].address
+    assert triage_cli(unauthorised) == (
+        3,
+        f"safenet: error: the phone {unauthorised} has not authorised this computer: unlock it and accept the USB "
+        "debugging prompt, then run again",
+    )
+    code, message = triage_cli(three_phones["offline"].address)
+    assert code == 3 and message.startswith(f"safenet: error: the phone {three_phones['offline'].address} is offline")
+    code, message = triage_cli("R58NOSUCHPHONE")
+    assert code == 3 and message.startswith("safenet: error: the adb server sees no phone with serial R58NOSUCHPHONE")
+    assert "Traceback" not in message
+
+
+def test_no_adb_server_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from safenet.cli import main
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    code = main(["triage", "android://R58M12ABCDE", "--case", str(tmp_path / "case"), "--exhibit", "EX1"])
+    message = " ".join(capsys.readouterr().err.split())
+    assert code == 3
+    assert message == (
+        f"safenet: error: no adb server is answering on 127.0.0.1:{port}: start it with `adb start-server` (Debian "
+        "package adb), connect the phone, and run again"
+    )
+    assert main(["devices"]) in (0, 3)  # the iOS lister (when installed) may still answer: then a note, not an error
+    assert f"no adb server is answering on 127.0.0.1:{port}" in capsys.readouterr().err
+    from safenet.commands import devices
+    from safenet.evidence.phone.android_live import list_android_devices
+
+    monkeypatch.setattr(devices, "_listers", lambda: [("android", list_android_devices)])
+    assert main(["devices"]) == 3  # nothing could be listed at all
+
+
+# --- a phone unplugged mid-run, then plugged back --------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_disconnect_mid_run_then_resume(tmp_path: Path, server: AdbServer, workers: int) -> None:
+    root = tmp_path / "sdcard"
+    expected = {}
+    for i in range(60):
+        rel = f"DCIM/Camera/IMG_{i:04d}.jpg"
+        data = jpeg(100 + i, (160, 120))
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        expected[f"{SDCARD}/{rel}"] = data
+    total = sum(len(d) for d in expected.values())
+    store = known_set(tmp_path, [(expected[f"{SDCARD}/DCIM/Camera/IMG_0050.jpg"], A)])
+    case = Case.create_or_open(tmp_path / "case")
+    with PhoneDouble(root, drop_after=total // 3) as double:
+        server.connect(double)
+        first = run(double, case, store, workers=workers)
+        assert first.status is RunStatus.INTERRUPTED  # type: ignore[attr-defined]
+        warnings = warnings_of(case)
+        assert [(w.code, w.locator) for w in warnings] == [("device-disconnected", None)]  # one, not one per item
+        assert "safenet triage --resume" in warnings[0].message
+        recorded = items_of(case)
+        assert 0 < len(recorded) < len(expected)
+        for path, row in recorded.items():  # what was recorded is whole: nothing half-read is kept
+            assert row.status == "examined" and row.md5 == hashlib.md5(expected[path]).hexdigest()
+        assert server.states().get(double.address) != "device"
+
+        double.come_back()  # plugged back in: adb connects again and the run is resumed
+        server.disconnect(double)
+        server.connect(double)
+        second = run(double, case, store, workers=workers, resume=True)
+        assert second.status is RunStatus.COMPLETED  # type: ignore[attr-defined]
+        server.disconnect(double)
+    items = items_of(case)
+    assert set(items) == set(expected)
+    with case.sessions() as s:  # type: ignore[attr-defined]
+        assert s.execute(select(ItemRow.id)).all().__len__() == len(expected)  # each item recorded once
+    assert all(items[p].md5 == hashlib.md5(d).hexdigest() for p, d in expected.items())
+    assert first.hits + second.hits == 1  # type: ignore[attr-defined]
+    assert [w.code for w in warnings_of(case)] == ["device-disconnected"]
+    assert case.audit.verify().ok
+
+
+# --- identity details and the MediaStore text --------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sdk", "imei", "found"), [("28", "490154203237518", "490154203237518"), ("34", None, "")])
+def test_imei_only_where_the_shell_user_may_read_it(
+    tmp_path: Path, server: AdbServer, sdk: str, imei: str | None, found: str
+) -> None:
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    (tmp_path / "sd").mkdir()
+    props = {"ro.build.version.sdk": sdk, "ro.build.version.release": "9" if sdk == "28" else "14"}
+    with PhoneDouble(tmp_path / "sd", props=props, imei=imei or "356938035643809") as double:
+        server.connect(double)
+        try:
+            identity = AndroidLiveEvidence(double.address).identity()
+        finally:
+            server.disconnect(double)
+    assert identity.imei == found  # Android 10+: the double holds an IMEI but, like a phone, never gives it
+    assert ("service call iphonesubinfo 1" in double.counters.shells) is (sdk == "28")
+
+
+def test_mediastore_rows_are_split_by_column_names_not_commas() -> None:
+    from safenet.evidence.phone.adb_device import imei_from_parcel, luhn_ok, parse_rows
+    from tests.evidence.phone.adb_double import _imei_parcel
+
+    columns = ("_data", "owner_package_name", "date_added", "datetaken", "is_trashed")
+    text = (
+        "Row: 0 _data=/storage/emulated/0/DCIM/a, b=c.jpg, owner_package_name=NULL, date_added=1700000000, "
+        "datetaken=NULL, is_trashed=1\n"
+        "Row: 1 _data=/storage/emulated/0/Pictures/x\ny.jpg, owner_package_name=com.whatsapp, date_added=NULL, "
+        "datetaken=1700000000123, is_trashed=0\n"
+        "Row: 2 _data=/data/user/0/com.example/private.jpg, owner_package_name=NULL, date_added=1, datetaken=NULL, "
+        "is_trashed=0\n"
+    )
+    rows = parse_rows(text, columns)
+    assert [(r.path, r.owner, r.trashed) for r in rows] == [
+        ("/sdcard/DCIM/a, b=c.jpg", "", True),
+        ("/sdcard/Pictures/x\ny.jpg", "com.whatsapp", False),
+    ]  # the private file is not in shared storage: no row for it
+    assert rows[0].added is not None and rows[0].added.year == 2023 and rows[1].taken is not None
+    assert parse_rows("No result found.\n", columns) == []
+    assert luhn_ok("490154203237518") and not luhn_ok("490154203237519")
+    assert imei_from_parcel(_imei_parcel("490154203237518").decode()) == "490154203237518"
+    assert imei_from_parcel(_imei_parcel(None).decode()) == ""
