@@ -324,6 +324,7 @@ class ShareazaFile:
     uploads: int = 0
     sources: list[str] = field(default_factory=list)
     virtual_size: int = 0
+    xml_depth: int = 1  # how deep the metadata's one child element chain goes
 
     def hash(self, kind: str) -> bytes:
         return synthetic_hash(f"{kind}:{self.name}", {"sha1": 20, "tth": 24, "md5": 16, "ed2k": 16, "btih": 20}[kind])
@@ -346,7 +347,10 @@ class ShareazaFile:
             out += count(len(self.metadata))
             for key, value in self.metadata.items():
                 out += cstring(key) + cstring(value)
-            out += count(1) + cstring("note") + cstring("inner text") + count(0) + count(0)
+            child = cstring("note") + cstring("inner text") + count(0) + count(0)
+            for _ in range(self.xml_depth - 1):
+                child = cstring("note") + cstring("") + count(0) + count(1) + child
+            out += count(1) + child
         out += struct.pack("<i", self.rating) + cstring(self.comments) + cstring("")
         out += struct.pack("<iQ", 1, 0x01D6_0000_0000_0000)
         out += struct.pack("<IIii", self.hits, self.uploads, 0, 0)

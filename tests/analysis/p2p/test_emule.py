@@ -279,3 +279,37 @@ def test_search_strings_half_a_character() -> None:
     entries = list(SearchStrings().parse(data))
     assert [t.term for t in entries if isinstance(t, SearchTerm)] == ["holiday", "lake"]
     assert [w.code for w in warnings(entries)] == ["p2p-truncated"]
+
+
+def test_known_met_new_form_tags() -> None:
+    """One-byte ids (type | 0x80), short strings (0x11..0x20), u8/u16/u64 integers, a hash and a float tag."""
+    f = b.EmuleFile("tiny.gif", 70_000, date=1_690_000_000)
+    tags = [
+        b.tag_new(b.FT_FILENAME, "tiny.gif"),  # 8 bytes: type 0x18
+        b.tag_new(b.FT_FILESIZE, 70_000),  # u32
+        b.tag_new(b.FT_ATREQUESTED, 200),  # u8
+        b.tag_new(b.FT_ATACCEPTED, 300),  # u16
+        b.tag_new(b.FT_ATTRANSFERRED, 9 << 32),  # u64 in one tag
+        b.tag_new(0x28, b.synthetic_hash("other", 16)),  # a hash-typed tag
+        bytes([0x84, 0xF7]) + b"\x00\x00\x80\x3f",  # a float tag (read past)
+        bytes([0x86, 0x30]) + struct.pack("<H", 9) + b"\xff\xff",  # a bool array of 9 bits (2 bytes)
+        b.tag_new(b.FT_LASTSHARED, 1_700_000_000),
+    ]
+    data = b"\x0f" + struct.pack("<I", 1) + struct.pack("<I", f.date) + f.hashset() + struct.pack("<I", len(tags))
+    data += b"".join(tags)
+    entries = list(KnownMet().parse(data))
+    assert warnings(entries) == []
+    (record,) = records(entries)
+    assert (record.name, record.size) == ("tiny.gif", 70_000)
+    assert (record.upload_requests, record.accepted_requests, record.uploaded_bytes) == (200, 300, 9 << 32)
+    assert record.last_shared == utc(1_700_000_000)
+    assert record.hashes == {"ed2k": f.ed2k}
+
+
+def test_claims_need_the_name_and_the_header() -> None:
+    known = b.known_met(FILES)
+    part = b.part_met(PART)
+    assert registry.claim("server.met", known[:64]) is None
+    assert registry.claim("known.met", part[:64]) is None
+    assert registry.claim("known2.met", known[:64]) is None
+    assert registry.claim("001.part", part[:64]) is None

@@ -164,3 +164,13 @@ def test_deep_nesting() -> None:
     entries = list(Library().parse(b.library_dat([folder])))
     assert records(entries) == []
     assert codes(entries) == ["p2p-corrupt"]
+
+
+def test_metadata_nesting() -> None:
+    schema = "http://www.shareaza.com/schemas/image.xsd"
+    fine = b.ShareazaFile("fine.jpg", 10, schema=schema, metadata={"title": "T"}, xml_depth=20)
+    deep = b.ShareazaFile("deep.jpg", 10, schema=schema, xml_depth=100)
+    entries = list(Library().parse(b.library_dat([b.ShareazaFolder("C:\\x", files=[fine, deep])])))
+    assert [r.name for r in records(entries)] == ["fine.jpg"]
+    assert records(entries)[0].extra["metadata.title"] == "T"
+    assert codes(entries) == ["p2p-corrupt"]
