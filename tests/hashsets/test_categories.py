@@ -13,10 +13,14 @@ def test_shipped_schemes() -> None:
     schemes = load_schemes()
     assert set(schemes) == {"uk", "projectvic", "vics-uk", "none"}
     uk = uk_scheme()
-    assert [c.code for c in uk.categories] == ["A", "B", "C", "uncategorised", "non-indecent"]
-    assert {c.code for c in uk.categories if c.illicit} == {"A", "B", "C"}
+    codes = ["A", "B", "C", "prohibited", "extreme", "uncategorised", "non-indecent"]
+    assert [c.code for c in uk.categories] == codes
+    assert {c.code for c in uk.categories if c.illicit} == {"A", "B", "C", "prohibited", "extreme"}
     severity = {c.code: c.severity for c in uk.categories}
     assert severity["A"] > severity["B"] > severity["C"] > severity["uncategorised"] > severity["non-indecent"]
+    # other material (counted apart from A/B/C) ranks below C: "most severe" keeps an A/B/C grade
+    assert severity["C"] > severity["prohibited"] > severity["extreme"] > severity["uncategorised"]
+    assert most_severe(["prohibited", "C"]) == "C" and most_severe(["extreme", "unknown:9"]) == "extreme"
 
 
 def test_projectvic_never_collapses_cam_into_a_uk_grade() -> None:

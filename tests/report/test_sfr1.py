@@ -64,6 +64,7 @@ EXHIBIT_VALUES = {
     "examined_at": "lab",
     "acquisition": "Logical image of the user data",
     "write_blocking": "Read-only mount of a verified image",
+    "authority": "Warrant W/2026/0042 (s8 PACE)",
 }
 
 
@@ -117,7 +118,8 @@ def _fill(built: Built, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert _run(["case", "set", case, "--declarations", str(yaml_file), "--user", "alice"], capsys)[0] == 0
     assert _run(["case", "set", case, *(f"{k}={v}" for k, v in CASE_VALUES.items())], capsys)[0] == 0
     for label in ("EX1", "EX2"):
-        pairs = [f"{k}={v}-{label}" if k == "seal" else f"{k}={v}" for k, v in EXHIBIT_VALUES.items()]
+        known = {spec.name for spec in EXHIBIT_FIELDS}
+        pairs = [f"{k}={v}-{label}" if k == "seal" else f"{k}={v}" for k, v in EXHIBIT_VALUES.items() if k in known]
         assert _run(["case", "set", case, "--exhibit", label, *pairs], capsys)[0] == 0
 
 

@@ -43,6 +43,11 @@ from safenet.users import Role, User
 
 GRADABLE_MEDIA = ("image", "video")
 UK_GRADES = ("A", "B", "C")
+#: Other material graded apart from A/B/C and never added to their counts: prohibited (non-photographic)
+#: images of children (Coroners and Justice Act 2009 s62) and extreme pornography (CJIA 2008 s63).
+OTHER_GRADES = ("prohibited", "extreme")
+#: Every grade counted as material of its own (A/B/C, and the other material apart).
+COUNTED_GRADES = UK_GRADES + OTHER_GRADES
 #: Who may do what (one source of truth: the services enforce it, the web UI shows or hides controls by it).
 GRADERS = frozenset({Role.EXAMINER, Role.ADMIN})
 CONFIRMERS = frozenset({Role.REVIEWER, Role.ADMIN})
@@ -64,6 +69,8 @@ class Grade(StrEnum):
     C = "C"
     NON_INDECENT = "non-indecent"
     UNCERTAIN = "uncertain"
+    PROHIBITED = "prohibited"  # other material, counted apart from A/B/C (OTHER_GRADES)
+    EXTREME = "extreme"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from safenet.case.clustermap import cluster_map
-from safenet.case.gradings import GRADABLE_MEDIA, UK_GRADES, Grade, GradingError, current_gradings
+from safenet.case.gradings import COUNTED_GRADES, GRADABLE_MEDIA, Grade, GradingError, current_gradings
 from safenet.case.schema import Exhibit, Finding, ItemRow, Run
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
@@ -89,7 +89,7 @@ def hash_set_grades(case: Case) -> dict[int, HashSetGrade]:
         for item_id, set_kind, category, match_kind, hashset, sha in s.execute(query):
             if not is_hit(set_kind, category):
                 continue
-            trusted = match_kind == "exact" and category in UK_GRADES and confirmed.get((hashset, sha), True)
+            trusted = match_kind == "exact" and category in COUNTED_GRADES and confirmed.get((hashset, sha), True)
             hits.setdefault(item_id, []).append((category, trusted, match_kind))
     out: dict[int, HashSetGrade] = {}
     for item_id, found in hits.items():

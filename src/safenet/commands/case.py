@@ -22,7 +22,9 @@ def report_cmd(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="html, json, csv, pdf (charging summary), charging-html, sfr1 (PDF) or sfr1-html."
+            "--format",
+            help="html, json, csv, pdf (charging summary), charging-html, sfr1 (PDF), sfr1-html or restricted "
+            "(safeguarding indicators: PDF and HTML, kept apart from the SFR1).",
         ),
     ] = "html",
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
@@ -37,6 +39,8 @@ def report_cmd(
         opened = Case.open_existing(case)
         path = write_report(opened, fmt, output)
         out.print(Text(f"report written: {path}"))
+        if fmt == "restricted":
+            out.print(Text(f"and as HTML: {path.with_suffix('.html')} (restricted: keep apart from the SFR1)"))
         if fmt.startswith("sfr1"):
             from safenet.report.sfr1 import missing_fields
 

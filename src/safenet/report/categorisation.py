@@ -23,6 +23,9 @@ whose grade is trusted or an examiner grade confirmed by a second person. Each c
 accessibility (``ACCESS``: accessible, deleted but recoverable, carved from unallocated space or slack, only in
 a thumbnail or browser cache), and a category's videos carry their total recorded duration. Across exhibits the
 counts are given twice: every copy counted, and copies of one image (same digest) counted once (``DEDUP_RULE``).
+Other material (``OTHER_GRADES``: prohibited non-photographic images, extreme pornography), graded by an
+examiner or given by a hash set, is counted by the same rules in rows of its own (``other_material``), never in
+the A/B/C rows or their totals.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from datetime import datetime
 from typing import Any
 
 from safenet.case.gradings import (
+    COUNTED_GRADES,
     GRADABLE_MEDIA,
+    OTHER_GRADES,
     UK_GRADES,
     Grade,
     GradingRecord,
@@ -146,7 +151,8 @@ class ItemCategory:
     exhibit: str
     media_kind: str
     deleted: bool  # deleted or carved: not accessible
-    outcome: str  # A | B | C | non-indecent | uncertain | matched-uncategorised | with-trusted-parent | ungraded
+    outcome: str  # A | B | C | prohibited | extreme | non-indecent | uncertain | matched-uncategorised |
+    # with-trusted-parent | ungraded
     provenance: str  # trusted | indicative | examiner | examiner-confirmed | ungraded
     hash_set: HashSetGrade | None
     grade: GivenGrade | None  # the examiner's current grade, also when a trusted grade stands
@@ -200,11 +206,17 @@ class Counts:
     unreviewed: int = 0
     disagreements: int = 0
     durations: dict[str, float] = field(default_factory=lambda: dict.fromkeys(UK_GRADES, 0.0))
+    # other material (OTHER_GRADES), counted by the same rules in rows of its own, never in A/B/C
+    other: dict[str, Counter[str]] = field(default_factory=lambda: {c: Counter() for c in OTHER_GRADES})
+    other_durations: dict[str, float] = field(default_factory=lambda: dict.fromkeys(OTHER_GRADES, 0.0))
 
     def add(self, item: ItemCategory) -> None:
         if item.disagreement:
             self.disagreements += 1
         category = item.category
+        if item.outcome in OTHER_GRADES:
+            self.other_durations[item.outcome] += _count(self.other[item.outcome], item)
+            return
         if category is None:
             if item.outcome == Grade.NON_INDECENT.value:
                 self.not_indecent += 1
@@ -217,20 +229,7 @@ class Counts:
             else:
                 self.unreviewed += 1
             return
-        row = self.rows[category]
-        moving = "video" if item.moving else "still"
-        row["total"] += 1
-        row[f"{moving}_{'deleted' if item.deleted else 'live'}"] += 1
-        row[item.provenance] += 1
-        row[item.access] += 1
-        if item.moving:
-            if item.duration_s is None:
-                row["video_no_duration"] += 1
-            else:
-                self.durations[category] += item.duration_s
-        if not item.deleted and item.provenance in MIN_PROVABLE_SOURCES:
-            row[f"min_{moving}"] += 1
-            row["min_total"] += 1
+        self.durations[category] += _count(self.rows[category], item)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -250,7 +249,30 @@ class Counts:
             "with_trusted_parent": self.with_trusted_parent,
             "unreviewed": self.unreviewed,
             "disagreements": self.disagreements,
+            "other_material": [
+                {
+                    "category": c,
+                    **{k: self.other[c][k] for k in COUNT_KEYS},
+                    "video_duration_s": self.other_durations[c],
+                }
+                for c in OTHER_GRADES
+            ],
         }
+
+
+def _count(row: Counter[str], item: ItemCategory) -> float:
+    """Count one item into its category's row; returns the recorded video duration it adds (0 if none)."""
+    moving = "video" if item.moving else "still"
+    row["total"] += 1
+    row[f"{moving}_{'deleted' if item.deleted else 'live'}"] += 1
+    row[item.provenance] += 1
+    row[item.access] += 1
+    if item.moving and item.duration_s is None:
+        row["video_no_duration"] += 1
+    if not item.deleted and item.provenance in MIN_PROVABLE_SOURCES:
+        row[f"min_{moving}"] += 1
+        row["min_total"] += 1
+    return item.duration_s if item.moving and item.duration_s is not None else 0.0
 
 
 @dataclass
@@ -384,8 +406,8 @@ def _categorise_one(
         outcome = current.grade
         provenance = CONFIRMED if current.confirmed_by else EXAMINER
     elif hs is not None:
-        in_abc = hs.category in UK_GRADES
-        outcome, provenance = (hs.category if in_abc else MATCHED_UNCATEGORISED), INDICATIVE
+        counted = hs.category in COUNTED_GRADES
+        outcome, provenance = (hs.category if counted else MATCHED_UNCATEGORISED), INDICATIVE
     elif settled_by is not None:
         outcome, provenance = WITH_TRUSTED_PARENT, UNGRADED
     else:

@@ -18,13 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from safenet.analysis.appmedia import MediaKind, classify, not_decoded
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
-from safenet.case.gradings import UK_GRADES
+from safenet.case.gradings import COUNTED_GRADES, UK_GRADES
 from safenet.case.store import Case
+from safenet.case.verdict import is_hit
+from safenet.evidence.phone.identity import Acquisition, from_details
+from safenet.hashsets.categories import most_severe
 from safenet.installation import build_digest
 from safenet.owner_only import write_owner_only
 from safenet.report.charging import charging_data
 from safenet.report.pdf import html_to_pdf
+from safenet.report.restricted import production_indicators
 from safenet.report.templating import render
 
 FROM_CASE = "from the case"
@@ -49,8 +54,37 @@ SECTIONS = (
     ("Declarations", ("accreditation_status", "accreditation", "fsr_declaration")),
 )
 EXHIBIT_DETAILS = ("seal", "make", "model", "serial", "imei", "capacity", "where_found", "state_at_seizure")
-EXHIBIT_METHOD = ("examined_at", "acquisition", "write_blocking")
 _SPECS = {False: {f.name: f for f in CASE_FIELDS}, True: {f.name: f for f in EXHIBIT_FIELDS}}
+# the power relied on (the warrant reference), entered with `case set` or `triage --authority`
+EXHIBIT_METHOD = (
+    "examined_at",
+    "acquisition",
+    "write_blocking",
+    *(("authority",) if "authority" in _SPECS[True] else ()),
+)
+OTHER_LABELS = {"prohibited": "Prohibited images (non-photographic)", "extreme": "Extreme pornography"}
+PHONE_IDENTITY = (
+    ("platform", "Platform"),
+    ("manufacturer", "Manufacturer"),
+    ("model", "Model"),
+    ("serial", "Serial number"),
+    ("imei", "IMEI"),
+    ("udid", "UDID"),
+    ("os_version", "Operating system version"),
+    ("name", "Device name"),
+)
+ACQUISITION_TEXT = {
+    Acquisition.ADB_LOGICAL: "logical, live over ADB: shared storage read without writing to the phone",
+    Acquisition.AFC: "logical, live over AFC: the iOS media domain",
+    Acquisition.ITUNES_BACKUP: "logical: an iTunes/Finder backup",
+    Acquisition.ANDROID_BACKUP: "logical: an Android backup file (.ab)",
+    Acquisition.FFS_EXTRACTION: "full file system extraction made by another tool (imported)",
+    Acquisition.UFDR: "Cellebrite UFDR extraction (imported)",
+}
+#: Acquisitions that see only the files the phone or its backup hands over: no deleted data.
+LOGICAL = frozenset({Acquisition.ADB_LOGICAL, Acquisition.AFC, Acquisition.ITUNES_BACKUP, Acquisition.ANDROID_BACKUP})
+UFDR_MISMATCH = "ufdr-hash-mismatch"
+APP_KINDS = (MediaKind.SENT, MediaKind.RECEIVED, MediaKind.CHAT, MediaKind.CAMERA, MediaKind.VAULT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,37 +142,139 @@ def _duration(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+def _media_row(row: dict[str, Any], category: str) -> dict[str, Any]:
+    """One count row as the SFR1 lays it out: still/moving, the videos' total recorded duration, accessibility."""
+    videos = row["video_live"] + row["video_deleted"]
+    unknown = row["video_no_duration"]
+    if videos == 0:
+        duration = "no videos"
+    elif unknown == videos:
+        duration = "not recorded"
+    else:
+        duration = _duration(row["video_duration_s"])
+        if unknown:
+            duration += f" (not recorded for {unknown} video(s))"
+    return {
+        "category": category,
+        "label": OTHER_LABELS.get(category, category),
+        "still": row["still_live"] + row["still_deleted"],
+        "moving": videos,
+        "duration": duration,
+        "total": row["total"],
+        "min_total": row["min_total"],
+        "access": [row["accessible"], row["deleted_recoverable"], row["carved_unallocated"], row["thumbnail_cache"]],
+    }
+
+
 def _media_rows(block: dict[str, Any]) -> list[dict[str, Any]]:
     """Category x still/moving with the videos' total recorded duration, laid out from one counts block."""
+    return [_media_row(row, row["category"]) for row in block["rows"]] + [_media_row(block["totals"], "All")]
+
+
+def _other_rows(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other material (prohibited images, extreme pornography) of one counts block, never in A/B/C."""
+    return [_media_row(row, row["category"]) for row in block.get("other_material", [])]
+
+
+def _phone(description: dict[str, Any]) -> list[Field] | None:
+    """A phone exhibit's identity and acquisition as its source reported them, or None for other exhibits."""
+    details = description.get("details") or {}
+    found = from_details({str(k): str(v) for k, v in details.items()})
+    if found is None:
+        return None
+    identity, acquisition = found
+    fields = [
+        Field(label, getattr(identity, name), FROM_CASE) for name, label in PHONE_IDENTITY if getattr(identity, name)
+    ]
+    return [
+        *fields,
+        Field("Acquisition method", ACQUISITION_TEXT.get(acquisition.method, acquisition.method.value), FROM_CASE),
+        Field("Acquisition tool and version", acquisition.tool or "not recorded", FROM_CASE),
+        *([Field("Acquisition note", acquisition.note, FROM_CASE)] if acquisition.note else []),
+    ]
+
+
+def _category_label(code: str) -> str:
+    return f"Category {code}" if code in UK_GRADES else OTHER_LABELS.get(code, code)
+
+
+def _record_category(record: dict[str, Any]) -> str | None:
+    """A P2P record's category: the most severe its illicit matches give (None: not known material)."""
+    codes = [k["category"] for k in record["known"] if is_hit(k["set_kind"], k["category"])]
+    return most_severe(codes) if codes else None
+
+
+def _p2p(report: dict[str, Any], exhibit: str | None) -> dict[str, Any]:
+    """P2P records of known material (of one exhibit, or all) from the JSON report: counted apart from files."""
+    records = []
+    for record in report.get("p2p_records", []):
+        category = _record_category(record)
+        if category is not None and exhibit in (None, record["exhibit"]):
+            records.append({**record, "category": category})
+    categories = sorted({r["category"] for r in records}, key=lambda c: (c not in COUNTED_GRADES, c))
     rows = []
-    for row in [*block["rows"], {**block["totals"], "category": "All"}]:
-        videos = row["video_live"] + row["video_deleted"]
-        unknown = row["video_no_duration"]
-        if videos == 0:
-            duration = "no videos"
-        elif unknown == videos:
-            duration = "not recorded"
-        else:
-            duration = _duration(row["video_duration_s"])
-            if unknown:
-                duration += f" (not recorded for {unknown} video(s))"
+    for category in categories:
+        mine = [r for r in records if r["category"] == category]
         rows.append(
             {
-                "category": row["category"],
-                "still": row["still_live"] + row["still_deleted"],
-                "moving": videos,
-                "duration": duration,
-                "total": row["total"],
-                "min_total": row["min_total"],
-                "access": [
-                    row["accessible"],
-                    row["deleted_recoverable"],
-                    row["carved_unallocated"],
-                    row["thumbnail_cache"],
-                ],
+                "category": category,
+                "label": _category_label(category),
+                "records": len(mine),
+                "shared": sum(1 for r in mine if r["shared"]),
+                "uploaded": sum(1 for r in mine if (r["uploaded_bytes"] or 0) > 0 or (r["upload_requests"] or 0) > 0),
+                "on_exhibit": sum(1 for r in mine if r["linked_item_id"] is not None),
             }
         )
-    return rows
+    return {"records": records, "rows": rows}
+
+
+def _app_media(report: dict[str, Any], exhibit: str | None) -> list[dict[str, Any]]:
+    """Counted items (A/B/C and other material) by the app media folder they lie in, per kind: sent items first."""
+    counts: dict[MediaKind, dict[str, int]] = {kind: dict.fromkeys(COUNTED_GRADES, 0) for kind in APP_KINDS}
+    apps: dict[MediaKind, set[str]] = {kind: set() for kind in APP_KINDS}
+    for item in report["items"]:
+        outcome = (item["grading"] or {}).get("outcome")
+        if outcome not in COUNTED_GRADES or exhibit not in (None, item["exhibit"]):
+            continue
+        found = classify(item["path"])
+        if found is not None:
+            counts[found.kind][outcome] += 1
+            apps[found.kind].add(found.app)
+    return [
+        {"kind": kind.value, "counts": [counts[kind][c] for c in COUNTED_GRADES], "apps": sorted(apps[kind])}
+        for kind in APP_KINDS
+        if kind is MediaKind.SENT or any(counts[kind].values())
+    ]
+
+
+def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any]) -> list[str]:
+    """Phone-specific limits: logical acquisitions, vault apps not decoded, UFDR hashes that disagreed."""
+    out = []
+    warnings = {e["label"]: e.get("warnings_by_code", {}) for e in report["exhibits"]}
+    phones = [ex for ex in exhibits if ex["phone"] is not None]
+    for ex in phones:
+        if ex["acquisition"] in LOGICAL:
+            out.append(
+                f"Exhibit {ex['label']}: a logical acquisition ({ACQUISITION_TEXT[ex['acquisition']]}): deleted data "
+                "is not recovered; only the files the phone or its backup gave are examined."
+            )
+    for ex in exhibits:
+        mismatched = warnings.get(ex["label"], {}).get(UFDR_MISMATCH, 0)
+        if mismatched:
+            out.append(
+                f"Exhibit {ex['label']}: {mismatched} file hash(es) recorded in the UFDR extraction disagreed with "
+                f"the hash Safenet computed from the file ({UFDR_MISMATCH} warnings); those files' results rest on "
+                "the bytes as read."
+            )
+    if phones:
+        vaults = "; ".join(f"{a.name} ({a.platform}: {', '.join(a.folders)})" for a in not_decoded())
+        out.append(
+            "Photo-vault apps' storage is not decoded: "
+            + vaults
+            + ". Files in their folders are examined as found (an obscured or encrypted file is not a picture "
+            "to Safenet and is not counted)."
+        )
+    return out
 
 
 def _date_ranges(items: list[dict[str, Any]], exhibit: str | None) -> list[dict[str, Any]]:
@@ -190,9 +326,12 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
     for ex in base["exhibits"]:
         row = rows[ex["label"]]
         description = json.loads(row.description_json)
+        phone = _phone(description)
         exhibits.append(
             {
                 **ex,
+                "phone": phone,
+                "acquisition": (description.get("details") or {}).get("acquisition.method"),
                 "details": [
                     Field("Exhibit reference", ex["label"], FROM_CASE),
                     Field("Evidence as read", description.get("summary") or row.source, FROM_CASE),
@@ -204,9 +343,13 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
                 ],
                 "runs_method": _exhibit_method(case, row.id),
                 "media_rows": _media_rows(ex),
+                "other_rows": _other_rows(ex),
                 "date_rows": _date_ranges(report["items"], ex["label"]),
+                "p2p": _p2p(report, ex["label"]),
+                "app_media": _app_media(report, ex["label"]),
             }
         )
+    indicators = production_indicators(case)
     return {
         **base,
         "title": "Streamlined Forensic Report (SFR1): indecent images of children, summary of examination",
@@ -224,6 +367,15 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
         "total_date_rows": _date_ranges(report["items"], None),
         "deduplicated": counts["deduplicated"],
         "deduplicated_rows": _media_rows(counts["deduplicated"]),
+        "total_other_rows": _other_rows(counts["total"]),
+        "deduplicated_other_rows": _other_rows(counts["deduplicated"]),
+        "counted_codes": list(COUNTED_GRADES),
+        "code_labels": {c: _category_label(c) for c in COUNTED_GRADES},
+        "p2p": _p2p(report, None),
+        "app_media": _app_media(report, None),
+        "production_indicators": len(indicators.found),
+        "search_terms": int(report.get("search_terms_count", 0)),
+        "phone_limitations": _limitations(exhibits, report),
         "deduplication_rule": counts["deduplication_rule"],
         "build_digest": build_digest(),
         "missing": missing_fields(case),

@@ -15,6 +15,7 @@ from typing import Any
 
 from safenet import __version__
 from safenet.case.casefields import current_fields
+from safenet.case.gradings import OTHER_GRADES
 from safenet.case.queries import exhibit_facts, hit_findings
 from safenet.case.schema import Run
 from safenet.case.store import Case
@@ -92,12 +93,16 @@ class CaseSummary:
 
 
 def _empty_rows() -> dict[str, CategoryRow]:
-    return {c.code: CategoryRow(c.code, c.label) for c in uk_scheme().categories if c.code != "non-indecent"}
+    # other material (prohibited, extreme) gets a row only when a set gives it, like a code not in the scheme
+    skip = {"non-indecent", *OTHER_GRADES}
+    return {c.code: CategoryRow(c.code, c.label) for c in uk_scheme().categories if c.code not in skip}
 
 
 def _row(rows: dict[str, CategoryRow], code: str) -> CategoryRow:
     if code not in rows:
-        rows[code] = CategoryRow(code, f"code not in the UK scheme ({code.removeprefix('unknown:')})")
+        known = uk_scheme().lookup(code)
+        label = known.label if known else f"code not in the UK scheme ({code.removeprefix('unknown:')})"
+        rows[code] = CategoryRow(code, label)
     return rows[code]
 
 

@@ -13,6 +13,7 @@ from safenet.case.store import Case
 from safenet.owner_only import open_owner_only_text
 from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
+from safenet.report.restricted import write_restricted
 from safenet.report.sfr1 import write_sfr1_html, write_sfr1_pdf
 from safenet.report.templating import ENV, render
 from safenet.report.times import human_time
@@ -181,6 +182,7 @@ WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
     "charging-html": ("html", write_charging_html),
     "sfr1": ("pdf", write_sfr1_pdf),  # the SFR1-grade summary (report/sfr1.py)
     "sfr1-html": ("html", write_sfr1_html),
+    "restricted": ("pdf", write_restricted),  # safeguarding indicators, PDF + HTML beside it (report/restricted.py)
 }
 
 
