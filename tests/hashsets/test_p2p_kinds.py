@@ -175,10 +175,24 @@ def test_triage_matches_an_item_by_its_ed2k(store: HashSetStore, tmp_path: Path)
     store.import_file(path, "p2p-set", kind=SetKind.ILLICIT, warn=Warnings())
     case = Case.create_or_open(tmp_path / "case")
     options = TriageOptions(exhibit="EX1", profile=Profile.QUICK, hashsets=("p2p-set",), operator="tester")
-    triage(root, case, store, options, None)  # type: ignore[arg-type]
+    triage(root, case, store, options, None)
     with case.sessions() as s:
         rows = {r.name: r for r in s.scalars(select(ItemRow))}
         findings = list(s.scalars(select(Finding)))
     assert rows["known.jpg"].ed2k == ed2k(known).hex()
     assert rows["other.jpg"].ed2k == ed2k(other).hex()
     assert [(f.item_id, f.hash_kind, f.match_kind) for f in findings] == [(rows["known.jpg"].id, "ed2k", "exact")]
+
+
+def test_hashdeep_reads_a_urn_sha1_column(store: HashSetStore, tmp_path: Path) -> None:
+    data = b"deep file"
+    path = tmp_path / "audit.hashdeep"
+    path.write_text(
+        "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,filename\n"
+        f"{len(data)},{hashlib.md5(data).hexdigest()},{gnutella_sha1(hashlib.sha1(data).digest())},/x/deep.bin\n"
+    )
+    warnings = Warnings()
+    info = store.import_file(path, "deep", kind=SetKind.NOTABLE, warn=warnings)
+    assert warnings == [] and set(info.digests) == {HashKind.MD5, HashKind.SHA1}
+    with store.matcher(["deep"]) as matcher:
+        assert matcher.contains([{HashKind.SHA1: hashlib.sha1(data).digest()}]).tolist() == [True]
