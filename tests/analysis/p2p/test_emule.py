@@ -214,10 +214,10 @@ def test_cancelled_met_damaged() -> None:
         entries = list(CancelledMet().parse(data[:cut]))
         assert len(records(entries)) == whole, cut
         assert [w.code for w in warnings(entries)] == ["p2p-truncated"], cut
-    huge = data[:6] + struct.pack("<I", 0xFFFFFFFF) + data[10:]
-    entries = list(CancelledMet().parse(huge))
-    assert len(records(entries)) == 3
-    assert [w.code for w in warnings(entries)] == ["p2p-truncated"]
+    for declared, code in [(5, "p2p-truncated"), (0xFFFFFFFF, "p2p-corrupt")]:
+        entries = list(CancelledMet().parse(data[:6] + struct.pack("<I", declared) + data[10:]))
+        assert len(records(entries)) == 3
+        assert [w.code for w in warnings(entries)] == [code]
     newer = data[:1] + b"\x02" + data[2:]
     assert [w.code for w in warnings(list(CancelledMet().parse(newer)))] == ["p2p-unsupported-version"]
 

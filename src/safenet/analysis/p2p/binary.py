@@ -84,6 +84,16 @@ class Reader:
             raise problem(f"{what}: {declared} declared at offset {self.pos}, only {self.remaining} bytes follow")
         return declared
 
+    def fitting(self, declared: int, min_size: int) -> int:
+        """How many of ``declared`` items of at least ``min_size`` bytes the bytes left could hold: a loop reads
+        that many, so the items present before a cut are read."""
+        return min(declared, self.remaining // min_size)
+
+    def all_read(self, declared: int, read: int, min_size: int, what: str) -> None:
+        """After a loop bounded by ``fitting``: raise (``count``'s way) when fewer than ``declared`` were read."""
+        if declared > read:
+            self.count(declared, min_size, what)
+
 
 def truncated(where: str, exc: Exception) -> P2PWarning:
     return P2PWarning(TRUNCATED, f"{where}: the file ends early ({exc}); the records before it were read")

@@ -258,12 +258,6 @@ def _file_record(artefact: str, index: int, date: int, ed2k: bytes, parts: int, 
     )
 
 
-def _too_many(where: str, declared: int, room: int) -> P2PWarning:
-    return P2PWarning(
-        TRUNCATED, f"{where}: {declared} records declared, the file holds at most {room}; those were read"
-    )
-
-
 def _gather(r: Reader) -> _FileTags:
     tags = _FileTags()
     for tag in read_tags(r, r.u32()):
@@ -288,16 +282,14 @@ class KnownMet:
                 yield P2PWarning(UNSUPPORTED, f"known.met: header byte 0x{header:02x} is not 0x0e or 0x0f")
                 return
             declared = r.u32()
-            room = r.remaining // MIN_FILE_RECORD
-            for index in range(min(declared, room)):
+            room = r.fitting(declared, MIN_FILE_RECORD)
+            for index in range(room):
                 date = r.u32()
                 ed2k, parts = _read_hashset(r)
                 yield _file_record("known.met", index, date, ed2k, parts, _gather(r))
+            r.all_read(declared, room, MIN_FILE_RECORD, "known.met records")
         except (Truncated, Corrupt) as exc:
             yield damage("known.met", exc)
-            return
-        if declared > room:
-            yield _too_many("known.met", declared, room)
 
 
 class PartMet:
@@ -376,18 +368,16 @@ class CancelledMet:
                 yield P2PWarning(UNSUPPORTED, f"cancelled.met: header byte 0x{header:02x} is not 0x0e or 0x0f")
                 return
             declared = r.u32()
-            room = r.remaining // MIN_CANCELLED_RECORD
-            for index in range(min(declared, room)):
+            room = r.fitting(declared, MIN_CANCELLED_RECORD)
+            for index in range(room):
                 stored = r.take(16)
                 tags = _FileTags()
                 for tag in read_tags(r, r.u8()):
                     tags.add(tag)
                 yield self._record(index, stored, seed, tags)
+            r.all_read(declared, room, MIN_CANCELLED_RECORD, "cancelled.met records")
         except (Truncated, Corrupt) as exc:
             yield damage("cancelled.met", exc)
-            return
-        if declared > room:
-            yield _too_many("cancelled.met", declared, room)
 
     @staticmethod
     def _record(index: int, stored: bytes, seed: int | None, tags: _FileTags) -> P2PRecord:

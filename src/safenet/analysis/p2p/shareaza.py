@@ -86,16 +86,6 @@ def read_count(r: Reader) -> int:
     return r.u64() if count == 0xFFFFFFFF else count
 
 
-def _room(r: Reader, declared: int, min_size: int) -> int:
-    return min(declared, r.remaining // min_size)
-
-
-def _too_many(r: Reader, declared: int, room: int, min_size: int, what: str) -> None:
-    """After reading the ``room`` items that fit: a declared count the bytes left could never hold is damage."""
-    if declared > room:
-        r.count(declared, min_size, what)  # raises (Truncated, or Corrupt for an impossible count)
-
-
 def read_xml(r: Reader, depth: int = 0) -> tuple[str, dict[str, str]]:
     """A CXMLElement: its name and its own attributes (child elements are read past, not kept)."""
     if depth > MAX_DEPTH:
@@ -104,16 +94,16 @@ def read_xml(r: Reader, depth: int = 0) -> tuple[str, dict[str, str]]:
     read_cstring(r)  # the element's text
     attributes: dict[str, str] = {}
     declared = read_count(r)
-    room = _room(r, declared, MIN_ATTRIBUTE)
+    room = r.fitting(declared, MIN_ATTRIBUTE)
     for _ in range(room):
         key = read_cstring(r)
         attributes[key] = read_cstring(r)
-    _too_many(r, declared, room, MIN_ATTRIBUTE, "metadata attributes")
+    r.all_read(declared, room, MIN_ATTRIBUTE, "metadata attributes")
     declared = read_count(r)
-    room = _room(r, declared, MIN_ELEMENT)
+    room = r.fitting(declared, MIN_ELEMENT)
     for _ in range(room):
         read_xml(r, depth + 1)
-    _too_many(r, declared, room, MIN_ELEMENT, "metadata elements")
+    r.all_read(declared, room, MIN_ELEMENT, "metadata elements")
     return name, attributes
 
 
@@ -158,10 +148,10 @@ class Library:
             if version >= 28:
                 r.take(12)  # index, name and path map sizes
             declared = read_count(r)
-            room = _room(r, declared, MIN_FOLDER)
+            room = r.fitting(declared, MIN_FOLDER)
             for _ in range(room):
                 yield from self._folder(r, _Context(version, saved, "", True), counter, 0)
-            _too_many(r, declared, room, MIN_FOLDER, "library folders")
+            r.all_read(declared, room, MIN_FOLDER, "library folders")
         except (Truncated, Corrupt) as exc:
             yield damage(ARTEFACT, exc)
 
@@ -173,16 +163,16 @@ class Library:
         r.i32()  # expanded in the tree view
         here = _Context(parent.version, parent.saved, path, _decide(setting, parent.shared))
         declared = read_count(r)
-        room = _room(r, declared, MIN_FOLDER)
+        room = r.fitting(declared, MIN_FOLDER)
         for _ in range(room):
             yield from self._folder(r, here, counter, depth + 1)
-        _too_many(r, declared, room, MIN_FOLDER, "sub-folders")
+        r.all_read(declared, room, MIN_FOLDER, "sub-folders")
         declared = read_count(r)
-        room = _room(r, declared, MIN_FILE)
+        room = r.fitting(declared, MIN_FILE)
         for _ in range(room):
             yield self._file(r, here, counter[0])
             counter[0] += 1
-        _too_many(r, declared, room, MIN_FILE, "files")
+        r.all_read(declared, room, MIN_FILE, "files")
 
     @staticmethod
     def _file(r: Reader, folder: _Context, index: int) -> P2PRecord:
@@ -214,11 +204,11 @@ class Library:
         r.i32()  # cached preview
         bogus = r.i32()
         declared = read_count(r)
-        room = _room(r, declared, MIN_SOURCE)
+        room = r.fitting(declared, MIN_SOURCE)
         for _ in range(room):
             read_cstring(r)
             r.u64()
-        _too_many(r, declared, room, MIN_SOURCE, "alternate sources")
+        r.all_read(declared, room, MIN_SOURCE, "alternate sources")
         extra.update(
             {
                 "library_index": str(library_index),
