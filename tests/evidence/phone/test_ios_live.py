@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,9 +32,10 @@ from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
 from safenet.evidence.locator import LayerKind, Locator
 from safenet.evidence.model import EvidenceWarning, OpenContext, SourceLost, TimeSource
-from safenet.evidence.phone import afc, ios_live
+from safenet.evidence.phone import afc, afc_photos, ios_live
 from safenet.evidence.phone.devices import AUTHORISED, UNAUTHORISED
 from safenet.evidence.phone.identity import Acquisition, from_details
+from safenet.evidence.phone.photos_db import photos_notes
 from safenet.evidence.registry import DeviceAddress, as_source, open_locator, open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
@@ -221,12 +223,53 @@ def test_a_large_photos_database_goes_through_a_scratch_file_that_is_removed(
 ) -> None:
     scratch = phone.tmp / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(ios_live, "IN_MEMORY", 0)
+    monkeypatch.setattr(afc_photos, "IN_MEMORY", 0)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     evidence = ios_live.open_device(UDID, OpenContext())
     notes = {i.name: i.note for i in evidence.items(lambda w: None) if i.note}
     assert set(notes) == {"IMG_0002.JPG", "IMG_0003.PNG", "5005.JPG"}
     assert list(scratch.iterdir()) == []
+
+
+def wal_mode_library(folder: Path) -> tuple[bytes, bytes]:
+    """A Photos.sqlite in write-ahead-log mode whose latest change (IMG_0001 deleted) is in the log only."""
+    folder.mkdir()
+    db = folder / "Photos.sqlite"
+    db.write_bytes(photos_sqlite([("DCIM/100APPLE", "IMG_0001.JPG", 0, 0, CORE_DATA_2024)]))
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("UPDATE ZASSET SET ZTRASHEDSTATE = 1 WHERE ZFILENAME = 'IMG_0001.JPG'")
+    conn.commit()
+    main_file, log = db.read_bytes(), (folder / "Photos.sqlite-wal").read_bytes()  # as the phone holds them
+    conn.close()
+    return main_file, log
+
+
+def test_a_write_ahead_log_mode_library_without_a_log_is_read_from_memory(phone: Phone) -> None:
+    main_file, _ = wal_mode_library(phone.tmp / "library")
+    (phone.state.media / "PhotoData/Photos.sqlite").write_bytes(main_file)  # as a phone leaves it: no log
+    evidence = ios_live.open_device(UDID, OpenContext())
+    warnings: list[EvidenceWarning] = []
+    items = list(evidence.items(warnings.append))
+    assert warnings == []
+    assert all(i.note is None for i in items)  # read (no warning); the deletion was only in the log
+
+
+def test_the_photos_write_ahead_log_is_applied_to_a_scratch_copy(phone: Phone) -> None:
+    main_file, log = wal_mode_library(phone.tmp / "library")
+    assert log  # the deletion is in the log: the main file alone says nothing
+    assert photos_notes(afc_photos.rollback_header(main_file)) == {}
+    media = phone.state.media / "PhotoData"
+    (media / "Photos.sqlite").write_bytes(main_file)
+    (media / "Photos.sqlite-wal").write_bytes(log)
+    before = {p: p.read_bytes() for p in media.iterdir() if p.is_file()}
+    evidence = ios_live.open_device(UDID, OpenContext())
+    warnings: list[EvidenceWarning] = []
+    notes = {i.name: i.note for i in evidence.items(warnings.append) if i.note}
+    assert warnings == []
+    assert notes == {"IMG_0001.JPG": f"recently deleted in Photos (ZTRASHEDSTATE); {CREATED}"}
+    assert {p: p.read_bytes() for p in media.iterdir() if p.is_file()} == before  # the phone's: untouched
 
 
 def test_a_damaged_photos_database_and_odd_entries_are_warnings_and_the_rest_is_read(phone: Phone) -> None:

@@ -5,8 +5,8 @@ DeviceName, the IMEI where lockdownd gives it), and over AFC, whose root is the 
 the camera roll (``/DCIM/**``), the Photos library database (``/PhotoData/Photos.sqlite`` and its journal
 files) and the folders of pictures Photos derives from the camera roll (thumbnails, edited versions, iCloud
 originals). Files are streamed from the device as they are hashed: nothing is copied to this computer except
-Photos.sqlite, read once into memory (or a scratch file deleted after, when large) to flag the assets that are
-hidden or in "Recently Deleted" (``phone.photos_db``). Nothing is written to the phone: AFC is asked only to
+Photos.sqlite, read once (with its write-ahead log, ``phone.afc_photos``) to flag the assets that are hidden
+or in "Recently Deleted". Nothing is written to the phone: AFC is asked only to
 list folders, describe files and read them. Pairing (the owner's "Trust" on the phone) is the one change a
 first connection makes, as with any tool that reads an iPhone over USB.
 
@@ -16,10 +16,8 @@ A device lost mid-run raises :class:`~safenet.evidence.phone.afc.DeviceLost`.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Final, cast
 
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
@@ -33,11 +31,12 @@ from safenet.evidence.model import (
     Timestamp,
     WarningSink,
 )
+from safenet.evidence.phone import afc_photos
 from safenet.evidence.phone.afc import DISCONNECTED_CODE, AfcSession, DeviceLost, Entry, tool_version
 from safenet.evidence.phone.devices import AUTHORISED, UNAUTHORISED, UNKNOWN, DeviceRow
 from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
 from safenet.evidence.phone.ios_backup import PHOTOS_CODE
-from safenet.evidence.phone.photos_db import PhotosDbError, photos_notes
+from safenet.evidence.phone.photos_db import PhotosDbError
 
 #: Folders read over AFC, in this order. Absent ones (no iCloud Photos: no CPLAssets) are skipped quietly.
 MEDIA_ROOTS: Final = (
@@ -46,9 +45,8 @@ MEDIA_ROOTS: Final = (
     "/PhotoData/Mutations",  # edited versions (crops, filters) of camera-roll pictures
     "/PhotoData/CPLAssets",  # iCloud Photos originals downloaded to the phone
 )
-PHOTOS_DB: Final = "/PhotoData/Photos.sqlite"
+PHOTOS_DB: Final = afc_photos.PHOTOS_DB
 PHOTOS_DB_FILES: Final = (PHOTOS_DB, f"{PHOTOS_DB}-wal", f"{PHOTOS_DB}-shm")  # items too: they are evidence
-IN_MEMORY: Final = 256 << 20  # Photos.sqlite up to this size is read into memory; larger, into a scratch file
 MAX_DEPTH: Final = 64  # folders deeper than this are not entered (AFC trees are real file systems; a guard)
 UNREADABLE_CODE: Final = "unreadable"
 SPECIAL_CODE: Final = "special-file"
@@ -173,18 +171,19 @@ class IosLiveEvidence:
             warn(EvidenceWarning(PHOTOS_CODE, f"cannot describe: {exc.strerror or exc}", self._loc(PHOTOS_DB)))
             return {}
         try:
-            if entry.size <= IN_MEMORY:
-                return photos_notes(self.session.read_all(PHOTOS_DB, IN_MEMORY))
-            with tempfile.TemporaryDirectory(prefix="safenet-photos-") as scratch:
-                copy = Path(scratch) / "Photos.sqlite"
-                with self.session.open_file(PHOTOS_DB, entry.size) as stream, copy.open("wb") as out:
-                    while chunk := stream.read(1 << 20):
-                        out.write(chunk)
-                return photos_notes(copy)
+            wal = self.session.stat(f"{PHOTOS_DB}-wal").size
+        except FileNotFoundError:
+            wal = 0
+        except OSError:
+            wal = 0  # the log's own item records why it cannot be read
+        problems: list[str] = []
+        try:
+            notes = afc_photos.read_notes(self.session, entry.size, wal, problems)
         except (OSError, PhotosDbError) as exc:
-            message = f"Photos library not read for hidden/deleted flags: {exc}"
-            warn(EvidenceWarning(PHOTOS_CODE, message, self._loc(PHOTOS_DB)))
-            return {}
+            problems, notes = [f"Photos library not read for hidden/deleted flags: {exc}"], {}
+        for problem in problems:
+            warn(EvidenceWarning(PHOTOS_CODE, problem, self._loc(PHOTOS_DB)))
+        return notes
 
     def open(self, locator: Locator) -> BinaryIO:
         layers = locator.layers
