@@ -47,6 +47,7 @@ from safenet.engine.executors import (
     run_ordered,
     warm_up,
 )
+from safenet.engine.listed import cross_check
 from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
@@ -561,7 +562,7 @@ def _execute(
             executor = stack.enter_context(make_executor(kind, options.workers, evidence, matcher, setup))
             results = stack.enter_context(closing(run_ordered(executor, planned)))
             for result in results:
-                run.take(result)
+                run.take(cross_check(evidence, result))  # digests the source lists vs those computed
                 taken += 1
                 if options.stop_at_first_hit and run.illicit_hit:
                     status = RunStatus.STOPPED

@@ -20,7 +20,9 @@ from safenet.evidence.image import ImageEvidence
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, NotMyFormat, OpenContext
 from safenet.evidence.phone.android_backup import AndroidBackupEvidence
+from safenet.evidence.phone.ffs import FfsEvidence
 from safenet.evidence.phone.ios_backup import IosBackupEvidence
+from safenet.evidence.phone.ufdr import UfdrEvidence
 from safenet.evidence.producers import BY_LAYER
 from safenet.evidence.single_file import SingleFileEvidence
 from safenet.evidence.streams import RawReader
@@ -28,12 +30,16 @@ from safenet.evidence.streams import RawReader
 BACKENDS: tuple[
     type[IosBackupEvidence]
     | type[AndroidBackupEvidence]
+    | type[UfdrEvidence]
+    | type[FfsEvidence]
     | type[DirectoryEvidence]
     | type[ImageEvidence]
     | type[SingleFileEvidence],
     ...,
 ] = (
     AndroidBackupEvidence,  # a file that starts "ANDROID BACKUP": before SingleFileEvidence takes it
+    UfdrEvidence,  # a zip with report.xml: before FfsEvidence, as its members may show a phone's layout too
+    FfsEvidence,  # a zip or tar whose names show a phone's file system
     IosBackupEvidence,  # a folder, so before DirectoryEvidence; answers NotMyFormat from three file tests
     DirectoryEvidence,
     ImageEvidence,

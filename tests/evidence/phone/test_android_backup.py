@@ -105,7 +105,9 @@ def listing(evidence: AndroidBackupEvidence) -> tuple[list[Item], list[EvidenceW
 @pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("compressed", [False, True])
 @pytest.mark.parametrize("password", [None, PASSWORD])
-def test_builder_proven_then_read_by_safenet(tmp_path: Path, version: int, compressed: bool, password: str | None) -> None:
+def test_builder_proven_then_read_by_safenet(
+    tmp_path: Path, version: int, compressed: bool, password: str | None
+) -> None:
     built = build_ab(members(), version=version, compressed=compressed, password=password, master_key=HIGH_KEY)
     assert independent_decode(built.data, password) == dict(members())
     path = tmp_path / "b.ab"
@@ -198,9 +200,7 @@ def _cut_points(built_len: int, header_end: int, checked_end: bool) -> list[int]
     return [*within, built_len - 20, built_len - 1] if checked_end else within
 
 
-@pytest.mark.parametrize(
-    ("compressed", "password"), [(False, None), (True, None), (False, PASSWORD), (True, PASSWORD)]
-)
+@pytest.mark.parametrize(("compressed", "password"), [(False, None), (True, None), (False, PASSWORD), (True, PASSWORD)])
 def test_truncated_backups_keep_what_was_found_and_warn(tmp_path: Path, compressed: bool, password: str | None) -> None:
     built = build_ab(members(), compressed=compressed, password=password)
     expected = dict(members())

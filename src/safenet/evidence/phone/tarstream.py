@@ -88,7 +88,7 @@ class TarFile:
     mtime: float
 
 
-def _open(body: Body, tarinfo: type[tarfile.TarInfo] = tarfile.TarInfo) -> tarfile.TarFile:
+def open_tar(body: Body, tarinfo: type[tarfile.TarInfo] = tarfile.TarInfo) -> tarfile.TarFile:
     return tarfile.open(fileobj=body, mode="r|", encoding="utf-8", errors="surrogateescape", tarinfo=tarinfo)
 
 
@@ -101,7 +101,7 @@ def list_files(body: Body, problems: Callable[[str], None]) -> Iterator[TarFile]
     count = 0
     with body:
         try:
-            archive = _open(body, watched)
+            archive = open_tar(body, watched)
             while (member := archive.next()) is not None:
                 _forget_members(archive)
                 count += 1
@@ -125,7 +125,7 @@ def _drain(body: Body) -> None:
 class _Cursor:
     def __init__(self, body: Body) -> None:
         self.body = body
-        self.archive = _open(body)
+        self.archive = open_tar(body)
         self.last = -1  # header offset of the last member read
 
     def close(self) -> None:
@@ -159,7 +159,7 @@ class _FileReader(io.RawIOBase):
         super().close()
 
 
-class _CopiedOnSeek(io.RawIOBase):
+class CopiedOnSeek(io.RawIOBase):
     """Reads ``first`` in order; the first seek copies the whole file (from a fresh stream) and reads the copy."""
 
     def __init__(self, first: BinaryIO, again: Callable[[], BinaryIO]) -> None:
@@ -219,7 +219,7 @@ class TarStream:
 
     def open(self, name: str, offset: int) -> BinaryIO:
         """The file's bytes, read as a stream; seeking (which carving and some decoders do) reads a copy."""
-        return io.BufferedReader(_CopiedOnSeek(self._stream(name, offset), lambda: self._stream(name, offset)))
+        return io.BufferedReader(CopiedOnSeek(self._stream(name, offset), lambda: self._stream(name, offset)))
 
     def _stream(self, name: str, offset: int) -> BinaryIO:
         label = display_safe(name)
