@@ -98,6 +98,14 @@ def hashset_build(
     replace: Annotated[bool, typer.Option("--replace", help="Replace a set of the same name.")] = False,
     pdq_threshold: PdqThreshold = DEFAULT_PDQ_THRESHOLD,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Hashing threads.")] = 2,
+    blocks: Annotated[
+        bool,
+        typer.Option("--blocks", help="Also keep each file's distinctive 4 KiB block hashes, for `safenet sample`."),
+    ] = False,
+    blocks_exclude: Annotated[
+        list[str] | None,
+        typer.Option("--blocks-exclude", help="Drop blocks found in this (known-good) set's block set (repeatable)."),
+    ] = None,
     hashdb: HashDb = None,
 ) -> None:
     """Build a hash set (MD5, SHA-1, SHA-256, PDQ) from a folder of reference images."""
@@ -118,6 +126,18 @@ def hashset_build(
             warn=warnings,
         )
         _report_set("built", info, warnings)
+        if blocks:
+            block_warnings = WarningLines()
+            built = store(hashdb).build_blocks(folder, name, exclude=tuple(blocks_exclude or ()), warn=block_warnings)
+            _print_warnings(block_warnings)
+            out.print(
+                Text(
+                    f"block set {name}: {built.files:,} files, {built.sampleable_files:,} sampleable, "
+                    f"{built.distinctive_blocks:,} distinctive 4 KiB blocks (dropped: {built.dropped_not_probative:,} "
+                    f"not probative, {built.dropped_shared:,} shared between files, {built.dropped_known_good:,} "
+                    "known-good)"
+                )
+            )
 
 
 @hashset_app.command("list")

@@ -19,6 +19,7 @@ from safenet.commands.export import export_cmd
 from safenet.commands.hashsets import hashset_app
 from safenet.commands.items import items_cmd
 from safenet.commands.review import review_cmd
+from safenet.commands.sample import sample_cmd
 from safenet.commands.triage import inspect_cmd, triage_cmd
 from safenet.commands.users import users_app
 from safenet.commands.validate import validate_cmd
@@ -46,6 +47,7 @@ for _name, _command in (
     ("export", export_cmd),
     ("review", review_cmd),
     ("validate", validate_cmd),
+    ("sample", sample_cmd),
 ):
     app.command(_name)(_command)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from safenet.hashsets.build import EXTRA_FILE, Builder, WarnLimiter
 from safenet.hashsets.catalog import (
@@ -50,10 +51,15 @@ from safenet.hashsets.matcher import Matcher
 from safenet.hashsets.model import HashKind, HashRecord, HashSetError, HashSetInfo, SetKind, WarnFn
 from safenet.hashsets.reference import ReferenceFolder
 
+if TYPE_CHECKING:
+    from safenet.hashsets.blocks import BlockSet, BlockSetInfo
+
 __all__ = ["HashSetStore", "Matcher"]
 
 CATALOG = "catalog.sqlite"
 SETS = "sets"
+MAX_BLOCK_FILE = 4 << 30
+BLOCKS = "blocks"  # block-hash sets for sampling, one folder per set name (hashsets.blocks)
 STAGING_PREFIX = ".tmp-"
 _LOCK_FILE = ".lock"
 _LOCKLESS_GRACE_S = 24 * 3600  # a staging folder without a lock file (older Safenet) is stale after this
@@ -87,8 +93,51 @@ class HashSetStore:
         return self._catalog.info(name)
 
     def remove(self, name: str) -> None:
-        """Delete a set from the catalog, then its files."""
+        """Delete a set from the catalog, then its files (and its block set, if it has one)."""
         shutil.rmtree(self._sets / self._catalog.remove(name), ignore_errors=True)
+        shutil.rmtree(self.root / BLOCKS / name, ignore_errors=True)
+
+    # --- block-hash sets (sampling) ----------------------------------------------------------------------
+
+    def build_blocks(self, folder: Path, name: str, *, exclude: Sequence[str] = (), warn: WarnFn) -> BlockSetInfo:
+        """The distinctive 4 KiB blocks of every file of ``folder`` as the block set of the hash set ``name``
+        (built beside it; a set built again replaces its block set). Blocks found in the block sets named in
+        ``exclude`` (known-good sets) are dropped."""
+        from safenet.hashsets.blocks import build_block_set
+
+        self.get(name)  # the exact set exists: a block set always belongs to one
+        known_good = [self.block_set(other) for other in exclude]
+        target = self.root / BLOCKS / name
+        staging = self.root / BLOCKS / f".{name}.{secrets.token_hex(4)}"
+        reference = ReferenceFolder(folder, None)
+
+        def files() -> Iterable[tuple[str, bytes]]:
+            for path in reference.files():
+                relative = path.relative_to(folder).as_posix()
+                try:
+                    if path.stat().st_size > MAX_BLOCK_FILE:
+                        warn(relative, "larger than 4 GiB; its blocks are not in the block set")
+                        continue
+                    yield relative, path.read_bytes()
+                except OSError as exc:
+                    warn(relative, f"cannot be read ({exc.strerror or exc}); its blocks are not in the block set")
+
+        info = build_block_set(files(), staging, name, known_good)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return info
+
+    def block_set(self, name: str) -> BlockSet:
+        """The block set built with the hash set ``name``."""
+        from safenet.hashsets.blocks import BlockSet
+
+        folder = self.root / BLOCKS / name
+        if not (folder / "meta.json").is_file():
+            raise HashSetError(
+                f"hash set {name} has no block set; build it with `safenet hashset build FOLDER --name {name} ... "
+                "--blocks`"
+            )
+        return BlockSet(folder)
 
     def scheme(self, name: str) -> Scheme:
         """The category scheme a set was imported with, as it was then (a snapshot, not today's file)."""

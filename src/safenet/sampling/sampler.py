@@ -108,9 +108,12 @@ def sample(
     path: Path,
     sets: Sequence[BlockSet],
     options: SampleOptions = SampleOptions(),
-    on_round: Callable[[int, int, list[BlockHit]], None] | None = None,
+    on_round: Callable[[list[int], int, int, list[BlockHit]], None] | None = None,
 ) -> SampleResult:
-    """Sample ``path`` (a raw image, a container image or a block device) against the block sets."""
+    """Sample ``path`` (a raw image, a container image or a block device) against the block sets.
+
+    ``on_round(offsets, read, planned, hits)`` is called after each round with the offsets it read, the blocks
+    read so far, the planned sample size and the round's hits."""
     started = time.monotonic()
     image_format, regions, limits = regions_of(path)
     total = total_blocks(regions)
@@ -134,7 +137,7 @@ def sample(
             hits += found
             read += len(offsets)
             if on_round is not None:
-                on_round(read, planned, found)
+                on_round(offsets, read, planned, found)
             if hits and not options.complete:
                 stopped = "hit"
                 break

@@ -323,6 +323,30 @@ class ImageEvidence:
     def _whole(self) -> Locator:
         return self.locator.child(Layer(LayerKind.IMAGE, detail="unrecognised"))
 
+    def file_at(self, offset: int, warn: WarningSink) -> Item | None:
+        """The live file whose data holds byte ``offset`` of the media (a sampled block's owner), or None.
+
+        Lists the volumes (what ``items`` yields), then looks the byte up in the data runs TSK gave for each
+        plain stream (live, non-resident, uncompressed: what is read straight from its runs on a raw image).
+        A byte in a compressed, sparse or resident stream, in a file system read without TSK, or in free
+        space has no owner here.
+        """
+        listed: dict[tuple[tuple[Layer, ...], int], Item] = {}
+        for item in self.items(warn):
+            path = next((i for i, la in enumerate(item.locator.layers) if la.kind is LayerKind.PATH), None)
+            if path is not None and item.locator.layers[path].inode is not None and not item.deleted:
+                listed.setdefault((item.locator.layers[1:path], item.locator.layers[path].inode or 0), item)
+        for fs_layers, streams in self._direct.items():
+            partition = next((la for la in fs_layers if la.kind is LayerKind.PARTITION), None)
+            start = (partition.offset or 0) if partition else 0
+            block = getattr(self._fs(fs_layers, None), "block_size", 0)
+            if not block:
+                continue
+            for (inode, _stream), (_size, runs) in streams.items():
+                if any(start + a * block <= offset < start + (a + n) * block for a, n in runs):
+                    return listed.get((fs_layers, inode))
+        return None
+
     def media_size(self) -> int:
         """The size of the disk the image holds, not of the file(s) holding it.
 

@@ -1,0 +1,170 @@
+"""Sampling several devices at once: one thread per device (their reads overlap; hashing a block costs under a
+microsecond), each device its own verdict as soon as it is reached, one device failing never stops the others.
+
+With a case, every round's offsets, every hit, every confirmed file and every verdict go to the case's audit
+log, so the sample can be repeated (same seed, same offsets) and checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from safenet.hashsets.blocks import BlockHit, BlockSet
+from safenet.reasons import reason_of
+from safenet.sampling.sampler import SampleOptions, SampleResult, sample
+
+if TYPE_CHECKING:
+    from safenet.case.store import Case
+    from safenet.hashsets.store import HashSetStore
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedFile:
+    """The live file a hit block belongs to, hashed whole and looked up in the exact sets."""
+
+    offset: int  # the hit block's byte offset
+    locator: str  # display form
+    md5: str
+    sha256: str
+    matches: tuple[str, ...]  # "set (category)" for each exact match
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceOutcome:
+    label: str
+    path: str
+    result: SampleResult | None
+    confirmed: tuple[ConfirmedFile, ...] = ()
+    error: str | None = None  # the device could not be sampled (one sentence)
+
+    @property
+    def seize(self) -> bool:
+        """Whether the device must be seized: known material found, or no verdict reached."""
+        return self.result is None or self.result.found
+
+
+class SampleEvents(Protocol):
+    def started(self, label: str, planned: int) -> None: ...
+
+    def progress(self, label: str, read: int, planned: int, hits: int) -> None: ...
+
+    def finished(self, outcome: DeviceOutcome) -> None: ...
+
+
+def confirm(path: Path, hit: BlockHit, store: HashSetStore, names: Sequence[str]) -> ConfirmedFile | None:
+    """Find the live file holding the hit block (file systems TSK reads, raw images), hash it whole and look it
+    up in the exact sets: the ordinary exact finding a full triage would make."""
+    from safenet.evidence.image import ImageEvidence
+    from safenet.evidence.model import EvidenceError, NotMyFormat
+    from safenet.hashsets.model import HashKind
+
+    try:
+        evidence = ImageEvidence(path)
+        item = evidence.file_at(hit.offset, lambda _warning: None)
+        if item is None:
+            return None
+        md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
+        with evidence.open(item.locator) as stream:
+            while chunk := stream.read(1 << 20):
+                for digest in (md5, sha1, sha256):
+                    digest.update(chunk)
+    except (NotMyFormat, EvidenceError, OSError):
+        return None
+    with store.matcher(names) as matcher:
+        found = matcher.lookup(
+            [{HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}]
+        )[0]
+    matches = tuple(sorted({f"{m.set_name} ({m.category})" for m in found}))
+    return ConfirmedFile(hit.offset, str(item.locator), md5.hexdigest(), sha256.hexdigest(), matches)
+
+
+def _one(
+    label: str,
+    path: Path,
+    sets: Sequence[BlockSet],
+    names: Sequence[str],
+    options: SampleOptions,
+    case: Case | None,
+    store: HashSetStore,
+    events: SampleEvents,
+) -> DeviceOutcome:
+    def on_round(offsets: list[int], read: int, planned: int, found: list[BlockHit]) -> None:
+        if case is not None:
+            hits = [asdict(h) for h in found]
+            case.audit.append("sample-round", exhibit=label, offsets=offsets, hits=hits)
+        events.progress(label, read, planned, len(found))
+
+    try:
+        if case is not None:
+            case.audit.append("sample-started", exhibit=label, source=str(path), sets=list(names), **_options(options))
+        events.started(label, 0)
+        result = sample(path, sets, options, on_round=on_round)
+    except Exception as exc:  # a device that cannot be read is that device's outcome, never the others' end
+        outcome = DeviceOutcome(label, str(path), None, error=f"{label}: {path} could not be sampled: {reason_of(exc)}")
+        if case is not None:
+            case.audit.append("sample-failed", exhibit=label, source=str(path), reason=outcome.error)
+        events.finished(outcome)
+        return outcome
+    confirmed: list[ConfirmedFile] = []
+    for hit in result.hits[:8]:  # a few files are enough to confirm; a full triage records them all
+        found_file = confirm(path, hit, store, names)
+        if found_file is not None and found_file.locator not in {c.locator for c in confirmed}:
+            confirmed.append(found_file)
+            if case is not None:
+                case.audit.append("sample-file-confirmed", exhibit=label, **asdict(found_file))
+    outcome = DeviceOutcome(label, str(path), result, tuple(confirmed))
+    if case is not None:
+        case.audit.append(
+            "sample-verdict",
+            exhibit=label,
+            source=str(path),
+            verdict=result.verdict(),
+            found=result.found,
+            read=result.read,
+            planned=result.planned,
+            reached=result.reached,
+            seed=result.seed,
+            stopped=result.stopped,
+            seconds=round(result.seconds, 3),
+            limitations=list(result.limitations),
+        )
+    events.finished(outcome)
+    return outcome
+
+
+def _options(options: SampleOptions) -> dict[str, object]:
+    return {
+        "confidence": options.confidence,
+        "min_known": options.min_known,
+        "budget_s": options.budget_s,
+        "seed_given": options.seed,
+        "queue_depth": options.queue_depth,
+    }
+
+
+def run_devices(
+    pairs: Sequence[tuple[str, Path]],
+    sets: Sequence[BlockSet],
+    names: Sequence[str],
+    options: SampleOptions,
+    case: Case | None,
+    store: HashSetStore,
+    events: SampleEvents,
+) -> list[DeviceOutcome]:
+    """Sample every device at once; outcomes in the order the devices were given."""
+    outcomes: dict[str, DeviceOutcome] = {}
+
+    def work(label: str, path: Path) -> None:
+        outcomes[label] = _one(label, path, sets, names, options, case, store, events)
+
+    threads = [threading.Thread(target=work, args=pair, name=f"sample-{pair[0]}") for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [outcomes[label] for label, _ in pairs]

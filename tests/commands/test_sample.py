@@ -1,0 +1,100 @@
+"""``safenet sample`` end to end: block sets built with ``hashset build --blocks``, a hit confirmed as the file
+that holds it (hashed whole, matched exactly), a clean device's stated bound, several devices at once, the audit
+record, and user mistakes in one sentence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from safenet.cli import Exit, main
+from tests.builders import jpeg
+from tests.evidence.image_builders import ext4_image
+
+pytestmark = pytest.mark.skipif(not shutil.which("mkfs.ext4"), reason="mkfs.ext4 (e2fsprogs) is not installed")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path, Path]:
+    """A reference set of three benign pictures with its block set; an ext4 image holding one of them among
+    others; an ext4 image holding none."""
+    known = {f"ref/known_{i}.jpg": jpeg(500 + i, (1024, 768)) for i in range(3)}
+    reference = tmp_path / "reference"
+    for rel, data in known.items():
+        (reference / Path(rel).name).parent.mkdir(parents=True, exist_ok=True)
+        (reference / Path(rel).name).write_bytes(data)
+    code, out, err = run(
+        capsys, "hashset", "build", str(reference), "--name", "ref", "--kind", "illicit",
+        "--category", "A", "--scheme", "uk", "--blocks",
+    )  # fmt: skip
+    assert code == Exit.OK, err
+    assert "block set ref: 3 files, 3 sampleable" in out
+    others = {f"DCIM/IMG_{i}.JPG": jpeg(900 + i, (640, 480)) for i in range(6)}
+    hit_dir, clean_dir = tmp_path / "hit", tmp_path / "clean"
+    hit_dir.mkdir()
+    clean_dir.mkdir()
+    with_known = ext4_image(hit_dir, {**others, "Pictures/holiday.jpg": known["ref/known_1.jpg"]}, [])
+    clean = ext4_image(clean_dir, others, [])
+    return with_known, clean, tmp_path / "case"
+
+
+def test_a_hit_is_confirmed_as_its_file_and_audited(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with_known, _, case = setup
+    code, out, err = run(
+        capsys, "sample", str(with_known), "--hashset", "ref", "--min-known", "64KiB", "--confidence", "0.999",
+        "--complete", "--case", str(case),
+    )  # fmt: skip
+    assert code == Exit.OK, err
+    assert "EX1: known material present:" in out and "of known_1.jpg" in out
+    assert "/Pictures/holiday.jpg" in out and "ref (A)" in out
+    assert "seize: EX1" in out
+    events = [json.loads(line) for line in (case / "audit.jsonl").read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("sample-started") == 1 and "sample-round" in kinds and kinds[-1] == "sample-verdict"
+    confirmed = [e["data"] for e in events if e["event"] == "sample-file-confirmed"]
+    assert confirmed and confirmed[0]["matches"] == ["ref (A)"] and "holiday.jpg" in confirmed[0]["locator"]
+    rounds = [e["data"] for e in events if e["event"] == "sample-round"]
+    assert sum(len(r["offsets"]) for r in rounds) == events[-1]["data"]["read"]
+    assert all(o % 4096 == 0 for r in rounds for o in r["offsets"])
+
+
+def test_several_devices_at_once_say_which_to_seize(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with_known, clean, _ = setup
+    code, out, err = run(
+        capsys, "sample", f"EX1={with_known}", f"EX2={clean}", "EX3=/nonexistent/disk.img", "--hashset", "ref",
+        "--min-known", "64KiB", "--confidence", "0.99", "--seed", "7",
+    )  # fmt: skip
+    assert code == Exit.EVIDENCE and "EX3: /nonexistent/disk.img does not exist" in err
+    code, out, err = run(
+        capsys, "sample", f"EX1={with_known}", f"EX2={clean}", "--hashset", "ref", "--min-known", "64KiB",
+        "--confidence", "0.99", "--seed", "7",
+    )  # fmt: skip
+    assert code == Exit.OK, err
+    assert "EX2: no known material detected; with 99." in out
+    assert "less than 64 KiB of material from these sets is present" in out
+    assert "seize: EX1" in out and "(may be left, confidence stated above): EX2" in out
+
+
+def test_user_mistakes_are_one_sentence(setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    with_known, _, _ = setup
+    code, _, err = run(capsys, "sample", str(with_known), "--hashset", "nosuch")
+    assert code == Exit.HASHSET and "Traceback" not in err
+    code, _, err = run(capsys, "sample", str(with_known), "--hashset", "ref", "--min-known", "lots")
+    assert code == Exit.USAGE and "is not a size; write e.g. 20MiB" in err
+    code, _, err = run(capsys, "sample", str(with_known), "--hashset", "ref", "--budget", "soon")
+    assert code == Exit.USAGE and "is not a duration" in err
+    code, _, err = run(capsys, "sample", "a=x", "a=y", "--hashset", "ref")
+    assert code == Exit.USAGE and "its own exhibit label" in err
