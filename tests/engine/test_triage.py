@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from safenet.analysis.ed2k import ed2k, ed2k_link
 from safenet.case.integrity import findings_digest
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
@@ -168,9 +169,12 @@ def _digests_recorded(case: Case) -> set[tuple[bool, bool, bool]]:
 
 
 def _one_entry_set(tmp_path: Path, kind: str, data: bytes) -> HashSetStore:
-    """A hash set of one entry, as a ``<kind>sum`` listing (md5sum, sha1sum)."""
+    """A hash set of one entry, as a ``<kind>sum`` listing (md5sum, sha1sum), or an ed2k:// link."""
     listing = tmp_path / f"known.{kind}"
-    listing.write_text(f"{hashlib.new(kind, data).hexdigest()}  known.jpg\n")
+    if kind == "ed2k":
+        listing.write_text(ed2k_link("known.jpg", len(data), ed2k(data)) + "\n")
+    else:
+        listing.write_text(f"{hashlib.new(kind, data).hexdigest()}  known.jpg\n")
     store = HashSetStore(tmp_path / "hashdb")
     store.import_file(listing, f"{kind}-only", kind=SetKind.ILLICIT, warn=lambda r, m: None)
     return store
@@ -186,14 +190,20 @@ def _two_photos(tmp_path: Path) -> tuple[Path, bytes]:
 @pytest.mark.parametrize(
     ("profile", "kind", "asked", "expected"),
     [
-        (Profile.QUICK, "md5", None, (True, False, True)),  # MD5 + SHA-256: the set holds no SHA-1
-        (Profile.QUICK, "sha1", None, (True, True, True)),  # SHA-1 too: the set holds it
-        (Profile.FULL, "md5", None, (True, True, True)),  # the lab profiles compute all three
-        (Profile.QUICK, "md5", ("md5",), (True, False, False)),  # asked for: exactly that
+        (Profile.QUICK, "md5", None, (True, False, True, False)),  # MD5 + SHA-256: the set holds no SHA-1
+        (Profile.QUICK, "sha1", None, (True, True, True, False)),  # SHA-1 too: the set holds it
+        (Profile.QUICK, "ed2k", None, (True, False, True, True)),  # ED2K too: the set holds it
+        (Profile.STANDARD, "md5", None, (True, True, True, False)),  # the lab profiles compute all three
+        (Profile.FULL, "md5", None, (True, True, True, True)),  # and the full profile ED2K as well
+        (Profile.QUICK, "md5", ("md5",), (True, False, False, False)),  # asked for: exactly that
     ],
 )
 def test_digests_follow_the_profile_and_the_hash_sets(
-    tmp_path: Path, profile: Profile, kind: str, asked: tuple[str, ...] | None, expected: tuple[bool, bool, bool]
+    tmp_path: Path,
+    profile: Profile,
+    kind: str,
+    asked: tuple[str, ...] | None,
+    expected: tuple[bool, bool, bool, bool],
 ) -> None:
     root, known = _two_photos(tmp_path)
     case = Case.create_or_open(tmp_path / "case")
@@ -201,9 +211,9 @@ def test_digests_follow_the_profile_and_the_hash_sets(
     outcome = triage(root, case, _one_entry_set(tmp_path, kind, known), options)
     assert outcome.hits == 1
     with case.sessions() as s:
-        rows = s.execute(select(ItemRow.md5, ItemRow.sha1, ItemRow.sha256)).all()
+        rows = s.execute(select(ItemRow.md5, ItemRow.sha1, ItemRow.sha256, ItemRow.ed2k)).all()
     assert len(rows) == 2 and {tuple(bool(v) for v in row) for row in rows} == {expected}
-    computed = [n for n, on in zip(("md5", "sha1", "sha256"), expected, strict=True) if on]
+    computed = [n for n, on in zip(("md5", "sha1", "sha256", "ed2k"), expected, strict=True) if on]
     started = next(e for e in case.audit.entries() if e["event"] == "triage-started")["data"]
     assert started["config"]["algorithms"] == computed
     assert summarise(case).exhibits[0].runs[0]["digests"] == computed  # the report says which were computed

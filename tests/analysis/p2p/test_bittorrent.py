@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -447,3 +448,38 @@ def test_single_torrent_parsers_never_raise(parser: object, data: bytes) -> None
     entries = list(parser.parse(data))  # type: ignore[attr-defined]
     assert all(isinstance(e, P2PRecord | P2PWarning) for e in entries)
     assert warnings(entries) or records(entries)
+
+
+# --- every cut and seeded random damage ------------------------------------------------------------------
+
+
+def fuzz_cases() -> list[tuple[str, object, bytes]]:
+    transmission = benc({b"name": "x", b"done-date": T0, b"paused": 0, b"uploaded": 5})
+    fastresume = benc({b"info-hash": HASH_A, b"name": "x", b"completed_time": T0, b"paused": 0})
+    return [
+        ("single.torrent", TorrentFileParser(), single_torrent(b"abc" * 100)[0]),
+        ("multi.torrent", TorrentFileParser(), multi_torrent(CONTENTS, padding_after="one/a.jpg")[0]),
+        ("resume.dat", UTorrentResume(), utorrent_resume()),
+        (f"{HASH_A.hex()}.resume", TransmissionResume(), transmission),
+        (f"{HASH_A.hex()}.fastresume", QBittorrentFastresume(), fastresume),
+    ]
+
+
+def run_damaged(parser: object, data: bytes) -> None:
+    entries = list(parser.parse(data))  # type: ignore[attr-defined]
+    assert all(isinstance(e, P2PRecord | P2PWarning) for e in entries)
+    kinds = [isinstance(e, P2PWarning) for e in entries]
+    assert kinds == sorted(kinds)  # records first, then the warnings: nothing is read after damage
+
+
+@pytest.mark.parametrize(("name", "parser", "data"), fuzz_cases(), ids=[c[0] for c in fuzz_cases()])
+def test_every_cut_and_random_damage(name: str, parser: object, data: bytes) -> None:
+    assert registry.claim(name, data[:64]) is not None
+    for cut_at in range(len(data)):
+        run_damaged(parser, data[:cut_at])
+    rng = random.Random(f"bittorrent-fuzz:{name}")
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            damaged[rng.randrange(len(damaged))] = rng.choice(b"de:il0123456789\xff")
+        run_damaged(parser, bytes(damaged))
