@@ -318,6 +318,7 @@ class ShareazaFile:
     verify: int = TRI_UNKNOWN
     schema: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    metadata_auto: bool = True
     rating: int = 0
     comments: str = ""
     hits: int = 0
@@ -329,20 +330,28 @@ class ShareazaFile:
     def hash(self, kind: str) -> bytes:
         return synthetic_hash(f"{kind}:{self.name}", {"sha1": 20, "tth": 24, "md5": 16, "ed2k": 16, "btih": 20}[kind])
 
-    def serialize(self) -> bytes:
-        """CLibraryFile::Serialize (storing), version 27 to 29."""
-        out = bytearray(cstring(self.name) + struct.pack("<IQQi", 7, self.size, self.modified, self.shared))
-        out += struct.pack("<Q", self.virtual_size)
-        if self.virtual_size:
-            out += struct.pack("<Q", 128)
-        for kind in ("sha1", "tth", "md5", "ed2k", "btih"):
-            if kind in self.hash_kinds:
-                out += struct.pack("<I", 1) + self.hash(kind)
-            else:
-                out += struct.pack("<I", 0)
-        out += struct.pack("<i", self.verify) + cstring(self.schema)
+    def serialize(self, version: int = 29) -> bytes:
+        """CLibraryFile::Serialize as Shareaza 2.7's loader expects each version (SharedFile.cpp)."""
+        v = version
+        out = bytearray(cstring(self.name) + struct.pack("<I", 7))
+        out += struct.pack("<Q", self.size) if v >= 17 else struct.pack("<I", self.size & 0xFFFFFFFF)
+        out += struct.pack("<Q", self.modified) + tristate(self.shared, v)
+        if v >= 21:
+            out += struct.pack("<Q", self.virtual_size)
+            if self.virtual_size:
+                out += struct.pack("<Q", 128)
+        for kind, since in (("sha1", 1), ("tth", 8), ("md5", 11), ("ed2k", 11), ("btih", 26)):
+            if v >= since:
+                out += struct.pack("<I", 1) + self.hash(kind) if kind in self.hash_kinds else struct.pack("<I", 0)
+        if v >= 4:
+            out += struct.pack("<i", self.verify)
+        out += cstring(self.schema)
         if self.schema:
-            # CXMLElement: name, value, attributes, then one child element with no attributes.
+            if v < 27:
+                out += struct.pack("<i", int(self.metadata_auto))
+                if not self.metadata_auto:
+                    out += struct.pack("<Q", 0x01D6_0000_0000_0000)
+            # CXMLElement: name, value, attributes, then one chain of child elements with no attributes.
             out += cstring("image") + cstring("")
             out += count(len(self.metadata))
             for key, value in self.metadata.items():
@@ -351,13 +360,29 @@ class ShareazaFile:
             for _ in range(self.xml_depth - 1):
                 child = cstring("note") + cstring("") + count(0) + count(1) + child
             out += count(1) + child
-        out += struct.pack("<i", self.rating) + cstring(self.comments) + cstring("")
-        out += struct.pack("<iQ", 1, 0x01D6_0000_0000_0000)
-        out += struct.pack("<IIii", self.hits, self.uploads, 0, 0)
-        out += count(len(self.sources))
-        for url in self.sources:
-            out += cstring(url) + struct.pack("<Q", 0x01D7_0000_0000_0000)
+        if v >= 13:
+            out += struct.pack("<i", self.rating) + cstring(self.comments)
+            if v >= 16:
+                out += cstring("")
+            if v >= 27:
+                out += struct.pack("<iQ", 1, 0x01D6_0000_0000_0000)
+            elif self.schema and self.metadata_auto and (self.rating or self.comments):
+                out += struct.pack("<Q", 0x01D6_0000_0000_0000)
+        out += struct.pack("<II", self.hits, self.uploads)
+        if v >= 14:
+            out += struct.pack("<i", 0)
+        if v >= 20:
+            out += struct.pack("<i", 0)
+        if v >= 2:
+            out += count(len(self.sources))
+            for url in self.sources:
+                out += cstring(url) + (struct.pack("<Q", 0x01D7_0000_0000_0000) if v >= 10 else struct.pack("<I", 5))
         return bytes(out)
+
+
+def tristate(value: int, version: int) -> bytes:
+    """A TRISTATE (i32) since version 5; before, a byte (0 = not shared, otherwise "inherit")."""
+    return struct.pack("<i", value) if version >= 5 else bytes([0 if value == TRI_FALSE else 1])
 
 
 @dataclass
@@ -367,11 +392,13 @@ class ShareazaFolder:
     folders: list[ShareazaFolder] = field(default_factory=list)
     files: list[ShareazaFile] = field(default_factory=list)
 
-    def serialize(self) -> bytes:
-        """CLibraryFolder::Serialize (storing): sub-folders first, then files."""
-        out = bytearray(cstring(self.path) + struct.pack("<ii", self.shared, 1))
-        out += count(len(self.folders)) + b"".join(f.serialize() for f in self.folders)
-        out += count(len(self.files)) + b"".join(f.serialize() for f in self.files)
+    def serialize(self, version: int = 29) -> bytes:
+        """CLibraryFolder::Serialize: path, sharing, expanded (3+), sub-folders first, then files."""
+        out = bytearray(cstring(self.path) + tristate(self.shared, version))
+        if version >= 3:
+            out += struct.pack("<i", 1)
+        out += count(len(self.folders)) + b"".join(f.serialize(version) for f in self.folders)
+        out += count(len(self.files)) + b"".join(f.serialize(version) for f in self.files)
         return bytes(out)
 
 
@@ -387,5 +414,5 @@ def library_dat(folders: list[ShareazaFolder], *, version: int = 29) -> bytes:
     out += struct.pack("<I", 99)
     if version >= 28:
         out += struct.pack("<III", 10, 10, 10)
-    out += count(len(folders)) + b"".join(f.serialize() for f in folders)
+    out += count(len(folders)) + b"".join(f.serialize(version) for f in folders)
     return bytes(out)

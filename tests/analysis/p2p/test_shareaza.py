@@ -30,28 +30,33 @@ BEACH = b.ShareazaFile(
 )
 UNHASHED = b.ShareazaFile("new file.bin", 0xFFFFFFFFFFFFFFFF, hash_kinds=())
 VIDEO = b.ShareazaFile("walk.mkv", 5_000_000_000, hash_kinds=("sha1", "ed2k"), virtual_size=4_999_000_000)
-DIARY = b.ShareazaFile("diary.txt", 100)
-POSTCARD = b.ShareazaFile("postcard.jpg", 2000, shared=b.TRI_TRUE)
+DIARY = b.ShareazaFile(
+    "diary.txt", 100, schema="http://www.shareaza.com/schemas/document.xsd", metadata_auto=False, hits=1
+)
+POSTCARD = b.ShareazaFile("postcard.jpg", 2000, shared=b.TRI_TRUE, uploads=9)
 SONG = b.ShareazaFile("song.mp3", 4000, shared=b.TRI_FALSE)
 
+ROOT, PRIVATE, SHARED = "C:\\Users\\u\\Downloads", "C:\\Users\\u\\Downloads\\private", "D:\\Shared"
 LIBRARY = [
     b.ShareazaFolder(
-        "C:\\Users\\u\\Downloads",
+        ROOT,
         b.TRI_TRUE,
-        folders=[b.ShareazaFolder("C:\\Users\\u\\Downloads\\private", b.TRI_FALSE, files=[DIARY, POSTCARD])],
+        folders=[b.ShareazaFolder(PRIVATE, b.TRI_FALSE, files=[DIARY, POSTCARD])],
         files=[BEACH, UNHASHED, VIDEO],
     ),
-    b.ShareazaFolder("D:\\Shared", files=[SONG]),
+    b.ShareazaFolder(SHARED, files=[SONG]),
 ]
-# (file, folder, effective sharing) in the order the library stores them: sub-folders before files.
+# (file, its folder's path, the settings from the root down to the file) in the order the library stores them:
+# sub-folders before files.
 EXPECTED = [
-    (DIARY, "C:\\Users\\u\\Downloads\\private", False),
-    (POSTCARD, "C:\\Users\\u\\Downloads\\private", True),
-    (BEACH, "C:\\Users\\u\\Downloads", True),
-    (UNHASHED, "C:\\Users\\u\\Downloads", True),
-    (VIDEO, "C:\\Users\\u\\Downloads", True),
-    (SONG, "D:\\Shared", False),
+    (DIARY, PRIVATE, (b.TRI_TRUE, b.TRI_FALSE, DIARY.shared)),
+    (POSTCARD, PRIVATE, (b.TRI_TRUE, b.TRI_FALSE, POSTCARD.shared)),
+    (BEACH, ROOT, (b.TRI_TRUE, BEACH.shared)),
+    (UNHASHED, ROOT, (b.TRI_TRUE, UNHASHED.shared)),
+    (VIDEO, ROOT, (b.TRI_TRUE, VIDEO.shared)),
+    (SONG, SHARED, (b.TRI_UNKNOWN, SONG.shared)),
 ]
+VERSIONS = [1, 2, 3, 4, 5, 8, 10, 11, 13, 14, 16, 17, 20, 21, 26, 27, 28, 29]
 
 
 def records(entries: list[P2PEntry]) -> list[P2PRecord]:
@@ -66,28 +71,47 @@ def filetime(value: int) -> str:
     return (datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=value // 10)).isoformat()
 
 
-def check(record: P2PRecord, index: int, f: b.ShareazaFile, folder: str, shared: bool) -> None:
+def as_stored(setting: int, version: int) -> int:
+    """Before version 5 a setting is a byte: "not shared", or "inherit" for anything else."""
+    return setting if version >= 5 or setting == b.TRI_FALSE else b.TRI_UNKNOWN
+
+
+def effective(settings: tuple[int, ...], version: int) -> bool:
+    """Shareaza's rule: the file's own setting, else the nearest folder's up the tree, else shared."""
+    for setting in reversed([as_stored(s, version) for s in settings]):
+        if setting != b.TRI_UNKNOWN:
+            return setting == b.TRI_TRUE
+    return True
+
+
+def check(record: P2PRecord, index: int, expected: tuple[b.ShareazaFile, str, tuple[int, ...]], v: int = 29) -> None:
+    f, folder, settings = expected
+    since = {"sha1": 1, "tth": 8, "md5": 11, "ed2k": 11, "btih": 26}
     assert (record.client, record.artefact, record.index) == ("shareaza", "Library.dat", index)
     assert record.name == f.name
-    assert record.size == (None if f.size == 0xFFFFFFFFFFFFFFFF else f.size)
-    assert record.hashes == {kind: f.hash(kind) for kind in f.hash_kinds}
-    assert record.shared is shared
+    if v >= 17:
+        assert record.size == (None if f.size == 0xFFFFFFFFFFFFFFFF else f.size)
+    else:
+        assert record.size == f.size & 0xFFFFFFFF
+    assert record.hashes == {kind: f.hash(kind) for kind in f.hash_kinds if v >= since[kind]}
+    assert record.shared is effective(settings, v)
     assert record.accepted_requests == f.uploads
     assert record.upload_requests is None
     assert record.save_path == folder + "\\" + f.name
     assert record.extra["search_hits"] == str(f.hits)
-    assert record.extra["alternate_sources"] == str(len(f.sources))
+    assert record.extra["alternate_sources"] == str(len(f.sources) if v >= 2 else 0)
     assert record.extra["file_modified"] == filetime(f.modified)
     assert record.extra["library_saved"] == filetime(b.SHAREAZA_SAVED)
-    assert record.extra["share_setting"] == {0: "inherit", 1: "no", 2: "yes"}[f.shared]
-    assert record.extra.get("comments", "") == f.comments
-    assert record.extra.get("rating", "0") == str(f.rating)
+    assert record.extra["share_setting"] == {0: "inherit", 1: "no", 2: "yes"}[as_stored(f.shared, v)]
+    assert record.extra.get("comments", "") == (f.comments if v >= 13 else "")
+    assert record.extra.get("rating", "0") == (str(f.rating) if v >= 13 else "0")
+    assert record.extra.get("download_verified", "") == ({1: "no", 2: "yes"}.get(f.verify, "") if v >= 4 else "")
     assert record.extra.get("schema", "") == f.schema
     for key, value in f.metadata.items():
         assert record.extra[f"metadata.{key}"] == value
 
 
-@pytest.mark.parametrize("version", [27, 28, 29])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_library_every_field(version: int) -> None:
     data = b.library_dat(LIBRARY, version=version)
     for name in ("Library1.dat", "library2.dat"):
@@ -96,10 +120,22 @@ def test_library_every_field(version: int) -> None:
     assert codes(entries) == []
     got = records(entries)
     assert len(got) == len(EXPECTED)
-    for i, (record, (f, folder, shared)) in enumerate(zip(got, EXPECTED, strict=True)):
-        check(record, i, f, folder, shared)
-    assert got[2].extra["download_verified"] == "yes"
-    assert got[2].hashes["tth"].hex() == b.synthetic_hash("tth:beach é.jpg", 24).hex()
+    for i, (record, expected) in enumerate(zip(got, EXPECTED, strict=True)):
+        check(record, i, expected, version)
+    if version >= 8:
+        assert got[2].hashes["tth"].hex() == b.synthetic_hash("tth:beach é.jpg", 24).hex()
+
+
+def test_sharing_follows_the_folder_tree() -> None:
+    got = records(list(Library().parse(b.library_dat(LIBRARY))))
+    assert [(r.name, r.shared) for r in got] == [
+        ("diary.txt", False),  # inherits the private folder's "no"
+        ("postcard.jpg", True),  # its own "yes" overrides the folder
+        ("beach é.jpg", True),
+        ("new file.bin", True),
+        ("walk.mkv", True),
+        ("song.mp3", False),  # its own "no" in a folder that inherits "shared"
+    ]
 
 
 def test_cstring_forms() -> None:
@@ -108,7 +144,7 @@ def test_cstring_forms() -> None:
         assert read_cstring(Reader(b.cstring(text, unicode=unicode))) == text
 
 
-@pytest.mark.parametrize("version", [26, 30, 1000])
+@pytest.mark.parametrize("version", [0, -1, 30, 1000])
 def test_other_versions_are_unsupported(version: int) -> None:
     data = b.library_dat(LIBRARY, version=29)
     data = data[:8] + struct.pack("<i", version) + data[12:]
@@ -129,8 +165,7 @@ def test_truncated_at_several_points() -> None:
         entries = list(Library().parse(data[:cut]))
         assert codes(entries) == ["p2p-truncated"], cut
         for i, record in enumerate(records(entries)):
-            f, folder, shared = EXPECTED[i]
-            check(record, i, f, folder, shared)
+            check(record, i, EXPECTED[i])
 
 
 def test_counts_past_the_end() -> None:

@@ -5,17 +5,23 @@ LibraryDictionary.cpp, LibraryMaps.cpp Serialize1, LibraryFolders.cpp, SharedFol
 SharedFile.cpp CLibraryFile::Serialize and CSharedSource::Serialize, XML.cpp CXMLElement::Serialize, Hashes
 SerializeIn). The file is a FILETIME (the save time) and then an MFC CArchive:
 
-- version (i32). Versions 27 to 29 (Shareaza 2.3 onwards) are read; others are reported, not guessed at.
-- dictionary word count (u32, version 29), next file index (u32), three map sizes (u32 each, version 28+).
+- version (i32): 1 to 29, all read the way Shareaza 2.7 reads them (29 is the last Shareaza wrote; Envy and PeerProject
+  write 1000 and are reported, not guessed at).
+- dictionary word count (u32, version 29+), next file index (u32), three map sizes (u32 each, version 28+).
 - the library folders: a count, then each folder: path (CString), shared (TRISTATE as i32: 0 inherit, 1 no,
-  2 yes), expanded (BOOL), its sub-folders (count, then each folder), its files (count, then each file).
-- a file: name, index (u32), size (u64), last-write time (FILETIME), shared (TRISTATE), virtual size (u64, then
-  the virtual base (u64) when non-zero), the hashes SHA-1 (20), Tiger tree root (24), MD5 (16), ED2K (16),
-  BitTorrent info-hash (20), each as a u32 "present" flag then the bytes when present; verified (TRISTATE);
-  the metadata schema URI (CString) and, when it is not empty, the metadata as a CXMLElement (name, value,
-  attributes as a count of name/value pairs, child elements as a count of elements); rating (i32), comments,
-  share tags (CString each); metadata-is-automatic (BOOL) and metadata time (FILETIME); search hits (u32),
-  uploads started (u32), cached preview (BOOL), bogus (BOOL); alternate sources (a count of URL + FILETIME).
+  2 yes; a byte before version 5, 0 = no), expanded (BOOL, version 3+), its sub-folders (count, then each
+  folder), its files (count, then each file).
+- a file: name, index (u32), size (u64; u32 before version 17), last-write time (FILETIME), shared (as for a
+  folder), virtual size (u64, version 21+; then the virtual base (u64) when non-zero), the hashes SHA-1 (20),
+  Tiger tree root (24, version 8+), MD5 (16, 11+), ED2K (16, 11+), BitTorrent info-hash (20, 26+), each as a u32
+  "present" flag then the bytes when present; verified (TRISTATE, 4+); the metadata schema URI (CString) and,
+  when it is not empty, (before version 27: metadata-is-automatic (BOOL) and, when it is not, the metadata time)
+  the metadata as a CXMLElement (name, value, attributes as a count of name/value pairs, child elements as a
+  count of elements); from version 13: rating (i32), comments, share tags (CString, 16+), then since version 27
+  metadata-is-automatic (BOOL) and metadata time (FILETIME), before it the metadata time only for automatic
+  metadata of a rated or commented file; search hits (u32), uploads started (u32), cached preview (BOOL, 14+),
+  bogus (BOOL, 20+); alternate sources (version 2+: a count of URL + last seen, a FILETIME since version 10,
+  a u32 before).
 
 MFC CArchive primitives are little-endian. A CString is a length prefix (u8; 0xFF then u16; 0xFFFF then u32),
 preceded by FF FE FF when the characters are UTF-16 (the length then counts characters); a count is a u16, or
@@ -42,17 +48,17 @@ from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning
 
 CLIENT = "shareaza"
 ARTEFACT = "Library.dat"
-VERSIONS = range(27, 30)
+VERSIONS = range(1, 30)
 
 TRI_UNKNOWN, TRI_FALSE, TRI_TRUE = 0, 1, 2
 SIZE_UNKNOWN = 0xFFFFFFFFFFFFFFFF
 
-# (hash kind, bytes) in the order CLibraryFile::Serialize writes them.
-HASHES = (("sha1", 20), ("tth", 24), ("md5", 16), ("ed2k", 16), ("btih", 20))
+# (hash kind, bytes, first library version that stores it) in the order CLibraryFile::Serialize writes them.
+HASHES = (("sha1", 20, 1), ("tth", 24, 8), ("md5", 16, 11), ("ed2k", 16, 11), ("btih", 20, 26))
 
 MIN_STRING = 1
 MIN_FOLDER = MIN_STRING + 4 + 4 + 2 + 2
-MIN_FILE = MIN_STRING + 4 + 8 + 8 + 4 + 8 + 4 * len(HASHES) + 4 + MIN_STRING + 4 + 2 + 4 + 8 + 4 * 4 + 2
+MIN_FILE = MIN_STRING + 4 + 4 + 8 + 1 + 4 + MIN_STRING + 4 + 4  # the smallest record any version writes
 MIN_SOURCE = MIN_STRING + 8
 MIN_ATTRIBUTE = 2 * MIN_STRING
 MIN_ELEMENT = 2 * MIN_STRING + 2 + 2
@@ -115,6 +121,13 @@ class _Context:
     shared: bool  # the folder's effective sharing (CLibraryFolder::IsShared)
 
 
+def _tristate(r: Reader, version: int) -> int:
+    """A sharing setting: a TRISTATE (i32) since version 5; before, a byte where 0 meant "not shared"."""
+    if version >= 5:
+        return r.i32()
+    return TRI_UNKNOWN if r.u8() else TRI_FALSE
+
+
 def _decide(setting: int, inherited: bool) -> bool:
     return True if setting == TRI_TRUE else False if setting == TRI_FALSE else inherited
 
@@ -139,7 +152,7 @@ class Library:
             version = r.i32()
             if version not in VERSIONS:
                 yield P2PWarning(
-                    UNSUPPORTED, f"{ARTEFACT}: version {version}; versions 27 to 29 (Shareaza 2.3 on) are read"
+                    UNSUPPORTED, f"{ARTEFACT}: version {version}; versions 1 to 29 (Shareaza's own) are read"
                 )
                 return
             if version >= 29:
@@ -158,10 +171,12 @@ class Library:
     def _folder(self, r: Reader, parent: _Context, counter: list[int], depth: int) -> Iterator[P2PRecord]:
         if depth > MAX_DEPTH:
             raise Corrupt(f"folders nested deeper than {MAX_DEPTH} at offset {r.pos}")
+        v = parent.version
         path = read_cstring(r)
-        setting = r.i32()
-        r.i32()  # expanded in the tree view
-        here = _Context(parent.version, parent.saved, path, _decide(setting, parent.shared))
+        setting = _tristate(r, v)
+        if v >= 3:
+            r.i32()  # expanded in the tree view
+        here = _Context(v, parent.saved, path, _decide(setting, parent.shared))
         declared = read_count(r)
         room = r.fitting(declared, MIN_FOLDER)
         for _ in range(room):
@@ -176,38 +191,50 @@ class Library:
 
     @staticmethod
     def _file(r: Reader, folder: _Context, index: int) -> P2PRecord:
+        v = folder.version
         name = read_cstring(r)
         library_index = r.u32()
-        size = r.u64()
+        size = r.u64() if v >= 17 else r.u32()
         modified = filetime(r.u64())
-        setting = r.i32()
-        if r.u64():
+        setting = _tristate(r, v)
+        if v >= 21 and r.u64():
             r.u64()  # virtual base: where a tagged media file's payload starts
         hashes: dict[str, bytes] = {}
-        for kind, length in HASHES:
-            if r.u32():
+        for kind, length, since in HASHES:
+            if v >= since and r.u32():
                 hashes[kind] = r.take(length)
-        verified = r.i32()
+        verified = r.i32() if v >= 4 else TRI_UNKNOWN
         extra: dict[str, str] = {}
+        automatic = False  # CLibraryFile's constructor default, kept when the file has no metadata
         schema = read_cstring(r)
         if schema:
+            if v < 27:
+                automatic = bool(r.i32())
+                if not automatic:
+                    r.u64()  # metadata time
             _, attributes = read_xml(r)
             extra["schema"] = schema
             extra.update({f"metadata.{key}": value for key, value in attributes.items()})
-        rating = r.i32()
-        comments = read_cstring(r)
-        share_tags = read_cstring(r)
-        r.i32()  # metadata is automatic
-        r.u64()  # metadata time
+        rating, comments, share_tags = 0, "", ""
+        if v >= 13:
+            rating = r.i32()
+            comments = read_cstring(r)
+            share_tags = read_cstring(r) if v >= 16 else ""
+            if v >= 27:
+                r.i32()  # metadata is automatic
+                r.u64()  # metadata time
+            elif automatic and (rating or comments):
+                r.u64()  # metadata time, kept only for rated automatic metadata before version 27
         hits = r.u32()
         uploads = r.u32()
-        r.i32()  # cached preview
-        bogus = r.i32()
-        declared = read_count(r)
+        if v >= 14:
+            r.i32()  # cached preview
+        bogus = r.i32() if v >= 20 else 0
+        declared = read_count(r) if v >= 2 else 0
         room = r.fitting(declared, MIN_SOURCE)
         for _ in range(room):
             read_cstring(r)
-            r.u64()
+            r.take(8 if v >= 10 else 4)  # last seen (a FILETIME since version 10)
         r.all_read(declared, room, MIN_SOURCE, "alternate sources")
         extra.update(
             {
