@@ -1,4 +1,5 @@
-"""Shareaza's library: Library1.dat / Library2.dat (Shareaza writes the two in turn; the newer save time wins).
+"""Shareaza's library: Library1.dat / Library2.dat (Shareaza writes the two in turn and loads the one saved last;
+each is read here, its records carrying its save time).
 
 Layout as Shareaza's published source writes and reads it (Library.cpp CLibrary::Save / Serialize,
 LibraryDictionary.cpp, LibraryMaps.cpp Serialize1, LibraryFolders.cpp, SharedFolder.cpp CLibraryFolder::Serialize,
@@ -129,6 +130,8 @@ def _tristate(r: Reader, version: int) -> int:
 
 
 def _decide(setting: int, inherited: bool) -> bool:
+    """CLibraryFile/CLibraryFolder::IsShared from what the file holds: the own setting, else the nearest folder's,
+    else shared. (Shareaza also withholds files of offline folders and private torrents at run time.)"""
     return True if setting == TRI_TRUE else False if setting == TRI_FALSE else inherited
 
 
