@@ -56,8 +56,8 @@ def triage_cmd(
         str | None,
         typer.Option(
             "--digests",
-            help="Digests to compute, e.g. md5,sha1,sha256 (default: all three; quick profile: MD5 and SHA-256, "
-            "plus SHA-1 when a selected hash set holds it).",
+            help="Digests to compute, e.g. md5,sha1,sha256,ed2k (default: MD5, SHA-1 and SHA-256, and ED2K in the "
+            "full profile; quick profile: MD5 and SHA-256; SHA-1 and ED2K also when a selected hash set holds them).",
         ),
     ] = None,
     stop_at_first_hit: Annotated[
