@@ -183,3 +183,40 @@ def test_a_budget_stops_early_and_states_the_confidence_reached(
     )
     assert result.stopped == "budget" and result.read == 0 and result.reached == 0.0
     assert "in the time allowed" in result.verdict() and "0.0% confidence" in result.verdict()
+
+
+def test_a_dfxml_block_set_finds_its_blocks(tmp_path: Path) -> None:
+    """Block hashes imported from DFXML byte runs (MD5 per 4 KiB, as hashdb writes them) find those blocks on a
+    disk; runs that are not aligned 4 KiB blocks are skipped with one warning, and shared blocks dropped."""
+    import hashlib
+
+    from safenet.hashsets.blocks import import_dfxml_blocks
+
+    rng = random.Random(9)
+    data, other = rng.randbytes(4 * BLOCK), rng.randbytes(2 * BLOCK)
+    shared = data[:BLOCK]
+
+    def runs(blob: bytes) -> str:
+        return "".join(
+            f'<byte_run file_offset="{i * BLOCK}" len="{BLOCK}"><hashdigest type="MD5">'
+            f"{hashlib.md5(blob[i * BLOCK : (i + 1) * BLOCK]).hexdigest()}</hashdigest></byte_run>"
+            for i in range(len(blob) // BLOCK)
+        )
+
+    xml = (
+        '<?xml version="1.0"?><dfxml xmlns="http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML">'
+        f"<fileobject><filename>a.jpg</filename><filesize>{len(data)}</filesize><byte_runs>{runs(data)}"
+        '<byte_run file_offset="100" len="512"><hashdigest type="MD5">' + "0" * 32 + "</hashdigest></byte_run>"
+        f"</byte_runs></fileobject><fileobject><filename>b.jpg</filename><filesize>{2 * BLOCK}</filesize>"
+        f"<byte_runs>{runs(shared + other[BLOCK:])}</byte_runs></fileobject></dfxml>"
+    )
+    source = tmp_path / "blocks.xml"
+    source.write_text(xml)
+    warnings: list[str] = []
+    info = import_dfxml_blocks(source, tmp_path / "set", "dfxml", lambda ref, message: warnings.append(message))
+    assert (info.hash, info.files, info.distinctive_blocks, info.dropped_shared) == ("md5", 2, 3 + 1, 2)
+    assert warnings == ["1 byte runs were not 4 KiB-aligned 4 KiB blocks with an MD5 and were skipped"]
+    image = tmp_path / "disk.bin"
+    image.write_bytes(rng.randbytes(8 * BLOCK) + data + rng.randbytes(8 * BLOCK))
+    hits = read_every_block(image, [BlockSet(tmp_path / "set")])
+    assert [(h.offset, h.file, h.block) for h in hits] == [((8 + i) * BLOCK, "a.jpg", i) for i in (1, 2, 3)]

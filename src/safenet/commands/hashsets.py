@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -11,6 +11,9 @@ from rich.text import Text
 from safenet.commands.common import Exit, HashDb, PdqThreshold, err, fail, out, store, user_errors
 from safenet.evidence.locator import display_safe
 from safenet.hashsets.model import DEFAULT_PDQ_THRESHOLD, HashKind, HashSetError, HashSetInfo, SetKind
+
+if TYPE_CHECKING:  # numpy is not loaded to parse the command line
+    from safenet.hashsets.blocks import BlockSetInfo
 
 hashset_app = typer.Typer(help="Manage the hash-set database (separate from cases).", no_args_is_help=True)
 
@@ -85,6 +88,17 @@ def _report_set(verb: str, info: HashSetInfo, warnings: list[str]) -> None:
     )
 
 
+def _report_blocks(built: BlockSetInfo) -> None:
+    out.print(
+        Text(
+            f"block set {built.name}: {built.files:,} files, {built.sampleable_files:,} sampleable, "
+            f"{built.distinctive_blocks:,} distinctive 4 KiB blocks ({built.hash}; dropped: "
+            f"{built.dropped_not_probative:,} not probative, {built.dropped_shared:,} shared between files, "
+            f"{built.dropped_known_good:,} known-good)"
+        )
+    )
+
+
 @hashset_app.command("build")
 def hashset_build(
     folder: Annotated[Path, typer.Argument(help="Folder of reference images (read only; nothing is copied).")],
@@ -130,14 +144,27 @@ def hashset_build(
             block_warnings = WarningLines()
             built = store(hashdb).build_blocks(folder, name, exclude=tuple(blocks_exclude or ()), warn=block_warnings)
             _print_warnings(block_warnings)
-            out.print(
-                Text(
-                    f"block set {name}: {built.files:,} files, {built.sampleable_files:,} sampleable, "
-                    f"{built.distinctive_blocks:,} distinctive 4 KiB blocks (dropped: {built.dropped_not_probative:,} "
-                    f"not probative, {built.dropped_shared:,} shared between files, {built.dropped_known_good:,} "
-                    "known-good)"
-                )
-            )
+            _report_blocks(built)
+
+
+@hashset_app.command("import-blocks")
+def hashset_import_blocks(
+    path: Annotated[Path, typer.Argument(help="A DFXML file with 4 KiB byte-run MD5s (hashdb, bulk_extractor).")],
+    name: Annotated[str, typer.Option("--name", help="Name of the block set (the hash set's name, if it has one).")],
+    blocks_exclude: Annotated[
+        list[str] | None,
+        typer.Option("--blocks-exclude", help="Drop blocks found in this (known-good) set's block set (repeatable)."),
+    ] = None,
+    hashdb: HashDb = None,
+) -> None:
+    """Import a block set for `safenet sample` from DFXML byte-run hashes."""
+    with user_errors():
+        if not path.is_file():
+            fail(Exit.HASHSET, f"{path} does not exist or is not a file; give the DFXML file to import")
+        warnings = WarningLines()
+        built = store(hashdb).import_blocks(path, name, exclude=tuple(blocks_exclude or ()), warn=warnings)
+        _print_warnings(warnings)
+        _report_blocks(built)
 
 
 @hashset_app.command("list")

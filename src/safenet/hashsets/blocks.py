@@ -27,16 +27,19 @@ On disk a block set is three sorted NumPy arrays in a folder (``hi``/``lo``: the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xxhash
 
+from safenet.hashsets.model import HashSetError
 from safenet.owner_only import write_owner_only
 
 BLOCK = 4096
@@ -53,6 +56,16 @@ def block_hash(block: bytes | memoryview) -> tuple[int, int]:
     """The block's XXH3-128 as (high, low) 64-bit halves."""
     value = xxhash.xxh3_128_intdigest(block)
     return value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
+
+
+def md5_halves(block: bytes | memoryview) -> tuple[int, int]:
+    """The block's MD5 as (high, low) 64-bit halves: the block hash hashdb and DFXML byte runs carry."""
+    value = int.from_bytes(hashlib.md5(block, usedforsecurity=False).digest(), "big")
+    return value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
+
+
+#: Block hash functions by the name a set records (``meta.json``'s ``hash``); every one is 128 bits.
+BLOCK_HASHES: dict[str, Callable[[bytes | memoryview], tuple[int, int]]] = {"xxh3-128": block_hash, "md5": md5_halves}
 
 
 def _entropy(block: bytes | memoryview) -> float:
@@ -107,27 +120,96 @@ class BlockSetInfo:
     dropped_shared: int  # blocks found in more than one file of the set
     dropped_known_good: int  # blocks found in a known-good set
     dropped_not_probative: int  # one value, repeated pattern, low entropy
+    hash: str = "xxh3-128"  # BLOCK_HASHES key
 
 
 def build_block_set(
     files: Iterable[tuple[str, bytes]], target: Path, name: str, known_good: Iterable[BlockSet] = ()
 ) -> BlockSetInfo:
     """Hash the files' blocks, keep the distinctive ones, and write the set into the (new) folder ``target``."""
+
+    def hashed() -> Iterator[tuple[str, int, int, list[tuple[int, int, int]]]]:
+        for relative, data in files:
+            yield relative, len(data), len(data) // BLOCK, list(file_blocks(data))
+
+    return _write_set(hashed(), target, name, "xxh3-128", known_good)
+
+
+def import_dfxml_blocks(
+    source: Path, target: Path, name: str, warn: Callable[[str, str], None], known_good: Iterable[BlockSet] = ()
+) -> BlockSetInfo:
+    """A block set from a DFXML file's per-block hashes (hashdb and bulk_extractor write them): each
+    ``fileobject``'s ``byte_run`` elements of 4096 bytes at a 4 KiB-aligned ``file_offset`` with an MD5
+    ``hashdigest``. The blocks' bytes are not there to judge, so only the sharing and known-good rules apply;
+    other runs are skipped and counted in one warning."""
+    from defusedxml.ElementTree import iterparse  # type: ignore[import-untyped]
+
+    skipped = 0
+
+    def local(tag: str) -> str:
+        return tag.rpartition("}")[2]
+
+    def entries() -> Iterator[tuple[str, int, int, list[tuple[int, int, int]]]]:
+        nonlocal skipped
+        for _event, element in iterparse(str(source), events=("end",)):
+            if local(element.tag) != "fileobject":
+                continue
+            filename, size, blocks = "", 0, []
+            for child in element.iter():
+                tag = local(child.tag)
+                if tag == "filename":
+                    filename = (child.text or "").strip()
+                elif tag == "filesize" and (child.text or "").strip().isdigit():
+                    size = int((child.text or "").strip())
+                elif tag == "byte_run":
+                    digest = _md5_of(child)
+                    offset, length = child.get("file_offset", ""), child.get("len", "")
+                    if len(digest) == 32 and offset.isdigit() and length == str(BLOCK) and int(offset) % BLOCK == 0:
+                        value = int(digest, 16)
+                        blocks.append((int(offset) // BLOCK, value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF))
+                    elif child.find("./*") is not None:
+                        skipped += 1
+            element.clear()
+            yield filename, size, size // BLOCK, blocks
+
+    try:
+        info = _write_set(entries(), target, name, "md5", known_good)
+    except (OSError, ValueError, SyntaxError) as exc:  # ParseError is a SyntaxError; defusedxml's refusals ValueError
+        raise BlockSetError(f"{source} is not a DFXML file Safenet can read block hashes from ({exc})") from exc
+    if skipped:
+        warn("", f"{skipped} byte runs were not 4 KiB-aligned 4 KiB blocks with an MD5 and were skipped")
+    return info
+
+
+def _md5_of(run: Any) -> str:
+    """The MD5 hashdigest of a DFXML byte_run element ("" when it has none)."""
+    for digest in run:
+        if digest.tag.rpartition("}")[2] == "hashdigest" and digest.get("type", "").lower() == "md5":
+            return str(digest.text or "").strip()
+    return ""
+
+
+def _write_set(
+    entries: Iterable[tuple[str, int, int, list[tuple[int, int, int]]]],
+    target: Path,
+    name: str,
+    hash_name: str,
+    known_good: Iterable[BlockSet],
+) -> BlockSetInfo:
+    """Keep the distinctive blocks of (name, size, whole blocks, [(block number, hi, lo)]) entries and write the
+    set. Every known-good set must use the same block hash."""
     names: list[tuple[str, int, int]] = []
     his: list[int] = []
     los: list[int] = []
     where: list[tuple[int, int]] = []
     not_probative = 0
-    for index, (relative, data) in enumerate(files):
-        whole = len(data) // BLOCK
-        kept = 0
-        for number, hi, lo in file_blocks(data):
+    for index, (relative, size, whole, blocks) in enumerate(entries):
+        for number, hi, lo in blocks:
             his.append(hi)
             los.append(lo)
             where.append((index, number))
-            kept += 1
-        not_probative += whole - kept
-        names.append((relative, len(data), whole))
+        not_probative += whole - len(blocks)
+        names.append((relative, size, whole))
     hi_arr = np.array(his, dtype=HASH_DTYPE)
     lo_arr = np.array(los, dtype=HASH_DTYPE)
     where_arr = np.array(where, dtype=WHERE_DTYPE)
@@ -140,6 +222,11 @@ def build_block_set(
     keep = ~shared
     good = np.zeros(len(hi_arr), dtype=bool)
     for other in known_good:
+        if other.info.hash != hash_name:
+            raise BlockSetError(
+                f"the known-good block set {other.info.name} uses {other.info.hash} block hashes, this set "
+                f"{hash_name}: they cannot be compared"
+            )
         good |= other.contains(hi_arr, lo_arr)
     dropped_good = int((good & keep).sum())
     keep &= ~good
@@ -154,6 +241,7 @@ def build_block_set(
         dropped_shared=dropped_shared,
         dropped_known_good=dropped_good,
         dropped_not_probative=not_probative,
+        hash=hash_name,
     )
     target.mkdir(mode=0o700, parents=True)
     for part, array in (("hi", hi_arr), ("lo", lo_arr), ("where", where_arr)):
@@ -176,7 +264,8 @@ def _shared_between_files(hi: np.ndarray, lo: np.ndarray, file: np.ndarray) -> n
     differs = file != first_file
     runs_shared = np.zeros(int(run_id[-1]) + 1, dtype=bool)
     np.logical_or.at(runs_shared, run_id, differs)
-    return runs_shared[run_id]
+    shared: np.ndarray = runs_shared[run_id]
+    return shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +287,9 @@ class BlockSet:
             self.info = BlockSetInfo(**json.loads((folder / "meta.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise BlockSetError(f"the block set at {folder} cannot be read ({exc}); build it again") from exc
-        if not (len(self.hi) == len(self.lo) == len(self.where)):
+        if not (len(self.hi) == len(self.lo) == len(self.where)) or self.info.hash not in BLOCK_HASHES:
             raise BlockSetError(f"the block set at {folder} is inconsistent; build it again")
+        self.hash = BLOCK_HASHES[self.info.hash]
 
     def _positions(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         """For each query, the index of an equal entry, or -1 (runs of equal high halves are walked)."""
@@ -236,7 +326,7 @@ class BlockSet:
         return sum(f.distinctive for f in self.files if f.sampleable) * BLOCK
 
 
-class BlockSetError(Exception):
+class BlockSetError(HashSetError):
     """A block set cannot be built or read; the message says what to do."""
 
 

@@ -127,6 +127,21 @@ class HashSetStore:
         staging.rename(target)
         return info
 
+    def import_blocks(self, source: Path, name: str, *, exclude: Sequence[str] = (), warn: WarnFn) -> BlockSetInfo:
+        """A block set from a DFXML file's 4 KiB byte-run MD5s (``hashsets.blocks.import_dfxml_blocks``); a set
+        of that name imported or built before is replaced. It may stand alone: a hit then cannot be confirmed by
+        a file's exact hash unless a hash set of the same name exists."""
+        from safenet.hashsets.blocks import import_dfxml_blocks
+
+        check_name(name)
+        known_good = [self.block_set(other) for other in exclude]
+        staging = self.root / BLOCKS / f".{name}.{secrets.token_hex(4)}"
+        info = import_dfxml_blocks(source, staging, name, warn, known_good)
+        target = self.root / BLOCKS / name
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return info
+
     def block_set(self, name: str) -> BlockSet:
         """The block set built with the hash set ``name``."""
         from safenet.hashsets.blocks import BlockSet

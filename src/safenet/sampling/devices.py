@@ -75,7 +75,10 @@ def confirm(path: Path, hit: BlockHit, store: HashSetStore, names: Sequence[str]
                     digest.update(chunk)
     except (NotMyFormat, EvidenceError, OSError):
         return None
-    with store.matcher(names) as matcher:
+    exact = [n for n in names if n in {info.name for info in store.list()}]  # an imported block set may stand alone
+    if not exact:
+        return ConfirmedFile(hit.offset, str(item.locator), md5.hexdigest(), sha256.hexdigest(), ())
+    with store.matcher(exact) as matcher:
         found = matcher.lookup(
             [{HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}]
         )[0]

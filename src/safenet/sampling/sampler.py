@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safenet.hashsets.blocks import BLOCK, BlockHit, BlockSet, block_hash
+from safenet.hashsets.blocks import BLOCK, BlockHit, BlockSet
 from safenet.sampling import stats
 from safenet.sampling.media import open_reader
 from safenet.sampling.plan import Region, rounds, total_blocks
@@ -128,12 +128,7 @@ def sample(
             if options.budget_s is not None and time.monotonic() - started > options.budget_s:
                 stopped = "budget"
                 break
-            blocks = reader.read_blocks(offsets)
-            hashes = [block_hash(block) if len(block) == BLOCK else (0, 0) for block in blocks]
-            found: list[BlockHit] = []
-            for block_set in sets:
-                found += block_set.lookup(offsets, hashes)
-            found.sort(key=lambda h: h.offset)
+            found = lookup(sets, offsets, reader.read_blocks(offsets))
             hits += found
             read += len(offsets)
             if on_round is not None:
@@ -160,6 +155,20 @@ def sample(
     )
 
 
+def lookup(sets: Sequence[BlockSet], offsets: list[int], blocks: list[bytes]) -> list[BlockHit]:
+    """The blocks read at ``offsets`` that belong to known files, by offset. Each block is hashed once per block
+    hash the sets use (XXH3-128 for built sets, MD5 for sets imported from DFXML); a short read (the end of the
+    media) never matches."""
+    found: list[BlockHit] = []
+    hashed: dict[str, list[tuple[int, int]]] = {}
+    for block_set in sets:
+        name = block_set.info.hash
+        if name not in hashed:
+            hashed[name] = [block_set.hash(b) if len(b) == BLOCK else (0, 0) for b in blocks]
+        found += block_set.lookup(offsets, hashed[name])
+    return sorted(found, key=lambda h: h.offset)
+
+
 def read_every_block(path: Path, sets: Sequence[BlockSet]) -> list[BlockHit]:
     """The reference the sampler is checked against: every block of every region, hashed and looked up."""
     image_format, regions, _ = regions_of(path)
@@ -169,9 +178,7 @@ def read_every_block(path: Path, sets: Sequence[BlockSet]) -> list[BlockHit]:
         for region in regions:
             for first in range(0, region.blocks, 4096):
                 offsets = [region.offset + (first + i) * BLOCK for i in range(min(4096, region.blocks - first))]
-                hashes = [block_hash(b) if len(b) == BLOCK else (0, 0) for b in reader.read_blocks(offsets)]
-                for block_set in sets:
-                    hits += block_set.lookup(offsets, hashes)
+                hits += lookup(sets, offsets, reader.read_blocks(offsets))
     finally:
         reader.close()
     return sorted(hits, key=lambda h: h.offset)
