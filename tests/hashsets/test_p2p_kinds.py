@@ -196,3 +196,19 @@ def test_hashdeep_reads_a_urn_sha1_column(store: HashSetStore, tmp_path: Path) -
     assert warnings == [] and set(info.digests) == {HashKind.MD5, HashKind.SHA1}
     with store.matcher(["deep"]) as matcher:
         assert matcher.contains([{HashKind.SHA1: hashlib.sha1(data).digest()}]).tolist() == [True]
+
+
+def test_a_set_of_info_hashes_never_blocks_a_digest_choice(store: HashSetStore, tmp_path: Path) -> None:
+    """A set holding only torrents' info-hashes matches P2P records, never a file's digests: --digests md5 with
+    it selected is not "a choice no selected set can match" (no file digest could ever match it)."""
+    root = tmp_path / "exhibit"
+    write(root, "a.jpg", jpeg(3))
+    path = tmp_path / "btih.txt"
+    path.write_text(f"magnet:?xt=urn:btih:{BTIH_A.hex()}&dn=a\n")
+    store.import_file(path, "torrents", kind=SetKind.ILLICIT, warn=Warnings())
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(
+        exhibit="EX1", profile=Profile.QUICK, hashsets=("torrents",), algorithms=("md5",), operator="tester"
+    )
+    outcome = triage(root, case, store, options, None)
+    assert outcome.hits == 0

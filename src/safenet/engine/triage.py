@@ -504,7 +504,7 @@ def _record_authority(case: Case, options: TriageOptions, authority: str) -> Non
 def _unmatchable(sets: Sequence[HashSetInfo], algorithms: Sequence[str]) -> str | None:
     """Why a selected set could never match with these digests (it holds none of them), else None."""
     for info in sets:
-        held = [kind.value for kind in info.digests if kind.exact]
+        held = [kind.value for kind in info.digests if kind.exact and kind.of_files]
         if held and not set(held) & set(algorithms):
             return f"hash set {info.name} holds {', '.join(held)} digests, which --digests leaves out; add {held[0]}"
     return None

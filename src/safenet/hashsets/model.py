@@ -57,6 +57,11 @@ class HashKind(StrEnum):
         """Whether a match means byte-identical content (not a perceptual likeness)."""
         return self not in (HashKind.PDQ, HashKind.VPDQ)
 
+    @property
+    def of_files(self) -> bool:
+        """Whether a found file can carry this kind: every kind but BTIH, which names a torrent (P2P records)."""
+        return self is not HashKind.BTIH
+
 
 PDQ_SIZE = 32
 DIGEST_SIZES: Mapping[HashKind, int] = {
