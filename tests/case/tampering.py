@@ -152,4 +152,15 @@ CATALOGUE: tuple[Tampering, ...] = (
         ),
         "not in the audit log",
     ),
+    Tampering(
+        "add a P2P record of known material",
+        lambda c: _sql(
+            c,
+            "INSERT INTO p2p_records (exhibit_id, run_id, item_id, parser, client, artefact, entry_index, name, "
+            "name_raw, hashes, zone_known, save_path, extra) "
+            "SELECT exhibit_id, run_id, id, 'emule-known-met', 'emule', 'known.met', 0, 'x.jpg', '\"x.jpg\"', "
+            "'{}', 1, '', '{}' FROM items LIMIT 1",
+        ),
+        "p2p_records rows of run",
+    ),
 )
