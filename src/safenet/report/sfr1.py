@@ -85,6 +85,13 @@ ACQUISITION_TEXT = {
 LOGICAL = frozenset({Acquisition.ADB_LOGICAL, Acquisition.AFC, Acquisition.ITUNES_BACKUP, Acquisition.ANDROID_BACKUP})
 UFDR_MISMATCH = "ufdr-hash-mismatch"
 APP_KINDS = (MediaKind.SENT, MediaKind.RECEIVED, MediaKind.CHAT, MediaKind.CAMERA, MediaKind.VAULT)
+APP_KIND_TEXT = {
+    MediaKind.SENT.value: "Sent items (distribution)",
+    MediaKind.RECEIVED.value: "Received media",
+    MediaKind.CHAT.value: "Chat media, direction unknown",
+    MediaKind.CAMERA.value: "Camera folder",
+    MediaKind.VAULT.value: "Photo-vault app folder",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +235,13 @@ def _p2p(report: dict[str, Any], exhibit: str | None) -> dict[str, Any]:
     return {"records": records, "rows": rows}
 
 
+def item_path(item: dict[str, Any]) -> str:
+    """A report item's path as its source names it (the last path layer of its locator: for a phone the path
+    on the phone, e.g. ``CameraRollDomain/Media/DCIM/...``), which the app media table is written against."""
+    paths = [layer["value"] for layer in item["locator"] if layer["kind"] == "path" and "value" in layer]
+    return str(paths[-1] if paths else item["path"])
+
+
 def _app_media(report: dict[str, Any], exhibit: str | None) -> list[dict[str, Any]]:
     """Counted items (A/B/C and other material) by the app media folder they lie in, per kind: sent items first."""
     counts: dict[MediaKind, dict[str, int]] = {kind: dict.fromkeys(COUNTED_GRADES, 0) for kind in APP_KINDS}
@@ -236,7 +250,7 @@ def _app_media(report: dict[str, Any], exhibit: str | None) -> list[dict[str, An
         outcome = (item["grading"] or {}).get("outcome")
         if outcome not in COUNTED_GRADES or exhibit not in (None, item["exhibit"]):
             continue
-        found = classify(item["path"])
+        found = classify(item_path(item))
         if found is not None:
             counts[found.kind][outcome] += 1
             apps[found.kind].add(found.app)
@@ -370,7 +384,8 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
         "total_other_rows": _other_rows(counts["total"]),
         "deduplicated_other_rows": _other_rows(counts["deduplicated"]),
         "counted_codes": list(COUNTED_GRADES),
-        "code_labels": {c: _category_label(c) for c in COUNTED_GRADES},
+        "short_labels": {c: c if c in UK_GRADES else c.capitalize() for c in COUNTED_GRADES},
+        "app_kinds": APP_KIND_TEXT,
         "p2p": _p2p(report, None),
         "app_media": _app_media(report, None),
         "production_indicators": len(indicators.found),
