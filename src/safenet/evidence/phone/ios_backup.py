@@ -53,6 +53,7 @@ MAX_RECORD = 1 << 20  # one MBFile plist; real ones are a few hundred bytes
 MAX_PHOTOS_DB = 256 << 20  # Photos.sqlite is read into memory up to this size
 PHOTOS_DB = ("CameraRollDomain", "Media/PhotoData/Photos.sqlite")
 _FILE_ID = re.compile(r"[0-9a-f]{40}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BATCH = 2000  # manifest rows fetched at a time (the connection is shared with open() under a lock)
 _ROWS = (
     "SELECT rowid, fileID, domain, relativePath, file FROM Files WHERE flags = 1 AND rowid > ? ORDER BY rowid LIMIT ?"
@@ -135,7 +136,7 @@ def unusual_path(relative: str) -> str | None:
         return "absolute path"
     if ".." in relative.split("/"):
         return "'..' component"
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in relative):
+    if _CONTROL.search(relative):
         return "control characters"
     return None
 
@@ -193,6 +194,7 @@ class IosBackupEvidence:
         if not root.is_dir() or root.is_symlink() or not all((root / m).is_file() for m in MARKERS):
             raise NotMyFormat(f"{root} is not an iTunes backup folder")
         self.root = root.resolve()
+        self._root = str(self.root)
         self.locator = Locator.source(str(self.root))
         self._lock = threading.Lock()
         self._problems: list[str] = []
@@ -327,7 +329,7 @@ class IosBackupEvidence:
             shown = display_safe(_text(file_id))[:60]
             warn(EvidenceWarning(RECORD_CODE, f"file record with an invalid fileID ({shown}); not read", loc))
             return None
-        loc = self._path_loc(domain, relative, file_id)
+        loc = self._path_loc(domain, relative, file_id)  # the inode joins it once the record is read
         why = unusual_path(relative)
         if why is not None:
             message = f"relativePath with {why}: kept as the phone's name for the file, read only by its fileID"
@@ -342,7 +344,7 @@ class IosBackupEvidence:
                 warn(EvidenceWarning(RECORD_CODE, f"file record metadata unreadable: {exc}", loc))
         if record is None and self.encrypted:
             return None  # no key to decrypt it with: the warning says why
-        if not self._data_path(file_id).is_file() and not (record is not None and record.size == 0):
+        if not os.path.isfile(self._data_path(file_id)) and not (record is not None and record.size == 0):
             warn(EvidenceWarning(MISSING_CODE, f"the backup holds no data file {file_id[:2]}/{file_id}", loc))
             return None
         note = notes.get(relative[len("Media/") :]) if domain == "CameraRollDomain" else None
@@ -351,7 +353,7 @@ class IosBackupEvidence:
             return Timestamp(value, TimeSource.FS_METADATA, 1.0) if value is not None else None
 
         if record is not None and record.inode is not None:
-            loc = Locator((*loc.layers[:-1], Layer(LayerKind.PATH, loc.leaf.value, record.inode, detail=file_id)))
+            loc = self._device.child(Layer(LayerKind.PATH, loc.leaf.value, record.inode, detail=file_id))
         return Item(
             locator=loc,
             name=relative.rsplit("/", 1)[-1],
@@ -392,6 +394,11 @@ class IosBackupEvidence:
         leaf = layers[2]
         if leaf.kind is not LayerKind.PATH:
             raise EvidenceError(f"{locator} is not a file of the iTunes backup at {self.root}")
+        if self._keys is None and leaf.detail is not None and _FILE_ID.fullmatch(leaf.detail):
+            try:  # a plain backup's file is its fileID's data file: no need to ask the Manifest
+                return self._open_data(leaf.detail)
+            except FileNotFoundError:
+                pass  # an empty file may have no data file: its record says so
         with self._lock:
             if leaf.detail is None:  # named by path alone (a sibling): the record with that Domain/relativePath
                 query = "SELECT fileID, file FROM Files WHERE domain || '/' || relativePath = ? AND flags = 1"
@@ -404,8 +411,15 @@ class IosBackupEvidence:
 
     # --- files -----------------------------------------------------------------------------------------------
 
-    def _data_path(self, file_id: str) -> Path:
-        return self.root / file_id[:2] / file_id
+    def _data_path(self, file_id: str) -> str:
+        return os.path.join(self._root, file_id[:2], file_id)
+
+    def _open_data(self, file_id: str) -> BinaryIO:
+        stream = open_readonly(self._data_path(file_id))
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            stream.close()
+            raise EvidenceError(f"{file_id[:2]}/{file_id} in the backup is not a regular file")
+        return stream
 
     def _open_file(self, file_id: str, blob: object) -> BinaryIO:
         if _FILE_ID.fullmatch(file_id) is None:
@@ -414,16 +428,12 @@ class IosBackupEvidence:
             record = parse_record(blob) if isinstance(blob, bytes) else None
         except ValueError:
             record = None
-        path = self._data_path(file_id)
         try:
-            stream = open_readonly(path)
+            stream = self._open_data(file_id)
         except FileNotFoundError:
             if record is not None and record.size == 0:
                 return io.BytesIO(b"")  # an empty file: backups may store no data file for it
             raise
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            stream.close()
-            raise EvidenceError(f"{file_id[:2]}/{file_id} in the backup is not a regular file")
         if self._keys is None:
             return stream
         if record is not None and record.size == 0 and record.wrapped_key is None:

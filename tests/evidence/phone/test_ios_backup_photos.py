@@ -1,0 +1,92 @@
+"""Photos.sqlite read on its own (the function the backup and the live iOS readers share), and damaged
+encrypted files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from safenet.evidence.model import Credential, CredentialKind, EvidenceWarning, OpenContext
+from safenet.evidence.phone import photos_db
+from safenet.evidence.phone.cbc import DecryptError
+from safenet.evidence.phone.ios_backup import IosBackupEvidence
+from safenet.evidence.phone.photos_db import PhotosDbError, core_data_time, photos_notes
+from tests.evidence.phone.ios_builder import BackupFile, build_backup, photos_sqlite
+
+
+def _db(sql: str) -> bytes:
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(sql)
+    data = conn.serialize()
+    conn.close()
+    return data
+
+
+def test_notes_from_bytes_and_from_a_path_agree(tmp_path: Path) -> None:
+    data = photos_sqlite(
+        [
+            ("DCIM/100APPLE", "IMG_1.JPG", 1, 1, 0.0),
+            ("DCIM/100APPLE/", "IMG_2.JPG", 0, 0, 0.0),
+            ("", "loose.jpg", 0, 1, None),
+        ]
+    )
+    path = tmp_path / "Photos.sqlite"
+    path.write_bytes(data)
+    expected = {
+        "DCIM/100APPLE/IMG_1.JPG": "recently deleted in Photos (ZTRASHEDSTATE); hidden in Photos (ZHIDDEN); "
+        "created 2001-01-01 00:00:00 UTC (ZDATECREATED)",
+        "loose.jpg": "hidden in Photos (ZHIDDEN)",
+    }
+    assert photos_notes(data) == expected
+    assert photos_notes(path) == expected
+    assert path.read_bytes() == data  # read-only
+
+
+def test_missing_columns_read_as_absent() -> None:
+    data = _db(
+        "CREATE TABLE ZASSET (Z_PK INTEGER PRIMARY KEY, ZDIRECTORY TEXT, ZFILENAME TEXT, ZHIDDEN INTEGER);"
+        "INSERT INTO ZASSET VALUES (1, 'DCIM/100APPLE', 'a.jpg', 1);"
+    )
+    assert photos_notes(data) == {"DCIM/100APPLE/a.jpg": "hidden in Photos (ZHIDDEN)"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"SQLite format 3\x00" + b"\xff" * 200,  # a header and nothing sane after it
+        b"plain text, not a database",
+        _db("CREATE TABLE other (x);"),  # no ZASSET
+        _db("CREATE TABLE t (x); CREATE VIEW ZASSET AS SELECT 1 AS ZFILENAME FROM t;"),  # a view runs SQL: refused
+    ],
+)
+def test_hostile_or_damaged_databases_raise_photos_db_error(data: bytes) -> None:
+    with pytest.raises(PhotosDbError):
+        photos_notes(data)
+
+
+def test_a_query_that_takes_too_much_work_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = photos_sqlite([("DCIM/100APPLE", f"IMG_{n}.JPG", 1, 0, 0.0) for n in range(2000)])
+    monkeypatch.setattr(photos_db, "MAX_STEPS", 5_000)
+    with pytest.raises(PhotosDbError, match="more work"):
+        photos_notes(data)
+
+
+@pytest.mark.parametrize("value", [None, "x", True, 1e300, float("nan")])
+def test_absurd_core_data_times_are_absent(value: object) -> None:
+    assert core_data_time(value) is None
+
+
+def test_a_damaged_encrypted_file_fails_to_open_and_the_rest_read(tmp_path: Path) -> None:
+    files = [BackupFile("HomeDomain", "a.bin", b"a" * 100), BackupFile("HomeDomain", "b.bin", b"b" * 100)]
+    built = build_backup(tmp_path / "backup", files, "pw")
+    damaged = built.root / files[0].id[:2] / files[0].id
+    damaged.write_bytes(damaged.read_bytes()[:-16] + bytes(16))  # last block replaced: the padding breaks
+    evidence = IosBackupEvidence(built.root, OpenContext((Credential(CredentialKind.PASSWORD, "pw"),)))
+    warnings: list[EvidenceWarning] = []
+    items = {i.locator.leaf.value: i for i in evidence.items(warnings.append)}
+    with pytest.raises(DecryptError, match="padding"):
+        evidence.open(items["HomeDomain/a.bin"].locator)
+    with evidence.open(items["HomeDomain/b.bin"].locator) as stream:
+        assert stream.read() == b"b" * 100
