@@ -17,6 +17,7 @@ from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
+from safenet.report.charging import charging_data, render_charging_html
 from safenet.report.data import report_data
 from safenet.report.sfr1 import render_sfr1_html, sfr1_data
 from tests.builders import jpeg, write
@@ -79,6 +80,9 @@ def test_other_material_is_counted_apart_from_abc(case: Case) -> None:
         line = f"{label} {still} 0 no videos {row['total']} {row['min_total']}"
         assert text.count(line) == 3, line  # the exhibit, all copies, copies counted once
     assert "Category A 1 0 no videos 1 1" in text and "All categories 2 0 no videos 2" in text
+    charging = _html_text(render_charging_html(charging_data(case, report)))  # the charging summary says so too
+    assert "1 prohibited (non-photographic) image(s), counted apart as other material." in charging
+    assert "1 item(s) of extreme pornography, counted apart as other material." in charging
 
 
 def test_examiner_grade_codes_include_other_material() -> None:
