@@ -374,7 +374,7 @@ class IosDouble:
                 return self._status(AFC_PERM_DENIED)
             if path is None or not path.is_file():
                 return self._status(AFC_OBJECT_NOT_FOUND)
-            handle = len(handles) + 1
+            handle = max(handles, default=0) + 1  # never a number still open (handles close out of order)
             handles[handle] = path.open("rb")
             return FILE_OPEN_RES, struct.pack("<Q", handle)
         if op == READ:

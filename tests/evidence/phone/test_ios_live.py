@@ -31,7 +31,7 @@ from safenet.engine.executor_kind import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import EvidenceWarning, OpenContext, SourceLost, TimeSource
+from safenet.evidence.model import EvidenceError, EvidenceWarning, OpenContext, SourceLost, TimeSource
 from safenet.evidence.phone import afc, afc_photos, ios_live
 from safenet.evidence.phone.devices import AUTHORISED, UNAUTHORISED
 from safenet.evidence.phone.identity import Acquisition, from_details
@@ -125,7 +125,10 @@ def read_only(requests: list[str]) -> bool:
     return True
 
 
-def run(phone: Phone, known: VicsSet | None = None, resume: bool = False) -> tuple[Case, TriageOutcome]:
+def run(
+    phone: Phone, known: VicsSet | None = None, resume: bool = False, executor: ExecutorKind = ExecutorKind.INLINE
+) -> tuple[Case, TriageOutcome]:
+    """Triage the phone; inline by default, so that where a disconnect cuts is the same on every run."""
     tmp = phone.tmp
     store = HashSetStore(tmp / "hashdb")
     names: tuple[str, ...] = ()
@@ -138,7 +141,7 @@ def run(phone: Phone, known: VicsSet | None = None, resume: bool = False) -> tup
         profile=Profile.STANDARD,
         hashsets=() if resume else names,
         operator="tester",
-        executor=ExecutorKind.INLINE,  # one item at a time: where the cut falls is the same on every run
+        executor=executor,
         resume=resume,
     )
     return case, triage(as_source(f"ios://{UDID}"), case, store, options)
@@ -158,7 +161,7 @@ def warnings_of(case: Case) -> list[WarningRow]:
 def test_triage_streams_the_media_domain_hashes_matches_and_records_the_phone(phone: Phone) -> None:
     known = VicsSet()
     known.add(jpeg(2), 1)  # the recently deleted picture is known
-    case, outcome = run(phone, known)
+    case, outcome = run(phone, known, executor=ExecutorKind.THREADS)  # two threads reading through one session
     assert outcome.status is RunStatus.COMPLETED
     assert warnings_of(case) == []
     rows = rows_by_path(case)
@@ -298,9 +301,22 @@ def test_devices_lists_a_trusted_phone_with_its_identity_and_an_untrusted_one_wi
     assert "lockdown:Pair" not in phone.double.requests  # listing never raises the Trust prompt
 
 
-def test_devices_without_usbmuxd_is_an_empty_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_devices_without_usbmuxd_is_one_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", str(tmp_path / "no-such-socket"))
-    assert ios_live.list_ios_devices() == []
+    with pytest.raises(EvidenceError, match=r"^cannot reach usbmuxd .*: install and start usbmuxd, then run again$"):
+        ios_live.list_ios_devices()
+
+
+def test_safenet_devices_lists_the_phone(
+    phone: Phone, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safenet.evidence.phone import android_live
+
+    monkeypatch.setattr(android_live, "list_android_devices", list)  # no adb server in this test
+    assert main(["devices", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["platform"], row["ident"], row["state"]) == ("ios", UDID, "authorised")
+    assert row["identity"]["serial"] == "F2LLIVESERIAL" and row["identity"]["udid"] == UDID
 
 
 @pytest.mark.parametrize(

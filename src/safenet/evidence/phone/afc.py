@@ -323,15 +323,16 @@ class _AfcRaw(io.RawIOBase):
 def list_devices() -> list[tuple[str, bool | None, dict[str, Any]]]:
     """``(udid, paired, lockdown values)`` per device usbmuxd lists; paired None when lockdownd did not answer.
 
-    ``autopair=False``: listing never asks a device to pair (no Trust prompt). No usbmuxd: an empty list.
+    ``autopair=False``: listing never asks a device to pair (no Trust prompt). No usbmuxd: EvidenceError with
+    the sentence saying so (``safenet devices`` prints it as a note and still lists Android phones).
     """
     from pymobiledevice3.exceptions import ConnectionFailedToUsbmuxdError
 
     loop = _Loop()
     try:
         return loop.run(_list())
-    except ConnectionFailedToUsbmuxdError:
-        return []
+    except ConnectionFailedToUsbmuxdError as exc:
+        raise _open_error("", exc) from exc
     finally:
         loop.stop()
 

@@ -229,7 +229,7 @@ def open_device(ident: str, context: OpenContext) -> IosLiveEvidence:
 def list_ios_devices() -> list[DeviceRow]:
     """The iOS devices usbmuxd lists, for ``safenet devices``: authorised (paired, with identity) or not.
 
-    Listing never asks a device to pair, so it shows no Trust prompt. No usbmuxd running: no iOS devices.
+    Listing never asks a device to pair, so it shows no Trust prompt. No usbmuxd running: EvidenceError.
     """
     from safenet.evidence.phone.afc import list_devices
 
