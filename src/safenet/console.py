@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from safenet.case.activity import client_label
 from safenet.engine.events import Hit, KnownRecord
 from safenet.evidence.locator import display_safe
 from safenet.report.summary import COLUMNS, CaseSummary, CategoryRow
@@ -96,7 +97,8 @@ class RichEvents:
         """A P2P record of known material: its own line, never a file hit (the file may be gone)."""
         line = Text()
         line.append("P2P record of known material: ", style="bold magenta")
-        line.append(display_safe(f"{record.client} {record.artefact} record {record.index} '{record.name}'"))
+        what = f"{client_label(record.client)} {record.artefact} record {record.index} '{record.name}'"
+        line.append(display_safe(what))
         line.append(f" → set {display_safe(', '.join(record.hashsets))} category {record.category}", style="bold")
         line.append(f"  ({record.hash_kind})  {display_safe(record.exhibit)}  {record.locator}")
         self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)

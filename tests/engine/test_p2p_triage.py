@@ -264,9 +264,38 @@ def test_authority_on_the_command_line_and_by_case_set(
     assert main(args) == 0
     shown = capsys.readouterr().out
     assert "authority: Warrant 9/2026" in shown and "P2P record of known material" in shown
-    assert "emule known.met record 1 'gone.jpg'" in shown
+    assert "eMule known.met record 1 'gone.jpg' → set known category B" in shown
     assert main(["case", "set", str(folder), "--exhibit", "EX1", "authority=Warrant 10/2026"]) == 0
     case = Case.open_existing(folder)
     assert current_fields(case)[("EX1", "authority")].value == "Warrant 10/2026"
     assert [e["event"] for e in case.audit.entries()].count("case-field-set") == 2
     assert verify_case(case).ok
+
+
+def test_a_torrent_is_matched_by_its_info_hash_and_linked_by_its_md5(tmp_path: Path) -> None:
+    from tests.analysis.p2p.test_bittorrent import single_torrent
+
+    content = jpeg(7)
+    torrent, btih = single_torrent(content)
+    root = tmp_path / "exhibit"
+    write(root, "Users/bob/Downloads/holiday.jpg", content)
+    write(root, "Users/bob/Downloads/holiday.jpg.torrent", torrent)
+    listing = tmp_path / "torrents.txt"
+    listing.write_text(f"magnet:?xt=urn:btih:{btih.hex()}&dn=holiday.jpg\n")
+    store = HashSetStore(tmp_path / "hashdb")
+    store.import_file(listing, "torrents", kind=SetKind.ILLICIT, warn=lambda ref, message: None)
+    case = Case.create_or_open(tmp_path / "case")
+    events = Collect()
+    options = TriageOptions(exhibit="EX1", hashsets=("torrents",), operator="tester")
+    outcome = triage(root, case, store, options, events)
+    assert outcome.hits == 0 and outcome.known_records == 1  # type: ignore[attr-defined]
+    (line,) = events.records
+    assert (line.client, line.artefact, line.hash_kind, line.category) == (
+        "torrent",
+        ".torrent",
+        "btih",
+        "uncategorised",
+    )
+    (view,) = p2p_records(case)
+    assert view.hashes["btih"] == btih.hex() and view.linked_item_id == _item_id(case, "holiday.jpg")
+    assert [(k.hashset, k.hash_kind) for k in view.known] == [("torrents", "btih")]
