@@ -1,0 +1,21 @@
+"""The grade API takes the other-material codes (prohibited, extreme) like A/B/C; the reports count them apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from safenet.report.data import report_data
+from tests.web.conftest import Browser, Built
+
+
+def test_other_material_grades_through_the_api(app: FastAPI, login: Callable[[str], Browser], built: Built) -> None:
+    alice = login("alice")
+    big, other = built.ids["dup-big.jpg"], built.ids["other.jpg"]
+    assert alice.api("/api/grade", {"grade": "prohibited", "item_ids": [big]}).status_code == 200
+    assert alice.api("/api/grade", {"grade": "extreme", "item_ids": [other]}).status_code == 200
+    assert alice.api("/api/grade", {"grade": "bogus", "item_ids": [other]}).status_code == 422
+    total = report_data(app.state.web.case)["counts"]["total"]
+    assert {r["category"]: r["total"] for r in total["other_material"]} == {"prohibited": 1, "extreme": 1}
+    assert sum(r["total"] for r in total["rows"]) == total["totals"]["total"] == 1  # only the trusted A item
