@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,14 +49,14 @@ def zip_of(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def tar_of(members: dict[str, bytes], gz: bool) -> bytes:
+def tar_of(members: dict[str, bytes], gz: bool, compress: Callable[[bytes], bytes] = gzip.compress) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size, info.mtime = len(data), 1_700_000_000
             tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buf.getvalue()) if gz else buf.getvalue()
+    return compress(buf.getvalue()) if gz else buf.getvalue()
 
 
 def listing(evidence: FfsEvidence) -> tuple[list[Item], list[EvidenceWarning]]:
@@ -91,10 +94,14 @@ def test_ios_zip_is_a_phone_with_device_paths(tmp_path: Path) -> None:
             assert stream.read() == IOS[stored]
 
 
-@pytest.mark.parametrize("gz", [False, True])
-def test_android_tar_with_identity_from_build_prop(tmp_path: Path, gz: bool) -> None:
-    path = tmp_path / ("ffs.tar.gz" if gz else "ffs.tar")
-    path.write_bytes(tar_of(ANDROID, gz))
+@pytest.mark.parametrize(
+    ("suffix", "compress"), [("", None), (".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)]
+)
+def test_android_tar_with_identity_from_build_prop(
+    tmp_path: Path, suffix: str, compress: Callable[[bytes], bytes] | None
+) -> None:
+    path = tmp_path / f"ffs.tar{suffix}"
+    path.write_bytes(tar_of(ANDROID, compress is not None, compress or gzip.compress))
     evidence = open_source(path)
     assert isinstance(evidence, FfsEvidence)
     phone = from_details(evidence.describe().details)
