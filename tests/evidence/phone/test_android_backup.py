@@ -265,6 +265,7 @@ def test_other_files_are_not_mine_and_bad_headers_are_one_sentence(tmp_path: Pat
         (b"ANDROID BACKUP\n5\n1\nAES-256\nzz\n", "salt is not hexadecimal"),
         (b"ANDROID BACKUP\n5", "cut off or damaged at its version line"),
         (b"ANDROID BACKUP\n5\n1\nAES-256\n00\n00\n99999999999\n", "round count"),
+        (b"ANDROID BACKUP\n5\n1\nAES-256\n00\n00\n10\n0011\n" + b"00" * 48 + b"\n", "impossible length"),
     ):
         path = tmp_path / "bad.ab"
         path.write_bytes(header)

@@ -173,8 +173,11 @@ def test_hostile_paths_are_warned_and_never_leave_the_package(tmp_path: Path) ->
     assert not (tmp_path.parent / "outside.jpg").exists() and not (tmp_path.parent / "climb.jpg").exists()
 
 
-def test_a_zip_without_report_is_not_a_ufdr(tmp_path: Path) -> None:
+def test_a_zip_without_report_is_not_a_ufdr_nor_a_damaged_one(tmp_path: Path) -> None:
     path = tmp_path / "plain.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("photos/a.jpg", jpeg(1))
     assert open_source(path).NAME == "file"
+    cut = tmp_path / "cut.ufdr"  # no directory to read: left to the archive producer, which recovers members
+    cut.write_bytes(sample().build()[:-200])
+    assert open_source(cut).NAME == "file"

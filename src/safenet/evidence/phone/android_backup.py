@@ -123,8 +123,6 @@ def master_key(header: Header, password: str) -> tuple[bytes, bytes] | None:
         forms.append((_eight_bit, lambda raw: raw))
     for password_bytes, checksum_input in forms:
         user_key = _pbkdf2(password_bytes(password), header.user_salt, header.rounds)
-        if len(header.master_blob) % _BLOCK or not header.master_blob:
-            return None
         plain = _unpad(AES.new(user_key, AES.MODE_CBC, header.user_iv).decrypt(header.master_blob))
         parts = _parse_blob(plain) if plain is not None else None
         if parts is None:
@@ -173,6 +171,8 @@ def read_header(fp: BinaryIO) -> Header:
     if not 1 <= rounds <= _MAX_ROUNDS:
         raise EvidenceError(f"the Android backup's PBKDF2 round count {display_safe(rounds_text)!r} is implausible")
     user_iv, blob = _hex(fp, "IV"), _hex(fp, "master key")
+    if len(user_iv) != _BLOCK or not blob or len(blob) % _BLOCK:
+        raise EvidenceError("the Android backup header's IV or encrypted master key has an impossible length")
     return Header(
         version, compressed_text == "1", encryption, fp.tell(), user_salt, checksum_salt, rounds, user_iv, blob
     )

@@ -150,11 +150,11 @@ class FfsEvidence:
         self._tar: _Tar | None = None
         prop = ""
         if looks_like_zip(self.path):
-            try:
-                entries = central_entries(self.path)
-            except EvidenceError as exc:
+            try:  # the first names decide; the whole directory is read only for a phone
+                layout = find_layout(e.name for e in central_entries(self.path, PROBE_NAMES))
+                entries = central_entries(self.path) if layout is not None else []
+            except EvidenceError as exc:  # a damaged zip: the archive producer recovers what it can
                 raise NotMyFormat(f"{path}: {exc}") from exc
-            layout = find_layout(e.name for e in entries[:PROBE_NAMES])
             if layout is not None:
                 self._zip = ZipFiles(self.path, entries)
                 prop = self._zip_build_prop(layout)

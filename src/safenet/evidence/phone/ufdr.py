@@ -233,7 +233,10 @@ class UfdrEvidence:
         if st is None or not stat.S_ISREG(st.st_mode) or not looks_like_zip(path):
             raise NotMyFormat(f"{path} is not a UFDR package")
         self.path = path.resolve()
-        entries = central_entries(self.path)
+        try:
+            entries = central_entries(self.path)
+        except EvidenceError as exc:  # a damaged zip: the archive producer recovers what it can
+            raise NotMyFormat(f"{path}: {exc}") from exc
         by_name = {_slashes(e.name): e for e in entries if not e.is_dir}
         report_entry = by_name.get(REPORT)
         if report_entry is None:
