@@ -19,6 +19,7 @@ import pytest
 
 from safenet.analysis.filetype import UNKNOWN
 from safenet.analysis.p2p.model import P2PRecord, SearchTerm
+from safenet.case import activity
 from safenet.case.activity import p2p_records, search_term_count, search_terms
 from safenet.case.recorder import record_results
 from safenet.case.records import ItemRecord, ItemStatus, P2PFound, WorkResult
@@ -65,7 +66,11 @@ def _ids(case: Case) -> dict[tuple[str, str], int]:
         return {(label, name): item_id for label, name, item_id in rows}
 
 
-def test_links_follow_the_exhibit_and_the_strongest_content_digest(case: Case, tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [500, 1], ids=["by-value", "one-pass"])
+def test_links_follow_the_exhibit_and_the_strongest_content_digest(
+    case: Case, tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(activity, "_CHUNK", chunk)  # many digests are looked up in one pass, a few by value
     one, two = tmp_path / "one", tmp_path / "two"
     write(one, "a.jpg", A)
     write(one, "copy/a-again.jpg", A)  # a second copy: the first recorded is named

@@ -16,8 +16,9 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from safenet.case.schema import Exhibit, ItemRow, P2PFindingRow, P2PRecordRow, SearchTermRow
@@ -195,15 +196,25 @@ def _links(s: Session, records: list[tuple[int, int, dict[str, str]]]) -> dict[i
         for record_id, exhibit_id, hashes in records:
             if record_id not in out and (digest := hashes.get(kind)):
                 wanted[(exhibit_id, digest)].append(record_id)
-        keys = sorted(wanted)
-        for start in range(0, len(keys), _CHUNK):
-            part = keys[start : start + _CHUNK]
-            query = (
-                select(ItemRow.id, ItemRow.exhibit_id, column)
-                .where(column.in_(sorted({digest for _, digest in part})))
-                .order_by(ItemRow.id)
-            )
+        for query in _candidates(column, wanted):
             for item_id, exhibit_id, digest in s.execute(query):
                 for record_id in wanted.get((exhibit_id, digest), ()):
                     out.setdefault(record_id, item_id)
     return out
+
+
+def _candidates(column: Any, wanted: dict[tuple[int, str], list[int]]) -> list[Select[Any]]:
+    """Queries for the items that may carry the wanted digests, each in item order.
+
+    A few digests: looked up by value. Many (a Shareaza or Ares library names thousands of files): one pass
+    over the exhibits' items that have the digest, since SHA-1 and SHA-256 are not indexed and a query per
+    500 values would read the table again each time.
+    """
+    if not wanted:
+        return []
+    base = select(ItemRow.id, ItemRow.exhibit_id, column)
+    if len(wanted) > _CHUNK:
+        exhibits = sorted({exhibit_id for exhibit_id, _ in wanted})
+        return [base.where(ItemRow.exhibit_id.in_(exhibits), column.is_not(None)).order_by(ItemRow.id)]
+    digests = sorted({digest for _, digest in wanted})
+    return [base.where(column.in_(digests)).order_by(ItemRow.id)]
