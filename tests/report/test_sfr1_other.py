@@ -80,6 +80,8 @@ def test_other_material_is_counted_apart_from_abc(case: Case) -> None:
         line = f"{label} {still} 0 no videos {row['total']} {row['min_total']}"
         assert text.count(line) == 3, line  # the exhibit, all copies, copies counted once
     assert "Category A 1 0 no videos 1 1" in text and "All categories 2 0 no videos 2" in text
+    for label in ("Prohibited images (non-photographic)", "Extreme pornography"):  # date rows: exhibit, all
+        assert text.count(f"{label} 20") == 2 and text.count(f"{label} none counted") == 0, label
     charging = _html_text(render_charging_html(charging_data(case, report)))  # the charging summary says so too
     assert "1 prohibited (non-photographic) image(s), counted apart as other material." in charging
     assert "1 item(s) of extreme pornography, counted apart as other material." in charging

@@ -293,12 +293,15 @@ def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any]) -> list
 
 def _date_ranges(items: list[dict[str, Any]], exhibit: str | None) -> list[dict[str, Any]]:
     """First and last last-modified time of the items counted in each category (of one exhibit, or all), from
-    the JSON report's items: times whose zone is known in UTC, the others apart as local time, zone unknown."""
+    the JSON report's items: times whose zone is known in UTC, the others apart as local time, zone unknown.
+    Other material (prohibited, extreme) has rows only where some is counted."""
     rows = []
-    for category in UK_GRADES:
+    for category in COUNTED_GRADES:
         counted = [
-            i for i in items if (i["grading"] or {}).get("category") == category and exhibit in (None, i["exhibit"])
+            i for i in items if (i["grading"] or {}).get("outcome") == category and exhibit in (None, i["exhibit"])
         ]
+        if not counted and category not in UK_GRADES:
+            continue
         ranges = []
         for zone_known, zone in ((True, "UTC"), (False, "local time of the device, zone unknown")):
             times = sorted(
@@ -309,7 +312,8 @@ def _date_ranges(items: list[dict[str, Any]], exhibit: str | None) -> list[dict[
             if times:
                 ranges.append({"first": _when(times[0]), "last": _when(times[-1]), "zone": zone})
         no_time = sum(1 for i in counted if not i["modified"])
-        rows.append({"category": category, "counted": bool(counted), "ranges": ranges, "no_time": no_time})
+        row = {"category": category, "label": _category_label(category), "counted": bool(counted)}
+        rows.append({**row, "ranges": ranges, "no_time": no_time})
     return rows
 
 
