@@ -53,7 +53,7 @@ MAX_PAYLOAD = 1024 * 1024
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
 SYNC_DATA_MAX = 64 * 1024
 HEADER = struct.Struct("<6I")
-FEATURES = "shell_v1,cmd,stat_v2,ls_v2,fixed_push_mkdir,apex"
+FEATURES = "cmd,stat_v2,ls_v2,fixed_push_mkdir,apex"  # no shell_v2: shell output is raw, then CLSE
 SHARED = ("/sdcard", "/storage/emulated/0", "/storage/self/primary")
 
 DEFAULT_PROPS = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,8 +285,12 @@ def test_no_adb_server_is_one_sentence(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers", [1, 2])
-def test_disconnect_mid_run_then_resume(tmp_path: Path, server: AdbServer, workers: int) -> None:
+@pytest.mark.parametrize("executor", ["inline", "threads", "processes"])
+def test_disconnect_mid_run_then_resume(tmp_path: Path, server: AdbServer, executor: str) -> None:
+    from safenet.engine.executor_kind import ExecutorKind
+
+    kind = ExecutorKind(executor)
+    workers = 1 if kind is ExecutorKind.INLINE else 2
     root = tmp_path / "sdcard"
     expected = {}
     for i in range(60):
@@ -299,7 +304,7 @@ def test_disconnect_mid_run_then_resume(tmp_path: Path, server: AdbServer, worke
     case = Case.create_or_open(tmp_path / "case")
     with PhoneDouble(root, drop_after=total // 3) as double:
         server.connect(double)
-        first = run(double, case, store, workers=workers)
+        first = run(double, case, store, workers=workers, executor=kind)
         assert first.status is RunStatus.INTERRUPTED  # type: ignore[attr-defined]
         warnings = warnings_of(case)
         assert [(w.code, w.locator) for w in warnings] == [("device-disconnected", None)]  # one, not one per item
@@ -313,7 +318,7 @@ def test_disconnect_mid_run_then_resume(tmp_path: Path, server: AdbServer, worke
         double.come_back()  # plugged back in: adb connects again and the run is resumed
         server.disconnect(double)
         server.connect(double)
-        second = run(double, case, store, workers=workers, resume=True)
+        second = run(double, case, store, workers=workers, executor=kind, resume=True)
         assert second.status is RunStatus.COMPLETED  # type: ignore[attr-defined]
         server.disconnect(double)
     items = items_of(case)
@@ -371,3 +376,35 @@ def test_mediastore_rows_are_split_by_column_names_not_commas() -> None:
     assert luhn_ok("490154203237518") and not luhn_ok("490154203237519")
     assert imei_from_parcel(_imei_parcel("490154203237518").decode()) == "490154203237518"
     assert imei_from_parcel(_imei_parcel(None).decode()) == ""
+
+
+@pytest.mark.slow
+def test_hostile_names_round_trip_and_worker_processes_open_the_phone(tmp_path: Path, server: AdbServer) -> None:
+    """Names are the phone's bytes: a newline, a byte that is not UTF-8, a bidi override. Each worker process
+    opens the phone itself from the locator's scheme and serial (the process executor)."""
+    from safenet.engine.executor_kind import ExecutorKind
+
+    root = tmp_path / "sdcard"
+    (root / "DCIM" / "Camera").mkdir(parents=True)
+    names = [b"new\nline.jpg", b"bad\xff.jpg", b"gpj.\xe2\x80\xaeexe.jpg", b"plain.jpg"]
+    expected = {}
+    for i, raw in enumerate(names):
+        data = jpeg(200 + i)
+        (root / "DCIM" / "Camera" / os.fsdecode(raw)).write_bytes(data)
+        expected["/sdcard/DCIM/Camera/" + raw.decode("utf-8", "surrogateescape")] = data
+    case = Case.create_or_open(tmp_path / "case")
+    with PhoneDouble(root) as double:
+        server.connect(double)
+        try:
+            outcome = run(double, case, None, workers=2, executor=ExecutorKind.PROCESSES)
+        finally:
+            server.disconnect(double)
+    assert outcome.status is RunStatus.COMPLETED  # type: ignore[attr-defined]
+    items = items_of(case)
+    assert set(items) == set(expected)
+    assert all(items[p].md5 == hashlib.md5(d).hexdigest() for p, d in expected.items())
+    shown = {row.display for row in items.values()}
+    assert any(s.endswith("/sdcard/DCIM/Camera/new\\nline.jpg") for s in shown)
+    assert any(s.endswith("/sdcard/DCIM/Camera/bad\\xff.jpg") for s in shown)
+    assert any(s.endswith("/sdcard/DCIM/Camera/gpj.\\u202eexe.jpg") for s in shown)
+    assert warnings_of(case) == []
