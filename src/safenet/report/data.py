@@ -48,6 +48,9 @@ def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
 
 
 def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
+    """A record for the JSON report. A record of known material keeps its name and save path out: they are
+    restricted output (``--format restricted``), like search terms; its hashes, counters and matches stay."""
+    known = any(is_hit(m.set_kind, m.category) for m in view.known)
     return {
         "record_id": view.record_id,
         "exhibit": view.exhibit,
@@ -56,7 +59,7 @@ def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
         "artefact_item_id": view.artefact_item_id,
         "artefact_path": view.artefact_display,
         "index": view.index,
-        "name": view.name,
+        "name": None if known else view.name,
         "size": view.size,
         "hashes": view.hashes,
         "shared": view.shared,
@@ -68,9 +71,9 @@ def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
         "completed_at": iso_time(view.completed_at, view.zone_known),
         "last_shared": iso_time(view.last_shared, view.zone_known),
         "zone_known": view.zone_known,
-        "save_path": view.save_path,
+        "save_path": None if known else view.save_path,
         "linked_item_id": view.linked_item_id,
-        "known_material": any(is_hit(m.set_kind, m.category) for m in view.known),
+        "known_material": known,
         "known": [
             {
                 "hashset": m.hashset,
