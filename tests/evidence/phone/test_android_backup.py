@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import tarfile
 import zlib
 from pathlib import Path
@@ -321,3 +322,24 @@ def test_master_keys_of_real_device_backups(tmp_path: Path, vector: str, passwor
     assert evidence.describe().details["acquisition.note"].startswith("encrypted (AES-256)")
     with pytest.raises(EvidenceError, match="does not open"):
         AndroidBackupEvidence(path, with_password(password + "x"))
+
+
+@pytest.mark.parametrize(("compressed", "password"), [(False, None), (True, None), (True, PASSWORD)])
+def test_seeded_random_damage_to_the_body_never_raises(tmp_path: Path, compressed: bool, password: str | None) -> None:
+    rng = random.Random(14)
+    built = build_ab(members(), compressed=compressed, password=password)
+    for n in range(25):
+        damaged = bytearray(built.data)
+        for _ in range(rng.randint(1, 6)):
+            damaged[rng.randrange(built.header_end, len(damaged))] = rng.randrange(256)
+        path = tmp_path / f"d{n}.ab"
+        path.write_bytes(bytes(damaged))
+        evidence = AndroidBackupEvidence(path, with_password(password) if password else None)
+        items, warnings = listing(evidence)
+        assert all(w.code in ("android-backup-damaged", "suspicious-member-name") for w in warnings)
+        for item in items:
+            try:
+                with evidence.open(item.locator) as stream:
+                    stream.read()
+            except EvidenceError:
+                pass  # recorded by the engine as this item's read error

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import random
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from safenet.case.store import Case
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import EvidenceWarning, Item
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
 from safenet.evidence.phone.ffs import FfsEvidence
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.registry import open_source
@@ -164,3 +165,23 @@ def test_triage_end_to_end(tmp_path: Path) -> None:
     with case.sessions() as s:
         rows = {Locator.from_json(r.locator).leaf.value: r.sha256 for r in s.scalars(select(ItemRow))}
     assert rows["/data/media/0/DCIM/Camera/PXL_1.jpg"] == hashlib.sha256(jpeg(3)).hexdigest()
+
+
+def test_seeded_random_damage_never_raises(tmp_path: Path) -> None:
+    rng = random.Random(14)
+    for n, data in enumerate([tar_of(ANDROID, gz=True)] * 15 + [zip_of(ANDROID)] * 15):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            damaged[rng.randrange(20, len(damaged))] = rng.randrange(256)
+        path = tmp_path / f"d{n}"
+        path.write_bytes(bytes(damaged))
+        evidence = open_source(path)
+        if not isinstance(evidence, FfsEvidence):
+            continue  # damage hid the layout: a plain file
+        items, _ = listing(evidence)
+        for item in items:
+            try:
+                with evidence.open(item.locator) as stream:
+                    stream.read()
+            except EvidenceError:
+                pass  # recorded by the engine as this item's read error

@@ -4,6 +4,7 @@ digests cross-checked after hashing, and hostile reports."""
 from __future__ import annotations
 
 import hashlib
+import random
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -181,3 +182,32 @@ def test_a_zip_without_report_is_not_a_ufdr_nor_a_damaged_one(tmp_path: Path) ->
     cut = tmp_path / "cut.ufdr"  # no directory to read: left to the archive producer, which recovers members
     cut.write_bytes(sample().build()[:-200])
     assert open_source(cut).NAME == "file"
+
+
+def test_only_tagged_files_are_listed_and_huge_elements_are_refused(tmp_path: Path) -> None:
+    ufdr = sample()
+    decoded = '<decodedData><model type="Attachment"><file path="/not/listed.jpg" size="1" /></model></decodedData>'
+    path = write(tmp_path, ufdr, ufdr.report_xml().replace("</project>", decoded + "</project>"))
+    evidence = open_source(path)
+    assert isinstance(evidence, UfdrEvidence) and [f.path for f in evidence.report.files] == [CAMERA, WHATSAPP, DELETED]
+    huge = ufdr.report_xml().replace("<![CDATA[Samsung]]>", "x" * (17 << 20))
+    evidence = open_source(write(tmp_path, ufdr, huge, "huge.ufdr"))
+    assert isinstance(evidence, UfdrEvidence) and evidence.refused is not None and "16 MiB" in evidence.refused
+
+
+def test_seeded_random_damage_to_the_report_never_raises(tmp_path: Path) -> None:
+    rng = random.Random(14)
+    report = sample().report_xml().encode()
+    for n in range(40):
+        damaged = bytearray(report)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        if n % 4 == 0:
+            damaged = damaged[: rng.randrange(len(damaged))]
+        path = write(tmp_path, sample(), damaged.decode("latin-1"), f"d{n}.ufdr")
+        evidence = open_source(path)
+        assert isinstance(evidence, UfdrEvidence)
+        items, _ = listing(evidence)
+        for item in items:
+            with evidence.open(item.locator) as stream:
+                stream.read()

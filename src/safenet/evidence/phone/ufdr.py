@@ -144,7 +144,11 @@ def _listed(elem: ET.Element) -> Listed | None:
 
 
 class RefusedXml(ValueError):
-    """The report declares a DTD or entities: never expanded (billion laughs, external entities)."""
+    """The report declares a DTD or entities (never expanded: billion laughs, external entities), or one element
+    of it is larger than any real report's."""
+
+
+_ELEMENT_MAX = 16 << 20  # characters of text held for one file, section or extraction element
 
 
 class _Parser:
@@ -154,13 +158,13 @@ class _Parser:
     ``metadata`` section or an ``extractionInfo`` is ever held in memory, one at a time.
     """
 
-    _WANTED = frozenset({"file", "metadata", "extractionInfo"})
-
     def __init__(self, report: Report) -> None:
         self.report = report
         self.depth = 0
         self.builder: ET.TreeBuilder | None = None
         self.built_at = 0  # depth of the subtree's root
+        self.held = 0  # characters of text in it
+        self.parent = ""  # the top-level element being read (taggedFiles, metadata ...)
         self.expat = expat.ParserCreate(namespace_separator="}")
         self.expat.StartDoctypeDeclHandler = self._refuse
         self.expat.EntityDeclHandler = self._refuse
@@ -173,17 +177,30 @@ class _Parser:
         raise RefusedXml(f"{REPORT} declares a DTD or entities, which Safenet refuses to read")
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
-        self.depth += 1
         tag = _local(name)
+        self.depth += 1
         if self.depth == 1:
             self.report.version = attrs.get("reportVersion", "")
-        if self.builder is None and tag in self._WANTED:
-            self.builder, self.built_at = ET.TreeBuilder(), self.depth
+        elif self.depth == 2:
+            self.parent = tag
+        if self.builder is None and self._wanted(tag):
+            self.builder, self.built_at, self.held = ET.TreeBuilder(), self.depth, 0
         if self.builder is not None:
             self.builder.start(tag, attrs)
 
+    def _wanted(self, tag: str) -> bool:
+        """A listed file (``project/taggedFiles/file``), a top-level section, or an extraction's description."""
+        if tag == "file":
+            return self.depth == 3 and self.parent == "taggedFiles"
+        if tag == "metadata":
+            return self.depth == 2
+        return tag == "extractionInfo"
+
     def _data(self, text: str) -> None:
         if self.builder is not None:
+            self.held += len(text)
+            if self.held > _ELEMENT_MAX:
+                raise RefusedXml(f"an element of {REPORT} holds more than {_ELEMENT_MAX >> 20} MiB of text; refused")
             self.builder.data(text)
 
     def _end(self, name: str) -> None:
