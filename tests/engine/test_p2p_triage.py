@@ -34,6 +34,7 @@ from safenet.engine.triage import OptionsError, RunStatus, TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
+from safenet.report.writers import render_html
 from tests.analysis.p2p.builders_binary import EmuleFile, known_met, search_strings
 from tests.builders import jpeg, md5, write
 from tests.report.test_reports import SCHEMA
@@ -156,8 +157,11 @@ def test_records_are_recorded_matched_linked_and_reported_apart(tmp_path: Path, 
         ("notes.txt", False, None),
     ]
     assert data["totals"]["hits"] == 1  # the record of known material is not a file hit
-    text = json.dumps(data)
-    assert not any(term in text for term in [*TERMS, "gone.jpg"])  # restricted output
+    html = render_html(data)
+    for text in (json.dumps(data), html):
+        assert not any(term in text for term in [*TERMS, "gone.jpg"])  # restricted output
+    assert "P2P clients: 1 records of known material" in html and "2 search terms were recovered" in html
+    assert "known (ed2k)" in html and "not found" in html
     assert verify_case(case).ok
 
 
@@ -242,7 +246,9 @@ def test_authority_is_an_audited_exhibit_field(tmp_path: Path, exhibit: Exhibit)
     fields = current_fields(case)
     assert fields[("EX1", "authority")].value == "Warrant 123/2026 (Westminster MC)"
     assert fields[("EX1", "authority")].user == "tester"
-    assert report_data(case)["exhibits"][0]["authority"] == "Warrant 123/2026 (Westminster MC)"
+    data = report_data(case)
+    assert data["exhibits"][0]["authority"] == "Warrant 123/2026 (Westminster MC)"
+    assert "Authority relied on: Warrant 123/2026 (Westminster MC)" in render_html(data)
     assert verify_case(case).ok
 
 
