@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import plistlib
 import random
 import tarfile
 import zipfile
@@ -30,7 +31,10 @@ from tests.builders import jpeg, png
 IOS = {
     "extraction/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.JPG": jpeg(1),
     "extraction/private/var/mobile/Media/PhotoData/Thumbnails/t.jpg": jpeg(2),
-    "extraction/private/var/root/Library/Lockdown/data_ark.plist": b"<plist/>",
+    "extraction/private/var/root/Library/Lockdown/data_ark.plist": plistlib.dumps({"-DeviceName": "Bob's iPhone"}),
+    "extraction/System/Library/CoreServices/SystemVersion.plist": plistlib.dumps(
+        {"ProductVersion": "16.5", "ProductName": "iPhone OS"}, fmt=plistlib.FMT_BINARY
+    ),
     "readme.txt": b"made by a tool",
 }
 BUILD_PROP = b"# build\nro.product.model=Pixel 7\nro.product.manufacturer=Google\nro.serialno=2A1B3C\n"
@@ -73,6 +77,7 @@ def test_ios_zip_is_a_phone_with_device_paths(tmp_path: Path) -> None:
     description = evidence.describe()
     phone = from_details(description.details)
     assert phone is not None and phone[0].platform == "ios" and phone[1].method is Acquisition.FFS_EXTRACTION
+    assert (phone[0].name, phone[0].os_version) == ("Bob's iPhone", "16.5")
     assert "inferred from the layout" in description.details["ffs.layout"]
     assert description.details["ffs.root"] == "extraction/"
     items, warnings = listing(evidence)
@@ -82,6 +87,7 @@ def test_ios_zip_is_a_phone_with_device_paths(tmp_path: Path) -> None:
         "/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.JPG",
         "/private/var/mobile/Media/PhotoData/Thumbnails/t.jpg",
         "/private/var/root/Library/Lockdown/data_ark.plist",
+        "/System/Library/CoreServices/SystemVersion.plist",
         "readme.txt",  # outside the extraction's folder: kept by its stored name
     }
     assert values["readme.txt"].locator.leaf.detail == "member"

@@ -7,15 +7,17 @@ zip's central directory, or a tar's first headers, must name a phone layout (iOS
 ``sdcard/``, ``data/data/``, ``data/user/0/``). The platform is inferred from that layout, and said so. A
 folder above the layout (``extraction/private/var/...``) is not part of the device path.
 
-Identity comes only from a file that states it and that is cheap to reach: Android's ``system/build.prop``
-(model, manufacturer, serial, version). Nothing else is guessed.
+Identity comes only from files that state it and that are cheap to reach (``IDENTITY_FILES``): Android's
+``system/build.prop`` (model, manufacturer, serial, version); iOS's ``SystemVersion.plist`` (version) and
+Lockdown's ``data_ark.plist`` (the owner-given device name). Nothing else is guessed.
 """
 
 from __future__ import annotations
 
 import io
+import plistlib
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +48,7 @@ from safenet.reasons import reason_of
 PROBE_NAMES = 5000
 PROBE_BYTES = 64 << 20  # ... and no further into a tar: its headers lie between the files' data
 MEMBER = "member"  # PATH detail of a file outside the layout's folder (value: the member name as stored)
-BUILD_PROP = "system/build.prop"
-_BUILD_PROP_MAX = 1 << 20
+_IDENTITY_FILE_MAX = 1 << 20
 _MARKERS = (
     ("/private/var/mobile/", Platform.IOS),
     ("/private/var/root/", Platform.IOS),
@@ -85,14 +86,53 @@ def find_layout(names: Iterator[str]) -> Layout | None:
     return None
 
 
-def build_prop_identity(text: str) -> dict[str, str]:
+def build_prop_identity(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in data.decode("utf-8", "replace").splitlines():
         key, sep, value = line.partition("=")
         field = _BUILD_PROP_KEYS.get(key.strip())
         if sep and field and value.strip():
             out.setdefault(field, value.strip())
     return out
+
+
+def _plist(data: bytes) -> dict[str, object]:
+    try:
+        value = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError, IndexError, KeyError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str:
+    return display_safe(value.strip()) if isinstance(value, str) else ""
+
+
+def system_version_identity(data: bytes) -> dict[str, str]:
+    version = _text(_plist(data).get("ProductVersion"))
+    return {"os_version": version} if version else {}
+
+
+def data_ark_identity(data: bytes) -> dict[str, str]:
+    name = _text(_plist(data).get("-DeviceName"))
+    return {"name": name} if name else {}
+
+
+#: Files that state the device's identity, by path in the file system, with what each gives.
+IDENTITY_FILES: dict[str, Callable[[bytes], dict[str, str]]] = {
+    "system/build.prop": build_prop_identity,
+    "System/Library/CoreServices/SystemVersion.plist": system_version_identity,
+    "private/var/root/Library/Lockdown/data_ark.plist": data_ark_identity,
+}
+
+
+def _identity_reader(name: str) -> Callable[[bytes], dict[str, str]] | None:
+    return next((reader for path, reader in IDENTITY_FILES.items() if name.endswith(path)), None)
+
+
+def _merge(identity: dict[str, str], found: dict[str, str]) -> None:
+    for key, value in found.items():
+        identity.setdefault(key, value)
 
 
 def _compression(path: Path) -> str | None:
@@ -117,23 +157,25 @@ class _Tar:
         decoded = cast(io.BufferedIOBase, OPENERS[self.compression](raw))
         return Body(decoded.read1, budget_for(self.size), raw)
 
-    def probe(self) -> tuple[list[str], str]:
-        """The first member names, and build.prop's text when it is among them (EvidenceError: not a tar)."""
+    def probe(self) -> tuple[list[str], dict[str, str]]:
+        """The first member names, and the identity that identity files among them give (EvidenceError: not a
+        tar)."""
         names: list[str] = []
-        prop = ""
+        identity: dict[str, str] = {}
         try:
             with self.body() as body, open_tar(body) as archive:
                 while len(names) < PROBE_NAMES and (member := archive.next()) is not None:
                     if member.offset > PROBE_BYTES:
                         break
                     names.append(member.name)
-                    if member.isreg() and member.name.endswith(BUILD_PROP) and member.size <= _BUILD_PROP_MAX:
+                    reader = _identity_reader(member.name)
+                    if reader is not None and member.isreg() and member.size <= _IDENTITY_FILE_MAX:
                         data = archive.extractfile(member)
-                        prop = data.read().decode("utf-8", "replace") if data is not None else ""
+                        _merge(identity, reader(data.read() if data is not None else b""))
         except DATA_ERRORS as exc:
             if not names:
                 raise EvidenceError(f"not a readable tar: {reason_of(exc)}") from exc
-        return names, prop
+        return names, identity
 
 
 class FfsEvidence:
@@ -148,7 +190,7 @@ class FfsEvidence:
         self.path = path.resolve()
         self._zip: ZipFiles | None = None
         self._tar: _Tar | None = None
-        prop = ""
+        identity: dict[str, str] = {}
         if looks_like_zip(self.path):
             try:  # the first names decide; the whole directory is read only for a phone
                 layout = find_layout(e.name for e in central_entries(self.path, PROBE_NAMES))
@@ -157,7 +199,7 @@ class FfsEvidence:
                 raise NotMyFormat(f"{path}: {exc}") from exc
             if layout is not None:
                 self._zip = ZipFiles(self.path, entries)
-                prop = self._zip_build_prop(layout)
+                identity = self._zip_identity(layout)
             self.container = "zip"
         else:
             compression = _compression(self.path)
@@ -165,7 +207,7 @@ class FfsEvidence:
                 raise NotMyFormat(f"{path} is neither a zip nor a tar")
             self._tar = _Tar(self.path, compression)
             try:
-                names, prop = self._tar.probe()
+                names, identity = self._tar.probe()
             except EvidenceError as exc:
                 raise NotMyFormat(f"{path}: {exc}") from exc
             layout = find_layout(iter(names))
@@ -173,21 +215,24 @@ class FfsEvidence:
         if layout is None:
             raise NotMyFormat(f"{path} does not hold a phone's file system")
         self.layout = layout
-        self.identity = DeviceIdentity(platform=layout.platform.value, **build_prop_identity(prop))
+        self.identity = DeviceIdentity(platform=layout.platform.value, **identity)
         device = Layer(LayerKind.DEVICE, self.identity.label(), detail=Acquisition.FFS_EXTRACTION.value)
         self.locator = Locator.source(str(self.path)).child(device)
 
-    def _zip_build_prop(self, layout: Layout) -> str:
+    def _zip_identity(self, layout: Layout) -> dict[str, str]:
         assert self._zip is not None
-        wanted = layout.prefix + BUILD_PROP
-        entry = next((e for e in self._zip.entries if e.name == wanted), None)
-        if entry is None or (entry.usize or 0) > _BUILD_PROP_MAX:
-            return ""
-        try:
-            with self._zip.open(entry) as stream:
-                return stream.read(_BUILD_PROP_MAX).decode("utf-8", "replace")
-        except (OSError, EvidenceError):
-            return ""
+        identity: dict[str, str] = {}
+        wanted = {layout.prefix + name: reader for name, reader in IDENTITY_FILES.items()}
+        for entry in self._zip.entries:
+            reader = wanted.get(entry.name)
+            if reader is None or (entry.usize or 0) > _IDENTITY_FILE_MAX:
+                continue
+            try:
+                with self._zip.open(entry) as stream:
+                    _merge(identity, reader(stream.read(_IDENTITY_FILE_MAX)))
+            except (OSError, EvidenceError):
+                continue
+        return identity
 
     def describe(self) -> EvidenceDescription:
         note = f"{self.layout.platform.value} inferred from the layout of the {self.container} file names"
