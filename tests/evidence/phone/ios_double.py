@@ -13,7 +13,8 @@ What is real and what is the double:
 The pair record usbmuxd hands out (``ReadPairRecord``) is the host half of a pairing made by :func:`make_pairing`
 with ``cryptography``: a root CA, a host certificate and key, a device certificate and key (the device side's
 TLS identity). States: ``trusted=False`` (no pair record; ``Pair`` answers PairingDialogResponsePending, as a
-phone showing its Trust prompt does), ``locked=True`` (StartService answers PasswordProtected),
+phone showing its Trust prompt does, until ``accept_pair_after`` requests when set: then it trusts the host that
+asked, and usbmuxd keeps the record the host saves), ``locked=True`` (StartService answers PasswordProtected),
 ``drop_after`` bytes of file data (then the device is unplugged: every connection is cut and usbmuxd stops
 listing it until :meth:`IosDouble.attach`). Every request is logged in ``requests`` so tests can prove that
 nothing but reads was asked of the device.
@@ -128,6 +129,7 @@ class DeviceState:
     trusted: bool = True
     locked: bool = False
     drop_after: int | None = None  # unplug after this many bytes of file data were served
+    accept_pair_after: int | None = None  # untrusted: the owner taps Trust after this many Pair requests
     attached: bool = True
     served: int = 0
     requests: list[str] = field(default_factory=list)  # "lockdown:GetValue", "afc:READ_DIR /DCIM" ...
@@ -154,6 +156,9 @@ class IosDouble:
         self.socket_path, self.pairing, self.state = socket_path, pairing, state
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
+        self._saved: dict[str, Any] | None = None  # a pair record the host gave usbmuxd (SavePairRecord)
+        self._hosts = {pairing.host_record["HostID"]}  # hosts the device trusts
+        self._pair_requests = 0
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._tls.load_cert_chain(pairing.device_cert, pairing.device_key)
         double = self
@@ -243,8 +248,11 @@ class IosDouble:
             return {"DeviceList": attached if state.attached else []}
         if kind == "ReadPairRecord":
             if state.trusted and request.get("PairRecordID") == state.udid:
-                return {"PairRecordData": plistlib.dumps(self.pairing.host_record)}
+                return {"PairRecordData": plistlib.dumps(self._saved or self.pairing.host_record)}
             return {"MessageType": "Result", "Number": 2}
+        if kind == "SavePairRecord" and request.get("PairRecordID") == state.udid:
+            self._saved = plistlib.loads(request["PairRecordData"])
+            return {"MessageType": "Result", "Number": 0}
         return {"MessageType": "Result", "Number": 1}  # BADCOMMAND: nothing else is expected of usbmuxd here
 
     @staticmethod
@@ -291,11 +299,16 @@ class IosDouble:
                 return {"Key": key, "Value": values[key]}, False
             return {"Key": key, "Error": "MissingValue"}, False
         if name == "StartSession":
-            if not state.trusted or request.get("HostID") != self.pairing.host_record["HostID"]:
+            if not state.trusted or request.get("HostID") not in self._hosts:
                 return {"Error": "InvalidHostID"}, False
             return {"SessionID": "5E5510N-0001", "EnableSessionSSL": True}, True
         if name == "Pair":
-            return {"Error": "PairingDialogResponsePending"}, False
+            self._pair_requests += 1
+            if state.accept_pair_after is None or self._pair_requests <= state.accept_pair_after:
+                return {"Error": "PairingDialogResponsePending"}, False
+            self._hosts.add(request["PairRecord"]["HostID"])  # the owner tapped Trust
+            state.trusted = True
+            return {"EscrowBag": b"escrow bag of the test"}, False
         if name == "StartService":
             if not in_session:
                 return {"Error": "InvalidHostID"}, False

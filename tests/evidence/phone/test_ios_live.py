@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -106,6 +107,7 @@ def phone(tmp_path: Path, pairing: Pairing, monkeypatch: pytest.MonkeyPatch) -> 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     monkeypatch.setattr(afc, "PAIR_RECORD_FOLDER", tmp_path / "pair-records")
+    monkeypatch.setattr(afc, "PAIR_WAIT_S", 0)  # an untrusted phone fails at once unless a test waits
     # a unix socket's path is limited to ~100 bytes: a short folder of its own, not pytest's long tmp_path
     with tempfile.TemporaryDirectory(prefix="sn-mux-") as short:
         socket_path = Path(short) / "usbmuxd"
@@ -347,6 +349,21 @@ def test_a_phone_that_cannot_be_read_is_one_sentence_and_exit_3(
         assert not (phone.tmp / "pair-records").exists() or not any((phone.tmp / "pair-records").iterdir())
 
 
+def test_the_owner_tapping_trust_while_the_pairing_waits_lets_the_run_go_on(
+    phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    phone.state.trusted, phone.state.accept_pair_after = False, 1
+    monkeypatch.setattr(afc, "PAIR_WAIT_S", 10)
+    evidence = ios_live.open_device(UDID, OpenContext())
+    assert {i.name for i in evidence.items(lambda w: None)} >= {"IMG_0001.JPG", "IMG_0002.JPG"}
+    assert phone.double.requests.count("lockdown:Pair") == 2  # pending, then accepted on the next ask
+    saved = phone.tmp / "pair-records" / f"{UDID}.plist"
+    assert saved.is_file()  # pymobiledevice3 keeps the new pair record: the next run needs no Trust
+    evidence.session.close()
+    ios_live.open_device(UDID, OpenContext()).session.close()
+    assert phone.double.requests.count("lockdown:Pair") == 2
+
+
 @pytest.mark.slow
 def test_a_phone_unplugged_mid_run_leaves_an_interrupted_run_that_resume_finishes(phone: Phone) -> None:
     known = VicsSet()
@@ -387,3 +404,20 @@ def test_a_lost_session_raises_source_lost_at_once_for_every_later_call(phone: P
     assert lost.value.code == "device-disconnected"
     with pytest.raises(SourceLost):  # no second wait on a device that is gone
         evidence.open(items[1].locator)
+
+
+def test_device_lost_crosses_process_boundaries_with_its_code() -> None:
+    lost = pickle.loads(pickle.dumps(afc.DeviceLost("the iOS device X stopped answering")))  # a worker's error
+    assert isinstance(lost, SourceLost) and lost.code == "device-disconnected"
+    assert str(lost) == "the iOS device X stopped answering"
+
+
+def test_names_with_control_and_bidi_characters_are_kept_as_the_phone_gives_them(phone: Phone) -> None:
+    odd = "IMG_\n\u202egpj.exe"  # a newline, and a right-to-left override that disguises an extension
+    (phone.state.media / "DCIM/100APPLE" / odd).write_bytes(jpeg(9))
+    evidence = ios_live.open_device(UDID, OpenContext())
+    (item,) = [i for i in evidence.items(lambda w: None) if i.name == odd]
+    assert item.locator.leaf.value == f"/DCIM/100APPLE/{odd}"
+    assert str(item.locator).endswith("/DCIM/100APPLE/IMG_\\n\\u202egpj.exe")  # shown escaped, on one line
+    with evidence.open(Locator.from_json(item.locator.to_json())) as stream:
+        assert stream.read() == jpeg(9)

@@ -40,6 +40,10 @@ OP_TIMEOUT_S: Final = 60.0  # one AFC operation (a 4 MiB read at USB 2 speed tak
 READ_CHUNK: Final = 4 << 20  # AFC's own largest single read (pymobiledevice3's MAXIMUM_READ_SIZE)
 SERVICE: Final = "com.apple.afc"
 
+#: How long a device without this computer's pair record is given for its owner to tap Trust (and enter the
+#: passcode) on the prompt the pairing request raises; then the open fails with the sentence saying so.
+PAIR_WAIT_S = 30.0
+
 #: Where pymobiledevice3 keeps its own pair records (None: its default, ``~/.pymobiledevice3``). usbmuxd's
 #: records (``/var/lib/lockdown``) are asked first either way. Tests point this at a scratch folder.
 PAIR_RECORD_FOLDER: Path | None = None
@@ -191,10 +195,10 @@ class AfcSession:
     @classmethod
     def open(cls, udid: str) -> AfcSession:
         """Connect to the device with this UDID: pair record validated (the owner is asked to Trust this
-        computer if it has none, and the call fails at once with a sentence saying so), AFC started."""
+        computer if it has none; no answer within ``PAIR_WAIT_S`` fails with a sentence saying so), AFC started."""
         loop = _Loop()
         try:
-            lockdown, afc = loop.run(_connect(udid))
+            lockdown, afc = loop.run(_connect(udid), timeout=OP_TIMEOUT_S + PAIR_WAIT_S)
         except BaseException as exc:
             loop.stop()
             if isinstance(exc, EvidenceError):
@@ -348,10 +352,10 @@ async def _connect(udid: str) -> tuple[Any, Any]:
 
     if await select_device(udid) is None:
         raise DeviceNotFoundError(udid)
-    # autopair with no wait: a device without this computer's pair record shows its Trust prompt and the
-    # call fails at once (PairingDialogResponsePending); the examiner taps Trust and runs again.
+    # A device without this computer's pair record shows its Trust prompt; the same pairing request is repeated
+    # for PAIR_WAIT_S (pymobiledevice3 asks once a second), then the open fails (PairingDialogResponsePending).
     lockdown = await create_using_usbmux(
-        serial=udid, autopair=True, pair_timeout=0, pairing_records_cache_folder=PAIR_RECORD_FOLDER
+        serial=udid, autopair=True, pair_timeout=PAIR_WAIT_S, pairing_records_cache_folder=PAIR_RECORD_FOLDER
     )
     try:
         afc = AfcService(lockdown, SERVICE)
