@@ -23,7 +23,6 @@ import stat
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -45,11 +44,11 @@ from safenet.evidence.model import (
 )
 from safenet.evidence.phone.cbc import CbcReader, DecryptError, open_decrypted
 from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
+from safenet.evidence.phone.mbfile import FileRecord, parse_record
 from safenet.evidence.phone.photos_db import PhotosDbError, photos_notes
 
 MARKERS = ("Manifest.db", "Info.plist", "Manifest.plist")
 MAX_PLIST = 16 << 20  # Info.plist holds app icons and settings: a few MiB at most
-MAX_RECORD = 1 << 20  # one MBFile plist; real ones are a few hundred bytes
 MAX_PHOTOS_DB = 256 << 20  # Photos.sqlite is read into memory up to this size
 PHOTOS_DB = ("CameraRollDomain", "Media/PhotoData/Photos.sqlite")
 _FILE_ID = re.compile(r"[0-9a-f]{40}")
@@ -64,61 +63,6 @@ RECORD_CODE = "ios-record-invalid"
 MISSING_CODE = "ios-file-missing"
 PATH_CODE = "ios-path-unusual"
 PHOTOS_CODE = "ios-photos-db-unreadable"
-
-
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    """What an MBFile plist says about one file (absent fields are None)."""
-
-    size: int | None
-    modified: datetime | None
-    changed: datetime | None
-    created: datetime | None
-    inode: int | None
-    protection_class: int | None
-    wrapped_key: bytes | None  # the file key wrapped under its protection class key (encrypted backups)
-
-
-def parse_record(blob: bytes) -> FileRecord:
-    """An MBFile from its NSKeyedArchiver binary plist; ValueError when it is not one."""
-    if len(blob) > MAX_RECORD:
-        raise ValueError(f"file record of {len(blob)} bytes is larger than any real one")
-    try:
-        archive = plistlib.loads(blob)
-        objects = archive["$objects"]
-        top = objects[archive["$top"]["root"].data]
-        if not isinstance(top, dict):
-            raise ValueError("root object is not a dictionary")
-        key_ref = top.get("EncryptionKey")
-        wrapped = objects[key_ref.data]["NS.data"] if isinstance(key_ref, plistlib.UID) else None
-    except ValueError:
-        raise
-    except Exception as exc:  # hostile plists fail in many ways (KeyError, IndexError, TypeError ...)
-        raise ValueError(f"not an MBFile record ({type(exc).__name__})") from exc
-    size = _int(top.get("Size"))
-    return FileRecord(
-        size if size is not None and size >= 0 else None,
-        _unix(top.get("LastModified")),
-        _unix(top.get("LastStatusChange")),
-        _unix(top.get("Birth")),
-        _int(top.get("InodeNumber")),
-        _int(top.get("ProtectionClass")),
-        bytes(wrapped) if isinstance(wrapped, bytes | bytearray) else None,
-    )
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _unix(value: object) -> datetime | None:
-    seconds = _int(value)
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _text(value: object) -> str:
