@@ -23,6 +23,7 @@ import json
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,14 +220,16 @@ def test_scripted_charging_case(scripted: Scripted, capsys: pytest.CaptureFixtur
     }
     assert {r["category"]: r["total"] for r in counts["deduplicated"]["rows"]} == {"A": 2, "B": 1, "C": 1}
     known = [r for r in report["p2p_records"] if r["known_material"]]
-    assert [(r["exhibit"], r["name"], r["linked_item_id"]) for r in known] == [("EX1", "gone.jpg", None)]
+    # the record of the gone file: its name is restricted output (null in the JSON), its counters are not
+    assert [(r["exhibit"], r["index"], r["name"], r["linked_item_id"]) for r in known] == [("EX1", 1, None, None)]
+    assert (known[0]["uploaded_bytes"], known[0]["upload_requests"]) == (2048, 2)
     assert report["search_terms_count"] == len(TERMS)
     assert report["totals"]["hits"] == 5  # files only: the record of known material is not a file hit
     sent = [i for i in report["items"] if (found := classify(item_path(i))) and found.kind is MediaKind.SENT]
     assert [(i["exhibit"], i["grading"]["outcome"]) for i in sent] == [("EX3", "A")]
     assert [e["authority"] for e in report["exhibits"]] == ["Warrant W/2026/0042"] * 3
     json_text = json.dumps(report)
-    assert not any(term in json_text for term in TERMS)  # search terms are restricted output
+    assert not any(secret in json_text for secret in (*TERMS, "gone.jpg"))  # restricted output only
 
     html_path, pdf_path = reports / "sfr1.html", reports / "sfr1.pdf"
     _cli(["report", path, "--format", "sfr1-html", "--output", str(html_path)], capsys)
@@ -251,6 +254,11 @@ def test_scripted_charging_case(scripted: Scripted, capsys: pytest.CaptureFixtur
         assert _squash("Acquisition method logical: an iTunes/Finder backup") in squashed
         assert _squash("Acquisition method logical: an Android backup file (.ab)") in squashed
         assert _squash("Authority (power relied on) Warrant W/2026/0042") in squashed
+        for exhibit in report["exhibits"]:  # who examined each exhibit, and when (UTC), as the runs recorded
+            for run in exhibit["runs"]:
+                started, ended = (datetime.fromisoformat(run[k]).astimezone(UTC) for k in ("started_at", "ended_at"))
+                when = f"{started:%Y-%m-%d %H:%M:%S} to {ended:%Y-%m-%d %H:%M:%S}"
+                assert _squash(f"{run['operator']}, {when}, {run['status']}") in squashed
         # limitations
         for label in ("EX2", "EX3"):
             assert _squash(f"Exhibit {label}: a logical acquisition") in squashed

@@ -317,6 +317,10 @@ def _date_ranges(items: list[dict[str, Any]], exhibit: str | None) -> list[dict[
     return rows
 
 
+def _utc(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+
+
 def _when(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
 
@@ -328,6 +332,15 @@ def _exhibit_method(case: Case, exhibit_id: int) -> dict[str, Any]:
         for hs in json.loads(run.hashsets_json):
             sets[f"{hs['name']}:{hs['sha256']}"] = hs
     return {
+        "runs": [
+            {
+                "operator": r.operator,
+                "started": _utc(r.started_at),
+                "ended": _utc(r.ended_at) if r.ended_at else "not finished",
+                "status": r.status,
+            }
+            for r in runs
+        ],
         "tool_versions": sorted({r.tool_version for r in runs}),
         "profiles": sorted({r.profile for r in runs}),
         "hashsets": sorted(sets.values(), key=lambda h: (h["name"], h.get("imported_at", ""))),
