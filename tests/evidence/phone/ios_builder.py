@@ -158,7 +158,7 @@ def keybag(password: str, class_keys: dict[int, bytes], dpic: int = 10, iteratio
     return out
 
 
-def photos_sqlite(assets: list[tuple[str, str, int, int, float]]) -> bytes:
+def photos_sqlite(assets: list[tuple[str, str, int, int, float | None]]) -> bytes:
     """A minimal Photos.sqlite: ZASSET rows of (ZDIRECTORY, ZFILENAME, ZTRASHEDSTATE, ZHIDDEN, ZDATECREATED)."""
     conn = sqlite3.connect(":memory:")
     conn.execute(

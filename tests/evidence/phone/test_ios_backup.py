@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -329,3 +330,19 @@ def test_triage_of_a_backup_hashes_matches_and_records_the_phone(tmp_path: Path,
 
         findings = s.execute(select(Finding.item_id, Finding.category)).all()
     assert findings == [(deleted.id, "A")]
+
+
+def reopen_md5(source: str, locator_json: str, password: str) -> str:
+    """Runs in a fresh (spawned) process: only the path, the locator and the credential cross over."""
+    evidence = open_source(Path(source), with_password(password))
+    with open_locator(evidence, Locator.from_json(locator_json)) as stream:
+        return hashlib.md5(stream.read()).hexdigest()
+
+
+def test_an_encrypted_item_reopens_in_a_fresh_process(tmp_path: Path) -> None:
+    built = build_backup(tmp_path / "backup", phone_files()[:2], PASSWORD)
+    _, items, _ = listing(built.root, with_password(PASSWORD))
+    item = next(i for i in items if i.locator.leaf.value.endswith("IMG_0002.JPG"))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        digest = pool.apply(reopen_md5, (str(built.root), item.locator.to_json(), PASSWORD))
+    assert digest == hashlib.md5(jpeg(2)).hexdigest()
