@@ -241,7 +241,7 @@ class FfsEvidence:
         details["ffs.layout"] = f"{self.layout.platform.value}, inferred from the layout"
         if self.layout.prefix:
             details["ffs.root"] = self.layout.prefix
-        summary = f"phone file-system extraction {display_safe(str(self.path))} ({self.identity.label()})"
+        summary = f"phone file-system extraction {display_safe(str(self.path))} ({display_safe(self.identity.label())})"
         return EvidenceDescription(self.NAME, str(self.path), summary, details)
 
     def _path_layer(self, name: str, offset: int) -> Layer:

@@ -287,7 +287,8 @@ class UfdrEvidence:
         details["ufdr.files_listed"] = str(len(self.report.files))
         if self.refused:
             details["ufdr.report"] = self.refused
-        summary = f"UFDR {display_safe(str(self.path))} ({self.identity.label()}, {len(self.report.files)} files)"
+        device = display_safe(self.identity.label())
+        summary = f"UFDR {display_safe(str(self.path))} ({device}, {len(self.report.files)} files)"
         return EvidenceDescription(self.NAME, str(self.path), summary, details)
 
     def items(self, warn: WarningSink) -> Iterator[Item]:
