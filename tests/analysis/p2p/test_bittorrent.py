@@ -404,7 +404,8 @@ def test_claims_look_at_name_and_first_byte_only() -> None:
     assert registry.claim("resume.dat", b"PK\x03\x04") is None
     assert registry.claim("notes.resume", b"hello") is None
     assert registry.claim("x.torrent", b"<html>") is None
-    assert isinstance(registry.claim("RESUME.DAT", b"d"), UTorrentResume)
+    assert registry.claim("notes.resume", b"done: buy milk") is None  # a 'd' alone is not a dictionary
+    assert isinstance(registry.claim("RESUME.DAT", b"d10:.fileguard"), UTorrentResume)
 
 
 # --- hostile resume data: the records read whole, then a warning --------------------------------------------

@@ -77,6 +77,11 @@ class TorrentInfo:
         return sum(f.length for f in self.files)
 
 
+def _dictionary(head: bytes) -> bool:
+    """Whether the first bytes start a bencoded dictionary with a key (``d`` then a key's length digit)."""
+    return head[:1] == b"d" and head[1:2].isdigit()
+
+
 def _text(value: BValue | None) -> str:
     return decode_text(value) if isinstance(value, bytes) else ""
 
@@ -213,7 +218,7 @@ class TorrentFileParser:
     CLIENT: ClassVar[str] = "torrent"
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower().endswith(".torrent") and head[:1] == b"d"
+        return name.lower().endswith(".torrent") and _dictionary(head)
 
     def parse(self, data: bytes) -> Iterator[P2PEntry]:
         torrent, warnings = read_torrent(data)
@@ -407,7 +412,7 @@ class UTorrentResume:
     _SKIP = frozenset({b".fileguard", b"rec"})
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() in ("resume.dat", "resume.dat.old") and head[:1] == b"d"
+        return name.lower() in ("resume.dat", "resume.dat.old") and _dictionary(head)
 
     def parse(self, data: bytes) -> Iterator[P2PEntry]:
         decoded = decode(data)
@@ -449,7 +454,7 @@ class TransmissionResume:
 
     def claims(self, name: str, head: bytes) -> bool:
         lower = name.lower()
-        return lower.endswith(".resume") and not lower.endswith(".fastresume") and head[:1] == b"d"
+        return lower.endswith(".resume") and not lower.endswith(".fastresume") and _dictionary(head)
 
     def parse(self, data: bytes, name: str = "") -> Iterator[P2PEntry]:
         """``name``: the file's name, where the caller has it (``<40 hex>.resume`` gives the info-hash)."""
@@ -492,7 +497,7 @@ class QBittorrentFastresume:
     CLIENT: ClassVar[str] = "qbittorrent"
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower().endswith(".fastresume") and head[:1] == b"d"
+        return name.lower().endswith(".fastresume") and _dictionary(head)
 
     def parse(self, data: bytes) -> Iterator[P2PEntry]:
         decoded = decode(data)
