@@ -254,7 +254,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
         if r["benchmark"] == "phone_adb":
             peer, peer_s, size, local = "adb pull", r["adb_pull_s"], r["tree_bytes"], r["safenet_local_folder_s"]
         else:
-            peer, peer_s, size, local = "python walk + hash", r["floor_s"], r["backup_bytes"], None
+            peer, peer_s, size, local = "python walk + hash", r["floor_s"], r["backup_bytes"], r.get("folder_s")
         local_text = f"{local:.2f}" if local is not None else "-"
         lines.append(
             f"| {r['benchmark']} | {r['files']:,} | {size / 1e6:.0f} | {peer} | {peer_s:.2f} | {r['safenet_s']:.2f} "
