@@ -35,6 +35,7 @@ from safenet.case.gradings import COUNTED_GRADES, Grade, grade_items
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
+from safenet.case.verify import verify_case
 from safenet.cli import main
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
@@ -284,3 +285,4 @@ def test_scripted_charging_case(scripted: Scripted, capsys: pytest.CaptureFixtur
         assert "gone.jpg" in text  # the name of the P2P record of known material
     formats = [e["data"]["format"] for e in case.audit.entries() if e["event"] == "report-written"]
     assert formats == ["json", "sfr1-html", "sfr1", "restricted"]
+    assert verify_case(case).ok  # the reports' audit lines (the restricted output's own too) keep it verifiable

@@ -23,7 +23,7 @@ from safenet.evidence.phone.identity import (
     to_details,
 )
 from safenet.report.data import report_data
-from safenet.report.restricted import camera_matches, production_indicators
+from safenet.report.restricted import RESTRICTED_EVENT, camera_matches, production_indicators
 from safenet.report.sfr1 import render_sfr1_html, sfr1_data
 from tests.builders import picture
 from tests.case.test_gradings import Built, build_case
@@ -113,6 +113,14 @@ def test_production_indicators_are_found_and_only_in_the_restricted_output(
         assert "own_serial.jpg" in text and "model and body serial" in text and "other.jpg" not in text
     written = [e["data"] for e in built.case.audit.entries() if e["event"] == "report-written"]
     assert written[-1]["format"] == "restricted" and written[-1]["path"] == str(out)
+    (line,) = [e["data"] for e in built.case.audit.entries() if e["event"] == RESTRICTED_EVENT]
+    assert line == {
+        "pdf": str(out),
+        "html": str(out.with_suffix(".html")),
+        "production_indicators": 2,
+        "search_terms": 0,
+        "known_records": 0,
+    }
 
     # the SFR1 says only that they exist; the JSON report does not hold them
     report = report_data(built.case)

@@ -13,7 +13,8 @@ The SFR1 says only that these exist ("see restricted output").
 
 Who may produce it: reports are written from the command line by whoever can read the case folder; the
 restricted output is a separate file, written owner-only (``owner_only``), and its creation is audited like
-every report ("report-written", format "restricted"). It holds no image content.
+every report ("report-written", format "restricted") and by a line of its own (``RESTRICTED_EVENT``: both files
+and how many indicators of each kind, never the indicators). It holds no image content.
 
 Matching rule (stated in the document too): the picture's EXIF model equals the phone's model (letters compared
 without case or repeated spaces; an iPhone's product type such as "iPhone12,1", which is what its backups and
@@ -44,6 +45,7 @@ from safenet.report.categorisation import MATCHED_UNCATEGORISED, UNGRADED, categ
 from safenet.report.pdf import html_to_pdf
 from safenet.report.templating import render
 
+RESTRICTED_EVENT = "restricted-output-written"
 #: Outcomes whose pictures are compared: counted, matched, or not yet settled ("matched or unknown pictures").
 COMPARED_OUTCOMES = frozenset({*COUNTED_GRADES, MATCHED_UNCATEGORISED, UNGRADED, Grade.UNCERTAIN.value})
 MATCH_RULE = (
@@ -245,14 +247,26 @@ def render_restricted_html(data: dict[str, Any]) -> str:
 
 
 def write_restricted(report: dict[str, Any], path: Path) -> None:
-    """The restricted output as a PDF at ``path`` and as HTML beside it (same name, ``.html``), both owner-only."""
+    """The restricted output as a PDF at ``path`` and as HTML beside it (same name, ``.html``), both owner-only.
+
+    Besides the "report-written" line every report gets, the audit log names both files and how many
+    indicators of each kind they hold (counts only: the indicators themselves stay in the restricted files)."""
     case = Case.open_existing(Path(report["case"]))
     try:
-        html = render_restricted_html(restricted_data(case, report))
+        data = restricted_data(case, report)
+        html = render_restricted_html(data)
+        html_path = path.with_suffix(".html")
+        if html_path == path:  # asked for x.html: the PDF goes beside it as x.pdf
+            path = path.with_suffix(".pdf")
+        write_owner_only(html_path, html.encode("utf-8"))
+        write_owner_only(path, html_to_pdf(html))
+        case.audit.append(
+            RESTRICTED_EVENT,
+            pdf=str(path),
+            html=str(html_path),
+            production_indicators=len(data["indicators"].found),
+            search_terms=len(data["search_terms"]),
+            known_records=len(data["known_records"]),
+        )
     finally:
         case.close()
-    html_path = path.with_suffix(".html")
-    if html_path == path:  # asked for x.html: the PDF goes beside it as x.pdf
-        path = path.with_suffix(".pdf")
-    write_owner_only(html_path, html.encode("utf-8"))
-    write_owner_only(path, html_to_pdf(html))
