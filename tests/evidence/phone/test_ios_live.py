@@ -281,6 +281,7 @@ def test_a_damaged_photos_database_and_odd_entries_are_warnings_and_the_rest_is_
     media = phone.state.media
     (media / "PhotoData/Photos.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x00" * 50)
     (media / "DCIM/100APPLE/link.JPG").symlink_to("IMG_0001.JPG")
+    (media / "DCIM/100APPLE/bad-info.JPG").write_bytes(jpeg(8))  # the device describes it malformed
     evidence = ios_live.open_device(UDID, OpenContext())
     warnings: list[EvidenceWarning] = []
     items = list(evidence.items(warnings.append))
@@ -288,7 +289,9 @@ def test_a_damaged_photos_database_and_odd_entries_are_warnings_and_the_rest_is_
     assert codes == [
         ("ios-photos-db-unreadable", "/PhotoData/Photos.sqlite"),
         ("special-file", "/DCIM/100APPLE/link.JPG"),
+        ("unreadable", "/DCIM/100APPLE/bad-info.JPG"),
     ]
+    assert any(w.message == "cannot describe: the device's information about it is malformed" for w in warnings)
     assert {i.name for i in items} >= {"IMG_0001.JPG", "IMG_0002.JPG", "IMG_0003.PNG"}
     assert all(i.note is None for i in items)
 

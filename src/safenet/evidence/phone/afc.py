@@ -60,6 +60,10 @@ class DeviceLost(SourceLost):
         super().__init__(message, code)
 
 
+class Malformed(OSError):
+    """The device answered for one path in a shape AFC does not have (a hostile or broken device)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One directory entry as the device's AFC ``GET_FILE_INFO`` gives it (times in ns since 1970, UTC)."""
@@ -69,6 +73,7 @@ class Entry:
     size: int
     mtime_ns: int | None
     birthtime_ns: int | None
+    problem: str = ""  # why the device's information about this entry could not be used ("" when it could)
 
 
 def tool_version() -> str:
@@ -218,6 +223,8 @@ class AfcSession:
             return self._loop.run(coro)
         except AfcException as exc:  # the device answered: this one path is refused, the session is fine
             raise _afc_oserror(exc) from exc
+        except Malformed:  # an OSError for this one path, not a lost connection
+            raise
         except _lost_errors() as exc:
             self._lost = True
             why = type(exc).__name__
@@ -398,17 +405,19 @@ async def _close(lockdown: Any, afc: Any) -> None:
 async def _stat_raw(afc: Any, path: str) -> dict[str, str]:
     # The raw answer rather than AfcService.stat, which turns the device's nanosecond UTC times into naive
     # local datetimes (losing the zone and the nanoseconds).
-    from bytestruct import CSTRING
     from pymobiledevice3.exceptions import AfcException, AfcFileNotFoundError
     from pymobiledevice3.services.afc import AfcError, AfcOpcode, list_to_dict
 
     try:
-        data = await afc._do_operation(AfcOpcode.GET_FILE_INFO, CSTRING.build(path), path)
+        data = await afc._do_operation(AfcOpcode.GET_FILE_INFO, path.encode("utf-8") + b"\0", path)
     except AfcException as exc:
         if exc.status == AfcError.READ_ERROR:  # what a missing path answers to GET_FILE_INFO
             raise AfcFileNotFoundError(f"No such file on the device: {path}", exc.status, path) from exc
         raise
-    return list_to_dict(data)
+    try:
+        return list_to_dict(data)
+    except ValueError as exc:  # not key/value pairs of UTF-8 text: this path's answer is unusable, not the session
+        raise Malformed("the device's information about it is malformed") from exc
 
 
 def _entry(name: str, info: dict[str, str]) -> Entry:
@@ -434,7 +443,13 @@ async def _listdir(afc: Any, path: str) -> list[Entry]:
         if isinstance(info, BaseException):
             if type(info).__name__ == "AfcFileNotFoundError":
                 continue  # removed between the listing and its information: not there any more
-            raise info
+            if isinstance(info, Malformed):
+                out.append(Entry(name, "", 0, None, None, str(info)))
+            elif type(info).__name__ == "AfcException":  # the device refused this one path
+                out.append(Entry(name, "", 0, None, None, _afc_oserror(info).strerror or "refused"))
+            else:
+                raise info  # the connection, not this entry
+            continue
         out.append(_entry(name, info))
     return out
 

@@ -139,7 +139,9 @@ class IosLiveEvidence:
             subfolders: list[tuple[str, int]] = []
             for entry in entries:
                 path = f"{folder}/{entry.name}"
-                if entry.kind == "S_IFDIR":
+                if entry.problem:
+                    warn(EvidenceWarning(UNREADABLE_CODE, f"cannot describe: {entry.problem}", self._loc(path)))
+                elif entry.kind == "S_IFDIR":
                     if depth + 1 < MAX_DEPTH:
                         subfolders.append((path, depth + 1))
                     else:
