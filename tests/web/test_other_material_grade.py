@@ -19,3 +19,6 @@ def test_other_material_grades_through_the_api(app: FastAPI, login: Callable[[st
     total = report_data(app.state.web.case)["counts"]["total"]
     assert {r["category"]: r["total"] for r in total["other_material"]} == {"prohibited": 1, "extreme": 1}
     assert sum(r["total"] for r in total["rows"]) == total["totals"]["total"] == 1  # only the trusted A item
+    page = alice.page("/review?category=prohibited")  # the grid's category filter offers and applies them
+    assert "<option selected>prohibited</option>" in page and "<option>extreme</option>" in page
+    assert "dup-big.jpg" in page and "other.jpg" not in page

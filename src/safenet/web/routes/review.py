@@ -27,7 +27,7 @@ from safenet.web.settings import BLUR_LEVELS, THUMB_SIZES, Preferences
 from safenet.web.thumbs import MediaError, Thumbnailer
 
 router = APIRouter()
-CATEGORIES = ("A", "B", "C", "non-indecent", "uncertain", "uncategorised", "ungraded")
+CATEGORIES = ("A", "B", "C", "prohibited", "extreme", "non-indecent", "uncertain", "uncategorised", "ungraded")
 
 
 @router.get("/")
