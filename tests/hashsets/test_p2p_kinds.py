@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from safenet.analysis.ed2k import ed2k, ed2k_link, gnutella_sha1
 from safenet.case.schema import Finding, ItemRow
 from safenet.case.store import Case
+from safenet.case.verify import verify_case
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets import HashKind, HashSetStore, SetKind
@@ -182,6 +184,11 @@ def test_triage_matches_an_item_by_its_ed2k(store: HashSetStore, tmp_path: Path)
     assert rows["known.jpg"].ed2k == ed2k(known).hex()
     assert rows["other.jpg"].ed2k == ed2k(other).hex()
     assert [(f.item_id, f.hash_kind, f.match_kind) for f in findings] == [(rows["known.jpg"].id, "ed2k", "exact")]
+    # The ED2K is part of the recorded item row: changing it afterwards is caught by verify
+    assert verify_case(case).ok
+    with sqlite3.connect(case.path / "case.db") as conn:
+        conn.execute("UPDATE items SET ed2k = ? WHERE name = 'other.jpg'", (ed2k(b"something else").hex(),))
+    assert not verify_case(Case.open_existing(case.path)).ok
 
 
 def test_hashdeep_reads_a_urn_sha1_column(store: HashSetStore, tmp_path: Path) -> None:
