@@ -408,3 +408,24 @@ def test_hostile_names_round_trip_and_worker_processes_open_the_phone(tmp_path: 
     assert any(s.endswith("/sdcard/DCIM/Camera/bad\\xff.jpg") for s in shown)
     assert any(s.endswith("/sdcard/DCIM/Camera/gpj.\\u202eexe.jpg") for s in shown)
     assert warnings_of(case) == []
+
+
+@pytest.mark.slow
+def test_a_large_mediastore_answer_is_read_whole(tmp_path: Path, server: AdbServer) -> None:
+    """Tens of thousands of MediaStore rows (megabytes of shell output) arrive whole and are parsed."""
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    (tmp_path / "sd").mkdir()
+    media = [
+        MediaRow(f"DCIM/Camera/IMG_{i:06d}.jpg", owner="com.example.camera", is_trashed=int(i % 7 == 0))
+        for i in range(30_000)
+    ]
+    with PhoneDouble(tmp_path / "sd", media=media) as double:
+        server.connect(double)
+        try:
+            rows, error = AndroidLiveEvidence(double.address).phone.media_rows()
+        finally:
+            server.disconnect(double)
+    assert error is None and len(rows) == 30_000
+    assert rows[-1].path == "/sdcard/DCIM/Camera/IMG_029999.jpg" and rows[-1].owner == "com.example.camera"
+    assert sum(r.trashed for r in rows) == len(range(0, 30_000, 7))  # trashed rows too (includeTrashed=1)

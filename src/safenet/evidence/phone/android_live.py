@@ -39,7 +39,7 @@ from safenet.evidence.model import (
 )
 from safenet.evidence.phone.adb_device import AdbPhone, MediaRow, client, state_of, states
 from safenet.evidence.phone.adb_sync import Entry, LinkBroken, RecvReader, SyncSession
-from safenet.evidence.phone.devices import AUTHORISED, OFFLINE, UNAUTHORISED, DeviceRow
+from safenet.evidence.phone.devices import AUTHORISED, OFFLINE, UNAUTHORISED, UNKNOWN, DeviceRow
 from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, to_details
 
 if TYPE_CHECKING:
@@ -73,11 +73,18 @@ def open_device(serial: str, context: OpenContext) -> AndroidLiveEvidence:
 
 def list_android_devices() -> list[DeviceRow]:
     """Every phone the adb server knows, with its state, and its identity when it has authorised this computer."""
+    from adbutils import AdbError
+
     adb = client()
     rows = []
     for serial, adb_state in sorted(states(adb).items()):
         state = state_of(adb_state)
-        identity = AdbPhone(serial, adb).identity() if state == AUTHORISED else None
+        identity = None
+        if state == AUTHORISED:
+            try:
+                identity = AdbPhone(serial, adb).identity()
+            except (AdbError, OSError):  # it went away (or stopped answering) between the list and the question
+                state = UNKNOWN
         rows.append(DeviceRow("android", serial, state, identity))
     return rows
 
