@@ -17,7 +17,8 @@ if (grid) start();
 function start() {
   const cards = Array.from(grid.querySelectorAll(".card"));
   const message = document.getElementById("message");
-  const GRADES = { a: "A", b: "B", c: "C", n: "non-indecent", u: "uncertain" };
+  // P and O: other material (prohibited non-photographic images, extreme pornography), counted apart from A/B/C
+  const GRADES = { a: "A", b: "B", c: "C", n: "non-indecent", u: "uncertain", p: "prohibited", o: "extreme" };
   const clusterView = grid.dataset.clusterView;
   const undoStack = []; // [{rows: [{item_id, row_id}]}], newest last
   let current = 0;
