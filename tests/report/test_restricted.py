@@ -128,6 +128,15 @@ def test_production_indicators_are_found_and_only_in_the_restricted_output(
     assert "Production indicators: see restricted output." in sfr1
     assert "own_serial.jpg" not in sfr1 and "first-generation" not in sfr1
     assert "first-generation" not in json.dumps(report) and "body serial" not in json.dumps(report)
+    assert "could not be read" not in sfr1  # every picture was compared
+
+    # evidence moved away: nothing is compared, and the SFR1 says how many pictures were not
+    built.evidence.rename(built.evidence.with_name("moved"))
+    assert production_indicators(built.case).found == []
+    sfr1 = _html_text(render_sfr1_html(sfr1_data(built.case, report)))
+    unread = production_indicators(built.case).unread
+    assert unread >= 3 and f"The EXIF camera of {unread} picture(s) could not be read" in sfr1
+    assert "Production indicators: see restricted output." not in sfr1
 
 
 def test_no_phone_no_indicator(tmp_path: Path) -> None:

@@ -406,6 +406,7 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
         "p2p": _p2p(report, None),
         "app_media": _app_media(report, None),
         "production_indicators": len(indicators.found),
+        "production_unread": indicators.unread,
         "search_terms": int(report.get("search_terms_count", 0)),
         "phone_limitations": _limitations(exhibits, report),
         "deduplication_rule": counts["deduplication_rule"],
