@@ -26,10 +26,10 @@ from safenet.evidence.model import Credential, CredentialKind, EvidenceError, Ev
 from safenet.evidence.phone.android_backup import AndroidBackupEvidence, java_chars_utf8
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.phone.tarstream import Body, TarStream
-from safenet.evidence.registry import open_source
+from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
-from tests.builders import VicsSet, jpeg, png
+from tests.builders import VicsSet, jpeg, png, zip_bytes
 from tests.evidence.phone.ab_builder import build_ab, java_chars, tar_of
 
 PASSWORD = "correct horse"
@@ -369,3 +369,23 @@ def test_files_opened_in_engine_order_cost_no_rereading(tmp_path: Path) -> None:
         with evidence.open(item.locator) as stream:
             assert stream.read() == expected[item.locator.leaf.value]
     assert starts <= 2  # one pass per folder group
+
+
+def test_an_archive_in_a_backup_is_expanded_and_its_members_reopen(tmp_path: Path) -> None:
+    inner = jpeg(21)
+    path = tmp_path / "nested.ab"
+    path.write_bytes(
+        build_ab([("shared/0/Download/pics.zip", zip_bytes({"a/inner.jpg": inner}))], password=PASSWORD).data
+    )
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="PH1", profile=Profile.STANDARD, operator="t", context=with_password(PASSWORD))
+    triage(path, case, None, options)
+    with case.sessions() as s:
+        row = next(r for r in s.scalars(select(ItemRow)) if r.name == "inner.jpg")
+    locator = Locator.from_json(row.locator)
+    kinds = [layer.kind for layer in locator.layers]
+    assert kinds == [LayerKind.SOURCE, LayerKind.DEVICE, LayerKind.PATH, LayerKind.ARCHIVE_MEMBER]
+    assert row.md5 == hashlib.md5(inner).hexdigest()
+    evidence = open_source(path, with_password(PASSWORD))
+    with open_locator(evidence, locator) as stream:
+        assert stream.read() == inner
