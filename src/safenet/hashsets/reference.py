@@ -1,8 +1,9 @@
 """A hash set built from a folder of reference images a force holds (``safenet hashset build``).
 
 Why: national sets arrive as hash files, but a force also holds its own graded material that is not (yet)
-in them. Building a set from the images themselves gives the same kind of set an import gives: MD5, SHA-1
-and SHA-256 of every file, plus the PDQ hash of every image computed on the *exact* (reference) path, so
+in them. Building a set from the images themselves gives the same kind of set an import gives: MD5, SHA-1,
+SHA-256 and ED2K of every file (ED2K so that a P2P client's record of a file, which names it by ED2K alone,
+matches a set built here), plus the PDQ hash of every image computed on the *exact* (reference) path, so
 a set built here matches what Meta's reference hasher would have listed, and, for a picture with uniform
 borders, the PDQ of the picture inside them (so a copy found cropped or re-bordered still matches). No
 copy of any image is kept.
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from safenet.analysis.digests import Hasher
+from safenet.analysis.ed2k import Ed2kHash, ed2k
 from safenet.analysis.filetype import HEAD_BYTES, MediaKind, sniff
 from safenet.analysis.pdq import PdqMode, Skipped, compute
 from safenet.analysis.video.model import VideoSettings
@@ -122,6 +125,7 @@ class ReferenceFolder:
             md5=hashlib.md5(data).digest(),  # noqa: S324 - set digests, not a security use
             sha1=hashlib.sha1(data).digest(),  # noqa: S324
             sha256=sha256,
+            ed2k=ed2k(data),
             category=self.category,
             size=len(data),
             name=relative,
@@ -135,7 +139,8 @@ class ReferenceFolder:
 
     def _hash_video(self, path: Path, relative: str) -> _Hashed:
         """Digests in chunks, then the frames (usable ones only: the others can never support a match)."""
-        digests = {name: hashlib.new(name) for name in ("md5", "sha1", "sha256")}
+        digests: dict[str, Hasher] = {name: hashlib.new(name) for name in ("md5", "sha1", "sha256")}
+        digests["ed2k"] = Ed2kHash()
         size = 0
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
@@ -160,10 +165,11 @@ class ReferenceFolder:
             md5=digests["md5"].digest(),
             sha1=digests["sha1"].digest(),
             sha256=digests["sha256"].digest(),
+            ed2k=digests["ed2k"].digest(),
             category=self.category,
             size=size,
             name=relative,
             ref=relative,
             video_frames=frames,
         )
-        return _Hashed(relative, record, digests["sha256"].hexdigest(), problem, True)
+        return _Hashed(relative, record, digests["sha256"].digest().hex(), problem, True)
