@@ -429,3 +429,27 @@ def test_a_large_mediastore_answer_is_read_whole(tmp_path: Path, server: AdbServ
     assert error is None and len(rows) == 30_000
     assert rows[-1].path == "/sdcard/DCIM/Camera/IMG_029999.jpg" and rows[-1].owner == "com.example.camera"
     assert sum(r.trashed for r in rows) == len(range(0, 30_000, 7))  # trashed rows too (includeTrashed=1)
+
+
+def test_a_file_gone_since_listed_fails_alone(tmp_path: Path, server: AdbServer) -> None:
+    """The phone answers FAIL for one file: that file's read error (the engine records it with its locator);
+    the connection serves the next file."""
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    root = tmp_path / "sd"
+    (root / "DCIM").mkdir(parents=True)
+    (root / "DCIM" / "a.jpg").write_bytes(jpeg(1))
+    (root / "DCIM" / "b.jpg").write_bytes(jpeg(2))
+    with PhoneDouble(root) as double:
+        server.connect(double)
+        try:
+            evidence = AndroidLiveEvidence(double.address)
+            first, second = list(evidence.items(lambda w: None))
+            (root / "DCIM" / "a.jpg").unlink()
+            with pytest.raises(FileNotFoundError), evidence.open(first.locator) as gone:
+                gone.read()
+            with evidence.open(second.locator) as there:
+                assert there.read() == jpeg(2)
+            assert double.counters.recv == 1  # only b.jpg was sent; a.jpg's RECV was answered FAIL
+        finally:
+            server.disconnect(double)

@@ -211,7 +211,7 @@ class AndroidLiveEvidence:
                 yield from self._walk(session, f"{ROOT}/{folder}", base, by_path, warn)
         except (LinkBroken, OSError) as exc:
             session.close()
-            raise self._lost_or_error(exc) from exc
+            raise self._lost_or_failed(exc) from exc
         self._give_back(session)
 
     def _walk(
@@ -308,7 +308,7 @@ class AndroidLiveEvidence:
         except EvidenceError:
             raise
         except Exception as exc:  # the shell or the server failed: was it the phone leaving?
-            raise self._lost_or_error(exc) from exc
+            raise self._lost_or_failed(exc) from exc
 
     def _lost_or_error(self, exc: BaseException) -> EvidenceError | OSError:
         """SourceLost when the phone is no longer there (asked a few times: the server may notice late), else
@@ -329,6 +329,16 @@ class AndroidLiveEvidence:
         if isinstance(exc, OSError):
             return exc
         return OSError(f"the phone did not answer as expected: {exc}")
+
+    def _lost_or_failed(self, exc: BaseException) -> EvidenceError:
+        """For a failure that concerns the whole phone (its identity, its listing), not one file."""
+        found = self._lost_or_error(exc)
+        if isinstance(found, EvidenceError):
+            return found
+        return EvidenceError(
+            f"the phone {self.serial} did not answer as expected ({display_safe(str(exc))}); unplug and reconnect "
+            "it, then run again (with --resume if a run had started)"
+        )
 
     def close(self) -> None:
         with self._lock:
