@@ -79,6 +79,7 @@ def media_files() -> dict[str, bytes]:
         "/PhotoData/Photos.sqlite": photos,
         "/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0002.JPG/5005.JPG": jpeg(2, (32, 24)),
         "/PhotoData/Mutations/DCIM/100APPLE/IMG_0001/Adjustments/FullSizeRender.jpg": jpeg(5),
+        "/PhotoData/Mutations/DCIM/100APPLE/IMG_0003/Adjustments/FullSizeRender.jpg": jpeg(6),
     }
 
 
@@ -179,6 +180,11 @@ def test_triage_streams_the_media_domain_hashes_matches_and_records_the_phone(ph
     assert rows["/DCIM/100APPLE/IMG_0001.JPG"].note is None
     thumb = rows["/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0002.JPG/5005.JPG"]
     assert thumb.note == f"thumbnail of DCIM/100APPLE/IMG_0002.JPG, which is {deleted.note}"
+    edited = rows["/PhotoData/Mutations/DCIM/100APPLE/IMG_0003/Adjustments/FullSizeRender.jpg"]
+    assert (
+        edited.note == f"edited version of DCIM/100APPLE/IMG_0003.PNG, which is hidden in Photos (ZHIDDEN); {CREATED}"
+    )
+    assert rows["/PhotoData/Mutations/DCIM/100APPLE/IMG_0001/Adjustments/FullSizeRender.jpg"].note is None
     with case.sessions() as s:
         findings = s.execute(select(Finding.item_id, Finding.category)).all()
         exhibit = s.execute(select(Exhibit)).scalar_one()
@@ -232,7 +238,7 @@ def test_a_large_photos_database_goes_through_a_scratch_file_that_is_removed(
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     evidence = ios_live.open_device(UDID, OpenContext())
     notes = {i.name: i.note for i in evidence.items(lambda w: None) if i.note}
-    assert set(notes) == {"IMG_0002.JPG", "IMG_0003.PNG", "5005.JPG"}
+    assert sorted(notes) == ["5005.JPG", "FullSizeRender.jpg", "IMG_0002.JPG", "IMG_0003.PNG"]
     assert list(scratch.iterdir()) == []
 
 
@@ -273,7 +279,11 @@ def test_the_photos_write_ahead_log_is_applied_to_a_scratch_copy(phone: Phone) -
     warnings: list[EvidenceWarning] = []
     notes = {i.name: i.note for i in evidence.items(warnings.append) if i.note}
     assert warnings == []
-    assert notes == {"IMG_0001.JPG": f"recently deleted in Photos (ZTRASHEDSTATE); {CREATED}"}
+    flag = f"recently deleted in Photos (ZTRASHEDSTATE); {CREATED}"
+    assert notes == {
+        "IMG_0001.JPG": flag,
+        "FullSizeRender.jpg": f"edited version of DCIM/100APPLE/IMG_0001.JPG, which is {flag}",
+    }
     assert {p: p.read_bytes() for p in media.iterdir() if p.is_file()} == before  # the phone's: untouched
 
 

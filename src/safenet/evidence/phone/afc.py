@@ -7,8 +7,11 @@ it), starts services; ``com.apple.afc`` serves ``/var/mobile/Media`` (DCIM, Phot
 
 pymobiledevice3 is asynchronous; Safenet's back-ends are not. An :class:`AfcSession` owns one event loop on a
 daemon thread, and every call submits a coroutine to it and waits (with a time limit, so a device that stops
-answering ends the wait). Only read operations are ever sent: directory listings, file information, and
-files opened read-only, read, seeked and closed. Nothing is written, renamed or removed on the device.
+answering ends the wait). Over AFC only read operations are ever sent: directory listings, file information,
+and files opened read-only, read, seeked and closed; nothing is written, renamed or removed on the device. The
+one request that changes the device is lockdown's ``Pair``, sent only when the device holds no pair record of
+this computer: it raises the Trust prompt, and once the owner accepts, the device keeps this computer as
+trusted (``PAIR_WAIT_S``).
 
 Errors: opening a session raises :class:`~safenet.evidence.model.EvidenceError` with one sentence saying what
 to do (device not found, not trusted, locked, usbmuxd not running). Once open, a lost connection raises

@@ -6,9 +6,9 @@ the camera roll (``/DCIM/**``), the Photos library database (``/PhotoData/Photos
 files) and the folders of pictures Photos derives from the camera roll (thumbnails, edited versions, iCloud
 originals). Files are streamed from the device as they are hashed: nothing is copied to this computer except
 Photos.sqlite, read once (with its write-ahead log, ``phone.afc_photos``) to flag the assets that are hidden
-or in "Recently Deleted". Nothing is written to the phone: AFC is asked only to
-list folders, describe files and read them. Pairing (the owner's "Trust" on the phone) is the one change a
-first connection makes, as with any tool that reads an iPhone over USB.
+or in "Recently Deleted" (and the thumbnails and edited versions of those). Nothing is written to the phone:
+AFC is asked only to list folders, describe files and read them. Pairing (the owner's "Trust" on the phone) is
+the one change a first connection makes, as with any tool that reads an iPhone over USB.
 
 Locators: ``SOURCE ios://UDID › DEVICE (label, detail "afc") › PATH (the AFC path, e.g. /DCIM/100APPLE/IMG_0001.JPG)``.
 A device lost mid-run raises :class:`~safenet.evidence.phone.afc.DeviceLost`.
@@ -116,7 +116,7 @@ class IosLiveEvidence:
                 yield self._item(path, entry, None)
         for root in MEDIA_ROOTS:
             if self._stat(root, warn) is not None:
-                yield from self._walk(root, notes, warn)
+                yield from self._walk(root, _Flags(notes), warn)
 
     def _stat(self, path: str, warn: WarningSink) -> Entry | None:
         try:
@@ -127,7 +127,7 @@ class IosLiveEvidence:
             warn(EvidenceWarning(UNREADABLE_CODE, f"cannot describe: {exc.strerror or exc}", self._loc(path)))
             return None
 
-    def _walk(self, root: str, notes: dict[str, str], warn: WarningSink) -> Iterator[Item]:
+    def _walk(self, root: str, flags: _Flags, warn: WarningSink) -> Iterator[Item]:
         stack = [(root, 0)]
         while stack:
             folder, depth = stack.pop()
@@ -147,7 +147,7 @@ class IosLiveEvidence:
                     else:
                         warn(EvidenceWarning(UNREADABLE_CODE, "folders nested too deep: not entered", self._loc(path)))
                 elif entry.kind == "S_IFREG":
-                    yield self._item(path, entry, _note(path, notes))
+                    yield self._item(path, entry, flags.note(path))
                 else:
                     kind = "symbolic link" if entry.kind == "S_IFLNK" else entry.kind or "unknown type"
                     warn(EvidenceWarning(SPECIAL_CODE, f"{kind} on the device: not followed or read", self._loc(path)))
@@ -202,20 +202,32 @@ class IosLiveEvidence:
         return cast(BinaryIO, self.session.open_file(path))
 
 
-def _note(path: str, notes: dict[str, str]) -> str | None:
-    """The Photos flags of a camera-roll file, or of the picture a thumbnail or edited version derives from."""
-    if not notes:
-        return None
-    relative = path.lstrip("/")
-    if relative in notes:
-        return notes[relative]
-    # /PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0001.JPG/5005.JPG: the original's path is inside
-    marker = relative.find("/DCIM/")
-    if relative.startswith("PhotoData/Thumbnails/") and marker >= 0:
-        original = relative[marker + 1 :].rpartition("/")[0]
-        if original in notes:
-            return f"thumbnail of {original}, which is {notes[original]}"
-    return None
+class _Flags:
+    """Photos' flags by path under Media/, found for a camera-roll file or for what Photos derived from one."""
+
+    def __init__(self, notes: dict[str, str]) -> None:
+        self.notes = notes
+        # edited versions are filed under the original's name without its extension
+        self.by_stem = {name.rpartition(".")[0]: name for name in notes if "." in name.rpartition("/")[2]}
+
+    def note(self, path: str) -> str | None:
+        relative = path.lstrip("/")
+        if not self.notes or relative in self.notes:
+            return self.notes.get(relative)
+        marker = relative.find("/DCIM/")
+        if marker < 0:
+            return None
+        derived = relative[marker + 1 :].split("/")
+        if relative.startswith("PhotoData/Thumbnails/"):  # .../V2/DCIM/100APPLE/IMG_0001.JPG/5005.JPG
+            original = "/".join(derived[:3])
+            kind = "thumbnail"
+        elif relative.startswith("PhotoData/Mutations/"):  # .../DCIM/100APPLE/IMG_0001/Adjustments/x.jpg
+            original = self.by_stem.get("/".join(derived[:3]), "")
+            kind = "edited version"
+        else:
+            return None
+        flags = self.notes.get(original)
+        return f"{kind} of {original}, which is {flags}" if flags else None
 
 
 def open_device(ident: str, context: OpenContext) -> IosLiveEvidence:
