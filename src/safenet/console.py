@@ -85,23 +85,33 @@ class RichEvents:
         self.progress.update(self.task, advance=bytes_read, items=task.fields.get("items", 0) + items)
 
     def hit(self, hit: Hit) -> None:
-        line = Text()
-        line.append("HIT ", style="bold red")
-        line.append(f"cat {hit.category:<13} ", style="bold")
-        line.append(f"{display_safe(hit.exhibit)}  ")
-        line.append(str(hit.locator))
-        line.append(f"  {hit.hash_kind} ({', '.join(hit.hashsets)})" + ("  deleted" if hit.deleted else ""))
-        self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
+        self.progress.console.print(hit_line(hit), soft_wrap=True, markup=False, highlight=False)
 
     def known_record(self, record: KnownRecord) -> None:
         """A P2P record of known material: its own line, never a file hit (the file may be gone)."""
-        line = Text()
-        line.append("P2P record of known material: ", style="bold magenta")
-        what = f"{client_label(record.client)} {record.artefact} record {record.index} '{record.name}'"
-        line.append(display_safe(what))
-        line.append(f" → set {display_safe(', '.join(record.hashsets))} category {record.category}", style="bold")
-        line.append(f"  ({record.hash_kind})  {display_safe(record.exhibit)}  {record.locator}")
-        self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
+        self.progress.console.print(record_line(record), soft_wrap=True, markup=False, highlight=False)
+
+
+def hit_line(hit: Hit) -> Text:
+    """The line printed for a hit as it is found (one exhibit or several at once)."""
+    line = Text()
+    line.append("HIT ", style="bold red")
+    line.append(f"cat {hit.category:<13} ", style="bold")
+    line.append(f"{display_safe(hit.exhibit)}  ")
+    line.append(str(hit.locator))
+    line.append(f"  {hit.hash_kind} ({', '.join(hit.hashsets)})" + ("  deleted" if hit.deleted else ""))
+    return line
+
+
+def record_line(record: KnownRecord) -> Text:
+    """The line printed for a P2P record of known material as it is found."""
+    line = Text()
+    line.append("P2P record of known material: ", style="bold magenta")
+    what = f"{client_label(record.client)} {record.artefact} record {record.index} '{record.name}'"
+    line.append(display_safe(what))
+    line.append(f" → set {display_safe(', '.join(record.hashsets))} category {record.category}", style="bold")
+    line.append(f"  ({record.hash_kind})  {display_safe(record.exhibit)}  {record.locator}")
+    return line
 
 
 _HEADINGS = {"deleted": "Del.", "perceptual": "Perc."}

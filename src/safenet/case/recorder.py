@@ -199,6 +199,11 @@ def _warning_row(warning: EvidenceWarning, exhibit_id: int, run_id: int, at: dat
 
 
 def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence[EvidenceWarning]) -> None:
+    with case.writer:  # ids follow the last id and the audit line follows the commit: one writer at a time
+        _record_warnings(case, exhibit_id, run_id, warnings)
+
+
+def _record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence[EvidenceWarning]) -> None:
     if not warnings:
         return
     now = datetime.now(UTC)
@@ -212,9 +217,15 @@ def record_warnings(case: Case, exhibit_id: int, run_id: int, warnings: Sequence
 def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
     """Store a batch of work results with their findings and warnings in one transaction.
 
-    Ids are assigned here (the triage holds the case exclusively), so the whole batch goes in as
-    one bulk insert per table instead of a round trip per item.
+    Ids are assigned here (the triage holds the case exclusively, and ``case.writer`` keeps exhibits triaged
+    at once to one writer), so the whole batch goes in as one bulk insert per table instead of a round trip
+    per item.
     """
+    with case.writer:
+        _record_results(case, exhibit_id, run_id, results)
+
+
+def _record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
     now = datetime.now(UTC)
     items: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -68,6 +69,9 @@ class Case:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.audit = AuditLog(path / AUDIT_NAME, on_head=self._keep_head)
+        # One writer thread at a time in this process: a batch's ids are assigned from the table's last id and
+        # its audit line follows its commit, so several exhibits triaged at once (engine.multi) write in turn.
+        self.writer = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod

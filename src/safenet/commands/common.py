@@ -106,6 +106,25 @@ def open_context(
     return OpenContext(tuple(credentials), tuple(partitions or ()))
 
 
+def parse_labelled(args: list[str]) -> list[tuple[str, str]]:
+    """``EX1=/dev/sdb`` pairs, as given (a lone source without a label is exhibit "EX1" when it is the only one);
+    a ValueError says what is wrong. Used by every command that takes several devices at once."""
+    pairs = []
+    for number, arg in enumerate(args, 1):
+        label, sep, path = arg.partition("=")
+        if not sep:
+            if len(args) > 1:
+                raise ValueError(f"{arg!r}: with several devices give each as LABEL=PATH, e.g. EX{number}={arg}")
+            label, path = "EX1", arg
+        if not label or not path or "/" in label:
+            raise ValueError(f"{arg!r} is not LABEL=PATH, e.g. EX1=/dev/sdb")
+        pairs.append((label, path))
+    labels = [label for label, _ in pairs]
+    if len(set(labels)) != len(labels):
+        raise ValueError("each device needs its own exhibit label")
+    return pairs
+
+
 def fail(code: int, message: str) -> NoReturn:
     err.print(Text("safenet: error: ", style="bold red") + Text(display_safe(message)))
     raise typer.Exit(code)

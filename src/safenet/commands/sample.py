@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from safenet.commands.common import Exit, HashDb, fail, out, store, user_errors
+from safenet.commands.common import Exit, HashDb, fail, out, parse_labelled, store, user_errors
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
@@ -34,20 +34,7 @@ def parse_duration(text: str) -> float:
 
 def parse_devices(args: list[str]) -> list[tuple[str, Path]]:
     """``EX1=/dev/sdb`` pairs (a lone path is exhibit "EX1" when it is the only one)."""
-    pairs = []
-    for number, arg in enumerate(args, 1):
-        label, sep, path = arg.partition("=")
-        if not sep:
-            if len(args) > 1:
-                raise ValueError(f"{arg!r}: with several devices give each as LABEL=PATH, e.g. EX{number}={arg}")
-            label, path = "EX1", arg
-        if not label or not path:
-            raise ValueError(f"{arg!r} is not LABEL=PATH, e.g. EX1=/dev/sdb")
-        pairs.append((label, Path(path)))
-    labels = [label for label, _ in pairs]
-    if len(set(labels)) != len(labels):
-        raise ValueError("each device needs its own exhibit label")
-    return pairs
+    return [(label, Path(path)) for label, path in parse_labelled(args)]
 
 
 def sample_cmd(

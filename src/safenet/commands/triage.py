@@ -1,11 +1,12 @@
-"""``safenet triage`` (one exhibit into a case) and ``safenet inspect`` (what an image or device holds)."""
+"""``safenet triage`` (one exhibit, or several devices at once, into a case) and ``safenet inspect`` (what an image
+or device holds)."""
 
 from __future__ import annotations
 
 import getpass
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -20,11 +21,18 @@ from safenet.commands.common import (
     fail,
     open_context,
     out,
+    parse_labelled,
     store,
     user_errors,
 )
 from safenet.engine.executor_kind import ExecutorKind
 from safenet.engine.profiles import Profile
+
+if TYPE_CHECKING:
+    from safenet.case.store import Case
+    from safenet.engine.triage import TriageOptions
+    from safenet.evidence.registry import Source
+    from safenet.hashsets.store import HashSetStore
 
 Filesystem = Annotated[
     str | None,
@@ -37,16 +45,19 @@ Filesystem = Annotated[
 
 
 def triage_cmd(
-    source: Annotated[
-        str,
+    sources: Annotated[
+        list[str],
         typer.Argument(
             help="Evidence: a disk image (E01, raw, VMDK, VHD, QCOW ...) or device, a mounted volume, a folder, "
-            "a single file, a phone backup or extraction, or a live phone (android://SERIAL, ios://UDID).",
+            "a single file, a phone backup or extraction, or a live phone (android://SERIAL, ios://UDID); "
+            "several at once as LABEL=SOURCE (EX1=/dev/sdb EX2=laptop.E01 EX3=android://SERIAL).",
             show_default=False,
         ),
     ],
     case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
-    exhibit: Annotated[str, typer.Option("--exhibit", help="Exhibit label, e.g. EX1.")],
+    exhibit: Annotated[
+        str | None, typer.Option("--exhibit", help="Exhibit label, e.g. EX1 (one source given without a label).")
+    ] = None,
     hashset: Annotated[list[str] | None, typer.Option("--hashset", help="Hash set to match (repeatable).")] = None,
     profile: Annotated[
         Profile,
@@ -97,7 +108,7 @@ def triage_cmd(
         ),
     ] = None,
 ) -> None:
-    """Triage one exhibit into a case: hash, match, record, summarise."""
+    """Triage one exhibit, or several devices at once, into a case: hash, match, record, summarise."""
     # Imported here, not at the top: the engine loads NumPy, Pillow, dfVFS and SQLAlchemy, and the command
     # line must parse (and answer --help) without them.
     from safenet.analysis.digests import parse_algorithms
@@ -110,13 +121,15 @@ def triage_cmd(
     with user_errors(case):
         try:
             algorithms = parse_algorithms(digests) if digests is not None else None
+            pairs = _labelled(sources, exhibit)
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
-        evidence = as_source(source)
-        check_apart(evidence, case)  # before the case folder is created: never write into the evidence
+        devices = [(label, as_source(text)) for label, text in pairs]
+        for _, evidence in devices:
+            check_apart(evidence, case)  # before the case folder is created: never write into the evidence
         hashsets = store(hashdb) if hashset or hashdb else None  # --resume: the run record names them
         options = TriageOptions(
-            exhibit=exhibit,
+            exhibit=devices[0][0],
             profile=profile,
             algorithms=algorithms,
             hashsets=tuple(hashset or ()),
@@ -130,8 +143,11 @@ def triage_cmd(
             authority=authority,
         )
         the_case = Case.create_or_open(case)
+        if exhibit is None:  # sources given as LABEL=SOURCE: every device at once
+            _triage_many(devices, the_case, hashsets, options)
+            return
         with RichEvents(out, exhibit) as events:
-            outcome = triage(evidence, the_case, hashsets, options, events)
+            outcome = triage(devices[0][1], the_case, hashsets, options, events)
         print_summary(out, summarise(the_case))
         out.print(plain(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
         if outcome.status is RunStatus.STOPPED:
@@ -144,6 +160,37 @@ def triage_cmd(
             )
         if outcome.status is RunStatus.INTERRUPTED:
             raise KeyboardInterrupt
+
+
+def _labelled(sources: list[str], exhibit: str | None) -> list[tuple[str, str]]:
+    """(label, source) pairs: one source named by --exhibit as given (its path may hold "="), else LABEL=SOURCE."""
+    if exhibit is not None:
+        if len(sources) > 1:
+            raise ValueError(
+                "--exhibit names one source; give several as LABEL=SOURCE (EX1=/dev/sdb EX2=laptop.E01) without it"
+            )
+        return [(exhibit, sources[0])]
+    if len(sources) == 1 and "=" not in sources[0]:
+        raise ValueError(f"name the exhibit: --exhibit EX1, or give the source as EX1={sources[0]}")
+    return parse_labelled(sources)
+
+
+def _triage_many(
+    devices: list[tuple[str, Source]], case: Case, hashsets: HashSetStore | None, options: TriageOptions
+) -> None:
+    """Every device at once, a row each, each verdict as it arrives, then the seize / may-be-left summary."""
+    from safenet.commands.triageview import TriageDisplay, exit_code, summary
+    from safenet.console import print_summary
+    from safenet.engine.multi import triage_many
+    from safenet.report.summary import summarise
+
+    with TriageDisplay(out, [label for label, _ in devices]) as display:
+        outcomes = triage_many(devices, case, hashsets, options, display)
+    print_summary(out, summarise(case))
+    summary(out, outcomes)
+    code = exit_code(outcomes)
+    if code != Exit.OK:
+        raise typer.Exit(code)
 
 
 def inspect_cmd(

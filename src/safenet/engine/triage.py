@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, closing
@@ -52,7 +53,14 @@ from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
 from safenet.evidence.archive import ArchiveLimits
-from safenet.evidence.model import Evidence, EvidenceWarning, Item, OpenContext, SourceLost
+from safenet.evidence.model import (
+    Evidence,
+    EvidenceDescription,
+    EvidenceWarning,
+    Item,
+    OpenContext,
+    SourceLost,
+)
 from safenet.evidence.registry import DeviceAddress, Source, open_source
 from safenet.hashsets.categories import most_severe
 from safenet.hashsets.model import HashKind, HashSetInfo, Match
@@ -157,6 +165,7 @@ class _Run:
         self.illicit_hit = False
         self.not_reached = 0
         self.executor: ExecutorKind | None = None
+        self.lost: SourceLost | None = None  # the source went away mid-run (the run is resumable)
 
     def take(self, result: WorkResult) -> None:
         """Queue one result; matching runs over many results at once (one vectorised lookup per batch)."""
@@ -363,6 +372,40 @@ def check_apart(source: Source, case_path: Path) -> None:
         raise OptionsError(f"the evidence {source} is inside the case folder {case_path}; keep them apart")
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An exhibit's source opened and described, before anything is written to the case."""
+
+    source: Source
+    evidence: Evidence
+    description: EvidenceDescription
+    authority: str | None
+    image_hashes: dict[str, object] | None
+    started: float  # time.monotonic() once the source was open
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A run begun in the case (exhibit row, run row, audit line): what examining and finishing it need."""
+
+    prepared: Prepared
+    exhibit_id: int
+    run_id: int
+    matcher: Matcher | None
+    options: TriageOptions  # as the run goes: a resumed run's recorded settings, the digests chosen
+
+
+def check_options(store: HashSetStore | None, options: TriageOptions) -> str | None:
+    """Refuse options that contradict each other or the sets (OptionsError), before anything is recorded;
+    returns the ``--authority`` value as it will be stored."""
+    authority = _authority(options)
+    if options.algorithms is not None and store is not None and not options.resume:
+        blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
+        if blind:
+            raise OptionsError(blind)
+    return authority
+
+
 def triage(
     source: Source,
     case: Case,
@@ -370,27 +413,45 @@ def triage(
     options: TriageOptions,
     events: TriageEvents | None = None,
 ) -> TriageOutcome:
-    """Triage one exhibit into a case. See the module docstring for the shape of the work."""
-    events = events or NoEvents()
+    """Triage one exhibit into a case. See the module docstring for the shape of the work.
+
+    The four steps (prepare, start, examine, finish) are also run by ``engine.multi`` for several exhibits at
+    once, one thread each, holding the case once for all of them.
+    """
+    prepared = prepare(source, case, store, options)
+    with case.exclusive():
+        begun = start(prepared, case, store, options)
+        status, run = examine(begun, case, events or NoEvents())
+        return finish(begun, case, status, run)
+
+
+def prepare(source: Source, case: Case, store: HashSetStore | None, options: TriageOptions) -> Prepared:
+    """Check the options and open the source; nothing is written to the case yet."""
     check_apart(source, case.path)
-    authority = _authority(options)  # refused before anything is recorded
-    if options.algorithms is not None and store is not None and not options.resume:
-        blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
-        if blind:
-            raise OptionsError(blind)  # before anything is recorded in the case
+    authority = check_options(store, options)  # refused before anything is recorded
     evidence = open_source(source, replace(options.context, unallocated=options.profile is Profile.FULL))
     description = evidence.describe()
     started = time.monotonic()
     image_hashes = _image_hashes(evidence) if options.verify_image else None
-    with case.exclusive():
+    return Prepared(source, evidence, description, authority, image_hashes, started)
+
+
+def start(prepared: Prepared, case: Case, store: HashSetStore | None, options: TriageOptions) -> Started:
+    """Record the exhibit and begin its run (the caller holds ``case.exclusive()``).
+
+    Done as the case's one writer (``case.writer``): a resume's repair of the audit log must not see another
+    exhibit's batch between its commit and its audit line.
+    """
+    description = prepared.description
+    with case.writer:
         if options.resume:  # an interrupted write: close the torn line, audit rows committed after the last line
             case.audit.repair()
             audit_unrecorded(case)
         else:
             case.audit.check_writable()
-        exhibit_id = case.exhibit(options.exhibit, description.source, evidence.NAME, asdict(description))
-        if authority is not None:
-            _record_authority(case, options, authority)
+        exhibit_id = case.exhibit(options.exhibit, description.source, prepared.evidence.NAME, asdict(description))
+        if prepared.authority is not None:
+            _record_authority(case, options, prepared.authority)
         previous = _previous_run(case, exhibit_id, options)
         if previous is not None:
             options = _resumed_options(options, previous)
@@ -403,7 +464,7 @@ def triage(
             raise TriageError("hash sets were named but no hash-set database is open")
         matcher = store.matcher(options.hashsets) if store and options.hashsets else None
         if options.algorithms is None:
-            needed = [kind.value for s in (matcher.sets if matcher else ()) for kind in s.digests]
+            needed = [kind.value for s in (matcher.sets if matcher else ()) for kind in _item_kinds(s)]
             options = replace(options, algorithms=options.profile.digests(needed))
         sets = [
             {
@@ -444,17 +505,41 @@ def triage(
             config=_config(options, store),
             pid=os.getpid(),
         )
+        image_hashes = prepared.image_hashes
         if image_hashes is not None:
             case.audit.append("image-hash", run=run_id, source=description.source, **image_hashes)
             if image_hashes["verified"] is False:
                 mismatch = "the image's media data does not match the hash stored in it: damaged or altered"
                 record_warnings(case, exhibit_id, run_id, [EvidenceWarning("image-hash-mismatch", mismatch)])
-        try:
-            status, run = _execute(source, evidence, case, exhibit_id, run_id, matcher, options, events)
-        finally:
-            if matcher:
-                matcher.close()
-        digest = findings_digest(case, exhibit_id)
+    return Started(prepared, exhibit_id, run_id, matcher, options)
+
+
+def examine(
+    begun: Started, case: Case, events: TriageEvents, stop: threading.Event | None = None
+) -> tuple[RunStatus, _Run]:
+    """Examine the exhibit's items into its run; ``stop`` (set from another thread) interrupts it."""
+    try:
+        return _execute(
+            begun.prepared.source,
+            begun.prepared.evidence,
+            case,
+            begun.exhibit_id,
+            begun.run_id,
+            begun.matcher,
+            begun.options,
+            events,
+            stop,
+        )
+    finally:
+        if begun.matcher:
+            begun.matcher.close()
+
+
+def finish(begun: Started, case: Case, status: RunStatus, run: _Run) -> TriageOutcome:
+    """Close the run: its row, and the audit line with the digest of the exhibit's findings."""
+    run_id, options = begun.run_id, begun.options
+    with case.writer:
+        digest = findings_digest(case, begun.exhibit_id)
         case.finish_run(run_id, status.value, items_not_reached=run.not_reached)
         case.audit.append(
             "triage-finished",
@@ -472,13 +557,13 @@ def triage(
         )
     return TriageOutcome(
         run_id,
-        exhibit_id,
+        begun.exhibit_id,
         status,
         run.items,
         run.hits,
         run.warnings,
         run.bytes_read,
-        time.monotonic() - started,
+        time.monotonic() - begun.prepared.started,
         run.known_records,
     )
 
@@ -499,6 +584,15 @@ def _record_authority(case: Case, options: TriageOptions, authority: str) -> Non
     current = current_fields(case).get((options.exhibit, "authority"))
     if current is None or current.value != authority:
         set_fields(case, {"authority": authority}, options.operator, exhibit=options.exhibit)
+
+
+def _item_kinds(info: HashSetInfo) -> tuple[HashKind, ...]:
+    """The digest kinds items must be hashed with to match a set. A set built from reference files
+    (``hashset build``) holds MD5 for every entry, so its ED2K (kept for matching P2P clients' records, which
+    name files by ED2K alone) adds nothing for items and is not computed for them."""
+    if info.format == "folder":
+        return tuple(kind for kind in info.digests if kind is not HashKind.ED2K)
+    return tuple(info.digests)
 
 
 def _unmatchable(sets: Sequence[HashSetInfo], algorithms: Sequence[str]) -> str | None:
@@ -534,6 +628,7 @@ def _execute(
     matcher: Matcher | None,
     options: TriageOptions,
     events: TriageEvents,
+    stop: threading.Event | None = None,
 ) -> tuple[RunStatus, _Run]:
     perceptual = bool(matcher and matcher.perceptual_sets)
     pdq = perceptual and options.profile.perceptual
@@ -548,7 +643,8 @@ def _execute(
     record_warnings(case, exhibit_id, run_id, enumeration_warnings)
     done = recorded_locators(case, exhibit_id) if options.resume else set()
     planned: Sequence[Item] = order(i for i in listed if i.locator.to_json() not in done) if done else order(listed)
-    case.set_planned(run_id, len(planned))
+    with case.writer:
+        case.set_planned(run_id, len(planned))
     events.planned(len(planned), sum(i.size or 0 for i in planned))
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
     run.warnings += len(enumeration_warnings)
@@ -567,6 +663,9 @@ def _execute(
                 if options.stop_at_first_hit and run.illicit_hit:
                     status = RunStatus.STOPPED
                     break
+                if stop is not None and stop.is_set():  # Ctrl-C reaches only the main thread (engine.multi)
+                    status = RunStatus.INTERRUPTED
+                    break
         except KeyboardInterrupt:
             status = RunStatus.INTERRUPTED
         except SourceLost as exc:  # what was taken is recorded; items in flight are not, so a resume redoes them
@@ -574,7 +673,7 @@ def _execute(
         finally:
             run.flush()
     if lost is not None:  # one warning for the whole source, never one per item not reached
-        status = RunStatus.INTERRUPTED
+        status, run.lost = RunStatus.INTERRUPTED, lost
         record_warnings(case, exhibit_id, run_id, [EvidenceWarning(lost.code, str(lost))])
         run.warnings += 1
     run.not_reached = len(planned) - taken

@@ -1,0 +1,206 @@
+"""What ``safenet triage`` shows for several devices at once: a row per device while it runs, each hit as it is
+found, each device's verdict as it finishes, then which devices must be seized and which had none.
+
+"None" is never said bare: the verdict names the profile, the sets and what was examined, so it is not read
+as "nothing on the device".
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from safenet.commands.common import Exit
+from safenet.console import hit_line, plain, record_line
+from safenet.engine.events import Hit, KnownRecord, TriageEvents
+from safenet.engine.multi import ExhibitOutcome, Failure
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import RunStatus
+
+#: What each profile examines, for a verdict of "no known material" (docs/architecture.md, Profiles).
+EXAMINED = {
+    Profile.QUICK: "pictures and videos found by their content, live and deleted; archives, caches and embedded "
+    "pictures not opened",
+    Profile.STANDARD: "pictures and videos found by their content, live and deleted, also inside archives, "
+    "caches and documents",
+    Profile.FULL: "every file hashed, archives, caches and embedded pictures opened, unallocated space carved",
+}
+
+NONE_MEANS = (
+    "No known material found means that no item examined matched the selected hash sets; items the profile "
+    "leaves out, items that could not be read and material not in the sets were not seen."
+)
+
+#: The exit code of a run of several devices: that of the first device (in the order given) not examined to
+#: the end, as it would be alone (a device lost mid-run: 3, as one that cannot be read).
+EXIT_CODES = {
+    Failure.EVIDENCE: Exit.EVIDENCE,
+    Failure.LOST: Exit.EVIDENCE,
+    Failure.HASHSET: Exit.HASHSET,
+    Failure.OPTIONS: Exit.USAGE,
+    Failure.CASE: Exit.CASE,
+    Failure.DISK_FULL: Exit.DISK_FULL,
+    Failure.INTERNAL: Exit.INTERNAL,
+}
+
+
+def exit_code(outcomes: list[ExhibitOutcome]) -> int:
+    return next((EXIT_CODES[o.failure] for o in outcomes if o.failure is not None), Exit.OK)
+
+
+@dataclass
+class _Row:
+    state: str = "starting"
+    items: int = 0
+    planned: int = 0
+    bytes_read: int = 0
+    hits: int = 0
+
+
+class _Exhibit:
+    """One device's triage events, reported to the shared display."""
+
+    def __init__(self, display: TriageDisplay, label: str) -> None:
+        self._display, self._label = display, label
+
+    def planned(self, items: int, total_bytes: int) -> None:
+        self._display.update(self._label, state="examining", planned=items)
+
+    def advanced(self, items: int, bytes_read: int) -> None:
+        self._display.advance(self._label, items, bytes_read)
+
+    def hit(self, hit: Hit) -> None:
+        self._display.hit(self._label, hit_line(hit))
+
+    def known_record(self, record: KnownRecord) -> None:
+        self._display.line(record_line(record))
+
+
+class TriageDisplay:
+    """Live progress rows (one per device, redrawn 4 times a second) and a line per hit and per verdict;
+    thread-safe (devices report from their threads)."""
+
+    def __init__(self, console: Console, labels: list[str]) -> None:
+        self._rows = {label: _Row() for label in labels}
+        self._lock = threading.Lock()
+        self._live = Live(
+            console=console, transient=True, refresh_per_second=4, get_renderable=self._table, redirect_stdout=False
+        )
+
+    def _table(self) -> Table:
+        table = Table(box=None)
+        for column in ("Exhibit", "State", "Items", "Read", "Hits"):
+            table.add_column(column)
+        with self._lock:
+            rows = [(label, _Row(**vars(row))) for label, row in self._rows.items()]
+        for label, row in rows:
+            table.add_row(
+                plain(label), row.state, f"{row.items:,} of {row.planned:,}", _size(row.bytes_read), str(row.hits)
+            )
+        return table
+
+    def __enter__(self) -> TriageDisplay:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self._live.__exit__(kind, value, tb)
+
+    def exhibit(self, label: str) -> TriageEvents:
+        return _Exhibit(self, label)
+
+    def update(self, label: str, *, state: str, planned: int) -> None:
+        with self._lock:
+            self._rows[label].state, self._rows[label].planned = state, planned
+
+    def advance(self, label: str, items: int, bytes_read: int) -> None:
+        with self._lock:
+            self._rows[label].items += items
+            self._rows[label].bytes_read += bytes_read
+
+    def hit(self, label: str, line: Text) -> None:
+        with self._lock:
+            self._rows[label].hits += 1
+        self.line(line)
+
+    def line(self, line: Text) -> None:
+        self._live.console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+    def finished(self, outcome: ExhibitOutcome) -> None:
+        with self._lock:
+            self._rows[outcome.label].state = "done" if outcome.completed else "failed"
+        self.line(verdict_line(outcome))
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:,.1f} {unit}"
+    return f"{count:,} B"
+
+
+def verdict_line(outcome: ExhibitOutcome) -> Text:
+    """A device's verdict as it finishes: known material found (how much, which categories, how soon), none
+    (with what was examined), or why it was not examined to the end."""
+    label = Text(f"{outcome.label}: ", style="bold")
+    result = outcome.outcome
+    if result is None:
+        return Text.assemble(
+            Text("FAILED ", style="bold red"), label, plain(f"{outcome.source} could not be examined: {outcome.reason}")
+        )
+    options = outcome.options
+    done = f"{result.items_recorded:,} items, {_size(result.bytes_read)} in {result.seconds:.1f} s, run {result.run_id}"
+    if result.hits or result.known_records:
+        found = ", ".join(f"{code} {count}" for code, count in sorted(outcome.categories.items()))
+        files = f"{result.hits:,} file" + ("" if result.hits == 1 else "s")
+        text = f"known material found: {files}" + (f" ({found})" if found else "")
+        if outcome.first_hit_s is not None:
+            text += f", the first after {outcome.first_hit_s:.1f} s"
+        if result.known_records:
+            text += f"; {result.known_records:,} P2P records of known material"
+        line = Text.assemble(label, plain(text, "bold red"), Text(f" [{done}]", style="dim"))
+    else:
+        sets = ", ".join(options.hashsets) or "none"
+        line = Text.assemble(
+            label,
+            plain("no known material found", "green"),
+            plain(f" in {result.items_recorded:,} items ({_size(result.bytes_read)}) matched against sets {sets}; "),
+            plain(f"profile {options.profile.value}: {EXAMINED[options.profile]}"),
+            Text(f" [{result.seconds:.1f} s, run {result.run_id}]", style="dim"),
+        )
+    if result.warnings:
+        line.append_text(
+            plain(f"\n  {result.warnings:,} warnings (items not read fully are listed in the case)", "yellow")
+        )
+    if outcome.failure is Failure.LOST:
+        line.append_text(
+            plain(
+                f"\n  LOST: {outcome.reason}; examined up to there; `safenet triage {outcome.label}={outcome.source} "
+                "--resume` with the same --case finishes it",
+                "bold yellow",
+            )
+        )
+    elif result.status is RunStatus.INTERRUPTED:
+        line.append_text(plain("\n  interrupted; `--resume` with the same --case finishes it", "yellow"))
+    elif result.status is RunStatus.STOPPED:
+        line.append_text(
+            plain("\n  stopped at the first hit; `--resume` with the same --case finishes the exhibit", "yellow")
+        )
+    return line
+
+
+def summary(console: Console, outcomes: list[ExhibitOutcome]) -> None:
+    """Which devices must be seized and which may be left (the wording of ``safenet sample``'s summary)."""
+    seize = [o.label + ("" if o.completed else " (not examined to the end)") for o in outcomes if o.seize]
+    leave = [o.label for o in outcomes if not o.seize]
+    console.print(plain(f"seize: {', '.join(seize) or 'none'}"), style="bold red" if seize else None)
+    console.print(
+        plain(f"no known material found (may be left, what was examined stated above): {', '.join(leave) or 'none'}")
+    )
+    console.print(Text(NONE_MEANS, style="dim"))

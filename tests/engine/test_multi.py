@@ -1,0 +1,233 @@
+"""Several exhibits triaged at once (engine.multi): each exactly as if triaged alone, one failing never stops the
+others, the audit log verifies, and one exhibit lost mid-run is resumed alone."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import pytest
+from sqlalchemy import select
+
+from safenet.case.schema import Exhibit, Finding, ItemRow, Run, WarningRow
+from safenet.case.store import Case
+from safenet.case.verify import verify_case
+from safenet.engine import triage as triage_module
+from safenet.engine.events import Hit, KnownRecord, NoEvents, TriageEvents
+from safenet.engine.executor_kind import ExecutorKind
+from safenet.engine.multi import ExhibitOutcome, Failure, triage_many
+from safenet.engine.triage import RunStatus, TriageOptions, triage
+from safenet.evidence.locator import Layer, LayerKind, Locator
+from safenet.evidence.model import EvidenceDescription, Item, OpenContext, SourceLost, WarningSink
+from safenet.evidence.registry import DeviceAddress, Source, open_source
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
+from tests.builders import VicsSet, jpeg, write
+from tests.evidence.image_builders import HAVE_EXT4, ext4_image
+
+pytestmark = pytest.mark.timeout(300)
+
+# UK codes as shipped (vics-uk scheme): 1=A, 2=B, 3=C
+A, B, C = 1, 2, 3
+
+
+class Events:
+    """Collects what a run of several exhibits reports (from the exhibits' threads)."""
+
+    def __init__(self) -> None:
+        self.hits: list[Hit] = []
+        self.done: list[ExhibitOutcome] = []
+
+    def exhibit(self, label: str) -> TriageEvents:
+        events = self
+
+        class One(NoEvents):
+            def hit(self, hit: Hit) -> None:
+                events.hits.append(hit)
+
+            def known_record(self, record: KnownRecord) -> None:
+                pass
+
+        return One()
+
+    def finished(self, outcome: ExhibitOutcome) -> None:
+        self.done.append(outcome)
+
+
+class Exhibits:
+    """Three exhibits (two folders and an ext4 image when mkfs.ext4 is here, else a third folder) and a set."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.known = VicsSet()
+        self.sources: list[tuple[str, Source]] = []
+        for n, seeds in enumerate((range(0, 12), range(100, 110))):
+            root = tmp_path / f"folder{n}"
+            for i in seeds:
+                data = jpeg(i)
+                write(root, f"DCIM/IMG_{i:04d}.jpg", data)
+                if i % 4 == 0:
+                    self.known.add(data, [A, B, C][i % 3])
+            self.sources.append((f"EX{n + 1}", root))
+        files = {f"DCIM/IMG_{i:04d}.JPG": jpeg(200 + i) for i in range(8)}
+        self.known.add(files["DCIM/IMG_0003.JPG"], C)
+        if HAVE_EXT4:
+            third: Path = ext4_image(tmp_path, files, delete=["DCIM/IMG_0005.JPG"])
+        else:
+            third = tmp_path / "folder3"
+            for rel, data in files.items():
+                write(third, rel, data)
+        self.sources.append(("EX3", third))
+        self.store = HashSetStore(tmp_path / "hashdb")
+        path = self.known.write(tmp_path / "set.json")
+        self.store.import_file(path, "caid-test", kind=SetKind.ILLICIT, warn=lambda r, m: None)
+
+
+@pytest.fixture
+def exhibits(tmp_path: Path) -> Exhibits:
+    return Exhibits(tmp_path)
+
+
+def options(**kw: Any) -> TriageOptions:
+    return replace(TriageOptions(exhibit="-", hashsets=("caid-test",), operator="tester", workers=2), **kw)
+
+
+def per_exhibit(case: Case) -> dict[str, tuple[list[tuple[str, str, str | None, str | None]], list[tuple[str, str]]]]:
+    """Per exhibit label: its items (locator, status, md5, sha256) and findings (locator, category), sorted."""
+    out = {}
+    with case.sessions() as s:
+        for exhibit in s.scalars(select(Exhibit)).all():
+            rows = s.scalars(select(ItemRow).where(ItemRow.exhibit_id == exhibit.id)).all()
+            items = sorted((r.locator, r.status, r.md5, r.sha256) for r in rows)
+            found = s.execute(
+                select(ItemRow.locator, Finding.category)
+                .join(Finding, Finding.item_id == ItemRow.id)
+                .where(ItemRow.exhibit_id == exhibit.id)
+            ).all()
+            out[exhibit.label] = (items, sorted((str(a), str(b)) for a, b in found))
+    return out
+
+
+def test_three_at_once_record_what_three_runs_alone_record(tmp_path: Path, exhibits: Exhibits) -> None:
+    together = Case.create_or_open(tmp_path / "together")
+    events = Events()
+    outcomes = triage_many(exhibits.sources, together, exhibits.store, options(), events)
+    assert [o.label for o in outcomes] == ["EX1", "EX2", "EX3"]
+    assert all(o.completed and o.failure is None for o in outcomes)
+    assert sorted(o.label for o in events.done) == ["EX1", "EX2", "EX3"]  # a verdict each, as each finished
+    alone = Case.create_or_open(tmp_path / "alone")
+    for label, source in exhibits.sources:
+        triage(source, alone, exhibits.store, options(exhibit=label))
+    expected = per_exhibit(alone)
+    assert per_exhibit(together) == expected
+    assert all(expected[label][1] for label in ("EX1", "EX2", "EX3"))  # every exhibit has findings to compare
+    hits = {o.label: o.outcome.hits for o in outcomes if o.outcome}
+    assert hits == {label: len(found) for label, (_, found) in expected.items()}
+    assert sum(hits.values()) == len(events.hits)
+    assert {o.label: sum(o.categories.values()) for o in outcomes} == hits
+    assert all(o.first_hit_s is not None and o.seize for o in outcomes)
+    result = verify_case(together)
+    assert result.ok, result.problems
+    with together.sessions() as s:
+        runs = s.scalars(select(Run)).all()
+    assert len(runs) == 3 and {r.status for r in runs} == {"completed"}  # each exhibit its own run
+    events_by_run: dict[str, list[str]] = {}
+    for entry in together.audit.entries():
+        if entry.get("event") in ("triage-started", "triage-finished"):
+            events_by_run.setdefault(entry["data"]["exhibit"], []).append(entry["event"])
+    assert events_by_run == {label: ["triage-started", "triage-finished"] for label in ("EX1", "EX2", "EX3")}
+
+
+def test_a_missing_source_fails_alone_and_the_others_complete(tmp_path: Path, exhibits: Exhibits) -> None:
+    case = Case.create_or_open(tmp_path / "case")
+    sources = [exhibits.sources[0], ("EX9", tmp_path / "unplugged.E01"), exhibits.sources[1]]
+    outcomes = triage_many(sources, case, exhibits.store, options(), Events())
+    failed = outcomes[1]
+    assert failed.failure is Failure.EVIDENCE and failed.outcome is None and failed.seize
+    assert "does not exist" in (failed.reason or "")
+    assert [o.completed for o in outcomes] == [True, False, True]
+    assert sorted(per_exhibit(case)) == ["EX1", "EX2"]  # nothing recorded for the missing one
+    assert verify_case(case).ok
+
+
+def test_an_exhibit_already_triaged_is_refused_alone(tmp_path: Path, exhibits: Exhibits) -> None:
+    case = Case.create_or_open(tmp_path / "case")
+    triage(exhibits.sources[0][1], case, exhibits.store, options(exhibit="EX1"))
+    outcomes = triage_many(exhibits.sources[:2], case, exhibits.store, options(), Events())
+    assert outcomes[0].failure is Failure.CASE and "already triaged" in (outcomes[0].reason or "")
+    assert outcomes[1].completed
+
+
+# --- a phone that goes away mid-run (a made-up back-end, as in test_source_lost) -------------------------
+
+PHONE = {f"/DCIM/IMG_{i:03d}.jpg": jpeg(500 + i) for i in range(30)}
+
+
+class Vanishing:
+    """Serves PHONE; after ``opens`` opens it is gone (unplugged)."""
+
+    NAME: ClassVar[str] = "vanishing"
+
+    def __init__(self) -> None:
+        self.locator = Locator.source("test://phone")
+        self.opens: int | None = None
+        self.opened = 0
+
+    def describe(self) -> EvidenceDescription:
+        return EvidenceDescription(self.NAME, "test://phone", "a source that goes away")
+
+    def items(self, warn: WarningSink) -> Iterator[Item]:
+        for path, data in PHONE.items():
+            yield Item(self.locator.child(Layer(LayerKind.PATH, path)), path.rsplit("/", 1)[1], len(data))
+
+    def open(self, locator: Locator) -> BinaryIO:
+        self.opened += 1
+        if self.opens is not None and self.opened > self.opens:
+            raise SourceLost("the test phone went away", "device-disconnected")
+        return io.BytesIO(PHONE[locator.leaf.value])
+
+
+@pytest.fixture
+def phone(monkeypatch: pytest.MonkeyPatch) -> Vanishing:
+    evidence = Vanishing()
+
+    def opener(source: Source, context: OpenContext | None = None) -> object:
+        return (
+            evidence if isinstance(source, DeviceAddress) and source.scheme == "test" else open_source(source, context)
+        )
+
+    monkeypatch.setattr(triage_module, "open_source", opener)
+    return evidence
+
+
+def test_a_phone_lost_mid_run_ends_alone_and_is_resumed_alone(
+    tmp_path: Path, exhibits: Exhibits, phone: Vanishing
+) -> None:
+    case = Case.create_or_open(tmp_path / "case")
+    phone.opens = 10
+    sources = [exhibits.sources[0], ("PH1", DeviceAddress("test", "phone")), exhibits.sources[1]]
+    threads = options(executor=ExecutorKind.THREADS)
+    outcomes = triage_many(sources, case, exhibits.store, threads, Events())
+    lost = outcomes[1]
+    assert lost.failure is Failure.LOST and lost.outcome is not None
+    assert lost.outcome.status is RunStatus.INTERRUPTED and lost.seize and not lost.completed
+    assert outcomes[0].completed and outcomes[2].completed
+    assert case.audit.verify().ok  # (verify_case would re-hash the made-up phone, which is not a device)
+    phone.opens = None  # plugged in again: resume that exhibit alone
+    again = triage_many([("PH1", DeviceAddress("test", "phone"))], case, exhibits.store, options(resume=True), Events())
+    assert again[0].completed and again[0].outcome is not None
+    assert again[0].outcome.status is RunStatus.COMPLETED
+    with case.sessions() as s:
+        ph1 = s.scalar(select(Exhibit.id).where(Exhibit.label == "PH1"))
+        rows = s.scalars(select(ItemRow).where(ItemRow.exhibit_id == ph1)).all()
+        codes = s.scalars(select(WarningRow.code).where(WarningRow.exhibit_id == ph1)).all()
+    by_path = {Locator.from_json(r.locator).leaf.value: r for r in rows}
+    assert len(by_path) == len(rows) == len(PHONE)  # none twice, none missing
+    assert all(by_path[p].md5 == hashlib.md5(d).hexdigest() for p, d in PHONE.items())
+    assert list(codes) == ["device-disconnected"]
+    assert case.audit.verify().ok
+    # the other exhibits were not touched by the resume
+    assert sorted(per_exhibit(case)) == ["EX1", "EX2", "PH1"]
