@@ -2,9 +2,9 @@
 
 The case:
 - EX1, a computer (folder): known pictures planted (one A, one C), an unknown one, and an eMule client's files
-  (known.met built by the P2P parser tests' writer from the published format: a record naming a picture on the
-  disk, and a record whose ED2K is in an illicit set while the file is gone; AC_SearchStrings.dat with two
-  benign terms).
+  (known.met built by the P2P parser tests' writer from the published format: a record of the known A picture on
+  the disk, and a record whose ED2K is in an illicit set while the file is gone, both P2P records of known
+  material; AC_SearchStrings.dat with two benign terms).
 - EX2, an iPhone backup (built by the iOS backup tests' builder; its identity says iPhone12,1, an "iPhone 11"):
   two camera-roll pictures whose EXIF make and model are Apple / iPhone 11 (one graded B by an examiner, one not
   graded), and a known C picture in WhatsApp's media folder.
@@ -221,9 +221,14 @@ def test_scripted_charging_case(scripted: Scripted, capsys: pytest.CaptureFixtur
     }
     assert {r["category"]: r["total"] for r in counts["deduplicated"]["rows"]} == {"A": 2, "B": 1, "C": 1}
     known = [r for r in report["p2p_records"] if r["known_material"]]
-    # the record of the gone file: its name is restricted output (null in the JSON), its counters are not
-    assert [(r["exhibit"], r["index"], r["name"], r["linked_item_id"]) for r in known] == [("EX1", 1, None, None)]
-    assert (known[0]["uploaded_bytes"], known[0]["upload_requests"]) == (2048, 2)
+    # both records of known material (a1.jpg's by the ED2K the built set keeps, gone.jpg's by the VICS set's):
+    # their names are restricted output (null in the JSON), their counters and links are not
+    a1 = next(i["item_id"] for i in report["items"] if i["name"] == "a1.jpg")
+    assert [(r["exhibit"], r["index"], r["name"], r["linked_item_id"]) for r in known] == [
+        ("EX1", 0, None, a1),
+        ("EX1", 1, None, None),
+    ]
+    assert [(r["uploaded_bytes"], r["upload_requests"]) for r in known] == [(8192, 4), (2048, 2)]
     assert report["search_terms_count"] == len(TERMS)
     assert report["totals"]["hits"] == 5  # files only: the record of known material is not a file hit
     sent = [i for i in report["items"] if (found := classify(item_path(i))) and found.kind is MediaKind.SENT]
@@ -240,7 +245,7 @@ def test_scripted_charging_case(scripted: Scripted, capsys: pytest.CaptureFixtur
         expected += _block_lines(block) + _other_lines(block)
     for exhibit in ("EX1", "EX2", "EX3", None):
         expected += _app_lines(report, exhibit) + _p2p_lines(report, exhibit)
-    assert "Sent items (distribution) 1 0 0 0 0 WhatsApp" in expected and "Category A 1 0 1 0" in expected
+    assert "Sent items (distribution) 1 0 0 0 0 WhatsApp" in expected and "Category A 2 0 2 1" in expected
     assert "Chat media, direction unknown 0 0 1 0 0 WhatsApp" in expected
     assert "Camera folder 0 1 0 0 0 Camera roll" in expected
     for text in (_html_text(html_path.read_text(encoding="utf-8")), _pdf_text(pdf_path)):
