@@ -305,3 +305,15 @@ def test_a_torrent_is_matched_by_its_info_hash_and_linked_by_its_md5(tmp_path: P
     (view,) = p2p_records(case)
     assert view.hashes["btih"] == btih.hex() and view.linked_item_id == _item_id(case, "holiday.jpg")
     assert [(k.hashset, k.hash_kind) for k in view.known] == [("torrents", "btih")]
+
+
+def test_verify_rehashes_the_artefact_of_a_record_of_known_material(tmp_path: Path, exhibit: Exhibit) -> None:
+    case = Case.create_or_open(tmp_path / "case")
+    _triage(case, exhibit, Collect())
+    lines = verify_case(case).lines
+    assert any("2 of 2 matched items re-hashed identically" in line for line in lines), lines  # hit.jpg, known.met
+    path = exhibit.root / KNOWN_MET
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # the artefact changed after triage
+    problems = verify_case(case).problems
+    assert [_leaf(p.split(": digests differ")[0]) for p in problems if "digests differ" in p] == ["known.met"]

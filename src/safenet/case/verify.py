@@ -11,7 +11,8 @@ The audit log is the record; the database must be what the log says it is.
    gradings (each grade and confirmation is one log line), examiner-entered case fields (each is one log line
    holding the row).
 4. For each exhibit, the findings digest equals the one its last finished run wrote into the log.
-5. Every item with a finding is reopened from its locator and re-hashed; the digests must match.
+5. Every item with a finding, and every P2P artefact holding a record with one, is reopened from its locator
+   and re-hashed; the digests must match.
 
 An interrupted or still-running run, and an item that cannot be re-read through a container the triage
 already recorded as damaged, are notes, not problems: neither is a sign of tampering.
@@ -26,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from safenet.case.audit import GAP_EVENT, KEY_EVENT, AuditRead
 from safenet.case.casefields import FIELD_EVENT, field_rows
 from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, findings_digest, max_id, rows_digest
-from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, WarningRow
+from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, P2PFindingRow, P2PRecordRow, WarningRow
 from safenet.case.signing import Signer, SigningKeyError, fingerprint
 from safenet.case.store import Case, row_facts
 from safenet.evidence.locator import Locator
@@ -443,9 +444,10 @@ def _warned_ancestor(case: Case, item: ItemRow, warned: dict[str, str]) -> str |
 
 
 def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
-    query = (
-        select(ItemRow).where(ItemRow.exhibit_id == ex.id, ItemRow.id.in_(select(Finding.item_id))).order_by(ItemRow.id)
-    )
+    # the P2P artefacts holding records of a hash set's material are evidence of their own: re-hashed too
+    artefacts = select(P2PRecordRow.item_id).join(P2PFindingRow, P2PFindingRow.record_id == P2PRecordRow.id)
+    matched = or_(ItemRow.id.in_(select(Finding.item_id)), ItemRow.id.in_(artefacts))
+    query = select(ItemRow).where(ItemRow.exhibit_id == ex.id, matched).order_by(ItemRow.id)
     with case.sessions() as s:
         items = s.scalars(query).all()
     try:
