@@ -30,7 +30,7 @@ from safenet.case.verify import verify_case
 from safenet.demo import VICS_UK_CONTEXT
 from safenet.engine.events import Hit, KnownRecord
 from safenet.engine.executor_kind import ExecutorKind
-from safenet.engine.triage import OptionsError, RunStatus, TriageOptions, triage
+from safenet.engine.triage import OptionsError, RunStatus, TriageError, TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
@@ -317,3 +317,11 @@ def test_verify_rehashes_the_artefact_of_a_record_of_known_material(tmp_path: Pa
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # the artefact changed after triage
     problems = verify_case(case).problems
     assert [_leaf(p.split(": digests differ")[0]) for p in problems if "digests differ" in p] == ["known.met"]
+
+
+def test_a_refused_triage_records_no_authority(tmp_path: Path, exhibit: Exhibit) -> None:
+    case = Case.create_or_open(tmp_path / "case")
+    _triage(case, exhibit, Collect())
+    with pytest.raises(TriageError, match="already triaged"):
+        _triage(case, exhibit, Collect(), authority="Warrant 1/2026")
+    assert current_fields(case) == {}

@@ -450,8 +450,6 @@ def start(prepared: Prepared, case: Case, store: HashSetStore | None, options: T
         else:
             case.audit.check_writable()
         exhibit_id = case.exhibit(options.exhibit, description.source, prepared.evidence.NAME, asdict(description))
-        if prepared.authority is not None:
-            _record_authority(case, options, prepared.authority)
         previous = _previous_run(case, exhibit_id, options)
         if previous is not None:
             options = _resumed_options(options, previous)
@@ -462,6 +460,8 @@ def start(prepared: Prepared, case: Case, store: HashSetStore | None, options: T
             )
         if options.hashsets and store is None:
             raise TriageError("hash sets were named but no hash-set database is open")
+        if prepared.authority is not None:  # only for a run that goes ahead (not one refused above)
+            _record_authority(case, options, prepared.authority)
         matcher = store.matcher(options.hashsets) if store and options.hashsets else None
         if options.algorithms is None:
             needed = [kind.value for s in (matcher.sets if matcher else ()) for kind in _item_kinds(s)]
