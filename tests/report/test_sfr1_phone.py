@@ -1,13 +1,27 @@
-"""The SFR1's phone limitations, from what the case recorded: a logical acquisition recovers no deleted data,
-vault apps are not decoded, and UFDR hashes that disagreed with Safenet's are counted from their warnings."""
+"""The SFR1's phone parts, from what the case recorded: a logical acquisition recovers no deleted data, vault
+apps are not decoded, UFDR hashes that disagreed with Safenet's are counted from their warnings; and a UFDR
+extraction end to end (identity, limitation, sent items, production indicator kept to the restricted output)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from safenet.analysis.appmedia import VAULT_APPS
+from safenet.case.store import Case
+from safenet.engine.executors import ExecutorKind
+from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.phone.identity import Acquisition
-from safenet.report.sfr1 import UFDR_MISMATCH, _limitations
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
+from safenet.report.data import report_data
+from safenet.report.restricted import production_indicators
+from safenet.report.sfr1 import FROM_CASE, UFDR_MISMATCH, _limitations, render_sfr1_html, sfr1_data
+from tests.builders import jpeg, write
+from tests.case.test_gradings import _no_warning
+from tests.evidence.phone.ufdr_builder import Ufdr
+from tests.report.test_restricted import exif_jpeg
+from tests.report.test_sfr1 import _html_text, _squash
 
 
 def _exhibit(label: str, acquisition: str | None) -> dict[str, Any]:
@@ -44,3 +58,36 @@ def test_phone_limitations() -> None:
 def test_no_phone_no_phone_limitation() -> None:
     report = {"exhibits": [{"label": "EX1", "warnings_by_code": {}}]}
     assert _limitations([_exhibit("EX1", None)], report) == []
+
+
+def test_a_ufdr_extraction_end_to_end(tmp_path: Path) -> None:
+    """A UFDR (built by the UFDR tests' builder) whose report lists a wrong MD5 for one file, and whose camera
+    picture's EXIF names the extraction's phone: the SFR1 shows the phone as the UFDR identified it, the hash
+    disagreement as a limitation and only a pointer to the restricted output, which names the picture."""
+    ufdr = Ufdr()
+    ufdr.add("/data/media/0/DCIM/Camera/IMG_0001.jpg", exif_jpeg(30, "samsung", "SM-G991B"))
+    ufdr.add(
+        "/data/media/0/Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/Sent/IMG-1.jpg",
+        jpeg(1),
+        md5="00" * 16,  # the report says another file was there
+    )
+    (tmp_path / "phone.ufdr").write_bytes(ufdr.build())
+    store = HashSetStore(tmp_path / "db")
+    write(tmp_path / "ref", "1.jpg", jpeg(1))
+    store.build_folder(tmp_path / "ref", "ref-a", kind=SetKind.ILLICIT, category="A", scheme="uk", warn=_no_warning)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="PH1", hashsets=("ref-a",), operator="DC Op", executor=ExecutorKind.INLINE)
+    triage(tmp_path / "phone.ufdr", case, store, options)
+    report = report_data(case)
+    assert report["exhibits"][0]["warnings_by_code"][UFDR_MISMATCH] == 1
+    text = _html_text(render_sfr1_html(sfr1_data(case, report)))
+    squashed = _squash(text)
+    assert _squash(f"Model SM-G991B {FROM_CASE}") in squashed and _squash("Serial number R58N12345AB") in squashed
+    assert _squash("Acquisition method Cellebrite UFDR extraction (imported)") in squashed
+    assert "Exhibit PH1: 1 file hash(es) recorded in the UFDR extraction disagreed" in text
+    assert "Exhibit PH1: a logical acquisition" not in text  # an imported extraction: not said to be logical
+    assert "Sent items (distribution) 1 0 0 0 0 WhatsApp" in text  # the Sent folder's known A picture
+    assert "Production indicators: see restricted output." in text and "IMG_0001.jpg" not in text
+    found = production_indicators(case)
+    assert [(f.name, f.matched_on, f.phone_exhibit) for f in found.found] == [("IMG_0001.jpg", "model", "PH1")]
+    case.close()

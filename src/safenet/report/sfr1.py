@@ -24,6 +24,7 @@ from safenet.case.gradings import COUNTED_GRADES, UK_GRADES
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
 from safenet.evidence.phone.identity import Acquisition, from_details
+from safenet.evidence.phone.ufdr import MISMATCH_CODE
 from safenet.hashsets.categories import most_severe
 from safenet.installation import build_digest
 from safenet.owner_only import write_owner_only
@@ -83,7 +84,7 @@ ACQUISITION_TEXT = {
 }
 #: Acquisitions that see only the files the phone or its backup hands over: no deleted data.
 LOGICAL = frozenset({Acquisition.ADB_LOGICAL, Acquisition.AFC, Acquisition.ITUNES_BACKUP, Acquisition.ANDROID_BACKUP})
-UFDR_MISMATCH = "ufdr-hash-mismatch"
+UFDR_MISMATCH = MISMATCH_CODE  # the UFDR back-end's warning: a listed hash that differs from Safenet's
 APP_KINDS = (MediaKind.SENT, MediaKind.RECEIVED, MediaKind.CHAT, MediaKind.CAMERA, MediaKind.VAULT)
 APP_KIND_TEXT = {
     MediaKind.SENT.value: "Sent items (distribution)",
