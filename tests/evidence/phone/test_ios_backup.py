@@ -127,6 +127,9 @@ def test_encrypted_files_are_streamed_and_seekable(tmp_path: Path) -> None:
         assert stream.read() == big[-7:]
         stream.seek(0)
         assert hashlib.sha256(stream.read()).digest() == hashlib.sha256(big).digest()
+        stream.seek(5)
+        pieces = [stream.read(4099) for _ in range(40)]  # odd sizes: reads that continue mid-block
+        assert b"".join(pieces) == big[5 : 5 + 40 * 4099]
     assert sorted(p.name for p in built.root.iterdir() if p.is_file()) == [
         "Info.plist",
         "Manifest.db",

@@ -1,8 +1,10 @@
-"""Photos.sqlite read on its own (the function the backup and the live iOS readers share), and damaged
-encrypted files."""
+"""Photos.sqlite read on its own (the function the backup and the live iOS readers share), the decrypting
+reader of encrypted files, and damaged encrypted files."""
 
 from __future__ import annotations
 
+import io
+import random
 import sqlite3
 from pathlib import Path
 
@@ -10,10 +12,10 @@ import pytest
 
 from safenet.evidence.model import Credential, CredentialKind, EvidenceWarning, OpenContext
 from safenet.evidence.phone import photos_db
-from safenet.evidence.phone.cbc import DecryptError
+from safenet.evidence.phone.cbc import CbcReader, DecryptError
 from safenet.evidence.phone.ios_backup import IosBackupEvidence
 from safenet.evidence.phone.photos_db import PhotosDbError, core_data_time, photos_notes
-from tests.evidence.phone.ios_builder import BackupFile, build_backup, photos_sqlite
+from tests.evidence.phone.ios_builder import BackupFile, build_backup, encrypt, photos_sqlite
 
 
 def _db(sql: str) -> bytes:
@@ -90,3 +92,18 @@ def test_a_damaged_encrypted_file_fails_to_open_and_the_rest_read(tmp_path: Path
         evidence.open(items["HomeDomain/a.bin"].locator)
     with evidence.open(items["HomeDomain/b.bin"].locator) as stream:
         assert stream.read() == b"b" * 100
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 4096, 70_001])
+def test_the_cbc_reader_gives_the_plaintext_whatever_the_read_sizes(size: int) -> None:
+    key = bytes(range(32))
+    plain = bytes((i * 7) % 251 for i in range(size))
+    reader = CbcReader(io.BytesIO(encrypt(plain, key)), key)
+    assert reader.size == size
+    rng = random.Random(size)
+    got = b""
+    while chunk := reader.read(rng.choice([1, 3, 16, 17, 1000, 5000])):
+        got += chunk
+    assert got == plain
+    reader.seek(size // 3)
+    assert reader.read() == plain[size // 3 :]

@@ -13,7 +13,7 @@ import io
 import os
 from typing import BinaryIO
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 BLOCK = 16
 _MAX_READ = 4 << 20  # most ciphertext decrypted per read call
@@ -29,6 +29,7 @@ class CbcReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, key: bytes) -> None:
         super().__init__()
         self._raw, self._key, self._pos = raw, key, 0
+        self._next: tuple[int, CipherContext] | None = None  # where the last decryption stopped, and its decryptor
         self._enc_size = raw.seek(0, os.SEEK_END)
         if self._enc_size % BLOCK:
             raise DecryptError(f"encrypted size {self._enc_size} is not a multiple of {BLOCK} bytes")
@@ -45,15 +46,23 @@ class CbcReader(io.RawIOBase):
         return self._size
 
     def _decrypt(self, start: int, end: int) -> bytes:
-        """Plaintext of ciphertext blocks ``[start, end)`` (block-aligned)."""
-        iv_at = start - BLOCK
-        self._raw.seek(max(iv_at, 0))
-        iv = self._raw.read(BLOCK) if iv_at >= 0 else bytes(BLOCK)
+        """Plaintext of ciphertext blocks ``[start, end)`` (block-aligned). A read that continues the previous
+        one continues its decryptor: no IV to re-read, no new cipher context."""
+        if self._next is not None and self._next[0] == start:
+            decryptor = self._next[1]
+            self._raw.seek(start)
+        else:
+            iv_at = start - BLOCK
+            self._raw.seek(max(iv_at, 0))
+            iv = self._raw.read(BLOCK) if iv_at >= 0 else bytes(BLOCK)
+            if len(iv) != BLOCK:
+                raise DecryptError("the encrypted file is shorter than it was when opened")
+            decryptor = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
         data = self._raw.read(end - start)
-        if len(iv) != BLOCK or len(data) != end - start:
+        if len(data) != end - start:
             raise DecryptError("the encrypted file is shorter than it was when opened")
-        decryptor = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
-        return decryptor.update(data) + decryptor.finalize()
+        self._next = (end, decryptor)
+        return decryptor.update(data)
 
     def readable(self) -> bool:
         return True

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+
 from safenet.evidence.directory import open_readonly
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
@@ -117,18 +119,22 @@ def _load_plist(path: Path) -> dict[str, Any]:
 
 
 class _Keys:
-    """The unlocked class keys of an encrypted backup: unwraps each file's key."""
+    """The class keys an unlocked keybag gave: unwraps each file's key (RFC 3394, OpenSSL's implementation, as
+    a phone holds hundreds of thousands of files and pycryptodome's key unwrap is written in Python)."""
 
-    def __init__(self, keybag: Any) -> None:
-        self._keybag = keybag
+    def __init__(self, class_keys: dict[int, bytes]) -> None:
+        self._class_keys = class_keys
 
     def file_key(self, protection_class: int | None, wrapped: bytes | None) -> bytes:
         if protection_class is None or wrapped is None or len(wrapped) < 4:
             raise DecryptError("the file record holds no encryption key")
+        class_key = self._class_keys.get(protection_class)
+        if class_key is None:
+            raise DecryptError(f"the keybag holds no key of protection class {protection_class}")
         try:
-            return bytes(self._keybag.unwrap_key_for_class(protection_class, wrapped[4:]))
-        except ValueError as exc:
-            raise DecryptError(f"the file key cannot be unwrapped ({exc})") from exc
+            return aes_key_unwrap(class_key, wrapped[4:])
+        except (InvalidUnwrap, ValueError) as exc:
+            raise DecryptError("the file key cannot be unwrapped (a damaged record)") from exc
 
 
 class IosBackupEvidence:
@@ -183,7 +189,7 @@ class IosBackupEvidence:
                 f"the password given for the encrypted iTunes backup at {self.root} is wrong; give the backup "
                 "password set in iTunes or Finder (not the phone's passcode) with --password"
             )
-        return _Keys(keybag)
+        return _Keys({int(k): bytes(v) for k, v in keybag.classes_keys.items()})
 
     def _open_manifest(self, manifest: dict[str, Any]) -> sqlite3.Connection:
         path = self.root / "Manifest.db"
