@@ -36,7 +36,7 @@ from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, P2PFindin
 from safenet.case.signing import Signer, SigningKeyError, fingerprint
 from safenet.case.store import Case, row_facts
 from safenet.evidence.locator import Locator
-from safenet.evidence.model import EvidenceError
+from safenet.evidence.model import EvidenceError, OpenContext
 from safenet.evidence.registry import as_source, open_locator, open_source
 
 CHUNK = 1 << 20
@@ -131,7 +131,9 @@ class _Log:
             row["confirmed_at"] = data.get("confirmed_at")
 
 
-def verify_case(case: Case) -> VerifyResult:
+def verify_case(case: Case, context: OpenContext | None = None) -> VerifyResult:
+    """Check the audit chain, the case against its log, and re-hash every finding from the evidence
+    (``context``: the credentials of encrypted sources, which are never recorded, so verify must be given them)."""
     result = VerifyResult()
     read = case.audit.read()
     _check_chain(read, result)
@@ -160,7 +162,7 @@ def verify_case(case: Case) -> VerifyResult:
             result.problem(f"exhibit {ex.label}: findings in the database differ from those the audit log recorded")
         else:
             result.lines.append(f"exhibit {ex.label}: findings match the audit log")
-        _rehash_exhibit(case, ex, result)
+        _rehash_exhibit(case, ex, result, context)
     if read.torn is None:
         case.audit.append("case-verified", ok=result.ok, problems=result.problems)
     else:
@@ -443,7 +445,7 @@ def _warned_ancestor(case: Case, item: ItemRow, warned: dict[str, str]) -> str |
     return None
 
 
-def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
+def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult, context: OpenContext | None = None) -> None:
     # the P2P artefacts holding records of a hash set's material are evidence of their own: re-hashed too
     artefacts = select(P2PRecordRow.item_id).join(P2PFindingRow, P2PFindingRow.record_id == P2PRecordRow.id)
     matched = or_(ItemRow.id.in_(select(Finding.item_id)), ItemRow.id.in_(artefacts))
@@ -451,7 +453,7 @@ def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult) -> None:
     with case.sessions() as s:
         items = s.scalars(query).all()
     try:
-        evidence = open_source(as_source(ex.source))
+        evidence = open_source(as_source(ex.source), context)
     except EvidenceError as exc:
         result.problem(f"exhibit {ex.label}: evidence not available for re-hashing ({exc})")
         return

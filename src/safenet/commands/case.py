@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS
-from safenet.commands.common import Exit, fail, out, user_errors
+from safenet.commands.common import Exit, Keys, Password, Recovery, fail, open_context, out, user_errors
 from safenet.evidence.locator import display_safe
 from safenet.hashsets.model import DEFAULT_PDQ_THRESHOLD, MAX_PDQ_THRESHOLD
 
@@ -68,13 +68,19 @@ def cluster_cmd(
         )
 
 
-def verify_cmd(case: Annotated[Path, typer.Argument(help="Case folder.")]) -> None:
-    """Check the audit chain and re-hash every finding from the evidence."""
+def verify_cmd(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
+) -> None:
+    """Check the audit chain and re-hash every finding from the evidence (encrypted sources: give their credential
+    again; none is ever recorded)."""
     from safenet.case.store import Case
     from safenet.case.verify import verify_case
 
     with user_errors(case):
-        result = verify_case(Case.open_existing(case))
+        result = verify_case(Case.open_existing(case), open_context(password, recovery, keys, None))
         for line in result.lines:
             out.print(Text(display_safe(line)))
         if not result.ok:

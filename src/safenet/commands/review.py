@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import typer
 from rich.text import Text
 
+from safenet.commands.common import Keys, Password, Recovery
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: Host headers a loopback server answers (besides its own --host): what a local browser sends.
@@ -92,9 +94,12 @@ def review_cmd(
         Path | None,
         typer.Option("--users-file", envvar="SAFENET_USERS", help="Users database file (see `safenet users`)."),
     ] = None,
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
 ) -> None:
     """Serve the review and grading web UI for a case (on 127.0.0.1 unless told otherwise)."""
-    from safenet.commands.common import Exit, err, fail, out, user_errors
+    from safenet.commands.common import Exit, err, fail, open_context, out, user_errors
     from safenet.users import UserStore
 
     with user_errors():
@@ -125,7 +130,10 @@ def review_cmd(
         from safenet.web import WebSettings, create_app
 
         settings = WebSettings(
-            secure_cookies=secure, allowed_hosts=allowed_hosts(host, public), trusted_proxies=proxies
+            secure_cookies=secure,
+            allowed_hosts=allowed_hosts(host, public),
+            trusted_proxies=proxies,
+            evidence_context=open_context(password, recovery, keys, None),
         )
         try:
             app = create_app(case, users, settings)

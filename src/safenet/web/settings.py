@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from safenet.analysis.thumbs import BLUR_LEVELS, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, THUMB_SIZES
+from safenet.evidence.model import OpenContext
 
 __all__ = [
     "BLUR_LEVELS",
@@ -63,6 +64,8 @@ class WebSettings:
     max_read_bytes: int = 256 << 20
     #: Items shown on one grid page.
     page_size: int = 200
+    #: Credentials for reopening encrypted sources (backups, volumes) to show their pictures; never recorded.
+    evidence_context: OpenContext = field(default_factory=OpenContext, repr=False)
     #: Set the cookie's Secure flag (when served behind TLS: ``safenet review --public-url https://...``).
     secure_cookies: bool = False
     #: Host headers accepted (others get HTTP 400); None accepts any (tests, embedding).

@@ -263,7 +263,9 @@ class Thumbnailer:
             with self._lock:
                 evidence = self._evidence.get(item.source)
                 if evidence is None:
-                    evidence = self._evidence[item.source] = open_source(as_source(item.source))
+                    evidence = self._evidence[item.source] = open_source(
+                        as_source(item.source), self.settings.evidence_context
+                    )
                 with open_locator(evidence, Locator.from_json(item.locator)) as stream:
                     return stream.read(limit)
         except (OSError, EvidenceError, ValueError) as exc:
