@@ -30,6 +30,7 @@ from safenet.case.verify import verify_case
 from safenet.demo import VICS_UK_CONTEXT
 from safenet.engine.events import Hit, KnownRecord
 from safenet.engine.executor_kind import ExecutorKind
+from safenet.engine.profiles import Profile
 from safenet.engine.triage import OptionsError, RunStatus, TriageError, TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
@@ -325,3 +326,18 @@ def test_a_refused_triage_records_no_authority(tmp_path: Path, exhibit: Exhibit)
     with pytest.raises(TriageError, match="already triaged"):
         _triage(case, exhibit, Collect(), authority="Warrant 1/2026")
     assert current_fields(case) == {}
+
+
+def test_an_artefact_inside_an_archive_is_parsed_as_a_member(tmp_path: Path) -> None:
+    from tests.builders import zip_bytes
+
+    content = jpeg(9)
+    root = tmp_path / "exhibit"
+    write(root, "backup.zip", zip_bytes({"eMule/config/known.met": known_met([_Named("a.jpg", 9, content=content)])}))
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(exhibit="EX1", profile=Profile.STANDARD, operator="tester")
+    triage(root, case, None, options, Collect())
+    (view,) = p2p_records(case)
+    assert (view.name, view.hashes["ed2k"]) == ("a.jpg", ed2k(content).hex())
+    assert view.artefact_item_id == _item_id(case, "known.met")
+    assert "backup.zip" in view.artefact_display and view.artefact_display.endswith("eMule/config/known.met")
