@@ -35,6 +35,7 @@ def test_page_and_api_counts_equal_the_json_report_after_a_session_with_a_disagr
     by_category = {row["category"]: row["total"] for row in total["rows"]}
     report = {
         **by_category,
+        **{row["category"]: row["total"] for row in total["other_material"]},
         "non-indecent": total["not_indecent"],
         "uncertain": total["uncertain"],
         "matched-uncategorised": total["matched_uncategorised"],
@@ -47,6 +48,8 @@ def test_page_and_api_counts_equal_the_json_report_after_a_session_with_a_disagr
         "A": 2,
         "B": 1,
         "C": 0,
+        "prohibited": 0,
+        "extreme": 0,
         "non-indecent": 0,
         "uncertain": 1,
         "matched-uncategorised": 0,

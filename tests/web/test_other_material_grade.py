@@ -19,6 +19,9 @@ def test_other_material_grades_through_the_api(app: FastAPI, login: Callable[[st
     total = report_data(app.state.web.case)["counts"]["total"]
     assert {r["category"]: r["total"] for r in total["other_material"]} == {"prohibited": 1, "extreme": 1}
     assert sum(r["total"] for r in total["rows"]) == total["totals"]["total"] == 1  # only the trusted A item
+    counts = alice.get("/api/counts").json()  # the review's live counts, as the reports count them
+    assert (counts["prohibited"], counts["extreme"], counts["A"]) == (1, 1, 1)
     page = alice.page("/review?category=prohibited")  # the grid's category filter offers and applies them
     assert "<option selected>prohibited</option>" in page and "<option>extreme</option>" in page
     assert "dup-big.jpg" in page and "other.jpg" not in page
+    assert 'prohibited (other material): <span data-count="prohibited">1</span>' in page

@@ -8,13 +8,14 @@ still need an examiner) are read off the same per-item outcomes.
 
 from __future__ import annotations
 
-from safenet.case.gradings import GRADABLE_MEDIA, UK_GRADES, Grade
+from safenet.case.gradings import GRADABLE_MEDIA, OTHER_GRADES, UK_GRADES, Grade
 from safenet.case.store import Case
 from safenet.report.categorisation import TRUSTED, WITH_TRUSTED_PARENT, Categorisation, ItemCategory, categorise
 
 #: Keys of the page's tally (the template and review.js show them; the browser test reads them).
 TALLY_KEYS = (
     *UK_GRADES,
+    *OTHER_GRADES,
     Grade.NON_INDECENT.value,
     Grade.UNCERTAIN.value,
     "matched-uncategorised",
@@ -35,6 +36,7 @@ def tally_of(categorised: Categorisation) -> dict[str, int]:
     """Per counted outcome the reports' total, plus the review's progress (``to_grade`` of ``total``)."""
     total = categorised.total
     out = {c: total.rows[c]["total"] for c in UK_GRADES}
+    out |= {c: total.other[c]["total"] for c in OTHER_GRADES}  # other material, counted apart from A/B/C
     out |= {
         Grade.NON_INDECENT.value: total.not_indecent,
         Grade.UNCERTAIN.value: total.uncertain,
