@@ -50,7 +50,10 @@ def _found(index: int, **fields: object) -> P2PFound:
 
 
 def _record(case: Case, outcome: TriageOutcome, root: Path, found: list[P2PFound]) -> None:
-    artefact = ItemRecord(_artefact(root, "records.dat"), UNKNOWN, ItemStatus.EXAMINED, None, False)
+    data = b"a client's records"  # on the evidence too: verify re-hashes an artefact with known records
+    write(root, "client/records.dat", data)
+    digests = {"md5": hashlib.md5(data).digest(), "sha256": hashlib.sha256(data).digest()}
+    artefact = ItemRecord(_artefact(root, "records.dat"), UNKNOWN, ItemStatus.EXAMINED, digests, False)
     result = WorkResult((artefact,), (), 0, tuple(found))
     record_results(case, outcome.exhibit_id, outcome.run_id, [result])
 
