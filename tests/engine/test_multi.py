@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -231,3 +232,27 @@ def test_a_phone_lost_mid_run_ends_alone_and_is_resumed_alone(
     assert case.audit.verify().ok
     # the other exhibits were not touched by the resume
     assert sorted(per_exhibit(case)) == ["EX1", "EX2", "PH1"]
+
+
+def test_ctrl_c_closes_every_run_and_is_raised_again(
+    tmp_path: Path, exhibits: Exhibits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C reaches only the main thread: each exhibit's run ends (interrupted, or completed if it was done),
+    none is left running, the log verifies, and the interrupt is raised again."""
+    join = threading.Thread.join
+    pressed: list[bool] = []
+
+    def interrupted_join(self: threading.Thread, timeout: float | None = None) -> None:
+        if not pressed and self.name.startswith("triage-"):
+            pressed.append(True)
+            raise KeyboardInterrupt
+        join(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", interrupted_join)
+    case = Case.create_or_open(tmp_path / "case")
+    with pytest.raises(KeyboardInterrupt):
+        triage_many(exhibits.sources, case, exhibits.store, options(), Events())
+    with case.sessions() as s:
+        statuses = s.scalars(select(Run.status)).all()
+    assert len(statuses) == 3 and set(statuses) <= {"completed", "interrupted"}
+    assert case.audit.verify().ok
