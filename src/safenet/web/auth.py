@@ -17,7 +17,7 @@ from datetime import datetime
 from fastapi import HTTPException, Request, status
 
 from safenet.users import User
-from safenet.web.context import WebContext, web_context
+from safenet.web.context import SiteContext, site_context
 from safenet.web.reveals import Reveal
 
 COOKIE = "safenet_session"
@@ -43,7 +43,7 @@ class LoginRequired(Exception):
 class SessionStore:
     """Sessions by id, expired after ``idle`` without a request. Thread-safe (handlers run in a pool)."""
 
-    def __init__(self, ctx: WebContext) -> None:
+    def __init__(self, ctx: SiteContext) -> None:
         self._ctx = ctx
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, WebSession] = OrderedDict()
@@ -79,7 +79,7 @@ class SessionStore:
 
 def browser_session(request: Request) -> WebSession | None:
     """The request's session, logged in or not, with its user re-read from the UserStore."""
-    ctx = web_context(request)
+    ctx = site_context(request)
     session = ctx.sessions.get(request.cookies.get(COOKIE))
     if session is not None and session.user is not None:
         fresh = ctx.users.get(session.user.name)

@@ -14,7 +14,7 @@ import hmac
 from fastapi import HTTPException, Request, status
 
 from safenet.web.auth import WebSession, api_session, browser_session, page_session
-from safenet.web.context import web_context
+from safenet.web.context import site_context
 
 HEADER = "x-csrf-token"
 FIELD = "csrf_token"
@@ -34,7 +34,7 @@ async def check_csrf(request: Request, session: WebSession | None) -> None:
         given = value if isinstance(value, str) else None
     if session is None or not given:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing CSRF token; reload the page and try again")
-    expected = csrf_token(web_context(request).settings.secret, session.id)
+    expected = csrf_token(site_context(request).settings.secret, session.id)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong CSRF token; reload the page and try again")
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from safenet.case.gradings import CONFIRMERS, GRADERS, REVEALERS
 from safenet.users import Role, User
 from safenet.web.auth import COOKIE, WebSession
-from safenet.web.context import web_context
+from safenet.web.context import site_context
 from safenet.web.csrf import csrf_token
 
 USER_ADMINS = frozenset({Role.ADMIN})
@@ -25,7 +25,7 @@ def may(user: User | None, roles: frozenset[Role]) -> bool:
 
 
 def break_due(request: Request, session: WebSession) -> bool:
-    settings = web_context(request).settings
+    settings = site_context(request).settings
     started = session.review_started
     return started is not None and settings.clock() - started >= settings.break_after
 
@@ -36,14 +36,14 @@ def set_cookie(request: Request, response: Response, session: WebSession) -> Non
         session.id,
         httponly=True,
         samesite="strict",
-        secure=web_context(request).settings.secure_cookies,
+        secure=site_context(request).settings.secure_cookies,
         path="/",
     )
 
 
 def page(request: Request, session: WebSession, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render ``template`` with what the layout needs: the user, their CSRF token and role flags."""
-    ctx = web_context(request)
+    ctx = site_context(request)
     user = session.user
     html = ctx.templates.get_template(template).render(
         user=user,
