@@ -110,3 +110,15 @@ def test_usage_mistakes_are_one_sentence(
 def test_one_source_without_a_label_needs_an_exhibit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "triage", str(tmp_path), "--case", str(tmp_path / "c"))
     assert code == Exit.USAGE and "--exhibit EX1" in err
+
+
+def test_labels_with_escape_sequences_are_shown_escaped(
+    tmp_path: Path, devices: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    label = "EX1\x1b[2J\x1b]0;pwned\x07"
+    ex1 = devices[0].split("=", 1)[1]
+    code, out, err = run(
+        capsys, "triage", f"{label}={ex1}", devices[1], "--case", str(tmp_path / "c"), "--hashset", "s"
+    )
+    assert code == Exit.OK, err
+    assert "\x1b" not in out + err and "\x07" not in out + err and "EX1\\x1b[2J" in out

@@ -148,7 +148,7 @@ def _size(count: int) -> str:
 def verdict_line(outcome: ExhibitOutcome) -> Text:
     """A device's verdict as it finishes: known material found (how much, which categories, how soon), none
     (with what was examined), or why it was not examined to the end."""
-    label = Text(f"{outcome.label}: ", style="bold")
+    label = plain(f"{outcome.label}: ", "bold")  # typed by the user: never markup or escape sequences
     result = outcome.outcome
     if result is None:
         return Text.assemble(
