@@ -7,13 +7,15 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from safenet.hashsets.blocks import BLOCK, BlockHit, BlockSet
 from safenet.sampling import stats
-from safenet.sampling.media import open_reader
+from safenet.sampling.media import BlockReader, open_reader
 from safenet.sampling.plan import Region, rounds, total_blocks
 
 MIB = 1 << 20
@@ -124,18 +126,19 @@ def sample(
     hits: list[BlockHit] = []
     read, stopped = 0, "complete"
     try:
-        for offsets in rounds(regions, planned, seed, options.round_blocks):
-            if options.budget_s is not None and time.monotonic() - started > options.budget_s:
-                stopped = "budget"
-                break
-            found = lookup(sets, offsets, reader.read_blocks(offsets))
-            hits += found
-            read += len(offsets)
-            if on_round is not None:
-                on_round(offsets, read, planned, found)
-            if hits and not options.complete:
-                stopped = "hit"
-                break
+        with closing(read_ahead(reader, rounds(regions, planned, seed, options.round_blocks))) as ahead:
+            for offsets, blocks in ahead:
+                if options.budget_s is not None and time.monotonic() - started > options.budget_s:
+                    stopped = "budget"
+                    break
+                found = lookup(sets, offsets, blocks)
+                hits += found
+                read += len(offsets)
+                if on_round is not None:
+                    on_round(offsets, read, planned, found)
+                if hits and not options.complete:
+                    stopped = "hit"
+                    break
     finally:
         reader.close()
     return SampleResult(
@@ -153,6 +156,24 @@ def sample(
         stopped=stopped,
         limitations=limits,
     )
+
+
+def read_ahead(
+    reader: BlockReader, planned: Iterable[list[int]]
+) -> Generator[tuple[list[int], list[bytes]], None, None]:
+    """Each round's offsets and blocks, the next round already being read while the caller hashes and looks up
+    this one, so the device is never idle between rounds. A round read ahead and then not wanted (a hit, the
+    budget) is waited for, never counted or recorded."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-ahead") as ahead:
+        queued = iter(planned)
+        current = next(queued, None)
+        pending = ahead.submit(reader.read_blocks, current) if current is not None else None
+        while current is not None and pending is not None:
+            following = next(queued, None)
+            blocks = pending.result()
+            pending = ahead.submit(reader.read_blocks, following) if following is not None else None
+            yield current, blocks
+            current = following
 
 
 def lookup(sets: Sequence[BlockSet], offsets: list[int], blocks: list[bytes]) -> list[BlockHit]:
