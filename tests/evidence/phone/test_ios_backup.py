@@ -36,7 +36,7 @@ from safenet.evidence.phone.ios_backup import IosBackupEvidence
 from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
-from tests.builders import VicsSet, jpeg, png
+from tests.builders import VicsSet, jpeg, png, zip_bytes
 from tests.evidence.phone.ios_builder import WHEN, BackupFile, Built, build_backup, photos_sqlite
 
 PASSWORD = "correct horse"
@@ -349,3 +349,20 @@ def test_an_encrypted_item_reopens_in_a_fresh_process(tmp_path: Path) -> None:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         digest = pool.apply(reopen_md5, (str(built.root), item.locator.to_json(), PASSWORD))
     assert digest == hashlib.md5(jpeg(2)).hexdigest()
+
+
+def test_an_archive_member_inside_a_backup_reopens_through_the_registry(tmp_path: Path, built: Built) -> None:
+    inner = jpeg(9)
+    files = [BackupFile("AppDomain-com.example.files", "Documents/pics.zip", zip_bytes({"a/inner.jpg": inner}))]
+    backup = build_backup(tmp_path / "zipped", files, built.password)
+    store = HashSetStore(tmp_path / "hashdb")
+    case = Case.create_or_open(tmp_path / "zcase")
+    options = TriageOptions(exhibit="EX1", profile=Profile.STANDARD, context=context_for(backup) or OpenContext())
+    assert triage(backup.root, case, store, options).status is RunStatus.COMPLETED
+    with case.sessions() as s:
+        locators = [Locator.from_json(r) for r in s.execute(select(ItemRow.locator)).scalars()]
+    member = next(loc for loc in locators if loc.leaf.kind is LayerKind.ARCHIVE_MEMBER)
+    assert [layer.kind for layer in member.layers[:3]] == [LayerKind.SOURCE, LayerKind.DEVICE, LayerKind.PATH]
+    assert str(member).endswith("AppDomain-com.example.files/Documents/pics.zip (inode 1001) › a/inner.jpg")
+    with open_locator(open_source(backup.root, context_for(backup) or OpenContext()), member) as stream:
+        assert stream.read() == inner
