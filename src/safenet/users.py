@@ -5,6 +5,9 @@ Who may do what (enforced where the action happens: ``case.gradings`` and the we
   - reviewer: confirms another examiner's grade (never their own); reveals clear images.
   - viewer:   reads the review grid and reports; cannot grade, confirm or manage users.
   - admin:    everything an examiner and a reviewer may do, plus managing users.
+  - analyst:  the operation (``safenet ops``): imports leads, prepares visits, records people and outcomes.
+  - supervisor: the operation: approves visits, sees every operation record; grades nothing.
+  The operation's field groups per role are in ``safenet.ops.access``.
 Managing users from the command line needs access to the installation's data folder (the file is 0600).
 
 Users live in one SQLite file per installation, like the hash-set database: ``$SAFENET_USERS`` (a file
@@ -58,6 +61,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     VIEWER = "viewer"
     ADMIN = "admin"
+    ANALYST = "analyst"
+    SUPERVISOR = "supervisor"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,24 @@
+"""The operation's display ids ("L-12", "S-3", "V-7", "D-4", "P-2"): one prefix per kind of record."""
+
+from __future__ import annotations
+
+from safenet.ops.errors import OpsError
+
+LEAD = "L"
+SUBJECT = "S"
+VISIT = "V"
+DEVICE = "D"
+PERSON = "P"
+
+
+def show(prefix: str, number: int) -> str:
+    return f"{prefix}-{number}"
+
+
+def parse(prefix: str, text: str) -> int:
+    """The row id of ``L-12`` (or plain ``12``); a wrong id is one sentence."""
+    head, sep, tail = text.strip().partition("-")
+    digits = tail if sep else head
+    if (sep and head.upper() != prefix) or not digits.isdigit():
+        raise OpsError(f"{text!r} is not a {prefix}- id (e.g. {prefix}-12)")
+    return int(digits)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the operation database (run by ``OpsStore.open``)."""

@@ -1,0 +1,92 @@
+"""The unit's operation database and its own hash-chained audit log.
+
+A SQLite file by default (``<data dir>/ops/ops.sqlite``, owner-only folder), or a SQLAlchemy URL for a unit's
+PostgreSQL server. The schema is Alembic's (``ops/migrations``): opening upgrades to the newest revision.
+The audit log (``ops-audit.jsonl`` beside the file, or in the default ops folder for a server database) is
+the case's kind of log: every view and change of a person or safeguarding record, and every change of the
+operation, is a line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from safenet.case.audit import AuditLog
+from safenet.installation import data_dir
+from safenet.ops.errors import StoreUnavailable
+
+AUDIT_NAME = "ops-audit.jsonl"
+MIGRATIONS = "safenet.ops:migrations"
+
+
+def default_ops_path() -> Path:
+    """Where the installation keeps its operation database (not created here)."""
+    return data_dir() / "ops" / "ops.sqlite"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class OpsStore:
+    def __init__(self, engine: Engine, folder: Path, where: str) -> None:
+        self.engine = engine
+        self.where = where  # the file path, or the URL without its password
+        self.folder = folder
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.audit = AuditLog(folder / AUDIT_NAME)
+
+    @classmethod
+    def open(cls, url_or_path: str | Path, *, create: bool = False) -> OpsStore:
+        """Open (and with ``create``, make) the database, upgrading its schema to the newest revision."""
+        from safenet.schema_upgrade import upgrade
+
+        text = str(url_or_path)
+        if "://" in text:
+            engine = create_engine(text)
+            folder = default_ops_path().parent
+        else:
+            path = Path(url_or_path)
+            if not path.exists() and not create:
+                raise StoreUnavailable(f"there is no operation database at {path}; create it with `safenet ops init`")
+            if path.exists() and not path.is_file():
+                raise StoreUnavailable(f"{path} is not an operation database file; give a file path")
+            old_umask = os.umask(0o077)
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not path.exists():
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            finally:
+                os.umask(old_umask)
+            engine = create_engine(f"sqlite:///{path}")
+            event.listen(engine, "connect", _sqlite_pragmas)
+            folder = path.parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            with engine.begin() as connection:
+                upgrade(connection, MIGRATIONS)
+        except Exception as exc:
+            engine.dispose()
+            raise StoreUnavailable(
+                f"the operation database {text} cannot be opened ({exc.__class__.__name__}: {exc})"
+            ) from exc
+        return cls(engine, folder, engine.url.render_as_string(hide_password=True))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on an error."""
+        with self.sessions.begin() as s:
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
