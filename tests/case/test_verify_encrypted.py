@@ -65,3 +65,33 @@ def test_the_review_server_reopens_an_encrypted_backup_with_the_password_it_was_
         Thumbnailer(case, WebSettings()).read_head(item_id, 16)
     unlocked = OpenContext(credentials=(Credential(CredentialKind.PASSWORD, "s3cret-phone"),))
     assert Thumbnailer(case, WebSettings(evidence_context=unlocked)).read_head(item_id, 16) == picture[:16]
+
+
+def test_reports_compare_an_encrypted_backup_s_pictures_with_the_phone_given_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SFR1 and the restricted output read pictures' EXIF again (production indicators); an encrypted
+    backup's pictures can be read only with its password, given to `report` as to `triage`, never recorded."""
+    from tests.evidence.phone.ios_builder import BackupFile, build_backup
+    from tests.report.test_restricted import exif_jpeg
+
+    own = exif_jpeg(30, "Apple", "iPhone 11")
+    build_backup(
+        tmp_path / "backup",
+        [BackupFile("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.JPG", own)],
+        password="b4ckup-pass",
+    )
+    case = tmp_path / "case"
+    code, _, err = run(
+        capsys, "triage", str(tmp_path / "backup"), "--case", str(case), "--exhibit", "PH1", "--password", "b4ckup-pass"
+    )
+    assert code == Exit.OK, err
+    locked, unlocked = tmp_path / "locked.pdf", tmp_path / "unlocked.pdf"
+    assert run(capsys, "report", str(case), "--format", "restricted", "--output", str(locked))[0] == Exit.OK
+    assert "IMG_0001.JPG" not in locked.with_suffix(".html").read_text()  # not compared: it could not be read
+    code, _, err = run(
+        capsys, "report", str(case), "--format", "restricted", "--output", str(unlocked), "--password", "b4ckup-pass"
+    )
+    assert code == Exit.OK, err
+    assert "IMG_0001.JPG" in unlocked.with_suffix(".html").read_text()  # its EXIF camera is the seized phone
+    assert "b4ckup-pass" not in (case / "audit.jsonl").read_text()

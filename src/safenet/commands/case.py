@@ -28,8 +28,12 @@ def report_cmd(
         ),
     ] = "html",
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of <case>/reports/.")] = None,
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
 ) -> None:
-    """Write a report of a case."""
+    """Write a report of a case (the SFR1 and restricted output read pictures again: give an encrypted source's
+    credential, never recorded)."""
     from safenet.case.store import Case  # each command imports what it runs: --help loads none of it
     from safenet.report.writers import WRITERS, write_report
 
@@ -37,7 +41,7 @@ def report_cmd(
         if fmt not in WRITERS:
             fail(Exit.USAGE, f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
         opened = Case.open_existing(case)
-        path = write_report(opened, fmt, output)
+        path = write_report(opened, fmt, output, open_context(password, recovery, keys, None))
         out.print(Text(f"report written: {path}"))
         if fmt == "restricted":
             out.print(Text(f"and as HTML: {path.with_suffix('.html')} (restricted: keep apart from the SFR1)"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from safenet.case.store import Case
+from safenet.evidence.model import OpenContext
 from safenet.owner_only import write_owner_only
 from safenet.report.pdf import html_to_pdf
 from safenet.report.templating import render
@@ -53,9 +54,9 @@ def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:
         case.close()
 
 
-def write_charging_html(report: dict[str, Any], path: Path) -> None:
+def write_charging_html(report: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     write_owner_only(path, render_charging_html(_open_case_data(report)).encode("utf-8"))
 
 
-def write_charging_pdf(report: dict[str, Any], path: Path) -> None:
+def write_charging_pdf(report: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     write_owner_only(path, html_to_pdf(render_charging_html(_open_case_data(report))))

@@ -38,7 +38,7 @@ from safenet.case.activity import P2PRecordView, SearchTermView
 from safenet.case.gradings import COUNTED_GRADES, Grade
 from safenet.case.schema import Exhibit, ItemRow
 from safenet.case.store import Case
-from safenet.evidence.model import Evidence, EvidenceError
+from safenet.evidence.model import Evidence, EvidenceError, OpenContext
 from safenet.evidence.phone.identity import DeviceIdentity, from_details
 from safenet.owner_only import write_owner_only
 from safenet.report.categorisation import MATCHED_UNCATEGORISED, UNGRADED, categorise
@@ -152,8 +152,9 @@ def camera_matches(camera: Camera, identity: DeviceIdentity) -> str | None:
     return "model"
 
 
-def production_indicators(case: Case) -> Indicators:
-    """Compare the EXIF camera of every compared still picture with the case's phones (none: nothing read)."""
+def production_indicators(case: Case, context: OpenContext | None = None) -> Indicators:
+    """Compare the EXIF camera of every compared still picture with the case's phones (none: nothing read);
+    ``context``: the credentials of encrypted sources (backups), given again for the report, never recorded."""
     seized = phones(case)
     if not seized:
         return Indicators([], [], 0, 0)
@@ -179,7 +180,7 @@ def production_indicators(case: Case) -> Indicators:
     for item_id, name, locator, display, label, source in rows:
         if source not in opened:
             try:
-                opened[source] = open_source(as_source(source))
+                opened[source] = open_source(as_source(source), context)
             except (OSError, EvidenceError, ValueError):
                 opened[source] = None
         evidence = opened[source]
@@ -222,7 +223,7 @@ def known_records(records: list[P2PRecordView]) -> list[P2PRecordView]:
     return [r for r in records if any(is_hit(k.set_kind, k.category) for k in r.known)]
 
 
-def restricted_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
+def restricted_data(case: Case, report: dict[str, Any], context: OpenContext | None = None) -> dict[str, Any]:
     """Everything the restricted output shows; ``report`` is ``report_data(case)``."""
     from safenet.case.activity import p2p_records, search_terms
 
@@ -235,7 +236,7 @@ def restricted_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tool": report["tool"],
         "audit": report["audit"],
-        "indicators": production_indicators(case),
+        "indicators": production_indicators(case, context),
         "match_rule": MATCH_RULE,
         "search_terms": terms,
         "known_records": known_records(p2p_records(case)),
@@ -246,14 +247,14 @@ def render_restricted_html(data: dict[str, Any]) -> str:
     return render("restricted.html", doc=data)
 
 
-def write_restricted(report: dict[str, Any], path: Path) -> None:
+def write_restricted(report: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     """The restricted output as a PDF at ``path`` and as HTML beside it (same name, ``.html``), both owner-only.
 
     Besides the "report-written" line every report gets, the audit log names both files and how many
     indicators of each kind they hold (counts only: the indicators themselves stay in the restricted files)."""
     case = Case.open_existing(Path(report["case"]))
     try:
-        data = restricted_data(case, report)
+        data = restricted_data(case, report, context)
         html = render_restricted_html(data)
         html_path = path.with_suffix(".html")
         if html_path == path:  # asked for x.html: the PDF goes beside it as x.pdf

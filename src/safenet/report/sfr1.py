@@ -23,6 +23,7 @@ from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, F
 from safenet.case.gradings import COUNTED_GRADES, UK_GRADES
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
+from safenet.evidence.model import OpenContext
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.phone.ufdr import MISMATCH_CODE
 from safenet.hashsets.categories import most_severe
@@ -348,7 +349,7 @@ def _exhibit_method(case: Case, exhibit_id: int) -> dict[str, Any]:
     }
 
 
-def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
+def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = None) -> dict[str, Any]:
     """Everything the SFR1 shows; ``report`` is ``report_data(case)`` (its ``counts`` are the numbers shown)."""
     base = charging_data(case, report)
     entered = current_fields(case)
@@ -381,7 +382,7 @@ def sfr1_data(case: Case, report: dict[str, Any]) -> dict[str, Any]:
                 "app_media": _app_media(report, ex["label"]),
             }
         )
-    indicators = production_indicators(case)
+    indicators = production_indicators(case, context)
     return {
         **base,
         "title": "Streamlined Forensic Report (SFR1): indecent images of children, summary of examination",
@@ -424,17 +425,17 @@ def render_sfr1_html(data: dict[str, Any]) -> str:
     return render("sfr1.html", doc=data)
 
 
-def _open_case_data(report: dict[str, Any]) -> dict[str, Any]:
+def _open_case_data(report: dict[str, Any], context: OpenContext | None) -> dict[str, Any]:
     case = Case.open_existing(Path(report["case"]))
     try:
-        return sfr1_data(case, report)
+        return sfr1_data(case, report, context)
     finally:
         case.close()
 
 
-def write_sfr1_html(report: dict[str, Any], path: Path) -> None:
-    write_owner_only(path, render_sfr1_html(_open_case_data(report)).encode("utf-8"))
+def write_sfr1_html(report: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
+    write_owner_only(path, render_sfr1_html(_open_case_data(report, context)).encode("utf-8"))
 
 
-def write_sfr1_pdf(report: dict[str, Any], path: Path) -> None:
-    write_owner_only(path, html_to_pdf(render_sfr1_html(_open_case_data(report))))
+def write_sfr1_pdf(report: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
+    write_owner_only(path, html_to_pdf(render_sfr1_html(_open_case_data(report, context))))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from safenet.case.store import Case
+from safenet.evidence.model import OpenContext
 from safenet.owner_only import open_owner_only_text
 from safenet.report.charging import write_charging_html, write_charging_pdf
 from safenet.report.data import report_data
@@ -27,7 +28,7 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_json(data: dict[str, Any], path: Path) -> None:
+def write_json(data: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     with _private(path) as fh:
         json.dump(data, fh, indent=2, ensure_ascii=True, sort_keys=False)
         fh.write("\n")
@@ -136,7 +137,7 @@ def _grading_cells(grading: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def write_csv(data: dict[str, Any], path: Path) -> None:
+def write_csv(data: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     """One row per finding, and one row (finding columns empty) per graded item no set matched."""
     with _private(path) as fh:
         writer = csv.writer(fh)
@@ -155,7 +156,7 @@ def render_html(data: dict[str, Any]) -> str:
     return render("summary.html", report=data)
 
 
-def write_html(data: dict[str, Any], path: Path) -> None:
+def write_html(data: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     with _private(path) as fh:
         fh.write(render_html(data))
 
@@ -174,7 +175,9 @@ class _private:
         self.fh.close()
 
 
-WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
+#: Each writer takes the report data, the path, and the credentials of encrypted sources (only the writers that
+#: read evidence again use them: the SFR1 and the restricted output compare pictures' EXIF with seized phones).
+WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path, OpenContext | None], None]]] = {
     "json": ("json", write_json),
     "csv": ("csv", write_csv),
     "html": ("html", write_html),
@@ -186,7 +189,7 @@ WRITERS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
 }
 
 
-def write_report(case: Case, fmt: str, output: Path | None = None) -> Path:
+def write_report(case: Case, fmt: str, output: Path | None = None, context: OpenContext | None = None) -> Path:
     """Write one report into the case's reports/ folder (or ``output``) and audit it."""
     if fmt not in WRITERS:
         raise ValueError(f"unknown report format '{fmt}'; choose from {', '.join(WRITERS)}")
@@ -194,6 +197,6 @@ def write_report(case: Case, fmt: str, output: Path | None = None) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = output or case.path / "reports" / f"report-{stamp}.{suffix}"
     data = report_data(case)
-    writer(data, path)
+    writer(data, path, context)
     case.audit.append("report-written", format=fmt, path=str(path), hits=data["totals"]["hits"])
     return path
