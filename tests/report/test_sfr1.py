@@ -5,6 +5,7 @@ marked NOT ENTERED and named by the command; ``safenet case set`` is audited, ve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -400,3 +401,41 @@ def test_case_set_help_names_every_field(capsys: pytest.CaptureFixture[str], mon
     text = _squash(capsys.readouterr().out)
     for spec in (*CASE_FIELDS, *EXHIBIT_FIELDS):
         assert spec.name in text, spec.name
+
+
+def test_the_sfr1_cites_the_last_method_validation_run(
+    built_empty: Built, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None recorded: said, and a limitation. After `safenet validate` (here a one-requirement pack, to keep it
+    short): its date, version, build, result and report SHA-256; a failed run is a limitation."""
+    import shutil
+
+    import yaml
+
+    from tests.datafiles import DATA
+
+    case = built_empty.case
+    out = tmp_path / "s.html"
+
+    def sfr1() -> str:
+        assert _run(["report", str(case.path), "--format", "sfr1-html", "--output", str(out)], capsys)[0] == 0
+        return _squash(_html_text(out.read_text(encoding="utf-8")))
+
+    text = sfr1()
+    assert _squash("No method validation run is recorded in this installation") in text
+    data = tmp_path / "data"
+    (data / "validation").mkdir(parents=True)
+    shutil.copytree(DATA / "hashsets", data / "hashsets")
+    pack = yaml.safe_load((DATA / "validation" / "pack.yaml").read_text(encoding="utf-8"))
+    pack["requirements"] = [r for r in pack["requirements"] if r["id"] == "R-HASHSET-01"]
+    (data / "validation" / "pack.yaml").write_text(yaml.safe_dump(pack), encoding="utf-8")
+    assert _run(["validate", "--data", str(data), "--out", str(tmp_path / "v")], capsys)[0] == 0
+    report_sha = hashlib.sha256((tmp_path / "v" / "validation.json").read_bytes()).hexdigest()
+    text = sfr1()
+    assert _squash("all 1 requirements passed") in text and report_sha in text
+    assert _squash("No method validation run is recorded") not in text
+    pack["requirements"][0]["expected"]["warnings"] = 1
+    (data / "validation" / "pack.yaml").write_text(yaml.safe_dump(pack), encoding="utf-8")
+    assert _run(["validate", "--data", str(data), "--out", str(tmp_path / "v")], capsys)[0] == 6
+    text = sfr1()
+    assert _squash("FAILED: R-HASHSET-01") in text and _squash("The last method validation run failed") in text

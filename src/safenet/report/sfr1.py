@@ -394,6 +394,7 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
         ],
         "summary_statement": SUMMARY_STATEMENT,
         "ai_statement": AI_STATEMENT,
+        "validation": validation_statement(),
         "sections": [(title, _fields(entered, None, names)) for title, names in SECTIONS],
         "exhibits": exhibits,
         "total_rows": _media_rows(counts["total"]),
@@ -418,6 +419,30 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
         "author_role": entered.get((None, "role")),
         "FROM_CASE": FROM_CASE,
         "NOT_ENTERED": NOT_ENTERED,
+    }
+
+
+def validation_statement() -> dict[str, Any]:
+    """What the SFR1 says of method validation: the last ``safenet validate`` run recorded in this installation
+    (date, version, build digest, result, the report's SHA-256), or that none is recorded."""
+    from safenet.validation.record import last_validation
+
+    last = last_validation()
+    if last is None:
+        return {"recorded": False, "text": "No method validation run is recorded in this installation."}
+    outcome = (
+        f"all {last.requirements} requirements passed"
+        if last.passed
+        else f"FAILED: {', '.join(last.failed)} (of {last.requirements} requirements)"
+    )
+    return {
+        "recorded": True,
+        "passed": last.passed,
+        "text": (
+            f"last run {last.at.strftime('%Y-%m-%d %H:%M')} UTC with Safenet {last.tool_version} "
+            f"(build {last.build_digest[:12]}): {outcome}; its report's SHA-256 is {last.report_sha256}"
+        ),
+        "current_build": last.build_digest == build_digest(),
     }
 
 
