@@ -18,7 +18,9 @@ ADB part (``--part adb``):
    ``adb pull`` writes every file to disk and hashes nothing; Safenet hashes (MD5 + SHA-256), matches and
    records every file and writes no copy.
 3. The double runs in this process; its CPU time over each timed run is reported, so that a double too slow
-   to tell the two apart would show (it serves both the same bytes the same way).
+   to tell the two apart would show (it serves both the same bytes the same way). By default it serves as
+   fast as loopback allows (the double is not the bottleneck); ``--phone-mbps 40`` caps it like a phone on
+   USB, the regime a real acquisition runs in.
 
 Prints seconds and the ratio safenet / adb pull beside the goal (<= 1.1x), then one JSON line per part;
 ``--markdown`` prints a table for bench/README.md. Speed is measured, never asserted: the exit status is 0
@@ -201,14 +203,19 @@ def check_case(case: Path, hits: dict[str, str], files: int) -> dict[str, Any]:
 
 
 def measure_adb(
-    files: int = 5_000, repeat: int = 1, seed: int = 20261206, min_kb: int = 8, max_kb: int = 120
+    files: int = 5_000,
+    repeat: int = 1,
+    seed: int = 20261206,
+    min_kb: int = 8,
+    max_kb: int = 120,
+    phone_mbps: float = 0.0,
 ) -> dict[str, Any]:
     root, hits = ensure_tree(files, seed, min_kb, max_kb)
     work = Path(tempfile.mkdtemp(prefix="phone-adb-", dir=OUT_DIR))
     server = AdbServer(work / "adb-home")
     try:
         env = make_hashdb(work, hits, seed)
-        with PhoneDouble(root) as double:
+        with PhoneDouble(root, rate=phone_mbps * 1e6 if phone_mbps else None) as double:
             server.connect(double)
             serial = double.address
             time_pull(server, serial, work, "warmup")  # warm: the page cache holds the tree for every timed run
@@ -229,6 +236,7 @@ def measure_adb(
     return {
         "benchmark": "phone_adb",
         "files": files,
+        "phone_mbps": phone_mbps or None,
         "tree_bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
         "adb_pull_s": pull_s,
         "safenet_s": safenet_s,
@@ -269,6 +277,12 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=5_000, help="files in the phone's tree (default 5000)")
     parser.add_argument("--min-kb", type=int, default=8, help="smallest file, KiB (default 8)")
     parser.add_argument("--max-kb", type=int, default=120, help="largest file, KiB (default 120)")
+    parser.add_argument(
+        "--phone-mbps",
+        type=float,
+        default=0.0,
+        help="cap the double's file data at this many MB/s, like a phone on USB (default: no cap)",
+    )
     parser.add_argument("--ios-files", type=int, default=20_000, help="files in the iOS backup (default 20000)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each (default 1)")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
@@ -278,7 +292,7 @@ def main() -> int:
         if shutil.which("adb") is None:
             print("adb part skipped: Debian's adb is not installed (apt-get install adb)", file=sys.stderr)
         else:
-            r = measure_adb(args.files, args.repeat, min_kb=args.min_kb, max_kb=args.max_kb)
+            r = measure_adb(args.files, args.repeat, min_kb=args.min_kb, max_kb=args.max_kb, phone_mbps=args.phone_mbps)
             results.append(r)
             print(f"ADB: a phone's shared storage of {r['files']} files ({r['tree_bytes'] / 1e6:.1f} MB), {r['adb']}")
             print(f"  adb pull (writes copies, hashes nothing):   {r['adb_pull_s']:.2f} s")

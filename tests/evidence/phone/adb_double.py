@@ -25,7 +25,8 @@ and the services (SERVICES.TXT):
 Behaviours for the error cases: ``mode="unauthorised"`` answers CNXN with ``AUTH(TOKEN)`` and never accepts
 a key (the owner never taps "allow"); ``mode="offline"`` accepts the TCP connection and never answers;
 ``drop_after`` closes every connection after that many bytes of file data, refusing new ones until
-:meth:`PhoneDouble.come_back` (a cable pulled mid-run, then plugged back).
+:meth:`PhoneDouble.come_back` (a cable pulled mid-run, then plugged back); ``rate`` caps file data at that
+many bytes a second over all connections, like a phone on USB (the benchmark's second regime).
 
 The folder given is the phone's shared storage (``/sdcard``, also reachable as ``/storage/emulated/0``).
 Files are read straight from it; nothing in it is changed.
@@ -42,6 +43,7 @@ import socket
 import stat
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +117,7 @@ class PhoneDouble:
         drop_after: int | None = None,
         imei: str | None = None,
         features: str = FEATURES,
+        rate: float | None = None,
     ) -> None:
         self.root = root.resolve()
         self.props = {**DEFAULT_PROPS, **(props or {})}
@@ -123,6 +126,8 @@ class PhoneDouble:
         self.drop_after = drop_after
         self.imei = imei
         self.features = features
+        self.rate = rate  # bytes/s of file data over all connections (a USB-like phone), None: as fast as it goes
+        self._due = 0.0  # when the file data sent so far would have left a phone of that rate
         self.counters = Counters()
         self.gone = False  # dropped: new connections are refused until come_back()
         self._lock = threading.Lock()
@@ -202,6 +207,17 @@ class PhoneDouble:
         if over:
             self.drop()
             raise ConnectionError("the double dropped the connection (cable pulled)")
+
+    def throttle(self, n: int) -> None:
+        """With a ``rate``: wait until ``n`` more bytes fit in it (a short burst of credit absorbs sleep overshoot)."""
+        if not self.rate:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._due = max(self._due, now - 0.05) + n / self.rate
+            wait = self._due - now
+        if wait > 0:
+            time.sleep(wait)
 
     # --- shell -------------------------------------------------------------------------------------
 
@@ -526,9 +542,11 @@ def _recv(stream: _Stream, double: PhoneDouble, path: str) -> None:
             out += b"DATA" + struct.pack("<I", len(chunk))
             out += chunk
             if len(out) > limit:
+                double.throttle(len(out))
                 stream.write(out)
                 out = bytearray()
     out += b"DONE" + struct.pack("<I", 0)
+    double.throttle(len(out))
     stream.write(out)
 
 
@@ -575,7 +593,6 @@ class AdbServer:
         device, unauthorized, offline). An offline phone keeps ``adb connect`` waiting ten seconds: the
         server has listed it long before, so the client is not waited for."""
         import subprocess
-        import time
 
         client = subprocess.Popen(
             [self.adb, "-P", str(self.port), "connect", double.address],
