@@ -150,7 +150,8 @@ def test_batches_bound_items_and_bytes(tmp_path: Path) -> None:
 
 def test_every_executor_records_the_same_case_in_the_same_order(tmp_path: Path, evidence: tuple[Path, Path]) -> None:
     ev, db = evidence
-    cases = {kind: _triage(tmp_path, ev, db, kind.value, executor=kind)[0] for kind in ExecutorKind}
+    local = [kind for kind in ExecutorKind if kind is not ExecutorKind.DASK]  # a cluster's: test_dask_executor
+    cases = {kind: _triage(tmp_path, ev, db, kind.value, executor=kind)[0] for kind in local}
     inline = cases[ExecutorKind.INLINE]
     assert len(_items(inline)) == 303 and len(_findings(inline)) == 7
     for kind, case in cases.items():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
+from safenet.commands.clusteropts import Cluster, PathMaps, check_cluster, cluster_target
 from safenet.commands.common import (
     Exit,
     HashDb,
@@ -90,6 +91,8 @@ def triage_cmd(
             "--executor", help="Where workers run: inline, threads, processes (default: processes for PDQ work)."
         ),
     ] = None,
+    cluster: Cluster = None,
+    path_map: PathMaps = None,
     hashdb: HashDb = None,
     password: Password = None,
     recovery: Recovery = None,
@@ -122,9 +125,12 @@ def triage_cmd(
         try:
             algorithms = parse_algorithms(digests) if digests is not None else None
             pairs = _labelled(sources, exhibit)
+            target = cluster_target(cluster, path_map)
         except ValueError as exc:
             fail(Exit.USAGE, str(exc))
         devices = [(label, as_source(text)) for label, text in pairs]
+        if target is not None:
+            executor = check_cluster(target, executor, [source for _, source in devices])
         for _, evidence in devices:
             check_apart(evidence, case)  # before the case folder is created: never write into the evidence
         hashsets = store(hashdb) if hashset or hashdb else None  # --resume: the run record names them
@@ -141,6 +147,7 @@ def triage_cmd(
             context=replace(open_context(password, recovery, keys, partition), filesystem=filesystem or ""),
             verify_image=verify_image,
             authority=authority,
+            cluster=target,
         )
         the_case = Case.create_or_open(case)
         if exhibit is None:  # sources given as LABEL=SOURCE: every device at once

@@ -12,3 +12,4 @@ class ExecutorKind(StrEnum):
     INLINE = "inline"
     THREADS = "threads"
     PROCESSES = "processes"
+    DASK = "dask"  # a Dask distributed cluster (``--cluster``): engine.dask_executor

@@ -12,8 +12,9 @@ evidence source and returns plain, picklable ``WorkResult`` s. What differs is w
   in memory and pipes only, never to disk or logs — the stage plan and the matcher's catalog entries, whose
   arrays are memory-mapped). Tasks are batches of ``Item`` s, which carry their locators, never handles.
 
-A Dask executor is the same seam: ``open_stage(setup)`` once per Dask worker (a worker plugin), then
-``Stage.run(batch)`` per task; ``run_ordered`` does not care where a future comes from.
+- ``dask`` — a Dask distributed cluster (``engine.dask_executor``): the same seam, ``open_stage(setup)`` once
+  per Dask worker (a worker plugin), then ``Stage.run(batch)`` per task; ``run_ordered`` does not care where a
+  future comes from, and a task that killed its workers comes back as lost like a dead process's.
 
 State machine of one batch of planned items (``run_ordered``):
 
@@ -53,6 +54,7 @@ from typing import ClassVar, Final
 
 from safenet.analysis.filetype import UNKNOWN
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
+from safenet.engine.cluster import ClusterTarget
 from safenet.engine.executor_kind import ExecutorKind as ExecutorKind  # re-exported: its old home
 from safenet.engine.perceptual import perceptual_work
 from safenet.engine.pipeline import Settings, examine, hash_bytes
@@ -308,9 +310,20 @@ def warm_up() -> None:
 
 
 def make_executor(
-    kind: ExecutorKind, workers: int, evidence: Evidence, matcher: Matcher | None, setup: WorkerSetup
+    kind: ExecutorKind,
+    workers: int,
+    evidence: Evidence,
+    matcher: Matcher | None,
+    setup: WorkerSetup,
+    cluster: ClusterTarget | None = None,
 ) -> Executor:
-    """Threads and inline share the caller's open evidence and matcher; processes open their own."""
+    """Threads and inline share the caller's open evidence and matcher; processes and Dask workers open their own."""
+    if kind is ExecutorKind.DASK:
+        if cluster is None:
+            raise ExecutorError("the dask executor needs --cluster tcp://HOST:PORT (the Dask scheduler)")
+        from safenet.engine.dask_executor import DaskExecutor  # Dask is imported only for a cluster run
+
+        return DaskExecutor.for_run(cluster, setup, evidence)
     if kind is ExecutorKind.PROCESSES:
         return ProcessExecutor(setup, workers, factory=open_stage)
     stage = Stage(evidence, settings_for(setup.plan, matcher))

@@ -38,6 +38,7 @@ from safenet.case.records import ItemRecord, P2PFound, WorkResult
 from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
+from safenet.engine.cluster import ClusterTarget
 from safenet.engine.events import Hit, KnownRecord, NoEvents, TriageEvents
 from safenet.engine.executors import (
     ExecutorKind,
@@ -105,6 +106,7 @@ class TriageOptions:
     verify_image: bool = False  # hash the image's media data (E01: compare with its stored hash)
     executor: ExecutorKind | None = None  # None: chosen by workers, items and PDQ work (executors.choose)
     authority: str | None = None  # the power relied on (warrant reference): the exhibit's "authority" field
+    cluster: ClusterTarget | None = None  # a Dask scheduler to examine on (executor dask); None: this machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +356,7 @@ def _config(options: TriageOptions, store: HashSetStore | None) -> dict[str, obj
         "stop_at_first_hit": options.stop_at_first_hit,
         "workers": options.workers,
         "executor": options.executor.value if options.executor else "auto",
+        "cluster": options.cluster.as_dict() if options.cluster else None,
         "archive_limits": asdict(options.limits),
     }
 
@@ -399,6 +402,8 @@ def check_options(store: HashSetStore | None, options: TriageOptions) -> str | N
     """Refuse options that contradict each other or the sets (OptionsError), before anything is recorded;
     returns the ``--authority`` value as it will be stored."""
     authority = _authority(options)
+    if (options.executor is ExecutorKind.DASK) != (options.cluster is not None):
+        raise OptionsError("--cluster and the dask executor go together: give --cluster tcp://HOST:PORT alone")
     if options.algorithms is not None and store is not None and not options.resume:
         blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
         if blind:
@@ -655,7 +660,9 @@ def _execute(
     taken = 0
     with ExitStack() as stack:  # on the way out: flush what was taken, cancel the rest, stop the workers
         try:
-            executor = stack.enter_context(make_executor(kind, options.workers, evidence, matcher, setup))
+            executor = stack.enter_context(
+                make_executor(kind, options.workers, evidence, matcher, setup, options.cluster)
+            )
             results = stack.enter_context(closing(run_ordered(executor, planned)))
             for result in results:
                 run.take(cross_check(evidence, result))  # digests the source lists vs those computed

@@ -1,0 +1,256 @@
+"""The examine stage on a Dask distributed cluster (``--cluster tcp://host:8786``): one exhibit across machines.
+
+The coordinator (the ``safenet triage`` process) lists the evidence, orders it, and submits batches of top-level
+``Item`` s (values: their locators pickle) exactly as it does to a process pool (``executors.run_ordered``); it
+matches and records the results itself. Each Dask worker opens its own stage once per run (a worker plugin,
+``_StagePlugin``, registered under a name unique to the run; opened at the worker's first task, closed when the
+run unregisters it), from the same plain ``WorkerSetup`` a worker process gets, with the source and the hash-set
+array folders rewritten by ``--path-map`` (``ClusterTarget.worker_path``). Where the worker's path differs, its
+evidence opens locators named under the coordinator's path (``_relocate``), so every result names the item the
+coordinator listed and the case reads as if the run were local.
+
+Failures, in Dask's terms:
+
+- a worker that dies (killed, machine lost, a native decoder crash) loses nothing: the scheduler gives its
+  tasks to another worker; a task that killed ``allowed-failures`` + 1 workers (the scheduler's setting; the lab
+  runs it at 1, so a task is tried on two workers) comes back as ``KilledWorker``, which is the "lost" of
+  ``run_ordered``: the batch is split and its items retried alone, then bytes only, then recorded as a
+  ``worker-crashed`` warning, as with worker processes;
+- a task that raises (a worker cannot open the evidence: a wrong ``--path-map``, shared storage not mounted)
+  is retried once elsewhere (``RETRIES``), then the run stops with that one sentence; what was recorded stays
+  and ``--resume`` finishes the run.
+
+Large items are not split: an unallocated region or a long video is one task on one worker (a batch is closed
+at ``PROCESS_BATCH_BYTES`` so it runs alone while the other workers take the rest). Splitting a region into byte
+ranges would need the carver to scan each range with an overlap of the largest carve and the coordinator to
+merge the carved records under the one region record; splitting a video into time ranges likewise for its
+sampled frames. Neither is done yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+from distributed import Client, KilledWorker, WorkerPlugin, get_worker
+from distributed import Future as DaskFuture
+
+from safenet.case.records import WorkResult
+from safenet.engine.cluster import ClusterTarget
+from safenet.engine.executors import (
+    PROCESS_BATCH_BYTES,
+    PROCESS_BATCH_ITEMS,
+    Executor,
+    ExecutorError,
+    ExecutorKind,
+    Stage,
+    WorkerSetup,
+    open_stage,
+)
+from safenet.evidence.locator import Layer, Locator
+from safenet.evidence.model import Evidence, Item
+from safenet.reasons import reason_of
+
+RETRIES: Final = 1  # a task that raised is tried once more, on another worker where there is one
+CONNECT_SECONDS: Final = 15  # to reach the scheduler
+WORKERS_SECONDS: Final = 60  # for a first worker to join it
+IN_FLIGHT_PER_THREAD: Final = 3  # tasks submitted per worker thread: each has the next one waiting
+
+
+@dataclass(frozen=True, slots=True)
+class DaskSetup:
+    """What a worker needs to open its stage: the setup as the worker sees it, and the coordinator's source
+    layer (the first layer of every locator the coordinator sends)."""
+
+    setup: WorkerSetup
+    origin: Layer | None  # None: the back-end names no source layer; locators are used as they come
+
+
+class _StagePlugin(WorkerPlugin):
+    """One run's stage on one Dask worker, opened at its first task and shared by the worker's threads."""
+
+    def __init__(self, run: DaskSetup, factory: Callable[[WorkerSetup], Stage]) -> None:
+        self.run, self.factory = run, factory  # not "setup": WorkerPlugin.setup is the hook Dask calls
+        self._stage: Stage | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, object]:  # a lock does not pickle; a fresh one on the worker
+        return {"run": self.run, "factory": self.factory}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["run"], state["factory"])  # type: ignore[misc]
+
+    def stage(self) -> Stage:
+        with self._lock:
+            if self._stage is None:
+                try:
+                    stage = self.factory(self.run.setup)
+                except Exception as exc:
+                    raise ExecutorError(
+                        f"a Dask worker could not open the evidence {self.run.setup.source} "
+                        f"({exc.__class__.__name__}: {reason_of(exc)}); check that the workers see it there, "
+                        "or map the path with --path-map LOCAL=SHARED"
+                    ) from None  # the chain would hold unpicklable back-end state
+                _relocate(stage.evidence, self.run.origin)
+                self._stage = stage
+            return self._stage
+
+    def teardown(self, worker: object) -> None:
+        self._stage = None  # the evidence handles close with it
+
+
+def _relocate(evidence: Evidence, origin: Layer | None) -> None:
+    """Let ``evidence`` (opened under the worker's path) open locators named under the coordinator's path.
+
+    Only the first layer differs, and only ``open`` reads it; the instance's ``open`` is replaced (not wrapped
+    in a new class) so that the back-end's type, which ``registry.open_sibling`` asks about, stays the same.
+    """
+    own_locator = getattr(evidence, "locator", None)
+    own = own_locator.layers[0] if isinstance(own_locator, Locator) else None
+    if origin is None or own is None or own == origin:
+        return
+    opener = evidence.open
+
+    def open_relocated(locator: Locator) -> object:
+        if locator.layers and locator.layers[0] == origin:
+            locator = Locator((own, *locator.layers[1:]))
+        return opener(locator)
+
+    setattr(evidence, "open", open_relocated)  # noqa: B010 - assigning a method directly upsets mypy
+
+
+def _untyped(value: object) -> Any:
+    """``value`` for calling its methods that Dask leaves without annotations (mypy strict refuses those)."""
+    return value
+
+
+def _run_batch(name: str, batch: tuple[Item, ...], bytes_only: bool) -> list[WorkResult]:
+    """A task, on a Dask worker: this run's stage examines the batch."""
+    plugin = get_worker().plugins[name]
+    if not isinstance(plugin, _StagePlugin):  # pragma: no cover - a name clash with another plugin
+        raise ExecutorError(f"the Dask worker plugin {name} is not Safenet's")
+    stage = plugin.stage()
+    return stage.run_bytes_only(batch) if bytes_only else stage.run(batch)
+
+
+class _Bridged(Future[list[WorkResult]]):
+    """A Dask future seen as a ``concurrent.futures`` one (what ``run_ordered`` takes); cancelling it cancels
+    the task on the cluster."""
+
+    def __init__(self, remote: DaskFuture[list[WorkResult]]) -> None:
+        super().__init__()
+        self.remote = remote
+        _untyped(remote).add_done_callback(self._settle)  # called on another thread once the task ends
+
+    def _settle(self, remote: DaskFuture[list[WorkResult]]) -> None:
+        try:
+            result = remote.result()
+        except BaseException as exc:  # handed to the taker, who decides
+            self._set(exc)
+        else:
+            self._set(result)
+
+    def _set(self, value: list[WorkResult] | BaseException) -> None:
+        try:
+            if isinstance(value, BaseException):
+                self.set_exception(value)
+            else:
+                self.set_result(value)
+        except InvalidStateError:  # cancelled meanwhile: nobody waits for it
+            pass
+
+    def cancel(self) -> bool:
+        _untyped(self.remote).cancel()
+        return super().cancel()
+
+
+def worker_setup(setup: WorkerSetup, target: ClusterTarget) -> WorkerSetup:
+    """``setup`` with the source and the hash sets' array folders as the workers see them."""
+    source = setup.source
+    if isinstance(source, Path):
+        source = Path(target.worker_path(str(source.resolve())))
+    matcher = tuple((info, Path(target.worker_path(str(folder.resolve())))) for info, folder in setup.matcher)
+    return replace(setup, source=source, matcher=matcher)
+
+
+def connect(address: str) -> Client:
+    """A client of the scheduler at ``address`` with at least one worker; ExecutorError says what is wrong."""
+    try:
+        client: Client = _untyped(Client)(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ExecutorError(
+            f"cannot reach the Dask scheduler at {address} ({reason_of(exc)}); start it with `dask scheduler` "
+            "or check --cluster"
+        ) from None
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+    except TimeoutError:
+        _untyped(client).close()
+        raise ExecutorError(
+            f"no Dask worker joined the scheduler at {address} within {WORKERS_SECONDS} s; start workers with "
+            f"`dask worker {address} --nthreads 1`"
+        ) from None
+    return client
+
+
+class DaskExecutor(Executor):
+    NAME = ExecutorKind.DASK
+    batch_items = PROCESS_BATCH_ITEMS  # as for processes: every task crosses a socket both ways
+    batch_bytes = PROCESS_BATCH_BYTES
+
+    def __init__(
+        self,
+        client: Client,
+        setup: DaskSetup,
+        factory: Callable[[WorkerSetup], Stage] = open_stage,
+        owns_client: bool = True,
+    ) -> None:
+        """``factory`` (a module-level function: pickled by name) opens each worker's stage."""
+        self.client, self.owns_client = client, owns_client
+        self.name = f"safenet-stage-{uuid.uuid4().hex}"
+        threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        self.in_flight = IN_FLIGHT_PER_THREAD * max(1, threads)
+        client.register_plugin(_StagePlugin(setup, factory), name=self.name)
+        try:
+            self.submit(()).result()  # every task from here is past the plugin and the connection
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def for_run(
+        cls, target: ClusterTarget, setup: WorkerSetup, evidence: Evidence, client: Client | None = None
+    ) -> DaskExecutor:
+        """An executor on ``target``'s cluster for a run over ``evidence`` (a ``client`` given is not closed)."""
+        origin_locator = getattr(evidence, "locator", None)
+        origin = origin_locator.layers[0] if isinstance(origin_locator, Locator) else None
+        owns = client is None
+        client = client or connect(target.address)
+        try:
+            return cls(client, DaskSetup(worker_setup(setup, target), origin), owns_client=owns)
+        except BaseException:
+            if owns:
+                _untyped(client).close()
+            raise
+
+    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+        remote = self.client.submit(_run_batch, self.name, tuple(batch), bytes_only, pure=False, retries=RETRIES)
+        return _Bridged(remote)
+
+    def lost(self, error: BaseException) -> bool:
+        return isinstance(error, KilledWorker)
+
+    def restart(self) -> None:
+        """Nothing to restart: the nannies replace dead workers and the scheduler forgets them."""
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # a scheduler already gone holds no plugin to remove
+            _untyped(self.client).unregister_worker_plugin(self.name)
+        if self.owns_client:
+            _untyped(self.client).close()
