@@ -32,10 +32,11 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck sysdeps-test test-data axe $(CROSSCHECK)
 	$(BIN)/pytest -q
 
-# Peer tools for the benchmarks (hashdeep/md5deep; PhotoRec from testdisk; Debian packages).
+# Peer tools for the benchmarks (hashdeep/md5deep; PhotoRec from testdisk; fio; Debian packages).
 sysdeps:
 	command -v hashdeep >/dev/null || (apt-get update -qq && apt-get install -y -qq hashdeep)
 	command -v photorec >/dev/null || (apt-get update -qq && apt-get install -y -qq testdisk)
+	command -v fio >/dev/null || (apt-get update -qq && apt-get install -y -qq fio)
 
 # Independent implementations the tests cross-check against ('crosscheck' extra): vpdq, Meta's video PDQ. It has
 # no wheel, so pip builds it: cmake, g++ and the FFmpeg libraries its CMakeLists asks pkg-config for.

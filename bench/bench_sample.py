@@ -216,6 +216,10 @@ def make_tree(tree: Path, files: int, seed: int, known: bytes) -> tuple[str, flo
     return relative, time.perf_counter() - started
 
 
+def log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:]
+
+
 def first_hit(work: Path, args: argparse.Namespace, known: bytes) -> dict[str, Any]:
     tree, image = work / "tree", work / "ext4.img"
     relative, tree_s = make_tree(tree, args.files, args.seed, known)
@@ -264,6 +268,10 @@ def first_hit(work: Path, args: argparse.Namespace, known: bytes) -> dict[str, A
             timeout=600,
             check=False,
         )
+        if not report.exists():
+            print(f"first-hit {regime}: no report; the triage log ends:\n{log_tail(work / f'triage-{regime}.log')}")
+            runs.append({"regime": regime, "seconds": round(res.wall_s, 2), "exit": res.returncode, "ok": False})
+            continue
         data = json.loads(report.read_text())
         hits = data["totals"]["hits"]
         found = {(item.get("md5") or "").lower() for item in data.get("items", []) if item.get("findings")}
@@ -273,7 +281,7 @@ def first_hit(work: Path, args: argparse.Namespace, known: bytes) -> dict[str, A
             f"check {'ok' if ok else 'FAILED'}"
         )
         if not ok:
-            print((work / f"triage-{regime}.log").read_text()[-3000:])
+            print(log_tail(work / f"triage-{regime}.log"))
         runs.append(
             {
                 "regime": regime,
@@ -283,7 +291,7 @@ def first_hit(work: Path, args: argparse.Namespace, known: bytes) -> dict[str, A
                 "exit": res.returncode,
                 "hits": hits,
                 "ok": ok,
-                "examined": data["totals"].get("examined"),
+                "items_by_status": data["exhibits"][0]["items_by_status"] if data.get("exhibits") else {},
             }
         )
         shutil.rmtree(case, ignore_errors=True)
