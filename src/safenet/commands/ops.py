@@ -125,7 +125,7 @@ def leads_import(
             result = import_csv(store, actor, path, mapping, source)
         for warning in result.warnings:
             _say(f"warning: {warning}")
-        _say(f"{len(result.added)} lead(s) added, {len(result.merged)} merged into existing leads")
+        _say(f"{len(result.added)} lead(s) added; duplicates merged into {len(result.merged)} lead(s)")
 
 
 @leads_app.command("list")

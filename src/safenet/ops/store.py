@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from safenet.case.audit import AuditLog
 from safenet.installation import data_dir
 from safenet.ops.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from safenet.ops.access import Actor
 
 AUDIT_NAME = "ops-audit.jsonl"
 MIGRATIONS = "safenet.ops:migrations"
@@ -87,6 +90,10 @@ class OpsStore:
         """One transaction: committed when the block ends, rolled back on an error."""
         with self.sessions.begin() as s:
             yield s
+
+    def log(self, actor: Actor, event: str, **data: Any) -> None:
+        """One line in the operation's audit log: who (and in which role) did or saw what."""
+        self.audit.append(event, user=actor.name, role=actor.role.value, **data)
 
     def close(self) -> None:
         self.engine.dispose()
