@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from safenet.evidence.model import Credential, CredentialKind, EvidenceWarning, OpenContext
-from safenet.evidence.phone import photos_db
+from safenet.evidence.phone import cbc, photos_db
 from safenet.evidence.phone.cbc import CbcReader, DecryptError
 from safenet.evidence.phone.ios_backup import IosBackupEvidence
 from safenet.evidence.phone.photos_db import PhotosDbError, core_data_time, photos_notes
@@ -107,3 +107,20 @@ def test_the_cbc_reader_gives_the_plaintext_whatever_the_read_sizes(size: int) -
     assert got == plain
     reader.seek(size // 3)
     assert reader.read() == plain[size // 3 :]
+
+
+@pytest.mark.parametrize("small", [0, 1 << 20])
+@pytest.mark.parametrize("size", [0, 5, 16, 40_000])
+def test_small_files_decrypted_whole_and_large_ones_streamed_give_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch, small: int, size: int
+) -> None:
+    monkeypatch.setattr(cbc, "SMALL", small)
+    key = bytes(range(32, 64))
+    plain = bytes((i * 13) % 256 for i in range(size))
+    with cbc.open_decrypted(io.BytesIO(encrypt(plain, key)), key) as stream:
+        stream.seek(size // 2)
+        assert stream.read() == plain[size // 2 :]
+        stream.seek(0)
+        assert stream.read() == plain
+    with pytest.raises(DecryptError):
+        cbc.open_decrypted(io.BytesIO(encrypt(plain, key)[:-1]), key)

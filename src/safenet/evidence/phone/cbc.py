@@ -4,7 +4,7 @@ files and its Manifest.db).
 CBC decrypts any block from that block and the one before it, so the reader decrypts only what is read, seeks
 anywhere, and never writes plaintext to disk: no temporary copy of a decrypted file is ever made, whatever its
 size. The padding is checked when the file is opened (it is in the last block), which also gives the plaintext
-size.
+size. A small file (up to ``SMALL``) is read in one call and decrypted whole in memory instead.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algori
 
 BLOCK = 16
 _MAX_READ = 4 << 20  # most ciphertext decrypted per read call
+SMALL = 1 << 20  # files up to this size are decrypted whole in memory
 
 
 class DecryptError(OSError):
@@ -35,11 +36,7 @@ class CbcReader(io.RawIOBase):
             raise DecryptError(f"encrypted size {self._enc_size} is not a multiple of {BLOCK} bytes")
         self._size = 0
         if self._enc_size:
-            last = self._decrypt(self._enc_size - BLOCK, self._enc_size)
-            pad = last[-1]
-            if not 1 <= pad <= BLOCK or last[-pad:] != bytes([pad]) * pad:
-                raise DecryptError("bad padding after decryption (a damaged file, or a wrong key)")
-            self._size = self._enc_size - pad
+            self._size = self._enc_size - _padding(self._decrypt(self._enc_size - BLOCK, self._enc_size))
 
     @property
     def size(self) -> int:
@@ -98,9 +95,40 @@ class CbcReader(io.RawIOBase):
         super().close()
 
 
+def _padding(last_block: bytes) -> int:
+    """How many bytes of PKCS#7 padding end the plaintext (checked)."""
+    pad = last_block[-1]
+    if not 1 <= pad <= BLOCK or last_block[-pad:] != bytes([pad]) * pad:
+        raise DecryptError("bad padding after decryption (a damaged file, or a wrong key)")
+    return pad
+
+
+def decrypt_whole(data: bytes, key: bytes) -> bytes:
+    """The plaintext of a whole small ciphertext, its padding checked and removed."""
+    if len(data) % BLOCK:
+        raise DecryptError(f"encrypted size {len(data)} is not a multiple of {BLOCK} bytes")
+    if not data:
+        return b""
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(BLOCK))).decryptor()
+    plain = decryptor.update(data)
+    return plain[: len(plain) - _padding(plain[-BLOCK:])]
+
+
 def open_decrypted(raw: BinaryIO, key: bytes) -> BinaryIO:
-    """A buffered, seekable binary stream of ``raw``'s plaintext (``raw`` is closed with it or on failure)."""
+    """A seekable binary stream of ``raw``'s plaintext (``raw`` is closed with it, or at once when small).
+
+    A file up to ``SMALL`` bytes is read in one call and decrypted in memory (most files of a phone are small:
+    one read instead of four); a larger one is decrypted as it is read.
+    """
     try:
+        size = raw.seek(0, os.SEEK_END)
+        if size <= SMALL:
+            raw.seek(0)
+            with raw:
+                data = raw.read(size + 1)
+            if len(data) != size:
+                raise DecryptError("the encrypted file changed size while it was read")
+            return io.BytesIO(decrypt_whole(data, key))
         reader = CbcReader(raw, key)
     except BaseException:
         raw.close()
