@@ -90,6 +90,14 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
             return JSONResponse({"detail": detail}, status_code=507)
         return JSONResponse({"detail": "internal error; the case stays valid (see the server's log)"}, status_code=500)
 
+    harden(app, settings)
+    return app
+
+
+def harden(app: FastAPI, settings: WebSettings) -> None:
+    """The security headers on every response, the Host check and the trusted proxies (shared by the
+    review app and the operation dashboard)."""
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
@@ -101,4 +109,3 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     if settings.trusted_proxies:  # added last, so it runs first: the client address is settled before anything
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
-    return app

@@ -1,0 +1,145 @@
+"""People and outcomes, safeguarding, the charging and court deadlines, and the supervisor's weekly report
+(restricted field groups: the service functions audit every view and change of these records)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from safenet.ops.access import PEOPLE, SAFEGUARDING, Actor
+from safenet.ops.errors import OpsError
+from safenet.ops.figures import weekly_report
+from safenet.ops.people import (
+    COURT_WITHIN_DAYS,
+    Offence,
+    PersonView,
+    add_person,
+    people,
+    record_outcome,
+    record_safeguarding,
+    safeguarding,
+)
+from safenet.ops.store import OpsStore
+from safenet.ops.visits import visits
+from safenet.ops.web.context import ops_context
+from safenet.ops.web.guard import Asker, changing, viewing
+from safenet.ops.web.render import show, this_week
+from safenet.ops.web.routes.forms import optional_date, optional_text
+
+router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    kind: str  # "charge" | "court"
+    person: PersonView
+    since: date  # arrest or charge
+    due: date | None  # the court date due by (four weeks from charge); None for a charging decision
+
+
+def deadlines_of(store: OpsStore, actor: Actor) -> list[Deadline]:
+    """People arrested and not charged (a charging decision is due), and people charged whose first court
+    date is missing or later than four weeks after the charge."""
+    found: list[Deadline] = []
+    for p in people(store, actor):
+        if p.arrested_on is not None and p.charged_on is None:
+            found.append(Deadline("charge", p, p.arrested_on, None))
+        elif p.charged_on is not None and (p.first_court_on is None or p.court_within_four_weeks is False):
+            found.append(Deadline("court", p, p.charged_on, p.charged_on + timedelta(days=COURT_WITHIN_DAYS)))
+    return sorted(found, key=lambda d: (d.since, d.person.id))
+
+
+@router.get("/ops/people")
+def people_page(request: Request, asker: Annotated[Asker, Depends(viewing(PEOPLE))]) -> Response:
+    return show(request, asker, "people.html", people=people(ops_context(request).store, asker.actor))
+
+
+@router.get("/ops/deadlines")
+def deadlines_page(request: Request, asker: Annotated[Asker, Depends(viewing(PEOPLE))]) -> Response:
+    return show(request, asker, "deadlines.html", deadlines=deadlines_of(ops_context(request).store, asker.actor))
+
+
+@router.post("/ops/visits/{visit_id}/people")
+def new_person(
+    request: Request,
+    asker: Annotated[Asker, Depends(changing(PEOPLE))],
+    visit_id: str,
+    name: Annotated[str, Form(max_length=200)],
+) -> Response:
+    add_person(ops_context(request).store, asker.actor, visit_id, name.strip())
+    return RedirectResponse("/ops/people", status_code=303)
+
+
+@router.post("/ops/people/{person_id}/outcome")
+def outcome(
+    request: Request,
+    asker: Annotated[Asker, Depends(changing(PEOPLE))],
+    person_id: str,
+    arrested_on: Annotated[str, Form(max_length=20)] = "",
+    interviewed_on: Annotated[str, Form(max_length=20)] = "",
+    charged_on: Annotated[str, Form(max_length=20)] = "",
+    offence: Annotated[str, Form(max_length=500)] = "",
+    counts: Annotated[str, Form(max_length=6)] = "",
+    bail: Annotated[str, Form(max_length=500)] = "",
+    first_court_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    offences = None
+    if offence.strip():
+        if not counts.strip().isdigit() or int(counts) < 1:
+            raise OpsError("The number of counts must be a whole number of at least 1.")
+        offences = [Offence(offence.strip(), int(counts))]
+    record_outcome(
+        ops_context(request).store,
+        asker.actor,
+        person_id,
+        arrested_on=optional_date(arrested_on, "The arrest date"),
+        interviewed_on=optional_date(interviewed_on, "The interview date"),
+        charged_on=optional_date(charged_on, "The charge date"),
+        offences=offences,
+        bail=optional_text(bail),
+        first_court_on=optional_date(first_court_on, "The first court date"),
+    )
+    return RedirectResponse("/ops/people", status_code=303)
+
+
+@router.get("/ops/safeguarding")
+def safeguarding_page(request: Request, asker: Annotated[Asker, Depends(viewing(SAFEGUARDING))]) -> Response:
+    store = ops_context(request).store
+    rows = [(v, safeguarding(store, asker.actor, v.id)) for v in visits(store, asker.actor)]
+    return show(request, asker, "safeguarding.html", rows=rows)
+
+
+@router.post("/ops/visits/{visit_id}/safeguarding")
+def record(
+    request: Request,
+    asker: Annotated[Asker, Depends(changing(SAFEGUARDING))],
+    visit_id: str,
+    children: Annotated[str, Form(max_length=6)],
+    referral_to: Annotated[str, Form(max_length=500)] = "",
+    referral_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if not children.strip().isdigit():
+        raise OpsError("The number of children must be a whole number (0 or more).")
+    record_safeguarding(
+        ops_context(request).store,
+        asker.actor,
+        visit_id,
+        children=int(children),
+        referral_to=optional_text(referral_to),
+        referral_on=optional_date(referral_on, "The referral date"),
+    )
+    return RedirectResponse("/ops/safeguarding", status_code=303)
+
+
+@router.get("/ops/report")
+def report_page(
+    request: Request,
+    asker: Annotated[Asker, Depends(viewing(PEOPLE))],
+    week: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    week = week or this_week(request)
+    return show(request, asker, "report.html", report=weekly_report(ops_context(request).store, asker.actor, week))

@@ -1,0 +1,76 @@
+"""This week's visits (or another week's), one visit (warrant, devices with their on-scene verdicts read from
+the cases, lead-to-evidence corroboration), a supervisor's approval, and the devices awaiting lab work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from safenet.ops.access import APPROVAL, DEVICES, VISITS, Actor
+from safenet.ops.figures import week_bounds
+from safenet.ops.store import OpsStore
+from safenet.ops.visits import DeviceView, approve_visit, visit, visits
+from safenet.ops.web.context import ops_context
+from safenet.ops.web.guard import Asker, changing, viewing
+from safenet.ops.web.render import iso_week, show, this_week
+
+router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class LabDevice:
+    visit_id: str
+    visit_date: date
+    address: str
+    device: DeviceView
+
+
+def awaiting_lab(store: OpsStore, actor: Actor) -> list[LabDevice]:
+    """Seized devices with no exhibit linked yet: the lab's queue, oldest visit first."""
+    waiting = [
+        LabDevice(v.id, v.actual_date or v.planned_date, v.address, d)
+        for v in visits(store, actor)
+        for d in v.devices
+        if d.disposition == "seized" and d.exhibit is None
+    ]
+    return sorted(waiting, key=lambda w: (w.visit_date, w.visit_id, w.device.id))
+
+
+@router.get("/ops/visits")
+def visits_page(
+    request: Request,
+    asker: Annotated[Asker, Depends(viewing(VISITS))],
+    week: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    week = week or this_week(request)
+    monday, _sunday = week_bounds(week)  # a wrong week is one sentence (OpsError → 400)
+    return show(
+        request,
+        asker,
+        "visits.html",
+        week=week,
+        previous=iso_week(monday - timedelta(days=7)),
+        following=iso_week(monday + timedelta(days=7)),
+        visits=visits(ops_context(request).store, asker.actor, week=week),
+    )
+
+
+@router.get("/ops/visits/{visit_id}")
+def visit_page(request: Request, asker: Annotated[Asker, Depends(viewing(VISITS))], visit_id: str) -> Response:
+    return show(request, asker, "visit.html", visit=visit(ops_context(request).store, asker.actor, visit_id))
+
+
+@router.post("/ops/visits/{visit_id}/approve")
+def approve(request: Request, asker: Annotated[Asker, Depends(changing(APPROVAL))], visit_id: str) -> Response:
+    store = ops_context(request).store
+    approve_visit(store, asker.actor, visit_id)
+    return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
+
+
+@router.get("/ops/lab")
+def lab_page(request: Request, asker: Annotated[Asker, Depends(viewing(DEVICES))]) -> Response:
+    return show(request, asker, "lab.html", devices=awaiting_lab(ops_context(request).store, asker.actor))

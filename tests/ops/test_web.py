@@ -1,0 +1,308 @@
+"""The operation dashboard over HTTP: every route checked for every role, the actions (import, subscriber
+address, approval, arrest and charge, safeguarding), hostile lead fields escaped, the public figures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from markupsafe import escape
+
+from safenet.ops.access import APPROVAL, DEVICES, FIGURES, LEADS, PEOPLE, SAFEGUARDING, VISITS, Action, allowed
+from safenet.ops.store import OpsStore
+from safenet.ops.visits import link_exhibit, visit
+from safenet.ops.web.render import PAGES
+from tests.ops import web_support
+from tests.ops.web_support import (
+    ACTORS,
+    ADDRESS,
+    EXAMINER,
+    PERSON,
+    REFERRAL,
+    ROLES,
+    SUPERVISOR,
+    WEEK,
+    XSS_FILE,
+    XSS_ISP,
+    OpsBrowser,
+    known_md5,
+    lead_files,
+    seed,
+)
+from tests.web import conftest as web_conftest
+from tests.web.conftest import Built
+from tests.web.test_security import _routes as routes_of
+
+ops_users_template, ops_users = web_support.ops_users_template, web_support.ops_users  # fixtures
+ops_store, ops_app, ops_login = web_support.ops_store, web_support.ops_app, web_support.ops_login
+built, template_case = web_conftest.built, web_conftest.template_case
+
+#: Every route of the dashboard and the field group (and action) it needs. A route added without a line
+#: here fails ``test_every_route_is_listed``.
+ROUTES: dict[tuple[str, str], tuple[str, Action]] = {
+    ("GET", "/ops"): (FIGURES, "view"),
+    ("GET", "/ops/leads"): (LEADS, "view"),
+    ("POST", "/ops/leads/import"): (LEADS, "change"),
+    ("POST", "/ops/leads/{lead_id}/subscriber"): (LEADS, "change"),
+    ("POST", "/ops/subjects/{subject_id}/risk"): (LEADS, "change"),
+    ("POST", "/ops/visits"): (VISITS, "change"),
+    ("GET", "/ops/visits"): (VISITS, "view"),
+    ("GET", "/ops/visits/{visit_id}"): (VISITS, "view"),
+    ("POST", "/ops/visits/{visit_id}/approve"): (APPROVAL, "change"),
+    ("GET", "/ops/lab"): (DEVICES, "view"),
+    ("GET", "/ops/people"): (PEOPLE, "view"),
+    ("GET", "/ops/deadlines"): (PEOPLE, "view"),
+    ("POST", "/ops/visits/{visit_id}/people"): (PEOPLE, "change"),
+    ("POST", "/ops/people/{person_id}/outcome"): (PEOPLE, "change"),
+    ("GET", "/ops/safeguarding"): (SAFEGUARDING, "view"),
+    ("POST", "/ops/visits/{visit_id}/safeguarding"): (SAFEGUARDING, "change"),
+    ("GET", "/ops/report"): (PEOPLE, "view"),
+    ("GET", "/ops/figures"): (FIGURES, "view"),
+    ("GET", "/ops/figures.pdf"): (FIGURES, "view"),
+    ("POST", "/ops/figures/advice"): (FIGURES, "change"),
+}
+#: Routes any visitor may reach (the login form; "/" only redirects to /ops).
+OPEN = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/")}
+#: What a viewer may open, written out rather than derived: the aggregate figures only.
+VIEWER_PAGES = {"/ops", "/ops/figures", "/ops/figures.pdf"}
+
+
+def concrete(path: str, ids: dict[str, str]) -> str:
+    return path.format(**ids)
+
+
+@pytest.fixture
+def seeded(ops_store: OpsStore, built: Built, tmp_path: Path) -> web_support.Seeded:
+    return seed(ops_store, built, tmp_path / "leads")
+
+
+def test_every_route_is_listed(ops_app: FastAPI) -> None:
+    found = set(routes_of(ops_app, concrete=False))
+    assert found - OPEN == set(ROUTES)
+    assert found >= OPEN
+
+
+def _ids(seeded: web_support.Seeded) -> dict[str, str]:
+    return {
+        "lead_id": seeded.lead,
+        "subject_id": "S-1",
+        "visit_id": seeded.visit,
+        "person_id": seeded.person,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_every_route_answers_each_role_by_its_field_group(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded, name: str
+) -> None:
+    client = ops_login(name)
+    actor = ACTORS[name]
+    ids = _ids(seeded)
+    for (method, path), (group, action) in ROUTES.items():
+        url = concrete(path, ids)
+        may = allowed(actor, group, action)
+        if method == "GET":
+            response = client.get(url)
+            assert response.status_code == (200 if may else 403), (name, url, response.text[:300])
+        else:
+            # posted with the CSRF token but no fields: a refused role is 403 before the form is read; an allowed
+            # one gets as far as the form: 422 for missing fields, 400 for a service's sentence (nothing to record),
+            # 303 for the approval (it has no fields and is done)
+            response = client.form(url)
+            if may:
+                assert response.status_code in (303, 400, 422), (name, url, response.status_code, response.text[:300])
+            else:
+                assert response.status_code == 403, (name, url, response.status_code)
+        if name == "vic":
+            assert (response.status_code == 200) == (url in VIEWER_PAGES), url
+        if not allowed(actor, PEOPLE, "view"):
+            assert PERSON not in response.text, (name, url)
+        if not allowed(actor, SAFEGUARDING, "view"):
+            assert REFERRAL not in response.text, (name, url)
+        if not allowed(actor, LEADS, "view") and not allowed(actor, VISITS, "view"):
+            assert ADDRESS not in response.text, (name, url)
+
+
+def test_a_viewer_is_offered_only_the_figures(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded
+) -> None:
+    text = ops_login("vic").page("/ops")
+    offered = {path for path, _label, _group in PAGES if f'href="{path}"' in text}
+    assert offered == {"/ops", "/ops/figures"}
+    for secret in (PERSON, REFERRAL, ADDRESS, seeded.lead, seeded.visit):
+        assert secret not in text
+
+
+def test_without_a_session_every_route_goes_to_the_login(ops_app: FastAPI, seeded: web_support.Seeded) -> None:
+    client = OpsBrowser(ops_app, follow_redirects=False)
+    for method, path in ROUTES:
+        response = client.request(method, concrete(path, _ids(seeded)))
+        assert response.status_code == 302 and response.headers["location"] == "/login", (method, path)
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded, ops_store: OpsStore
+) -> None:
+    client = ops_login("sue")
+    response = client.post(f"/ops/visits/{seeded.visit}/approve")
+    assert response.status_code == 403
+    response = client.post(f"/ops/visits/{seeded.visit}/approve", data={"csrf_token": "0" * 64})
+    assert response.status_code == 403
+    assert visit(ops_store, SUPERVISOR, seeded.visit).status == "planned"
+
+
+def test_login_goes_to_the_dashboard_and_is_in_the_operation_audit_log(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore
+) -> None:
+    ops_login("ann")
+    lines = [json.loads(line) for line in ops_store.audit.path.read_text(encoding="utf-8").splitlines()]
+    assert any(line["event"] == "web-login" and line["data"]["user"] == "ann" for line in lines)
+
+
+def test_an_analyst_imports_leads_and_a_second_import_merges_them(
+    ops_login: Callable[[str], OpsBrowser], built: Built, tmp_path: Path
+) -> None:
+    data, mapping = lead_files(tmp_path / "files", known_md5(built))
+    client = ops_login("ann")
+    client.page("/ops/leads")
+
+    def upload() -> str:
+        files = {"file": ("obs.csv", data.read_bytes()), "mapping": ("p2p.yaml", mapping.read_bytes())}
+        response = client.form("/ops/leads/import", {"source": "p2p"}, files=files)
+        assert response.status_code == 200, response.text[:500]
+        return str(response.text)
+
+    assert "2 lead(s) added, 0 merged" in upload()
+    text = upload()
+    assert "0 lead(s) added, 2 merged" in text
+    assert "holiday.jpg" in text and "203.0.113.7:4662" in text
+
+
+def test_an_import_mistake_is_one_sentence_with_the_line(
+    ops_login: Callable[[str], OpsBrowser], built: Built, tmp_path: Path
+) -> None:
+    data, mapping = lead_files(tmp_path / "files", known_md5(built))
+    broken = data.read_text(encoding="utf-8").replace("203.0.113.9", "not-an-ip")
+    client = ops_login("ann")
+    client.page("/ops/leads")
+    files = {"file": ("obs.csv", broken.encode()), "mapping": ("p2p.yaml", mapping.read_bytes())}
+    response = client.form("/ops/leads/import", {"source": "p2p"}, files=files)
+    assert response.status_code == 400
+    assert "line 3" in response.text and "Traceback" not in response.text
+    assert "0 lead(s)" not in response.text
+
+
+def test_hostile_lead_fields_are_shown_as_text(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded
+) -> None:
+    for url in ("/ops/leads", "/ops"):
+        text = ops_login("ann").page(url)
+        assert XSS_FILE not in text and XSS_ISP not in text, url
+        assert str(escape(XSS_FILE)) in text and str(escape(XSS_ISP)) in text, url
+        assert "<script" not in text and "<img" not in text, url
+
+
+def test_an_analyst_enters_a_subscriber_address_and_plans_a_visit(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore, seeded: web_support.Seeded
+) -> None:
+    client = ops_login("ann")
+    client.page("/ops/leads")
+    response = client.form(f"/ops/leads/{seeded.hostile_lead}/subscriber", {"address": "2 Other Road"})
+    assert response.status_code == 303
+    text = client.page("/ops/leads")
+    assert "2 Other Road (S-2)" in text
+    response = client.form(
+        "/ops/visits",
+        {
+            "lead_ids": seeded.hostile_lead,
+            "warrant_power": "s.8 PACE",
+            "warrant_ref": "2026/432",
+            "planned_date": "2026-12-10",
+        },
+    )
+    assert response.status_code == 303
+    new = response.headers["location"].rsplit("/", 1)[1]
+    assert visit(ops_store, SUPERVISOR, new).address == "2 Other Road"
+    response = client.form(
+        "/ops/visits",
+        {"lead_ids": seeded.hostile_lead, "warrant_power": "x", "warrant_ref": "y", "planned_date": "9/12"},
+    )
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.text
+
+
+def test_a_supervisor_approves_a_visit_an_analyst_cannot(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore, seeded: web_support.Seeded
+) -> None:
+    analyst = ops_login("ann")
+    text = analyst.page(f"/ops/visits/{seeded.visit}")
+    assert "Approve the visit" not in text
+    assert analyst.form(f"/ops/visits/{seeded.visit}/approve").status_code == 403
+    supervisor = ops_login("sue")
+    assert "Approve the visit" in supervisor.page(f"/ops/visits/{seeded.visit}")
+    response = supervisor.form(f"/ops/visits/{seeded.visit}/approve")
+    assert response.status_code == 303
+    assert visit(ops_store, SUPERVISOR, seeded.visit).status == "approved"
+    assert "approved by sue" in supervisor.page(f"/ops/visits/{seeded.visit}")
+
+
+def test_the_visit_shows_the_on_scene_verdict_and_the_corroboration(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore, seeded: web_support.Seeded, built: Built
+) -> None:
+    link_exhibit(ops_store, EXAMINER, seeded.visit, built.case, "EX1")
+    text = ops_login("eve").page(f"/ops/visits/{seeded.visit}")
+    assert "EX1" in text
+    verdict = text.split('class="verdict">', 1)[1].split("</td>", 1)[0]
+    assert "<strong>hits</strong>" in verdict and "A: 1" in verdict, verdict
+    assert f"({seeded.lead}, md5 {known_md5(built)}) is on exhibit EX1" in text
+    assert "trusted.jpg" in text.split("corroborations", 1)[1]
+    assert PERSON not in text  # an examiner sees the visit, not the people
+
+
+def test_an_officer_records_arrest_and_charge(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore, seeded: web_support.Seeded
+) -> None:
+    client = ops_login("ann")
+    client.page("/ops/people")
+    response = client.form(f"/ops/people/{seeded.person}/outcome", {"arrested_on": "2026-12-09"})
+    assert response.status_code == 303
+    text = client.page("/ops/deadlines")
+    assert PERSON in text and "a charging decision" in text
+    response = client.form(
+        f"/ops/people/{seeded.person}/outcome",
+        {"charged_on": "2026-12-20", "offence": "s.1(1)(a) Protection of Children Act 1978 (making)", "counts": "3"},
+    )
+    assert response.status_code == 303
+    text = client.page("/ops/people")
+    assert "2026-12-20" in text and "(making) (3 counts)" in text
+    assert "a first court date within four weeks" in client.page("/ops/deadlines")
+    bad = client.form(f"/ops/people/{seeded.person}/outcome", {"offence": "x", "counts": "many"})
+    assert bad.status_code == 400
+    lines = [json.loads(line) for line in ops_store.audit.path.read_text(encoding="utf-8").splitlines()]
+    changes = [line["data"] for line in lines if line["event"] == "person-changed"]
+    assert [c["user"] for c in changes] == ["ann", "ann"]  # the failed third post recorded nothing
+    assert any(line["event"] == "people-viewed" and line["data"]["user"] == "ann" for line in lines)
+
+
+def test_safeguarding_is_recorded_and_shown_to_the_restricted_roles_only(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded
+) -> None:
+    client = ops_login("sue")
+    client.page("/ops/safeguarding")
+    response = client.form(f"/ops/visits/{seeded.visit}/safeguarding", {"children": "3", "referral_to": "MASH"})
+    assert response.status_code == 303
+    text = client.page("/ops/safeguarding")
+    assert "MASH" in text
+    assert ops_login("eve").get("/ops/safeguarding").status_code == 403
+
+
+def test_the_public_figures_page_and_pdf(ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded) -> None:
+    client = ops_login("vic")
+    text = client.page(f"/ops/figures?week={WEEK}")
+    assert WEEK in text and "Safety advice" in text
+    assert PERSON not in text and ADDRESS not in text and seeded.visit not in text
+    pdf = client.get(f"/ops/figures.pdf?week={WEEK}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert client.get("/ops/figures?week=2026-W99").status_code == 400
