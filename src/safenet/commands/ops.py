@@ -462,3 +462,43 @@ def ops_serve(
         # the dashboard is its own package (ops/web); looked up by name so the CLI does not import it early
         web = importlib.import_module("safenet.ops.web")
         web.serve(db or str(default_ops_path()), host=host, port=port)
+
+
+# -- what `safenet triage --visit V-7` calls ---------------------------------------------------------------
+def _triage_store() -> tuple[OpsStore, Actor]:
+    import os
+
+    from safenet.ops.access import actor_for
+    from safenet.ops.store import OpsStore, default_ops_path
+
+    actor = actor_for(os.environ.get("SAFENET_OPS_USER"))
+    return OpsStore.open(os.environ.get("SAFENET_OPS_DB") or default_ops_path()), actor
+
+
+def check_visit(visit_id: str) -> None:
+    """Before a triage with ``--visit``: the visit exists and the user may link devices to it (else exit 2,
+    before any evidence is read)."""
+    from safenet.ops.access import DEVICES, require
+    from safenet.ops.visits import visit
+
+    with _errors():
+        store, actor = _triage_store()
+        try:
+            require(actor, DEVICES, "change")
+            visit(store, actor, visit_id)
+        finally:
+            store.close()
+
+
+def link_triaged(visit_id: str, case: Path, labels: list[str]) -> None:
+    """After a triage with ``--visit``: each exhibit is linked to the visit, which then shows its verdict."""
+    from safenet.ops.visits import link_exhibit
+
+    with _errors():
+        store, actor = _triage_store()
+        try:
+            for label in labels:
+                device = link_exhibit(store, actor, visit_id, case, label)
+                _say(f"exhibit {label} linked to visit {visit_id} as device {device}")
+        finally:
+            store.close()

@@ -110,6 +110,10 @@ def triage_cmd(
             "authority field, audited; `safenet case set --exhibit EX authority=...` changes it).",
         ),
     ] = None,
+    visit: Annotated[
+        str | None,
+        typer.Option("--visit", help="Operation visit, e.g. V-7: link the exhibit to it after the triage (ops)."),
+    ] = None,
 ) -> None:
     """Triage one exhibit, or several devices at once, into a case: hash, match, record, summarise."""
     # Imported here, not at the top: the engine loads NumPy, Pillow, dfVFS and SQLAlchemy, and the command
@@ -149,14 +153,24 @@ def triage_cmd(
             authority=authority,
             cluster=target,
         )
+        if visit is not None:  # the visit must exist, and the user may link to it, before any work
+            from safenet.commands.ops import check_visit, link_triaged
+
+            check_visit(visit)
         the_case = Case.create_or_open(case)
         if exhibit is None:  # sources given as LABEL=SOURCE: every device at once
-            _triage_many(devices, the_case, hashsets, options)
+            try:
+                _triage_many(devices, the_case, hashsets, options)
+            finally:  # a device that failed is linked too: the visit shows what its case holds
+                if visit is not None:
+                    link_triaged(visit, case, [label for label, _ in devices])
             return
         with RichEvents(out, exhibit) as events:
             outcome = triage(devices[0][1], the_case, hashsets, options, events)
         print_summary(out, summarise(the_case))
         out.print(plain(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
+        if visit is not None:
+            link_triaged(visit, case, [exhibit])
         if outcome.status is RunStatus.STOPPED:
             out.print(
                 Text(
