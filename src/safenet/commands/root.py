@@ -18,6 +18,7 @@ from safenet.commands.devices import devices_cmd
 from safenet.commands.export import export_cmd
 from safenet.commands.hashsets import hashset_app
 from safenet.commands.items import items_cmd
+from safenet.commands.lab import lab_app
 from safenet.commands.ops import ops_app
 from safenet.commands.review import review_cmd
 from safenet.commands.sample import sample_cmd
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(hashset_app, name="hashset")
 app.add_typer(users_app, name="users")
 app.add_typer(case_app, name="case")
+app.add_typer(lab_app, name="lab")
 app.add_typer(ops_app, name="ops")
 for _name, _command in (
     ("triage", triage_cmd),

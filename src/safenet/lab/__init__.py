@@ -1,0 +1,1 @@
+"""The lab: a queue of exhibits triaged on a Dask cluster (``safenet lab``)."""
