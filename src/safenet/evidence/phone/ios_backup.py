@@ -22,6 +22,7 @@ import sqlite3
 import stat
 import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,7 @@ MAX_PHOTOS_DB = 256 << 20  # Photos.sqlite is read into memory up to this size
 PHOTOS_DB = ("CameraRollDomain", "Media/PhotoData/Photos.sqlite")
 _FILE_ID = re.compile(r"[0-9a-f]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LISTED = 50_000  # records of recently listed encrypted files kept for open() (a few MiB)
 _BATCH = 2000  # manifest rows fetched at a time (the connection is shared with open() under a lock)
 _ROWS = (
     "SELECT rowid, fileID, domain, relativePath, file FROM Files WHERE flags = 1 AND rowid > ? ORDER BY rowid LIMIT ?"
@@ -74,6 +76,15 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "surrogateescape")
     return "" if value is None else str(value)
+
+
+def _record_or_none(blob: object) -> FileRecord | None:
+    """The record of a Manifest row, or None when it has none or a bad one (listing warned about it already;
+    when opening it only means no key and no size)."""
+    try:
+        return parse_record(blob) if isinstance(blob, bytes) else None
+    except ValueError:
+        return None
 
 
 def unusual_path(relative: str) -> str | None:
@@ -148,6 +159,7 @@ class IosBackupEvidence:
         self.locator = Locator.source(str(self.root))
         self._lock = threading.Lock()
         self._problems: list[str] = []
+        self._listed: OrderedDict[str, FileRecord] = OrderedDict()  # encrypted: recently listed records
         try:
             manifest = _load_plist(self.root / "Manifest.plist")
         except (OSError, ValueError) as exc:
@@ -294,6 +306,11 @@ class IosBackupEvidence:
                 warn(EvidenceWarning(RECORD_CODE, f"file record metadata unreadable: {exc}", loc))
         if record is None and self.encrypted:
             return None  # no key to decrypt it with: the warning says why
+        if self.encrypted and record is not None:
+            with self._lock:  # the engine opens what was just listed: keep its key at hand, a window of them
+                self._listed[file_id] = record
+                if len(self._listed) > _LISTED:
+                    self._listed.popitem(last=False)
         if not os.path.isfile(self._data_path(file_id)) and not (record is not None and record.size == 0):
             warn(EvidenceWarning(MISSING_CODE, f"the backup holds no data file {file_id[:2]}/{file_id}", loc))
             return None
@@ -327,7 +344,7 @@ class IosBackupEvidence:
             return {}
         loc = self._path_loc(*PHOTOS_DB, row[0] if isinstance(row[0], str) else None)
         try:
-            with self._open_file(_text(row[0]), row[1]) as stream:
+            with self._open_file(_text(row[0]), _record_or_none(row[1])) as stream:
                 data = stream.read(MAX_PHOTOS_DB + 1)
             if len(data) > MAX_PHOTOS_DB:
                 raise PhotosDbError(f"larger than {MAX_PHOTOS_DB >> 20} MiB: not read for hidden/deleted flags")
@@ -349,6 +366,11 @@ class IosBackupEvidence:
                 return self._open_data(leaf.detail)
             except FileNotFoundError:
                 pass  # an empty file may have no data file: its record says so
+        if self._keys is not None and leaf.detail is not None:
+            with self._lock:
+                listed = self._listed.get(leaf.detail)
+            if listed is not None:  # listed moments ago: its key is at hand
+                return self._open_file(leaf.detail, listed)
         with self._lock:
             if leaf.detail is None:  # named by path alone (a sibling): the record with that Domain/relativePath
                 query = "SELECT fileID, file FROM Files WHERE domain || '/' || relativePath = ? AND flags = 1"
@@ -357,7 +379,7 @@ class IosBackupEvidence:
                 row = self._db.execute("SELECT fileID, file FROM Files WHERE fileID = ?", (leaf.detail,)).fetchone()
         if row is None:
             raise FileNotFoundError(f"no file record for {locator} in the backup's Manifest.db")
-        return self._open_file(_text(row[0]), row[1])
+        return self._open_file(_text(row[0]), _record_or_none(row[1]))
 
     # --- files -----------------------------------------------------------------------------------------------
 
@@ -371,13 +393,9 @@ class IosBackupEvidence:
             raise EvidenceError(f"{file_id[:2]}/{file_id} in the backup is not a regular file")
         return stream
 
-    def _open_file(self, file_id: str, blob: object) -> BinaryIO:
+    def _open_file(self, file_id: str, record: FileRecord | None) -> BinaryIO:
         if _FILE_ID.fullmatch(file_id) is None:
             raise EvidenceError(f"invalid fileID {display_safe(file_id)[:60]} in the backup's Manifest.db")
-        try:  # listing warned about a bad record already; here it only means no key and no size
-            record = parse_record(blob) if isinstance(blob, bytes) else None
-        except ValueError:
-            record = None
         try:
             stream = self._open_data(file_id)
         except FileNotFoundError:
