@@ -51,7 +51,7 @@ from safenet.evidence.phone.mbfile import FileRecord, parse_record
 from safenet.evidence.phone.photos_db import PhotosDbError, photos_notes
 
 MARKERS = ("Manifest.db", "Info.plist", "Manifest.plist")
-MAX_PLIST = 16 << 20  # Info.plist holds app icons and settings: a few MiB at most
+MAX_PLIST = 64 << 20  # Info.plist and Manifest.plist list the apps (icons, settings): tens of MiB at most
 MAX_PHOTOS_DB = 256 << 20  # Photos.sqlite is read into memory up to this size
 PHOTOS_DB = ("CameraRollDomain", "Media/PhotoData/Photos.sqlite")
 _FILE_ID = re.compile(r"[0-9a-f]{40}")
