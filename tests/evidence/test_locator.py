@@ -33,8 +33,21 @@ def phone_chain() -> Locator:
     )
 
 
+def mail_chain() -> Locator:
+    return Locator(
+        (
+            Layer(LayerKind.SOURCE, "/evidence/laptop"),
+            Layer(LayerKind.PATH, "Mail/Local Folders/Sent"),
+            Layer(LayerKind.MAIL_ATTACHMENT, "message 2 <a@b> › a.jpg", offset=0, length=900, detail="mbox:2"),
+        )
+    )
+
+
 def test_every_layer_kind_round_trips_through_json() -> None:
-    assert {layer.kind for layer in (*full_chain().layers, *phone_chain().layers)} == set(LayerKind)
+    chains = (full_chain(), phone_chain(), mail_chain())
+    assert {layer.kind for chain in chains for layer in chain.layers} == set(LayerKind)
+    assert all(Locator.from_json(chain.to_json()) == chain for chain in chains)
+    assert str(mail_chain()) == "/evidence/laptop › Mail/Local Folders/Sent › mail message 2 <a@b> › a.jpg"
     assert str(phone_chain()) == (
         "/evidence/backup › Apple iPhone12,1 F2LXK0AAAAAA [itunes-backup] › "
         "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"

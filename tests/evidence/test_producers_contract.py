@@ -25,6 +25,7 @@ from tests.builders import jpeg, png, zip_bytes
 from tests.datafiles import DATA
 from tests.evidence.archive_builders import tar_bytes, tar_file
 from tests.evidence.browser_cache_builders import BlockfileCache, firefox_entry, simple_entry, thumbdata
+from tests.evidence.mail_builders import mbox, message
 from tests.evidence.test_embedded import exif_app1, pdf_bytes, with_app1
 from tests.evidence.test_image_unallocated import fat_image
 from tests.evidence.test_thumbcache_thumbsdb import catalog, cfb, thumb
@@ -142,6 +143,35 @@ SAMPLES: tuple[Sample, ...] = (
         layer=LayerKind.ARCHIVE_MEMBER,  # a document's parts are members of its zip, reopened as such
     ),
     Sample(
+        "mail",
+        "mbox",
+        _files(
+            {
+                "Mail/Local Folders/Sent": mbox(
+                    [
+                        message("a", [("a.jpg", jpeg(26), "image/jpeg"), ("b.png", png(27), "image/png")]),
+                        message("b", [("c.zip", zip_bytes({"d.jpg": jpeg(28)}), "application/zip")]),
+                    ]
+                )
+            }
+        ),
+        _named("Sent"),
+        3,
+    ),
+    Sample(
+        "mail",
+        "eml",
+        _files(
+            {
+                "x.eml": message(
+                    "c", [("e.jpg", jpeg(29), "image/jpeg")], forwarded=message("d", [("f.png", png(30), "image/png")])
+                ).as_bytes()
+            }
+        ),
+        _named("x.eml"),
+        2,
+    ),
+    Sample(
         "carving",
         REGION,
         _fat,
@@ -163,6 +193,7 @@ def test_producer_names_and_layers_are_stable() -> None:
         ("archive", LayerKind.ARCHIVE_MEMBER),
         ("cache", LayerKind.CACHE_ENTRY),
         ("embedded", LayerKind.EMBEDDED),
+        ("mail", LayerKind.MAIL_ATTACHMENT),
         ("carving", LayerKind.CARVED),
     ]
     assert all(code == code.lower() and " " not in code for p in PRODUCERS for code in p.WARNING_CODES)

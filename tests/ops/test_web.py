@@ -52,6 +52,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Action]] = {
     ("GET", "/ops/visits"): (VISITS, "view"),
     ("GET", "/ops/visits/{visit_id}"): (VISITS, "view"),
     ("POST", "/ops/visits/{visit_id}/approve"): (APPROVAL, "change"),
+    ("POST", "/ops/visits/{visit_id}/executed"): (VISITS, "change"),
     ("GET", "/ops/lab"): (DEVICES, "view"),
     ("GET", "/ops/people"): (PEOPLE, "view"),
     ("GET", "/ops/deadlines"): (PEOPLE, "view"),

@@ -23,6 +23,7 @@ move the vault, so a vault elsewhere is not recognised by its path.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -276,6 +277,55 @@ def classify(path: str) -> AppMedia | None:
             vault = _VAULTS.get(rule.app) if rule.kind is MediaKind.VAULT else None
             return AppMedia(rule.kind, rule.app, rule.folder, rule.note, vault.decoded if vault else None)
     return None
+
+
+#: Sent-mail folders as mail clients name them (Thunderbird, Outlook, Apple Mail, Gmail over IMAP) in the
+#: languages most often met; compared with a mailbox's last name, case-insensitively.
+SENT_MAIL_FOLDERS: tuple[str, ...] = (
+    "Sent",
+    "Sent Items",
+    "Sent Mail",  # Gmail over IMAP: [Gmail]/Sent Mail
+    "Sent Messages",  # Apple Mail
+    "Gesendet",
+    "Gesendete Elemente",
+    "Gesendete Objekte",
+    "Éléments envoyés",
+    "Messages envoyés",
+    "Envoyés",
+    "Elementos enviados",
+    "Enviados",
+    "Posta inviata",
+    "Elementi inviati",
+    "Verzonden items",
+    "Verzonden",
+    "Skickat",
+    "Skickade objekt",
+    "Sendt",
+    "Sendte elementer",
+    "Wysłane",
+    "Отправленные",
+)
+MAIL_APP = "e-mail"
+_SENT_MAIL = frozenset(unicodedata.normalize("NFC", name).casefold() for name in SENT_MAIL_FOLDERS)
+_MAIL_SUFFIX = re.compile(r"(?:\.(?:mbox|sbd|mbx)|-\d+)$", re.IGNORECASE)  # Apple's "Sent.mbox", Thunderbird's "Sent-1"
+
+
+def classify_mail(mailbox: str) -> AppMedia | None:
+    """Sent for an attachment of mail whose mailbox (``evidence.mail.mailbox_of``: the mbox file, the .eml's
+    folder, the PST folder path) is a sent-mail folder of ``SENT_MAIL_FOLDERS``; None for any other mailbox."""
+    parts = [p for p in mailbox.replace("\\", "/").split("/") if p]
+    if parts and parts[-1].casefold() == "mbox" and len(parts) > 1:  # Apple Mail: "Sent Messages.mbox/mbox"
+        parts.pop()
+    last = _MAIL_SUFFIX.sub("", parts[-1]) if parts else ""
+    if unicodedata.normalize("NFC", last).casefold() not in _SENT_MAIL:  # macOS names are decomposed (NFD)
+        return None
+    return AppMedia(MediaKind.SENT, MAIL_APP, last, "an attachment of a message in a sent-mail folder")
+
+
+def classify_item(path: str, mailbox: str | None) -> AppMedia | None:
+    """An item's app media: a mail attachment's by its mailbox (``classify_mail``), any other item's by its
+    path (``classify``). The one function reports call, so sent mail and sent app media are counted together."""
+    return classify_mail(mailbox) if mailbox is not None else classify(path)
 
 
 def not_decoded() -> list[VaultApp]:

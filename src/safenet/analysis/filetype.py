@@ -7,6 +7,7 @@ mismatch is recorded because an examiner may need to say so in court.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -79,6 +80,10 @@ TYPES: dict[str, FileType] = {
         _ft("ole", DOC, "application/x-ole-storage", "doc", "xls", "ppt", "msg", "db"),
         _ft("rtf", DOC, "application/rtf", "rtf"),
         _ft("thumbcache", MediaKind.OTHER, "application/x-windows-thumbcache", "db"),
+        # mailboxes: the mail producer takes the attachments out (Thunderbird's mbox files have no extension)
+        _ft("mbox", DOC, "application/mbox", "mbox", "mbx", ""),
+        _ft("eml", DOC, "message/rfc822", "eml"),
+        _ft("pst", DOC, "application/vnd.ms-outlook-pst", "pst", "ost"),
     )
 }
 UNKNOWN = _ft("unknown", MediaKind.OTHER, "application/octet-stream")
@@ -189,9 +194,45 @@ _PREFIXES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "pdf"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
     (b"{\\rtf", "rtf"),
+    (b"!BDN", "pst"),  # Outlook PST/OST: the NDB header's magic
 )
 
-_SNIFFERS: tuple[Callable[[bytes], str | None], ...] = (_png, _ftyp, _riff, _zip, _tar, _matroska, _mpeg_ts)
+# Header fields that open a message as mail clients store it; a text file rarely starts with two of them.
+_MAIL_FIELDS = frozenset(
+    b"from to cc bcc date subject message-id mime-version received return-path delivered-to reply-to sender "
+    b"x-mozilla-status x-mozilla-status2 x-mozilla-keys x-account-key user-agent content-type".split()
+)
+_FIELD = re.compile(rb"([!-9;-~]+):[ \t]?[^\r\n]*\r?\n|[ \t][^\r\n]*\r?\n")
+
+
+def _mail_header(head: bytes, start: int) -> bool:
+    """Whether ``head[start:]`` begins an RFC 5322 header block: whole field lines up to the blank line or the
+    end of the head, the first of them and at least one more known mail fields (From, Date, Received ...)."""
+    known: set[bytes] = set()
+    pos = start
+    while (match := _FIELD.match(head, pos)) is not None:
+        name = match.group(1)
+        if name is not None:
+            if name.lower() in _MAIL_FIELDS:
+                known.add(name.lower())
+            elif pos == start:
+                return False
+        elif pos == start:
+            return False
+        pos = match.end()
+    rest = head[pos:]
+    ends = rest.startswith((b"\n", b"\r\n")) or b"\n" not in rest  # the blank line, or a field cut by the head
+    return ends and len(known) >= 2
+
+
+def _mail(head: bytes) -> str | None:
+    if head.startswith(b"From "):  # an mbox: each message after a "From " separator line
+        line_end = head.find(b"\n", 0, 1024)
+        return "mbox" if line_end != -1 and _mail_header(head, line_end + 1) else None
+    return "eml" if head[:1].isalpha() and _mail_header(head, 0) else None
+
+
+_SNIFFERS: tuple[Callable[[bytes], str | None], ...] = (_png, _ftyp, _riff, _zip, _tar, _matroska, _mpeg_ts, _mail)
 
 
 def _bmp(head: bytes) -> str | None:

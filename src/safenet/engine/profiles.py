@@ -27,11 +27,12 @@ class Profile(StrEnum):
     @property
     def producers(self) -> frozenset[str]:
         """The producers (``evidence.producers`` NAMEs) that expand what is found inside items: none in the
-        quick profile; archives, caches and embedded pictures in the lab profiles; carving in the full one."""
+        quick profile; archives, caches, embedded pictures and e-mail attachments in the lab profiles; carving in
+        the full one."""
         return _PRODUCERS[self]
 
     def _producers(self) -> frozenset[str]:
-        names = {"archive", "cache"} if self.expands_archives else set()
+        names = {"archive", "cache", "mail"} if self.expands_archives else set()
         if self.expands_archives and self.expands_embedded:
             names.add("embedded")
         if self is Profile.FULL:

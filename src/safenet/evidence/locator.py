@@ -32,6 +32,9 @@ class LayerKind(StrEnum):
     # a phone or tablet: value names the device (model and serial/UDID), detail the acquisition method
     # (evidence.phone.identity.Acquisition); the PATH layers below it are paths on the device
     DEVICE = "device"
+    # an attachment of an e-mail message in a mailbox (mbox, .eml, PST): value names the message and the file,
+    # detail holds the mailbox format and where the attachment is (evidence.mail.common)
+    MAIL_ATTACHMENT = "mail-attachment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class Layer:
             return display_safe(self.detail or "image")
         if self.kind in (LayerKind.PARTITION, LayerKind.FILESYSTEM) and self.detail:
             return f"{text} {display_safe(self.detail)}".strip()
+        if self.kind is LayerKind.MAIL_ATTACHMENT:
+            return f"mail {text}"
         if self.kind is LayerKind.DEVICE:
             return f"{text} [{display_safe(self.detail)}]" if self.detail else text
         if self.kind is LayerKind.PATH and self.inode is not None:

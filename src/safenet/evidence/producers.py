@@ -22,11 +22,12 @@ from types import MappingProxyType
 from typing import BinaryIO, Protocol
 
 from safenet.analysis.filetype import FileType, MediaKind
-from safenet.evidence import archive, caches, carve, embedded
+from safenet.evidence import archive, caches, carve, embedded, mail
 from safenet.evidence.archive import EXPANDABLE, ArchiveLimits, Nesting, depth_allowed
 from safenet.evidence.carve import CarveLimits
 from safenet.evidence.embedded import EmbeddedLimits
 from safenet.evidence.locator import Layer, LayerKind
+from safenet.evidence.mail import MailLimits
 from safenet.evidence.model import Item, WarningSink
 
 __all__ = [
@@ -50,6 +51,7 @@ class Limits:
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
     embedded: EmbeddedLimits = field(default_factory=EmbeddedLimits)
     carve: CarveLimits = field(default_factory=CarveLimits)
+    mail: MailLimits = field(default_factory=MailLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,22 @@ class Embedded(_Producer, name="embedded", layer=LayerKind.EMBEDDED, codes=embed
         return embedded.open_embedded(container, layer)
 
 
+class Mail(_Producer, name="mail", layer=LayerKind.MAIL_ATTACHMENT, codes=mail.WARNING_CODES, container="mailbox"):
+    """Attachments of e-mail: mbox files (Thunderbird's Inbox and Sent, claimed by content), .eml messages and
+    Outlook PST/OST files (libpff). A layer kind of its own, not EMBEDDED: each layer kind has one producer that
+    reopens it, and an attachment is reopened by parsing its message, not as a range of a picture."""
+
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
+        kind = mail.mail_kind(item, filetype.name, limits.mail) if filetype is not None else None
+        return _within_depth(self, kind, item, limits)
+
+    def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
+        return mail.expand_mail(item, claim.kind, open_item, context.warn, context.limits.mail)
+
+    def reopen(self, container: BinaryIO, layer: Layer) -> BinaryIO:
+        return mail.open_mail_attachment(container, layer)
+
+
 class Carving(_Producer, name="carving", layer=LayerKind.CARVED, codes=carve.WARNING_CODES, container="region"):
     """Files found by structure in regions no file holds (unallocated space, file and volume slack), and
     inside files whose own type is not recognised (a picture appended to junk, a page file, an unknown
@@ -195,7 +213,7 @@ class Carving(_Producer, name="carving", layer=LayerKind.CARVED, codes=carve.WAR
 
 
 #: Producers in the order they are asked.
-PRODUCERS: tuple[Producer, ...] = (Archives(), Caches(), Embedded(), Carving())
+PRODUCERS: tuple[Producer, ...] = (Archives(), Caches(), Embedded(), Mail(), Carving())
 
 
 def _by_layer(producers: tuple[Producer, ...]) -> Mapping[LayerKind, Producer]:

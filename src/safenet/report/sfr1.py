@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from safenet.analysis.appmedia import MediaKind, classify, not_decoded
+from safenet.analysis.appmedia import MediaKind, classify_item, not_decoded
 from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, FieldSpec, current_fields
 from safenet.case.gradings import COUNTED_GRADES, UK_GRADES
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
+from safenet.evidence.locator import Layer
+from safenet.evidence.mail import mailbox_of
 from safenet.evidence.model import OpenContext
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.phone.ufdr import MISMATCH_CODE
@@ -252,7 +254,7 @@ def _app_media(report: dict[str, Any], exhibit: str | None) -> list[dict[str, An
         outcome = (item["grading"] or {}).get("outcome")
         if outcome not in COUNTED_GRADES or exhibit not in (None, item["exhibit"]):
             continue
-        found = classify(item_path(item))
+        found = classify_item(item_path(item), mailbox_of([Layer.from_dict(d) for d in item["locator"]]))
         if found is not None:
             counts[found.kind][outcome] += 1
             apps[found.kind].add(found.app)

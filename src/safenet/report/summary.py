@@ -47,6 +47,9 @@ NOT_EXAMINED_CODES = (
     "carve-failed",
     "image-hash-mismatch",
     "perceptual-skipped",
+    "mail-corrupt",
+    "mail-limit",
+    "mail-unsupported",
 )
 COLUMNS = ("total", "live", "deleted", "still", "video", "exact", "perceptual")
 

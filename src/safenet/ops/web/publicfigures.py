@@ -6,6 +6,8 @@ what ``PublicFigures`` holds: aggregate counts (small ones already suppressed), 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from safenet.ops.figures import PublicFigures
@@ -33,3 +35,11 @@ def figures_html(figures: PublicFigures) -> str:
 
 def figures_pdf(figures: PublicFigures) -> bytes:
     return html_to_pdf(figures_html(figures))
+
+
+def write(figures: PublicFigures, fmt: str, output: Path) -> None:
+    """``safenet ops figures --format html|pdf --output FILE``."""
+    if fmt == "pdf":
+        output.write_bytes(figures_pdf(figures))
+    else:
+        output.write_text(figures_html(figures), encoding="utf-8")

@@ -1,5 +1,6 @@
 """This week's visits (or another week's), one visit (warrant, devices with their on-scene verdicts read from
-the cases, lead-to-evidence corroboration), a supervisor's approval, and the devices awaiting lab work."""
+the cases, lead-to-evidence corroboration), a supervisor's approval, the warrant's execution, and the devices
+awaiting lab work."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from safenet.ops.access import APPROVAL, DEVICES, VISITS, Actor
 from safenet.ops.figures import week_bounds
 from safenet.ops.store import OpsStore
-from safenet.ops.visits import DeviceView, approve_visit, visit, visits
+from safenet.ops.visits import DeviceView, approve_visit, mark_executed, visit, visits
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, changing, viewing
 from safenet.ops.web.render import iso_week, show, this_week
+from safenet.ops.web.routes.forms import required_date
 
 router = APIRouter()
 
@@ -68,6 +70,18 @@ def visit_page(request: Request, asker: Annotated[Asker, Depends(viewing(VISITS)
 def approve(request: Request, asker: Annotated[Asker, Depends(changing(APPROVAL))], visit_id: str) -> Response:
     store = ops_context(request).store
     approve_visit(store, asker.actor, visit_id)
+    return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
+
+
+@router.post("/ops/visits/{visit_id}/executed")
+def executed(
+    request: Request,
+    asker: Annotated[Asker, Depends(changing(VISITS))],
+    visit_id: str,
+    actual_date: Annotated[str, Form(max_length=20)],
+) -> Response:
+    store = ops_context(request).store
+    mark_executed(store, asker.actor, visit_id, required_date(actual_date, "The date the warrant was executed"))
     return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
 
 

@@ -1,0 +1,176 @@
+"""The mail producer: mbox and .eml attachments become items that reopen from their locators; mailboxes are
+recognised by content; the mailbox an attachment came from is known (for the sent flag)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+
+from safenet.analysis.appmedia import MediaKind, classify_item, classify_mail
+from safenet.analysis.filetype import sniff
+from safenet.evidence.locator import Layer, LayerKind, Locator
+from safenet.evidence.mail import expand_mail, mail_kind, mailbox_of, open_mail_attachment
+from safenet.evidence.mail.common import MailLimits, decode_base64
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
+from tests.builders import jpeg, png, zip_bytes
+from tests.evidence.mail_builders import mbox, message
+
+SENT = "Profiles/abcd.default-release/Mail/Local Folders/Sent"
+
+
+def _item(path: str, data: bytes) -> Item:
+    return Item(Locator.source("/ev").child(Layer(LayerKind.PATH, path)), path.rsplit("/", 1)[-1], len(data))
+
+
+def _expand(
+    data: bytes, kind: str, path: str = SENT, limits: MailLimits | None = None
+) -> tuple[list[tuple[Item, bytes]], list[EvidenceWarning]]:
+    warnings: list[EvidenceWarning] = []
+    found = [
+        (item, stream.read())
+        for item, stream in expand_mail(_item(path, data), kind, lambda: io.BytesIO(data), warnings.append, limits)
+    ]
+    return found, warnings
+
+
+def _reopen(data: bytes, item: Item) -> bytes:
+    return open_mail_attachment(io.BytesIO(data), item.locator.leaf).read()
+
+
+def test_mailboxes_are_recognised_by_content() -> None:
+    box = mbox([message("one", [("a.jpg", jpeg(1), "image/jpeg")])])
+    assert sniff(box[:4096]).name == "mbox"
+    assert sniff(message("two").as_bytes()[:4096]).name == "eml"
+    assert sniff(b"!BDN" + bytes(60)).name == "pst"
+    for text in (b"From here on, a letter.\nDear: friend\n", b"Subject: only one field\n\nbody", b"To: x\n"):
+        assert sniff(text).name == "unknown", text
+
+
+def test_an_mbox_yields_every_attachment_and_each_reopens_byte_identical() -> None:
+    forwarded = message("fw", [("inner.png", png(5), "image/png")], message_id="<inner@example.org>")
+    box = mbox(
+        [
+            message("no attachment", message_id="<m1@example.org>"),
+            message(
+                "two",
+                [("a.jpg", jpeg(1), "image/jpeg"), ("notes.txt", b"text\n", "text/plain")],
+                message_id="<m2@example.org>",
+            ),
+            message("From the start", [("b.jpg", jpeg(2), "image/jpeg")], forwarded=forwarded),
+        ]
+    )
+    found, warnings = _expand(box, "mbox")
+    assert warnings == []
+    assert [(item.name, data) for item, data in found] == [
+        ("a.jpg", jpeg(1)),
+        ("b.jpg", jpeg(2)),
+        ("inner.png", png(5)),
+    ]
+    first = found[0][0]
+    assert first.locator.leaf.kind is LayerKind.MAIL_ATTACHMENT
+    assert first.locator.leaf.value == "message 2 <m2@example.org> › a.jpg"
+    assert "<m2@example.org>" in str(first.locator) and "Mon, 15 Jan 2024" in (first.note or "")
+    assert found[2][0].locator.leaf.detail == "mbox:3.1.2"  # the forwarded message's own attachment
+    for item, data in found:
+        assert _reopen(box, item) == data
+
+
+def test_an_eml_file_is_one_message() -> None:
+    eml = message("x", [("c.jpg", jpeg(3), "image/jpeg"), ("d.zip", zip_bytes({"e.jpg": jpeg(4)}), "application/zip")])
+    data = eml.as_bytes()
+    found, warnings = _expand(data, "eml", "Users/x/Documents/Sent/x.eml")
+    assert warnings == [] and [item.name for item, _ in found] == ["c.jpg", "d.zip"]  # an attached archive too
+    assert all(_reopen(data, item) == got for item, got in found)
+
+
+def test_the_mailbox_of_an_attachment_and_the_sent_flag() -> None:
+    box = mbox([message("s", [("a.jpg", jpeg(1), "image/jpeg")])])
+    ((item, _),) = _expand(box, "mbox")[0]
+    assert mailbox_of(item.locator.layers) == SENT
+    media = classify_item(SENT, mailbox_of(item.locator.layers))
+    assert media is not None and (media.kind, media.app) == (MediaKind.SENT, "e-mail")
+    ((inbox, _),) = _expand(box, "mbox", "Mail/Local Folders/Inbox")[0]
+    assert classify_item("Mail/Local Folders/Inbox", mailbox_of(inbox.locator.layers)) is None
+    ((eml, _),) = _expand(box.split(b"\r\n", 1)[1], "eml", "Mail/Gesendete Elemente/x.eml")[0]
+    assert mailbox_of(eml.locator.layers) == "Mail/Gesendete Elemente"
+    assert mailbox_of(_item(SENT, b"").locator.layers) is None  # not an attachment: the path rules apply
+    # a picture in a folder named Sent on disk is not sent mail
+    assert classify_item("Pictures/Sent/a.jpg", None) is None
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "sent"),
+    [
+        ("Mail/Local Folders/Sent", True),
+        ("ImapMail/imap.gmail.com/[Gmail].sbd/Sent Mail", True),
+        ("outlook.pst/Top of Personal Folders/Sent Items", True),
+        ("outlook.pst/Oberste Ebene/Gesendete Elemente", True),
+        ("x.pst/Boîte/Éléments envoyés", True),
+        ("x.pst/Boîte/E\u0301le\u0301ments envoye\u0301s", True),  # decomposed, as macOS names files
+        ("Library/Mail/V10/x/Sent Messages.mbox/mbox", True),
+        ("Mail/Local Folders/Sent-1", True),
+        ("Mail/Local Folders/Inbox", False),
+        ("Mail/Local Folders/Drafts", False),
+        ("Mail/Local Folders/Sentimental", False),
+    ],
+)
+def test_sent_mail_folders(mailbox: str, sent: bool) -> None:
+    assert (classify_mail(mailbox) is not None) is sent
+
+
+def test_mail_inside_mail_stops_at_the_depth_limit() -> None:
+    item = _item("x.eml", b"")
+    for depth in range(3):
+        layer = Layer(LayerKind.MAIL_ATTACHMENT, f"m{depth}", offset=0, length=1, detail="eml:2")
+        item = Item(item.locator.child(layer), "x.eml", 1)
+    assert mail_kind(item, "eml") is None and mail_kind(_item("x.eml", b""), "eml") == "eml"
+    warnings: list[EvidenceWarning] = []
+    assert list(expand_mail(item, "eml", lambda: io.BytesIO(b""), warnings.append)) == []
+    assert [w.code for w in warnings] == ["mail-limit"]
+
+
+def test_damaged_layers_do_not_reopen() -> None:
+    box = mbox([message("s", [("a.jpg", jpeg(1), "image/jpeg")])])
+    for layer in (
+        Layer(LayerKind.MAIL_ATTACHMENT, "m", offset=0, length=len(box) + 1, detail="mbox:2"),
+        Layer(LayerKind.MAIL_ATTACHMENT, "m", offset=0, length=10, detail="mbox:x"),
+        Layer(LayerKind.MAIL_ATTACHMENT, "m", offset=len(FROM), length=len(box) - len(FROM), detail="mbox:9"),
+        Layer(LayerKind.MAIL_ATTACHMENT, "m", detail="rar:1"),
+    ):
+        with pytest.raises(EvidenceError):
+            open_mail_attachment(io.BytesIO(box), layer)
+
+
+FROM = b"From - Mon Jan 15 10:00:00 2024\r\n"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "problems"),
+    [
+        (b"QUJD\r\nREVG\r\n", []),
+        (b"QUJDREU=", []),
+        (b"QUJD*RE!VG", ["2 characters outside base64 skipped"]),
+        (b"QUJDR", ["base64 cut short (one character after the last whole group)"]),
+        (b"QUJDREU", ["base64 cut short (the last group has no padding)"]),
+        (b"QUI=QUJD", ["base64 padding in the middle of the data", "base64 cut short (the last group has no padding)"]),
+    ],
+)
+def test_base64_is_decoded_leniently_and_every_fault_is_said(encoded: bytes, problems: list[str]) -> None:
+    data, found = decode_base64(encoded)
+    assert found == problems
+    clean = bytes(c for c in encoded if chr(c).isalnum() or c in b"+/")
+    whole = clean[: len(clean) // 4 * 4]
+    assert data.startswith(base64.b64decode(whole)) if whole else True
+
+
+def test_pictures_in_a_folder_tree_of_a_thunderbird_profile(tmp_path: Path) -> None:
+    """The mbox files of a profile are claimed by content (no extension), their .msf indexes are not."""
+    root = tmp_path / "Mail" / "Local Folders"
+    root.mkdir(parents=True)
+    box = mbox([message("s", [("a.jpg", jpeg(1), "image/jpeg")])])
+    (root / "Sent").write_bytes(box)
+    (root / "Sent.msf").write_bytes(b'// <!-- <mdb:mork:z v="1.4"/> -->\n')
+    assert sniff(box[:4096]).name == "mbox" and sniff((root / "Sent.msf").read_bytes()).name == "unknown"
