@@ -22,7 +22,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, triage
 from safenet.evidence.locator import LayerKind, Locator
 from safenet.evidence.phone.identity import from_details
-from safenet.evidence.registry import DeviceAddress, as_source
+from safenet.evidence.registry import DeviceAddress
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png
@@ -125,10 +125,6 @@ def items_of(case: Case) -> dict[str, ItemRow]:
 def warnings_of(case: Case) -> list[WarningRow]:
     with case.sessions() as s:  # type: ignore[attr-defined]
         return list(s.execute(select(WarningRow)).scalars().all())
-
-
-def test_the_scheme_is_registered() -> None:
-    assert as_source("android://R58M12ABCDE") == DeviceAddress("android", "R58M12ABCDE")
 
 
 @pytest.mark.slow
@@ -351,31 +347,6 @@ def test_imei_only_where_the_shell_user_may_read_it(
             server.disconnect(double)
     assert identity.imei == found  # Android 10+: the double holds an IMEI but, like a phone, never gives it
     assert ("service call iphonesubinfo 1" in double.counters.shells) is (sdk == "28")
-
-
-def test_mediastore_rows_are_split_by_column_names_not_commas() -> None:
-    from safenet.evidence.phone.adb_device import imei_from_parcel, luhn_ok, parse_rows
-    from tests.evidence.phone.adb_double import _imei_parcel
-
-    columns = ("_data", "owner_package_name", "date_added", "datetaken", "is_trashed")
-    text = (
-        "Row: 0 _data=/storage/emulated/0/DCIM/a, b=c.jpg, owner_package_name=NULL, date_added=1700000000, "
-        "datetaken=NULL, is_trashed=1\n"
-        "Row: 1 _data=/storage/emulated/0/Pictures/x\ny.jpg, owner_package_name=com.whatsapp, date_added=NULL, "
-        "datetaken=1700000000123, is_trashed=0\n"
-        "Row: 2 _data=/data/user/0/com.example/private.jpg, owner_package_name=NULL, date_added=1, datetaken=NULL, "
-        "is_trashed=0\n"
-    )
-    rows = parse_rows(text, columns)
-    assert [(r.path, r.owner, r.trashed) for r in rows] == [
-        ("/sdcard/DCIM/a, b=c.jpg", "", True),
-        ("/sdcard/Pictures/x\ny.jpg", "com.whatsapp", False),
-    ]  # the private file is not in shared storage: no row for it
-    assert rows[0].added is not None and rows[0].added.year == 2023 and rows[1].taken is not None
-    assert parse_rows("No result found.\n", columns) == []
-    assert luhn_ok("490154203237518") and not luhn_ok("490154203237519")
-    assert imei_from_parcel(_imei_parcel("490154203237518").decode()) == "490154203237518"
-    assert imei_from_parcel(_imei_parcel(None).decode()) == ""
 
 
 @pytest.mark.slow
