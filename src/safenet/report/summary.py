@@ -16,6 +16,7 @@ from typing import Any
 from safenet import __version__
 from safenet.case.casefields import current_fields
 from safenet.case.gradings import OTHER_GRADES
+from safenet.case.migrations import pre_upgrade_notes
 from safenet.case.queries import exhibit_facts, hit_findings
 from safenet.case.schema import Run
 from safenet.case.store import Case
@@ -205,7 +206,8 @@ def summarise(case: Case) -> CaseSummary:
                 items=facts.items,
                 known_good=facts.known_good,
                 warnings=facts.warnings,
-                not_examined=_not_examined(runs, facts.items, facts.regions, facts.warnings, facts.gone),
+                not_examined=_not_examined(runs, facts.items, facts.regions, facts.warnings, facts.gone)
+                + pre_upgrade_notes(case, list(runs)),  # runs an older schema recorded: what they never did
                 authority=entered[(ex.label, "authority")].value if (ex.label, "authority") in entered else None,
                 runs=[
                     {

@@ -14,7 +14,7 @@ LINE = 1 << 16
 
 
 def message_ranges(stream: BinaryIO, max_messages: int, report: Callable[[str], None]) -> Iterator[tuple[int, int]]:
-    """(offset, length) of each message's bytes after its "From " line, in file order."""
+    """(offset, length) of each message's bytes after its "From " line, in file order (``stream`` seeks)."""
     stream.seek(0)
     pos = 0
     start: int | None = None  # where the current message's header begins
@@ -22,7 +22,7 @@ def message_ranges(stream: BinaryIO, max_messages: int, report: Callable[[str], 
     blank_before = True  # the previous line was empty (or there was none)
     count = 0
     while True:
-        here = stream.tell() if stream.seekable() else pos
+        here = stream.tell()
         line = stream.readline(LINE)
         if not line:
             break
@@ -35,9 +35,7 @@ def message_ranges(stream: BinaryIO, max_messages: int, report: Callable[[str], 
                 return
             start = here + len(line) if line.endswith(b"\n") else _line_end(stream)
         ends = line.endswith(b"\n")
-        blank_before = ends and line_start and line in (b"\n", b"\r\n")
-        if not ends:
-            blank_before = False
+        blank_before = line_start and line in (b"\n", b"\r\n")
         line_start = ends
         pos = here + len(line)
         if start is not None and start > pos:  # a "From " line longer than LINE: its rest was skipped
