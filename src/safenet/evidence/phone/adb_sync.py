@@ -203,28 +203,37 @@ class RecvReader(io.RawIOBase):
             if callback is not None:
                 callback(self)
 
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        if self.finished:
-            return 0
-        while self.left == 0:
-            kind, length = _REQ.unpack(self.session.read_exact(8))
-            if kind == b"DATA":
-                if length > SYNC_DATA_MAX:
-                    self.session.broken = True
-                    raise LinkBroken(f"a DATA chunk of {length} bytes (at most {SYNC_DATA_MAX} are sent)")
-                self.left = length
-            elif kind == b"DONE":
-                self.finished = True
-                self.session.busy = False
-                return 0
-            elif kind == b"FAIL":
-                message = self.session.read_exact(min(length, MAX_NAME)).decode("utf-8", "replace")
-                self.finished = True
-                self.session.busy = False
-                raise _file_error(message)
-            else:
+    def prime(self) -> None:
+        """Wait for the phone's first reply, so that a file it refuses fails here (as an open would), not at
+        the first read. Free in time: the first read would wait for the same reply."""
+        if not self.finished and self.left == 0:
+            self._next()
+
+    def _next(self) -> None:
+        """Read the next reply header: a DATA chunk to read, DONE, or FAIL (raised as the file's OSError)."""
+        kind, length = _REQ.unpack(self.session.read_exact(8))
+        if kind == b"DATA":
+            if length > SYNC_DATA_MAX:
                 self.session.broken = True
-                raise LinkBroken(f"unexpected sync reply {kind!r} while a file was read")
+                raise LinkBroken(f"a DATA chunk of {length} bytes (at most {SYNC_DATA_MAX} are sent)")
+            self.left = length
+        elif kind == b"DONE":
+            self.finished = True
+            self.session.busy = False
+        elif kind == b"FAIL":
+            message = self.session.read_exact(min(length, MAX_NAME)).decode("utf-8", "replace")
+            self.finished = True
+            self.session.busy = False
+            raise _file_error(message)
+        else:
+            self.session.broken = True
+            raise LinkBroken(f"unexpected sync reply {kind!r} while a file was read")
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        while self.left == 0:
+            if self.finished:
+                return 0
+            self._next()
         view = memoryview(buffer).cast("B")
         n = min(len(view), self.left)
         self.session.read_into(view[:n])

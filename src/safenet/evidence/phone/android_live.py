@@ -267,9 +267,13 @@ class AndroidLiveEvidence:
         session = self._session()
         try:
             reader = session.recv(path)
+            reader.prime()
         except LinkBroken as exc:
             session.close()
             raise self._lost_or_error(exc) from exc
+        except OSError:  # the phone refused this one file (gone, no permission): the connection is clean
+            self._give_back(session)
+            raise
         reader.on_close = self._closed
         return _Reader(reader, self)
 
