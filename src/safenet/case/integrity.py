@@ -58,22 +58,24 @@ def _sqlite_text(value: object) -> str:
     return str(value)
 
 
-def _kinds(table: str) -> tuple[list[str], list[int], list[int]]:
-    """The table's columns sorted by name, and the positions of its boolean and float columns."""
-    columns = sorted(Base.metadata.tables[table].columns, key=lambda c: c.name)
+def _kinds(table: str, without: frozenset[str] = frozenset()) -> tuple[list[str], list[int], list[int]]:
+    """The table's columns sorted by name (less ``without``), and the positions of its boolean and float columns."""
+    columns = sorted((c for c in Base.metadata.tables[table].columns if c.name not in without), key=lambda c: c.name)
     booleans = [i for i, c in enumerate(columns) if isinstance(c.type, Boolean)]
     floats = [i for i, c in enumerate(columns) if isinstance(c.type, Float)]
     return [c.name for c in columns], booleans, floats
 
 
-def canonical_digest(table: str, rows: Sequence[Mapping[str, object]]) -> tuple[int, str]:
+def canonical_digest(
+    table: str, rows: Sequence[Mapping[str, object]], without: frozenset[str] = frozenset()
+) -> tuple[int, str]:
     """How many rows, and SHA-256 over them in the order given: every column of the table, by name.
 
     One ``json.dumps`` for the whole batch (its C encoder): the recorder digests 500 rows in about a
     millisecond. Values are rendered as the recorder binds them: booleans as booleans, times as SQLite
     text, floats as floats (``verify`` converts what it reads back to the same types).
     """
-    names, _, floats = _kinds(table)
+    names, _, floats = _kinds(table, without)
     try:
         values = [list(operator.itemgetter(*names)(row)) for row in rows]
     except KeyError:  # a column the writer leaves to its default (NULL)
@@ -86,15 +88,29 @@ def canonical_digest(table: str, rows: Sequence[Mapping[str, object]]) -> tuple[
     return len(values), hashlib.sha256(text.encode()).hexdigest()
 
 
-def rows_digest(conn: Connection, table: str, after: int, upto: int) -> tuple[int, str]:
+def rows_digest(
+    conn: Connection, table: str, after: int, upto: int, without: frozenset[str] = frozenset()
+) -> tuple[int, str]:
     """``canonical_digest`` of a table's rows with ``after < id <= upto``, read back from the database.
 
     The recorder digests the same rows as it binds them (reading them back cost more than the insert, on
     the thread that feeds the workers); ``verify`` reads them here. Any change to any recorded fact changes it.
+
+    ``without``: columns an upgrade added after these rows were digested (``case.migrations``); they must
+    still be NULL, so a value set in one afterwards is a change like any other.
     """
     if table not in BATCHED_TABLES:
         raise ValueError(f"not a batched table: {table}")
-    names, booleans, _ = _kinds(table)
+    names, booleans, _ = _kinds(table, without)
+    if without:
+        set_later = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {table} WHERE id > ? AND id <= ? AND ("
+            + " OR ".join(f"{name} IS NOT NULL" for name in sorted(without))
+            + ")",
+            (after, upto),
+        ).scalar_one()
+        if set_later:
+            return int(set_later), "a column added by an upgrade was set afterwards"
     result = conn.exec_driver_sql(
         f"SELECT {', '.join(names)} FROM {table} WHERE id > ? AND id <= ? ORDER BY id", (after, upto)
     )
@@ -105,7 +121,7 @@ def rows_digest(conn: Connection, table: str, after: int, upto: int) -> tuple[in
             name = names[position]
             row[name] = None if row[name] is None else bool(row[name])
         rows.append(row)
-    return canonical_digest(table, rows)
+    return canonical_digest(table, rows, without)
 
 
 def max_id(conn: Connection, table: str) -> int:

@@ -28,8 +28,11 @@ torrents' resume data ..., parsed from an artefact item, with its hashes, shared
 times), ``p2p_findings`` (a record's hash found in a hash set, with the meaning of a finding's columns) and
 ``search_terms`` (searches typed into a client; restricted output), and each item's ``ed2k`` digest. A record
 is linked to the item with the same content digest when the case is read (``case.activity``), not stored:
-the item may be recorded after the record, and a recorded row is never changed. Version-6 cases are refused:
-a v6 run never looked for P2P records, and an empty table would say it had found none.
+the item may be recorded after the record, and a recorded row is never changed. A version-6 case is upgraded
+when opened (Alembic, ``case/migrations``), and the upgrade is recorded: a v6 run never looked for P2P records,
+so the reports say so for each run made before the upgrade, rather than let an empty table say none was found.
+
+From version 7 on, every schema change is an Alembic revision in ``case/migrations/versions``.
 
 The ``case_fields`` table (examiner-entered SFR1 fields, ``case.casefields``) came later without a version
 bump: an empty table claims nothing a run did, so a version-6 case without it opens as before; the table is

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from safenet.case.audit import AuditLog
+from safenet.case.migrations import stamp_new, upgradable, upgrade_case
 from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
 
 DB_NAME = "case.db"
@@ -89,6 +90,8 @@ class Case:
             case = cls._connect(path)
             if fresh:
                 Base.metadata.create_all(case.engine)
+                with case.engine.begin() as connection:
+                    stamp_new(connection)  # schema changes from now on go through Alembic (case/migrations)
                 with case.sessions.begin() as s:
                     s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                     s.add(Meta(key="created_at", value=datetime.now(UTC).isoformat()))
@@ -125,6 +128,10 @@ class Case:
             ) from exc
         if row is None or row.value != str(SCHEMA_VERSION):
             found = row.value if row else "none"
+            if upgradable(found):  # the previous release's case: migrated, the upgrade recorded (case.migrations)
+                with self.exclusive():
+                    upgrade_case(self, found)
+                return
             if found.isdigit() and int(found) < SCHEMA_VERSION:
                 raise CaseError(
                     f"case {self.path} has schema version {found}, written by an older Safenet; this Safenet "

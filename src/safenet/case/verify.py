@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import or_, select
 from safenet.case.audit import GAP_EVENT, KEY_EVENT, AuditRead
 from safenet.case.casefields import FIELD_EVENT, field_rows
 from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, findings_digest, max_id, rows_digest
+from safenet.case.migrations import UPGRADE_EVENT
 from safenet.case.schema import Exhibit, Finding, GradingRow, ItemRow, P2PFindingRow, P2PRecordRow, WarningRow
 from safenet.case.signing import Signer, SigningKeyError, fingerprint
 from safenet.case.store import Case, row_facts
@@ -72,6 +73,7 @@ class _Span:
     line: int
     run: int | None
     recovered: bool
+    without: frozenset[str] = frozenset()  # columns an upgrade added after this batch was digested
 
 
 @dataclass
@@ -105,6 +107,11 @@ class _Log:
                         run = data.get("run")
                         recovered = bool(data.get("recovered"))
                         log.spans.append(_Span(table, after, upto, count, sha, line, run, recovered))
+            elif event == UPGRADE_EVENT:  # batches digested before it lacked the columns it added
+                added = {table: frozenset(names) for table, names in (data.get("columns_added") or {}).items()}
+                log.spans = [
+                    replace(span, without=span.without | added.get(span.table, frozenset())) for span in log.spans
+                ]
             elif event == "triage-finished":
                 log.finished[data["exhibit"]] = data.get("findings_sha256")
                 log.finished_runs.add(int(data["run"]))
@@ -319,7 +326,7 @@ def _check_batches(case: Case, log: _Log, unfinished: set[int], result: VerifyRe
             spans = [span for span in log.spans if span.table == table]
             matched = 0
             for span in spans:
-                count, sha = rows_digest(conn, table, span.after, span.upto)
+                count, sha = rows_digest(conn, table, span.after, span.upto, span.without)
                 if (count, sha) != (span.count, span.sha256):
                     what = (
                         f"one or more of its {count} rows were edited"
