@@ -44,7 +44,7 @@ import stat
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -404,9 +404,9 @@ class _Stream:
         self.inbound.put(None)
         self.acked.release()
 
-    def serve(self, handler: object) -> None:
+    def serve(self, handler: Callable[[_Stream], None]) -> None:
         try:
-            handler(self)  # type: ignore[operator]
+            handler(self)
         except (_Closed, ConnectionError, OSError):
             return
         if not self.closed:
@@ -505,9 +505,9 @@ def _listing(double: PhoneDouble, path: str, *, v2: bool) -> Iterator[bytes]:
     entries: list[tuple[bytes, os.stat_result]] = []
     if local is not None and local.is_dir():
         with contextlib.suppress(OSError):
-            for name in sorted(os.listdir(local)):
+            for child in sorted(os.listdir(local)):
                 with contextlib.suppress(OSError):
-                    entries.append((os.fsencode(name), os.lstat(local / name)))
+                    entries.append((os.fsencode(child), os.lstat(local / child)))
         entries = [(b".", local.stat()), (b"..", local.stat()), *entries]
     for name, st in entries:
         if v2:
