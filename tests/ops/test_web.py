@@ -15,6 +15,7 @@ from safenet.ops.access import APPROVAL, DEVICES, FIGURES, LEADS, PEOPLE, SAFEGU
 from safenet.ops.store import OpsStore
 from safenet.ops.visits import link_exhibit, visit
 from safenet.ops.web.render import PAGES
+from safenet.users import UserStore
 from tests.ops import web_support
 from tests.ops.web_support import (
     ACTORS,
@@ -192,8 +193,13 @@ def test_an_import_mistake_is_one_sentence_with_the_line(
     files = {"file": ("obs.csv", broken.encode()), "mapping": ("p2p.yaml", mapping.read_bytes())}
     response = client.form("/ops/leads/import", {"source": "p2p"}, files=files)
     assert response.status_code == 400
-    assert "line 3" in response.text and "Traceback" not in response.text
+    assert "obs.csv line 3: &#39;not-an-ip&#39; is not an IP address" in response.text
+    assert "Traceback" not in response.text and "safenet-leads-" not in response.text
     assert "0 lead(s)" not in response.text
+    files = {"file": ("../../etc/<b>tips.xml", b"<x><y></x>")}
+    response = client.form("/ops/leads/import", {"source": "cybertip"}, files=files)
+    assert response.status_code == 400 and "b_tips.xml line 1 is not well-formed XML" in response.text
+    assert "etc" not in response.text.split('role="alert">', 1)[1].split("</p>", 1)[0]
 
 
 def test_hostile_lead_fields_are_shown_as_text(
@@ -307,3 +313,24 @@ def test_the_public_figures_page_and_pdf(ops_login: Callable[[str], OpsBrowser],
     pdf = client.get(f"/ops/figures.pdf?week={WEEK}")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get("/ops/figures?week=2026-W99").status_code == 400
+
+
+def test_serve_refuses_a_network_address_no_users_and_a_port_in_use(
+    ops_store: OpsStore, ops_users: UserStore, tmp_path: Path
+) -> None:
+    assert ops_users.path == tmp_path / "users.sqlite"  # where SAFENET_USERS points in every test
+    from safenet.commands.review import bind
+    from safenet.ops.errors import OpsError
+    from safenet.ops.web import serve
+
+    db = str(ops_store.folder / "ops.sqlite")
+    with pytest.raises(OpsError, match="not a loopback address"):
+        serve(db, host="0.0.0.0", port=1)
+    with pytest.raises(OpsError, match="no users yet"):
+        serve(db, port=1, users_file=tmp_path / "nobody.sqlite")
+    taken = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(OpsError, match="choose another --port"):
+            serve(db, port=taken.getsockname()[1])
+    finally:
+        taken.close()

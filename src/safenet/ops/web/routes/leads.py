@@ -1,12 +1,14 @@
 """The leads queue by priority (subjects with the entered risk level beside the derived signals), importing
 a lead file, entering a subscriber address, a subject's risk assessment, and planning a visit.
 
-An uploaded file is written under a fresh owner-only temporary folder with a fixed name: the name the
-browser sends is attacker-controlled and is never used as a path.
+An uploaded file is written under a fresh owner-only temporary folder, named after the browser's file name
+reduced to plain characters (that name is attacker-controlled: never a path, but the import's one-sentence
+errors name the file as the user knows it); the temporary folder is taken out of any message.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from safenet.ops.access import LEADS, VISITS
-from safenet.ops.errors import ImportFailed
+from safenet.ops.errors import ImportFailed, OpsError
 from safenet.ops.leads import ImportResult, import_csv, import_cybertip, list_leads, set_subscriber
 from safenet.ops.subjects import set_risk, subjects
 from safenet.ops.visits import add_visit
@@ -28,6 +30,13 @@ router = APIRouter()
 #: Largest lead file accepted through the browser (larger packages: ``safenet ops leads import``).
 MAX_UPLOAD = 64 << 20
 CHUNK = 1 << 20
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(sent: str | None, fallback: str) -> str:
+    """A file name for the upload's copy: the last part of what the browser sent, in plain characters."""
+    name = _UNSAFE.sub("_", (sent or "").replace("\\", "/").rsplit("/", 1)[-1]).strip("._")[:100]
+    return name or fallback
 
 
 def _leads_page(request: Request, asker: Asker, result: ImportResult | None = None) -> Response:
@@ -73,14 +82,18 @@ async def import_leads(
     store = ops_context(request).store
     source = source.strip() or "cybertip"
     with tempfile.TemporaryDirectory(prefix="safenet-leads-") as folder:  # 0700
-        data = await _saved(file, Path(folder) / "leads")
-        if source == "cybertip":
-            result = import_cybertip(store, asker.actor, data)
-        else:
-            if mapping is None or not mapping.filename:
-                raise ImportFailed(f"a CSV file of {source} leads needs its YAML column mapping; choose one.")
-            mapped = await _saved(mapping, Path(folder) / "mapping.yaml")
-            result = import_csv(store, asker.actor, data, mapped, source)
+        (Path(folder) / "mapping").mkdir()
+        data = await _saved(file, Path(folder) / safe_name(file.filename, "leads"))
+        try:
+            if source == "cybertip":
+                result = import_cybertip(store, asker.actor, data)
+            else:
+                if mapping is None or not mapping.filename:
+                    raise ImportFailed(f"a CSV file of {source} leads needs its YAML column mapping; choose one.")
+                mapped = await _saved(mapping, Path(folder) / "mapping" / safe_name(mapping.filename, "mapping.yaml"))
+                result = import_csv(store, asker.actor, data, mapped, source)
+        except OpsError as exc:
+            raise type(exc)(str(exc).replace(f"{folder}/mapping/", "").replace(f"{folder}/", "")) from exc
     return _leads_page(request, asker, result)
 
 
