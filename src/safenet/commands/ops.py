@@ -365,6 +365,21 @@ def person_show(
             _say(line)
 
 
+@person_app.command("retention")
+def person_retention(
+    person_id: Annotated[str, typer.Argument(help="Person, e.g. P-2.")],
+    on: Annotated[str, typer.Option("--date", help="Next retention review date, YYYY-MM-DD.")],
+    db: OpsDb = None,
+    as_user: As = None,
+) -> None:
+    """Set when a person's record is next reviewed for retention."""
+    from safenet.ops.people import set_retention_review
+
+    with _session(db, as_user) as (store, actor):
+        set_retention_review(store, actor, person_id, _date(on, "--date") or date.min)
+        _say(f"{person_id}: retention review on {on}")
+
+
 @safeguarding_app.command("set")
 def safeguarding_set(
     visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")],
@@ -408,6 +423,20 @@ def ops_figures(
         text = write_figures(figures, fmt, output)
         if text is not None:
             _say(text)
+
+
+@ops_app.command("advice")
+def ops_advice(
+    text: Annotated[str, typer.Option("--text", help="The safety advice printed with the public figures.")],
+    db: OpsDb = None,
+    as_user: As = None,
+) -> None:
+    """Set the unit's safety-advice text for the public figures (default: ops/figures_default.yaml)."""
+    from safenet.ops.figures import set_safety_advice
+
+    with _session(db, as_user) as (store, actor):
+        set_safety_advice(store, actor, text)
+        _say("safety advice set")
 
 
 @ops_app.command("report")

@@ -93,17 +93,20 @@ def counts(store: OpsStore, start: date, end: date) -> dict[str, int]:
             s.scalar(select(func.sum(SafeguardingRow.children)).where(SafeguardingRow.referral_on.between(start, end)))
             or 0
         )
-        devices = [
-            row
-            for row in s.scalars(select(DeviceRow).where(DeviceRow.disposition != "left"))
-            if start <= row.recorded_at.date() <= end
-        ]
+        devices = (
+            s.scalar(
+                select(func.count(DeviceRow.id))
+                .join(VisitRow, VisitRow.id == DeviceRow.visit_id)
+                .where(DeviceRow.disposition != "left", VisitRow.actual_date.between(start, end))
+            )
+            or 0
+        )
     return {
         "warrants_executed": int(executed),
         "arrests": int(arrests),
         "charged": int(charged),
         "children_safeguarded": int(children),
-        "devices_examined": len(devices),
+        "devices_examined": int(devices),
     }
 
 
@@ -172,7 +175,8 @@ def weekly_report(store: OpsStore, actor: Actor, week: str) -> WeeklyReport:
             or 0
         )
         people = list(s.scalars(select(PersonRow).order_by(PersonRow.id))) if allowed(actor, PEOPLE) else []
-    in_week = [d for d in devices if start <= d.recorded_at.date() <= end]
+    executed = {v.id for v in visits if v.actual_date and start <= v.actual_date <= end}
+    in_week = [d for d in devices if d.visit_id in executed]
     charging, court = [], []
     for person in people:
         if person.arrested_on and not person.charged_on:
