@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _ADVICE = {
     "unauthorised": "unlock it and accept the USB debugging (or Trust) prompt",
     "offline": "unplug and reconnect it",
-    "unknown": "restart it normally",
+    "unknown": "not started normally, or still connecting: `adb devices` shows its state",
 }
 
 

@@ -79,3 +79,19 @@ def test_a_sync_reply_that_breaks_the_protocol_is_a_broken_link_not_a_file() -> 
     assert not failed.broken and not failed.busy  # one file's failure: the connection can serve the next
     for peer in peers:
         peer.close()
+
+
+def test_each_server_state_gets_its_own_sentence() -> None:
+    from safenet.evidence.phone.android_live import not_ready
+
+    assert not_ready("S1", "device") is None
+    said = {
+        state: str(not_ready("S1", state)) for state in (None, "unauthorized", "offline", "authorizing", "recovery")
+    }
+    assert said[None].startswith("the adb server sees no phone with serial S1")
+    assert said["unauthorized"] == (
+        "the phone S1 has not authorised this computer: unlock it and accept the USB debugging prompt, then run again"
+    )
+    assert said["offline"].startswith("the phone S1 is offline")
+    assert said["authorizing"].startswith("the phone S1 is still connecting (authorizing)")
+    assert said["recovery"].startswith("the phone S1 is in the 'recovery' state")

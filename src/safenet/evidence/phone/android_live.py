@@ -107,10 +107,15 @@ def not_ready(serial: str, adb_state: str | None) -> EvidenceError | None:
             f"the phone {serial} is offline (connected, not answering): unplug and reconnect it, or restart the "
             "adb server with `adb kill-server`, then run again"
         )
+    if adb_state in ("authorizing", "connecting"):  # newer servers, for a few seconds after plugging in
+        return EvidenceError(
+            f"the phone {serial} is still connecting ({adb_state}): wait a few seconds, accept the USB debugging "
+            "prompt if the phone shows one, then run again"
+        )
     if state != AUTHORISED:
         return EvidenceError(
-            f"the phone {serial} is in the {adb_state!r} state, not started normally; restart it into Android "
-            "and run again"
+            f"the phone {serial} is in the {adb_state!r} state (recovery, bootloader or sideload), not started "
+            "normally; restart it into Android and run again"
         )
     return None
 
