@@ -13,9 +13,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from safenet.case import integrity
 from safenet.case.migrations import HEAD, UPGRADE_EVENT, upgrades
+from safenet.case.schema import Base
 from safenet.case.store import Case, CaseError
 from safenet.case.verify import verify_case
 from safenet.cli import Exit, main
@@ -104,6 +107,14 @@ def test_a_v6_case_opens_migrated_and_verifies(v6_case: Path) -> None:
     again = Case.open_existing(v6_case)
     assert len(upgrades(again)) == 1 and verify_case(again).ok
     again.close()
+
+
+def test_the_migrated_database_is_what_a_new_case_is(v6_case: Path) -> None:
+    Case.open_existing(v6_case).close()
+    case = Case.open_existing(v6_case)
+    with case.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    case.close()
 
 
 def test_an_ed2k_set_after_the_upgrade_on_an_old_item_is_a_verify_problem(v6_case: Path) -> None:

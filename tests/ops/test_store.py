@@ -1,0 +1,34 @@
+"""The operation database: created through its Alembic revisions, which must build exactly what the models
+describe; owner-only; a missing database is one sentence."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from safenet.ops.errors import StoreUnavailable
+from safenet.ops.schema import Base
+from safenet.ops.store import OpsStore
+
+
+def test_the_revisions_build_what_the_models_describe(tmp_path: Path) -> None:
+    store = OpsStore.open(tmp_path / "ops" / "ops.sqlite", create=True)
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert MigrationContext.configure(connection).get_current_revision() == "ops_0001"
+    store.close()
+    assert stat.S_IMODE((tmp_path / "ops").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "ops" / "ops.sqlite").stat().st_mode) == 0o600
+    OpsStore.open(tmp_path / "ops" / "ops.sqlite").close()  # opening again: already at the newest revision
+
+
+def test_a_missing_database_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(
+        StoreUnavailable, match=r"there is no operation database at .*; create it with `safenet ops init`"
+    ):
+        OpsStore.open(tmp_path / "none.sqlite")
+    assert not (tmp_path / "none.sqlite").exists()
