@@ -334,3 +334,17 @@ def test_serve_refuses_a_network_address_no_users_and_a_port_in_use(
             serve(db, port=taken.getsockname()[1])
     finally:
         taken.close()
+
+
+def test_the_queue_shows_the_entered_risk_beside_the_derived_signals(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded
+) -> None:
+    client = ops_login("ann")
+    client.page("/ops/leads")
+    response = client.form("/ops/subjects/S-1/risk", {"level": "high", "reasons": "<b>access to children</b>"})
+    assert response.status_code == 303
+    text = client.page("/ops")
+    row = text.split('id="subject-S-1">', 1)[1].split("</tr>", 1)[0]
+    assert "high (ann)" in row and "&lt;b&gt;access to children&lt;/b&gt;" in row
+    assert "3 in 1 lead(s)" in row and ADDRESS in row and seeded.lead in row
+    assert client.form("/ops/subjects/S-1/risk", {"level": ""}).status_code in (400, 422)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from safenet.ops.access import DEVICES, FIGURES, LEADS, PEOPLE, VISITS
 from safenet.ops.figures import public_figures
 from safenet.ops.leads import list_leads
+from safenet.ops.subjects import subjects
 from safenet.ops.visits import visits
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, viewing
@@ -27,6 +28,7 @@ def dashboard(request: Request, asker: Annotated[Asker, Depends(viewing(FIGURES)
     week = this_week(request)
     parts: dict[str, Any] = {"week": week, "figures": public_figures(store, week=week)}
     parts["queue"] = list_leads(store, actor)[:QUEUE_SHOWN] if may(actor, LEADS) else None
+    parts["queue_subjects"] = subjects(store, actor)[:QUEUE_SHOWN] if may(actor, LEADS) else None
     parts["visits"] = visits(store, actor, week=week) if may(actor, VISITS) else None
     parts["lab"] = awaiting_lab(store, actor) if may(actor, DEVICES) else None
     parts["deadlines"] = deadlines_of(store, actor) if may(actor, PEOPLE) else None
