@@ -98,3 +98,10 @@ def test_user_mistakes_are_one_sentence(setup: tuple[Path, Path, Path], capsys: 
     assert code == Exit.USAGE and "is not a duration" in err
     code, _, err = run(capsys, "sample", "a=x", "a=y", "--hashset", "ref")
     assert code == Exit.USAGE and "its own exhibit label" in err
+
+
+def test_a_hostile_label_is_shown_escaped(setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _, clean, _ = setup
+    code, out, err = run(capsys, "sample", f"EX\x1b[31m9={clean}", "--hashset", "ref", "--min-known", "64KiB")
+    assert code == Exit.OK, err
+    assert "\x1b[31m" not in out and "EX\\x1b[31m9: no known material detected" in out

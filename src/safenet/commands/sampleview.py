@@ -78,7 +78,7 @@ def verdict_line(outcome: DeviceOutcome) -> Text:
     style = "bold red" if result.found else "green"
     verdict = plain(result.verdict())
     verdict.stylize(style)
-    line = Text.assemble(Text(f"{outcome.label}: ", style="bold"), verdict)
+    line = Text.assemble(plain(f"{outcome.label}: ", "bold"), verdict)
     line.append(
         f" [{result.read:,} blocks in {result.seconds:.1f} s, seed {result.seed}]",
         style="dim",
