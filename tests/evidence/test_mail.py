@@ -174,3 +174,17 @@ def test_pictures_in_a_folder_tree_of_a_thunderbird_profile(tmp_path: Path) -> N
     (root / "Sent").write_bytes(box)
     (root / "Sent.msf").write_bytes(b'// <!-- <mdb:mork:z v="1.4"/> -->\n')
     assert sniff(box[:4096]).name == "mbox" and sniff((root / "Sent.msf").read_bytes()).name == "unknown"
+
+
+@pytest.mark.parametrize("block", [1, 5, 8, 9, 13, 64])
+def test_message_boundaries_do_not_depend_on_the_read_block(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safenet.evidence.mail import mbox as reader
+
+    box = mbox([message(str(n), [("a.jpg", jpeg(n), "image/jpeg")]) for n in range(3)])
+    box += b"From - unix\n\nFrom - x\nSubject: lf only\n\nbody\n"  # LF lines; an empty message in between
+    expected = list(reader.message_ranges(io.BytesIO(box), 100, pytest.fail))
+    assert len(expected) == 5 and expected[3][1] == 1
+    monkeypatch.setattr(reader, "BLOCK", block)
+    assert list(reader.message_ranges(io.BytesIO(box), 100, pytest.fail)) == expected
+    for offset, _length in expected:
+        assert box[:offset].endswith((b"From - Mon Jan 15 10:00:00 2024\r\n", b"From - unix\n", b"From - x\n"))
