@@ -1,0 +1,56 @@
+"""The sampling reader: blocks come back in the order asked whatever the threads do, and reading ahead never
+reads more than one round past what the sampler took."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from safenet.hashsets.blocks import BLOCK
+from safenet.sampling.media import PreadReader
+from safenet.sampling.sampler import read_ahead
+
+
+def test_pread_reader_returns_every_block_in_the_order_asked(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    blocks = [rng.randbytes(BLOCK) for _ in range(600)]
+    image = tmp_path / "image.raw"
+    image.write_bytes(b"".join(blocks) + b"tail")  # a last, partial block: a short read
+    offsets = sorted(rng.sample(range(600), 250))
+    reader = PreadReader(image, queue_depth=7)
+    try:
+        got = reader.read_blocks([o * BLOCK for o in offsets] + [600 * BLOCK])
+        assert got == [blocks[o] for o in offsets] + [b"tail"]
+        assert reader.read_blocks([BLOCK]) == [blocks[1]]  # fewer offsets than threads
+        assert reader.read_blocks([]) == []
+    finally:
+        reader.close()
+
+
+class CountingReader:
+    size = 0
+
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+
+    def read_blocks(self, offsets: Sequence[int]) -> list[bytes]:
+        self.asked.append(list(offsets))
+        return [bytes([o % 256]) for o in offsets]
+
+    def close(self) -> None:
+        pass
+
+
+def test_read_ahead_gives_every_round_in_order_and_stops_one_round_ahead() -> None:
+    planned = [[i, i + 1] for i in range(0, 20, 2)]
+    reader = CountingReader()
+    assert [offsets for offsets, _ in read_ahead(reader, planned)] == planned
+    assert reader.asked == planned
+
+    reader = CountingReader()
+    ahead = read_ahead(reader, iter(planned))
+    offsets, blocks = next(ahead)
+    assert (offsets, blocks) == ([0, 1], [b"\x00", b"\x01"])
+    ahead.close()  # the sampler stops (a hit, the budget): the round read ahead is the only one more
+    assert reader.asked == planned[:2]
