@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, StrictUndefined
 
 from safenet.case.audit import AuditError
 from safenet.ops.errors import AccessDenied, OpsError
@@ -32,7 +32,9 @@ from safenet.web.throttle import FailedLogins, LoginThrottle
 
 def templates() -> Environment:
     """Jinja with autoescaping always on: every lead field is hostile input (file names, ISP names ...)."""
-    loader = ChoiceLoader([PackageLoader("safenet.ops.web", "templates"), PackageLoader("safenet.web", "templates")])
+    review = PackageLoader("safenet.web", "templates")
+    # "review/login.html" names the review app's own page, so this app's login.html can extend it
+    loader = ChoiceLoader([PackageLoader("safenet.ops.web", "templates"), PrefixLoader({"review": review}), review])
     env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
     env.trim_blocks = env.lstrip_blocks = True
     return env
