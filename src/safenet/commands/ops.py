@@ -78,9 +78,18 @@ def _session(db: str | None, as_user: str | None, *, create: bool = False) -> It
 
 
 def _say(message: str) -> None:
+    """Lead files are hostile: their text is printed as data (no markup, control characters escaped)."""
+    from safenet.commands.common import out
+    from safenet.evidence.locator import display_safe
+
+    out.print(Text(display_safe(message)))
+
+
+def _say_json(text: str) -> None:
+    """JSON as written (its encoder already escapes control characters)."""
     from safenet.commands.common import out
 
-    out.print(Text(message))
+    out.print(Text(text))
 
 
 def _date(text: str | None, option: str) -> date | None:
@@ -422,7 +431,7 @@ def ops_figures(
         figures = public_figures(store, week=week)
         text = write_figures(figures, fmt, output)
         if text is not None:
-            _say(text)
+            (_say_json if output is None else _say)(text)
 
 
 @ops_app.command("advice")
@@ -472,7 +481,7 @@ def ops_export(
             raise OpsError("give --disclosure and exactly one of --lead or --subject")
         text = disclosure_json(store, actor, lead_id=lead, subject_id=subject)
         if output is None:
-            _say(text)
+            _say_json(text)
         else:
             output.write_text(text + "\n", encoding="utf-8")
             _say(f"disclosure export written to {output}")
