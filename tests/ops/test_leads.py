@@ -207,3 +207,39 @@ def test_leads_are_grouped_by_subscriber_address_and_queued_by_risk(ops: OpsStor
     assert [lead.id for lead in list_leads(ops, ANALYST)][:2] == ["L-3", "L-1"]  # the high-risk subject's first
     with pytest.raises(OpsError, match="there is no lead L-99"):
         set_subscriber(ops, ANALYST, "L-99", "x")
+
+
+def test_signals_name_the_categories_of_known_hashes_and_children_recorded(
+    ops: OpsStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import date
+
+    from safenet.cli import Exit, main
+    from safenet.ops.leads import LeadIn, store_leads
+    from safenet.ops.people import record_safeguarding
+    from safenet.ops.visits import add_visit
+    from tests.builders import VicsSet, jpeg, md5
+    from tests.ops.opsfixtures import EXAMINER, SUPERVISOR
+
+    known = VicsSet()
+    known.add(jpeg(7), 2)  # category B
+    assert main(["hashset", "import", str(known.write(tmp_path / "vics.json")), "--name", "s"]) == Exit.OK
+    capsys.readouterr()
+    when = datetime(2026, 12, 1, 21, tzinfo=UTC)
+    leads = [
+        LeadIn("p2p", "R1", when, "t", "UTC", "203.0.113.1", None, md5(jpeg(7)), "md5", "t"),
+        LeadIn("p2p", "R2", when, "t", "UTC", "203.0.113.1", None, md5(jpeg(8)), "md5", "t"),
+    ]
+    store_leads(ops, ANALYST, leads)
+    subject_id = set_subscriber(ops, ANALYST, "L-1", "1 High Street")
+    set_subscriber(ops, ANALYST, "L-2", "1 High Street")
+    add_visit(ops, ANALYST, lead_ids=["L-1"], warrant_power="s.8", warrant_ref="1", planned_date=date(2026, 12, 9))
+    record_safeguarding(ops, SUPERVISOR, "V-1", children=2)
+    (seen,) = subjects(ops, SUPERVISOR, hashdb=tmp_path / "hashdb")
+    assert seen.id == subject_id
+    assert seen.signals.categories == ("B",) and seen.signals.children_recorded == 2
+    assert seen.signals.last_observed_utc == when and seen.signals.leads == 2
+    last = ops.audit.entries()[-1]
+    assert last["event"] == "safeguarding-viewed" and last["data"]["subjects"] == [subject_id]
+    with pytest.raises(OpsError):  # an examiner sees no leads, so no subjects
+        subjects(ops, EXAMINER)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
+from safenet.commands.common import HashDb
+
 if TYPE_CHECKING:
     from safenet.ops.access import Actor
     from safenet.ops.store import OpsStore
@@ -171,12 +173,13 @@ def leads_subscriber(
 
 # -- subjects --------------------------------------------------------------------------------------------
 @subjects_app.command("list")
-def subjects_list(db: OpsDb = None, as_user: As = None) -> None:
+def subjects_list(db: OpsDb = None, as_user: As = None, hashdb: HashDb = None) -> None:
     """Subjects by priority: the force's risk level entered, then Safenet's signals."""
+    from safenet.commands.common import default_hashdb
     from safenet.ops.subjects import subjects
 
     with _session(db, as_user) as (store, actor):
-        for s in subjects(store, actor):
+        for s in subjects(store, actor, hashdb=hashdb or default_hashdb()):
             sig = s.signals
             _say(
                 f"{s.id}  risk {s.risk_level or 'not entered'}  leads {len(s.leads)}  observations "

@@ -56,7 +56,9 @@ def subject(store: OpsStore, actor: Actor, subject_id: str, *, hashdb: Path | No
     require(actor, LEADS, "view")
     with store.session() as s:
         row = get_subject(s, subject_id)
-        return _views(s, actor, [row], hashdb)[0]
+        views = _views(s, actor, [row], hashdb)
+    _audit_children(store, actor, views)
+    return views[0]
 
 
 def subjects(store: OpsStore, actor: Actor, *, hashdb: Path | None = None) -> list[SubjectView]:
@@ -64,6 +66,7 @@ def subjects(store: OpsStore, actor: Actor, *, hashdb: Path | None = None) -> li
     require(actor, LEADS, "view")
     with store.session() as s:
         views = _views(s, actor, list(s.scalars(select(SubjectRow))), hashdb)
+    _audit_children(store, actor, views)
     last = datetime.min.replace(tzinfo=UTC)
     views.sort(
         key=lambda v: (
@@ -90,6 +93,13 @@ def set_risk(store: OpsStore, actor: Actor, subject_id: str, level: str, reasons
     store.log(actor, "subject-risk-set", subject=subject_id, level=level.strip(), reasons=reasons.strip())
 
 
+def _audit_children(store: OpsStore, actor: Actor, views: list[SubjectView]) -> None:
+    """Children recorded at an address come from safeguarding records: showing them is a view of those records."""
+    shown = [v.id for v in views if v.signals.children_recorded is not None]
+    if shown:
+        store.log(actor, "safeguarding-viewed", subjects=shown, what="children recorded (subject signal)")
+
+
 def get_subject(s: Session, subject_id: str) -> SubjectRow:
     row = s.get(SubjectRow, parse(SUBJECT, subject_id))
     if row is None:
@@ -101,7 +111,7 @@ def _views(s: Session, actor: Actor, rows: list[SubjectRow], hashdb: Path | None
     ids = [row.id for row in rows]
     leads = list(s.scalars(select(LeadRow).where(LeadRow.subject_id.in_(ids)).order_by(LeadRow.id)))
     children: dict[int, int] = {}
-    if allowed(actor, SAFEGUARDING, "view"):  # a signal, so no audit line: only a total, no record shown
+    if allowed(actor, SAFEGUARDING, "view"):  # audited by the caller (_audit_children)
         query = (
             select(VisitRow.subject_id, func.sum(SafeguardingRow.children))
             .join(SafeguardingRow, SafeguardingRow.visit_id == VisitRow.id)
