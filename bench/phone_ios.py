@@ -178,6 +178,12 @@ def check_case(case: Path, hits: dict[str, str], files: int) -> dict[str, Any]:
     return {"ok": ok, "items": items, "hits": len(matched)}
 
 
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    """The median over the runs that succeeded (a failed run's time means nothing), or None."""
+    good = [r[key] for r in runs if r["rc"] == 0]
+    return median(good) if good else None
+
+
 def measure(files: int = 20_000, repeat: int = 1, encrypted: bool = False, seed: int = 20261206) -> dict[str, Any]:
     """Build (or reuse) the backup, time floor and safenet ``repeat`` times each (warm cache), return figures."""
     backup, hits = ensure_backup(files, seed, encrypted)
@@ -196,8 +202,7 @@ def measure(files: int = 20_000, repeat: int = 1, encrypted: bool = False, seed:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ok = all(r["rc"] == 0 for r in floor) and all(r["rc"] == 0 and r.get("ok") for r in safenet + plain)
-    floor_s = median([r["wall_s"] for r in floor])
-    safenet_s = median([r["wall_s"] for r in safenet])
+    floor_s, safenet_s = _median(floor, "wall_s"), _median(safenet, "wall_s")
     return {
         "benchmark": "phone_ios",
         "files": files,
@@ -205,17 +210,21 @@ def measure(files: int = 20_000, repeat: int = 1, encrypted: bool = False, seed:
         "backup_bytes": sum(p.stat().st_size for p in backup.rglob("*") if p.is_file()),
         "floor_s": floor_s,
         "safenet_s": safenet_s,
-        "folder_s": median([r["wall_s"] for r in plain]) if plain else None,
-        "floor_cpu_s": median([r["cpu_s"] for r in floor]),
-        "safenet_cpu_s": median([r["cpu_s"] for r in safenet]),
-        "folder_cpu_s": median([r["cpu_s"] for r in plain]) if plain else None,
-        "ratio": round(safenet_s / floor_s, 2) if floor_s else None,
+        "folder_s": _median(plain, "wall_s"),
+        "floor_cpu_s": _median(floor, "cpu_s"),
+        "safenet_cpu_s": _median(safenet, "cpu_s"),
+        "folder_cpu_s": _median(plain, "cpu_s"),
+        "ratio": round(safenet_s / floor_s, 2) if floor_s and safenet_s else None,
         "goal_ratio": GOAL,
         "ok": ok,
         "runs": {"floor": floor, "safenet": safenet, "folder": plain},
         "host": host_info(),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _secs(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
 
 
 def main() -> int:
@@ -229,16 +238,14 @@ def main() -> int:
     args = parser.parse_args()
     result = measure(args.files, args.repeat, args.encrypted)
     print(f"iTunes backup of {result['files']} files ({result['backup_bytes'] / 1e6:.1f} MB)")
-    print(f"  python floor (walk + MD5 + SHA-256): {result['floor_s']:.2f} s wall, {result['floor_cpu_s']:.2f} s CPU")
-    print(
-        f"  safenet triage --profile quick:      {result['safenet_s']:.2f} s wall, {result['safenet_cpu_s']:.2f} s CPU"
-    )
-    if result["folder_s"] is not None:
-        folder_s, folder_cpu = result["folder_s"], result["folder_cpu_s"]
-        print(f"  same files as a plain folder:        {folder_s:.2f} s wall, {folder_cpu:.2f} s CPU")
+    rows = [("python floor (walk + MD5 + SHA-256)", "floor"), ("safenet triage --profile quick", "safenet")]
+    if not args.encrypted:
+        rows.append(("same files as a plain folder", "folder"))
+    for label, key in rows:
+        print(f"  {label + ':':37} {_secs(result[key + '_s'])} wall, {_secs(result[key + '_cpu_s'])} CPU")
     checks = "passed" if result["ok"] else "FAILED"
     print(f"  ratio safenet / floor: {result['ratio']}x (goal <= {GOAL}x); checks {checks}")
-    for run in result["runs"]["safenet"]:
+    for run in result["runs"]["safenet"] + result["runs"]["folder"]:
         if "error" in run:
             print(run["error"], file=sys.stderr)
     print(json.dumps({k: v for k, v in result.items() if k != "host"}))
