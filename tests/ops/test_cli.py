@@ -143,3 +143,16 @@ def test_a_csv_value_error_names_the_line(users: None, tmp_path: Path, capsys: p
     code, _, err = run(capsys, *args, "--as", "ana")
     assert code == Exit.USAGE
     assert err == "safenet: error: obs.csv line 3: 'bad' is not an IP address\n"
+
+
+def test_ops_verify_checks_the_audit_chain(users: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "init", "--as", "ana")
+    run(capsys, "advice", "--text", "Help is available.", "--as", "adm")
+    code, out, _ = run(capsys, "verify", "--as", "sup")
+    assert code == Exit.OK and "hash chain and signed head intact" in out
+    assert run(capsys, "verify", "--as", "ana")[0] == Exit.USAGE
+    log = tmp_path / "ops" / "ops-audit.jsonl"
+    log.write_text(log.read_text().replace("Help is available.", "Help is elsewhere."))
+    code, out, _ = run(capsys, "verify", "--as", "adm")
+    assert code == Exit.VERIFY_FAILED
+    assert out.startswith("PROBLEM: operation audit log: its last line is not the one last signed")

@@ -490,6 +490,24 @@ def ops_export(
             _say(f"disclosure export written to {output}")
 
 
+@ops_app.command("verify")
+def ops_verify(db: OpsDb = None, as_user: As = None) -> None:
+    """Check the operation's audit log: hash chain and signed head (supervisor or admin; exit 6 when broken)."""
+    from safenet.commands.common import Exit
+    from safenet.ops.access import AUDITORS
+    from safenet.ops.errors import AccessDenied
+
+    with _session(db, as_user) as (store, actor):
+        if actor.role not in AUDITORS:
+            raise AccessDenied(f"{actor.name} ({actor.role.value}) may not check the operation's audit log")
+        problems = store.audit_problems()
+        for problem in problems:
+            _say(f"PROBLEM: operation audit log: {problem}")
+        if problems:
+            raise typer.Exit(Exit.VERIFY_FAILED)
+        _say(f"operation audit log: {len(store.audit.entries())} lines, hash chain and signed head intact")
+
+
 @ops_app.command("serve")
 def ops_serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",

@@ -51,6 +51,9 @@ CHANGE_GROUPS: dict[str, set[Role]] = {
     ADMIN: {Role.ADMIN},
 }
 
+# Who may check the operation's audit log (it names people and safeguarding records).
+AUDITORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
 # Groups whose every view and change goes into the ops audit log.
 AUDITED_GROUPS = frozenset({PEOPLE, SAFEGUARDING})
 

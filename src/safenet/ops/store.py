@@ -95,5 +95,27 @@ class OpsStore:
         """One line in the operation's audit log: who (and in which role) did or saw what."""
         self.audit.append(event, user=actor.name, role=actor.role.value, **data)
 
+    def audit_problems(self) -> list[str]:
+        """What is wrong with the audit log: a broken chain, or an end that is not the one last signed."""
+        check = self.audit.verify()
+        if not check.ok:
+            return [f"line {check.line}: {check.problem}"]
+        read = self.audit.read()
+        if not read.entries:
+            return []
+        head = self.audit.read_head()
+        if head is None:
+            return ["its signed head is missing: lines may have been cut from its end"]
+        problems = []
+        if not head.valid():
+            problems.append("the signature of its head does not verify: the head was edited")
+        if head.genesis != read.first_hash:
+            problems.append("its first line is not the one the signed head names: the log was replaced")
+        if head.seq != read.entries[-1].get("seq") or head.sha256 != read.last_hash:
+            problems.append(
+                f"its last line is not the one last signed (record {head.seq}): lines were edited, added or cut"
+            )
+        return problems
+
     def close(self) -> None:
         self.engine.dispose()
