@@ -348,3 +348,25 @@ def test_the_queue_shows_the_entered_risk_beside_the_derived_signals(
     assert "high (ann)" in row and "&lt;b&gt;access to children&lt;/b&gt;" in row
     assert "3 in 1 lead(s)" in row and ADDRESS in row and seeded.lead in row
     assert client.form("/ops/subjects/S-1/risk", {"level": ""}).status_code in (400, 422)
+
+
+def test_ops_figures_writes_the_public_page_as_html_and_pdf(
+    ops_store: OpsStore,
+    ops_users: UserStore,
+    seeded: web_support.Seeded,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from safenet.cli import main
+
+    monkeypatch.setenv("SAFENET_OPS_DB", str(ops_store.folder / "ops.sqlite"))
+    page, pdf = tmp_path / "figures.html", tmp_path / "figures.pdf"
+    assert main(["ops", "figures", "--week", WEEK, "--format", "html", "--output", str(page), "--as", "vic"]) == 0
+    assert main(["ops", "figures", "--week", WEEK, "--format", "pdf", "--output", str(pdf), "--as", "vic"]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert f"Operation figures: {WEEK}" in text and "Safety advice" in text
+    assert '<th scope="row">Children safeguarded</th><td class="figure">fewer than 5</td>' in text  # two children
+    assert '<th scope="row">Arrests</th><td class="figure">0</td>' in text
+    for secret in (PERSON, ADDRESS, REFERRAL, seeded.visit, seeded.lead, "2026/431"):
+        assert secret not in text
+    assert pdf.read_bytes().startswith(b"%PDF")
