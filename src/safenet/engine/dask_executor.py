@@ -233,7 +233,8 @@ class DaskExecutor(Executor):
         owns = client is None
         client = client or connect(target.address)
         try:
-            return cls(client, DaskSetup(worker_setup(setup, target), origin), owns_client=owns)
+            # ``open_stage`` looked up now, not bound at definition: a benchmark's simulated stage replaces it
+            return cls(client, DaskSetup(worker_setup(setup, target), origin), open_stage, owns_client=owns)
         except BaseException:
             if owns:
                 _untyped(client).close()
