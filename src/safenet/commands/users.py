@@ -58,7 +58,7 @@ def _password(from_stdin: bool) -> str:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name, e.g. alice or dc.smith.")],
-    role: Annotated[Role, typer.Option("--role", help="examiner, reviewer, viewer or admin.")],
+    role: Annotated[Role, typer.Option("--role", help="examiner, reviewer, viewer, admin, analyst or supervisor.")],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
     ] = False,
@@ -89,7 +89,7 @@ def users_list(users_file: UsersFile = None) -> None:
 @users_app.command("set-role")
 def users_set_role(
     name: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[Role, typer.Option("--role", help="examiner, reviewer, viewer or admin.")],
+    role: Annotated[Role, typer.Option("--role", help="examiner, reviewer, viewer, admin, analyst or supervisor.")],
     users_file: UsersFile = None,
 ) -> None:
     """Change a user's role."""
