@@ -27,9 +27,9 @@ from safenet.users import UserStore
 from safenet.web import WebSettings
 from tests.builders import write
 from tests.ops import web_support
-from tests.ops.web_support import ADDRESS, PERSON, REFERRAL, XSS_FILE, XSS_ISP, lead_files
+from tests.ops.web_support import ADDRESS, PERSON, REFERRAL, XSS_FILE, XSS_ISP, lead_files, log_in, log_out
 from tests.web import browser_support
-from tests.web.conftest import PASSWORD, encode
+from tests.web.conftest import encode
 
 pytestmark = pytest.mark.slow
 browser_page = browser_support.browser_page  # fixture
@@ -57,19 +57,6 @@ def live_app(ops_store: OpsStore, ops_users: UserStore) -> FastAPI:
 @pytest.fixture
 def server(live_app: FastAPI) -> Iterator[str]:
     yield from browser_support.serve(live_app)
-
-
-def log_in(page: Any, server: str, name: str) -> None:
-    page.goto(f"{server}/login")
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(f"{server}/ops")
-
-
-def log_out(page: Any, server: str) -> None:
-    page.click("text=Log out")
-    page.wait_for_url(f"{server}/login")
 
 
 def test_the_operation_end_to_end(

@@ -16,8 +16,7 @@ from safenet.ops.people import record_outcome
 from safenet.ops.store import OpsStore
 from safenet.ops.visits import link_exhibit
 from tests.ops import web_support
-from tests.ops.test_browser import log_in, log_out
-from tests.ops.web_support import ANALYST, EXAMINER, seed
+from tests.ops.web_support import ANALYST, EXAMINER, log_in, log_out, seed
 from tests.web import browser_support
 from tests.web import conftest as web_conftest
 from tests.web.conftest import Built

@@ -187,3 +187,17 @@ def ops_login(ops_app: FastAPI) -> Callable[[str], OpsBrowser]:
         return client
 
     return _login
+
+
+def log_in(page: Any, server: str, name: str) -> None:
+    """Log in through the browser (Playwright page); the dashboard follows."""
+    page.goto(f"{server}/login")
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{server}/ops")
+
+
+def log_out(page: Any, server: str) -> None:
+    page.click("text=Log out")
+    page.wait_for_url(f"{server}/login")
