@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from safenet.analysis.filetype import sniff
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.mail import expand_mail, mail_kind, mailbox_of, open_mail_attachment
 from safenet.evidence.mail.common import MailLimits, decode_base64
-from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource
 from tests.builders import jpeg, png, zip_bytes
 from tests.evidence.mail_builders import mbox, message
 
@@ -188,3 +189,22 @@ def test_message_boundaries_do_not_depend_on_the_read_block(block: int, monkeypa
     assert list(reader.message_ranges(io.BytesIO(box), 100, pytest.fail)) == expected
     for offset, _length in expected:
         assert box[:offset].endswith((b"From - Mon Jan 15 10:00:00 2024\r\n", b"From - unix\n", b"From - x\n"))
+
+
+def test_an_attachment_s_time_is_its_message_s_date() -> None:
+    dated = message("d", [("a.jpg", jpeg(1), "image/jpeg")])  # Mon, 15 Jan 2024 10:00:00 +0000
+    del dated["Date"]
+    dated["Date"] = "Mon, 15 Jan 2024 11:30:00 +0100"
+    unknown = message("u", [("b.jpg", jpeg(2), "image/jpeg")])
+    del unknown["Date"]
+    unknown["Date"] = "Mon, 15 Jan 2024 11:30:00 -0000"  # RFC 5322: the zone is not known
+    broken = message("b", [("c.jpg", jpeg(3), "image/jpeg")])
+    del broken["Date"]
+    broken["Date"] = "yesterday, around noon"
+    found, warnings = _expand(mbox([dated, unknown, broken]), "mbox")
+    assert warnings == []
+    times = [item.modified for item, _ in found]
+    assert times[0] is not None and times[0].source is TimeSource.MAIL and times[0].zone_known
+    assert times[0].value == datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
+    assert times[1] is not None and not times[1].zone_known and times[1].value == datetime(2024, 1, 15, 11, 30)
+    assert times[2] is None

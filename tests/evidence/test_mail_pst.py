@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,6 +52,12 @@ class FakeMessage:
 
     def get_subject(self) -> str:
         return self.subject
+
+    def get_client_submit_time(self) -> datetime:
+        return datetime(2024, 2, 1, 9, 0) if self.identifier == 0x200024 else datetime(1601, 1, 1)  # unset
+
+    def get_delivery_time(self) -> datetime:
+        raise OSError("pypff_message_get_delivery_time: unable to retrieve delivery time")
 
     def get_number_of_attachments(self) -> int:
         return len(self.attachments)
@@ -147,6 +154,8 @@ def test_pst_attachments_become_items_that_reopen_and_sent_items_are_flagged(mon
     )
     assert leaf.value == "Top of Personal Folders/Sent Items › message 2097188 › a.jpg"
     assert "holiday" in (sent.note or "")
+    assert sent.modified is not None and sent.modified.value == datetime(2024, 2, 1, 9, 0, tzinfo=UTC)
+    assert found[2][0].modified is None  # no submit time, and the delivery time cannot be read
     media = classify_mail(mailbox_of(sent.locator.layers) or "")
     assert media is not None and (media.kind, media.app) == (MediaKind.SENT, "e-mail")
     assert classify_mail(mailbox_of(found[0][0].locator.layers) or "") is None  # the Inbox

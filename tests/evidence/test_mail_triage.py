@@ -63,6 +63,9 @@ def test_a_sent_mail_attachment_of_known_material_is_a_sent_item(tmp_path: Path)
     exhibits = {ex["label"]: ex for ex in data["exhibits"]}
     assert [row for row in exhibits["EX2"]["app_media"] if row["kind"] == "sent"] == sent_rows
     assert [row["counts"] for row in exhibits["EX1"]["app_media"] if row["kind"] == "sent"] == [[0, 0, 0, 0, 0]]
+    # the dates of the sent pictures are their messages' (Mon, 15 Jan 2024 10:00:00 +0000), in UTC
+    times = {i["locator"][-1]["value"]: i.get("modified") for i in matched.values()}
+    assert times["message 2 <sent-a@example.org> › IMG_1.jpg"] == "2024-01-15T10:00:00+00:00", times
     text = _html_text(render_sfr1_html(data))
     assert "Sent items (distribution) 1 0 1 0 0 e-mail" in text
     built.case.close()

@@ -18,6 +18,7 @@ class TimeSource(StrEnum):
     ARCHIVE = "archive"  # an archive member header (zip: local time, 2 s precision)
     FS_METADATA = "fs-metadata"  # parsed from file-system metadata (MFT, inode ...)
     CACHE = "cache-record"  # a browser cache's own record of an entry (last fetched, created ...)
+    MAIL = "mail-date"  # a mail attachment's message: its Date field, a PST message's submit or delivery time
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from safenet.evidence.mail.common import (
     warn_at,
 )
 from safenet.evidence.mail.mbox import message_ranges
-from safenet.evidence.model import EvidenceError, Item, WarningSink
+from safenet.evidence.model import EvidenceError, Item, TimeSource, Timestamp, WarningSink
 from safenet.reasons import reason_of
 
 __all__ = [
@@ -116,7 +116,8 @@ def _messages(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, limi
                     detail=f"{kind}:{found.part}",
                 )
                 note = _note(found.filename, head, parent, kind)
-                yield attachment_item(parent, layer, found.filename, found.data, note), io.BytesIO(found.data)
+                item = attachment_item(parent, layer, found.filename, found.data, note, head.sent)
+                yield item, io.BytesIO(found.data)
         except (RecursionError, MemoryError, LookupError, ValueError, TypeError, AttributeError) as exc:
             warn_at(warn, "mail-corrupt", f"{name}: its parts cannot be read ({reason_of(exc)})", parent, where)
 
@@ -172,7 +173,8 @@ def _pst(parent: Item, stream: BinaryIO, warn: WarningSink, limits: MailLimits) 
             subject = f" ({display_safe(found.subject)})" if found.subject else ""
             what = f"attachment {display_safe(found.filename)}" if found.filename else "attachment"
             note = f"{what} of the message {found.identifier}{subject} in the PST/OST folder {display_safe(folder)}"
-            yield attachment_item(parent, layer, found.filename, found.data, note), io.BytesIO(found.data)
+            sent = Timestamp(found.sent, TimeSource.MAIL, 1e-7) if found.sent is not None else None
+            yield attachment_item(parent, layer, found.filename, found.data, note, sent), io.BytesIO(found.data)
     finally:
         pff.close()
 

@@ -22,7 +22,7 @@ from typing import Final
 from safenet.analysis.filetype import sniff
 from safenet.evidence.caches.common import image_extension
 from safenet.evidence.locator import Layer, LayerKind, display_safe
-from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, WarningSink
+from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, WarningSink
 
 MIB = 1 << 20
 MBOX, EML, PST = "mbox", "eml", "pst"
@@ -94,12 +94,16 @@ def pst_detail(place: PstPlace) -> str:
     return f"{PST}:{folders}:{place.message}:{place.attachment}:{place.folder_path}"
 
 
-def attachment_item(parent: Item, layer: Layer, filename: str, data: bytes, note: str) -> Item:
+def attachment_item(
+    parent: Item, layer: Layer, filename: str, data: bytes, note: str, sent: Timestamp | None = None
+) -> Item:
     """The Item for one attachment: named as the message named it (a picture without a name gets the part's
-    place and its type's extension); an attachment is seen by opening the mail, so it keeps the mailbox's flags."""
+    place and its type's extension); an attachment is seen by opening the mail, so it keeps the mailbox's flags.
+    ``sent``: the message's date, kept as the item's modified time (the attachment has no file time of its own)."""
     base = re.split(r"[\\/]", filename)[-1].strip() if filename else ""
     name = base or f"attachment-{layer.detail.rsplit(':', 1)[-1] if layer.detail else ''}.{image_extension(data)}"
-    return Item(parent.locator.child(layer), name, len(data), deleted=parent.deleted, carved=parent.carved, note=note)
+    locator = parent.locator.child(layer)
+    return Item(locator, name, len(data), sent, deleted=parent.deleted, carved=parent.carved, note=note)
 
 
 def is_examined_type(data: bytes) -> bool:

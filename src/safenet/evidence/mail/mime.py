@@ -11,11 +11,14 @@ from __future__ import annotations
 import quopri
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from email import errors, policy
 from email.message import Message
 from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
 
 from safenet.evidence.mail.common import MailLimits, decode_base64, is_examined_type
+from safenet.evidence.model import TimeSource, Timestamp
 
 Report = Callable[[str, str, str | None], None]  # (code, message, part or None)
 
@@ -34,6 +37,20 @@ class Header:
     message_id: str
     date: str
     subject: str
+
+    @property
+    def sent(self) -> Timestamp | None:
+        """The Date field as a time: in UTC when it has an offset, as written when its zone is "-0000" (RFC 5322:
+        unknown); None when it is missing or not a date."""
+        try:
+            value = parsedate_to_datetime(self.date) if self.date else None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return Timestamp(value, TimeSource.MAIL, 1.0, zone_known=False)
+        return Timestamp(value.astimezone(UTC), TimeSource.MAIL, 1.0)
 
 
 def parse(data: bytes, limits: MailLimits, report: Report) -> tuple[Message, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from safenet.evidence.mail.common import MailLimits, PstPlace, is_examined_type
@@ -38,6 +39,7 @@ class PstAttachment:
     subject: str
     filename: str
     data: bytes
+    sent: datetime | None  # the message's submit time (sent mail) or else its delivery time, UTC
 
 
 def open_pst(stream: BinaryIO) -> Any:
@@ -101,6 +103,7 @@ def _message(
         report("mail-corrupt", f"folder {path or '(root)'}: message {index} cannot be read: {reason_of(exc)}")
         return
     subject = _text(message, "get_subject")
+    sent = _time(message, "get_client_submit_time") or _time(message, "get_delivery_time")
     if count > limits.max_attachments:
         report("mail-limit", f"message {identifier}: {count:,} attachments, only {limits.max_attachments:,} examined")
         count = limits.max_attachments
@@ -112,7 +115,7 @@ def _message(
             report("mail-corrupt", f"message {identifier}: attachment {number}: {exc}")
             continue
         if data is not None and is_examined_type(data):
-            yield PstAttachment(place, identifier, subject, filename, data)
+            yield PstAttachment(place, identifier, subject, filename, data, sent)
 
 
 def read_attachment(message: Any, number: int, limits: MailLimits) -> tuple[bytes | None, str]:
@@ -147,6 +150,17 @@ def open_attachment(pff: Any, identifier: int | None, place: PstPlace, limits: M
     if data is None:
         raise EvidenceError("PST/OST attachment has no data")
     return data
+
+
+def _time(obj: Any, getter: str) -> datetime | None:
+    """A FILETIME property as an aware UTC datetime (libpff gives it naive, in UTC), or None."""
+    try:
+        value = getattr(obj, getter)()
+    except (OSError, ValueError, OverflowError, AttributeError):
+        return None
+    if not isinstance(value, datetime) or value.year < 1980:  # unset FILETIMEs read as 1601
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _text(obj: Any, getter: str) -> str:
