@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from safenet.case.schema import ItemRow
+from safenet.case.verify import verify_case
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
@@ -68,4 +69,8 @@ def test_a_sent_mail_attachment_of_known_material_is_a_sent_item(tmp_path: Path)
     assert times["message 2 <sent-a@example.org> › IMG_1.jpg"] == "2024-01-15T10:00:00+00:00", times
     text = _html_text(render_sfr1_html(data))
     assert "Sent items (distribution) 1 0 1 0 0 e-mail" in text
+    result = verify_case(
+        built.case
+    )  # every finding reopens from its locator (the message, the part) and hashes the same
+    assert result.ok, result.problems
     built.case.close()
