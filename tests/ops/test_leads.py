@@ -1,4 +1,5 @@
-"""Leads: CyberTipline XML and CSV imports (built files), errors as one sentence with the line, duplicates
+"""Leads: CyberTipline XML and CSV imports (built files; the CyberTipline elements followed, after NCMEC's public
+reporting schema, are listed in ``tests/ops/leadfiles.py``), errors as one sentence with the line, duplicates
 merged, grouping by subscriber address, hostile text kept as data."""
 
 from __future__ import annotations
