@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safenet.case.schema import ItemRow
+import pytest
+
+from safenet.case.schema import ItemRow, WarningRow
 from safenet.case.verify import verify_case
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
@@ -17,7 +19,7 @@ from safenet.report.data import report_data
 from safenet.report.sfr1 import render_sfr1_html, sfr1_data
 from tests.builders import jpeg, write
 from tests.case.test_gradings import build_case
-from tests.evidence.mail_builders import mbox, message
+from tests.evidence.mail_builders import base64_part, mbox, message, raw_message
 from tests.report.test_sfr1 import _html_text
 
 PROFILE = "Thunderbird/Profiles/abcd.default-release/Mail/Local Folders/"
@@ -73,4 +75,47 @@ def test_a_sent_mail_attachment_of_known_material_is_a_sent_item(tmp_path: Path)
         built.case
     )  # every finding reopens from its locator (the message, the part) and hashes the same
     assert result.ok, result.problems
+    built.case.close()
+
+
+@pytest.mark.slow
+def test_hostile_mail_in_a_triage_ends_in_warnings_and_the_run_finishes(tmp_path: Path) -> None:
+    """A zip bomb attached to a sent message, a message cut short and base64 garbage: each is a warning with a
+    locator under the mailbox, the pictures beside them are still matched, and the run completes."""
+    import base64
+    import io
+    import zipfile
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(80 << 20))  # 80 MiB of zeros: past the ratio limit's 64 MiB floor
+    sent = mbox(
+        [
+            message("bomb", [("photos.zip", bomb.getvalue(), "application/zip")]),
+            message("pic", [("IMG_1.jpg", jpeg(1), "image/jpeg")], message_id="<known@example.org>"),
+        ]
+    )
+    cut = raw_message([base64_part("x.jpg", "image/jpeg", b"@@" + base64.encodebytes(jpeg(2)))])[:-40]
+    built = build_case(tmp_path)
+    laptop = tmp_path / "laptop"
+    write(laptop, PROFILE + "Sent", sent)
+    write(laptop, "Mail/Gesendet/cut.eml", cut)
+    options = TriageOptions(
+        exhibit="EX2",
+        hashsets=("ref-a", "ref-c"),
+        operator="DC Op",
+        executor=ExecutorKind.INLINE,
+        profile=Profile.STANDARD,
+    )
+    triage(laptop, built.case, HashSetStore(built.hashdb), options)
+    with built.case.sessions() as s:
+        warnings = [(w.code, Locator.from_json(w.locator)) for w in s.query(WarningRow) if w.locator]
+        names = {row.name for row in s.query(ItemRow)}
+    codes = {code for code, _ in warnings}
+    assert {"archive-bomb", "mail-corrupt"} <= codes, warnings
+    bomb_at = next(loc for code, loc in warnings if code == "archive-bomb")
+    assert LayerKind.MAIL_ATTACHMENT in {layer.kind for layer in bomb_at.layers}
+    assert {"IMG_1.jpg", "x.jpg", "photos.zip"} <= names
+    report = report_data(built.case)
+    assert any(i["locator"][-1].get("value", "").endswith("IMG_1.jpg") for i in report["items"])
     built.case.close()
