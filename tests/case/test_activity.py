@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from safenet.analysis.filetype import UNKNOWN
 from safenet.analysis.p2p.model import P2PRecord, SearchTerm
@@ -64,8 +64,8 @@ def case(tmp_path: Path) -> Case:
 
 
 def _ids(case: Case) -> dict[tuple[str, str], int]:
-    with sqlite3.connect(case.path / "case.db") as db:
-        rows = db.execute("SELECT e.label, i.name, i.id FROM items i JOIN exhibits e ON e.id = i.exhibit_id")
+    with case.engine.connect() as db:
+        rows = db.execute(text("SELECT e.label, i.name, i.id FROM items i JOIN exhibits e ON e.id = i.exhibit_id"))
         return {(label, name): item_id for label, name, item_id in rows}
 
 
@@ -143,8 +143,8 @@ def test_known_matches_and_values_as_stored(case: Case, tmp_path: Path) -> None:
     assert [(k.hashset, k.set_kind, k.hash_kind, k.category, k.category_raw, k.scheme) for k in view.known] == [
         ("set-x", "illicit", "md5", "A", "1", "vics-uk")
     ]
-    with sqlite3.connect(case.path / "case.db") as db:
-        raw, extra = db.execute("SELECT name_raw, extra FROM p2p_records").fetchone()
+    with case.engine.connect() as db:
+        raw, extra = db.execute(text("SELECT name_raw, extra FROM p2p_records")).one()
     assert json.loads(raw) == "evil\x1b[31m\udcff.jpg"  # the exact name, kept as JSON text
     assert json.loads(extra) == {"aich": "ABC"}
     (shown,) = search_terms(case)

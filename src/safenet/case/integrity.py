@@ -8,7 +8,7 @@ import operator
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, Connection, Float, select
+from sqlalchemy import Boolean, Connection, Float, select, text
 
 from safenet.case.schema import Base, Finding, ItemRow
 from safenet.case.store import Case
@@ -103,16 +103,21 @@ def rows_digest(
         raise ValueError(f"not a batched table: {table}")
     names, booleans, _ = _kinds(table, without)
     if without:
-        set_later = conn.exec_driver_sql(
-            f"SELECT count(*) FROM {table} WHERE id > ? AND id <= ? AND ("
-            + " OR ".join(f"{name} IS NOT NULL" for name in sorted(without))
-            + ")",
-            (after, upto),
+        set_later = conn.execute(
+            text(
+                f"SELECT count(*) FROM {table} WHERE id > :after AND id <= :upto AND ("
+                + " OR ".join(f"{name} IS NOT NULL" for name in sorted(without))
+                + ")"
+            ),
+            {"after": after, "upto": upto},
         ).scalar_one()
         if set_later:
             return int(set_later), "a column added by an upgrade was set afterwards"
-    result = conn.exec_driver_sql(
-        f"SELECT {', '.join(names)} FROM {table} WHERE id > ? AND id <= ? ORDER BY id", (after, upto)
+    # text(), not the ORM: values come back as the driver gives them (SQLite's text times, PostgreSQL's
+    # datetimes), which canonical_digest renders alike
+    result = conn.execute(
+        text(f"SELECT {', '.join(names)} FROM {table} WHERE id > :after AND id <= :upto ORDER BY id"),
+        {"after": after, "upto": upto},
     )
     rows: list[dict[str, object]] = []
     for raw in result:
@@ -127,4 +132,4 @@ def rows_digest(
 def max_id(conn: Connection, table: str) -> int:
     if table not in BATCHED_TABLES:
         raise ValueError(f"not a batched table: {table}")
-    return int(conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one())
+    return int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one())

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Table, insert, select
+from sqlalchemy import Boolean, Table, insert, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from safenet.analysis.p2p.model import P2PRecord, SearchTerm
@@ -275,8 +276,15 @@ def _record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[
     _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
 
 
+#: PostgreSQL: the transaction-scoped lock that makes "ids follow the last id" safe across processes and machines
+#: (SQLite needs none: its write transaction already excludes every other writer once it has written)
+BATCH_LOCK = 0x5AFE_0001
+
+
 def _max_ids(s: Session) -> dict[str, int]:
     conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BATCH_LOCK})
     return {table: max_id(conn, table) for table in BATCHED_TABLES}
 
 
@@ -330,10 +338,12 @@ def audit_unrecorded(case: Case) -> int:
                 spans[table] = [after, upto, count, digest]
         runs = (
             s.connection()
-            .exec_driver_sql(
-                "SELECT DISTINCT run_id, exhibit_id FROM items WHERE id > ? UNION "
-                "SELECT DISTINCT run_id, exhibit_id FROM warnings WHERE id > ?",
-                (audited["items"], audited["warnings"]),
+            .execute(
+                text(
+                    "SELECT DISTINCT run_id, exhibit_id FROM items WHERE id > :items UNION "
+                    "SELECT DISTINCT run_id, exhibit_id FROM warnings WHERE id > :warnings ORDER BY 1, 2"
+                ),
+                {"items": audited["items"], "warnings": audited["warnings"]},
             )
             .all()
         )
@@ -365,6 +375,7 @@ def _bulk_insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         return
     if s.get_bind().dialect.name != "sqlite":
         s.execute(insert(table), rows)
+        advance_sequence(s.connection(), table.name)
         return
     columns = list(rows[0])
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -376,6 +387,16 @@ def _bulk_insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     if bound:
         values = [_bind(value, bound) for value in values]
     s.connection().exec_driver_sql(sql, values)
+
+
+def advance_sequence(conn: Connection, table: str) -> None:
+    """PostgreSQL: after rows went in with ids given here, the id sequence must not hand those ids out again."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+            )
+        )
 
 
 def _bind(value: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:

@@ -1,5 +1,10 @@
 """The case folder: ``case.db`` (SQLAlchemy), ``audit.jsonl``, ``thumbs/``, ``reports/``; owner-only.
 
+A lab keeps the rows in PostgreSQL instead (``--db postgresql://user@host/dbname``): the folder then holds
+``database.url`` (the URL without any password; libpq's ``PGPASSWORD`` or ``~/.pgpass`` supply one) in place
+of ``case.db``, and still holds the audit log, reports and caches. Every command finds the database from
+the folder, so only the command that creates the case (or ``safenet case copy``) names it.
+
 The repository converts between domain objects (engine results) and rows at this boundary; nothing
 outside ``safenet.case`` touches SQLAlchemy sessions.
 """
@@ -19,8 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from safenet.case.audit import AuditLog
@@ -30,6 +36,7 @@ from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
 DB_NAME = "case.db"
 AUDIT_NAME = "audit.jsonl"
 LOCK_NAME = ".lock"
+URL_NAME = "database.url"  # a case whose rows are in PostgreSQL: the database's URL, without a password
 HEAD_KEY = "audit_head"  # the audit log's head, also kept in the database ("seq:sha256")
 
 
@@ -51,9 +58,30 @@ def is_disk_full(exc: BaseException) -> bool:
     """Whether an error from a write (the OS or SQLite) means no space is left."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in ("53100", "53400"):
+        return True  # PostgreSQL: disk_full, configuration_limit_exceeded
     if isinstance(exc, (OperationalError, sqlite3.OperationalError)):
         return "disk is full" in str(exc) or "SQLITE_FULL" in str(exc)
     return False
+
+
+def database_url(db: str) -> URL:
+    """A ``--db`` value as a PostgreSQL URL for psycopg 3; a user mistake gets one sentence."""
+    try:
+        url = make_url(db)
+    except ArgumentError as exc:
+        raise CaseError(f"--db {db!r} is not a database URL; give postgresql://user@host/dbname") from exc
+    if url.get_backend_name() != "postgresql" or not url.database:
+        raise CaseError(
+            f"--db must be a PostgreSQL URL with a database name (postgresql://user@host/dbname), not {db!r}; "
+            "without --db the case keeps its rows in case.db in the case folder"
+        )
+    return url.set(drivername="postgresql+psycopg")
+
+
+def shown_url(url: URL) -> str:
+    """The URL as written into the case folder and messages: never with its password."""
+    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -74,20 +102,31 @@ class Case:
         # its audit line follows its commit, so several exhibits triaged at once (engine.multi) write in turn.
         self.writer = threading.RLock()
 
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` (the default, ``case.db`` in the folder) or ``postgresql``."""
+        return self.engine.dialect.name
+
     # -- opening -------------------------------------------------------------------------------
     @classmethod
-    def create_or_open(cls, path: Path) -> Case:
+    def create_or_open(cls, path: Path, db: str | None = None) -> Case:
+        """Open the case at ``path``, or create it (its rows in ``db``, a PostgreSQL URL, when given)."""
         if path.exists() and not path.is_dir():
             raise CaseError(f"{path} exists and is not a case folder; choose another --case path")
-        fresh = not (path / DB_NAME).exists()
+        fresh = not (path / DB_NAME).exists() and not (path / URL_NAME).exists()
         if fresh and path.exists() and any(path.iterdir()):
             raise CaseError(f"{path} is a non-empty folder that is not a Safenet case; choose an empty or new folder")
+        url = database_url(db) if db is not None else None
+        if url is not None and fresh:
+            _check_empty(url)
         old_umask = os.umask(0o077)
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             for sub in ("thumbs", "reports"):
                 (path / sub).mkdir(mode=0o700, exist_ok=True)
-            case = cls._connect(path)
+            if url is not None and fresh:
+                (path / URL_NAME).write_text(shown_url(url) + "\n", encoding="utf-8")
+            case = cls._connect(path, db)
             if fresh:
                 Base.metadata.create_all(case.engine)
                 with case.engine.begin() as connection:
@@ -103,18 +142,32 @@ class Case:
         return case
 
     @classmethod
-    def open_existing(cls, path: Path) -> Case:
-        if not (path / DB_NAME).is_file():
+    def open_existing(cls, path: Path, db: str | None = None) -> Case:
+        """Open a case; ``db`` may repeat its PostgreSQL URL (with a password), never point elsewhere."""
+        if not (path / DB_NAME).is_file() and not (path / URL_NAME).is_file():
             raise CaseError(f"{path} is not a Safenet case folder (no {DB_NAME}); check the --case path")
-        case = cls._connect(path)
+        case = cls._connect(path, db)
         case._check_version()
         return case
 
     @classmethod
-    def _connect(cls, path: Path) -> Case:
-        engine = create_engine(f"sqlite:///{path / DB_NAME}")
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return cls(path, engine)
+    def _connect(cls, path: Path, db: str | None = None) -> Case:
+        if not (path / URL_NAME).exists():
+            if db is not None:
+                raise CaseError(
+                    f"case {path} keeps its rows in {DB_NAME}, not in {db}; to move it to PostgreSQL use "
+                    "`safenet case copy`"
+                )
+            engine = create_engine(f"sqlite:///{path / DB_NAME}")
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return cls(path, engine)
+        stored = database_url((path / URL_NAME).read_text(encoding="utf-8").strip())
+        url = database_url(db) if db is not None else stored
+        if shown_url(url) != shown_url(stored):
+            raise CaseError(f"case {path} keeps its rows in {shown_url(stored)}, not in {shown_url(url)}")
+        # pre-ping: a review server outlives database restarts; a pool per process (review workers fork after
+        # nothing is opened: each opens its own case)
+        return cls(path, create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8))
 
     def _check_version(self) -> None:
         try:
@@ -123,6 +176,11 @@ class Case:
         except Exception as exc:  # a damaged or foreign database
             if is_disk_full(exc):
                 raise DiskFullError(self.path) from exc
+            if self.dialect != "sqlite" and isinstance(exc, DBAPIError):
+                first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.__class__.__name__
+                raise CaseError(
+                    f"case {self.path}: cannot read its database {shown_url(self.engine.url)}: {first}"
+                ) from exc
             raise CaseError(
                 f"{self.path / DB_NAME} cannot be read as a Safenet case ({exc.__class__.__name__})"
             ) from exc
@@ -162,6 +220,9 @@ class Case:
         Best effort and never waiting: a grade is audited while its transaction holds SQLite's write lock,
         so this copy may lag behind (``verify`` reads it as "the log reached at least this line").
         """
+        if self.dialect != "sqlite":
+            self._keep_head_server(seq, sha256)
+            return
         db = self.path / DB_NAME
         if not db.exists():
             return
@@ -172,6 +233,23 @@ class Case:
                     (HEAD_KEY, f"{seq}:{sha256}"),
                 )
         except sqlite3.Error:
+            pass
+
+    def _keep_head_server(self, seq: int, sha256: str) -> None:
+        """PostgreSQL: the same copy on its own short transaction; never moves the copy backwards (several
+        processes append, each after its own line) and gives up rather than wait for a row lock."""
+        value = f"{seq}:{sha256}"
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                conn.execute(
+                    text(
+                        "INSERT INTO meta (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
+                        "SET value = excluded.value WHERE split_part(meta.value, ':', 1)::bigint < :seq"
+                    ),
+                    {"k": HEAD_KEY, "v": value, "seq": seq},
+                )
+        except DBAPIError:
             pass
 
     def db_head(self) -> tuple[int, str] | None:
@@ -270,6 +348,23 @@ class Case:
             for name, value in values.items():
                 setattr(run, name, value)
         self.audit.append("run-row", row=row_facts(run))
+
+
+def _check_empty(url: URL) -> None:
+    """A new case goes into an empty PostgreSQL database (created beforehand: ``createdb``), never beside another."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+    except DBAPIError as exc:
+        raise CaseError(f"cannot connect to {shown_url(url)}: {str(exc.orig).strip().splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+    if tables:
+        raise CaseError(
+            f"database {shown_url(url)} is not empty (it holds {len(tables)} tables); give a new, empty database "
+            "(createdb) for each case"
+        )
 
 
 def row_facts(row: Base) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy import text as sql
 
 from safenet.case.audit import GAP_EVENT, KEY_EVENT, AuditRead
 from safenet.case.casefields import FIELD_EVENT, field_rows
@@ -346,7 +347,7 @@ def _check_batches(case: Case, log: _Log, unfinished: set[int], result: VerifyRe
                     )
             top = max((span.upto for span in spans), default=0)
             _check_beyond(conn, table, top, unfinished, result)
-            total = int(conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE id <= ?", (top,)).scalar_one())
+            total = int(conn.execute(sql(f"SELECT count(*) FROM {table} WHERE id <= :top"), {"top": top}).scalar_one())
             if total != sum(span.count for span in spans):
                 result.problem(
                     f"{table}: rows among the recorded ones are not in any recorded batch (added afterwards)"
@@ -357,8 +358,8 @@ def _check_batches(case: Case, log: _Log, unfinished: set[int], result: VerifyRe
 
 
 def _check_beyond(conn: Any, table: str, top: int, unfinished: set[int], result: VerifyResult) -> None:
-    rows = conn.exec_driver_sql(
-        f"SELECT run_id, count(*) FROM {table} WHERE id > ? GROUP BY run_id ORDER BY run_id", (top,)
+    rows = conn.execute(
+        sql(f"SELECT run_id, count(*) FROM {table} WHERE id > :top GROUP BY run_id ORDER BY run_id"), {"top": top}
     ).all()
     for run_id, count in rows:
         if run_id in unfinished:

@@ -127,3 +127,36 @@ def case_set_cmd(
             fail(Exit.USAGE, str(exc))
         where = f"exhibit {exhibit}" if exhibit is not None else "the case"
         out.print(Text(f"{len(rows)} field(s) of {where} set and audited: {', '.join(sorted(values))}"))
+
+
+@case_app.command("copy")
+def case_copy_cmd(
+    source: Annotated[Path, typer.Argument(help="Case folder to copy.")],
+    target: Annotated[Path, typer.Argument(help="New case folder to copy it into.")],
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Put the copy's rows in this empty PostgreSQL database (postgresql://user@host/dbname); "
+            "without it, in case.db in the new folder.",
+        ),
+    ] = None,
+    password: Password = None,
+    recovery: Recovery = None,
+    keys: Keys = None,
+) -> None:
+    """Copy a case between SQLite and PostgreSQL (rows, audit log, reports, caches), then verify the copy."""
+    from safenet.case.copy import copy_case
+    from safenet.case.store import Case
+    from safenet.case.verify import verify_case
+
+    with user_errors(target):
+        result = copy_case(source, target, db)
+        rows = sum(result.rows.values())
+        out.print(Text(f"copied {rows:,} rows ({result.source} -> {result.target}) and {result.files} files"))
+        verified = verify_case(Case.open_existing(target), open_context(password, recovery, keys, None))
+        for line in verified.problems:
+            out.print(Text(display_safe(line)))
+        if not verified.ok:
+            fail(Exit.VERIFY_FAILED, f"the copy at {target} does not verify: {len(verified.problems)} problem(s)")
+        out.print(Text(f"verified: the copy at {target} matches its audit log", style="green"))
