@@ -4,7 +4,7 @@ the roles that may not, and every view and change of such a record is a line in 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -30,9 +30,10 @@ RESTRICTED: dict[str, Callable[[OpsStore, Actor], Any]] = {
     "set_retention_review": lambda store, who: P.set_retention_review(store, who, "P-1", date(2027, 1, 1)),
     "record_safeguarding": lambda store, who: P.record_safeguarding(store, who, "V-1", children=2),
     "safeguarding": lambda store, who: P.safeguarding(store, who, "V-1"),
+    "due_for_review": lambda store, who: P.due_for_review(store, who, date(2030, 1, 1)),
 }
 GROUP = {name: SAFEGUARDING if "safeguarding" in name else PEOPLE for name in RESTRICTED}
-ACTION = {"person": "view", "people": "view", "safeguarding": "view"}
+ACTION = {"person": "view", "people": "view", "safeguarding": "view", "due_for_review": "view"}
 
 
 @pytest.fixture
@@ -103,6 +104,9 @@ def test_records_carry_a_retention_review_date(visit_with_person: OpsStore) -> N
     assert P.person(visit_with_person, ANALYST, "P-1").retention_review_on == date(2027, 6, 1)
     record = P.safeguarding(visit_with_person, ANALYST, "V-1")
     assert record is not None and (record.retention_review_on - date.today()).days == P.RETENTION_DAYS
+    assert P.due_for_review(visit_with_person, SUPERVISOR, date(2027, 6, 1)) == [("person", "P-1", date(2027, 6, 1))]
+    later = date.today() + timedelta(days=P.RETENTION_DAYS)
+    assert [kind for kind, _, _ in P.due_for_review(visit_with_person, SUPERVISOR, later)] == ["person", "safeguarding"]
 
 
 def test_a_viewer_sees_only_the_figures(visit_with_person: OpsStore) -> None:

@@ -392,6 +392,22 @@ def person_retention(
         _say(f"{person_id}: retention review on {on}")
 
 
+@ops_app.command("retention")
+def ops_retention(
+    on: Annotated[str | None, typer.Option("--due", help="List records due by this date (default today).")] = None,
+    db: OpsDb = None,
+    as_user: As = None,
+) -> None:
+    """Person and safeguarding records due for a retention review (ids and dates only)."""
+    from safenet.ops.people import due_for_review
+
+    with _session(db, as_user) as (store, actor):
+        due = due_for_review(store, actor, _date(on, "--due") or date.today())
+        for kind, record, when in due:
+            _say(f"{when.isoformat()}  {kind} {record}")
+        _say(f"{len(due)} record(s) due for a retention review")
+
+
 @safeguarding_app.command("set")
 def safeguarding_set(
     visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")],

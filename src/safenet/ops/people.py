@@ -194,6 +194,22 @@ def safeguarding(store: OpsStore, actor: Actor, visit_id: str) -> SafeguardingVi
     )
 
 
+def due_for_review(store: OpsStore, actor: Actor, on: date) -> list[tuple[str, str, date]]:
+    """Person and safeguarding records whose retention review falls on or before ``on``: (kind, id, date).
+
+    Only ids and dates are listed (no names); the list is audited, being a view of which records are held."""
+    require(actor, PEOPLE, "view")
+    require(actor, SAFEGUARDING, "view")
+    with store.session() as s:
+        persons = s.scalars(select(PersonRow).where(PersonRow.retention_review_on <= on))
+        due = [("person", show(PERSON, row.id), row.retention_review_on) for row in persons]
+        records = s.scalars(select(SafeguardingRow).where(SafeguardingRow.retention_review_on <= on))
+        due += [("safeguarding", show(VISIT, row.visit_id), row.retention_review_on) for row in records]
+    due.sort(key=lambda entry: (entry[2], entry[0], entry[1]))
+    store.log(actor, "retention-due-viewed", on=on.isoformat(), records=[f"{k} {i}" for k, i, _ in due])
+    return due
+
+
 def parse_offence(text: str) -> Offence:
     """``"OFFENCE=COUNTS"`` (counts default 1); a wrong count is one sentence."""
     offence, sep, counts = text.rpartition("=")
