@@ -138,3 +138,21 @@ def test_devices_and_visit_rules(scene: OpsStore, tmp_path: Path) -> None:
     shown = visit(scene, EXAMINER, "V-1")
     assert shown.status == "executed" and shown.actual_date == date(2026, 12, 9)
     assert [(d.id, d.disposition, d.verdict) for d in shown.devices] == [("D-1", "left", None), ("D-2", "seized", None)]
+
+
+def test_several_devices_at_once_are_each_linked(
+    scene: OpsStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "phone", "DCIM/a.jpg", jpeg(30))
+    case = tmp_path / "case"
+    devices = [f"EX1={tmp_path / 'exhibit'}", f"EX2={tmp_path / 'phone'}"]
+    code = main(["triage", *devices, "--case", str(case), "--hashset", "known", "--visit", "V-1"])
+    out, err = capsys.readouterr()
+    assert code == Exit.OK, err
+    assert "exhibit EX1 linked to visit V-1 as device D-1" in out
+    assert "exhibit EX2 linked to visit V-1 as device D-2" in out
+    shown = visit(scene, EXAMINER, "V-1")
+    verdicts = {d.exhibit: d.verdict for d in shown.devices}
+    assert verdicts["EX1"] is not None and verdicts["EX1"].hits
+    assert verdicts["EX2"] is not None and not verdicts["EX2"].hits and verdicts["EX2"].runs == 1
+    assert {(c.lead_id, c.exhibit) for c in shown.corroborations} == {("L-1", "EX1"), ("L-2", "EX1")}
