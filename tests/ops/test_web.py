@@ -54,6 +54,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Action]] = {
     ("GET", "/ops/visits/{visit_id}"): (VISITS, "view"),
     ("POST", "/ops/visits/{visit_id}/approve"): (APPROVAL, "change"),
     ("POST", "/ops/visits/{visit_id}/executed"): (VISITS, "change"),
+    ("POST", "/ops/visits/{visit_id}/devices"): (DEVICES, "change"),
     ("GET", "/ops/lab"): (DEVICES, "view"),
     ("GET", "/ops/people"): (PEOPLE, "view"),
     ("GET", "/ops/deadlines"): (PEOPLE, "view"),
@@ -370,3 +371,25 @@ def test_ops_figures_writes_the_public_page_as_html_and_pdf(
     for secret in (PERSON, ADDRESS, REFERRAL, seeded.visit, seeded.lead, "2026/431"):
         assert secret not in text
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_devices_found_are_recorded_and_the_seized_ones_wait_for_the_lab(
+    ops_login: Callable[[str], OpsBrowser], seeded: web_support.Seeded
+) -> None:
+    client = ops_login("eve")
+    assert PERSON not in client.page(f"/ops/visits/{seeded.visit}")
+    for description, disposition, reason in (
+        ("<i>Grey laptop</i>", "seized", ""),
+        ("Smart TV", "left", "no storage"),
+        ("Phone", "previewed", ""),
+    ):
+        data = {"description": description, "disposition": disposition, "reason": reason}
+        assert client.form(f"/ops/visits/{seeded.visit}/devices", data).status_code == 303
+    text = client.page(f"/ops/visits/{seeded.visit}")
+    assert "left (no storage)" in text and "&lt;i&gt;Grey laptop&lt;/i&gt;" in text
+    lab = client.page("/ops/lab")
+    assert "&lt;i&gt;Grey laptop&lt;/i&gt;" in lab and "Smart TV" not in lab and "Phone" not in lab
+    data = {"description": "Tablet", "disposition": "left"}
+    response = client.form(f"/ops/visits/{seeded.visit}/devices", data)
+    assert response.status_code == 400 and "needs the reason" in response.text
+    assert f"{seeded.person} {PERSON}: not arrested" in ops_login("sue").page(f"/ops/visits/{seeded.visit}")

@@ -1,6 +1,6 @@
 """This week's visits (or another week's), one visit (warrant, devices with their on-scene verdicts read from
-the cases, lead-to-evidence corroboration), a supervisor's approval, the warrant's execution, and the devices
-awaiting lab work."""
+the cases, lead-to-evidence corroboration, its people for a role that may see them), a supervisor's approval,
+the warrant's execution, the devices found, and the devices awaiting lab work."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from safenet.ops.access import APPROVAL, DEVICES, VISITS, Actor
+from safenet.ops.access import APPROVAL, DEVICES, PEOPLE, VISITS, Actor
 from safenet.ops.figures import week_bounds
+from safenet.ops.people import people
 from safenet.ops.store import OpsStore
-from safenet.ops.visits import DeviceView, approve_visit, mark_executed, visit, visits
+from safenet.ops.visits import DISPOSITIONS, DeviceView, add_device, approve_visit, mark_executed, visit, visits
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, changing, viewing
-from safenet.ops.web.render import iso_week, show, this_week
-from safenet.ops.web.routes.forms import required_date
+from safenet.ops.web.render import iso_week, may, show, this_week
+from safenet.ops.web.routes.forms import optional_text, required_date
 
 router = APIRouter()
 
@@ -63,7 +64,11 @@ def visits_page(
 
 @router.get("/ops/visits/{visit_id}")
 def visit_page(request: Request, asker: Annotated[Asker, Depends(viewing(VISITS))], visit_id: str) -> Response:
-    return show(request, asker, "visit.html", visit=visit(ops_context(request).store, asker.actor, visit_id))
+    store = ops_context(request).store
+    shown = visit(store, asker.actor, visit_id)
+    # the people of the visit only for a role that may see them (the service audits the view)
+    found = people(store, asker.actor, visit_id=shown.id) if may(asker.actor, PEOPLE) else None
+    return show(request, asker, "visit.html", visit=shown, people=found, dispositions=DISPOSITIONS)
 
 
 @router.post("/ops/visits/{visit_id}/approve")
@@ -82,6 +87,21 @@ def executed(
 ) -> Response:
     store = ops_context(request).store
     mark_executed(store, asker.actor, visit_id, required_date(actual_date, "The date the warrant was executed"))
+    return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
+
+
+@router.post("/ops/visits/{visit_id}/devices")
+def device(
+    request: Request,
+    asker: Annotated[Asker, Depends(changing(DEVICES))],
+    visit_id: str,
+    description: Annotated[str, Form(max_length=500)],
+    disposition: Annotated[str, Form(max_length=20)],
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """A device found on the visit (linking it to a case exhibit is ``safenet triage --visit``'s work)."""
+    store = ops_context(request).store
+    add_device(store, asker.actor, visit_id, description.strip(), disposition, optional_text(reason))
     return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
 
 
