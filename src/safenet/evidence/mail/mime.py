@@ -74,10 +74,9 @@ def parse(data: bytes, limits: MailLimits, report: Report) -> tuple[Message, boo
 def header(message: Message) -> Header:
     def field(name: str) -> str:
         try:
-            value = message.get(name)
-        except Exception:  # a malformed header the default policy cannot fold into a structured value
-            value = message.get_all(name, [""])[0] if hasattr(message, "get_all") else ""
-        return " ".join(str(value or "").split())[:200]
+            return " ".join(str(message.get(name) or "").split())[:200]
+        except Exception:  # a malformed header the default policy cannot parse into a structured value
+            return ""
 
     return Header(field("Message-ID"), field("Date"), field("Subject"))
 
