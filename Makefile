@@ -8,7 +8,13 @@ DEMO   := demo-out
 
 .PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test test-data compile axe
 
-$(STAMP): pyproject.toml
+# gcc (and Python's headers) build the multi-buffer MD5 extension, safenet._md5mb (setup.py); without them the
+# install still succeeds and MD5 falls back to hashlib, slower.
+MD5MB := setup.py src/safenet/_md5mb/md5mb.c src/safenet/_md5mb/md5_core.h
+$(STAMP): pyproject.toml $(MD5MB)
+	command -v gcc >/dev/null || (apt-get update -qq && apt-get install -y -qq gcc)
+	$(PYTHON) -c 'import pathlib, sys, sysconfig; sys.exit(not pathlib.Path(sysconfig.get_paths()["include"], "Python.h").exists())' \
+	  || (apt-get update -qq && apt-get install -y -qq python3-dev)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -e '.[dev]'
