@@ -35,8 +35,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The case and grading tests also run against PostgreSQL: a throwaway loopback cluster (.ci/with-postgres).
 test: $(STAMP) lint typecheck sysdeps-test test-data axe $(CROSSCHECK)
-	$(BIN)/pytest -q
+	.ci/with-postgres $(BIN)/pytest -q
 
 # Peer tools for the benchmarks (hashdeep/md5deep; PhotoRec from testdisk; fio; Debian packages).
 sysdeps:

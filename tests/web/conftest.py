@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from safenet.case.clusters import build_clusters
+from safenet.case.copy import copy_case
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
 from safenet.demo import picture
@@ -33,6 +34,7 @@ from safenet.hashsets.store import HashSetStore
 from safenet.users import Role, UserStore
 from safenet.web import WebSettings, create_app
 from tests.builders import write
+from tests.pgcase import BACKENDS, Databases, use_backend
 
 PASSWORD = "correct horse battery"
 SCRIPT_NAME = "<script>alert(1).jpg"
@@ -93,11 +95,22 @@ def template_case(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return Built(root / "case", ev, ids)
 
 
+@pytest.fixture(params=BACKENDS)
+def case_db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Databases | None]:
+    """The grading API tests run against SQLite and PostgreSQL (``pytestmark = usefixtures("case_db")``)."""
+    yield from use_backend(request.param, monkeypatch)
+
+
 @pytest.fixture
-def built(template_case: Built, tmp_path: Path) -> Built:
-    """A fresh copy of the case for each test (grades and audit lines do not leak between tests)."""
+def built(template_case: Built, tmp_path: Path, request: pytest.FixtureRequest) -> Built:
+    """A fresh copy of the case for each test (grades and audit lines do not leak between tests); on
+    PostgreSQL, copied there with ``safenet case copy``'s code."""
     target = tmp_path / "case"
-    shutil.copytree(template_case.case, target)
+    databases = request.getfixturevalue("case_db") if "case_db" in request.fixturenames else None
+    if databases is None:
+        shutil.copytree(template_case.case, target)
+    else:
+        copy_case(template_case.case, target, databases.new())
     return Built(target, template_case.evidence, template_case.ids)
 
 

@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 
 from safenet.case.clusters import build_clusters
@@ -18,6 +19,8 @@ from safenet.hashsets.store import HashSetStore
 from safenet.users import Role, User, UserStore
 from safenet.web import WebSettings, create_app
 from tests.web.conftest import PASSWORD, Browser, Built, Clock
+
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
 
 ERIN = User("erin", Role.EXAMINER, Clock().now)
 

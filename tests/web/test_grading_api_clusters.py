@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 
 from safenet.case.clusters import build_clusters
 from tests.web.conftest import Browser, Built
+
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
 
 
 def test_taking_an_item_out_shows_in_the_cluster_view_and_survives_a_rebuild(

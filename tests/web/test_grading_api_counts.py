@@ -7,10 +7,13 @@ import html
 import re
 from collections.abc import Callable
 
+import pytest
 from fastapi import FastAPI
 
 from safenet.report.data import report_data
 from tests.web.conftest import Browser, Built
+
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
 
 
 def _page_counts(page: str) -> dict[str, int]:

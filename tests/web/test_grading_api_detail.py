@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from safenet.case.itemdetail import NO_REFERENCE
 from safenet.case.schema import ItemRow
 from safenet.case.store import Case
@@ -18,6 +20,8 @@ from safenet.web import WebSettings, create_app
 from tests.analysis.test_camera import camera_jpeg
 from tests.builders import write
 from tests.web.conftest import PASSWORD, Browser, Built, Clock, encode
+
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
 
 
 def test_detail_reads_the_camera_from_the_evidence_and_says_no_reference_picture_is_held(

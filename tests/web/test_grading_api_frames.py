@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.web.conftest import Browser, Built
+
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
 
 
 def test_frames_are_refused_for_a_still_picture_and_bounded(login: Callable[[str], Browser], built: Built) -> None:
