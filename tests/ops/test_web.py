@@ -16,6 +16,7 @@ from safenet.ops.store import OpsStore
 from safenet.ops.visits import link_exhibit, visit
 from safenet.ops.web.render import PAGES
 from safenet.users import UserStore
+from safenet.web.app import SECURITY_HEADERS
 from tests.ops import web_support
 from tests.ops.web_support import (
     ACTORS,
@@ -157,10 +158,12 @@ def test_a_form_post_without_the_csrf_token_is_refused(
     assert visit(ops_store, SUPERVISOR, seeded.visit).status == "planned"
 
 
-def test_login_goes_to_the_dashboard_and_is_in_the_operation_audit_log(
+def test_login_goes_to_the_dashboard_with_the_security_headers_and_is_in_the_operation_audit_log(
     ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore
 ) -> None:
-    ops_login("ann")
+    response = ops_login("ann").get("/ops")
+    assert response.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
     lines = [json.loads(line) for line in ops_store.audit.path.read_text(encoding="utf-8").splitlines()]
     assert any(line["event"] == "web-login" and line["data"]["user"] == "ann" for line in lines)
 
