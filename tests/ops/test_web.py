@@ -396,3 +396,20 @@ def test_devices_found_are_recorded_and_the_seized_ones_wait_for_the_lab(
     response = client.form(f"/ops/visits/{seeded.visit}/devices", data)
     assert response.status_code == 400 and "needs the reason" in response.text
     assert f"{seeded.person} {PERSON}: not arrested" in ops_login("sue").page(f"/ops/visits/{seeded.visit}")
+
+
+def test_the_weekly_report_for_the_supervisor(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore, seeded: web_support.Seeded
+) -> None:
+    from safenet.ops.people import record_outcome
+    from safenet.ops.visits import approve_visit, mark_executed
+
+    approve_visit(ops_store, SUPERVISOR, seeded.visit)
+    mark_executed(ops_store, web_support.ANALYST, seeded.visit, web_support.TODAY)
+    record_outcome(ops_store, web_support.ANALYST, seeded.person, arrested_on=web_support.TODAY)
+    text = ops_login("sue").page("/ops/report")  # this week by the server's clock
+    assert f"Weekly operation report: {WEEK}" in text
+    assert f"<dt>Visits executed</dt><dd>{seeded.visit}</dd>" in text
+    assert "<dt>Arrests</dt><dd>1</dd>" in text and "<dt>Charged</dt><dd>0</dd>" in text
+    charging = text.split("<h2>Charging deadlines</h2>", 1)[1].split("</ul>", 1)[0]
+    assert seeded.person in charging, charging
