@@ -43,6 +43,13 @@ def mbox(messages: list[EmailMessage]) -> bytes:
     return b"".join(out)
 
 
+def emlx(msg: bytes, count: int | None = None) -> bytes:
+    """An Apple Mail .emlx file: the message's byte count on the first line, the message, a flags plist."""
+    plist = b'<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>flags</key>'
+    plist += b"<integer>8590195713</integer></dict></plist>\n"
+    return f"{len(msg) if count is None else count}        \n".encode() + msg + plist
+
+
 def raw_message(parts: list[bytes], *, boundary: str = "b0", headers: bytes = b"") -> bytes:
     """A multipart/mixed message written by hand (for the hostile cases the ``email`` package will not write)."""
     head = (

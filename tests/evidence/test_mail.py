@@ -17,7 +17,7 @@ from safenet.evidence.mail import expand_mail, mail_kind, mailbox_of, open_mail_
 from safenet.evidence.mail.common import MailLimits, decode_base64
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource
 from tests.builders import jpeg, png, zip_bytes
-from tests.evidence.mail_builders import mbox, message
+from tests.evidence.mail_builders import emlx, mbox, message
 
 SENT = "Profiles/abcd.default-release/Mail/Local Folders/Sent"
 
@@ -112,6 +112,8 @@ def test_the_mailbox_of_an_attachment_and_the_sent_flag() -> None:
         ("x.pst/Boîte/Éléments envoyés", True),
         ("x.pst/Boîte/E\u0301le\u0301ments envoye\u0301s", True),  # decomposed, as macOS names files
         ("Library/Mail/V10/x/Sent Messages.mbox/mbox", True),
+        ("Library/Mail/V10/x/Sent Messages.mbox/0F2A/Data/1/Messages", True),  # .emlx files' folder
+        ("Library/Mail/V10/x/INBOX.mbox/0F2A/Data/1/Messages", False),
         ("Mail/Local Folders/Sent-1", True),
         ("Mail/Local Folders/Inbox", False),
         ("Mail/Local Folders/Drafts", False),
@@ -208,3 +210,31 @@ def test_an_attachment_s_time_is_its_message_s_date() -> None:
     assert times[0].value == datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
     assert times[1] is not None and not times[1].zone_known and times[1].value == datetime(2024, 1, 15, 11, 30)
     assert times[2] is None
+
+
+APPLE_SENT = "Users/x/Library/Mail/V10/0A1B/Sent Messages.mbox/2C3D/Data/1/Messages"
+
+
+def test_an_apple_mail_emlx_is_one_message_and_its_folder_says_sent() -> None:
+    msg = message("apple", [("IMG_2.jpg", jpeg(2), "image/jpeg")]).as_bytes()
+    data = emlx(msg)
+    assert sniff(data[:4096]).name == "emlx"
+    found, warnings = _expand(data, "emlx", f"{APPLE_SENT}/123.emlx")
+    assert warnings == [] and [(item.name, got) for item, got in found] == [("IMG_2.jpg", jpeg(2))]
+    item = found[0][0]
+    assert item.locator.leaf.detail == "emlx:2" and item.locator.leaf.offset == data.index(b"\n") + 1
+    assert _reopen(data, item) == jpeg(2)
+    assert mailbox_of(item.locator.layers) == APPLE_SENT
+    media = classify_item(APPLE_SENT + "/123.emlx", mailbox_of(item.locator.layers))
+    assert media is not None and media.kind is MediaKind.SENT
+    # a byte count past the end: read as far as the file goes, and said
+    cut, warned = _expand(emlx(msg, len(msg) + 10_000)[: len(msg) + 20], "emlx", "x.emlx")
+    assert [item.name for item, _ in cut] == ["IMG_2.jpg"] and [w.code for w in warned] == ["mail-corrupt"]
+
+
+def test_attachments_apple_mail_saved_beside_sent_mail_are_sent_items() -> None:
+    saved = "Users/x/Library/Mail/V10/0A1B/Sent Messages.mbox/2C3D/Data/1/Attachments/123/2/IMG_3.jpg"
+    media = classify_item(saved, None)
+    assert media is not None and (media.kind, media.app) == (MediaKind.SENT, "e-mail")
+    assert classify_item(saved.replace("Sent Messages", "INBOX"), None) is None
+    assert classify_item(saved.replace("Sent Messages", "Gesendete Objekte"), None) is not None

@@ -25,7 +25,7 @@ from tests.builders import jpeg, png, zip_bytes
 from tests.datafiles import DATA
 from tests.evidence.archive_builders import tar_bytes, tar_file
 from tests.evidence.browser_cache_builders import BlockfileCache, firefox_entry, simple_entry, thumbdata
-from tests.evidence.mail_builders import mbox, message
+from tests.evidence.mail_builders import emlx, mbox, message
 from tests.evidence.test_embedded import exif_app1, pdf_bytes, with_app1
 from tests.evidence.test_image_unallocated import fat_image
 from tests.evidence.test_thumbcache_thumbsdb import catalog, cfb, thumb
@@ -170,6 +170,15 @@ SAMPLES: tuple[Sample, ...] = (
         ),
         _named("x.eml"),
         2,
+    ),
+    Sample(
+        "mail",
+        "emlx",
+        _files(
+            {"Sent Messages.mbox/Messages/1.emlx": emlx(message("e", [("g.jpg", jpeg(31), "image/jpeg")]).as_bytes())}
+        ),
+        _named("1.emlx"),
+        1,
     ),
     Sample(
         "carving",

@@ -310,13 +310,22 @@ _SENT_MAIL = frozenset(unicodedata.normalize("NFC", name).casefold() for name in
 _MAIL_SUFFIX = re.compile(r"(?:\.(?:mbox|sbd|mbx)|-\d+)$", re.IGNORECASE)  # Apple's "Sent.mbox", Thunderbird's "Sent-1"
 
 
+# Apple Mail keeps a message's attachments as files beside it (a ".partial.emlx" message, the files under
+# "Attachments/<message>/<part>/"): in a sent-mail folder they are sent items too.
+_APPLE_SENT_ATTACHMENT = re.compile(
+    rf"(?:^|/)(?:{'|'.join(re.escape(unicodedata.normalize('NFC', n)) for n in SENT_MAIL_FOLDERS)})\.mbox/"
+    r"(?:[^/]+/)*Attachments/",
+    re.IGNORECASE,
+)
+
+
 def classify_mail(mailbox: str) -> AppMedia | None:
     """Sent for an attachment of mail whose mailbox (``evidence.mail.mailbox_of``: the mbox file, the .eml's
     folder, the PST folder path) is a sent-mail folder of ``SENT_MAIL_FOLDERS``; None for any other mailbox."""
     parts = [p for p in mailbox.replace("\\", "/").split("/") if p]
-    if parts and parts[-1].casefold() == "mbox" and len(parts) > 1:  # Apple Mail: "Sent Messages.mbox/mbox"
-        parts.pop()
-    last = _MAIL_SUFFIX.sub("", parts[-1]) if parts else ""
+    # Apple Mail: the mailbox is a folder "Sent Messages.mbox" holding an mbox file "mbox", or .emlx files deeper
+    apple = [p for p in parts if p.casefold().endswith(".mbox")]
+    last = _MAIL_SUFFIX.sub("", apple[-1] if apple else parts[-1]) if parts else ""
     if unicodedata.normalize("NFC", last).casefold() not in _SENT_MAIL:  # macOS names are decomposed (NFD)
         return None
     return AppMedia(MediaKind.SENT, MAIL_APP, last, "an attachment of a message in a sent-mail folder")
@@ -324,8 +333,15 @@ def classify_mail(mailbox: str) -> AppMedia | None:
 
 def classify_item(path: str, mailbox: str | None) -> AppMedia | None:
     """An item's app media: a mail attachment's by its mailbox (``classify_mail``), any other item's by its
-    path (``classify``). The one function reports call, so sent mail and sent app media are counted together."""
-    return classify_mail(mailbox) if mailbox is not None else classify(path)
+    path (``classify``, then Apple Mail's saved attachments of sent mail). The one function reports call, so
+    sent mail and sent app media are counted together."""
+    if mailbox is not None:
+        return classify_mail(mailbox)
+    found = classify(path)
+    if found is None and _APPLE_SENT_ATTACHMENT.search(unicodedata.normalize("NFC", path.replace("\\", "/"))):
+        note = "an attachment Apple Mail saved beside a message in a sent-mail folder"
+        return AppMedia(MediaKind.SENT, MAIL_APP, "<sent folder>.mbox/.../Attachments", note)
+    return found
 
 
 def not_decoded() -> list[VaultApp]:

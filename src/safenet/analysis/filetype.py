@@ -83,6 +83,7 @@ TYPES: dict[str, FileType] = {
         # mailboxes: the mail producer takes the attachments out (Thunderbird's mbox files have no extension)
         _ft("mbox", DOC, "application/mbox", "mbox", "mbx", ""),
         _ft("eml", DOC, "message/rfc822", "eml"),
+        _ft("emlx", DOC, "message/x-emlx", "emlx"),  # Apple Mail: a byte count line, the message, a plist
         _ft("pst", DOC, "application/vnd.ms-outlook-pst", "pst", "ost"),
     )
 }
@@ -225,10 +226,15 @@ def _mail_header(head: bytes, start: int) -> bool:
     return ends and len(known) >= 2
 
 
+_EMLX_COUNT = re.compile(rb"\d{1,12}[ \t]*\r?\n")
+
+
 def _mail(head: bytes) -> str | None:
     if head.startswith(b"From "):  # an mbox: each message after a "From " separator line
         line_end = head.find(b"\n", 0, 1024)
         return "mbox" if line_end != -1 and _mail_header(head, line_end + 1) else None
+    if (count := _EMLX_COUNT.match(head)) is not None:
+        return "emlx" if _mail_header(head, count.end()) else None
     return "eml" if head[:1].isalpha() and _mail_header(head, 0) else None
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from email.message import Message
 from typing import BinaryIO
 
@@ -28,8 +28,10 @@ from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.mail import mime
 from safenet.evidence.mail.common import (
     EML,
+    EMLX,
     FORMATS,
     MBOX,
+    ONE_MESSAGE,
     PST,
     WARNING_CODES,
     MailLimits,
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 Found = Generator[tuple[Item, BinaryIO], None, None]
+Range = tuple[int, int]  # a message's offset and length in its mailbox file
 
 
 def mail_kind(item: Item, filetype: str, limits: MailLimits | None = None) -> str | None:
@@ -85,11 +88,29 @@ def expand_mail(
                 stream.close()
 
 
-def _messages(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, limits: MailLimits) -> Found:
-    def too_many(problem: str) -> None:
-        warn_at(warn, "mail-limit", problem, parent)
+def _ranges(kind: str, stream: BinaryIO, limits: MailLimits, parent: Item, warn: WarningSink) -> Iterable[Range]:
+    """Where the messages of a mailbox file are: every one of an mbox, the whole of an .eml, and the byte count
+    the first line of an Apple Mail .emlx gives (the flags plist after it is not mail)."""
+    if kind == MBOX:
+        return message_ranges(stream, limits.max_messages, lambda problem: warn_at(warn, "mail-limit", problem, parent))
+    size = stream_size(stream)
+    if kind != EMLX:
+        return [(0, size)]
+    first = read_upto(stream, 0, 64)
+    count, _, _ = first.partition(b"\n")
+    start = len(count) + 1
+    declared = int(count.strip()) if count.strip().isdigit() else 0
+    if declared > size - start:
+        message = (
+            f"the .emlx byte count says {declared:,} bytes, {max(size - start, 0):,} follow: read as far as it goes"
+        )
+        warn_at(warn, "mail-corrupt", message, parent)
+        declared = max(size - start, 0)
+    return [(start, declared)]
 
-    ranges = message_ranges(stream, limits.max_messages, too_many) if kind == MBOX else [(0, stream_size(stream))]
+
+def _messages(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, limits: MailLimits) -> Found:
+    ranges = _ranges(kind, stream, limits, parent, warn)
     for number, (offset, length) in enumerate(ranges, 1):
         here = stream.tell()
         where = Layer(LayerKind.MAIL_ATTACHMENT, f"message {number}", offset=offset, length=length, detail=kind)
@@ -146,7 +167,7 @@ def _note(filename: str, head: mime.Header, parent: Item, kind: str) -> str:
     what = f"attachment {display_safe(filename)}" if filename else "attachment"
     message = f"the message {display_safe(head.message_id)}" if head.message_id else "a message"
     dated = f" dated {display_safe(head.date)}" if head.date else ""
-    box = {MBOX: "mbox mailbox", EML: ".eml file", PST: "PST/OST folder"}[kind]
+    box = {MBOX: "mbox mailbox", EML: ".eml file", EMLX: "Apple Mail .emlx file", PST: "PST/OST folder"}[kind]
     return f"{what} of {message}{dated} in the {box} {display_safe(parent.name)}"
 
 
@@ -229,5 +250,5 @@ def mailbox_of(layers: Sequence[Layer]) -> str | None:
             return None
         if isinstance(place, PstPlace):
             return f"{file}/{place.folder_path}"
-        return posixpath.dirname(file) if fmt == EML else file
+        return posixpath.dirname(file) if fmt in ONE_MESSAGE else file
     return None

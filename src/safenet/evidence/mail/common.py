@@ -3,9 +3,9 @@
 A mail-attachment layer names the message and the attachment for a person (``value``) and says where the
 attachment is for the code that reopens it (``detail``, ``offset``/``length``, ``inode``):
 
-- mbox and .eml: ``detail`` is ``"mbox:PART"`` or ``"eml:PART"``, PART the attachment's MIME part as
-  1-based child numbers from the message's root ("2", "2.1.3"); ``offset``/``length`` the message's bytes in
-  the mailbox file (an .eml file is one message);
+- mbox, .eml and Apple Mail's .emlx: ``detail`` is ``"mbox:PART"``, ``"eml:PART"`` or ``"emlx:PART"``, PART
+  the attachment's MIME part as 1-based child numbers from the message's root ("2", "2.1.3");
+  ``offset``/``length`` the message's bytes in the mailbox file (an .eml or .emlx file is one message);
 - PST/OST: ``detail`` is ``"pst:FOLDERS:MESSAGE:ATTACHMENT:FOLDER PATH"``, FOLDERS the sub-folder numbers
   from the root folder ("0.3", empty for the root), MESSAGE and ATTACHMENT 0-based numbers, FOLDER PATH the
   folders' names joined by "/" (last, so a name may hold any character); ``inode`` the message's identifier,
@@ -25,8 +25,9 @@ from safenet.evidence.locator import Layer, LayerKind, display_safe
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, Timestamp, WarningSink
 
 MIB = 1 << 20
-MBOX, EML, PST = "mbox", "eml", "pst"
-FORMATS: Final = (MBOX, EML, PST)
+MBOX, EML, EMLX, PST = "mbox", "eml", "emlx", "pst"
+FORMATS: Final = (MBOX, EML, EMLX, PST)
+ONE_MESSAGE: Final = (EML, EMLX)  # files that hold one message (their folder is the mailbox)
 
 WARNING_CODES: dict[str, str] = {
     "mail-corrupt": "a mailbox or message is damaged (MIME structure that cannot be parsed, base64 with "
@@ -79,7 +80,7 @@ def parse_detail(layer: Layer) -> tuple[str, str | PstPlace]:
     if layer.kind is not LayerKind.MAIL_ATTACHMENT:
         raise EvidenceError(f"not a mail-attachment layer: {layer.kind.value}")
     fmt, _, rest = (layer.detail or "").partition(":")
-    if fmt in (MBOX, EML) and re.fullmatch(r"[1-9]\d*(?:\.[1-9]\d*)*", rest):
+    if fmt in (MBOX, *ONE_MESSAGE) and re.fullmatch(r"[1-9]\d*(?:\.[1-9]\d*)*", rest):
         return fmt, rest
     if fmt == PST:
         match = re.fullmatch(r"((?:\d+(?:\.\d+)*)?):(\d+):(\d+):(.*)", rest, re.DOTALL)
