@@ -1,8 +1,8 @@
 """E-mail attachments as an item producer: pictures, videos and containers attached to mail become items.
 
 Mailboxes: mbox files (Thunderbird's ``Inbox`` and ``Sent`` have no extension: recognised by their content,
-a "From " line and RFC 5322 header fields), single ``.eml`` messages, and Outlook PST/OST files through
-libpff. Each attachment of a known type (by signature) is yielded with a MAIL_ATTACHMENT layer naming the
+a "From " line and RFC 5322 header fields), single ``.eml`` messages, Apple Mail's ``.emlx`` messages, and
+Outlook PST/OST files through libpff. Each attachment of a known type (by signature) is yielded with a MAIL_ATTACHMENT layer naming the
 message and the file (``common`` says how the layer is written), and is examined like any other item:
 hashed, matched, graded, expanded itself (a zip attached to a mail is an archive).
 
