@@ -2,9 +2,9 @@
 
 Mailboxes: mbox files (Thunderbird's ``Inbox`` and ``Sent`` have no extension: recognised by their content,
 a "From " line and RFC 5322 header fields), single ``.eml`` messages, Apple Mail's ``.emlx`` messages, and
-Outlook PST/OST files through libpff. Each attachment of a known type (by signature) is yielded with a MAIL_ATTACHMENT layer naming the
-message and the file (``common`` says how the layer is written), and is examined like any other item:
-hashed, matched, graded, expanded itself (a zip attached to a mail is an archive).
+Outlook PST/OST files through libpff. Each attachment of a known type (by signature) is yielded with a
+MAIL_ATTACHMENT layer naming the message and the file (``common`` says how the layer is written), and is
+examined like any other item: hashed, matched, graded, expanded itself (a zip attached to a mail is an archive).
 
 Which mailbox an attachment came from (:func:`mailbox_of`: the mbox file, the .eml's folder, or the PST's
 folder path) is what ``analysis.appmedia`` reads to flag attachments of sent mail.
@@ -191,9 +191,9 @@ def _pst(parent: Item, stream: BinaryIO, warn: WarningSink, limits: MailLimits) 
             folder = found.place.folder_path
             name = f"{folder} › message {found.identifier} › {found.filename or f'attachment {found.place.attachment}'}"
             layer = Layer(LayerKind.MAIL_ATTACHMENT, name, inode=found.identifier, detail=pst_detail(found.place))
-            subject = f" ({display_safe(found.subject)})" if found.subject else ""
             what = f"attachment {display_safe(found.filename)}" if found.filename else "attachment"
-            note = f"{what} of the message {found.identifier}{subject} in the PST/OST folder {display_safe(folder)}"
+            # no subject: like a P2P record's name, a subject may describe the material (restricted output only)
+            note = f"{what} of the message {found.identifier} in the PST/OST folder {display_safe(folder)}"
             sent = Timestamp(found.sent, TimeSource.MAIL, 1e-7) if found.sent is not None else None
             yield attachment_item(parent, layer, found.filename, found.data, note, sent), io.BytesIO(found.data)
     finally:

@@ -32,11 +32,11 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """What names a message for a person: its Message-ID, date and subject (as written, may be hostile)."""
+    """What names a message for a person: its Message-ID and date (as written, may be hostile). Not its subject,
+    which may describe the material: notes are printed in every report."""
 
     message_id: str
     date: str
-    subject: str
 
     @property
     def sent(self) -> Timestamp | None:
@@ -78,7 +78,7 @@ def header(message: Message) -> Header:
         except Exception:  # a malformed header the default policy cannot parse into a structured value
             return ""
 
-    return Header(field("Message-ID"), field("Date"), field("Subject"))
+    return Header(field("Message-ID"), field("Date"))
 
 
 def attachments(

@@ -36,7 +36,6 @@ def _pypff() -> Any:
 class PstAttachment:
     place: PstPlace
     identifier: int  # the message's identifier (its descriptor in the PST)
-    subject: str
     filename: str
     data: bytes
     sent: datetime | None  # the message's submit time (sent mail) or else its delivery time, UTC
@@ -102,7 +101,6 @@ def _message(
     except OSError as exc:
         report("mail-corrupt", f"folder {path or '(root)'}: message {index} cannot be read: {reason_of(exc)}")
         return
-    subject = _text(message, "get_subject")
     sent = _time(message, "get_client_submit_time") or _time(message, "get_delivery_time")
     if count > limits.max_attachments:
         report("mail-limit", f"message {identifier}: {count:,} attachments, only {limits.max_attachments:,} examined")
@@ -115,7 +113,7 @@ def _message(
             report("mail-corrupt", f"message {identifier}: attachment {number}: {exc}")
             continue
         if data is not None and is_examined_type(data):
-            yield PstAttachment(place, identifier, subject, filename, data, sent)
+            yield PstAttachment(place, identifier, filename, data, sent)
 
 
 def read_attachment(message: Any, number: int, limits: MailLimits) -> tuple[bytes | None, str]:
