@@ -366,3 +366,46 @@ def test_an_archive_member_inside_a_backup_reopens_through_the_registry(tmp_path
     assert str(member).endswith("AppDomain-com.example.files/Documents/pics.zip (inode 1001) › a/inner.jpg")
     with open_locator(open_source(backup.root, context_for(backup) or OpenContext()), member) as stream:
         assert stream.read() == inner
+
+
+def _wal_photos(tmp_path: Path) -> tuple[bytes, bytes]:
+    """A phone's Photos.sqlite in write-ahead-log mode: IMG_0002 was moved to Recently Deleted before the last
+    checkpoint (in the main file), IMG_0003 hidden after it (only in the log)."""
+    import shutil
+    import sqlite3
+
+    folder = tmp_path / "wal"
+    folder.mkdir()
+    db = folder / "Photos.sqlite"
+    db.write_bytes(photos_sqlite([("DCIM/100APPLE", f"IMG_000{n}.JPG", 0, 0, CORE_DATA_2024) for n in (1, 2, 3)]))
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("UPDATE ZASSET SET ZTRASHEDSTATE = 1 WHERE ZFILENAME = 'IMG_0002.JPG'")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("UPDATE ZASSET SET ZHIDDEN = 1 WHERE ZFILENAME = 'IMG_0003.JPG'")
+    conn.commit()
+    shutil.copy(db, folder / "main")
+    shutil.copy(folder / "Photos.sqlite-wal", folder / "log")
+    conn.close()
+    return (folder / "main").read_bytes(), (folder / "log").read_bytes()
+
+
+@pytest.mark.parametrize("with_log", [True, False])
+def test_a_photos_database_in_wal_mode_is_read_with_its_log(tmp_path: Path, with_log: bool) -> None:
+    main, log = _wal_photos(tmp_path)
+    assert main[18:20] == b"\x02\x02" and log  # WAL mode, as a phone keeps it
+    files = [BackupFile("CameraRollDomain", f"Media/DCIM/100APPLE/IMG_000{n}.JPG", jpeg(10 + n)) for n in (1, 2, 3)] + [
+        BackupFile("CameraRollDomain", "Media/PhotoData/Photos.sqlite", main)
+    ]
+    if with_log:
+        files.append(BackupFile("CameraRollDomain", "Media/PhotoData/Photos.sqlite-wal", log))
+    build_backup(tmp_path / "backup", files)
+    _, items, warnings = listing(tmp_path / "backup")
+    assert [w for w in warnings if w.code == "ios-photos-db-unreadable"] == []
+    notes = {i.locator.layers[2].value.rsplit("/", 1)[-1]: i.note for i in items if i.note}
+    expected = {"IMG_0002.JPG": f"recently deleted in Photos (ZTRASHEDSTATE); {CREATED}"}
+    if with_log:  # the hiding is only in the log
+        expected["IMG_0003.JPG"] = f"hidden in Photos (ZHIDDEN); {CREATED}"
+    assert notes == expected

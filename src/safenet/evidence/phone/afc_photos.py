@@ -14,14 +14,12 @@ warning and the pictures are examined without flags.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Final
-from urllib.parse import quote
 
 from safenet.evidence.phone.afc import AfcSession
-from safenet.evidence.phone.photos_db import photos_notes
+from safenet.evidence.phone.photos_db import apply_log, photos_notes, rollback_header
 
 PHOTOS_DB: Final = "/PhotoData/Photos.sqlite"
 IN_MEMORY: Final = 256 << 20  # a database without a log, up to this size, is read into memory
@@ -39,41 +37,13 @@ def read_notes(session: AfcSession, db_size: int, wal_size: int, warn: list[str]
         _copy(session, PHOTOS_DB, copy)
         if wal_size:
             _copy(session, f"{PHOTOS_DB}-wal", copy.with_name("Photos.sqlite-wal"))
-            problem = _apply_log(copy)
+            problem = apply_log(copy)
             if problem is not None:
                 warn.append(f"the write-ahead log was not applied ({problem}): the latest changes may be missing")
         return photos_notes(copy)
-
-
-def rollback_header(data: bytes) -> bytes:
-    """The database with its header saying "rollback journal" where it says "write-ahead log".
-
-    A phone's Photos.sqlite is in WAL mode (header bytes 18 and 19 are 2), and SQLite will not open a WAL-mode
-    database from memory ("unable to open database file"). With no log to apply, the main file is the whole
-    database, so this copy in memory is read as a plain one; the evidence is not touched.
-    """
-    if len(data) >= 20 and data.startswith(b"SQLite format 3\x00") and data[18:20] == b"\x02\x02":
-        return data[:18] + b"\x01\x01" + data[20:]
-    return data
 
 
 def _copy(session: AfcSession, device_path: str, target: Path) -> None:
     with session.open_file(device_path) as stream, target.open("wb") as out:
         while chunk := stream.read(1 << 20):
             out.write(chunk)
-
-
-def _apply_log(copy: Path) -> str | None:
-    """Checkpoint the copied log into the copied database; why not, when SQLite refuses."""
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(copy))}?mode=rw", uri=True)
-    except sqlite3.Error as exc:
-        return str(exc)
-    try:
-        conn.execute("PRAGMA trusted_schema = OFF")  # the schema is evidence: nothing in it runs
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return "the log is in use" if busy else None
-    except sqlite3.Error as exc:
-        return str(exc)
-    finally:
-        conn.close()

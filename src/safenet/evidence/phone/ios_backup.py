@@ -48,7 +48,7 @@ from safenet.evidence.model import (
 from safenet.evidence.phone.cbc import CbcReader, DecryptError, open_decrypted
 from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
 from safenet.evidence.phone.mbfile import FileRecord, parse_record
-from safenet.evidence.phone.photos_db import PhotosDbError, photos_notes
+from safenet.evidence.phone.photos_db import PhotosDbError, notes_with_log, photos_notes
 
 MARKERS = ("Manifest.db", "Info.plist", "Manifest.plist")
 MAX_PLIST = 64 << 20  # Info.plist and Manifest.plist list the apps (icons, settings): tens of MiB at most
@@ -344,15 +344,40 @@ class IosBackupEvidence:
             return {}
         loc = self._path_loc(*PHOTOS_DB, row[0] if isinstance(row[0], str) else None)
         try:
-            with self._open_file(_text(row[0]), _record_or_none(row[1])) as stream:
-                data = stream.read(MAX_PHOTOS_DB + 1)
-            if len(data) > MAX_PHOTOS_DB:
-                raise PhotosDbError(f"larger than {MAX_PHOTOS_DB >> 20} MiB: not read for hidden/deleted flags")
-            return photos_notes(data)
+            data = self._read_whole(row)
+            log = self._photos_log()
+            if not log:
+                return photos_notes(data)
+            notes, problem = notes_with_log(data, log)  # a phone in use keeps the latest changes in the log
+            if problem is not None:
+                message = (
+                    f"Photos.sqlite's write-ahead log was not applied ({problem}): the latest changes may be missing"
+                )
+                warn(EvidenceWarning(PHOTOS_CODE, message, loc))
+            return notes
         except (OSError, EvidenceError, PhotosDbError) as exc:
             message = f"Photos.sqlite unreadable ({exc}): hidden and recently deleted pictures are not flagged"
             warn(EvidenceWarning(PHOTOS_CODE, message, loc))
             return {}
+
+    def _read_whole(self, row: Any) -> bytes:
+        with self._open_file(_text(row[0]), _record_or_none(row[1])) as stream:
+            data = stream.read(MAX_PHOTOS_DB + 1)
+        if len(data) > MAX_PHOTOS_DB:
+            raise PhotosDbError(f"larger than {MAX_PHOTOS_DB >> 20} MiB: not read for hidden/deleted flags")
+        return bytes(data)
+
+    def _photos_log(self) -> bytes:
+        """The backed-up ``Photos.sqlite-wal``, or b"" when the backup holds none."""
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT fileID, file FROM Files WHERE domain = ? AND relativePath = ? AND flags = 1 LIMIT 1",
+                    (PHOTOS_DB[0], f"{PHOTOS_DB[1]}-wal"),
+                ).fetchone()
+            except sqlite3.Error:
+                return b""
+        return self._read_whole(row) if row is not None else b""
 
     def open(self, locator: Locator) -> BinaryIO:
         layers = locator.layers

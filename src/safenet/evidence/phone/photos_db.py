@@ -64,7 +64,7 @@ def _connect(database: bytes | Path) -> sqlite3.Connection:
     if isinstance(database, Path):
         return sqlite3.connect(f"file:{quote(str(database))}?mode=ro&immutable=1", uri=True)
     conn = sqlite3.connect(":memory:")
-    conn.deserialize(database)  # a private copy: nothing the query does reaches the evidence
+    conn.deserialize(rollback_header(database))  # a private copy: nothing the query does reaches the evidence
     return conn
 
 
@@ -103,3 +103,45 @@ def _read(conn: sqlite3.Connection) -> dict[str, str]:
             raise PhotosDbError("reading ZASSET took more work than any real Photos library needs") from exc
         raise
     return notes
+
+
+def rollback_header(data: bytes) -> bytes:
+    """The database with its header saying "rollback journal" where it says "write-ahead log".
+
+    A phone's Photos.sqlite is in WAL mode (header bytes 18 and 19 are 2), and SQLite will not open a WAL-mode
+    database from memory ("unable to open database file"). With no log to apply, the main file is the whole
+    database, so this copy in memory is read as a plain one; the evidence is not touched.
+    """
+    if len(data) >= 20 and data.startswith(b"SQLite format 3\x00") and data[18:20] == b"\x02\x02":
+        return data[:18] + b"\x01\x01" + data[20:]
+    return data
+
+
+def apply_log(copy: Path) -> str | None:
+    """Checkpoint the copied log into the copied database; why not, when SQLite refuses."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(copy))}?mode=rw", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        conn.execute("PRAGMA trusted_schema = OFF")  # the schema is evidence: nothing in it runs
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return "the log is in use" if busy else None
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+
+
+def notes_with_log(database: bytes, log: bytes) -> tuple[dict[str, str], str | None]:
+    """The notes of a database whose write-ahead log was kept beside it (a phone's ``Photos.sqlite-wal``): both
+    are written to a scratch folder, the log applied to the copy, the copy read and the folder deleted. Returns
+    the notes and why the log could not be applied (None when it was)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="safenet-photos-") as scratch:
+        copy = Path(scratch) / "Photos.sqlite"
+        copy.write_bytes(database)
+        copy.with_name("Photos.sqlite-wal").write_bytes(log)
+        problem = apply_log(copy)
+        return photos_notes(copy), problem
