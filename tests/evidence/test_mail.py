@@ -16,6 +16,7 @@ from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.mail import expand_mail, mail_kind, mailbox_of, open_mail_attachment
 from safenet.evidence.mail.common import MailLimits, decode_base64
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, TimeSource
+from safenet.evidence.producers import Limits
 from tests.builders import jpeg, png, zip_bytes
 from tests.evidence.mail_builders import emlx, mbox, message
 
@@ -238,3 +239,37 @@ def test_attachments_apple_mail_saved_beside_sent_mail_are_sent_items() -> None:
     assert media is not None and (media.kind, media.app) == (MediaKind.SENT, "e-mail")
     assert classify_item(saved.replace("Sent Messages", "INBOX"), None) is None
     assert classify_item(saved.replace("Sent Messages", "Gesendete Objekte"), None) is not None
+
+
+def test_a_mailbox_inside_a_zip_reopens_through_both_layers(tmp_path: Path) -> None:
+    """An exported Sent mbox inside a zip: the archive's member, then the mail attachment, reopened in one go
+    from the locator (the member stream cannot seek, so the registry spools it for the mail producer)."""
+    from functools import partial
+
+    from safenet.analysis.filetype import HEAD_BYTES
+    from safenet.evidence.producers import Context, claim, producer_names
+    from safenet.evidence.registry import open_locator, open_source
+
+    box = mbox([message("s", [("a.jpg", jpeg(1), "image/jpeg")])])
+    (tmp_path / "export.zip").write_bytes(zip_bytes({"Mail/Sent": box}))
+    evidence = open_source(tmp_path)
+    (archive,) = evidence.items(lambda w: None)
+    enabled = frozenset(producer_names())
+    outer = claim(archive, sniff((tmp_path / "export.zip").read_bytes()[:HEAD_BYTES]), enabled, Limits())
+    assert outer is not None
+    context = Context(lambda w: pytest.fail(str(w)), Limits())
+    found = []
+    for member, stream in outer.producer.expand(
+        archive, outer, partial(open_locator, evidence, archive.locator), context
+    ):
+        data = stream.read()
+        inner = claim(member, sniff(data[:HEAD_BYTES]), enabled, Limits())
+        assert inner is not None and inner.producer.NAME == "mail"
+        opener = partial(open_locator, evidence, member.locator)
+        for item, inner_stream in inner.producer.expand(member, inner, opener, context):
+            assert mailbox_of(item.locator.layers) == "Mail/Sent"  # the member's name: a sent-mail folder
+            got = inner_stream.read()
+            with open_locator(evidence, item.locator) as again:
+                assert again.read() == got
+            found.append(got)
+    assert found == [jpeg(1)]
