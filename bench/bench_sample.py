@@ -321,7 +321,7 @@ def main() -> int:
     parser.add_argument("--sparse-tib", type=float, default=1.0, help="size of the sparse image, TiB (1)")
     parser.add_argument("--known-mib", type=int, default=20, help="MiB of known pictures planted (20)")
     parser.add_argument("--files", type=int, default=100_000, help="files in the first-hit image (100000)")
-    parser.add_argument("--repeat", type=int, default=3, help="IOPS runs per reader, round-robin (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="IOPS runs per reader, round-robin (default 5)")
     parser.add_argument("--seed", type=int, default=20261206)
     parser.add_argument("--markdown", action="store_true", help="print the README's tables")
     args = parser.parse_args()
