@@ -6,12 +6,14 @@ Parts (``--parts``, comma-separated; default all):
 iops       The same file (the 32 GB disk image below), page cache dropped before every run, the same number
            of random 4 KiB reads at the same queue depth Q (``--queue-depth``, default 16, Safenet's default):
              fio psync     ``fio --rw=randread --bs=4k --ioengine=psync --numjobs=Q`` (buffered, like Safenet:
-                           Q threads of pread; fio's ``invalidate=1`` drops the file's cache too)
+                           Q readers of pread, processes in fio, threads in Safenet; fio's
+                           ``invalidate=1`` drops the file's cache too)
              fio libaio    ``--ioengine=libaio --iodepth=Q --direct=1`` (O_DIRECT: the page cache not used)
              fio io_uring  ``--ioengine=io_uring --iodepth=Q --direct=1``
              safenet       ``sampling.sampler.sample`` in this process with the pictures' block set and
                            ``complete=True`` (every planned block read, hashed with XXH3-128 and looked up);
                            IOPS = blocks read / the call's whole time (planning, volume detection included)
+           ``--repeat`` rounds (default 5), the readers in turn; medians.
            Goal: safenet >= 90 % of fio's IOPS (judged against fio psync, the same way of reading; the O_DIRECT
            engines are printed beside).
 sparse     A 1 TiB sparse file (``truncate``; holes read as zeros without touching the disk) with 20 MiB of
@@ -23,13 +25,14 @@ cold       The same on a 32 GB image of real (non-sparse) data: seeded random by
            random aligned offsets, page cache dropped before each run, so every block read comes from the disk.
 first-hit  ``safenet triage IMAGE --profile quick --stop-at-first-hit --hashset firsthit`` on a 32 GB ext4 image
            (sparse file, ``mkfs.ext4 -d`` from a generated tree of 100 000 small benign files: system and
-           program files, caches, documents, a few hundred pictures, and one known picture in
+           program files, caches, documents, 2 % pictures, and one known picture in
            ``Users/alice/Pictures/``). The hash set holds the known picture's MD5 and 1 000 random MD5s.
            Goal: < 20 s for the whole command. The case is checked: exactly one hit, the known picture.
 
-Generated files go under ``--workdir`` (default /tmp/safenet-bench-sample) and are deleted at the end unless
-``--keep``. Needs root for ``drop_caches``; fio from Debian (``make sysdeps``). ``--markdown`` prints the tables
-the README shows. The last line of stdout is one JSON object with every figure.
+Generated files go under ``--workdir`` (default /tmp/safenet-bench-sample): each image is deleted when its
+part is done, the folder at the end unless ``--keep``. Needs root for ``drop_caches``; fio from Debian (``make
+sysdeps``). ``--markdown`` prints the tables the README shows. The last line of stdout is one JSON object with
+every figure.
 """
 
 from __future__ import annotations
