@@ -12,6 +12,8 @@ from safenet.users import UserStore
 from safenet.web import WebSettings, create_app
 from tests.web.conftest import PASSWORD, Browser, Built, Clock
 
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
+
 
 def _try(client: Browser, name: str, password: str, **headers: str) -> int:
     client.page("/login")

@@ -9,6 +9,7 @@ import stat
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from fastapi import FastAPI
 from PIL import Image
 
@@ -17,6 +18,8 @@ from safenet.users import UserStore
 from safenet.web import WebSettings, create_app
 from safenet.web.settings import DEFAULT_THUMB_SIZE
 from tests.web.conftest import PASSWORD, Browser, Built, Clock
+
+pytestmark = pytest.mark.usefixtures("case_db")  # SQLite and PostgreSQL (tests/pgcase.py)
 
 
 def _energy(image: Image.Image) -> float:
@@ -157,6 +160,8 @@ def test_break_reminder_after_an_hour_of_review(login: Callable[[str], Browser],
 def test_preferences_survive_a_restart_per_user(
     app: FastAPI, login: Callable[[str], Browser], built: Built, users: UserStore, clock: Clock
 ) -> None:
+    if (built.case / "database.url").exists():
+        pytest.skip("PostgreSQL: preferences are kept in the database (tests/web/test_shared_state.py)")
     client = login("alice")
     assert client.post("/settings", data={"size": "192", "blur": "3", "csrf_token": client.csrf}).status_code == 303
     saved = built.case / "review-preferences.json"

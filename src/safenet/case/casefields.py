@@ -177,7 +177,7 @@ def set_fields(case: Case, values: Mapping[str, str], user: str, *, exhibit: str
         case.engine, checkfirst=True
     )  # a version-6 case made before the table
     now = datetime.now(UTC)
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         rows = [CaseFieldRow(exhibit=exhibit, field=k, value=v, user=user, at=now) for k, v in checked.items()]
         s.add_all(rows)
         s.flush()

@@ -55,7 +55,7 @@ def _may_edit(user: User) -> None:
 
 def _write(case: Case, edits: list[tuple[str, int, int | None]], user: User) -> list[ClusterEdit]:
     at = datetime.now(UTC)
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         rows = [ClusterEditRow(action=a, item_id=i, other_item_id=o, user=user.name, at=at) for a, i, o in edits]
         s.add_all(rows)
         s.flush()

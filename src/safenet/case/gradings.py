@@ -153,7 +153,7 @@ def grade_items(
         raise GradingError("no items were given to grade")
     stored_frames = _frames_json(frames)
     now = datetime.now(UTC)
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         query = select(ItemRow.id, ItemRow.media_kind, ItemRow.filetype).where(ItemRow.id.in_(ids))
         kinds = {item_id: (kind, filetype) for item_id, kind, filetype in s.execute(query)}
         for item_id in ids:
@@ -203,7 +203,7 @@ def undo_gradings(case: Case, row_ids: Sequence[int], user: User) -> list[Undone
         raise GradingError("nothing to undo")
     now = datetime.now(UTC)
     written: list[tuple[GradingRow, GradingRow, bool]] = []  # (new row, the row it undoes, restored a grade)
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         rows = {r.id: r for r in s.scalars(select(GradingRow).where(GradingRow.id.in_(wanted)))}
         current = _current_rows(s, [r.item_id for r in rows.values()])
         for row_id in wanted:
@@ -270,7 +270,7 @@ def confirm_gradings(
     confirmed: list[GradingRecord] = []
     refused: list[tuple[int, str]] = []
     events: list[tuple[str, dict[str, Any]]] = []
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         current = _current_rows(s, ids)
         for item_id in ids:
             row = current.get(item_id)
@@ -337,7 +337,7 @@ def record_reveal(case: Case, item_id: int, user: User, *, step: str = "colour",
         raise GradingError(f"{user.name} is a {user.role.value}; viewers may not reveal clear images")
     if step not in REVEAL_STEPS:
         raise GradingError(f"unknown reveal step {step!r}; choose from {', '.join(REVEAL_STEPS)}")
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         if s.get(ItemRow, item_id) is None:
             raise GradingError(f"item {item_id} is not in this case")
         s.add(
@@ -353,7 +353,7 @@ def record_reveal_closed(case: Case, item_id: int, user: User, reason: str) -> N
     if reason not in REVEAL_CLOSE_REASONS:
         raise GradingError(f"unknown reason {reason!r}; choose from {', '.join(REVEAL_CLOSE_REASONS)}")
     now = datetime.now(UTC)
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         open_rows = s.scalars(
             select(RevealRow).where(
                 RevealRow.item_id == item_id, RevealRow.user == user.name, RevealRow.closed_at.is_(None)

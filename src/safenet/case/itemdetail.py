@@ -88,7 +88,7 @@ def add_note(case: Case, item_id: int, text: str, user: User) -> None:
         raise GradingError(f"{user.name} is a {user.role.value}; viewers may not add notes")
     if not text or len(text) > MAX_NOTE:
         raise GradingError(f"a note is 1 to {MAX_NOTE} characters")
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         _exists(s, item_id)
         row = NoteRow(item_id=item_id, user=user.name, at=datetime.now(UTC), text=text)
         s.add(row)
@@ -103,7 +103,7 @@ def add_tag(case: Case, item_id: int, tag: str, user: User) -> None:
         raise GradingError(f"{user.name} is a {user.role.value}; only examiners and admins may tag items")
     if not tag or len(tag) > MAX_TAG:
         raise GradingError(f"a tag is 1 to {MAX_TAG} characters")
-    with case.sessions.begin() as s:
+    with case.writing() as s:
         _exists(s, item_id)
         if s.scalars(select(TagRow.id).where(TagRow.item_id == item_id, TagRow.tag == tag)).first() is not None:
             return

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from safenet.case.audit import AuditLog
 from safenet.case.migrations import stamp_new, upgradable, upgrade_case
@@ -36,6 +36,7 @@ from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
 DB_NAME = "case.db"
 AUDIT_NAME = "audit.jsonl"
 LOCK_NAME = ".lock"
+WRITER_LOCK = 0x5AFE_0003  # PostgreSQL: the case's audited writers take turns (Case.writing)
 URL_NAME = "database.url"  # a case whose rows are in PostgreSQL: the database's URL, without a password
 HEAD_KEY = "audit_head"  # the audit log's head, also kept in the database ("seq:sha256")
 
@@ -210,6 +211,19 @@ class Case:
             yield
         finally:
             os.close(fd)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction whose audit lines are appended before it commits (grades, reveals, notes).
+
+        On PostgreSQL its writers take turns (a transaction lock), as SQLite's single write transaction makes
+        them: with several review processes the rows' ids follow the audit log's order, and a check-then-write
+        (a grade's conflict check) never interleaves with another's.
+        """
+        with self.sessions.begin() as s:
+            if self.dialect == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
+            yield s
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,13 +13,16 @@ from __future__ import annotations
 import ipaddress
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 from rich.text import Text
 
 from safenet.commands.common import Keys, Password, Recovery
+
+if TYPE_CHECKING:
+    from safenet.web.settings import WebSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -94,6 +97,18 @@ def review_cmd(
         Path | None,
         typer.Option("--users-file", envvar="SAFENET_USERS", help="Users database file (see `safenet users`)."),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="The case's PostgreSQL URL, when it needs a password (postgresql://user:pw@host/db)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=64, help="Worker processes serving the UI (more than 1: PostgreSQL cases only)."
+        ),
+    ] = 1,
     password: Password = None,
     recovery: Recovery = None,
     keys: Keys = None,
@@ -136,10 +151,23 @@ def review_cmd(
             evidence_context=open_context(password, recovery, keys, None),
         )
         try:
-            app = create_app(case, users, settings)
+            app = create_app(case, users, settings, db=db)
         except BaseException:
             sock.close()
             raise
+        if workers > 1 and app.state.web.case.dialect != "postgresql":
+            sock.close()
+            fail(
+                Exit.USAGE,
+                "--workers needs a case kept in PostgreSQL (see `safenet case copy --db`); "
+                "a case.db case is served by one process",
+            )
+        if workers > 1 and (password or recovery or keys):
+            sock.close()
+            fail(
+                Exit.USAGE,
+                "--workers cannot hand an encrypted source's credential to its workers; serve it with one worker",
+            )
         if not is_loopback(host):
             err.print(
                 Text(
@@ -151,7 +179,35 @@ def review_cmd(
         shown = f"[{host}]" if ":" in host else host
         app.state.web.case.audit.append("review-served", host=host, port=port, public_url=public_url)
         out.print(Text(f"Safenet review of {case}: {public_url or f'http://{shown}:{port}/'}  (Ctrl-C stops it)"))
+        if workers > 1:
+            _serve_workers(case, db, users_file, settings, workers, sock)
+            return
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, server_header=False, proxy_headers=False
         )  # the app reads X-Forwarded-For itself, and only from --trusted-proxy addresses
         uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_workers(
+    case: Path, db: str | None, users_file: Path | None, settings: WebSettings, workers: int, sock: socket.socket
+) -> None:
+    """Several uvicorn worker processes on the one listening socket; their shared state is in the case's
+    PostgreSQL database (``web.shared``)."""
+    import os
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from safenet.web.worker import ENV, handed_down
+
+    os.environ[ENV] = handed_down(case.resolve(), db, users_file, settings)
+    config = uvicorn.Config(
+        "safenet.web.worker:app",
+        factory=True,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )
+    Multiprocess(config, sockets=[sock]).run()

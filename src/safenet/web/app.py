@@ -51,15 +51,20 @@ def templates() -> Environment:
     return env
 
 
-def create_app(case_path: Path, users: UserStore, settings: WebSettings | None = None) -> FastAPI:
-    """Build the review app for the case at ``case_path`` (opened here; a bad path raises CaseError)."""
+def create_app(
+    case_path: Path, users: UserStore, settings: WebSettings | None = None, *, db: str | None = None
+) -> FastAPI:
+    """Build the review app for the case at ``case_path`` (opened here; a bad path raises CaseError); ``db``:
+    its PostgreSQL URL again, with a password (``Case.open_existing``)."""
     settings = settings or WebSettings()
-    ctx = WebContext(Case.open_existing(case_path), users, settings, templates())
+    ctx = WebContext(Case.open_existing(case_path, db), users, settings, templates())
     ctx.sessions = SessionStore(ctx)
     ctx.media = Thumbnailer(ctx.case, settings)
     ctx.logins = LoginThrottle(settings)
     ctx.failed_logins = FailedLogins(settings)
     ctx.preferences = PreferenceStore(ctx.case.path / PREFERENCES_FILE)
+    if ctx.case.dialect == "postgresql":  # several worker processes may serve it: their state in the database
+        shared_state(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +97,17 @@ def create_app(case_path: Path, users: UserStore, settings: WebSettings | None =
 
     harden(app, settings)
     return app
+
+
+def shared_state(ctx: WebContext) -> None:
+    from safenet.web import shared
+
+    engine = ctx.case.engine
+    shared.create_tables(engine)
+    ctx.sessions = shared.SharedSessionStore(ctx, engine)
+    ctx.logins = shared.SharedLoginThrottle(ctx.settings, engine)
+    ctx.failed_logins = shared.SharedFailedLogins(ctx.settings, engine)
+    ctx.preferences = shared.SharedPreferenceStore(engine)
 
 
 def harden(app: FastAPI, settings: WebSettings) -> None:

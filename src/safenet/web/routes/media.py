@@ -149,9 +149,15 @@ def clear(
     revealed = session.reveal
     if revealed is None or not revealed.matches(item_id, step, frame):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "reveal this item first (each reveal is recorded)")
-    if web_context(request).settings.clock() > revealed.until:
+    ctx = web_context(request)
+    if ctx.settings.clock() > revealed.until:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this reveal has expired; reveal the item again")
-    return _jpeg(revealed.picture)
+    if revealed.picture:
+        return _jpeg(revealed.picture)
+    try:  # several workers (web.shared): the reveal is shared, its picture rendered again, never stored
+        return _jpeg(ctx.media.revealed(item_id, step, frame, ctx.prefs(logged_in(session).name))[0])
+    except MediaError as exc:
+        raise _media_errors(exc) from exc
 
 
 @router.post("/api/items/{item_id}/reveal/close")
