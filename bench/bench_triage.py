@@ -65,7 +65,11 @@ TOOLS = ("hashdeep", "md5deep", "safenet", "safenet_md5")
 EXTRA_TOOLS = ("floor", "floor_md5")
 """Opt-in references (--tools): a minimal Python hasher (os.walk, 2 threads, 1 MiB reads, hashlib) with no
 typing, matching or recording: the floor for any Python + hashlib design on this machine."""
-ALL_TOOLS = TOOLS + EXTRA_TOOLS
+BEFORE_TOOLS = ("safenet_md5_hashlib",)
+"""Opt-in (--tools): safenet --digests md5 with SAFENET_MD5=hashlib, i.e. without the multi-buffer MD5 extension
+(safenet._md5mb): the same run's 'before'."""
+ALL_TOOLS = TOOLS + EXTRA_TOOLS + BEFORE_TOOLS
+PROFILE = "full"  # the safenet profile timed (--profile)
 
 
 # -- data -------------------------------------------------------------------------------------------------
@@ -251,12 +255,14 @@ def _run_one(
         "--exhibit",
         "B1",
         "--profile",
-        "full",
+        PROFILE,
         "--hashset",
         "benchset",
     ]
-    if tool == "safenet_md5":
+    if tool.startswith("safenet_md5"):
         cmd += ["--digests", "md5"]
+    if tool in BEFORE_TOOLS:
+        env = dict(env, SAFENET_MD5="hashlib")
     if workers:
         cmd += ["--workers", str(workers)]
     log = work / f"{tag}-{tool}.log"
@@ -389,8 +395,9 @@ def print_regime(regime: str, summary: dict[str, Any], note: str) -> None:
     labels = {
         "hashdeep": "hashdeep md5+sha1+sha256",
         "md5deep": "md5deep md5",
-        "safenet": "safenet full md5+sha1+sha256",
-        "safenet_md5": "safenet full --digests md5",
+        "safenet": f"safenet {PROFILE} md5+sha1+sha256",
+        "safenet_md5": f"safenet {PROFILE} --digests md5",
+        "safenet_md5_hashlib": f"safenet {PROFILE} --digests md5, SAFENET_MD5=hashlib",
         "floor": "python floor md5+sha1+sha256",
         "floor_md5": "python floor md5",
     }
@@ -487,8 +494,11 @@ def main() -> int:
         "--tools", default=",".join(TOOLS), help=f"from {','.join(ALL_TOOLS)} (default {','.join(TOOLS)})"
     )
     parser.add_argument("--workers", type=int, default=None, help="pass --workers to safenet (default: its own)")
+    parser.add_argument("--profile", choices=("quick", "standard", "full"), default="full", help="safenet's profile")
     parser.add_argument("--timeout", type=float, default=3600, help="per-run limit in seconds")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     if args.quick:
         args.files, args.total_gb = 2_000, 0.24
         args.repeat = args.repeat or 1
@@ -570,7 +580,8 @@ def main() -> int:
 
     for regime in regimes:
         print_regime(regime, results[regime], notes[regime])
-    checks = [r for regime in regimes for t in ("safenet", "safenet_md5") for r in [results[regime].get(t)] if r]
+    checked = ("safenet", "safenet_md5", *BEFORE_TOOLS)
+    checks = [r for regime in regimes for t in checked for r in [results[regime].get(t)] if r]
     if checks:
         ok = all(c.get("checks_ok") for c in checks)
         print(

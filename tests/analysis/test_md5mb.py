@@ -227,3 +227,25 @@ def test_fallback_when_the_extension_is_missing(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.undo()
         importlib.reload(md5mb)
     assert (ISAS[0] if ISAS else "hashlib") == md5mb.ISA
+
+
+def test_batch_fills_in_each_items_digest() -> None:
+    """Md5Batch: chunks of items of any size, one or many chunks each; the limits leave the rest to the caller."""
+    rng = np.random.default_rng([SEED, 7])
+    batch = md5mb.Md5Batch(max_item=3000, max_total=10_000)
+    expected: list[tuple[dict[str, bytes], bytes]] = []
+    for size in (0, 1, 64, 1000, 2999, 3000):
+        chunks = batch.collector(size)
+        assert chunks is not None
+        data = bytes(corpus(rng, [size])[0])
+        chunks.extend(data[i : i + 700] for i in range(0, size, 700))
+        digests = {"md5": b"", "sha256": b"kept"}
+        batch.defer(digests, chunks)
+        expected.append((digests, data))
+    assert batch.collector(3001) is None  # over max_item
+    assert batch.collector(None) is None  # size not known
+    assert batch.collector(3000) is None  # over what is left of max_total
+    batch.finish()
+    for digests, data in expected:
+        assert digests == {"md5": hashlib.md5(data).digest(), "sha256": b"kept"}
+    batch.finish()  # nothing pending: nothing to do

@@ -9,6 +9,7 @@ from typing import BinaryIO, Protocol
 
 from safenet.analysis.ed2k import Ed2kHash
 from safenet.analysis.filetype import HEAD_BYTES, FileType, sniff
+from safenet.analysis.md5mb import Md5Batch
 
 #: Digest algorithms Safenet computes; names match hashsets.model.HashKind values. ED2K (``analysis.ed2k``) is
 #: the eDonkey/eMule hash P2P clients and their investigators' hash sets name files by.
@@ -78,6 +79,7 @@ def analyse_stream(
     wants_digests: Callable[[FileType], bool],
     tee: Callable[[FileType], Sink | None] | None = None,
     limit: int | None = None,
+    md5_batch: Md5Batch | None = None,
 ) -> StreamResult:
     """Read ``stream`` once: sniff its type from the head, then feed digests (and an optional copy).
 
@@ -88,6 +90,9 @@ def analyse_stream(
     ``limit`` (the size the item was listed with) caps the read: a file that keeps growing while it is
     read (a log, a download in progress, a device that never ends) is read to that size, never beyond;
     one more byte is asked for to tell whether it grew (``StreamResult.grew``).
+
+    ``md5_batch``: a small item's MD5 is left to the batch (``Md5Batch``: hashed with other items' in SIMD
+    lanes when the batch ends, its ``digests["md5"]`` filled in then); everything else is as without it.
     """
     reader = _Capped(stream, limit) if limit is not None else stream
     head = reader.read(CHUNK)
@@ -99,18 +104,25 @@ def analyse_stream(
     filetype = sniff(head[:HEAD_BYTES])
     if not wants_digests(filetype):
         return StreamResult(filetype, None, len(head))
-    hashers = [new_hasher(name) for name in algorithms]
+    later = md5_batch.collector(limit) if md5_batch is not None and "md5" in algorithms else None
+    names = [name for name in algorithms if later is None or name != "md5"]
+    hashers = [new_hasher(name) for name in names]
     sink = tee(filetype) if tee else None
     total = 0
     chunk = head
     while chunk:
         for hasher in hashers:
             hasher.update(chunk)
+        if later is not None:
+            later.append(chunk if isinstance(chunk, bytes) else bytes(chunk))  # kept: a reused buffer is copied
         if sink is not None:
             sink.write(chunk)
         total += len(chunk)
         chunk = reader.read(CHUNK)
-    digests = {name: h.digest() for name, h in zip(algorithms, hashers, strict=True)}
+    computed = {name: h.digest() for name, h in zip(names, hashers, strict=True)}
+    digests = {name: computed.get(name, b"") for name in algorithms}  # the algorithms' order, md5 included
+    if md5_batch is not None and later is not None:
+        md5_batch.defer(digests, later)
     return StreamResult(filetype, digests, total, grew=isinstance(reader, _Capped) and reader.grew())
 
 

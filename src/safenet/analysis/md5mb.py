@@ -92,3 +92,46 @@ def new_lanes(lanes: int) -> Lanes:
 def md5_many(messages: Sequence[Chunk]) -> list[bytes]:
     """The MD5 digest of each message, in order; the messages are hashed side by side."""
     return _many(messages)
+
+
+class Md5Batch:
+    """The MD5s of a batch of items' bytes, computed together when the batch ends, in SIMD lanes.
+
+    A worker examining a batch of small files hands each file's chunks (the bytes objects it read anyway)
+    to ``collector``/``defer`` instead of a hashlib MD5; ``finish`` then hashes every file at once and fills
+    in each file's ``digests["md5"]``. Only what fits the limits is deferred (an item of at most
+    ``max_item`` bytes by its listing, at most ``max_total`` bytes kept per batch); the caller hashes the
+    rest as before. Nothing may read a deferred digest before ``finish``: the caller defers only where no
+    work before the batch's end looks at digests (no perceptual or video sets to settle).
+    """
+
+    def __init__(self, max_item: int = 4 << 20, max_total: int = 32 << 20) -> None:
+        self._max_item = max_item
+        self._budget = max_total
+        self._pending: list[tuple[dict[str, bytes], list[bytes]]] = []
+
+    def collector(self, size: int | None) -> list[bytes] | None:
+        """A list to append an item's chunks to, or None when the item (listed ``size``) is not deferred."""
+        if size is None or size > self._max_item or size > self._budget:
+            return None
+        self._budget -= size
+        return []
+
+    def defer(self, digests: dict[str, bytes], chunks: list[bytes]) -> None:
+        """``digests["md5"]`` is the MD5 of ``chunks`` joined, from ``finish`` on."""
+        self._pending.append((digests, chunks))
+
+    def finish(self) -> None:
+        """Hash every deferred item, side by side, and fill in its digest."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if all(len(chunks) <= 1 for _, chunks in pending):
+            found = md5_many([chunks[0] if chunks else b"" for _, chunks in pending])
+        else:
+            lanes = new_lanes(len(pending))
+            for index in range(max(len(chunks) for _, chunks in pending)):
+                lanes.update_lanes([chunks[index] if index < len(chunks) else None for _, chunks in pending])
+            found = [lanes.finish(lane) for lane in range(len(pending))]
+        for (digests, _), digest in zip(pending, found, strict=True):
+            digests["md5"] = digest

@@ -53,11 +53,13 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from safenet.analysis.filetype import UNKNOWN
+from safenet.analysis.md5mb import ISA as MD5_ISA
+from safenet.analysis.md5mb import Md5Batch
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
 from safenet.engine.cluster import ClusterTarget
 from safenet.engine.executor_kind import ExecutorKind as ExecutorKind  # re-exported: its old home
 from safenet.engine.perceptual import perceptual_work
-from safenet.engine.pipeline import Settings, examine, hash_bytes
+from safenet.engine.pipeline import Settings, defers_md5, examine, hash_bytes
 from safenet.engine.profiles import Profile
 from safenet.engine.video import VideoWork
 from safenet.evidence.archive import ArchiveLimits
@@ -133,15 +135,22 @@ class Stage:
         self.evidence, self.settings = evidence, settings
 
     def run(self, batch: Sequence[Item]) -> list[WorkResult]:
-        return [
+        # Small files' MD5s are hashed together when the batch ends, in SIMD lanes (analysis.md5mb); with
+        # hashlib's MD5 (the extension not built) there is nothing to gain by waiting.
+        md5 = Md5Batch() if len(batch) > 1 and MD5_ISA != "hashlib" and defers_md5(self.settings) else None
+        results = [
             examine(
                 item,
                 partial(open_locator, self.evidence, item.locator),
                 self.settings,
                 partial(open_sibling, self.evidence, item.locator),
+                md5,
             )
             for item in batch
         ]
+        if md5 is not None:
+            md5.finish()
+        return results
 
     def run_bytes_only(self, batch: Sequence[Item]) -> list[WorkResult]:
         """Digests of each item's bytes, nothing decoded: for items whose examination killed a worker."""

@@ -22,6 +22,7 @@ from typing import BinaryIO, cast
 
 from safenet.analysis.digests import Sink, StreamResult, analyse_stream
 from safenet.analysis.filetype import HEAD_BYTES, UNKNOWN, FileType, MediaKind, extension_mismatch
+from safenet.analysis.md5mb import Md5Batch
 from safenet.analysis.p2p import registry as p2p_registry
 from safenet.analysis.p2p.model import P2PParser, P2PWarning
 from safenet.analysis.thumbs import default_thumbnail
@@ -134,9 +135,22 @@ class _Fan:
         return len(data)
 
 
+def defers_md5(settings: Settings) -> bool:
+    """Whether small top-level files' MD5s can wait for the end of their batch (``Md5Batch``): only when no
+    work before then reads digests (perceptual and video hashing skip images and videos an exact match settled)."""
+    uses_digests = settings.profile.perceptual and (settings.perceptual is not None or settings.video is not None)
+    return "md5" in settings.algorithms and not uses_digests
+
+
 class _Examiner:
-    def __init__(self, settings: Settings, siblings: Callable[[str], BinaryIO] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        siblings: Callable[[str], BinaryIO] | None = None,
+        md5_batch: Md5Batch | None = None,
+    ) -> None:
         self.settings = settings
+        self.md5_batch = md5_batch if defers_md5(settings) else None
         self.siblings = siblings  # other files of the top-level item's folder (see ``examine``)
         self.records: list[ItemRecord] = []
         self.warnings: list[EvidenceWarning] = []
@@ -223,7 +237,8 @@ class _Examiner:
             # A member's size is the container's claim, which its own reader already holds it to.
             limit = item.size if reopen is not None else None
             try:
-                result = analyse_stream(cast(BinaryIO, head), settings.algorithms, wants, tee, limit=limit)
+                batch = self.md5_batch if reopen is not None else None  # a member's size is not known to hold
+                result = analyse_stream(cast(BinaryIO, head), settings.algorithms, wants, tee, limit, batch)
             except (ArchiveLimitExceeded, ArchiveCorrupt):
                 # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
                 self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
@@ -440,12 +455,16 @@ def examine(
     open_stream: Callable[[], BinaryIO],
     settings: Settings,
     open_sibling: Callable[[str], BinaryIO] | None = None,
+    md5_batch: Md5Batch | None = None,
 ) -> WorkResult:
     """Examine one top-level item (and, by profile, everything inside it).
 
     ``open_sibling(relpath)`` opens another file of the item's folder (``registry.open_sibling``); cache
     parsers use it to read what the cache keeps beside the file (a Chrome cache's entries or index). It is
-    given to the top-level item only, never to what is found inside it."""
-    examiner = _Examiner(settings, open_sibling)
+    given to the top-level item only, never to what is found inside it.
+
+    ``md5_batch``: the item's MD5 may be left to the caller's batch (where ``defers_md5``): its record's
+    ``digests["md5"]`` is filled in by ``md5_batch.finish()``, which the caller runs before using it."""
+    examiner = _Examiner(settings, open_sibling, md5_batch)
     examiner.examine(item, open_stream, None)
     return WorkResult(tuple(examiner.records), tuple(examiner.warnings), examiner.bytes_read, tuple(examiner.p2p))
