@@ -46,8 +46,9 @@ def findings_digest(case: Case, exhibit_id: int) -> str:
 
 
 #: Tables whose rows the recorder writes in batches, each batch digested into one audit line.
-#: P2P records, their findings and search terms (version 7) go with the artefact item they were parsed from.
-BATCHED_TABLES = ("items", "findings", "warnings", "p2p_records", "p2p_findings", "search_terms")
+#: P2P records, their findings and search terms (version 7) go with the artefact item they were parsed from;
+#: torrent checks (version 7) in their own batch at the end of a run.
+BATCHED_TABLES = ("items", "findings", "warnings", "p2p_records", "p2p_findings", "search_terms", "torrent_checks")
 BATCH_EVENT = "rows-recorded"
 
 

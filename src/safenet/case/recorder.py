@@ -29,6 +29,7 @@ from safenet.case.schema import (
     P2PFindingRow,
     P2PRecordRow,
     SearchTermRow,
+    TorrentCheckRow,
     UTCDateTime,
     WarningRow,
 )
@@ -274,6 +275,19 @@ def _record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[
             _bulk_insert(s, cast(Table, table.__table__), added[table.__tablename__])
     _audit_batch(case, exhibit_id, run_id, _spans(before, added))
     _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
+
+
+def record_torrent_checks(case: Case, exhibit_id: int, run_id: int, checks: Sequence[dict[str, Any]]) -> None:
+    """Store a run's torrent checks (``engine.torrents``: rows of ``torrent_checks`` less their ids) in one
+    transaction, audited as one batch like the other P2P rows."""
+    if not checks:
+        return
+    rows = [{**check, "exhibit_id": exhibit_id, "run_id": run_id} for check in checks]
+    with case.writer:  # ids follow the last id and the audit line follows the commit: one writer at a time
+        with case.sessions.begin() as s:
+            before = _max_ids(s)
+            _bulk_insert(s, cast(Table, TorrentCheckRow.__table__), _numbered(rows, before["torrent_checks"]))
+        _audit_batch(case, exhibit_id, run_id, _spans(before, {"torrent_checks": rows}))
 
 
 #: PostgreSQL: the transaction-scoped lock that makes "ids follow the last id" safe across processes and machines

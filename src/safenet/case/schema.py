@@ -31,6 +31,8 @@ is linked to the item with the same content digest when the case is read (``case
 the item may be recorded after the record, and a recorded row is never changed. A version-6 case is upgraded
 when opened (Alembic, ``case/migrations``), and the upgrade is recorded: a v6 run never looked for P2P records,
 so the reports say so for each run made before the upgrade, rather than let an empty table say none was found.
+Version 7 also added ``torrent_checks``: for each ``.torrent`` found, whether the files it names are on the
+exhibit, piece by piece (the pieces' SHA-1s checked against the files found, ``engine.torrents``).
 
 From version 7 on, every schema change is an Alembic revision in ``case/migrations/versions``.
 
@@ -361,6 +363,36 @@ class SearchTermRow(Base):
     term: Mapped[str] = mapped_column(Text)  # display-safe
     term_raw: Mapped[str] = mapped_column(Text)  # the exact term as a JSON string literal
     at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TorrentCheckRow(Base):
+    """A ``.torrent``'s pieces checked against the files it names found on its exhibit (version 7).
+
+    ``record_id`` is the torrent's own P2P record (entry 0 of the ``.torrent`` item ``item_id``). ``status``:
+    complete (every piece matched), partial, not-present (no file found), ambiguous (a file had two or more
+    candidates of the same name and size: none was guessed), not-verifiable (no version-1 pieces, or the
+    torrent contradicts itself; ``problem`` says which). ``files`` is JSON, one entry per file in torrent order:
+    {path, length, state: found|missing|ambiguous, rule: save-path|name-size|null, item_id (the item read),
+    candidates (item ids of an ambiguous file)}.
+    """
+
+    __tablename__ = "torrent_checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    record_id: Mapped[int] = mapped_column(ForeignKey("p2p_records.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    info_hash: Mapped[str] = mapped_column(String(40))  # BTIH, lowercase hex ("" for a version-2-only torrent)
+    status: Mapped[str] = mapped_column(String(20))
+    pieces: Mapped[int] = mapped_column(BigInteger)
+    matched: Mapped[int] = mapped_column(BigInteger)
+    mismatched: Mapped[int] = mapped_column(BigInteger)
+    unavailable: Mapped[int] = mapped_column(BigInteger)
+    files_found: Mapped[int] = mapped_column(BigInteger)
+    files_missing: Mapped[int] = mapped_column(BigInteger)
+    files_ambiguous: Mapped[int] = mapped_column(BigInteger)
+    problem: Mapped[str] = mapped_column(Text)
+    files: Mapped[str] = mapped_column(Text)
 
 
 Index("ix_findings_kind", Finding.set_kind, Finding.category)

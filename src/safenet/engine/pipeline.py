@@ -296,7 +296,7 @@ class _Examiner:
             self.warnings.append(EvidenceWarning("p2p-too-large", message, item.locator))
             return
         try:
-            for entry in parser.parse(artefact.value()):
+            for entry in parser.parse(artefact.value(), item.name):
                 if isinstance(entry, P2PWarning):
                     self.warnings.append(EvidenceWarning(entry.code, entry.message, item.locator))
                 else:

@@ -52,6 +52,7 @@ from safenet.engine.executors import (
 from safenet.engine.listed import cross_check
 from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
+from safenet.engine.torrents import check_torrents
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import (
@@ -684,4 +685,8 @@ def _execute(
         record_warnings(case, exhibit_id, run_id, [EvidenceWarning(lost.code, str(lost))])
         run.warnings += 1
     run.not_reached = len(planned) - taken
+    if status is RunStatus.COMPLETED and options.profile.parses_p2p:  # every item is recorded: check the torrents
+        unread = check_torrents(case, exhibit_id, run_id, evidence)
+        record_warnings(case, exhibit_id, run_id, unread)
+        run.warnings += len(unread)
     return status, run

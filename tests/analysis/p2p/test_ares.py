@@ -50,7 +50,7 @@ def test_scrambling_round_trip() -> None:
 def test_shareh_every_field() -> None:
     data = b.share_h(FILES)
     assert isinstance(registry.claim("ShareH.dat", data[:16]), ShareH)
-    entries = list(ShareH().parse(data))
+    entries = list(ShareH().parse(data, "ShareH.dat"))
     assert codes(entries) == []
     got = records(entries)
     assert len(got) == 3
@@ -70,7 +70,7 @@ def test_shareh_every_field() -> None:
 def test_sharel_every_field() -> None:
     data = b.share_l(FILES)
     assert isinstance(registry.claim("ShareL.dat", data[:16]), ShareL)
-    entries = list(ShareL().parse(data))
+    entries = list(ShareL().parse(data, "ShareL.dat"))
     assert codes(entries) == []
     got = records(entries)
     assert [r.name for r in got] == ["meadow.jpg", "river café.png", ""]
@@ -90,7 +90,7 @@ def test_truncated_at_several_points(
     data = build(FILES)
     first_end = 14 + header + len(FILES[0].meta_h() if header == 23 else FILES[0].meta_l())
     for cut, whole in [(20, 0), (14 + header - 1, 0), (14 + header + 3, 0), (first_end + 5, 1), (len(data) - 1, 2)]:
-        entries = list(parser.parse(data[:cut]))
+        entries = list(parser.parse(data[:cut], parser.FILE_NAME))
         assert len(records(entries)) == whole, cut
         assert codes(entries) == ["p2p-truncated"], cut
 
@@ -100,7 +100,7 @@ def test_metadata_field_past_its_block() -> None:
     block = bytes([2]) + struct.pack("<H", 0xFFFF) + b"abc"
     head = FILES[0].sha1 + b"\x01" + struct.pack("<H", len(block))
     data = b"__ARESDB1.02H_" + b.ares_scramble(head, 13871) + b.ares_scramble(block, 13872)
-    entries = list(ShareH().parse(data + b.share_h(FILES)[14:]))
+    entries = list(ShareH().parse(data + b.share_h(FILES)[14:], "ShareH.dat"))
     assert records(entries) == []
     assert codes(entries) == ["p2p-truncated"]
 
@@ -108,5 +108,5 @@ def test_metadata_field_past_its_block() -> None:
 def test_other_signature_is_unsupported() -> None:
     data = b"__ARESDB1.01H_" + b.share_h(FILES)[14:]
     assert isinstance(registry.claim("shareh.dat", data[:16]), ShareH)
-    assert codes(list(ShareH().parse(data))) == ["p2p-unsupported-version"]
+    assert codes(list(ShareH().parse(data, "ShareH.dat"))) == ["p2p-unsupported-version"]
     assert registry.claim("ShareH.dat", b"not ares") is None

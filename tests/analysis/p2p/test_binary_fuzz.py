@@ -29,8 +29,8 @@ CASES: list[tuple[str, P2PParser, bytes]] = [
 ]
 
 
-def run(parser: P2PParser, data: bytes) -> None:
-    entries = list(parser.parse(data))
+def run(parser: P2PParser, data: bytes, name: str) -> None:
+    entries = list(parser.parse(data, name))
     assert all(isinstance(e, (P2PRecord, SearchTerm, P2PWarning)) for e in entries)
     warnings = [i for i, e in enumerate(entries) if isinstance(e, P2PWarning)]
     # At most one warning from the binary walks, and nothing read after it (the search-strings text file may
@@ -44,7 +44,7 @@ def run(parser: P2PParser, data: bytes) -> None:
 def test_every_cut(name: str, parser: P2PParser, data: bytes) -> None:
     assert parser.claims(name, data[:64])
     for cut in range(len(data)):
-        run(parser, data[:cut])
+        run(parser, data[:cut], name)
 
 
 @pytest.mark.parametrize(("name", "parser", "data"), CASES, ids=[c[0] for c in CASES])
@@ -58,4 +58,4 @@ def test_random_damage(name: str, parser: P2PParser, data: bytes) -> None:
                 damaged[at : at + 4] = b"\xff\xff\xff\xff"
             else:
                 damaged[at] = rng.randrange(256)
-        run(parser, bytes(damaged))
+        run(parser, bytes(damaged), name)

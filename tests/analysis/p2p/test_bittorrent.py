@@ -125,7 +125,7 @@ def test_single_file_torrent() -> None:
     content = bytes(range(256)) * 300
     data, btih = single_torrent(content)
     assert isinstance(registry.claim("holiday.jpg.torrent", data[:64]), TorrentFileParser)
-    entries = list(TorrentFileParser().parse(data))
+    entries = list(TorrentFileParser().parse(data, "x.torrent"))
     assert warnings(entries) == []
     [record] = records(entries)
     assert (record.client, record.artefact, record.index, record.name, record.size) == (
@@ -189,7 +189,7 @@ CONTENTS = {
 
 def test_multi_file_torrent_records_each_file() -> None:
     data, paths = multi_torrent(CONTENTS)
-    entries = list(TorrentFileParser().parse(data))
+    entries = list(TorrentFileParser().parse(data, "x.torrent"))
     assert warnings(entries) == []
     torrent, *files = records(entries)
     assert (torrent.name, torrent.size, torrent.extra["files"]) == ("album", sum(map(len, CONTENTS.values())), "3")
@@ -247,7 +247,7 @@ def test_verify_pieces_feeds_padding_files_as_zeros() -> None:
     check = verify_pieces(torrent, read_file)
     assert check.complete and check.mismatched == 0
     assert asked == paths  # the padding file is never asked for
-    assert len(records(list(TorrentFileParser().parse(data)))) == 4  # nor recorded as a file
+    assert len(records(list(TorrentFileParser().parse(data, "x.torrent")))) == 4  # nor recorded as a file
 
 
 def test_verify_pieces_refuses_an_inconsistent_torrent() -> None:
@@ -260,7 +260,7 @@ def test_verify_pieces_refuses_an_inconsistent_torrent() -> None:
 
 def test_truncated_torrent_without_info_is_a_warning() -> None:
     data, _ = single_torrent(b"abc")
-    entries = list(TorrentFileParser().parse(data[: data.index(b"4:info") + 20]))
+    entries = list(TorrentFileParser().parse(data[: data.index(b"4:info") + 20], "x.torrent"))
     assert records(entries) == []
     assert [w.code for w in warnings(entries)] == ["p2p-truncated", "p2p-corrupt"]
 
@@ -304,7 +304,7 @@ def utorrent_resume() -> bytes:
 def test_utorrent_resume_dat() -> None:
     data = utorrent_resume()
     assert isinstance(registry.claim("resume.dat", data[:64]), UTorrentResume)
-    entries = list(UTorrentResume().parse(data))
+    entries = list(UTorrentResume().parse(data, "resume.dat"))
     assert warnings(entries) == []
     a, b = records(entries)
     assert (a.client, a.artefact, a.index, a.name, a.hashes) == (
@@ -350,7 +350,7 @@ def test_transmission_resume_takes_the_hash_from_its_name() -> None:
     name = f"{HASH_A.hex()}.resume"
     parser = registry.claim(name, data[:64])
     assert isinstance(parser, TransmissionResume)
-    [record] = records(list(parser.parse(data, name=name)))
+    [record] = records(list(parser.parse(data, name)))
     assert (record.client, record.name, record.hashes, record.save_path) == (
         "transmission",
         "Holiday pictures",
@@ -360,10 +360,10 @@ def test_transmission_resume_takes_the_hash_from_its_name() -> None:
     assert (record.shared, record.completed, record.uploaded_bytes) == (True, True, 999)
     assert (record.added, record.completed_at) == (WHEN, datetime.fromtimestamp(T0 + 60, UTC))
     assert record.extra["downloaded"] == "5000"
-    [unnamed] = records(list(parser.parse(data)))  # no name given: no info-hash, the rest as before
+    [unnamed] = records(list(parser.parse(data, "holiday.resume")))  # not named by its hash: no info-hash
     assert unnamed.hashes == {} and unnamed.shared is True
     paused = data.replace(b"6:pausedi0e", b"6:pausedi1e")
-    [record] = records(list(parser.parse(paused, name=name)))
+    [record] = records(list(parser.parse(paused, name)))
     assert (record.shared, record.completed) == (None, True)
 
 
@@ -386,7 +386,7 @@ def test_qbittorrent_fastresume() -> None:
     )
     parser = registry.claim(f"{HASH_B.hex()}.fastresume", data[:64])
     assert isinstance(parser, QBittorrentFastresume)
-    [record] = records(list(parser.parse(data)))
+    [record] = records(list(parser.parse(data, f"{HASH_B.hex()}.fastresume")))
     assert (record.client, record.artefact, record.name, record.hashes, record.save_path) == (
         "qbittorrent",
         "fastresume",
@@ -396,7 +396,7 @@ def test_qbittorrent_fastresume() -> None:
     )
     assert (record.shared, record.completed, record.uploaded_bytes) == (True, True, 4096)
     assert record.extra == {"downloaded": "8192", "paused": "0", "category": "music"}
-    [stopped] = records(list(parser.parse(data.replace(b"6:pausedi0e", b"6:pausedi1e"))))
+    [stopped] = records(list(parser.parse(data.replace(b"6:pausedi0e", b"6:pausedi1e"), "x.fastresume")))
     assert stopped.shared is None
 
 
@@ -432,7 +432,7 @@ def cut(data: bytes, marker: bytes, extra: int = 0) -> bytes:
 )
 def test_hostile_resume_dat(variant: Callable[[bytes], bytes], code: str) -> None:
     data = variant(utorrent_resume())
-    entries = list(UTorrentResume().parse(data))
+    entries = list(UTorrentResume().parse(data, "resume.dat"))
     [first] = records(entries)
     assert (first.name, first.hashes) == ("Holiday pictures", {"btih": HASH_A})
     [warning] = warnings(entries)
@@ -446,7 +446,7 @@ def test_hostile_resume_dat(variant: Callable[[bytes], bytes], code: str) -> Non
     [b"", b"d", b"l" * 10_000, b"i9223372036854775808e", b"d4:name99:x", b"d4:infod6:lengthi-5e4:name1:xee"],
 )
 def test_single_torrent_parsers_never_raise(parser: object, data: bytes) -> None:
-    entries = list(parser.parse(data))  # type: ignore[attr-defined]
+    entries = list(parser.parse(data, "x"))  # type: ignore[attr-defined]
     assert all(isinstance(e, P2PRecord | P2PWarning) for e in entries)
     assert warnings(entries) or records(entries)
 
@@ -466,8 +466,8 @@ def fuzz_cases() -> list[tuple[str, object, bytes]]:
     ]
 
 
-def run_damaged(parser: object, data: bytes) -> None:
-    entries = list(parser.parse(data))  # type: ignore[attr-defined]
+def run_damaged(parser: object, data: bytes, name: str) -> None:
+    entries = list(parser.parse(data, name))  # type: ignore[attr-defined]
     assert all(isinstance(e, P2PRecord | P2PWarning) for e in entries)
     kinds = [isinstance(e, P2PWarning) for e in entries]
     assert kinds == sorted(kinds)  # records first, then the warnings: nothing is read after damage
@@ -477,10 +477,10 @@ def run_damaged(parser: object, data: bytes) -> None:
 def test_every_cut_and_random_damage(name: str, parser: object, data: bytes) -> None:
     assert registry.claim(name, data[:64]) is not None
     for cut_at in range(len(data)):
-        run_damaged(parser, data[:cut_at])
+        run_damaged(parser, data[:cut_at], name)
     rng = random.Random(f"bittorrent-fuzz:{name}")
     for _ in range(300):
         damaged = bytearray(data)
         for _ in range(rng.randint(1, 6)):
             damaged[rng.randrange(len(damaged))] = rng.choice(b"de:il0123456789\xff")
-        run_damaged(parser, bytes(damaged))
+        run_damaged(parser, bytes(damaged), name)

@@ -76,7 +76,7 @@ def test_known_met_every_field(header: int) -> None:
     files = FILES if header == 0x0F else FILES[:2]
     data = b.known_met(files, header=header)
     assert registry.claim("known.met", data[:64]) is not None
-    entries = list(KnownMet().parse(data))
+    entries = list(KnownMet().parse(data, "known.met"))
     assert warnings(entries) == []
     got = records(entries)
     assert len(got) == len(files)
@@ -89,7 +89,7 @@ def test_known_met_truncated_at_several_points() -> None:
     data = b.known_met(FILES)
     starts = b.record_offsets(data, 5, FILES)
     for cut, whole in [(3, 0), (starts[0] + 10, 0), (starts[1], 1), (starts[1] + 30, 1), (len(data) - 1, 2)]:
-        entries = list(KnownMet().parse(data[:cut]))
+        entries = list(KnownMet().parse(data[:cut], "known.met"))
         got = records(entries)
         assert len(got) == whole, cut
         for i, record in enumerate(got):
@@ -100,7 +100,7 @@ def test_known_met_truncated_at_several_points() -> None:
 
 def test_known_met_count_past_the_end_and_huge() -> None:
     for declared in (5, 0xFFFFFFFF):
-        entries = list(KnownMet().parse(b.known_met(FILES[:2], declared=declared)))
+        entries = list(KnownMet().parse(b.known_met(FILES[:2], declared=declared), "known.met"))
         assert [r.name for r in records(entries)] == [f.name for f in FILES[:2]]
         assert [w.code for w in warnings(entries)] == ["p2p-truncated"]
 
@@ -111,7 +111,7 @@ def test_known_met_blob_length_of_2_32_minus_1() -> None:
     bad = struct.pack("<I", 1) + FILES[1].hashset() + struct.pack("<I", 1)
     bad += bytes([0x07]) + struct.pack("<H", 1) + b"\x99" + struct.pack("<I", 0xFFFFFFFF) + b"xyz"
     data = data[:1] + struct.pack("<I", 2) + data[5:] + bad
-    entries = list(KnownMet().parse(data))
+    entries = list(KnownMet().parse(data, "known.met"))
     assert [r.name for r in records(entries)] == [FILES[0].name]
     assert [w.code for w in warnings(entries)] == ["p2p-corrupt"]
 
@@ -121,7 +121,7 @@ def test_known_met_unknown_tag_type_and_huge_tag_count() -> None:
     for tags in (struct.pack("<I", 1) + b"\x7f\x00\x00", struct.pack("<I", 0xFFFFFFFF) + b"\x83\x01\x00\x00"):
         bad = struct.pack("<I", 1) + FILES[1].hashset() + tags
         data = base[:1] + struct.pack("<I", 2) + base[5:] + bad
-        entries = list(KnownMet().parse(data))
+        entries = list(KnownMet().parse(data, "known.met"))
         assert [r.name for r in records(entries)] == [FILES[0].name]
         assert [w.code for w in warnings(entries)] == ["p2p-corrupt"]
 
@@ -133,7 +133,7 @@ def test_largest_artefact_is_the_registrys_limit() -> None:
 def test_known_met_unknown_header_is_unsupported() -> None:
     data = b"\x0d" + b.known_met(FILES)[1:]
     assert registry.claim("known.met", data[:8]) is None
-    assert [w.code for w in warnings(list(KnownMet().parse(data)))] == ["p2p-unsupported-version"]
+    assert [w.code for w in warnings(list(KnownMet().parse(data, "known.met")))] == ["p2p-unsupported-version"]
 
 
 PART = b.PartFile(
@@ -152,7 +152,7 @@ def test_part_met_every_field(version: int) -> None:
     data = b.part_met(PART, version=version)
     assert isinstance(registry.claim("007.part.met", data[:64]), PartMet)
     assert isinstance(registry.claim("007.part.met.bak", data[:64]), PartMet)
-    entries = list(PartMet().parse(data))
+    entries = list(PartMet().parse(data, "001.part.met"))
     assert warnings(entries) == []
     (record,) = records(entries)
     f = PART.file
@@ -173,13 +173,13 @@ def test_part_met_every_field(version: int) -> None:
 def test_part_met_damaged() -> None:
     data = b.part_met(PART)
     for cut in (0, 1, 10, 30, 90, len(data) - 1):
-        entries = list(PartMet().parse(data[:cut]))
+        entries = list(PartMet().parse(data[:cut], "001.part.met"))
         assert records(entries) == []
         assert [w.code for w in warnings(entries)] == ["p2p-truncated"], cut
     huge_parts = data[:21] + struct.pack("<H", 0xFFFF) + data[23:]
-    assert [w.code for w in warnings(list(PartMet().parse(huge_parts)))] == ["p2p-truncated"]
+    assert [w.code for w in warnings(list(PartMet().parse(huge_parts, "001.part.met")))] == ["p2p-truncated"]
     older = b"\xe1" + data[1:]
-    assert [w.code for w in warnings(list(PartMet().parse(older)))] == ["p2p-unsupported-version"]
+    assert [w.code for w in warnings(list(PartMet().parse(older, "001.part.met")))] == ["p2p-unsupported-version"]
 
 
 HASHES = [b.synthetic_hash(f"cancelled {i}", 16) for i in range(3)]
@@ -189,7 +189,7 @@ def test_cancelled_met_salted() -> None:
     seed = 0x1234ABCD
     data = b.cancelled_met(HASHES, seed=seed, names={1: "pond.jpg"})
     assert isinstance(registry.claim("cancelled.met", data[:8]), CancelledMet)
-    entries = list(CancelledMet().parse(data))
+    entries = list(CancelledMet().parse(data, "cancelled.met"))
     assert warnings(entries) == []
     got = records(entries)
     assert [r.index for r in got] == [0, 1, 2]
@@ -203,7 +203,7 @@ def test_cancelled_met_salted() -> None:
 
 
 def test_cancelled_met_old_layout_keeps_the_hashes() -> None:
-    entries = list(CancelledMet().parse(b.cancelled_met(HASHES, seed=None)))
+    entries = list(CancelledMet().parse(b.cancelled_met(HASHES, seed=None), "cancelled.met"))
     assert warnings(entries) == []
     assert [r.hashes["ed2k"].hex() for r in records(entries)] == [h.hex() for h in HASHES]
 
@@ -211,15 +211,15 @@ def test_cancelled_met_old_layout_keeps_the_hashes() -> None:
 def test_cancelled_met_damaged() -> None:
     data = b.cancelled_met(HASHES)
     for cut, whole in [(2, 0), (10, 0), (10 + 17 + 5, 1), (len(data) - 1, 2)]:
-        entries = list(CancelledMet().parse(data[:cut]))
+        entries = list(CancelledMet().parse(data[:cut], "cancelled.met"))
         assert len(records(entries)) == whole, cut
         assert [w.code for w in warnings(entries)] == ["p2p-truncated"], cut
     for declared, code in [(5, "p2p-truncated"), (0xFFFFFFFF, "p2p-corrupt")]:
-        entries = list(CancelledMet().parse(data[:6] + struct.pack("<I", declared) + data[10:]))
+        entries = list(CancelledMet().parse(data[:6] + struct.pack("<I", declared) + data[10:], "cancelled.met"))
         assert len(records(entries)) == 3
         assert [w.code for w in warnings(entries)] == [code]
     newer = data[:1] + b"\x02" + data[2:]
-    assert [w.code for w in warnings(list(CancelledMet().parse(newer)))] == ["p2p-unsupported-version"]
+    assert [w.code for w in warnings(list(CancelledMet().parse(newer, "cancelled.met")))] == ["p2p-unsupported-version"]
 
 
 SEARCHES = [
@@ -233,7 +233,7 @@ SEARCHES = [
 def test_stored_searches_terms_and_results() -> None:
     data = b.stored_searches(SEARCHES)
     assert isinstance(registry.claim("StoredSearches.met", data[:8]), StoredSearches)
-    entries = list(StoredSearches().parse(data))
+    entries = list(StoredSearches().parse(data, "StoredSearches.met"))
     assert warnings(entries) == []
     terms = [e for e in entries if isinstance(e, SearchTerm)]
     assert [(t.index, t.term, t.artefact) for t in terms] == [
@@ -253,13 +253,13 @@ def test_stored_searches_terms_and_results() -> None:
 
 def test_stored_searches_damaged() -> None:
     data = b.stored_searches(SEARCHES)
-    entries = list(StoredSearches().parse(data[:-3]))
+    entries = list(StoredSearches().parse(data[:-3], "StoredSearches.met"))
     assert len([e for e in entries if isinstance(e, SearchTerm)]) == 2
     assert len(records(entries)) == 2
     assert [w.code for w in warnings(entries)] == ["p2p-truncated"]
     first_results = 4 + 4 + 1 + 1 + 2 + 2 + len("sunset photos") + 2 + len("Image")
     huge = data[:first_results] + struct.pack("<I", 0xFFFFFFFF) + data[first_results + 4 :]
-    entries = list(StoredSearches().parse(huge))
+    entries = list(StoredSearches().parse(huge, "StoredSearches.met"))
     assert len(records(entries)) == 0
     assert [w.code for w in warnings(entries)] == ["p2p-corrupt"]
 
@@ -269,14 +269,14 @@ def test_search_strings(encoding: str) -> None:
     terms = ["holiday", "lake district", "café"]
     data = b.search_strings(terms, encoding=encoding)
     assert isinstance(registry.claim("AC_SearchStrings.dat", data[:8]), SearchStrings)
-    entries = list(SearchStrings().parse(data))
+    entries = list(SearchStrings().parse(data, "AC_SearchStrings.dat"))
     assert warnings(entries) == []
     assert [(t.index, t.term) for t in entries if isinstance(t, SearchTerm)] == list(enumerate(terms))
 
 
 def test_search_strings_half_a_character() -> None:
     data = b.search_strings(["holiday", "lake"])[:-1]
-    entries = list(SearchStrings().parse(data))
+    entries = list(SearchStrings().parse(data, "AC_SearchStrings.dat"))
     assert [t.term for t in entries if isinstance(t, SearchTerm)] == ["holiday", "lake"]
     assert [w.code for w in warnings(entries)] == ["p2p-truncated"]
 
@@ -297,7 +297,7 @@ def test_known_met_new_form_tags() -> None:
     ]
     data = b"\x0f" + struct.pack("<I", 1) + struct.pack("<I", f.date) + f.hashset() + struct.pack("<I", len(tags))
     data += b"".join(tags)
-    entries = list(KnownMet().parse(data))
+    entries = list(KnownMet().parse(data, "known.met"))
     assert warnings(entries) == []
     (record,) = records(entries)
     assert (record.name, record.size) == ("tiny.gif", 70_000)

@@ -34,7 +34,7 @@ def test_claim_and_parse_never_raise_on_junk(parser: P2PParser) -> None:
     for data in junk:
         for name in ("", "known.met", "Library1.dat", "ShareL.dat", "resume.dat", "x.torrent", "a.fastresume"):
             assert parser.claims(name, data[:64]) in (True, False)
-        for entry in parser.parse(data):
+        for entry in parser.parse(data, "junk.bin"):
             assert isinstance(entry, (P2PRecord, SearchTerm, P2PWarning))
             if isinstance(entry, P2PWarning):
                 assert entry.code in CODES

@@ -116,7 +116,7 @@ def test_library_every_field(version: int) -> None:
     data = b.library_dat(LIBRARY, version=version)
     for name in ("Library1.dat", "library2.dat"):
         assert isinstance(registry.claim(name, data[:64]), Library)
-    entries = list(Library().parse(data))
+    entries = list(Library().parse(data, "Library1.dat"))
     assert codes(entries) == []
     got = records(entries)
     assert len(got) == len(EXPECTED)
@@ -127,7 +127,7 @@ def test_library_every_field(version: int) -> None:
 
 
 def test_sharing_follows_the_folder_tree() -> None:
-    got = records(list(Library().parse(b.library_dat(LIBRARY))))
+    got = records(list(Library().parse(b.library_dat(LIBRARY), "Library1.dat")))
     assert [(r.name, r.shared) for r in got] == [
         ("diary.txt", False),  # inherits the private folder's "no"
         ("postcard.jpg", True),  # its own "yes" overrides the folder
@@ -148,7 +148,7 @@ def test_cstring_forms() -> None:
 def test_other_versions_are_unsupported(version: int) -> None:
     data = b.library_dat(LIBRARY, version=29)
     data = data[:8] + struct.pack("<i", version) + data[12:]
-    assert codes(list(Library().parse(data))) == ["p2p-unsupported-version"]
+    assert codes(list(Library().parse(data, "Library1.dat"))) == ["p2p-unsupported-version"]
 
 
 def test_truncated_at_several_points() -> None:
@@ -156,13 +156,13 @@ def test_truncated_at_several_points() -> None:
     whole = len(b.library_dat([]))
     ends = []
     for cut in range(whole, len(data)):
-        got = len(records(list(Library().parse(data[:cut]))))
+        got = len(records(list(Library().parse(data[:cut], "Library1.dat"))))
         ends.append(got)
     # The count of whole records never goes down as the cut moves on, and reaches 5 (all but the last file).
     assert ends == sorted(ends)
     assert ends[-1] == 5
     for cut in (3, 10, whole + 5, len(data) // 2, len(data) - 1):
-        entries = list(Library().parse(data[:cut]))
+        entries = list(Library().parse(data[:cut], "Library1.dat"))
         assert codes(entries) == ["p2p-truncated"], cut
         for i, record in enumerate(records(entries)):
             check(record, i, EXPECTED[i])
@@ -173,21 +173,21 @@ def test_counts_past_the_end() -> None:
     files_at = len(data) - len(SONG.serialize()) - 2
     assert data[files_at : files_at + 2] == b"\x01\x00"
     for declared, code in [(b"\x05\x00", "p2p-truncated"), (b"\xff\xff\xfe\xff\xff\xff", "p2p-truncated")]:
-        entries = list(Library().parse(data[:files_at] + declared + data[files_at + 2 :]))
+        entries = list(Library().parse(data[:files_at] + declared + data[files_at + 2 :], "Library1.dat"))
         assert [r.name for r in records(entries)] == ["song.mp3"]
         assert codes(entries) == [code]
 
 
 def test_huge_folder_count_with_no_folders() -> None:
     data = b.library_dat([])[:-2] + b"\xff\xff" + struct.pack("<I", 0xFFFFFFF0)
-    assert codes(list(Library().parse(data))) == ["p2p-corrupt"]
+    assert codes(list(Library().parse(data, "Library1.dat"))) == ["p2p-corrupt"]
 
 
 def test_string_length_of_2_32_minus_1() -> None:
     data = b.library_dat(LIBRARY[1:])
     name_at = len(data) - len(SONG.serialize())
     bad = data[:name_at] + b"\xff\xfe\xff\xff\xff\xff" + struct.pack("<I", 0xFFFFFFFE) + data[name_at + 3 :]
-    entries = list(Library().parse(bad))
+    entries = list(Library().parse(bad, "Library1.dat"))
     assert records(entries) == []
     assert codes(entries) == ["p2p-corrupt"]
 
@@ -196,7 +196,7 @@ def test_deep_nesting() -> None:
     folder = b.ShareazaFolder("C:\\deep", files=[DIARY])
     for _ in range(100):
         folder = b.ShareazaFolder("C:\\deep", folders=[folder])
-    entries = list(Library().parse(b.library_dat([folder])))
+    entries = list(Library().parse(b.library_dat([folder]), "Library1.dat"))
     assert records(entries) == []
     assert codes(entries) == ["p2p-corrupt"]
 
@@ -205,7 +205,7 @@ def test_metadata_nesting() -> None:
     schema = "http://www.shareaza.com/schemas/image.xsd"
     fine = b.ShareazaFile("fine.jpg", 10, schema=schema, metadata={"title": "T"}, xml_depth=20)
     deep = b.ShareazaFile("deep.jpg", 10, schema=schema, xml_depth=100)
-    entries = list(Library().parse(b.library_dat([b.ShareazaFolder("C:\\x", files=[fine, deep])])))
+    entries = list(Library().parse(b.library_dat([b.ShareazaFolder("C:\\x", files=[fine, deep])]), "Library1.dat"))
     assert [r.name for r in records(entries)] == ["fine.jpg"]
     assert records(entries)[0].extra["metadata.title"] == "T"
     assert codes(entries) == ["p2p-corrupt"]

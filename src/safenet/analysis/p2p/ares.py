@@ -83,7 +83,7 @@ class _ShareDb:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() == self.FILE_NAME.lower() and head.startswith(b"__ARESDB")
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         if not data.startswith(self.SIGNATURE):
             yield P2PWarning(UNSUPPORTED, f"{self.FILE_NAME}: signature {data[:14]!r} is not {self.SIGNATURE.decode()}")
             return

@@ -14,8 +14,7 @@ Times are UNIX seconds, UTC; 0 means "not set".
   (``.fileguard`` and ``rec`` are the client's own bookkeeping, skipped): caption, path, added_on,
   completed_on, downloaded, uploaded, info (the info-hash), seedtime.
 - Transmission ``<info-hash>.resume``: name, destination, added-date, done-date, uploaded, downloaded, paused.
-  The info-hash is only in the file's name, which the parser is given where the caller has it (``parse``'s
-  ``name``).
+  The info-hash is only in the file's name, which every parser is given (``parse``'s ``name``).
 - qBittorrent ``BT_backup/<info-hash>.fastresume`` (libtorrent's resume data): info-hash, name, save_path or
   qBt-savePath, added_time, completed_time, total_uploaded, total_downloaded, paused, seed_mode.
 
@@ -220,7 +219,7 @@ class TorrentFileParser:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower().endswith(".torrent") and _dictionary(head)
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         torrent, warnings = read_torrent(data)
         if torrent is not None:
             yield from torrent_records(torrent)
@@ -414,7 +413,7 @@ class UTorrentResume:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() in ("resume.dat", "resume.dat.old") and _dictionary(head)
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         decoded = decode(data)
         index = 0
         for key, value in _dict(decoded.value).items():
@@ -456,8 +455,8 @@ class TransmissionResume:
         lower = name.lower()
         return lower.endswith(".resume") and not lower.endswith(".fastresume") and _dictionary(head)
 
-    def parse(self, data: bytes, name: str = "") -> Iterator[P2PEntry]:
-        """``name``: the file's name, where the caller has it (``<40 hex>.resume`` gives the info-hash)."""
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
+        """``name``: the file's name (``<40 hex>.resume`` gives the info-hash)."""
         decoded = decode(data)
         root = _dict(decoded.value)
         if root:
@@ -499,7 +498,7 @@ class QBittorrentFastresume:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower().endswith(".fastresume") and _dictionary(head)
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         decoded = decode(data)
         root = _dict(decoded.value)
         if root:
@@ -508,12 +507,12 @@ class QBittorrentFastresume:
             paused = _int(root.get(b"paused"))
             seed_mode = _int(root.get(b"seed_mode"))
             complete = completed_at is not None or bool(seed_mode)
-            name = _text(root.get(b"qBt-name")) or _text(root.get(b"name"))
+            shown = _text(root.get(b"qBt-name")) or _text(root.get(b"name"))
             yield P2PRecord(
                 client=self.CLIENT,
                 artefact="fastresume",
                 index=0,
-                name=name or (hashes["btih"].hex() if hashes else ""),
+                name=shown or (hashes["btih"].hex() if hashes else ""),
                 hashes=hashes,
                 shared=True if complete and paused == 0 else None,
                 completed=True if complete else None,

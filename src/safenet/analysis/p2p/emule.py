@@ -274,7 +274,7 @@ class KnownMet:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() == "known.met" and head[:1] in (bytes([MET_HEADER]), bytes([MET_HEADER_I64TAGS]))
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
         try:
             header = r.u8()
@@ -306,7 +306,7 @@ class PartMet:
             bytes([PARTFILE_VERSION_LARGEFILE]),
         )
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
         try:
             version = r.u8()
@@ -353,7 +353,7 @@ class CancelledMet:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() == "cancelled.met" and head[:1] in (bytes([MET_HEADER]), bytes([MET_HEADER_I64TAGS]))
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
         try:
             header = r.u8()
@@ -412,7 +412,7 @@ class StoredSearches:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() == "storedsearches.met" and head[:1] == bytes([MET_HEADER_I64TAGS])
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
         result_index = 0
         try:
@@ -468,7 +468,7 @@ class SearchStrings:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() == "ac_searchstrings.dat"
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         if data.startswith(b"\xff\xfe"):
             body = data[2:]
             if len(body) % 2:

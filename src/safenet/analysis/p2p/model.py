@@ -60,14 +60,15 @@ P2PEntry = P2PRecord | SearchTerm | P2PWarning
 
 class P2PParser(Protocol):
     """One client file format. ``claims`` looks at the file's name and first bytes only; ``parse`` never raises
-    on bad input: it yields what it could read and a P2PWarning for the rest."""
+    on bad input: it yields what it could read and a P2PWarning for the rest. ``parse`` is given the artefact's
+    file name too: some clients keep a fact only there (Transmission names ``<info-hash>.resume``)."""
 
     NAME: ClassVar[str]  # stable: "emule-known-met", "utorrent-resume", ... (stored in case files)
     CLIENT: ClassVar[str]
 
     def claims(self, name: str, head: bytes) -> bool: ...
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]: ...
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]: ...
 
 
 ParserFactory = Callable[[], P2PParser]

@@ -147,7 +147,7 @@ class Library:
     def claims(self, name: str, head: bytes) -> bool:
         return name.lower() in ("library1.dat", "library2.dat") and 1 <= int.from_bytes(head[8:12], "little") <= 1000
 
-    def parse(self, data: bytes) -> Iterator[P2PEntry]:
+    def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
         counter = [0]
         try:

@@ -1,7 +1,8 @@
 """Schema version 6 → 7: P2P activity.
 
-Adds ``p2p_records``, ``p2p_findings`` and ``search_terms``, and each item's ``ed2k`` digest (where the case
-lacks it), and sets the case's ``schema_version`` to 7.
+Adds ``p2p_records``, ``p2p_findings``, ``search_terms`` and ``torrent_checks`` (a .torrent's pieces checked
+against its files on the exhibit), and each item's ``ed2k`` digest (where the case lacks it), and sets the
+case's ``schema_version`` to 7.
 
 What an upgraded case can and cannot claim: the runs recorded before the upgrade were made by a Safenet that
 did not parse P2P client artefacts (eMule, Ares, torrent clients) and did not compute ED2K digests. Their P2P
@@ -126,6 +127,44 @@ def upgrade() -> None:
         sa.UniqueConstraint("record_id", "hashset", "hash_kind", "entry", name="uq_p2p_finding"),
     )
     op.create_index(op.f("ix_p2p_findings_record_id"), "p2p_findings", ["record_id"], unique=False)
+    op.create_table(
+        "torrent_checks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("exhibit_id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("info_hash", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("pieces", sa.BigInteger(), nullable=False),
+        sa.Column("matched", sa.BigInteger(), nullable=False),
+        sa.Column("mismatched", sa.BigInteger(), nullable=False),
+        sa.Column("unavailable", sa.BigInteger(), nullable=False),
+        sa.Column("files_found", sa.BigInteger(), nullable=False),
+        sa.Column("files_missing", sa.BigInteger(), nullable=False),
+        sa.Column("files_ambiguous", sa.BigInteger(), nullable=False),
+        sa.Column("problem", sa.Text(), nullable=False),
+        sa.Column("files", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["exhibit_id"],
+            ["exhibits.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["item_id"],
+            ["items.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["record_id"],
+            ["p2p_records.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["runs.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_torrent_checks_exhibit_id"), "torrent_checks", ["exhibit_id"], unique=False)
+    op.create_index(op.f("ix_torrent_checks_record_id"), "torrent_checks", ["record_id"], unique=False)
     op.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
 
 
