@@ -82,7 +82,8 @@ def database_url(db: str) -> URL:
 
 def shown_url(url: URL) -> str:
     """The URL as written into the case folder and messages: never with its password."""
-    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    # URL.set() reads None as "unchanged": the NamedTuple's own _replace drops the password
+    return url._replace(drivername="postgresql", password=None).render_as_string(hide_password=False)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

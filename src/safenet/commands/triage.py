@@ -56,6 +56,14 @@ def triage_cmd(
         ),
     ],
     case: Annotated[Path, typer.Option("--case", help="Case folder (created if new).")],
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="A new case's rows go in this empty PostgreSQL database (postgresql://user@host/dbname) instead "
+            "of case.db in the folder; an existing case finds its own.",
+        ),
+    ] = None,
     exhibit: Annotated[
         str | None, typer.Option("--exhibit", help="Exhibit label, e.g. EX1 (one source given without a label).")
     ] = None,
@@ -157,7 +165,7 @@ def triage_cmd(
             from safenet.commands.ops import check_visit, link_triaged
 
             check_visit(visit)
-        the_case = Case.create_or_open(case)
+        the_case = Case.create_or_open(case, db)
         if exhibit is None:  # sources given as LABEL=SOURCE: every device at once
             try:
                 _triage_many(devices, the_case, hashsets, options)
