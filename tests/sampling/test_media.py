@@ -34,9 +34,9 @@ class CountingReader:
     def __init__(self) -> None:
         self.asked: list[list[int]] = []
 
-    def read_blocks(self, offsets: Sequence[int]) -> list[bytes]:
+    def hash_blocks(self, offsets: Sequence[int], names: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
         self.asked.append(list(offsets))
-        return [bytes([o % 256]) for o in offsets]
+        return {name: [(o, o) for o in offsets] for name in names}
 
     def close(self) -> None:
         pass
@@ -45,12 +45,12 @@ class CountingReader:
 def test_read_ahead_gives_every_round_in_order_and_stops_one_round_ahead() -> None:
     planned = [[i, i + 1] for i in range(0, 20, 2)]
     reader = CountingReader()
-    assert [offsets for offsets, _ in read_ahead(reader, planned)] == planned
+    assert [offsets for offsets, _ in read_ahead(reader, planned, ("xxh3-128",))] == planned
     assert reader.asked == planned
 
     reader = CountingReader()
-    ahead = read_ahead(reader, iter(planned))
-    offsets, blocks = next(ahead)
-    assert (offsets, blocks) == ([0, 1], [b"\x00", b"\x01"])
+    ahead = read_ahead(reader, iter(planned), ("xxh3-128",))
+    offsets, hashed = next(ahead)
+    assert (offsets, hashed) == ([0, 1], {"xxh3-128": [(0, 0), (1, 1)]})
     ahead.close()  # the sampler stops (a hit, the budget): the round read ahead is the only one more
     assert reader.asked == planned[:2]

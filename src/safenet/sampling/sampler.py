@@ -15,7 +15,7 @@ from pathlib import Path
 
 from safenet.hashsets.blocks import BLOCK, BlockHit, BlockSet
 from safenet.sampling import stats
-from safenet.sampling.media import BlockReader, open_reader
+from safenet.sampling.media import BlockReader, Hashed, open_reader
 from safenet.sampling.plan import Region, rounds, total_blocks
 
 MIB = 1 << 20
@@ -123,15 +123,16 @@ def sample(
     planned = stats.blocks_needed(total, known, options.confidence)
     seed = options.seed if options.seed is not None else secrets.randbits(63)
     reader = open_reader(path, image_format, options.queue_depth)
+    names = _hash_names(sets)
     hits: list[BlockHit] = []
     read, stopped = 0, "complete"
     try:
-        with closing(read_ahead(reader, rounds(regions, planned, seed, options.round_blocks))) as ahead:
-            for offsets, blocks in ahead:
+        with closing(read_ahead(reader, rounds(regions, planned, seed, options.round_blocks), names)) as ahead:
+            for offsets, hashed in ahead:
                 if options.budget_s is not None and time.monotonic() - started > options.budget_s:
                     stopped = "budget"
                     break
-                found = lookup(sets, offsets, blocks)
+                found = lookup(sets, offsets, hashed)
                 hits += found
                 read += len(offsets)
                 if on_round is not None:
@@ -158,35 +159,34 @@ def sample(
     )
 
 
+def _hash_names(sets: Sequence[BlockSet]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s.info.hash for s in sets))
+
+
 def read_ahead(
-    reader: BlockReader, planned: Iterable[list[int]]
-) -> Generator[tuple[list[int], list[bytes]], None, None]:
+    reader: BlockReader, planned: Iterable[list[int]], names: Sequence[str]
+) -> Generator[tuple[list[int], Hashed], None, None]:
     """Each round's offsets and blocks, the next round already being read while the caller hashes and looks up
     this one, so the device is never idle between rounds. A round read ahead and then not wanted (a hit, the
     budget) is waited for, never counted or recorded."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-ahead") as ahead:
         queued = iter(planned)
         current = next(queued, None)
-        pending = ahead.submit(reader.read_blocks, current) if current is not None else None
+        pending = ahead.submit(reader.hash_blocks, current, names) if current is not None else None
         while current is not None and pending is not None:
             following = next(queued, None)
-            blocks = pending.result()
-            pending = ahead.submit(reader.read_blocks, following) if following is not None else None
-            yield current, blocks
+            hashed = pending.result()
+            pending = ahead.submit(reader.hash_blocks, following, names) if following is not None else None
+            yield current, hashed
             current = following
 
 
-def lookup(sets: Sequence[BlockSet], offsets: list[int], blocks: list[bytes]) -> list[BlockHit]:
-    """The blocks read at ``offsets`` that belong to known files, by offset. Each block is hashed once per block
-    hash the sets use (XXH3-128 for built sets, MD5 for sets imported from DFXML); a short read (the end of the
-    media) never matches."""
+def lookup(sets: Sequence[BlockSet], offsets: list[int], hashed: Hashed) -> list[BlockHit]:
+    """The blocks read at ``offsets`` that belong to known files, by offset. ``hashed`` holds each block's hash by
+    every block hash the sets use (XXH3-128 for built sets, MD5 for sets imported from DFXML)."""
     found: list[BlockHit] = []
-    hashed: dict[str, list[tuple[int, int]]] = {}
     for block_set in sets:
-        name = block_set.info.hash
-        if name not in hashed:
-            hashed[name] = [block_set.hash(b) if len(b) == BLOCK else (0, 0) for b in blocks]
-        found += block_set.lookup(offsets, hashed[name])
+        found += block_set.lookup(offsets, hashed[block_set.info.hash])
     return sorted(found, key=lambda h: h.offset)
 
 
@@ -199,7 +199,7 @@ def read_every_block(path: Path, sets: Sequence[BlockSet]) -> list[BlockHit]:
         for region in regions:
             for first in range(0, region.blocks, 4096):
                 offsets = [region.offset + (first + i) * BLOCK for i in range(min(4096, region.blocks - first))]
-                hits += lookup(sets, offsets, reader.read_blocks(offsets))
+                hits += lookup(sets, offsets, reader.hash_blocks(offsets, _hash_names(sets)))
     finally:
         reader.close()
     return sorted(hits, key=lambda h: h.offset)
