@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import String, literal, select
 
+from safenet.case.queries import _REGION_END, is_region_row
 from safenet.case.store import URL_NAME, Case, CaseError
 from safenet.cli import main
 from tests.builders import jpeg, write
@@ -40,3 +42,13 @@ def test_triage_into_postgresql_and_mistakes(
     with pytest.raises(CaseError, match="keeps its rows in"):
         Case.open_existing(tmp_path / "pg", other)  # --db may add a password, never point elsewhere
     assert Case.open_existing(tmp_path / "pg", with_password).dialect == "postgresql"
+
+
+def test_a_region_row_is_told_from_its_locator_on_both_databases(tmp_path: Path) -> None:
+    region = '[{"kind":"image","detail":"x.E01"},{"kind":"path"' + _REGION_END
+    named = '[{"kind":"image","detail":"x.E01"},{"kind":"path","detail":"a.jpg"}]'
+    case = Case.create_or_open(tmp_path / "case")  # SQLite, or PostgreSQL (conftest)
+    with case.sessions() as s:
+        answers = [s.scalar(select(is_region_row(literal(value, String)))) for value in (region, named, "]")]
+    case.close()
+    assert [bool(a) for a in answers] == [True, False, False]

@@ -28,9 +28,13 @@ _CHUNK = 500  # ids per IN (...) query: under SQLite's parameter limit
 GONE_NAMED = 50  # deleted names whose content is gone named in an exhibit's summary (the rest are counted)
 
 
-def is_region_row() -> ColumnElement[bool]:
-    """SQL: the item row is a region to carve, not a file (recorded as 'skipped': it is never hashed whole)."""
-    suffix = func.substr(ItemRow.locator, -len(_REGION_END), len(_REGION_END))
+def is_region_row(locator: ColumnElement[str] | None = None) -> ColumnElement[bool]:
+    """SQL: the item row is a region to carve, not a file (recorded as 'skipped': it is never hashed whole).
+
+    The suffix is cut from the length, not with a negative start: only SQLite counts that from the end.
+    """
+    column = ItemRow.locator if locator is None else locator
+    suffix = func.substr(column, func.length(column) - len(_REGION_END) + 1, len(_REGION_END))
     return suffix == _REGION_END
 
 
