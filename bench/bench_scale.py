@@ -7,8 +7,9 @@ simulated 8- and 32-worker run.
    md5sum list (100 000 random MD5s + the MD5s of 50 tree files) is imported as an illicit set (not timed).
 2. Real runs, full profile, each a ``safenet triage IMAGE --profile full --hashset benchset`` child process,
    warm page cache, timed whole (listing, examining, recording, the audit's closing line):
-     local inline (1 core) and local processes (2 workers), for reference;
-     Dask: a ``dask scheduler`` and 1 then 2 ``dask worker --nthreads 1`` processes on loopback, ``--cluster``.
+     local inline (1 core) and local processes (2 workers), once each, for reference;
+     Dask: two clusters on loopback at once, each a ``dask scheduler`` with 1 or 2 ``dask worker --nthreads 1``
+     processes; one untimed run on each, then ``--repeat`` rounds alternating between them (median).
    Every run's case is checked against the inline run's: the same items with the same digests, 50 hits.
    On this machine the 2 cores are shared by the coordinator, the scheduler and the workers.
 3. Overhead: empty tasks per second through the scheduler (``client.map`` of a no-op, gathered) and through the
@@ -284,6 +285,20 @@ def simulate(
 # -- main --------------------------------------------------------------------------------------------------
 
 
+def simulations(args: argparse.Namespace, work: Path, cost: float, env: dict[str, str]) -> list[dict[str, Any]]:
+    # More items than the real exhibit, so that 32 workers run long enough to show a pace: small files (the
+    # simulated stage reads nothing; the coordinator lists them from a real image all the same)
+    sim_tree, sim_paths, sim_sizes, _, _ = ensure_tree(args.sim_files, args.sim_files * 12_000, args.seed)
+    sim_image, how = bench_image.build_image("ext4", sim_tree, sum(sim_sizes))
+    assert sim_image is not None, how
+    print(f"simulation exhibit: {sim_image} ({len(sim_paths):,} files; image {how})", flush=True)
+    sims = [simulate(sim_image, work / "db", work, slots, cost, env, 64) for slots in (2, 8, 32)]
+    sims.append(simulate(sim_image, work / "db", work, 32, 0.0, env, 64))
+    sims.append(simulate(sim_image, work / "db", work, 32, cost, env, 256))
+
+    return sims
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2500)
@@ -291,8 +306,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--tasks", type=int, default=2000, help="empty tasks for the overhead figure")
     parser.add_argument("--sample-batches", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per cluster size (median)")
     parser.add_argument("--sim-files", type=int, default=20_000, help="files of the simulation's exhibit")
     parser.add_argument("--skip-local", action="store_true", help="no local reference runs (inline, processes)")
+    parser.add_argument("--skip-sim", action="store_true", help="no simulated 2/8/32-worker runs")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
 
@@ -334,34 +351,43 @@ def main() -> int:
             triage_child(image, work / "proc", env, ["--executor", "processes", "--workers", "2"]),
             work / "proc",
         )
-    for workers in (1, 2):
-        with cluster(workers, 1, env, work) as address:
+    # Both clusters up at once, runs interleaved (1, 2, 1, 2 ...): load from elsewhere falls on both alike
+    with cluster(1, 1, env, work) as one, cluster(2, 1, env, work) as two:
+        addresses = {"dask 1 worker": one, "dask 2 workers": two}
+        for address in addresses.values():
             triage_child(image, work / "warm", env, ["--cluster", address])  # workers import the stage once
-            name = f"dask {workers} worker{'s' if workers > 1 else ''}"
-            check(
-                name, triage_child(image, work / f"dask{workers}", env, ["--cluster", address]), work / f"dask{workers}"
-            )
-            if workers == 2:
-                overhead = task_overhead(address, args.tasks, image)
+        timed: dict[str, list[dict[str, Any]]] = {name: [] for name in addresses}
+        for _ in range(args.repeat):
+            for name, address in addresses.items():
+                case = work / name.replace(" ", "-")
+                result = triage_child(image, case, env, ["--cluster", address])
+                result["load1"] = round(os.getloadavg()[0], 1)
+                check(name, result, case)
+                timed[name].append(result)
+        for name, results in timed.items():
+            walls = sorted(r["wall_s"] for r in results)
+            runs[name] = {**results[-1], "wall_s": walls[len(walls) // 2], "walls": walls}
+        overhead = task_overhead(two, args.tasks, image)
     speedup = runs["dask 1 worker"]["wall_s"] / runs["dask 2 workers"]["wall_s"]
 
     measured = bytes_and_cost(image, work / "db", args.sample_batches)
     cost = measured["stage_s_per_item"]
-    # More items than the real exhibit, so that 32 workers run long enough to show a pace: small files (the
-    # simulated stage reads nothing; the coordinator lists them from a real image all the same)
-    sim_tree, sim_paths, sim_sizes, _, _ = ensure_tree(args.sim_files, args.sim_files * 12_000, args.seed)
-    sim_image, how = bench_image.build_image("ext4", sim_tree, sum(sim_sizes))
-    assert sim_image is not None, how
-    print(f"simulation exhibit: {sim_image} ({len(sim_paths):,} files; image {how})", flush=True)
-    sims = [simulate(sim_image, work / "db", work, slots, cost, env, 64) for slots in (2, 8, 32)]
-    sims.append(simulate(sim_image, work / "db", work, 32, 0.0, env, 64))
-    sims.append(simulate(sim_image, work / "db", work, 32, cost, env, 256))
+    sims: list[dict[str, Any]] = []
+    if not args.skip_sim:
+        sims = simulations(args, work, cost, env)
 
     rows = [
-        (n, f"{r['wall_s']:.1f}", r.get("items", ""), r.get("hits", ""), r.get("same_as_reference", ""))
+        (
+            n,
+            f"{r['wall_s']:.1f}",
+            " ".join(f"{w:.1f}" for w in r.get("walls", [r["wall_s"]])),
+            r.get("items", ""),
+            r.get("hits", ""),
+            r.get("same_as_reference", ""),
+        )
         for n, r in runs.items()
     ]
-    headers = ("run (full profile)", "wall s", "items", "hits", "same case")
+    headers = ("run (full profile)", "wall s (median)", "each run", "items", "hits", "same case")
     sim_headers = (
         "slots",
         "item ms",
@@ -388,7 +414,7 @@ def main() -> int:
     emit = markdown_table if args.markdown else print_table
     print()
     emit(headers, rows)
-    print(f"\n2 workers vs 1: {speedup:.2f}x (goal {GOAL}x)")
+    print(f"\n2 workers vs 1: {speedup:.2f}x (goal {GOAL}x); load average now {os.getloadavg()[0]:.1f} on 2 cores")
     print(
         f"empty tasks/s: Dask {overhead['dask_empty_tasks_per_s']}, through the executor "
         f"{overhead['executor_empty_tasks_per_s']}; bytes per item: {measured['bytes_to_worker_per_item']} sent, "
