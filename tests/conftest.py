@@ -22,3 +22,4 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFENET_USERS", str(tmp_path / "users.sqlite"))
     monkeypatch.setenv("SAFENET_AUDIT_KEY", str(tmp_path / "audit-key.pem"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the installation's data folder (validation record)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # the kept help texts (safenet.helpcache)

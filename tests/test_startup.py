@@ -43,6 +43,18 @@ def test_parsing_and_help_load_no_heavy_library(argv: list[str]) -> None:
     assert loaded_after(code) == []
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["triage", "--help"], ["hashset", "import", "--help"]])
+def test_kept_help_loads_neither_typer_nor_rich(argv: list[str]) -> None:
+    """Once Typer has printed a command's help (kept by safenet.helpcache), the next run prints it without
+    importing Typer, Click or Rich (the tests' XDG_CACHE_HOME is their own temporary folder)."""
+    code = "import contextlib, io\nfrom safenet.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+    code += f"    assert main({argv!r}) == 0"
+    loaded_after(code)  # Typer renders it and it is kept
+    probe = code + "\nimport json, sys\nprint(json.dumps([m for m in ('typer', 'click', 'rich') if m in sys.modules]))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
 def test_version_fast_path_prints_what_the_typer_option_prints(capsys: pytest.CaptureFixture[str]) -> None:
     """`safenet --version` alone skips Typer; with any other argument Typer's --version answers, the same."""
     from safenet import __version__

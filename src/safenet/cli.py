@@ -1,18 +1,18 @@
-"""The ``safenet`` console entry point: exit codes for what escapes a command, and a fast ``--version``.
+"""The ``safenet`` console entry point: exit codes for what escapes a command, a fast ``--version`` and ``--help``.
 
 The Typer app itself (every command, assembled) is :mod:`safenet.commands.root`; it is imported on first use
 of ``safenet.cli.app``, so ``safenet --version`` prints without loading Typer and Rich (a tenth of a second
-at start-up). Exit codes are defined and documented in :class:`safenet.commands.common.Exit` (and in the
-README).
+at start-up), and so does ``safenet [COMMAND ...] --help`` once Typer has printed it (:mod:`safenet.helpcache`).
+Exit codes are defined and documented in :class:`safenet.commands.common.Exit` (and in the README).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from safenet import version_line
+from safenet import helpcache, version_line
 
 if TYPE_CHECKING:
     import typer
@@ -39,14 +39,27 @@ def __getattr__(name: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: typer handles usage errors (exit 2); anything unexpected is exit 1, one line."""
-    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:
         print(version_line())  # the answer the Typer option gives, without importing Typer and Rich
         return 0
+    recorder = None
+    if helpcache.is_help_request(args):
+        kept = helpcache.cached(args)
+        if kept is not None:  # Typer's own output for this command line and terminal, kept: no Typer, no Rich
+            sys.stdout.write(kept)
+            sys.stdout.flush()
+            return 0
+        recorder = helpcache.Recorder(sys.stdout)
     this = sys.modules[__name__]  # ``app`` through the module: built on first use, and tests may replace it
+    code = 0
+    import contextlib  # here: a tenth of the start-up that --version and kept help need not pay
+
     try:
-        this.app(args=argv, standalone_mode=True)
+        with contextlib.redirect_stdout(cast(TextIO, recorder)) if recorder is not None else contextlib.nullcontext():
+            this.app(args=argv, standalone_mode=True)
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # a bug: say so plainly, no traceback for the officer
         from rich.text import Text
 
@@ -66,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SAFENET_DEBUG"):
             raise
         return Exit.INTERNAL
-    return 0
+    if recorder is not None and code == 0 and helpcache.names_commands(this.app, args[:-1]):
+        helpcache.remember(args, recorder.text())
+    return code
 
 
 def run() -> None:
