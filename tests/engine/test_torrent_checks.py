@@ -12,6 +12,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from safenet.analysis.p2p.bittorrent import TorrentFile
@@ -22,8 +23,12 @@ from safenet.engine.torrents import Candidate, components, place
 from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
+from safenet.report.data import report_data
+from safenet.report.sfr1 import render_sfr1_html, sfr1_data
 from tests.analysis.p2p.test_bittorrent import PIECE, Bencodable, benc, pieces_of
 from tests.builders import write
+from tests.report.test_reports import SCHEMA
+from tests.report.test_sfr1 import _html_text
 
 
 def torrent(name: str, files: dict[str, bytes] | bytes) -> tuple[bytes, bytes]:
@@ -33,7 +38,9 @@ def torrent(name: str, files: dict[str, bytes] | bytes) -> tuple[bytes, bytes]:
         info[b"length"] = len(files)
         info[b"pieces"] = pieces_of(files)
     else:
-        info[b"files"] = [{b"length": len(c), b"path": [p.encode() for p in path.split("/")]} for path, c in files.items()]
+        info[b"files"] = [
+            {b"length": len(c), b"path": [p.encode() for p in path.split("/")]} for path, c in files.items()
+        ]
         info[b"pieces"] = pieces_of(b"".join(files.values()))
     return benc({b"announce": "http://tracker.invalid/announce", b"info": info}), hashlib.sha1(benc(info)).digest()
 
@@ -167,3 +174,37 @@ def test_placing_by_save_path_ignores_case_and_drive_and_a_cut_root() -> None:
     # the save path names neither: by name and size; the one of the right size is taken
     small = Candidate(3, "", "c.txt", 9, components("Elsewhere/c.txt"))
     assert place(file, ["/srv/torrents"], [small, here]).item == here
+
+
+def test_the_reports_state_each_check(checked: Case) -> None:
+    report = report_data(checked)
+    jsonschema.validate(report, SCHEMA)
+    checks = {c["name"]: c for c in report["torrent_checks"]}
+    assert (checks["album"]["status"], checks["album"]["matched"], checks["album"]["pieces"]) == ("complete", 4, 4)
+    assert [f["state"] for f in checks["partly"]["files"]] == ["found", "missing"]
+    text = " ".join(_html_text(render_sfr1_html(sfr1_data(checked, report))).split())
+    assert 'torrent "album": its files are on the exhibit, 4 of 4 pieces verified' in text
+    assert 'torrent "holiday.jpg": its files are on the exhibit, 3 of 3 pieces verified' in text
+    assert (
+        'torrent "beach.jpg": its files are partly on the exhibit, 3 of 4 pieces verified (1 differ, 0 not available; '
+        "1 of 1 files found)"
+    ) in text
+    assert 'torrent "partly": its files are partly on the exhibit, 2 of 4 pieces verified' in text
+    assert 'torrent "dup.jpg": not decided, 1 of its 1 files have more than one candidate' in text
+
+
+def test_a_torrent_of_known_material_is_named_by_its_info_hash_only(tmp_path: Path) -> None:
+    root = tmp_path / "exhibit"
+    data, btih = torrent("holiday.jpg", HOLIDAY)
+    write(root, "Users/bob/Torrents/t.torrent", data)
+    listing = tmp_path / "torrents.txt"
+    listing.write_text(f"magnet:?xt=urn:btih:{btih.hex()}\n")
+    store = HashSetStore(tmp_path / "hashdb")
+    store.import_file(listing, "torrents", kind=SetKind.ILLICIT, warn=lambda ref, message: None)
+    case = _case(tmp_path, root, store, ("torrents",))
+    report = report_data(case)
+    [check] = report["torrent_checks"]
+    assert (check["name"], check["status"], [f["path"] for f in check["files"]]) == (None, "not-present", [None])
+    text = " ".join(_html_text(render_sfr1_html(sfr1_data(case, report))).split())
+    assert f"torrent with info-hash {btih.hex()}: its files are not on the exhibit (none of its 1 files found)" in text
+    assert "holiday.jpg" not in text

@@ -1,4 +1,5 @@
-"""Read-only queries over a case's P2P activity: the clients' file records and the searches typed into them.
+"""Read-only queries over a case's P2P activity: the clients' file records, the searches typed into them, and
+the checks of each ``.torrent``'s pieces against the files it names on its exhibit.
 
 A P2P record of known material is a record with a ``known`` match in an illicit set; reports count these apart
 from files (a record says a client knew of a file, not that the file is on the exhibit). Search terms are
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from safenet.case.schema import Exhibit, ItemRow, P2PFindingRow, P2PRecordRow, SearchTermRow
+from safenet.case.schema import Exhibit, ItemRow, P2PFindingRow, P2PRecordRow, SearchTermRow, TorrentCheckRow
 from safenet.case.store import Case
 
 #: The record hashes that name a file's content, strongest first: a record is linked to an item of its
@@ -154,6 +155,66 @@ def search_terms(case: Case, exhibit: str | None = None) -> list[SearchTermView]
     with case.sessions() as s:
         rows = s.execute(query).all()
     return [SearchTermView(label, row.client, display, row.term, row.at) for row, label, display in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TorrentCheckView:
+    """A .torrent's pieces checked against the files it names found on its exhibit (``engine.torrents``)."""
+
+    check_id: int
+    exhibit: str
+    record_id: int  # the torrent's own P2P record
+    torrent_item_id: int
+    torrent_display: str
+    name: str  # the torrent's name (restricted where its record is of known material: the caller decides)
+    info_hash: str
+    status: str  # complete | partial | not-present | ambiguous | not-verifiable
+    pieces: int
+    matched: int
+    mismatched: int
+    unavailable: int
+    files_found: int
+    files_missing: int
+    files_ambiguous: int
+    problem: str
+    files: tuple[dict[str, Any], ...]  # {path, length, state, rule, item_id, candidates}, in torrent order
+
+
+def torrent_checks(case: Case, exhibit: str | None = None) -> list[TorrentCheckView]:
+    """The case's torrent checks (of one exhibit, or all), by exhibit and torrent record."""
+    query = (
+        select(TorrentCheckRow, Exhibit.label, ItemRow.display, P2PRecordRow.name)
+        .join(Exhibit, Exhibit.id == TorrentCheckRow.exhibit_id)
+        .join(ItemRow, ItemRow.id == TorrentCheckRow.item_id)
+        .join(P2PRecordRow, P2PRecordRow.id == TorrentCheckRow.record_id)
+        .order_by(Exhibit.label, TorrentCheckRow.record_id, TorrentCheckRow.id)
+    )
+    if exhibit is not None:
+        query = query.where(Exhibit.label == exhibit)
+    with case.sessions() as s:
+        rows = s.execute(query).all()
+    return [
+        TorrentCheckView(
+            check_id=row.id,
+            exhibit=label,
+            record_id=row.record_id,
+            torrent_item_id=row.item_id,
+            torrent_display=display,
+            name=name,
+            info_hash=row.info_hash,
+            status=row.status,
+            pieces=row.pieces,
+            matched=row.matched,
+            mismatched=row.mismatched,
+            unavailable=row.unavailable,
+            files_found=row.files_found,
+            files_missing=row.files_missing,
+            files_ambiguous=row.files_ambiguous,
+            problem=row.problem,
+            files=tuple(f for f in json.loads(row.files) if isinstance(f, dict)),
+        )
+        for row, label, display, name in rows
+    ]
 
 
 def search_term_count(case: Case, exhibit: str | None = None) -> int:

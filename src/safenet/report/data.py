@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from safenet.case.activity import P2PRecordView, p2p_records, search_term_count
+from safenet.case.activity import P2PRecordView, TorrentCheckView, p2p_records, search_term_count, torrent_checks
 from safenet.case.clusters import cluster_report
 from safenet.case.queries import item_rows, items_with_findings, warnings_with_labels
 from safenet.case.schema import Finding, ItemRow
@@ -28,7 +28,8 @@ REPORT_VERSION = 8  # 2: perceptual findings (distance, orientation, trimmed), i
 # times whose zone is unknown (time_zone_known false) are local time without an offset, no longer "+00:00";
 # 7: each count row's accessibility split and video duration, ``counts.deduplicated`` and its rule; 8: P2P
 # clients' file records (``p2p_records``, with their hash-set matches and the item each is linked to), how many
-# search terms were recovered (``search_terms_count``; the terms are restricted output), an exhibit's authority
+# search terms were recovered (``search_terms_count``; the terms are restricted output), each .torrent's pieces
+# checked against its files on the exhibit (``torrent_checks``), an exhibit's authority
 
 
 def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
 def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
     """A record for the JSON report. A record of known material keeps its name and save path out: they are
     restricted output (``--format restricted``), like search terms; its hashes, counters and matches stay."""
-    known = any(is_hit(m.set_kind, m.category) for m in view.known)
+    known = _known_material(view)
     return {
         "record_id": view.record_id,
         "exhibit": view.exhibit,
@@ -85,6 +86,35 @@ def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
             }
             for m in view.known
         ],
+    }
+
+
+def _known_material(view: P2PRecordView) -> bool:
+    return any(is_hit(m.set_kind, m.category) for m in view.known)
+
+
+def _torrent_check(view: TorrentCheckView, restricted: bool) -> dict[str, Any]:
+    """A torrent's piece check for the JSON report. ``restricted``: its torrent record is of known material, so
+    the torrent's name and its files' paths are kept out, as the record's name is (``_p2p_record``); its hashes,
+    counts and the items read stay."""
+    return {
+        "check_id": view.check_id,
+        "exhibit": view.exhibit,
+        "record_id": view.record_id,
+        "torrent_item_id": view.torrent_item_id,
+        "torrent_path": view.torrent_display,  # the item's path, as the report's items list gives it
+        "name": None if restricted else view.name,
+        "info_hash": view.info_hash,
+        "status": view.status,
+        "pieces": view.pieces,
+        "matched": view.matched,
+        "mismatched": view.mismatched,
+        "unavailable": view.unavailable,
+        "files_found": view.files_found,
+        "files_missing": view.files_missing,
+        "files_ambiguous": view.files_ambiguous,
+        "problem": view.problem,
+        "files": [{**f, "path": None if restricted else f.get("path")} for f in view.files],
     }
 
 
@@ -175,6 +205,8 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
     summary = summary or summarise(case)
     categorised = categorise(case)
     audit = case.audit.verify()
+    records = p2p_records(case)
+    known = {view.record_id for view in records if _known_material(view)}
     return {
         "$schema": SCHEMA_ID,
         "report_version": REPORT_VERSION,
@@ -194,6 +226,7 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
         "items": _items(case, categorised),
         "warnings": _warnings(case),
         "clusters": cluster_report(case),
-        "p2p_records": [_p2p_record(view) for view in p2p_records(case)],
+        "p2p_records": [_p2p_record(view) for view in records],
         "search_terms_count": search_term_count(case),
+        "torrent_checks": [_torrent_check(view, view.record_id in known) for view in torrent_checks(case)],
     }

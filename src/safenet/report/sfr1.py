@@ -215,6 +215,37 @@ def _record_category(record: dict[str, Any]) -> str | None:
     return most_severe(codes) if codes else None
 
 
+def _torrent_line(check: dict[str, Any]) -> str:
+    """One torrent's piece check as the SFR1 states it (a torrent of known material by its info-hash only)."""
+    if check["name"] is not None:
+        label = f'torrent "{check["name"]}"'
+    else:
+        label = f"torrent with info-hash {check['info_hash'] or '(none: version 2 only)'}"
+    verified = f"{check['matched']} of {check['pieces']} pieces verified"
+    files = len(check["files"])
+    status = check["status"]
+    if status == "complete":
+        return f"{label}: its files are on the exhibit, {verified}"
+    if status == "partial":
+        return (
+            f"{label}: its files are partly on the exhibit, {verified} ({check['mismatched']} differ, "
+            f"{check['unavailable']} not available; {check['files_found']} of {files} files found)"
+        )
+    if status == "not-present":
+        return f"{label}: its files are not on the exhibit (none of its {files} files found)"
+    if status == "ambiguous":
+        return (
+            f"{label}: not decided, {check['files_ambiguous']} of its {files} files have more than one candidate of "
+            f"the same name and size on the exhibit (none was chosen); {verified} from the files placed"
+        )
+    return f"{label}: its pieces could not be checked ({check['problem']})"
+
+
+def _torrents(report: dict[str, Any], exhibit: str) -> list[str]:
+    """The exhibit's torrents, each with what its piece check found."""
+    return [_torrent_line(c) for c in report.get("torrent_checks", []) if c["exhibit"] == exhibit]
+
+
 def _p2p(report: dict[str, Any], exhibit: str | None) -> dict[str, Any]:
     """P2P records of known material (of one exhibit, or all) from the JSON report: counted apart from files."""
     records = []
@@ -381,6 +412,7 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
                 "other_rows": _other_rows(ex),
                 "date_rows": _date_ranges(report["items"], ex["label"]),
                 "p2p": _p2p(report, ex["label"]),
+                "torrents": _torrents(report, ex["label"]),
                 "app_media": _app_media(report, ex["label"]),
             }
         )
