@@ -70,6 +70,20 @@ BEFORE_TOOLS = ("safenet_md5_hashlib",)
 (safenet._md5mb): the same run's 'before'."""
 ALL_TOOLS = TOOLS + EXTRA_TOOLS + BEFORE_TOOLS
 PROFILE = "full"  # the safenet profile timed (--profile)
+FIRST_READ = False  # --first-read: each safenet run notes when it reads its first evidence byte
+GOAL_PER_ITEM_US = 50.0
+GOAL_FIRST_READ_S = 0.4
+DIGESTS_OF = {
+    "hashdeep": ("md5", "sha1", "sha256"),
+    "md5deep": ("md5",),
+    "safenet": ("md5mb", "sha1", "sha256"),
+    "safenet_md5": ("md5mb",),
+    "safenet_md5_hashlib": ("md5",),
+    "floor": ("md5", "sha1", "sha256"),
+    "floor_md5": ("md5",),
+}
+"""The digests each tool computes, as ``digest_cpu`` times them: "md5mb" is safenet's own batched MD5
+(``safenet.analysis.md5mb.md5_many``, SIMD lanes where built), the others hashlib."""
 
 
 # -- data -------------------------------------------------------------------------------------------------
@@ -266,6 +280,11 @@ def _run_one(
     if workers:
         cmd += ["--workers", str(workers)]
     log = work / f"{tag}-{tool}.log"
+    probe = work / f"{tag}-{tool}.first-read"
+    if FIRST_READ:
+        probe.unlink(missing_ok=True)
+        env = dict(env, SAFENET_FIRST_READ_FILE=str(probe))
+    started = time.time()  # wall clock: the child writes its own time.time() at its first evidence read
     with open(log, "wb") as fh:
         res = run_child(cmd, stdout=fh, stderr=fh, env=env, timeout=timeout)
     out = {
@@ -274,6 +293,9 @@ def _run_one(
         "max_rss_kib": res.max_rss_kib,
         "cpu_s": round(res.user_s + res.sys_s, 2),
     }
+    if FIRST_READ and probe.exists():
+        out["first_read_s"] = round(float(probe.read_text()) - started, 4)
+        probe.unlink()
     text = log.read_text(errors="replace")
     seconds = _SECONDS_RE.findall(text)
     if seconds:
@@ -368,6 +390,10 @@ def summarise(runs: dict[str, list[dict[str, Any]]], files: int, total: int) -> 
         reported = [r["reported_s"] for r in rs if "reported_s" in r]
         if reported:
             entry["reported_median_s"] = median(reported)
+        first = [r["first_read_s"] for r in rs if "first_read_s" in r]
+        if first:
+            entry["first_read_s"] = first
+            entry["first_read_median_s"] = median(first)
         if any("ok" in r for r in rs):
             entry["checks_ok"] = all(r.get("ok") for r in rs)
             entry["hits"] = [r.get("hits") for r in rs]
@@ -454,6 +480,86 @@ def print_regime(regime: str, summary: dict[str, Any], note: str) -> None:
         print(f"1-min load average before the timed runs: {min(loads):.2f} .. {max(loads):.2f} (2 CPUs)")
 
 
+def digest_cpu(tree: Path, paths: list[str], names: set[str]) -> dict[str, float]:
+    """CPU seconds each digest of ``names`` costs over the whole tree, measured in this process: thread CPU
+    time around the hashing only (the reads are not counted). What a tool computing those digests cannot
+    avoid; the rest of its CPU time is its own work (listing, reading, typing, matching, recording, start-up).
+
+    "md5mb" hashes as safenet's default MD5 does (``md5_many`` over batches of at most 32 MiB of files of at
+    most 4 MiB, like ``Md5Batch``); without safenet's extension that is hashlib's MD5 again.
+    """
+    try:
+        from safenet.analysis.md5mb import md5_many
+    except ImportError:  # the bench run outside the venv: safenet's MD5 is hashlib's
+
+        def md5_many(messages: list[bytes]) -> list[bytes]:  # type: ignore[misc]
+            return [hashlib.md5(m).digest() for m in messages]
+
+    spent = dict.fromkeys(names, 0.0)
+    batch: list[bytes] = []
+
+    def flush() -> None:
+        if batch:
+            start = time.thread_time()
+            md5_many(batch)
+            spent["md5mb"] += time.thread_time() - start
+            batch.clear()
+
+    for rel in paths:
+        data = (tree / rel).read_bytes()
+        for name in names - {"md5mb"}:
+            start = time.thread_time()
+            hashlib.new(name, data).digest()
+            spent[name] += time.thread_time() - start
+        if "md5mb" in names:
+            if len(data) > 4 << 20:
+                start = time.thread_time()
+                hashlib.md5(data).digest()
+                spent["md5mb"] += time.thread_time() - start
+                continue
+            if sum(map(len, batch)) + len(data) > 32 << 20:
+                flush()
+            batch.append(data)
+    flush()
+    return {name: round(value, 3) for name, value in spent.items()}
+
+
+def print_per_item(regime: str, summary: dict[str, Any], digests: dict[str, float], files: int) -> None:
+    """CPU seconds outside the digests per item: each tool's median CPU (user+sys, whole process, start-up
+    included) minus what its digests cost (``digest_cpu``), divided by the files; stored in the summary."""
+    rows = []
+    for tool in ALL_TOOLS:
+        e = summary.get(tool)
+        if not e or e.get("cpu_s_median") is None:
+            continue
+        digest = sum(digests[name] for name in DIGESTS_OF[tool])
+        outside = e["cpu_s_median"] - digest
+        e.update(
+            digest_cpu_s=round(digest, 3),
+            outside_digests_cpu_s=round(outside, 3),
+            per_item_us=round(outside / files * 1e6, 1),
+        )
+        goal = ""
+        if tool.startswith("safenet"):
+            goal = "met" if e["per_item_us"] <= GOAL_PER_ITEM_US else "NOT met"
+        first = f"{e['first_read_median_s']:.3f}" if "first_read_median_s" in e else ""
+        rows.append(
+            [
+                tool,
+                f"{e['cpu_s_median']:.2f}",
+                f"{digest:.2f}",
+                f"{outside:.2f}",
+                f"{e['per_item_us']:.1f}",
+                goal,
+                first,
+            ]
+        )
+    print(f"\n== {regime}: CPU outside the digests per item (goal <= {GOAL_PER_ITEM_US:.0f} us for safenet)")
+    print_table(["tool", "cpu s", "digest cpu s", "outside s", "us/item", "goal", "first read s"], rows)
+    if any(r[6] for r in rows):
+        print(f"first read: s from launch to the first evidence byte read (median; goal <= {GOAL_FIRST_READ_S} s)")
+
+
 def floor_child(root: str, algos: str, workers: int) -> None:
     """The python floor: read every file once in 1 MiB chunks on ``workers`` threads, feed hashlib, nothing else."""
     from concurrent.futures import ThreadPoolExecutor
@@ -496,9 +602,19 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None, help="pass --workers to safenet (default: its own)")
     parser.add_argument("--profile", choices=("quick", "standard", "full"), default="full", help="safenet's profile")
     parser.add_argument("--timeout", type=float, default=3600, help="per-run limit in seconds")
+    parser.add_argument(
+        "--per-item",
+        action="store_true",
+        help="print each tool's CPU seconds outside the digests per item (digests timed in this process)",
+    )
+    parser.add_argument(
+        "--first-read",
+        action="store_true",
+        help="time how long after launch each safenet run reads its first evidence byte (SAFENET_FIRST_READ_FILE)",
+    )
     args = parser.parse_args()
-    global PROFILE
-    PROFILE = args.profile
+    global PROFILE, FIRST_READ
+    PROFILE, FIRST_READ = args.profile, args.first_read
     if args.quick:
         args.files, args.total_gb = 2_000, 0.24
         args.repeat = args.repeat or 1
@@ -535,6 +651,11 @@ def main() -> int:
         f"(min {min(sizes):,} / median {int(np.median(sizes)):,} / mean {actual_total // len(sizes):,} / "
         f"max {max(sizes):,} B); {'reused' if reused else f'generated in {gen_s:.1f} s'}"
     )
+
+    digests: dict[str, float] = {}
+    if args.per_item:
+        digests = digest_cpu(tree, paths, {name for t in tools for name in DIGESTS_OF[t]})
+        print(f"digest CPU over the tree, measured in this process (s): {digests}", flush=True)
 
     work = OUT_DIR / "triage" / f"work-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
@@ -580,6 +701,8 @@ def main() -> int:
 
     for regime in regimes:
         print_regime(regime, results[regime], notes[regime])
+        if args.per_item:
+            print_per_item(regime, results[regime], digests, len(paths))
     checked = ("safenet", "safenet_md5", *BEFORE_TOOLS)
     checks = [r for regime in regimes for t in checked for r in [results[regime].get(t)] if r]
     if checks:
@@ -607,6 +730,8 @@ def main() -> int:
             "hashset_entries": DECOYS + len(expected),
             "planted_hits": len(expected),
             "hashset_import_s": round(import_s, 3) if import_s is not None else None,
+            "profile": PROFILE,
+            "digest_cpu_s": digests or None,
         },
         "host": host,
         "versions": versions,

@@ -9,7 +9,7 @@ be told which file and both values. The back-end names its own warning code for 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, cast, runtime_checkable
 
 from safenet.case.records import WorkResult
 from safenet.evidence.locator import Locator, display_safe
@@ -27,15 +27,30 @@ class ListsDigests(Protocol):
         ...
 
 
+#: Whether each back-end class lists digests: asked once per class, not per item, since a runtime-checkable
+#: Protocol's isinstance walks the protocol's members every time (tens of microseconds per item).
+_LISTS: dict[type, bool] = {}
+
+
+def lists_digests(evidence: Evidence) -> bool:
+    """Whether ``evidence``'s back-end lists digests for its files (``ListsDigests``)."""
+    kind = type(evidence)
+    found = _LISTS.get(kind)
+    if found is None:
+        found = _LISTS[kind] = isinstance(evidence, ListsDigests)
+    return found
+
+
 def cross_check(evidence: Evidence, result: WorkResult) -> WorkResult:
     """``result`` with a warning added for each listed digest its items' computed digests contradict."""
-    if not isinstance(evidence, ListsDigests):
+    if not lists_digests(evidence):
         return result
+    source = cast(ListsDigests, evidence)  # lists_digests said so
     found: list[EvidenceWarning] = []
     for record in result.records:
         if not record.digests:
             continue  # not hashed (the profile skips its type, or it could not be read): nothing to compare
-        listed = evidence.expected_digests(record.item.locator)
+        listed = source.expected_digests(record.item.locator)
         for algorithm in sorted(listed.keys() & record.digests.keys()):
             expected, computed = listed[algorithm], record.digests[algorithm]
             if expected != computed:
@@ -43,7 +58,7 @@ def cross_check(evidence: Evidence, result: WorkResult) -> WorkResult:
                     f"{algorithm} listed by the source is {expected.hex()}, Safenet computed {computed.hex()}: "
                     f"the file {display_safe(record.item.name)} differs from what the source's tool hashed"
                 )
-                found.append(EvidenceWarning(evidence.DIGEST_MISMATCH, message, record.item.locator))
+                found.append(EvidenceWarning(source.DIGEST_MISMATCH, message, record.item.locator))
     if not found:
         return result
     return replace(result, warnings=(*result.warnings, *found))

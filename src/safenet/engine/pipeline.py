@@ -15,6 +15,8 @@ and search terms travel in the ``WorkResult`` with the item they came from.
 from __future__ import annotations
 
 import io
+import os
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -450,6 +452,21 @@ def hash_bytes(item: Item, open_stream: Callable[[], BinaryIO], algorithms: Sequ
     return WorkResult((record,), (changed,) if changed is not None else (), result.bytes_read)
 
 
+#: A benchmark's probe (bench_triage --first-read): the file to write the wall-clock time of the run's first
+#: evidence read to; only the first write of all workers counts. Empty: no probe (one test per item).
+_first_read = os.environ.get("SAFENET_FIRST_READ_FILE", "")
+
+
+def _note_first_read() -> None:
+    global _first_read
+    path, _first_read = _first_read, ""
+    try:
+        with open(path, "x") as out:  # "x": another worker process that read first already wrote it
+            out.write(f"{time.time():.6f}")
+    except OSError:
+        pass  # a probe, never a reason for a triage to fail
+
+
 def examine(
     item: Item,
     open_stream: Callable[[], BinaryIO],
@@ -465,6 +482,8 @@ def examine(
 
     ``md5_batch``: the item's MD5 may be left to the caller's batch (where ``defers_md5``): its record's
     ``digests["md5"]`` is filled in by ``md5_batch.finish()``, which the caller runs before using it."""
+    if _first_read:
+        _note_first_read()
     examiner = _Examiner(settings, open_sibling, md5_batch)
     examiner.examine(item, open_stream, None)
     return WorkResult(tuple(examiner.records), tuple(examiner.warnings), examiner.bytes_read, tuple(examiner.p2p))

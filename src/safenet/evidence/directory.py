@@ -184,7 +184,7 @@ class DirectoryEvidence:
         if layer.inode is None and not (self.root / rel).parent.resolve().is_relative_to(self.root):
             # a path Safenet named itself (a cache file's sibling), not one it listed: no linked folder out
             raise EvidenceError(f"{locator} leads out of {self.root} through a linked folder")
-        stream = open_readonly(self.root / rel)
+        stream = open_readonly(f"{self.root}/{rel}")  # a string, not a Path: this runs once per item
         st = os.fstat(stream.fileno())
         if not stat.S_ISREG(st.st_mode):
             stream.close()

@@ -37,6 +37,10 @@ class LayerKind(StrEnum):
     MAIL_ATTACHMENT = "mail-attachment"
 
 
+#: One encoder for every locator: ``json.dumps`` with options builds a new one per call (once per item recorded).
+_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True, slots=True)
 class Layer:
     """One link of a locator chain. Only the fields that mean something for the kind are set."""
@@ -49,11 +53,18 @@ class Layer:
     detail: str | None = None  # back-end specific qualifier (archive format, file-system type ...)
 
     def to_dict(self) -> dict[str, Any]:
+        # field by field, not a loop over names: every recorded item's locator comes through here
         out: dict[str, Any] = {"kind": self.kind.value}
-        for name in ("value", "inode", "offset", "length", "detail"):
-            val = getattr(self, name)
-            if val not in (None, ""):
-                out[name] = val
+        if self.value:
+            out["value"] = self.value
+        if self.inode is not None:
+            out["inode"] = self.inode
+        if self.offset is not None:
+            out["offset"] = self.offset
+        if self.length is not None:
+            out["length"] = self.length
+        if self.detail:
+            out["detail"] = self.detail
         return out
 
     @classmethod
@@ -124,7 +135,7 @@ class Locator:
 
     def to_json(self) -> str:
         """Canonical ASCII JSON; equal locators give equal strings (used as the key in case files)."""
-        return json.dumps([layer.to_dict() for layer in self.layers], ensure_ascii=True, separators=(",", ":"))
+        return _JSON.encode([layer.to_dict() for layer in self.layers])
 
     @classmethod
     def from_json(cls, text: str) -> Locator:

@@ -1,0 +1,73 @@
+"""The per-item path's shortcuts keep their answers: the digest-listing check asked once per back-end class,
+the disk-image back-end loaded only when a source is tried as an image, and the first-read probe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from safenet.engine import listed, pipeline
+from safenet.engine.listed import ListsDigests, lists_digests
+from safenet.engine.pipeline import Settings, examine
+from safenet.engine.profiles import Profile
+from safenet.evidence.directory import DirectoryEvidence
+from safenet.evidence.locator import Locator
+from safenet.evidence.registry import open_locator
+
+
+class _Listing:
+    DIGEST_MISMATCH = "listed-digest-mismatch"
+
+    def expected_digests(self, locator: Locator) -> dict[str, bytes]:
+        return {}
+
+
+def test_lists_digests_answers_as_the_protocol_does_per_class(tmp_path: Path) -> None:
+    folder = DirectoryEvidence(tmp_path)
+    for evidence in (folder, _Listing(), _Listing(), folder):
+        assert lists_digests(evidence) is isinstance(evidence, ListsDigests)  # type: ignore[arg-type]
+    assert listed._LISTS[_Listing] is True
+    assert listed._LISTS[DirectoryEvidence] is False
+
+
+def test_a_folder_source_never_loads_the_image_back_end(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a picture")
+    script = (
+        "import sys; from pathlib import Path; from safenet.evidence.registry import open_source; "
+        f"e = open_source(Path({str(tmp_path)!r})); list(e.items(lambda w: None)); "
+        "print('dfvfs' in sys.modules, 'safenet.evidence.image' in sys.modules, type(e).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["False", "False", "DirectoryEvidence"]
+
+
+def test_a_file_source_still_tries_the_image_back_end_first(tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_bytes(b"plain text, no image format")
+    script = (
+        "import sys; from pathlib import Path; from safenet.evidence.registry import open_source; "
+        f"e = open_source(Path({str(source)!r})); print('dfvfs' in sys.modules, type(e).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", "SingleFileEvidence"]
+
+
+def test_first_read_probe_writes_the_time_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
+    probe = tmp_path / "first-read"
+    monkeypatch.setattr(pipeline, "_first_read", str(probe))
+    evidence = DirectoryEvidence(folder)
+    settings = Settings(Profile.QUICK, ("md5",))
+    before = time.time()
+    for item in evidence.items(lambda w: None):
+        examine(item, lambda item=item: open_locator(evidence, item.locator), settings)
+        written = probe.read_text()
+    assert before <= float(written) <= time.time()
+    assert pipeline._first_read == ""  # written once; the other items do not ask again
