@@ -137,3 +137,34 @@ def test_status_says_when_a_scheduler_is_not_reachable(
     assert main([*args, "--queue-only"]) == 0
     assert main(["lab", "status"]) == 0
     assert "cluster tcp://127.0.0.1:9: not reachable" in capsys.readouterr().out
+
+
+def test_ctrl_c_puts_the_exhibit_back_in_the_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ev").mkdir()
+    queue = LabQueue(tmp_path / "lab.db")
+    queue.submit([Submission(tmp_path / "case", "EX1", tmp_path / "ev", "quick")])
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("safenet.lab.runner.triage", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        work_through(queue, "t")
+    [entry] = queue.entries()
+    assert entry.state is State.QUEUED and entry.resume and entry.pid is None
+    assert "interrupted" in (entry.message or "")
+
+
+def test_a_failed_exhibit_is_marked_and_the_next_one_runs(tmp_path: Path) -> None:
+    (tmp_path / "ev").mkdir()
+    queue = LabQueue(tmp_path / "lab.db")
+    queue.submit(
+        [
+            Submission(tmp_path / "case", "EX1", tmp_path / "gone", "quick"),  # unmounted since it was queued
+            Submission(tmp_path / "case", "EX2", tmp_path / "ev", "quick"),
+        ]
+    )
+    assert work_through(queue, "t") == 2
+    states = {e.label: (e.state, e.message) for e in queue.entries()}
+    assert states["EX1"][0] is State.FAILED and "does not exist" in (states["EX1"][1] or "")
+    assert states["EX2"][0] is State.DONE
