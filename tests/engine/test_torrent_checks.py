@@ -101,9 +101,9 @@ def test_a_transmission_record_carries_its_info_hash_and_matches_a_set(tmp_path:
     assert [(k.hashset, k.hash_kind) for k in view.known] == [("torrents", "btih")]
 
 
-@pytest.fixture
-def checked(tmp_path: Path) -> Case:
-    root = tmp_path / "exhibit"
+def build_exhibit(root: Path) -> None:
+    """Five torrents: complete by save path, complete by name and size, one byte changed, a file missing, and
+    one whose file has two candidates of its name and size."""
     # album: all its files where qBittorrent's resume data says it saved them (rule: save path)
     album, album_hash = torrent("album", ALBUM)
     write(root, "Users/bob/Downloads/album.torrent", album)
@@ -126,7 +126,12 @@ def checked(tmp_path: Path) -> Case:
     write(root, "Users/bob/Torrents/dup.torrent", torrent("dup.jpg", DUP)[0])
     write(root, "Users/bob/Desktop/dup.jpg", DUP)
     write(root, "Users/bob/Documents/dup.jpg", DUP)
-    return _case(tmp_path, root)
+
+
+@pytest.fixture
+def checked(tmp_path: Path) -> Case:
+    build_exhibit(tmp_path / "exhibit")
+    return _case(tmp_path, tmp_path / "exhibit")
 
 
 def test_piece_checks_of_the_torrents_found(checked: Case) -> None:
