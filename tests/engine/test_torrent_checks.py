@@ -8,9 +8,11 @@ byte patterns, the hash set a synthetic list of info-hashes.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 from pathlib import Path
+from typing import BinaryIO
 
 import jsonschema
 import pytest
@@ -154,6 +156,7 @@ def test_piece_checks_of_the_torrents_found(checked: Case) -> None:
     # the items read are the ones named
     holiday = checks["holiday.jpg"]["files"][0]  # type: ignore[index]
     assert "Pictures/holiday.jpg" in _item_name(checked, holiday["item_id"])
+    assert holiday["read"] == "whole" and dup["read"] is None
     partly = {f["path"]: f for f in checks["partly"]["files"]}  # type: ignore[union-attr]
     assert partly["partly/y.jpg"]["state"] == "missing" and partly["partly/y.jpg"]["item_id"] is None
     assert verify_case(checked).ok
@@ -213,3 +216,50 @@ def test_a_torrent_of_known_material_is_named_by_its_info_hash_only(tmp_path: Pa
     text = " ".join(_html_text(render_sfr1_html(sfr1_data(case, report))).split())
     assert f"torrent with info-hash {btih.hex()}: its files are not on the exhibit (none of its 1 files found)" in text
     assert "holiday.jpg" not in text
+
+
+def test_a_file_that_cannot_be_read_leaves_its_pieces_unavailable() -> None:
+    from safenet.analysis.p2p.bittorrent import read_torrent
+    from safenet.engine.torrents import check
+
+    info, _ = read_torrent(torrent("partly", PARTLY)[0])
+    assert info is not None
+    named = {
+        "x.jpg": [Candidate(1, "", "x.jpg", 2 * PIECE, components("partly/x.jpg"))],
+        "y.jpg": [Candidate(2, "", "y.jpg", 2 * PIECE, components("partly/y.jpg"))],
+    }
+
+    class Failing(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() >= PIECE:
+                raise OSError("bad sector")
+            return super().read(PIECE - self.tell())  # one piece a call
+
+    def open_item(candidate: Candidate) -> BinaryIO:
+        if candidate.item_id == 1:
+            return Failing(PARTLY["x.jpg"])  # the first piece reads, the second fails
+        raise OSError("gone")
+
+    outcome = check(info, [], named, open_item)
+    assert (outcome.status, outcome.pieces.matched, outcome.pieces.unavailable) == ("partial", 1, 3)
+    assert [(p.state, p.read) for p in outcome.placed] == [("found", "failed"), ("found", "failed")]
+
+
+def test_a_torrent_that_cannot_be_reread_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safenet.engine import torrents
+
+    def gone(evidence: object, locator: str) -> None:
+        raise OSError("no such file")
+
+    root = tmp_path / "exhibit"
+    write(root, "Users/bob/Torrents/holiday.jpg.torrent", torrent("holiday.jpg", HOLIDAY)[0])
+    monkeypatch.setattr(torrents, "_read_torrent", gone)
+    case = _case(tmp_path, root)
+    assert _checks(case) == {}
+    con = sqlite3.connect(case.path / "case.db")
+    try:
+        [(code, message)] = con.execute("SELECT code, message FROM warnings").fetchall()
+    finally:
+        con.close()
+    assert code == "torrent-check-unreadable" and "could not be reread (no such file)" in message
+    assert verify_case(case).ok

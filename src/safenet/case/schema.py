@@ -373,7 +373,7 @@ class TorrentCheckRow(Base):
     candidates of the same name and size: none was guessed), not-verifiable (no version-1 pieces, or the
     torrent contradicts itself; ``problem`` says which). ``files`` is JSON, one entry per file in torrent order:
     {path, length, state: found|missing|ambiguous, rule: save-path|name-size|null, item_id (the item read),
-    candidates (item ids of an ambiguous file)}.
+    candidates (item ids of an ambiguous file), read: whole|short|failed|null}.
     """
 
     __tablename__ = "torrent_checks"

@@ -25,13 +25,12 @@ pieces it holds: matched, mismatched, or unavailable (touching a file missing, a
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO, cast
 
 from sqlalchemy import select
 
@@ -48,7 +47,7 @@ from safenet.case.recorder import record_torrent_checks
 from safenet.case.schema import ItemRow, P2PRecordRow, TorrentCheckRow
 from safenet.case.store import Case
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning
+from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, SourceLost
 from safenet.evidence.registry import open_locator
 
 #: The P2P parsers whose records give a torrent's save folder (and name it by its info-hash).
@@ -86,6 +85,7 @@ class Placed:
     rule: str | None = None  # save-path | name-size (for found and ambiguous)
     item: Candidate | None = None
     candidates: tuple[int, ...] = ()  # the item ids of an ambiguous file
+    read: str | None = None  # the item read: whole, short (ended before the file's length) or failed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +95,7 @@ class Placed:
             "rule": self.rule,
             "item_id": self.item.item_id if self.item else None,
             "candidates": list(self.candidates),
+            "read": self.read,
         }
 
 
@@ -150,7 +151,6 @@ class Outcome:
     torrent: TorrentInfo
     placed: tuple[Placed, ...]
     pieces: PieceCheck
-    read: tuple[int, ...] = field(default=())  # item ids actually read
 
     @property
     def status(self) -> str:
@@ -171,23 +171,65 @@ def check(
 ) -> Outcome:
     """Place the torrent's files among the candidates (by file name) and verify its pieces against them.
 
-    ``open_item`` may raise OSError or EvidenceError: the file then counts as found but unreadable (its
-    pieces unavailable), as a file shorter than the torrent says would."""
+    A file placed that cannot be opened or read (OSError, EvidenceError) counts as found with its pieces
+    unavailable, as a file shorter than the torrent says would; its ``read`` says "failed". SourceLost (the
+    whole source gone) is raised."""
     placed = {f.path: place(f, saves, named.get(_leaf(f.path), ())) for f in torrent.files if not f.padding}
-    read: list[int] = []
+    readers: dict[str, _Reader] = {}
 
     def read_file(path: str) -> BinaryIO | None:
         where = placed.get(path)
         if where is None or where.item is None:
             return None
-        read.append(where.item.item_id)
         try:
-            return open_item(where.item)
+            stream: BinaryIO | None = open_item(where.item)
+        except SourceLost:
+            raise
         except (OSError, EvidenceError):
-            return io.BytesIO()  # no bytes: the pieces it holds are unavailable
+            stream = None
+        readers[path] = _Reader(stream)
+        return cast(BinaryIO, readers[path])
 
     pieces = verify_pieces(torrent, read_file)
-    return Outcome(torrent, tuple(placed.values()), pieces, tuple(read))
+    done = tuple(
+        replace(p, read=readers[path].state(p.file.length)) if path in readers else p for path, p in placed.items()
+    )
+    return Outcome(torrent, done, pieces)
+
+
+class _Reader:
+    """A file placed, as ``verify_pieces`` reads it: a read error ends it early (its pieces are unavailable)
+    instead of ending the run; what was read is counted."""
+
+    def __init__(self, stream: BinaryIO | None) -> None:
+        self.stream = stream
+        self.failed = stream is None
+        self.bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.stream is None or self.failed:
+            return b""
+        try:
+            data = self.stream.read(size)
+        except SourceLost:
+            raise
+        except (OSError, EvidenceError):
+            self.failed = True
+            return b""
+        self.bytes += len(data)
+        return data
+
+    def state(self, length: int) -> str:
+        if self.failed:
+            return "failed"
+        return "whole" if self.bytes >= length else "short"
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stream is not None:
+            self.stream.close()
 
 
 def _leaf(path: str) -> str:
@@ -287,31 +329,45 @@ def _read_torrent(evidence: Evidence, locator: str) -> TorrentInfo | None:
 
 
 def check_torrents(case: Case, exhibit_id: int, run_id: int, evidence: Evidence) -> list[EvidenceWarning]:
-    """Check every torrent of the exhibit not checked yet; record the checks; the warnings for the torrents
-    that could not be reread (the caller records them with the run)."""
+    """Check every torrent of the exhibit not checked yet and record the checks; returns the warnings (the
+    caller records them with the run): a torrent that could not be reread or checked, or the source lost."""
     torrents = _unchecked(case, exhibit_id)
     if not torrents:
         return []
     saves = _save_paths(case, exhibit_id)
     warnings: list[EvidenceWarning] = []
-    parsed: list[tuple[int, int, TorrentInfo]] = []
-    for record_id, item_id, locator, display in torrents:
-        try:
-            info = _read_torrent(evidence, locator)
-        except (OSError, EvidenceError) as exc:
-            message = f"{display}: the .torrent could not be reread for piece verification ({exc})"
-            warnings.append(EvidenceWarning("torrent-check-unreadable", message, Locator.from_json(locator)))
-            continue
-        if info is not None:  # a torrent without an info dictionary has no record to check
-            parsed.append((record_id, item_id, info))
-    named = _candidates(case, exhibit_id, (_leaf(f.path) for _, _, t in parsed for f in t.files if not f.padding))
+    rows: list[dict[str, Any]] = []
+
+    def warn(locator: str, display: str, why: str) -> None:
+        message = f"{display}: no piece check recorded: {why}"
+        warnings.append(EvidenceWarning("torrent-check-unreadable", message, Locator.from_json(locator)))
 
     def open_item(candidate: Candidate) -> BinaryIO:
         return open_locator(evidence, Locator.from_json(candidate.locator))
 
-    rows = []
-    for record_id, item_id, info in parsed:
-        saved = saves.get(info.info_hash.hex(), []) if info.info_hash is not None else []
-        rows.append(row(check(info, saved, named, open_item), record_id, item_id))
+    try:
+        parsed: list[tuple[int, int, str, str, TorrentInfo]] = []
+        for record_id, item_id, locator, display in torrents:
+            try:
+                info = _read_torrent(evidence, locator)
+            except SourceLost:
+                raise
+            except (OSError, EvidenceError) as exc:
+                warn(locator, display, f"the .torrent could not be reread ({exc})")
+                continue
+            if info is not None:  # a torrent without an info dictionary has no record to check
+                parsed.append((record_id, item_id, locator, display, info))
+        names = (_leaf(f.path) for *_, t in parsed for f in t.files if not f.padding)
+        named = _candidates(case, exhibit_id, names)
+        for record_id, item_id, locator, display, info in parsed:
+            saved = saves.get(info.info_hash.hex(), []) if info.info_hash is not None else []
+            try:
+                rows.append(row(check(info, saved, named, open_item), record_id, item_id))
+            except SourceLost:
+                raise
+            except Exception as exc:  # a hostile torrent must not end the run: this torrent goes unchecked
+                warn(locator, display, f"checking stopped ({type(exc).__name__}: {exc})")
+    except SourceLost as exc:  # one warning for the whole source; what was checked before is recorded
+        warnings.append(EvidenceWarning(exc.code, f"the source stopped answering during the torrents' checks: {exc}"))
     record_torrent_checks(case, exhibit_id, run_id, rows)
     return warnings
