@@ -9,9 +9,13 @@ grading rows' ids follow the log's order, and ``verify`` passes. Runs on SQLite 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
 
 from safenet.case.gradings import Grade, grade_items
 from safenet.case.schema import GradingRow, ItemRow
@@ -22,6 +26,7 @@ from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.store import HashSetStore
 from safenet.users import Role, User
 from tests.builders import jpeg, write
+from tests.pgcase import Databases
 
 WRITERS = 4
 ROUNDS = 6  # each writer grades each of the 6 pictures once: no grade is a no-op re-grade
@@ -83,3 +88,47 @@ def test_writers_in_several_processes_keep_one_ordered_chain(tmp_path: Path) -> 
     assert (seq, sha) == (entries[-1]["seq"], check.last_hash) or seq < entries[-1]["seq"]  # never ahead
     assert verify_case(case).ok
     case.close()
+
+
+def test_threads_of_one_process_never_wait_on_the_pool_for_the_audit_head(
+    tmp_path: Path, case_db: Databases | None
+) -> None:
+    """One review process, more grading threads than pooled connections: the grade that holds the writer lock
+    copies the audit head on a connection of its own, so it never waits for the pool the waiting grades hold
+    (it did: each such grade failed after the pool's timeout, its audit line already written)."""
+    if case_db is None:
+        pytest.skip("PostgreSQL only: SQLite cases keep the head copy in their own file connection")
+    evidence = tmp_path / "ev"
+    for seed in range(6):
+        write(evidence, f"p{seed}.jpg", jpeg(300 + seed))
+    case = Case.create_or_open(tmp_path / "case")
+    triage(
+        evidence,
+        case,
+        HashSetStore(tmp_path / "db"),
+        TriageOptions(exhibit="EX1", operator="t", executor=ExecutorKind.INLINE),
+    )
+    with case.sessions() as s:
+        items = sorted(s.scalars(s.query(ItemRow.id).statement))
+    url = case.engine.url
+    case.close()
+    small = Case(case.path, create_engine(url, pool_size=2, max_overflow=0, pool_timeout=3))
+    user = User("examiner", Role.EXAMINER, datetime(2026, 1, 1, tzinfo=UTC))
+    start = threading.Barrier(len(items))
+    failures: list[BaseException] = []
+
+    def grade(item: int) -> None:
+        start.wait()
+        try:
+            grade_items(small, [item], Grade.C, user)
+        except BaseException as exc:  # collected: the assertion below names them
+            failures.append(exc)
+
+    threads = [threading.Thread(target=grade, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert verify_case(small).ok
+    small.close()

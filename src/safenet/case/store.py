@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safenet.case.audit import AuditLog
@@ -103,6 +103,7 @@ class Case:
         # One writer thread at a time in this process: a batch's ids are assigned from the table's last id and
         # its audit line follows its commit, so several exhibits triaged at once (engine.multi) write in turn.
         self.writer = threading.RLock()
+        self._head_engine: Engine | None = None  # PostgreSQL: the audit head copy's own connection
 
     @property
     def dialect(self) -> str:
@@ -228,6 +229,8 @@ class Case:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._head_engine is not None:
+            self._head_engine.dispose()
 
     def _keep_head(self, seq: int, sha256: str) -> None:
         """Copy the audit head into the database: a second place to check the log's end against.
@@ -252,10 +255,17 @@ class Case:
 
     def _keep_head_server(self, seq: int, sha256: str) -> None:
         """PostgreSQL: the same copy on its own short transaction; never moves the copy backwards (several
-        processes append, each after its own line) and gives up rather than wait for a row lock."""
+        processes append, each after its own line) and gives up rather than wait for a row lock.
+
+        On a connection of its own (``head_engine``), never one from the case's pool: the grade being audited
+        holds one of those and the writer lock, and under load every other pooled connection may be held by a
+        request waiting for that lock, so waiting for the pool would stall every writer until its timeout.
+        """
         value = f"{seq}:{sha256}"
         try:
-            with self.engine.begin() as conn:
+            if self._head_engine is None:  # appends are serialised by the log's file lock: one connection
+                self._head_engine = create_engine(self.engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+            with self._head_engine.begin() as conn:
                 conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
                 conn.execute(
                     text(
@@ -264,7 +274,7 @@ class Case:
                     ),
                     {"k": HEAD_KEY, "v": value, "seq": seq},
                 )
-        except DBAPIError:
+        except SQLAlchemyError:  # best effort: the log itself is written, and is what verify reads
             pass
 
     def db_head(self) -> tuple[int, str] | None:
