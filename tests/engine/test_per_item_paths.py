@@ -71,3 +71,14 @@ def test_first_read_probe_writes_the_time_once(tmp_path: Path, monkeypatch: pyte
         written = probe.read_text()
     assert before <= float(written) <= time.time()
     assert pipeline._first_read == ""  # written once; the other items do not ask again
+
+
+def test_the_triage_engine_loads_no_format_library_a_folder_does_not_need() -> None:
+    """What a triage of a folder imports before its first read: no dfVFS (images), no pycryptodome's cffi
+    (ED2K, encrypted Android backups), no Alembic (old cases)."""
+    script = (
+        "import sys; import safenet.engine.triage, safenet.engine.executors, safenet.case.store; "
+        "print(*sorted(m for m in ('dfvfs', 'cffi', 'pycparser', 'alembic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == []

@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
-from Crypto.Hash import MD4
 
-# MD4 is broken for security; ED2K is defined on it, and here it only names content the way P2P clients do.
-_new_md4 = MD4.new
+def _new_md4() -> Any:
+    """A new MD4 (pycryptodome's: OpenSSL 3 no longer offers MD4 to ``hashlib``).
+
+    Imported at the first ED2K, not with this module: pycryptodome loads cffi and its C parser (tens of
+    milliseconds), which a triage without ED2K digests never needs. MD4 is broken for security; ED2K is
+    defined on it, and here it only names content the way P2P clients do."""
+    from Crypto.Hash import MD4
+
+    return MD4.new()  # noqa: S303 - ED2K is defined on MD4 (see above)
+
 
 CHUNK_SIZE = 9_728_000
 DIGEST_SIZE = 16

@@ -27,9 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, ClassVar
-
-from Crypto.Cipher import AES
+from typing import Any, BinaryIO, ClassVar
 
 from safenet.evidence.archives.fields import leaf_name, suspicious_reason
 from safenet.evidence.directory import open_readonly
@@ -114,6 +112,14 @@ def _parse_blob(blob: bytes) -> tuple[bytes, bytes, bytes] | None:
     return parts[0], parts[1], parts[2]
 
 
+def _aes_cbc(key: bytes, iv: bytes) -> Any:
+    """AES-256-CBC from pycryptodome, imported at the first encrypted backup: it loads cffi and its C parser
+    (tens of milliseconds of every triage's start otherwise)."""
+    from Crypto.Cipher import AES
+
+    return AES.new(key, AES.MODE_CBC, iv)
+
+
 def master_key(header: Header, password: str) -> tuple[bytes, bytes] | None:
     """The body's (key, IV) when ``password`` is right, else None (as Android's restore decides it)."""
     forms: list[tuple[Callable[[str], bytes], Callable[[bytes], bytes]]] = [
@@ -123,7 +129,7 @@ def master_key(header: Header, password: str) -> tuple[bytes, bytes] | None:
         forms.append((_eight_bit, lambda raw: raw))
     for password_bytes, checksum_input in forms:
         user_key = _pbkdf2(password_bytes(password), header.user_salt, header.rounds)
-        plain = _unpad(AES.new(user_key, AES.MODE_CBC, header.user_iv).decrypt(header.master_blob))
+        plain = _unpad(_aes_cbc(user_key, header.user_iv).decrypt(header.master_blob))
         parts = _parse_blob(plain) if plain is not None else None
         if parts is None:
             continue
@@ -183,7 +189,7 @@ class _Decrypt:
 
     def __init__(self, raw: BinaryIO, key: bytes, iv: bytes) -> None:
         self._raw = raw
-        self._cipher = AES.new(key, AES.MODE_CBC, iv)
+        self._cipher = _aes_cbc(key, iv)
         self._held = b""
         self._out = b""
         self._ended = False
