@@ -89,6 +89,7 @@ bench: $(STAMP) compile sysdeps sysdeps-test $(CROSSCHECK)
 	$(BIN)/python bench/bench_video.py
 	$(BIN)/python bench/bench_executors.py
 	$(BIN)/python bench/bench_review.py
+	$(BIN)/python bench/bench_pg_review.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
