@@ -13,7 +13,7 @@ import importlib
 import shutil
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -175,7 +175,7 @@ def test_reset_drops_a_lane() -> None:
 
 
 @pytest.mark.parametrize("make", [md5mb.new_lanes, md5mb.HashlibLanes])
-def test_mistakes_are_errors(make: type[md5mb.Lanes]) -> None:
+def test_mistakes_are_errors(make: Callable[[int], md5mb.Lanes]) -> None:
     lanes = make(2)
     with pytest.raises(ValueError, match="one entry per lane"):
         lanes.update_lanes([b"a"])
@@ -230,22 +230,42 @@ def test_fallback_when_the_extension_is_missing(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_batch_fills_in_each_items_digest() -> None:
-    """Md5Batch: chunks of items of any size, one or many chunks each; the limits leave the rest to the caller."""
+    """Md5Batch: items of any size, read in one chunk or many; the limits leave the rest to the caller; the
+    thread's arena is reused by the next batch."""
     rng = np.random.default_rng([SEED, 7])
-    batch = md5mb.Md5Batch(max_item=3000, max_total=10_000)
-    expected: list[tuple[dict[str, bytes], bytes]] = []
-    for size in (0, 1, 64, 1000, 2999, 3000):
-        chunks = batch.collector(size)
-        assert chunks is not None
-        data = bytes(corpus(rng, [size])[0])
-        chunks.extend(data[i : i + 700] for i in range(0, size, 700))
-        digests = {"md5": b"", "sha256": b"kept"}
-        batch.defer(digests, chunks)
-        expected.append((digests, data))
-    assert batch.collector(3001) is None  # over max_item
-    assert batch.collector(None) is None  # size not known
-    assert batch.collector(3000) is None  # over what is left of max_total
+    for _ in range(2):
+        batch = md5mb.Md5Batch(max_item=3000, max_total=10_000)
+        expected: list[tuple[dict[str, bytes], bytes]] = []
+        for size in (0, 1, 64, 1000, 2999, 3000):
+            held = batch.collector(size)
+            assert held is not None
+            data = bytes(corpus(rng, [size])[0])
+            for i in range(0, size, 700):
+                held.append(data[i : i + 700])
+            digests = {"md5": b"", "sha256": b"kept"}
+            batch.defer(digests, held)
+            expected.append((digests, data))
+        assert batch.collector(3001) is None  # over max_item
+        assert batch.collector(None) is None  # size not known
+        assert batch.collector(3000) is None  # over what is left of max_total
+        batch.finish()
+        for digests, data in expected:
+            assert digests == {"md5": hashlib.md5(data).digest(), "sha256": b"kept"}
+        batch.finish()  # nothing pending: nothing to do
+
+
+def test_batch_item_longer_than_listed() -> None:
+    """More bytes than the size reserved (a reader that is not capped): hashed with hashlib from there on."""
+    batch = md5mb.Md5Batch(max_item=100, max_total=1000)
+    held, after = batch.collector(10), batch.collector(10)
+    assert held is not None and after is not None
+    held.append(b"0123456789abcdef")
+    held.append(b"more")
+    after.append(b"next item!")  # its bytes lie after the first item's reservation, untouched by the overflow
+    first: dict[str, bytes] = {"md5": b""}
+    second: dict[str, bytes] = {"md5": b""}
+    batch.defer(first, held)
+    batch.defer(second, after)
     batch.finish()
-    for digests, data in expected:
-        assert digests == {"md5": hashlib.md5(data).digest(), "sha256": b"kept"}
-    batch.finish()  # nothing pending: nothing to do
+    assert first["md5"] == hashlib.md5(b"0123456789abcdefmore").digest()
+    assert second["md5"] == hashlib.md5(b"next item!").digest()

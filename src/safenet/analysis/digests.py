@@ -114,7 +114,7 @@ def analyse_stream(
         for hasher in hashers:
             hasher.update(chunk)
         if later is not None:
-            later.append(chunk if isinstance(chunk, bytes) else bytes(chunk))  # kept: a reused buffer is copied
+            later.append(chunk)
         if sink is not None:
             sink.write(chunk)
         total += len(chunk)

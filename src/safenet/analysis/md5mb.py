@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -94,44 +95,81 @@ def md5_many(messages: Sequence[Chunk]) -> list[bytes]:
     return _many(messages)
 
 
+class Held:
+    """One item's bytes copied into its batch's arena as they are read (``Md5Batch.collector``)."""
+
+    __slots__ = ("_arena", "_end", "_overflow", "_pos", "_start")
+
+    def __init__(self, arena: memoryview, start: int, size: int) -> None:
+        self._arena, self._start, self._pos, self._end = arena, start, start, start + size
+        self._overflow: hashlib._Hash | None = None
+
+    def append(self, chunk: Chunk) -> None:
+        """Copy ``chunk`` into the arena (the chunk itself is not kept: its memory is reused at once)."""
+        size = len(chunk)
+        if self._overflow is None and self._pos + size <= self._end:
+            self._arena[self._pos : self._pos + size] = chunk
+            self._pos += size
+            return
+        if self._overflow is None:  # more bytes than reserved (never from a capped read): hashlib from here
+            self._overflow = hashlib.md5(self.view(), usedforsecurity=False)
+        self._overflow.update(chunk)
+
+    def view(self) -> memoryview:
+        return self._arena[self._start : self._pos]
+
+    def digest(self) -> bytes | None:
+        """The MD5 when it was computed already (an overflow), else None: the batch computes it."""
+        return self._overflow.digest() if self._overflow is not None else None
+
+
+_arenas = threading.local()  # one arena per worker thread, reused by its batches
+
+
+def _arena(size: int) -> memoryview:
+    arena: memoryview | None = getattr(_arenas, "arena", None)
+    if arena is None or len(arena) < size:
+        arena = _arenas.arena = memoryview(bytearray(size))
+    return arena
+
+
 class Md5Batch:
     """The MD5s of a batch of items' bytes, computed together when the batch ends, in SIMD lanes.
 
-    A worker examining a batch of small files hands each file's chunks (the bytes objects it read anyway)
-    to ``collector``/``defer`` instead of a hashlib MD5; ``finish`` then hashes every file at once and fills
-    in each file's ``digests["md5"]``. Only what fits the limits is deferred (an item of at most
-    ``max_item`` bytes by its listing, at most ``max_total`` bytes kept per batch); the caller hashes the
-    rest as before. Nothing may read a deferred digest before ``finish``: the caller defers only where no
-    work before the batch's end looks at digests (no perceptual or video sets to settle).
+    A worker examining a batch of small files copies each file's chunks, as it reads them, into ``collector``
+    (a ``Held`` in the thread's arena) instead of feeding a hashlib MD5, and ``defer`` s the digest; ``finish``
+    then hashes every file at once and fills in each file's ``digests["md5"]``. The arena is one buffer per
+    thread, reused: holding the chunks themselves until the batch ends would keep every batch's memory fresh
+    from the kernel (page faults cost more than the copy). Only what fits is deferred (an item of at most
+    ``max_item`` bytes by its listing, at most ``max_total`` bytes per batch); the caller hashes the rest as
+    before. Nothing may read a deferred digest before ``finish``: the caller defers only where no work before
+    the batch's end looks at digests (no perceptual or video sets to settle). One batch at a time per thread.
     """
 
     def __init__(self, max_item: int = 4 << 20, max_total: int = 32 << 20) -> None:
         self._max_item = max_item
-        self._budget = max_total
-        self._pending: list[tuple[dict[str, bytes], list[bytes]]] = []
+        self._arena = _arena(max_total)
+        self._used = 0
+        self._pending: list[tuple[dict[str, bytes], Held]] = []
 
-    def collector(self, size: int | None) -> list[bytes] | None:
-        """A list to append an item's chunks to, or None when the item (listed ``size``) is not deferred."""
-        if size is None or size > self._max_item or size > self._budget:
+    def collector(self, size: int | None) -> Held | None:
+        """Where to copy an item's chunks, or None when the item (listed ``size``) is not deferred."""
+        if size is None or size > self._max_item or self._used + size > len(self._arena):
             return None
-        self._budget -= size
-        return []
+        held = Held(self._arena, self._used, size)
+        self._used += size
+        return held
 
-    def defer(self, digests: dict[str, bytes], chunks: list[bytes]) -> None:
-        """``digests["md5"]`` is the MD5 of ``chunks`` joined, from ``finish`` on."""
-        self._pending.append((digests, chunks))
+    def defer(self, digests: dict[str, bytes], held: Held) -> None:
+        """``digests["md5"]`` is the MD5 of the bytes ``held`` took, from ``finish`` on."""
+        self._pending.append((digests, held))
 
     def finish(self) -> None:
-        """Hash every deferred item, side by side, and fill in its digest."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        if all(len(chunks) <= 1 for _, chunks in pending):
-            found = md5_many([chunks[0] if chunks else b"" for _, chunks in pending])
-        else:
-            lanes = new_lanes(len(pending))
-            for index in range(max(len(chunks) for _, chunks in pending)):
-                lanes.update_lanes([chunks[index] if index < len(chunks) else None for _, chunks in pending])
-            found = [lanes.finish(lane) for lane in range(len(pending))]
-        for (digests, _), digest in zip(pending, found, strict=True):
+        """Hash every deferred item, side by side, and fill in its digest; the arena is free again."""
+        pending, self._pending, self._used = self._pending, [], 0
+        lanes = [(digests, held) for digests, held in pending if held.digest() is None]
+        for digests, held in pending:
+            if (done := held.digest()) is not None:
+                digests["md5"] = done
+        for (digests, _), digest in zip(lanes, md5_many([held.view() for _, held in lanes]), strict=True):
             digests["md5"] = digest
