@@ -196,7 +196,7 @@ class _Examiner:
 
         def claim(filetype: FileType) -> Claim | None:
             if filetype.name not in claims:
-                claims[filetype.name] = producers.claim(item, filetype, self.producers, self.limits)
+                claims[filetype.name] = producers.claim(item, filetype, self.producers, self.limits, head.head)
             return claims[filetype.name]
 
         def reads(filetype: FileType) -> bool:

@@ -84,8 +84,9 @@ class Producer(Protocol):
     SEEKS: bool  # reopen() needs a seekable container (the registry spools one that is not)
     CONTAINER: str  # what the claimed item is, in a warning: "cannot reopen <CONTAINER>"
 
-    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
-        """Whether this producer expands ``item``; ``filetype`` None: the item is not read (a region)."""
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits, head: bytes = b"") -> Claim | None:
+        """Whether this producer expands ``item``; ``filetype`` None: the item is not read (a region). ``head``:
+        the item's first bytes as read for typing (empty: not known), for a decision that needs no more."""
         ...
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
@@ -126,7 +127,7 @@ class Archives(
     record that it was not expanded). A member is decoded from its container's stream as it comes: the
     registry need not spool the container to reopen one."""
 
-    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits, head: bytes = b"") -> Claim | None:
         if filetype is None or filetype.kind is not MediaKind.ARCHIVE:
             return None
         return Claim(self, filetype.name, filetype.name in EXPANDABLE and depth_allowed(item, limits.archive))
@@ -147,7 +148,7 @@ def _within_depth(producer: Producer, kind: str | None, item: Item, limits: Limi
 class Caches(_Producer, name="cache", layer=LayerKind.CACHE_ENTRY, codes=caches.WARNING_CODES, container="cache"):
     """Pictures kept by thumbnail caches, browser caches and phone thumbnail stores (``caches.CACHE_FORMATS``)."""
 
-    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits, head: bytes = b"") -> Claim | None:
         kind = caches.cache_kind(item, filetype.name) if filetype is not None else None
         return _within_depth(self, kind, item, limits)
 
@@ -162,8 +163,8 @@ class Embedded(_Producer, name="embedded", layer=LayerKind.EMBEDDED, codes=embed
     """Pictures inside pictures and documents: EXIF thumbnails, camera previews, MPO pictures, pictures of
     PDF, OLE and Office/OpenDocument files (``embedded``'s per-format tables)."""
 
-    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
-        kind = embedded.embedded_kind(item, filetype.name, limits.embedded) if filetype is not None else None
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits, head: bytes = b"") -> Claim | None:
+        kind = embedded.embedded_kind(item, filetype.name, limits.embedded, head) if filetype is not None else None
         return _within_depth(self, kind, item, limits)
 
     def expand(self, item: Item, claim: Claim, open_item: Callable[[], BinaryIO], context: Context) -> Found:
@@ -181,7 +182,7 @@ class Mail(_Producer, name="mail", layer=LayerKind.MAIL_ATTACHMENT, codes=mail.W
     Outlook PST/OST files (libpff). A layer kind of its own, not EMBEDDED: each layer kind has one producer that
     reopens it, and an attachment is reopened by parsing its message, not as a range of a picture."""
 
-    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits, head: bytes = b"") -> Claim | None:
         kind = mail.mail_kind(item, filetype.name, limits.mail) if filetype is not None else None
         return _within_depth(self, kind, item, limits)
 
@@ -197,7 +198,7 @@ class Carving(_Producer, name="carving", layer=LayerKind.CARVED, codes=carve.WAR
     inside files whose own type is not recognised (a picture appended to junk, a page file, an unknown
     container): what IPED and PhotoRec do with such files. A carve's locator points into its parent."""
 
-    def claim(self, item: Item, filetype: FileType | None, limits: Limits) -> Claim | None:
+    def claim(self, item: Item, filetype: FileType | None, limits: Limits, head: bytes = b"") -> Claim | None:
         if filetype is None:
             return Claim(self, carve.REGION) if carve.is_region(item) else None
         return Claim(self, carve.IN_FILE) if carve.in_file_candidate(item, filetype, limits.carve) else None
@@ -238,11 +239,14 @@ def producer_names() -> tuple[str, ...]:
     return tuple(producer.NAME for producer in PRODUCERS)
 
 
-def claim(item: Item, filetype: FileType | None, enabled: Collection[str], limits: Limits) -> Claim | None:
+def claim(
+    item: Item, filetype: FileType | None, enabled: Collection[str], limits: Limits, head: bytes = b""
+) -> Claim | None:
     """The first producer among ``enabled`` (names) that claims ``item``, with its answer; None: no producer.
 
-    ``filetype``: the item's type from its first bytes, or None for an item that is not read whole (a region)."""
+    ``filetype``: the item's type from its first bytes (``head``, when given), or None for an item that is not
+    read whole (a region)."""
     for producer in PRODUCERS:
-        if producer.NAME in enabled and (found := producer.claim(item, filetype, limits)) is not None:
+        if producer.NAME in enabled and (found := producer.claim(item, filetype, limits, head)) is not None:
             return found
     return None

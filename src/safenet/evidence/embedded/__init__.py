@@ -24,7 +24,7 @@ from safenet.evidence.archive import ArchiveLimits, Nesting, expand
 from safenet.evidence.archives.common import seekable_copy
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import PDF, EmbeddedLimits, PictureBudget, embedded_depth, warn_at
-from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, emit, expand_exif
+from safenet.evidence.embedded.exif import EXIF, MPO, TIFF, emit, expand_exif, jpeg_may_hold_pictures
 from safenet.evidence.embedded.exif import Found as Range
 from safenet.evidence.embedded.isobmff import CR3, HEIF, cr3_found, heif_found
 from safenet.evidence.embedded.ole import OLE, expand_ole, open_ole_picture
@@ -68,15 +68,20 @@ _STRUCTURAL = frozenset({EXIF, MPO, TIFF, HEIF, CR3, RAF})  # pictures taken fro
 _RANGES = _STRUCTURAL | {PDF}  # details whose range is in the parent itself
 
 
-def embedded_kind(item: Item, filetype: str, limits: EmbeddedLimits | None = None) -> str | None:
-    """Which producer an item needs ("jpeg", "tiff", "heif", "cr3", "raf", "pdf", "ole", "ooxml", "odf"), or None."""
+def embedded_kind(item: Item, filetype: str, limits: EmbeddedLimits | None = None, head: bytes = b"") -> str | None:
+    """Which producer an item needs ("jpeg", "tiff", "heif", "cr3", "raf", "pdf", "ole", "ooxml", "odf"), or None.
+
+    ``head``: the item's first bytes, when read: a JPEG whose segments end before any EXIF or MPF segment holds
+    no embedded picture, so it needs none (decided here, once, instead of a scan per item that finds nothing)."""
     kind = _KINDS.get(filetype)
     if kind is None:
+        return None
+    limits = limits if limits is not None else EmbeddedLimits()
+    if kind == "jpeg" and head and not jpeg_may_hold_pictures(head, limits.max_segments):
         return None
     leaf = item.locator.leaf
     if leaf.kind is LayerKind.EMBEDDED and leaf.detail in _STRUCTURAL:
         return None  # a thumbnail's or MPO picture's own segments describe its parent's structure, not its own
-    limits = limits if limits is not None else EmbeddedLimits()
     return kind if embedded_depth(item.locator) < limits.max_depth else None
 
 

@@ -19,9 +19,10 @@ the end, zero lengths and non-JPEG data are warnings.
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from safenet.evidence.caches.common import stream_size, window
 from safenet.evidence.embedded.common import PictureBudget, byte_range, embedded_item, read_upto, warn_at
@@ -195,6 +196,38 @@ def _segments(stream: BinaryIO, size: int, max_segments: int) -> Iterator[tuple[
             return
         yield marker, pos + 4, length - 2
         pos += 2 + length
+
+
+class _Beyond(Exception):
+    """The walk needs bytes past the head it was given."""
+
+
+class _HeadOnly:
+    """A file's first bytes read as the file (for ``_segments``); a read past them raises ``_Beyond``."""
+
+    def __init__(self, head: bytes) -> None:
+        self._head, self._pos = head, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = offset
+        return offset
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or self._pos + size > len(self._head):
+            raise _Beyond
+        self._pos += size
+        return self._head[self._pos - size : self._pos]
+
+
+def jpeg_may_hold_pictures(head: bytes, max_segments: int) -> bool:
+    """Whether a JPEG starting with ``head`` may hold an EXIF thumbnail or MPO picture: its marker segments, walked
+    as the scan walks them, reach an APP1 or APP2 segment or go past ``head``. False only where the scan would
+    find nothing: the structure ends first (as in a damaged file, or other data behind a JPEG head)."""
+    walk = _segments(cast(BinaryIO, _HeadOnly(head)), sys.maxsize, max_segments)  # the size: checked by the scan
+    try:
+        return any(marker in (0xE1, 0xE2) for marker, _offset, _length in walk)
+    except _Beyond:
+        return True
 
 
 def _mpo_entries(reader: Reader, size: int, mp_base: int, max_pictures: int) -> Iterator[Found]:
