@@ -40,6 +40,17 @@ def open_readonly(path: Path | str) -> BinaryIO:
     return os.fdopen(_open_noatime(path, os.O_RDONLY | _NOFOLLOW), "rb", buffering=0)
 
 
+def regular_file(path: Path, refusal: str) -> os.stat_result:
+    """``path``'s own status (a final symlink not followed), or NotMyFormat(refusal) unless it is a regular file.
+
+    The first check of every back-end that reads one file: a symlink, a folder or a missing path is not its format.
+    """
+    st = path.lstat() if path.exists() or path.is_symlink() else None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        raise NotMyFormat(refusal)
+    return st
+
+
 def _open_noatime(path: Path | str, flags: int) -> int:
     """``os.open`` with O_NOATIME added where the kernel allows it, so reading leaves access times as found.
 

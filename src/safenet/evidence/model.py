@@ -93,6 +93,10 @@ class OpenContext:
     unallocated: bool = False  # list each file system's unallocated space as a region to carve (full profile)
     filesystem: str = ""  # in a volume holding several file systems, examine only this family ("ntfs", "ext" ...)
 
+    def passwords(self) -> list[str]:
+        """The passwords given (``--password``), in the order given."""
+        return [c.value for c in self.credentials if c.kind is CredentialKind.PASSWORD]
+
 
 class EvidenceError(Exception):
     """A back-end cannot open or read a source at all (not a problem with one item)."""

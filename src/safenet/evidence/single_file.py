@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
-from safenet.evidence.directory import open_readonly
+from safenet.evidence.directory import open_readonly, regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
     EvidenceDescription,
     EvidenceError,
     Item,
-    NotMyFormat,
     TimeSource,
     Timestamp,
     WarningSink,
@@ -26,9 +25,7 @@ class SingleFileEvidence:
     NAME: ClassVar[str] = "file"
 
     def __init__(self, path: Path) -> None:
-        st = path.lstat() if path.exists() or path.is_symlink() else None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            raise NotMyFormat(f"{path} is not a regular file")
+        st = regular_file(path, f"{path} is not a regular file")
         self.path = path.resolve()
         self.locator = Locator.source(str(self.path.parent))
         self._leaf = self.locator.child(Layer(LayerKind.PATH, "/" + self.path.name, inode=st.st_ino))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import stat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,10 +29,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from safenet.evidence.archives.fields import leaf_name, suspicious_reason
-from safenet.evidence.directory import open_readonly
+from safenet.evidence.directory import open_readonly, regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
-    CredentialKind,
     EvidenceDescription,
     EvidenceError,
     EvidenceWarning,
@@ -49,6 +47,7 @@ from safenet.evidence.phone.identity import (
     AcquisitionRecord,
     DeviceIdentity,
     Platform,
+    device_locator,
     to_details,
 )
 from safenet.evidence.phone.tarstream import CHUNK, Body, BodyError, TarFile, TarStream, budget_for, list_files
@@ -234,19 +233,13 @@ class _Inflate:
         return b""
 
 
-def _password(context: OpenContext) -> list[str]:
-    return [c.value for c in context.credentials if c.kind is CredentialKind.PASSWORD]
-
-
 class AndroidBackupEvidence:
     """An ``adb backup`` file as evidence: its apps' files and shared storage, addressed by tar member name."""
 
     NAME: ClassVar[str] = "android-backup"
 
     def __init__(self, path: Path, context: OpenContext | None = None) -> None:
-        st = path.lstat() if path.exists() or path.is_symlink() else None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            raise NotMyFormat(f"{path} is not a regular file")
+        st = regular_file(path, f"{path} is not a regular file")
         self.path = path.resolve()
         self.size = st.st_size
         with open_readonly(self.path) as fp:
@@ -255,9 +248,8 @@ class AndroidBackupEvidence:
             self.header = read_header(fp)
         self._key: tuple[bytes, bytes] | None = None
         if self.header.encryption == ENCRYPTION_AES:
-            self._key = self._unlock(_password(context or OpenContext()))
-        device = Layer(LayerKind.DEVICE, LABEL, detail=Acquisition.ANDROID_BACKUP.value)
-        self.locator = Locator.source(str(self.path)).child(device)
+            self._key = self._unlock((context or OpenContext()).passwords())
+        self.locator = device_locator(str(self.path), LABEL, Acquisition.ANDROID_BACKUP)
         self._tar = TarStream(self._body)
 
     def _unlock(self, passwords: list[str]) -> tuple[bytes, bytes]:

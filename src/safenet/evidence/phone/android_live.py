@@ -40,7 +40,7 @@ from safenet.evidence.model import (
 from safenet.evidence.phone.adb_device import AdbPhone, MediaRow, client, state_of, states
 from safenet.evidence.phone.adb_sync import Entry, LinkBroken, RecvReader, SyncSession
 from safenet.evidence.phone.devices import AUTHORISED, OFFLINE, UNAUTHORISED, UNKNOWN, DeviceRow
-from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, to_details
+from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, device_layer, to_details
 
 if TYPE_CHECKING:
     from adbutils import AdbClient  # type: ignore[import-untyped]
@@ -179,7 +179,7 @@ class AndroidLiveEvidence:
         return self._identity
 
     def device_layer(self) -> Layer:
-        return Layer(LayerKind.DEVICE, self.identity().label(), detail=Acquisition.ADB_LOGICAL.value)
+        return device_layer(self.identity().label(), Acquisition.ADB_LOGICAL)
 
     def describe(self) -> EvidenceDescription:
         import adbutils

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import plistlib
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from typing import BinaryIO, ClassVar, cast
 from safenet.evidence.archives.common import DATA_ERRORS
 from safenet.evidence.archives.fields import leaf_name, suspicious_reason
 from safenet.evidence.archives.tarfmt import OPENERS
-from safenet.evidence.directory import open_readonly
+from safenet.evidence.directory import open_readonly, regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
     EvidenceDescription,
@@ -39,7 +38,14 @@ from safenet.evidence.model import (
     Timestamp,
     WarningSink,
 )
-from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
+from safenet.evidence.phone.identity import (
+    Acquisition,
+    AcquisitionRecord,
+    DeviceIdentity,
+    Platform,
+    device_locator,
+    to_details,
+)
 from safenet.evidence.phone.tarstream import Body, TarStream, budget_for, list_files, open_tar
 from safenet.evidence.phone.zipfiles import ZipFiles, central_entries, looks_like_zip
 from safenet.reasons import reason_of
@@ -184,9 +190,7 @@ class FfsEvidence:
     NAME: ClassVar[str] = "ffs-extraction"
 
     def __init__(self, path: Path, context: OpenContext | None = None) -> None:
-        st = path.lstat() if path.exists() or path.is_symlink() else None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            raise NotMyFormat(f"{path} is not a regular file")
+        regular_file(path, f"{path} is not a regular file")
         self.path = path.resolve()
         self._zip: ZipFiles | None = None
         self._tar: _Tar | None = None
@@ -216,8 +220,7 @@ class FfsEvidence:
             raise NotMyFormat(f"{path} does not hold a phone's file system")
         self.layout = layout
         self.identity = DeviceIdentity(platform=layout.platform.value, **identity)
-        device = Layer(LayerKind.DEVICE, self.identity.label(), detail=Acquisition.FFS_EXTRACTION.value)
-        self.locator = Locator.source(str(self.path)).child(device)
+        self.locator = device_locator(str(self.path), self.identity.label(), Acquisition.FFS_EXTRACTION)
 
     def _zip_identity(self, layout: Layout) -> dict[str, str]:
         assert self._zip is not None

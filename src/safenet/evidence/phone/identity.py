@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
+from safenet.evidence.locator import Layer, LayerKind, Locator
+
 
 class Platform(StrEnum):
     """Stored in case files; never rename."""
@@ -58,6 +60,16 @@ class AcquisitionRecord:
     method: Acquisition
     tool: str = ""  # e.g. "adbutils 2.12.0; adb 29.0.6", "pymobiledevice3 11.45.0", "Cellebrite UFED 7.60"
     note: str = ""  # e.g. "backup encrypted; decrypted with the examiner's password"
+
+
+def device_layer(label: str, acquisition: Acquisition) -> Layer:
+    """A phone's DEVICE layer: who the phone is (``label``) and how it was read (its detail)."""
+    return Layer(LayerKind.DEVICE, label, detail=acquisition.value)
+
+
+def device_locator(source: str, label: str, acquisition: Acquisition) -> Locator:
+    """The locator of a phone source: SOURCE › DEVICE, the parent of every item it lists."""
+    return Locator.source(source).child(device_layer(label, acquisition))
 
 
 def to_details(identity: DeviceIdentity, acquisition: AcquisitionRecord) -> dict[str, str]:

@@ -34,7 +34,6 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from safenet.evidence.directory import open_readonly
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
-    CredentialKind,
     EvidenceDescription,
     EvidenceError,
     EvidenceWarning,
@@ -46,7 +45,14 @@ from safenet.evidence.model import (
     WarningSink,
 )
 from safenet.evidence.phone.cbc import CbcReader, DecryptError, open_decrypted
-from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
+from safenet.evidence.phone.identity import (
+    Acquisition,
+    AcquisitionRecord,
+    DeviceIdentity,
+    Platform,
+    device_layer,
+    to_details,
+)
 from safenet.evidence.phone.mbfile import FileRecord, parse_record
 from safenet.evidence.phone.photos_db import PhotosDbError, notes_with_log, photos_notes
 
@@ -174,9 +180,7 @@ class IosBackupEvidence:
         self._keys: _Keys | None = None
         if self.encrypted:
             self._keys = self._unlock(manifest, context or OpenContext())
-        self._device = self.locator.child(
-            Layer(LayerKind.DEVICE, self.identity.label(), detail=Acquisition.ITUNES_BACKUP.value)
-        )
+        self._device = self.locator.child(device_layer(self.identity.label(), Acquisition.ITUNES_BACKUP))
         self._db = self._open_manifest(manifest)
 
     # --- opening --------------------------------------------------------------------------------------------
@@ -184,7 +188,7 @@ class IosBackupEvidence:
     def _unlock(self, manifest: dict[str, Any], context: OpenContext) -> _Keys:
         from iphone_backup_decrypt.utils import BackupKeyBag  # type: ignore[import-untyped]
 
-        password = next((c.value for c in context.credentials if c.kind is CredentialKind.PASSWORD), None)
+        password = next(iter(context.passwords()), None)
         if password is None:
             raise EvidenceError(
                 f"the iTunes backup at {self.root} is encrypted; give its backup password with --password"

@@ -34,7 +34,14 @@ from safenet.evidence.model import (
 from safenet.evidence.phone import afc_photos
 from safenet.evidence.phone.afc import DISCONNECTED_CODE, AfcSession, DeviceLost, Entry, tool_version
 from safenet.evidence.phone.devices import AUTHORISED, UNAUTHORISED, UNKNOWN, DeviceRow
-from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
+from safenet.evidence.phone.identity import (
+    Acquisition,
+    AcquisitionRecord,
+    DeviceIdentity,
+    Platform,
+    device_locator,
+    to_details,
+)
 from safenet.evidence.phone.ios_backup import PHOTOS_CODE
 from safenet.evidence.phone.photos_db import PhotosDbError
 
@@ -90,9 +97,7 @@ class IosLiveEvidence:
         self.udid, self.session = udid, session
         self.identity = identity_of(session.values, udid)
         self.source = f"ios://{udid}"
-        self.locator = Locator.source(self.source).child(
-            Layer(LayerKind.DEVICE, self.identity.label(), detail=Acquisition.AFC.value)
-        )
+        self.locator = device_locator(self.source, self.identity.label(), Acquisition.AFC)
 
     def describe(self) -> EvidenceDescription:
         record = AcquisitionRecord(Acquisition.AFC, tool_version(), "media domain (/var/mobile/Media) read over AFC")

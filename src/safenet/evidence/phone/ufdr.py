@@ -18,7 +18,6 @@ differ, ``ufdr-hash-mismatch`` names the file and both values.
 from __future__ import annotations
 
 import re
-import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from xml.parsers import expat
 
 from safenet.evidence.archives.fields import leaf_name, suspicious_reason
 from safenet.evidence.archives.zipdir import Entry
+from safenet.evidence.directory import regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
     EvidenceDescription,
@@ -41,7 +41,14 @@ from safenet.evidence.model import (
     Timestamp,
     WarningSink,
 )
-from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, Platform, to_details
+from safenet.evidence.phone.identity import (
+    Acquisition,
+    AcquisitionRecord,
+    DeviceIdentity,
+    Platform,
+    device_locator,
+    to_details,
+)
 from safenet.evidence.phone.tarstream import CHUNK
 from safenet.evidence.phone.zipfiles import ZipFiles, central_entries, looks_like_zip
 from safenet.reasons import reason_of
@@ -246,8 +253,8 @@ class UfdrEvidence:
     DIGEST_MISMATCH: ClassVar[str] = MISMATCH_CODE
 
     def __init__(self, path: Path, context: OpenContext | None = None) -> None:
-        st = path.lstat() if path.exists() or path.is_symlink() else None
-        if st is None or not stat.S_ISREG(st.st_mode) or not looks_like_zip(path):
+        regular_file(path, f"{path} is not a UFDR package")
+        if not looks_like_zip(path):
             raise NotMyFormat(f"{path} is not a UFDR package")
         self.path = path.resolve()
         try:
@@ -270,8 +277,7 @@ class UfdrEvidence:
             self.refused = f"{REPORT} cannot be read ({reason_of(exc)})"
         ident = {k: v for k, v in self.report.identity.items() if k != "platform"}
         self.identity = DeviceIdentity(platform=_platform(self.report.identity.get("platform", "")), **ident)
-        device = Layer(LayerKind.DEVICE, self.identity.label(), detail=Acquisition.UFDR.value)
-        self.locator = Locator.source(str(self.path)).child(device)
+        self.locator = device_locator(str(self.path), self.identity.label(), Acquisition.UFDR)
         self._report_entry = report_entry
         # each listed file with its member (None: not in the package), and by (device path, member offset)
         self._members = [
