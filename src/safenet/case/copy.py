@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _copy(src: Case, target: Path, db: str | None) -> CopyResult:
 
 def _fill(src: Case, dst: Case, target: Path) -> CopyResult:
     try:
-        with src.engine.connect() as reading:
+        with _snapshot(src) as reading:
             present = set(inspect(reading).get_table_names())
             tables = [t for t in Base.metadata.sorted_tables if t.name in present]
             with dst.engine.begin() as writing:
@@ -85,7 +86,7 @@ def _fill(src: Case, dst: Case, target: Path) -> CopyResult:
                     result.rows[table.name] = _copy_table(reading, writing, table)
                     if "id" in table.c and table.c["id"].primary_key:
                         advance_sequence(writing, table.name)
-        _compare(src, dst, tables, result)
+            _compare(reading, dst, tables)  # against the very rows read (the same snapshot)
         result.files = _copy_files(src.path, target)
     finally:
         dst.close()
@@ -128,13 +129,26 @@ def _digest(conn: Connection, table: Table) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-def _compare(src: Case, dst: Case, tables: list[Table], result: CopyResult) -> None:
-    with src.engine.connect() as a, dst.engine.connect() as b:
+@contextmanager
+def _snapshot(case: Case) -> Iterator[Connection]:
+    """One read transaction over the whole source, so the rows copied and compared are one moment's rows even
+    if a review server grades meanwhile (stop it first all the same: its audit lines would then be in the
+    copied log but not in the copied rows, and ``verify`` says so)."""
+    with case.engine.connect() as conn:
+        if case.dialect == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # the driver begins only at a write; a read snapshot needs it now
+        else:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
+def _compare(reading: Connection, dst: Case, tables: list[Table]) -> None:
+    with dst.engine.connect() as copied:
         for table in tables:
-            if _digest(a, table) != _digest(b, table):
+            if _digest(reading, table) != _digest(copied, table):
                 raise CaseError(
-                    f"the copy's {table.name} rows differ from the source's after copying; the copy at {dst.path} "
-                    "is incomplete: delete it (and empty its database) and copy again"
+                    f"the copy's {table.name} rows differ from the source's after copying; the copy was removed: "
+                    "empty the target database (dropdb, createdb) if it was PostgreSQL, and copy again"
                 )
 
 
