@@ -82,3 +82,24 @@ def test_the_triage_engine_loads_no_format_library_a_folder_does_not_need() -> N
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/Users/kim/Pictures/a.JPG", (0, 0)),  # a user folder anywhere in the path, a media extension
+        ("/data/home/kim/notes.txt", (0, 1)),
+        ("/Windows/System32/x.dll", (2, 1)),  # a system folder only at the start
+        ("USR/lib/a.png", (2, 0)),  # no leading slash, upper case
+        ("/data/windows/x.jpg", (1, 0)),
+        ("/usrx/a.jpg", (1, 0)),  # a marker is a whole folder name
+        ("/a/.Trash-1000/b.jpg", (0, 0)),  # ".trash" is a prefix of the folder name
+    ],
+)
+def test_priority_groups(path: str, expected: tuple[int, int]) -> None:
+    from safenet.engine.ordering import priority
+    from safenet.evidence.locator import Layer, LayerKind
+    from safenet.evidence.model import Item
+
+    locator = Locator((Layer(LayerKind.SOURCE, "/src"), Layer(LayerKind.PATH, path)))
+    assert priority(Item(locator=locator, name=path.rsplit("/", 1)[-1], size=1)) == expected
