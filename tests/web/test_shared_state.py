@@ -5,18 +5,26 @@ browser's requests alternating between them. ``safenet review --workers`` refuse
 from __future__ import annotations
 
 import io
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
+import httpx2
 import pytest
 from fastapi import FastAPI
 from PIL import Image
 
+from safenet.case.gradings import grading_history
+from safenet.case.store import Case
+from safenet.case.verify import verify_case
 from safenet.cli import main
 from safenet.users import UserStore
 from safenet.web import WebSettings, create_app
 from tests.pgcase import Databases
-from tests.web.conftest import PASSWORD, Browser, Built, Clock
+from tests.web.conftest import PASSWORD, Browser, Built, Clock, csrf_of
 
 
 @pytest.fixture
@@ -109,3 +117,53 @@ def test_workers_refuse_a_sqlite_case(built: Built, users: UserStore, capsys: py
     argv = ["review", str(built.case), "--workers", "2", "--port", str(port), "--users-file", str(users.path)]
     assert main(argv) == 2
     assert "--workers needs a case kept in PostgreSQL" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_safenet_review_with_two_worker_processes(
+    workers: tuple[FastAPI, FastAPI], built: Built, users: UserStore
+) -> None:
+    """The real command: two uvicorn worker processes on one socket; every request on a new connection, so they
+    land on either worker, and the login, CSRF token, reveal and grades work wherever they land."""
+    for app in workers:
+        app.state.web.case.close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "safenet", "review", str(built.case), "--workers", "2", "--port", str(port)]
+    server = subprocess.Popen([*command, "--users-file", str(users.path)], stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx2.get(base + "/login", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        cookies = httpx2.Cookies()
+
+        def call(method: str, path: str, **kwargs: object) -> httpx2.Response:
+            with httpx2.Client(base_url=base, cookies=cookies, follow_redirects=False, timeout=30) as client:
+                response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+                cookies.update(client.cookies)
+                return response
+
+        token = csrf_of(call("GET", "/login").text)
+        login = call("POST", "/login", data={"name": "alice", "password": PASSWORD, "csrf_token": token})
+        assert login.status_code == 303
+        token = csrf_of(call("GET", "/review").text)
+        item = built.ids["other.jpg"]
+        reveal = call("POST", f"/api/items/{item}/reveal", json={"step": "grey"}, headers={"X-CSRF-Token": token})
+        assert reveal.status_code == 200, reveal.text
+        for _ in range(4):
+            assert call("GET", f"/media/clear/{item}?step=grey").status_code == 200
+        for grade in ("C", "B", "A", "C", "B", "A"):
+            body = {"grade": grade, "item_ids": [item], "overwrite": True}
+            assert call("POST", "/api/grade", json=body, headers={"X-CSRF-Token": token}).status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(60)
+    case = Case.open_existing(built.case)
+    assert [g.grade for g in grading_history(case, item)] == ["C", "B", "A", "C", "B", "A"]
+    assert verify_case(case).ok
+    case.close()
