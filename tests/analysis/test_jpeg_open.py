@@ -42,10 +42,13 @@ def structured(rng: random.Random) -> bytes:
             out += bytes(rng.choice(range(255)) for _ in range(rng.randint(1, 20))) + b"\xff"
             continue
         marker = rng.choice([0xE0, 0xE1, 0xE2, 0xED, 0xEE, 0xFE, 0xC4, 0xDD, 0xD8, 0xD9, 0xD0, 0xF0, 0x01, 0x7F])
-        marker = marker if rng.random() < 0.9 else rng.getrandbits(8)
+        marker = rng.choice([marker, 0xC0, 0xC2, 0xCF, 0xDE, 0xDB]) if rng.random() < 0.9 else rng.getrandbits(8)
         out.append(marker)
-        body = rng.choice([b"JFIF", b"Adobe", b"Photoshop 3.0\x00", b"Exif\x00\x00", b"MPF\x00", b""])
-        body += bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 12)))
+        frame = bytes([rng.choice([8, 8, 12]), 0, 16, 0, 16, rng.choice([1, 3, 4, 2])])  # a frame header's start
+        tables = [b"\x00" + bytes(64), b"\x11" + bytes(128) + b"\x00" + bytes(64)]  # quantisation tables
+        names = [b"JFIF", b"Adobe", b"Photoshop 3.0\x00", b"Exif\x00\x00", b"MPF\x00", b"ICC_PROFILE\x00", b""]
+        body = rng.choice([*names, frame, *tables])
+        body += bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 0, 3, 6, rng.randint(0, 12)])))
         length = len(body) + 2 if rng.random() < 0.8 else rng.randint(0, 80)
         out += length.to_bytes(2, "big") + body
         if rng.random() < 0.8:

@@ -12,6 +12,7 @@ becomes a typed :class:`Skipped` with a reason code; nothing here raises for bad
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,16 @@ def decode(
     """Decode once. ``fast`` lets JPEGs decode DCT-scaled (libjpeg scale 1/2–1/8, still ≥ ``draft_side`` px a
     side: PDQ's 512 by default; a review thumbnail asks for its own, smaller side)."""
     if isinstance(source, bytes) and (refused := refusal(source)) is not None:
-        return _skipped(refused)  # what Pillow would raise, told from the JPEG markers at a thirtieth of the cost
+        return _refused(refused)  # what Pillow would raise, told from the JPEG markers at a thirtieth of the cost
     return guarded(
         lambda: _decode(source, fast=fast, orient=orient, max_pixels=max_pixels, draft_side=draft_side), _skipped
     )
+
+
+@functools.cache
+def _refused(exc: BaseException) -> Skipped:
+    """``_skipped`` of one of ``jpeg_open``'s two answers, made once."""
+    return _skipped(exc)
 
 
 def _skipped(exc: BaseException) -> Skipped:

@@ -8,13 +8,14 @@ extra cost. This walk follows Pillow's own JPEG reader (``JpegImagePlugin.JpegIm
 bytes, with ``bytes.find`` for the junk it skips, and answers only where the outcome is certain:
 
 - a byte after 0xFF that is no marker: Pillow's "no marker found"; a JFIF or Adobe segment too short for its
-  fields; a length field cut off by the end: the JPEG reader refuses with an error that lets Pillow try its
+  fields, a frame header or quantisation table its handler cannot take; a length field cut off by the end:
+  the JPEG reader refuses with an error that lets Pillow try its
   other readers, and none of them accepts data that starts FF D8 (a PhotoCD file, named at offset 2048, could:
   such bytes are left to Pillow), so ``Image.open`` raises ``UnidentifiedImageError``;
 - a segment that runs past the end: Pillow reads it whole and raises ``OSError("Truncated File Read")``.
 
-Anything else (a frame header or quantisation table, which Pillow parses; a scan, after which it opens; the end
-of the data; a Photoshop segment, whose parser may raise anything) is left to Pillow. Tests hold this to
+Anything else (a scan, after which Pillow opens the picture; the end of the data; a Photoshop segment, whose
+parser may raise anything; a frame header after an ICC profile) is left to Pillow. Tests hold this to
 Pillow's own answer on every input they build, so a Pillow upgrade that reads JPEG differently shows there.
 """
 
@@ -25,13 +26,12 @@ import io
 from PIL import JpegImagePlugin, UnidentifiedImageError
 
 _SIGNATURE = b"\xff\xd8\xff"
-#: Markers whose segment Pillow reads and stores without parsing it (APP is parsed only as checked below).
-_READ = frozenset(m & 0xFF for m, (_n, _d, h) in JpegImagePlugin.MARKER.items() if h in (JpegImagePlugin.Skip,))
 _APP = frozenset(m & 0xFF for m, (_n, _d, h) in JpegImagePlugin.MARKER.items() if h is JpegImagePlugin.APP)
-_COM = frozenset(m & 0xFF for m, (_n, _d, h) in JpegImagePlugin.MARKER.items() if h is JpegImagePlugin.COM)
 _BARE = frozenset(m & 0xFF for m, (_n, _d, h) in JpegImagePlugin.MARKER.items() if h is None)
-#: Markers whose segment Pillow parses (frame headers, quantisation tables, DHP): left to Pillow.
-_PARSED = frozenset(m & 0xFF for m in JpegImagePlugin.MARKER) - _READ - _APP - _COM - _BARE
+_FRAME = frozenset(m & 0xFF for m, (_n, _d, h) in JpegImagePlugin.MARKER.items() if h is JpegImagePlugin.SOF)
+_DQT = 0xDB
+#: Markers Pillow reads a length and a segment for (each handler but none).
+_SEGMENTED = frozenset(m & 0xFF for m, (_n, _d, h) in JpegImagePlugin.MARKER.items() if h is not None)
 _SOS = 0xDA
 _SHORT_FIELDS = ((0xE0, b"JFIF"), (0xEE, b"Adobe"))  # APP segments whose parser reads a 16-bit field at 5
 _PHOTOSHOP = (0xED, b"Photoshop 3.0\x00")
@@ -43,6 +43,7 @@ def refusal(data: bytes) -> BaseException | None:
         return None
     end = len(data)
     pos = 3  # Pillow reads the signature, then takes its last 0xFF as the start of the first marker
+    icc = False  # an ICC profile segment was seen: Pillow's frame header handler then parses it
     while True:
         if pos >= end:
             return None  # the data ends: Pillow's loop ends and its later checks decide
@@ -50,28 +51,32 @@ def refusal(data: bytes) -> BaseException | None:
         pos += 1
         if marker == 0xFF:  # fill byte: the next one is the marker
             continue
-        if marker == 0x00 or marker in _BARE:
-            pass
-        elif marker in _READ or marker in _APP or marker in _COM:
-            if marker == _SOS:
-                return None  # a scan: Pillow opens the picture (decoding may still fail)
+        if marker == _SOS:
+            return None  # a scan: Pillow opens the picture (decoding may still fail)
+        if marker in _SEGMENTED:
             if pos + 2 > end:
-                return _unidentified(data)  # the length field is cut off: struct.error
+                return UNIDENTIFIED  # the length field is cut off: struct.error
             size = int.from_bytes(data[pos : pos + 2], "big") - 2
             pos += 2
-            if size > 0:
-                if pos + size > end:
-                    return OSError("Truncated File Read")
-                segment = data[pos : pos + size]
-                pos += size
+            if size > end - pos:
+                return TRUNCATED
+            segment = data[pos : pos + size] if size > 0 else b""
+            pos += max(size, 0)
+            if marker in _APP:
                 if marker == _PHOTOSHOP[0] and segment.startswith(_PHOTOSHOP[1]):
                     return None
                 if any(marker == m and segment.startswith(s) and size < 7 for m, s in _SHORT_FIELDS):
-                    return _unidentified(data)
-        elif marker in _PARSED:
-            return None
-        else:
-            return _unidentified(data)  # no marker after 0xFF: Pillow's "no marker found"
+                    return UNIDENTIFIED
+                icc = icc or (marker == 0xE2 and segment.startswith(b"ICC_PROFILE\0"))
+            elif marker in _FRAME:
+                if icc:
+                    return None
+                if not _frame_header_reads(segment):
+                    return UNIDENTIFIED
+            elif marker == _DQT and not _tables_read(segment):
+                return UNIDENTIFIED
+        elif marker != 0x00 and marker not in _BARE:
+            return UNIDENTIFIED  # no marker after 0xFF: Pillow's "no marker found"
         # After a marker (or an escaped 0xFF00) Pillow reads one byte, and skips anything up to the next 0xFF.
         if pos >= end:
             return None
@@ -83,6 +88,23 @@ def refusal(data: bytes) -> BaseException | None:
         pos += 1
 
 
-def _unidentified(data: bytes) -> UnidentifiedImageError:
-    """What ``Image.open`` raises when no reader accepts the bytes (the same words, for the same report)."""
-    return UnidentifiedImageError(f"cannot identify image file {io.BytesIO(data)!r}")
+def _frame_header_reads(segment: bytes) -> bool:
+    """Whether Pillow's frame header handler (``SOF``) takes this segment without raising."""
+    return len(segment) >= 6 and segment[0] == 8 and segment[5] in (1, 3, 4) and (len(segment) - 6) % 3 == 0
+
+
+def _tables_read(segment: bytes) -> bool:
+    """Whether Pillow's quantisation table handler (``DQT``) takes this segment without raising."""
+    while segment:
+        length = 65 if segment[0] < 16 else 129
+        if len(segment) < length:
+            return False
+        segment = segment[length:]
+    return True
+
+
+#: What ``Image.open(io.BytesIO(data))`` raises when no reader accepts the bytes (the same words: the object's
+#: address, the only part that differs, is left out of reports), and when a segment runs past the end. One of
+#: each, so that a caller can keep what it makes of them.
+UNIDENTIFIED = UnidentifiedImageError(f"cannot identify image file {io.BytesIO()!r}")
+TRUNCATED = OSError("Truncated File Read")
