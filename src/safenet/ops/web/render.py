@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from safenet.ops.access import DEVICES, FIGURES, LEADS, PEOPLE, SAFEGUARDING, VISITS, Action, Actor, allowed
 from safenet.ops.web.context import ops_context
@@ -61,3 +61,8 @@ def this_week(request: Request) -> str:
 def iso_week(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def see_other(path: str) -> RedirectResponse:
+    """The answer to a form's POST: the browser loads ``path`` with a GET, so reloading it posts nothing again."""
+    return RedirectResponse(path, status_code=303)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from safenet.ops.access import FIGURES
 from safenet.ops.figures import public_figures, set_safety_advice
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, changing, viewing
 from safenet.ops.web.publicfigures import figure_rows, figures_pdf
-from safenet.ops.web.render import show, this_week
+from safenet.ops.web.render import see_other, show, this_week
 
 router = APIRouter()
 Week = Annotated[str | None, Query(max_length=10)]
@@ -46,4 +46,4 @@ def advice(
     text: Annotated[str, Form(max_length=8000)],
 ) -> Response:
     set_safety_advice(ops_context(request).store, asker.actor, text.strip())
-    return RedirectResponse("/ops/figures", status_code=303)
+    return see_other("/ops/figures")

@@ -30,6 +30,14 @@ def optional_text(text: str | None) -> str | None:
     return text or None
 
 
+def count(text: str, label: str, least: int) -> int:
+    """A number of things typed into a form: digits only, at least ``least``."""
+    text = text.strip()
+    if not text.isdigit() or int(text) < least:
+        raise OpsError(f"{label} must be a whole number ({least} or more).")
+    return int(text)
+
+
 def ids(text: str) -> list[str]:
     """``L-1, L-2`` or ``L-1 L-2`` → ["L-1", "L-2"]."""
     return [part for part in text.replace(",", " ").split() if part]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from safenet.ops.access import LEADS, VISITS
 from safenet.ops.errors import ImportFailed, OpsError
@@ -23,7 +23,7 @@ from safenet.ops.subjects import set_risk, subjects
 from safenet.ops.visits import add_visit
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, changing, viewing
-from safenet.ops.web.render import show
+from safenet.ops.web.render import see_other, show
 from safenet.ops.web.routes.forms import ids, optional_date, optional_text, required_date
 
 router = APIRouter()
@@ -105,7 +105,7 @@ def subscriber(
     address: Annotated[str, Form(max_length=500)],
 ) -> Response:
     set_subscriber(ops_context(request).store, asker.actor, lead_id, address.strip())
-    return RedirectResponse("/ops/leads", status_code=303)
+    return see_other("/ops/leads")
 
 
 @router.post("/ops/subjects/{subject_id}/risk")
@@ -117,7 +117,7 @@ def risk(
     reasons: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     set_risk(ops_context(request).store, asker.actor, subject_id, level.strip(), reasons.strip())
-    return RedirectResponse("/ops/leads", status_code=303)
+    return see_other("/ops/leads")
 
 
 @router.post("/ops/visits")
@@ -143,4 +143,4 @@ def plan_visit(
         planned_date=required_date(planned_date, "The planned date"),
         team=team.strip(),
     )
-    return RedirectResponse(f"/ops/visits/{visit_id}", status_code=303)
+    return see_other(f"/ops/visits/{visit_id}")

@@ -8,10 +8,9 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from safenet.ops.access import PEOPLE, SAFEGUARDING, Actor
-from safenet.ops.errors import OpsError
 from safenet.ops.figures import weekly_report
 from safenet.ops.people import (
     COURT_WITHIN_DAYS,
@@ -27,8 +26,8 @@ from safenet.ops.store import OpsStore
 from safenet.ops.visits import visits
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, changing, viewing
-from safenet.ops.web.render import show, this_week
-from safenet.ops.web.routes.forms import optional_date, optional_text
+from safenet.ops.web.render import see_other, show, this_week
+from safenet.ops.web.routes.forms import count, optional_date, optional_text
 
 router = APIRouter()
 
@@ -71,7 +70,7 @@ def new_person(
     name: Annotated[str, Form(max_length=200)],
 ) -> Response:
     add_person(ops_context(request).store, asker.actor, visit_id, name.strip())
-    return RedirectResponse("/ops/people", status_code=303)
+    return see_other("/ops/people")
 
 
 @router.post("/ops/people/{person_id}/outcome")
@@ -87,11 +86,7 @@ def outcome(
     bail: Annotated[str, Form(max_length=500)] = "",
     first_court_on: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    offences = None
-    if offence.strip():
-        if not counts.strip().isdigit() or int(counts) < 1:
-            raise OpsError("The number of counts must be a whole number of at least 1.")
-        offences = [Offence(offence.strip(), int(counts))]
+    offences = [Offence(offence.strip(), count(counts, "The number of counts", 1))] if offence.strip() else None
     record_outcome(
         ops_context(request).store,
         asker.actor,
@@ -103,7 +98,7 @@ def outcome(
         bail=optional_text(bail),
         first_court_on=optional_date(first_court_on, "The first court date"),
     )
-    return RedirectResponse("/ops/people", status_code=303)
+    return see_other("/ops/people")
 
 
 @router.get("/ops/safeguarding")
@@ -122,17 +117,15 @@ def record(
     referral_to: Annotated[str, Form(max_length=500)] = "",
     referral_on: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    if not children.strip().isdigit():
-        raise OpsError("The number of children must be a whole number (0 or more).")
     record_safeguarding(
         ops_context(request).store,
         asker.actor,
         visit_id,
-        children=int(children),
+        children=count(children, "The number of children", 0),
         referral_to=optional_text(referral_to),
         referral_on=optional_date(referral_on, "The referral date"),
     )
-    return RedirectResponse("/ops/safeguarding", status_code=303)
+    return see_other("/ops/safeguarding")
 
 
 @router.get("/ops/report")

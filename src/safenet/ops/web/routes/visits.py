@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from safenet.ops.access import APPROVAL, DEVICES, PEOPLE, VISITS, Actor
 from safenet.ops.figures import week_bounds
@@ -18,7 +18,7 @@ from safenet.ops.store import OpsStore
 from safenet.ops.visits import DISPOSITIONS, DeviceView, add_device, approve_visit, mark_executed, visit, visits
 from safenet.ops.web.context import ops_context
 from safenet.ops.web.guard import Asker, changing, viewing
-from safenet.ops.web.render import iso_week, may, show, this_week
+from safenet.ops.web.render import iso_week, may, see_other, show, this_week
 from safenet.ops.web.routes.forms import optional_text, required_date
 
 router = APIRouter()
@@ -71,11 +71,16 @@ def visit_page(request: Request, asker: Annotated[Asker, Depends(viewing(VISITS)
     return show(request, asker, "visit.html", visit=shown, people=found, dispositions=DISPOSITIONS)
 
 
+def _to_visit(store: OpsStore, asker: Asker, visit_id: str) -> Response:
+    """Back to the visit's page under its display id (the URL may have named it "v-7" or "7")."""
+    return see_other(f"/ops/visits/{visit(store, asker.actor, visit_id).id}")
+
+
 @router.post("/ops/visits/{visit_id}/approve")
 def approve(request: Request, asker: Annotated[Asker, Depends(changing(APPROVAL))], visit_id: str) -> Response:
     store = ops_context(request).store
     approve_visit(store, asker.actor, visit_id)
-    return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
+    return _to_visit(store, asker, visit_id)
 
 
 @router.post("/ops/visits/{visit_id}/executed")
@@ -87,7 +92,7 @@ def executed(
 ) -> Response:
     store = ops_context(request).store
     mark_executed(store, asker.actor, visit_id, required_date(actual_date, "The date the warrant was executed"))
-    return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
+    return _to_visit(store, asker, visit_id)
 
 
 @router.post("/ops/visits/{visit_id}/devices")
@@ -102,7 +107,7 @@ def device(
     """A device found on the visit (linking it to a case exhibit is ``safenet triage --visit``'s work)."""
     store = ops_context(request).store
     add_device(store, asker.actor, visit_id, description.strip(), disposition, optional_text(reason))
-    return RedirectResponse(f"/ops/visits/{visit(store, asker.actor, visit_id).id}", status_code=303)
+    return _to_visit(store, asker, visit_id)
 
 
 @router.get("/ops/lab")

@@ -1,0 +1,19 @@
+"""Form values read the way the CLI reads options: a wrong one is one sentence (OpsError)."""
+
+from __future__ import annotations
+
+import pytest
+
+from safenet.ops.errors import OpsError
+from safenet.ops.web.routes.forms import count
+
+
+def test_count_accepts_digits_at_or_above_the_least() -> None:
+    assert count(" 3 ", "The number of counts", 1) == 3
+    assert count("0", "The number of children", 0) == 0
+
+
+@pytest.mark.parametrize(("text", "least"), [("many", 0), ("-1", 0), ("", 0), ("0", 1), ("1.5", 1)])
+def test_count_refuses_other_values_in_one_sentence(text: str, least: int) -> None:
+    with pytest.raises(OpsError, match=rf"^The number of things must be a whole number \({least} or more\)\.$"):
+        count(text, "The number of things", least)
