@@ -7,6 +7,8 @@ prints as what it is.
 
 from __future__ import annotations
 
+import time
+
 from rich import box
 from rich.console import Console
 from rich.progress import (
@@ -69,20 +71,34 @@ class RichEvents:
             disable=not console.is_terminal,
         )
         self.task = self.progress.add_task("triage", total=None, items=0, planned=0, exhibit=display_safe(exhibit))
+        self._items = self._bytes = 0  # advanced since the bar was last fed
+        self._fed = 0.0
 
     def __enter__(self) -> RichEvents:
         self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._feed(time.monotonic())
         self.progress.stop()
 
     def planned(self, items: int, total_bytes: int) -> None:
         self.progress.update(self.task, total=max(total_bytes, 1), planned=items)
 
     def advanced(self, items: int, bytes_read: int) -> None:
+        # Fed at most 20 times a second (it is drawn 4 times): Rich's update takes a lock and keeps speed
+        # samples, which once per file cost about as much as the rest of a small file's bookkeeping.
+        self._items += items
+        self._bytes += bytes_read
+        now = time.monotonic()
+        if now - self._fed >= 0.05:
+            self._feed(now)
+
+    def _feed(self, now: float) -> None:
         task = self.progress.tasks[0]
-        self.progress.update(self.task, advance=bytes_read, items=task.fields.get("items", 0) + items)
+        self.progress.update(self.task, advance=self._bytes, items=task.fields.get("items", 0) + self._items)
+        self._items = self._bytes = 0
+        self._fed = now
 
     def hit(self, hit: Hit) -> None:
         self.progress.console.print(hit_line(hit), soft_wrap=True, markup=False, highlight=False)

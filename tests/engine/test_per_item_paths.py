@@ -103,3 +103,20 @@ def test_priority_groups(path: str, expected: tuple[int, int]) -> None:
 
     locator = Locator((Layer(LayerKind.SOURCE, "/src"), Layer(LayerKind.PATH, path)))
     assert priority(Item(locator=locator, name=path.rsplit("/", 1)[-1], size=1)) == expected
+
+
+def test_the_progress_bar_ends_with_every_file_and_byte_counted() -> None:
+    import io
+
+    from rich.console import Console
+
+    from safenet.console import RichEvents
+
+    events = RichEvents(Console(file=io.StringIO(), force_terminal=True), "EX1")
+    with events:
+        events.planned(1000, 1000 * 7)
+        for _ in range(1000):
+            events.advanced(1, 7)  # far faster than the bar is fed: most calls only add up
+    task = events.progress.tasks[0]
+    assert task.fields["items"] == 1000
+    assert task.completed == 7000
