@@ -90,6 +90,7 @@ def batches(count: int, batch: int, seed: int) -> Iterator[list[memoryview]]:
         yield corpus(rng, lengths(rng, batch).tolist())
 
 
+@pytest.mark.slow
 def test_a_million_random_messages_dispatched() -> None:
     """10**6 seeded messages of every length class through the implementation Safenet uses here."""
     for messages in batches(1_000_000, 20_000, 1):
