@@ -485,12 +485,17 @@ def digest_cpu(tree: Path, paths: list[str], names: set[str]) -> dict[str, float
     time around the hashing only (the reads are not counted). What a tool computing those digests cannot
     avoid; the rest of its CPU time is its own work (listing, reading, typing, matching, recording, start-up).
 
-    "md5mb" hashes as safenet's default MD5 does (``md5_many`` over batches of at most 32 MiB of files of at
-    most 4 MiB, like ``Md5Batch``); without safenet's extension that is hashlib's MD5 again.
+    "md5mb" hashes as safenet's default MD5 does: ``md5_many`` over the files of one threads-executor batch
+    at a time (at most 16 files and 8 MiB, each file at most 4 MiB, like ``Md5Batch``), since a batch's lanes
+    wait for its longest file; without safenet's extension that is hashlib's MD5 again.
     """
     try:
         from safenet.analysis.md5mb import md5_many
+        from safenet.engine.executors import ThreadExecutor
+
+        most_files, most_bytes = ThreadExecutor.batch_items, ThreadExecutor.batch_bytes
     except ImportError:  # the bench run outside the venv: safenet's MD5 is hashlib's
+        most_files, most_bytes = 16, 8 << 20
 
         def md5_many(messages: list[bytes]) -> list[bytes]:  # type: ignore[misc]
             return [hashlib.md5(m).digest() for m in messages]
@@ -517,7 +522,7 @@ def digest_cpu(tree: Path, paths: list[str], names: set[str]) -> dict[str, float
                 hashlib.md5(data).digest()
                 spent["md5mb"] += time.thread_time() - start
                 continue
-            if sum(map(len, batch)) + len(data) > 32 << 20:
+            if len(batch) == most_files or (batch and sum(map(len, batch)) + len(data) > most_bytes):
                 flush()
             batch.append(data)
     flush()
