@@ -3,15 +3,12 @@ can be left and which must be seized."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from types import TracebackType
 
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
+from safenet.commands.devicerows import DeviceRows, seize_summary
 from safenet.console import plain
 from safenet.sampling.devices import DeviceOutcome
 
@@ -29,46 +26,34 @@ class _Row:
     hits: int = 0
 
 
-class SampleDisplay:
-    """Live progress rows (one per device) and a line per verdict; thread-safe (devices report from threads)."""
+def _cells(row: _Row) -> tuple[str, ...]:
+    return row.state, f"{row.read:,} of {row.planned:,}", str(row.hits)
+
+
+class SampleDisplay(DeviceRows[_Row]):
+    """Live progress rows (one per device) and a line per verdict; devices report from their threads."""
 
     def __init__(self, console: Console, labels: list[str]) -> None:
-        self._console = console
-        self._rows = {label: _Row() for label in labels}
-        self._lock = threading.Lock()
-        self._live = Live(self._table(), console=console, transient=True, auto_refresh=False)
-
-    def _table(self) -> Table:
-        table = Table(box=None)
-        for column in ("Exhibit", "State", "Blocks read", "Hits"):
-            table.add_column(column)
-        for label, row in self._rows.items():
-            table.add_row(plain(label), row.state, f"{row.read:,} of {row.planned:,}", str(row.hits))
-        return table
-
-    def __enter__(self) -> SampleDisplay:
-        self._live.__enter__()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
-        self._live.__exit__(kind, value, tb)
+        super().__init__(console, labels, _Row, ("Exhibit", "State", "Blocks read", "Hits"), _cells)
 
     def started(self, label: str, planned: int) -> None:
-        with self._lock:
-            self._rows[label].state = "sampling"
-            self._live.update(self._table(), refresh=True)
+        def start(row: _Row) -> None:
+            row.state = "sampling"
+
+        self.change(label, start)
 
     def progress(self, label: str, read: int, planned: int, hits: int) -> None:
-        with self._lock:
-            row = self._rows[label]
+        def advance(row: _Row) -> None:
             row.state, row.read, row.planned, row.hits = "sampling", read, planned, row.hits + hits
-            self._live.update(self._table(), refresh=True)
+
+        self.change(label, advance)
 
     def finished(self, outcome: DeviceOutcome) -> None:
-        with self._lock:
-            self._rows[outcome.label].state = "done" if outcome.error is None else "failed"
-            self._live.update(self._table(), refresh=True)
-            self._live.console.print(verdict_line(outcome))
+        def finish(row: _Row) -> None:
+            row.state = "done" if outcome.error is None else "failed"
+
+        self.change(outcome.label, finish)
+        self.line(verdict_line(outcome))
 
 
 def verdict_line(outcome: DeviceOutcome) -> Text:
@@ -94,8 +79,6 @@ def verdict_line(outcome: DeviceOutcome) -> Text:
 def summary(console: Console, outcomes: list[DeviceOutcome]) -> None:
     seize = [o.label for o in outcomes if o.seize]
     leave = [o.label for o in outcomes if not o.seize]
-    console.print(plain(f"seize: {', '.join(seize) or 'none'}"), style="bold red" if seize else None)
-    console.print(
-        plain(f"no known material detected (may be left, confidence stated above): {', '.join(leave) or 'none'}")
+    seize_summary(
+        console, seize, leave, "no known material detected (may be left, confidence stated above)", ASSUMPTIONS
     )
-    console.print(Text(ASSUMPTIONS, style="dim"))

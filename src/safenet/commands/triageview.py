@@ -7,16 +7,13 @@ as "nothing on the device".
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from types import TracebackType
 
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from safenet.commands.common import Exit
+from safenet.commands.devicerows import DeviceRows, seize_summary
 from safenet.console import hit_line, plain, record_line
 from safenet.engine.events import Hit, KnownRecord, TriageEvents
 from safenet.engine.multi import ExhibitOutcome, Failure
@@ -82,59 +79,45 @@ class _Exhibit:
         self._display.line(record_line(record))
 
 
-class TriageDisplay:
-    """Live progress rows (one per device, redrawn 4 times a second) and a line per hit and per verdict;
-    thread-safe (devices report from their threads)."""
+def _cells(row: _Row) -> tuple[str, ...]:
+    return row.state, f"{row.items:,} of {row.planned:,}", _size(row.bytes_read), str(row.hits)
+
+
+class TriageDisplay(DeviceRows[_Row]):
+    """Live progress rows (one per device) and a line per hit and per verdict; devices report from their
+    threads."""
 
     def __init__(self, console: Console, labels: list[str]) -> None:
-        self._rows = {label: _Row() for label in labels}
-        self._lock = threading.Lock()
-        self._live = Live(
-            console=console, transient=True, refresh_per_second=4, get_renderable=self._table, redirect_stdout=False
-        )
-
-    def _table(self) -> Table:
-        table = Table(box=None)
-        for column in ("Exhibit", "State", "Items", "Read", "Hits"):
-            table.add_column(column)
-        with self._lock:
-            rows = [(label, _Row(**vars(row))) for label, row in self._rows.items()]
-        for label, row in rows:
-            table.add_row(
-                plain(label), row.state, f"{row.items:,} of {row.planned:,}", _size(row.bytes_read), str(row.hits)
-            )
-        return table
-
-    def __enter__(self) -> TriageDisplay:
-        self._live.__enter__()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
-        self._live.__exit__(kind, value, tb)
+        super().__init__(console, labels, _Row, ("Exhibit", "State", "Items", "Read", "Hits"), _cells)
 
     def exhibit(self, label: str) -> TriageEvents:
         return _Exhibit(self, label)
 
     def update(self, label: str, *, state: str, planned: int) -> None:
-        with self._lock:
-            self._rows[label].state, self._rows[label].planned = state, planned
+        def plan(row: _Row) -> None:
+            row.state, row.planned = state, planned
+
+        self.change(label, plan)
 
     def advance(self, label: str, items: int, bytes_read: int) -> None:
-        with self._lock:
-            self._rows[label].items += items
-            self._rows[label].bytes_read += bytes_read
+        def add(row: _Row) -> None:
+            row.items += items
+            row.bytes_read += bytes_read
+
+        self.change(label, add)
 
     def hit(self, label: str, line: Text) -> None:
-        with self._lock:
-            self._rows[label].hits += 1
+        def count(row: _Row) -> None:
+            row.hits += 1
+
+        self.change(label, count)
         self.line(line)
 
-    def line(self, line: Text) -> None:
-        self._live.console.print(line, soft_wrap=True, markup=False, highlight=False)
-
     def finished(self, outcome: ExhibitOutcome) -> None:
-        with self._lock:
-            self._rows[outcome.label].state = "done" if outcome.completed else "failed"
+        def finish(row: _Row) -> None:
+            row.state = "done" if outcome.completed else "failed"
+
+        self.change(outcome.label, finish)
         self.line(verdict_line(outcome))
 
 
@@ -199,8 +182,6 @@ def summary(console: Console, outcomes: list[ExhibitOutcome]) -> None:
     """Which devices must be seized and which may be left (the wording of ``safenet sample``'s summary)."""
     seize = [o.label + ("" if o.completed else " (not examined to the end)") for o in outcomes if o.seize]
     leave = [o.label for o in outcomes if not o.seize]
-    console.print(plain(f"seize: {', '.join(seize) or 'none'}"), style="bold red" if seize else None)
-    console.print(
-        plain(f"no known material found (may be left, what was examined stated above): {', '.join(leave) or 'none'}")
+    seize_summary(
+        console, seize, leave, "no known material found (may be left, what was examined stated above)", NONE_MEANS
     )
-    console.print(Text(NONE_MEANS, style="dim"))
