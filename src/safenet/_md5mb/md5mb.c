@@ -5,9 +5,10 @@
  * from what the CPU supports, with a one-lane scalar loop everywhere else. The digests are those of hashlib's
  * MD5 (the tests compare them on every length class and on RFC 1321's vectors).
  *
- * Work is a list of jobs, each a state and up to three segments of whole 64-byte blocks; a scheduler keeps
- * every lane busy, giving a lane the next job as soon as its own ends, so messages of different lengths
- * share the lanes. The GIL is released while hashing.
+ * Work is a list of jobs, each a state and two segments of whole 64-byte blocks (a message's body and its
+ * padded tail, or a lane's leftover block completed and the new chunk's whole blocks); a scheduler keeps every
+ * lane busy, giving a lane the next job as soon as its own ends, so messages of different lengths share the
+ * lanes. The GIL is released while hashing.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -185,7 +186,7 @@ typedef struct {
     int seg;
 } slot_t;
 
-/* Load the job's state and its first segment that has blocks into lane s; 0 when it has none. */
+/* Point a lane at the job's first segment from ``from`` on that has blocks; 0 when none has. */
 static int start_seg(job_t *job, int from, slot_t *slot, const uint8_t **ptr, size_t *left)
 {
     for (int i = from; i < 2; i++) {
