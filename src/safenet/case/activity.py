@@ -100,14 +100,7 @@ class SearchTermView:
 
 def p2p_records(case: Case, exhibit: str | None = None) -> list[P2PRecordView]:
     """The case's P2P records (of one exhibit, or all), by exhibit, artefact item and index."""
-    query = (
-        select(P2PRecordRow, Exhibit.label, ItemRow.display)
-        .join(Exhibit, Exhibit.id == P2PRecordRow.exhibit_id)
-        .join(ItemRow, ItemRow.id == P2PRecordRow.item_id)
-        .order_by(Exhibit.label, P2PRecordRow.item_id, P2PRecordRow.entry_index, P2PRecordRow.id)
-    )
-    if exhibit is not None:
-        query = query.where(Exhibit.label == exhibit)
+    query = _with_artefact(P2PRecordRow, exhibit, P2PRecordRow.item_id, P2PRecordRow.entry_index, P2PRecordRow.id)
     with case.sessions() as s:
         rows = s.execute(query).all()
         known = _known(s, [row.id for row, _, _ in rows])
@@ -144,14 +137,7 @@ def p2p_records(case: Case, exhibit: str | None = None) -> list[P2PRecordView]:
 
 def search_terms(case: Case, exhibit: str | None = None) -> list[SearchTermView]:
     """The case's recorded search terms (of one exhibit, or all), by exhibit, artefact item and index."""
-    query = (
-        select(SearchTermRow, Exhibit.label, ItemRow.display)
-        .join(Exhibit, Exhibit.id == SearchTermRow.exhibit_id)
-        .join(ItemRow, ItemRow.id == SearchTermRow.item_id)
-        .order_by(Exhibit.label, SearchTermRow.item_id, SearchTermRow.entry_index, SearchTermRow.id)
-    )
-    if exhibit is not None:
-        query = query.where(Exhibit.label == exhibit)
+    query = _with_artefact(SearchTermRow, exhibit, SearchTermRow.item_id, SearchTermRow.entry_index, SearchTermRow.id)
     with case.sessions() as s:
         rows = s.execute(query).all()
     return [SearchTermView(label, row.client, display, row.term, row.at) for row, label, display in rows]
@@ -182,15 +168,9 @@ class TorrentCheckView:
 
 def torrent_checks(case: Case, exhibit: str | None = None) -> list[TorrentCheckView]:
     """The case's torrent checks (of one exhibit, or all), by exhibit and torrent record."""
-    query = (
-        select(TorrentCheckRow, Exhibit.label, ItemRow.display, P2PRecordRow.name)
-        .join(Exhibit, Exhibit.id == TorrentCheckRow.exhibit_id)
-        .join(ItemRow, ItemRow.id == TorrentCheckRow.item_id)
-        .join(P2PRecordRow, P2PRecordRow.id == TorrentCheckRow.record_id)
-        .order_by(Exhibit.label, TorrentCheckRow.record_id, TorrentCheckRow.id)
-    )
-    if exhibit is not None:
-        query = query.where(Exhibit.label == exhibit)
+    query = _with_artefact(
+        TorrentCheckRow, exhibit, TorrentCheckRow.record_id, TorrentCheckRow.id, also=P2PRecordRow.name
+    ).join(P2PRecordRow, P2PRecordRow.id == TorrentCheckRow.record_id)
     with case.sessions() as s:
         rows = s.execute(query).all()
     return [
@@ -215,6 +195,25 @@ def torrent_checks(case: Case, exhibit: str | None = None) -> list[TorrentCheckV
         )
         for row, label, display, name in rows
     ]
+
+
+def _with_artefact(
+    table: type[P2PRecordRow] | type[SearchTermRow] | type[TorrentCheckRow],
+    exhibit: str | None,
+    *order: Any,
+    also: Any = None,
+) -> Select[Any]:
+    """Rows of one of the P2P tables with their exhibit's label and the display of the artefact item they were
+    read from (and ``also``, a column of a table the caller joins), of one exhibit or all, by exhibit then
+    ``order``."""
+    columns = (table, Exhibit.label, ItemRow.display) + ((also,) if also is not None else ())
+    query = (
+        select(*columns)
+        .join(Exhibit, Exhibit.id == table.exhibit_id)
+        .join(ItemRow, ItemRow.id == table.item_id)
+        .order_by(Exhibit.label, *order)
+    )
+    return query if exhibit is None else query.where(Exhibit.label == exhibit)
 
 
 def search_term_count(case: Case, exhibit: str | None = None) -> int:
