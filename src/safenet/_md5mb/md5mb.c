@@ -629,6 +629,9 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__md5mb(void)
 {
+#ifdef MD5_X86
+    __builtin_cpu_init(); /* idempotent; makes __builtin_cpu_supports safe whatever the load order */
+#endif
     if (PyType_Ready(&Md5LanesType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
