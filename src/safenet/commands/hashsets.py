@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -88,6 +89,20 @@ def _report_set(verb: str, info: HashSetInfo, warnings: list[str]) -> None:
     )
 
 
+BlocksExclude = Annotated[
+    list[str] | None,
+    typer.Option("--blocks-exclude", help="Drop blocks found in this (known-good) set's block set (repeatable)."),
+]
+
+
+def _blocks(make: Callable[[WarningLines], BlockSetInfo]) -> None:
+    """Build or import a block set, then print its warnings and what it holds."""
+    warnings = WarningLines()
+    built = make(warnings)
+    _print_warnings(warnings)
+    _report_blocks(built)
+
+
 def _report_blocks(built: BlockSetInfo) -> None:
     out.print(
         Text(
@@ -116,10 +131,7 @@ def hashset_build(
         bool,
         typer.Option("--blocks", help="Also keep each file's distinctive 4 KiB block hashes, for `safenet sample`."),
     ] = False,
-    blocks_exclude: Annotated[
-        list[str] | None,
-        typer.Option("--blocks-exclude", help="Drop blocks found in this (known-good) set's block set (repeatable)."),
-    ] = None,
+    blocks_exclude: BlocksExclude = None,
     hashdb: HashDb = None,
 ) -> None:
     """Build a hash set (MD5, SHA-1, SHA-256, PDQ) from a folder of reference images."""
@@ -141,30 +153,23 @@ def hashset_build(
         )
         _report_set("built", info, warnings)
         if blocks:
-            block_warnings = WarningLines()
-            built = store(hashdb).build_blocks(folder, name, exclude=tuple(blocks_exclude or ()), warn=block_warnings)
-            _print_warnings(block_warnings)
-            _report_blocks(built)
+            _blocks(
+                lambda warn: store(hashdb).build_blocks(folder, name, exclude=tuple(blocks_exclude or ()), warn=warn)
+            )
 
 
 @hashset_app.command("import-blocks")
 def hashset_import_blocks(
     path: Annotated[Path, typer.Argument(help="A DFXML file with 4 KiB byte-run MD5s (hashdb, bulk_extractor).")],
     name: Annotated[str, typer.Option("--name", help="Name of the block set (the hash set's name, if it has one).")],
-    blocks_exclude: Annotated[
-        list[str] | None,
-        typer.Option("--blocks-exclude", help="Drop blocks found in this (known-good) set's block set (repeatable)."),
-    ] = None,
+    blocks_exclude: BlocksExclude = None,
     hashdb: HashDb = None,
 ) -> None:
     """Import a block set for `safenet sample` from DFXML byte-run hashes."""
     with user_errors():
         if not path.is_file():
             fail(Exit.HASHSET, f"{path} does not exist or is not a file; give the DFXML file to import")
-        warnings = WarningLines()
-        built = store(hashdb).import_blocks(path, name, exclude=tuple(blocks_exclude or ()), warn=warnings)
-        _print_warnings(warnings)
-        _report_blocks(built)
+        _blocks(lambda warn: store(hashdb).import_blocks(path, name, exclude=tuple(blocks_exclude or ()), warn=warn))
 
 
 @hashset_app.command("list")

@@ -47,6 +47,8 @@ As = Annotated[
     str | None,
     typer.Option("--as", envvar="SAFENET_OPS_USER", help="Act as this Safenet user (default: the login name)."),
 ]
+VisitId = Annotated[str, typer.Argument(help="Visit, e.g. V-7.")]
+PersonId = Annotated[str, typer.Argument(help="Person, e.g. P-2.")]
 
 
 @contextmanager
@@ -239,9 +241,7 @@ def visit_add(
 
 
 @visit_app.command("approve")
-def visit_approve(
-    visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")], db: OpsDb = None, as_user: As = None
-) -> None:
+def visit_approve(visit_id: VisitId, db: OpsDb = None, as_user: As = None) -> None:
     """Approve a planned visit (supervisor)."""
     from safenet.ops.visits import approve_visit
 
@@ -252,7 +252,7 @@ def visit_approve(
 
 @visit_app.command("executed")
 def visit_executed(
-    visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")],
+    visit_id: VisitId,
     on: Annotated[str, typer.Option("--date", help="Date the warrant was executed, YYYY-MM-DD.")],
     db: OpsDb = None,
     as_user: As = None,
@@ -267,7 +267,7 @@ def visit_executed(
 
 @visit_app.command("device")
 def visit_device(
-    visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")],
+    visit_id: VisitId,
     seized: Annotated[bool, typer.Option("--seized", help="The device was seized.")] = False,
     previewed: Annotated[bool, typer.Option("--previewed", help="The device was previewed on scene.")] = False,
     left: Annotated[bool, typer.Option("--left", help="The device was left (give --reason).")] = False,
@@ -291,9 +291,7 @@ def visit_device(
 
 
 @visit_app.command("show")
-def visit_show(
-    visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")], db: OpsDb = None, as_user: As = None
-) -> None:
+def visit_show(visit_id: VisitId, db: OpsDb = None, as_user: As = None) -> None:
     """A visit: warrant, devices with their on-scene verdicts, and the lead-to-evidence links."""
     from safenet.ops.render import visit_lines
     from safenet.ops.visits import visit
@@ -320,7 +318,7 @@ def visit_list(
 # -- people and safeguarding -------------------------------------------------------------------------------
 @person_app.command("add")
 def person_add(
-    visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")],
+    visit_id: VisitId,
     name: Annotated[str, typer.Option("--name", help="The suspect's name.")],
     db: OpsDb = None,
     as_user: As = None,
@@ -334,7 +332,7 @@ def person_add(
 
 @person_app.command("outcome")
 def person_outcome(
-    person_id: Annotated[str, typer.Argument(help="Person, e.g. P-2.")],
+    person_id: PersonId,
     arrested: Annotated[str | None, typer.Option("--arrested", help="Date arrested.")] = None,
     interviewed: Annotated[str | None, typer.Option("--interviewed", help="Date interviewed.")] = None,
     charged: Annotated[str | None, typer.Option("--charged", help="Date charged.")] = None,
@@ -365,9 +363,7 @@ def person_outcome(
 
 
 @person_app.command("show")
-def person_show(
-    person_id: Annotated[str, typer.Argument(help="Person, e.g. P-2.")], db: OpsDb = None, as_user: As = None
-) -> None:
+def person_show(person_id: PersonId, db: OpsDb = None, as_user: As = None) -> None:
     """A person's outcomes and measures (the view is audited)."""
     from safenet.ops.people import person
     from safenet.ops.render import person_lines
@@ -379,7 +375,7 @@ def person_show(
 
 @person_app.command("retention")
 def person_retention(
-    person_id: Annotated[str, typer.Argument(help="Person, e.g. P-2.")],
+    person_id: PersonId,
     on: Annotated[str, typer.Option("--date", help="Next retention review date, YYYY-MM-DD.")],
     db: OpsDb = None,
     as_user: As = None,
@@ -410,7 +406,7 @@ def ops_retention(
 
 @safeguarding_app.command("set")
 def safeguarding_set(
-    visit_id: Annotated[str, typer.Argument(help="Visit, e.g. V-7.")],
+    visit_id: VisitId,
     children: Annotated[int, typer.Option("--children", min=0, help="Children at the address.")],
     referral_to: Annotated[str | None, typer.Option("--referral-to", help="Who the referral went to.")] = None,
     referral_on: Annotated[str | None, typer.Option("--referral-date", help="Date of the referral.")] = None,
