@@ -40,7 +40,16 @@ from typing import Any
 
 import numpy as np
 
-from benchlib import OUT_DIR, host_info, median, print_table, read_manifest, tool_version, write_manifest
+from benchlib import (
+    OUT_DIR,
+    host_info,
+    median,
+    print_markdown,
+    print_table,
+    read_manifest,
+    tool_version,
+    write_manifest,
+)
 from safenet.analysis import md5mb
 
 GOAL_GBPS = 2.5
@@ -169,11 +178,7 @@ def main() -> int:
     met = "met" if fastest >= GOAL_GBPS else "NOT met"
     print(f"goal: >= {GOAL_GBPS} GB/s MD5 per core (per CPU-second): {met} ({fastest:.2f})")
     if args.markdown:
-        print()
-        print("| " + " | ".join(headers) + " |")
-        print("|" + "---|" * len(headers))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
+        print_markdown(headers, rows)
     version = tool_version(["md5deep", "-v"])
     print(json.dumps({"bench": "md5", "host": info, "isa": md5mb.ISA, "bytes": total, "files": args.files,
                       "cpu": cpu, "md5deep": version, "variants": summary, "ok": ok}))  # fmt: skip

@@ -37,7 +37,17 @@ from typing import Any
 import numpy as np
 
 from bench_triage import ensure_tree
-from benchlib import OUT_DIR, VENV_BIN, can_drop_caches, drop_caches, host_info, median, print_table, run_child
+from benchlib import (
+    OUT_DIR,
+    VENV_BIN,
+    can_drop_caches,
+    drop_caches,
+    host_info,
+    median,
+    print_markdown,
+    print_table,
+    run_child,
+)
 
 GOAL = 0.6
 HITS = 5  # planted per input
@@ -195,11 +205,7 @@ def main() -> int:
     print_table(headers, table)
     print(f"goal: at once <= {GOAL}x one after another; median of {repeat} run(s) per regime; --workers {args.workers}")
     if args.markdown:
-        print()
-        print("| " + " | ".join(headers) + " |")
-        print("|" + "---|" * len(headers))
-        for row in table:
-            print("| " + " | ".join(row) + " |")
+        print_markdown(headers, table)
     print(json.dumps({"bench": "multi", "host": info, "mb_per_input": total / 1e6, "files_per_input": files,
                       "workers": args.workers, "regimes": summary, "runs": rows, "ok": ok}))  # fmt: skip
     return 0 if ok else 1

@@ -39,14 +39,24 @@ import os
 import random
 import resource
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import OUT_DIR, ROOT, VENV_BIN, host_info, median, read_manifest, run_child, write_manifest
+from benchlib import (
+    OUT_DIR,
+    ROOT,
+    VENV_BIN,
+    case_matches,
+    child_times,
+    host_info,
+    median,
+    read_manifest,
+    run_child,
+    write_manifest,
+)
 
 sys.path.insert(0, str(ROOT))  # the tests' double is the phone: one definition of the device side
 
@@ -133,7 +143,7 @@ def time_pull(server: AdbServer, serial: str, work: Path, tag: str) -> dict[str,
     cmd = ["adb", "-P", str(server.port), "-s", serial, "pull", *sources, str(dest)]
     before = _cpu()
     res = run_child(cmd, stdout=None, env=server.env, timeout=3600)
-    out = {"wall_s": round(res.wall_s, 3), "rc": res.returncode, "cpu_s": round(res.user_s + res.sys_s, 2)}
+    out = child_times(res)
     out["double_cpu_s"] = round(_cpu() - before, 2)
     out["files"] = sum(1 for p in dest.rglob("*") if p.is_file())
     shutil.rmtree(dest)
@@ -153,11 +163,7 @@ def time_safenet(
         res = run_child(
             cmd, stdout=fh, stderr=fh, env={**env, "ANDROID_ADB_SERVER_PORT": str(server.port)}, timeout=3600
         )
-    out: dict[str, Any] = {
-        "wall_s": round(res.wall_s, 3),
-        "rc": res.returncode,
-        "cpu_s": round(res.user_s + res.sys_s, 2),
-    }
+    out: dict[str, Any] = child_times(res)
     out["double_cpu_s"] = round(_cpu() - before, 2)
     if res.returncode != 0:
         out["error"] = log.read_text(errors="replace")[-3000:]
@@ -176,11 +182,7 @@ def time_local(
     cmd = [str(VENV_BIN / "safenet"), "triage", str(root), "--case", str(case), "--exhibit", "EX1"]
     cmd += ["--profile", "quick", "--hashset", "benchset", "--hashdb", str(work / "hashdb")]
     res = run_child(cmd, env=env, timeout=3600)
-    out: dict[str, Any] = {
-        "wall_s": round(res.wall_s, 3),
-        "rc": res.returncode,
-        "cpu_s": round(res.user_s + res.sys_s, 2),
-    }
+    out: dict[str, Any] = child_times(res)
     if res.returncode == 0:
         out.update(check_case(case, hits, files))
     shutil.rmtree(case, ignore_errors=True)
@@ -189,15 +191,7 @@ def time_local(
 
 def check_case(case: Path, hits: dict[str, str], files: int) -> dict[str, Any]:
     """Every tree file is an item, and exactly the planted files matched (read from the case database)."""
-    conn = sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True)
-    try:
-        items = conn.execute("SELECT count(*) FROM items WHERE parent_id IS NULL").fetchone()[0]
-        matched = {
-            row[0] for row in conn.execute("SELECT DISTINCT i.md5 FROM findings f JOIN items i ON i.id = f.item_id")
-        }
-        warnings = conn.execute("SELECT count(*) FROM warnings").fetchone()[0]
-    finally:
-        conn.close()
+    items, matched, warnings = case_matches(case)
     ok = items == files and matched == set(hits.values()) and warnings == 0
     return {"ok": ok, "items": items, "hits": len(matched), "warnings": warnings}
 

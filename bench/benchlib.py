@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -192,3 +193,32 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def print_markdown(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """The same table as Markdown, for pasting into the README's performance section."""
+    print()
+    print("| " + " | ".join(str(h) for h in headers) + " |")
+    print("|" + "---|" * len(headers))
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+
+
+def child_times(res: ChildResult) -> dict[str, Any]:
+    """A child run's wall time, exit status and CPU time (user+sys), as the benchmarks report them."""
+    return {"wall_s": round(res.wall_s, 3), "rc": res.returncode, "cpu_s": round(res.user_s + res.sys_s, 2)}
+
+
+def case_matches(case: Path) -> tuple[int, set[str], int]:
+    """What a triage recorded in ``case``: its top-level items, the MD5s of the items with a finding, and its
+    warnings (read-only, straight from the case database)."""
+    conn = sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True)
+    try:
+        items = conn.execute("SELECT count(*) FROM items WHERE parent_id IS NULL").fetchone()[0]
+        matched = {
+            row[0] for row in conn.execute("SELECT DISTINCT i.md5 FROM findings f JOIN items i ON i.id = f.item_id")
+        }
+        warnings = conn.execute("SELECT count(*) FROM warnings").fetchone()[0]
+    finally:
+        conn.close()
+    return int(items), {str(m) for m in matched}, int(warnings)

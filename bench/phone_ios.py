@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import OUT_DIR, ROOT, VENV_BIN, host_info, median, read_manifest, run_child, write_manifest
+from benchlib import (
+    OUT_DIR,
+    ROOT,
+    VENV_BIN,
+    case_matches,
+    child_times,
+    host_info,
+    median,
+    read_manifest,
+    run_child,
+    write_manifest,
+)
 
 sys.path.insert(0, str(ROOT))  # the tests' builder makes the backup: one definition of the format
 
@@ -125,7 +135,7 @@ def floor_child(root: str) -> None:
 
 def time_floor(backup: Path) -> dict[str, Any]:
     res = run_child([sys.executable, __file__, "_floor", str(backup)], stderr=subprocess.DEVNULL, timeout=3600)
-    return {"wall_s": round(res.wall_s, 3), "rc": res.returncode, "cpu_s": round(res.user_s + res.sys_s, 2)}
+    return child_times(res)
 
 
 def plain_folder(backup: Path) -> Path:
@@ -151,11 +161,7 @@ def time_safenet(
     log = work / f"{tag}.log"
     with open(log, "wb") as fh:
         res = run_child(cmd, stdout=fh, stderr=fh, env=env, timeout=3600)
-    out: dict[str, Any] = {
-        "wall_s": round(res.wall_s, 3),
-        "rc": res.returncode,
-        "cpu_s": round(res.user_s + res.sys_s, 2),
-    }
+    out: dict[str, Any] = child_times(res)
     if res.returncode != 0:
         out["error"] = log.read_text(errors="replace")[-3000:]
         return out
@@ -166,14 +172,7 @@ def time_safenet(
 
 def check_case(case: Path, hits: dict[str, str], files: int) -> dict[str, Any]:
     """Every backup file is an item, and exactly the planted files matched (read from the case database)."""
-    conn = sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True)
-    try:
-        items = conn.execute("SELECT count(*) FROM items WHERE parent_id IS NULL").fetchone()[0]
-        matched = {
-            row[0] for row in conn.execute("SELECT DISTINCT i.md5 FROM findings f JOIN items i ON i.id = f.item_id")
-        }
-    finally:
-        conn.close()
+    items, matched, _ = case_matches(case)
     ok = items == files and matched == set(hits.values())
     return {"ok": ok, "items": items, "hits": len(matched)}
 
