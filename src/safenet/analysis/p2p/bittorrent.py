@@ -89,6 +89,11 @@ def _int(value: BValue | None) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _time(value: BValue | None) -> datetime | None:
+    """A client's UNIX time in seconds; not an integer, 0 ("not set") or out of range is None."""
+    return unix_time(_int(value) or 0)
+
+
 def _dict(value: BValue | None) -> dict[bytes, BValue]:
     return value if isinstance(value, dict) else {}
 
@@ -135,7 +140,7 @@ def read_torrent(data: bytes) -> tuple[TorrentInfo | None, list[P2PWarning]]:
         multi_file=multi,
         announce=announce,
         created_by=_text(root.get(b"created by")),
-        creation_date=unix_time(_int(root.get(b"creation date")) or 0),
+        creation_date=_time(root.get(b"creation date")),
         comment=_text(root.get(b"comment.utf-8")) or _text(root.get(b"comment")),
     )
     return torrent, warnings
@@ -419,7 +424,7 @@ class UTorrentResume:
         for key, value in _dict(decoded.value).items():
             if key in self._SKIP or not isinstance(value, dict):
                 continue
-            completed_on = unix_time(_int(value.get(b"completed_on")) or 0)
+            completed_on = _time(value.get(b"completed_on"))
             seedtime = _count(value.get(b"seedtime"))
             yield P2PRecord(
                 client=self.CLIENT,
@@ -430,7 +435,7 @@ class UTorrentResume:
                 shared=True if seedtime else None,
                 completed=True if completed_on is not None else None,
                 uploaded_bytes=_count(value.get(b"uploaded")),
-                added=unix_time(_int(value.get(b"added_on")) or 0),
+                added=_time(value.get(b"added_on")),
                 completed_at=completed_on,
                 save_path=_text(value.get(b"path")),
                 extra=_extra(
@@ -461,7 +466,7 @@ class TransmissionResume:
         root = _dict(decoded.value)
         if root:
             named = _HASH_NAME.match(name)
-            done = unix_time(_int(root.get(b"done-date")) or 0)
+            done = _time(root.get(b"done-date"))
             progress = _dict(root.get(b"progress"))
             complete = done is not None or progress.get(b"have") == b"all"
             paused = _int(root.get(b"paused"))
@@ -474,9 +479,9 @@ class TransmissionResume:
                 shared=True if complete and paused == 0 else None,
                 completed=True if complete else None,
                 uploaded_bytes=_count(root.get(b"uploaded")),
-                added=unix_time(_int(root.get(b"added-date")) or 0),
+                added=_time(root.get(b"added-date")),
                 completed_at=done,
-                last_shared=unix_time(_int(root.get(b"activity-date")) or 0),
+                last_shared=_time(root.get(b"activity-date")),
                 save_path=_text(root.get(b"destination")),
                 extra=_extra(
                     downloaded=_count(root.get(b"downloaded")),
@@ -503,7 +508,7 @@ class QBittorrentFastresume:
         root = _dict(decoded.value)
         if root:
             hashes = _hash20(root.get(b"info-hash"))
-            completed_at = unix_time(_int(root.get(b"completed_time")) or 0)
+            completed_at = _time(root.get(b"completed_time"))
             paused = _int(root.get(b"paused"))
             seed_mode = _int(root.get(b"seed_mode"))
             complete = completed_at is not None or bool(seed_mode)
@@ -517,9 +522,9 @@ class QBittorrentFastresume:
                 shared=True if complete and paused == 0 else None,
                 completed=True if complete else None,
                 uploaded_bytes=_count(root.get(b"total_uploaded")),
-                added=unix_time(_int(root.get(b"added_time")) or 0),
+                added=_time(root.get(b"added_time")),
                 completed_at=completed_at,
-                last_shared=unix_time(_int(root.get(b"last_upload")) or 0),
+                last_shared=_time(root.get(b"last_upload")),
                 save_path=_text(root.get(b"qBt-savePath")) or _text(root.get(b"save_path")),
                 extra=_extra(
                     downloaded=_count(root.get(b"total_downloaded")),
