@@ -29,6 +29,7 @@ static inline void load_scalar(uint32_t x[16], const uint8_t *const p[1])
 }
 
 #define MD5_LOAD load_scalar
+#define MD5_BCAST(c) c
 #define MD5_W 1
 #define MD5_T uint32_t
 #define MD5_NAME md5_blocks_scalar
@@ -97,6 +98,8 @@ __attribute__((target("avx512f"))) static inline void load_avx512(v16u x[16], co
 }
 
 #undef MD5_LOAD
+#undef MD5_BCAST
+#define MD5_BCAST(c) {c, c, c, c, c, c, c, c}
 #define MD5_LOAD load_avx2
 #define MD5_W 8
 #define MD5_T v8u
@@ -109,6 +112,8 @@ __attribute__((target("avx512f"))) static inline void load_avx512(v16u x[16], co
 #undef MD5_TARGET
 
 #undef MD5_LOAD
+#undef MD5_BCAST
+#define MD5_BCAST(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
 #define MD5_LOAD load_avx512
 #define MD5_W 16
 #define MD5_T v16u
