@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +19,6 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from safenet.ops.access import Actor
 from safenet.ops.leads import import_csv, set_subscriber
@@ -30,7 +28,7 @@ from safenet.ops.visits import add_visit
 from safenet.ops.web import create_app
 from safenet.users import Role, UserStore
 from safenet.web import WebSettings
-from tests.web.conftest import PASSWORD, Built, Clock
+from tests.web.conftest import PASSWORD, Browser, Built, Clock
 
 ROLES = {
     "ann": Role.ANALYST,
@@ -154,22 +152,8 @@ def seed(store: OpsStore, built: Built, folder: Path) -> Seeded:
     return Seeded(known, hostile, visit_id, person_id)
 
 
-def csrf_of(html: str) -> str:
-    match = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
-class OpsBrowser(TestClient):
-    """A TestClient that remembers the CSRF token of the last page it loaded."""
-
-    csrf = ""
-
-    def page(self, url: str) -> str:
-        response = self.get(url)
-        assert response.status_code == 200, (url, response.status_code, response.text[:300])
-        self.csrf = csrf_of(response.text)
-        return response.text
+class OpsBrowser(Browser):
+    """The review tests' browser (it remembers the CSRF token of the last page), posting the dashboard's forms."""
 
     def form(self, url: str, data: dict[str, str] | None = None, **kwargs: Any) -> Any:
         """A form post with the CSRF token (``files=`` for an upload)."""

@@ -155,7 +155,7 @@ class Browser(TestClient):
 
     def page(self, url: str) -> str:
         response = self.get(url)
-        assert response.status_code == 200, (url, response.status_code)
+        assert response.status_code == 200, (url, response.status_code, response.text[:300])
         self.csrf = csrf_of(response.text)
         return response.text
 
