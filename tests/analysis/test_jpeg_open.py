@@ -42,7 +42,7 @@ def structured(rng: random.Random) -> bytes:
             out += bytes(rng.choice(range(255)) for _ in range(rng.randint(1, 20))) + b"\xff"
             continue
         marker = rng.choice([0xE0, 0xE1, 0xE2, 0xED, 0xEE, 0xFE, 0xC4, 0xDD, 0xD8, 0xD9, 0xD0, 0xF0, 0x01, 0x7F])
-        marker = rng.choice([marker, 0xC0, 0xC2, 0xCF, 0xDE, 0xDB]) if rng.random() < 0.9 else rng.getrandbits(8)
+        marker = rng.choice([marker, 0xC0, 0xC2, 0xCF, 0xDE, 0xDB, 0xDA]) if rng.random() < 0.9 else rng.getrandbits(8)
         out.append(marker)
         frame = bytes([rng.choice([8, 8, 12]), 0, 16, 0, 16, rng.choice([1, 3, 4, 2])])  # a frame header's start
         tables = [b"\x00" + bytes(64), b"\x11" + bytes(128) + b"\x00" + bytes(64)]  # quantisation tables

@@ -14,7 +14,7 @@ bytes, with ``bytes.find`` for the junk it skips, and answers only where the out
   such bytes are left to Pillow), so ``Image.open`` raises ``UnidentifiedImageError``;
 - a segment that runs past the end: Pillow reads it whole and raises ``OSError("Truncated File Read")``.
 
-Anything else (a scan, after which Pillow opens the picture; the end of the data; a Photoshop segment, whose
+Anything else (a scan read whole, after which Pillow opens the picture; the end of the data; a Photoshop segment, whose
 parser may raise anything; a frame header after an ICC profile) is left to Pillow. Tests hold this to
 Pillow's own answer on every input they build, so a Pillow upgrade that reads JPEG differently shows there.
 """
@@ -51,8 +51,6 @@ def refusal(data: bytes) -> BaseException | None:
         pos += 1
         if marker == 0xFF:  # fill byte: the next one is the marker
             continue
-        if marker == _SOS:
-            return None  # a scan: Pillow opens the picture (decoding may still fail)
         if marker in _SEGMENTED:
             if pos + 2 > end:
                 return UNIDENTIFIED  # the length field is cut off: struct.error
@@ -62,6 +60,8 @@ def refusal(data: bytes) -> BaseException | None:
                 return TRUNCATED
             segment = data[pos : pos + size] if size > 0 else b""
             pos += max(size, 0)
+            if marker == _SOS:
+                return None  # a scan read whole: Pillow opens the picture (decoding may still fail)
             if marker in _APP:
                 if marker == _PHOTOSHOP[0] and segment.startswith(_PHOTOSHOP[1]):
                     return None
