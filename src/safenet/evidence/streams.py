@@ -7,6 +7,7 @@ must close the containers beneath it) need one. Seeking is passed through when t
 
 from __future__ import annotations
 
+import errno
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -68,3 +69,36 @@ class SizedReader(io.RawIOBase):
 
     def tell(self) -> int:
         return self._pos
+
+
+class PositionedReader(io.RawIOBase):
+    """A raw reader that keeps its own position (``_pos``) over content of a known length (``_end()``):
+    ``readinto`` reads at ``_pos`` and moves it; seeking only moves it, as a file's does."""
+
+    _pos: int = 0
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._end() + offset
+        else:
+            raise ValueError(f"bad whence {whence}")
+        if target < 0:
+            raise OSError(errno.EINVAL, "negative seek position")
+        self._pos = target
+        return target

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from safenet.evidence.model import EvidenceError, SourceLost
+from safenet.evidence.streams import PositionedReader
 
 T = TypeVar("T")
 
@@ -275,7 +276,7 @@ def _afc_oserror(exc: Any) -> OSError:
     return OSError(errno.EIO, f"the device refused the request ({name})")
 
 
-class _AfcRaw(io.RawIOBase):
+class _AfcRaw(PositionedReader):
     """The bytes of one device file: AFC reads of at most 4 MiB, a seek sent only when the position jumps."""
 
     def __init__(self, session: AfcSession, path: str, handle: int, size: int | None) -> None:
@@ -284,30 +285,7 @@ class _AfcRaw(io.RawIOBase):
         self._pos = 0
         self._device_pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            target = offset
-        elif whence == io.SEEK_CUR:
-            target = self._pos + offset
-        elif whence == io.SEEK_END:
-            target = self._length() + offset
-        else:
-            raise ValueError(f"bad whence {whence}")
-        if target < 0:
-            raise OSError(errno.EINVAL, "negative seek position")
-        self._pos = target
-        return target
-
-    def _length(self) -> int:
+    def _end(self) -> int:
         if self._size is None:
             self._size = self._session.stat(self._path).size
         return self._size

@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
+from safenet.evidence.streams import PositionedReader
+
 BLOCK = 16
 _MAX_READ = 4 << 20  # most ciphertext decrypted per read call
 SMALL = 1 << 20  # files up to this size are decrypted whole in memory
@@ -24,7 +26,7 @@ class DecryptError(OSError):
     """The ciphertext is not whole AES blocks or its padding is wrong: a damaged file or the wrong key."""
 
 
-class CbcReader(io.RawIOBase):
+class CbcReader(PositionedReader):
     """Plaintext of ``raw`` (ciphertext, owned: closed with the reader) under ``key``; reads any range."""
 
     def __init__(self, raw: BinaryIO, key: bytes) -> None:
@@ -61,21 +63,8 @@ class CbcReader(io.RawIOBase):
         self._next = (end, decryptor)
         return decryptor.update(data)
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
-        return self._pos
+    def _end(self) -> int:
+        return self._size
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         want = min(len(buffer), self._size - self._pos, _MAX_READ)
