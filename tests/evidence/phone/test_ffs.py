@@ -22,11 +22,11 @@ from safenet.case.store import Case
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import EvidenceError, EvidenceWarning, Item
 from safenet.evidence.phone.ffs import FfsEvidence
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.registry import open_source
 from tests.builders import jpeg, png
+from tests.evidence.phone.support import listing, read_every
 
 IOS = {
     "extraction/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.JPG": jpeg(1),
@@ -62,11 +62,6 @@ def tar_of(members: dict[str, bytes], gz: bool, compress: Callable[[bytes], byte
             info.size, info.mtime = len(data), 1_700_000_000
             tar.addfile(info, io.BytesIO(data))
     return compress(buf.getvalue()) if gz else buf.getvalue()
-
-
-def listing(evidence: FfsEvidence) -> tuple[list[Item], list[EvidenceWarning]]:
-    warnings: list[EvidenceWarning] = []
-    return list(evidence.items(warnings.append)), warnings
 
 
 def test_ios_zip_is_a_phone_with_device_paths(tmp_path: Path) -> None:
@@ -185,9 +180,4 @@ def test_seeded_random_damage_never_raises(tmp_path: Path) -> None:
         if not isinstance(evidence, FfsEvidence):
             continue  # damage hid the layout: a plain file
         items, _ = listing(evidence)
-        for item in items:
-            try:
-                with evidence.open(item.locator) as stream:
-                    stream.read()
-            except EvidenceError:
-                pass  # recorded by the engine as this item's read error
+        read_every(evidence, items)

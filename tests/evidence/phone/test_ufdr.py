@@ -16,13 +16,13 @@ from safenet.case.schema import ItemRow, WarningRow
 from safenet.case.store import Case
 from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import EvidenceWarning, Item
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.phone.ufdr import UfdrEvidence
 from safenet.evidence.registry import open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png
+from tests.evidence.phone.support import listing
 from tests.evidence.phone.ufdr_builder import NS, Ufdr
 
 CAMERA = "/data/media/0/DCIM/Camera/IMG_0001.jpg"
@@ -42,11 +42,6 @@ def write(tmp_path: Path, ufdr: Ufdr, report: str | None = None, name: str = "ph
     path = tmp_path / name
     path.write_bytes(ufdr.build(report))
     return path
-
-
-def listing(evidence: UfdrEvidence) -> tuple[list[Item], list[EvidenceWarning]]:
-    warnings: list[EvidenceWarning] = []
-    return list(evidence.items(warnings.append)), warnings
 
 
 def test_builder_writes_the_documented_shape(tmp_path: Path) -> None:
