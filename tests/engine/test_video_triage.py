@@ -78,7 +78,7 @@ def findings(case: Case) -> dict[str, list[dict[str, object]]]:
 def test_hashset_build_takes_videos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hashdb = build_set(tmp_path, capsys)
     info = HashSetStore(hashdb).get("videos")
-    assert [k.value for k in info.digests] == ["md5", "sha1", "sha256", "pdq", "vpdq"]
+    assert [k.value for k in info.digests] == ["md5", "sha1", "sha256", "ed2k", "pdq", "vpdq"]  # ED2K: for P2P records
 
 
 def test_copies_of_a_known_video_match_perceptually_and_count_as_video(triaged: tuple[Case, Collect, Path]) -> None:

@@ -126,6 +126,17 @@ class WorkerSetup:
     plan: StagePlan
     context: OpenContext = field(default_factory=OpenContext, repr=False)  # credentials: never on disk or in logs
     matcher: tuple[tuple[StoredSet, Path], ...] = ()  # the sets' catalog entries and array folders
+    #: Where the device servers are, as this process sees them (``DEVICE_ENVIRONMENT``): worker processes come from
+    #: a fork server started once per process, whose environment may be older than this run's.
+    environment: tuple[tuple[str, str], ...] = field(default_factory=lambda: device_environment())
+
+
+#: The settings a live-device back-end reads from the environment: the adb server's address, usbmuxd's socket.
+DEVICE_ENVIRONMENT = ("ANDROID_ADB_SERVER_HOST", "ANDROID_ADB_SERVER_PORT", "USBMUXD_SOCKET_ADDRESS")
+
+
+def device_environment() -> tuple[tuple[str, str], ...]:
+    return tuple((name, os.environ[name]) for name in DEVICE_ENVIRONMENT if name in os.environ)
 
 
 class Stage:
@@ -352,6 +363,9 @@ def _start_worker(factory: Callable[[WorkerSetup], Stage], setup: WorkerSetup) -
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True, name="parent-watch").start()
+    for name in DEVICE_ENVIRONMENT:  # this run's device servers, not the fork server's (see WorkerSetup)
+        os.environ.pop(name, None)
+    os.environ.update(dict(setup.environment))
     try:
         _stage = factory(setup)
     except Exception as exc:  # reported by every task as an ExecutorError, not as a dead pool
