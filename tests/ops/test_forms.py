@@ -1,10 +1,15 @@
-"""Form values read the way the CLI reads options: a wrong one is one sentence (OpsError)."""
+"""Form values and display ids read the way the CLI reads options: a wrong one is one sentence (OpsError)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from safenet.ops.errors import OpsError
+from safenet.ops.ids import VISIT, row_of
+from safenet.ops.schema import VisitRow
+from safenet.ops.store import OpsStore
 from safenet.ops.web.routes.forms import count
 
 
@@ -17,3 +22,12 @@ def test_count_accepts_digits_at_or_above_the_least() -> None:
 def test_count_refuses_other_values_in_one_sentence(text: str, least: int) -> None:
     with pytest.raises(OpsError, match=rf"^The number of things must be a whole number \({least} or more\)\.$"):
         count(text, "The number of things", least)
+
+
+def test_row_of_names_a_missing_row_in_the_callers_sentence(tmp_path: Path) -> None:
+    store = OpsStore.open(tmp_path / "ops" / "ops.sqlite", create=True)
+    try:
+        with store.session() as s, pytest.raises(OpsError, match=r"^there is no visit V-9; list them$"):
+            row_of(s, VisitRow, VISIT, "V-9", "there is no visit V-9; list them")
+    finally:
+        store.close()

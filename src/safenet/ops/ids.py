@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from safenet.ops.errors import OpsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+R = TypeVar("R")
 
 LEAD = "L"
 SUBJECT = "S"
@@ -22,3 +29,11 @@ def parse(prefix: str, text: str) -> int:
     if (sep and head.upper() != prefix) or not digits.isdigit():
         raise OpsError(f"{text!r} is not a {prefix}- id (e.g. {prefix}-12)")
     return int(digits)
+
+
+def row_of(s: Session, table: type[R], prefix: str, text: str, missing: str) -> R:
+    """The row of ``table`` that the display id ``text`` names; ``missing`` is the sentence when there is none."""
+    row = s.get(table, parse(prefix, text))
+    if row is None:
+        raise OpsError(missing)
+    return row

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from safenet.ops.access import LEADS, Actor, require
 from safenet.ops.errors import OpsError
-from safenet.ops.ids import LEAD, SUBJECT, parse, show
+from safenet.ops.ids import LEAD, SUBJECT, row_of, show
 from safenet.ops.schema import LeadRow, SubjectRow
 from safenet.ops.store import OpsStore
 
@@ -193,10 +193,7 @@ def address_key(address: str) -> str:
 
 
 def get_lead(s: Session, lead_id: str) -> LeadRow:
-    row = s.get(LeadRow, parse(LEAD, lead_id))
-    if row is None:
-        raise OpsError(f"there is no lead {lead_id}; `safenet ops leads list` shows them")
-    return row
+    return row_of(s, LeadRow, LEAD, lead_id, f"there is no lead {lead_id}; `safenet ops leads list` shows them")
 
 
 def lead_view(row: LeadRow) -> LeadView:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from safenet.ops.access import PEOPLE, SAFEGUARDING, Actor, require
 from safenet.ops.errors import OpsError
-from safenet.ops.ids import PERSON, VISIT, parse, show
+from safenet.ops.ids import PERSON, VISIT, row_of, show
 from safenet.ops.schema import PersonRow, SafeguardingRow, VisitRow
 from safenet.ops.store import OpsStore
 from safenet.ops.visits import get_visit
@@ -233,10 +233,7 @@ def measures(
 
 
 def _get_person(s: Session, person_id: str) -> PersonRow:
-    row = s.get(PersonRow, parse(PERSON, person_id))
-    if row is None:
-        raise OpsError(f"there is no person {person_id}")
-    return row
+    return row_of(s, PersonRow, PERSON, person_id, f"there is no person {person_id}")
 
 
 def _person_view(s: Session, row: PersonRow) -> PersonView:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from safenet.ops.access import LEADS, SAFEGUARDING, Actor, allowed, require
 from safenet.ops.errors import OpsError
-from safenet.ops.ids import LEAD, SUBJECT, parse, show
+from safenet.ops.ids import LEAD, SUBJECT, row_of, show
 from safenet.ops.schema import LeadRow, SafeguardingRow, SubjectRow, VisitRow
 from safenet.ops.store import OpsStore
 
@@ -101,10 +101,8 @@ def _audit_children(store: OpsStore, actor: Actor, views: list[SubjectView]) -> 
 
 
 def get_subject(s: Session, subject_id: str) -> SubjectRow:
-    row = s.get(SubjectRow, parse(SUBJECT, subject_id))
-    if row is None:
-        raise OpsError(f"there is no subject {subject_id}; `safenet ops subjects list` shows them")
-    return row
+    missing = f"there is no subject {subject_id}; `safenet ops subjects list` shows them"
+    return row_of(s, SubjectRow, SUBJECT, subject_id, missing)
 
 
 def _views(s: Session, actor: Actor, rows: list[SubjectRow], hashdb: Path | None) -> list[SubjectView]:

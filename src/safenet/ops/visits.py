@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from safenet.ops.access import APPROVAL, DEVICES, VISITS, Actor, allowed, require
 from safenet.ops.errors import OpsError
-from safenet.ops.ids import DEVICE, LEAD, SUBJECT, VISIT, parse, show
+from safenet.ops.ids import DEVICE, LEAD, SUBJECT, VISIT, row_of, show
 from safenet.ops.leads import get_lead
 from safenet.ops.schema import DeviceRow, LeadRow, SubjectRow, VisitLeadRow, VisitRow
 from safenet.ops.store import OpsStore
@@ -256,10 +256,7 @@ def split_warrant(warrant: str, power: str | None) -> tuple[str, str]:
 
 
 def get_visit(s: Session, visit_id: str) -> VisitRow:
-    row = s.get(VisitRow, parse(VISIT, visit_id))
-    if row is None:
-        raise OpsError(f"there is no visit {visit_id}; `safenet ops visit list` shows them")
-    return row
+    return row_of(s, VisitRow, VISIT, visit_id, f"there is no visit {visit_id}; `safenet ops visit list` shows them")
 
 
 def _view(s: Session, actor: Actor, row: VisitRow, *, read_cases: bool = True) -> VisitView:
