@@ -55,6 +55,7 @@ from benchlib import (
     median,
     read_manifest,
     run_child,
+    run_logged,
     write_manifest,
 )
 
@@ -159,14 +160,9 @@ def time_safenet(
     cmd += ["--profile", "quick", "--hashset", "benchset", "--hashdb", str(work / "hashdb")]
     log = work / f"{tag}.log"
     before = _cpu()
-    with open(log, "wb") as fh:
-        res = run_child(
-            cmd, stdout=fh, stderr=fh, env={**env, "ANDROID_ADB_SERVER_PORT": str(server.port)}, timeout=3600
-        )
-    out: dict[str, Any] = child_times(res)
+    out = run_logged(cmd, log, env={**env, "ANDROID_ADB_SERVER_PORT": str(server.port)})
     out["double_cpu_s"] = round(_cpu() - before, 2)
-    if res.returncode != 0:
-        out["error"] = log.read_text(errors="replace")[-3000:]
+    if out["rc"] != 0:
         return out
     out.update(check_case(case, hits, files))
     shutil.rmtree(case)

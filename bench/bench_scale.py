@@ -48,7 +48,7 @@ from typing import Any
 
 import bench_image
 from bench_triage import ensure_tree, safenet_bin, write_hashlist
-from benchlib import BENCH_DIR, OUT_DIR, ROOT, VENV_BIN, child_times, host_info, print_table, run_child
+from benchlib import BENCH_DIR, OUT_DIR, ROOT, VENV_BIN, host_info, print_table, run_child, run_logged
 
 GOAL = 1.7
 SCALE_DIR = OUT_DIR / "scale"
@@ -95,13 +95,7 @@ def triage_child(image: Path, case: Path, env: dict[str, str], extra: list[str])
         shutil.rmtree(case)
     cmd = [str(safenet_bin()), "triage", str(image), "--case", str(case), "--exhibit", "B1", "--profile", "full"]
     cmd += ["--hashset", "benchset", *extra]
-    log = case.with_suffix(".log")
-    with open(log, "wb") as fh:
-        res = run_child(cmd, stdout=fh, stderr=fh, env=env, timeout=3600)
-    out: dict[str, Any] = child_times(res)
-    if res.returncode != 0:
-        out["error"] = log.read_text(errors="replace")[-2000:]
-    return out
+    return run_logged(cmd, case.with_suffix(".log"), env=env)
 
 
 def case_rows(case: Path) -> tuple[list[tuple[Any, ...]], int]:

@@ -222,3 +222,16 @@ def case_matches(case: Path) -> tuple[int, set[str], int]:
     finally:
         conn.close()
     return int(items), {str(m) for m in matched}, int(warnings)
+
+
+def run_logged(
+    cmd: Sequence[str | os.PathLike[str]], log: Path, *, env: Mapping[str, str] | None = None, timeout: float = 3600
+) -> dict[str, Any]:
+    """Run ``cmd`` with its output in ``log``: its ``child_times``, and where it failed the log's end as
+    ``error``."""
+    with open(log, "wb") as fh:
+        res = run_child(cmd, stdout=fh, stderr=fh, env=env, timeout=timeout)
+    out = child_times(res)
+    if res.returncode != 0:
+        out["error"] = log.read_text(errors="replace")[-3000:]
+    return out

@@ -45,6 +45,7 @@ from benchlib import (
     median,
     read_manifest,
     run_child,
+    run_logged,
     write_manifest,
 )
 
@@ -159,11 +160,8 @@ def time_safenet(
     if encrypted:
         cmd += ["--password", PASSWORD]
     log = work / f"{tag}.log"
-    with open(log, "wb") as fh:
-        res = run_child(cmd, stdout=fh, stderr=fh, env=env, timeout=3600)
-    out: dict[str, Any] = child_times(res)
-    if res.returncode != 0:
-        out["error"] = log.read_text(errors="replace")[-3000:]
+    out = run_logged(cmd, log, env=env)
+    if out["rc"] != 0:
         return out
     out.update(check_case(case, hits, files))
     shutil.rmtree(case)
