@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Table, insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -384,6 +384,10 @@ def _bulk_insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     insert itself for a 20 000-file exhibit, on the thread that also feeds the hashing workers. The values
     are bound exactly as the column types would bind them (see ``_sqlite_value``; read back through the
     same types). Other databases take the Core path.
+
+    SQLite: the times in ``rows`` are replaced by the text bound for them, column by column, in the rows
+    themselves: the batch's digest (``integrity.canonical_digest``) renders a time as that same text, so it
+    need not convert each one again. Booleans need nothing: sqlite3 binds True and False as 1 and 0.
     """
     if not rows:
         return
@@ -393,13 +397,15 @@ def _bulk_insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         return
     columns = list(rows[0])
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    for name in columns:
+        if isinstance(table.c[name].type, UTCDateTime):
+            for row in rows:
+                if isinstance(value := row[name], datetime):
+                    row[name] = _sqlite_value(value)
     getter = operator.itemgetter(*columns)
-    values: list[Any] = [getter(row) for row in rows]  # tuples built in C: most columns bind as they are
+    values: list[Any] = [getter(row) for row in rows]  # tuples built in C: the columns bind as they are now
     if len(columns) == 1:
         values = [(value,) for value in values]
-    bound = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, (UTCDateTime, Boolean))]
-    if bound:
-        values = [_bind(value, bound) for value in values]
     s.connection().exec_driver_sql(sql, values)
 
 
@@ -411,13 +417,6 @@ def advance_sequence(conn: Connection, table: str) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
             )
         )
-
-
-def _bind(value: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
-    out = list(value)
-    for i in positions:
-        out[i] = _sqlite_value(out[i])
-    return tuple(out)
 
 
 def _write_sheet(case: Case, record: ItemRecord) -> None:
