@@ -42,14 +42,14 @@ def altered_data(tmp_path: Path, change: dict[str, object]) -> Path:
 def test_the_pack_passes_and_is_recorded_for_the_sfr1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "validate", "--out", str(tmp_path / "report"))
     assert code == Exit.OK, err
-    assert "method validation passed: 9 requirements" in out
+    assert "method validation passed: 11 requirements" in out
     report = json.loads((tmp_path / "report" / "validation.json").read_text())
     assert report["passed"] is True and report["failed"] == []
     assert {o["id"] for o in report["outcomes"]} >= {"R-FS-01", "R-PDQ-01", "R-CARVE-01", "R-CACHE-01"}
     assert all(o["observed"] == o["expected"] for o in report["outcomes"])
     assert (tmp_path / "report" / "validation.pdf").read_bytes().startswith(b"%PDF")
     summary = last_validation()
-    assert summary is not None and summary.passed and summary.requirements == 9 and summary.failed == ()
+    assert summary is not None and summary.passed and summary.requirements == 11 and summary.failed == ()
     assert len(summary.build_digest) == 64
 
 

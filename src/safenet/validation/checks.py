@@ -40,15 +40,19 @@ def dataset_path(data: Path, spec: str, scratch: Path) -> Path:
     return source
 
 
-def _triage(source: Path, scratch: Path, profile: str) -> Any:
-    """A real triage of ``source`` into a fresh scratch case (no hash sets); returns the open case."""
+def _triage(source: Path, scratch: Path, profile: str, password: str | None = None) -> Any:
+    """A real triage of ``source`` into a fresh scratch case (no hash sets); returns the open case. ``password``:
+    an encrypted fixture's (a phone backup's), given as an examiner gives it."""
     from safenet.case.store import Case
     from safenet.engine.profiles import Profile
     from safenet.engine.triage import TriageOptions, triage
+    from safenet.evidence.model import Credential, CredentialKind, OpenContext
 
     folder = scratch / f"case-{len(list(scratch.glob('case-*')))}"
     case = Case.create_or_open(folder)
-    triage(source, case, None, TriageOptions(exhibit="V1", profile=Profile(profile), operator="validation"))
+    context = OpenContext(credentials=(Credential(CredentialKind.PASSWORD, password),) if password else ())
+    options = TriageOptions(exhibit="V1", profile=Profile(profile), operator="validation", context=context)
+    triage(source, case, None, options)
     return case
 
 
@@ -74,10 +78,13 @@ def _recorded(case: Any) -> list[tuple[Locator, Any]]:
 
 
 def files_md5(data: Path, req: Requirement, scratch: Path) -> Any:
-    """Triage the data set (profile ``params.profile``, default full) and give each expected path's recorded MD5
-    ("not found" when no item of that path was recorded; ``params.deleted``: only deleted, or only live items)."""
+    """Triage the data set (profile ``params.profile``, default full; ``params.password`` for an encrypted one) and
+    give each expected path's recorded MD5 ("not found" when no item of that path was recorded; ``params.deleted``:
+    only deleted, or only live items). A phone's path is the path on the phone (an iTunes backup's
+    ``Domain/relativePath``)."""
     source = dataset_path(data, req.dataset, scratch)
-    case = _triage(source, scratch, str(req.params.get("profile", "full")))
+    password = req.params.get("password")
+    case = _triage(source, scratch, str(req.params.get("profile", "full")), str(password) if password else None)
     wanted_deleted = req.params.get("deleted")
     found: dict[str, str] = {}
     for locator, row in _recorded(case):
