@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from safenet.ops.access import Actor
@@ -28,7 +27,7 @@ from safenet.ops.visits import add_visit
 from safenet.ops.web import create_app
 from safenet.users import Role, UserStore
 from safenet.web import WebSettings
-from tests.web.conftest import PASSWORD, Browser, Built, Clock
+from tests.web.conftest import PASSWORD, Browser, Built, Clock, quick_users, users_file
 
 ROLES = {
     "ann": Role.ANALYST,
@@ -96,18 +95,14 @@ def lead_files(folder: Path, md5: str, *, extra_rows: int = 0) -> tuple[Path, Pa
 
 @pytest.fixture(scope="session")
 def ops_users_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("opsusers") / "users.sqlite"
-    store = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    for name, role in ROLES.items():
-        store.add(name, role, PASSWORD)
-    return path
+    return users_file(tmp_path_factory.mktemp("opsusers") / "users.sqlite", ROLES)
 
 
 @pytest.fixture
 def ops_users(ops_users_template: Path, tmp_path: Path) -> UserStore:
     path = tmp_path / "users.sqlite"
     path.write_bytes(ops_users_template.read_bytes())
-    return UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    return quick_users(path)
 
 
 @pytest.fixture

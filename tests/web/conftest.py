@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,20 +114,29 @@ def built(template_case: Built, tmp_path: Path, request: pytest.FixtureRequest) 
     return Built(target, template_case.evidence, template_case.ids)
 
 
-@pytest.fixture(scope="session")
-def users_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("users") / "users.sqlite"
-    store = UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    for name, role in ROLES.items():
+def quick_users(path: Path) -> UserStore:
+    """A users file whose password hashing is cheap (tests only: it would be weak for real passwords)."""
+    return UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def users_file(path: Path, roles: Mapping[str, Role]) -> Path:
+    """A users file holding one user per role given, each with PASSWORD."""
+    store = quick_users(path)
+    for name, role in roles.items():
         store.add(name, role, PASSWORD)
     return path
+
+
+@pytest.fixture(scope="session")
+def users_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return users_file(tmp_path_factory.mktemp("users") / "users.sqlite", ROLES)
 
 
 @pytest.fixture
 def users(users_template: Path, tmp_path: Path) -> UserStore:
     path = tmp_path / "users.sqlite"
     shutil.copy(users_template, path)
-    return UserStore(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    return quick_users(path)
 
 
 @pytest.fixture
