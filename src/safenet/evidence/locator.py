@@ -80,7 +80,12 @@ class Layer:
 
     def render(self) -> str:
         text = display_safe(self.value)
-        if self.kind is LayerKind.STREAM:
+        kind = self.kind
+        if kind is LayerKind.PATH:  # first: every recorded item's locator renders one or more of these
+            return f"{text} (inode {self.inode})" if self.inode is not None else text
+        if kind is LayerKind.SOURCE:
+            return text
+        if kind is LayerKind.STREAM:
             return f":{text}"
         if self.kind is LayerKind.CARVED:
             end = (self.offset or 0) + (self.length or 0)
@@ -99,8 +104,6 @@ class Layer:
             return f"mail {text}"
         if self.kind is LayerKind.DEVICE:
             return f"{text} [{display_safe(self.detail)}]" if self.detail else text
-        if self.kind is LayerKind.PATH and self.inode is not None:
-            return f"{text} (inode {self.inode})"
         return text
 
 
