@@ -135,6 +135,19 @@ def run_sample(
     return sample(path, [block_set], options, on_round)
 
 
+def both_modes(
+    image: Path, block_set: BlockSet, options: SampleOptions, offsets: list[int], sizes: list[int], what: str
+) -> list[dict[str, Any]]:
+    """The sample as the examiner runs it (stopping after the round with a hit) and with ``complete`` (the whole
+    planned sample), each row printed."""
+    rows = []
+    for complete in (False, True):
+        result = run_sample(image, block_set, _replace(options, complete=complete))
+        rows.append(sample_row("complete" if complete else "default", result, offsets, sizes))
+        print(f"{what}: {rows[-1]}")
+    return rows
+
+
 def sample_row(label: str, result: SampleResult, offsets: list[int], sizes: list[int]) -> dict[str, Any]:
     inside = [any(o <= h.offset < o + s for o, s in zip(offsets, sizes, strict=True)) for h in result.hits]
     if not all(inside):
@@ -366,11 +379,7 @@ def main() -> int:
                 fh.truncate(size)
             offsets = place(pictures, size, args.seed)
             write_at(sparse, pictures, offsets)
-            rows = []
-            for complete in (False, True):
-                result = run_sample(sparse, block_set, _replace(verdict_options, complete=complete))
-                rows.append(sample_row("complete" if complete else "default", result, offsets, sizes))
-                print(f"sparse {size / (1 << 40):g} TiB: {rows[-1]}")
+            rows = both_modes(sparse, block_set, verdict_options, offsets, sizes, f"sparse {size / (1 << 40):g} TiB")
             out["sparse"] = {"size": size, "runs": rows}
             sparse.unlink()
         if "cold" in parts or "iops" in parts:
@@ -379,11 +388,7 @@ def main() -> int:
             offsets, made_s = make_disk(disk, size, args.seed, pictures)
             print(f"disk image: {size / 1e9:.0f} GB of real data written in {made_s:.1f} s")
             if "cold" in parts:
-                rows = []
-                for complete in (False, True):
-                    result = run_sample(disk, block_set, _replace(verdict_options, complete=complete))
-                    rows.append(sample_row("complete" if complete else "default", result, offsets, sizes))
-                    print(f"cold {size / 1e9:.0f} GB: {rows[-1]}")
+                rows = both_modes(disk, block_set, verdict_options, offsets, sizes, f"cold {size / 1e9:.0f} GB")
                 out["cold"] = {"size": size, "runs": rows}
             if "iops" in parts:
                 out["iops"] = iops(disk, block_set, args, offsets, sizes)
