@@ -34,6 +34,8 @@ from safenet.case.signing import Signer, default_key_path, verify_signature
 
 GENESIS = "0" * 64
 HEAD_NAME = "audit.head"
+#: The head of lines about to be written, signed before they are (see ``AuditLog._append_locked``).
+NEXT_HEAD_NAME = "audit.head.next"
 TORN_EVENT = "torn-tail"
 KEY_EVENT = "audit-key"
 GAP_EVENT = "unsigned-lines"
@@ -140,6 +142,7 @@ class AuditLog:
     def __init__(self, path: Path, on_head: Callable[[int, str], None] | None = None) -> None:
         self.path = path
         self.head_path = path.with_name(HEAD_NAME)
+        self.next_head_path = path.with_name(NEXT_HEAD_NAME)
         self.on_head = on_head  # the case keeps a copy of the head in its database
         self._signer: Signer | None = None
 
@@ -180,6 +183,33 @@ class AuditLog:
             "`safenet triage --resume` repairs it by appending"
         )
 
+    def settle(self) -> None:
+        """Finish a write cut short after its lines were written but before its head replaced the old one (see
+        ``_append_locked``); ``verify`` calls it before reading the head."""
+        if not self.path.exists() or not self.next_head_path.exists():
+            return
+        with self._locked() as fd:
+            self._settle(self._tail(fd))
+
+    def _settle(self, tail: _Tail) -> None:
+        """A pending head (signed before its lines were written) becomes the head when the log ends with exactly the
+        lines it signed; otherwise its lines never reached the log whole, and it is dropped."""
+        pending = self._read(self.next_head_path)
+        if pending is None:
+            with contextlib.suppress(FileNotFoundError):
+                self.next_head_path.unlink()
+            return
+        if tail.torn is None and pending.seq == tail.seq - 1 and pending.sha256 == tail.prev:
+            self._promote(pending)
+        else:
+            self.next_head_path.unlink()
+
+    def _promote(self, head: Head) -> None:
+        os.replace(self.next_head_path, self.head_path)
+        if self.on_head is not None:
+            self.on_head(head.seq, head.sha256)
+        self._register(head)
+
     def repair(self) -> bool:
         """Close a torn tail by appending a ``torn-tail`` line; True when there was one."""
         with self._locked() as fd:
@@ -200,6 +230,7 @@ class AuditLog:
     def _append_locked(self, fd: int, events: list[tuple[str, dict[str, Any]]], *, repair: bool) -> list[str]:
         """Write ``events`` (after any key, gap or torn-tail line due first); returns the events' line hashes."""
         tail = self._tail(fd)
+        self._settle(tail)  # a write cut short between its lines and its head: finish or drop it first
         prev, seq = tail.prev, tail.seq
         pending: list[tuple[str, dict[str, Any]]] = []
         if tail.torn is not None:
@@ -239,14 +270,19 @@ class AuditLog:
             if seq == 0:
                 genesis = prev
             seq += 1
+        # The new head is signed and on disk (as the pending head) before its lines are written, so a crash at any
+        # moment leaves no line without a signature: either the lines are not there whole and the pending head is
+        # dropped, or they are and the pending head is what the next writer (or verify) makes the head.
+        head = self._write_head(seq - 1, prev, genesis)
         data = memoryview(b"".join(lines))
         while data:  # a bulk append can be large; a short write must not lose its tail
             data = data[os.write(fd, data) :]
         os.fsync(fd)
-        self._write_head(seq - 1, prev, genesis)
+        self._promote(head)
         return hashes[wrote_from:]
 
-    def _write_head(self, seq: int, sha256: str, genesis: str) -> None:
+    def _write_head(self, seq: int, sha256: str, genesis: str) -> Head:
+        """Sign the head and write it, durably, as the pending head."""
         signature = self.signer.sign(Head.message(seq, sha256, genesis))
         head = Head(seq, sha256, genesis, self.signer.public_hex, signature)
         tmp = self.head_path.with_name(HEAD_NAME + ".tmp")
@@ -256,10 +292,8 @@ class AuditLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, self.head_path)
-        if self.on_head is not None:
-            self.on_head(seq, sha256)
-        self._register(head)
+        os.replace(tmp, self.next_head_path)
+        return head
 
     def _register(self, head: Head) -> None:
         """Keep the head this installation last signed for this log in its own data folder (outside the case).
@@ -284,8 +318,12 @@ class AuditLog:
             return None
 
     def read_head(self) -> Head | None:
+        return self._read(self.head_path)
+
+    @staticmethod
+    def _read(path: Path) -> Head | None:
         try:
-            return Head.from_json(self.head_path.read_text(encoding="utf-8"))
+            return Head.from_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

@@ -143,6 +143,7 @@ def verify_case(case: Case, context: OpenContext | None = None) -> VerifyResult:
     """Check the audit chain, the case against its log, and re-hash every finding from the evidence
     (``context``: the credentials of encrypted sources, which are never recorded, so verify must be given them)."""
     result = VerifyResult()
+    case.audit.settle()  # a write cut short after its lines, before its head: finish it (its head was signed first)
     read = case.audit.read()
     _check_chain(read, result)
     _check_head(case, read, result)
