@@ -24,7 +24,6 @@ import hmac
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -38,8 +37,6 @@ from safenet.evidence.model import (
     Item,
     NotMyFormat,
     OpenContext,
-    TimeSource,
-    Timestamp,
     WarningSink,
 )
 from safenet.evidence.phone.identity import (
@@ -296,11 +293,9 @@ class AndroidBackupEvidence:
         reason = suspicious_reason(entry.name)
         if reason is not None:
             warn(EvidenceWarning("suspicious-member-name", f"name has {reason}: {display_safe(entry.name)}", locator))
-        try:
-            modified = Timestamp(datetime.fromtimestamp(entry.mtime, UTC), TimeSource.FS_METADATA, 1.0)
-        except (OverflowError, OSError, ValueError):
-            modified = None
-        return Item(locator, leaf_name(entry.name, "/"), entry.size, modified=modified, note=owner_note(entry.name))
+        return Item(
+            locator, leaf_name(entry.name, "/"), entry.size, modified=entry.modified, note=owner_note(entry.name)
+        )
 
     def open(self, locator: Locator) -> BinaryIO:
         layers = locator.layers

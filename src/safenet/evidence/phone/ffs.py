@@ -18,7 +18,6 @@ import io
 import plistlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, ClassVar, cast
 
@@ -34,7 +33,6 @@ from safenet.evidence.model import (
     Item,
     NotMyFormat,
     OpenContext,
-    TimeSource,
     Timestamp,
     WarningSink,
 )
@@ -269,7 +267,7 @@ class FfsEvidence:
             warn(EvidenceWarning("ffs-damaged", f"the extraction is {message}", self.locator))
 
         for found in list_files(self._tar.body(), problem):
-            yield self._item(found.name, found.offset, found.size, _mtime(found.mtime), warn)
+            yield self._item(found.name, found.offset, found.size, found.modified, warn)
 
     def _item(self, name: str, offset: int, size: int | None, modified: Timestamp | None, warn: WarningSink) -> Item:
         locator = self.locator.child(self._path_layer(name, offset))
@@ -296,10 +294,3 @@ def _plain_tar(path: Path) -> bool:
     with open_readonly(path) as fp:
         head = fp.read(512)
     return len(head) == 512 and head[257:262] == b"ustar"
-
-
-def _mtime(seconds: float) -> Timestamp | None:
-    try:
-        return Timestamp(datetime.fromtimestamp(seconds, UTC), TimeSource.FS_METADATA, 1.0)
-    except (OverflowError, OSError, ValueError):
-        return None

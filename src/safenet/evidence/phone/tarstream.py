@@ -15,12 +15,13 @@ import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from safenet.evidence.archives.common import DATA_ERRORS, ArchiveBudget, ArchiveLimits, spool
 from safenet.evidence.archives.tarfmt import _forget_members, _watching_tarinfo
 from safenet.evidence.locator import display_safe
-from safenet.evidence.model import EvidenceError
+from safenet.evidence.model import EvidenceError, TimeSource, Timestamp
 from safenet.reasons import reason_of
 
 if TYPE_CHECKING:
@@ -86,6 +87,14 @@ class TarFile:
     offset: int
     size: int
     mtime: float
+
+    @property
+    def modified(self) -> Timestamp | None:
+        """The header's time as the phone's file system recorded it (None where it is out of range)."""
+        try:
+            return Timestamp(datetime.fromtimestamp(self.mtime, UTC), TimeSource.FS_METADATA, 1.0)
+        except (OverflowError, OSError, ValueError):
+            return None
 
 
 def open_tar(body: Body, tarinfo: type[tarfile.TarInfo] = tarfile.TarInfo) -> tarfile.TarFile:
