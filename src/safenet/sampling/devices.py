@@ -20,6 +20,7 @@ from safenet.sampling.sampler import SampleOptions, SampleResult, sample
 
 if TYPE_CHECKING:
     from safenet.case.store import Case
+    from safenet.evidence.model import Evidence, Item
     from safenet.hashsets.store import HashSetStore
 
 
@@ -56,34 +57,50 @@ class SampleEvents(Protocol):
     def finished(self, outcome: DeviceOutcome) -> None: ...
 
 
-def confirm(path: Path, hit: BlockHit, store: HashSetStore, names: Sequence[str]) -> ConfirmedFile | None:
-    """Find the live file holding the hit block (file systems TSK reads, raw images), hash it whole and look it
-    up in the exact sets: the ordinary exact finding a full triage would make."""
+def confirm(path: Path, hits: Sequence[BlockHit], store: HashSetStore, names: Sequence[str]) -> list[ConfirmedFile]:
+    """Find the live files holding the hit blocks (file systems TSK reads, raw images; one listing for all), hash
+    each file once and look it up in the exact sets: the ordinary exact finding a full triage would make."""
     from safenet.evidence.image import ImageEvidence
     from safenet.evidence.model import EvidenceError, NotMyFormat
-    from safenet.hashsets.model import HashKind
 
     try:
         evidence = ImageEvidence(path)
-        item = evidence.file_at(hit.offset, lambda _warning: None)
-        if item is None:
-            return None
-        md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
+        owners = evidence.files_at([hit.offset for hit in hits], lambda _warning: None)
+    except (NotMyFormat, EvidenceError, OSError):
+        return []
+    exact = [n for n in names if n in {info.name for info in store.list()}]  # an imported block set may stand alone
+    confirmed: dict[str, ConfirmedFile] = {}
+    for hit in hits:
+        item = owners.get(hit.offset)
+        if item is None or str(item.locator) in confirmed:
+            continue
+        found = _hash_and_match(evidence, item, store, exact)
+        if found is not None:
+            confirmed[str(item.locator)] = ConfirmedFile(hit.offset, str(item.locator), *found)
+    return list(confirmed.values())
+
+
+def _hash_and_match(
+    evidence: Evidence, item: Item, store: HashSetStore, exact: Sequence[str]
+) -> tuple[str, str, tuple[str, ...]] | None:
+    """The item's MD5 and SHA-256 (hex) and the exact sets' matches ("set (category)"), or None if unreadable."""
+    from safenet.evidence.model import EvidenceError
+    from safenet.hashsets.model import HashKind
+
+    md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
+    try:
         with evidence.open(item.locator) as stream:
             while chunk := stream.read(1 << 20):
                 for digest in (md5, sha1, sha256):
                     digest.update(chunk)
-    except (NotMyFormat, EvidenceError, OSError):
+    except (EvidenceError, OSError):
         return None
-    exact = [n for n in names if n in {info.name for info in store.list()}]  # an imported block set may stand alone
-    if not exact:
-        return ConfirmedFile(hit.offset, str(item.locator), md5.hexdigest(), sha256.hexdigest(), ())
-    with store.matcher(exact) as matcher:
-        found = matcher.lookup(
-            [{HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}]
-        )[0]
-    matches = tuple(sorted({f"{m.set_name} ({m.category})" for m in found}))
-    return ConfirmedFile(hit.offset, str(item.locator), md5.hexdigest(), sha256.hexdigest(), matches)
+    matches: tuple[str, ...] = ()
+    if exact:
+        with store.matcher(exact) as matcher:
+            query = {HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}
+            matches = tuple(sorted({f"{m.set_name} ({m.category})" for m in matcher.lookup([query])[0]}))
+    return md5.hexdigest(), sha256.hexdigest(), matches
 
 
 def _one(
@@ -113,13 +130,10 @@ def _one(
             case.audit.append("sample-failed", exhibit=label, source=str(path), reason=outcome.error)
         events.finished(outcome)
         return outcome
-    confirmed: list[ConfirmedFile] = []
-    for hit in result.hits[:8]:  # a few files are enough to confirm; a full triage records them all
-        found_file = confirm(path, hit, store, names)
-        if found_file is not None and found_file.locator not in {c.locator for c in confirmed}:
-            confirmed.append(found_file)
-            if case is not None:
-                case.audit.append("sample-file-confirmed", exhibit=label, **asdict(found_file))
+    confirmed = confirm(path, result.hits[:8], store, names)  # a few files confirm; a full triage records them all
+    for found_file in confirmed:
+        if case is not None:
+            case.audit.append("sample-file-confirmed", exhibit=label, **asdict(found_file))
     outcome = DeviceOutcome(label, str(path), result, tuple(confirmed))
     if case is not None:
         case.audit.append(

@@ -21,7 +21,7 @@ import dataclasses
 import io
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
 
@@ -323,14 +323,16 @@ class ImageEvidence:
     def _whole(self) -> Locator:
         return self.locator.child(Layer(LayerKind.IMAGE, detail="unrecognised"))
 
-    def file_at(self, offset: int, warn: WarningSink) -> Item | None:
-        """The live file whose data holds byte ``offset`` of the media (a sampled block's owner), or None.
+    def files_at(self, offsets: Sequence[int], warn: WarningSink) -> dict[int, Item]:
+        """The live file whose data holds each byte offset of the media (sampled blocks' owners); offsets with no
+        owner are left out.
 
-        Lists the volumes (what ``items`` yields), then looks the byte up in the data runs TSK gave for each
+        Lists the volumes once (what ``items`` yields), then looks each byte up in the data runs TSK gave for each
         plain stream (live, non-resident, uncompressed: what is read straight from its runs on a raw image).
         A byte in a compressed, sparse or resident stream, in a file system read without TSK, or in free
         space has no owner here.
         """
+        found: dict[int, Item] = {}
         listed: dict[tuple[tuple[Layer, ...], int], Item] = {}
         for item in self.items(warn):
             path = next((i for i, la in enumerate(item.locator.layers) if la.kind is LayerKind.PATH), None)
@@ -343,9 +345,13 @@ class ImageEvidence:
             if not block:
                 continue
             for (inode, _stream), (_size, runs) in streams.items():
-                if any(start + a * block <= offset < start + (a + n) * block for a, n in runs):
-                    return listed.get((fs_layers, inode))
-        return None
+                for offset in offsets:
+                    owner = listed.get((fs_layers, inode))
+                    if owner is not None and any(
+                        start + a * block <= offset < start + (a + n) * block for a, n in runs
+                    ):
+                        found.setdefault(offset, owner)
+        return found
 
     def media_size(self) -> int:
         """The size of the disk the image holds, not of the file(s) holding it.
