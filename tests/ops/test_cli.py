@@ -156,3 +156,17 @@ def test_ops_verify_checks_the_audit_chain(users: None, tmp_path: Path, capsys: 
     code, out, _ = run(capsys, "verify", "--as", "adm")
     assert code == Exit.VERIFY_FAILED
     assert out.startswith("PROBLEM: operation audit log: its last line is not the one last signed")
+
+
+def test_hostile_lead_text_is_printed_as_data(users: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "init", "--as", "ana")
+    hostile = "\x1b[2J[bold red]R1[/bold red]\u202egpj"
+    (tmp_path / "obs.csv").write_text(
+        P2P_HEADER + f'"{hostile}",01/12/2026 21:14:03,203.0.113.7,1,' + "a" * 32 + ",f,g,1\n", encoding="utf-8"
+    )
+    (tmp_path / "p2p.yaml").write_text(P2P_MAPPING)
+    args = ["leads", "import", str(tmp_path / "obs.csv"), "--source", "p2p", "--map", str(tmp_path / "p2p.yaml")]
+    assert run(capsys, *args, "--as", "ana")[0] == Exit.OK
+    code, out, _ = run(capsys, "leads", "list", "--as", "ana")
+    assert code == Exit.OK and "\x1b" not in out and "\u202e" not in out
+    assert "\\x1b[2J[bold red]R1[/bold red]\\u202egpj" in out  # escaped, and the markup printed as text
