@@ -49,7 +49,7 @@ def _operation(ops: OpsStore, visits: int, *, arrests: int, children: int) -> No
 def test_week_bounds() -> None:
     assert week_bounds("2026-W50") == (date(2026, 12, 7), date(2026, 12, 13))
     assert week_bounds("2026-w01") == (date(2025, 12, 29), date(2026, 1, 4))
-    for wrong in ("2026-50", "2026-W54", "W50"):
+    for wrong in ("2026-50", "2026-W54", "W50", "\u0662\u0660\u0662\u0666-W50"):  # Arabic-Indic digits: isdigit()
         with pytest.raises(OpsError, match=r"ISO week|is not a week"):
             week_bounds(wrong)
 

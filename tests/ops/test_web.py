@@ -317,6 +317,7 @@ def test_the_public_figures_page_and_pdf(ops_login: Callable[[str], OpsBrowser],
     pdf = client.get(f"/ops/figures.pdf?week={WEEK}")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get("/ops/figures?week=2026-W99").status_code == 400
+    assert client.get("/ops/figures.pdf?week=\u0662\u0660\u0662\u0666-W50").status_code == 400  # not a 500
 
 
 def test_serve_refuses_a_network_address_no_users_and_a_port_in_use(

@@ -65,7 +65,8 @@ def suppress(count: int) -> int | str:
 def week_bounds(week: str) -> tuple[date, date]:
     """Monday and Sunday of an ISO week ("2026-W50"); a wrong week is one sentence."""
     year, sep, number = week.strip().upper().partition("-W")
-    if not sep or not year.isdigit() or not number.isdigit():
+    # isascii: str.isdigit() and int() also take other scripts' digits, which would reach the PDF's file name header
+    if not sep or not (year + number).isascii() or not year.isdigit() or not number.isdigit():
         raise OpsError(f"{week!r} is not an ISO week; write it as YYYY-Www, e.g. 2026-W50")
     try:
         start = date.fromisocalendar(int(year), int(number), 1)
