@@ -9,6 +9,7 @@ import json
 import sqlite3
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -23,7 +24,13 @@ from safenet.evidence.phone.identity import (
     to_details,
 )
 from safenet.report.data import report_data
-from safenet.report.restricted import RESTRICTED_EVENT, camera_matches, production_indicators
+from safenet.report.restricted import (
+    RESTRICTED_EVENT,
+    Indicators,
+    camera_matches,
+    production_indicators,
+    render_restricted_html,
+)
 from safenet.report.sfr1 import render_sfr1_html, sfr1_data
 from tests.builders import picture
 from tests.case.test_gradings import Built, build_case
@@ -145,3 +152,20 @@ def test_no_phone_no_indicator(tmp_path: Path) -> None:
     assert (found.phones, found.found, found.compared) == ([], [], 0)
     sfr1 = _html_text(render_sfr1_html(sfr1_data(built.case, report_data(built.case))))
     assert "Production indicators" not in sfr1
+
+
+def test_search_terms_and_record_names_are_shown_escaped() -> None:
+    """A term or record name from evidence can neither add markup nor reorder what is read (a bidi override)."""
+    term = SimpleNamespace(exhibit="EX1", client="emule", artefact_display="a", term="<b>x</b>\u202egpj.exe", at=None)
+    record = SimpleNamespace(
+        exhibit="EX1", client="emule", artefact_display="a", index=0, name="y\u202egpj.exe\x1b[2J", known=[]
+    )
+    doc = {
+        "tool": {"version": "x"},
+        "audit": {"intact": True},
+        "indicators": Indicators([], [], 0, 0),
+        "search_terms": [term],
+    }
+    html = render_restricted_html({**doc, "known_records": [record]})
+    assert "\u202e" not in html and "\x1b" not in html and "<b>x" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;\\u202egpj.exe" in html and "y\\u202egpj.exe\\x1b[2J" in html

@@ -30,6 +30,7 @@ from safenet.report.sfr1 import (
     ENTERED,
     FROM_CASE,
     NOT_ENTERED,
+    _torrent_line,
     missing_fields,
     render_sfr1_html,
     sfr1_data,
@@ -439,3 +440,10 @@ def test_the_sfr1_cites_the_last_method_validation_run(
     assert _run(["validate", "--data", str(data), "--out", str(tmp_path / "v")], capsys)[0] == 6
     text = sfr1()
     assert _squash("FAILED: R-HASHSET-01") in text and _squash("The last method validation run failed") in text
+
+
+def test_a_torrent_name_is_shown_escaped() -> None:
+    """A torrent's name comes from evidence: a bidi override or escape sequence in it is shown, never obeyed."""
+    check = {"name": "film\u202e4pm.exe\x1b[2J", "info_hash": "ab" * 20, "matched": 1, "pieces": 1, "files": [{}]}
+    line = _torrent_line({**check, "status": "complete"})
+    assert line == 'torrent "film\\u202e4pm.exe\\x1b[2J": its files are on the exhibit, 1 of 1 pieces verified'

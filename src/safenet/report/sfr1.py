@@ -23,7 +23,7 @@ from safenet.case.casefields import CASE_FIELDS, EXHIBIT_FIELDS, EnteredValue, F
 from safenet.case.gradings import COUNTED_GRADES, UK_GRADES
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
-from safenet.evidence.locator import Layer
+from safenet.evidence.locator import Layer, display_safe
 from safenet.evidence.mail import mailbox_of
 from safenet.evidence.model import OpenContext
 from safenet.evidence.phone.identity import Acquisition, from_details
@@ -218,7 +218,7 @@ def _record_category(record: dict[str, Any]) -> str | None:
 def _torrent_line(check: dict[str, Any]) -> str:
     """One torrent's piece check as the SFR1 states it (a torrent of known material by its info-hash only)."""
     if check["name"] is not None:
-        label = f'torrent "{check["name"]}"'
+        label = f'torrent "{display_safe(check["name"])}"'
     else:
         label = f"torrent with info-hash {check['info_hash'] or '(none: version 2 only)'}"
     verified = f"{check['matched']} of {check['pieces']} pieces verified"
