@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from safenet.case.schema import Exhibit, ItemRow, P2PFindingRow, P2PRecordRow, SearchTermRow, TorrentCheckRow
 from safenet.case.store import Case
+from safenet.case.verdict import is_hit
 
 #: The record hashes that name a file's content, strongest first: a record is linked to an item of its
 #: exhibit with the same digest (btih names a torrent's info dictionary, not a file, so it links nothing).
@@ -85,6 +86,11 @@ class P2PRecordView:
     save_path: str
     linked_item_id: int | None  # the item on the exhibit with the same content hash (md5/sha1/ed2k), if any
     known: tuple[KnownRecordMatch, ...]
+
+    @property
+    def known_material(self) -> bool:
+        """A record of known material: one of its matches is in an illicit set (its name is restricted output)."""
+        return any(is_hit(m.set_kind, m.category) for m in self.known)
 
 
 @dataclass(frozen=True, slots=True)

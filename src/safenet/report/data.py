@@ -15,7 +15,6 @@ from safenet.case.clusters import cluster_report
 from safenet.case.queries import item_rows, items_with_findings, warnings_with_labels
 from safenet.case.schema import Finding, ItemRow
 from safenet.case.store import Case
-from safenet.case.verdict import is_hit
 from safenet.report.categorisation import Categorisation, ItemCategory, categorise
 from safenet.report.summary import CaseSummary, ExhibitSummary, summarise
 from safenet.report.times import iso_time
@@ -51,7 +50,7 @@ def _exhibit(summary: ExhibitSummary) -> dict[str, Any]:
 def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
     """A record for the JSON report. A record of known material keeps its name and save path out: they are
     restricted output (``--format restricted``), like search terms; its hashes, counters and matches stay."""
-    known = _known_material(view)
+    known = view.known_material
     return {
         "record_id": view.record_id,
         "exhibit": view.exhibit,
@@ -87,10 +86,6 @@ def _p2p_record(view: P2PRecordView) -> dict[str, Any]:
             for m in view.known
         ],
     }
-
-
-def _known_material(view: P2PRecordView) -> bool:
-    return any(is_hit(m.set_kind, m.category) for m in view.known)
 
 
 def _torrent_check(view: TorrentCheckView, restricted: bool) -> dict[str, Any]:
@@ -206,7 +201,7 @@ def report_data(case: Case, summary: CaseSummary | None = None) -> dict[str, Any
     categorised = categorise(case)
     audit = case.audit.verify()
     records = p2p_records(case)
-    known = {view.record_id for view in records if _known_material(view)}
+    known = {view.record_id for view in records if view.known_material}
     return {
         "$schema": SCHEMA_ID,
         "report_version": REPORT_VERSION,

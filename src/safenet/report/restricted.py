@@ -218,9 +218,7 @@ def production_indicators(case: Case, context: OpenContext | None = None) -> Ind
 
 def known_records(records: list[P2PRecordView]) -> list[P2PRecordView]:
     """The P2P records with a match in an illicit hash set (records of known material)."""
-    from safenet.case.verdict import is_hit
-
-    return [r for r in records if any(is_hit(k.set_kind, k.category) for k in r.known)]
+    return [r for r in records if r.known_material]
 
 
 def restricted_data(case: Case, report: dict[str, Any], context: OpenContext | None = None) -> dict[str, Any]:
