@@ -54,3 +54,33 @@ def test_read_ahead_gives_every_round_in_order_and_stops_one_round_ahead() -> No
     assert (offsets, hashed) == ([0, 1], {"xxh3-128": [(0, 0), (1, 1)]})
     ahead.close()  # the sampler stops (a hit, the budget): the round read ahead is the only one more
     assert reader.asked == planned[:2]
+
+
+def test_an_e01_is_sampled_through_dfvfs_as_its_raw_twin_is_through_pread() -> None:
+    """ext2.split.E01 holds the same media as ext2.raw (their MD5 is the E01's stored hash): the container reader
+    gives the same hashes, block for block, as the raw reader, with both block hashes."""
+    import tempfile
+
+    from safenet.hashsets.blocks import BlockSet, build_block_set
+    from safenet.sampling.media import DfvfsReader
+    from safenet.sampling.sampler import SampleOptions, sample
+    from tests.datafiles import DATA, data_file
+
+    raw = data_file(DATA / "disk" / "dfvfs" / "ext2.raw")
+    e01 = data_file(DATA / "disk" / "dfvfs" / "ext2.split.E01")
+    data_file(DATA / "disk" / "dfvfs" / "ext2.split.E02")
+    offsets = [o * BLOCK for o in range(0, 1024, 7)]
+    names = ("xxh3-128", "md5")
+    pread, dfvfs = PreadReader(raw, queue_depth=4), DfvfsReader(e01, "ewf")
+    try:
+        assert dfvfs.size == pread.size == 4 * 1024 * 1024
+        assert dfvfs.hash_blocks(offsets, names) == pread.hash_blocks(offsets, names)
+    finally:
+        pread.close()
+        dfvfs.close()
+
+    # the sampler runs its whole plan over the container (the image holds no distinctive block to hit: an empty set)
+    with tempfile.TemporaryDirectory() as folder:
+        build_block_set([], Path(folder) / "set", "empty")
+        result = sample(e01, [BlockSet(Path(folder) / "set")], SampleOptions(confidence=0.9, min_known=BLOCK, seed=4))
+        assert result.stopped == "complete" and result.read == result.planned > 0 and not result.hits

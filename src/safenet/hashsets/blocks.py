@@ -322,14 +322,6 @@ class BlockSet:
             hits.append(BlockHit(offsets[q], self.files[int(entry["file"])].name, int(entry["block"])))
         return hits
 
-    def sampleable_bytes(self) -> int:
-        return sum(f.distinctive for f in self.files if f.sampleable) * BLOCK
-
 
 class BlockSetError(HashSetError):
     """A block set cannot be built or read; the message says what to do."""
-
-
-def entropy_bits(block: bytes) -> float:
-    """Shannon entropy of a block in bits per byte (exposed for tests and the README's rule)."""
-    return _entropy(block) if block else 0.0
