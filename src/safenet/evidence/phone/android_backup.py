@@ -45,6 +45,7 @@ from safenet.evidence.phone.identity import (
     DeviceIdentity,
     Platform,
     device_locator,
+    file_layer,
     to_details,
 )
 from safenet.evidence.phone.tarstream import CHUNK, Body, BodyError, TarFile, TarStream, budget_for, list_files
@@ -298,10 +299,8 @@ class AndroidBackupEvidence:
         )
 
     def open(self, locator: Locator) -> BinaryIO:
-        layers = locator.layers
-        if layers[:2] != self.locator.layers or len(layers) != 3 or layers[2].kind is not LayerKind.PATH:
-            raise EvidenceError(f"{locator} is not a file of {self.path}")
-        return self._tar.open(layers[2].value, layers[2].offset if layers[2].offset is not None else -1)
+        leaf = file_layer(self.locator, locator, self.path)
+        return self._tar.open(leaf.value, leaf.offset if leaf.offset is not None else -1)
 
 
 def owner_note(name: str) -> str | None:

@@ -42,6 +42,7 @@ from safenet.evidence.phone.identity import (
     DeviceIdentity,
     Platform,
     device_locator,
+    file_layer,
     to_details,
 )
 from safenet.evidence.phone.tarstream import Body, TarStream, budget_for, list_files, open_tar
@@ -277,10 +278,8 @@ class FfsEvidence:
         return Item(locator, leaf_name(name, "/"), size, modified=modified)
 
     def open(self, locator: Locator) -> BinaryIO:
-        layers = locator.layers
-        if layers[:2] != self.locator.layers or len(layers) != 3 or layers[2].kind is not LayerKind.PATH:
-            raise EvidenceError(f"{locator} is not a file of {self.path}")
-        name, offset = self._member_name(layers[2]), layers[2].offset
+        leaf = file_layer(self.locator, locator, self.path)
+        name, offset = self._member_name(leaf), leaf.offset
         if self._tar is not None:
             return self._tar.stream.open(name, offset if offset is not None else -1)
         assert self._zip is not None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from safenet.evidence.locator import Layer, LayerKind, Locator
+from safenet.evidence.model import EvidenceError
 
 
 class Platform(StrEnum):
@@ -70,6 +71,15 @@ def device_layer(label: str, acquisition: Acquisition) -> Layer:
 def device_locator(source: str, label: str, acquisition: Acquisition) -> Locator:
     """The locator of a phone source: SOURCE › DEVICE, the parent of every item it lists."""
     return Locator.source(source).child(device_layer(label, acquisition))
+
+
+def file_layer(device: Locator, locator: Locator, source: object) -> Layer:
+    """The PATH layer of ``locator`` when it names a file listed under ``device`` (SOURCE › DEVICE › PATH);
+    EvidenceError naming ``source`` otherwise."""
+    layers = locator.layers
+    if layers[:2] != device.layers or len(layers) != 3 or layers[2].kind is not LayerKind.PATH:
+        raise EvidenceError(f"{locator} is not a file of {source}")
+    return layers[2]
 
 
 def to_details(identity: DeviceIdentity, acquisition: AcquisitionRecord) -> dict[str, str]:

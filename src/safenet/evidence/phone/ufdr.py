@@ -47,6 +47,7 @@ from safenet.evidence.phone.identity import (
     DeviceIdentity,
     Platform,
     device_locator,
+    file_layer,
     to_details,
 )
 from safenet.evidence.phone.tarstream import CHUNK
@@ -337,10 +338,7 @@ class UfdrEvidence:
             warn(EvidenceWarning("suspicious-member-name", f"name has {reason}: {display_safe(name)}", locator))
 
     def _entry(self, locator: Locator) -> Entry:
-        layers = locator.layers
-        if layers[:2] != self.locator.layers or len(layers) != 3 or layers[2].kind is not LayerKind.PATH:
-            raise EvidenceError(f"{locator} is not a file of {self.path}")
-        entry = self.zip.entry_at(layers[2].offset)
+        entry = self.zip.entry_at(file_layer(self.locator, locator, self.path).offset)
         if entry is None:
             raise EvidenceError(f"{locator} names no member of {self.path}")
         return entry
