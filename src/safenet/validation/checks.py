@@ -147,6 +147,7 @@ def hashset_records(data: Path, req: Requirement, scratch: Path) -> Any:
     """Read a hash-set sample with its format's reader (``params.format``): each record's digests (hex), size and
     name, and how many warnings the reader gave."""
     from safenet.hashsets.formats import get_format
+    from safenet.hashsets.model import HashRecord
 
     warnings: list[str] = []
     records = get_format(str(req.params["format"])).read(
@@ -154,7 +155,7 @@ def hashset_records(data: Path, req: Requirement, scratch: Path) -> Any:
     )
     out = []
     for r in records:
-        if not hasattr(r, "md5"):  # a bulk batch of digests (NSRL RDS): counted, not listed
+        if not isinstance(r, HashRecord):  # a bulk batch of digests (NSRL RDS): not listed record by record
             continue
         fields = (
             ("md5", r.md5),
