@@ -170,3 +170,8 @@ def test_hostile_lead_text_is_printed_as_data(users: None, tmp_path: Path, capsy
     code, out, _ = run(capsys, "leads", "list", "--as", "ana")
     assert code == Exit.OK and "\x1b" not in out and "\u202e" not in out
     assert "\\x1b[2J[bold red]R1[/bold red]\\u202egpj" in out  # escaped, and the markup printed as text
+    assert run(capsys, "leads", "subscriber", "L-1", hostile, "--as", "ana")[0] == Exit.OK
+    args = ["visit", "add", "--lead", "L-1", "--warrant", "S8 PACE 2026/431", "--date", "2026-12-09", "--as", "ana"]
+    assert run(capsys, *args)[0] == Exit.OK
+    code, out, _ = run(capsys, "visit", "show", "V-1", "--as", "ana")
+    assert code == Exit.OK and "\x1b" not in out and "address: \\x1b[2J[bold red]R1[/bold red]\\u202egpj" in out

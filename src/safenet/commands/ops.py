@@ -84,9 +84,9 @@ def _session(db: str | None, as_user: str | None, *, create: bool = False) -> It
 def _say(message: str) -> None:
     """Lead files are hostile: their text is printed as data (no markup, control characters escaped)."""
     from safenet.commands.common import out
-    from safenet.evidence.locator import display_safe
+    from safenet.console import plain
 
-    out.print(Text(display_safe(message)))
+    out.print(plain(message))
 
 
 def _say_json(text: str) -> None:

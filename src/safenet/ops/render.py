@@ -1,21 +1,16 @@
 """Plain-text lines of the operation's views, for the command line (the web renders the same views itself).
 
-Text from lead files and users is printed as data: control characters are escaped (``display_safe``), and the
-console prints no markup from it.
+The lines hold text from lead files and users as it is: the caller prints them as data (``console.plain``:
+control characters escaped, no markup).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from safenet.evidence.locator import display_safe
 from safenet.ops.figures import WeeklyReport
 from safenet.ops.people import PersonView
 from safenet.ops.visits import OnSceneVerdict, VisitView
-
-
-def _safe(lines: list[str]) -> list[str]:
-    return [display_safe(line) for line in lines]
 
 
 def verdict_text(verdict: OnSceneVerdict | None) -> str:
@@ -54,24 +49,22 @@ def visit_lines(view: VisitView) -> list[str]:
         if device.exhibit:
             lines.append(f"  on-scene verdict: {verdict_text(device.verdict)}")
     lines += [f"corroboration: {found.sentence()}" for found in view.corroborations]
-    return _safe(lines)
+    return lines
 
 
 def person_lines(view: PersonView) -> list[str]:
     offences = "; ".join(f"{o.offence} x{o.counts}" for o in view.offences) or "-"
     within = {None: "not yet known", True: "met", False: "not met"}[view.court_within_four_weeks]
-    return _safe(
-        [
-            f"person {view.id} (visit {view.visit_id}): {view.name}",
-            f"arrested {view.arrested_on or '-'}, interviewed {view.interviewed_on or '-'}, "
-            f"charged {view.charged_on or '-'}",
-            f"offences: {offences}",
-            f"bail: {view.bail or '-'}; first court date {view.first_court_on or '-'}",
-            f"warrant to charge: {view.warrant_to_charge_days if view.warrant_to_charge_days is not None else '-'} "
-            f"days; court within four weeks of charge: {within}",
-            f"retention review due {view.retention_review_on}",
-        ]
-    )
+    return [
+        f"person {view.id} (visit {view.visit_id}): {view.name}",
+        f"arrested {view.arrested_on or '-'}, interviewed {view.interviewed_on or '-'}, "
+        f"charged {view.charged_on or '-'}",
+        f"offences: {offences}",
+        f"bail: {view.bail or '-'}; first court date {view.first_court_on or '-'}",
+        f"warrant to charge: {view.warrant_to_charge_days if view.warrant_to_charge_days is not None else '-'} "
+        f"days; court within four weeks of charge: {within}",
+        f"retention review due {view.retention_review_on}",
+    ]
 
 
 def report_lines(report: WeeklyReport) -> list[str]:
@@ -86,4 +79,4 @@ def report_lines(report: WeeklyReport) -> list[str]:
     ]
     lines += [f"charging deadline: {line}" for line in report.charging_deadlines]
     lines += [f"court deadline: {line}" for line in report.court_deadlines]
-    return _safe(lines)
+    return lines
