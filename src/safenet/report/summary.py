@@ -22,7 +22,7 @@ from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
 from safenet.engine.profiles import Profile
-from safenet.evidence.locator import LayerKind, Locator, display_safe
+from safenet.evidence.locator import LayerKind, Locator
 from safenet.hashsets.categories import most_severe, uk_scheme
 
 #: Warning codes that mean part of an exhibit was not examined; each is counted in "not examined".
@@ -177,9 +177,10 @@ def _not_examined(
 
 
 def _gone_names(gone: list[str]) -> list[str]:
-    """Each deleted name's path and metadata address ("/DCIM/a.jpg (inode 13)"), from its warning's locator."""
+    """Each deleted name's path and metadata address ("/DCIM/a.jpg (inode 13)"), from its warning's locator
+    (``Layer.render`` already shows it through ``display_safe``)."""
     leaves = (Locator.from_json(text).leaf for text in gone)
-    return [display_safe(leaf.render()) for leaf in leaves if leaf.kind is LayerKind.PATH]
+    return [leaf.render() for leaf in leaves if leaf.kind is LayerKind.PATH]
 
 
 def summarise(case: Case) -> CaseSummary:
