@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from safenet.evidence.archives.fields import leaf_name, suspicious_reason
+from safenet.evidence.archives.fields import leaf_name
 from safenet.evidence.directory import open_readonly, regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
@@ -44,6 +44,7 @@ from safenet.evidence.phone.identity import (
     AcquisitionRecord,
     DeviceIdentity,
     Platform,
+    check_name,
     device_locator,
     file_layer,
     to_details,
@@ -291,9 +292,7 @@ class AndroidBackupEvidence:
 
     def _item(self, entry: TarFile, warn: WarningSink) -> Item:
         locator = self.locator.child(Layer(LayerKind.PATH, entry.name, offset=entry.offset))
-        reason = suspicious_reason(entry.name)
-        if reason is not None:
-            warn(EvidenceWarning("suspicious-member-name", f"name has {reason}: {display_safe(entry.name)}", locator))
+        check_name(entry.name, entry.name, locator, warn)
         return Item(
             locator, leaf_name(entry.name, "/"), entry.size, modified=entry.modified, note=owner_note(entry.name)
         )

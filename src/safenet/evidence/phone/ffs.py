@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, cast
 
 from safenet.evidence.archives.common import DATA_ERRORS
-from safenet.evidence.archives.fields import leaf_name, suspicious_reason
+from safenet.evidence.archives.fields import leaf_name
 from safenet.evidence.archives.tarfmt import OPENERS
 from safenet.evidence.directory import open_readonly, regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
@@ -41,6 +41,7 @@ from safenet.evidence.phone.identity import (
     AcquisitionRecord,
     DeviceIdentity,
     Platform,
+    check_name,
     device_locator,
     file_layer,
     to_details,
@@ -272,9 +273,7 @@ class FfsEvidence:
 
     def _item(self, name: str, offset: int, size: int | None, modified: Timestamp | None, warn: WarningSink) -> Item:
         locator = self.locator.child(self._path_layer(name, offset))
-        reason = suspicious_reason(name.removeprefix(self.layout.prefix).lstrip("/"))
-        if reason is not None:
-            warn(EvidenceWarning("suspicious-member-name", f"name has {reason}: {display_safe(name)}", locator))
+        check_name(name, name.removeprefix(self.layout.prefix).lstrip("/"), locator, warn)
         return Item(locator, leaf_name(name, "/"), size, modified=modified)
 
     def open(self, locator: Locator) -> BinaryIO:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
-from safenet.evidence.locator import Layer, LayerKind, Locator
-from safenet.evidence.model import EvidenceError
+from safenet.evidence.archives.fields import suspicious_reason
+from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
+from safenet.evidence.model import EvidenceError, EvidenceWarning, WarningSink
 
 
 class Platform(StrEnum):
@@ -80,6 +81,14 @@ def file_layer(device: Locator, locator: Locator, source: object) -> Layer:
     if layers[:2] != device.layers or len(layers) != 3 or layers[2].kind is not LayerKind.PATH:
         raise EvidenceError(f"{locator} is not a file of {source}")
     return layers[2]
+
+
+def check_name(name: str, checked: str, locator: Locator, warn: WarningSink) -> None:
+    """Record a file name that could climb out of a folder were it extracted; ``checked`` is the part of ``name``
+    below the device's root (a device path is absolute by nature)."""
+    reason = suspicious_reason(checked)
+    if reason is not None:
+        warn(EvidenceWarning("suspicious-member-name", f"name has {reason}: {display_safe(name)}", locator))
 
 
 def to_details(identity: DeviceIdentity, acquisition: AcquisitionRecord) -> dict[str, str]:

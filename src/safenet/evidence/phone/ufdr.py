@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 from xml.parsers import expat
 
-from safenet.evidence.archives.fields import leaf_name, suspicious_reason
+from safenet.evidence.archives.fields import leaf_name
 from safenet.evidence.archives.zipdir import Entry
 from safenet.evidence.directory import regular_file
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
@@ -46,6 +46,7 @@ from safenet.evidence.phone.identity import (
     AcquisitionRecord,
     DeviceIdentity,
     Platform,
+    check_name,
     device_locator,
     file_layer,
     to_details,
@@ -312,7 +313,7 @@ class UfdrEvidence:
                 continue
             locator = self.locator.child(Layer(LayerKind.PATH, listed.path, offset=entry.offset))
             used.add(entry.offset)
-            self._check_name(listed.path, locator, warn)
+            check_name(listed.path, listed.path.lstrip("/"), locator, warn)
             yield Item(
                 locator,
                 leaf_name(listed.path),
@@ -328,14 +329,8 @@ class UfdrEvidence:
             if entry.is_dir or entry.offset in used:
                 continue
             locator = self.locator.child(Layer(LayerKind.PATH, entry.name, offset=entry.offset, detail=MEMBER))
-            self._check_name(entry.name, locator, warn)
+            check_name(entry.name, entry.name.lstrip("/"), locator, warn)
             yield Item(locator, leaf_name(entry.name), entry.usize, modified=entry.modified())
-
-    @staticmethod
-    def _check_name(name: str, locator: Locator, warn: WarningSink) -> None:
-        reason = suspicious_reason(name.lstrip("/"))  # a device path is absolute by nature
-        if reason is not None:
-            warn(EvidenceWarning("suspicious-member-name", f"name has {reason}: {display_safe(name)}", locator))
 
     def _entry(self, locator: Locator) -> Entry:
         entry = self.zip.entry_at(file_layer(self.locator, locator, self.path).offset)
