@@ -57,6 +57,8 @@ __all__ = [
 
 Found = Generator[tuple[Item, BinaryIO], None, None]
 Range = tuple[int, int]  # a message's offset and length in its mailbox file
+# What the lenient email parser raises on crafted input (deep nesting, odd charsets): the message is damaged
+_PARSER_ERRORS = (RecursionError, MemoryError, LookupError, ValueError, TypeError, AttributeError)
 
 
 def mail_kind(item: Item, filetype: str, limits: MailLimits | None = None) -> str | None:
@@ -139,7 +141,7 @@ def _messages(parent: Item, kind: str, stream: BinaryIO, warn: WarningSink, limi
                 note = _note(found.filename, head, parent, kind)
                 item = attachment_item(parent, layer, found.filename, found.data, note, head.sent)
                 yield item, io.BytesIO(found.data)
-        except (RecursionError, MemoryError, LookupError, ValueError, TypeError, AttributeError) as exc:
+        except _PARSER_ERRORS as exc:
             warn_at(warn, "mail-corrupt", f"{name}: its parts cannot be read ({reason_of(exc)})", parent, where)
 
 
@@ -157,8 +159,7 @@ def _reporter(warn: WarningSink, parent: Item, kind: str, name: str, offset: int
 def _parse(data: bytes, limits: MailLimits, report: mime.Report) -> tuple[Message, bool] | None:
     try:
         return mime.parse(data, limits, report)
-    except (RecursionError, MemoryError, LookupError, ValueError, TypeError, AttributeError) as exc:
-        # the parser is lenient; these are its bugs on crafted input (deep nesting, odd charsets)
+    except _PARSER_ERRORS as exc:
         report("mail-corrupt", f"cannot be parsed ({reason_of(exc)})", None)
         return None
 
@@ -226,7 +227,7 @@ def open_mail_attachment(container: BinaryIO, layer: Layer, limits: MailLimits |
     try:
         message, cut = mime.parse(read_upto(container, offset, length), limits, report)
         found = next(mime.attachments(message, limits, report, only=place, cut=cut), None)
-    except (RecursionError, MemoryError, LookupError, ValueError, TypeError, AttributeError) as exc:
+    except _PARSER_ERRORS as exc:
         raise EvidenceError(f"mail message cannot be parsed: {reason_of(exc)}") from exc
     if found is None:
         raise EvidenceError(f"no attachment at part {place} of the {fmt} message ({'; '.join(problems) or 'gone'})")
