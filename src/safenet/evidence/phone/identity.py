@@ -4,6 +4,9 @@ They travel in ``EvidenceDescription.details`` (stored with the exhibit, audited
 ``device.*`` and ``acquisition.*`` keys below, so a phone exhibit needs no table of its own and every report
 that prints an exhibit's description prints them. Values are as the device or the acquisition reported them;
 none is computed. A field the source does not give is absent, never guessed.
+
+The phone sources' locators are built and checked here too (SOURCE › DEVICE › PATH), with the warning every
+file source gives a name that could climb out of a folder.
 """
 
 from __future__ import annotations
