@@ -13,6 +13,8 @@ from fastapi.responses import Response
 
 from safenet.ops.access import APPROVAL, DEVICES, PEOPLE, VISITS, Actor
 from safenet.ops.figures import week_bounds
+from safenet.ops.ids import VISIT, parse
+from safenet.ops.ids import show as display_id
 from safenet.ops.people import people
 from safenet.ops.store import OpsStore
 from safenet.ops.visits import DISPOSITIONS, DeviceView, add_device, approve_visit, mark_executed, visit, visits
@@ -71,16 +73,16 @@ def visit_page(request: Request, asker: Annotated[Asker, Depends(viewing(VISITS)
     return show(request, asker, "visit.html", visit=shown, people=found, dispositions=DISPOSITIONS)
 
 
-def _to_visit(store: OpsStore, asker: Asker, visit_id: str) -> Response:
-    """Back to the visit's page under its display id (the URL may have named it "v-7" or "7")."""
-    return see_other(f"/ops/visits/{visit(store, asker.actor, visit_id).id}")
+def _to_visit(visit_id: str) -> Response:
+    """Back to the visit's page under its display id (the URL may have named it "v-7" or "7"); the change just
+    made found the visit, and building its view here would read its cases once more than the page does."""
+    return see_other(f"/ops/visits/{display_id(VISIT, parse(VISIT, visit_id))}")
 
 
 @router.post("/ops/visits/{visit_id}/approve")
 def approve(request: Request, asker: Annotated[Asker, Depends(changing(APPROVAL))], visit_id: str) -> Response:
-    store = ops_context(request).store
-    approve_visit(store, asker.actor, visit_id)
-    return _to_visit(store, asker, visit_id)
+    approve_visit(ops_context(request).store, asker.actor, visit_id)
+    return _to_visit(visit_id)
 
 
 @router.post("/ops/visits/{visit_id}/executed")
@@ -90,9 +92,9 @@ def executed(
     visit_id: str,
     actual_date: Annotated[str, Form(max_length=20)],
 ) -> Response:
-    store = ops_context(request).store
-    mark_executed(store, asker.actor, visit_id, required_date(actual_date, "The date the warrant was executed"))
-    return _to_visit(store, asker, visit_id)
+    when = required_date(actual_date, "The date the warrant was executed")
+    mark_executed(ops_context(request).store, asker.actor, visit_id, when)
+    return _to_visit(visit_id)
 
 
 @router.post("/ops/visits/{visit_id}/devices")
@@ -105,9 +107,10 @@ def device(
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """A device found on the visit (linking it to a case exhibit is ``safenet triage --visit``'s work)."""
-    store = ops_context(request).store
-    add_device(store, asker.actor, visit_id, description.strip(), disposition, optional_text(reason))
-    return _to_visit(store, asker, visit_id)
+    add_device(
+        ops_context(request).store, asker.actor, visit_id, description.strip(), disposition, optional_text(reason)
+    )
+    return _to_visit(visit_id)
 
 
 @router.get("/ops/lab")
