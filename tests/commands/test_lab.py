@@ -168,3 +168,18 @@ def test_a_failed_exhibit_is_marked_and_the_next_one_runs(tmp_path: Path) -> Non
     states = {e.label: (e.state, e.message) for e in queue.entries()}
     assert states["EX1"][0] is State.FAILED and "does not exist" in (states["EX1"][1] or "")
     assert states["EX2"][0] is State.DONE
+
+
+def test_status_prints_a_schedulers_problem_as_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safenet.lab.health import ClusterHealth
+
+    problem = "\x1b[2J[bold]gone[/bold]"
+    monkeypatch.setattr("safenet.lab.health.cluster_health", lambda address: ClusterHealth(address, False, problem))
+    (tmp_path / "ev").mkdir()
+    args = ["lab", "submit", str(tmp_path / "case"), f"EX1={tmp_path / 'ev'}", "--cluster", "tcp://127.0.0.1:9"]
+    assert main([*args, "--queue-only"]) == 0
+    assert main(["lab", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "not reachable (\\x1b[2J[bold]gone[/bold])" in out

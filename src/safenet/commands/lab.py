@@ -149,7 +149,7 @@ def status_cmd() -> None:
     for address in clusters:
         health = cluster_health(address)
         if not health.reachable:
-            out.print(Text(f"cluster {address}: not reachable ({health.problem})", style="red"))
+            out.print(plain(f"cluster {address}: not reachable ({health.problem})", "red"))
             continue
         out.print(plain(f"cluster {address}: {len(health.workers)} worker(s); dashboard {health.dashboard}"))
         for w in health.workers:
