@@ -58,9 +58,9 @@ def test_a_stopped_coordinators_entry_is_queued_again_to_be_resumed(tmp_path: Pa
     [first, second] = queue.submit([_submission("EX1"), _submission("EX2")])
     assert queue.claim("h", 111, alive=lambda pid: True).id == first  # type: ignore[union-attr]
     assert queue.claim("other", 222, alive=lambda pid: False).id == second  # type: ignore[union-attr]
-    # pid 111 on host h is gone (killed): the next claim on h takes its entry back, marked to resume
+    # pid 111 on host h is gone (killed): the next claim on h takes its entry back (the runner resumes its run)
     again = queue.claim("h", 333, alive=lambda pid: pid != 111)
-    assert again is not None and again.id == first and again.resume and again.pid == 333
+    assert again is not None and again.id == first and again.pid == 333
     # an entry left running by another host is not guessed at: it stays, and `lab requeue` puts it back
     assert [e.state for e in queue.entries() if e.label == "EX2"] == [State.RUNNING]
     assert queue.requeue(second, "by hand")
@@ -83,7 +83,7 @@ def test_a_killed_coordinators_exhibit_is_resumed_and_recorded_once(
     monkeypatch.setattr("socket.gethostname", lambda: "h")
     assert work_through(queue, "t") == 1
     [entry] = queue.entries()
-    assert entry.id == entry_id and entry.state is State.DONE and entry.resume
+    assert entry.id == entry_id and entry.state is State.DONE
     assert entry.done == entry.planned and entry.hits == HITS - 1  # the first hit was the stopped run's
     reference = rows(run(ev, tmp_path / "local", db)[0])
     recorded = rows(case)  # in another order than one run's (the stopped run took the first hit's batch first)
@@ -151,7 +151,7 @@ def test_ctrl_c_puts_the_exhibit_back_in_the_queue(tmp_path: Path, monkeypatch: 
     with pytest.raises(KeyboardInterrupt):
         work_through(queue, "t")
     [entry] = queue.entries()
-    assert entry.state is State.QUEUED and entry.resume and entry.pid is None
+    assert entry.state is State.QUEUED and entry.pid is None
     assert "interrupted" in (entry.message or "")
 
 

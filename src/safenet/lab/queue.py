@@ -8,9 +8,9 @@ coordinators (``lab run`` on two machines sharing the file, or twice on one) nev
 A coordinator that stops:
 - Ctrl-C, or an error of the run: its entry goes back to the queue (``requeue``) or is marked failed, at once;
 - killed (power cut, SIGKILL): its entry stays ``running`` with its host and pid. The next ``claim`` on the same
-  host finds the pid gone and queues the entry again, marked ``resume``: the case keeps the run it had begun and
-  ``triage --resume`` finishes it (nothing recorded is examined twice). An entry left running by another host
-  shows its last progress time in ``lab status``; ``lab requeue ID`` puts it back by hand.
+  host finds the pid gone and queues the entry again: the case keeps the run it had begun, and the runner,
+  seeing it there, finishes it with ``--resume`` (nothing recorded is examined twice). An entry left running by
+  another host shows its last progress time in ``lab status``; ``lab requeue ID`` puts it back by hand.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ CREATE TABLE IF NOT EXISTS entries (
     deadline TEXT,                     -- ISO date of the charging deadline
     priority INTEGER NOT NULL,
     state TEXT NOT NULL,
-    resume INTEGER NOT NULL DEFAULT 0, -- a run was begun in the case: finish it with --resume
     submitted REAL NOT NULL,
     started REAL,
     finished REAL,
@@ -101,7 +100,6 @@ class Entry:
     deadline: date | None
     priority: int
     state: State
-    resume: bool
     submitted: float
     started: float | None
     finished: float | None
@@ -132,7 +130,6 @@ def _entry(row: sqlite3.Row) -> Entry:
         deadline=date.fromisoformat(row["deadline"]) if row["deadline"] else None,
         priority=row["priority"],
         state=State(row["state"]),
-        resume=bool(row["resume"]),
         submitted=row["submitted"],
         started=row["started"],
         finished=row["finished"],
@@ -223,7 +220,7 @@ class LabQueue:
             for row in db.execute("SELECT id, pid FROM entries WHERE state = ? AND host = ?", (State.RUNNING, host)):
                 if row["pid"] is None or not alive(row["pid"]):
                     db.execute(
-                        "UPDATE entries SET state = ?, resume = 1, message = ? WHERE id = ?",
+                        "UPDATE entries SET state = ?, message = ? WHERE id = ?",
                         (State.QUEUED, f"coordinator (pid {row['pid']}) stopped; queued again", row["id"]),
                     )
             row = db.execute(f"SELECT * FROM entries WHERE state = ? {_ORDER} LIMIT 1", (State.QUEUED,)).fetchone()
@@ -258,8 +255,7 @@ class LabQueue:
         """Put an entry back in the queue (its run, if begun, is resumed); whether it was there to requeue."""
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE entries SET state = ?, resume = 1, message = ?, host = NULL, pid = NULL WHERE id = ? "
-                "AND state != ?",
+                "UPDATE entries SET state = ?, message = ?, host = NULL, pid = NULL WHERE id = ? AND state != ?",
                 (State.QUEUED, message, entry_id, State.DONE),
             )
             return cursor.rowcount == 1
