@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from safenet.ops.access import LEADS, VISITS
 from safenet.ops.errors import ImportFailed, OpsError
@@ -81,17 +82,18 @@ async def import_leads(
 ) -> Response:
     store = ops_context(request).store
     source = source.strip() or "cybertip"
+    # parsing and writing a large upload takes seconds: off the event loop, so other dashboard requests go on
     with tempfile.TemporaryDirectory(prefix="safenet-leads-") as folder:  # 0700
         (Path(folder) / "mapping").mkdir()
         data = await _saved(file, Path(folder) / safe_name(file.filename, "leads"))
         try:
             if source == "cybertip":
-                result = import_cybertip(store, asker.actor, data)
+                result = await run_in_threadpool(import_cybertip, store, asker.actor, data)
             else:
                 if mapping is None or not mapping.filename:
                     raise ImportFailed(f"a CSV file of {source} leads needs its YAML column mapping; choose one.")
                 mapped = await _saved(mapping, Path(folder) / "mapping" / safe_name(mapping.filename, "mapping.yaml"))
-                result = import_csv(store, asker.actor, data, mapped, source)
+                result = await run_in_threadpool(import_csv, store, asker.actor, data, mapped, source)
         except OpsError as exc:
             raise type(exc)(str(exc).replace(f"{folder}/mapping/", "").replace(f"{folder}/", "")) from exc
     return _leads_page(request, asker, result)
