@@ -104,3 +104,24 @@ def test_keys_that_are_dictionaries_are_refused_without_following_them() -> None
 def test_an_oversized_record_is_refused_unread() -> None:
     with pytest.raises(ValueError, match="larger than any real one"):
         parse_record(b"bplist00" + bytes(2 << 20))
+
+
+@pytest.mark.parametrize("extra", ["Größe", "K" * 15, "K" * 300, "\u0000"])
+def test_keys_in_every_string_form_are_read_like_plistlib(extra: str) -> None:
+    """Keys the reader compares in place (ASCII up to 255 characters) and those it decodes (UTF-16, longer):
+    an unwanted key of each form is passed over, the wanted ones still read."""
+    archive = plistlib.loads(mbfile("Media/x.jpg", 77, 1_700_000_000, 9, b"\x02\x00\x00\x00" + b"w" * 40))
+    archive["$objects"][1][extra] = 5
+    blob = plistlib.dumps(archive, fmt=plistlib.FMT_BINARY)
+    record = parse_record(blob)
+    mtime = int(record.modified.timestamp()) if record.modified else None
+    assert (record.size, mtime, record.inode, record.protection_class, record.wrapped_key) == _answer_record(blob)
+    assert record.changed == datetime.fromtimestamp(1_700_000_001, UTC)  # LastStatusChange: 16 characters
+
+
+def test_a_key_that_is_not_ascii_text_is_refused() -> None:
+    blob = mbfile("Media/x.jpg", 10, 1_700_000_000, 5)
+    marker = b"\x54Size"
+    assert blob.count(marker) == 1
+    with pytest.raises(ValueError, match="not ASCII"):
+        parse_record(blob.replace(marker, b"\x54Siz\xe9"))

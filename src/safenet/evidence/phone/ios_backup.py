@@ -93,6 +93,10 @@ def _record_or_none(blob: object) -> FileRecord | None:
         return None
 
 
+def _ts(value: datetime | None) -> Timestamp | None:
+    return Timestamp(value, TimeSource.FS_METADATA, 1.0) if value is not None else None
+
+
 def unusual_path(relative: str) -> str | None:
     """Why a relativePath would be dangerous as a path on this machine (it is never used as one), or None."""
     if relative.startswith("/"):
@@ -290,24 +294,27 @@ class IosBackupEvidence:
     def _item(
         self, file_id: object, domain: str, relative: str, blob: object, notes: dict[str, str], warn: WarningSink
     ) -> Item | None:
+        path = f"{domain}/{relative}"
         if not isinstance(file_id, str) or _FILE_ID.fullmatch(file_id) is None:
             loc = self._path_loc(domain, relative, None)
             shown = display_safe(_text(file_id))[:60]
             warn(EvidenceWarning(RECORD_CODE, f"file record with an invalid fileID ({shown}); not read", loc))
             return None
-        loc = self._path_loc(domain, relative, file_id)  # the inode joins it once the record is read
+        # Warnings name the file without its inode (the record may be what is wrong); the item, with it.
         why = unusual_path(relative)
         if why is not None:
             message = f"relativePath with {why}: kept as the phone's name for the file, read only by its fileID"
-            warn(EvidenceWarning(PATH_CODE, message, loc))
+            warn(EvidenceWarning(PATH_CODE, message, self._path_loc(domain, relative, file_id)))
         record: FileRecord | None = None
         if not isinstance(blob, bytes):
-            warn(EvidenceWarning(RECORD_CODE, "file record without its metadata (no MBFile plist)", loc))
+            message = "file record without its metadata (no MBFile plist)"
+            warn(EvidenceWarning(RECORD_CODE, message, self._path_loc(domain, relative, file_id)))
         else:
             try:
                 record = parse_record(blob)
             except ValueError as exc:
-                warn(EvidenceWarning(RECORD_CODE, f"file record metadata unreadable: {exc}", loc))
+                message = f"file record metadata unreadable: {exc}"
+                warn(EvidenceWarning(RECORD_CODE, message, self._path_loc(domain, relative, file_id)))
         if record is None and self.encrypted:
             return None  # no key to decrypt it with: the warning says why
         if self.encrypted and record is not None:
@@ -315,23 +322,20 @@ class IosBackupEvidence:
                 self._listed[file_id] = record
                 if len(self._listed) > _LISTED:
                     self._listed.popitem(last=False)
-        if not os.path.isfile(self._data_path(file_id)) and not (record is not None and record.size == 0):
-            warn(EvidenceWarning(MISSING_CODE, f"the backup holds no data file {file_id[:2]}/{file_id}", loc))
+        if not self._has_data(file_id) and not (record is not None and record.size == 0):
+            message = f"the backup holds no data file {file_id[:2]}/{file_id}"
+            warn(EvidenceWarning(MISSING_CODE, message, self._path_loc(domain, relative, file_id)))
             return None
-        note = notes.get(relative[len("Media/") :]) if domain == "CameraRollDomain" else None
-
-        def ts(value: datetime | None) -> Timestamp | None:
-            return Timestamp(value, TimeSource.FS_METADATA, 1.0) if value is not None else None
-
-        if record is not None and record.inode is not None:
-            loc = self._device.child(Layer(LayerKind.PATH, loc.leaf.value, record.inode, detail=file_id))
+        note = notes.get(relative[len("Media/") :]) if domain == "CameraRollDomain" and notes else None
+        if record is None:
+            return Item(self._path_loc(domain, relative, file_id), relative.rsplit("/", 1)[-1], None, note=note)
         return Item(
-            locator=loc,
+            locator=self._device.child(Layer(LayerKind.PATH, path, record.inode, detail=file_id)),
             name=relative.rsplit("/", 1)[-1],
-            size=record.size if record is not None else None,
-            modified=ts(record.modified) if record else None,
-            changed=ts(record.changed) if record else None,
-            created=ts(record.created) if record else None,
+            size=record.size,
+            modified=_ts(record.modified),
+            changed=_ts(record.changed),
+            created=_ts(record.created),
             note=note,
         )
 
@@ -413,7 +417,14 @@ class IosBackupEvidence:
     # --- files -----------------------------------------------------------------------------------------------
 
     def _data_path(self, file_id: str) -> str:
-        return os.path.join(self._root, file_id[:2], file_id)
+        return f"{self._root}/{file_id[:2]}/{file_id}"  # file_id: 40 hex digits, checked before
+
+    def _has_data(self, file_id: str) -> bool:
+        """Whether the backup holds the file's data file (a regular file, links followed as open() does)."""
+        try:
+            return stat.S_ISREG(os.stat(self._data_path(file_id)).st_mode)
+        except (OSError, ValueError):
+            return False
 
     def _open_data(self, file_id: str) -> BinaryIO:
         stream = open_readonly(self._data_path(file_id))

@@ -19,7 +19,12 @@ MAX_RECORD = 1 << 20  # one MBFile plist; real ones are a few hundred bytes
 _FORMATS = {1: "B", 2: "H", 4: "L", 8: "Q"}
 _INT, _DATA, _ASCII, _UTF16, _UID, _ARRAY, _DICT = 0x1, 0x4, 0x5, 0x6, 0x8, 0xA, 0xD
 _SIZED = frozenset({_DATA, _ASCII, _UTF16, _ARRAY, _DICT})
-_FIELDS = frozenset({"Size", "LastModified", "LastStatusChange", "Birth", "InodeNumber", "ProtectionClass"})
+_FIELDS = ("Size", "LastModified", "LastStatusChange", "Birth", "InodeNumber", "ProtectionClass")
+# The keys read from each dictionary of the archive, by their bytes in the plist (ASCII).
+_ARCHIVE = {b"$objects": "$objects", b"$top": "$top"}
+_TOP = {b"root": "root"}
+_ROOT = {name.encode(): name for name in (*_FIELDS, "EncryptionKey")}
+_HOLDER = {b"NS.data": "NS.data"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +95,50 @@ class _Plist:
             raise ValueError("expected an array")
         return self._refs(start, length)
 
-    def dictionary(self, ref: int) -> dict[str, int]:
-        """``{key: value reference}``; keys are strings, read without following anything further."""
+    def dictionary(self, ref: int, wanted: dict[bytes, str]) -> dict[str, int]:
+        """``{key: value reference}`` for the keys named in ``wanted`` (the key's ASCII bytes -> its name).
+
+        Every key is checked to be a string inside the property list, wanted or not; a short ASCII key (all
+        of an MBFile's) is compared by its bytes where it lies, without a call or a decode per key, as this
+        loop runs some fifteen times for each of a phone's hundreds of thousands of records.
+        """
         kind, length, start = self._head(ref)
         if kind != _DICT:
             raise ValueError("expected a dictionary")
         refs = self._refs(start, 2 * length)
+        data, offsets, end = self._data, self._offsets, self._end
         out: dict[str, int] = {}
-        for key_ref, value_ref in zip(refs[:length], refs[length:], strict=True):
-            key_kind, key_length, key_start = self._head(key_ref)
-            width = 2 if key_kind == _UTF16 else 1
-            if key_kind not in (_ASCII, _UTF16) or key_start + key_length * width > self._end:
-                raise ValueError("dictionary key is not a string")
-            raw = self._data[key_start : key_start + key_length * width]
-            out[raw.decode("ascii" if width == 1 else "utf-16-be")] = value_ref
+        for i in range(length):
+            key_ref = refs[i]
+            if not 0 <= key_ref < len(offsets):
+                raise ValueError("object reference out of range")
+            pos = offsets[key_ref]
+            if not 8 <= pos < end:
+                raise ValueError("object offset out of range")
+            marker = data[pos]
+            if marker >> 4 != _ASCII or (marker == 0x5F and data[pos + 1 : pos + 2] != b"\x10"):
+                name = self._key(key_ref, wanted)  # UTF-16, or not a string at all (refused there)
+            else:  # ASCII, its length in the marker or (15 to 255 characters) in the one byte after it
+                first = pos + 1 if marker != 0x5F else pos + 3
+                stop = first + (marker & 0xF if marker != 0x5F else data[pos + 2] if pos + 2 < end else 0)
+                raw = data[first:stop]
+                if stop > end:
+                    raise ValueError("dictionary key is not a string")
+                if not raw.isascii():
+                    raise ValueError("not an MBFile record (a key that is not ASCII)")
+                name = wanted.get(raw)
+            if name is not None:
+                out[name] = refs[length + i]
         return out
+
+    def _key(self, ref: int, wanted: dict[bytes, str]) -> str | None:
+        """A key in any string form (long ASCII, UTF-16): its name when wanted, else None."""
+        kind, length, start = self._head(ref)
+        width = 2 if kind == _UTF16 else 1
+        if kind not in (_ASCII, _UTF16) or start + length * width > self._end:
+            raise ValueError("dictionary key is not a string")
+        text = self._data[start : start + length * width].decode("ascii" if width == 1 else "utf-16-be")
+        return wanted.get(text.encode("utf-8", "surrogatepass"))
 
     def scalar(self, ref: int) -> int | bytes | _Uid | None:
         """An integer, data or UID; None for any other kind (a value of an unexpected type counts as absent)."""
@@ -128,20 +162,20 @@ def parse_record(blob: bytes) -> FileRecord:
         raise ValueError(f"file record of {len(blob)} bytes is larger than any real one")
     try:
         plist = _Plist(blob)
-        archive = plist.dictionary(plist.top)
+        archive = plist.dictionary(plist.top, _ARCHIVE)
         objects = plist.array(_member(archive, "$objects"))
 
-        def archived(ref: int) -> dict[str, int]:  # the archived object a UID (stored at ``ref``) names
+        def archived(ref: int, wanted: dict[bytes, str]) -> dict[str, int]:  # the object a UID at ``ref`` names
             uid = plist.scalar(ref)
             if not isinstance(uid, _Uid) or uid.value >= len(objects):
                 raise ValueError("archived object reference out of range")
-            return plist.dictionary(objects[uid.value])
+            return plist.dictionary(objects[uid.value], wanted)
 
-        root = archived(_member(plist.dictionary(_member(archive, "$top")), "root"))
-        values = {name: plist.scalar(ref) for name, ref in root.items() if name in _FIELDS}
+        root = archived(_member(plist.dictionary(_member(archive, "$top"), _TOP), "root"), _ROOT)
+        values = {name: plist.scalar(ref) for name, ref in root.items() if name != "EncryptionKey"}
         wrapped = None
         if "EncryptionKey" in root:
-            holder = archived(root["EncryptionKey"])
+            holder = archived(root["EncryptionKey"], _HOLDER)
             wrapped = plist.scalar(holder["NS.data"]) if "NS.data" in holder else None
     except (struct.error, UnicodeDecodeError, IndexError) as exc:  # IndexError: a length byte past the end
         raise ValueError(f"not an MBFile record ({exc})") from exc
