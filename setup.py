@@ -1,7 +1,9 @@
-"""Builds safenet._md5mb, the multi-buffer MD5 extension (everything else is in pyproject.toml).
+"""Builds Safenet's two small C extensions (everything else is in pyproject.toml): safenet._md5mb, the
+multi-buffer MD5, and safenet._blockio, scattered block reads without the interpreter lock (device sampling).
 
-Optional: where no C compiler is found the install goes on without it and Safenet hashes MD5 with hashlib
-(``safenet.analysis.md5mb``), with the same digests.
+Both are optional: where no C compiler is found the install goes on without them; Safenet then hashes MD5 with
+hashlib (``safenet.analysis.md5mb``) and reads sampled blocks with os.pread from threads
+(``safenet.sampling.media``), with the same results, more slowly.
 """
 
 from setuptools import Extension, setup
@@ -14,6 +16,13 @@ setup(
             depends=["src/safenet/_md5mb/md5_core.h"],
             extra_compile_args=["-O3", "-std=gnu11"],
             optional=True,
-        )
+        ),
+        Extension(
+            "safenet._blockio",
+            sources=["src/safenet/_blockio/blockio.c"],
+            extra_compile_args=["-O2", "-std=gnu11", "-pthread"],
+            extra_link_args=["-pthread"],
+            optional=True,
+        ),
     ]
 )

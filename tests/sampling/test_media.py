@@ -3,40 +3,126 @@ reads more than one round past what the sampler took."""
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from safenet.hashsets.blocks import BLOCK
+from safenet.sampling import media
 from safenet.sampling.media import PreadReader
 from safenet.sampling.sampler import read_ahead
 
+# The C reader (safenet._blockio) where it was built, and the Python threads it falls back to: the same answers.
+READERS = [pytest.param(False, id="python-threads")]
+if media._native() is not None:
+    READERS.append(pytest.param(True, id="c-threads"))
 
-def test_pread_reader_returns_every_block_in_the_order_asked(tmp_path: Path) -> None:
+
+def test_the_c_reader_is_built_where_a_compiler_is() -> None:
+    """`make` installs gcc and `pip install -e .` builds the extension; a silent fallback would cost the sampler
+    its speed."""
+    if shutil.which("gcc") or shutil.which("cc"):
+        assert media._native() is not None, "pip install -e . did not build safenet._blockio (see setup.py)"
+
+
+@pytest.mark.parametrize("native", READERS)
+def test_pread_reader_returns_every_block_in_the_order_asked(tmp_path: Path, native: bool) -> None:
     rng = random.Random(5)
     blocks = [rng.randbytes(BLOCK) for _ in range(600)]
     image = tmp_path / "image.raw"
     image.write_bytes(b"".join(blocks) + b"tail")  # a last, partial block: a short read
     offsets = sorted(rng.sample(range(600), 250))
-    reader = PreadReader(image, queue_depth=7)
+    reader = PreadReader(image, queue_depth=7, native=native)
     try:
         got = reader.read_blocks([o * BLOCK for o in offsets] + [600 * BLOCK])
         assert got == [blocks[o] for o in offsets] + [b"tail"]
         assert reader.read_blocks([BLOCK]) == [blocks[1]]  # fewer offsets than threads
         assert reader.read_blocks([]) == []
+        past = reader.read_blocks([601 * BLOCK, 10**12])  # past the end: empty blocks, never an error
+        assert [bytes(b) for b in past] == [b"", b""]
     finally:
         reader.close()
 
 
+@pytest.mark.parametrize("native", READERS)
+@pytest.mark.parametrize("depth", [1, 3, 16, 64])
+def test_many_threads_on_many_offsets_give_what_os_pread_gives(tmp_path: Path, native: bool, depth: int) -> None:
+    """Every block lands in its own place whatever the threads' order: 5 000 offsets (repeats, unsorted runs,
+    unaligned) against os.pread, and the hashes the sampler takes from them."""
+    rng = random.Random(depth)
+    image = tmp_path / "image.raw"
+    image.write_bytes(rng.randbytes(300 * BLOCK + 123))
+    offsets = [rng.randrange(0, 301 * BLOCK) for _ in range(5000)]
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        expected = [os.pread(fd, BLOCK, o) for o in offsets]
+    finally:
+        os.close(fd)
+    reader = PreadReader(image, queue_depth=depth, native=native)
+    try:
+        assert [bytes(b) for b in reader.read_blocks(offsets)] == expected
+        names = ("xxh3-128", "md5")
+        assert media.hash_all(reader.submit(offsets).result(), names) == media.hash_all(expected, names)
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("native", READERS)
+def test_rounds_submitted_ahead_come_back_each_whole_and_in_order(tmp_path: Path, native: bool) -> None:
+    """Ten rounds queued before any is waited for (the C threads go from one to the next): each round's result
+    is its own blocks; a round never waited for and dropped, and rounds still queued at close, are read first
+    (their buffers are never freed under the threads)."""
+    rng = random.Random(9)
+    data = rng.randbytes(200 * BLOCK)
+    image = tmp_path / "image.raw"
+    image.write_bytes(data)
+    plans = [sorted(rng.sample(range(200), rng.randrange(1, 60))) for _ in range(10)]
+    reader = PreadReader(image, queue_depth=5, native=native)
+    try:
+        pending = [reader.submit([b * BLOCK for b in plan]) for plan in plans]
+        for plan, round_ in zip(plans, pending, strict=True):
+            assert [bytes(b) for b in round_.result()] == [data[b * BLOCK : (b + 1) * BLOCK] for b in plan]
+        reader.submit([BLOCK] * 100)  # dropped unread
+        left = [reader.submit([0, 199 * BLOCK]) for _ in range(20)]
+    finally:
+        reader.close()
+    assert all([bytes(b) for b in r.result()] == [data[:BLOCK], data[199 * BLOCK :]] for r in left)
+
+
+@pytest.mark.parametrize("native", READERS)
+def test_a_read_the_system_refuses_raises_its_error(tmp_path: Path, native: bool) -> None:
+    """A folder given as the media: the read fails with the system's own error (EISDIR), as os.pread's would."""
+    reader = PreadReader(tmp_path, queue_depth=4, native=native)
+    try:
+        with pytest.raises(IsADirectoryError):
+            reader.read_blocks([0, BLOCK])
+    finally:
+        reader.close()
+
+
+class Ready:
+    def __init__(self, blocks: list[bytes]) -> None:
+        self.blocks = blocks
+
+    def result(self) -> list[bytes]:
+        return self.blocks
+
+
 class CountingReader:
+    """Each round's blocks are its offsets, eight bytes each (short blocks: they hash as (0, 0))."""
+
     size = 0
 
     def __init__(self) -> None:
         self.asked: list[list[int]] = []
 
-    def hash_blocks(self, offsets: Sequence[int], names: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+    def submit(self, offsets: Sequence[int]) -> Ready:
         self.asked.append(list(offsets))
-        return {name: [(o, o) for o in offsets] for name in names}
+        return Ready([o.to_bytes(8, "little") for o in offsets])
 
     def close(self) -> None:
         pass
@@ -51,7 +137,7 @@ def test_read_ahead_gives_every_round_in_order_and_stops_one_round_ahead() -> No
     reader = CountingReader()
     ahead = read_ahead(reader, iter(planned), ("xxh3-128",))
     offsets, hashed = next(ahead)
-    assert (offsets, hashed) == ([0, 1], {"xxh3-128": [(0, 0), (1, 1)]})
+    assert (offsets, hashed) == ([0, 1], {"xxh3-128": [(0, 0), (0, 0)]})
     ahead.close()  # the sampler stops (a hit, the budget): the round read ahead is the only one more
     assert reader.asked == planned[:2]
 
@@ -74,7 +160,9 @@ def test_an_e01_is_sampled_through_dfvfs_as_its_raw_twin_is_through_pread() -> N
     pread, dfvfs = PreadReader(raw, queue_depth=4), DfvfsReader(e01, "ewf")
     try:
         assert dfvfs.size == pread.size == 4 * 1024 * 1024
-        assert dfvfs.hash_blocks(offsets, names) == pread.hash_blocks(offsets, names)
+        assert media.hash_all(dfvfs.submit(offsets).result(), names) == media.hash_all(
+            pread.read_blocks(offsets), names
+        )
     finally:
         pread.close()
         dfvfs.close()

@@ -1,55 +1,124 @@
-"""Reading scattered 4 KiB blocks of a device or image, several at once.
+"""Reading scattered 4 KiB blocks of a device or image, several at once, a round at a time.
 
-A raw image or a device is read with ``os.pread`` from a pool of threads (the GIL is released while the
-kernel reads, so ``queue_depth`` reads are really in flight; an SSD rewards 16–32, a disk a few). Other image
-formats (E01, VMDK ...) are read through dfVFS, one read at a time. Evidence is opened read-only and, where
-the system allows, without updating its access time.
+A raw image or a device is read with ``queue_depth`` positional reads in flight (an SSD rewards 16–32, a disk a
+few) by the C extension ``safenet._blockio``: POSIX threads that never take the interpreter lock and go from one
+submitted round to the next without a pause, so the device sees the same depth across rounds. Where the extension
+was not built, ``os.pread`` from a pool of Python threads reads instead (each read hands the interpreter lock back
+and forth, and each round ends before the next starts: 0.7–0.8 of fio's psync IOPS at depth 16 here). Other image
+formats (E01, VMDK ...) are read through dfVFS, one read at a time. Evidence is opened read-only and, where the
+system allows, without updating its access time.
+
+A reader's ``submit(offsets)`` starts reading a round and returns at once; the round's ``result()`` gives its
+blocks in the order asked. The sampler submits the next round before it waits for the current one.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 from safenet.hashsets.blocks import BLOCK, BLOCK_HASHES
 
-_CHUNK = 8  # offsets a reader thread takes at a time: small, so no thread waits long for the last ones
+_CHUNK = 8  # offsets a Python reader thread takes at a time: small, so no thread waits long for the last ones
 
-
+Block = bytes | memoryview  # a short block (the end of the media) is shorter than BLOCK
 Hashed = dict[str, list[tuple[int, int]]]  # block hash name -> each block's (high, low) halves, in offset order
 
 
-def hash_all(blocks: Sequence[bytes], names: Sequence[str]) -> Hashed:
+def hash_all(blocks: Sequence[Block], names: Sequence[str]) -> Hashed:
     """Each block hashed with each named block hash; a short read (the end of the media) is (0, 0): it never
     matches, as no set holds a partial block."""
     return {name: [BLOCK_HASHES[name](b) if len(b) == BLOCK else (0, 0) for b in blocks] for name in names}
 
 
+class Pending(Protocol):
+    def result(self) -> Sequence[Block]: ...
+
+
 class BlockReader(Protocol):
     size: int
 
-    def hash_blocks(self, offsets: Sequence[int], names: Sequence[str]) -> Hashed: ...
+    def submit(self, offsets: Sequence[int]) -> Pending: ...
 
     def close(self) -> None: ...
 
 
-class PreadReader:
-    """A raw image or block device: positional reads from ``queue_depth`` threads."""
+class _OneThread:
+    """Rounds read one after another by a thread of the reader's own (readers without their own queue)."""
 
-    def __init__(self, path: Path, queue_depth: int = 16) -> None:
+    def __init__(self, read: Callable[[Sequence[int]], Sequence[Block]]) -> None:
+        self._read = read
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit(self, offsets: Sequence[int]) -> Pending:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-ahead")
+        return self._pool.submit(self._read, list(offsets))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
+def _native() -> Any | None:
+    """The C extension's module, or None where it was not built (no C compiler at install)."""
+    try:
+        from safenet import _blockio
+    except ImportError:
+        return None
+    return _blockio
+
+
+class _NativeRound:
+    """A round queued in the C reader; it holds its buffers until read."""
+
+    def __init__(self, reader: Any, offsets: Sequence[int]) -> None:
+        self._offsets = list(offsets)
+        self._out = bytearray(len(self._offsets) * BLOCK)
+        self._lengths = array("i", bytes(4 * len(self._offsets)))
+        self._round = reader.submit(array("q", self._offsets), self._out, self._lengths)
+
+    def result(self) -> Sequence[Block]:
+        self._round.wait()
+        view = memoryview(self._out)
+        blocks: list[Block] = []
+        for i, got in enumerate(self._lengths):
+            if got < 0:  # the system refused this read: its own error, as os.pread would raise it
+                raise OSError(-got, f"{os.strerror(-got)} (reading byte {self._offsets[i]:,})")
+            blocks.append(view[i * BLOCK : i * BLOCK + got])
+        return blocks
+
+
+class PreadReader:
+    """A raw image or block device: positional reads, ``queue_depth`` in flight."""
+
+    def __init__(self, path: Path, queue_depth: int = 16, native: bool = True) -> None:
         self._fd = _open_random(str(path))
         self.size = os.lseek(self._fd, 0, os.SEEK_END)
         self._depth = max(1, queue_depth)
-        self._pool = ThreadPoolExecutor(max_workers=self._depth, thread_name_prefix="sample-read")
+        extension = _native() if native else None
+        self._native = extension.Reader(self._fd, BLOCK, self._depth) if extension is not None else None
+        self._pool: ThreadPoolExecutor | None = None  # the Python threads, made at their first round
+        self._ahead = _OneThread(self._read_threads)
 
-    def read_blocks(self, offsets: Sequence[int]) -> list[bytes]:
-        """The blocks at ``offsets`` (sorted), in order. The threads take the next few offsets from one shared
-        cursor as each finishes its last, so the device sees one ascending sweep with ``queue_depth`` reads in
-        flight until the very end (fixed slices per thread left most threads idle while the slowest finished)."""
+    def submit(self, offsets: Sequence[int]) -> Pending:
+        if self._native is not None:
+            return _NativeRound(self._native, offsets)
+        return self._ahead.submit(offsets)
+
+    def read_blocks(self, offsets: Sequence[int]) -> Sequence[Block]:
+        """The blocks at ``offsets`` (sorted), in order; a block at the end of the media may be short. A read the
+        system refuses raises its ``OSError``, as ``os.pread`` would."""
+        return self.submit(offsets).result()
+
+    def _read_threads(self, offsets: Sequence[int]) -> list[bytes]:
+        """The Python threads take the next few offsets from one shared cursor as each finishes its last, so the
+        device sees one ascending sweep with ``queue_depth`` reads in flight until the very end."""
         out: list[bytes] = [b""] * len(offsets)
         cursor = iter(range(0, len(offsets), _CHUNK))  # next() on a range iterator is atomic under the GIL
 
@@ -58,15 +127,19 @@ class PreadReader:
                 for i in range(first, min(first + _CHUNK, len(offsets))):
                     out[i] = os.pread(self._fd, BLOCK, offsets[i])
 
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._depth, thread_name_prefix="sample-read")
         for done in [self._pool.submit(work) for _ in range(min(self._depth, len(offsets)))]:
             done.result()
         return out
 
-    def hash_blocks(self, offsets: Sequence[int], names: Sequence[str]) -> Hashed:
-        return hash_all(self.read_blocks(offsets), names)
-
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Reads what was submitted, then stops the threads and closes the evidence."""
+        if self._native is not None:
+            self._native.close()
+        self._ahead.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         os.close(self._fd)
 
 
@@ -97,9 +170,10 @@ class DfvfsReader:
         self._stream: Any = resolver.Resolver.OpenFileObject(spec, resolver_context=self._context)
         self.size = int(self._stream.get_size())
         self._lock = threading.Lock()
+        self._ahead = _OneThread(self.read_blocks)
 
-    def hash_blocks(self, offsets: Sequence[int], names: Sequence[str]) -> Hashed:
-        return hash_all(self.read_blocks(offsets), names)
+    def submit(self, offsets: Sequence[int]) -> Pending:
+        return self._ahead.submit(offsets)
 
     def read_blocks(self, offsets: Sequence[int]) -> list[bytes]:
         out = []
@@ -110,15 +184,18 @@ class DfvfsReader:
         return out
 
     def close(self) -> None:
+        self._ahead.close()
         self._stream.close()
 
 
 def open_reader(path: Path, image_format: str | None, queue_depth: int) -> BlockReader:
-    """The fastest reader for the source: pread for raw images and devices, dfVFS for container formats.
+    """The fastest reader for the source: the C reader (or pread from Python threads) for raw images and devices,
+    dfVFS for container formats.
 
     (Worker processes that read and hash blocks themselves were tried: their start-up, each importing the
-    block-set code, cost more than the interpreter lock they avoid, 0.16 of fio's IOPS against the threads'
-    0.69-0.81, measured here with ``bench/bench_sample.py --parts iops``.)"""
+    block-set code, cost more than the interpreter lock they avoid, 0.16 of fio's IOPS against the Python
+    threads' 0.69-0.81, measured here with ``bench/bench_sample.py --parts iops``; the C reader avoids the lock
+    without them.)"""
     if image_format in (None, "raw"):
         return PreadReader(path, queue_depth)
     return DfvfsReader(path, image_format)

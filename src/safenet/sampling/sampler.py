@@ -8,14 +8,13 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from safenet.hashsets.blocks import BLOCK, BlockHit, BlockSet
 from safenet.sampling import stats
-from safenet.sampling.media import BlockReader, Hashed, open_reader
+from safenet.sampling.media import BlockReader, Hashed, hash_all, open_reader
 from safenet.sampling.plan import Region, rounds, total_blocks
 
 MIB = 1 << 20
@@ -166,19 +165,25 @@ def _hash_names(sets: Sequence[BlockSet]) -> tuple[str, ...]:
 def read_ahead(
     reader: BlockReader, planned: Iterable[list[int]], names: Sequence[str]
 ) -> Generator[tuple[list[int], Hashed], None, None]:
-    """Each round's offsets and blocks, the next round already being read while the caller hashes and looks up
-    this one, so the device is never idle between rounds. A round read ahead and then not wanted (a hit, the
-    budget) is waited for, never counted or recorded."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-ahead") as ahead:
-        queued = iter(planned)
-        current = next(queued, None)
-        pending = ahead.submit(reader.hash_blocks, current, names) if current is not None else None
+    """Each round's offsets and its blocks' hashes. The next round is submitted before this one is waited for, so
+    the reader goes from one to the next with no pause, and this round is hashed (and the caller looks it up)
+    while the next is read. A round read ahead and then not wanted (a hit, the budget) is waited for, never
+    counted or recorded; a read error in it is not the caller's to see."""
+    queued = iter(planned)
+    current = next(queued, None)
+    pending = reader.submit(current) if current is not None else None
+    try:
         while current is not None and pending is not None:
             following = next(queued, None)
-            hashed = pending.result()
-            pending = ahead.submit(reader.hash_blocks, following, names) if following is not None else None
-            yield current, hashed
+            after = reader.submit(following) if following is not None else None
+            blocks = pending.result()
+            pending = after  # before the yield: if the caller stops there, ``finally`` waits for it
+            yield current, hash_all(blocks, names)
             current = following
+    finally:
+        if pending is not None:
+            with suppress(OSError):
+                pending.result()
 
 
 def lookup(sets: Sequence[BlockSet], offsets: list[int], hashed: Hashed) -> list[BlockHit]:
@@ -199,7 +204,7 @@ def read_every_block(path: Path, sets: Sequence[BlockSet]) -> list[BlockHit]:
         for region in regions:
             for first in range(0, region.blocks, 4096):
                 offsets = [region.offset + (first + i) * BLOCK for i in range(min(4096, region.blocks - first))]
-                hits += lookup(sets, offsets, reader.hash_blocks(offsets, _hash_names(sets)))
+                hits += lookup(sets, offsets, hash_all(reader.submit(offsets).result(), _hash_names(sets)))
     finally:
         reader.close()
     return sorted(hits, key=lambda h: h.offset)
