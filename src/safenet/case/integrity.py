@@ -7,6 +7,7 @@ import json
 import operator
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import Boolean, Connection, Float, select, text
 
@@ -78,15 +79,29 @@ def canonical_digest(
     """
     names, _, floats = _kinds(table, without)
     try:
-        values = [list(operator.itemgetter(*names)(row)) for row in rows]
+        values: list[Sequence[object]] = [operator.itemgetter(*names)(row) for row in rows]
     except KeyError:  # a column the writer leaves to its default (NULL)
         values = [[row.get(name) for name in names] for row in rows]
+    return _digest(names, floats, values)
+
+
+def values_digest(table: str, columns: Sequence[str], values: Sequence[Sequence[object]]) -> tuple[int, str]:
+    """``canonical_digest`` of rows given as tuples of their values in ``columns`` order (the recorder's rows)."""
+    names, _, floats = _kinds(table)
+    rows = list(values)
+    if list(columns) != names:  # the table's columns in another order, or more of them: take the table's
+        pick = operator.itemgetter(*(list(columns).index(name) for name in names))
+        rows = [pick(row) for row in rows]
+    return _digest(names, floats, rows)
+
+
+def _digest(names: list[str], floats: list[int], rows: list[Sequence[object]]) -> tuple[int, str]:
     for position in floats:
-        for value in values:
-            if isinstance(value[position], int):
-                value[position] = float(value[position])
-    text = json.dumps([names, values], ensure_ascii=True, separators=(",", ":"), default=_sqlite_text)
-    return len(values), hashlib.sha256(text.encode()).hexdigest()
+        for i, row in enumerate(rows):
+            if isinstance(row[position], int):  # only the rare row that holds an int there is copied
+                rows[i] = [*row[:position], float(cast(int, row[position])), *row[position + 1 :]]
+    text = json.dumps([names, rows], ensure_ascii=True, separators=(",", ":"), default=_sqlite_text)
+    return len(rows), hashlib.sha256(text.encode()).hexdigest()
 
 
 def rows_digest(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from safenet.analysis.p2p.model import P2PRecord, SearchTerm
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
 from safenet.analysis.video.sheet import write_frame_sheet
-from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, canonical_digest, max_id, rows_digest
+from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, canonical_digest, max_id, rows_digest, values_digest
+from safenet.case.locatortexts import LocatorTexts
 from safenet.case.records import ItemRecord, P2PFound, WorkResult
 from safenet.case.schema import (
     Finding,
@@ -46,45 +47,122 @@ def _utc(ts: Timestamp | None) -> datetime | None:
     return ts.value if ts.value.tzinfo is not None else ts.value.replace(tzinfo=UTC)
 
 
-def _row(record: ItemRecord, exhibit_id: int, run_id: int, item_id: int, parent_id: int | None) -> dict[str, Any]:
+def _time_text(ts: Timestamp | None) -> str | None:
+    """A time as bound: SQLAlchemy's SQLite text of its UTC value (see ``_sqlite_value``).
+
+    Zone-less times (zip headers) are stored as written and flagged by ``time_zone_known``.
+    """
+    if ts is None:
+        return None
+    value = ts.value
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # zone-less: no offset to cut
+
+
+#: The items table's columns in the order its rows are built: sorted by name, the batch digest's order
+#: (``integrity.values_digest``), so the rows are digested as built.
+ITEM_COLUMNS = (
+    "accessed",
+    "carved",
+    "changed",
+    "created",
+    "deleted",
+    "display",
+    "ed2k",
+    "exhibit_id",
+    "extension_mismatch",
+    "filetype",
+    "id",
+    "locator",
+    "md5",
+    "media_kind",
+    "modified",
+    "name",
+    "note",
+    "parent_id",
+    "pdq",
+    "pdq_low_quality",
+    "pdq_quality",
+    "run_id",
+    "sha1",
+    "sha256",
+    "size",
+    "status",
+    "time_source",
+    "time_zone_known",
+    "video_codec",
+    "video_duration_s",
+    "video_height",
+    "video_width",
+)
+_ITEMS_SQL = f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})"
+
+
+#: How a time is bound: SQLite's text (``_time_text``), or an aware datetime for other databases (``_utc``).
+TimeValue = Callable[[Timestamp | None], object]
+
+
+def _item_row(
+    record: ItemRecord,
+    texts: LocatorTexts,
+    time: TimeValue,
+    ids: tuple[int, int, int, int | None],
+) -> tuple[object, ...]:
+    """One items row as bound, its values in ``ITEM_COLUMNS`` order: a tuple, built once, no dict per row.
+
+    ``ids``: exhibit, run, the item's own id and its parent's.
+    """
+    exhibit_id, run_id, item_id, parent_id = ids
     item = record.item
-    digests = record.digests or {}
-    first_time = item.modified or item.accessed or item.changed or item.created
-    meta = record.video.meta if record.video else None
-    return {
-        "id": item_id,
-        "exhibit_id": exhibit_id,
-        "run_id": run_id,
-        "parent_id": parent_id,
-        "locator": item.locator.to_json(),
-        "display": str(item.locator),
-        "name": display_safe(item.name),
-        "size": item.size,
-        "modified": _utc(item.modified),
-        "accessed": _utc(item.accessed),
-        "changed": _utc(item.changed),
-        "created": _utc(item.created),
-        "time_source": first_time.source.value if first_time else None,
-        "time_zone_known": first_time.zone_known if first_time else True,
-        "deleted": item.deleted,
-        "carved": item.carved,
-        "filetype": record.filetype.name,
-        "media_kind": record.filetype.kind.value,
-        "extension_mismatch": record.extension_mismatch,
-        "status": record.status.value,
-        "md5": digests["md5"].hex() if "md5" in digests else None,
-        "sha1": digests["sha1"].hex() if "sha1" in digests else None,
-        "sha256": digests["sha256"].hex() if "sha256" in digests else None,
-        "ed2k": digests["ed2k"].hex() if "ed2k" in digests else None,
-        "note": item.note,
-        "pdq": record.pdq.hash.hex() if record.pdq else None,
-        "pdq_quality": record.pdq.quality if record.pdq else None,
-        "pdq_low_quality": record.pdq.low_quality if record.pdq else None,
-        "video_duration_s": meta.duration_s if meta else None,
-        "video_codec": display_safe(meta.codec)[:40] if meta and meta.codec else None,
-        "video_width": meta.width if meta else None,
-        "video_height": meta.height if meta else None,
-    }
+    digests = record.digests
+    md5 = sha1 = sha256 = ed2k = None
+    if digests:
+        md5 = digests["md5"].hex() if "md5" in digests else None
+        sha1 = digests["sha1"].hex() if "sha1" in digests else None
+        sha256 = digests["sha256"].hex() if "sha256" in digests else None
+        ed2k = digests["ed2k"].hex() if "ed2k" in digests else None
+    modified, accessed, changed, created = item.modified, item.accessed, item.changed, item.created
+    first_time = modified or accessed or changed or created
+    pdq = record.pdq
+    video = record.video
+    meta = video.meta if video is not None else None
+    filetype = record.filetype
+    locator_json, display = texts.of(item.locator)
+    return (
+        time(accessed),
+        item.carved,
+        time(changed),
+        time(created),
+        item.deleted,
+        display,
+        ed2k,
+        exhibit_id,
+        record.extension_mismatch,
+        filetype.name,
+        item_id,
+        locator_json,
+        md5,
+        filetype.kind.value,
+        time(modified),
+        display_safe(item.name),
+        item.note,
+        parent_id,
+        pdq.hash.hex() if pdq else None,
+        pdq.low_quality if pdq else None,
+        pdq.quality if pdq else None,
+        run_id,
+        sha1,
+        sha256,
+        item.size,
+        record.status.value,
+        first_time.source.value if first_time else None,
+        first_time.zone_known if first_time else True,
+        display_safe(meta.codec)[:40] if meta and meta.codec else None,
+        meta.duration_s if meta else None,
+        meta.height if meta else None,
+        meta.width if meta else None,
+    )
 
 
 def _finding(item_id: int, run_id: int, m: Match) -> dict[str, Any]:
@@ -229,27 +307,37 @@ def record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[W
 
 def _record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[WorkResult]) -> None:
     now = datetime.now(UTC)
-    items: list[dict[str, Any]] = []
+    items: list[tuple[object, ...]] = []
     findings: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     record_findings: list[dict[str, Any]] = []
     terms: list[dict[str, Any]] = []
     thumbnails: list[tuple[int, bytes]] = []
+    texts = LocatorTexts()
     with case.sessions.begin() as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        time: TimeValue = _time_text if sqlite else _utc
         before = _max_ids(s)
         next_id = before["items"] + 1
         for result in results:
             base = next_id
-            for index, record in enumerate(result.records):
-                parent_id = base + record.parent if record.parent is not None else None
-                items.append(_row(record, exhibit_id, run_id, base + index, parent_id))
-                findings.extend(_finding(base + index, run_id, m) for m in record.matches)
-                _write_sheet(case, record)
+            for record in result.records:
+                parent = record.parent
+                items.append(
+                    _item_row(
+                        record, texts, time, (exhibit_id, run_id, next_id, None if parent is None else base + parent)
+                    )
+                )
+                if record.matches:
+                    findings.extend(_finding(next_id, run_id, m) for m in record.matches)
+                if record.video is not None:
+                    _write_sheet(case, record)
                 if record.thumbnail is not None:
-                    thumbnails.append((base + index, record.thumbnail))
-            next_id += len(result.records)
-            warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
+                    thumbnails.append((next_id, record.thumbnail))
+                next_id += 1
+            if result.warnings:
+                warnings.extend(_warning_row(w, exhibit_id, run_id, now) for w in result.warnings)
             for found in result.p2p:
                 if isinstance(found.entry, SearchTerm):
                     terms.append(_term_row(found, found.entry, exhibit_id, run_id, base + found.source))
@@ -263,18 +351,36 @@ def _record_results(case: Case, exhibit_id: int, run_id: int, results: Sequence[
         _numbered(record_findings, before["p2p_findings"])
         _numbered(terms, before["search_terms"])
         added = {
-            "items": items,
             "findings": findings,
             "warnings": warnings,
             "p2p_records": records,
             "p2p_findings": record_findings,
             "search_terms": terms,
         }
-        tables = (ItemRow, Finding, WarningRow, P2PRecordRow, P2PFindingRow, SearchTermRow)
-        for table in tables:
+        _insert_items(s, items, sqlite)  # first: the other rows refer to the items
+        for table in (Finding, WarningRow, P2PRecordRow, P2PFindingRow, SearchTermRow):
             _bulk_insert(s, cast(Table, table.__table__), added[table.__tablename__])
-    _audit_batch(case, exhibit_id, run_id, _spans(before, added))
+    spans = _spans(before, added)
+    if items:  # the items' span first, as the audit line has always listed it
+        count, digest = values_digest("items", ITEM_COLUMNS, items)
+        spans = {"items": [before["items"], before["items"] + count, count, digest], **spans}
+    _audit_batch(case, exhibit_id, run_id, spans)
     _write_thumbnails(case, thumbnails)  # after the commit: a cached file never names an id not recorded
+
+
+def _insert_items(s: Session, rows: list[tuple[object, ...]], sqlite: bool) -> None:
+    """The items rows in one executemany on the driver's cursor (SQLite), or through Core elsewhere."""
+    if not rows:
+        return
+    if not sqlite:
+        s.execute(insert(cast(Table, ItemRow.__table__)), [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows])
+        advance_sequence(s.connection(), "items")
+        return
+    cursor = s.connection().connection.cursor()
+    try:
+        cursor.executemany(_ITEMS_SQL, rows)
+    finally:
+        cursor.close()
 
 
 def record_torrent_checks(case: Case, exhibit_id: int, run_id: int, checks: Sequence[dict[str, Any]]) -> None:
