@@ -20,11 +20,19 @@ Failures, in Dask's terms:
   is retried once elsewhere (``RETRIES``), then the run stops with that one sentence; what was recorded stays
   and ``--resume`` finishes the run.
 
-Large items are not split: an unallocated region or a long video is one task on one worker (a batch is closed
-at ``PROCESS_BATCH_BYTES`` so it runs alone while the other workers take the rest). Splitting a region into byte
-ranges would need the carver to scan each range with an overlap of the largest carve and the coordinator to
-merge the carved records under the one region record; splitting a video into time ranges likewise for its
-sampled frames. Neither is done yet.
+Large regions are split (``engine.split``): a region of unallocated space or slack larger than ``SPLIT_BYTES``
+(256 MiB) is carved as byte ranges, one task each, spread over the workers like any batch; each range carves
+the files starting in it, reading past its end as far as a file needs, and the coordinator merges the ranges'
+carves under the one region record in offset order, so the case is exactly what an unsplit carve records (a
+range whose carves could differ, because a file found before it runs into it, is carved again with the true
+scan state). A range that kills two workers becomes a ``worker-crashed`` warning naming the region and the
+byte range; the other ranges' finds are kept.
+
+Long videos are not split into time ranges: the frames a whole-video run samples and hashes cannot be
+reproduced from ranges (its time budget and its count of undecodable packets are one for the whole stream,
+a seek into a damaged stream does not decode what decoding forward does, and collapsing near-identical frames
+and the frame sheet depend on every earlier frame; ``engine.split`` says more). A video is one task on one
+worker (a batch is closed at ``PROCESS_BATCH_BYTES`` so it runs alone while the other workers take the rest).
 """
 
 from __future__ import annotations
@@ -52,9 +60,11 @@ from safenet.engine.executors import (
     Stage,
     WorkerSetup,
     open_stage,
+    splitting_for,
 )
+from safenet.engine.split import Unit
 from safenet.evidence.locator import Layer, Locator
-from safenet.evidence.model import Evidence, Item
+from safenet.evidence.model import Evidence
 from safenet.reasons import reason_of
 
 RETRIES: Final = 1  # a task that raised is tried once more, on another worker where there is one
@@ -130,7 +140,7 @@ def _untyped(value: object) -> Any:
     return value
 
 
-def _run_batch(name: str, batch: tuple[Item, ...], bytes_only: bool) -> list[WorkResult]:
+def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool) -> list[WorkResult]:
     """A task, on a Dask worker: this run's stage examines the batch."""
     plugin = get_worker().plugins[name]
     if not isinstance(plugin, _StagePlugin):  # pragma: no cover - a name clash with another plugin
@@ -216,6 +226,7 @@ class DaskExecutor(Executor):
         self.name = f"safenet-stage-{uuid.uuid4().hex}"
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         self.in_flight = IN_FLIGHT_PER_THREAD * max(1, threads)
+        self.splitting = splitting_for(setup.setup.plan)
         client.register_plugin(_StagePlugin(setup, factory), name=self.name)
         try:
             self.submit(()).result()  # every task from here is past the plugin and the connection
@@ -240,7 +251,7 @@ class DaskExecutor(Executor):
                 _untyped(client).close()
             raise
 
-    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
         remote = self.client.submit(_run_batch, self.name, tuple(batch), bytes_only, pure=False, retries=RETRIES)
         return _Bridged(remote)
 

@@ -31,6 +31,12 @@ State machine of one batch of planned items (``run_ordered``):
                               ``worker-crashed`` result without digests (an unreadable record)
                         every ``worker-crashed`` result carries a warning with the item's locator
 
+On worker processes and Dask, a region larger than ``split.SPLIT_BYTES`` is planned as byte ranges, one task
+each (``engine.split``): their results are merged back into the region's one result, in order, exactly as an
+unsplit carve records it (a range whose carves could differ is carved again, at the head of the window, with
+the true scan state). A range that dies alone is not hashed bytes-only: it becomes a ``worker-crashed`` warning
+naming the region and its byte range, and the other ranges' finds are kept.
+
 Results already taken are never lost: the caller records them as they come.
 """
 
@@ -47,7 +53,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import ClassVar, Final
@@ -56,14 +62,17 @@ from safenet.analysis.filetype import UNKNOWN
 from safenet.analysis.md5mb import ISA as MD5_ISA
 from safenet.analysis.md5mb import Md5Batch
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
+from safenet.engine import split
 from safenet.engine.cluster import ClusterTarget
 from safenet.engine.executor_kind import ExecutorKind as ExecutorKind  # re-exported: its old home
 from safenet.engine.perceptual import perceptual_work
 from safenet.engine.pipeline import Settings, defers_md5, examine, hash_bytes
 from safenet.engine.profiles import Profile
+from safenet.engine.split import RegionRange, Rejoin, Splitting, Unit, plan
 from safenet.engine.video import VideoWork
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
+from safenet.evidence.producers import Carving
 from safenet.evidence.registry import Source, open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
 from safenet.hashsets.matcher import Matcher
@@ -145,30 +154,48 @@ class Stage:
     def __init__(self, evidence: Evidence, settings: Settings) -> None:
         self.evidence, self.settings = evidence, settings
 
-    def run(self, batch: Sequence[Item]) -> list[WorkResult]:
+    def run(self, batch: Sequence[Unit]) -> list[WorkResult]:
         # Small files' MD5s are hashed together when the batch ends, in SIMD lanes (analysis.md5mb); with
         # hashlib's MD5 (the extension not built) there is nothing to gain by waiting.
         md5 = Md5Batch() if len(batch) > 1 and MD5_ISA != "hashlib" and defers_md5(self.settings) else None
-        results = [
-            examine(
-                item,
-                partial(open_locator, self.evidence, item.locator),
-                self.settings,
-                partial(open_sibling, self.evidence, item.locator),
-                md5,
-            )
-            for item in batch
-        ]
+        results = [self._examine(unit, md5) for unit in batch]
         if md5 is not None:
             md5.finish()
         return results
 
-    def run_bytes_only(self, batch: Sequence[Item]) -> list[WorkResult]:
+    def _examine(self, unit: Unit, md5: Md5Batch | None) -> WorkResult:
+        if isinstance(unit, RegionRange):  # one byte range of a split region: its carves under the region
+            settings = replace(self.settings, carve=unit.limits(self.settings.carve))
+            return examine(unit.region, partial(open_locator, self.evidence, unit.region.locator), settings)
+        return examine(
+            unit,
+            partial(open_locator, self.evidence, unit.locator),
+            self.settings,
+            partial(open_sibling, self.evidence, unit.locator),
+            md5,
+        )
+
+    def run_bytes_only(self, batch: Sequence[Unit]) -> list[WorkResult]:
         """Digests of each item's bytes, nothing decoded: for items whose examination killed a worker."""
         return [
             hash_bytes(item, partial(open_locator, self.evidence, item.locator), self.settings.algorithms)
-            for item in batch
+            for item in _items_only(batch)
         ]
+
+
+def _items_only(batch: Sequence[Unit]) -> list[Item]:
+    if not all(isinstance(unit, Item) for unit in batch):  # run_ordered never hashes a range bytes-only
+        raise TypeError("a region's byte range has no bytes of its own to hash")
+    return [unit for unit in batch if isinstance(unit, Item)]
+
+
+def splitting_for(plan: StagePlan) -> Splitting | None:
+    """How a parallel executor splits this run's large regions: only where the profile carves them."""
+    if Carving.NAME not in plan.profile.producers:
+        return None
+    return Splitting(
+        Settings(plan.profile, plan.algorithms, plan.limits).carve, split.SPLIT_BYTES
+    )  # read per run: tests turn it down
 
 
 def settings_for(plan: StagePlan, matcher: Matcher | None) -> Settings:
@@ -200,6 +227,17 @@ def crashed(item: Item, hashed: WorkResult | None = None) -> WorkResult:
     )
 
 
+def crashed_range(part: RegionRange) -> EvidenceWarning:
+    """What is recorded for a byte range of a split region whose carving killed its worker twice."""
+    span = part.span
+    message = (
+        f"the worker process carving bytes {span.start:,} to {span.stop:,} of this region died twice (a decoder "
+        "crash on damaged or hostile data?); files starting in that range are not recorded (the other ranges' "
+        "are)"
+    )
+    return EvidenceWarning(CRASH_CODE, message, part.region.locator)
+
+
 # --- executors ------------------------------------------------------------------------------------------
 
 
@@ -210,9 +248,10 @@ class Executor(ABC):
     batch_items: int = 1  # most items in one task
     batch_bytes: int = 0  # most bytes (declared sizes) in one task of several items; 0: no limit
     in_flight: int = 1  # most tasks submitted and not yet taken
+    splitting: Splitting | None = None  # large regions carved as byte ranges (parallel executors); None: never
 
     @abstractmethod
-    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
         """Run ``Stage.run`` on ``batch`` (``bytes_only``: ``Stage.run_bytes_only``) somewhere."""
 
     def lost(self, error: BaseException) -> bool:
@@ -238,7 +277,7 @@ class InlineExecutor(Executor):
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
 
-    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
         future: Future[list[WorkResult]] = Future()
         run = self.stage.run_bytes_only if bytes_only else self.stage.run
         future.set_result(run(batch))  # an exception (a bug) propagates at once, as it would inline
@@ -256,7 +295,7 @@ class ThreadExecutor(Executor):
         self.in_flight = 8 * workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="examine")
 
-    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
         return self._pool.submit(self.stage.run_bytes_only if bytes_only else self.stage.run, batch)
 
     def close(self) -> None:
@@ -272,6 +311,7 @@ class ProcessExecutor(Executor):
         """``factory`` (a module-level function: it is pickled by name) opens each worker's stage."""
         self.setup, self.workers, self.factory = setup, workers, factory
         self.in_flight = 3 * workers
+        self.splitting = splitting_for(setup.plan)
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -292,7 +332,7 @@ class ProcessExecutor(Executor):
             raise
         return pool
 
-    def submit(self, batch: Sequence[Item], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
         try:
             return self._pool.submit(_run_batch, tuple(batch), bytes_only)
         except BrokenProcessPool as exc:  # a worker died since the last result: lost like those in flight
@@ -378,7 +418,7 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
-def _run_batch(batch: tuple[Item, ...], bytes_only: bool = False) -> list[WorkResult]:
+def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False) -> list[WorkResult]:
     if _stage is None:
         raise ExecutorError(f"a worker process could not open the evidence ({_setup_error}); try --executor threads")
     return _stage.run_bytes_only(batch) if bytes_only else _stage.run(batch)
@@ -389,17 +429,24 @@ def _run_batch(batch: tuple[Item, ...], bytes_only: bool = False) -> list[WorkRe
 
 @dataclass(slots=True)
 class _Task:
-    items: tuple[Item, ...]
+    items: tuple[Unit, ...]
     alone: bool = False  # quarantined: run by itself, so that a crash names this one item
     bytes_only: bool = False  # its examination crashed alone: only its bytes are hashed (Stage.run_bytes_only)
     future: Future[list[WorkResult]] | None = None
 
 
-def batches(items: Sequence[Item], most_items: int, most_bytes: int) -> Iterator[tuple[Item, ...]]:
-    """Consecutive runs of items: at most ``most_items``, and at most ``most_bytes`` unless one item."""
-    batch: list[Item] = []
+def batches(items: Sequence[Unit], most_items: int, most_bytes: int) -> Iterator[tuple[Unit, ...]]:
+    """Consecutive runs of items: at most ``most_items``, and at most ``most_bytes`` unless one item. A range of
+    a split region is a task alone (``run_ordered`` may have to carve it again before the next is taken)."""
+    batch: list[Unit] = []
     size = 0
     for item in items:
+        if isinstance(item, RegionRange):
+            if batch:
+                yield tuple(batch)
+                batch, size = [], 0
+            yield (item,)
+            continue
         grow = item.size or 0
         if batch and (len(batch) >= most_items or (most_bytes and size + grow > most_bytes)):
             yield tuple(batch)
@@ -416,8 +463,10 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
     Closing the generator (the caller stopped) or an exception out of it cancels what was not taken.
     See the module docstring for what happens to a batch whose worker died.
     """
-    most = max(1, min(executor.batch_items, len(items) // (4 * executor.in_flight) or 1))
-    planned = batches(items, most, executor.batch_bytes)
+    units = plan(items, executor.splitting)
+    rejoin = Rejoin(executor.splitting)
+    most = max(1, min(executor.batch_items, len(units) // (4 * executor.in_flight) or 1))
+    planned = batches(units, most, executor.batch_bytes)
     window: deque[_Task] = deque()
     crashes = 0
     try:
@@ -426,7 +475,7 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
             if not window:
                 return
             task = window[0]
-            if task.future is None:  # pragma: no cover - _fill submits the head task
+            if task.future is None:  # a range to carve again, put at the head
                 task.future = executor.submit(task.items, task.bytes_only)
             try:
                 results = task.future.result()
@@ -441,8 +490,12 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
                             f"{crashes} worker processes died in a row; try --executor threads"
                         ) from exc
                     window.popleft()
-                    if task.bytes_only:
-                        yield crashed(task.items[0])
+                    unit = task.items[0]
+                    if isinstance(unit, RegionRange):  # no bytes of its own to hash: its region says which died
+                        if (joined := rejoin.crashed(unit, crashed_range(unit))) is not None:
+                            yield joined
+                    elif task.bytes_only:
+                        yield crashed(unit)
                     else:  # its bytes may still match exactly: hash them with nothing decoded, alone
                         window.appendleft(_Task(task.items, alone=True, bytes_only=True))
                 _quarantine(window)
@@ -450,16 +503,21 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
             window.popleft()
             crashes = 0
             if task.bytes_only:
-                yield crashed(task.items[0], results[0])
-            else:
-                yield from results
+                yield crashed(_items_only(task.items)[0], results[0])
+                continue
+            for unit, result in zip(task.items, results, strict=True):
+                done, again = rejoin.take(unit, result)
+                if again is not None:  # a range is a task alone: nothing of this task comes after it
+                    window.appendleft(_Task((again,)))
+                elif done is not None:
+                    yield done
     finally:
         for waiting in window:
             if waiting.future is not None:
                 waiting.future.cancel()
 
 
-def _fill(executor: Executor, window: deque[_Task], planned: Iterator[tuple[Item, ...]]) -> None:
+def _fill(executor: Executor, window: deque[_Task], planned: Iterator[tuple[Unit, ...]]) -> None:
     """Keep the window full; while quarantined items wait, only the head task runs, alone."""
     if any(t.alone for t in window):
         if window[0].future is None:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from safenet.analysis.filetype import FileType, MediaKind
 from safenet.evidence.caches.common import stream_size, window
-from safenet.evidence.carve.model import Carve, CarveLimits
+from safenet.evidence.carve.model import Carve, CarveLimits, CarveSpan
 from safenet.evidence.carve.scan import CarveLimitReached, carve
 from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, WarningSink
@@ -23,10 +23,12 @@ from safenet.reasons import reason_of
 
 __all__ = [
     "IN_FILE",
+    "PARTIAL",
     "REGION",
     "WARNING_CODES",
     "Carve",
     "CarveLimits",
+    "CarveSpan",
     "carve",
     "carved_item",
     "expand_carved",
@@ -111,7 +113,10 @@ def expand_carved(
     """Yield each file carved from a seekable region with a stream of its bytes (valid until the next).
 
     A region stream with a ``disk_location(offset)`` method (a disk image's unallocated space, whose
-    offsets are not disk offsets) has its words added to each carve's note."""
+    offsets are not disk offsets) has its words added to each carve's note. ``limits.span`` (a byte range of a
+    split region) applies to a region only: a file carved inside is always scanned whole."""
+    if limits is not None and limits.span is not None and not is_region(region):
+        limits = dataclasses.replace(limits, span=None)
     with open_region() as stream:
         size = stream_size(stream)
         where = getattr(stream, "disk_location", None)

@@ -29,6 +29,24 @@ class Carve:
 
 
 @dataclass(frozen=True, slots=True)
+class CarveSpan:
+    """The part of a region one task carves when a large region is split into byte ranges (``engine.split``).
+
+    Only file starts in [start, stop) are carved; a file that runs past ``stop`` is still validated and carved
+    whole (its reads go on past ``stop``), so a file crossing a boundary is carved once, by the range holding
+    its first byte. ``skip_until`` and ``carved_before`` are the scan's state at ``start`` when the ranges before
+    were carved first (a whole file found there covers the region up to ``skip_until``; ``carved_before`` count
+    towards ``max_carves``); 0 when not known: the coordinator then checks the range's carves against the true
+    state and has the range carved again where they differ.
+    """
+
+    start: int
+    stop: int
+    skip_until: int = 0
+    carved_before: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class CarveLimits:
     """How much one region may cost. Caps bound the work an endless or lying file can cause."""
 
@@ -51,6 +69,9 @@ class CarveLimits:
             "avi": 4096 * MIB,
         }
     )
+
+    #: None: the whole region; else the byte range of it that this scan carves (regions only, never in-file)
+    span: CarveSpan | None = None
 
     def cap(self, filetype: str) -> int:
         return self.caps.get(filetype, 64 * MIB)

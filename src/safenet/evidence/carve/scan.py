@@ -21,7 +21,7 @@ import numpy as np
 from safenet.evidence.carve.containers import validate_isobmff, validate_riff
 from safenet.evidence.carve.images import validate_bmp, validate_gif, validate_png, validate_tiff
 from safenet.evidence.carve.jpeg import validate_jpeg
-from safenet.evidence.carve.model import Carve, CarveLimits, Source, Validator
+from safenet.evidence.carve.model import Carve, CarveLimits, CarveSpan, Source, Validator
 
 #: (signature, validator, where the file starts relative to the signature, cap key)
 SIGNATURES: tuple[tuple[bytes, Validator, int, str], ...] = (
@@ -53,15 +53,22 @@ class CarveLimitReached(Exception):
 def carve(stream: BinaryIO, size: int, limits: CarveLimits | None = None) -> Iterator[Carve]:
     """Every file found in the first ``size`` bytes of a seekable stream, in offset order.
 
+    With ``limits.span``, only the files starting in that byte range, from the scan state it gives: a scan of
+    consecutive spans with the state carried over yields what one scan of the whole stream yields, provided
+    each span starts on a window boundary or, with an alignment, on a multiple of it (the sector grid).
+
     Raises CarveLimitReached after ``max_carves`` carves (the caller turns it into a warning).
     """
     limits = limits if limits is not None else CarveLimits()
+    span = limits.span if limits.span is not None else CarveSpan(0, size)
     src = _Windows(stream, size)
-    skip_until = 0
-    found = 0
-    for base in range(0, size, limits.window):
-        buf = src.load(base, limits.window + _OVERLAP)
-        for start, validator, key in _candidates(buf, base, limits.window, limits.alignment):
+    skip_until = span.skip_until
+    found = span.carved_before
+    stop = min(span.stop, size)
+    for base in range(span.start, stop, limits.window):
+        own = min(limits.window, stop - base)  # candidates are taken from here; validators may read past it
+        buf = src.load(base, own + _OVERLAP)
+        for start, validator, key in _candidates(buf, base, own, limits.alignment):
             if start < skip_until:
                 continue
             result = validator(src, start, limits.cap(key))
