@@ -26,17 +26,27 @@ simulated 8- and 32-worker run.
    Also at 32: batches of 256 items instead of 64 (fewer tasks for the scheduler).
 5. Prints tables (``--markdown``: as Markdown) and one JSON line. Exit status 0 when every run succeeded and
    every check passed (speed is measured, not asserted).
+
+``--part regions`` measures only the splitting of large regions (``engine.split``): a sparse FAT32 image of
+``--region-mb`` (1 024 by default) whose free space is zeros with ``--region-jpegs`` benign JPEGs written at
+seeded sector starts, triaged in the full profile (its unallocated space carved) inline, on 2 worker processes
+with the region split into 256 MiB ranges (the default), and on 2 worker processes unsplit (the split size
+turned up for that run); ``--repeat`` rounds, interleaved, median. CPU counts every process of a run (the
+bench is the child subreaper, as in bench_executors). Every run's case must equal the inline run's.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import pickle
+import random
 import resource
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,7 +56,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 import bench_image
+from bench_executors import become_subreaper, reap_orphans
 from bench_triage import ensure_tree, safenet_bin, write_hashlist
 from benchlib import BENCH_DIR, OUT_DIR, ROOT, VENV_BIN, host_info, print_table, run_child, run_logged
 
@@ -301,7 +314,12 @@ def main() -> int:
     parser.add_argument("--skip-local", action="store_true", help="no local reference runs (inline, processes)")
     parser.add_argument("--skip-sim", action="store_true", help="no simulated 2/8/32-worker runs")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--part", choices=("all", "regions"), default="all", help="regions: only large regions")
+    parser.add_argument("--region-mb", type=int, default=1024, help="--part regions: the image's size")
+    parser.add_argument("--region-jpegs", type=int, default=2000, help="--part regions: JPEGs in its free space")
     args = parser.parse_args()
+    if args.part == "regions":
+        return regions(args)
 
     setattr(bench_image, "IMAGE_DIR", SCALE_DIR)  # noqa: B010 - its image goes beside this bench's other files
     tree, paths, sizes, _, _ = ensure_tree(args.files, args.total, args.seed)
@@ -428,6 +446,93 @@ def main() -> int:
             }
         )
     )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else 1
+
+
+# -- large regions split into byte ranges (--part regions) ---------------------------------------------------
+
+#: A triage with the split size turned up, so that the region is one task (``safenet triage`` has no such option)
+_UNSPLIT = "from safenet.engine import split; split.SPLIT_BYTES = 1 << 62; from safenet.cli import run; run()"
+
+
+def region_image(mb: int, jpegs: int, seed: int) -> Path:
+    """A sparse FAT32 image of ``mb`` MiB, its free space zeros and ``jpegs`` benign JPEGs at sector starts."""
+    image = SCALE_DIR / f"regions-{mb}m-{jpegs}j-{seed}.img"
+    if image.exists():
+        return image
+    SCALE_DIR.mkdir(parents=True, exist_ok=True)
+    building = image.with_suffix(".part")
+    subprocess.run(["truncate", "-s", f"{mb}M", str(building)], check=True)
+    subprocess.run(["mkfs.vfat", "-F", "32", "-n", "REGIONS", str(building)], check=True, capture_output=True)
+    with open(building, "r+b") as fh:
+        boot = fh.read(512)
+        sector, per_cluster, reserved, fats = struct.unpack("<HBHB", boot[11:17])
+        (fat_sectors,) = struct.unpack("<I", boot[36:40])
+        first = (reserved + fats * fat_sectors) * sector + 64 * per_cluster * sector  # past the root folder
+        rng = random.Random(seed)
+        sectors = (mb * 1024 * 1024 - first) // 512 - 128
+        for at in sorted(rng.sample(range(0, sectors, 128), jpegs)):  # 64 KiB apart at least
+            buf = io.BytesIO()
+            pixels = bytes(rng.getrandbits(8) for _ in range(48 * 32 * 3))
+            Image.frombytes("RGB", (48, 32), pixels).resize((320, 240)).save(buf, format="JPEG", quality=85)
+            fh.seek(first + at * 512)
+            fh.write(buf.getvalue())
+    building.rename(image)
+    return image
+
+
+def regions(args: argparse.Namespace) -> int:
+    subreaper = become_subreaper()
+    image = region_image(args.region_mb, args.region_jpegs, args.seed)
+    print(f"region image: {image} ({args.region_mb} MiB, {args.region_jpegs} JPEGs in its free space)", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-regions-", dir=SCALE_DIR))
+    env = {**os.environ, "SAFENET_HASHDB": str(work / "db"), "PYTHONPATH": str(ROOT)}
+    base = ["triage", str(image), "--exhibit", "R1", "--profile", "full"]
+    runs = {
+        "inline": [str(safenet_bin()), *base, "--executor", "inline"],
+        "2 processes, split": [str(safenet_bin()), *base, "--executor", "processes", "--workers", "2"],
+        "2 processes, unsplit": [
+            str(VENV_BIN / "python"), "-c", _UNSPLIT, *base, "--executor", "processes", "--workers", "2",
+        ],
+    }  # fmt: skip
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+    reference: list[list[tuple[Any, ...]]] = []
+    ok = True
+    for _ in range(args.repeat):
+        for name, cmd in runs.items():
+            case = work / name.replace(" ", "-").replace(",", "")
+            if case.exists():
+                shutil.rmtree(case)
+            result = run_logged([*cmd, "--case", str(case)], case.with_suffix(".log"), env=env)
+            result["cpu_s"] = round(result["cpu_s"] + reap_orphans(), 2)
+            result["load1"] = round(os.getloadavg()[0], 1)
+            if result["rc"] != 0:
+                ok = False
+                print(f"{name}: failed\n{result.get('error', '')}", flush=True)
+                continue
+            items, _ = case_rows(case)
+            if not reference:
+                reference.append(items)
+            result["items"], result["same_case"] = len(items), items == reference[0]
+            ok = ok and result["same_case"]
+            print(f"{name}: {result['wall_s']:.1f} s wall, {result['cpu_s']:.1f} s CPU, {len(items)} items", flush=True)
+            results[name].append(result)
+    rows = []
+    for name, done in results.items():
+        walls = sorted(r["wall_s"] for r in done)
+        cpus = sorted(r["cpu_s"] for r in done)
+        mid = len(done) // 2
+        rows.append(
+            (name, walls[mid] if done else "-", cpus[mid] if done and subreaper else "-",
+             " ".join(f"{w:.1f}" for w in walls), done[-1]["items"] if done else "-",
+             all(r["same_case"] for r in done) if done else False)
+        )  # fmt: skip
+    emit = markdown_table if args.markdown else print_table
+    print()
+    emit(("run (full profile)", "wall s (median)", "CPU s (median)", "each run", "items", "same case"), rows)
+    print(f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
+    print(json.dumps({"bench": "scale-regions", "host": host_info(), "runs": results, "ok": ok}))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
