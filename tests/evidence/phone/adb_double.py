@@ -465,7 +465,8 @@ def _sync(stream: _Stream) -> None:
         elif request in (b"LIST", b"LIS2"):
             stream.write(b"".join(_listing(double, path, v2=request == b"LIS2")))
         elif request == b"RECV":
-            _recv(stream, double, path)
+            if not _recv(stream, double, path):
+                return  # adbd ends the sync service after a FAIL for a file (file_sync_service.cpp's recv_impl)
         else:  # SEND, SND2 or anything else: a phone under examination is never written to
             double.counters.refused.append(request.decode("ascii", "replace"))
             message = b"this double refuses writes"
@@ -520,7 +521,8 @@ def _listing(double: PhoneDouble, path: str, *, v2: bool) -> Iterator[bytes]:
     yield _DENT2.pack(b"DONE", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) if v2 else _DENT.pack(b"DONE", 0, 0, 0, 0)
 
 
-def _recv(stream: _Stream, double: PhoneDouble, path: str) -> None:
+def _recv(stream: _Stream, double: PhoneDouble, path: str) -> bool:
+    """Send the file as DATA chunks and DONE; False when it was refused with FAIL."""
     local = double.local(path)
     try:
         if local is None or not stat.S_ISREG(os.stat(local).st_mode):
@@ -529,7 +531,7 @@ def _recv(stream: _Stream, double: PhoneDouble, path: str) -> None:
     except OSError as exc:
         message = (exc.strerror or "open failed").encode()
         stream.write(b"FAIL" + struct.pack("<I", len(message)) + message)
-        return
+        return False
     double.counters.recv += 1
     limit = stream.transport.maxdata - (SYNC_DATA_MAX + 8)
     out = bytearray()
@@ -548,6 +550,7 @@ def _recv(stream: _Stream, double: PhoneDouble, path: str) -> None:
     out += b"DONE" + struct.pack("<I", 0)
     double.throttle(len(out))
     stream.write(out)
+    return True
 
 
 def rows_for(root: Path, pattern: str = r".*") -> list[MediaRow]:

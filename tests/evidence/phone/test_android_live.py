@@ -405,7 +405,7 @@ def test_a_large_mediastore_answer_is_read_whole(tmp_path: Path, server: AdbServ
 
 def test_a_file_gone_since_listed_fails_alone(tmp_path: Path, server: AdbServer) -> None:
     """The phone answers FAIL for one file: that file's open error (the engine records it with its locator);
-    the connection serves the next file."""
+    the next file is read on another connection (adbd, like the double, ends its sync service after a FAIL)."""
     from safenet.evidence.phone.android_live import AndroidLiveEvidence
 
     root = tmp_path / "sd"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from safenet.evidence.registry import DeviceAddress, as_source
 
 
@@ -76,7 +78,8 @@ def test_a_sync_reply_that_breaks_the_protocol_is_a_broken_link_not_a_file() -> 
     failed = session_fed(b"FAIL" + struct.pack("<I", 25) + b"No such file or directory")
     with pytest.raises(FileNotFoundError):
         failed.recv("/sdcard/gone.jpg").read()
-    assert not failed.broken and not failed.busy  # one file's failure: the connection can serve the next
+    # one file's failure, not the phone's; but adbd ends its sync service after a FAIL, so the connection is done
+    assert failed.broken and not failed.busy
     for peer in peers:
         peer.close()
 
@@ -95,3 +98,44 @@ def test_each_server_state_gets_its_own_sentence() -> None:
     assert said["offline"].startswith("the phone S1 is offline")
     assert said["authorizing"].startswith("the phone S1 is still connecting (authorizing)")
     assert said["recovery"].startswith("the phone S1 is in the 'recovery' state")
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 4096, 65_536, 1 << 20, -1])
+def test_a_file_received_in_large_blocks_reads_back_exact_whatever_the_read_sizes(read_size: int) -> None:
+    """The session receives as much as the server sent at once (headers and chunks together) and hands it out
+    by reply: a file of many chunks reads back exactly at any read size, and what follows the file's DONE is
+    the next reply's."""
+    import random
+    import socket
+    import struct
+    import threading
+
+    from safenet.evidence.phone.adb_sync import SYNC_DATA_MAX, SyncSession
+
+    rng = random.Random(read_size)
+    data = rng.randbytes(1_500_000)
+    wire = bytearray()
+    at = 0
+    while at < len(data):
+        n = rng.randint(1, SYNC_DATA_MAX)
+        wire += b"DATA" + struct.pack("<I", len(data[at : at + n])) + data[at : at + n]
+        at += n
+    wire += b"DONE" + bytes(4)
+    wire += b"STAT" + struct.pack("<III", 0o100644, 1234, 1_700_000_000)  # the reply to the next request
+    ours, theirs = socket.socketpair()
+    feeder = threading.Thread(target=theirs.sendall, args=(bytes(wire),))
+    feeder.start()
+    try:
+        session = SyncSession(ours, ls_v2=False, stat_v2=False)
+        with session.recv("/sdcard/DCIM/big.jpg") as raw:
+            got = bytearray()
+            while chunk := (raw.read(read_size) if read_size > 0 else raw.readall()):
+                got += chunk
+            assert raw.finished
+        assert bytes(got) == data and not session.busy and not session.broken
+        entry = session.stat("/sdcard/DCIM/big.jpg")
+        assert entry is not None and (entry.size, entry.mtime) == (1234, 1_700_000_000)
+    finally:
+        feeder.join()
+        ours.close()
+        theirs.close()

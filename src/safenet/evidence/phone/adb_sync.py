@@ -8,7 +8,9 @@ and 11 onwards), and reads many files over one connection, as ``adb pull`` does.
 are never sent: nothing here can change the phone.
 
 A connection that breaks (the phone unplugged, the server gone) raises :class:`LinkBroken`; the back-end
-asks the server whether the phone is still there to tell a lost phone from one unreadable file.
+asks the server whether the phone is still there to tell a lost phone from one unreadable file. A file the
+phone refuses (FAIL) is that file's OSError, and the connection is done with: adbd ends its sync service
+after a FAIL, so the next request on it would find it closed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 SYNC_DATA_MAX: Final = 64 * 1024  # the largest DATA chunk a phone sends
+RECV_BUFFER: Final = 512 * 1024  # received at a time: a small file's chunks and headers in one system call
 _REQ = struct.Struct("<4sI")
 _DENT = struct.Struct("<IIII")  # after "DENT": mode, size, mtime, namelen
 _STAT = struct.Struct("<III")  # after "STAT": mode, size, mtime
@@ -68,22 +71,41 @@ class SyncSession:
         self.ls_v2, self.stat_v2 = ls_v2, stat_v2
         self.busy = False  # a RECV is being read: no other request until it is done
         self.broken = False
+        # What the server sent and no reply has consumed yet. Only one request is ever outstanding, so this
+        # holds the rest of the current reply (a file's next DATA headers and bytes, its DONE), never another's.
+        self._buf = bytearray(RECV_BUFFER)
+        self._view = memoryview(self._buf)
+        self._pos = self._end = 0
 
     # --- raw reads ---------------------------------------------------------------------------------
 
     def read_exact(self, n: int) -> bytes:
+        if self._end - self._pos >= n:  # a reply header: nearly always already received with what came before
+            start = self._pos
+            self._pos += n
+            return bytes(self._buf[start : self._pos])
         buf = bytearray(n)
         self.read_into(memoryview(buf))
         return bytes(buf)
 
     def read_into(self, view: memoryview) -> None:
-        got = 0
+        """Fill ``view`` (at most a DATA chunk or a name: smaller than the buffer) from what was received, then
+        from the connection, receiving as much as the server has sent: one system call for many headers and
+        chunks instead of two per chunk."""
+        want = len(view)
+        got = min(want, self._end - self._pos)
+        if got:
+            view[:got] = self._view[self._pos : self._pos + got]
+            self._pos += got
         try:
-            while got < len(view):
-                n = self.sock.recv_into(view[got:])
+            while got < want:
+                n = self.sock.recv_into(self._view)
                 if n == 0:
                     raise LinkBroken("the adb server closed the connection")
-                got += n
+                take = min(n, want - got)
+                view[got : got + take] = self._view[:take]
+                got += take
+                self._pos, self._end = take, n
         except LinkBroken:
             self.broken = True
             raise
@@ -224,21 +246,28 @@ class RecvReader(io.RawIOBase):
             message = self.session.read_exact(min(length, MAX_NAME)).decode("utf-8", "replace")
             self.finished = True
             self.session.busy = False
+            self.session.broken = True  # adbd ends its sync service after a FAIL: this connection serves no more
             raise _file_error(message)
         else:
             self.session.broken = True
             raise LinkBroken(f"unexpected sync reply {kind!r} while a file was read")
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        while self.left == 0:
-            if self.finished:
-                return 0
-            self._next()
+        """As many of the file's bytes as fit, across DATA chunks, up to its end (0 only at its end): one call
+        per read of the pipeline's size, not one per 64 KiB chunk."""
         view = memoryview(buffer).cast("B")
-        n = min(len(view), self.left)
-        self.session.read_into(view[:n])
-        self.left -= n
-        return n
+        filled = 0
+        while filled < len(view):
+            if self.left == 0:
+                if self.finished:
+                    break
+                self._next()
+                continue
+            n = min(len(view) - filled, self.left)
+            self.session.read_into(view[filled : filled + n])
+            self.left -= n
+            filled += n
+        return filled
 
     def drain(self, most: int) -> bool:
         """Read and drop the rest of the file if it is at most ``most`` bytes; whether the stream is finished."""

@@ -276,8 +276,8 @@ class AndroidLiveEvidence:
         except LinkBroken as exc:
             session.close()
             raise self._lost_or_error(exc) from exc
-        except OSError:  # the phone refused this one file (gone, no permission): the connection is clean
-            self._give_back(session)
+        except OSError:  # the phone refused this one file (gone, no permission) and ended that connection
+            session.close()
             raise
         reader.on_close = self._closed
         return _Reader(reader, self)
