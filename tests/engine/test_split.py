@@ -34,6 +34,7 @@ from safenet.engine.executors import (
     InlineExecutor,
     Stage,
     WorkerSetup,
+    batches,
     open_stage,
     run_ordered,
 )
@@ -42,6 +43,7 @@ from safenet.engine.profiles import Profile
 from safenet.engine.split import RegionRange, Splitting, Unit
 from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
 from safenet.evidence.carve import REGION, CarveLimits
+from safenet.evidence.locator import Layer, LayerKind, Locator
 from safenet.evidence.model import Item, OpenContext
 from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.model import SetKind
@@ -284,3 +286,25 @@ def _carved_at(locator: str) -> int | None:
     if leaf.get("kind") != "carved" or layers[-2].get("detail") != REGION:
         return None
     return int(leaf["offset"])
+
+
+def test_ranges_fall_on_carve_windows_or_the_sector_grid() -> None:
+    sectors = CarveLimits(alignment=512)
+    assert Splitting(sectors, 1000).step() == 512
+    assert Splitting(sectors, MIB).step() == MIB  # below a window: on the sector grid
+    assert Splitting(sectors, 20 * MIB).step() == 16 * MIB  # whole windows
+    assert Splitting(sectors).step() == split.SPLIT_BYTES
+    source = Locator.source("/ev.img")
+    region = Item(source.child(Layer(LayerKind.PATH, "$Unallocated", detail=REGION)), "$Unallocated", 5 * MIB // 2)
+    parts = Splitting(sectors, MIB).ranges(region)
+    assert [(p.span.start, p.span.stop, p.index, p.count) for p in parts] == [
+        (0, MIB, 0, 3),
+        (MIB, 2 * MIB, 1, 3),
+        (2 * MIB, 5 * MIB // 2, 2, 3),
+    ]
+    assert Splitting(sectors, 3 * MIB).ranges(region) == ()  # not larger than the split size
+    a_file = Item(source.child(Layer(LayerKind.PATH, "big.bin")), "big.bin", 5 * MIB)
+    assert Splitting(sectors, MIB).ranges(a_file) == ()  # only regions are split
+    small = [Item(source.child(Layer(LayerKind.PATH, f"{i}.jpg")), f"{i}.jpg", 100) for i in range(4)]
+    units = split.plan([small[0], small[1], region, small[2], small[3]], Splitting(sectors, MIB))
+    assert list(batches(units, 64, 16 * MIB)) == [(small[0], small[1]), *((p,) for p in parts), (small[2], small[3])]
