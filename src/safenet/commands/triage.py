@@ -32,6 +32,7 @@ from safenet.engine.profiles import Profile
 if TYPE_CHECKING:
     from safenet.case.store import Case
     from safenet.engine.triage import TriageOptions
+    from safenet.evidence.model import Acquire
     from safenet.evidence.registry import Source
     from safenet.hashsets.store import HashSetStore
 
@@ -110,6 +111,15 @@ def triage_cmd(
     verify_image: Annotated[
         bool, typer.Option("--verify-image", help="Hash the image (E01: check its stored MD5/SHA-1) first.")
     ] = False,
+    ios_backup: Annotated[
+        bool,
+        typer.Option(
+            "--ios-backup",
+            help="ios://UDID: take a full local backup (encrypted: with the phone's backup password given with "
+            "--password, else a one-time password Safenet sets, records in the case and removes after) into the "
+            "case, and read every domain it holds instead of the media domain alone.",
+        ),
+    ] = False,
     authority: Annotated[
         str | None,
         typer.Option(
@@ -145,6 +155,9 @@ def triage_cmd(
             executor = check_cluster(target, executor, [source for _, source in devices])
         for _, evidence in devices:
             check_apart(evidence, case)  # before the case folder is created: never write into the evidence
+        context = replace(open_context(password, recovery, keys, partition), filesystem=filesystem or "")
+        if ios_backup:
+            context = replace(context, acquire=_ios_backup(devices, exhibit, case, resume))
         hashsets = store(hashdb) if hashset or hashdb else None  # --resume: the run record names them
         options = TriageOptions(
             exhibit=devices[0][0],
@@ -156,7 +169,7 @@ def triage_cmd(
             workers=workers,
             executor=executor,
             operator=operator or getpass.getuser(),
-            context=replace(open_context(password, recovery, keys, partition), filesystem=filesystem or ""),
+            context=context,
             verify_image=verify_image,
             authority=authority,
             cluster=target,
@@ -189,6 +202,19 @@ def triage_cmd(
             )
         if outcome.status is RunStatus.INTERRUPTED:
             raise KeyboardInterrupt
+
+
+def _ios_backup(devices: list[tuple[str, Source]], exhibit: str | None, case: Path, resume: bool) -> Acquire:
+    """Where ``--ios-backup`` keeps the backup in the case; a usage error unless one ios:// source is named."""
+    from safenet.evidence.model import Acquire
+    from safenet.evidence.phone.ios_fullbackup import acquisition_folder
+    from safenet.evidence.registry import DeviceAddress
+
+    source = devices[0][1]
+    if exhibit is None or len(devices) != 1 or not (isinstance(source, DeviceAddress) and source.scheme == "ios"):
+        fail(Exit.USAGE, "--ios-backup takes one live iPhone or iPad: give ios://UDID with --exhibit")
+    root = case.resolve()
+    return Acquire(root, acquisition_folder(root, exhibit), resume)
 
 
 def _labelled(sources: list[str], exhibit: str | None) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from safenet.evidence.locator import Locator
@@ -85,6 +86,16 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class Acquire:
+    """A live acquisition asked for (``--ios-backup``): kept in the case at ``folder`` (owner-only), its changes to
+    the exhibit audited in the case at ``case``; ``resume``: a finished one is read again, not taken anew."""
+
+    case: Path
+    folder: Path
+    resume: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class OpenContext:
     """What a back-end may ask of the caller when opening a source (docs/architecture.md: a small context object)."""
 
@@ -92,6 +103,7 @@ class OpenContext:
     partitions: tuple[str, ...] = ()  # volume names to examine (e.g. "p2", "vss1"); empty means all
     unallocated: bool = False  # list each file system's unallocated space as a region to carve (full profile)
     filesystem: str = ""  # in a volume holding several file systems, examine only this family ("ntfs", "ext" ...)
+    acquire: Acquire | None = None  # a live phone: take a full backup into the case and read that (--ios-backup)
 
     def passwords(self) -> list[str]:
         """The passwords given (``--password``), in the order given."""

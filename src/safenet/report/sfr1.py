@@ -27,6 +27,7 @@ from safenet.evidence.locator import Layer, display_safe
 from safenet.evidence.mail import mailbox_of
 from safenet.evidence.model import OpenContext
 from safenet.evidence.phone.identity import Acquisition, from_details
+from safenet.evidence.phone.ios_fullbackup import PASSWORD_LEFT_CODE
 from safenet.evidence.phone.ufdr import MISMATCH_CODE
 from safenet.hashsets.categories import most_severe
 from safenet.installation import build_digest
@@ -81,12 +82,21 @@ ACQUISITION_TEXT = {
     Acquisition.ADB_LOGICAL: "logical, live over ADB: shared storage read without writing to the phone",
     Acquisition.AFC: "logical, live over AFC: the iOS media domain",
     Acquisition.ITUNES_BACKUP: "logical: an iTunes/Finder backup",
+    Acquisition.IOS_BACKUP: "logical, live: a full local backup taken by Safenet (mobilebackup2)",
     Acquisition.ANDROID_BACKUP: "logical: an Android backup file (.ab)",
     Acquisition.FFS_EXTRACTION: "full file system extraction made by another tool (imported)",
     Acquisition.UFDR: "Cellebrite UFDR extraction (imported)",
 }
 #: Acquisitions that see only the files the phone or its backup hands over: no deleted data.
-LOGICAL = frozenset({Acquisition.ADB_LOGICAL, Acquisition.AFC, Acquisition.ITUNES_BACKUP, Acquisition.ANDROID_BACKUP})
+LOGICAL = frozenset(
+    {
+        Acquisition.ADB_LOGICAL,
+        Acquisition.AFC,
+        Acquisition.ITUNES_BACKUP,
+        Acquisition.IOS_BACKUP,
+        Acquisition.ANDROID_BACKUP,
+    }
+)
 UFDR_MISMATCH = MISMATCH_CODE  # the UFDR back-end's warning: a listed hash that differs from Safenet's
 APP_KINDS = (MediaKind.SENT, MediaKind.RECEIVED, MediaKind.CHAT, MediaKind.CAMERA, MediaKind.VAULT)
 APP_KIND_TEXT = {
@@ -308,6 +318,12 @@ def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any]) -> list
                 "is not recovered; only the files the phone or its backup gave are examined."
             )
     for ex in exhibits:
+        if warnings.get(ex["label"], {}).get(PASSWORD_LEFT_CODE, 0):
+            out.append(
+                f"Exhibit {ex['label']}: Safenet turned the phone's backup encryption on to take a full backup and "
+                f"could not turn it off again ({PASSWORD_LEFT_CODE} warning): the exhibit was left with backup "
+                "encryption on, under a one-time password recorded in the case's acquisition record."
+            )
         mismatched = warnings.get(ex["label"], {}).get(UFDR_MISMATCH, 0)
         if mismatched:
             out.append(

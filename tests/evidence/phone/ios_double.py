@@ -18,18 +18,30 @@ asked, and usbmuxd keeps the record the host saves), ``locked=True`` (StartServi
 ``drop_after`` bytes of file data (then the device is unplugged: every connection is cut and usbmuxd stops
 listing it until :meth:`IosDouble.attach`). Every request is logged in ``requests`` so tests can prove that
 nothing but reads was asked of the device.
+
+Full local backups (``--ios-backup``): lockdownd also answers the ``com.apple.mobile.backup`` domain's
+``WillEncrypt`` and starts ``com.apple.mobilebackup2`` (DeviceLink: the version exchange, ``Hello``, ``Backup``
+answered with ``DLMessageCreateDirectory`` and ``DLMessageUploadFiles`` streaming a backup that
+``ios_builder`` builds of ``DeviceState.backup_files``, encrypted with the backup password the device holds;
+``ChangePassword`` turning that password on, changing it or off, the old one checked), and the services
+pymobiledevice3's backup client opens beside it: the notification proxy (posts and observations, no answer),
+installation proxy (``Browse``: no user apps), SpringBoard services (opened, not asked) and, over AFC, the sync
+lock file opened read-write and locked. ``refuse_removal`` makes the device refuse to turn encryption off;
+``drop_after_upload`` unplugs it after that many bytes of backup data.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import os
 import plistlib
 import socket
 import socketserver
 import ssl
 import struct
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +52,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.evidence.phone.ios_builder import BackupFile, build_backup
+
 LOCKDOWN_PORT = 62078
 AFC_PORT = 49321
+NOTIFY_PORT, BACKUP_PORT, INSTALL_PORT, SPRINGBOARD_PORT = 49322, 49323, 49324, 49325
+SERVICES = {
+    "com.apple.afc": AFC_PORT,
+    "com.apple.mobile.notification_proxy": NOTIFY_PORT,
+    "com.apple.mobilebackup2": BACKUP_PORT,
+    "com.apple.mobile.installation_proxy": INSTALL_PORT,
+    "com.apple.springboardservices": SPRINGBOARD_PORT,
+}
+LOCK_FILE = "/com.apple.itunes.lock_sync"  # the one file opened read-write: the backup's sync lock
+MB_WRONG_PASSWORD = 207  # MBErrorDomain's "incorrect password"
 AFC_MAGIC = b"CFA6LPAA"
 AFC_HEADER = struct.Struct("<8sQQQQ")
 # AFC opcodes and status codes (the values pymobiledevice3.services.afc names)
@@ -56,10 +80,11 @@ STATUS, DATA, READ_DIR, GET_FILE_INFO, FILE_OPEN, FILE_OPEN_RES, READ, FILE_SEEK
     0x11,
     0x14,
 )
+FILE_LOCK = 0x1B
 READ_OPS = {READ_DIR: "READ_DIR", GET_FILE_INFO: "GET_FILE_INFO", FILE_OPEN: "FILE_OPEN", READ: "READ"}
-READ_OPS |= {FILE_SEEK: "FILE_SEEK", FILE_CLOSE: "FILE_CLOSE"}
+READ_OPS |= {FILE_SEEK: "FILE_SEEK", FILE_CLOSE: "FILE_CLOSE", FILE_LOCK: "FILE_LOCK"}
 AFC_SUCCESS, AFC_OBJECT_NOT_FOUND, AFC_PERM_DENIED, AFC_OP_NOT_SUPPORTED = 0, 8, 10, 15
-AFC_RDONLY = 1
+AFC_RDONLY, AFC_RW = 1, 2
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,7 @@ def make_pairing(folder: Path, host_id: str = "5A0E6B1C-0D2E-4F30-9A41-B52C6D7E8
         "RootPrivateKey": _pem_key(root_key),
         "DeviceCertificate": device.public_bytes(pem),
         "WiFiMACAddress": "02:00:00:00:00:01",
+        "EscrowBag": b"escrow bag of the test",  # sent with StartService of mobilebackup2
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "device.crt").write_bytes(device.public_bytes(pem))
@@ -132,6 +158,13 @@ class DeviceState:
     accept_pair_after: int | None = None  # untrusted: the owner taps Trust after this many Pair requests
     attached: bool = True
     served: int = 0
+    backup_files: list[BackupFile] = field(default_factory=list)  # what a full backup holds
+    backup_password: str | None = None  # the device encrypts its backups with this (WillEncrypt)
+    refuse_removal: bool = False  # ChangePassword turning encryption off is refused
+    drop_after_upload: int | None = None  # unplug after this many bytes of backup data were uploaded
+    uploaded: int = 0
+    backups: int = 0  # full backups begun
+    password_changes: list[tuple[str | None, str | None]] = field(default_factory=list)  # (old, new) accepted
     requests: list[str] = field(default_factory=list)  # "lockdown:GetValue", "afc:READ_DIR /DCIM" ...
 
 
@@ -147,6 +180,16 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
             raise _Closed
         data += chunk
     return data
+
+
+def _recv_plist(sock: socket.socket) -> Any:
+    (size,) = struct.unpack(">I", _recv_exact(sock, 4))
+    return plistlib.loads(_recv_exact(sock, size))
+
+
+def _send_plist(sock: socket.socket, value: Any) -> None:
+    body = plistlib.dumps(value)
+    sock.sendall(struct.pack(">I", len(body)) + body)
 
 
 class IosDouble:
@@ -215,14 +258,14 @@ class IosDouble:
                 self.state.requests.append(f"usbmuxd:{kind}")
                 if kind == "Connect":
                     port = socket.ntohs(request["PortNumber"])
-                    if not self.state.attached or port not in (LOCKDOWN_PORT, AFC_PORT):
+                    served = {LOCKDOWN_PORT: self._serve_lockdown, AFC_PORT: self._serve_afc}
+                    served |= {NOTIFY_PORT: self._serve_notify, BACKUP_PORT: self._serve_backup}
+                    served |= {INSTALL_PORT: self._serve_install, SPRINGBOARD_PORT: self._serve_springboard}
+                    if not self.state.attached or port not in served:
                         self._mux_reply(sock, tag, {"MessageType": "Result", "Number": 3})
                         continue
                     self._mux_reply(sock, tag, {"MessageType": "Result", "Number": 0})
-                    if port == LOCKDOWN_PORT:
-                        self._serve_lockdown(sock)
-                    else:
-                        self._serve_afc(sock)
+                    served[port](sock)
                     return
                 self._mux_reply(sock, tag, self._mux_answer(kind, request))
         except (_Closed, OSError, ssl.SSLError):
@@ -292,6 +335,8 @@ class IosDouble:
                 "WiFiAddress": self.pairing.host_record["WiFiMACAddress"],  # a pair record names it
             }
             values = {**state.values, **public} if in_session else public
+            if request.get("Domain") == "com.apple.mobile.backup":
+                values = {"WillEncrypt": state.backup_password is not None} if in_session else {}
             key = request.get("Key")
             if key is None:
                 return {"Value": values}, False
@@ -314,9 +359,12 @@ class IosDouble:
                 return {"Error": "InvalidHostID"}, False
             if state.locked:
                 return {"Error": "PasswordProtected"}, False
-            if request.get("Service") != "com.apple.afc":
+            service = request.get("Service")
+            if service not in SERVICES:
                 return {"Error": "InvalidService"}, False
-            return {"Service": "com.apple.afc", "Port": AFC_PORT, "EnableServiceSSL": False}, False
+            if service == "com.apple.mobilebackup2" and request.get("EscrowBag") != b"escrow bag of the test":
+                return {"Error": "EscrowLocked"}, False
+            return {"Service": service, "Port": SERVICES[service], "EnableServiceSSL": False}, False
         if name == "StopSession":
             return {"Result": "Success"}, False
         return {"Error": "InvalidRequest"}, False
@@ -385,6 +433,10 @@ class IosDouble:
         if op == FILE_OPEN:
             (mode,) = struct.unpack("<Q", payload[:8])
             path = self._path(payload[8:])
+            if mode == AFC_RW and payload[8:].rstrip(b"\0") == LOCK_FILE.encode():  # the sync lock, never written
+                handle = max(handles, default=0) + 1
+                handles[handle] = io.BytesIO()
+                return FILE_OPEN_RES, struct.pack("<Q", handle)
             if mode != AFC_RDONLY:
                 return self._status(AFC_PERM_DENIED)
             if path is None or not path.is_file():
@@ -411,4 +463,97 @@ class IosDouble:
             (handle,) = struct.unpack("<Q", payload[:8])
             handles.pop(handle).close()
             return self._status(AFC_SUCCESS)
+        if op == FILE_LOCK:
+            (handle,) = struct.unpack("<Q", payload[:8])
+            return self._status(AFC_SUCCESS if handle in handles else AFC_OBJECT_NOT_FOUND)
         return self._status(AFC_OP_NOT_SUPPORTED)
+
+    # --- the services a backup opens beside mobilebackup2 ------------------------------------------------
+
+    def _serve_notify(self, sock: socket.socket) -> None:
+        while True:  # posts and observations want no answer; nothing is ever relayed back
+            request = _recv_plist(sock)
+            self.state.requests.append(f"notify:{request.get('Command')} {request.get('Name', '')}".rstrip())
+
+    def _serve_install(self, sock: socket.socket) -> None:
+        while True:
+            request = _recv_plist(sock)
+            self.state.requests.append(f"install:{request.get('Command')}")
+            _send_plist(sock, {"Status": "Complete", "CurrentList": []})  # no user apps
+
+    def _serve_springboard(self, sock: socket.socket) -> None:
+        while True:
+            request = _recv_plist(sock)
+            self.state.requests.append(f"springboard:{request.get('command')}")
+            _send_plist(sock, {})
+
+    # --- mobilebackup2 (DeviceLink) ----------------------------------------------------------------------
+
+    def _serve_backup(self, sock: socket.socket) -> None:
+        _send_plist(sock, ["DLMessageVersionExchange", 300, 0])
+        reply = _recv_plist(sock)
+        assert reply[:2] == ["DLMessageVersionExchange", "DLVersionsOk"], reply
+        _send_plist(sock, ["DLMessageDeviceReady"])
+        while True:
+            message = _recv_plist(sock)
+            if message[0] == "DLMessageDisconnect":
+                self.state.requests.append("backup:Disconnect")
+                return
+            assert message[0] == "DLMessageProcessMessage", message
+            body = message[1]
+            name = body.get("MessageName")
+            self.state.requests.append(f"backup:{name}")
+            if name == "Hello":
+                assert 2.1 in body["SupportedProtocolVersions"]
+                _send_plist(sock, ["DLMessageProcessMessage", {"ErrorCode": 0, "ProtocolVersion": 2.1}])
+            elif name == "ChangePassword":
+                _send_plist(sock, ["DLMessageProcessMessage", self._change_password(body)])
+            elif name == "Backup":
+                if not self._upload_backup(sock, body["TargetIdentifier"]):
+                    return
+                _send_plist(sock, ["DLMessageProcessMessage", {"ErrorCode": 0}])
+            else:
+                _send_plist(sock, ["DLMessageProcessMessage", {"ErrorCode": 1, "ErrorDescription": "unexpected"}])
+
+    def _change_password(self, body: dict[str, Any]) -> dict[str, Any]:
+        state = self.state
+        old, new = body.get("OldPassword"), body.get("NewPassword")
+        if state.backup_password is not None and old != state.backup_password:
+            return {"ErrorCode": MB_WRONG_PASSWORD, "ErrorDescription": "Incorrect password"}
+        if state.backup_password is None and old is not None:
+            return {"ErrorCode": 1, "ErrorDescription": "Backup encryption is not on"}
+        if new is None and state.refuse_removal:
+            return {"ErrorCode": 1, "ErrorDescription": "The passcode was not entered on the device"}
+        state.backup_password = new
+        state.password_changes.append((old, new))
+        return {"ErrorCode": 0}
+
+    def _upload_backup(self, sock: socket.socket, udid: str) -> bool:
+        """Build the device's backup as it stands (encrypted with its password) and upload it file by file, as
+        a device's backup agent does; False when the device was unplugged part way."""
+        self.state.backups += 1
+        with tempfile.TemporaryDirectory(prefix="sn-backup-") as scratch:
+            built = build_backup(Path(scratch) / "b", self.state.backup_files, self.state.backup_password)
+            files = sorted(p for p in built.root.rglob("*") if p.is_file() and p.name != "Info.plist")
+            folders = sorted({p.parent.relative_to(built.root).as_posix() for p in files} - {"."})
+            for folder in folders:
+                _send_plist(sock, ["DLMessageCreateDirectory", f"{udid}/{folder}", 0.0, {}])
+                assert _recv_plist(sock)[0] == "DLMessageStatusResponse"
+            _send_plist(sock, ["DLMessageUploadFiles", {}, 10.0])
+            for path in files:
+                name = f"{udid}/{path.relative_to(built.root).as_posix()}".encode()
+                sock.sendall(struct.pack(">I", len(name)) + name + struct.pack(">I", len(name)) + name)
+                data = path.read_bytes()
+                for start in range(0, len(data), 16 << 10):
+                    chunk = data[start : start + (16 << 10)]
+                    sock.sendall(struct.pack(">IB", len(chunk) + 1, 0xC) + chunk)
+                    with self._lock:
+                        self.state.uploaded += len(chunk)
+                        limit = self.state.drop_after_upload
+                    if limit is not None and self.state.uploaded > limit:
+                        self.detach()
+                        return False
+                sock.sendall(struct.pack(">IB", 1, 0))
+            sock.sendall(struct.pack(">I", 0))
+            assert _recv_plist(sock)[0] == "DLMessageStatusResponse"
+        return True

@@ -32,6 +32,7 @@ class Acquisition(StrEnum):
     ADB_LOGICAL = "adb-logical"  # live Android, shared storage read over ADB (sync service), read-only
     AFC = "afc"  # live iOS, the media domain over Apple File Conduit
     ITUNES_BACKUP = "itunes-backup"  # an iTunes/Finder backup folder (Manifest.db)
+    IOS_BACKUP = "ios-backup"  # live iOS, a full local backup taken over mobilebackup2 into the case
     ANDROID_BACKUP = "android-backup"  # an `adb backup` file (.ab)
     FFS_EXTRACTION = "ffs-extraction"  # a full-file-system archive made by another tool (zip/tar)
     UFDR = "ufdr"  # a Cellebrite UFDR report package (zip + report.xml)

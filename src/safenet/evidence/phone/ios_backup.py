@@ -161,12 +161,14 @@ class _Keys:
 class IosBackupEvidence:
     NAME: ClassVar[str] = "ios-backup"
 
-    def __init__(self, root: Path, context: OpenContext | None = None) -> None:
+    def __init__(self, root: Path, context: OpenContext | None = None, device: Locator | None = None) -> None:
+        """``device``: the SOURCE › DEVICE locator to list items under instead of the folder's (a backup Safenet
+        took of a live phone names the phone and that acquisition)."""
         if not root.is_dir() or root.is_symlink() or not all((root / m).is_file() for m in MARKERS):
             raise NotMyFormat(f"{root} is not an iTunes backup folder")
         self.root = root.resolve()
         self._root = str(self.root)
-        self.locator = Locator.source(str(self.root))
+        self.locator = Locator(device.layers[:1]) if device is not None else Locator.source(str(self.root))
         self._lock = threading.Lock()
         self._problems: list[str] = []
         self._listed: OrderedDict[str, FileRecord] = OrderedDict()  # encrypted: recently listed records
@@ -184,7 +186,7 @@ class IosBackupEvidence:
         self._keys: _Keys | None = None
         if self.encrypted:
             self._keys = self._unlock(manifest, context or OpenContext())
-        self._device = self.locator.child(device_layer(self.identity.label(), Acquisition.ITUNES_BACKUP))
+        self._device = device or self.locator.child(device_layer(self.identity.label(), Acquisition.ITUNES_BACKUP))
         self._db = self._open_manifest(manifest)
 
     # --- opening --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, ClassVar, Final, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Final, cast
 
 from safenet.evidence.locator import Layer, LayerKind, Locator, display_safe
 from safenet.evidence.model import (
@@ -44,6 +44,9 @@ from safenet.evidence.phone.identity import (
 )
 from safenet.evidence.phone.ios_backup import PHOTOS_CODE
 from safenet.evidence.phone.photos_db import PhotosDbError
+
+if TYPE_CHECKING:
+    from safenet.evidence.phone.ios_fullbackup import IosFullBackupEvidence
 
 #: Folders read over AFC, in this order. Absent ones (no iCloud Photos: no CPLAssets) are skipped quietly.
 MEDIA_ROOTS: Final = (
@@ -235,13 +238,17 @@ class _Flags:
         return f"{kind} of {original}, which is {flags}" if flags else None
 
 
-def open_device(ident: str, context: OpenContext) -> IosLiveEvidence:
+def open_device(ident: str, context: OpenContext) -> IosLiveEvidence | IosFullBackupEvidence:
     """``ios://UDID``: the paired device with this UDID (dashes optional), its media domain over AFC."""
     udid = ident.strip().strip("/")
     if not udid:
         raise EvidenceError(
             "ios:// needs the device's UDID (see `safenet devices`), e.g. ios://00008030-001A2B3C4D5E6F70"
         )
+    if context.acquire is not None:  # --ios-backup: a full local backup taken into the case, then read
+        from safenet.evidence.phone.ios_fullbackup import open_full_backup
+
+        return open_full_backup(udid, context)
     return IosLiveEvidence(udid, AfcSession.open(udid))
 
 

@@ -1,0 +1,364 @@
+"""A full local backup of a live iPhone (``safenet triage ios://UDID --ios-backup``), against a device-side double.
+
+Real: pymobiledevice3's usbmux, lockdown and mobilebackup2 clients (``Mobilebackup2Service.backup`` and
+``change_password``: the DeviceLink version exchange, ``Hello``, the backup request answered with
+``DLMessageCreateDirectory`` and ``DLMessageUploadFiles``, the sync lock over AFC, the notification and
+installation proxies), Python's sockets and ssl, and Safenet above them. The double (``ios_double``) is the
+device: its lockdownd answers ``WillEncrypt`` in the ``com.apple.mobile.backup`` domain, and its mobilebackup2
+service uploads a backup ``ios_builder`` builds of the test's files, encrypted with the backup password the
+device holds (which ``ChangePassword`` sets and removes). The answer key is the builder's list of files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import plistlib
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from safenet.case.schema import Exhibit, ItemRow, WarningRow
+from safenet.case.store import Case
+from safenet.cli import Exit, main
+from safenet.engine.executor_kind import ExecutorKind
+from safenet.engine.profiles import Profile
+from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
+from safenet.evidence.locator import LayerKind, Locator
+from safenet.evidence.model import Acquire, Credential, CredentialKind, EvidenceWarning, OpenContext
+from safenet.evidence.phone import afc
+from safenet.evidence.phone.identity import Acquisition, from_details
+from safenet.evidence.phone.ios_fullbackup import PASSWORD_LEFT_CODE, RECORD_NAME, Record, acquisition_folder
+from safenet.evidence.registry import DeviceAddress, as_source, open_locator, open_source
+from safenet.report.data import report_data
+from safenet.report.sfr1 import sfr1_data
+from tests.builders import jpeg, png
+from tests.evidence.phone.ios_builder import BackupFile
+from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
+
+pytestmark = pytest.mark.timeout(180)  # a hang guard: a client waiting on a double that never answers
+
+UDID = "00008030-001A2B3C4D5E6F70"
+VALUES = {
+    "ProductType": "iPhone12,1",
+    "ProductVersion": "17.5.1",
+    "BuildVersion": "21F90",
+    "SerialNumber": "F2LLIVESERIAL",
+    "DeviceName": "Test iPhone",
+    "DeviceClass": "iPhone",
+    "InternationalMobileEquipmentIdentity": "356789012345670",
+}
+LABEL = "Apple iPhone12,1 F2LLIVESERIAL"
+OWNER_PASSWORD = "owner's backup password"
+ALLOWED_AFC = {"READ_DIR", "GET_FILE_INFO", "FILE_OPEN", "READ", "FILE_SEEK", "FILE_CLOSE", "FILE_LOCK"}
+
+
+def backup_files() -> list[BackupFile]:
+    """What the phone's backup holds: camera roll, an app's media, messages' attachment, a database."""
+    return [
+        BackupFile("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.JPG", jpeg(1)),
+        BackupFile("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0002.PNG", png(2)),
+        BackupFile("MediaDomain", "Library/SMS/Attachments/ab/01/IMG_0042.JPG", jpeg(3, (320, 240))),
+        BackupFile("AppDomainGroup-group.net.whatsapp.WhatsApp.shared", "Message/Media/x/1.jpg", jpeg(4)),
+        BackupFile("HomeDomain", "Library/SMS/sms.db", b"SQLite format 3\x00" + bytes(4080)),
+        BackupFile("HomeDomain", "Library/Preferences/empty.plist", b""),
+        BackupFile("HomeDomain", "Library/big.bin", bytes(range(256)) * 600),  # several upload chunks
+    ]
+
+
+@dataclass
+class Phone:
+    double: IosDouble
+    files: list[BackupFile]
+    tmp: Path
+
+    @property
+    def state(self) -> DeviceState:
+        return self.double.state
+
+    @property
+    def case_path(self) -> Path:
+        return self.tmp / "case"
+
+    @property
+    def folder(self) -> Path:
+        return acquisition_folder(self.case_path.resolve(), "EX1")
+
+    def record(self) -> Record:
+        record = Record.load(self.folder / RECORD_NAME)
+        assert record is not None
+        return record
+
+    def by_path(self) -> dict[str, bytes]:
+        return {f.path: f.data for f in self.files}
+
+
+@pytest.fixture(scope="module")
+def pairing(tmp_path_factory: pytest.TempPathFactory) -> Pairing:
+    return make_pairing(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def phone(tmp_path: Path, pairing: Pairing, monkeypatch: pytest.MonkeyPatch) -> Iterator[Phone]:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "com.apple.itunes.lock_sync").write_bytes(b"")  # every iPhone has its sync lock file
+    monkeypatch.setattr(afc, "PAIR_RECORD_FOLDER", tmp_path / "pair-records")
+    monkeypatch.setattr(afc, "PAIR_WAIT_S", 0)
+    with tempfile.TemporaryDirectory(prefix="sn-mux-") as short:  # a unix socket's path is limited to ~100 bytes
+        socket_path = Path(short) / "usbmuxd"
+        monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", str(socket_path))
+        files = backup_files()
+        state = DeviceState(UDID, dict(VALUES), media, backup_files=files)
+        with IosDouble(socket_path, pairing, state) as double:
+            yield Phone(double, files, tmp_path)
+
+
+def run(phone: Phone, password: str | None = None, resume: bool = False) -> tuple[Case, TriageOutcome]:
+    case = Case.create_or_open(phone.case_path)
+    credentials = (Credential(CredentialKind.PASSWORD, password),) if password is not None else ()
+    acquire = Acquire(phone.case_path.resolve(), phone.folder, resume)
+    options = TriageOptions(
+        exhibit="EX1",
+        profile=Profile.STANDARD,
+        operator="tester",
+        executor=ExecutorKind.INLINE,
+        resume=resume,
+        context=OpenContext(credentials=credentials, acquire=acquire),
+    )
+    return case, triage(as_source(f"ios://{UDID}"), case, None, options)
+
+
+def rows_by_path(case: Case) -> dict[str, ItemRow]:
+    with case.sessions() as s:
+        rows = s.execute(select(ItemRow).where(ItemRow.parent_id.is_(None))).scalars().all()
+    return {Locator.from_json(r.locator).layers[2].value: r for r in rows}
+
+
+def warnings_of(case: Case) -> list[WarningRow]:
+    with case.sessions() as s:
+        return list(s.execute(select(WarningRow)).scalars().all())
+
+
+def audit_events(case: Case, prefix: str = "ios-backup-") -> list[tuple[str, dict[str, object]]]:
+    return [(e["event"], e["data"]) for e in case.audit.entries() if e["event"].startswith(prefix)]
+
+
+def assert_items_are_the_backup(phone: Phone, case: Case) -> None:
+    rows = rows_by_path(case)
+    assert set(rows) == set(phone.by_path())
+    for path, data in phone.by_path().items():
+        row = rows[path]
+        assert row.size == len(data)
+        if path.lower().endswith((".jpg", ".png")):
+            assert row.sha256 == hashlib.sha256(data).hexdigest() and row.md5 == hashlib.md5(data).hexdigest()
+
+
+def asked_only_for_the_backup(requests: list[str]) -> bool:
+    """AFC: reads, and the sync lock (opened read-write, locked, never written); nothing installed."""
+    afc_ops = {r.split(":", 1)[1].split(" ", 1)[0] for r in requests if r.startswith("afc:")}
+    opened_rw = [r for r in requests if r.startswith("afc:FILE_OPEN") and "lock_sync" in r]
+    return afc_ops <= ALLOWED_AFC and len(opened_rw) <= 1 and not any(r.startswith("install:Install") for r in requests)
+
+
+def test_a_phone_not_encrypting_gets_a_one_time_password_set_recorded_and_removed(phone: Phone) -> None:
+    case, outcome = run(phone)
+    assert outcome.status is RunStatus.COMPLETED
+    assert warnings_of(case) == []
+    assert_items_are_the_backup(phone, case)
+    record = phone.record()
+    password = record.one_time_password
+    assert password is not None and len(password) >= 24
+    assert phone.state.password_changes == [(None, password), (password, None)]  # set, then removed
+    assert phone.state.backup_password is None  # the phone is as it was
+    assert (record.encryption, record.password_state, record.udid) == ("one-time", "removed", UDID)
+    assert record.finished is not None and "pymobiledevice3" in record.tool and "mobilebackup2" in record.tool
+    assert [(event, data["password"]) for event, data in audit_events(case)] == [
+        ("ios-backup-encryption-set", password),
+        ("ios-backup-encryption-removed", password),
+    ]
+    assert all(data["recorded_in"] == str(phone.folder / RECORD_NAME) for _, data in audit_events(case))
+    stored = phone.folder / UDID
+    manifest = plistlib.loads((stored / "Manifest.plist").read_bytes())
+    assert manifest["IsEncrypted"] is True  # taken encrypted: more domains
+    for owner_only in (phone.folder.parent, phone.folder, phone.folder / RECORD_NAME):
+        assert stat.S_IMODE(owner_only.stat().st_mode) & 0o077 == 0
+    with case.sessions() as s:
+        exhibit = s.execute(select(Exhibit)).scalar_one()
+    assert exhibit.backend == "ios-backup-live" and exhibit.source == f"ios://{UDID}"
+    facts = from_details(json.loads(exhibit.description_json)["details"])
+    assert facts is not None
+    identity, acquisition = facts
+    assert (identity.serial, identity.udid, identity.model) == ("F2LLIVESERIAL", UDID, "iPhone12,1")
+    assert acquisition.method is Acquisition.IOS_BACKUP
+    assert acquisition.tool == f"pymobiledevice3 {afc.version('pymobiledevice3')} (mobilebackup2)"
+    assert "one-time password" in acquisition.note
+    assert asked_only_for_the_backup(phone.double.requests)
+
+
+def test_locators_name_the_device_the_acquisition_and_the_domain_path_and_reopen_from_the_stored_backup(
+    phone: Phone,
+) -> None:
+    case, _ = run(phone)
+    rows = rows_by_path(case)
+    row = rows["CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"]
+    locator = Locator.from_json(row.locator)
+    source, device, path = locator.layers
+    assert (source.kind, source.value) == (LayerKind.SOURCE, f"ios://{UDID}")
+    assert (device.kind, device.value, device.detail) == (LayerKind.DEVICE, LABEL, "ios-backup")
+    assert path.kind is LayerKind.PATH and path.detail is not None and len(path.detail) == 40  # the fileID
+    assert str(locator).startswith(f"ios://{UDID} › {LABEL} [ios-backup] › CameraRollDomain/Media/DCIM/100APPLE/")
+    asked = len(phone.double.requests)
+    acquire = Acquire(phone.case_path.resolve(), phone.folder)
+    worker = open_source(DeviceAddress("ios", UDID), OpenContext(acquire=acquire))  # as a worker process opens it
+    for path_text, data in phone.by_path().items():
+        with open_locator(worker, Locator.from_json(rows[path_text].locator)) as stream:
+            assert stream.read() == data
+    assert len(phone.double.requests) == asked  # read from the case: the phone was not asked again
+
+
+def test_a_phone_encrypting_with_its_owners_password_is_backed_up_with_it_and_nothing_is_changed(
+    phone: Phone,
+) -> None:
+    phone.state.backup_password = OWNER_PASSWORD
+    case, outcome = run(phone, OWNER_PASSWORD)
+    assert outcome.status is RunStatus.COMPLETED
+    assert warnings_of(case) == []
+    assert_items_are_the_backup(phone, case)
+    assert phone.state.password_changes == [] and phone.state.backup_password == OWNER_PASSWORD
+    record = phone.record()
+    assert (record.encryption, record.one_time_password, record.password_state) == ("examiner", None, "none")
+    assert audit_events(case) == []
+    for written in [*phone.case_path.rglob("*.json"), phone.case_path / "audit.jsonl", phone.case_path / "case.db"]:
+        assert OWNER_PASSWORD.encode() not in written.read_bytes()  # a credential is never recorded
+
+
+def triage_cli(phone: Phone, *extra: str) -> int:
+    case = str(phone.case_path)
+    return main(["triage", f"ios://{UDID}", "--case", case, "--exhibit", "EX1", "--ios-backup", *extra])
+
+
+def test_an_encrypting_phone_without_password_is_one_sentence_exit_3_and_nothing_is_taken(
+    phone: Phone, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone.state.backup_password = OWNER_PASSWORD
+    code = triage_cli(phone)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == Exit.EVIDENCE == 3 and len(lines) == 1 and "Traceback" not in err
+    assert lines[0].endswith(
+        f"the iOS device {UDID} encrypts its backups with a password set on it: give that backup password "
+        "(set in iTunes or Finder, not the phone's passcode) with --password"
+    )
+    assert phone.state.backups == 0 and phone.state.password_changes == []
+
+
+def test_a_wrong_password_is_one_sentence_exit_3_and_resume_with_the_right_one_reads_the_backup_taken(
+    phone: Phone, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone.state.backup_password = OWNER_PASSWORD
+    code = triage_cli(phone, "--password", "not it")
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == Exit.EVIDENCE == 3 and len(lines) == 1 and "Traceback" not in err
+    assert "the password given with --password is not the backup password of the iOS device" in lines[0]
+    assert lines[0].endswith("(the backup taken is kept and read again)")
+    assert phone.state.backups == 1
+
+    code = triage_cli(phone, "--password", OWNER_PASSWORD, "--resume")
+    assert code == 0, capsys.readouterr().err
+    assert phone.state.backups == 1  # the finished backup was read again, not taken again
+    assert_items_are_the_backup(phone, Case.create_or_open(phone.case_path))
+    assert phone.state.password_changes == []
+
+
+def test_ios_backup_needs_one_ios_source_named_by_exhibit(phone: Phone, capsys: pytest.CaptureFixture[str]) -> None:
+    media = str(phone.tmp / "media")
+    code = main(["triage", media, "--case", str(phone.case_path), "--exhibit", "EX1", "--ios-backup"])
+    err = capsys.readouterr().err
+    assert code == Exit.USAGE
+    assert err.strip().endswith("--ios-backup takes one live iPhone or iPad: give ios://UDID with --exhibit")
+
+
+def test_a_removal_the_phone_refuses_is_a_warning_naming_the_record_and_a_limitation(phone: Phone) -> None:
+    phone.state.refuse_removal = True
+    case, outcome = run(phone)
+    assert outcome.status is RunStatus.COMPLETED
+    assert_items_are_the_backup(phone, case)
+    record = phone.record()
+    password = record.one_time_password
+    assert record.password_state == "left" and phone.state.backup_password == password
+    (warning,) = warnings_of(case)
+    assert warning.code == PASSWORD_LEFT_CODE
+    assert str(phone.folder / RECORD_NAME) in warning.message and "Encrypt local backup" in warning.message
+    events = audit_events(case)
+    assert [e for e, _ in events] == ["ios-backup-encryption-set", "ios-backup-encryption-left"]
+    assert "passcode was not entered" in str(events[1][1]["reason"])
+    limitations = sfr1_data(case, report_data(case))["phone_limitations"]
+    assert any(
+        line.startswith("Exhibit EX1: Safenet turned the phone's backup encryption on")
+        and "left with backup encryption on" in line
+        for line in limitations
+    )
+
+    # A resumed run that reads the stored backup again (one interrupted after the backup) removes it, the
+    # owner's passcode entered this time; the backup is not taken again.
+    phone.state.refuse_removal = False
+    resumed = open_source(
+        DeviceAddress("ios", UDID), OpenContext(acquire=Acquire(phone.case_path.resolve(), phone.folder, True))
+    )
+    again: list[EvidenceWarning] = []
+    assert {i.locator.leaf.value for i in resumed.items(again.append)} == set(phone.by_path())
+    assert again == [] and phone.state.backups == 1 and phone.state.backup_password is None
+    assert phone.record().password_state == "removed" and phone.record().one_time_password == password
+    assert phone.state.password_changes == [(None, password), (password, None)]  # set once, removed once
+    assert [e for e, _ in audit_events(case)][-1] == "ios-backup-encryption-removed"
+
+
+@pytest.mark.slow
+def test_a_phone_unplugged_during_the_backup_is_device_disconnected_and_resume_takes_it_again(phone: Phone) -> None:
+    phone.state.drop_after_upload = 30_000  # part way through the upload
+    case, outcome = run(phone)
+    assert outcome.status is RunStatus.INTERRUPTED
+    codes = sorted(w.code for w in warnings_of(case))
+    assert codes == ["device-disconnected", PASSWORD_LEFT_CODE]  # and the password could not be removed
+    record = phone.record()
+    assert record.finished is None and record.password_state == "left"
+    password = record.one_time_password
+    assert rows_by_path(case) == {}
+
+    phone.state.drop_after_upload = None
+    phone.double.attach()
+    case, outcome = run(phone, resume=True)
+    assert outcome.status is RunStatus.COMPLETED
+    assert phone.state.backups == 2  # the unfinished backup was taken again
+    assert_items_are_the_backup(phone, case)
+    assert phone.record().one_time_password == password and phone.record().password_state == "removed"
+    assert phone.state.password_changes == [(None, password), (password, None)]  # set once, removed once
+    assert phone.state.backup_password is None
+
+
+def test_hostile_paths_in_the_backup_are_warnings_kept_as_the_phones_names_and_nothing_escapes(
+    phone: Phone,
+) -> None:
+    hostile = [
+        BackupFile("HomeDomain", "../../../etc/passwd-copy", jpeg(7)),
+        BackupFile("HomeDomain", "/etc/absolute.jpg", jpeg(8)),
+        BackupFile("HomeDomain", "Library/ctl\x1b[2Jname.jpg", jpeg(9)),
+    ]
+    phone.files.extend(hostile)  # the double serves the list it was given
+    case, outcome = run(phone)
+    assert outcome.status is RunStatus.COMPLETED
+    assert_items_are_the_backup(phone, case)
+    unusual = sorted(
+        (w.code, Locator.from_json(w.locator).layers[2].value) for w in warnings_of(case) if w.locator is not None
+    )
+    assert unusual == sorted(("ios-path-unusual", f.path) for f in hostile)
+    stored = phone.folder / UDID
+    assert all(p.resolve().is_relative_to(stored.resolve()) for p in stored.rglob("*"))
+    assert not (phone.tmp / "etc").exists() and not (phone.case_path / "etc").exists()
