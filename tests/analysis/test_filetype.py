@@ -72,3 +72,29 @@ def test_extension_mismatch_is_recorded_not_trusted() -> None:
     assert extension_mismatch(jpeg, "minutes.txt")
     assert extension_mismatch(jpeg, "noextension")
     assert not extension_mismatch(UNKNOWN, "anything.bin")
+
+
+def test_prefixes_by_first_byte_answer_as_the_ordered_table() -> None:
+    """``sniff`` asks only the prefixes that share the head's first byte: the same type as walking ``_PREFIXES``
+    in order and then every sniffer, for every prefix (alone and followed by other bytes) and for other heads."""
+    import random
+
+    from safenet.analysis import filetype
+
+    def walked(head: bytes) -> filetype.FileType:
+        if not head:
+            return EMPTY
+        for prefix, name in filetype._PREFIXES:
+            if head.startswith(prefix):
+                return filetype.TYPES[name]
+        for sniffer in (*filetype._SNIFFERS, filetype._bmp, filetype._thumbcache):
+            if found := sniffer(head):
+                return filetype.TYPES[found]
+        return UNKNOWN
+
+    rng = random.Random(20261206)
+    heads = [prefix + tail for prefix, _ in filetype._PREFIXES for tail in (b"", rng.randbytes(64))]
+    heads += [b"", b"PK\x03\x04" + bytes(40), b"\x89PNG\r\n\x1a\n" + bytes(30)]
+    heads += [rng.randbytes(rng.randrange(1, 64)) for _ in range(2000)]
+    for head in heads:
+        assert sniff(head) == walked(head), head[:16]

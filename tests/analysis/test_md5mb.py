@@ -231,42 +231,49 @@ def test_fallback_when_the_extension_is_missing(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_batch_fills_in_each_items_digest() -> None:
-    """Md5Batch: items of any size, read in one chunk or many; the limits leave the rest to the caller; the
-    thread's arena is reused by the next batch."""
+    """Md5Batch: items of any size, read into their room in one piece or many; the limits leave the rest to the
+    caller; the thread's arena is reused by the next batch."""
     rng = np.random.default_rng([SEED, 7])
     for _ in range(2):
         batch = md5mb.Md5Batch(max_item=3000, max_total=10_000)
         expected: list[tuple[dict[str, bytes], bytes]] = []
         for size in (0, 1, 64, 1000, 2999, 3000):
-            held = batch.collector(size)
-            assert held is not None
+            room = batch.room(size)
+            assert room is not None and len(room) == size
             data = bytes(corpus(rng, [size])[0])
             for i in range(0, size, 700):
-                held.append(data[i : i + 700])
+                room[i : i + 700] = data[i : i + 700]
             digests = {"md5": b"", "sha256": b"kept"}
-            batch.defer(digests, held)
+            batch.defer(digests, size)
             expected.append((digests, data))
-        assert batch.collector(3001) is None  # over max_item
-        assert batch.collector(None) is None  # size not known
-        assert batch.collector(3000) is None  # over what is left of max_total
+        assert batch.room(3001) is None  # over max_item
+        assert batch.room(None) is None  # size not known
+        assert batch.room(3000) is None  # over what is left of max_total
         batch.finish()
         for digests, data in expected:
             assert digests == {"md5": hashlib.md5(data).digest(), "sha256": b"kept"}
         batch.finish()  # nothing pending: nothing to do
 
 
-def test_batch_item_longer_than_listed() -> None:
-    """More bytes than the size reserved (a reader that is not capped): hashed with hashlib from there on."""
+def test_batch_keeps_only_what_is_deferred() -> None:
+    """A room whose item is not deferred (its type not hashed, or fewer bytes than listed) is handed out again;
+    a deferred item keeps the bytes it read, however few, and the next room starts after them."""
     batch = md5mb.Md5Batch(max_item=100, max_total=1000)
-    held, after = batch.collector(10), batch.collector(10)
-    assert held is not None and after is not None
-    held.append(b"0123456789abcdef")
-    held.append(b"more")
-    after.append(b"next item!")  # its bytes lie after the first item's reservation, untouched by the overflow
+    room = batch.room(10)
+    assert room is not None
+    room[:10] = b"not kept!!"  # an item read, then not hashed: nothing deferred
+    again = batch.room(10)
+    assert again is not None
+    again[:5] = b"short"  # listed at 10 bytes, 5 read (the file shrank)
     first: dict[str, bytes] = {"md5": b""}
+    batch.defer(first, 5)
+    after = batch.room(10)
+    assert after is not None
+    after[:10] = b"next item!"
     second: dict[str, bytes] = {"md5": b""}
-    batch.defer(first, held)
-    batch.defer(second, after)
+    batch.defer(second, 10)
+    with pytest.raises(ValueError, match="do not fit"):
+        batch.defer({"md5": b""}, 1000)
     batch.finish()
-    assert first["md5"] == hashlib.md5(b"0123456789abcdefmore").digest()
+    assert first["md5"] == hashlib.md5(b"short").digest()
     assert second["md5"] == hashlib.md5(b"next item!").digest()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safenet.analysis.md5mb import Held, Md5Batch
+from safenet.analysis.md5mb import Md5Batch
 from safenet.case.records import WorkResult
 from safenet.engine import executors
 from safenet.engine.executors import Stage
@@ -45,9 +45,9 @@ def folder(tmp_path: Path) -> Path:
 class Counting(Md5Batch):
     deferred = 0
 
-    def defer(self, digests: dict[str, bytes], held: Held) -> None:
+    def defer(self, digests: dict[str, bytes], size: int) -> None:
         Counting.deferred += 1
-        super().defer(digests, held)
+        super().defer(digests, size)
 
 
 def run(folder: Path, settings: Settings, lanes: bool, monkeypatch: pytest.MonkeyPatch) -> list[WorkResult]:

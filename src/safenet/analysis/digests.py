@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from safenet.analysis.ed2k import Ed2kHash
 from safenet.analysis.filetype import HEAD_BYTES, FileType, sniff
-from safenet.analysis.md5mb import Md5Batch
+from safenet.analysis.md5mb import Chunk, Md5Batch
 
 #: Digest algorithms Safenet computes; names match hashsets.model.HashKind values. ED2K (``analysis.ed2k``) is
 #: the eDonkey/eMule hash P2P clients and their investigators' hash sets name files by.
@@ -47,7 +49,7 @@ def for_hash_sets(needed: Sequence[str], base: Sequence[str] = BASELINE) -> tupl
 
 
 class Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: Chunk, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
@@ -93,52 +95,169 @@ def analyse_stream(
 
     ``md5_batch``: a small item's MD5 is left to the batch (``Md5Batch``: hashed with other items' in SIMD
     lanes when the batch ends, its ``digests["md5"]`` filled in then); everything else is as without it.
+
+    The same read in two steps, for a caller that decides from the head what to do next: ``StreamRead``.
     """
-    reader = _Capped(stream, limit) if limit is not None else stream
-    head = reader.read(CHUNK)
-    while len(head) < HEAD_BYTES:
-        more = reader.read(CHUNK)
-        if not more:
-            break
-        head += more
-    filetype = sniff(head[:HEAD_BYTES])
-    if not wants_digests(filetype):
-        return StreamResult(filetype, None, len(head))
-    later = md5_batch.collector(limit) if md5_batch is not None and "md5" in algorithms else None
-    names = [name for name in algorithms if later is None or name != "md5"]
-    hashers = [new_hasher(name) for name in names]
-    sink = tee(filetype) if tee else None
-    total = 0
-    chunk = head
-    while chunk:
-        for hasher in hashers:
-            hasher.update(chunk)
-        if later is not None:
-            later.append(chunk)
-        if sink is not None:
-            sink.write(chunk)
-        total += len(chunk)
-        chunk = reader.read(CHUNK)
-    computed = {name: h.digest() for name, h in zip(names, hashers, strict=True)}
-    digests = {name: computed.get(name, b"") for name in algorithms}  # the algorithms' order, md5 included
-    if md5_batch is not None and later is not None:
-        md5_batch.defer(digests, later)
-    return StreamResult(filetype, digests, total, grew=isinstance(reader, _Capped) and reader.grew())
+    read = StreamRead(stream, limit, md5_batch if "md5" in algorithms else None)
+    try:
+        if not wants_digests(read.filetype):
+            return read.skipped()
+        return read.digest(algorithms, tee(read.filetype) if tee else None)
+    finally:
+        read.close()
 
 
-class _Capped:
-    """Reads a stream up to ``limit`` bytes; ``grew()`` asks the stream for one byte more."""
+_CHUNK_READERS: tuple[type, ...] = (io.FileIO, io.BufferedReader, io.BytesIO)
+"""Streams whose ``readinto`` fills the caller's buffer itself (a file opened from a folder, a spooled copy);
+another stream's bytes are read with ``read`` (every stream has it) and, where they must go into a buffer,
+copied there."""
 
-    def __init__(self, stream: BinaryIO, limit: int) -> None:
+_scratch = threading.local()  # per thread: its reusable chunk buffers not in use (one per read in progress)
+
+
+class StreamRead:
+    """One read of a stream, in two steps: the head (``filetype``, ``head``) as soon as it is read, then
+    ``digest`` (or ``skipped``) for the rest, then ``close``. What ``analyse_stream`` does; a caller that decides
+    from the head what to keep (the engine: which producer and P2P parser claim the item) asks in between.
+
+    Where the bytes go: a small item whose MD5 waits for ``md5_batch`` is read straight into the batch's arena
+    (and hashed there with the batch, never copied); a file otherwise into a chunk buffer of the thread, reused
+    by every file; another stream (an archive member) into fresh ``bytes`` per chunk, as it gives them. A sink
+    always gets ``bytes`` of its own (it may keep them).
+    """
+
+    __slots__ = ("_batch", "_buffer", "_left", "_readinto", "_room", "_stream", "_total", "filetype", "first", "head")
+
+    def __init__(self, stream: BinaryIO, limit: int | None = None, md5_batch: Md5Batch | None = None) -> None:
         self._stream = stream
-        self._left = max(limit, 0)
+        self._left = -1 if limit is None else max(limit, 0)  # bytes the cap still allows; -1: no cap
+        self._batch = md5_batch
+        self._room = md5_batch.room(limit) if md5_batch is not None else None
+        chunked = type(stream) in _CHUNK_READERS
+        self._readinto = cast(io.RawIOBase, stream).readinto if chunked else self._copy_into
+        self._buffer: memoryview | None = None  # the thread's chunk buffer, while this read holds it
+        if self._room is None and chunked:
+            free: list[memoryview] | None = getattr(_scratch, "free", None)
+            self._buffer = free.pop() if free else memoryview(bytearray(CHUNK))
+        self._total = 0
+        #: The first bytes read: at least ``HEAD_BYTES`` where the stream has them. A view into a reused
+        #: buffer, valid until the next chunk is read.
+        try:
+            self.first: Chunk = self._read_head()
+        except BaseException:
+            self._release()
+            raise
+        self.head = bytes(self.first[:HEAD_BYTES])
+        self.filetype = sniff(self.head)
 
-    def read(self, size: int) -> bytes:
-        if self._left <= 0:
+    def _read_head(self) -> Chunk:
+        target = self._room if self._room is not None else self._buffer
+        if target is None:
+            head = self._read()
+            while len(head) < HEAD_BYTES:
+                more = self._read()
+                if not more:
+                    break
+                head += more
+            self._total = len(head)
+            return head
+        end = min(len(target), CHUNK) if self._left < 0 else min(len(target), CHUNK, self._left)
+        self._total = self._fill(target, 0, end, HEAD_BYTES)
+        return target[: self._total]
+
+    def _fill(self, target: memoryview, start: int, end: int, enough: int) -> int:
+        """Read into ``target[start:end]`` until ``enough`` bytes are there or the stream ends; the end reached."""
+        readinto = self._readinto
+        pos = start
+        while pos < end:
+            got = readinto(target[pos:end])
+            if not got:
+                break
+            pos += got
+            if pos - start >= enough:
+                break
+        if self._left > 0:
+            self._left -= pos - start
+        return pos
+
+    def _copy_into(self, target: memoryview) -> int:
+        data = self._stream.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def _read(self) -> bytes:
+        """The next chunk in bytes of its own (empty: the stream, or the cap, ended)."""
+        if self._left < 0:
+            return self._stream.read(CHUNK)
+        if self._left == 0:
             return b""
-        data = self._stream.read(min(size, self._left))
+        data = self._stream.read(min(CHUNK, self._left))
         self._left -= len(data)
         return data
 
-    def grew(self) -> bool:
-        return self._left <= 0 and bool(self._stream.read(1))
+    def skipped(self) -> StreamResult:
+        """The result when the item's type is not hashed: its type, and the bytes read for the head."""
+        return StreamResult(self.filetype, None, self._total)
+
+    def digest(self, algorithms: Sequence[str], sink: Sink | None = None) -> StreamResult:
+        """Read the rest, feeding every digest of ``algorithms`` (and ``sink``) every byte once; the digests are
+        in the order of ``algorithms``. An MD5 left to the batch is ``b""`` until ``md5_batch.finish()``."""
+        room = self._room
+        hashers = [(name, new_hasher(name)) for name in algorithms if room is None or name != "md5"]
+        updates = [hasher.update for _, hasher in hashers]
+        write = sink.write if sink is not None else None
+        if room is not None:  # the whole item in the arena, hashed there as one chunk
+            end = self._fill(room, self._total, len(room), len(room)) if self._left else self._total
+            self._total = end
+            for start in range(0, end, CHUNK):  # a chunk at a time: it stays in the CPU's cache for every digest
+                piece = room[start : min(start + CHUNK, end)]
+                for update in updates:
+                    update(piece)
+            if write is not None:
+                write(bytes(room[:end]))
+        else:
+            chunk = self.first
+            if self._buffer is not None and write is not None:
+                # a sink keeps what it is given: the first chunk copied, the rest read into bytes of its own
+                write(bytes(chunk))
+                for update in updates:
+                    update(chunk)
+                self._release()
+                chunk = self._read()
+                self._total += len(chunk)
+            while chunk:
+                for update in updates:
+                    update(chunk)
+                if write is not None:
+                    write(cast(bytes, chunk))
+                chunk = self._next()
+        digests = dict.fromkeys(algorithms, b"")  # the algorithms' order, a deferred MD5 included
+        for name, hasher in hashers:
+            digests[name] = hasher.digest()
+        if room is not None:
+            cast(Md5Batch, self._batch).defer(digests, self._total)
+        grew = self._left == 0 and bool(self._stream.read(1))
+        return StreamResult(self.filetype, digests, self._total, grew)
+
+    def _next(self) -> Chunk:
+        buffer = self._buffer
+        if buffer is None:
+            data = self._read()
+            self._total += len(data)
+            return data
+        end = len(buffer) if self._left < 0 else min(len(buffer), self._left)
+        got = self._fill(buffer, 0, end, 1) if end else 0
+        self._total += got
+        return buffer[:got]
+
+    def _release(self) -> None:
+        if self._buffer is not None:
+            free: list[memoryview] | None = getattr(_scratch, "free", None)
+            if free is None:
+                free = _scratch.free = []
+            free.append(self._buffer)
+            self._buffer = None
+
+    def close(self) -> None:
+        """Give the chunk buffer back to the thread (the stream itself is the caller's to close)."""
+        self._release()

@@ -262,23 +262,39 @@ def _thumbcache(head: bytes) -> str | None:
     return None
 
 
+def _by_first_byte(prefixes: tuple[tuple[bytes, str], ...]) -> dict[int, tuple[tuple[bytes, FileType], ...]]:
+    table: dict[int, list[tuple[bytes, FileType]]] = {}
+    for prefix, name in prefixes:
+        table.setdefault(prefix[0], []).append((prefix, TYPES[name]))
+    return {first: tuple(entries) for first, entries in table.items()}
+
+
+# Asked once per file: the prefixes that can match by the head's first byte (in the order of _PREFIXES), and the
+# sniffers in the order they are tried.
+_PREFIXES_BY_FIRST_BYTE = _by_first_byte(_PREFIXES)
+_ALL_SNIFFERS = (*_SNIFFERS, _bmp, _thumbcache)
+
+
 def sniff(head: bytes) -> FileType:
     """The file type of a stream given its first bytes (at least HEAD_BYTES where the file has them)."""
     if not head:
         return EMPTY
-    for prefix, name in _PREFIXES:
+    for prefix, filetype in _PREFIXES_BY_FIRST_BYTE.get(head[0], ()):
         if head.startswith(prefix):
-            return TYPES[name]
-    for sniffer in (*_SNIFFERS, _bmp, _thumbcache):
+            return filetype
+    for sniffer in _ALL_SNIFFERS:
         found = sniffer(head)
         if found:
             return TYPES[found]
     return UNKNOWN
 
 
+_UNTYPED = frozenset({UNKNOWN.name, EMPTY.name})
+
+
 def extension_mismatch(filetype: FileType, name: str) -> bool:
     """True when a typed file's extension is not one its type uses (no extension counts as a mismatch)."""
-    if filetype in (UNKNOWN, EMPTY):
+    if filetype.name in _UNTYPED:
         return False
     dot = name.rfind(".")
     ext = name[dot + 1 :].lower() if dot > 0 else ""

@@ -95,34 +95,6 @@ def md5_many(messages: Sequence[Chunk]) -> list[bytes]:
     return _many(messages)
 
 
-class Held:
-    """One item's bytes copied into its batch's arena as they are read (``Md5Batch.collector``)."""
-
-    __slots__ = ("_arena", "_end", "_overflow", "_pos", "_start")
-
-    def __init__(self, arena: memoryview, start: int, size: int) -> None:
-        self._arena, self._start, self._pos, self._end = arena, start, start, start + size
-        self._overflow: hashlib._Hash | None = None
-
-    def append(self, chunk: Chunk) -> None:
-        """Copy ``chunk`` into the arena (the chunk itself is not kept: its memory is reused at once)."""
-        size = len(chunk)
-        if self._overflow is None and self._pos + size <= self._end:
-            self._arena[self._pos : self._pos + size] = chunk
-            self._pos += size
-            return
-        if self._overflow is None:  # more bytes than reserved (never from a capped read): hashlib from here
-            self._overflow = hashlib.md5(self.view(), usedforsecurity=False)
-        self._overflow.update(chunk)
-
-    def view(self) -> memoryview:
-        return self._arena[self._start : self._pos]
-
-    def digest(self) -> bytes | None:
-        """The MD5 when it was computed already (an overflow), else None: the batch computes it."""
-        return self._overflow.digest() if self._overflow is not None else None
-
-
 _arenas = threading.local()  # one arena per worker thread, reused by its batches
 
 
@@ -136,40 +108,41 @@ def _arena(size: int) -> memoryview:
 class Md5Batch:
     """The MD5s of a batch of items' bytes, computed together when the batch ends, in SIMD lanes.
 
-    A worker examining a batch of small files copies each file's chunks, as it reads them, into ``collector``
-    (a ``Held`` in the thread's arena) instead of feeding a hashlib MD5, and ``defer`` s the digest; ``finish``
-    then hashes every file at once and fills in each file's ``digests["md5"]``. The arena is one buffer per
-    thread, reused: holding the chunks themselves until the batch ends would keep every batch's memory fresh
-    from the kernel (page faults cost more than the copy). Only what fits is deferred (an item of at most
-    ``max_item`` bytes by its listing, at most ``max_total`` bytes per batch); the caller hashes the rest as
-    before. Nothing may read a deferred digest before ``finish``: the caller defers only where no work before
-    the batch's end looks at digests (no perceptual or video sets to settle). One batch at a time per thread.
+    A worker examining a batch of small files reads each file's bytes straight into ``room`` (free bytes of the
+    thread's arena) instead of feeding a hashlib MD5, and ``defer`` s the digest; ``finish`` then hashes every
+    file at once and fills in each file's ``digests["md5"]``. The arena is one buffer per thread, reused: the
+    bytes are read into it once and never copied (a fresh buffer per file, or per batch, would cost page
+    faults; a copy costs a pass over the bytes). Only what fits is deferred (an item of at most ``max_item``
+    bytes by its listing, at most ``max_total`` bytes per batch); the caller hashes the rest as before. Nothing
+    may read a deferred digest before ``finish``: the caller defers only where no work before the batch's end
+    looks at digests (no perceptual or video sets to settle). One batch at a time per thread.
     """
 
     def __init__(self, max_item: int = 4 << 20, max_total: int = 32 << 20) -> None:
         self._max_item = max_item
-        self._arena = _arena(max_total)
+        self._arena = _arena(max_total)[:max_total]  # the thread's arena may be larger: hold to max_total
         self._used = 0
-        self._pending: list[tuple[dict[str, bytes], Held]] = []
+        self._pending: list[tuple[dict[str, bytes], int, int]] = []
 
-    def collector(self, size: int | None) -> Held | None:
-        """Where to copy an item's chunks, or None when the item (listed ``size``) is not deferred."""
+    def room(self, size: int | None) -> memoryview | None:
+        """Where to read an item listed at ``size`` bytes (a read capped at that size) so that its MD5 waits for
+        the batch: ``size`` free bytes of the arena, or None when the item is not deferred. The bytes read there
+        are the item's once ``defer`` is called; until then the next ``room`` hands out the same bytes."""
         if size is None or size > self._max_item or self._used + size > len(self._arena):
             return None
-        held = Held(self._arena, self._used, size)
-        self._used += size
-        return held
+        return self._arena[self._used : self._used + size]
 
-    def defer(self, digests: dict[str, bytes], held: Held) -> None:
-        """``digests["md5"]`` is the MD5 of the bytes ``held`` took, from ``finish`` on."""
-        self._pending.append((digests, held))
+    def defer(self, digests: dict[str, bytes], size: int) -> None:
+        """``digests["md5"]`` is the MD5 of the first ``size`` bytes of the last ``room``, from ``finish`` on."""
+        if size < 0 or self._used + size > len(self._arena):
+            raise ValueError(f"{size} bytes do not fit the {len(self._arena) - self._used} left in the batch")
+        self._pending.append((digests, self._used, size))
+        self._used += size
 
     def finish(self) -> None:
         """Hash every deferred item, side by side, and fill in its digest; the arena is free again."""
         pending, self._pending, self._used = self._pending, [], 0
-        lanes = [(digests, held) for digests, held in pending if held.digest() is None]
-        for digests, held in pending:
-            if (done := held.digest()) is not None:
-                digests["md5"] = done
-        for (digests, _), digest in zip(lanes, md5_many([held.view() for _, held in lanes]), strict=True):
+        arena = self._arena
+        views = [arena[start : start + size] for _, start, size in pending]
+        for (digests, _, _), digest in zip(pending, md5_many(views), strict=True):
             digests["md5"] = digest

@@ -18,12 +18,11 @@ import io
 import os
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
-from safenet.analysis.digests import Sink, StreamResult, analyse_stream
-from safenet.analysis.filetype import HEAD_BYTES, UNKNOWN, FileType, MediaKind, extension_mismatch
+from safenet.analysis.digests import Sink, StreamRead, StreamResult, analyse_stream
+from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mismatch
 from safenet.analysis.md5mb import Md5Batch
 from safenet.analysis.p2p import registry as p2p_registry
 from safenet.analysis.p2p.model import P2PParser, P2PWarning
@@ -52,6 +51,50 @@ class Settings:
     embedded: EmbeddedLimits = field(default_factory=EmbeddedLimits)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What every item examined with one ``Settings`` shares, worked out once for them, not per item."""
+
+    profile: Profile
+    algorithms: tuple[str, ...]
+    perceptual: PerceptualWork | None  # None: no PDQ work in this profile or no PDQ set
+    video: VideoWork | None
+    thumbnails: bool
+    parses_p2p: bool
+    enabled: frozenset[str]  # the producers asked once per item which of them claims it
+    limits: producers.Limits
+    defers_md5: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Plan:
+        perceptual = settings.profile.perceptual
+        return cls(
+            settings.profile,
+            tuple(settings.algorithms),
+            settings.perceptual if perceptual else None,
+            settings.video if perceptual else None,
+            settings.profile.makes_thumbnails,
+            settings.profile.parses_p2p,
+            settings.profile.producers,
+            producers.Limits(settings.limits, settings.embedded, settings.carve),
+            defers_md5(settings),
+        )
+
+
+_plans: dict[int, tuple[Settings, _Plan]] = {}  # by the settings' identity: a worker examines with one or two
+
+
+def _plan(settings: Settings) -> _Plan:
+    known = _plans.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    if len(_plans) >= 64:  # settings come and go (tests, a lab's many runs): never an ever-growing table
+        _plans.clear()
+    plan = _Plan.of(settings)
+    _plans[id(settings)] = (settings, plan)
+    return plan
+
+
 def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
     """Let a producer 'open' a spooled copy like a file, as often as it likes, without closing it."""
 
@@ -64,12 +107,12 @@ def _reuse(copy: BinaryIO | None) -> Callable[[], BinaryIO]:
     return opener
 
 
-def _copied(copies: list[BinaryIO], image: list[ChunkCopy | BinaryIO]) -> BinaryIO | None:
+def _copied(copy: BinaryIO | None, image: ChunkCopy | BinaryIO | None) -> BinaryIO | None:
     """The copy of a member made while it was read: a spooled copy, or an image's collected bytes."""
-    if copies:
-        return copies[0]
-    if image:
-        return io.BytesIO(image[0].value()) if isinstance(image[0], ChunkCopy) else image[0]
+    if copy is not None:
+        return copy
+    if image is not None:
+        return io.BytesIO(image.value()) if isinstance(image, ChunkCopy) else image
     return None
 
 
@@ -88,20 +131,6 @@ class _Unclosable:
 
     def __exit__(self, *exc: object) -> None:
         pass
-
-
-class _Head:
-    """A stream that keeps its first ``HEAD_BYTES`` as they are read (for the P2P parsers' claim)."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        self._inner = inner
-        self.head = b""
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._inner.read(size)
-        if len(self.head) < HEAD_BYTES:
-            self.head += data[: HEAD_BYTES - len(self.head)]
-        return data
 
 
 class _Artefact:
@@ -152,15 +181,16 @@ class _Examiner:
         md5_batch: Md5Batch | None = None,
     ) -> None:
         self.settings = settings
-        self.md5_batch = md5_batch if defers_md5(settings) else None
+        self.plan = plan = _plan(settings)
+        self.md5_batch = md5_batch if plan.defers_md5 else None
         self.siblings = siblings  # other files of the top-level item's folder (see ``examine``)
         self.records: list[ItemRecord] = []
         self.warnings: list[EvidenceWarning] = []
         self.p2p: list[P2PFound] = []
         self.bytes_read = 0
-        self.nesting = Nesting()  # archives open around the member being examined: their limits add up
-        self.producers = settings.profile.producers  # asked once per item which of them claims it
-        self.limits = producers.Limits(settings.limits, settings.embedded, settings.carve)
+        self.nesting: Nesting | None = None  # archives open around the member examined: their limits add up
+        self.producers = plan.enabled
+        self.limits = plan.limits
 
     def examine(self, item: Item, open_stream: Callable[[], BinaryIO], parent: int | None) -> None:
         if is_region(item):  # unallocated space: never hashed as one item; carved in the full profile
@@ -179,68 +209,45 @@ class _Examiner:
     def examine_stream(
         self, item: Item, stream: BinaryIO, parent: int | None, reopen: Callable[[], BinaryIO] | None
     ) -> None:
-        settings = self.settings
-        perceptual = settings.perceptual if settings.profile.perceptual else None
-        video = settings.video if settings.profile.perceptual else None
-        thumbnails = settings.profile.makes_thumbnails
-        claims: dict[str, Claim | None] = {}  # by file type name: the producers are asked once per item
-        head = _Head(stream)
-        parser: list[P2PParser | None] = []  # asked once, when the head has been read (in wants())
-        artefact: list[_Artefact] = []
-
-        def p2p() -> P2PParser | None:
-            if not parser:
-                parses = settings.profile.parses_p2p
-                parser.append(p2p_registry.claim(item.name, head.head) if parses else None)
-            return parser[0]
-
-        def claim(filetype: FileType) -> Claim | None:
-            if filetype.name not in claims:
-                claims[filetype.name] = producers.claim(item, filetype, self.producers, self.limits, head.head)
-            return claims[filetype.name]
-
-        def reads(filetype: FileType) -> bool:
-            """Whether a producer will read the item's bytes (so a member's bytes are kept while hashed)."""
-            return (found := claim(filetype)) is not None and found.reads
-
-        with ExitStack() as stack:
-            copies: list[BinaryIO] = []
-            image: list[ChunkCopy | BinaryIO] = []
-
-            def tee(filetype: FileType) -> Sink | None:
-                sink = _tee(filetype)
-                if p2p() is None:
-                    return sink
-                too_large = item.size is not None and item.size > p2p_registry.MAX_ARTEFACT_BYTES
-                artefact.append(_Artefact(0 if too_large else p2p_registry.MAX_ARTEFACT_BYTES))
-                artefact[0].too_large = too_large
-                return artefact[0] if sink is None else _Fan(sink, artefact[0])
-
-            def _tee(filetype: FileType) -> Sink | None:
-                if (perceptual is not None or thumbnails) and filetype.kind is MediaKind.IMAGE:
-                    if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
-                        image.append(ChunkCopy())
-                    elif (perceptual is not None or reads(filetype)) and reopen is None:
-                        image.append(cast(BinaryIO, stack.enter_context(spool())))
-                    return image[-1] if image else None
-                if video is not None and filetype.kind is MediaKind.VIDEO and reopen is None:
-                    image.append(cast(BinaryIO, stack.enter_context(spool())))  # a member: decoded from the spool
-                    return image[-1]
-                # A top-level item can be reopened from evidence; a member must be copied while read.
-                if reopen is not None or not reads(filetype):
-                    return None
-                copies.append(cast(BinaryIO, stack.enter_context(spool())))
-                return copies[-1]
-
-            def wants(filetype: FileType) -> bool:
-                return settings.profile.wants_digests(filetype) or reads(filetype) or p2p() is not None
-
-            # A top-level file may grow while read (a live file system): read it to its listed size only.
-            # A member's size is the container's claim, which its own reader already holds it to.
-            limit = item.size if reopen is not None else None
+        plan = self.plan
+        perceptual, video = plan.perceptual, plan.video
+        # A top-level file may grow while read (a live file system): read it to its listed size only.
+        # A member's size is the container's claim, which its own reader already holds it to; nor is it
+        # known to hold, so its MD5 is never left to the batch.
+        top = reopen is not None
+        spooled: BinaryIO | None = None  # a spooled copy made while read: closed when the item is done
+        image: ChunkCopy | BinaryIO | None = None  # an image's (or a member video's) bytes, kept to decode
+        copy: BinaryIO | None = None  # a member's bytes, kept for the producer that claims it
+        artefact: _Artefact | None = None  # a P2P artefact's bytes, kept to parse
+        read: StreamRead | None = None
+        try:
             try:
-                batch = self.md5_batch if reopen is not None else None  # a member's size is not known to hold
-                result = analyse_stream(cast(BinaryIO, head), settings.algorithms, wants, tee, limit, batch)
+                read = StreamRead(stream, item.size if top else None, self.md5_batch if top else None)
+                filetype = read.filetype
+                # Asked once per item, from the head read for typing: which P2P parser and which producer claim it.
+                parser = p2p_registry.claim(item.name, read.head) if plan.parses_p2p else None
+                found = producers.claim(item, filetype, plan.enabled, plan.limits, read.head) if plan.enabled else None
+                reads = found is not None and found.reads  # a producer reads the bytes: a member's are kept
+                if not (plan.profile.wants_digests(filetype) or reads or parser is not None):
+                    result = read.skipped()
+                else:
+                    sink: Sink | None = None
+                    kind = filetype.kind
+                    if (perceptual is not None or plan.thumbnails) and kind is MediaKind.IMAGE:
+                        if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
+                            sink = image = ChunkCopy()
+                        elif (perceptual is not None or reads) and not top:
+                            sink = image = spooled = cast(BinaryIO, spool())
+                    elif video is not None and kind is MediaKind.VIDEO and not top:
+                        sink = image = spooled = cast(BinaryIO, spool())  # a member: decoded from the spool
+                    elif not top and reads:  # a top-level item can be reopened; a member is copied while read
+                        sink = copy = spooled = cast(BinaryIO, spool())
+                    if parser is not None:
+                        too_large = item.size is not None and item.size > p2p_registry.MAX_ARTEFACT_BYTES
+                        artefact = _Artefact(0 if too_large else p2p_registry.MAX_ARTEFACT_BYTES)
+                        artefact.too_large = too_large
+                        sink = artefact if sink is None else _Fan(sink, artefact)
+                    result = read.digest(plan.algorithms, sink)
             except (ArchiveLimitExceeded, ArchiveCorrupt):
                 # the member's archive records why (archive-bomb / archive-corrupt) with its own locator
                 self.records.append(ItemRecord(item, UNKNOWN, ItemStatus.PARTIAL, None, False, parent))
@@ -250,44 +257,55 @@ class _Examiner:
             except (OSError, EvidenceError) as exc:
                 self._fail(item, parent, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
                 return
-            self.bytes_read += result.bytes_read
-            filetype = result.filetype
-            status = ItemStatus.EXAMINED if result.digests is not None else ItemStatus.SKIPPED
-            if result.grew:
-                status = ItemStatus.PARTIAL
-            if (changed := _size_changed(item, result)) is not None:
-                self.warnings.append(changed)
-            pdq = None
-            if perceptual is not None and filetype.kind is MediaKind.IMAGE and result.digests is not None:
-                pdq = self._perceptual(item, perceptual, result.digests, image[0] if image else None, reopen)
-            thumbnail = None
-            if thumbnails and filetype.kind is MediaKind.IMAGE and image and isinstance(image[0], ChunkCopy):
-                thumbnail = default_thumbnail(image[0].value())  # only from bytes already read; else the UI
-            frames = None
-            if video is not None and wants_video(filetype) and result.digests is not None:
-                frames = self._video(item, filetype, video, result.digests, image[0] if image else None, reopen)
-            self.records.append(
-                ItemRecord(
-                    item,
-                    filetype,
-                    status,
-                    result.digests,
-                    extension_mismatch(filetype, item.name),
-                    parent,
-                    pdq=pdq,
-                    video=frames,
-                    thumbnail=thumbnail,
-                )
-            )
-            if artefact and (found_parser := p2p()) is not None:
-                self._parse_p2p(item, found_parser, artefact[0], len(self.records) - 1)
-            if (found := claim(filetype)) is not None:
-                held = _copied(copies, image)  # bytes already read beat reading the evidence again
+            finally:
+                if read is not None:
+                    read.close()
+            self._record(item, result, parent, image, reopen)
+            if artefact is not None and parser is not None:
+                self._parse_p2p(item, parser, artefact, len(self.records) - 1)
+            if found is not None:
+                held = _copied(copy, image)  # bytes already read beat reading the evidence again
                 opener = reopen if held is None and reopen is not None else _reuse(held)
                 # siblings: only for the top-level file (a member's siblings are no files), and not for a
                 # deleted one (the live file now at a sibling's path need not belong to the same cache)
                 siblings = self.siblings if parent is None and item.allocated else None
                 self._expand(item, found, opener, siblings, len(self.records) - 1)
+        finally:
+            if spooled is not None:
+                spooled.close()
+
+    def _record(
+        self,
+        item: Item,
+        result: StreamResult,
+        parent: int | None,
+        image: ChunkCopy | BinaryIO | None,
+        reopen: Callable[[], BinaryIO] | None,
+    ) -> None:
+        """The item's record from its read: status, size warning, and the PDQ, thumbnail and video frame
+        hashes its profile makes from the bytes kept while read (or reopened)."""
+        plan = self.plan
+        perceptual, video = plan.perceptual, plan.video
+        self.bytes_read += result.bytes_read
+        filetype, digests = result.filetype, result.digests
+        status = ItemStatus.EXAMINED if digests is not None else ItemStatus.SKIPPED
+        if result.grew:
+            status = ItemStatus.PARTIAL
+        if (changed := _size_changed(item, result)) is not None:
+            self.warnings.append(changed)
+        pdq = thumbnail = frames = None
+        if filetype.kind is MediaKind.IMAGE:
+            if perceptual is not None and digests is not None:
+                pdq = self._perceptual(item, perceptual, digests, image, reopen)
+            if plan.thumbnails and isinstance(image, ChunkCopy):
+                thumbnail = default_thumbnail(image.value())  # only from bytes already read; else the UI
+        if video is not None and digests is not None and wants_video(filetype):
+            frames = self._video(item, filetype, video, digests, image, reopen)
+        mismatch = extension_mismatch(filetype, item.name)
+        record = ItemRecord(
+            item, filetype, status, digests, mismatch, parent, pdq=pdq, video=frames, thumbnail=thumbnail
+        )
+        self.records.append(record)
 
     def _parse_p2p(self, item: Item, parser: P2PParser, artefact: _Artefact, index: int) -> None:
         """A P2P artefact's records and search terms, each naming the item record it came from; what the
@@ -380,6 +398,8 @@ class _Examiner:
         index: int,
     ) -> None:
         """Examine what the producer that claimed ``item`` yields, each as a child of record ``index``."""
+        if self.nesting is None:
+            self.nesting = Nesting()
         context = producers.Context(self.warnings.append, self.limits, self.nesting, siblings)
         members = found.producer.expand(item, found, opener, context)
         try:

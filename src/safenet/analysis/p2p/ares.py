@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from safenet.analysis.p2p.binary import UNSUPPORTED, Corrupt, Reader, Truncated, damage, iso, unix_time
-from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning
+from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning, named
 
 CLIENT = "ares"
 
@@ -79,9 +79,10 @@ class _ShareDb:
     SIGNATURE: ClassVar[bytes]
     HEADER_SIZE: ClassVar[int]
     FILE_NAME: ClassVar[str]
+    NAMES: ClassVar[tuple[str, ...]]
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() == self.FILE_NAME.lower() and head.startswith(b"__ARESDB")
+        return named(name, self.NAMES) and head.startswith(b"__ARESDB")
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         if not data.startswith(self.SIGNATURE):
@@ -109,6 +110,7 @@ class ShareH(_ShareDb):
     SIGNATURE = SIGNATURE_H
     HEADER_SIZE = 23
     FILE_NAME = "ShareH.dat"
+    NAMES: ClassVar[tuple[str, ...]] = ("shareh.dat",)
 
     def record(self, index: int, fixed: bytes, fields: dict[int, bytes]) -> P2PRecord:
         extra = _extra(fields)
@@ -135,6 +137,7 @@ class ShareL(_ShareDb):
     SIGNATURE = SIGNATURE_L
     HEADER_SIZE = 47
     FILE_NAME = "ShareL.dat"
+    NAMES: ClassVar[tuple[str, ...]] = ("sharel.dat",)
 
     def record(self, index: int, fixed: bytes, fields: dict[int, bytes]) -> P2PRecord:
         r = Reader(fixed, 20)

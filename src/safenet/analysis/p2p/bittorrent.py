@@ -34,7 +34,7 @@ from typing import BinaryIO, ClassVar
 
 from safenet.analysis.p2p.bencode import BValue, Decoded, decode
 from safenet.analysis.p2p.binary import CORRUPT, TRUNCATED, decode_text, iso, unix_time
-from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning
+from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning, named
 
 _HASH_NAME = re.compile(r"^([0-9a-fA-F]{40})\.(?:fast)?resume$")
 _READ = 1 << 20
@@ -219,10 +219,11 @@ class TorrentFileParser:
     """A ``.torrent`` file: what the user meant to fetch (not proof that anything was fetched)."""
 
     NAME: ClassVar[str] = "bittorrent-torrent"
+    NAMES: ClassVar[tuple[str, ...]] = ("*.torrent",)
     CLIENT: ClassVar[str] = "torrent"
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower().endswith(".torrent") and _dictionary(head)
+        return named(name, self.NAMES) and _dictionary(head)
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         torrent, warnings = read_torrent(data)
@@ -412,11 +413,12 @@ class UTorrentResume:
     """µTorrent / BitTorrent ``resume.dat``: every torrent the client had, with its transfer totals."""
 
     NAME: ClassVar[str] = "utorrent-resume"
+    NAMES: ClassVar[tuple[str, ...]] = ("resume.dat", "resume.dat.old")
     CLIENT: ClassVar[str] = "utorrent"
     _SKIP = frozenset({b".fileguard", b"rec"})
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() in ("resume.dat", "resume.dat.old") and _dictionary(head)
+        return named(name, self.NAMES) and _dictionary(head)
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         decoded = decode(data)
@@ -454,11 +456,11 @@ class TransmissionResume:
     """Transmission ``*.resume``: one torrent's state; its info-hash is the file's name."""
 
     NAME: ClassVar[str] = "transmission-resume"
+    NAMES: ClassVar[tuple[str, ...]] = ("*.resume",)  # not "*.fastresume" (qBittorrent's): ".resume" ends it
     CLIENT: ClassVar[str] = "transmission"
 
     def claims(self, name: str, head: bytes) -> bool:
-        lower = name.lower()
-        return lower.endswith(".resume") and not lower.endswith(".fastresume") and _dictionary(head)
+        return named(name, self.NAMES) and _dictionary(head)
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         """``name``: the file's name (``<40 hex>.resume`` gives the info-hash)."""
@@ -498,10 +500,11 @@ class QBittorrentFastresume:
     """qBittorrent ``BT_backup/<info-hash>.fastresume`` (libtorrent resume data plus qBt- keys)."""
 
     NAME: ClassVar[str] = "qbittorrent-fastresume"
+    NAMES: ClassVar[tuple[str, ...]] = ("*.fastresume",)
     CLIENT: ClassVar[str] = "qbittorrent"
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower().endswith(".fastresume") and _dictionary(head)
+        return named(name, self.NAMES) and _dictionary(head)
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         decoded = decode(data)

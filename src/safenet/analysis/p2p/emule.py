@@ -28,7 +28,7 @@ from safenet.analysis.p2p.binary import (
     iso,
     unix_time,
 )
-from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning, SearchTerm
+from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning, SearchTerm, named
 
 CLIENT = "emule"
 
@@ -270,9 +270,10 @@ class KnownMet:
 
     NAME: ClassVar[str] = "emule-known-met"
     CLIENT: ClassVar[str] = CLIENT
+    NAMES: ClassVar[tuple[str, ...]] = ("known.met",)
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() == "known.met" and head[:1] in (bytes([MET_HEADER]), bytes([MET_HEADER_I64TAGS]))
+        return named(name, self.NAMES) and head[:1] in (bytes([MET_HEADER]), bytes([MET_HEADER_I64TAGS]))
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
@@ -297,10 +298,10 @@ class PartMet:
 
     NAME: ClassVar[str] = "emule-part-met"
     CLIENT: ClassVar[str] = CLIENT
+    NAMES: ClassVar[tuple[str, ...]] = ("*.part.met", "*.part.met.bak")
 
     def claims(self, name: str, head: bytes) -> bool:
-        lower = name.lower()
-        return (lower.endswith(".part.met") or lower.endswith(".part.met.bak")) and head[:1] in (
+        return named(name, self.NAMES) and head[:1] in (
             bytes([PARTFILE_VERSION]),
             bytes([PARTFILE_SPLITTEDVERSION]),
             bytes([PARTFILE_VERSION_LARGEFILE]),
@@ -349,9 +350,10 @@ class CancelledMet:
 
     NAME: ClassVar[str] = "emule-cancelled-met"
     CLIENT: ClassVar[str] = CLIENT
+    NAMES: ClassVar[tuple[str, ...]] = ("cancelled.met",)
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() == "cancelled.met" and head[:1] in (bytes([MET_HEADER]), bytes([MET_HEADER_I64TAGS]))
+        return named(name, self.NAMES) and head[:1] in (bytes([MET_HEADER]), bytes([MET_HEADER_I64TAGS]))
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
@@ -408,9 +410,10 @@ class StoredSearches:
 
     NAME: ClassVar[str] = "emule-stored-searches"
     CLIENT: ClassVar[str] = CLIENT
+    NAMES: ClassVar[tuple[str, ...]] = ("storedsearches.met",)
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() == "storedsearches.met" and head[:1] == bytes([MET_HEADER_I64TAGS])
+        return named(name, self.NAMES) and head[:1] == bytes([MET_HEADER_I64TAGS])
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
@@ -464,9 +467,10 @@ class SearchStrings:
 
     NAME: ClassVar[str] = "emule-search-strings"
     CLIENT: ClassVar[str] = CLIENT
+    NAMES: ClassVar[tuple[str, ...]] = ("ac_searchstrings.dat",)
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() == "ac_searchstrings.dat"
+        return named(name, self.NAMES)
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         if data.startswith(b"\xff\xfe"):

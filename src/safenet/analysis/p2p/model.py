@@ -65,6 +65,9 @@ class P2PParser(Protocol):
 
     NAME: ClassVar[str]  # stable: "emule-known-met", "utorrent-resume", ... (stored in case files)
     CLIENT: ClassVar[str]
+    #: The file names it may claim, in lower case: a name ("known.met") or, after "*", an ending ("*.torrent").
+    #: The registry asks a parser about a file only when the file's extension is one of these names' (``named``).
+    NAMES: ClassVar[tuple[str, ...]]
 
     def claims(self, name: str, head: bytes) -> bool: ...
 
@@ -72,3 +75,9 @@ class P2PParser(Protocol):
 
 
 ParserFactory = Callable[[], P2PParser]
+
+
+def named(name: str, names: tuple[str, ...]) -> bool:
+    """Whether a file name, in any case, is one of a parser's ``NAMES`` (an entry "*.x": any name ending ".x")."""
+    lower = name.lower()
+    return any(lower.endswith(entry[1:]) if entry[:1] == "*" else lower == entry for entry in names)

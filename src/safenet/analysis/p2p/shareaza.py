@@ -45,7 +45,7 @@ from safenet.analysis.p2p.binary import (
     filetime,
     iso,
 )
-from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning
+from safenet.analysis.p2p.model import P2PEntry, P2PRecord, P2PWarning, named
 
 CLIENT = "shareaza"
 ARTEFACT = "Library.dat"
@@ -143,9 +143,10 @@ class Library:
 
     NAME: ClassVar[str] = "shareaza-library"
     CLIENT: ClassVar[str] = CLIENT
+    NAMES: ClassVar[tuple[str, ...]] = ("library1.dat", "library2.dat")
 
     def claims(self, name: str, head: bytes) -> bool:
-        return name.lower() in ("library1.dat", "library2.dat") and 1 <= int.from_bytes(head[8:12], "little") <= 1000
+        return named(name, self.NAMES) and 1 <= int.from_bytes(head[8:12], "little") <= 1000
 
     def parse(self, data: bytes, name: str) -> Iterator[P2PEntry]:
         r = Reader(data)
