@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final
 
 from safenet.analysis.filetype import UNKNOWN
 from safenet.case.records import ItemRecord, ItemStatus, P2PFound, WorkResult
@@ -40,9 +39,10 @@ from safenet.evidence.locator import LayerKind
 from safenet.evidence.model import EvidenceWarning, Item
 
 #: Regions larger than this are carved as byte ranges of about this size (rounded to the carve window),
-#: one task each, when the executor is parallel. 256 MiB: at ~1 GB/s of scanning a task of a few tenths of
-#: a second, which the per-task cost (the worker reopening the region) does not outweigh.
-SPLIT_BYTES: Final = 256 << 20
+#: one task each, when the executor is parallel (read at each run: tests turn it down). 256 MiB: a scan of
+#: zeros or of data without signatures runs at 1-3 GB/s, so a range is a task of a few tenths of a second or
+#: more, which the per-task cost (the worker reopening the region, a result round trip) does not outweigh.
+SPLIT_BYTES = 256 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +53,6 @@ class RegionRange:
     span: CarveSpan
     index: int  # 0 .. count - 1, in offset order
     count: int
-
-    @property
-    def size(self) -> int:
-        """The bytes this range scans (``executors.batches`` weighs tasks by it)."""
-        return self.span.stop - self.span.start
 
     def limits(self, limits: CarveLimits) -> CarveLimits:
         """``limits`` restricted to this range."""
