@@ -25,6 +25,9 @@ def _locators() -> list[Locator]:
         ARCHIVE.child(Layer(LayerKind.CARVED, offset=100, length=50)),
         ARCHIVE.child(Layer(LayerKind.EMBEDDED, "exif-thumbnail", offset=20, length=300)),
         IMAGE,
+        SOURCE.child(Layer(LayerKind.PATH, '/quote " back\\ slash', inode=0, offset=0, length=0)),
+        SOURCE.child(Layer(LayerKind.CACHE_ENTRY, "", detail="")),  # empty text: left out, as to_dict does
+        SOURCE.child(Layer(LayerKind.PATH, "/odd", inode=True)),  # not a plain int: through the encoder
     ]
 
 

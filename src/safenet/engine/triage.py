@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -41,6 +41,7 @@ from safenet.case.verdict import is_hit
 from safenet.engine.cluster import ClusterTarget
 from safenet.engine.events import Hit, KnownRecord, NoEvents, TriageEvents
 from safenet.engine.executors import (
+    Executor,
     ExecutorKind,
     StagePlan,
     WorkerSetup,
@@ -50,6 +51,7 @@ from safenet.engine.executors import (
     warm_up,
 )
 from safenet.engine.listed import cross_check
+from safenet.engine.listing import Listing, streams
 from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
 from safenet.engine.torrents import check_torrents
@@ -101,7 +103,7 @@ class TriageOptions:
     operator: str = field(default_factory=getpass.getuser)
     workers: int = 2
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
-    batch_items: int = 500
+    batch_items: int = 2000  # with batch_seconds: each commit costs an audit line (a signed head, an fsync)
     batch_seconds: float = 1.0
     context: OpenContext = field(default_factory=OpenContext)  # credentials are never recorded
     verify_image: bool = False  # hash the image's media data (E01: compare with its stored hash)
@@ -640,22 +642,37 @@ def _execute(
     pdq = perceptual and options.profile.perceptual
     if choose(options.executor, options.workers, sys.maxsize, pdq) is ExecutorKind.PROCESSES:
         warm_up()  # worker processes may be wanted: start their server while the items are listed
-    enumeration_warnings: list[EvidenceWarning] = []
-    lost: SourceLost | None = None  # the source went away (a phone unplugged): the run stops, resumable
-    try:
-        listed = list(evidence.items(enumeration_warnings.append))
-    except SourceLost as exc:  # nothing is planned; a resume lists the source again
-        listed, lost = [], exc
-    record_warnings(case, exhibit_id, run_id, enumeration_warnings)
-    done = recorded_locators(case, exhibit_id) if options.resume else set()
-    planned: Sequence[Item] = order(i for i in listed if i.locator.to_json() not in done) if done else order(listed)
-    with case.writer:
-        case.set_planned(run_id, len(planned))
-    events.planned(len(planned), sum(i.size or 0 for i in planned))
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
-    run.warnings += len(enumeration_warnings)
+    done = recorded_locators(case, exhibit_id) if options.resume else set()
+
+    def listed(count: int, total_bytes: int, warnings: Sequence[EvidenceWarning]) -> None:
+        """The listing has ended: its warnings, and how much is planned."""
+        record_warnings(case, exhibit_id, run_id, warnings)
+        run.warnings += len(warnings)
+        with case.writer:
+            case.set_planned(run_id, count)
+        events.planned(count, total_bytes)
+
+    lost: SourceLost | None = None  # the source went away (a phone unplugged): the run stops, resumable
+    listing: Listing | None = None
+    kind = choose(options.executor, options.workers, 0, pdq)
+    chunks: Iterator[Sequence[Item]]
+    if streams(evidence) and kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize):
+        # the executor does not depend on how many items there are: examine while the listing goes on
+        listing = Listing(evidence, (lambda i: i.locator.to_json() not in done) if done else _every, listed)
+        chunks = listing.chunks()
+    else:
+        enumeration_warnings: list[EvidenceWarning] = []
+        try:
+            found = list(evidence.items(enumeration_warnings.append))
+        except SourceLost as exc:  # nothing is planned; a resume lists the source again
+            found, lost = [], exc
+        planned = order(i for i in found if i.locator.to_json() not in done) if done else order(found)
+        listed(len(planned), sum(i.size or 0 for i in planned), enumeration_warnings)
+        kind = choose(options.executor, options.workers, len(planned), pdq, _videos(planned))
+        chunks = iter((planned,))
     plan = StagePlan(options.profile, tuple(options.algorithms or ()), options.limits, perceptual)
-    run.executor = kind = choose(options.executor, options.workers, len(planned), pdq, _videos(planned))
+    run.executor = kind
     setup = WorkerSetup(source, plan, options.context, matcher.sources if matcher else ())
     status = RunStatus.COMPLETED
     taken = 0
@@ -664,7 +681,7 @@ def _execute(
             executor = stack.enter_context(
                 make_executor(kind, options.workers, evidence, matcher, setup, options.cluster)
             )
-            results = stack.enter_context(closing(run_ordered(executor, planned)))
+            results = stack.enter_context(closing(_in_order(executor, chunks)))
             for result in results:
                 run.take(cross_check(evidence, result))  # digests the source lists vs those computed
                 taken += 1
@@ -680,13 +697,30 @@ def _execute(
             lost = exc
         finally:
             run.flush()
+    if listing is not None:  # stopped early: the listing still says how many items were planned
+        listing.finish()
+        lost = lost or listing.lost
+        planned_count = listing.count
+    else:
+        planned_count = len(planned)
     if lost is not None:  # one warning for the whole source, never one per item not reached
         status, run.lost = RunStatus.INTERRUPTED, lost
         record_warnings(case, exhibit_id, run_id, [EvidenceWarning(lost.code, str(lost))])
         run.warnings += 1
-    run.not_reached = len(planned) - taken
+    run.not_reached = planned_count - taken
     if status is RunStatus.COMPLETED and options.profile.parses_p2p:  # every item is recorded: check the torrents
         unread = check_torrents(case, exhibit_id, run_id, evidence)
         record_warnings(case, exhibit_id, run_id, unread)
         run.warnings += len(unread)
     return status, run
+
+
+def _every(item: Item) -> bool:
+    return True
+
+
+def _in_order(executor: Executor, chunks: Iterator[Sequence[Item]]) -> Generator[WorkResult, None, None]:
+    """Every chunk's results in order, one chunk after the other (closing this cancels what was not taken)."""
+    for chunk in chunks:
+        with closing(run_ordered(executor, chunk)) as results:
+            yield from results

@@ -83,6 +83,9 @@ def _ts(seconds_ns: int) -> Timestamp:
 
 class DirectoryEvidence:
     NAME: ClassVar[str] = "directory"
+    #: Listing keeps no state that reading uses: the items may be examined while the listing goes on
+    #: (``engine.listing``).
+    LISTS_WHILE_READ: ClassVar[bool] = True
 
     def __init__(self, root: Path) -> None:
         if not root.is_dir() or root.is_symlink():
