@@ -145,3 +145,35 @@ def test_a_file_that_kills_every_worker_becomes_a_worker_crashed_warning(
     last = results[-1].records[0]
     assert last.status is ItemStatus.EXAMINED  # decoding crashed on two workers, twice; hashing its bytes did not
     assert last.digests == {"md5": bytes.fromhex(md5(jpeg(99, (8, 8))))}
+
+
+def test_a_region_range_that_kills_every_worker_becomes_a_warning_and_the_other_ranges_are_kept(
+    tmp_path: Path, cluster: ClusterTarget
+) -> None:
+    from safenet.engine.split import Splitting
+    from safenet.evidence.carve import REGION, CarveLimits
+    from safenet.evidence.model import OpenContext
+    from tests.engine.test_split import CRASH_RANGE, STEP, _fat_image, _layout, crashing_range
+
+    image = _fat_image(tmp_path)
+    context = OpenContext(unallocated=True)
+    items = list(open_source(image, context).items(lambda w: None))
+    plan = StagePlan(Profile.FULL, ("md5",))
+    setup = DaskSetup(worker_setup(WorkerSetup(image, plan, context), cluster), None)
+    with Client(cluster.address, set_as_default=False) as client:
+        with DaskExecutor(client, setup, factory=crashing_range, owns_client=False) as executor:
+            executor.splitting = Splitting(CarveLimits(alignment=512), STEP)
+            results = list(run_ordered(executor, items))
+        client.wait_for_workers(2, timeout=120)
+    assert [r.records[0].item for r in results] == items
+    (region,) = [
+        r
+        for r in results
+        if r.records[0].item.locator.leaf.detail == REGION and r.records[0].item.name == "$Unallocated"
+    ]
+    crashed = range(CRASH_RANGE * STEP, (CRASH_RANGE + 1) * STEP)
+    carved = [r.item.locator.leaf.offset for r in region.records if r.parent == 0]
+    assert carved == [offset for offset in sorted(_layout()) if offset not in crashed]
+    (warning,) = [w for w in region.warnings if w.code == CRASH_CODE]
+    assert warning.locator == region.records[0].item.locator
+    assert f"bytes {crashed.start:,} to {crashed.stop:,} of this region died twice" in warning.message
