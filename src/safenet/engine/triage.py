@@ -146,6 +146,8 @@ def _record_query(record: P2PRecord) -> dict[HashKind, bytes]:
 #: passed: a per-file lookup cost more than the hashing on small files. Hits still show within a fraction
 #: of a second, and are committed to the case at once.
 MATCH_BATCH = 256
+#: Digest names as the workers key them, to the kinds the matcher takes (a dict look-up, not an enum call per digest).
+_HASH_KINDS = {kind.value: kind for kind in HashKind}
 MATCH_SECONDS = 0.2
 
 
@@ -193,12 +195,15 @@ class _Run:
             self.warnings += len(result.warnings)
             self.bytes_read += result.bytes_read
             for record in result.records:
+                if not record.matches:
+                    continue
                 illicit = [m for m in record.matches if is_hit(m.kind.value, m.category)]
                 if illicit:
                     found = True
                     self.hits += 1
                     self.events.hit(self._hit(record, illicit))
-            known = self._known_records(result) or known
+            if result.p2p:
+                known = self._known_records(result) or known
         self.illicit_hit = self.illicit_hit or found  # a record of known material is not a file hit
         due = (
             len(self.pending) >= self.options.batch_items
@@ -252,7 +257,8 @@ class _Run:
         records: list[ItemRecord] = [r for result in results for r in result.records]
         hashed = [i for i, r in enumerate(records) if r.digests]
         if hashed:
-            queries = [{HashKind(k): v for k, v in (records[i].digests or {}).items()} for i in hashed]
+            kinds = _HASH_KINDS
+            queries = [{kinds[k]: v for k, v in (records[i].digests or {}).items()} for i in hashed]
             for i, matches in zip(hashed, self.matcher.lookup(queries), strict=True):
                 if matches:
                     records[i] = records[i].with_matches(tuple(matches))
@@ -271,8 +277,11 @@ class _Run:
         at = at_p2p = 0
         for result in results:
             n, m = len(result.records), len(result.p2p)
-            entries = tuple(p2p[at_p2p : at_p2p + m])
-            out.append(WorkResult(tuple(records[at : at + n]), result.warnings, result.bytes_read, entries))
+            kept = result.records
+            if any(new is not old for new, old in zip(records[at : at + n], kept, strict=True)) or m:
+                entries = tuple(p2p[at_p2p : at_p2p + m])
+                result = WorkResult(tuple(records[at : at + n]), result.warnings, result.bytes_read, entries)
+            out.append(result)  # nothing matched: the result as it came (no copy per file)
             at, at_p2p = at + n, at_p2p + m
         return out
 
