@@ -164,6 +164,7 @@ class DeviceState:
     drop_after_upload: int | None = None  # unplug after this many bytes of backup data were uploaded
     uploaded: int = 0
     backups: int = 0  # full backups begun
+    hostile_upload: str | None = None  # a file name the backup agent sends first, as a hostile device would
     password_changes: list[tuple[str | None, str | None]] = field(default_factory=list)  # (old, new) accepted
     requests: list[str] = field(default_factory=list)  # "lockdown:GetValue", "afc:READ_DIR /DCIM" ...
 
@@ -530,7 +531,7 @@ class IosDouble:
 
     def _upload_backup(self, sock: socket.socket, udid: str) -> bool:
         """Build the device's backup as it stands (encrypted with its password) and upload it file by file, as
-        a device's backup agent does; False when the device was unplugged part way."""
+        a device's backup agent does; False when the device was unplugged part way or the host gave up."""
         self.state.backups += 1
         with tempfile.TemporaryDirectory(prefix="sn-backup-") as scratch:
             built = build_backup(Path(scratch) / "b", self.state.backup_files, self.state.backup_password)
@@ -538,10 +539,14 @@ class IosDouble:
             folders = sorted({p.parent.relative_to(built.root).as_posix() for p in files} - {"."})
             for folder in folders:
                 _send_plist(sock, ["DLMessageCreateDirectory", f"{udid}/{folder}", 0.0, {}])
-                assert _recv_plist(sock)[0] == "DLMessageStatusResponse"
+                if _recv_plist(sock)[0] != "DLMessageStatusResponse":
+                    return False  # the host gave up (DLMessageDisconnect)
             _send_plist(sock, ["DLMessageUploadFiles", {}, 10.0])
-            for path in files:
-                name = f"{udid}/{path.relative_to(built.root).as_posix()}".encode()
+            named = [(f"{udid}/{path.relative_to(built.root).as_posix()}", path) for path in files]
+            if self.state.hostile_upload is not None:
+                named.insert(0, (self.state.hostile_upload, files[0]))
+            for text, path in named:
+                name = text.encode()
                 sock.sendall(struct.pack(">I", len(name)) + name + struct.pack(">I", len(name)) + name)
                 data = path.read_bytes()
                 for start in range(0, len(data), 16 << 10):
@@ -555,5 +560,6 @@ class IosDouble:
                         return False
                 sock.sendall(struct.pack(">IB", 1, 0))
             sock.sendall(struct.pack(">I", 0))
-            assert _recv_plist(sock)[0] == "DLMessageStatusResponse"
+            if _recv_plist(sock)[0] != "DLMessageStatusResponse":
+                return False  # the host refused a file and gave up (DLMessageDisconnect)
         return True

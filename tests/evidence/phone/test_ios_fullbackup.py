@@ -362,3 +362,20 @@ def test_hostile_paths_in_the_backup_are_warnings_kept_as_the_phones_names_and_n
     stored = phone.folder / UDID
     assert all(p.resolve().is_relative_to(stored.resolve()) for p in stored.rglob("*"))
     assert not (phone.tmp / "etc").exists() and not (phone.case_path / "etc").exists()
+
+
+@pytest.mark.parametrize("name", [f"{UDID}/../../escaped.bin", "/tmp/sn-absolute-escape.bin"])
+def test_a_backup_file_named_outside_the_folder_stops_the_backup_and_the_password_is_still_removed(
+    phone: Phone, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone.state.hostile_upload = name
+    code = triage_cli(phone)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == Exit.EVIDENCE and len(lines) == 1 and "Traceback" not in err
+    assert f"the iOS device {UDID} sent a backup file whose name leads outside the backup folder" in lines[0]
+    assert not (phone.folder.parent / "escaped.bin").exists() and not (phone.folder / "escaped.bin").exists()
+    assert not Path("/tmp/sn-absolute-escape.bin").exists()
+    record = phone.record()
+    assert record.finished is None and record.password_state == "removed"  # the finally ran
+    assert phone.state.backup_password is None
