@@ -234,6 +234,21 @@ def test_digest_leaves_the_hasher_usable(monkeypatch: pytest.MonkeyPatch) -> Non
     assert hasher.hexdigest() == ed2k_from_spec(2500, SMALL, ChunkMD4s(SMALL)).hex()
 
 
+def test_digest_and_copy_within_the_first_chunk_leave_the_hasher_usable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before any chunk is finished (no MD4 over chunk digests made yet): digest twice, copy, go on past chunks."""
+    monkeypatch.setattr(ed2k_module, "CHUNK_SIZE", SMALL)
+    hasher = Ed2kHash()
+    hasher.update(marked(0, 700, SMALL))
+    early = hasher.digest()
+    assert hasher.digest() == early == ed2k_from_spec(700, SMALL, ChunkMD4s(SMALL))
+    twin = hasher.copy()
+    hasher.update(marked(700, 1800, SMALL))
+    twin.update(marked(700, 300, SMALL))  # the copy reaches the chunk's end on its own
+    assert hasher.digest() == ed2k_from_spec(2500, SMALL, ChunkMD4s(SMALL))
+    assert twin.digest() == ed2k_from_spec(1000, SMALL, ChunkMD4s(SMALL))
+    assert Ed2kHash().copy().digest() == ed2k_from_spec(0, SMALL, ChunkMD4s(SMALL))
+
+
 def test_one_read_loop_computes_ed2k_beside_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ed2k_module, "CHUNK_SIZE", SMALL)
     data = b"".join(pieces(3 * SMALL, SMALL))

@@ -48,7 +48,7 @@ class Ed2kHash:
 
     def __init__(self, data: bytes = b"") -> None:
         self._chunk = _new_md4()
-        self._chunks = _new_md4()  # MD4 over the digests of the finished chunks
+        self._chunks: Any = None  # MD4 over the digests of the finished chunks, from the first one finished
         self._filled = 0  # bytes in the current chunk
         self._finished = 0  # chunks finished
         if data:
@@ -62,6 +62,8 @@ class Ed2kHash:
             self._filled += take
             view = view[take:]
             if self._filled == CHUNK_SIZE:
+                if self._chunks is None:  # most files are one chunk: an MD4 made per file costs microseconds
+                    self._chunks = _new_md4()
                 self._chunks.update(self._chunk.digest())
                 self._chunk = _new_md4()
                 self._filled = 0
@@ -70,7 +72,7 @@ class Ed2kHash:
     def digest(self) -> bytes:
         """The ED2K of everything given so far (the object can still be updated afterwards)."""
         if self._finished == 0:
-            return bytes(self._chunk.copy().digest())
+            return bytes(self._chunk.digest())  # pycryptodome's digest() leaves the state as it was
         # The current chunk's MD4 closes the list: a partial chunk, or for an exact multiple the empty
         # chunk eMule counts (MD4 of nothing).
         outer = self._chunks.copy()
@@ -83,7 +85,7 @@ class Ed2kHash:
     def copy(self) -> Ed2kHash:
         twin = Ed2kHash()
         twin._chunk = self._chunk.copy()
-        twin._chunks = self._chunks.copy()
+        twin._chunks = self._chunks.copy() if self._chunks is not None else None
         twin._filled = self._filled
         twin._finished = self._finished
         return twin
