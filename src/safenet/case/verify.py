@@ -39,6 +39,7 @@ from safenet.case.signing import Signer, SigningKeyError, fingerprint
 from safenet.case.store import Case, row_facts
 from safenet.evidence.locator import Locator
 from safenet.evidence.model import EvidenceError, OpenContext
+from safenet.evidence.phone.ios_fullbackup import reopen_context
 from safenet.evidence.registry import as_source, open_locator, open_source
 
 CHUNK = 1 << 20
@@ -462,7 +463,7 @@ def _rehash_exhibit(case: Case, ex: Exhibit, result: VerifyResult, context: Open
     with case.sessions() as s:
         items = s.scalars(query).all()
     try:
-        evidence = open_source(as_source(ex.source), context)
+        evidence = open_source(as_source(ex.source), reopen_context(case.path, ex.label, ex.source, context))
     except EvidenceError as exc:
         result.problem(f"exhibit {ex.label}: evidence not available for re-hashing ({exc})")
         return

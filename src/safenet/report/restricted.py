@@ -40,6 +40,7 @@ from safenet.case.schema import Exhibit, ItemRow
 from safenet.case.store import Case
 from safenet.evidence.model import Evidence, EvidenceError, OpenContext
 from safenet.evidence.phone.identity import DeviceIdentity, from_details
+from safenet.evidence.phone.ios_fullbackup import reopen_context
 from safenet.owner_only import write_owner_only
 from safenet.report.categorisation import MATCHED_UNCATEGORISED, UNGRADED, categorise
 from safenet.report.pdf import html_to_pdf
@@ -175,15 +176,16 @@ def production_indicators(case: Case, context: OpenContext | None = None) -> Ind
     with case.sessions() as s:
         rows = s.execute(query).all()
     found: list[ProductionIndicator] = []
-    opened: dict[str, Evidence | None] = {}  # None: the source could not be opened (moved, or needs a password)
+    opened: dict[tuple[str, str], Evidence | None] = {}  # None: could not be opened (moved, or needs a password)
     compared = unread = 0
     for item_id, name, locator, display, label, source in rows:
-        if source not in opened:
+        if (label, source) not in opened:
             try:
-                opened[source] = open_source(as_source(source), context)
+                again = reopen_context(case.path, label, source, context)  # a phone backup taken into the case
+                opened[label, source] = open_source(as_source(source), again)
             except (OSError, EvidenceError, ValueError):
-                opened[source] = None
-        evidence = opened[source]
+                opened[label, source] = None
+        evidence = opened[label, source]
         try:
             if evidence is None:
                 raise EvidenceError("evidence not available")

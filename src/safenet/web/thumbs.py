@@ -39,6 +39,7 @@ from safenet.case.store import Case
 from safenet.engine.video import GIF_RATE_FPS
 from safenet.evidence.locator import Locator
 from safenet.evidence.model import Evidence, EvidenceError
+from safenet.evidence.phone.ios_fullbackup import reopen_context
 from safenet.evidence.registry import as_source, open_locator, open_source
 from safenet.web.reveals import RevealStep
 from safenet.web.settings import Preferences, WebSettings
@@ -108,7 +109,7 @@ class Thumbnailer:
         self.settings = settings
         self.cache = case.path.joinpath(*CACHE_FOLDER)
         self._lock = threading.Lock()  # evidence back-ends (dfVFS) are not known to be thread-safe
-        self._evidence: dict[str, Evidence] = {}
+        self._evidence: dict[tuple[str, str], Evidence] = {}  # by exhibit and source
         self._motion: dict[int, Motion | None] = {}
         self._frames: OrderedDict[int, Frames] = OrderedDict()
 
@@ -261,11 +262,10 @@ class Thumbnailer:
     def _read_upto(self, item: MediaItem, limit: int) -> bytes:
         try:
             with self._lock:
-                evidence = self._evidence.get(item.source)
-                if evidence is None:
-                    evidence = self._evidence[item.source] = open_source(
-                        as_source(item.source), self.settings.evidence_context
-                    )
+                evidence = self._evidence.get((item.exhibit, item.source))
+                if evidence is None:  # a phone backup taken into the case is reopened from there
+                    context = reopen_context(self.case.path, item.exhibit, item.source, self.settings.evidence_context)
+                    evidence = self._evidence[item.exhibit, item.source] = open_source(as_source(item.source), context)
                 with open_locator(evidence, Locator.from_json(item.locator)) as stream:
                     return stream.read(limit)
         except (OSError, EvidenceError, ValueError) as exc:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from safenet.case.schema import Exhibit, ItemRow, WarningRow
 from safenet.case.store import Case
+from safenet.case.verify import verify_case
 from safenet.cli import Exit, main
 from safenet.engine.executor_kind import ExecutorKind
 from safenet.engine.profiles import Profile
@@ -35,9 +36,11 @@ from safenet.evidence.phone import afc
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.phone.ios_fullbackup import PASSWORD_LEFT_CODE, RECORD_NAME, Record, acquisition_folder
 from safenet.evidence.registry import DeviceAddress, as_source, open_locator, open_source
+from safenet.hashsets.model import SetKind
+from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
 from safenet.report.sfr1 import sfr1_data
-from tests.builders import jpeg, png
+from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.ios_builder import BackupFile
 from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
 
@@ -119,7 +122,14 @@ def phone(tmp_path: Path, pairing: Pairing, monkeypatch: pytest.MonkeyPatch) -> 
             yield Phone(double, files, tmp_path)
 
 
-def run(phone: Phone, password: str | None = None, resume: bool = False) -> tuple[Case, TriageOutcome]:
+def run(
+    phone: Phone, password: str | None = None, resume: bool = False, known: VicsSet | None = None
+) -> tuple[Case, TriageOutcome]:
+    store = HashSetStore(phone.tmp / "hashdb")
+    if known is not None:
+        store.import_file(
+            known.write(phone.tmp / "set.json"), "caid-test", kind=SetKind.ILLICIT, warn=lambda r, m: None
+        )
     case = Case.create_or_open(phone.case_path)
     credentials = (Credential(CredentialKind.PASSWORD, password),) if password is not None else ()
     acquire = Acquire(phone.case_path.resolve(), phone.folder, resume)
@@ -129,9 +139,10 @@ def run(phone: Phone, password: str | None = None, resume: bool = False) -> tupl
         operator="tester",
         executor=ExecutorKind.INLINE,
         resume=resume,
+        hashsets=("caid-test",) if known is not None else (),
         context=OpenContext(credentials=credentials, acquire=acquire),
     )
-    return case, triage(as_source(f"ios://{UDID}"), case, None, options)
+    return case, triage(as_source(f"ios://{UDID}"), case, store, options)
 
 
 def rows_by_path(case: Case) -> dict[str, ItemRow]:
@@ -379,3 +390,14 @@ def test_a_backup_file_named_outside_the_folder_stops_the_backup_and_the_passwor
     record = phone.record()
     assert record.finished is None and record.password_state == "removed"  # the finally ran
     assert phone.state.backup_password is None
+
+
+def test_verify_rehashes_the_findings_from_the_backup_in_the_case_without_the_phone(phone: Phone) -> None:
+    known = VicsSet()
+    known.add(jpeg(3, (320, 240)), 1)  # the picture in the messages' attachments: only a backup holds it
+    case, outcome = run(phone, known=known)
+    assert outcome.status is RunStatus.COMPLETED and outcome.hits == 1
+    phone.double.detach()  # the phone is gone: what is re-hashed is the backup the case holds
+    result = verify_case(case)
+    assert result.ok, result.problems
+    assert "exhibit EX1: 1 of 1 matched items re-hashed identically" in result.lines

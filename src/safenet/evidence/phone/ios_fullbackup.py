@@ -471,6 +471,16 @@ def acquisition_folder(case: Path, exhibit: str) -> Path:
     return case / "acquisitions" / name / "ios-backup"
 
 
+def reopen_context(case: Path, exhibit: str, source: str, context: OpenContext | None) -> OpenContext | None:
+    """The context to reopen an exhibit's items with (verify, reports, review): an ``ios://`` exhibit read through
+    a backup Safenet took into the case is reopened from that backup, never from the phone and never taken again;
+    any other exhibit keeps ``context`` as given."""
+    folder = acquisition_folder(case.resolve(), exhibit)
+    if not source.startswith("ios://") or not (folder / RECORD_NAME).is_file():
+        return context
+    return replace(context or OpenContext(), acquire=Acquire(case.resolve(), folder, resume=True))
+
+
 def open_full_backup(udid: str, context: OpenContext) -> IosFullBackupEvidence:
     """``ios://UDID`` with ``--ios-backup``: nothing is asked of the phone until the run describes or lists it."""
     assert context.acquire is not None
@@ -484,4 +494,5 @@ __all__ = [
     "Record",
     "acquisition_folder",
     "open_full_backup",
+    "reopen_context",
 ]
