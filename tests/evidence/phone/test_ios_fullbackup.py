@@ -401,3 +401,25 @@ def test_verify_rehashes_the_findings_from_the_backup_in_the_case_without_the_ph
     result = verify_case(case)
     assert result.ok, result.problems
     assert "exhibit EX1: 1 of 1 matched items re-hashed identically" in result.lines
+
+
+def test_a_full_case_disk_is_one_sentence_not_a_disconnect_and_the_password_is_removed(
+    phone: Phone, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from pymobiledevice3.services import device_link
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(device_link, "open", full, raising=False)  # where pymobiledevice3 writes each file
+    code = triage_cli(phone)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == Exit.EVIDENCE and len(lines) == 1 and "Traceback" not in err
+    assert lines[0].endswith(
+        f"the backup of the iOS device {UDID} cannot be written into the case (No space left on device); make room "
+        "or fix the case folder, then run again with --resume (it is taken again)"
+    )
+    assert phone.record().password_state == "removed" and phone.state.backup_password is None

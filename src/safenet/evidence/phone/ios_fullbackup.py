@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -72,6 +73,8 @@ PASSWORD_LEFT_CODE: Final = "ios-backup-password-left"  # noqa: S105 - a warning
 PROTOCOL: Final = "mobilebackup2"
 BACKUP_TIMEOUT_S: Final = 24 * 3600.0  # a full backup of a full phone over USB 2 takes hours, not days
 WRONG_PASSWORD_CODES: Final = frozenset({207})  # MBErrorDomain: the old backup password given is not the phone's
+
+_CASE_WRITE_ERRORS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 # The states of the one-time password in the acquisition record.
 NONE, SETTING, SET, REMOVED, LEFT = "none", "setting", "set", "removed", "left"
@@ -148,6 +151,11 @@ class _Device:
             future.cancel()
             if isinstance(exc, concurrent.futures.CancelledError | EvidenceError | _DeviceRefused):
                 raise
+            if isinstance(exc, OSError) and exc.errno in _CASE_WRITE_ERRORS:  # this computer's disk, not the phone
+                raise EvidenceError(
+                    f"the backup of the iOS device {self.udid} cannot be written into the case ({exc.strerror}); "
+                    "make room or fix the case folder, then run again with --resume (it is taken again)"
+                ) from exc
             if isinstance(exc, afc._lost_errors()):
                 message = f"the iOS device {self.udid} stopped answering during its backup ({type(exc).__name__}; "
                 raise afc.DeviceLost(message + "unplugged?): reconnect it and run again with --resume") from exc
@@ -278,6 +286,8 @@ class IosFullBackupEvidence:
     def describe(self) -> EvidenceDescription:
         if not self._reuse:
             self._check_password()
+        else:
+            self._opened()  # a missing or wrong password is refused now, before the run is recorded
         how = "encrypted with the phone's own backup password (given by the examiner, not recorded)"
         if not self._reuse and not self._will_encrypt:
             how = f"encrypted with a one-time password set by Safenet and removed after; recorded in {self.record_path}"
