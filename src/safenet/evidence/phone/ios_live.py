@@ -11,7 +11,9 @@ AFC is asked only to list folders, describe files and read them. Pairing (the ow
 the one change a first connection makes, as with any tool that reads an iPhone over USB.
 
 Locators: ``SOURCE ios://UDID › DEVICE (label, detail "afc") › PATH (the AFC path, e.g. /DCIM/100APPLE/IMG_0001.JPG)``.
-A device lost mid-run raises :class:`~safenet.evidence.phone.afc.DeviceLost`.
+A device lost mid-run raises :class:`~safenet.evidence.phone.afc.DeviceLost`. With ``--ios-backup``
+(``OpenContext.acquire``) the device is read instead through a full local backup taken into the case
+(``phone.ios_fullbackup``).
 """
 
 from __future__ import annotations
