@@ -123,7 +123,11 @@ def phone(tmp_path: Path, pairing: Pairing, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def run(
-    phone: Phone, password: str | None = None, resume: bool = False, known: VicsSet | None = None
+    phone: Phone,
+    password: str | None = None,
+    resume: bool = False,
+    known: VicsSet | None = None,
+    executor: ExecutorKind = ExecutorKind.INLINE,
 ) -> tuple[Case, TriageOutcome]:
     store = HashSetStore(phone.tmp / "hashdb")
     if known is not None:
@@ -137,7 +141,7 @@ def run(
         exhibit="EX1",
         profile=Profile.STANDARD,
         operator="tester",
-        executor=ExecutorKind.INLINE,
+        executor=executor,
         resume=resume,
         hashsets=("caid-test",) if known is not None else (),
         context=OpenContext(credentials=credentials, acquire=acquire),
@@ -423,3 +427,15 @@ def test_a_full_case_disk_is_one_sentence_not_a_disconnect_and_the_password_is_r
         "or fix the case folder, then run again with --resume (it is taken again)"
     )
     assert phone.record().password_state == "removed" and phone.state.backup_password is None
+
+
+@pytest.mark.slow
+def test_worker_processes_read_the_stored_backup_and_never_ask_the_phone(phone: Phone) -> None:
+    case, outcome = run(phone, executor=ExecutorKind.PROCESSES)
+    assert outcome.status is RunStatus.COMPLETED
+    assert warnings_of(case) == []
+    assert_items_are_the_backup(phone, case)
+    assert phone.state.backups == 1
+    assert phone.double.requests.count("backup:Backup") == 1
+    (finished,) = [e["data"] for e in case.audit.entries() if e["event"] == "triage-finished"]
+    assert finished["executor"] == "processes"  # the items were opened in worker processes
