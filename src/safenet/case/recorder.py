@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from safenet.analysis.p2p.model import P2PRecord, SearchTerm
 from safenet.analysis.thumbs import CACHE_FOLDER, DEFAULT_BLUR, DEFAULT_THUMB_SIZE, cache_name
-from safenet.analysis.video.sheet import write_frame_sheet
 from safenet.case.integrity import BATCH_EVENT, BATCHED_TABLES, canonical_digest, max_id, rows_digest, values_digest
 from safenet.case.locatortexts import LocatorTexts
 from safenet.case.records import ItemRecord, P2PFound, WorkResult
@@ -540,6 +539,8 @@ def _write_sheet(case: Case, record: ItemRecord) -> None:
     sha256 = (record.digests or {}).get("sha256")
     if sheet is None or sha256 is None:
         return
+    from safenet.analysis.video.sheet import write_frame_sheet  # here: PIL's drawing, not needed to start a run
+
     folder = case.path / "thumbs"
     with contextlib.suppress(OSError):
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -553,6 +554,8 @@ def _write_thumbnails(case: Case, thumbnails: Sequence[tuple[int, bytes]]) -> No
     """
     if not thumbnails:
         return
+    from safenet.analysis.video.sheet import write_frame_sheet
+
     folder = case.path.joinpath(*CACHE_FOLDER)
     with contextlib.suppress(OSError):
         folder.parent.mkdir(mode=0o700, exist_ok=True)

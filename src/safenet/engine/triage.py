@@ -54,7 +54,6 @@ from safenet.engine.listed import cross_check
 from safenet.engine.listing import Listing, streams
 from safenet.engine.ordering import order
 from safenet.engine.profiles import Profile
-from safenet.engine.torrents import check_torrents
 from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import (
@@ -718,6 +717,8 @@ def _execute(
         run.warnings += 1
     run.not_reached = planned_count - taken
     if status is RunStatus.COMPLETED and options.profile.parses_p2p:  # every item is recorded: check the torrents
+        from safenet.engine.torrents import check_torrents  # here: needed only once every item is recorded
+
         unread = check_torrents(case, exhibit_id, run_id, evidence)
         record_warnings(case, exhibit_id, run_id, unread)
         run.warnings += len(unread)
