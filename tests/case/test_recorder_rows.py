@@ -110,3 +110,20 @@ def _text(value: object) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
     return str(value)
+
+
+def test_one_timestamp_for_several_times_is_stored_in_each(started: tuple[Case, int, int, Path]) -> None:
+    case, exhibit_id, run_id, root = started
+    when = Timestamp(datetime(2023, 3, 4, 5, 6, 7, 890, tzinfo=UTC), TimeSource.FS_STAT)
+    other = Timestamp(datetime(2023, 3, 4, 5, 6, 8, tzinfo=UTC), TimeSource.FS_STAT)
+    item = Item(Locator.source(str(root)).child(Layer(LayerKind.PATH, "/t.bin")), "t.bin", 1, when, other, when)
+    record = ItemRecord(item, TYPES["zip"], ItemStatus.EXAMINED, None, False)
+    record_results(case, exhibit_id, run_id, [WorkResult((record,), (), 1)])
+    with case.engine.connect() as db:
+        row = db.execute(text("SELECT modified, accessed, changed, created FROM items ORDER BY id DESC LIMIT 1")).one()
+    assert [None if v is None else _text(v) for v in row] == [
+        "2023-03-04 05:06:07.000890",
+        "2023-03-04 05:06:08.000000",
+        "2023-03-04 05:06:07.000890",
+        None,
+    ]

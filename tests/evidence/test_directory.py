@@ -130,3 +130,21 @@ def test_source_is_not_modified(tmp_path: Path) -> None:
     listing(tmp_path)
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in tmp_path.rglob("*")}
     assert before == after
+
+
+def test_each_time_is_the_files_own(tmp_path: Path) -> None:
+    """Equal times share one Timestamp; different ones keep their own values (ns precision, UTC)."""
+    same, apart = tmp_path / "same.bin", tmp_path / "apart.bin"
+    same.write_bytes(b"s")
+    apart.write_bytes(b"a")
+    os.utime(same, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    os.utime(apart, ns=(1_500_000_000_000_000_000, 1_600_000_000_000_001_000))
+    items = {i.name: i for i in DirectoryEvidence(tmp_path).items(lambda w: None)}
+    for name, path in (("same.bin", same), ("apart.bin", apart)):
+        item, st = items[name], path.stat()
+        assert item.modified is not None and item.accessed is not None and item.changed is not None
+        assert item.modified.value.timestamp() == pytest.approx(st.st_mtime_ns / 1e9, abs=1e-6)
+        assert item.accessed.value.timestamp() == pytest.approx(st.st_atime_ns / 1e9, abs=1e-6)
+        assert item.changed.value.timestamp() == pytest.approx(st.st_ctime_ns / 1e9, abs=1e-6)
+    assert items["same.bin"].accessed is items["same.bin"].modified
+    assert items["apart.bin"].accessed != items["apart.bin"].modified

@@ -123,15 +123,19 @@ def _item_row(
         ed2k = digests["ed2k"].hex() if "ed2k" in digests else None
     modified, accessed, changed, created = item.modified, item.accessed, item.changed, item.created
     first_time = modified or accessed or changed or created
+    # a back-end gives one Timestamp for equal times (a file written once): its text is made once
+    modified_text = time(modified)
+    accessed_text = modified_text if accessed is modified else time(accessed)
+    changed_text = modified_text if changed is modified else time(changed)
     pdq = record.pdq
     video = record.video
     meta = video.meta if video is not None else None
     filetype = record.filetype
     locator_json, display = texts.of(item.locator)
     return (
-        time(accessed),
+        accessed_text,
         item.carved,
-        time(changed),
+        changed_text,
         time(created),
         item.deleted,
         display,
@@ -143,7 +147,7 @@ def _item_row(
         locator_json,
         md5,
         filetype.kind.value,
-        time(modified),
+        modified_text,
         display_safe(item.name),
         item.note,
         parent_id,

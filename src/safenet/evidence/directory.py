@@ -93,6 +93,7 @@ class DirectoryEvidence:
         self.root = root.resolve()
         self._device = self.root.stat().st_dev
         self.locator = Locator.source(str(self.root))
+        self._source = self.locator.layers[0]
 
     def describe(self) -> EvidenceDescription:
         st = self.root.stat()
@@ -179,13 +180,17 @@ class DirectoryEvidence:
         return self.locator.child(Layer(LayerKind.PATH, "/" + rel, inode=inode)) if rel else self.locator
 
     def _item(self, rel: str, name: str, st: os.stat_result) -> Item:
+        # this runs once per file listed: the locator built directly, and a time equal to the modification time
+        # (a file written once: its change time) is the same immutable Timestamp, not another one
+        mtime, atime, ctime = st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns
+        modified = _ts(mtime)
         return Item(
-            locator=self._loc(rel, st.st_ino),
-            name=name,
-            size=st.st_size,
-            modified=_ts(st.st_mtime_ns),
-            accessed=_ts(st.st_atime_ns),
-            changed=_ts(st.st_ctime_ns),
+            Locator((self._source, Layer(LayerKind.PATH, "/" + rel, inode=st.st_ino))),
+            name,
+            st.st_size,
+            modified,
+            modified if atime == mtime else _ts(atime),
+            modified if ctime == mtime else _ts(ctime),
         )
 
     def open(self, locator: Locator) -> BinaryIO:
