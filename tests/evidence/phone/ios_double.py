@@ -161,6 +161,7 @@ class DeviceState:
     backup_files: list[BackupFile] = field(default_factory=list)  # what a full backup holds
     backup_password: str | None = None  # the device encrypts its backups with this (WillEncrypt)
     refuse_removal: bool = False  # ChangePassword turning encryption off is refused
+    refuse_setting: bool = False  # ChangePassword turning encryption on is refused (no passcode entered)
     drop_after_upload: int | None = None  # unplug after this many bytes of backup data were uploaded
     uploaded: int = 0
     backups: int = 0  # full backups begun
@@ -523,7 +524,7 @@ class IosDouble:
             return {"ErrorCode": MB_WRONG_PASSWORD, "ErrorDescription": "Incorrect password"}
         if state.backup_password is None and old is not None:
             return {"ErrorCode": 1, "ErrorDescription": "Backup encryption is not on"}
-        if new is None and state.refuse_removal:
+        if (new is None and state.refuse_removal) or (old is None and state.refuse_setting):
             return {"ErrorCode": 1, "ErrorDescription": "The passcode was not entered on the device"}
         state.backup_password = new
         state.password_changes.append((old, new))

@@ -439,3 +439,18 @@ def test_worker_processes_read_the_stored_backup_and_never_ask_the_phone(phone: 
     assert phone.double.requests.count("backup:Backup") == 1
     (finished,) = [e["data"] for e in case.audit.entries() if e["event"] == "triage-finished"]
     assert finished["executor"] == "processes"  # the items were opened in worker processes
+
+
+def test_a_phone_refusing_to_turn_encryption_on_is_one_sentence_exit_3_and_nothing_is_taken(
+    phone: Phone, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone.state.refuse_setting = True
+    code = triage_cli(phone)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == Exit.EVIDENCE and len(lines) == 1 and "Traceback" not in err
+    assert f"the iOS device {UDID} refused to turn backup encryption on" in lines[0]
+    assert lines[0].endswith("; unlock it and run again")
+    assert phone.state.backups == 0 and phone.state.backup_password is None
+    assert phone.record().password_state == "none"
+    assert audit_events(Case.create_or_open(phone.case_path)) == []  # nothing was changed on the phone

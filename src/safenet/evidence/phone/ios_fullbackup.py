@@ -288,11 +288,12 @@ class IosFullBackupEvidence:
             self._check_password()
         else:
             self._opened()  # a missing or wrong password is refused now, before the run is recorded
+        previous = Record.load(self.record_path)
         how = "encrypted with the phone's own backup password (given by the examiner, not recorded)"
-        if not self._reuse and not self._will_encrypt:
-            how = f"encrypted with a one-time password set by Safenet and removed after; recorded in {self.record_path}"
-        elif self._reuse:
+        if self._reuse:
             how = f"stored backup read again; see {self.record_path}"
+        elif not self._will_encrypt or (previous is not None and previous.password_on_device):
+            how = f"encrypted with a one-time password set by Safenet and removed after; recorded in {self.record_path}"
         record = AcquisitionRecord(Acquisition.IOS_BACKUP, tool_version(), f"full local backup ({how})")
         details = to_details(self.identity, record)
         details["acquisition.folder"] = str(self.folder)
