@@ -37,6 +37,7 @@ import datetime
 import io
 import os
 import plistlib
+import signal
 import socket
 import socketserver
 import ssl
@@ -166,6 +167,7 @@ class DeviceState:
     uploaded: int = 0
     backups: int = 0  # full backups begun
     hostile_upload: str | None = None  # a file name the backup agent sends first, as a hostile device would
+    interrupt_host: bool = False  # the examiner presses Ctrl-C (SIGINT to this process) as the upload begins
     password_changes: list[tuple[str | None, str | None]] = field(default_factory=list)  # (old, new) accepted
     requests: list[str] = field(default_factory=list)  # "lockdown:GetValue", "afc:READ_DIR /DCIM" ...
 
@@ -542,6 +544,11 @@ class IosDouble:
                 _send_plist(sock, ["DLMessageCreateDirectory", f"{udid}/{folder}", 0.0, {}])
                 if _recv_plist(sock)[0] != "DLMessageStatusResponse":
                     return False  # the host gave up (DLMessageDisconnect)
+            if self.state.interrupt_host:  # Ctrl-C, then wait for the host to give up the session
+                os.kill(os.getpid(), signal.SIGINT)
+                with contextlib.suppress(_Closed, OSError):
+                    _recv_plist(sock)
+                return False
             _send_plist(sock, ["DLMessageUploadFiles", {}, 10.0])
             named = [(f"{udid}/{path.relative_to(built.root).as_posix()}", path) for path in files]
             if self.state.hostile_upload is not None:

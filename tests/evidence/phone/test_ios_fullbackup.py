@@ -407,25 +407,46 @@ def test_verify_rehashes_the_findings_from_the_backup_in_the_case_without_the_ph
     assert "exhibit EX1: 1 of 1 matched items re-hashed identically" in result.lines
 
 
-def test_a_full_case_disk_is_one_sentence_not_a_disconnect_and_the_password_is_removed(
-    phone: Phone, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("errno_name", "exit_code", "expected"),
+    [
+        (
+            "ENOSPC",
+            Exit.DISK_FULL,
+            "is full; free some space, then run `safenet triage --resume` with the same --case and --exhibit to finish",
+        ),
+        (
+            "EROFS",
+            Exit.EVIDENCE,
+            f"the backup of the iOS device {UDID} cannot be written into the case (Read-only file system); fix the "
+            "case folder's permissions, then run again with --resume (it is taken again)",
+        ),
+    ],
+)
+def test_a_case_disk_that_cannot_take_the_backup_is_one_sentence_not_a_disconnect_and_the_password_is_removed(
+    phone: Phone,
+    errno_name: str,
+    exit_code: int,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import errno
+    import os
 
     from pymobiledevice3.services import device_link
 
-    def full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    number = getattr(errno, errno_name)
 
-    monkeypatch.setattr(device_link, "open", full, raising=False)  # where pymobiledevice3 writes each file
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(device_link, "open", refused, raising=False)  # where pymobiledevice3 writes each file
     code = triage_cli(phone)
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert code == Exit.EVIDENCE and len(lines) == 1 and "Traceback" not in err
-    assert lines[0].endswith(
-        f"the backup of the iOS device {UDID} cannot be written into the case (No space left on device); make room "
-        "or fix the case folder, then run again with --resume (it is taken again)"
-    )
+    assert code == exit_code and len(lines) == 1 and "Traceback" not in err
+    assert lines[0].endswith(expected)
     assert phone.record().password_state == "removed" and phone.state.backup_password is None
 
 
@@ -454,3 +475,23 @@ def test_a_phone_refusing_to_turn_encryption_on_is_one_sentence_exit_3_and_nothi
     assert phone.state.backups == 0 and phone.state.backup_password is None
     assert phone.record().password_state == "none"
     assert audit_events(Case.create_or_open(phone.case_path)) == []  # nothing was changed on the phone
+
+
+def test_ctrl_c_during_the_backup_still_removes_the_one_time_password_and_resume_takes_it_again(
+    phone: Phone, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone.state.interrupt_host = True
+    code = triage_cli(phone)
+    err = capsys.readouterr().err
+    assert code == Exit.INTERRUPTED and "Traceback" not in err
+    record = phone.record()
+    assert record.finished is None and record.password_state == "removed"  # removed in the finally
+    assert phone.state.backup_password is None
+
+    phone.state.interrupt_host = False
+    assert triage_cli(phone, "--resume") == 0, capsys.readouterr().err
+    assert phone.state.backups == 2  # the unfinished backup was taken again
+    assert_items_are_the_backup(phone, Case.create_or_open(phone.case_path))
+    assert phone.state.backup_password is None
+    password = phone.record().one_time_password
+    assert phone.state.password_changes[-2:] == [(None, password), (password, None)]

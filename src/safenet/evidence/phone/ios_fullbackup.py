@@ -74,7 +74,7 @@ PROTOCOL: Final = "mobilebackup2"
 BACKUP_TIMEOUT_S: Final = 24 * 3600.0  # a full backup of a full phone over USB 2 takes hours, not days
 WRONG_PASSWORD_CODES: Final = frozenset({207})  # MBErrorDomain: the old backup password given is not the phone's
 
-_CASE_WRITE_ERRORS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+_CASE_WRITE_ERRORS: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 # The states of the one-time password in the acquisition record.
 NONE, SETTING, SET, REMOVED, LEFT = "none", "setting", "set", "removed", "left"
@@ -151,10 +151,12 @@ class _Device:
             future.cancel()
             if isinstance(exc, concurrent.futures.CancelledError | EvidenceError | _DeviceRefused):
                 raise
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # the case's disk is full: the command's disk-full sentence and exit code, as for any write
             if isinstance(exc, OSError) and exc.errno in _CASE_WRITE_ERRORS:  # this computer's disk, not the phone
                 raise EvidenceError(
                     f"the backup of the iOS device {self.udid} cannot be written into the case ({exc.strerror}); "
-                    "make room or fix the case folder, then run again with --resume (it is taken again)"
+                    "fix the case folder's permissions, then run again with --resume (it is taken again)"
                 ) from exc
             if isinstance(exc, afc._lost_errors()):
                 message = f"the iOS device {self.udid} stopped answering during its backup ({type(exc).__name__}; "
