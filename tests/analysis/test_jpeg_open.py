@@ -112,3 +112,28 @@ def test_decode_gives_pillows_skip_for_a_refused_jpeg() -> None:
             expected = describe(exc)
         skipped = decode(data, fast=True, orient=True)
         assert not hasattr(skipped, "pixels") and skipped.message == expected  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("build", [random_tail, structured, real])
+def test_a_head_answers_only_what_the_whole_file_answers(build: object) -> None:
+    """``complete=False`` (the head read for typing, a file's first bytes): an answer is the whole file's answer,
+    and the head of a JPEG head over random bytes is most often enough to tell."""
+    rng = random.Random(f"jpeg-open-head-{getattr(build, '__name__', '')}")
+    longer = decided = 0
+    for n in range(3000):
+        data = build(rng)  # type: ignore[operator]
+        longer += len(data) > 4096
+        for cut in (len(data), 2052, 2100, 4096, rng.randint(0, len(data))):
+            answer = refusal(data[:cut], complete=False)
+            if answer is not None:
+                assert answer is refusal(data), (n, cut, data[:64].hex())
+                decided += cut == 4096 and len(data) > 4096
+    if build is random_tail:  # most files longer than the head are told from it
+        assert decided > longer * 0.6
+
+
+def test_a_cut_off_head_is_left_undecided() -> None:
+    segment_past_the_head = JFIF + b"\xff\xe1\xff\xf0" + bytes(5000)  # an APP1 segment longer than the head
+    assert refusal(segment_past_the_head[:4096]) is not None  # as a whole file: truncated
+    assert refusal(segment_past_the_head[:4096], complete=False) is None  # as a head: the rest may hold it
+    assert refusal(JFIF + b"\xff\xe1\x00", complete=False) is None  # the length field cut off by the head's end

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from safenet.analysis.md5mb import Md5Batch
+from safenet.analysis.thumbs import default_thumbnail
 from safenet.case.records import WorkResult
 from safenet.engine import executors
 from safenet.engine.executors import Stage
@@ -80,3 +81,22 @@ def test_same_records_as_hashing_alone(
     assert hashed == (typed if profile is Profile.QUICK else len(SIZES) + 7)
     # every hashed top-level file but the 5 MiB one (over Md5Batch's per-item limit) waited for the batch
     assert Counting.deferred == hashed - 1
+
+
+@pytest.mark.parametrize("lanes", [True, False])
+def test_thumbnails_as_from_the_whole_file(folder: Path, lanes: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard profile's review thumbnails: each record's is ``default_thumbnail`` of the file's bytes, whether
+    the bytes were kept (a picture that may open) or not (its head already says it does not open)."""
+    rng = np.random.default_rng(20261207)
+    for n in range(8):  # JPEG heads over random bytes, and pictures cut short: mostly refused from the head
+        (folder / f"junk{n}.jpg").write_bytes(JPEG_HEAD + rng.integers(0, 256, 9000 * (n + 1), np.uint8).tobytes())
+        (folder / f"cut{n}.jpg").write_bytes(jpeg(20 + n, (300, 200))[: 600 + 400 * n])
+    results = run(folder, Settings(Profile.STANDARD, ("md5",)), lanes, monkeypatch)
+    made = 0
+    for result in results:
+        for record in result.records:
+            if record.parent is None and record.filetype.kind.value == "image":
+                expected = default_thumbnail((folder / record.item.name).read_bytes())
+                assert record.thumbnail == expected, record.item.name
+                made += expected is not None
+    assert made >= 6  # the fixture's pictures

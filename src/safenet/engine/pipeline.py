@@ -26,6 +26,7 @@ from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mi
 from safenet.analysis.md5mb import Md5Batch
 from safenet.analysis.p2p import registry as p2p_registry
 from safenet.analysis.p2p.model import P2PParser, P2PWarning
+from safenet.analysis.pdq.jpeg_open import refusal
 from safenet.analysis.thumbs import default_thumbnail
 from safenet.case.records import ItemRecord, ItemStatus, P2PFound, PdqRecord, VideoRecord, WorkResult
 from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image, keeps_copy
@@ -234,7 +235,9 @@ class _Examiner:
                     sink: Sink | None = None
                     kind = filetype.kind
                     if (perceptual is not None or plan.thumbnails) and kind is MediaKind.IMAGE:
-                        if perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
+                        if perceptual is None and found is None and refusal(read.head, complete=False) is not None:
+                            pass  # the copy would be for the thumbnail alone, and the head says the picture won't open
+                        elif perceptual.keeps_copy(item) if perceptual is not None else keeps_copy(item):
                             sink = image = ChunkCopy()
                         elif (perceptual is not None or reads) and not top:
                             sink = image = spooled = cast(BinaryIO, spool())
@@ -300,7 +303,8 @@ class _Examiner:
             if plan.thumbnails and isinstance(image, ChunkCopy):
                 thumbnail = default_thumbnail(image.value())  # only from bytes already read; else the UI
         if video is not None and digests is not None and wants_video(filetype):
-            frames = self._video(item, filetype, video, digests, image, reopen)
+            top = parent is None and not is_region(item)  # a region is carved by ranges: never left pending
+            frames = self._video(item, filetype, video, digests, image, reopen, top)
         mismatch = extension_mismatch(filetype, item.name)
         record = ItemRecord(
             item, filetype, status, digests, mismatch, parent, pdq=pdq, video=frames, thumbnail=thumbnail
@@ -366,19 +370,21 @@ class _Examiner:
         digests: dict[str, bytes],
         copy: ChunkCopy | BinaryIO | None,
         reopen: Callable[[], BinaryIO] | None,
+        top: bool,
     ) -> VideoRecord | None:
-        """Frame hashes of a video no exact match settled: from the copy made while reading, else reopened."""
+        """Frame hashes of a video no exact match settled: from the copy made while reading, else reopened
+        (``top``: a top-level item, whose segments a parallel run may hash as tasks of their own)."""
         if work.settled(digests):
             return None
         if isinstance(copy, ChunkCopy):
-            found, warnings = hash_found_video(item, filetype, copy.value(), work)
+            found, warnings = hash_found_video(item, filetype, copy.value(), work, top)
         elif copy is not None:
             copy.seek(0)
-            found, warnings = hash_found_video(item, filetype, copy, work)
+            found, warnings = hash_found_video(item, filetype, copy, work, top)
         elif reopen is not None:
             try:
                 with reopen() as stream:
-                    found, warnings = hash_found_video(item, filetype, stream, work)
+                    found, warnings = hash_found_video(item, filetype, stream, work, top)
             except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
                 raise
             except (OSError, EvidenceError) as exc:

@@ -37,9 +37,13 @@ _SHORT_FIELDS = ((0xE0, b"JFIF"), (0xEE, b"Adobe"))  # APP segments whose parser
 _PHOTOSHOP = (0xED, b"Photoshop 3.0\x00")
 
 
-def refusal(data: bytes) -> BaseException | None:
-    """The exception ``PIL.Image.open(io.BytesIO(data))`` raises, where the markers alone decide it; else None."""
-    if not data.startswith(_SIGNATURE) or data[2048:2052] == b"PCD_":
+def refusal(data: bytes, *, complete: bool = True) -> BaseException | None:
+    """The exception ``PIL.Image.open(io.BytesIO(data))`` raises, where the markers alone decide it; else None.
+
+    ``complete`` False: ``data`` is the file's first bytes only (the head read for typing), and an answer that
+    would depend on where the data ends (a length field or a segment cut off) is None: what is returned then
+    is the whole file's answer too."""
+    if not data.startswith(_SIGNATURE) or data[2048:2052] == b"PCD_" or (not complete and len(data) < 2052):
         return None
     end = len(data)
     pos = 3  # Pillow reads the signature, then takes its last 0xFF as the start of the first marker
@@ -53,11 +57,11 @@ def refusal(data: bytes) -> BaseException | None:
             continue
         if marker in _SEGMENTED:
             if pos + 2 > end:
-                return UNIDENTIFIED  # the length field is cut off: struct.error
+                return UNIDENTIFIED if complete else None  # the length field is cut off: struct.error
             size = int.from_bytes(data[pos : pos + 2], "big") - 2
             pos += 2
             if size > end - pos:
-                return TRUNCATED
+                return TRUNCATED if complete else None
             segment = data[pos : pos + size] if size > 0 else b""
             pos += max(size, 0)
             if marker == _SOS:
