@@ -9,11 +9,13 @@ DEMO   := demo-out
 .PHONY: demo test lint typecheck bench clean sysdeps sysdeps-test test-data compile axe
 
 # gcc (and Python's headers) build the C extensions (setup.py): safenet._md5mb, the multi-buffer MD5, and
-# safenet._blockio, sampling's block reads; without them the install still succeeds and Safenet falls back to
-# hashlib and os.pread, slower.
+# safenet._blockio, sampling's block reads (hashed with XXH3 in its threads where xxHash's header,
+# libxxhash-dev, is there); without them the install still succeeds and Safenet falls back to hashlib,
+# os.pread and Python's xxhash, slower.
 EXTENSIONS := setup.py src/safenet/_md5mb/md5mb.c src/safenet/_md5mb/md5_core.h src/safenet/_blockio/blockio.c
 $(STAMP): pyproject.toml $(EXTENSIONS)
 	command -v gcc >/dev/null || (apt-get update -qq && apt-get install -y -qq gcc)
+	test -f /usr/include/xxhash.h || (apt-get update -qq && apt-get install -y -qq libxxhash-dev)
 	$(PYTHON) -c 'import pathlib, sys, sysconfig; sys.exit(not pathlib.Path(sysconfig.get_paths()["include"], "Python.h").exists())' \
 	  || (apt-get update -qq && apt-get install -y -qq python3-dev)
 	$(PYTHON) -m venv $(VENV)

@@ -9,6 +9,7 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from safenet.hashsets.blocks import BLOCK, BlockSet, block_hash, build_block_set, why_not_probative
@@ -77,7 +78,8 @@ def test_shared_and_known_good_blocks_are_dropped_and_sampleable_files_counted(t
     assert (info.dropped_shared, info.dropped_known_good, info.dropped_not_probative) == (2, 1, 3)
     assert info.sampleable_files == 2
     opened = BlockSet(tmp_path / "set")
-    [hit] = opened.lookup([8192], [block_hash(files[0][1][BLOCK : 2 * BLOCK])])
+    high, low = block_hash(files[0][1][BLOCK : 2 * BLOCK])
+    [hit] = opened.lookup([8192], np.array([high], dtype=np.uint64), np.array([low], dtype=np.uint64))
     assert (hit.offset, hit.file, hit.block) == (8192, "a.jpg", 1)
 
 

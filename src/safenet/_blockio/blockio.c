@@ -17,7 +17,11 @@
  *   out      a writable buffer of len(offsets) * block bytes: block i lands at out[i * block];
  *   lengths  a writable buffer of native int32 (array('i')), one per offset: the bytes read (short at the end of
  *            the media), or -errno where the read failed (the caller raises it; the other blocks are still read).
- * The Round holds its three buffers until it is read, so they cannot be freed under the threads.
+ *   hi, lo   optional writable buffers of native uint64, one per offset: each whole block's XXH3-128 (high and low
+ *            halves), hashed by the reader thread that read it; (0, 0) for a short or failed block. Only where the
+ *            module was built with xxHash's header (module attribute XXH3 true; libxxhash-dev, which `make`
+ *            installs); otherwise the caller hashes.
+ * The Round holds its buffers until it is read, so they cannot be freed under the threads.
  *
  * Evidence is only read: the file descriptor is the caller's, opened read-only, and stays the caller's to close
  * (after close()).
@@ -30,6 +34,17 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<xxhash.h>)
+#define XXH_INLINE_ALL /* header-only: nothing to link */
+#include <xxhash.h>
+#define HAVE_XXH3 1
+#endif
+#endif
+#ifndef HAVE_XXH3
+#define HAVE_XXH3 0
+#endif
+
 #define CHUNK 8 /* offsets a thread takes at a time: small, so no thread waits long for the last ones */
 #define MAX_THREADS 256
 
@@ -38,6 +53,7 @@ typedef struct round_s {
     Py_ssize_t count;
     char *out;
     int32_t *lengths;
+    uint64_t *hi, *lo;   /* NULL: not hashed here */
     Py_ssize_t next;     /* the first offset no thread has taken (under the reader's lock) */
     Py_ssize_t finished; /* offsets read (under the reader's lock) */
     struct round_s *following;
@@ -62,8 +78,9 @@ typedef struct {
     PyObject_HEAD
     ReaderObject *reader;
     round_t round;
-    Py_buffer offsets, out, lengths;
-    int held; /* the buffers are held (until the round is read and the object freed) */
+    Py_buffer offsets, out, lengths, hi, lo;
+    int held;   /* offsets, out and lengths are held (until the round is read and the object freed) */
+    int hashed; /* hi and lo are held too */
 } RoundObject;
 
 static PyTypeObject ReaderType;
@@ -79,13 +96,20 @@ static void read_one(int fd, Py_ssize_t block, round_t *round, Py_ssize_t i)
             if (errno == EINTR)
                 continue;
             round->lengths[i] = -errno;
-            return;
+            return; /* hi and lo stay as the caller gave them: zeros */
         }
         if (n == 0)
             break; /* the end of the media: a short block */
         done += n;
     }
     round->lengths[i] = (int32_t)done;
+#if HAVE_XXH3
+    if (round->hi != NULL && done == block) {
+        XXH128_hash_t h = XXH3_128bits(dst, (size_t)block);
+        round->hi[i] = h.high64;
+        round->lo[i] = h.low64;
+    }
+#endif
 }
 
 static void *work(void *arg)
@@ -187,9 +211,13 @@ static PyObject *Reader_close(ReaderObject *self, PyObject *unused)
 
 static PyObject *Reader_submit(ReaderObject *self, PyObject *args)
 {
-    PyObject *offsets, *out, *lengths;
-    if (!PyArg_ParseTuple(args, "OOO", &offsets, &out, &lengths))
+    PyObject *offsets, *out, *lengths, *hi = Py_None, *lo = Py_None;
+    if (!PyArg_ParseTuple(args, "OOO|OO", &offsets, &out, &lengths, &hi, &lo))
         return NULL;
+    if ((hi == Py_None) != (lo == Py_None) || (hi != Py_None && !HAVE_XXH3)) {
+        PyErr_SetString(PyExc_ValueError, "hi and lo go together, and only where XXH3 was built in");
+        return NULL;
+    }
     if (self->closed || self->started == 0) {
         PyErr_SetString(PyExc_ValueError, "the reader is closed");
         return NULL;
@@ -198,6 +226,7 @@ static PyObject *Reader_submit(ReaderObject *self, PyObject *args)
     if (round == NULL)
         return NULL;
     round->held = 0;
+    round->hashed = 0;
     Py_INCREF(self);
     round->reader = self;
     if (PyObject_GetBuffer(offsets, &round->offsets, PyBUF_SIMPLE) < 0)
@@ -212,6 +241,15 @@ static PyObject *Reader_submit(ReaderObject *self, PyObject *args)
         goto fail;
     }
     round->held = 1;
+    if (hi != Py_None) {
+        if (PyObject_GetBuffer(hi, &round->hi, PyBUF_WRITABLE) < 0)
+            goto fail;
+        if (PyObject_GetBuffer(lo, &round->lo, PyBUF_WRITABLE) < 0) {
+            PyBuffer_Release(&round->hi);
+            goto fail;
+        }
+        round->hashed = 1;
+    }
     Py_ssize_t count = round->offsets.len / (Py_ssize_t)sizeof(int64_t);
     if (round->offsets.len % (Py_ssize_t)sizeof(int64_t) != 0) {
         PyErr_SetString(PyExc_ValueError, "offsets must be a buffer of int64 values");
@@ -225,7 +263,13 @@ static PyObject *Reader_submit(ReaderObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "lengths holds fewer than len(offsets) int32 values");
         goto fail;
     }
+    if (round->hashed && (round->hi.len < count * 8 || round->lo.len < count * 8)) {
+        PyErr_SetString(PyExc_ValueError, "hi and lo hold fewer than len(offsets) uint64 values");
+        goto fail;
+    }
     round_t *r = &round->round;
+    r->hi = round->hashed ? (uint64_t *)round->hi.buf : NULL;
+    r->lo = round->hashed ? (uint64_t *)round->lo.buf : NULL;
     r->offsets = (const int64_t *)round->offsets.buf;
     r->count = count;
     r->out = (char *)round->out.buf;
@@ -278,14 +322,19 @@ static void Round_dealloc(RoundObject *self)
         PyBuffer_Release(&self->out);
         PyBuffer_Release(&self->lengths);
     }
+    if (self->hashed) {
+        PyBuffer_Release(&self->hi);
+        PyBuffer_Release(&self->lo);
+    }
     Py_XDECREF(self->reader);
     PyObject_Free(self);
 }
 
 static PyMethodDef Reader_methods[] = {
     {"submit", (PyCFunction)Reader_submit, METH_VARARGS,
-     "submit(offsets, out, lengths) -> Round: queue a round of reads (int64 offsets; block bytes each into out; "
-     "each read's size or -errno into the int32 lengths) and return at once."},
+     "submit(offsets, out, lengths, hi=None, lo=None) -> Round: queue a round of reads (int64 offsets; block "
+     "bytes each into out; each read's size or -errno into the int32 lengths; with hi and lo, each whole block's "
+     "XXH3-128 halves into those uint64 buffers) and return at once."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close(): read what was submitted, then stop the threads (the file descriptor stays the caller's)."},
     {NULL, NULL, 0, NULL},
@@ -327,6 +376,10 @@ PyMODINIT_FUNC PyInit__blockio(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
+    if (PyModule_AddIntConstant(m, "XXH3", HAVE_XXH3) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&ReaderType);
     if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0) {
         Py_DECREF(&ReaderType);

@@ -31,7 +31,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -309,17 +309,13 @@ class BlockSet:
     def contains(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         return self._positions(hi, lo) >= 0
 
-    def lookup(self, offsets: list[int], hashes: list[tuple[int, int]]) -> list[BlockHit]:
-        """The blocks (read at ``offsets``, with these hashes) that belong to known files."""
-        if not hashes:
-            return []
-        hi = np.fromiter((h for h, _ in hashes), dtype=HASH_DTYPE, count=len(hashes))
-        lo = np.fromiter((low for _, low in hashes), dtype=HASH_DTYPE, count=len(hashes))
+    def lookup(self, offsets: Sequence[int], hi: np.ndarray, lo: np.ndarray) -> list[BlockHit]:
+        """The blocks (read at ``offsets``, whose hashes' halves are ``hi`` and ``lo``) that belong to known files."""
         found = self._positions(hi, lo)
         hits = []
         for q in np.nonzero(found >= 0)[0]:
             entry = self.where[found[q]]
-            hits.append(BlockHit(offsets[q], self.files[int(entry["file"])].name, int(entry["block"])))
+            hits.append(BlockHit(offsets[int(q)], self.files[int(entry["file"])].name, int(entry["block"])))
         return hits
 
 

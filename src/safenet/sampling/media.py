@@ -8,8 +8,10 @@ and forth, and each round ends before the next starts: 0.7–0.8 of fio's psync 
 formats (E01, VMDK ...) are read through dfVFS, one read at a time. Evidence is opened read-only and, where the
 system allows, without updating its access time.
 
-A reader's ``submit(offsets)`` starts reading a round and returns at once; the round's ``result()`` gives its
-blocks in the order asked. The sampler submits the next round before it waits for the current one.
+A reader's ``submit(offsets, names)`` starts reading a round and returns at once; the round's ``result()`` gives
+its blocks' hashes by each named block hash, in the order asked. The sampler submits the next round before it
+waits for the current one. Where the C reader was built with xxHash's header, its threads hash each block with
+XXH3-128 as they read it (nothing per block is left for Python); otherwise the blocks are hashed in Python.
 """
 
 from __future__ import annotations
@@ -22,43 +24,55 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from safenet.hashsets.blocks import BLOCK, BLOCK_HASHES
+import numpy as np
+
+from safenet.hashsets.blocks import BLOCK, BLOCK_HASHES, HASH_DTYPE
 
 _CHUNK = 8  # offsets a Python reader thread takes at a time: small, so no thread waits long for the last ones
 
+XXH3 = "xxh3-128"
 Block = bytes | memoryview  # a short block (the end of the media) is shorter than BLOCK
-Hashed = dict[str, list[tuple[int, int]]]  # block hash name -> each block's (high, low) halves, in offset order
+#: block hash name -> the blocks' hashes as (high halves, low halves), uint64 arrays in the order read
+Hashed = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def hash_all(blocks: Sequence[Block], names: Sequence[str]) -> Hashed:
     """Each block hashed with each named block hash; a short read (the end of the media) is (0, 0): it never
     matches, as no set holds a partial block."""
-    return {name: [BLOCK_HASHES[name](b) if len(b) == BLOCK else (0, 0) for b in blocks] for name in names}
+    hashed: Hashed = {}
+    for name in names:
+        pairs = [BLOCK_HASHES[name](b) if len(b) == BLOCK else (0, 0) for b in blocks]
+        hashed[name] = (
+            np.fromiter((high for high, _ in pairs), dtype=HASH_DTYPE, count=len(pairs)),
+            np.fromiter((low for _, low in pairs), dtype=HASH_DTYPE, count=len(pairs)),
+        )
+    return hashed
 
 
 class Pending(Protocol):
-    def result(self) -> Sequence[Block]: ...
+    def result(self) -> Hashed: ...
 
 
 class BlockReader(Protocol):
     size: int
 
-    def submit(self, offsets: Sequence[int]) -> Pending: ...
+    def submit(self, offsets: Sequence[int], names: Sequence[str]) -> Pending: ...
 
     def close(self) -> None: ...
 
 
 class _OneThread:
-    """Rounds read one after another by a thread of the reader's own (readers without their own queue)."""
+    """Rounds read and hashed one after another by a thread of the reader's own (readers without their own
+    queue)."""
 
     def __init__(self, read: Callable[[Sequence[int]], Sequence[Block]]) -> None:
         self._read = read
         self._pool: ThreadPoolExecutor | None = None
 
-    def submit(self, offsets: Sequence[int]) -> Pending:
+    def submit(self, offsets: Sequence[int], names: Sequence[str]) -> Pending:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-ahead")
-        return self._pool.submit(self._read, list(offsets))
+        return self._pool.submit(lambda: hash_all(self._read(list(offsets)), names))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -75,46 +89,68 @@ def _native() -> Any | None:
 
 
 class _NativeRound:
-    """A round queued in the C reader; it holds its buffers until read."""
+    """A round queued in the C reader; it holds its buffers until read. With ``xxh3`` the reader threads hash the
+    blocks with XXH3-128 as they read them."""
 
-    def __init__(self, reader: Any, offsets: Sequence[int]) -> None:
+    def __init__(self, reader: Any, offsets: Sequence[int], names: Sequence[str], xxh3: bool) -> None:
         self._offsets = list(offsets)
-        self._out = bytearray(len(self._offsets) * BLOCK)
-        self._lengths = array("i", bytes(4 * len(self._offsets)))
-        self._round = reader.submit(array("q", self._offsets), self._out, self._lengths)
+        self._names = tuple(names)
+        count = len(self._offsets)
+        self._out = bytearray(count * BLOCK)
+        self._lengths = array("i", bytes(4 * count))
+        self._xxh3 = xxh3 and XXH3 in self._names
+        self._hi = np.zeros(count, dtype=HASH_DTYPE)  # a short or failed block stays (0, 0)
+        self._lo = np.zeros(count, dtype=HASH_DTYPE)
+        extra = (self._hi, self._lo) if self._xxh3 else ()
+        self._round = reader.submit(array("q", self._offsets), self._out, self._lengths, *extra)
 
-    def result(self) -> Sequence[Block]:
-        self._round.wait()
+    def blocks(self) -> list[Block]:
+        """The round's blocks, in the order asked (once read); a refused read raises the system's error."""
+        self._raise_failed()
         view = memoryview(self._out)
-        blocks: list[Block] = []
-        for i, got in enumerate(self._lengths):
-            if got < 0:  # the system refused this read: its own error, as os.pread would raise it
-                raise OSError(-got, f"{os.strerror(-got)} (reading byte {self._offsets[i]:,})")
-            blocks.append(view[i * BLOCK : i * BLOCK + got])
-        return blocks
+        return [view[i * BLOCK : i * BLOCK + got] for i, got in enumerate(self._lengths)]
+
+    def result(self) -> Hashed:
+        others = [name for name in self._names if not (self._xxh3 and name == XXH3)]
+        hashed = hash_all(self.blocks(), others) if others else {}
+        if self._xxh3:
+            self._raise_failed()
+            hashed[XXH3] = (self._hi, self._lo)
+        return {name: hashed[name] for name in self._names}
+
+    def _raise_failed(self) -> None:
+        self._round.wait()
+        if self._lengths and min(self._lengths) < 0:  # the system refused a read: its error, as os.pread's
+            i = next(i for i, got in enumerate(self._lengths) if got < 0)
+            code = -self._lengths[i]
+            raise OSError(code, f"{os.strerror(code)} (reading byte {self._offsets[i]:,})")
 
 
 class PreadReader:
     """A raw image or block device: positional reads, ``queue_depth`` in flight."""
 
-    def __init__(self, path: Path, queue_depth: int = 16, native: bool = True) -> None:
+    def __init__(self, path: Path, queue_depth: int = 16, native: bool = True, hash_in_c: bool = True) -> None:
+        """``native``/``hash_in_c`` False: the fallbacks (Python threads; hashing in Python), for tests."""
         self._fd = _open_random(str(path))
         self.size = os.lseek(self._fd, 0, os.SEEK_END)
         self._depth = max(1, queue_depth)
         extension = _native() if native else None
         self._native = extension.Reader(self._fd, BLOCK, self._depth) if extension is not None else None
+        self._xxh3 = extension is not None and bool(extension.XXH3) and hash_in_c
         self._pool: ThreadPoolExecutor | None = None  # the Python threads, made at their first round
         self._ahead = _OneThread(self._read_threads)
 
-    def submit(self, offsets: Sequence[int]) -> Pending:
+    def submit(self, offsets: Sequence[int], names: Sequence[str]) -> Pending:
         if self._native is not None:
-            return _NativeRound(self._native, offsets)
-        return self._ahead.submit(offsets)
+            return _NativeRound(self._native, offsets, names, self._xxh3)
+        return self._ahead.submit(offsets, names)
 
     def read_blocks(self, offsets: Sequence[int]) -> Sequence[Block]:
         """The blocks at ``offsets`` (sorted), in order; a block at the end of the media may be short. A read the
         system refuses raises its ``OSError``, as ``os.pread`` would."""
-        return self.submit(offsets).result()
+        if self._native is not None:
+            return _NativeRound(self._native, offsets, (), False).blocks()
+        return self._read_threads(offsets)
 
     def _read_threads(self, offsets: Sequence[int]) -> list[bytes]:
         """The Python threads take the next few offsets from one shared cursor as each finishes its last, so the
@@ -172,8 +208,8 @@ class DfvfsReader:
         self._lock = threading.Lock()
         self._ahead = _OneThread(self.read_blocks)
 
-    def submit(self, offsets: Sequence[int]) -> Pending:
-        return self._ahead.submit(offsets)
+    def submit(self, offsets: Sequence[int], names: Sequence[str]) -> Pending:
+        return self._ahead.submit(offsets, names)
 
     def read_blocks(self, offsets: Sequence[int]) -> list[bytes]:
         out = []

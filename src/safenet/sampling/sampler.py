@@ -14,7 +14,7 @@ from pathlib import Path
 
 from safenet.hashsets.blocks import BLOCK, BlockHit, BlockSet
 from safenet.sampling import stats
-from safenet.sampling.media import BlockReader, Hashed, hash_all, open_reader
+from safenet.sampling.media import BlockReader, Hashed, open_reader
 from safenet.sampling.plan import Region, rounds, total_blocks
 
 MIB = 1 << 20
@@ -166,19 +166,19 @@ def read_ahead(
     reader: BlockReader, planned: Iterable[list[int]], names: Sequence[str]
 ) -> Generator[tuple[list[int], Hashed], None, None]:
     """Each round's offsets and its blocks' hashes. The next round is submitted before this one is waited for, so
-    the reader goes from one to the next with no pause, and this round is hashed (and the caller looks it up)
-    while the next is read. A round read ahead and then not wanted (a hit, the budget) is waited for, never
+    the reader goes from one to the next with no pause, and the caller looks this round up while the next is
+    read. A round read ahead and then not wanted (a hit, the budget) is waited for, never
     counted or recorded; a read error in it is not the caller's to see."""
     queued = iter(planned)
     current = next(queued, None)
-    pending = reader.submit(current) if current is not None else None
+    pending = reader.submit(current, names) if current is not None else None
     try:
         while current is not None and pending is not None:
             following = next(queued, None)
-            after = reader.submit(following) if following is not None else None
-            blocks = pending.result()
+            after = reader.submit(following, names) if following is not None else None
+            hashed = pending.result()
             pending = after  # before the yield: if the caller stops there, ``finally`` waits for it
-            yield current, hash_all(blocks, names)
+            yield current, hashed
             current = following
     finally:
         if pending is not None:
@@ -191,7 +191,7 @@ def lookup(sets: Sequence[BlockSet], offsets: list[int], hashed: Hashed) -> list
     every block hash the sets use (XXH3-128 for built sets, MD5 for sets imported from DFXML)."""
     found: list[BlockHit] = []
     for block_set in sets:
-        found += block_set.lookup(offsets, hashed[block_set.info.hash])
+        found += block_set.lookup(offsets, *hashed[block_set.info.hash])
     return sorted(found, key=lambda h: h.offset)
 
 
@@ -204,7 +204,7 @@ def read_every_block(path: Path, sets: Sequence[BlockSet]) -> list[BlockHit]:
         for region in regions:
             for first in range(0, region.blocks, 4096):
                 offsets = [region.offset + (first + i) * BLOCK for i in range(min(4096, region.blocks - first))]
-                hits += lookup(sets, offsets, hash_all(reader.submit(offsets).result(), _hash_names(sets)))
+                hits += lookup(sets, offsets, reader.submit(offsets, _hash_names(sets)).result())
     finally:
         reader.close()
     return sorted(hits, key=lambda h: h.offset)
