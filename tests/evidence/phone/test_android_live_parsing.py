@@ -101,10 +101,9 @@ def test_each_server_state_gets_its_own_sentence() -> None:
 
 
 @pytest.mark.parametrize("read_size", [1, 7, 4096, 65_536, 1 << 20, -1])
-def test_a_file_received_in_large_blocks_reads_back_exact_whatever_the_read_sizes(read_size: int) -> None:
-    """The session receives as much as the server sent at once (headers and chunks together) and hands it out
-    by reply: a file of many chunks reads back exactly at any read size, and what follows the file's DONE is
-    the next reply's."""
+def test_a_file_of_many_chunks_reads_back_exact_whatever_the_read_sizes(read_size: int) -> None:
+    """A read fills the caller's buffer across the file's DATA chunks: a file of many chunks of random sizes
+    reads back exactly at any read size, and what follows the file's DONE is left for the next reply."""
     import random
     import socket
     import struct

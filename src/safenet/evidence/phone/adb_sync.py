@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Final
 
 SYNC_DATA_MAX: Final = 64 * 1024  # the largest DATA chunk a phone sends
-RECV_BUFFER: Final = 512 * 1024  # received at a time: a small file's chunks and headers in one system call
 _REQ = struct.Struct("<4sI")
 _DENT = struct.Struct("<IIII")  # after "DENT": mode, size, mtime, namelen
 _STAT = struct.Struct("<III")  # after "STAT": mode, size, mtime
@@ -71,41 +70,24 @@ class SyncSession:
         self.ls_v2, self.stat_v2 = ls_v2, stat_v2
         self.busy = False  # a RECV is being read: no other request until it is done
         self.broken = False
-        # What the server sent and no reply has consumed yet. Only one request is ever outstanding, so this
-        # holds the rest of the current reply (a file's next DATA headers and bytes, its DONE), never another's.
-        self._buf = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buf)
-        self._pos = self._end = 0
 
     # --- raw reads ---------------------------------------------------------------------------------
 
     def read_exact(self, n: int) -> bytes:
-        if self._end - self._pos >= n:  # a reply header: nearly always already received with what came before
-            start = self._pos
-            self._pos += n
-            return bytes(self._buf[start : self._pos])
         buf = bytearray(n)
         self.read_into(memoryview(buf))
         return bytes(buf)
 
     def read_into(self, view: memoryview) -> None:
-        """Fill ``view`` (at most a DATA chunk or a name: smaller than the buffer) from what was received, then
-        from the connection, receiving as much as the server has sent: one system call for many headers and
-        chunks instead of two per chunk."""
-        want = len(view)
-        got = min(want, self._end - self._pos)
-        if got:
-            view[:got] = self._view[self._pos : self._pos + got]
-            self._pos += got
+        # Straight into the caller's buffer: receiving into a session buffer first (one system call for many
+        # chunks) was measured to cost more in the extra copy than it saved in calls.
+        got = 0
         try:
-            while got < want:
-                n = self.sock.recv_into(self._view)
+            while got < len(view):
+                n = self.sock.recv_into(view[got:])
                 if n == 0:
                     raise LinkBroken("the adb server closed the connection")
-                take = min(n, want - got)
-                view[got : got + take] = self._view[:take]
-                got += take
-                self._pos, self._end = take, n
+                got += n
         except LinkBroken:
             self.broken = True
             raise
