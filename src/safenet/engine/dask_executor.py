@@ -28,11 +28,12 @@ range whose carves could differ, because a file found before it runs into it, is
 scan state). A range that kills two workers becomes a ``worker-crashed`` warning naming the region and the
 byte range; the other ranges' finds are kept.
 
-Long videos are not split into time ranges: the frames a whole-video run samples and hashes cannot be
-reproduced from ranges (its time budget and its count of undecodable packets are one for the whole stream,
-a seek into a damaged stream does not decode what decoding forward does, and collapsing near-identical frames
-and the frame sheet depend on every earlier frame; ``engine.split`` says more). A video is one task on one
-worker (a batch is closed at ``PROCESS_BATCH_BYTES`` so it runs alone while the other workers take the rest).
+Long videos are split by time (``engine.videosplit``): every video is examined as fixed time segments wherever
+it runs, so the worker examining a top-level video of several segments leaves its frames pending, and the
+coordinator sends each segment as a task of its own (a worker reopens the video and hashes that segment alone)
+and merges them back under the video's one record, in order, with the function every run uses: the record is
+the one a local run makes. A segment that kills two workers becomes a ``worker-crashed`` warning naming the
+video and the time range; the other segments' frames are kept.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from typing import Any, Final
 from distributed import Client, KilledWorker, WorkerPlugin, get_worker
 from distributed import Future as DaskFuture
 
-from safenet.case.records import WorkResult
 from safenet.engine.cluster import ClusterTarget
 from safenet.engine.executors import (
     PROCESS_BATCH_BYTES,
@@ -61,8 +61,9 @@ from safenet.engine.executors import (
     WorkerSetup,
     open_stage,
     splitting_for,
+    video_splitting_for,
 )
-from safenet.engine.split import Unit
+from safenet.engine.split import Outcome, Unit
 from safenet.evidence.locator import Layer, Locator
 from safenet.evidence.model import Evidence
 from safenet.reasons import reason_of
@@ -140,7 +141,7 @@ def _untyped(value: object) -> Any:
     return value
 
 
-def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool) -> list[WorkResult]:
+def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool) -> list[Outcome]:
     """A task, on a Dask worker: this run's stage examines the batch."""
     plugin = get_worker().plugins[name]
     if not isinstance(plugin, _StagePlugin):  # pragma: no cover - a name clash with another plugin
@@ -149,16 +150,16 @@ def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool) -> list[Wor
     return stage.run_bytes_only(batch) if bytes_only else stage.run(batch)
 
 
-class _Bridged(Future[list[WorkResult]]):
+class _Bridged(Future[list[Outcome]]):
     """A Dask future seen as a ``concurrent.futures`` one (what ``run_ordered`` takes); cancelling it cancels
     the task on the cluster."""
 
-    def __init__(self, remote: DaskFuture[list[WorkResult]]) -> None:
+    def __init__(self, remote: DaskFuture[list[Outcome]]) -> None:
         super().__init__()
         self.remote = remote
         _untyped(remote).add_done_callback(self._settle)  # called on another thread once the task ends
 
-    def _settle(self, remote: DaskFuture[list[WorkResult]]) -> None:
+    def _settle(self, remote: DaskFuture[list[Outcome]]) -> None:
         try:
             result = remote.result()
         except BaseException as exc:  # handed to the taker, who decides
@@ -166,7 +167,7 @@ class _Bridged(Future[list[WorkResult]]):
         else:
             self._set(result)
 
-    def _set(self, value: list[WorkResult] | BaseException) -> None:
+    def _set(self, value: list[Outcome] | BaseException) -> None:
         try:
             if isinstance(value, BaseException):
                 self.set_exception(value)
@@ -226,7 +227,9 @@ class DaskExecutor(Executor):
         self.name = f"safenet-stage-{uuid.uuid4().hex}"
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         self.in_flight = IN_FLIGHT_PER_THREAD * max(1, threads)
+        setup = replace(setup, setup=replace(setup.setup, plan=replace(setup.setup.plan, split_videos=True)))
         self.splitting = splitting_for(setup.setup.plan)
+        self.videos = video_splitting_for(setup.setup.plan)
         client.register_plugin(_StagePlugin(setup, factory), name=self.name)
         try:
             self.submit(()).result()  # every task from here is past the plugin and the connection
@@ -251,7 +254,7 @@ class DaskExecutor(Executor):
                 _untyped(client).close()
             raise
 
-    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         remote = self.client.submit(_run_batch, self.name, tuple(batch), bytes_only, pure=False, retries=RETRIES)
         return _Bridged(remote)
 

@@ -37,6 +37,12 @@ unsplit carve records it (a range whose carves could differ is carved again, at 
 the true scan state). A range that dies alone is not hashed bytes-only: it becomes a ``worker-crashed`` warning
 naming the region and its byte range, and the other ranges' finds are kept.
 
+Long videos likewise: every video is examined as fixed time segments wherever it runs (``analysis.video.hasher``);
+on worker processes and Dask (``StagePlan.split_videos``) the worker examining a top-level video of several
+segments leaves its frames pending, and its segments are run as tasks of their own and merged back under its one
+record, in order, exactly as a worker merges them (``engine.videosplit``). A segment that dies alone becomes a
+``worker-crashed`` warning naming the video and its time range, and the other segments' frames are kept.
+
 Results already taken are never lost: the caller records them as they come.
 """
 
@@ -61,6 +67,7 @@ from typing import ClassVar, Final
 from safenet.analysis.filetype import UNKNOWN
 from safenet.analysis.md5mb import ISA as MD5_ISA
 from safenet.analysis.md5mb import Md5Batch
+from safenet.analysis.video import model as video_model
 from safenet.case.records import ItemRecord, ItemStatus, WorkResult
 from safenet.engine import split
 from safenet.engine.cluster import ClusterTarget
@@ -68,8 +75,9 @@ from safenet.engine.executor_kind import ExecutorKind as ExecutorKind  # re-expo
 from safenet.engine.perceptual import perceptual_work
 from safenet.engine.pipeline import Settings, defers_md5, examine, hash_bytes
 from safenet.engine.profiles import Profile
-from safenet.engine.split import RegionRange, Rejoin, Splitting, Unit, plan
+from safenet.engine.split import Outcome, RegionRange, Rejoin, Splitting, Unit, plan
 from safenet.engine.video import VideoWork
+from safenet.engine.videosplit import VideoSegment, VideoSplitting, examine_segment
 from safenet.evidence.archive import ArchiveLimits
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
 from safenet.evidence.producers import Carving
@@ -125,6 +133,9 @@ class StagePlan:
     algorithms: tuple[str, ...]
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     perceptual: bool = False  # a selected set holds PDQ hashes: images no exact match settles get one
+    #: Videos are examined as segments of this many seconds (read when the plan is made: tests turn it down).
+    video_segment_s: float = field(default_factory=lambda: video_model.SEGMENT_S)
+    split_videos: bool = False  # a top-level video of several segments is left to segment tasks (parallel executors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +165,7 @@ class Stage:
     def __init__(self, evidence: Evidence, settings: Settings) -> None:
         self.evidence, self.settings = evidence, settings
 
-    def run(self, batch: Sequence[Unit]) -> list[WorkResult]:
+    def run(self, batch: Sequence[Unit]) -> list[Outcome]:
         # Small files' MD5s are hashed together when the batch ends, in SIMD lanes (analysis.md5mb); with
         # hashlib's MD5 (the extension not built) there is nothing to gain by waiting.
         md5 = Md5Batch() if len(batch) > 1 and MD5_ISA != "hashlib" and defers_md5(self.settings) else None
@@ -163,7 +174,9 @@ class Stage:
             md5.finish()
         return results
 
-    def _examine(self, unit: Unit, md5: Md5Batch | None) -> WorkResult:
+    def _examine(self, unit: Unit, md5: Md5Batch | None) -> Outcome:
+        if isinstance(unit, VideoSegment):  # one time segment of a long video: its frame hashes
+            return examine_segment(unit, partial(open_locator, self.evidence, unit.item.locator))
         if isinstance(unit, RegionRange):  # one byte range of a split region: its carves under the region
             settings = replace(self.settings, carve=unit.limits(self.settings.carve))
             return examine(unit.region, partial(open_locator, self.evidence, unit.region.locator), settings)
@@ -175,7 +188,7 @@ class Stage:
             md5,
         )
 
-    def run_bytes_only(self, batch: Sequence[Unit]) -> list[WorkResult]:
+    def run_bytes_only(self, batch: Sequence[Unit]) -> list[Outcome]:
         """Digests of each item's bytes, nothing decoded: for items whose examination killed a worker."""
         return [
             hash_bytes(item, partial(open_locator, self.evidence, item.locator), self.settings.algorithms)
@@ -185,7 +198,7 @@ class Stage:
 
 def _items_only(batch: Sequence[Unit]) -> list[Item]:
     if not all(isinstance(unit, Item) for unit in batch):  # run_ordered never hashes a range bytes-only
-        raise TypeError("a region's byte range has no bytes of its own to hash")
+        raise TypeError("a region's byte range or a video's segment has no bytes of its own to hash")
     return [unit for unit in batch if isinstance(unit, Item)]
 
 
@@ -200,7 +213,11 @@ def splitting_for(plan: StagePlan) -> Splitting | None:
 
 def settings_for(plan: StagePlan, matcher: Matcher | None) -> Settings:
     work = perceptual_work(matcher, wanted=plan.perceptual) if plan.perceptual else None
-    video = VideoWork.for_profile(plan.profile, work.settled) if work is not None else None
+    video = (
+        VideoWork.for_profile(plan.profile, work.settled, plan.video_segment_s, plan.split_videos)
+        if work is not None
+        else None
+    )
     return Settings(plan.profile, plan.algorithms, plan.limits, work, video)
 
 
@@ -238,6 +255,20 @@ def crashed_range(part: RegionRange) -> EvidenceWarning:
     return EvidenceWarning(CRASH_CODE, message, part.region.locator)
 
 
+def video_splitting_for(plan: StagePlan) -> VideoSplitting:
+    """How a parallel executor merges the segments of the videos its workers leave pending."""
+    return VideoSplitting(VideoWork.for_profile(plan.profile, lambda _digests: False, plan.video_segment_s))
+
+
+def crashed_segment(part: VideoSegment) -> EvidenceWarning:
+    """What is recorded for a time segment of a long video whose hashing killed its worker twice."""
+    message = (
+        f"the worker process hashing {part.label()} of this video died twice (a decoder crash on damaged "
+        "or hostile data?); that segment's frames are not recorded (the other segments' are)"
+    )
+    return EvidenceWarning(CRASH_CODE, message, part.item.locator)
+
+
 # --- executors ------------------------------------------------------------------------------------------
 
 
@@ -249,9 +280,10 @@ class Executor(ABC):
     batch_bytes: int = 0  # most bytes (declared sizes) in one task of several items; 0: no limit
     in_flight: int = 1  # most tasks submitted and not yet taken
     splitting: Splitting | None = None  # large regions carved as byte ranges (parallel executors); None: never
+    videos: VideoSplitting | None = None  # merges long videos' segment tasks (parallel executors); None: never
 
     @abstractmethod
-    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         """Run ``Stage.run`` on ``batch`` (``bytes_only``: ``Stage.run_bytes_only``) somewhere."""
 
     def lost(self, error: BaseException) -> bool:
@@ -277,8 +309,8 @@ class InlineExecutor(Executor):
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
 
-    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
-        future: Future[list[WorkResult]] = Future()
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
+        future: Future[list[Outcome]] = Future()
         run = self.stage.run_bytes_only if bytes_only else self.stage.run
         future.set_result(run(batch))  # an exception (a bug) propagates at once, as it would inline
         return future
@@ -295,7 +327,7 @@ class ThreadExecutor(Executor):
         self.in_flight = 8 * workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="examine")
 
-    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         return self._pool.submit(self.stage.run_bytes_only if bytes_only else self.stage.run, batch)
 
     def close(self) -> None:
@@ -309,9 +341,11 @@ class ProcessExecutor(Executor):
 
     def __init__(self, setup: WorkerSetup, workers: int, factory: Callable[[WorkerSetup], Stage] = open_stage) -> None:
         """``factory`` (a module-level function: it is pickled by name) opens each worker's stage."""
+        setup = replace(setup, plan=replace(setup.plan, split_videos=True))  # segments spread over the workers
         self.setup, self.workers, self.factory = setup, workers, factory
         self.in_flight = 3 * workers
         self.splitting = splitting_for(setup.plan)
+        self.videos = video_splitting_for(setup.plan)
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -332,11 +366,11 @@ class ProcessExecutor(Executor):
             raise
         return pool
 
-    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         try:
             return self._pool.submit(_run_batch, tuple(batch), bytes_only)
         except BrokenProcessPool as exc:  # a worker died since the last result: lost like those in flight
-            future: Future[list[WorkResult]] = Future()
+            future: Future[list[Outcome]] = Future()
             future.set_exception(exc)
             return future
 
@@ -418,7 +452,7 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
-def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False) -> list[WorkResult]:
+def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False) -> list[Outcome]:
     if _stage is None:
         raise ExecutorError(f"a worker process could not open the evidence ({_setup_error}); try --executor threads")
     return _stage.run_bytes_only(batch) if bytes_only else _stage.run(batch)
@@ -432,7 +466,7 @@ class _Task:
     items: tuple[Unit, ...]
     alone: bool = False  # quarantined: run by itself, so that a crash names this one item
     bytes_only: bool = False  # its examination crashed alone: only its bytes are hashed (Stage.run_bytes_only)
-    future: Future[list[WorkResult]] | None = None
+    future: Future[list[Outcome]] | None = None
 
 
 def batches(items: Sequence[Unit], most_items: int, most_bytes: int) -> Iterator[tuple[Unit, ...]]:
@@ -441,7 +475,7 @@ def batches(items: Sequence[Unit], most_items: int, most_bytes: int) -> Iterator
     batch: list[Unit] = []
     size = 0
     for item in items:
-        if isinstance(item, RegionRange):
+        if isinstance(item, RegionRange | VideoSegment):
             if batch:
                 yield tuple(batch)
                 batch, size = [], 0
@@ -464,7 +498,7 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
     See the module docstring for what happens to a batch whose worker died.
     """
     units = plan(items, executor.splitting)
-    rejoin = Rejoin(executor.splitting)
+    rejoin = Rejoin(executor.splitting, executor.videos)
     most = max(1, min(executor.batch_items, len(units) // (4 * executor.in_flight) or 1))
     planned = batches(units, most, executor.batch_bytes)
     window: deque[_Task] = deque()
@@ -475,7 +509,7 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
             if not window:
                 return
             task = window[0]
-            if task.future is None:  # a range to carve again, put at the head
+            if task.future is None:  # a quarantined unit, put at the head
                 task.future = executor.submit(task.items, task.bytes_only)
             try:
                 results = task.future.result()
@@ -491,8 +525,9 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
                         ) from exc
                     window.popleft()
                     unit = task.items[0]
-                    if isinstance(unit, RegionRange):  # no bytes of its own to hash: its region says which died
-                        if (joined := rejoin.crashed(unit, crashed_range(unit))) is not None:
+                    if isinstance(unit, RegionRange | VideoSegment):  # no bytes of its own: its item says which
+                        warning = crashed_range(unit) if isinstance(unit, RegionRange) else crashed_segment(unit)
+                        if (joined := rejoin.crashed(unit, warning)) is not None:
                             yield joined
                     elif task.bytes_only:
                         yield crashed(unit)
@@ -503,13 +538,22 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
             window.popleft()
             crashes = 0
             if task.bytes_only:
-                yield crashed(_items_only(task.items)[0], results[0])
+                hashed = results[0]
+                if not isinstance(hashed, WorkResult):  # pragma: no cover - run_bytes_only hashes items only
+                    raise TypeError("a bytes-only result is a WorkResult")
+                yield crashed(_items_only(task.items)[0], hashed)
                 continue
-            for unit, result in zip(task.items, results, strict=True):
-                done, again = rejoin.take(unit, result)
-                if again is not None:  # a range is a task alone: nothing of this task comes after it
-                    window.appendleft(_Task((again,)))
-                elif done is not None:
+            for at, (unit, result) in enumerate(zip(task.items, results, strict=True)):
+                done, then = rejoin.take(unit, result)
+                if then:  # a range to carve again, or a video's segments: run before the rest of this task is taken
+                    rest = task.items[at + 1 :]
+                    if rest:
+                        taken: Future[list[Outcome]] = Future()
+                        taken.set_result(results[at + 1 :])
+                        window.appendleft(_Task(rest, future=taken))
+                    window.extendleft(reversed([_Task((u,), future=executor.submit((u,))) for u in then]))
+                    break
+                if done is not None:
                     yield done
     finally:
         for waiting in window:

@@ -17,13 +17,10 @@ gives the unsplit scan's carves by construction. The accepted records follow the
 offset order, their parent links and P2P sources renumbered, so the case holds the same items, ids,
 links and warnings as an unsplit run.
 
-Why videos are not split by time (issue 18 asked for both): a whole-video run's frames cannot be
-reproduced from time ranges. Its time budget is one clock for the whole video (what it hashes depends on
-how long decoding took); its count of undecodable packets, which ends a damaged stream, is one counter
-across the stream; a seek decodes from the keyframe before a boundary, which for a damaged stream or
-one without keyframes there does not give the frames decoding forward gives; and collapsing
-near-identical frames and the frame sheet's choice depend on every earlier frame. A long video stays one
-task (alone in its batch, so the other workers take the rest).
+Long videos are split by time (``engine.videosplit``): the worker examining a top-level video of several
+segments leaves its frames pending, and ``Rejoin`` sends the segments as tasks and merges them back under the
+video's record with the function every run uses (the video algorithm is itself segmented:
+``analysis.video.hasher``), so the record is the one an inline run makes.
 """
 
 from __future__ import annotations
@@ -33,7 +30,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from safenet.analysis.filetype import UNKNOWN
+from safenet.analysis.video.model import SegmentHash
 from safenet.case.records import ItemRecord, ItemStatus, P2PFound, WorkResult
+from safenet.engine.videosplit import VideoJoin, VideoSegment, VideoSplitting
 from safenet.evidence.carve import PARTIAL, CarveLimits, CarveSpan, is_region
 from safenet.evidence.locator import LayerKind
 from safenet.evidence.model import EvidenceWarning, Item
@@ -59,8 +58,10 @@ class RegionRange:
         return dataclasses.replace(limits, span=self.span)
 
 
-#: What one task examines: a top-level item, or a range of a split region.
-Unit = Item | RegionRange
+#: What one task examines: a top-level item, a range of a split region, or a time segment of a long video.
+Unit = Item | RegionRange | VideoSegment
+#: What a task gives back per unit: an item's (or a range's) result, or a video segment's hashes.
+Outcome = WorkResult | SegmentHash
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,31 +173,56 @@ def _stopped(region: Item, result: WorkResult) -> bool:
 
 
 class Rejoin:
-    """Takes results in planned order and gives back one result per planned item, split regions merged."""
+    """Takes results in planned order and gives back one result per planned item, split regions and videos merged."""
 
-    def __init__(self, splitting: Splitting | None) -> None:
+    def __init__(self, splitting: Splitting | None, videos: VideoSplitting | None = None) -> None:
         self.max_carves = splitting.limits.max_carves if splitting is not None else 0
+        self.videos = videos
         self._joined: _Joined | None = None
+        self._video: VideoJoin | None = None
 
-    def take(self, unit: Unit, result: WorkResult) -> tuple[WorkResult | None, RegionRange | None]:
-        """(the item's result when complete, or a range to carve again before the next result is taken)."""
+    def take(self, unit: Unit, result: Outcome) -> tuple[WorkResult | None, tuple[Unit, ...]]:
+        """(the item's result when complete, or units to run, in order, before the next result is taken: a
+        range to carve again, or a pending video's segments)."""
+        if isinstance(unit, VideoSegment):
+            if not isinstance(result, SegmentHash) or self._video is None:  # pragma: no cover - a bug
+                raise TypeError("a video segment's result taken out of turn")
+            self._video.add(result)
+            return self._video_done(), ()
+        if not isinstance(result, WorkResult):  # pragma: no cover - a bug
+            raise TypeError("an item's result is a WorkResult")
         if isinstance(unit, Item):
-            return result, None
+            parts = self.videos.segments(result) if self.videos is not None else ()
+            if not parts:
+                return result, ()
+            self._video = VideoJoin(result, parts)
+            return None, parts
         joined = self._region(unit)
         if not joined.stopped:
             again = joined.again(unit, result, self.max_carves)
             if again is not None:
-                return None, again
+                return None, (again,)
             joined.add(result)
-        return self._done(unit), None
+        return self._done(unit), ()
 
-    def crashed(self, unit: RegionRange, warning: EvidenceWarning) -> WorkResult | None:
-        """A range that killed its workers: ``warning`` in its place; the region's result when complete. What
-        the unsplit scan would have carved after it is not known: the next ranges are taken as they come."""
+    def crashed(self, unit: RegionRange | VideoSegment, warning: EvidenceWarning) -> WorkResult | None:
+        """A range or segment that killed its workers: ``warning`` in its place; the item's result when complete.
+        What the unsplit scan would have carved after a range is not known: the next ranges are taken as they come."""
+        if isinstance(unit, VideoSegment):
+            if self._video is None:  # pragma: no cover - a bug
+                raise TypeError("a video segment crashed out of turn")
+            self._video.crashed(unit, warning)
+            return self._video_done()
         joined = self._region(unit)
         if not joined.stopped:
             joined.warnings.append(warning)
         return self._done(unit)
+
+    def _video_done(self) -> WorkResult | None:
+        if self._video is None or not self._video.complete():
+            return None
+        video, self._video = self._video, None
+        return video.joined()
 
     def _region(self, unit: RegionRange) -> _Joined:
         if self._joined is None or self._joined.region != unit.region:

@@ -12,6 +12,12 @@ animation of many frames is, for a prosecutor, a moving image; its frames are ma
 with one frame is left to the image path. GIFs are sampled at ``GIF_RATE_FPS``, not 1 frame/s: animations
 are short loops (the corpus one lasts 0.8 s), which 1 frame/s would reduce to their first frame, and their
 frames are small, so the denser sampling (the density known videos are sampled at) costs little.
+
+Why a worker may leave a video's frames to other tasks: every video is examined as fixed time segments
+(``analysis.video.hasher``). On worker processes and Dask (``VideoWork.split``), a top-level video of several
+segments is not hashed by the worker that examines it: its record says so (``PENDING_STOP``, with a
+``PENDING_CODE`` warning holding the place of its video warnings) and the coordinator sends each segment as a
+task of its own and merges them back (``engine.videosplit``) with the same function ``hash_video`` uses.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from safenet.analysis.filetype import TYPES, FileType, MediaKind
-from safenet.analysis.video.model import Stop, VideoSettings
+from safenet.analysis.video.model import SEGMENT_S, Stop, VideoHash, VideoSettings
 from safenet.case.records import VideoRecord
 from safenet.engine.profiles import Profile
 from safenet.evidence.locator import display_safe
@@ -38,6 +44,10 @@ VIDEO_EXTENSIONS: Final = frozenset(e for t in TYPES.values() if t.kind is Media
 WARNING_CODE: Final = "video-incomplete"
 SKIPPED_CODE: Final = "video-skipped"
 GIF_RATE_FPS: Final = 4.0
+#: A video record's stop while its segments are hashed by other tasks, and the warning marking where its video
+#: warnings go: both replaced by the coordinator before anything is recorded (``engine.videosplit``).
+PENDING_STOP: Final = "segments-pending"
+PENDING_CODE: Final = "video-segments-pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +57,25 @@ class VideoWork:
     settled: Callable[[Mapping[str, bytes]], bool]
     settings: VideoSettings
     sheet: bool
+    split: bool = False  # a top-level video of several segments is left to segment tasks (module docstring)
 
     @classmethod
-    def for_profile(cls, profile: Profile, settled: Callable[[Mapping[str, bytes]], bool]) -> VideoWork:
-        if profile is Profile.QUICK:
-            return cls(settled, VideoSettings.quick(), sheet=False)
-        return cls(settled, VideoSettings.full(), sheet=True)
+    def for_profile(
+        cls,
+        profile: Profile,
+        settled: Callable[[Mapping[str, bytes]], bool],
+        segment_s: float = SEGMENT_S,
+        split: bool = False,
+    ) -> VideoWork:
+        quick = profile is Profile.QUICK
+        settings = VideoSettings.quick() if quick else VideoSettings.full()
+        return cls(settled, dataclasses.replace(settings, segment_s=segment_s), sheet=not quick, split=split)
+
+    def for_type(self, filetype: FileType) -> VideoSettings:
+        """The settings a found video of ``filetype`` is hashed with (GIFs denser: module docstring)."""
+        if filetype.kind is not MediaKind.VIDEO and self.settings.rate_fps < GIF_RATE_FPS:
+            return dataclasses.replace(self.settings, rate_fps=GIF_RATE_FPS)
+        return self.settings
 
 
 def wants_video(filetype: FileType) -> bool:
@@ -61,16 +84,28 @@ def wants_video(filetype: FileType) -> bool:
 
 
 def hash_found_video(
-    item: Item, filetype: FileType, source: bytes | BinaryIO, work: VideoWork
+    item: Item, filetype: FileType, source: bytes | BinaryIO, work: VideoWork, top: bool = False
 ) -> tuple[VideoRecord | None, list[EvidenceWarning]]:
-    """Frame hashes of one found video, and a warning with its locator when hashing stopped short."""
-    gif = filetype.kind is not MediaKind.VIDEO
-    settings = work.settings
-    if gif and settings.rate_fps < GIF_RATE_FPS:
-        settings = dataclasses.replace(settings, rate_fps=GIF_RATE_FPS)
-    from safenet.analysis.video.hasher import hash_video  # PyAV: imported when a video is met
+    """Frame hashes of one found video, and a warning with its locator when hashing stopped short.
 
-    result = hash_video(source, settings, sheet=work.sheet)
+    ``top``: the item is a task's top-level item (reopened by its locator); with ``work.split``, a video of
+    several segments is left to segment tasks (a pending record: module docstring)."""
+    settings = work.for_type(filetype)
+    from safenet.analysis.video.hasher import hash_video, probe  # PyAV: imported when a video is met
+
+    if work.split and top:
+        meta, count = probe(source, settings)
+        if count > 1:
+            pending = EvidenceWarning(PENDING_CODE, "its segments are hashed by other tasks", item.locator)
+            return VideoRecord((), meta, PENDING_STOP), [pending]
+    return video_outcome(item, filetype, hash_video(source, settings, sheet=work.sheet), settings)
+
+
+def video_outcome(
+    item: Item, filetype: FileType, result: VideoHash, settings: VideoSettings
+) -> tuple[VideoRecord | None, list[EvidenceWarning]]:
+    """A hashed video's record (None for a still GIF, or nothing at all read) and its warnings."""
+    gif = filetype.kind is not MediaKind.VIDEO
     if gif and result.sampled <= 1:
         return None, []  # a still GIF: its image PDQ is all there is
     warnings: list[EvidenceWarning] = []

@@ -12,6 +12,14 @@ decoded; audio packets are demuxed past and dropped, never decoded.
 Why seek only for sparse samples: a seek lands on the keyframe before the target and decodes forward from
 there. With 1 frame/s and typical keyframe gaps of 2–10 s, decoding forward is cheaper; when the next
 target is more than ``seek_gap_s`` ahead (spread sampling of long videos, huge timestamp gaps) a seek is.
+
+Why a sampler may cover only [begin_s, end_s): a video is examined as fixed time segments (``hasher``). A
+segment after the first seeks to the keyframe at or before its start and decodes forward, skipping frames
+before it (the previous segment's) and ending at the first frame at or past its end (the next one's). Its
+sampling instants are the multiples of the step from the stream start that fall inside it: they depend only
+on time, not on where decoding began. A sample is the first frame at or after an instant *within the
+segment*: an instant with no frame before the segment's end gets none (a whole-stream sampler would have
+taken the next segment's first frame for it), so what a segment samples depends on its own frames only.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import av.container
 import av.error
 import av.video.stream
 
-from safenet.analysis.video.model import Stop, VideoMeta
+from safenet.analysis.video.model import INSTANT_EPSILON, Stop, VideoMeta, first_instant
 from safenet.reasons import reason_of
 
 VideoSource = bytes | str | Path | BinaryIO
@@ -37,7 +45,7 @@ VideoSource = bytes | str | Path | BinaryIO
 #: Packets that may fail to decode before the stream is declared broken (a few bad packets are common
 #: at the cut of a truncated file; thousands mean garbage).
 MAX_DECODE_ERRORS: Final = 32
-_EPSILON: Final = 1e-6
+_EPSILON: Final = INSTANT_EPSILON
 
 
 class StreamStopped(Exception):
@@ -95,15 +103,25 @@ class Sampler:
     step_s: float
     seek_gap_s: float
     deadline: float
-    decode_errors: int = 0
+    begin_s: float = 0.0  # this segment's start (0: the first segment, which takes frames before 0 too)
+    end_s: float = math.inf  # this segment's end: frames at or past it are the next segment's
+    decode_errors: int = 0  # failed packets whose time falls in this segment (or that have none)
     seeks: int = 0
     reached_s: float = 0.0  # the latest frame time decoded, sampled or not (to tell truncation)
+    origin_s: float = 0.0  # the stream's start time: offsets are counted from it
 
     def __iter__(self) -> Iterator[tuple[float, av.VideoFrame]]:
         stream = self.stream
         base = stream.time_base
         start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
+        self.origin_s = start
+        begin, end = self.begin_s, self.end_s
         target, last, counter = 0.0, -math.inf, 0
+        if begin > 0:  # the first sampling instant in the segment; decoding starts at the keyframe before it
+            target = first_instant(begin, self.step_s)
+            if target >= end:
+                return  # no sampling instant in this segment (sparse sampling): nothing to decode
+            self._seek(start + begin)  # unseekable: decode forward from the start, skipping earlier frames
         fallback_step = 1.0 / float(stream.average_rate) if stream.average_rate else 1.0 / 25
         while True:
             seek_to: float | None = None
@@ -112,11 +130,15 @@ class Sampler:
                 when = frame.time
                 offset = (when - start) if when is not None else counter * fallback_step
                 self.reached_s = max(self.reached_s, offset)
-                if offset + _EPSILON < target or offset <= last:
+                if offset >= end:
+                    return  # the next segment's frames
+                if (begin > 0 and offset < begin) or offset + _EPSILON < target or offset <= last:
                     continue
                 yield offset, frame
                 last = offset
                 target += self.step_s * (math.floor((offset - target) / self.step_s + _EPSILON) + 1)
+                if target >= end:
+                    return  # no sampling instant left in this segment
                 if target - offset > self.seek_gap_s and self._seek(start + target):
                     seek_to = target
                     break
@@ -135,6 +157,15 @@ class Sampler:
         self.seeks += 1
         return True
 
+    def _ours(self, packet: av.Packet[av.video.stream.VideoStream]) -> bool:
+        """Whether a packet's presentation time falls in this segment (each failed packet counts once, in the
+        segment it belongs to, though neighbouring segments may decode it too)."""
+        base = packet.time_base
+        if packet.pts is None or not base or (self.begin_s <= 0 and self.end_s == math.inf):
+            return True
+        offset = float(packet.pts * base) - self.origin_s
+        return (self.begin_s <= 0 or offset >= self.begin_s) and offset < self.end_s
+
     def _frames(self) -> Iterator[av.VideoFrame]:
         for packet in self.container.demux(self.stream):
             if time.monotonic() > self.deadline:
@@ -142,6 +173,8 @@ class Sampler:
             try:
                 frames = packet.decode()
             except (av.FFmpegError, ValueError) as exc:
+                if not self._ours(packet):
+                    continue  # another segment's packet, decoded for context: that segment counts it
                 self.decode_errors += 1
                 if self.decode_errors > MAX_DECODE_ERRORS:
                     raise StreamStopped(

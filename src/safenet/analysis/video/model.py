@@ -7,6 +7,7 @@ handle or any pixels. The only picture data a result may carry is the blurred, g
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -17,6 +18,12 @@ from safenet.analysis.pdq import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, MIN_QUAL
 #: Small on purpose (a still scene re-encoded differs by a few bits; a slow pan by more): collapsing only
 #: saves storage and matching work, it must never merge two different shots.
 COLLAPSE_BITS: Final = 4
+#: Videos are examined as time segments of this many seconds (``analysis.video.hasher``); a video shorter than
+#: two segments is one. Two minutes of 1080p decode in a few seconds: a task whose per-task cost (reopening the
+#: file, one seek, a result round trip) is small beside it, and a ten-hour film is 300 tasks to spread.
+SEGMENT_S: Final = 120.0
+#: Timestamps within this many seconds of a sampling instant count as on it (container time bases round).
+INSTANT_EPSILON: Final = 1e-6
 
 
 class Stop(StrEnum):
@@ -49,6 +56,7 @@ class VideoSettings:
     trim: bool = True  # also hash the picture inside uniform borders (letterbox, pillarbox)
     seek_gap_s: float = 10.0  # seek rather than decode forward when the next sample is this far ahead
     max_pixels: int = DEFAULT_MAX_PIXELS  # per frame, as for images (8K video is 33 MP)
+    segment_s: float = SEGMENT_S  # examined as segments of this length (``Segment``); tests turn it down
 
     def __post_init__(self) -> None:
         if not self.rate_fps > 0:
@@ -59,6 +67,8 @@ class VideoSettings:
             raise ValueError(f"time_budget_s must be > 0, got {self.time_budget_s}")
         if not 0 <= self.collapse_bits <= DEFAULT_THRESHOLD:
             raise ValueError(f"collapse_bits must be 0..{DEFAULT_THRESHOLD}, got {self.collapse_bits}")
+        if not self.segment_s > 0:
+            raise ValueError(f"segment_s must be > 0, got {self.segment_s}")
 
     @classmethod
     def quick(cls) -> VideoSettings:
@@ -160,3 +170,76 @@ class VideoHash:
         frames are hashed as decoded, as vPDQ does).
         """
         return [(f.timestamp_s, tuple((t, (h,)) for t, h in f.variants())) for f in self.frames if f.usable]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One fixed time segment of a video: frames with presentation times in [start_s, stop_s) belong to it.
+
+    The first segment has no lower bound (frames a little before zero are the first segment's, as they always
+    were) and the last no upper one (frames past the declared duration are the last segment's).
+    """
+
+    index: int  # 0 .. count - 1, in time order
+    count: int
+    start_s: float
+    stop_s: float | None  # None: the last segment, to the end of the stream
+
+    def label(self) -> str:
+        """Its time range, as a warning names it."""
+        stop = "the end" if self.stop_s is None else f"{self.stop_s:g} s"
+        return f"{self.start_s:g} s to {stop}"
+
+
+def segments(duration_s: float | None, segment_s: float) -> tuple[Segment, ...]:
+    """A video of ``duration_s`` (declared; None: unknown) as segments of ``segment_s``: one when it is shorter
+    than two segments or its duration is unknown; else whole segments, the last also taking the remainder (so
+    none is shorter than ``segment_s``: a short tail is not worth an open and a seek)."""
+    count = max(1, int(duration_s // segment_s)) if duration_s is not None and duration_s > 0 else 1
+    return tuple(Segment(k, count, k * segment_s, (k + 1) * segment_s if k < count - 1 else None) for k in range(count))
+
+
+def sampling_step(meta: VideoMeta, settings: VideoSettings) -> float:
+    """Seconds between sampling instants: ``1 / rate``, widened by spread sampling to fit the frame cap."""
+    step = 1.0 / settings.rate_fps
+    if settings.spread and meta.duration_s is not None:
+        step = max(step, meta.duration_s / settings.max_frames)
+    return step
+
+
+def first_instant(start_s: float, step: float) -> float:
+    """A segment's first sampling instant: the first multiple of ``step`` at or after its start (rounding
+    noise forgiven, as the sampler forgives it)."""
+    return step * math.ceil(start_s / step - INSTANT_EPSILON) if start_s > 0 else 0.0
+
+
+def sampled_segments(meta: VideoMeta, settings: VideoSettings) -> tuple[Segment, ...]:
+    """The video's segments that hold a sampling instant: the others sample nothing, so no run opens them
+    (spread sampling of a long video leaves most segments without one)."""
+    step = sampling_step(meta, settings)
+    return tuple(
+        s
+        for s in segments(meta.duration_s, settings.segment_s)
+        if s.stop_s is None or first_instant(s.start_s, step) < s.stop_s
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentHash:
+    """What one segment gives, before anything depending on other segments is done (``hasher.merge``).
+
+    ``samples``: every sampled frame hashed, in time order, none collapsed (collapsing looks at the frame
+    before, which may be another segment's). ``tiles``: the segment's blurred greyscale thumbnails for the
+    frame sheet (``sheet.TILE`` size, mode L, raw bytes: plain data that pickles), at most ``sheet`` tiles.
+    """
+
+    segment: Segment
+    meta: VideoMeta | None
+    samples: tuple[VideoFrame, ...]
+    stop: Stop
+    message: str = ""
+    decode_errors: int = 0  # packets that failed to decode in this segment
+    reached_s: float = 0.0  # the latest frame time decoded
+    rotation: int | None = None  # display rotation of its first sample; None without samples
+    tiles: tuple[tuple[float, bytes], ...] = field(default=(), repr=False)
+    elapsed_s: float = 0.0

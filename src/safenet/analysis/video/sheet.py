@@ -16,9 +16,10 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -34,6 +35,7 @@ LABEL_HEIGHT: Final = 14
 BLUR_FRACTION: Final = 1 / 24
 JPEG_QUALITY: Final = 70
 _SAFE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_T = TypeVar("_T")
 
 
 def blurred_tile(pixels: U8Image, tile: tuple[int, int] = TILE) -> Image.Image:
@@ -68,16 +70,34 @@ class SheetCollector:
 
     def chosen(self) -> list[tuple[float, Image.Image]]:
         """Up to ``tiles`` thumbnails, evenly spaced over those kept, first and last included."""
-        count = len(self.kept)
-        if count <= self.tiles:
-            return list(self.kept)
-        picks = np.linspace(0, count - 1, self.tiles).round().astype(int)
-        return [self.kept[i] for i in picks]
+        return spread(self.kept, self.tiles)
+
+    def chosen_bytes(self) -> tuple[tuple[float, bytes], ...]:
+        """``chosen`` as plain data (each tile's raw mode L pixels), to cross a process boundary."""
+        return tuple((timestamp, tile.tobytes()) for timestamp, tile in self.chosen())
 
     def render(self) -> bytes | None:
         """The sheet as greyscale JPEG bytes, or None when no frame was offered."""
         chosen = self.chosen()
         return render_sheet(chosen) if chosen else None
+
+
+def spread(kept: Sequence[_T], tiles: int = COLUMNS * ROWS) -> list[_T]:
+    """Up to ``tiles`` of ``kept``, evenly spaced, first and last included (all of them when no more)."""
+    count = len(kept)
+    if count <= tiles:
+        return list(kept)
+    picks = np.linspace(0, count - 1, tiles).round().astype(int)
+    return [kept[i] for i in picks]
+
+
+def render_tiles(tiles: Sequence[tuple[float, bytes]]) -> bytes | None:
+    """The sheet of up to ``COLUMNS × ROWS`` of ``tiles`` (``chosen_bytes`` of segments, in time order), evenly
+    spread, or None without tiles. One segment's tiles give exactly its collector's sheet."""
+    chosen = spread(tiles)
+    if not chosen:
+        return None
+    return render_sheet([(timestamp, Image.frombytes("L", TILE, data)) for timestamp, data in chosen])
 
 
 def render_sheet(tiles: list[tuple[float, Image.Image]], columns: int = COLUMNS) -> bytes:
