@@ -10,9 +10,11 @@ the findings name their times.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,24 @@ from safenet.case.store import Case
 from safenet.engine import executors
 from safenet.engine import triage as triage_module
 from safenet.engine.cluster import ClusterTarget
-from safenet.engine.executors import CRASH_CODE, ExecutorKind, Stage, WorkerSetup, open_stage
+from safenet.engine.executors import (
+    CRASH_CODE,
+    ExecutorKind,
+    InlineExecutor,
+    Stage,
+    StagePlan,
+    WorkerSetup,
+    open_stage,
+    run_ordered,
+    settings_for,
+    video_splitting_for,
+)
 from safenet.engine.profiles import Profile
 from safenet.engine.split import Outcome, Unit
 from safenet.engine.triage import RunStatus, TriageOptions, triage
 from safenet.engine.video import PENDING_CODE, PENDING_STOP
 from safenet.engine.videosplit import VideoSegment, VideoSplitting
+from safenet.evidence.registry import open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.analysis.test_video import still_at
@@ -204,3 +218,43 @@ def test_a_segment_that_kills_its_worker_twice_is_a_warning_and_the_other_segmen
     assert warnings[0][0] == "video-incomplete" and "in 4 s to 6 s" in warnings[0][1]
     assert warnings[1][0] == CRASH_CODE and "hashing 4 s to 6 s of this video died twice" in warnings[1][1]
     assert len(warnings) == 2 and not want["long.mp4"].warnings
+
+
+class _Batched(InlineExecutor):
+    """In-process, but with several items a task and the videos left pending, as a worker-process pool runs."""
+
+    batch_items = 4
+
+    def __init__(self, stage: Stage, videos: VideoSplitting) -> None:
+        super().__init__(stage)
+        self.videos = videos
+
+
+def test_a_pending_video_inside_a_batch_is_merged_before_the_items_after_it_are_taken(
+    evidence: tuple[Path, Path],
+) -> None:
+    """Items after a pending video in its task wait for its segments: one result per item, in planned order."""
+    exhibit, db = evidence
+    matcher = HashSetStore(db).matcher(("s",))
+    plan = StagePlan(Profile.STANDARD, ("md5",), perceptual=True)
+    assert plan.video_segment_s == SEGMENT_S
+    evidence_source = open_source(exhibit)
+    found = {i.name: i for i in evidence_source.items(lambda w: None)}
+    items = [found[n] for n in ("long.mp4", "picture.jpg", "damaged.mp4", "short.mp4")] * 4  # tasks of four
+    inline = InlineExecutor(Stage(evidence_source, settings_for(plan, matcher)))
+    expected = list(run_ordered(inline, items))
+    split_plan = dataclasses.replace(plan, split_videos=True)
+    batched = _Batched(Stage(evidence_source, settings_for(split_plan, matcher)), video_splitting_for(split_plan))
+    submitted: list[tuple[Unit, ...]] = []
+    submit = batched.submit
+
+    def counted(batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
+        submitted.append(tuple(batch))
+        return submit(batch, bytes_only)
+
+    batched.submit = counted  # type: ignore[method-assign]
+    got = list(run_ordered(batched, items))
+    assert [len(t) for t in submitted if t and not isinstance(t[0], VideoSegment)] == [4, 4, 4, 4]
+    assert sum(1 for t in submitted if t and isinstance(t[0], VideoSegment)) == 4 * 2 * 6
+    assert [r.records[0].item.name for r in got] == [i.name for i in items]
+    assert got == expected
