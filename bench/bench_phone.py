@@ -233,6 +233,13 @@ def measure_adb(
         "ratio": round(safenet_s / pull_s, 2) if pull_s else None,
         "goal_ratio": GOAL,
         "safenet_local_folder_s": median([r["wall_s"] for r in local]),
+        # CPU of each command's own processes (not the adb server's, not the double's): steadier than wall time
+        # on a loaded machine, and it shows what reading over ADB adds to Safenet's own work (vs the folder).
+        "cpu_s": {
+            "adb_pull": median([r["cpu_s"] for r in pull]),
+            "safenet": median([r["cpu_s"] for r in safenet if "cpu_s" in r] or [0.0]),
+            "safenet_local_folder": median([r["cpu_s"] for r in local if "cpu_s" in r] or [0.0]),
+        },
         "double_cpu_s": {
             "adb_pull": median([r["double_cpu_s"] for r in pull]),
             "safenet": median([r["double_cpu_s"] for r in safenet]),
@@ -291,6 +298,9 @@ def main() -> int:
             print(f"  reference: the same triage of the same files from a local folder: {local_s:.2f} s")
             checks = "passed" if r["ok"] else "FAILED"
             print(f"  ratio safenet / adb pull: {r['ratio']}x (goal <= {GOAL}x); checks {checks}")
+            cpu = r["cpu_s"]
+            print(f"  CPU s of the command itself: adb pull {cpu['adb_pull']:.2f}, safenet {cpu['safenet']:.2f}, "
+                  f"safenet on the local folder {cpu['safenet_local_folder']:.2f}")  # fmt: skip
             print(f"  the double's CPU: {r['double_cpu_s']['adb_pull']} s during adb pull, "
                   f"{r['double_cpu_s']['safenet']} s during safenet")  # fmt: skip
             for run in r["runs"]["safenet"]:
