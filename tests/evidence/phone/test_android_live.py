@@ -425,3 +425,36 @@ def test_a_file_gone_since_listed_fails_alone(tmp_path: Path, server: AdbServer)
             assert double.counters.recv == 1  # only b.jpg was sent; a.jpg's RECV was answered FAIL
         finally:
             server.disconnect(double)
+
+
+@pytest.mark.slow
+def test_a_phone_read_while_listed_records_what_a_whole_listing_does(
+    tmp_path: Path, phone: tuple[PhoneDouble, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shared storage is listed on a thread of its own while the first files are read (``LISTS_WHILE_READ``):
+    the same items, digests, notes and locators, in the same order, as when it is listed whole first."""
+    from safenet.engine import triage as engine_triage
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    double, expected = phone
+    store = known_set(tmp_path, [(expected[f"{SDCARD}/DCIM/Camera/IMG_20240102_120000.jpg"], A)])
+    listings: list[object] = []
+    real_listing = engine_triage.Listing
+    monkeypatch.setattr(engine_triage, "Listing", lambda *a: listings.append(a) or real_listing(*a))
+    found = {}
+    for streamed in (False, True):
+        monkeypatch.setattr(AndroidLiveEvidence, "LISTS_WHILE_READ", streamed)
+        case = Case.create_or_open(tmp_path / f"case-{streamed}")
+        outcome = run(double, case, store, workers=2)
+        assert outcome.status is RunStatus.COMPLETED and outcome.hits == 1  # type: ignore[attr-defined]
+        assert len(listings) == int(streamed)  # the listing thread was used only when the back-end allows it
+        with case.sessions() as s:  # type: ignore[attr-defined]
+            items = s.execute(
+                select(
+                    ItemRow.locator, ItemRow.size, ItemRow.md5, ItemRow.sha256, ItemRow.note, ItemRow.status
+                ).order_by(ItemRow.id)
+            ).all()
+            warnings = s.execute(select(WarningRow.code, WarningRow.locator).order_by(WarningRow.id)).all()
+        found[streamed] = ([tuple(r) for r in items], [tuple(r) for r in warnings])
+    assert found[True] == found[False]
+    assert {Locator.from_json(r[0]).leaf.value for r in found[True][0]} >= set(expected)

@@ -409,3 +409,38 @@ def test_a_photos_database_in_wal_mode_is_read_with_its_log(tmp_path: Path, with
     if with_log:  # the hiding is only in the log
         expected["IMG_0003.JPG"] = f"hidden in Photos (ZHIDDEN); {CREATED}"
     assert notes == expected
+
+
+def _recorded(case: Case) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every item row (in recording order) and warning of a case: the answer key two runs must agree on."""
+    with case.sessions() as s:
+        items = s.execute(
+            select(ItemRow.locator, ItemRow.size, ItemRow.md5, ItemRow.sha256, ItemRow.note, ItemRow.status).order_by(
+                ItemRow.id
+            )
+        ).all()
+        warnings = s.execute(select(WarningRow.code, WarningRow.locator).order_by(WarningRow.id)).all()
+    return [tuple(r) for r in items], [tuple(r) for r in warnings]
+
+
+def test_a_backup_examined_while_listed_records_what_a_whole_listing_does(
+    tmp_path: Path, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed on a thread of its own while the first files are read (``LISTS_WHILE_READ``, off for backups as
+    it was measured slower, but safe): the same items, digests, notes and locators, in the same order, as when
+    the Manifest is listed whole first."""
+    from safenet.engine import triage as engine_triage
+
+    known = VicsSet()
+    known.add(jpeg(2), 1)
+    listings: list[object] = []
+    real_listing = engine_triage.Listing
+    monkeypatch.setattr(engine_triage, "Listing", lambda *a: listings.append(a) or real_listing(*a))
+    found = {}
+    for streamed in (False, True):
+        monkeypatch.setattr(IosBackupEvidence, "LISTS_WHILE_READ", streamed)
+        found[streamed] = _recorded(_triage(tmp_path / str(streamed), built, known))
+        assert len(listings) == int(streamed)  # the listing thread was used only when the back-end allows it
+    assert found[True] == found[False]
+    items, warnings = found[True]
+    assert len(items) == len(built.files) and warnings == []

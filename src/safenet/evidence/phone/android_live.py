@@ -156,6 +156,10 @@ class AndroidLiveEvidence:
     """A phone's shared storage through the adb server (see the module docstring)."""
 
     NAME: ClassVar[str] = "android-adb"
+    #: The listing reads on a sync connection of its own (from the pool, under its lock) and keeps no state
+    #: that reading uses: files are read while the folders are still being listed (``engine.listing``), so
+    #: the listing's round trips (one per folder) overlap the transfer (measured: 0.1 s of a 5 000-file run).
+    LISTS_WHILE_READ: ClassVar[bool] = True
 
     def __init__(self, serial: str) -> None:
         if not serial or any(ch in serial for ch in "\0\n\r"):
