@@ -1,8 +1,13 @@
-"""What the phone back-ends' tests share: listing a source with its warnings, and reading every item of a
-damaged one."""
+"""What the phone back-ends' tests share: listing a source with its warnings, reading every item of a damaged
+one, and a triaged phone's items and warnings."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from safenet.case.schema import ItemRow, WarningRow
+from safenet.case.store import Case
+from safenet.evidence.locator import Locator
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item
 
 
@@ -21,3 +26,15 @@ def read_every(evidence: Evidence, items: list[Item]) -> None:
                 stream.read()
         except EvidenceError:
             pass
+
+
+def rows_by_path(case: Case) -> dict[str, ItemRow]:
+    """A phone triage's top-level items by their path on the phone (the locator's third layer)."""
+    with case.sessions() as s:
+        rows = s.execute(select(ItemRow).where(ItemRow.parent_id.is_(None))).scalars().all()
+    return {Locator.from_json(r.locator).layers[2].value: r for r in rows}
+
+
+def warnings_of(case: Case) -> list[WarningRow]:
+    with case.sessions() as s:
+        return list(s.execute(select(WarningRow)).scalars().all())

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from safenet.case.schema import Exhibit, ItemRow, WarningRow
+from safenet.case.schema import Exhibit
 from safenet.case.store import Case
 from safenet.case.verify import verify_case
 from safenet.cli import Exit, main
@@ -43,6 +43,7 @@ from safenet.report.sfr1 import sfr1_data
 from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.ios_builder import BackupFile
 from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
+from tests.evidence.phone.support import rows_by_path, warnings_of
 
 pytestmark = pytest.mark.timeout(180)  # a hang guard: a client waiting on a double that never answers
 
@@ -147,17 +148,6 @@ def run(
         context=OpenContext(credentials=credentials, acquire=acquire),
     )
     return case, triage(as_source(f"ios://{UDID}"), case, store, options)
-
-
-def rows_by_path(case: Case) -> dict[str, ItemRow]:
-    with case.sessions() as s:
-        rows = s.execute(select(ItemRow).where(ItemRow.parent_id.is_(None))).scalars().all()
-    return {Locator.from_json(r.locator).layers[2].value: r for r in rows}
-
-
-def warnings_of(case: Case) -> list[WarningRow]:
-    with case.sessions() as s:
-        return list(s.execute(select(WarningRow)).scalars().all())
 
 
 def audit_events(case: Case, prefix: str = "ios-backup-") -> list[tuple[str, dict[str, object]]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from safenet.case.schema import Exhibit, Finding, ItemRow, WarningRow
+from safenet.case.schema import Exhibit, Finding, ItemRow
 from safenet.case.store import Case
 from safenet.cli import Exit, main
 from safenet.engine.executor_kind import ExecutorKind
@@ -43,6 +43,7 @@ from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.ios_builder import photos_sqlite
 from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
+from tests.evidence.phone.support import rows_by_path, warnings_of
 
 pytestmark = pytest.mark.timeout(120)  # a hang guard: a client waiting on a double that never answers
 
@@ -148,17 +149,6 @@ def run(
         resume=resume,
     )
     return case, triage(as_source(f"ios://{UDID}"), case, store, options)
-
-
-def rows_by_path(case: Case) -> dict[str, ItemRow]:
-    with case.sessions() as s:
-        rows = s.execute(select(ItemRow).where(ItemRow.parent_id.is_(None))).scalars().all()
-    return {Locator.from_json(r.locator).layers[2].value: r for r in rows}
-
-
-def warnings_of(case: Case) -> list[WarningRow]:
-    with case.sessions() as s:
-        return list(s.execute(select(WarningRow)).scalars().all())
 
 
 def test_triage_streams_the_media_domain_hashes_matches_and_records_the_phone(phone: Phone) -> None:
