@@ -113,6 +113,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100 MB per input, one run per regime")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="--workers of every triage (per exhibit)")
+    parser.add_argument("--executor", default=None, help="--executor of every triage (default: Safenet's choice)")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args()
@@ -148,6 +149,7 @@ def main() -> int:
             return 1
         expected = dict(zip(LABELS, planted, strict=True))
         common = ["--hashset", "benchset", "--workers", str(args.workers)]
+        common += ["--executor", args.executor] if args.executor else []
         regimes = (["cold"] if can_drop_caches() else []) + ["warm"]
         if "cold" not in regimes:
             print("not root: the page cache cannot be dropped; the cold regime is skipped")
