@@ -99,24 +99,26 @@ class _NativeRound:
         self._out = bytearray(count * BLOCK)
         self._lengths = array("i", bytes(4 * count))
         self._xxh3 = xxh3 and XXH3 in self._names
-        self._hi = np.zeros(count, dtype=HASH_DTYPE)  # a short or failed block stays (0, 0)
-        self._lo = np.zeros(count, dtype=HASH_DTYPE)
-        extra = (self._hi, self._lo) if self._xxh3 else ()
-        self._round = reader.submit(array("q", self._offsets), self._out, self._lengths, *extra)
+        # the reader threads' XXH3 halves, zero for a short or failed block; only where they hash
+        self._halves = (np.zeros(count, dtype=HASH_DTYPE), np.zeros(count, dtype=HASH_DTYPE)) if self._xxh3 else None
+        self._round = reader.submit(array("q", self._offsets), self._out, self._lengths, *(self._halves or ()))
 
     def blocks(self) -> list[Block]:
         """The round's blocks, in the order asked (once read); a refused read raises the system's error."""
         self._raise_failed()
-        view = memoryview(self._out)
-        return [view[i * BLOCK : i * BLOCK + got] for i, got in enumerate(self._lengths)]
+        return self._views()
 
     def result(self) -> Hashed:
-        others = [name for name in self._names if not (self._xxh3 and name == XXH3)]
-        hashed = hash_all(self.blocks(), others) if others else {}
-        if self._xxh3:
-            self._raise_failed()
-            hashed[XXH3] = (self._hi, self._lo)
+        self._raise_failed()
+        others = [name for name in self._names if not (self._halves is not None and name == XXH3)]
+        hashed = hash_all(self._views(), others) if others else {}
+        if self._halves is not None:
+            hashed[XXH3] = self._halves
         return {name: hashed[name] for name in self._names}
+
+    def _views(self) -> list[Block]:
+        view = memoryview(self._out)
+        return [view[i * BLOCK : i * BLOCK + got] for i, got in enumerate(self._lengths)]
 
     def _raise_failed(self) -> None:
         self._round.wait()
