@@ -98,9 +98,9 @@ class _NativeRound:
         count = len(self._offsets)
         self._out = bytearray(count * BLOCK)
         self._lengths = array("i", bytes(4 * count))
-        self._xxh3 = xxh3 and XXH3 in self._names
         # the reader threads' XXH3 halves, zero for a short or failed block; only where they hash
-        self._halves = (np.zeros(count, dtype=HASH_DTYPE), np.zeros(count, dtype=HASH_DTYPE)) if self._xxh3 else None
+        hashing = xxh3 and XXH3 in self._names
+        self._halves = (np.zeros(count, dtype=HASH_DTYPE), np.zeros(count, dtype=HASH_DTYPE)) if hashing else None
         self._round = reader.submit(array("q", self._offsets), self._out, self._lengths, *(self._halves or ()))
 
     def blocks(self) -> list[Block]:
