@@ -142,3 +142,17 @@ def test_a_damaged_entry_or_unwritable_cache_falls_back_to_typer(
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # the cache folder cannot be made
     assert cli.main(["--help"]) == 0
     assert capsys.readouterr().out == expected
+
+
+def test_a_safenet_variable_is_kept_as_a_digest_never_its_value(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "postgresql://ops:hunter2-7731@db/ops"
+    monkeypatch.setenv("SAFENET_OPS_DB", secret)
+    assert cli.main(["--help"]) == 0
+    kept = entries()
+    assert len(kept) == 1 and "hunter2-7731" not in kept[0].read_text(errors="replace")
+    monkeypatch.setenv("SAFENET_OPS_DB", secret + "x")  # another value is still another key
+    assert helpcache.cached(["--help"]) is None
+    monkeypatch.setenv("SAFENET_OPS_DB", secret)
+    assert helpcache.cached(["--help"]) == capsys.readouterr().out

@@ -11,7 +11,8 @@ commands: each entry is keyed by everything that shapes it, and any change rende
 - the installed libraries (every ``*.dist-info`` folder name on the path: a Typer, Click or Rich upgrade);
 - the command line and the program name Click shows in "Usage:";
 - the terminal: whether standard output is one, the size Rich would read, the output's encoding;
-- the environment variables Rich, Typer and Click read when formatting (width, colour, language) and Safenet's.
+- the environment variables Rich, Typer and Click read when formatting (width, colour, language) and Safenet's
+  (these as digests: a value may be a secret).
 
 A key is stored whole in its entry and compared on reading, so two keys can never share a text. Only a command
 line naming commands is kept (never an argument such as an evidence path), and only when Typer answered exit 0.
@@ -114,6 +115,15 @@ def _stdout_facts() -> list[str]:
     return [f"tty={tty}", f"encoding={getattr(out, 'encoding', None)}", f"size={_terminal_size()}"]
 
 
+def _digest(value: str) -> str:
+    """A Safenet variable's value as it goes into a key: its BLAKE2b digest, never the value, as the entry is a
+    plain file and a value may hold a secret (``SAFENET_OPS_DB``'s URL may carry a password). ``_blake2`` is
+    hashlib's own BLAKE2, imported without OpenSSL, which would cost this start-up a few milliseconds."""
+    from _blake2 import blake2b
+
+    return blake2b(value.encode("utf-8", "surrogateescape"), person=b"safenet-help").hexdigest()
+
+
 def key(args: Sequence[str]) -> str:
     """Everything that shapes the help text for ``args``, one fact a line."""
     main = sys.modules.get("__main__")
@@ -125,7 +135,11 @@ def key(args: Sequence[str]) -> str:
         f"prog={prog!r} main_package={getattr(main, '__package__', None)!r}",
         *_stdout_facts(),
         *(f"env {n}={os.environ[n]!r}" for n in FORMAT_ENV if n in os.environ),
-        *(f"env {n}={v!r}" for n, v in sorted(os.environ.items()) if n.upper().lstrip("_").startswith("SAFENET")),
+        *(
+            f"env {n}={_digest(v)}"
+            for n, v in sorted(os.environ.items())
+            if n.upper().lstrip("_").startswith("SAFENET")
+        ),
         *_package_stamp(),
         *_libraries_stamp(),
     ]
