@@ -263,3 +263,25 @@ def test_a_torrent_that_cannot_be_reread_is_a_warning(tmp_path: Path, monkeypatc
         con.close()
     assert code == "torrent-check-unreadable" and "could not be reread (no such file)" in message
     assert verify_case(case).ok
+
+
+def test_a_check_stopped_by_a_hostile_torrent_is_a_safe_one_line_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exception's text may carry the torrent's own bytes: escaped, on one line, without memory addresses."""
+    from safenet.engine import torrents
+
+    def hostile(*args: object) -> None:
+        raise ValueError("bad \x1b[2J name\nforged line <obj at 0x7f3a12345678>")
+
+    root = tmp_path / "exhibit"
+    write(root, "Users/bob/Torrents/holiday.jpg.torrent", torrent("holiday.jpg", HOLIDAY)[0])
+    monkeypatch.setattr(torrents, "check", hostile)
+    case = _case(tmp_path, root)
+    con = sqlite3.connect(case.path / "case.db")
+    try:
+        [(code, message)] = con.execute("SELECT code, message FROM warnings").fetchall()
+    finally:
+        con.close()
+    assert code == "torrent-check-unreadable" and "checking stopped (ValueError: bad " in message
+    assert "\x1b" not in message and "\n" not in message and "0x7f3a12345678" not in message

@@ -49,6 +49,7 @@ from safenet.case.store import Case
 from safenet.evidence.locator import LayerKind, Locator
 from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, SourceLost
 from safenet.evidence.registry import open_locator
+from safenet.reasons import reason_of
 
 #: The P2P parsers whose records give a torrent's save folder (and name it by its info-hash).
 RESUME_PARSERS = ("utorrent-resume", "transmission-resume", "qbittorrent-fastresume")
@@ -353,7 +354,7 @@ def check_torrents(case: Case, exhibit_id: int, run_id: int, evidence: Evidence)
             except SourceLost:
                 raise
             except (OSError, EvidenceError) as exc:
-                warn(locator, display, f"the .torrent could not be reread ({exc})")
+                warn(locator, display, f"the .torrent could not be reread ({reason_of(exc)})")
                 continue
             if info is not None:  # a torrent without an info dictionary has no record to check
                 parsed.append((record_id, item_id, locator, display, info))
@@ -366,8 +367,10 @@ def check_torrents(case: Case, exhibit_id: int, run_id: int, evidence: Evidence)
             except SourceLost:
                 raise
             except Exception as exc:  # a hostile torrent must not end the run: this torrent goes unchecked
-                warn(locator, display, f"checking stopped ({type(exc).__name__}: {exc})")
+                warn(locator, display, f"checking stopped ({type(exc).__name__}: {reason_of(exc)})")
     except SourceLost as exc:  # one warning for the whole source; what was checked before is recorded
-        warnings.append(EvidenceWarning(exc.code, f"the source stopped answering during the torrents' checks: {exc}"))
+        warnings.append(
+            EvidenceWarning(exc.code, f"the source stopped answering during the torrents' checks: {reason_of(exc)}")
+        )
     record_torrent_checks(case, exhibit_id, run_id, rows)
     return warnings
