@@ -169,6 +169,18 @@ def test_hostile_paths_are_warned_and_never_leave_the_package(tmp_path: Path) ->
     assert not (tmp_path.parent / "outside.jpg").exists() and not (tmp_path.parent / "climb.jpg").exists()
 
 
+def test_an_unlisted_member_with_an_absolute_name_is_warned(tmp_path: Path) -> None:
+    """A listed file's device path is absolute by nature; a zip member's name is not: "/x" there is suspicious."""
+    ufdr = Ufdr()
+    ufdr.add(CAMERA, jpeg(1))
+    ufdr.extra_members = {"/rooted.jpg": jpeg(6)}
+    items, warnings = listing(UfdrEvidence(write(tmp_path, ufdr)))
+    assert len(items) == 2
+    assert [(w.code, w.message) for w in warnings] == [
+        ("suspicious-member-name", "name has an absolute path: /rooted.jpg")
+    ]
+
+
 def test_a_zip_without_report_is_not_a_ufdr_nor_a_damaged_one(tmp_path: Path) -> None:
     path = tmp_path / "plain.zip"
     with zipfile.ZipFile(path, "w") as zf:

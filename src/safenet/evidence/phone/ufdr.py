@@ -329,7 +329,7 @@ class UfdrEvidence:
             if entry.is_dir or entry.offset in used:
                 continue
             locator = self.locator.child(Layer(LayerKind.PATH, entry.name, offset=entry.offset, detail=MEMBER))
-            check_name(entry.name, entry.name.lstrip("/"), locator, warn)
+            check_name(entry.name, entry.name, locator, warn)  # a member's name, not a device path
             yield Item(locator, leaf_name(entry.name), entry.usize, modified=entry.modified())
 
     def _entry(self, locator: Locator) -> Entry:
