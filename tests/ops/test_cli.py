@@ -175,3 +175,24 @@ def test_hostile_lead_text_is_printed_as_data(users: None, tmp_path: Path, capsy
     assert run(capsys, *args)[0] == Exit.OK
     code, out, _ = run(capsys, "visit", "show", "V-1", "--as", "ana")
     assert code == Exit.OK and "\x1b" not in out and "address: \\x1b[2J[bold red]R1[/bold red]\\u202egpj" in out
+
+
+def test_hostile_lead_text_in_json_on_the_terminal_is_escaped_json(
+    users: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # JSON's encoder escapes only C0 controls: a C1 CSI (\x9b) or a bidi override from a lead file would reach
+    # the terminal as it is; printed, they are \u escapes, so the output is still the same JSON.
+    run(capsys, "init", "--as", "ana")
+    hostile = "R1\x9b2J\u202egpj\u200b\U000e0041"
+    (tmp_path / "obs.csv").write_text(
+        P2P_HEADER + f'"{hostile}",01/12/2026 21:14:03,203.0.113.7,1,' + "a" * 32 + ",f,g,1\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "p2p.yaml").write_text(P2P_MAPPING)
+    args = ["leads", "import", str(tmp_path / "obs.csv"), "--source", "p2p", "--map", str(tmp_path / "p2p.yaml")]
+    assert run(capsys, *args, "--as", "ana")[0] == Exit.OK
+    code, out, _ = run(capsys, "export", "--disclosure", "--lead", "L-1", "--as", "sup")
+    assert code == Exit.OK
+    assert not any(ch in out for ch in "\x9b\u202e\u200b\U000e0041")
+    assert "\\u009b" in out and "\\u202e" in out and "\\udb40\\udc41" in out
+    assert json.loads(out)["leads"][0]["source_ref"] == hostile  # the same value, escaped the JSON way
