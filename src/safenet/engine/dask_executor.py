@@ -116,14 +116,19 @@ class _StagePlugin(WorkerPlugin):
         self._stage = None  # the evidence handles close with it
 
 
+def _source_layer(evidence: Evidence) -> Layer | None:
+    """The first layer of the locators ``evidence`` names (its source), or None when it names none."""
+    locator = getattr(evidence, "locator", None)
+    return locator.layers[0] if isinstance(locator, Locator) else None
+
+
 def _relocate(evidence: Evidence, origin: Layer | None) -> None:
     """Let ``evidence`` (opened under the worker's path) open locators named under the coordinator's path.
 
     Only the first layer differs, and only ``open`` reads it; the instance's ``open`` is replaced (not wrapped
     in a new class) so that the back-end's type, which ``registry.open_sibling`` asks about, stays the same.
     """
-    own_locator = getattr(evidence, "locator", None)
-    own = own_locator.layers[0] if isinstance(own_locator, Locator) else None
+    own = _source_layer(evidence)
     if origin is None or own is None or own == origin:
         return
     opener = evidence.open
@@ -242,8 +247,7 @@ class DaskExecutor(Executor):
         cls, target: ClusterTarget, setup: WorkerSetup, evidence: Evidence, client: Client | None = None
     ) -> DaskExecutor:
         """An executor on ``target``'s cluster for a run over ``evidence`` (a ``client`` given is not closed)."""
-        origin_locator = getattr(evidence, "locator", None)
-        origin = origin_locator.layers[0] if isinstance(origin_locator, Locator) else None
+        origin = _source_layer(evidence)
         owns = client is None
         client = client or connect(target.address)
         try:
