@@ -157,6 +157,18 @@ def test_hostile_member_names_are_warned(tmp_path: Path) -> None:
     assert [w.code for w in warnings] == ["suspicious-member-name"] and warnings[0].locator == items[1].locator
 
 
+def test_an_absolute_member_outside_the_layout_is_warned(tmp_path: Path) -> None:
+    """Inside the layout's folder a leading "/" is the phone's root; outside it a member's name is its own."""
+    path = tmp_path / "rooted.zip"
+    path.write_bytes(zip_of({"extraction/data/media/0/DCIM/a.jpg": jpeg(1), "/rooted.jpg": jpeg(2)}))
+    evidence = FfsEvidence(path)
+    items, warnings = listing(evidence)
+    assert [(w.code, w.message) for w in warnings] == [
+        ("suspicious-member-name", "name has an absolute path: /rooted.jpg")
+    ]
+    assert warnings[0].locator == items[1].locator
+
+
 def test_triage_end_to_end(tmp_path: Path) -> None:
     path = tmp_path / "ffs.zip"
     path.write_bytes(zip_of(ANDROID))

@@ -272,8 +272,10 @@ class FfsEvidence:
             yield self._item(found.name, found.offset, found.size, found.modified, warn)
 
     def _item(self, name: str, offset: int, size: int | None, modified: Timestamp | None, warn: WarningSink) -> Item:
-        locator = self.locator.child(self._path_layer(name, offset))
-        check_name(name, name.removeprefix(self.layout.prefix).lstrip("/"), locator, warn)
+        layer = self._path_layer(name, offset)
+        locator = self.locator.child(layer)
+        # below the layout a leading "/" is the phone's root; a member outside it keeps its own name
+        check_name(name, name if layer.detail == MEMBER else layer.value.lstrip("/"), locator, warn)
         return Item(locator, leaf_name(name, "/"), size, modified=modified)
 
     def open(self, locator: Locator) -> BinaryIO:
