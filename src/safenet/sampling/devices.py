@@ -21,6 +21,7 @@ from safenet.sampling.sampler import SampleOptions, SampleResult, sample
 if TYPE_CHECKING:
     from safenet.case.store import Case
     from safenet.evidence.model import Evidence, Item
+    from safenet.hashsets.model import HashKind
     from safenet.hashsets.store import HashSetStore
 
 
@@ -59,7 +60,8 @@ class SampleEvents(Protocol):
 
 def confirm(path: Path, hits: Sequence[BlockHit], store: HashSetStore, names: Sequence[str]) -> list[ConfirmedFile]:
     """Find the live files holding the hit blocks (file systems TSK reads, raw images; one listing for all), hash
-    each file once and look it up in the exact sets: the ordinary exact finding a full triage would make."""
+    each file once and look them up in the exact sets, all with one matcher: the ordinary exact finding a full
+    triage would make."""
     from safenet.evidence.image import ImageEvidence
     from safenet.evidence.model import EvidenceError, NotMyFormat
 
@@ -68,22 +70,33 @@ def confirm(path: Path, hits: Sequence[BlockHit], store: HashSetStore, names: Se
         owners = evidence.files_at([hit.offset for hit in hits], lambda _warning: None)
     except (NotMyFormat, EvidenceError, OSError):
         return []
-    exact = [n for n in names if n in {info.name for info in store.list()}]  # an imported block set may stand alone
-    confirmed: dict[str, ConfirmedFile] = {}
+    hashed: dict[str, tuple[int, FileHashes]] = {}  # locator -> (the first hit's offset, the file's hashes)
     for hit in hits:
         item = owners.get(hit.offset)
-        if item is None or str(item.locator) in confirmed:
+        if item is None or str(item.locator) in hashed:
             continue
-        found = _hash_and_match(evidence, item, store, exact)
-        if found is not None:
-            confirmed[str(item.locator)] = ConfirmedFile(hit.offset, str(item.locator), *found)
-    return list(confirmed.values())
+        hashes = _hash_file(evidence, item)
+        if hashes is not None:
+            hashed[str(item.locator)] = (hit.offset, hashes)
+    stored = {info.name for info in store.list()}
+    exact = [n for n in names if n in stored]  # an imported block set may stand alone
+    found: list[tuple[str, ...]] = [()] * len(hashed)
+    if exact and hashed:
+        with store.matcher(exact) as matcher:
+            answers = matcher.lookup([query for _, (_, _, query) in hashed.values()])
+        found = [tuple(sorted({f"{m.set_name} ({m.category})" for m in answer})) for answer in answers]
+    return [
+        ConfirmedFile(offset, locator, md5, sha256, matches)
+        for (locator, (offset, (md5, sha256, _))), matches in zip(hashed.items(), found, strict=True)
+    ]
 
 
-def _hash_and_match(
-    evidence: Evidence, item: Item, store: HashSetStore, exact: Sequence[str]
-) -> tuple[str, str, tuple[str, ...]] | None:
-    """The item's MD5 and SHA-256 (hex) and the exact sets' matches ("set (category)"), or None if unreadable."""
+#: a file's MD5 and SHA-256 (hex), and its digests as the exact sets' matcher takes them
+FileHashes = tuple[str, str, "dict[HashKind, bytes]"]
+
+
+def _hash_file(evidence: Evidence, item: Item) -> FileHashes | None:
+    """The item hashed whole, or None if unreadable."""
     from safenet.evidence.model import EvidenceError
     from safenet.hashsets.model import HashKind
 
@@ -95,12 +108,8 @@ def _hash_and_match(
                     digest.update(chunk)
     except (EvidenceError, OSError):
         return None
-    matches: tuple[str, ...] = ()
-    if exact:
-        with store.matcher(exact) as matcher:
-            query = {HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}
-            matches = tuple(sorted({f"{m.set_name} ({m.category})" for m in matcher.lookup([query])[0]}))
-    return md5.hexdigest(), sha256.hexdigest(), matches
+    query = {HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}
+    return md5.hexdigest(), sha256.hexdigest(), query
 
 
 def _one(
