@@ -25,6 +25,10 @@ class PathMap:
             raise ValueError(f"--path-map {text!r} is not LOCAL=SHARED with two absolute paths, e.g. /mnt/ev=/lab/ev")
         return cls(str(PurePosixPath(local)), str(PurePosixPath(shared)))
 
+    def __str__(self) -> str:
+        """``LOCAL=SHARED``, as ``parse`` reads it (how a mapping is recorded and queued)."""
+        return f"{self.local}={self.shared}"
+
     def apply(self, path: str) -> str | None:
         """``path`` as the workers see it, or None when it is not under ``local``."""
         pure, local = PurePosixPath(path), PurePosixPath(self.local)
@@ -51,4 +55,4 @@ class ClusterTarget:
 
     def as_dict(self) -> dict[str, object]:
         """As recorded in the run's config."""
-        return {"address": self.address, "path_map": [f"{m.local}={m.shared}" for m in self.path_map]}
+        return {"address": self.address, "path_map": [str(m) for m in self.path_map]}

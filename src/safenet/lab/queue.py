@@ -201,7 +201,7 @@ class LabQueue:
                         json.dumps(list(s.hashsets)),
                         str(s.hashdb) if s.hashdb else None,
                         s.cluster.address if s.cluster else None,
-                        json.dumps([f"{m.local}={m.shared}" for m in s.cluster.path_map] if s.cluster else []),
+                        json.dumps([str(m) for m in s.cluster.path_map] if s.cluster else []),
                         s.deadline.isoformat() if s.deadline else None,
                         s.priority,
                         State.QUEUED.value,
