@@ -27,6 +27,8 @@ from safenet.report.data import report_data
 from safenet.report.restricted import (
     RESTRICTED_EVENT,
     Indicators,
+    Phone,
+    ProductionIndicator,
     camera_matches,
     production_indicators,
     render_restricted_html,
@@ -169,3 +171,21 @@ def test_search_terms_and_record_names_are_shown_escaped() -> None:
     html = render_restricted_html({**doc, "known_records": [record]})
     assert "\u202e" not in html and "\x1b" not in html and "<b>x" not in html
     assert "&lt;b&gt;x&lt;/b&gt;\\u202egpj.exe" in html and "y\\u202egpj.exe\\x1b[2J" in html
+
+
+def test_phone_identities_are_shown_escaped() -> None:
+    """A phone's model and serial come from the phone or its backup (Info.plist, a UFDR report): a bidi override
+    or escape sequence in them is shown, never obeyed, where the restricted output names the phones compared."""
+    phone = DeviceIdentity(platform="ios", manufacturer="Apple", model="iPhone\u202e31,1", serial="F2\x1b[2J")
+    camera = Camera("Apple", "iPhone", None)  # EXIF texts are cleaned when read (analysis.camera)
+    found = ProductionIndicator(1, "EX1", "a.jpg", "a.jpg", "A", camera, "PH1", phone.label(), "model")
+    doc = {
+        "tool": {"version": "x"},
+        "audit": {"intact": True},
+        "indicators": Indicators([Phone("PH1", phone)], [found], 1, 0),
+        "search_terms": [],
+        "known_records": [],
+    }
+    html = render_restricted_html(doc)
+    assert "\u202e" not in html and "\x1b" not in html
+    assert html.count("iPhone\\u202e31,1 F2\\x1b[2J") == 2  # the phones compared, and the matching phone

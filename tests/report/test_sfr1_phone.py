@@ -11,12 +11,12 @@ from safenet.analysis.appmedia import VAULT_APPS
 from safenet.case.store import Case
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.triage import TriageOptions, triage
-from safenet.evidence.phone.identity import Acquisition
+from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, to_details
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from safenet.report.data import report_data
 from safenet.report.restricted import production_indicators
-from safenet.report.sfr1 import FROM_CASE, UFDR_MISMATCH, _limitations, render_sfr1_html, sfr1_data
+from safenet.report.sfr1 import FROM_CASE, UFDR_MISMATCH, _limitations, _phone, render_sfr1_html, sfr1_data
 from tests.builders import jpeg, write
 from tests.case.test_gradings import _no_warning
 from tests.evidence.phone.ufdr_builder import Ufdr
@@ -91,3 +91,15 @@ def test_a_ufdr_extraction_end_to_end(tmp_path: Path) -> None:
     found = production_indicators(case)
     assert [(f.name, f.matched_on, f.phone_exhibit) for f in found.found] == [("IMG_0001.jpg", "model", "PH1")]
     case.close()
+
+
+def test_phone_identity_and_acquisition_are_shown_escaped() -> None:
+    """The phone's identity (its owner-given name above all) and an imported extraction's tool come from the
+    evidence: a bidi override or escape sequence in them is shown in the SFR1, never obeyed."""
+    identity = DeviceIdentity(platform="ios", model="iPhone\u202e31,1", name="Bob\x1b[2J")
+    record = AcquisitionRecord(Acquisition.UFDR, tool="UFED\u2066 7.60", note="n\u202e")
+    fields = _phone({"details": to_details(identity, record)})
+    assert fields is not None
+    values = {f.label: f.value for f in fields}
+    assert values["Model"] == "iPhone\\u202e31,1" and values["Device name"] == "Bob\\x1b[2J"
+    assert values["Acquisition tool and version"] == "UFED\\u2066 7.60" and values["Acquisition note"] == "n\\u202e"

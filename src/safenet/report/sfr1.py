@@ -204,14 +204,17 @@ def _phone(description: dict[str, Any]) -> list[Field] | None:
     if found is None:
         return None
     identity, acquisition = found
+    # what the phone, its backup or an imported report says (a device name is its owner's): shown, never obeyed
     fields = [
-        Field(label, getattr(identity, name), FROM_CASE) for name, label in PHONE_IDENTITY if getattr(identity, name)
+        Field(label, display_safe(getattr(identity, name)), FROM_CASE)
+        for name, label in PHONE_IDENTITY
+        if getattr(identity, name)
     ]
     return [
         *fields,
         Field("Acquisition method", ACQUISITION_TEXT.get(acquisition.method, acquisition.method.value), FROM_CASE),
-        Field("Acquisition tool and version", acquisition.tool or "not recorded", FROM_CASE),
-        *([Field("Acquisition note", acquisition.note, FROM_CASE)] if acquisition.note else []),
+        Field("Acquisition tool and version", display_safe(acquisition.tool) or "not recorded", FROM_CASE),
+        *([Field("Acquisition note", display_safe(acquisition.note), FROM_CASE)] if acquisition.note else []),
     ]
 
 
