@@ -199,12 +199,13 @@ def read_every_block(path: Path, sets: Sequence[BlockSet]) -> list[BlockHit]:
     """The reference the sampler is checked against: every block of every region, hashed and looked up."""
     image_format, regions, _ = regions_of(path)
     reader = open_reader(path, image_format, 4)
+    names = _hash_names(sets)
     hits: list[BlockHit] = []
     try:
         for region in regions:
             for first in range(0, region.blocks, 4096):
                 offsets = [region.offset + (first + i) * BLOCK for i in range(min(4096, region.blocks - first))]
-                hits += lookup(sets, offsets, reader.submit(offsets, _hash_names(sets)).result())
+                hits += lookup(sets, offsets, reader.submit(offsets, names).result())
     finally:
         reader.close()
     return sorted(hits, key=lambda h: h.offset)
