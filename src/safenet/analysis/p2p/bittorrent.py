@@ -467,7 +467,7 @@ class TransmissionResume:
         decoded = decode(data)
         root = _dict(decoded.value)
         if root:
-            named = _HASH_NAME.match(name)
+            hash_name = _HASH_NAME.match(name)
             done = _time(root.get(b"done-date"))
             progress = _dict(root.get(b"progress"))
             complete = done is not None or progress.get(b"have") == b"all"
@@ -477,7 +477,7 @@ class TransmissionResume:
                 artefact="resume",
                 index=0,
                 name=_text(root.get(b"name")) or name.removesuffix(".resume"),
-                hashes={"btih": bytes.fromhex(named.group(1))} if named else {},
+                hashes={"btih": bytes.fromhex(hash_name.group(1))} if hash_name else {},
                 shared=True if complete and paused == 0 else None,
                 completed=True if complete else None,
                 uploaded_bytes=_count(root.get(b"uploaded")),
