@@ -129,3 +129,14 @@ def test_disclosure_export_holds_what_is_kept_and_is_audited(visit_with_person: 
     assert out["safeguarding"][0]["children"] == 1
     assert {e["event"] for e in out["audit"]} >= {"visit-added", "person-added"}
     assert visit_with_person.audit.entries()[-1]["event"] == "disclosure-exported"
+
+
+def test_a_view_of_many_safeguarding_records_is_one_audit_line(visit_with_person: OpsStore) -> None:
+    # each audit line is locked, flushed and signed: a page or an export of n visits is one view, not n lines
+    ops = visit_with_person
+    add_visit(ops, ANALYST, lead_ids=["L-1"], warrant_power="s.8 PACE", warrant_ref="2", planned_date=date(2026, 12, 9))
+    before = len(ops.audit.entries())
+    exported = disclosure(ops, SUPERVISOR, lead_id="L-1")
+    assert [r["visit_id"] for r in exported["safeguarding"]] == ["V-1"]
+    viewed = [e["data"] for e in ops.audit.entries()[before:] if e["event"] == "safeguarding-viewed"]
+    assert len(viewed) == 1 and viewed[0]["visits"] == ["V-1", "V-2"] and viewed[0]["found"] == ["V-1"]

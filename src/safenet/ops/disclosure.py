@@ -19,7 +19,7 @@ from safenet.ops.errors import OpsError
 from safenet.ops.ids import LEAD, VISIT, parse, show
 from safenet.ops.leads import lead as lead_view
 from safenet.ops.leads import list_leads
-from safenet.ops.people import people, safeguarding
+from safenet.ops.people import people, safeguarding_records
 from safenet.ops.schema import LeadRow, VisitLeadRow, VisitRow
 from safenet.ops.store import OpsStore
 from safenet.ops.subjects import subject as subject_view
@@ -62,7 +62,7 @@ def disclosure(
     else:
         out["people"] = "not shown: the exporter's role may not see people records"
     if allowed(actor, SAFEGUARDING, "view"):
-        records = [safeguarding(store, actor, show(VISIT, v)) for v in visit_ids]
+        records = safeguarding_records(store, actor, [show(VISIT, v) for v in visit_ids])
         out["safeguarding"] = [asdict(r) for r in records if r is not None]
     else:
         out["safeguarding"] = "not shown: the exporter's role may not see safeguarding records"

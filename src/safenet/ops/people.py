@@ -179,19 +179,32 @@ def record_safeguarding(
 
 
 def safeguarding(store: OpsStore, actor: Actor, visit_id: str) -> SafeguardingView | None:
+    return safeguarding_records(store, actor, [visit_id])[0]
+
+
+def safeguarding_records(store: OpsStore, actor: Actor, visit_ids: list[str]) -> list[SafeguardingView | None]:
+    """The safeguarding record of each visit (None where none is recorded), in order. A page or an export of
+    many visits is one view: one audit line naming them all, not one signed and flushed line per visit."""
     require(actor, SAFEGUARDING, "view")
     with store.session() as s:
-        row = s.scalar(select(SafeguardingRow).where(SafeguardingRow.visit_id == get_visit(s, visit_id).id))
-    store.log(actor, "safeguarding-viewed", visit=visit_id, found=row is not None)
-    if row is None:
-        return None
-    return SafeguardingView(
-        visit_id=visit_id,
-        children=row.children,
-        referral_to=row.referral_to,
-        referral_on=row.referral_on,
-        retention_review_on=row.retention_review_on,
-    )
+        rows = [
+            s.scalar(select(SafeguardingRow).where(SafeguardingRow.visit_id == get_visit(s, visit_id).id))
+            for visit_id in visit_ids
+        ]
+        records = [
+            None
+            if row is None
+            else SafeguardingView(
+                visit_id=visit_id,
+                children=row.children,
+                referral_to=row.referral_to,
+                referral_on=row.referral_on,
+                retention_review_on=row.retention_review_on,
+            )
+            for visit_id, row in zip(visit_ids, rows, strict=True)
+        ]
+    store.log(actor, "safeguarding-viewed", visits=visit_ids, found=[r.visit_id for r in records if r is not None])
+    return records
 
 
 def due_for_review(store: OpsStore, actor: Actor, on: date) -> list[tuple[str, str, date]]:

@@ -20,7 +20,7 @@ from safenet.ops.people import (
     people,
     record_outcome,
     record_safeguarding,
-    safeguarding,
+    safeguarding_records,
 )
 from safenet.ops.store import OpsStore
 from safenet.ops.visits import visits
@@ -104,7 +104,8 @@ def outcome(
 @router.get("/ops/safeguarding")
 def safeguarding_page(request: Request, asker: Annotated[Asker, Depends(viewing(SAFEGUARDING))]) -> Response:
     store = ops_context(request).store
-    rows = [(v, safeguarding(store, asker.actor, v.id)) for v in visits(store, asker.actor)]
+    shown = visits(store, asker.actor)
+    rows = list(zip(shown, safeguarding_records(store, asker.actor, [v.id for v in shown]), strict=True))
     return show(request, asker, "safeguarding.html", rows=rows)
 
 
