@@ -81,6 +81,7 @@ def _resume(case: Case, label: str) -> bool | None:
 
 def run_entry(queue: LabQueue, entry: Entry, operator: str) -> Ended:
     """Triage one claimed entry and record its end in the queue; Ctrl-C puts it back and is raised again."""
+    case: Case | None = None
     try:
         case = Case.create_or_open(entry.case_dir)
         resume = _resume(case, entry.label)
@@ -108,6 +109,9 @@ def run_entry(queue: LabQueue, entry: Entry, operator: str) -> Ended:
         message = reason_of(exc)
         queue.finish(entry.id, State.FAILED, message)
         return Ended(entry, State.FAILED, message)
+    finally:  # a coordinator works through many entries: each case's connections are let go when it ends
+        if case is not None:
+            case.close()
     if outcome.status is RunStatus.INTERRUPTED:  # the source went away: a later run resumes it
         queue.requeue(entry.id, f"run {outcome.run_id} interrupted (source lost?); queued again")
         return Ended(entry, State.QUEUED, "interrupted; queued again")
