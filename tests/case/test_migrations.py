@@ -109,6 +109,16 @@ def test_a_v6_case_opens_migrated_and_verifies(v6_case: Path) -> None:
     again.close()
 
 
+def test_columns_added_are_found_per_table(v6_case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column a table already had before the upgrade is not reported as added (each table's own columns)."""
+    from safenet.case import migrations
+
+    monkeypatch.setattr(migrations, "ADDED_COLUMNS", {7: {"items": ["ed2k"], "runs": ["tool_version"]}})
+    case = Case.open_existing(v6_case)
+    assert case.audit.entries()[-1]["data"]["columns_added"] == {"items": ["ed2k"]}
+    case.close()
+
+
 def test_the_migrated_database_is_what_a_new_case_is(v6_case: Path) -> None:
     Case.open_existing(v6_case).close()
     case = Case.open_existing(v6_case)

@@ -63,11 +63,14 @@ def upgrade_case(case: Case, found: str) -> None:
             return
         if current(connection) is None:
             stamp(connection, SCRIPTS, BASELINES[found])
-        columns = {column["name"] for column in inspect(connection).get_columns("items")}
+        inspector = inspect(connection)
+        before = {
+            table: {c["name"] for c in inspector.get_columns(table)} for per in ADDED_COLUMNS.values() for table in per
+        }
         upgrade(connection, SCRIPTS, HEAD)
         last_run = connection.execute(text("SELECT coalesce(max(id), 0) FROM runs")).scalar_one()
         added = {
-            table: [c for c in names if c not in columns]
+            table: [c for c in names if c not in before[table]]
             for to, tables in ADDED_COLUMNS.items()
             if to > int(found)
             for table, names in tables.items()
