@@ -3,6 +3,7 @@ one, and a triaged phone's items and warnings."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from safenet.case.schema import ItemRow, WarningRow
@@ -38,3 +39,21 @@ def rows_by_path(case: Case) -> dict[str, ItemRow]:
 def warnings_of(case: Case) -> list[WarningRow]:
     with case.sessions() as s:
         return list(s.execute(select(WarningRow)).scalars().all())
+
+
+def one_sentence(capsys: pytest.CaptureFixture[str]) -> str:
+    """A refused command's error output, asserted to be one line and no traceback: that line."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def listing_threads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Filled with each listing thread the engine starts from now on (the arguments it was started with)."""
+    from safenet.engine import triage as engine_triage
+
+    started: list[object] = []
+    real = engine_triage.Listing
+    monkeypatch.setattr(engine_triage, "Listing", lambda *a: started.append(a) or real(*a))
+    return started

@@ -27,6 +27,7 @@ from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.adb_double import AdbServer, MediaRow, PhoneDouble
+from tests.evidence.phone.support import listing_threads
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("adb") is None, reason="Debian's adb (package adb) is not installed"),
@@ -433,14 +434,11 @@ def test_a_phone_read_while_listed_records_what_a_whole_listing_does(
 ) -> None:
     """Shared storage is listed on a thread of its own while the first files are read (``LISTS_WHILE_READ``):
     the same items, digests, notes and locators, in the same order, as when it is listed whole first."""
-    from safenet.engine import triage as engine_triage
     from safenet.evidence.phone.android_live import AndroidLiveEvidence
 
     double, expected = phone
     store = known_set(tmp_path, [(expected[f"{SDCARD}/DCIM/Camera/IMG_20240102_120000.jpg"], A)])
-    listings: list[object] = []
-    real_listing = engine_triage.Listing
-    monkeypatch.setattr(engine_triage, "Listing", lambda *a: listings.append(a) or real_listing(*a))
+    listings = listing_threads(monkeypatch)
     found = {}
     for streamed in (False, True):
         monkeypatch.setattr(AndroidLiveEvidence, "LISTS_WHILE_READ", streamed)

@@ -38,6 +38,7 @@ from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png, zip_bytes
 from tests.evidence.phone.ios_builder import WHEN, BackupFile, Built, build_backup, photos_sqlite
+from tests.evidence.phone.support import listing_threads, one_sentence
 
 PASSWORD = "correct horse"
 CORE_DATA_2024 = 735_000_000.0  # 2024-04-16 22:40:00 UTC in Core Data seconds (since 2001)
@@ -194,11 +195,9 @@ def test_cli_wrong_or_missing_password_exits_3_with_one_sentence(
     built = build_backup(tmp_path / "backup", phone_files()[:1], PASSWORD)
     args = ["triage", str(built.root), "--case", str(tmp_path / "case"), "--exhibit", "EX1"]
     code = main(args + (["--password", password] if password else []))
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
+    line = one_sentence(capsys)
     assert code == Exit.EVIDENCE == 3
-    assert len(lines) == 1 and "--password" in lines[0] and "Traceback" not in err
-    assert ("is wrong" if password else "is encrypted") in lines[0]
+    assert "--password" in line and ("is wrong" if password else "is encrypted") in line
 
 
 def test_a_manifest_that_is_not_a_database_is_one_evidence_error(tmp_path: Path) -> None:
@@ -429,13 +428,9 @@ def test_a_backup_examined_while_listed_records_what_a_whole_listing_does(
     """Listed on a thread of its own while the first files are read (``LISTS_WHILE_READ``, off for backups as
     it was measured slower, but safe): the same items, digests, notes and locators, in the same order, as when
     the Manifest is listed whole first."""
-    from safenet.engine import triage as engine_triage
-
     known = VicsSet()
     known.add(jpeg(2), 1)
-    listings: list[object] = []
-    real_listing = engine_triage.Listing
-    monkeypatch.setattr(engine_triage, "Listing", lambda *a: listings.append(a) or real_listing(*a))
+    listings = listing_threads(monkeypatch)
     found = {}
     for streamed in (False, True):
         monkeypatch.setattr(IosBackupEvidence, "LISTS_WHILE_READ", streamed)

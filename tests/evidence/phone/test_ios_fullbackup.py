@@ -43,7 +43,7 @@ from safenet.report.sfr1 import sfr1_data
 from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.ios_builder import BackupFile
 from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
-from tests.evidence.phone.support import rows_by_path, warnings_of
+from tests.evidence.phone.support import one_sentence, rows_by_path, warnings_of
 
 pytestmark = pytest.mark.timeout(180)  # a hang guard: a client waiting on a double that never answers
 
@@ -253,10 +253,9 @@ def test_an_encrypting_phone_without_password_is_one_sentence_exit_3_and_nothing
 ) -> None:
     phone.state.backup_password = OWNER_PASSWORD
     code = triage_cli(phone)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == Exit.EVIDENCE == 3 and len(lines) == 1 and "Traceback" not in err
-    assert lines[0].endswith(
+    line = one_sentence(capsys)
+    assert code == Exit.EVIDENCE == 3
+    assert line.endswith(
         f"the iOS device {UDID} encrypts its backups with a password set on it: give that backup password "
         "(set in iTunes or Finder, not the phone's passcode) with --password"
     )
@@ -268,11 +267,10 @@ def test_a_wrong_password_is_one_sentence_exit_3_and_resume_with_the_right_one_r
 ) -> None:
     phone.state.backup_password = OWNER_PASSWORD
     code = triage_cli(phone, "--password", "not it")
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == Exit.EVIDENCE == 3 and len(lines) == 1 and "Traceback" not in err
-    assert "the password given with --password is not the backup password of the iOS device" in lines[0]
-    assert lines[0].endswith("(the backup taken is kept and read again)")
+    line = one_sentence(capsys)
+    assert code == Exit.EVIDENCE == 3
+    assert "the password given with --password is not the backup password of the iOS device" in line
+    assert line.endswith("(the backup taken is kept and read again)")
     assert phone.state.backups == 1
 
     code = triage_cli(phone, "--password", OWNER_PASSWORD, "--resume")
@@ -375,10 +373,9 @@ def test_a_backup_file_named_outside_the_folder_stops_the_backup_and_the_passwor
 ) -> None:
     phone.state.hostile_upload = name
     code = triage_cli(phone)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == Exit.EVIDENCE and len(lines) == 1 and "Traceback" not in err
-    assert f"the iOS device {UDID} sent a backup file whose name leads outside the backup folder" in lines[0]
+    line = one_sentence(capsys)
+    assert code == Exit.EVIDENCE
+    assert f"the iOS device {UDID} sent a backup file whose name leads outside the backup folder" in line
     assert not (phone.folder.parent / "escaped.bin").exists() and not (phone.folder / "escaped.bin").exists()
     assert not Path("/tmp/sn-absolute-escape.bin").exists()
     record = phone.record()
@@ -433,10 +430,9 @@ def test_a_case_disk_that_cannot_take_the_backup_is_one_sentence_not_a_disconnec
 
     monkeypatch.setattr(device_link, "open", refused, raising=False)  # where pymobiledevice3 writes each file
     code = triage_cli(phone)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == exit_code and len(lines) == 1 and "Traceback" not in err
-    assert lines[0].endswith(expected)
+    line = one_sentence(capsys)
+    assert code == exit_code
+    assert line.endswith(expected)
     assert phone.record().password_state == "removed" and phone.state.backup_password is None
 
 
@@ -457,11 +453,10 @@ def test_a_phone_refusing_to_turn_encryption_on_is_one_sentence_exit_3_and_nothi
 ) -> None:
     phone.state.refuse_setting = True
     code = triage_cli(phone)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == Exit.EVIDENCE and len(lines) == 1 and "Traceback" not in err
-    assert f"the iOS device {UDID} refused to turn backup encryption on" in lines[0]
-    assert lines[0].endswith("; unlock it and run again")
+    line = one_sentence(capsys)
+    assert code == Exit.EVIDENCE
+    assert f"the iOS device {UDID} refused to turn backup encryption on" in line
+    assert line.endswith("; unlock it and run again")
     assert phone.state.backups == 0 and phone.state.backup_password is None
     assert phone.record().password_state == "none"
     assert audit_events(Case.create_or_open(phone.case_path)) == []  # nothing was changed on the phone
