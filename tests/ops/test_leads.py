@@ -4,6 +4,7 @@ merged, grouping by subscriber address, hostile text kept as data."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -244,3 +245,17 @@ def test_signals_name_the_categories_of_known_hashes_and_children_recorded(
     assert last["event"] == "safeguarding-viewed" and last["data"]["subjects"] == [subject_id]
     with pytest.raises(OpsError):  # an examiner sees no leads, so no subjects
         subjects(ops, EXAMINER)
+
+
+def test_a_csv_field_too_long_is_one_sentence_and_the_csv_limit_of_the_process_is_kept(
+    ops: OpsStore, tmp_path: Path
+) -> None:
+    # csv.field_size_limit is process-wide: the import's own limit must not shrink every other reader's
+    before = csv.field_size_limit()
+    rows = [f"R1,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},{'a' * 70_000},g,1"]
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(ops, ANALYST, *_csv(tmp_path, rows), "p2p")
+    assert str(caught.value).startswith("obs.csv line 2: field larger than field limit")
+    assert csv.field_size_limit() == before
+    import_csv(ops, ANALYST, *_csv(tmp_path, [f"R2,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},a,g,1"]), "p2p")
+    assert csv.field_size_limit() == before

@@ -27,6 +27,7 @@ before anything is stored: any mistake is one sentence naming the file and line,
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,7 @@ FIELDS = ("source_ref", "observed", "ip", "port", "hash", "hash_kind", "file_nam
 REQUIRED = ("observed", "ip", "hash")
 TOP_KEYS = ("columns", "fixed", "time_zone", "time_format", "delimiter")
 MAX_FIELD = 64 * 1024
+_LIMIT = threading.Lock()
 
 
 class Mapping:
@@ -101,7 +103,15 @@ class Mapping:
 def read_csv(path: Path, mapping_path: Path, source: str) -> list[LeadIn]:
     mapping = Mapping(mapping_path)
     name = path.name
-    csv.field_size_limit(MAX_FIELD)
+    with _LIMIT:  # the limit is process-wide: set for this file only, then given back (imports run in threads)
+        kept = csv.field_size_limit(MAX_FIELD)
+        try:
+            return _read(path, name, mapping, source)
+        finally:
+            csv.field_size_limit(kept)
+
+
+def _read(path: Path, name: str, mapping: Mapping, source: str) -> list[LeadIn]:
     leads = []
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
