@@ -12,6 +12,7 @@ import random
 import tarfile
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from safenet.case.store import Case
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
 from safenet.evidence.locator import LayerKind, Locator
+from safenet.evidence.model import TimeSource
 from safenet.evidence.phone.ffs import FfsEvidence
 from safenet.evidence.phone.identity import Acquisition, from_details
 from safenet.evidence.registry import open_source
@@ -121,6 +123,9 @@ def test_android_tar_with_identity_from_build_prop(
     assert str(items[1].locator).endswith(
         "Google Pixel 7 2A1B3C [ffs-extraction] › /data/media/0/DCIM/Camera/PXL_1.jpg"
     )
+    modified = items[1].modified  # the header's time is the phone's own file time, not an archive's
+    assert modified is not None and modified.source is TimeSource.FS_METADATA
+    assert modified.value == datetime.fromtimestamp(1_700_000_000, UTC)
     for item in [*reversed(items), items[0]]:
         with evidence.open(item.locator) as stream:
             assert stream.read() == ANDROID[item.locator.leaf.value.lstrip("/")]

@@ -32,10 +32,11 @@ def leaf_name(value: str, separators: str = "/\\") -> str:
     return parts[-1] if parts else value
 
 
-def unix_time(seconds: float, precision: float) -> Timestamp | None:
-    """A member time stored as UTC seconds since 1970 (tar, zip extended-timestamp field, gzip)."""
+def unix_time(seconds: float, precision: float, source: TimeSource = TimeSource.ARCHIVE) -> Timestamp | None:
+    """A member time stored as UTC seconds since 1970 (tar, zip extended-timestamp field, gzip); ``source``: a
+    phone's file-system archive keeps the phone's own file times (FS_METADATA)."""
     try:
-        return Timestamp(datetime.fromtimestamp(seconds, UTC), TimeSource.ARCHIVE, precision)
+        return Timestamp(datetime.fromtimestamp(seconds, UTC), source, precision)
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -15,10 +15,10 @@ import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from safenet.evidence.archives.common import DATA_ERRORS, ArchiveBudget, ArchiveLimits, spool
+from safenet.evidence.archives.fields import unix_time
 from safenet.evidence.archives.tarfmt import _forget_members, _watching_tarinfo
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceError, TimeSource, Timestamp
@@ -91,10 +91,7 @@ class TarFile:
     @property
     def modified(self) -> Timestamp | None:
         """The header's time as the phone's file system recorded it (None where it is out of range)."""
-        try:
-            return Timestamp(datetime.fromtimestamp(self.mtime, UTC), TimeSource.FS_METADATA, 1.0)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return unix_time(self.mtime, 1.0, TimeSource.FS_METADATA)
 
 
 def open_tar(body: Body, tarinfo: type[tarfile.TarInfo] = tarfile.TarInfo) -> tarfile.TarFile:
