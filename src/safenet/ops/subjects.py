@@ -118,9 +118,12 @@ def _views(s: Session, actor: Actor, rows: list[SubjectRow], hashdb: Path | None
         )
         children = {int(sid): int(total or 0) for sid, total in s.execute(query).all() if sid is not None}
     categories = known_categories({(lead.hash_kind, lead.hash_hex) for lead in leads}, hashdb)
+    by_subject: dict[int | None, list[LeadRow]] = {}
+    for lead in leads:  # grouped once: the queue page lists every subject, each with its leads
+        by_subject.setdefault(lead.subject_id, []).append(lead)
     views = []
     for row in rows:
-        mine = [lead for lead in leads if lead.subject_id == row.id]
+        mine = by_subject.get(row.id, [])
         views.append(
             SubjectView(
                 id=show(SUBJECT, row.id),
