@@ -436,6 +436,7 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
             }
         )
     indicators = production_indicators(case, context)
+    build = build_digest()  # hashes every installed file: once per SFR1
     return {
         **base,
         "title": "Streamlined Forensic Report (SFR1): indecent images of children, summary of examination",
@@ -447,7 +448,7 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
         ],
         "summary_statement": SUMMARY_STATEMENT,
         "ai_statement": AI_STATEMENT,
-        "validation": validation_statement(),
+        "validation": validation_statement(build),
         "sections": [(title, _fields(entered, None, names)) for title, names in SECTIONS],
         "exhibits": exhibits,
         "total_rows": _media_rows(counts["total"]),
@@ -466,7 +467,7 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
         "search_terms": int(report.get("search_terms_count", 0)),
         "phone_limitations": _limitations(exhibits, report),
         "deduplication_rule": counts["deduplication_rule"],
-        "build_digest": build_digest(),
+        "build_digest": build,
         "missing": missing_fields(case),
         "author": entered.get((None, "author")),
         "author_role": entered.get((None, "role")),
@@ -475,9 +476,10 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
     }
 
 
-def validation_statement() -> dict[str, Any]:
+def validation_statement(build: str) -> dict[str, Any]:
     """What the SFR1 says of method validation: the last ``safenet validate`` run recorded in this installation
-    (date, version, build digest, result, the report's SHA-256), or that none is recorded."""
+    (date, version, build digest, result, the report's SHA-256), or that none is recorded; ``build``: the
+    running build's digest (``build_digest``), to tell whether that run was made with it."""
     from safenet.validation.record import last_validation
 
     last = last_validation()
@@ -495,7 +497,7 @@ def validation_statement() -> dict[str, Any]:
             f"last run {last.at.strftime('%Y-%m-%d %H:%M')} UTC with Safenet {last.tool_version} "
             f"(build {last.build_digest[:12]}): {outcome}; its report's SHA-256 is {last.report_sha256}"
         ),
-        "current_build": last.build_digest == build_digest(),
+        "current_build": last.build_digest == build,
     }
 
 
