@@ -197,7 +197,8 @@ def names_commands(app: Any, words: Sequence[str]) -> bool:
 
 class Recorder:
     """Standard output while Typer prints the help: written through, and kept. Everything else (``isatty``,
-    ``fileno``, ``encoding``) is the real stream's, so Rich formats exactly as it would without it."""
+    ``fileno``, ``encoding``, ``flush``) is the real stream's, through ``__getattr__``, so Rich formats exactly as
+    it would without it."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -207,25 +208,6 @@ class Recorder:
         written: int = self._stream.write(text)  # first: Click probes with write(b"") and expects a text stream
         self.parts.append(text)  # to refuse it
         return written
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        answer: bool = self._stream.isatty()
-        return answer
-
-    def fileno(self) -> int:
-        number: int = self._stream.fileno()
-        return number
-
-    @property
-    def encoding(self) -> Any:
-        return getattr(self._stream, "encoding", None)
-
-    @property
-    def errors(self) -> Any:
-        return getattr(self._stream, "errors", None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
