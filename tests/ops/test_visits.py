@@ -156,3 +156,26 @@ def test_several_devices_at_once_are_each_linked(
     assert verdicts["EX1"] is not None and verdicts["EX1"].hits
     assert verdicts["EX2"] is not None and not verdicts["EX2"].hits and verdicts["EX2"].runs == 1
     assert {(c.lead_id, c.exhibit) for c in shown.corroborations} == {("L-1", "EX1"), ("L-2", "EX1")}
+
+
+def test_the_check_before_a_triage_with_visit_reads_no_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `safenet triage --visit V-1` only needs the visit to exist and the user to be allowed: opening every case
+    # already linked to the visit (to show verdicts nobody sees) before the triage starts is wasted work
+    from safenet.commands.ops import check_visit
+    from safenet.ops import visits as V
+
+    UserStore().add("exa", Role.EXAMINER, "a-long-enough-password")
+    monkeypatch.setenv("SAFENET_OPS_DB", str(tmp_path / "ops.sqlite"))
+    monkeypatch.setenv("SAFENET_OPS_USER", "exa")
+    ops = OpsStore.open(tmp_path / "ops.sqlite", create=True)
+    store_leads(ops, ANALYST, [_lead("R1", "md5", "0" * 32)])
+    add_visit(ops, ANALYST, lead_ids=["L-1"], warrant_power="s.8 PACE", warrant_ref="1", planned_date=date(2026, 12, 9))
+    approve_visit(ops, SUPERVISOR, "V-1")
+    add_device(ops, EXAMINER, "V-1", "phone", "previewed", None, tmp_path / "case", "E1")
+    ops.close()
+
+    def no_case(*_args: object) -> None:
+        raise AssertionError("a case was opened")
+
+    monkeypatch.setattr(V, "_from_case", no_case)
+    check_visit("V-1")

@@ -225,11 +225,12 @@ def link_exhibit(store: OpsStore, actor: Actor, visit_id: str, case_path: Path, 
     return add_device(store, actor, visit_id, f"exhibit {exhibit}", "previewed", None, case_path, exhibit)
 
 
-def visit(store: OpsStore, actor: Actor, visit_id: str) -> VisitView:
+def visit(store: OpsStore, actor: Actor, visit_id: str, *, read_cases: bool = True) -> VisitView:
+    """A visit; ``read_cases``: its devices' verdicts and the corroboration, read from their cases."""
     require(actor, VISITS, "view")
     with store.session() as s:
         row = get_visit(s, visit_id)
-        return _view(s, actor, row)
+        return _view(s, actor, row, read_cases=read_cases)
 
 
 def visits(store: OpsStore, actor: Actor, *, week: str | None = None) -> list[VisitView]:
