@@ -346,15 +346,20 @@ class IosBackupEvidence:
             note=note,
         )
 
-    def _photos_notes(self, warn: WarningSink) -> dict[str, str]:
+    def _file_row(self, domain: str, relative: str) -> Any:
+        """The (fileID, file) row of the file ``domain/relative``, or None: not listed, or the Manifest is damaged
+        (the listing meets the same damage and says so)."""
         with self._lock:
             try:
-                row = self._db.execute(
+                return self._db.execute(
                     "SELECT fileID, file FROM Files WHERE domain = ? AND relativePath = ? AND flags = 1 LIMIT 1",
-                    PHOTOS_DB,
+                    (domain, relative),
                 ).fetchone()
             except sqlite3.Error:
-                return {}  # the listing that follows meets the same damage and says so
+                return None
+
+    def _photos_notes(self, warn: WarningSink) -> dict[str, str]:
+        row = self._file_row(*PHOTOS_DB)
         if row is None:
             return {}
         loc = self._path_loc(*PHOTOS_DB, row[0] if isinstance(row[0], str) else None)
@@ -384,14 +389,7 @@ class IosBackupEvidence:
 
     def _photos_log(self) -> bytes:
         """The backed-up ``Photos.sqlite-wal``, or b"" when the backup holds none."""
-        with self._lock:
-            try:
-                row = self._db.execute(
-                    "SELECT fileID, file FROM Files WHERE domain = ? AND relativePath = ? AND flags = 1 LIMIT 1",
-                    (PHOTOS_DB[0], f"{PHOTOS_DB[1]}-wal"),
-                ).fetchone()
-            except sqlite3.Error:
-                return b""
+        row = self._file_row(PHOTOS_DB[0], f"{PHOTOS_DB[1]}-wal")
         return self._read_whole(row) if row is not None else b""
 
     def open(self, locator: Locator) -> BinaryIO:
