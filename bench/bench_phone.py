@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import resource
 import shutil
@@ -52,6 +51,7 @@ from benchlib import (
     case_matches,
     child_times,
     host_info,
+    make_hashdb,
     median,
     read_manifest,
     run_child,
@@ -113,22 +113,6 @@ def ensure_tree(files: int, seed: int, min_kb: int, max_kb: int) -> tuple[Path, 
     hits_file.write_text(json.dumps(hits))
     write_manifest(manifest, spec)
     return root, hits
-
-
-def make_hashdb(work: Path, hits: dict[str, str], seed: int) -> dict[str, str]:
-    """A hash-set database holding ``benchset`` (decoys + the planted hits); returns the env for safenet."""
-    rng = random.Random(seed + 2)
-    listing = work / "benchset.md5"
-    lines = [f"{rng.randbytes(16).hex()}  decoy{i}.jpg" for i in range(DECOYS)]
-    lines += [f"{md5}  hit.jpg" for md5 in hits.values()]
-    listing.write_text("\n".join(lines) + "\n")
-    env = dict(os.environ, XDG_DATA_HOME=str(work / "home"))
-    cmd = [str(VENV_BIN / "safenet"), "hashset", "import", str(listing), "--name", "benchset", "--kind", "illicit"]
-    cmd += ["--hashdb", str(work / "hashdb")]
-    res = run_child(cmd, env=env, timeout=600)
-    if res.returncode != 0:
-        raise SystemExit(f"hash-set import failed (exit {res.returncode}): {' '.join(cmd)}")
-    return env
 
 
 def _cpu() -> float:
@@ -204,7 +188,7 @@ def measure_adb(
     work = Path(tempfile.mkdtemp(prefix="phone-adb-", dir=OUT_DIR))
     server = AdbServer(work / "adb-home")
     try:
-        env = make_hashdb(work, hits, seed)
+        env = make_hashdb(work, hits, seed, DECOYS)
         with PhoneDouble(root, rate=phone_mbps * 1e6 if phone_mbps else None) as double:
             server.connect(double)
             serial = double.address

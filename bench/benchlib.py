@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import shutil
 import sqlite3
 import statistics
@@ -235,3 +236,21 @@ def run_logged(
     if res.returncode != 0:
         out["error"] = log.read_text(errors="replace")[-3000:]
     return out
+
+
+def make_hashdb(work: Path, hits: Mapping[str, str], seed: int, decoys: int) -> dict[str, str]:
+    """A hash-set database in ``work/hashdb`` holding ``benchset``: ``decoys`` random MD5s and the planted
+    ``hits`` (path -> MD5); returns the environment for ``safenet`` (the installation's key and users in
+    ``work``, scratch)."""
+    rng = random.Random(seed + 2)
+    listing = work / "benchset.md5"
+    lines = [f"{rng.randbytes(16).hex()}  decoy{i}.jpg" for i in range(decoys)]
+    lines += [f"{md5}  hit.jpg" for md5 in hits.values()]
+    listing.write_text("\n".join(lines) + "\n")
+    env = dict(os.environ, XDG_DATA_HOME=str(work / "home"))
+    cmd = [str(VENV_BIN / "safenet"), "hashset", "import", str(listing), "--name", "benchset", "--kind", "illicit"]
+    cmd += ["--hashdb", str(work / "hashdb")]
+    res = run_child(cmd, env=env, timeout=600)
+    if res.returncode != 0:
+        raise SystemExit(f"hash-set import failed (exit {res.returncode}): {' '.join(cmd)}")
+    return env

@@ -42,6 +42,7 @@ from benchlib import (
     case_matches,
     child_times,
     host_info,
+    make_hashdb,
     median,
     read_manifest,
     run_child,
@@ -87,32 +88,6 @@ def ensure_backup(files: int, seed: int, encrypted: bool) -> tuple[Path, dict[st
     hits = {f.path: hashlib.md5(f.data).hexdigest() for f in picks}
     write_manifest(manifest, {"params": want, "hits": hits})
     return base / "backup", hits
-
-
-def make_hashdb(work: Path, hits: dict[str, str], seed: int) -> dict[str, str]:
-    """A hash-set database holding ``benchset`` (decoys + the planted hits); returns the env for safenet."""
-    rng = random.Random(seed + 2)
-    listing = work / "benchset.md5"
-    lines = [f"{rng.randbytes(16).hex()}  decoy{i}.jpg" for i in range(DECOYS)]
-    lines += [f"{md5}  hit.jpg" for md5 in hits.values()]
-    listing.write_text("\n".join(lines) + "\n")
-    env = dict(os.environ, XDG_DATA_HOME=str(work / "home"))  # the installation's key and users: scratch
-    cmd = [
-        str(VENV_BIN / "safenet"),
-        "hashset",
-        "import",
-        str(listing),
-        "--name",
-        "benchset",
-        "--kind",
-        "illicit",
-        "--hashdb",
-        str(work / "hashdb"),
-    ]
-    res = run_child(cmd, env=env, timeout=600)
-    if res.returncode != 0:
-        raise SystemExit(f"hash-set import failed (exit {res.returncode}): {' '.join(cmd)}")
-    return env
 
 
 def floor_child(root: str) -> None:
@@ -186,7 +161,7 @@ def measure(files: int = 20_000, repeat: int = 1, encrypted: bool = False, seed:
     backup, hits = ensure_backup(files, seed, encrypted)
     work = Path(tempfile.mkdtemp(prefix="phone-ios-", dir=OUT_DIR))
     try:
-        env = make_hashdb(work, hits, seed)
+        env = make_hashdb(work, hits, seed, DECOYS)
         time_floor(backup)  # warm-up: the page cache holds the backup for every timed run
         time_safenet(backup, work, env, "warmup", encrypted, hits, files)
         folder = plain_folder(backup) if not encrypted else backup
