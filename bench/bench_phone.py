@@ -48,7 +48,7 @@ from benchlib import (
     OUT_DIR,
     ROOT,
     VENV_BIN,
-    case_matches,
+    check_planted,
     child_times,
     host_info,
     make_hashdb,
@@ -148,7 +148,7 @@ def time_safenet(
     out["double_cpu_s"] = round(_cpu() - before, 2)
     if out["rc"] != 0:
         return out
-    out.update(check_case(case, hits, files))
+    out.update(check_planted(case, hits, files))
     shutil.rmtree(case)
     return out
 
@@ -164,16 +164,9 @@ def time_local(
     res = run_child(cmd, env=env, timeout=3600)
     out: dict[str, Any] = child_times(res)
     if res.returncode == 0:
-        out.update(check_case(case, hits, files))
+        out.update(check_planted(case, hits, files))
     shutil.rmtree(case, ignore_errors=True)
     return out
-
-
-def check_case(case: Path, hits: dict[str, str], files: int) -> dict[str, Any]:
-    """Every tree file is an item, and exactly the planted files matched (read from the case database)."""
-    items, matched, warnings = case_matches(case)
-    ok = items == files and matched == set(hits.values()) and warnings == 0
-    return {"ok": ok, "items": items, "hits": len(matched), "warnings": warnings}
 
 
 def measure_adb(

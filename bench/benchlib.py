@@ -254,3 +254,11 @@ def make_hashdb(work: Path, hits: Mapping[str, str], seed: int, decoys: int) -> 
     if res.returncode != 0:
         raise SystemExit(f"hash-set import failed (exit {res.returncode}): {' '.join(cmd)}")
     return env
+
+
+def check_planted(case: Path, hits: Mapping[str, str], files: int, *, warnings_fail: bool = True) -> dict[str, Any]:
+    """Every input file is an item and exactly the planted ``hits`` (path -> MD5) matched, read from the case
+    database; with ``warnings_fail``, a warning fails the check too."""
+    items, matched, warnings = case_matches(case)
+    ok = items == files and matched == set(hits.values()) and (warnings == 0 or not warnings_fail)
+    return {"ok": ok, "items": items, "hits": len(matched), "warnings": warnings}

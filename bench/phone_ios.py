@@ -39,7 +39,7 @@ from benchlib import (
     OUT_DIR,
     ROOT,
     VENV_BIN,
-    case_matches,
+    check_planted,
     child_times,
     host_info,
     make_hashdb,
@@ -138,16 +138,9 @@ def time_safenet(
     out = run_logged(cmd, log, env=env)
     if out["rc"] != 0:
         return out
-    out.update(check_case(case, hits, files))
+    out.update(check_planted(case, hits, files, warnings_fail=False))
     shutil.rmtree(case)
     return out
-
-
-def check_case(case: Path, hits: dict[str, str], files: int) -> dict[str, Any]:
-    """Every backup file is an item, and exactly the planted files matched (read from the case database)."""
-    items, matched, _ = case_matches(case)
-    ok = items == files and matched == set(hits.values())
-    return {"ok": ok, "items": items, "hits": len(matched)}
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
