@@ -194,7 +194,7 @@ def weekly_report(store: OpsStore, actor: Actor, week: str) -> WeeklyReport:
         week=week.strip().upper(),
         leads_imported=int(leads),
         visits_planned=[show(VISIT, v.id) for v in visits if start <= v.planned_date <= end],
-        visits_executed=[show(VISIT, v.id) for v in visits if v.actual_date and start <= v.actual_date <= end],
+        visits_executed=[show(VISIT, v) for v in sorted(executed)],
         devices_seized=sum(d.disposition == "seized" for d in in_week),
         devices_previewed=sum(d.disposition == "previewed" for d in in_week),
         devices_left=sum(d.disposition == "left" for d in in_week),
