@@ -41,6 +41,7 @@ from benchlib import (
     VENV_BIN,
     can_drop_caches,
     drop_caches,
+    floor_child,
     host_info,
     median,
     print_table,
@@ -563,26 +564,6 @@ def print_per_item(regime: str, summary: dict[str, Any], digests: dict[str, floa
     print_table(["tool", "cpu s", "digest cpu s", "outside s", "us/item", "goal", "first read s"], rows)
     if any(r[6] for r in rows):
         print(f"first read: s from launch to the first evidence byte read (median; goal <= {GOAL_FIRST_READ_S} s)")
-
-
-def floor_child(root: str, algos: str, workers: int) -> None:
-    """The python floor: read every file once in 1 MiB chunks on ``workers`` threads, feed hashlib, nothing else."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    names = algos.split(",")
-    paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
-
-    def work(path: str) -> list[bytes]:
-        hashers = [hashlib.new(n) for n in names]
-        with open(path, "rb", buffering=0) as fh:
-            while chunk := fh.read(1 << 20):
-                for h in hashers:
-                    h.update(chunk)
-        return [h.digest() for h in hashers]
-
-    with ThreadPoolExecutor(workers) as pool:
-        done = sum(1 for _ in pool.map(work, paths, chunksize=16))
-    print(f"{done} files hashed", file=sys.stderr)
 
 
 def main() -> int:

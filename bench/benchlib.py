@@ -7,6 +7,7 @@ scripts say so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -262,3 +263,24 @@ def check_planted(case: Path, hits: Mapping[str, str], files: int, *, warnings_f
     items, matched, warnings = case_matches(case)
     ok = items == files and matched == set(hits.values()) and (warnings == 0 or not warnings_fail)
     return {"ok": ok, "items": items, "hits": len(matched), "warnings": warnings}
+
+
+def floor_child(root: str, algos: str, workers: int) -> None:
+    """The python floor (run in a child of its own): every file under ``root`` read once in 1 MiB chunks on
+    ``workers`` threads into hashlib's ``algos`` (comma-separated), nothing else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = algos.split(",")
+    paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+
+    def work(path: str) -> list[bytes]:
+        hashers = [hashlib.new(n) for n in names]
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(1 << 20):
+                for h in hashers:
+                    h.update(chunk)
+        return [h.digest() for h in hashers]
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = sum(1 for _ in pool.map(work, paths, chunksize=16))
+    print(f"{done} files hashed", file=sys.stderr)

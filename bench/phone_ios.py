@@ -41,6 +41,7 @@ from benchlib import (
     VENV_BIN,
     check_planted,
     child_times,
+    floor_child,
     host_info,
     make_hashdb,
     median,
@@ -90,27 +91,10 @@ def ensure_backup(files: int, seed: int, encrypted: bool) -> tuple[Path, dict[st
     return base / "backup", hits
 
 
-def floor_child(root: str) -> None:
-    """The floor: every file of the folder read once in 1 MiB chunks on 2 threads into MD5 and SHA-256."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
-
-    def work(path: str) -> tuple[bytes, bytes]:
-        md5, sha256 = hashlib.md5(), hashlib.sha256()
-        with open(path, "rb", buffering=0) as fh:
-            while chunk := fh.read(1 << 20):
-                md5.update(chunk)
-                sha256.update(chunk)
-        return md5.digest(), sha256.digest()
-
-    with ThreadPoolExecutor(2) as pool:
-        done = sum(1 for _ in pool.map(work, paths, chunksize=16))
-    print(f"{done} files hashed", file=sys.stderr)
-
-
 def time_floor(backup: Path) -> dict[str, Any]:
-    res = run_child([sys.executable, __file__, "_floor", str(backup)], stderr=subprocess.DEVNULL, timeout=3600)
+    res = run_child(
+        [sys.executable, __file__, "_floor", str(backup), "md5,sha256", "2"], stderr=subprocess.DEVNULL, timeout=3600
+    )
     return child_times(res)
 
 
@@ -193,8 +177,8 @@ def _secs(value: float | None) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "_floor":
-        floor_child(sys.argv[2])
+    if len(sys.argv) == 5 and sys.argv[1] == "_floor":
+        floor_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=20_000, help="files in the backup (default 20000)")
