@@ -48,3 +48,12 @@ def test_seize_summary_names_both_lists_and_none() -> None:
     console, out = _console()
     seize_summary(console, ["EX1"], [], "may be left", "what it assumes")
     assert out.getvalue().splitlines() == ["seize: EX1", "may be left: none", "what it assumes"]
+
+
+def test_a_label_is_drawn_as_typed_never_as_markup_or_escape_codes() -> None:
+    """The row's label comes from the command line: its brackets stay text and an escape byte is shown escaped."""
+    console, out = _console()
+    rows = DeviceRows(console, ["EX[bold]1\x1b[2J"], _Row, ("Exhibit", "Done"), lambda row: (str(row.done),))
+    console.print(rows._table())
+    drawn = out.getvalue()
+    assert "EX[bold]1" in drawn and "\x1b" not in drawn and "\\x1b[2J" in drawn
