@@ -86,3 +86,30 @@ def test_copy_mistakes_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["case", "copy", str(tmp_path / "source"), str(tmp_path / "t2"), "--db", "sqlite:///x.db"]) == 5
     assert "--db must be a PostgreSQL URL" in capsys.readouterr().err
     assert not (tmp_path / "t2").exists()
+
+
+def test_a_row_lost_on_the_way_is_caught_and_the_copy_removed(
+    tmp_path: Path, case_db: Databases | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections.abc import Iterable, Iterator
+
+    from sqlalchemy import Connection, Table
+
+    from safenet.case import copy
+    from safenet.case.store import CaseError
+
+    _source(tmp_path).close()
+    monkeypatch.setattr(Case, "create_or_open", ON_SQLITE)
+    written = copy._written
+
+    def losing(
+        writing: Connection, table: Table, chunks: Iterable[list[dict[str, object]]]
+    ) -> Iterator[list[dict[str, object]]]:
+        for chunk in chunks:  # the items' last row is read but not written
+            list(written(writing, table, [chunk[:-1] if table.name == "items" else chunk]))
+            yield chunk
+
+    monkeypatch.setattr(copy, "_written", losing)
+    with pytest.raises(CaseError, match="the copy's items rows differ from the source's"):
+        copy_case(tmp_path / "source", tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from safenet.case.store import DB_NAME, LOCK_NAME, URL_NAME, Case, CaseError
 _DATABASE_FILES = frozenset({DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", URL_NAME, LOCK_NAME})
 _CHUNK = 5000
 _ALEMBIC = "alembic_version"
+_Chunk = list[dict[str, object]]  # rows of one table, as read
 
 
 @dataclass
@@ -82,11 +83,13 @@ def _fill(src: Case, dst: Case, target: Path) -> CopyResult:
                     table.drop(writing)  # a table the source never created (case_fields) is not claimed
                 _copy_version(reading, writing)
                 result = CopyResult(where(src), where(dst))
+                read: dict[str, tuple[int, str]] = {}
                 for table in tables:
-                    result.rows[table.name] = _copy_table(reading, writing, table)
+                    read[table.name] = _digest(_written(writing, table, _chunks(reading, table)))
+                    result.rows[table.name] = read[table.name][0]
                     if "id" in table.c and table.c["id"].primary_key:
                         advance_sequence(writing, table.name)
-            _compare(reading, dst, tables)  # against the very rows read (the same snapshot)
+            _compare(dst, tables, read)  # against the very rows read (the same snapshot), not read again
         result.files = _copy_files(src.path, target)
     finally:
         dst.close()
@@ -104,26 +107,25 @@ def _copy_version(reading: Connection, writing: Connection) -> None:
         writing.execute(insert(version), rows)
 
 
-def _copy_table(reading: Connection, writing: Connection, table: Table) -> int:
-    count = 0
-    for chunk in _chunks(reading, table):
+def _written(writing: Connection, table: Table, chunks: Iterable[_Chunk]) -> Iterator[_Chunk]:
+    """``chunks``, each inserted into ``table`` as it passes."""
+    for chunk in chunks:
         writing.execute(insert(table), chunk)
-        count += len(chunk)
-    return count
+        yield chunk
 
 
-def _chunks(conn: Connection, table: Table) -> Iterator[list[dict[str, object]]]:
+def _chunks(conn: Connection, table: Table) -> Iterator[_Chunk]:
     order = list(table.primary_key.columns)
     result = conn.execution_options(yield_per=_CHUNK).execute(select(table).order_by(*order))
     for part in result.partitions(_CHUNK):
         yield [dict(row._mapping) for row in part]
 
 
-def _digest(conn: Connection, table: Table) -> tuple[int, str]:
+def _digest(chunks: Iterable[_Chunk]) -> tuple[int, str]:
     """Rows and SHA-256 over a table's typed values in key order: equal on both sides when the copy is whole."""
     digest = hashlib.sha256()
     count = 0
-    for chunk in _chunks(conn, table):
+    for chunk in chunks:
         count += len(chunk)
         digest.update(json.dumps([list(row.values()) for row in chunk], default=str, sort_keys=True).encode())
     return count, digest.hexdigest()
@@ -142,10 +144,10 @@ def _snapshot(case: Case) -> Iterator[Connection]:
         yield conn
 
 
-def _compare(reading: Connection, dst: Case, tables: list[Table]) -> None:
+def _compare(dst: Case, tables: list[Table], read: dict[str, tuple[int, str]]) -> None:
     with dst.engine.connect() as copied:
         for table in tables:
-            if _digest(reading, table) != _digest(copied, table):
+            if _digest(_chunks(copied, table)) != read[table.name]:
                 raise CaseError(
                     f"the copy's {table.name} rows differ from the source's after copying; the copy was removed: "
                     "empty the target database (dropdb, createdb) if it was PostgreSQL, and copy again"
