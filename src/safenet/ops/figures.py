@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from safenet.ops.access import FIGURES, PEOPLE, VISITS, Actor, allowed, require
 from safenet.ops.errors import OpsError
-from safenet.ops.ids import DEVICE, PERSON, VISIT, show
-from safenet.ops.people import COURT_WITHIN_DAYS
+from safenet.ops.ids import DEVICE, VISIT, show
+from safenet.ops.people import deadlines, people
 from safenet.ops.schema import DeviceRow, LeadRow, PersonRow, SafeguardingRow, SettingRow, VisitRow
 from safenet.ops.store import OpsStore
 
@@ -175,21 +175,17 @@ def weekly_report(store: OpsStore, actor: Actor, week: str) -> WeeklyReport:
             )
             or 0
         )
-        people = list(s.scalars(select(PersonRow).order_by(PersonRow.id))) if allowed(actor, PEOPLE) else []
     executed = {v.id for v in visits if v.actual_date and start <= v.actual_date <= end}
     in_week = [d for d in devices if d.visit_id in executed]
-    charging, court = [], []
-    for person in people:
-        if person.arrested_on and not person.charged_on:
-            charging.append(f"{show(PERSON, person.id)} arrested {person.arrested_on.isoformat()}, not charged")
-        if person.charged_on:
-            due = person.charged_on + timedelta(days=COURT_WITHIN_DAYS)
-            if person.first_court_on is None:
-                court.append(f"{show(PERSON, person.id)} charged {person.charged_on}: court due by {due}, no date yet")
-            elif person.first_court_on > due:
-                court.append(f"{show(PERSON, person.id)}: first court {person.first_court_on}, after {due}")
-    if people:
-        store.log(actor, "people-viewed", people=[show(PERSON, p.id) for p in people], report=week)
+    due = deadlines(people(store, actor)) if allowed(actor, PEOPLE) else []  # people() audits the view
+    charging = [f"{d.person.id} arrested {d.since}, not charged" for d in due if d.kind == "charge"]
+    court = [
+        f"{d.person.id} charged {d.since}: court due by {d.due}, no date yet"
+        if d.person.first_court_on is None
+        else f"{d.person.id}: first court {d.person.first_court_on}, after {d.due}"
+        for d in due
+        if d.kind == "court"
+    ]
     return WeeklyReport(
         week=week.strip().upper(),
         leads_imported=int(leads),

@@ -55,6 +55,26 @@ class SafeguardingView:
     retention_review_on: date
 
 
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    kind: str  # "charge" | "court"
+    person: PersonView
+    since: date  # arrest or charge
+    due: date | None  # the court date due by (four weeks from charge); None for a charging decision
+
+
+def deadlines(views: list[PersonView]) -> list[Deadline]:
+    """Of these people: those arrested and not charged (a charging decision is due), and those charged whose
+    first court date is missing or later than four weeks after the charge; the oldest first."""
+    found: list[Deadline] = []
+    for p in views:
+        if p.arrested_on is not None and p.charged_on is None:
+            found.append(Deadline("charge", p, p.arrested_on, None))
+        elif p.charged_on is not None and (p.first_court_on is None or p.court_within_four_weeks is False):
+            found.append(Deadline("court", p, p.charged_on, p.charged_on + timedelta(days=COURT_WITHIN_DAYS)))
+    return sorted(found, key=lambda d: (d.since, d.person.id))
+
+
 def add_person(store: OpsStore, actor: Actor, visit_id: str, name: str) -> str:
     require(actor, PEOPLE, "change")
     if not name.strip():

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -13,10 +11,10 @@ from fastapi.responses import Response
 from safenet.ops.access import PEOPLE, SAFEGUARDING, Actor
 from safenet.ops.figures import weekly_report
 from safenet.ops.people import (
-    COURT_WITHIN_DAYS,
+    Deadline,
     Offence,
-    PersonView,
     add_person,
+    deadlines,
     people,
     record_outcome,
     record_safeguarding,
@@ -32,24 +30,9 @@ from safenet.ops.web.routes.forms import count, optional_date, optional_text
 router = APIRouter()
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    kind: str  # "charge" | "court"
-    person: PersonView
-    since: date  # arrest or charge
-    due: date | None  # the court date due by (four weeks from charge); None for a charging decision
-
-
 def deadlines_of(store: OpsStore, actor: Actor) -> list[Deadline]:
-    """People arrested and not charged (a charging decision is due), and people charged whose first court
-    date is missing or later than four weeks after the charge."""
-    found: list[Deadline] = []
-    for p in people(store, actor):
-        if p.arrested_on is not None and p.charged_on is None:
-            found.append(Deadline("charge", p, p.arrested_on, None))
-        elif p.charged_on is not None and (p.first_court_on is None or p.court_within_four_weeks is False):
-            found.append(Deadline("court", p, p.charged_on, p.charged_on + timedelta(days=COURT_WITHIN_DAYS)))
-    return sorted(found, key=lambda d: (d.since, d.person.id))
+    """The charging and court deadlines of every person (the view of the people is audited)."""
+    return deadlines(people(store, actor))
 
 
 @router.get("/ops/people")
