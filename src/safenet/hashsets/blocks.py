@@ -289,7 +289,6 @@ class BlockSet:
             raise BlockSetError(f"the block set at {folder} cannot be read ({exc}); build it again") from exc
         if not (len(self.hi) == len(self.lo) == len(self.where)) or self.info.hash not in BLOCK_HASHES:
             raise BlockSetError(f"the block set at {folder} is inconsistent; build it again")
-        self.hash = BLOCK_HASHES[self.info.hash]
 
     def _positions(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         """For each query, the index of an equal entry, or -1 (runs of equal high halves are walked)."""
