@@ -125,7 +125,8 @@ def identity_from_info(info: dict[str, Any]) -> DeviceIdentity:
     )
 
 
-def _load_plist(path: Path) -> dict[str, Any]:
+def load_plist(path: Path) -> dict[str, Any]:
+    """A backup's property list (a dictionary, at most MAX_PLIST bytes); ValueError or OSError otherwise."""
     with open_readonly(path) as stream:
         data = stream.read(MAX_PLIST + 1)
     if len(data) > MAX_PLIST:
@@ -178,11 +179,11 @@ class IosBackupEvidence:
         self._problems: list[str] = []
         self._listed: OrderedDict[str, FileRecord] = OrderedDict()  # encrypted: recently listed records
         try:
-            manifest = _load_plist(self.root / "Manifest.plist")
+            manifest = load_plist(self.root / "Manifest.plist")
         except (OSError, ValueError) as exc:
             raise EvidenceError(f"the iTunes backup at {self.root} cannot be read: {exc}") from exc
         try:
-            self.info = _load_plist(self.root / "Info.plist")
+            self.info = load_plist(self.root / "Info.plist")
         except (OSError, ValueError) as exc:
             self.info = {}
             self._problems.append(f"Info.plist unreadable ({exc}): the device's identity is unknown")

@@ -64,7 +64,7 @@ from safenet.evidence.phone.identity import (
     device_locator,
     to_details,
 )
-from safenet.evidence.phone.ios_backup import IosBackupEvidence, identity_from_info
+from safenet.evidence.phone.ios_backup import IosBackupEvidence, identity_from_info, load_plist
 
 T = TypeVar("T")
 
@@ -260,13 +260,11 @@ class IosFullBackupEvidence:
             record = Record.load(self.record_path)
             stored = self._stored(record) if record is not None else None
             if stored is not None and (stored / "Info.plist").is_file():
-                import plistlib
-
                 try:
-                    info = plistlib.loads((stored / "Info.plist").read_bytes())
-                except Exception:  # a damaged Info.plist: the backup back-end says so when it reads it
+                    info = load_plist(stored / "Info.plist")
+                except (OSError, ValueError):  # a damaged Info.plist: the backup back-end says so when it reads it
                     info = {}
-                self._identity = identity_from_info(info if isinstance(info, dict) else {})
+                self._identity = identity_from_info(info)
             else:
                 from safenet.evidence.phone.ios_live import identity_of
 
