@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib import ROOT, can_drop_caches, drop_caches, host_info, median, run_child, tool_version
+from benchlib import ROOT, can_drop_caches, drop_caches, host_info, median, print_markdown, run_child, tool_version
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -402,7 +402,7 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if args.markdown:
-        print_markdown(out)
+        print_tables(out)
     print(json.dumps(out))
     return 0 if ok else 1
 
@@ -462,24 +462,36 @@ def iops(disk: Path, block_set: BlockSet, args: argparse.Namespace, offsets: lis
     }
 
 
-def print_markdown(out: dict[str, Any]) -> None:
+def print_tables(out: dict[str, Any]) -> None:
+    """The runs as Markdown tables, for the README."""
     if "iops" in out:
-        print(f"\n| reader (Q = {out['queue_depth']}, page cache dropped) | reads | median s | IOPS (median) | runs |")
-        print("|---|---|---|---|---|")
-        for r in out["iops"]["runs"]:
-            runs = ", ".join(f"{x:,}" for x in r["iops_runs"])
-            print(f"| {r['label']} | {r['read']:,} | {r['seconds']:.2f} | {r['iops']:,} | {runs} |")
+        print_markdown(
+            [f"reader (Q = {out['queue_depth']}, page cache dropped)", "reads", "median s", "IOPS (median)", "runs"],
+            [
+                [
+                    r["label"],
+                    f"{r['read']:,}",
+                    f"{r['seconds']:.2f}",
+                    f"{r['iops']:,}",
+                    ", ".join(f"{x:,}" for x in r["iops_runs"]),
+                ]
+                for r in out["iops"]["runs"]
+            ],
+        )
     for key, title in (("sparse", "1 TiB sparse"), ("cold", "32 GB, from disk")):
         if key in out:
-            print(f"\n| {title} | planned | read | s | verdict |")
-            print("|---|---|---|---|---|")
-            for r in out[key]["runs"]:
-                print(f"| {r['label']} | {r['planned']:,} | {r['read']:,} | {r['seconds']:.2f} | {r['verdict']} |")
+            print_markdown(
+                [title, "planned", "read", "s", "verdict"],
+                [
+                    [r["label"], f"{r['planned']:,}", f"{r['read']:,}", f"{r['seconds']:.2f}", r["verdict"]]
+                    for r in out[key]["runs"]
+                ],
+            )
     if "first_hit" in out:
-        print("\n| first hit, 100 000 files | s | CPU s | hits |")
-        print("|---|---|---|---|")
-        for r in out["first_hit"]["runs"]:
-            print(f"| {r['regime']} | {r['seconds']:.2f} | {r['cpu_s']:.2f} | {r['hits']} |")
+        print_markdown(
+            ["first hit, 100 000 files", "s", "CPU s", "hits"],
+            [[r["regime"], f"{r['seconds']:.2f}", f"{r['cpu_s']:.2f}", r["hits"]] for r in out["first_hit"]["runs"]],
+        )
 
 
 if __name__ == "__main__":
