@@ -167,3 +167,14 @@ def test_safenet_review_with_two_worker_processes(
     assert [g.grade for g in grading_history(case, item)] == ["C", "B", "A", "C", "B", "A"]
     assert verify_case(case).ok
     case.close()
+
+
+def test_a_login_name_with_a_nul_is_a_wrong_name_on_every_worker(workers: tuple[FastAPI, FastAPI]) -> None:
+    """PostgreSQL text holds no NUL: such a name must still be counted and answered, not end in a server error."""
+    statuses = []
+    for attempt in range(6):
+        browser = Browser(workers[attempt % 2], follow_redirects=False, client=("10.1.0.7", 5000))
+        browser.page("/login")
+        data = {"name": "al\x00ice", "password": "wrong password!", "csrf_token": browser.csrf}
+        statuses.append(browser.post("/login", data=data).status_code)
+    assert statuses == [401] * 5 + [429]

@@ -98,6 +98,11 @@ preferences = Table(
 _LOGIN_LOCK = 0x5AFE_0002  # serialises the read-then-write updates of the login limit and the tally
 
 
+def _storable(name: str) -> str:
+    """A typed login name as PostgreSQL text can hold it: NUL written out (the name is whatever was typed)."""
+    return name.replace("\x00", "\\x00")
+
+
 def create_tables(engine: Engine) -> None:
     """Create the ``web_*`` tables if missing (every worker does at start; creating twice is harmless)."""
     with engine.begin() as conn:
@@ -191,7 +196,7 @@ class SharedLoginThrottle(LoginThrottle):
         self._engine = engine
 
     def refused(self, name: str, client: str) -> tuple[timedelta, bool] | None:
-        now = self.clock()
+        now, name = self.clock(), _storable(name)
         with self._engine.begin() as conn:
             conn.execute(delete(locks).where(locks.c.until <= now))
             rows = dict(
@@ -207,7 +212,7 @@ class SharedLoginThrottle(LoginThrottle):
 
     def failed(self, name: str, client: str) -> None:
         now = self.clock()
-        key = _name_key(name)
+        key = _name_key(_storable(name))
         since = now - self.window
         with self._engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOGIN_LOCK})
@@ -234,7 +239,8 @@ class SharedLoginThrottle(LoginThrottle):
 
     def succeeded(self, name: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(delete(failures).where(and_(failures.c.kind == "name", failures.c.key == _name_key(name))))
+            key = _name_key(_storable(name))
+            conn.execute(delete(failures).where(and_(failures.c.kind == "name", failures.c.key == key)))
 
     def _pause(self, conn: Any, kind: str, key: str, now: datetime) -> None:
         until = now + self.cooloff
@@ -251,7 +257,7 @@ class SharedFailedLogins(FailedLogins):
         self._engine = engine
 
     def record(self, name: str, client: str, *, refused: bool) -> list[dict[str, Any]]:
-        now = self.clock()
+        now, name = self.clock(), _storable(name)
         with self._engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOGIN_LOCK})
             lines = self._closed_rows(conn, now)
