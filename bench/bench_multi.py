@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from bench_image import build_image
 from bench_triage import ensure_tree
 from benchlib import (
     OUT_DIR,
@@ -53,19 +54,6 @@ GOAL = 0.6
 HITS = 5  # planted per input
 DECOYS = 10_000
 LABELS = ("EX1", "EX2", "EX3")
-
-
-def ensure_image(tree: Path, total: int) -> tuple[Path, bool]:
-    """An ext4 image holding ``tree`` (4 KiB blocks), rebuilt when missing or older than the tree."""
-    image = tree.with_name(tree.name + ".ext4.img")
-    if image.exists() and image.stat().st_mtime >= tree.stat().st_mtime:
-        return image, True
-    image.unlink(missing_ok=True)
-    size = int(total * 1.25) + (64 << 20)
-    subprocess.run(["truncate", "-s", str(size), str(image)], check=True)
-    cmd = ["mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "root_owner=0:0", "-d", str(tree), str(image)]
-    subprocess.run(cmd, check=True, capture_output=True)
-    return image, False
 
 
 def write_hashlist(trees: list[tuple[Path, list[str]]], work: Path, seed: int) -> tuple[Path, list[int]]:
@@ -124,10 +112,12 @@ def main() -> int:
     print(f"host: {info['cpus']} CPUs ({info['cpu_model']}), load {info['loadavg_at_start']}", flush=True)
 
     trees = [ensure_tree(files, total, args.seed + n) for n in range(3)]
-    image, reused = ensure_image(trees[2][0], total)
+    image, how = build_image("ext4", trees[2][0], total)
+    if image is None:
+        raise SystemExit(f"the ext4 image cannot be made: {how}")
     inputs = [trees[0][0], trees[1][0], image]
     print(f"inputs: {inputs[0]}, {inputs[1]} (folders, {files:,} files each), {image} (ext4 image of {files:,})")
-    print(f"  {total / 1e6:,.0f} MB of files each; image {'reused' if reused else 'built'}", flush=True)
+    print(f"  {total / 1e6:,.0f} MB of files each; image {how}", flush=True)
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="multi-", dir=OUT_DIR))
