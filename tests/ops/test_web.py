@@ -416,3 +416,25 @@ def test_the_weekly_report_for_the_supervisor(
     assert "<dt>Arrests</dt><dd>1</dd>" in text and "<dt>Charged</dt><dd>0</dd>" in text
     charging = text.split("<h2>Charging deadlines</h2>", 1)[1].split("</ul>", 1)[0]
     assert seeded.person in charging, charging
+
+
+def test_bidi_and_invisible_characters_of_lead_fields_are_shown_escaped(
+    ops_login: Callable[[str], OpsBrowser], ops_store: OpsStore, seeded: web_support.Seeded
+) -> None:
+    # HTML escaping stops markup, not a right-to-left override that shows "x\u202egpj.exe" as "xexe.jpg"
+    from datetime import UTC, datetime
+
+    from safenet.ops.leads import LeadIn, store_leads
+
+    when = datetime(2026, 12, 1, 21, tzinfo=UTC)
+    hostile = LeadIn(
+        "p2p", "R\u200b9", when, "t\x85", "UTC", "203.0.113.99", None, "1" * 32, "md5", "t",
+        isp="I\u2066SP", file_name="x\u202egpj.exe", client_id="g\x1b[2J",
+    )  # fmt: skip
+    store_leads(ops_store, web_support.ANALYST, [hostile])
+    for url in ("/ops/leads", "/ops"):
+        text = ops_login("ann").page(url)
+        assert not any(ch in text for ch in "\u202e\u200b\u2066\x1b\x85"), url
+        assert "x\\u202egpj.exe" in text and "I\\u2066SP" in text, url
+    text = ops_login("ann").page("/ops/leads")
+    assert "R\\u200b9" in text and "g\\x1b[2J" in text and "t\\x85" in text

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, StrictUndefined
 
 from safenet.case.audit import AuditError
+from safenet.evidence.locator import display_safe
 from safenet.ops.errors import AccessDenied, OpsError
 from safenet.ops.store import OpsStore
 from safenet.ops.web.context import HOME, OpsWebContext
@@ -37,6 +38,9 @@ def templates() -> Environment:
     loader = ChoiceLoader([PackageLoader("safenet.ops.web", "templates"), PrefixLoader({"review": review}), review])
     env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
     env.trim_blocks = env.lstrip_blocks = True
+    # escaping stops markup, not a bidi override ("x\u202egpj.exe" shown as "xexe.jpg") or an invisible
+    # character: text from lead files goes through ``| data``, shown as the command line shows it
+    env.filters["data"] = display_safe
     return env
 
 
