@@ -43,19 +43,20 @@ def _writer(case_path: str, index: int, items: list[int], start: Barrier) -> Non
     case.close()
 
 
-def test_writers_in_several_processes_keep_one_ordered_chain(tmp_path: Path) -> None:
+def _triaged(tmp_path: Path, first_seed: int) -> tuple[Case, list[int]]:
+    """A case holding six pictures triaged, and their item ids."""
     evidence = tmp_path / "ev"
     for seed in range(6):
-        write(evidence, f"p{seed}.jpg", jpeg(100 + seed))
+        write(evidence, f"p{seed}.jpg", jpeg(first_seed + seed))
     case = Case.create_or_open(tmp_path / "case")
-    triage(
-        evidence,
-        case,
-        HashSetStore(tmp_path / "db"),
-        TriageOptions(exhibit="EX1", operator="t", executor=ExecutorKind.INLINE),
-    )
+    options = TriageOptions(exhibit="EX1", operator="t", executor=ExecutorKind.INLINE)
+    triage(evidence, case, HashSetStore(tmp_path / "db"), options)
     with case.sessions() as s:
-        items = sorted(s.scalars(s.query(ItemRow.id).statement))
+        return case, sorted(s.scalars(s.query(ItemRow.id).statement))
+
+
+def test_writers_in_several_processes_keep_one_ordered_chain(tmp_path: Path) -> None:
+    case, items = _triaged(tmp_path, 100)
     assert len(items) == ROUNDS
     before = len(case.audit.entries())
     case.close()  # no connection or pool crosses the fork
@@ -98,18 +99,7 @@ def test_threads_of_one_process_never_wait_on_the_pool_for_the_audit_head(
     (it did: each such grade failed after the pool's timeout, its audit line already written)."""
     if case_db is None:
         pytest.skip("PostgreSQL only: SQLite cases keep the head copy in their own file connection")
-    evidence = tmp_path / "ev"
-    for seed in range(6):
-        write(evidence, f"p{seed}.jpg", jpeg(300 + seed))
-    case = Case.create_or_open(tmp_path / "case")
-    triage(
-        evidence,
-        case,
-        HashSetStore(tmp_path / "db"),
-        TriageOptions(exhibit="EX1", operator="t", executor=ExecutorKind.INLINE),
-    )
-    with case.sessions() as s:
-        items = sorted(s.scalars(s.query(ItemRow.id).statement))
+    case, items = _triaged(tmp_path, 300)
     url = case.engine.url
     case.close()
     small = Case(case.path, create_engine(url, pool_size=2, max_overflow=0, pool_timeout=3))
