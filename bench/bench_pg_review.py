@@ -34,17 +34,15 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx2
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import host_info, print_table
+from benchlib import ROOT, host_info, print_table
 from safenet.case.copy import copy_case
 from safenet.case.schema import GradingRow, ItemRow
 from safenet.case.store import Case
@@ -56,9 +54,11 @@ from safenet.engine.triage import TriageOptions, triage
 from safenet.hashsets.store import HashSetStore
 from safenet.users import Role, UserStore
 
+sys.path.insert(0, str(ROOT))  # the tests' throwaway databases: one definition
+from tests.pgcase import ENV, Databases
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
-ENV = "SAFENET_TEST_PG_URL"
 
 
 def _free_port() -> int:
@@ -67,17 +67,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _new_database(server: str) -> str:
-    url = make_url(server).set(drivername="postgresql+psycopg")
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-
-
-def _build(work: Path, count: int, server: str) -> tuple[Path, list[int]]:
+def _build(work: Path, count: int, database: str) -> tuple[Path, list[int]]:
     evidence = work / "ev"
     evidence.mkdir()
     for seed in range(count):
@@ -86,7 +76,7 @@ def _build(work: Path, count: int, server: str) -> tuple[Path, list[int]]:
     options = TriageOptions(exhibit="EX1", operator="bench", profile=Profile.QUICK, executor=ExecutorKind.INLINE)
     triage(evidence, case, HashSetStore(work / "hashdb"), options)
     case.close()
-    copy_case(work / "sqlite-case", work / "case", _new_database(server))
+    copy_case(work / "sqlite-case", work / "case", database)
     case = Case.open_existing(work / "case")
     with case.sessions() as s:
         ids = list(s.scalars(select(ItemRow.id).where(ItemRow.media_kind == "image").order_by(ItemRow.id)))
@@ -198,6 +188,15 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
+    """One run on a new database of the server, dropped afterwards (the tests' ``Databases``)."""
+    databases = Databases(server_url)
+    try:
+        return _run(args, databases.new().replace("postgresql+psycopg://", "postgresql://"))
+    finally:
+        databases.drop_all()
+
+
+def _run(args: argparse.Namespace, database: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="safenet-pg-review-") as tmp:
         work = Path(tmp)
         env = dict(os.environ)
@@ -212,7 +211,7 @@ def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
             raise SystemExit(f"--count must be at least reviewers × grades = {needed}")
         host = host_info()  # the load before this run adds its own
         began = time.perf_counter()
-        case, items = _build(work, args.count, server_url)
+        case, items = _build(work, args.count, database)
         build_s = time.perf_counter() - began
         names = _users(work / "users.sqlite", args.reviewers)
         server, base = _serve(case, work / "users.sqlite", args.workers, env)
