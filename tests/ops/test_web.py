@@ -438,3 +438,22 @@ def test_bidi_and_invisible_characters_of_lead_fields_are_shown_escaped(
         assert "x\\u202egpj.exe" in text and "I\\u2066SP" in text, url
     text = ops_login("ann").page("/ops/leads")
     assert "R\\u200b9" in text and "g\\x1b[2J" in text and "t\\x85" in text
+
+
+def test_import_messages_naming_lead_file_text_show_it_escaped(
+    ops_login: Callable[[str], OpsBrowser], built: Built, tmp_path: Path
+) -> None:
+    from tests.ops.leadfiles import Tip, write_cybertip
+
+    data, mapping = lead_files(tmp_path / "files", known_md5(built))
+    header, rest = data.read_text(encoding="utf-8").split("\n", 1)
+    client = ops_login("ann")
+    client.page("/ops/leads")
+    bent = header.replace(",ip,", ",i\u202ep,") + "\n" + rest  # the error lists the header's columns
+    files = {"file": ("obs.csv", bent.encode()), "mapping": ("p2p.yaml", mapping.read_bytes())}
+    response = client.form("/ops/leads/import", {"source": "p2p"}, files=files)
+    assert response.status_code == 400 and "i\\u202ep" in response.text and "\u202e" not in response.text
+    tips = write_cybertip(tmp_path / "tips.xml", [Tip("1\u202e2")])  # a report with no file: a warning naming it
+    client.page("/ops/leads")
+    response = client.form("/ops/leads/import", {"source": "cybertip"}, files={"file": ("t.xml", tips.read_bytes())})
+    assert response.status_code == 200 and "CyberTip 1\\u202e2" in response.text and "\u202e" not in response.text
