@@ -129,6 +129,7 @@ def run(
     resume: bool = False,
     known: VicsSet | None = None,
     executor: ExecutorKind = ExecutorKind.INLINE,
+    udid: str = UDID,
 ) -> tuple[Case, TriageOutcome]:
     store = HashSetStore(phone.tmp / "hashdb")
     if known is not None:
@@ -147,7 +148,7 @@ def run(
         hashsets=("caid-test",) if known is not None else (),
         context=OpenContext(credentials=credentials, acquire=acquire),
     )
-    return case, triage(as_source(f"ios://{UDID}"), case, store, options)
+    return case, triage(as_source(f"ios://{udid}"), case, store, options)
 
 
 def audit_events(case: Case, prefix: str = "ios-backup-") -> list[tuple[str, dict[str, object]]]:
@@ -204,6 +205,16 @@ def test_a_phone_not_encrypting_gets_a_one_time_password_set_recorded_and_remove
     assert acquisition.tool == f"pymobiledevice3 {afc.version('pymobiledevice3')} (mobilebackup2)"
     assert "one-time password" in acquisition.note
     assert asked_only_for_the_backup(phone.double.requests)
+
+
+def test_a_udid_given_without_its_dashes_reads_the_backup_the_phone_wrote(phone: Phone) -> None:
+    """The UDID's dashes are optional on the command line; the backup folder is named by the phone's own UDID."""
+    case, outcome = run(phone, udid=UDID.replace("-", ""))
+    assert outcome.status is RunStatus.COMPLETED
+    assert warnings_of(case) == []
+    assert_items_are_the_backup(phone, case)
+    assert phone.state.backup_password is None
+    assert phone.record().udid == UDID and (phone.folder / UDID / "Manifest.plist").is_file()
 
 
 def test_locators_name_the_device_the_acquisition_and_the_domain_path_and_reopen_from_the_stored_backup(

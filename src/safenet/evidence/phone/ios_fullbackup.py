@@ -371,7 +371,8 @@ class IosFullBackupEvidence:
         device = self._connected()
         self._make_folder()
         previous = Record.load(self.record_path)
-        record = Record(self.udid, tool_version(), _now())
+        # mobilebackup2 names the backup's folder by the phone's own UDID (dashes and all), not as it was typed
+        record = Record(str(device.lockdown.udid or self.udid), tool_version(), _now())
         if previous is not None and previous.password_on_device:  # Safenet's own, left by an earlier run
             record.encryption, record.one_time_password = "one-time", previous.one_time_password
             # still set if the phone still encrypts (an earlier run that stopped while setting it: if it does)
@@ -380,7 +381,7 @@ class IosFullBackupEvidence:
             record.encryption = "examiner"
         else:
             record.encryption, record.one_time_password = "one-time", secrets.token_urlsafe(24)
-        self._set_aside(previous)
+        self._set_aside(previous, record.udid)
         record.save(self.record_path)
         try:
             if record.encryption == "one-time" and record.password_state == NONE:
@@ -394,15 +395,15 @@ class IosFullBackupEvidence:
             if record.password_state == SET:
                 self._remove_password(device, record, warn)
 
-    def _set_aside(self, previous: Record | None) -> None:
+    def _set_aside(self, previous: Record | None, udid: str) -> None:
         """An unfinished backup is removed (taken again whole); a finished one from an earlier run is kept, renamed
-        with its record beside it, since items recorded from it may be reopened."""
-        stored = self.folder / self.udid
-        if previous is not None and previous.finished and stored.is_dir():
+        with its record beside it, since items recorded from it may be reopened. ``udid``: the folder the new
+        backup is written to."""
+        if previous is not None and previous.finished and (self.folder / previous.udid).is_dir():
             stamp = "".join(c for c in previous.finished if c.isdigit())[:14]
-            stored.rename(self.folder / f"{self.udid}.{stamp}")
-            os.replace(self.record_path, self.folder / f"{self.udid}.{stamp}.json")
-        shutil.rmtree(stored, ignore_errors=True)
+            (self.folder / previous.udid).rename(self.folder / f"{previous.udid}.{stamp}")
+            os.replace(self.record_path, self.folder / f"{previous.udid}.{stamp}.json")
+        shutil.rmtree(self.folder / udid, ignore_errors=True)
 
     def _make_folder(self) -> None:
         """The folder and those above it inside the case, owner-only like the rest of the case."""
