@@ -32,3 +32,21 @@ def test_a_missing_database_is_one_sentence(tmp_path: Path) -> None:
     ):
         OpsStore.open(tmp_path / "none.sqlite")
     assert not (tmp_path / "none.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # a server URL carries a password: a message naming the database must not print it
+        (  # a server that is not there (a socket folder that does not exist: nothing leaves the machine)
+            "postgresql+psycopg://ann:s3cret-pw@/ops?host=/no/such/folder",
+            "the operation database postgresql+psycopg://ann:***@/ops?host=%2Fno%2Fsuch%2Ffolder cannot be opened",
+        ),
+        ("nosuchdb://ann:s3cret-pw@host/ops", "the operation database nosuchdb://ann:***@host/ops cannot be opened"),
+        ("postgresql+nodriver://ann:s3cret-pw@host/ops", "the operation database postgresql+nodriver://ann:***@"),
+    ],
+)
+def test_a_database_url_that_cannot_be_opened_is_one_sentence_without_its_password(url: str, expected: str) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        OpsStore.open(url)
+    assert str(caught.value).startswith(expected) and "s3cret-pw" not in str(caught.value)

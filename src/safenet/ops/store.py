@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safenet.case.audit import AuditLog
@@ -56,7 +57,15 @@ class OpsStore:
 
         text = str(url_or_path)
         if "://" in text:
-            engine = create_engine(text)
+            try:
+                url = make_url(text)
+            except ArgumentError as exc:
+                raise StoreUnavailable(f"the operation database URL is not a database URL ({exc})") from exc
+            text = url.render_as_string(hide_password=True)  # the name in every message: never its password
+            try:
+                engine = create_engine(url)
+            except ArgumentError as exc:  # an unknown database kind or driver (NoSuchModuleError is one)
+                raise StoreUnavailable(f"the operation database {text} cannot be opened ({exc})") from exc
             folder = default_ops_path().parent
         else:
             path = Path(url_or_path)
