@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -34,7 +36,13 @@ from safenet.evidence.locator import LayerKind, Locator
 from safenet.evidence.model import Acquire, Credential, CredentialKind, EvidenceWarning, OpenContext
 from safenet.evidence.phone import afc
 from safenet.evidence.phone.identity import Acquisition, from_details
-from safenet.evidence.phone.ios_fullbackup import PASSWORD_LEFT_CODE, RECORD_NAME, Record, acquisition_folder
+from safenet.evidence.phone.ios_fullbackup import (
+    PASSWORD_LEFT_CODE,
+    RECORD_NAME,
+    IosFullBackupEvidence,
+    Record,
+    acquisition_folder,
+)
 from safenet.evidence.registry import DeviceAddress, as_source, open_locator, open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
@@ -215,6 +223,18 @@ def test_a_udid_given_without_its_dashes_reads_the_backup_the_phone_wrote(phone:
     assert_items_are_the_backup(phone, case)
     assert phone.state.backup_password is None
     assert phone.record().udid == UDID and (phone.folder / UDID / "Manifest.plist").is_file()
+
+
+def test_the_backup_folder_takes_the_phones_udid_only_where_it_is_the_one_typed(tmp_path: Path) -> None:
+    """The phone's UDID names a folder that is removed before the backup: a phone answering another (or a path)
+    is not believed."""
+    typed = UDID.replace("-", "")
+    evidence = IosFullBackupEvidence(typed, OpenContext(), Acquire(tmp_path, tmp_path / "backup", resume=False))
+    device = SimpleNamespace(lockdown=SimpleNamespace(udid=UDID))
+    assert evidence._folder_name(cast(Any, device)) == UDID
+    for answered in ("../../victim", "00008030-FFFFFFFFFFFFFFFF", None):
+        device.lockdown.udid = answered
+        assert evidence._folder_name(cast(Any, device)) == typed
 
 
 def test_locators_name_the_device_the_acquisition_and_the_domain_path_and_reopen_from_the_stored_backup(

@@ -371,8 +371,7 @@ class IosFullBackupEvidence:
         device = self._connected()
         self._make_folder()
         previous = Record.load(self.record_path)
-        # mobilebackup2 names the backup's folder by the phone's own UDID (dashes and all), not as it was typed
-        record = Record(str(device.lockdown.udid or self.udid), tool_version(), _now())
+        record = Record(self._folder_name(device), tool_version(), _now())
         if previous is not None and previous.password_on_device:  # Safenet's own, left by an earlier run
             record.encryption, record.one_time_password = "one-time", previous.one_time_password
             # still set if the phone still encrypts (an earlier run that stopped while setting it: if it does)
@@ -394,6 +393,13 @@ class IosFullBackupEvidence:
         finally:
             if record.password_state == SET:
                 self._remove_password(device, record, warn)
+
+    def _folder_name(self, device: _Device) -> str:
+        """The name mobilebackup2 gives the backup's folder: the phone's own UDID, dashes and all (the UDID typed
+        may lack them). The phone's answer is used only where it is the UDID typed, give or take its dashes: it is
+        the phone's text, and a folder of that name is removed before the backup."""
+        own = str(device.lockdown.udid or "")
+        return own if own.replace("-", "") == self.udid.replace("-", "") else self.udid
 
     def _set_aside(self, previous: Record | None, udid: str) -> None:
         """An unfinished backup is removed (taken again whole); a finished one from an earlier run is kept, renamed
