@@ -140,6 +140,10 @@ def load_plist(path: Path) -> dict[str, Any]:
     return value
 
 
+class WrongPassword(EvidenceError):
+    """The password given does not unlock the backup's keybag (a user error, said in one sentence)."""
+
+
 class _Keys:
     """The class keys an unlocked keybag gave: unwraps each file's key (RFC 3394, OpenSSL's implementation, as
     a phone holds hundreds of thousands of files and pycryptodome's key unwrap is written in Python)."""
@@ -213,7 +217,7 @@ class IosBackupEvidence:
                 f"the keybag of the encrypted iTunes backup at {self.root} is damaged ({type(exc).__name__})"
             ) from exc
         if not unlocked:
-            raise EvidenceError(
+            raise WrongPassword(
                 f"the password given for the encrypted iTunes backup at {self.root} is wrong; give the backup "
                 "password set in iTunes or Finder (not the phone's passcode) with --password"
             )

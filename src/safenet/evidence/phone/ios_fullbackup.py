@@ -64,7 +64,7 @@ from safenet.evidence.phone.identity import (
     device_locator,
     to_details,
 )
-from safenet.evidence.phone.ios_backup import IosBackupEvidence, identity_from_info, load_plist
+from safenet.evidence.phone.ios_backup import IosBackupEvidence, WrongPassword, identity_from_info, load_plist
 
 T = TypeVar("T")
 
@@ -355,8 +355,8 @@ class IosFullBackupEvidence:
             credentials = (Credential(CredentialKind.PASSWORD, password),) if password is not None else ()
             try:
                 self._backup = IosBackupEvidence(stored, replace(self.context, credentials=credentials), self.locator)
-            except EvidenceError as exc:
-                if record.encryption == "examiner" and "is wrong" in str(exc):
+            except WrongPassword as exc:
+                if record.encryption == "examiner":
                     raise EvidenceError(
                         f"the password given with --password is not the backup password of the iOS device "
                         f"{self.udid}; give the password set for its backups in iTunes or Finder (not the phone's "
