@@ -196,3 +196,32 @@ def test_hostile_lead_text_in_json_on_the_terminal_is_escaped_json(
     assert not any(ch in out for ch in "\x9b\u202e\u200b\U000e0041")
     assert "\\u009b" in out and "\\u202e" in out and "\\udb40\\udc41" in out
     assert json.loads(out)["leads"][0]["source_ref"] == hostile  # the same value, escaped the JSON way
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "--disclosure", "--lead", "L-1", "--as", "sup"],
+        ["figures", "--week", "2026-W50", "--as", "vic"],
+        ["figures", "--week", "2026-W50", "--format", "html", "--as", "vic"],
+    ],
+)
+def test_an_output_file_that_cannot_be_written_is_one_sentence(
+    users: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    run(capsys, "init", "--as", "ana")
+    tips = write_cybertip(
+        tmp_path / "tips.xml",
+        [
+            Tip(
+                "1",
+                person_events=[("203.0.113.7", "443", "2026-12-01T21:14:03Z")],
+                files=[TipFile("f1", "a", {"MD5": "ab" * 16})],
+            )
+        ],
+    )
+    assert run(capsys, "leads", "import", str(tips), "--source", "cybertip", "--as", "ana")[0] == Exit.OK
+    target = tmp_path / "no-such-folder" / "out.file"
+    code, _, err = run(capsys, *args, "--output", str(target))
+    assert code == Exit.USAGE
+    assert err == f"safenet: error: cannot write {target}: No such file or directory\n"

@@ -108,6 +108,20 @@ def _json_escape(ch: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+@contextmanager
+def _writing(output: Path | None) -> Iterator[None]:
+    """A file the user named that cannot be written (no such folder, no permission) is his mistake: one sentence."""
+    from safenet.case.store import is_disk_full
+    from safenet.ops.errors import OpsError
+
+    try:
+        yield
+    except OSError as exc:
+        if is_disk_full(exc):  # a full disk keeps its own exit code (user_errors)
+            raise
+        raise OpsError(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
 def _date(text: str | None, option: str) -> date | None:
     from safenet.ops.errors import OpsError
 
@@ -456,7 +470,8 @@ def ops_figures(
 
     with _session(db, as_user) as (store, _actor):
         figures = public_figures(store, week=week)
-        text = write_figures(figures, fmt, output)
+        with _writing(output):
+            text = write_figures(figures, fmt, output)
         if text is not None:
             (_say_json if output is None else _say)(text)
 
@@ -510,7 +525,8 @@ def ops_export(
         if output is None:
             _say_json(text)
         else:
-            output.write_text(text + "\n", encoding="utf-8")
+            with _writing(output):
+                output.write_text(text + "\n", encoding="utf-8")
             _say(f"disclosure export written to {output}")
 
 
