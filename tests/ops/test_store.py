@@ -50,3 +50,16 @@ def test_a_database_url_that_cannot_be_opened_is_one_sentence_without_its_passwo
     with pytest.raises(StoreUnavailable) as caught:
         OpsStore.open(url)
     assert str(caught.value).startswith(expected) and "s3cret-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["V-\u00b2", "V-99999999999999999999", "V-\u0661"])
+def test_an_id_that_is_no_row_number_is_one_sentence(tmp_path: Path, text: str) -> None:
+    # str.isdigit() takes superscripts (which int() refuses) and any length (which SQLite refuses)
+    from safenet.ops.errors import OpsError
+    from safenet.ops.ids import VISIT, row_of
+    from safenet.ops.schema import VisitRow
+
+    store = OpsStore.open(tmp_path / "ops.sqlite", create=True)
+    with pytest.raises(OpsError, match=r"is not a V- id \(e\.g\. V-12\)$"), store.session() as s:
+        row_of(s, VisitRow, VISIT, text, "there is no visit")
+    store.close()

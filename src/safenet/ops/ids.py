@@ -26,7 +26,9 @@ def parse(prefix: str, text: str) -> int:
     """The row id of ``L-12`` (or plain ``12``); a wrong id is one sentence."""
     head, sep, tail = text.strip().partition("-")
     digits = tail if sep else head
-    if (sep and head.upper() != prefix) or not digits.isdigit():
+    # ASCII and at most 18 digits: isdigit() alone takes superscripts, which int() refuses, and any length,
+    # which the database's 64-bit integers refuse
+    if (sep and head.upper() != prefix) or not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
         raise OpsError(f"{text!r} is not a {prefix}- id (e.g. {prefix}-12)")
     return int(digits)
 
