@@ -18,7 +18,7 @@ def test_count_accepts_digits_at_or_above_the_least() -> None:
     assert count("0", "The number of children", 0) == 0
 
 
-@pytest.mark.parametrize(("text", "least"), [("many", 0), ("-1", 0), ("", 0), ("0", 1), ("1.5", 1)])
+@pytest.mark.parametrize(("text", "least"), [("many", 0), ("-1", 0), ("", 0), ("0", 1), ("1.5", 1), ("\u00b2", 0)])
 def test_count_refuses_other_values_in_one_sentence(text: str, least: int) -> None:
     with pytest.raises(OpsError, match=rf"^The number of things must be a whole number \({least} or more\)\.$"):
         count(text, "The number of things", least)
@@ -31,3 +31,12 @@ def test_row_of_names_a_missing_row_in_the_callers_sentence(tmp_path: Path) -> N
             row_of(s, VisitRow, VISIT, "V-9", "there is no visit V-9; list them")
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("text", ["making=\u00b2", "making=0", "making=x", "=2"])
+def test_an_offence_with_a_wrong_count_is_one_sentence(text: str) -> None:
+    # "²" passes str.isdigit() but not int()
+    from safenet.ops.people import parse_offence
+
+    with pytest.raises(OpsError, match=r"is not OFFENCE=COUNTS"):
+        parse_offence(text)

@@ -249,7 +249,7 @@ def parse_offence(text: str) -> Offence:
     if not sep:
         offence, counts = text, "1"
     counts = counts.strip()
-    if not offence.strip() or not counts.isdigit() or int(counts) < 1:
+    if not offence.strip() or not (counts.isascii() and counts.isdigit()) or int(counts) < 1:
         raise OpsError(f'{text!r} is not OFFENCE=COUNTS, e.g. "s.1(1)(a) PCA 1978 making=3"')
     return Offence(offence.strip(), int(counts))
 

@@ -33,7 +33,7 @@ def optional_text(text: str | None) -> str | None:
 def count(text: str, label: str, least: int) -> int:
     """A number of things typed into a form: digits only, at least ``least``."""
     text = text.strip()
-    if not text.isdigit() or int(text) < least:
+    if not (text.isascii() and text.isdigit()) or int(text) < least:  # isdigit() alone takes "²"
         raise OpsError(f"{label} must be a whole number ({least} or more).")
     return int(text)
 
