@@ -163,7 +163,7 @@ def _lead(row: list[str], index: dict[str, int], mapping: Mapping, source: str, 
     when_text = required("observed")
     when, zone = observed(when_text, zone=mapping.time_zone, time_format=mapping.time_format)
     count_text = value("observations") or "1"
-    if not count_text.isdigit() or int(count_text) < 1:
+    if not (count_text.isascii() and count_text.isdigit()) or int(count_text) < 1:
         raise ValueError(f"observations {count_text!r} is not a whole number of 1 or more")
     return LeadIn(
         source=source,

@@ -51,7 +51,7 @@ def port_number(text: str) -> int | None:
     value = text.strip()
     if not value:
         return None
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:  # isdigit() alone takes "¹"
         raise ValueError(f"{text!r} is not a port number (1-65535)")
     return int(value)
 
