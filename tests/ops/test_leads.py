@@ -169,6 +169,11 @@ def test_csv_import_with_mapping_and_duplicates_merged(ops: OpsStore, tmp_path: 
             "obs.csv line 2: observations '\u00b2' is not a whole number of 1 or more",
         ),
         (
+            [f"R,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},a,g,{'9' * 20}"],  # more than the database holds
+            P2P_MAPPING,
+            f"obs.csv line 2: observations '{'9' * 20}' is not a whole number of 1 or more",
+        ),
+        (
             [f"R,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},a,g,0"],
             P2P_MAPPING,
             "obs.csv line 2: observations '0' is not a whole number of 1 or more",

@@ -163,7 +163,8 @@ def _lead(row: list[str], index: dict[str, int], mapping: Mapping, source: str, 
     when_text = required("observed")
     when, zone = observed(when_text, zone=mapping.time_zone, time_format=mapping.time_format)
     count_text = value("observations") or "1"
-    if not (count_text.isascii() and count_text.isdigit()) or int(count_text) < 1:
+    # at most 9 digits: merged counts are summed into a 64-bit database integer
+    if not (count_text.isascii() and count_text.isdigit() and len(count_text) <= 9) or int(count_text) < 1:
         raise ValueError(f"observations {count_text!r} is not a whole number of 1 or more")
     return LeadIn(
         source=source,
