@@ -226,3 +226,23 @@ def test_an_e01_is_sampled_through_dfvfs_as_its_raw_twin_is_through_pread() -> N
         build_block_set([], Path(folder) / "set", "empty")
         result = sample(e01, [BlockSet(Path(folder) / "set")], SampleOptions(confidence=0.9, min_known=BLOCK, seed=4))
         assert result.stopped == "complete" and result.read == result.planned > 0 and not result.hits
+
+
+def test_the_c_reader_refuses_a_round_once_closed(tmp_path: Path) -> None:
+    """A round submitted after close would never be read (its threads are gone): it is refused, not left to hang
+    the caller's wait."""
+    extension = media._native()
+    if extension is None:
+        pytest.skip("safenet._blockio is not built")
+    from array import array
+
+    image = tmp_path / "image.raw"
+    image.write_bytes(bytes(2 * BLOCK))
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        reader = extension.Reader(fd, BLOCK, 2)
+        reader.close()
+        with pytest.raises(ValueError, match="closed"):
+            reader.submit(array("q", [0]), bytearray(BLOCK), array("i", [0]))
+    finally:
+        os.close(fd)

@@ -278,13 +278,20 @@ static PyObject *Reader_submit(ReaderObject *self, PyObject *args)
     r->following = NULL;
     if (count > 0) {
         pthread_mutex_lock(&self->lock);
-        if (self->last != NULL)
-            self->last->following = r;
-        else
-            self->first = r;
-        self->last = r;
-        pthread_cond_broadcast(&self->work);
+        int stopping = self->stopping; /* closed from another thread since the check above: no thread would read it */
+        if (!stopping) {
+            if (self->last != NULL)
+                self->last->following = r;
+            else
+                self->first = r;
+            self->last = r;
+            pthread_cond_broadcast(&self->work);
+        }
         pthread_mutex_unlock(&self->lock);
+        if (stopping) {
+            PyErr_SetString(PyExc_ValueError, "the reader is closed");
+            goto fail;
+        }
     }
     return (PyObject *)round;
 fail:
