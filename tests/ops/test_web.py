@@ -457,3 +457,14 @@ def test_import_messages_naming_lead_file_text_show_it_escaped(
     client.page("/ops/leads")
     response = client.form("/ops/leads/import", {"source": "cybertip"}, files={"file": ("t.xml", tips.read_bytes())})
     assert response.status_code == 200 and "CyberTip 1\\u202e2" in response.text and "\u202e" not in response.text
+
+
+def test_the_queue_names_the_known_categories_from_the_installations_sets(
+    ops_app: FastAPI, ops_login: Callable[[str], OpsBrowser], template_case: Built, seeded: web_support.Seeded
+) -> None:
+    # the lead's MD5 is in the template case's set "ref-a" (category A); without the sets the column said "none"
+    ops_app.state.web.hashdb = template_case.case.parent / "db"
+    for url in ("/ops", "/ops/leads"):
+        text = ops_login("ann").page(url)
+        row = text.split('id="subject-S-1">', 1)[1].split("</tr>", 1)[0]
+        assert "<td>A</td>" in row, url

@@ -553,14 +553,16 @@ def ops_serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port.")] = 8766,
     db: OpsDb = None,
+    hashdb: HashDb = None,
 ) -> None:
     """The operation dashboard in a browser (login with a Safenet user)."""
+    from safenet.commands.common import default_hashdb
     from safenet.ops.store import default_ops_path
 
     with _errors():
         # the dashboard is its own package (ops/web); looked up by name so the CLI does not import it early
         web = importlib.import_module("safenet.ops.web")
-        web.serve(db or str(default_ops_path()), host=host, port=port)
+        web.serve(db or str(default_ops_path()), host=host, port=port, hashdb=hashdb or default_hashdb())
 
 
 # -- what `safenet triage --visit V-7` calls ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -44,10 +45,13 @@ def templates() -> Environment:
     return env
 
 
-def create_app(store: OpsStore, users: UserStore, settings: WebSettings | None = None) -> FastAPI:
-    """Build the dashboard for an open operation database (the caller closes it)."""
+def create_app(
+    store: OpsStore, users: UserStore, settings: WebSettings | None = None, *, hashdb: Path | None = None
+) -> FastAPI:
+    """Build the dashboard for an open operation database (the caller closes it); ``hashdb``: the hash sets
+    that name the categories of the leads' hashes."""
     settings = settings or WebSettings()
-    ctx = OpsWebContext(store, users, settings, templates())
+    ctx = OpsWebContext(store, users, settings, templates(), hashdb=hashdb)
     ctx.sessions = SessionStore(ctx)
     ctx.logins = LoginThrottle(settings)
     ctx.failed_logins = FailedLogins(settings)

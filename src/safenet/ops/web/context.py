@@ -7,6 +7,7 @@ login lines go to the operation's own hash-chained audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from fastapi import Request
@@ -35,6 +36,7 @@ class OpsWebContext:
     logins: LoginThrottle = field(init=False)
     failed_logins: FailedLogins = field(init=False)
     home: str = HOME
+    hashdb: Path | None = None  # the installation's hash sets: the subjects' known categories (none without)
 
     def audit_log(self) -> AuditLog:
         return self.store.audit

@@ -15,8 +15,16 @@ from safenet.users import UserStore
 from safenet.web.settings import WebSettings
 
 
-def serve(db: str, *, host: str = "127.0.0.1", port: int = 8766, users_file: Path | None = None) -> None:
-    """Serve the dashboard of the operation database ``db`` (a file path or a URL) until Ctrl-C."""
+def serve(
+    db: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8766,
+    users_file: Path | None = None,
+    hashdb: Path | None = None,
+) -> None:
+    """Serve the dashboard of the operation database ``db`` (a file path or a URL) until Ctrl-C; ``hashdb``:
+    the hash sets naming the subjects' known categories."""
     import uvicorn
 
     from safenet.ops.web.app import create_app
@@ -37,7 +45,7 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 8766, users_file: Pat
         sock.close()
         raise
     try:
-        app = create_app(store, users, WebSettings(allowed_hosts=allowed_hosts(host, None)))
+        app = create_app(store, users, WebSettings(allowed_hosts=allowed_hosts(host, None)), hashdb=hashdb)
         store.audit.append("ops-served", host=host, port=port)
         print(f"Safenet operation dashboard: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
         config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, proxy_headers=False)

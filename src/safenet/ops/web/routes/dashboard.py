@@ -24,11 +24,12 @@ QUEUE_SHOWN = 10
 
 @router.get("/ops")
 def dashboard(request: Request, asker: Annotated[Asker, Depends(viewing(FIGURES))]) -> Response:
-    store, actor = ops_context(request).store, asker.actor
+    ctx, actor = ops_context(request), asker.actor
+    store = ctx.store
     week = this_week(request)
     parts: dict[str, Any] = {"week": week, "figures": public_figures(store, week=week)}
     parts["queue"] = list_leads(store, actor)[:QUEUE_SHOWN] if may(actor, LEADS) else None
-    parts["queue_subjects"] = subjects(store, actor)[:QUEUE_SHOWN] if may(actor, LEADS) else None
+    parts["queue_subjects"] = subjects(store, actor, hashdb=ctx.hashdb)[:QUEUE_SHOWN] if may(actor, LEADS) else None
     parts["visits"] = visits(store, actor, week=week) if may(actor, VISITS) else None
     parts["lab"] = awaiting_lab(store, actor) if may(actor, DEVICES) else None
     parts["deadlines"] = deadlines_of(store, actor) if may(actor, PEOPLE) else None

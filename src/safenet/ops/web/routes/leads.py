@@ -41,12 +41,13 @@ def safe_name(sent: str | None, fallback: str) -> str:
 
 
 def _leads_page(request: Request, asker: Asker, result: ImportResult | None = None) -> Response:
-    store = ops_context(request).store
+    ctx = ops_context(request)
+    store = ctx.store
     return show(
         request,
         asker,
         "leads.html",
-        subjects=subjects(store, asker.actor),
+        subjects=subjects(store, asker.actor, hashdb=ctx.hashdb),
         leads=list_leads(store, asker.actor, order="priority"),
         result=result,
     )
