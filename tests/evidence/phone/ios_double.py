@@ -55,6 +55,19 @@ from cryptography.x509.oid import NameOID
 
 from tests.evidence.phone.ios_builder import BackupFile, build_backup
 
+# The iPhone the phone tests pretend to be: its UDID, lockdown values, and the label its DEVICE layer shows.
+UDID = "00008030-001A2B3C4D5E6F70"
+VALUES = {
+    "ProductType": "iPhone12,1",
+    "ProductVersion": "17.5.1",
+    "BuildVersion": "21F90",
+    "SerialNumber": "F2LLIVESERIAL",
+    "DeviceName": "Test iPhone",
+    "DeviceClass": "iPhone",
+    "InternationalMobileEquipmentIdentity": "356789012345670",
+}
+LABEL = "Apple iPhone12,1 F2LLIVESERIAL"
+
 LOCKDOWN_PORT = 62078
 AFC_PORT = 49321
 NOTIFY_PORT, BACKUP_PORT, INSTALL_PORT, SPRINGBOARD_PORT = 49322, 49323, 49324, 49325

@@ -50,22 +50,11 @@ from safenet.report.data import report_data
 from safenet.report.sfr1 import sfr1_data
 from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.ios_builder import BackupFile
-from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
+from tests.evidence.phone.ios_double import LABEL, UDID, VALUES, DeviceState, IosDouble, Pairing, make_pairing
 from tests.evidence.phone.support import one_sentence, rows_by_path, warnings_of
 
 pytestmark = pytest.mark.timeout(180)  # a hang guard: a client waiting on a double that never answers
 
-UDID = "00008030-001A2B3C4D5E6F70"
-VALUES = {
-    "ProductType": "iPhone12,1",
-    "ProductVersion": "17.5.1",
-    "BuildVersion": "21F90",
-    "SerialNumber": "F2LLIVESERIAL",
-    "DeviceName": "Test iPhone",
-    "DeviceClass": "iPhone",
-    "InternationalMobileEquipmentIdentity": "356789012345670",
-}
-LABEL = "Apple iPhone12,1 F2LLIVESERIAL"
 OWNER_PASSWORD = "owner's backup password"
 ALLOWED_AFC = {"READ_DIR", "GET_FILE_INFO", "FILE_OPEN", "READ", "FILE_SEEK", "FILE_CLOSE", "FILE_LOCK"}
 

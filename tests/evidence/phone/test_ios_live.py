@@ -42,21 +42,11 @@ from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png
 from tests.evidence.phone.ios_builder import photos_sqlite
-from tests.evidence.phone.ios_double import DeviceState, IosDouble, Pairing, make_pairing
+from tests.evidence.phone.ios_double import LABEL, UDID, VALUES, DeviceState, IosDouble, Pairing, make_pairing
 from tests.evidence.phone.support import one_sentence, rows_by_path, warnings_of
 
 pytestmark = pytest.mark.timeout(120)  # a hang guard: a client waiting on a double that never answers
 
-UDID = "00008030-001A2B3C4D5E6F70"
-VALUES = {
-    "ProductType": "iPhone12,1",
-    "ProductVersion": "17.5.1",
-    "SerialNumber": "F2LLIVESERIAL",
-    "DeviceName": "Test iPhone",
-    "DeviceClass": "iPhone",
-    "InternationalMobileEquipmentIdentity": "356789012345670",
-}
-LABEL = "Apple iPhone12,1 F2LLIVESERIAL"
 CORE_DATA_2024 = 735_000_000.0  # 2024-04-16 22:40:00 UTC
 CREATED = "created 2024-04-16 22:40:00 UTC (ZDATECREATED)"
 ALLOWED_LOCKDOWN = {"lockdown:QueryType", "lockdown:GetValue", "lockdown:StartSession", "lockdown:StartService"}
