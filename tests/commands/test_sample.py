@@ -105,3 +105,30 @@ def test_a_hostile_label_is_shown_escaped(setup: tuple[Path, Path, Path], capsys
     code, out, err = run(capsys, "sample", f"EX\x1b[31m9={clean}", "--hashset", "ref", "--min-known", "64KiB")
     assert code == Exit.OK, err
     assert "\x1b[31m" not in out and "EX\\x1b[31m9: no known material detected" in out
+
+
+def test_a_hit_whose_file_cannot_be_read_is_a_recorded_warning_and_the_hit_stands(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file holding a hit fails to read (a failing disk under the file: the read raises as the back-end's
+    reads do): the verdict still says known material present, and what could not be confirmed is shown and
+    audited with the file's locator, never dropped."""
+    from safenet.evidence.image import ImageEvidence
+    from safenet.evidence.model import EvidenceError
+
+    def failing_open(self: ImageEvidence, locator: object) -> None:
+        raise EvidenceError("Input/output error")
+
+    monkeypatch.setattr(ImageEvidence, "open", failing_open)
+    with_known, _, case = setup
+    code, out, err = run(
+        capsys, "sample", str(with_known), "--hashset", "ref", "--min-known", "64KiB", "--confidence", "0.999",
+        "--complete", "--case", str(case),
+    )  # fmt: skip
+    assert code == Exit.OK, err
+    assert "EX1: known material present:" in out and "seize: EX1" in out
+    assert "not confirmed: unreadable: could not be hashed to confirm its hit" in out and "holiday.jpg" in out
+    events = [json.loads(line) for line in (case / "audit.jsonl").read_text().splitlines()]
+    assert not [e for e in events if e["event"] == "sample-file-confirmed"]
+    [warning] = [e["data"] for e in events if e["event"] == "sample-warning"]
+    assert warning["code"] == "unreadable" and "holiday.jpg" in warning["locator"]

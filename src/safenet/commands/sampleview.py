@@ -72,7 +72,9 @@ def verdict_line(outcome: DeviceOutcome) -> Text:
         found = ", ".join(confirmed.matches) or "no exact match"
         line.append(plain(f"\n  file {confirmed.locator}: MD5 {confirmed.md5}: {found}"))
     for limit in result.limitations:
-        line.append(plain(f"\n  not seen: {limit}"), style="yellow")
+        line.append(plain(f"\n  not seen: {limit}", "yellow"))
+    for warning in outcome.warnings:
+        line.append(plain(f"\n  not confirmed: {warning}", "yellow"))
     return line
 
 

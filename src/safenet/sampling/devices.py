@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -20,7 +20,7 @@ from safenet.sampling.sampler import SampleOptions, SampleResult, sample
 
 if TYPE_CHECKING:
     from safenet.case.store import Case
-    from safenet.evidence.model import Evidence, Item
+    from safenet.evidence.model import Evidence, EvidenceWarning, Item
     from safenet.hashsets.model import HashKind
     from safenet.hashsets.store import HashSetStore
 
@@ -43,6 +43,7 @@ class DeviceOutcome:
     result: SampleResult | None
     confirmed: tuple[ConfirmedFile, ...] = ()
     error: str | None = None  # the device could not be sampled (one sentence)
+    warnings: tuple[str, ...] = ()  # what confirming the hits could not read, "code: message (locator)"
 
     @property
     def seize(self) -> bool:
@@ -58,26 +59,41 @@ class SampleEvents(Protocol):
     def finished(self, outcome: DeviceOutcome) -> None: ...
 
 
-def confirm(path: Path, hits: Sequence[BlockHit], store: HashSetStore, names: Sequence[str]) -> list[ConfirmedFile]:
+def confirm(
+    path: Path,
+    hits: Sequence[BlockHit],
+    store: HashSetStore,
+    names: Sequence[str],
+    warn: Callable[[EvidenceWarning], None],
+) -> list[ConfirmedFile]:
     """Find the live files holding the hit blocks (file systems TSK reads, raw images; one listing for all), hash
     each file once and look them up in the exact sets, all with one matcher: the ordinary exact finding a full
-    triage would make."""
+    triage would make. What cannot be read on the way (the listing's own warnings, a file system that cannot be
+    opened, a file that cannot be read) goes to ``warn``; the hits stand either way."""
     from safenet.evidence.image import ImageEvidence
-    from safenet.evidence.model import EvidenceError, NotMyFormat
+    from safenet.evidence.model import EvidenceError, EvidenceWarning, NotMyFormat
 
     try:
         evidence = ImageEvidence(path)
-        owners = evidence.files_at([hit.offset for hit in hits], lambda _warning: None)
-    except (NotMyFormat, EvidenceError, OSError):
+        owners = evidence.files_at([hit.offset for hit in hits], warn)
+    except NotMyFormat:  # no file system to map the blocks to files: nothing to confirm, as the verdict says
+        return []
+    except (EvidenceError, OSError) as exc:
+        warn(EvidenceWarning("volume-unreadable", f"the files holding the hits could not be found: {reason_of(exc)}"))
         return []
     hashed: dict[str, tuple[int, FileHashes]] = {}  # locator -> (the first hit's offset, the file's hashes)
+    tried: set[str] = set()  # each file hashed (or found unreadable) once, however many of its blocks hit
     for hit in hits:
         item = owners.get(hit.offset)
-        if item is None or str(item.locator) in hashed:
+        if item is None or str(item.locator) in tried:
             continue
-        hashes = _hash_file(evidence, item)
-        if hashes is not None:
-            hashed[str(item.locator)] = (hit.offset, hashes)
+        tried.add(str(item.locator))
+        try:
+            hashed[str(item.locator)] = (hit.offset, _hash_file(evidence, item))
+        except (EvidenceError, OSError) as exc:
+            warn(
+                EvidenceWarning("unreadable", f"could not be hashed to confirm its hit: {reason_of(exc)}", item.locator)
+            )
     stored = {info.name for info in store.list()}
     exact = [n for n in names if n in stored]  # an imported block set may stand alone
     found: list[tuple[str, ...]] = [()] * len(hashed)
@@ -95,19 +111,15 @@ def confirm(path: Path, hits: Sequence[BlockHit], store: HashSetStore, names: Se
 FileHashes = tuple[str, str, "dict[HashKind, bytes]"]
 
 
-def _hash_file(evidence: Evidence, item: Item) -> FileHashes | None:
-    """The item hashed whole, or None if unreadable."""
-    from safenet.evidence.model import EvidenceError
+def _hash_file(evidence: Evidence, item: Item) -> FileHashes:
+    """The item hashed whole (``EvidenceError`` or ``OSError`` where it cannot be read)."""
     from safenet.hashsets.model import HashKind
 
     md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
-    try:
-        with evidence.open(item.locator) as stream:
-            while chunk := stream.read(1 << 20):
-                for digest in (md5, sha1, sha256):
-                    digest.update(chunk)
-    except (EvidenceError, OSError):
-        return None
+    with evidence.open(item.locator) as stream:
+        while chunk := stream.read(1 << 20):
+            for digest in (md5, sha1, sha256):
+                digest.update(chunk)
     query = {HashKind.MD5: md5.digest(), HashKind.SHA1: sha1.digest(), HashKind.SHA256: sha256.digest()}
     return md5.hexdigest(), sha256.hexdigest(), query
 
@@ -139,11 +151,19 @@ def _one(
             case.audit.append("sample-failed", exhibit=label, source=str(path), reason=outcome.error)
         events.finished(outcome)
         return outcome
-    confirmed = confirm(path, result.hits[:8], store, names)  # a few files confirm; a full triage records them all
+    problems: list[EvidenceWarning] = []
+    confirmed = confirm(path, result.hits[:8], store, names, problems.append)  # a full triage records them all
     for found_file in confirmed:
         if case is not None:
             case.audit.append("sample-file-confirmed", exhibit=label, **asdict(found_file))
-    outcome = DeviceOutcome(label, str(path), result, tuple(confirmed))
+    for problem in problems:
+        if case is not None:
+            where = str(problem.locator) if problem.locator is not None else None
+            case.audit.append(
+                "sample-warning", exhibit=label, code=problem.code, message=problem.message, locator=where
+            )
+    shown = tuple(f"{p.code}: {p.message}" + (f" ({p.locator})" if p.locator is not None else "") for p in problems)
+    outcome = DeviceOutcome(label, str(path), result, tuple(confirmed), warnings=shown)
     if case is not None:
         case.audit.append(
             "sample-verdict",
