@@ -132,3 +132,24 @@ def test_a_hit_whose_file_cannot_be_read_is_a_recorded_warning_and_the_hit_stand
     assert not [e for e in events if e["event"] == "sample-file-confirmed"]
     [warning] = [e["data"] for e in events if e["event"] == "sample-warning"]
     assert warning["code"] == "unreadable" and "holiday.jpg" in warning["locator"]
+
+
+def test_the_verdict_line_shows_what_the_sample_could_not_see() -> None:
+    """A limitation (an encrypted volume) and a confirmation warning are drawn as text, yellow, under the verdict
+    (appending them once raised inside Rich)."""
+    from safenet.commands.sampleview import verdict_line
+    from safenet.sampling.devices import DeviceOutcome
+    from safenet.sampling.plan import Region
+    from safenet.sampling.sampler import SampleResult
+
+    result = SampleResult(
+        source="disk.raw", regions=(Region(0, 1 << 20, "whole media"),), total_blocks=256, known_blocks=16,
+        wanted=0.99, planned=100, read=100, hits=(), reached=0.995, seed=1, seconds=0.1, stopped="complete",
+        limitations=("p2 is encrypted: its blocks on disk are ciphertext and cannot match",),
+    )  # fmt: skip
+    outcome = DeviceOutcome("EX1", "disk.raw", result, warnings=("unreadable: could not be hashed [x]",))
+    line = verdict_line(outcome)
+    assert (
+        "not seen: p2 is encrypted" in line.plain and "not confirmed: unreadable: could not be hashed [x]" in line.plain
+    )
+    assert any(span.style == "yellow" for span in line.spans)
