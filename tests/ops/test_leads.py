@@ -274,3 +274,16 @@ def test_a_csv_field_too_long_is_one_sentence_and_the_csv_limit_of_the_process_i
     assert csv.field_size_limit() == before
     import_csv(ops, ANALYST, *_csv(tmp_path, [f"R2,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},a,g,1"]), "p2p")
     assert csv.field_size_limit() == before
+
+
+def test_a_reference_or_source_longer_than_the_database_column_is_one_sentence(ops: OpsStore, tmp_path: Path) -> None:
+    # SQLite would store it; PostgreSQL refuses a value longer than the column (a traceback, a 500)
+    rows = [
+        f"R1,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},a,g,1",
+        f"{'R' * 201},01/12/2026 21:14:03,203.0.113.2,1,{ED2K},a,g,1",
+    ]
+    with pytest.raises(ImportFailed, match=r"^obs\.csv line 3: the source reference is longer than 200 characters$"):
+        import_csv(ops, ANALYST, *_csv(tmp_path, rows), "p2p")
+    with pytest.raises(ImportFailed, match=r"^obs\.csv line 2: the source name is longer than 40 characters$"):
+        import_csv(ops, ANALYST, *_csv(tmp_path, rows[:1]), "s" * 41)
+    assert list_leads(ops, ANALYST) == []

@@ -35,11 +35,15 @@ class SubjectRow(Base):
     created_at: Mapped[datetime]
 
 
+SOURCE_MAX = 40  # characters of a lead's source name and reference (checked on import: PostgreSQL enforces them)
+SOURCE_REF_MAX = 200
+
+
 class LeadRow(Base):
     __tablename__ = "leads"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(40))  # cybertip | p2p | nca | ...
-    source_ref: Mapped[str] = mapped_column(String(200), index=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX))  # cybertip | p2p | nca | ...
+    source_ref: Mapped[str] = mapped_column(String(SOURCE_REF_MAX), index=True)
     observed_utc: Mapped[datetime]
     observed_text: Mapped[str] = mapped_column(Text)  # as the source wrote it
     observed_zone: Mapped[str] = mapped_column(String(60))
