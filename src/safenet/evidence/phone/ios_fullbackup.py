@@ -72,7 +72,6 @@ RECORD_NAME: Final = "acquisition.json"
 PASSWORD_LEFT_CODE: Final = "ios-backup-password-left"  # noqa: S105 - a warning code, not a secret
 PROTOCOL: Final = "mobilebackup2"
 BACKUP_TIMEOUT_S: Final = 24 * 3600.0  # a full backup of a full phone over USB 2 takes hours, not days
-WRONG_PASSWORD_CODES: Final = frozenset({207})  # MBErrorDomain: the old backup password given is not the phone's
 
 _CASE_WRITE_ERRORS: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
@@ -168,7 +167,7 @@ class _Device:
                     "no backup of the device"
                 ) from exc
             if isinstance(exc, Exception):
-                raise _DeviceRefused(_device_error(exc)) from exc
+                raise _DeviceRefused(f"{type(exc).__name__}: {exc}") from exc
             raise
 
     def close(self) -> None:
@@ -176,22 +175,7 @@ class _Device:
 
 
 class _DeviceRefused(Exception):
-    """The phone answered a backup request with an error (``ErrorCode``): its code and description."""
-
-    def __init__(self, found: tuple[int | None, str]) -> None:
-        super().__init__(found[1])
-        self.code = found[0]
-
-
-def _device_error(exc: Exception) -> tuple[int | None, str]:
-    """The ``ErrorCode`` and description of a refusal pymobiledevice3 raised, as far as its message tells."""
-    text = str(exc)
-    code: int | None = None
-    marker = "'ErrorCode': "
-    if marker in text:
-        digits = text.split(marker, 1)[1].split(",", 1)[0].split("}", 1)[0].strip()
-        code = int(digits) if digits.lstrip("-").isdigit() else None
-    return code, f"{type(exc).__name__}: {text}"
+    """The phone answered a backup request with an error: pymobiledevice3's exception, named, as its text."""
 
 
 async def _connect(udid: str) -> Any:
