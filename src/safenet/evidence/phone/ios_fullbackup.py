@@ -160,7 +160,9 @@ class _Device:
             if isinstance(exc, afc._lost_errors()):
                 message = f"the iOS device {self.udid} stopped answering during its backup ({type(exc).__name__}; "
                 raise afc.DeviceLost(message + "unplugged?): reconnect it and run again with --resume") from exc
-            if type(exc).__name__ == "DevicePathError":  # pymobiledevice3 refused a name before writing anything
+            from pymobiledevice3.exceptions import DevicePathError  # loaded already: it reached the phone
+
+            if isinstance(exc, DevicePathError):  # pymobiledevice3 refused a name before writing anything
                 raise EvidenceError(
                     f"the iOS device {self.udid} sent a backup file whose name leads outside the backup folder "
                     f"({exc}): the backup was stopped, nothing was written outside the folder, and the case holds "
