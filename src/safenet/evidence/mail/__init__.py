@@ -165,11 +165,16 @@ def _parse(data: bytes, limits: MailLimits, report: mime.Report) -> tuple[Messag
 
 
 def _note(filename: str, head: mime.Header, parent: Item, kind: str) -> str:
-    what = f"attachment {display_safe(filename)}" if filename else "attachment"
     message = f"the message {display_safe(head.message_id)}" if head.message_id else "a message"
     dated = f" dated {display_safe(head.date)}" if head.date else ""
     box = {MBOX: "mbox mailbox", EML: ".eml file", EMLX: "Apple Mail .emlx file", PST: "PST/OST folder"}[kind]
-    return f"{what} of {message}{dated} in the {box} {display_safe(parent.name)}"
+    return _attachment_note(filename, message + dated, f"{box} {parent.name}")
+
+
+def _attachment_note(filename: str, message: str, mailbox: str) -> str:
+    """An attachment's note: its name, its message and its mailbox (the names are the mail's: escaped)."""
+    what = f"attachment {display_safe(filename)}" if filename else "attachment"
+    return f"{what} of {message} in the {display_safe(mailbox)}"
 
 
 def _pst(parent: Item, stream: BinaryIO, warn: WarningSink, limits: MailLimits) -> Found:
@@ -192,9 +197,8 @@ def _pst(parent: Item, stream: BinaryIO, warn: WarningSink, limits: MailLimits) 
             folder = found.place.folder_path
             name = f"{folder} › message {found.identifier} › {found.filename or f'attachment {found.place.attachment}'}"
             layer = Layer(LayerKind.MAIL_ATTACHMENT, name, inode=found.identifier, detail=pst_detail(found.place))
-            what = f"attachment {display_safe(found.filename)}" if found.filename else "attachment"
             # no subject: like a P2P record's name, a subject may describe the material (restricted output only)
-            note = f"{what} of the message {found.identifier} in the PST/OST folder {display_safe(folder)}"
+            note = _attachment_note(found.filename, f"the message {found.identifier}", f"PST/OST folder {folder}")
             sent = Timestamp(found.sent, TimeSource.MAIL, 1e-7) if found.sent is not None else None
             yield attachment_item(parent, layer, found.filename, found.data, note, sent), io.BytesIO(found.data)
     finally:
