@@ -63,3 +63,22 @@ def test_an_id_that_is_no_row_number_is_one_sentence(tmp_path: Path, text: str) 
     with pytest.raises(OpsError, match=r"is not a V- id \(e\.g\. V-12\)$"), store.session() as s:
         row_of(s, VisitRow, VISIT, text, "there is no visit")
     store.close()
+
+
+def test_a_text_longer_than_its_column_is_one_sentence_on_sqlite_too(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from safenet.ops.errors import OpsError
+    from safenet.ops.leads import LeadIn, set_subscriber, store_leads
+    from safenet.ops.subjects import set_risk
+    from tests.ops.opsfixtures import ANALYST
+
+    store = OpsStore.open(tmp_path / "ops.sqlite", create=True)
+    when = datetime(2026, 12, 1, 21, tzinfo=UTC)
+    store_leads(store, ANALYST, [LeadIn("p2p", "R1", when, "t", "UTC", "203.0.113.1", None, "0" * 32, "md5", "t")])
+    with pytest.raises(OpsError, match=r"^the address key is longer than 400 characters$"):
+        set_subscriber(store, ANALYST, "L-1", "a" * 450)
+    set_subscriber(store, ANALYST, "L-1", "1 High Street")
+    with pytest.raises(OpsError, match=r"^the risk level is longer than 40 characters$"):
+        set_risk(store, ANALYST, "S-1", "h" * 41, "reasons")
+    store.close()

@@ -42,12 +42,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _within_lengths(session: Session, _context: Any, _instances: Any) -> None:
+    """A text longer than its column is one sentence: SQLite would store it whole, PostgreSQL refuses it with a
+    driver error (a traceback, a 500), so both databases answer the same."""
+    from safenet.ops.errors import OpsError
+
+    for row in (*session.new, *session.dirty):
+        for column in row.__table__.columns:
+            limit = getattr(column.type, "length", None)
+            value = getattr(row, column.key, None)
+            if limit and isinstance(value, str) and len(value) > limit:
+                raise OpsError(f"the {column.key.replace('_', ' ')} is longer than {limit} characters")
+
+
 class OpsStore:
     def __init__(self, engine: Engine, folder: Path, where: str) -> None:
         self.engine = engine
         self.where = where  # the file path, or the URL without its password
         self.folder = folder
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", _within_lengths)
         self.audit = AuditLog(folder / AUDIT_NAME)
 
     @classmethod
