@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
+import os
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +39,7 @@ A, B, C = 1, 2, 3
 
 
 class Events:
-    """Collects what a run of several exhibits reports (from the exhibits' threads)."""
+    """Collects what a run of several exhibits reports (relayed from the exhibits' processes)."""
 
     def __init__(self) -> None:
         self.hits: list[Hit] = []
@@ -234,25 +236,71 @@ def test_a_phone_lost_mid_run_ends_alone_and_is_resumed_alone(
     assert sorted(per_exhibit(case)) == ["EX1", "EX2", "PH1"]
 
 
+class Slow(Vanishing):
+    """Serves PHONE slowly (a USB 2 phone): a run of it is still going when Ctrl-C comes."""
+
+    def open(self, locator: Locator) -> BinaryIO:
+        time.sleep(0.05)
+        return super().open(locator)
+
+
+class PressCtrlC(Events):
+    """Presses Ctrl-C (SIGINT to the command's process alone) when the first exhibit says what it plans."""
+
+    def exhibit(self, label: str) -> TriageEvents:
+        class One(NoEvents):
+            def planned(self, items: int, total_bytes: int) -> None:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        return One()
+
+
 def test_ctrl_c_closes_every_run_and_is_raised_again(
     tmp_path: Path, exhibits: Exhibits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ctrl-C reaches only the main thread: each exhibit's run ends (interrupted, or completed if it was done),
-    none is left running, the log verifies, and the interrupt is raised again."""
-    join = threading.Thread.join
-    pressed: list[bool] = []
-
-    def interrupted_join(self: threading.Thread, timeout: float | None = None) -> None:
-        if not pressed and self.name.startswith("triage-"):
-            pressed.append(True)
-            raise KeyboardInterrupt
-        join(self, timeout)
-
-    monkeypatch.setattr(threading.Thread, "join", interrupted_join)
+    """Ctrl-C sent to the command's process reaches every exhibit's: each run ends (interrupted, or completed if it
+    was done), none is left running, the log verifies, and the interrupt is raised again once all have ended."""
+    evidence = Slow()
+    monkeypatch.setattr(triage_module, "open_source", lambda source, context=None: evidence)
     case = Case.create_or_open(tmp_path / "case")
+    sources = [("PH1", DeviceAddress("test", "one")), ("PH2", DeviceAddress("test", "two"))]
     with pytest.raises(KeyboardInterrupt):
-        triage_many(exhibits.sources, case, exhibits.store, options(), Events())
+        triage_many(sources, case, exhibits.store, options(), PressCtrlC())
     with case.sessions() as s:
         statuses = s.scalars(select(Run.status)).all()
-    assert len(statuses) == 3 and set(statuses) <= {"completed", "interrupted"}
+    assert sorted(statuses) == ["interrupted", "interrupted"]  # 30 slow opens each: neither was done
+    assert case.audit.verify().ok
+    again = triage_many(sources, case, exhibits.store, options(resume=True), Events())
+    assert [o.outcome.status if o.outcome else None for o in again] == [RunStatus.COMPLETED, RunStatus.COMPLETED]
+
+
+class Crashing(Vanishing):
+    """A back-end whose native code kills its process on the fifth file (as a crashing decoder would)."""
+
+    def open(self, locator: Locator) -> BinaryIO:
+        self.opened += 1
+        if self.opened == 5:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return io.BytesIO(PHONE[locator.leaf.value])
+
+
+def test_an_exhibit_whose_process_dies_fails_alone(
+    tmp_path: Path, exhibits: Exhibits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its outcome says so (and that --resume finishes it); the others complete and the log verifies."""
+    crashing = Crashing()
+
+    def opener(source: Source, context: OpenContext | None = None) -> object:
+        return crashing if isinstance(source, DeviceAddress) else open_source(source, context)
+
+    monkeypatch.setattr(triage_module, "open_source", opener)
+    case = Case.create_or_open(tmp_path / "case")
+    sources = [exhibits.sources[0], ("PH1", DeviceAddress("test", "phone")), exhibits.sources[1]]
+    events = Events()
+    outcomes = triage_many(sources, case, exhibits.store, options(executor=ExecutorKind.INLINE), events)
+    died = outcomes[1]
+    assert died.failure is Failure.INTERNAL and died.outcome is None and died.seize
+    assert died.reason == "its process was killed by signal 9 before the exhibit was finished; --resume finishes it"
+    assert outcomes[0].completed and outcomes[2].completed
+    assert sorted(o.label for o in events.done) == ["EX1", "EX2", "PH1"]
     assert case.audit.verify().ok

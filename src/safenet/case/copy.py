@@ -26,9 +26,12 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, insert, insp
 from safenet.case.recorder import advance_sequence
 from safenet.case.schema import Base
 from safenet.case.store import DB_NAME, LOCK_NAME, URL_NAME, Case, CaseError
+from safenet.case.writerlock import WRITER_NAME
 
 #: Files of the source folder that belong to its database, not to the case (the copy gets its own).
-_DATABASE_FILES = frozenset({DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", URL_NAME, LOCK_NAME})
+_DATABASE_FILES = frozenset(
+    {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", URL_NAME, LOCK_NAME, WRITER_NAME}
+)
 _CHUNK = 5000
 _ALEMBIC = "alembic_version"
 _Chunk = list[dict[str, object]]  # rows of one table, as read

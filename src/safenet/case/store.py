@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safenet.case.audit import AuditLog
 from safenet.case.migrations import stamp_new, upgradable, upgrade_case
 from safenet.case.schema import SCHEMA_VERSION, Base, Exhibit, Meta, Run
+from safenet.case.writerlock import WriterLock
 
 DB_NAME = "case.db"
 AUDIT_NAME = "audit.jsonl"
@@ -100,9 +100,9 @@ class Case:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.audit = AuditLog(path / AUDIT_NAME, on_head=self._keep_head)
-        # One writer thread at a time in this process: a batch's ids are assigned from the table's last id and
-        # its audit line follows its commit, so several exhibits triaged at once (engine.multi) write in turn.
-        self.writer = threading.RLock()
+        # One writer at a time, of every thread and process of a run: a batch's ids are assigned from the table's
+        # last id and its audit line follows its commit, so exhibits triaged at once (engine.multi) write in turn.
+        self.writer = WriterLock(path)
         self._head_engine: Engine | None = None  # PostgreSQL: the audit head copy's own connection
 
     @property
@@ -226,6 +226,17 @@ class Case:
             if self.dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
             yield s
+
+    def before_fork(self) -> None:
+        """Close every pooled connection, so that no forked child inherits one (``engine.apart``).
+
+        SQLite and libpq connections must not cross a fork: a child using or closing its copy can corrupt what
+        the parent's is doing. The pools open fresh connections when next asked, in whichever process asks.
+        """
+        self.engine.dispose()
+        if self._head_engine is not None:
+            self._head_engine.dispose()
+            self._head_engine = None
 
     def close(self) -> None:
         self.engine.dispose()

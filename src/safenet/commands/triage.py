@@ -236,11 +236,12 @@ def _triage_many(
     """Every device at once, a row each, each verdict as it arrives, then the seize / may-be-left summary."""
     from safenet.commands.triageview import TriageDisplay, exit_code, summary
     from safenet.console import print_summary
-    from safenet.engine.multi import triage_many
+    from safenet.engine.multi import at_once
     from safenet.report.summary import summarise
 
-    with TriageDisplay(out, [label for label, _ in devices]) as display:
-        outcomes = triage_many(devices, case, hashsets, options, display)
+    # the exhibits' processes are forked first: the display's refresh thread must not be running then
+    with at_once(devices, case, hashsets, options) as running, TriageDisplay(out, [lb for lb, _ in devices]) as view:
+        outcomes = running.wait(view)
     print_summary(out, summarise(case))
     summary(out, outcomes)
     code = exit_code(outcomes)

@@ -1,18 +1,20 @@
-"""Several exhibits triaged in one run: one coordinator thread per exhibit, one case, one writer at a time.
+"""Several exhibits triaged in one run: a process per exhibit, one case, one writer at a time.
 
 Each exhibit goes through the same four steps as ``engine.triage.triage`` alone (prepare, start, examine,
-finish), in a thread of its own, so each keeps its own workers, ordered results, matcher and record loop
-and its reads never wait for another device's. The case is held once for all of them
-(``case.exclusive()``: a second Safenet process is still refused); inside, ``case.writer`` lets one
-thread write at a time, so a batch's ids (taken from the table's last id) and its audit line after the
-commit stay one step, and the audit log reads as if the batches had come from one thread. Each exhibit
-gets its own exhibit row, run and audit lines, exactly as if triaged alone; ``--resume`` resumes each
-exhibit named.
+finish), in a process of its own forked from the command's (``engine.apart``: each has its own interpreter
+lock, so the exhibits' Python work runs on every core, and a child starts with the command's imports and hash
+sets already loaded). Each keeps its own workers, ordered results, matcher and record loop, and its reads never
+wait for another device's. The case is held once for all of them (``case.exclusive()``: a second Safenet
+command is still refused); inside, ``case.writer`` lets one writer of any of the run's processes write at a
+time, so a batch's ids (taken from the table's last id) and its audit line after the commit stay one step,
+and the audit log reads as if the batches had come from one thread. Each exhibit gets its own exhibit row, run
+and audit lines, exactly as if triaged alone; ``--resume`` resumes each exhibit named. Progress, hits and the
+outcome come back to the command over a pipe per exhibit, in the order they happened.
 
 An exhibit that fails (missing, a wrong password, unreadable, unplugged: ``SourceLost``, or refused by
-the case: already triaged) ends with its reason and failure kind; the others go on. Ctrl-C reaches only
-the main thread: it sets ``stop``, each exhibit ends its run as interrupted (resumable), and the
-interrupt is raised again once all have finished.
+the case: already triaged) ends with its reason and failure kind; the others go on; so does one whose process
+dies (``Failure.INTERNAL``, its run left running: ``--resume`` finishes it). Ctrl-C stops every exhibit: each
+ends its run as interrupted (resumable), and the interrupt is raised again once all have finished.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from typing import Protocol
 
 from safenet.case.audit import AuditError
 from safenet.case.signing import SigningKeyError
 from safenet.case.store import Case, CaseError, DiskFullError, is_disk_full
+from safenet.engine.apart import Children, Send, forked
 from safenet.engine.events import Hit, KnownRecord, TriageEvents
 from safenet.engine.triage import (
     OptionsError,
@@ -87,7 +92,7 @@ class ExhibitOutcome:
 
 
 class MultiEvents(Protocol):
-    """What a run of several exhibits reports; called from the exhibits' threads."""
+    """What a run of several exhibits reports; called in the command's process, as the exhibits' events come."""
 
     def exhibit(self, label: str) -> TriageEvents: ...
 
@@ -142,10 +147,10 @@ def _one(
     case: Case,
     store: HashSetStore | None,
     options: TriageOptions,
-    events: MultiEvents,
+    events: TriageEvents,
     stop: threading.Event,
 ) -> ExhibitOutcome:
-    watch = _Watch(events.exhibit(label))
+    watch = _Watch(events)
     try:
         prepared = prepare(source, case, store, options)
         begun = start(prepared, case, store, options)
@@ -172,14 +177,99 @@ def _one(
     )
 
 
-def triage_many(
-    exhibits: Sequence[tuple[str, Source]],
+class _Relay:
+    """An exhibit's events, in its own process, sent to the command's (progress at most ten times a second)."""
+
+    EVERY = 0.1  # seconds between progress messages
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._items = 0
+        self._bytes = 0
+        self._sent = 0.0
+
+    def planned(self, items: int, total_bytes: int) -> None:
+        self.flush()
+        self._send("planned", items, total_bytes)
+
+    def advanced(self, items: int, bytes_read: int) -> None:
+        self._items += items
+        self._bytes += bytes_read
+        if time.monotonic() - self._sent >= self.EVERY:
+            self.flush()
+
+    def hit(self, hit: Hit) -> None:
+        self.flush()
+        self._send("hit", hit)
+
+    def known_record(self, record: KnownRecord) -> None:
+        self.flush()
+        self._send("known_record", record)
+
+    def flush(self) -> None:
+        """Send the progress not yet sent (before any other event, so the command sees them in order)."""
+        if self._items or self._bytes:
+            self._send("advanced", self._items, self._bytes)
+            self._items = self._bytes = 0
+        self._sent = time.monotonic()
+
+
+_EVENTS = frozenset({"planned", "advanced", "hit", "known_record"})  # TriageEvents' methods a child may call
+
+
+def _exhibit_job(
+    label: str,
+    source: Source,
     case: Case,
     store: HashSetStore | None,
     options: TriageOptions,
-    events: MultiEvents,
-) -> list[ExhibitOutcome]:
-    """Triage every exhibit at once (``options`` for each, with its own label); outcomes in the order given.
+    send: Send,
+    stop: threading.Event,
+) -> ExhibitOutcome:
+    """One exhibit, in its own process (``engine.apart``)."""
+    relay = _Relay(send)
+    try:
+        return _one(label, source, case, store, options, relay, stop)
+    finally:
+        relay.flush()
+
+
+class AtOnce:
+    """Exhibits being triaged, each in its process; ``wait`` shows their events and returns their outcomes."""
+
+    def __init__(
+        self, children: Children[ExhibitOutcome], exhibits: Sequence[tuple[str, Source]], options: TriageOptions
+    ) -> None:
+        self._children = children
+        self._exhibits = exhibits
+        self._options = options
+
+    def wait(self, events: MultiEvents) -> list[ExhibitOutcome]:
+        """Relay every exhibit's events to ``events`` until all have finished; outcomes in the order given."""
+        views = {label: events.exhibit(label) for label, _ in self._exhibits}
+        sources = dict(self._exhibits)
+
+        def receive(label: str, kind: str, args: tuple[object, ...]) -> None:
+            if kind in _EVENTS:
+                getattr(views[label], kind)(*args)
+
+        def died(label: str, exitcode: int | None, error: str | None) -> ExhibitOutcome:
+            if error is None:
+                how = f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else "ended"
+                error = f"its process {how} before the exhibit was finished; --resume finishes it"
+            options = replace(self._options, exhibit=label)
+            return ExhibitOutcome(label, str(sources[label]), options, failure=Failure.INTERNAL, reason=error)
+
+        outcomes = self._children.wait(receive, lambda label, outcome: events.finished(outcome), died)
+        return [outcomes[label] for label, _ in self._exhibits]
+
+
+@contextmanager
+def at_once(
+    exhibits: Sequence[tuple[str, Source]], case: Case, store: HashSetStore | None, options: TriageOptions
+) -> Iterator[AtOnce]:
+    """Start triaging every exhibit (``options`` for each, with its own label), a process each; on leaving,
+    every one has ended. Start it before any other thread (a live display) starts: the children are forked.
 
     Options that contradict each other or the sets are refused (OptionsError) before anything is recorded.
     """
@@ -187,25 +277,23 @@ def triage_many(
     if len(set(labels)) != len(labels):
         raise OptionsError("each device needs its own exhibit label")
     check_options(store, options)
-    stop = threading.Event()
-    outcomes: dict[str, ExhibitOutcome] = {}
-
-    def work(label: str, source: Source) -> None:
-        outcome = _one(label, source, case, store, replace(options, exhibit=label), events, stop)
-        outcomes[label] = outcome
-        events.finished(outcome)
-
     with case.exclusive():
-        threads = [threading.Thread(target=work, args=pair, name=f"triage-{pair[0]}") for pair in exhibits]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():  # a timed join: Ctrl-C reaches the main thread while it waits
-                    thread.join(0.2)
-        except KeyboardInterrupt:
-            stop.set()  # each exhibit records what it took and ends its run as interrupted
-            for thread in threads:
-                thread.join()
-            raise
-    return [outcomes[label] for label in labels]
+        case.before_fork()
+        jobs = [
+            (label, partial(_exhibit_job, label, source, case, store, replace(options, exhibit=label)))
+            for label, source in exhibits
+        ]
+        with forked(jobs) as children:
+            yield AtOnce(children, exhibits, options)
+
+
+def triage_many(
+    exhibits: Sequence[tuple[str, Source]],
+    case: Case,
+    store: HashSetStore | None,
+    options: TriageOptions,
+    events: MultiEvents,
+) -> list[ExhibitOutcome]:
+    """Triage every exhibit at once; outcomes in the order given (``at_once`` and its ``wait`` in one call)."""
+    with at_once(exhibits, case, store, options) as running:
+        return running.wait(events)
