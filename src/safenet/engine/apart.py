@@ -68,7 +68,7 @@ class Children(Generic[R]):
     def forward(self, signum: int = signal.SIGINT, frame: FrameType | None = None) -> None:
         """Ctrl-C in the parent: note it and pass it on to every child (each ends its run as interrupted)."""
         self.interrupted.set()
-        for _, process in self._children.values():
+        for _, process in list(self._children.values()):  # a signal may come while ``start`` adds one
             if process.pid is not None and process.exitcode is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGINT)
@@ -143,7 +143,7 @@ def forked(jobs: Sequence[tuple[str, Job[R]]]) -> Iterator[Children[R]]:
         raise
     finally:
         children.join()
-        if main:
+        if main and previous is not None:  # None: a handler not set from Python, which cannot be put back
             signal.signal(signal.SIGINT, previous)
     if children.interrupted.is_set():
         raise KeyboardInterrupt
