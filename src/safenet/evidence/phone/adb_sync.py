@@ -32,10 +32,22 @@ _STAT = struct.Struct("<III")  # after "STAT": mode, size, mtime
 _STAT2 = struct.Struct("<IQQIIIIQqqq")  # after "STA2": error, dev, ino, mode, nlink, uid, gid, size, a/m/ctime
 _DENT2 = struct.Struct("<IQQIIIIQqqqI")  # after "DNT2": the same, then namelen
 MAX_NAME: Final = 4096  # a longer name in a listing is a broken stream, not a file name
+#: Records in one folder's listing. Android's own file systems hold far fewer in a folder; a phone that sends more
+#: (a hostile or broken adbd that never says DONE) would otherwise fill memory and never finish.
+MAX_LISTED: Final = 1_000_000
 
 
 class LinkBroken(ConnectionError):
     """The connection to the adb server ended or sent something that is not the sync protocol."""
+
+
+class ListingCut(Exception):
+    """A folder listing went past ``MAX_LISTED`` records: the entries read up to there. The connection is done
+    with (the rest of the listing is still on the way)."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        super().__init__(f"the phone listed more than {MAX_LISTED:,} entries in one folder")
+        self.entries = entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +137,7 @@ class SyncSession:
         self.request(b"LIS2" if v2 else b"LIST", path)
         entries: list[Entry] = []
         body = _DENT2 if v2 else _DENT
-        while True:
+        for _ in range(MAX_LISTED + 2):  # and "." and ".."
             kind = self.read_exact(4)
             if kind == b"DONE":
                 self.read_exact(body.size)  # a DONE carries an empty entry of the same size
@@ -147,6 +159,8 @@ class SyncSession:
             else:
                 mode, size, mtime, _n = fields
                 entries.append(Entry(name, mode, size, mtime))
+        self.broken = True  # the rest of the listing is still coming: this connection can serve nothing else
+        raise ListingCut(entries)
 
     def recv(self, path: str) -> RecvReader:
         """A raw stream of the file's bytes as the phone sends them (wrap it in a buffer)."""

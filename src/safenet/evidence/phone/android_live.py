@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, Final, TypeVar
 
@@ -38,7 +38,7 @@ from safenet.evidence.model import (
     WarningSink,
 )
 from safenet.evidence.phone.adb_device import AdbPhone, MediaRow, client, state_of, states
-from safenet.evidence.phone.adb_sync import Entry, LinkBroken, RecvReader, SyncSession
+from safenet.evidence.phone.adb_sync import Entry, LinkBroken, ListingCut, RecvReader, SyncSession
 from safenet.evidence.phone.devices import AUTHORISED, OFFLINE, UNAUTHORISED, UNKNOWN, DeviceRow
 from safenet.evidence.phone.identity import Acquisition, AcquisitionRecord, DeviceIdentity, device_layer, to_details
 
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 DISCONNECT_CODE: Final = "device-disconnected"
 MEDIASTORE_CODE: Final = "mediastore-unreadable"
+UNREADABLE_CODE: Final = "unreadable"
+MAX_DEPTH: Final = 64  # folders deeper than this are not entered (a guard against a phone that nests without end)
 ROOT: Final = "/sdcard"
 SHARED_FOLDERS: Final = (
     "DCIM",  # camera originals, and DCIM/.thumbnails with its .thumbdata* caches
@@ -217,7 +219,7 @@ class AndroidLiveEvidence:
         session = self._session()
         try:
             for folder in SHARED_FOLDERS:
-                yield from self._walk(session, f"{ROOT}/{folder}", base, by_path, warn)
+                session = yield from self._walk(session, f"{ROOT}/{folder}", base, by_path, warn)
         except (LinkBroken, OSError) as exc:
             session.close()
             raise self._lost_or_failed(exc) from exc
@@ -225,16 +227,31 @@ class AndroidLiveEvidence:
 
     def _walk(
         self, session: SyncSession, top: str, base: Locator, rows: dict[str, MediaRow], warn: WarningSink
-    ) -> Iterator[Item]:
-        stack = [top]
+    ) -> Generator[Item, None, SyncSession]:
+        """The files under ``top``, folder by folder in name order; returns the session to go on with (a listing
+        cut short leaves its connection unusable, so another is opened)."""
+        stack = [(top, 0)]
         while stack:
-            folder = stack.pop()
-            entries = sorted(session.list(folder), key=lambda e: e.name)
+            folder, depth = stack.pop()
+            try:
+                listed = session.list(folder)
+            except ListingCut as cut:  # what was listed is examined; the rest of the folder is not
+                listed = cut.entries
+                warn(EvidenceWarning(UNREADABLE_CODE, f"{cut}: listing stopped there", self._loc(base, folder)))
+                session.close()
+                session = self._session()
             subfolders = []
-            for entry in entries:
+            for entry in sorted(listed, key=lambda e: e.name):
                 path = f"{folder}/{entry.name}"
                 if entry.is_dir:
-                    subfolders.append(path)
+                    if depth + 1 < MAX_DEPTH:
+                        subfolders.append((path, depth + 1))
+                    else:
+                        warn(
+                            EvidenceWarning(
+                                UNREADABLE_CODE, "folders nested too deep: not entered", self._loc(base, path)
+                            )
+                        )
                 elif entry.is_file:
                     yield self._item(base, path, entry, rows.get(path))
                 else:
@@ -242,14 +259,19 @@ class AndroidLiveEvidence:
                         EvidenceWarning(
                             "special-file",
                             "not a regular file or folder on the phone (a link or device node); not followed",
-                            base.child(Layer(LayerKind.PATH, path)),
+                            self._loc(base, path),
                         )
                     )
             stack.extend(reversed(subfolders))
+        return session
+
+    @staticmethod
+    def _loc(base: Locator, path: str) -> Locator:
+        return base.child(Layer(LayerKind.PATH, path))
 
     def _item(self, base: Locator, path: str, entry: Entry, row: MediaRow | None) -> Item:
         return Item(
-            locator=base.child(Layer(LayerKind.PATH, path)),
+            locator=self._loc(base, path),
             name=entry.name,
             size=entry.size,
             modified=_ts(entry.mtime),
