@@ -3,6 +3,7 @@ the roles that may not, and every view and change of such a record is a line in 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from safenet.ops import people as P
 from safenet.ops.access import CHANGE_GROUPS, FIELD_GROUPS, PEOPLE, SAFEGUARDING, Actor, require
-from safenet.ops.disclosure import disclosure
+from safenet.ops.disclosure import disclosed, disclosure, disclosure_file
 from safenet.ops.errors import AccessDenied
 from safenet.ops.figures import public_figures, set_safety_advice, weekly_report
 from safenet.ops.leads import LeadIn, store_leads
@@ -128,7 +129,18 @@ def test_disclosure_export_holds_what_is_kept_and_is_audited(visit_with_person: 
     assert [p["name"] for p in out["people"]] == ["A Person"]
     assert out["safeguarding"][0]["children"] == 1
     assert {e["event"] for e in out["audit"]} >= {"visit-added", "person-added"}
-    assert visit_with_person.audit.entries()[-1]["event"] == "disclosure-exported"
+    assert visit_with_person.audit.entries()[-1]["event"] != "disclosure-exported"  # built, not yet handed over
+    export = disclosure_file(visit_with_person, SUPERVISOR, lead_id="L-1")
+    disclosed(visit_with_person, SUPERVISOR, "L-1", export, "/media/disclosure.json")
+    line = visit_with_person.audit.entries()[-1]
+    assert line["event"] == "disclosure-exported"
+    assert line["data"] == {
+        "user": SUPERVISOR.name,
+        "role": SUPERVISOR.role.value,
+        "about": "L-1",
+        "to": "/media/disclosure.json",
+        "sha256": hashlib.sha256(export.encode()).hexdigest(),
+    }
 
 
 def test_a_view_of_many_safeguarding_records_is_one_audit_line(visit_with_person: OpsStore) -> None:

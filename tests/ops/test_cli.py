@@ -225,3 +225,36 @@ def test_an_output_file_that_cannot_be_written_is_one_sentence(
     code, _, err = run(capsys, *args, "--output", str(target))
     assert code == Exit.USAGE
     assert err == f"safenet: error: cannot write {target}: No such file or directory\n"
+
+
+def test_a_disclosure_is_audited_once_written_with_the_file_hash(
+    users: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The audit line names where the export went and the SHA-256 of the file, so the file handed over can be
+    shown to be the one audited; an export that could not be written is not audited as disclosed."""
+    import hashlib
+
+    run(capsys, "init", "--as", "ana")
+    tip = Tip(
+        "1",
+        person_events=[("203.0.113.7", "443", "2026-12-01T21:14:03Z")],
+        files=[TipFile("f1", "a", {"MD5": "ab" * 16})],
+    )
+    tips = write_cybertip(tmp_path / "tips.xml", [tip])
+    assert run(capsys, "leads", "import", str(tips), "--source", "cybertip", "--as", "ana")[0] == Exit.OK
+
+    def exported() -> list[dict[str, object]]:
+        lines = (tmp_path / "ops" / "ops-audit.jsonl").read_text().splitlines()
+        return [entry["data"] for entry in map(json.loads, lines) if entry["event"] == "disclosure-exported"]
+
+    unwritable = tmp_path / "no-such-folder" / "out.json"
+    code, _, err = run(capsys, "export", "--disclosure", "--lead", "L-1", "--as", "sup", "--output", str(unwritable))
+    assert code == Exit.USAGE and err.startswith(f"safenet: error: cannot write {unwritable}")
+    assert exported() == []
+    target = tmp_path / "disclosure.json"
+    code, _, err = run(capsys, "export", "--disclosure", "--lead", "L-1", "--as", "sup", "--output", str(target))
+    assert code == 0, err
+    (line,) = exported()
+    assert line["about"] == "L-1" and line["to"] == str(target.resolve())
+    assert line["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert json.loads(target.read_text())["about"] == "L-1"

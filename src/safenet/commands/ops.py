@@ -515,18 +515,21 @@ def ops_export(
     as_user: As = None,
 ) -> None:
     """Export, for disclosure, everything held about a lead or a subject (JSON; the export is audited)."""
-    from safenet.ops.disclosure import disclosure_json
+    from safenet.ops.disclosure import disclosed, disclosure_file
     from safenet.ops.errors import OpsError
 
     with _session(db, as_user) as (store, actor):
         if not disclosure or (lead is None) == (subject is None):
             raise OpsError("give --disclosure and exactly one of --lead or --subject")
-        text = disclosure_json(store, actor, lead_id=lead, subject_id=subject)
+        export = disclosure_file(store, actor, lead_id=lead, subject_id=subject)
+        about = lead or subject or ""
         if output is None:
-            _say_json(text)
+            _say_json(export.removesuffix("\n"))
+            disclosed(store, actor, about, export, "standard output")
         else:
             with _writing(output):
-                output.write_text(text + "\n", encoding="utf-8")
+                output.write_text(export, encoding="utf-8")
+            disclosed(store, actor, about, export, str(output.resolve()))
             _say(f"disclosure export written to {output}")
 
 

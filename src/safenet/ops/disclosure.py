@@ -2,11 +2,15 @@
 
 For the disclosure officer (and a subject access request): the leads, the subject and its risk assessment,
 the visits with their devices, and, where the requester's role may see them, the people and safeguarding
-records, with their retention review dates and every audit line that names them. The export is audited.
+records, with their retention review dates and every audit line that names them. The export is audited once it
+has been handed over (``disclosed``): what it was about, where it went and the SHA-256 of the file, so that the
+file disclosed can later be shown to be the one audited. Building an export that is never handed over (an
+unwritable ``--output``) audits nothing: nothing left the system.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 from datetime import date, datetime
@@ -67,14 +71,20 @@ def disclosure(
     else:
         out["safeguarding"] = "not shown: the exporter's role may not see safeguarding records"
     out["audit"] = [entry for entry in store.audit.entries() if _names(entry, names)]
-    store.log(actor, "disclosure-exported", about=lead_id or subject_id)
     return out
 
 
-def disclosure_json(store: OpsStore, actor: Actor, *, lead_id: str | None = None, subject_id: str | None = None) -> str:
-    return json.dumps(
-        disclosure(store, actor, lead_id=lead_id, subject_id=subject_id), indent=2, default=_json, ensure_ascii=False
-    )
+def disclosure_file(store: OpsStore, actor: Actor, *, lead_id: str | None = None, subject_id: str | None = None) -> str:
+    """The export as its file holds it (JSON and a final newline); audit it with ``disclosed`` once handed over."""
+    data = disclosure(store, actor, lead_id=lead_id, subject_id=subject_id)
+    return json.dumps(data, indent=2, default=_json, ensure_ascii=False) + "\n"
+
+
+def disclosed(store: OpsStore, actor: Actor, about: str, export: str, to: str) -> None:
+    """Audit an export that has been handed over: about whom, where to (a file, or standard output) and the
+    SHA-256 of the file's bytes (``export`` as ``disclosure_file`` made it, UTF-8)."""
+    digest = hashlib.sha256(export.encode("utf-8")).hexdigest()
+    store.log(actor, "disclosure-exported", about=about, to=to, sha256=digest)
 
 
 def _names(entry: dict[str, Any], names: set[str]) -> bool:
