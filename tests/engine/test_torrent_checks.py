@@ -285,3 +285,18 @@ def test_a_check_stopped_by_a_hostile_torrent_is_a_safe_one_line_warning(
         con.close()
     assert code == "torrent-check-unreadable" and "checking stopped (ValueError: bad " in message
     assert "\x1b" not in message and "\n" not in message and "0x7f3a12345678" not in message
+
+
+def test_a_hostile_file_path_in_a_torrent_is_escaped_in_the_reports(tmp_path: Path) -> None:
+    """A torrent's own file paths are the torrent maker's text: a bidi override or a control character is shown
+    escaped, as every name from evidence is, not raw in the JSON report."""
+    root = tmp_path / "exhibit"
+    hostile = {"gpj.\u202eexe.jpg": pattern(7, 3000), "new\nline.jpg": pattern(8, 2000)}
+    write(root, "Torrents/odd.torrent", torrent("odd", hostile)[0])
+    case = _case(tmp_path, root)
+    report = report_data(case)
+    (check,) = report["torrent_checks"]
+    paths = [f["path"] for f in check["files"]]
+    assert not any(ch in path for path in paths for ch in "\u202e\n")
+    assert sorted(paths) == ["odd/gpj.\\u202eexe.jpg", "odd/new\\nline.jpg"]
+    jsonschema.validate(report, SCHEMA)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from safenet.case.schema import Exhibit, ItemRow, P2PFindingRow, P2PRecordRow, SearchTermRow, TorrentCheckRow
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
+from safenet.evidence.locator import display_safe
 
 #: The record hashes that name a file's content, strongest first: a record is linked to an item of its
 #: exhibit with the same digest (btih names a torrent's info dictionary, not a file, so it links nothing).
@@ -169,7 +170,14 @@ class TorrentCheckView:
     files_missing: int
     files_ambiguous: int
     problem: str
-    files: tuple[dict[str, Any], ...]  # {path, length, state, rule, item_id, candidates}, in torrent order
+    files: tuple[dict[str, Any], ...]  # {path (display-safe), length, state, rule, item_id, candidates}, in order
+
+
+def _shown_file(placed: dict[str, Any]) -> dict[str, Any]:
+    """A torrent file as recorded, its path (the torrent's own text: hostile input) escaped for display, as every
+    name from evidence is (``display_safe``)."""
+    path = placed.get("path")
+    return {**placed, "path": display_safe(path)} if isinstance(path, str) else placed
 
 
 def torrent_checks(case: Case, exhibit: str | None = None) -> list[TorrentCheckView]:
@@ -197,7 +205,7 @@ def torrent_checks(case: Case, exhibit: str | None = None) -> list[TorrentCheckV
             files_missing=row.files_missing,
             files_ambiguous=row.files_ambiguous,
             problem=row.problem,
-            files=tuple(f for f in json.loads(row.files) if isinstance(f, dict)),
+            files=tuple(_shown_file(f) for f in json.loads(row.files) if isinstance(f, dict)),
         )
         for row, label, display, name in rows
     ]
