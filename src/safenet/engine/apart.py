@@ -63,6 +63,7 @@ class Children(Generic[R]):
 
     def __init__(self) -> None:
         self._children: dict[Connection, tuple[str, BaseProcess]] = {}
+        self._open: list[Connection] = []  # the pipes not yet read to their end
         self.interrupted = threading.Event()
 
     def forward(self, signum: int = signal.SIGINT, frame: FrameType | None = None) -> None:
@@ -79,6 +80,7 @@ class Children(Generic[R]):
         process.start()
         writer.close()  # the child's end: EOF here once the child has exited
         self._children[reader] = (label, process)
+        self._open.append(reader)
 
     def wait(
         self,
@@ -94,15 +96,14 @@ class Children(Generic[R]):
         """
         results: dict[str, R] = {}
         errors: dict[str, str] = {}
-        open_ends = list(self._children)
-        while open_ends:
-            for reader in wait(open_ends):
+        while self._open:
+            for reader in wait(self._open):
                 assert isinstance(reader, Connection)
                 label, process = self._children[reader]
                 try:
                     kind, args = reader.recv()
                 except (EOFError, OSError):  # the child has ended (its result, if any, came before)
-                    open_ends.remove(reader)
+                    self._open.remove(reader)
                     reader.close()
                     if label not in results:
                         process.join()
@@ -119,6 +120,16 @@ class Children(Generic[R]):
         return results
 
     def join(self) -> None:
+        """Wait for every child to end, reading and dropping what no ``wait`` read (a child whose pipe is full
+        would otherwise wait for its reader for ever)."""
+        while self._open:
+            for reader in wait(self._open):
+                assert isinstance(reader, Connection)
+                try:
+                    reader.recv()
+                except (EOFError, OSError):
+                    self._open.remove(reader)
+                    reader.close()
         for _, process in self._children.values():
             process.join()
 
