@@ -15,9 +15,8 @@ def _write_when_held(folder: Path, go: Connection, ready: Connection) -> None:
     lock = WriterLock(folder)
     go.recv()
     ready.send("trying")
-    with lock:
-        with open(folder / "order", "a") as fh:
-            fh.write("child\n")
+    with lock, open(folder / "order", "a") as fh:
+        fh.write("child\n")
     os._exit(0)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import operator
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -104,9 +105,20 @@ def _digest(names: list[str], floats: list[int], rows: list[Sequence[object]]) -
     return len(rows), hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class RowsDigest:
+    """What ``rows_digest`` read: how many rows, their digest, and a change seen apart from the digest."""
+
+    count: int
+    sha256: str
+    #: A column an upgrade added, which must still be NULL in these rows, holds a value in some of them (the
+    #: digest leaves such columns out, so it cannot show this change itself): what to tell the examiner.
+    changed: str | None = None
+
+
 def rows_digest(
     conn: Connection, table: str, after: int, upto: int, without: frozenset[str] = frozenset()
-) -> tuple[int, str]:
+) -> RowsDigest:
     """``canonical_digest`` of a table's rows with ``after < id <= upto``, read back from the database.
 
     The recorder digests the same rows as it binds them (reading them back cost more than the insert, on
@@ -118,6 +130,7 @@ def rows_digest(
     if table not in BATCHED_TABLES:
         raise ValueError(f"not a batched table: {table}")
     names, booleans, _ = _kinds(table, without)
+    changed = None
     if without:
         set_later = conn.execute(
             text(
@@ -128,7 +141,7 @@ def rows_digest(
             {"after": after, "upto": upto},
         ).scalar_one()
         if set_later:
-            return int(set_later), "a column added by an upgrade was set afterwards"
+            changed = f"{set_later} of its rows have a value in a column an upgrade added after they were recorded"
     # text(), not the ORM: values come back as the driver gives them (SQLite's text times, PostgreSQL's
     # datetimes), which canonical_digest renders alike
     result = conn.execute(
@@ -142,7 +155,8 @@ def rows_digest(
             name = names[position]
             row[name] = None if row[name] is None else bool(row[name])
         rows.append(row)
-    return canonical_digest(table, rows, without)
+    count, sha256 = canonical_digest(table, rows, without)
+    return RowsDigest(count, sha256, changed)
 
 
 def max_id(conn: Connection, table: str) -> int:

@@ -462,8 +462,8 @@ def audit_unrecorded(case: Case) -> int:
         for table, after in audited.items():
             upto = max_id(conn, table)
             if upto > after:
-                count, digest = rows_digest(conn, table, after, upto)
-                spans[table] = [after, upto, count, digest]
+                read = rows_digest(conn, table, after, upto)
+                spans[table] = [after, upto, read.count, read.sha256]
         runs = (
             s.connection()
             .execute(

@@ -329,9 +329,10 @@ def _check_batches(case: Case, log: _Log, unfinished: set[int], result: VerifyRe
             spans = [span for span in log.spans if span.table == table]
             matched = 0
             for span in spans:
-                count, sha = rows_digest(conn, table, span.after, span.upto, span.without)
-                if (count, sha) != (span.count, span.sha256):
-                    what = (
+                read = rows_digest(conn, table, span.after, span.upto, span.without)
+                count = read.count
+                if read.changed is not None or (count, read.sha256) != (span.count, span.sha256):
+                    what = read.changed or (
                         f"one or more of its {count} rows were edited"
                         if count == span.count
                         else f"the database holds {count} rows where the log recorded {span.count} (deleted or added)"
