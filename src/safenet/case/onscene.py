@@ -24,11 +24,14 @@ ITEM_HASHES = {"md5": ItemRow.md5, "sha1": ItemRow.sha1, "sha256": ItemRow.sha25
 
 @dataclass(frozen=True, slots=True)
 class ExhibitVerdict:
+    """What the triage of one exhibit found, read from its case (the on-scene verdict a visit shows)."""
+
     hits: bool
-    counts: dict[str, int]  # hit items by category
+    counts: dict[str, int]  # hit items by category (A, B, C, uncategorised ...)
     time_to_first_hit: timedelta | None  # the run's start to the recording of the first hit (batch time)
     runs: int
-    status: str  # the last run's status
+    status: str  # the last run's status (completed, stopped ...; "unreadable" with ``problem``)
+    problem: str | None = None  # the case could not be read: one sentence (the visit is shown all the same)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,17 @@ control characters escaped, no markup).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from safenet.ops.figures import WeeklyReport
 from safenet.ops.people import PersonView
-from safenet.ops.visits import OnSceneVerdict, VisitView
+from safenet.ops.visits import VisitView
+
+if TYPE_CHECKING:
+    from safenet.case.onscene import ExhibitVerdict
 
 
-def verdict_text(verdict: OnSceneVerdict | None) -> str:
+def verdict_text(verdict: ExhibitVerdict | None) -> str:
     if verdict is None:
         return "no exhibit linked"
     if verdict.problem:

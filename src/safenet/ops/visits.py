@@ -8,8 +8,9 @@ source of truth, the operation database stores only the link.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,20 +22,11 @@ from safenet.ops.leads import get_lead
 from safenet.ops.schema import DeviceRow, LeadRow, SubjectRow, VisitLeadRow, VisitRow
 from safenet.ops.store import OpsStore
 
+if TYPE_CHECKING:  # read from the case only when a visit is shown: the case package is not imported before
+    from safenet.case.onscene import ExhibitVerdict
+
 DISPOSITIONS = ("seized", "previewed", "left")
 STATUSES = ("planned", "approved", "executed")
-
-
-@dataclass(frozen=True, slots=True)
-class OnSceneVerdict:
-    """What the triage of one exhibit found, read from its case."""
-
-    hits: bool
-    counts: dict[str, int]  # hit items by category (A, B, C, uncategorised ...)
-    time_to_first_hit: timedelta | None  # from the run's start to the first hit item recorded
-    runs: int
-    status: str  # the last run's status (complete, stopped-at-first-hit ...)
-    problem: str | None = None  # the case could not be read: one sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +37,7 @@ class DeviceView:
     reason: str | None
     case_path: str | None
     exhibit: str | None
-    verdict: OnSceneVerdict | None
+    verdict: ExhibitVerdict | None  # read from the case each time (case.onscene)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +294,7 @@ def _view(s: Session, actor: Actor, row: VisitRow, *, read_cases: bool = True) -
     )
 
 
-def _from_case(case_path: Path, exhibit: str, leads: list[LeadRow]) -> tuple[OnSceneVerdict, list[Corroboration]]:
+def _from_case(case_path: Path, exhibit: str, leads: list[LeadRow]) -> tuple[ExhibitVerdict, list[Corroboration]]:
     """The exhibit's verdict and the leads' hashes found on it, read from the case (a case that cannot be read
     gives a verdict saying so, never an error: the visit is still shown)."""
     from safenet.case.onscene import exhibit_verdict, find_hash
@@ -331,15 +323,10 @@ def _from_case(case_path: Path, exhibit: str, leads: list[LeadRow]) -> tuple[OnS
         return _unreadable(str(exc)), []
     finally:
         case.close()
-    verdict = OnSceneVerdict(
-        hits=found.hits,
-        counts=found.counts,
-        time_to_first_hit=found.time_to_first_hit,
-        runs=found.runs,
-        status=found.status,
-    )
-    return verdict, links
+    return found, links
 
 
-def _unreadable(problem: str) -> OnSceneVerdict:
-    return OnSceneVerdict(hits=False, counts={}, time_to_first_hit=None, runs=0, status="unreadable", problem=problem)
+def _unreadable(problem: str) -> ExhibitVerdict:
+    from safenet.case.onscene import ExhibitVerdict
+
+    return ExhibitVerdict(hits=False, counts={}, time_to_first_hit=None, runs=0, status="unreadable", problem=problem)
