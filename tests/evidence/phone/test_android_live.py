@@ -21,7 +21,7 @@ from safenet.case.store import Case
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, triage
 from safenet.evidence.locator import LayerKind, Locator
-from safenet.evidence.model import EvidenceWarning
+from safenet.evidence.model import EvidenceWarning, Item
 from safenet.evidence.phone.identity import from_details
 from safenet.evidence.registry import DeviceAddress
 from safenet.hashsets.model import SetKind
@@ -459,6 +459,19 @@ def test_a_phone_read_while_listed_records_what_a_whole_listing_does(
     assert {Locator.from_json(r[0]).leaf.value for r in found[True][0]} >= set(expected)
 
 
+def listed(server: AdbServer, root: Path) -> tuple[list[Item], list[EvidenceWarning]]:
+    """The items and warnings of a phone serving ``root``, listed over the real adb server."""
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    warnings: list[EvidenceWarning] = []
+    with PhoneDouble(root) as double:
+        server.connect(double)
+        try:
+            return list(AndroidLiveEvidence(double.address).items(warnings.append)), warnings
+        finally:
+            server.disconnect(double)
+
+
 def test_a_folder_listing_past_the_limit_is_cut_with_a_warning_and_the_walk_goes_on(
     tmp_path: Path, server: AdbServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -466,20 +479,13 @@ def test_a_folder_listing_past_the_limit_is_cut_with_a_warning_and_the_walk_goes
     the entries up to the limit are examined, the folder is warned about with its locator, and the next folder
     is listed on a fresh connection (the cut one still has the rest of the listing on its way)."""
     from safenet.evidence.phone import adb_sync
-    from safenet.evidence.phone.android_live import AndroidLiveEvidence
 
     monkeypatch.setattr(adb_sync, "MAX_LISTED", 5)
     root = tmp_path / "sd"
     for i in range(8):
         write(root, f"DCIM/IMG_{i}.jpg", jpeg(i))
     write(root, "Pictures/kept.jpg", jpeg(20))
-    warnings: list[EvidenceWarning] = []
-    with PhoneDouble(root) as double:
-        server.connect(double)
-        try:
-            items = list(AndroidLiveEvidence(double.address).items(warnings.append))
-        finally:
-            server.disconnect(double)
+    items, warnings = listed(server, root)
     paths = [item.locator.leaf.value for item in items]
     assert paths == [f"{SDCARD}/DCIM/IMG_{i}.jpg" for i in range(5)] + [f"{SDCARD}/Pictures/kept.jpg"]
     assert [(w.code, w.locator.leaf.value if w.locator else None) for w in warnings] == [
@@ -492,19 +498,12 @@ def test_folders_nested_past_the_limit_are_not_entered(
     tmp_path: Path, server: AdbServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from safenet.evidence.phone import android_live
-    from safenet.evidence.phone.android_live import AndroidLiveEvidence
 
     monkeypatch.setattr(android_live, "MAX_DEPTH", 3)
     root = tmp_path / "sd"
     write(root, "DCIM/a/b/shallow.jpg", jpeg(1))
     write(root, "DCIM/a/b/c/deep.jpg", jpeg(2))
-    warnings: list[EvidenceWarning] = []
-    with PhoneDouble(root) as double:
-        server.connect(double)
-        try:
-            items = list(AndroidLiveEvidence(double.address).items(warnings.append))
-        finally:
-            server.disconnect(double)
+    items, warnings = listed(server, root)
     assert [item.locator.leaf.value for item in items] == [f"{SDCARD}/DCIM/a/b/shallow.jpg"]
     assert [(w.code, w.locator.leaf.value if w.locator else None, w.message) for w in warnings] == [
         ("unreadable", f"{SDCARD}/DCIM/a/b/c", "folders nested too deep: not entered")
