@@ -129,6 +129,26 @@ def case_set_cmd(
         out.print(Text(f"{len(rows)} field(s) of {where} set and audited: {', '.join(sorted(values))}"))
 
 
+@case_app.command("undo-backup-password")
+def case_undo_backup_password_cmd(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    exhibit: Annotated[str, typer.Option("--exhibit", help="The iPhone or iPad exhibit taken with --ios-backup.")],
+) -> None:
+    """Turn off the backup encryption Safenet turned on to back up an iPhone or iPad, where a completed run could
+    not (the phone attached and unlocked; the one-time password is the one the case records); audited."""
+    from safenet.case.store import Case, CaseError
+    from safenet.evidence.phone.ios_fullbackup import undo_left_password
+
+    with user_errors(case):
+        opened = Case.open_existing(case)
+        found = {row.label: row.source for row in opened.exhibits()}
+        if exhibit not in found:
+            raise CaseError(f"case {case} has no exhibit {exhibit}; `safenet report {case}` lists its exhibits")
+        with opened.exclusive():
+            done = undo_left_password(opened.path, exhibit, found[exhibit])
+        out.print(Text(f"{display_safe(exhibit)}: {done}"))
+
+
 @case_app.command("copy")
 def case_copy_cmd(
     source: Annotated[Path, typer.Argument(help="Case folder to copy.")],

@@ -500,3 +500,57 @@ def test_ctrl_c_during_the_backup_still_removes_the_one_time_password_and_resume
     assert phone.state.backup_password is None
     password = phone.record().one_time_password
     assert phone.state.password_changes[-2:] == [(None, password), (password, None)]
+
+
+def undo_cli(phone: Phone, exhibit: str = "EX1") -> int:
+    return main(["case", "undo-backup-password", str(phone.case_path), "--exhibit", exhibit])
+
+
+def test_a_password_left_by_a_completed_run_is_undone_by_its_own_command(
+    phone: Phone, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A completed exhibit is not triaged again, so its --resume cannot remove the password a refused removal left:
+    `safenet case undo-backup-password` does, with the password the case records, and audits it; a phone that
+    still refuses is one sentence (exit 3) and the password stays recorded as left."""
+    phone.state.refuse_removal = True
+    case, outcome = run(phone)
+    assert outcome.status is RunStatus.COMPLETED and phone.record().password_state == "left"
+    password = phone.record().one_time_password
+
+    assert undo_cli(phone) == Exit.EVIDENCE == 3
+    line = one_sentence(capsys)
+    assert f"the iOS device {UDID} did not turn backup encryption off" in line
+    assert str(phone.folder / RECORD_NAME) in line
+    assert phone.record().password_state == "left" and phone.state.backup_password == password
+
+    phone.state.refuse_removal = False
+    assert undo_cli(phone) == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert said.startswith("EX1: the phone's backup encryption, which Safenet turned on, is off again")
+    assert phone.state.backup_password is None and phone.record().password_state == "removed"
+    assert phone.state.password_changes[-1] == (password, None) and phone.state.backups == 1
+    events = [e for e, _ in audit_events(case)]
+    assert events[-1] == "ios-backup-encryption-removed" and events.count("ios-backup-encryption-left") == 2
+    assert verify_case(Case.open_existing(phone.case_path)).ok
+
+    assert undo_cli(phone) == 0
+    assert (
+        "nothing to undo: Safenet's one-time backup password is not on the phone (removed)" in capsys.readouterr().out
+    )
+    assert phone.state.password_changes[-1] == (password, None)  # not asked again
+
+
+def test_undo_backup_password_of_an_exhibit_that_is_not_a_backed_up_iphone_is_one_sentence(
+    phone: Phone, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(jpeg(9))
+    assert main(["triage", str(folder), "--case", str(phone.case_path), "--exhibit", "USB1"]) == 0
+    capsys.readouterr()
+    assert undo_cli(phone, "USB1") == Exit.EVIDENCE
+    assert one_sentence(capsys).endswith(
+        "not an iPhone or iPad backed up with --ios-backup: Safenet set no backup password on it"
+    )
+    code = undo_cli(phone, "EX9")
+    assert code != 0 and "has no exhibit EX9" in one_sentence(capsys)

@@ -319,12 +319,42 @@ class IosFullBackupEvidence:
         except EvidenceError as exc:
             self._left(record, str(exc), warn)
             return
+        self._undo(device, record, warn)
+
+    def undo_left_password(self) -> str:
+        """Turn off the backup encryption an earlier run left on the phone with Safenet's one-time password, for
+        an exhibit whose run completed (it is not triaged again, so ``--resume`` cannot). Returns what was done,
+        in one sentence; EvidenceError when the phone cannot be reached or does not turn it off."""
+        record = Record.load(self.record_path)
+        if record is None:
+            return f"nothing to undo: no backup of this exhibit was taken by Safenet ({self.record_path} is missing)"
+        if not record.password_on_device:
+            state = record.password_state if record.encryption == "one-time" else "never set"
+            return f"nothing to undo: Safenet's one-time backup password is not on the phone ({state})"
+        left: list[EvidenceWarning] = []
+        try:
+            if self._undo(self._connected(), record, left.append):
+                return (
+                    "the phone's backup encryption, which Safenet turned on, is off again (removed with the one-time "
+                    f"password recorded in {self.record_path}); audited in the case"
+                )
+        finally:
+            if self._device is not None:
+                self._device.close()
+        raise EvidenceError(
+            f"the iOS device {self.udid} did not turn backup encryption off; it still encrypts its backups with the "
+            f"one-time password recorded in {self.record_path}: unlock it (enter its passcode if it asks) and run "
+            "this command again"
+        )
+
+    def _undo(self, device: _Device, record: Record, warn: WarningSink) -> bool:
+        """Remove Safenet's one-time password from the phone, or note it was turned off since; whether it is off."""
         if not self._will_encrypt:  # turned off since (in Finder or iTunes, with the recorded password)
             record.password_state = REMOVED
             record.save(self.record_path)
             self._audit("ios-backup-encryption-removed", record, reason="found off on the device")
-            return
-        self._remove_password(device, record, warn)
+            return True
+        return self._remove_password(device, record, warn)
 
     def open(self, locator: Locator) -> BinaryIO:
         return self._opened().open(locator)
@@ -425,7 +455,8 @@ class IosFullBackupEvidence:
         record.save(self.record_path)
         self._audit("ios-backup-encryption-set", record)
 
-    def _remove_password(self, device: _Device, record: Record, warn: WarningSink) -> None:
+    def _remove_password(self, device: _Device, record: Record, warn: WarningSink) -> bool:
+        """Whether the phone turned the one-time password off (else it is recorded as left, and warned)."""
         assert record.one_time_password is not None
         why = ""
         try:
@@ -438,8 +469,9 @@ class IosFullBackupEvidence:
             record.password_state = REMOVED
             record.save(self.record_path)
             self._audit("ios-backup-encryption-removed", record)
-            return
+            return True
         self._left(record, why, warn)
+        return False
 
     def _left(self, record: Record, why: str, warn: WarningSink) -> None:
         record.password_state = LEFT
@@ -448,8 +480,9 @@ class IosFullBackupEvidence:
         message = (
             f"backup encryption Safenet turned on for the backup could not be turned off again ({why}): the phone "
             f"still encrypts its backups with the one-time password recorded in {self.record_path}; if this run was "
-            "interrupted, connect it and run again with --resume (which removes it), else turn it off in Finder or "
-            'iTunes (untick "Encrypt local backup") with that password'
+            "interrupted, connect it and run again with --resume (which removes it), else connect and unlock it and "
+            "run `safenet case undo-backup-password` with this case and exhibit, or turn it off in Finder or iTunes "
+            '(untick "Encrypt local backup") with that password'
         )
         warn(EvidenceWarning(PASSWORD_LEFT_CODE, message, self.locator))
 
@@ -485,6 +518,19 @@ def reopen_context(case: Path, exhibit: str, source: str, context: OpenContext |
     return replace(context or OpenContext(), acquire=Acquire(case.resolve(), folder, resume=True))
 
 
+def undo_left_password(case: Path, exhibit: str, source: str) -> str:
+    """``safenet case undo-backup-password``: Safenet's one-time backup password, left on the phone of a completed
+    ``--ios-backup`` exhibit, turned off with the password the case records. One sentence of what was done."""
+    if not source.startswith("ios://"):
+        raise EvidenceError(
+            f"exhibit {exhibit} is {source}, not an iPhone or iPad backed up with --ios-backup: Safenet set no "
+            "backup password on it"
+        )
+    folder = acquisition_folder(case.resolve(), exhibit)
+    acquire = Acquire(case.resolve(), folder, resume=True)
+    return IosFullBackupEvidence(source.removeprefix("ios://"), OpenContext(), acquire).undo_left_password()
+
+
 def open_full_backup(udid: str, context: OpenContext) -> IosFullBackupEvidence:
     """``ios://UDID`` with ``--ios-backup``: nothing is asked of the phone until the run describes or lists it."""
     assert context.acquire is not None
@@ -499,4 +545,5 @@ __all__ = [
     "acquisition_folder",
     "open_full_backup",
     "reopen_context",
+    "undo_left_password",
 ]
