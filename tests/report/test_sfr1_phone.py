@@ -28,7 +28,7 @@ def _exhibit(label: str, acquisition: str | None) -> dict[str, Any]:
     return {"label": label, "phone": [] if acquisition else None, "acquisition": acquisition}
 
 
-def test_phone_limitations() -> None:
+def test_phone_limitations(tmp_path: Path) -> None:
     exhibits = [
         _exhibit("EX1", None),  # a computer
         _exhibit("EX2", Acquisition.ADB_LOGICAL.value),
@@ -41,7 +41,7 @@ def test_phone_limitations() -> None:
             {"label": "EX3", "warnings_by_code": {UFDR_MISMATCH: 3}},
         ]
     }
-    lines = _limitations(exhibits, report)
+    lines = _limitations(exhibits, report, tmp_path)
     assert [line.split(":")[0] for line in lines] == [
         "Exhibit EX2",
         "Exhibit EX3",
@@ -55,9 +55,9 @@ def test_phone_limitations() -> None:
     assert all(app.name in lines[2] for app in VAULT_APPS)
 
 
-def test_no_phone_no_phone_limitation() -> None:
+def test_no_phone_no_phone_limitation(tmp_path: Path) -> None:
     report = {"exhibits": [{"label": "EX1", "warnings_by_code": {}}]}
-    assert _limitations([_exhibit("EX1", None)], report) == []
+    assert _limitations([_exhibit("EX1", None)], report, tmp_path) == []
 
 
 def test_a_ufdr_extraction_end_to_end(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from safenet.evidence.locator import Layer, display_safe
 from safenet.evidence.mail import mailbox_of
 from safenet.evidence.model import OpenContext
 from safenet.evidence.phone.identity import Acquisition, from_details
-from safenet.evidence.phone.ios_fullbackup import PASSWORD_LEFT_CODE
+from safenet.evidence.phone.ios_fullbackup import PASSWORD_LEFT_CODE, password_left_then_removed
 from safenet.evidence.phone.ufdr import MISMATCH_CODE
 from safenet.hashsets.categories import most_severe
 from safenet.installation import build_digest
@@ -309,7 +309,7 @@ def _app_media(report: dict[str, Any], exhibit: str | None) -> list[dict[str, An
     ]
 
 
-def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any]) -> list[str]:
+def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any], case_path: Path) -> list[str]:
     """Phone-specific limits: logical acquisitions, vault apps not decoded, UFDR hashes that disagreed."""
     out = []
     warnings = {e["label"]: e.get("warnings_by_code", {}) for e in report["exhibits"]}
@@ -322,10 +322,16 @@ def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any]) -> list
             )
     for ex in exhibits:
         if warnings.get(ex["label"], {}).get(PASSWORD_LEFT_CODE, 0):
+            removed = password_left_then_removed(case_path, ex["label"])
+            what = (
+                f"it was turned off afterwards, on {removed[:10]} at {removed[11:19]} UTC, with that password (audited)"
+                if removed
+                else "the exhibit was left with backup encryption on"
+            )
             out.append(
-                f"Exhibit {ex['label']}: Safenet turned the phone's backup encryption on to take a full backup and "
-                f"could not turn it off again ({PASSWORD_LEFT_CODE} warning): the exhibit was left with backup "
-                "encryption on, under a one-time password recorded in the case's acquisition record."
+                f"Exhibit {ex['label']}: Safenet turned the phone's backup encryption on to take a full backup, under "
+                "a one-time password recorded in the case's acquisition record, and could not turn it off again at "
+                f"the end of its run ({PASSWORD_LEFT_CODE} warning): {what}."
             )
         mismatched = warnings.get(ex["label"], {}).get(UFDR_MISMATCH, 0)
         if mismatched:
@@ -465,7 +471,7 @@ def sfr1_data(case: Case, report: dict[str, Any], context: OpenContext | None = 
         "production_indicators": len(indicators.found),
         "production_unread": indicators.unread,
         "search_terms": int(report.get("search_terms_count", 0)),
-        "phone_limitations": _limitations(exhibits, report),
+        "phone_limitations": _limitations(exhibits, report, case.path),
         "deduplication_rule": counts["deduplication_rule"],
         "build_digest": build,
         "missing": missing_fields(case),

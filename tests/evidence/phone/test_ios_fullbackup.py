@@ -532,6 +532,18 @@ def test_a_password_left_by_a_completed_run_is_undone_by_its_own_command(
     events = [e for e, _ in audit_events(case)]
     assert events[-1] == "ios-backup-encryption-removed" and events.count("ios-backup-encryption-left") == 2
     assert verify_case(Case.open_existing(phone.case_path)).ok
+    # the SFR1 says both: left at the end of the run, turned off afterwards (when, from the record)
+    removed = phone.record().password_removed
+    assert removed is not None
+    (limitation,) = [
+        line
+        for line in sfr1_data(case, report_data(case))["phone_limitations"]
+        if line.startswith("Exhibit EX1: Safenet turned")
+    ]
+    assert limitation.endswith(
+        f"could not turn it off again at the end of its run (ios-backup-password-left warning): it was turned off "
+        f"afterwards, on {removed[:10]} at {removed[11:19]} UTC, with that password (audited)."
+    )
 
     assert undo_cli(phone) == 0
     assert (

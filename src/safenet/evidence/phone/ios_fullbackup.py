@@ -95,6 +95,7 @@ class Record:
     encryption: str = ""  # "one-time" (Safenet's password) or "examiner" (the phone's own, not recorded)
     one_time_password: str | None = None
     password_state: str = NONE
+    password_removed: str | None = None  # when the one-time password was removed or found off (UTC, ISO 8601)
 
     @classmethod
     def load(cls, path: Path) -> Record | None:
@@ -350,7 +351,7 @@ class IosFullBackupEvidence:
     def _undo(self, device: _Device, record: Record, warn: WarningSink) -> bool:
         """Remove Safenet's one-time password from the phone, or note it was turned off since; whether it is off."""
         if not self._will_encrypt:  # turned off since (in Finder or iTunes, with the recorded password)
-            record.password_state = REMOVED
+            record.password_state, record.password_removed = REMOVED, _now()
             record.save(self.record_path)
             self._audit("ios-backup-encryption-removed", record, reason="found off on the device")
             return True
@@ -466,7 +467,7 @@ class IosFullBackupEvidence:
         except concurrent.futures.CancelledError:
             why = "interrupted"
         if not why:
-            record.password_state = REMOVED
+            record.password_state, record.password_removed = REMOVED, _now()
             record.save(self.record_path)
             self._audit("ios-backup-encryption-removed", record)
             return True
@@ -499,6 +500,15 @@ class IosFullBackupEvidence:
             recorded_in=str(self.record_path),
             **extra,
         )
+
+
+def password_left_then_removed(case: Path, exhibit: str) -> str | None:
+    """When the one-time password a run of ``exhibit`` left on its phone was removed afterwards (by a resumed run
+    or ``safenet case undo-backup-password``), as its record says; None when it was not (or there is no record)."""
+    record = Record.load(acquisition_folder(case, exhibit) / RECORD_NAME)
+    if record is None or record.password_state != REMOVED:
+        return None
+    return record.password_removed
 
 
 def acquisition_folder(case: Path, exhibit: str) -> Path:
@@ -544,6 +554,7 @@ __all__ = [
     "Record",
     "acquisition_folder",
     "open_full_backup",
+    "password_left_then_removed",
     "reopen_context",
     "undo_left_password",
 ]
