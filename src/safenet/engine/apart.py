@@ -96,42 +96,50 @@ class Children(Generic[R]):
         """
         results: dict[str, R] = {}
         errors: dict[str, str] = {}
+
+        def message(label: str, kind: str, args: tuple[object, ...]) -> None:
+            if kind == RESULT:
+                results[label] = cast(R, args[0])
+                done(label, results[label])
+            elif kind == ERROR:
+                errors[label] = str(args[0])
+            else:
+                receive(label, kind, args)
+
+        def ended(label: str, process: BaseProcess) -> None:
+            if label not in results:  # its result, if any, came before its end
+                process.join()
+                results[label] = died(label, process.exitcode, errors.get(label))
+                done(label, results[label])
+
+        self._pump(message, ended)
+        return results
+
+    def join(self) -> None:
+        """Wait for every child to end, reading and dropping what no ``wait`` read (a child whose pipe is full
+        would otherwise wait for its reader for ever)."""
+        self._pump(lambda label, kind, args: None, lambda label, process: None)
+        for _, process in self._children.values():
+            process.join()
+
+    def _pump(
+        self,
+        message: Callable[[str, str, tuple[object, ...]], None],
+        ended: Callable[[str, BaseProcess], None],
+    ) -> None:
+        """Read every child's pipe to its end: each message as it comes, then ``ended`` when the child closes it."""
         while self._open:
             for reader in wait(self._open):
                 assert isinstance(reader, Connection)
                 label, process = self._children[reader]
                 try:
                     kind, args = reader.recv()
-                except (EOFError, OSError):  # the child has ended (its result, if any, came before)
+                except (EOFError, OSError):  # the child has ended
                     self._open.remove(reader)
                     reader.close()
-                    if label not in results:
-                        process.join()
-                        results[label] = died(label, process.exitcode, errors.get(label))
-                        done(label, results[label])
+                    ended(label, process)
                     continue
-                if kind == RESULT:
-                    results[label] = cast(R, args[0])
-                    done(label, results[label])
-                elif kind == ERROR:
-                    errors[label] = str(args[0])
-                else:
-                    receive(label, kind, args)
-        return results
-
-    def join(self) -> None:
-        """Wait for every child to end, reading and dropping what no ``wait`` read (a child whose pipe is full
-        would otherwise wait for its reader for ever)."""
-        while self._open:
-            for reader in wait(self._open):
-                assert isinstance(reader, Connection)
-                try:
-                    reader.recv()
-                except (EOFError, OSError):
-                    self._open.remove(reader)
-                    reader.close()
-        for _, process in self._children.values():
-            process.join()
+                message(label, kind, args)
 
 
 @contextlib.contextmanager
