@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,18 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def sample_complete(capsys: pytest.CaptureFixture[str], image: Path, case: Path) -> tuple[int, str, str]:
+    """``safenet sample`` of ``image`` against the set ``ref``, every planned block read, into ``case``."""
+    return run(
+        capsys, "sample", str(image), "--hashset", "ref", "--min-known", "64KiB", "--confidence", "0.999",
+        "--complete", "--case", str(case),
+    )  # fmt: skip
+
+
+def audit_lines(case: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (case / "audit.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture
@@ -51,15 +64,12 @@ def test_a_hit_is_confirmed_as_its_file_and_audited(
     setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with_known, _, case = setup
-    code, out, err = run(
-        capsys, "sample", str(with_known), "--hashset", "ref", "--min-known", "64KiB", "--confidence", "0.999",
-        "--complete", "--case", str(case),
-    )  # fmt: skip
+    code, out, err = sample_complete(capsys, with_known, case)
     assert code == Exit.OK, err
     assert "EX1: known material present:" in out and "of known_1.jpg" in out
     assert "/Pictures/holiday.jpg" in out and "ref (A)" in out
     assert "seize: EX1" in out
-    events = [json.loads(line) for line in (case / "audit.jsonl").read_text().splitlines()]
+    events = audit_lines(case)
     kinds = [e["event"] for e in events]
     assert kinds.count("sample-started") == 1 and "sample-round" in kinds and kinds[-1] == "sample-verdict"
     confirmed = [e["data"] for e in events if e["event"] == "sample-file-confirmed"]
@@ -121,14 +131,11 @@ def test_a_hit_whose_file_cannot_be_read_is_a_recorded_warning_and_the_hit_stand
 
     monkeypatch.setattr(ImageEvidence, "open", failing_open)
     with_known, _, case = setup
-    code, out, err = run(
-        capsys, "sample", str(with_known), "--hashset", "ref", "--min-known", "64KiB", "--confidence", "0.999",
-        "--complete", "--case", str(case),
-    )  # fmt: skip
+    code, out, err = sample_complete(capsys, with_known, case)
     assert code == Exit.OK, err
     assert "EX1: known material present:" in out and "seize: EX1" in out
     assert "not confirmed: unreadable: could not be hashed to confirm its hit" in out and "holiday.jpg" in out
-    events = [json.loads(line) for line in (case / "audit.jsonl").read_text().splitlines()]
+    events = audit_lines(case)
     assert not [e for e in events if e["event"] == "sample-file-confirmed"]
     [warning] = [e["data"] for e in events if e["event"] == "sample-warning"]
     assert warning["code"] == "unreadable" and "holiday.jpg" in warning["locator"]
