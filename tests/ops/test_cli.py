@@ -198,6 +198,18 @@ def test_hostile_lead_text_in_json_on_the_terminal_is_escaped_json(
     assert json.loads(out)["leads"][0]["source_ref"] == hostile  # the same value, escaped the JSON way
 
 
+def one_lead(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A new operation database holding one lead, L-1, imported from a CyberTipline report."""
+    run(capsys, "init", "--as", "ana")
+    tip = Tip(
+        "1",
+        person_events=[("203.0.113.7", "443", "2026-12-01T21:14:03Z")],
+        files=[TipFile("f1", "a", {"MD5": "ab" * 16})],
+    )
+    tips = write_cybertip(tmp_path / "tips.xml", [tip])
+    assert run(capsys, "leads", "import", str(tips), "--source", "cybertip", "--as", "ana")[0] == Exit.OK
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -209,18 +221,7 @@ def test_hostile_lead_text_in_json_on_the_terminal_is_escaped_json(
 def test_an_output_file_that_cannot_be_written_is_one_sentence(
     users: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    run(capsys, "init", "--as", "ana")
-    tips = write_cybertip(
-        tmp_path / "tips.xml",
-        [
-            Tip(
-                "1",
-                person_events=[("203.0.113.7", "443", "2026-12-01T21:14:03Z")],
-                files=[TipFile("f1", "a", {"MD5": "ab" * 16})],
-            )
-        ],
-    )
-    assert run(capsys, "leads", "import", str(tips), "--source", "cybertip", "--as", "ana")[0] == Exit.OK
+    one_lead(capsys, tmp_path)
     target = tmp_path / "no-such-folder" / "out.file"
     code, _, err = run(capsys, *args, "--output", str(target))
     assert code == Exit.USAGE
@@ -234,14 +235,7 @@ def test_a_disclosure_is_audited_once_written_with_the_file_hash(
     shown to be the one audited; an export that could not be written is not audited as disclosed."""
     import hashlib
 
-    run(capsys, "init", "--as", "ana")
-    tip = Tip(
-        "1",
-        person_events=[("203.0.113.7", "443", "2026-12-01T21:14:03Z")],
-        files=[TipFile("f1", "a", {"MD5": "ab" * 16})],
-    )
-    tips = write_cybertip(tmp_path / "tips.xml", [tip])
-    assert run(capsys, "leads", "import", str(tips), "--source", "cybertip", "--as", "ana")[0] == Exit.OK
+    one_lead(capsys, tmp_path)
 
     def exported() -> list[dict[str, object]]:
         lines = (tmp_path / "ops" / "ops-audit.jsonl").read_text().splitlines()
