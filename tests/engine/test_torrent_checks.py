@@ -77,6 +77,16 @@ def _checks(case: Case) -> dict[str, dict[str, object]]:
     return {row["torrent"]: {**dict(row), "files": json.loads(row["files"])} for row in rows}
 
 
+def _only_warning(case: Case) -> tuple[str, str]:
+    """The case's one warning: its code and message."""
+    con = sqlite3.connect(case.path / "case.db")
+    try:
+        [(code, message)] = con.execute("SELECT code, message FROM warnings").fetchall()
+    finally:
+        con.close()
+    return str(code), str(message)
+
+
 def _item_name(case: Case, item_id: object) -> str:
     con = sqlite3.connect(case.path / "case.db")
     try:
@@ -256,11 +266,7 @@ def test_a_torrent_that_cannot_be_reread_is_a_warning(tmp_path: Path, monkeypatc
     monkeypatch.setattr(torrents, "_read_torrent", gone)
     case = _case(tmp_path, root)
     assert _checks(case) == {}
-    con = sqlite3.connect(case.path / "case.db")
-    try:
-        [(code, message)] = con.execute("SELECT code, message FROM warnings").fetchall()
-    finally:
-        con.close()
+    code, message = _only_warning(case)
     assert code == "torrent-check-unreadable" and "could not be reread (no such file)" in message
     assert verify_case(case).ok
 
@@ -278,11 +284,7 @@ def test_a_check_stopped_by_a_hostile_torrent_is_a_safe_one_line_warning(
     write(root, "Users/bob/Torrents/holiday.jpg.torrent", torrent("holiday.jpg", HOLIDAY)[0])
     monkeypatch.setattr(torrents, "check", hostile)
     case = _case(tmp_path, root)
-    con = sqlite3.connect(case.path / "case.db")
-    try:
-        [(code, message)] = con.execute("SELECT code, message FROM warnings").fetchall()
-    finally:
-        con.close()
+    code, message = _only_warning(case)
     assert code == "torrent-check-unreadable" and "checking stopped (ValueError: bad " in message
     assert "\x1b" not in message and "\n" not in message and "0x7f3a12345678" not in message
 
