@@ -161,3 +161,26 @@ def test_one_lost_segment_keeps_the_others_frames(clip: Path) -> None:
     merged = merge(parts, SEGMENTS)
     assert [f.timestamp_s for f in merged.frames] == [0.0, 1.0, 2.0, 3.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
     assert merged.stop is Stop.DECODE_ERROR and merged.message == "in 4 s to 6 s: lost"
+
+
+def test_the_time_budget_is_shared_by_the_segments_decoded_not_by_every_segment(
+    clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spread sampling of 2 frames (every 6 s) over the 12 s clip in 1 s segments decodes 3 of its 12 segments,
+    [0, 1), [6, 7) and the last, which runs to the stream's end: each gets a third of the budget, not a twelfth
+    (on a long film, a share per planned segment was spent before its first sample)."""
+    from safenet.analysis.video import hasher
+
+    settings = VideoSettings(segment_s=1.0, spread=True, max_frames=2, time_budget_s=6.0)
+    budgets: list[float] = []
+    sample = hasher._sample
+
+    def recorded(sampler: object, run: object, started: float, budget_s: float) -> object:
+        budgets.append(budget_s)
+        return sample(sampler, run, started, budget_s)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hasher, "_sample", recorded)
+    result = hash_video(clip, settings)
+    assert len(segments(float(SECONDS), settings.segment_s)) == 12
+    assert budgets == [2.0, 2.0, 2.0]
+    assert result.stop is Stop.FRAME_CAP or result.stop is Stop.END

@@ -21,7 +21,8 @@ decode what decoding forward does. So the algorithm itself is segmented, whereve
 - ``hash_segment`` examines one segment alone, from a fresh open of the source: the first decodes from the
   start, the others seek to the keyframe at or before their start (``decode.Sampler``); it samples at the
   instants inside the segment (multiples of the step from the stream start: the whole video's), with its own
-  undecodable-packet counter, its own share of the time budget (``time_budget_s / count``) and the frame cap,
+  undecodable-packet counter, its own share of the time budget (``time_budget_s`` over the segments that hold a
+  sampling instant) and the frame cap,
   and returns every sample hashed, none collapsed, and its own frame-sheet tiles;
 - ``merge`` concatenates the segments' samples in time order, applies the frame cap over them, collapses
   near-identical consecutive frames, chooses the sheet's tiles and says why hashing stopped (the first
@@ -132,7 +133,9 @@ def _hash_open(
         return SegmentHash(segment, meta, (), Stop.NO_VIDEO, "no video stream", elapsed_s=time.monotonic() - started)
     stream.thread_type = "AUTO"
     step = sampling_step(meta, settings)
-    budget = settings.time_budget_s / segment.count
+    # the budget is shared by the segments that are decoded, not by every segment: spread sampling of a long video
+    # opens few of them (a share per segment of the plan left each a sliver, spent before its first sample)
+    budget = settings.time_budget_s / max(1, len(sampled_segments(meta, settings)))
     end = segment.stop_s if segment.stop_s is not None else math.inf
     sampler = Sampler(container, stream, step, settings.seek_gap_s, started + budget, segment.start_s, end)
     run = _Run(settings, sheet)
@@ -265,7 +268,9 @@ def _sample(sampler: Sampler, run: _Run, started: float, budget_s: float) -> tup
                 return Stop.FRAME_CAP, f"frame cap of {settings.max_frames} sampled frames reached"
             run.add(offset, frame)
             if time.monotonic() - started > budget_s:
-                return Stop.TIME_BUDGET, f"time budget of {settings.time_budget_s:g} s spent"
+                whole = settings.time_budget_s
+                share = "" if budget_s >= whole else f"this segment's share ({budget_s:.3g} s) of "
+                return Stop.TIME_BUDGET, f"{share}the time budget of {whole:g} s spent"
     except StreamStopped as stopped:
         return stopped.stop, stopped.message
     return Stop.END, ""
