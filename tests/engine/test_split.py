@@ -24,7 +24,6 @@ import pytest
 from distributed import LocalCluster
 from PIL import Image
 
-from safenet.case.records import WorkResult
 from safenet.case.store import Case
 from safenet.engine import executors, split
 from safenet.engine.cluster import ClusterTarget
@@ -40,7 +39,7 @@ from safenet.engine.executors import (
 )
 from safenet.engine.pipeline import Settings
 from safenet.engine.profiles import Profile
-from safenet.engine.split import RegionRange, Splitting, Unit
+from safenet.engine.split import Outcome, RegionRange, Splitting, Unit
 from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
 from safenet.evidence.carve import REGION, CarveLimits
 from safenet.evidence.locator import Layer, LayerKind, Locator
@@ -146,7 +145,7 @@ class _Counting(InlineExecutor):
         self.splitting = splitting
         self.ranges: list[RegionRange] = []
 
-    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[WorkResult]]:
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         self.ranges.extend(u for u in batch if isinstance(u, RegionRange))
         return super().submit(batch, bytes_only)
 
@@ -248,7 +247,7 @@ CRASH_RANGE = 2  # the range [2 MiB, 3 MiB): the JPEG straddling boundary 2 star
 
 
 class _CrashingRange(Stage):
-    def run(self, batch: Sequence[Unit]) -> list[WorkResult]:
+    def run(self, batch: Sequence[Unit]) -> list[Outcome]:
         if any(isinstance(u, RegionRange) and u.index == CRASH_RANGE for u in batch):
             os._exit(3)  # as a decoder crashing on hostile data would
         return super().run(batch)
