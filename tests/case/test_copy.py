@@ -86,6 +86,13 @@ def test_copy_mistakes_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["case", "copy", str(tmp_path / "source"), str(tmp_path / "t2"), "--db", "sqlite:///x.db"]) == 5
     assert "--db must be a PostgreSQL URL" in capsys.readouterr().err
     assert not (tmp_path / "t2").exists()
+    # a port that is not a number (SQLAlchemy's ValueError): one sentence, and the password never shown
+    assert (
+        main(["case", "copy", str(tmp_path / "source"), str(tmp_path / "t2"), "--db", "postgresql://a:s3cret@h:x/d"])
+        == 5
+    )
+    err = capsys.readouterr().err
+    assert "--db is not a database URL" in err and "s3cret" not in err and "Traceback" not in err
 
 
 def test_a_row_lost_on_the_way_is_caught_and_the_copy_removed(

@@ -44,6 +44,9 @@ def test_a_missing_database_is_one_sentence(tmp_path: Path) -> None:
         ),
         ("nosuchdb://ann:s3cret-pw@host/ops", "the operation database nosuchdb://ann:***@host/ops cannot be opened"),
         ("postgresql+nodriver://ann:s3cret-pw@host/ops", "the operation database postgresql+nodriver://ann:***@"),
+        # a port or an IPv6 host that cannot be read: SQLAlchemy raises ValueError, not ArgumentError
+        ("postgresql://ann:s3cret-pw@host:abc/ops", "the operation database URL is not a database URL"),
+        ("postgresql://ann:s3cret-pw@[::1/ops", "the operation database URL is not a database URL"),
     ],
 )
 def test_a_database_url_that_cannot_be_opened_is_one_sentence_without_its_password(url: str, expected: str) -> None:

@@ -70,12 +70,14 @@ def database_url(db: str) -> URL:
     """A ``--db`` value as a PostgreSQL URL for psycopg 3; a user mistake gets one sentence."""
     try:
         url = make_url(db)
-    except ArgumentError as exc:
-        raise CaseError(f"--db {db!r} is not a database URL; give postgresql://user@host/dbname") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port or host that cannot be read
+        # not echoed: the text may hold a password
+        raise CaseError("--db is not a database URL; give postgresql://user@host/dbname") from exc
     if url.get_backend_name() != "postgresql" or not url.database:
         raise CaseError(
-            f"--db must be a PostgreSQL URL with a database name (postgresql://user@host/dbname), not {db!r}; "
-            "without --db the case keeps its rows in case.db in the case folder"
+            "--db must be a PostgreSQL URL with a database name (postgresql://user@host/dbname), not "
+            f"{url.render_as_string(hide_password=True)!r}; without --db the case keeps its rows in case.db in the "
+            "case folder"
         )
     return url.set(drivername="postgresql+psycopg")
 

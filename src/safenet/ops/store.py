@@ -73,8 +73,11 @@ class OpsStore:
         if "://" in text:
             try:
                 url = make_url(text)
-            except ArgumentError as exc:
-                raise StoreUnavailable(f"the operation database URL is not a database URL ({exc})") from exc
+            except (ArgumentError, ValueError) as exc:  # ValueError: a port or host that cannot be read
+                # the text is not echoed: it may hold a password
+                raise StoreUnavailable(
+                    "the operation database URL is not a database URL (give postgresql://user@host/dbname)"
+                ) from exc
             text = url.render_as_string(hide_password=True)  # the name in every message: never its password
             try:
                 engine = create_engine(url)
