@@ -74,6 +74,31 @@ def test_xxh3_in_the_reader_threads_is_the_xxhash_package_s() -> None:
     assert list(zip(hi.tolist(), lo.tolist(), strict=True)) == [block_hash(b) for b in blocks]
 
 
+def test_a_short_block_s_hash_is_zero_whatever_the_arrays_held(tmp_path: Path) -> None:
+    """A block cut short by the media's end gets (0, 0), not what the caller's reused arrays held (a stale hash there
+    would be another block's: a false hit)."""
+    extension = media._native()
+    if extension is None or not extension.XXH3:
+        pytest.skip("safenet._blockio is not built with XXH3")
+    from array import array
+
+    import numpy as np
+
+    image = tmp_path / "image.raw"
+    image.write_bytes(bytes(range(256)) * 16 + b"tail")  # one whole block and 4 bytes of the next
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        reader = extension.Reader(fd, BLOCK, 2)
+        out, lengths = bytearray(3 * BLOCK), array("i", bytes(12))
+        hi, lo = np.full(3, 7, np.uint64), np.full(3, 9, np.uint64)  # left over from an earlier round
+        reader.submit(array("q", [0, BLOCK, 2 * BLOCK]), out, lengths, hi, lo).wait()
+        reader.close()
+    finally:
+        os.close(fd)
+    assert list(lengths) == [BLOCK, 4, 0]
+    assert hi.tolist()[1:] == [0, 0] and lo.tolist()[1:] == [0, 0] and (hi[0], lo[0]) != (7, 9)
+
+
 @pytest.mark.parametrize("native", READERS)
 def test_pread_reader_returns_every_block_in_the_order_asked(tmp_path: Path, native: tuple[bool, bool]) -> None:
     rng = random.Random(5)

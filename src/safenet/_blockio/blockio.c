@@ -90,22 +90,26 @@ static void read_one(int fd, Py_ssize_t block, round_t *round, Py_ssize_t i)
 {
     char *dst = round->out + i * block;
     Py_ssize_t done = 0;
+    int failed = 0; /* the errno of a failed read, 0 when none failed */
     while (done < block) {
         ssize_t n = pread(fd, dst + done, (size_t)(block - done), (off_t)(round->offsets[i] + done));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            round->lengths[i] = -errno;
-            return; /* hi and lo stay as the caller gave them: zeros */
+            failed = errno;
+            break;
         }
         if (n == 0)
             break; /* the end of the media: a short block */
         done += n;
     }
-    round->lengths[i] = (int32_t)done;
+    round->lengths[i] = failed ? -failed : (int32_t)done;
 #if HAVE_XXH3
-    if (round->hi != NULL && done == block) {
-        XXH128_hash_t h = XXH3_128bits(dst, (size_t)block);
+    if (round->hi != NULL) {
+        /* (0, 0) for a short or failed block, whatever the caller's arrays held: never another block's hash */
+        XXH128_hash_t h = {0, 0};
+        if (!failed && done == block)
+            h = XXH3_128bits(dst, (size_t)block);
         round->hi[i] = h.high64;
         round->lo[i] = h.low64;
     }
