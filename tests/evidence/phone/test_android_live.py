@@ -484,10 +484,13 @@ def test_a_folder_listing_past_the_limit_is_cut_with_a_warning_and_the_walk_goes
     root = tmp_path / "sd"
     for i in range(8):
         write(root, f"DCIM/IMG_{i}.jpg", jpeg(i))
-    write(root, "Pictures/kept.jpg", jpeg(20))
+    for i in range(5):  # exactly the limit: listed whole, not cut
+        write(root, f"Pictures/kept_{i}.jpg", jpeg(20 + i))
     items, warnings = listed(server, root)
     paths = [item.locator.leaf.value for item in items]
-    assert paths == [f"{SDCARD}/DCIM/IMG_{i}.jpg" for i in range(5)] + [f"{SDCARD}/Pictures/kept.jpg"]
+    assert paths == [f"{SDCARD}/DCIM/IMG_{i}.jpg" for i in range(5)] + [
+        f"{SDCARD}/Pictures/kept_{i}.jpg" for i in range(5)
+    ]
     assert [(w.code, w.locator.leaf.value if w.locator else None) for w in warnings] == [
         ("unreadable", f"{SDCARD}/DCIM")
     ]
@@ -508,3 +511,42 @@ def test_folders_nested_past_the_limit_are_not_entered(
     assert [(w.code, w.locator.leaf.value if w.locator else None, w.message) for w in warnings] == [
         ("unreadable", f"{SDCARD}/DCIM/a/b/c", "folders nested too deep: not entered")
     ]
+
+
+def test_a_broken_connection_after_a_cut_listing_closes_the_new_connection(
+    tmp_path: Path, server: AdbServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk replaces the connection a cut listing left unusable; if a later listing breaks, that replacement
+    is closed too (it was the walk's own, which the caller never saw)."""
+    from safenet.evidence.model import EvidenceError
+    from safenet.evidence.phone import adb_sync
+    from safenet.evidence.phone.adb_sync import LinkBroken, SyncSession
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    monkeypatch.setattr(adb_sync, "MAX_LISTED", 5)
+    opened: list[SyncSession] = []
+    init, listing = SyncSession.__init__, SyncSession.list
+
+    def tracked(self: SyncSession, *args: object, **kw: bool) -> None:
+        init(self, *args, **kw)  # type: ignore[arg-type]
+        opened.append(self)
+
+    def breaking(self: SyncSession, path: str) -> list[adb_sync.Entry]:
+        if path.endswith("/DCIM/A_sub"):  # listed after DCIM's cut listing, in the same walk
+            raise LinkBroken("the adb server closed the connection")
+        return listing(self, path)
+
+    monkeypatch.setattr(SyncSession, "__init__", tracked)
+    monkeypatch.setattr(SyncSession, "list", breaking)
+    root = tmp_path / "sd"
+    write(root, "DCIM/A_sub/a.jpg", jpeg(30))  # first in the listing: kept by the cut
+    for i in range(8):
+        write(root, f"DCIM/IMG_{i}.jpg", jpeg(i))
+    with PhoneDouble(root) as double:
+        server.connect(double)
+        try:
+            with pytest.raises((EvidenceError, OSError)):
+                list(AndroidLiveEvidence(double.address).items(lambda w: None))
+        finally:
+            server.disconnect(double)
+    assert len(opened) >= 2 and all(session.broken for session in opened)  # closed: none left open

@@ -137,7 +137,7 @@ class SyncSession:
         self.request(b"LIS2" if v2 else b"LIST", path)
         entries: list[Entry] = []
         body = _DENT2 if v2 else _DENT
-        for _ in range(MAX_LISTED + 2):  # and "." and ".."
+        for _ in range(MAX_LISTED + 3):  # records: "." and "..", the entries, and DONE
             kind = self.read_exact(4)
             if kind == b"DONE":
                 self.read_exact(body.size)  # a DONE carries an empty entry of the same size
@@ -160,7 +160,7 @@ class SyncSession:
                 mode, size, mtime, _n = fields
                 entries.append(Entry(name, mode, size, mtime))
         self.broken = True  # the rest of the listing is still coming: this connection can serve nothing else
-        raise ListingCut(entries)
+        raise ListingCut(entries[:MAX_LISTED])
 
     def recv(self, path: str) -> RecvReader:
         """A raw stream of the file's bytes as the phone sends them (wrap it in a buffer)."""

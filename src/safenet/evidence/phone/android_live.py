@@ -240,6 +240,9 @@ class AndroidLiveEvidence:
                 warn(EvidenceWarning(UNREADABLE_CODE, f"{cut}: listing stopped there", self._loc(base, folder)))
                 session.close()
                 session = self._session()
+            except (LinkBroken, OSError):
+                session.close()  # this walk's own (the caller's, unless a cut listing replaced it)
+                raise
             subfolders = []
             for entry in sorted(listed, key=lambda e: e.name):
                 path = f"{folder}/{entry.name}"
