@@ -40,7 +40,7 @@ class HashFound:
     locator_display: str
 
 
-def _exhibit(case: Case, label: str) -> Exhibit:
+def exhibit_row(case: Case, label: str) -> Exhibit:
     with case.sessions() as s:
         row = s.scalar(select(Exhibit).where(Exhibit.label == label))
     if row is None:
@@ -49,7 +49,7 @@ def _exhibit(case: Case, label: str) -> Exhibit:
 
 
 def exhibit_verdict(case: Case, label: str) -> ExhibitVerdict:
-    exhibit = _exhibit(case, label)
+    exhibit = exhibit_row(case, label)
     runs = [run for run in case.runs() if run.exhibit_id == exhibit.id]
     per_item: dict[int, set[str]] = {}
     for item_id, _deleted, _carved, _media, set_kind, category, _match in hit_findings(case, exhibit.id):
@@ -85,7 +85,7 @@ def _time_to_first_hit(case: Case, exhibit_id: int, hit_items: set[int], started
 
 def find_hash(case: Case, label: str, kind: str, hex_digest: str) -> list[HashFound]:
     """Items of the exhibit whose content has this digest, and P2P records naming it."""
-    exhibit = _exhibit(case, label)
+    exhibit = exhibit_row(case, label)
     found: list[HashFound] = []
     column = ITEM_HASHES.get(kind)
     if column is not None:

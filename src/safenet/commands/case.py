@@ -136,16 +136,15 @@ def case_undo_backup_password_cmd(
 ) -> None:
     """Turn off the backup encryption Safenet turned on to back up an iPhone or iPad, where a completed run could
     not (the phone attached and unlocked; the one-time password is the one the case records); audited."""
-    from safenet.case.store import Case, CaseError
+    from safenet.case.onscene import exhibit_row
+    from safenet.case.store import Case
     from safenet.evidence.phone.ios_fullbackup import undo_left_password
 
     with user_errors(case):
         opened = Case.open_existing(case)
-        found = {row.label: row.source for row in opened.exhibits()}
-        if exhibit not in found:
-            raise CaseError(f"case {case} has no exhibit {exhibit}; `safenet report {case}` lists its exhibits")
+        source = exhibit_row(opened, exhibit).source
         with opened.exclusive():
-            done = undo_left_password(opened.path, exhibit, found[exhibit])
+            done = undo_left_password(opened.path, exhibit, source)
         out.print(Text(f"{display_safe(exhibit)}: {done}"))
 
 

@@ -323,11 +323,11 @@ def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any], case_pa
     for ex in exhibits:
         if warnings.get(ex["label"], {}).get(PASSWORD_LEFT_CODE, 0):
             removed = password_left_then_removed(case_path, ex["label"])
-            what = (
-                f"it was turned off afterwards, on {removed[:10]} at {removed[11:19]} UTC, with that password (audited)"
-                if removed
-                else "the exhibit was left with backup encryption on"
-            )
+            if removed is None:
+                what = "the exhibit was left with backup encryption on"
+            else:
+                when = f", on {removed[:10]} at {removed[11:19]} UTC," if removed else ""
+                what = f"it was turned off afterwards{when} with that password (audited)"
             out.append(
                 f"Exhibit {ex['label']}: Safenet turned the phone's backup encryption on to take a full backup, under "
                 "a one-time password recorded in the case's acquisition record, and could not turn it off again at "

@@ -479,7 +479,7 @@ def test_a_phone_refusing_to_turn_encryption_on_is_one_sentence_exit_3_and_nothi
     assert line.endswith("; unlock it and run again")
     assert phone.state.backups == 0 and phone.state.backup_password is None
     assert phone.record().password_state == "none"
-    assert audit_events(Case.create_or_open(phone.case_path)) == []  # nothing was changed on the phone
+    assert audit_events(Case.open_existing(phone.case_path)) == []  # nothing was changed on the phone
 
 
 def test_ctrl_c_during_the_backup_still_removes_the_one_time_password_and_resume_takes_it_again(
@@ -519,7 +519,8 @@ def test_a_password_left_by_a_completed_run_is_undone_by_its_own_command(
 
     assert undo_cli(phone) == Exit.EVIDENCE == 3
     line = one_sentence(capsys)
-    assert f"the iOS device {UDID} did not turn backup encryption off" in line
+    assert f"the iOS device {UDID} did not turn backup encryption off (" in line
+    assert "passcode was not entered" in line  # the phone's own reason
     assert str(phone.folder / RECORD_NAME) in line
     assert phone.record().password_state == "left" and phone.state.backup_password == password
 
@@ -544,6 +545,16 @@ def test_a_password_left_by_a_completed_run_is_undone_by_its_own_command(
         f"could not turn it off again at the end of its run (ios-backup-password-left warning): it was turned off "
         f"afterwards, on {removed[:10]} at {removed[11:19]} UTC, with that password (audited)."
     )
+    # a record written before the removal time was kept: removed, when not said
+    record_path = phone.folder / RECORD_NAME
+    kept = json.loads(record_path.read_text())
+    del kept["password_removed"]
+    record_path.write_text(json.dumps(kept))
+    assert [
+        line
+        for line in sfr1_data(case, report_data(case))["phone_limitations"]
+        if line.endswith("it was turned off afterwards with that password (audited).")
+    ]
 
     assert undo_cli(phone) == 0
     assert (

@@ -332,29 +332,30 @@ class IosFullBackupEvidence:
         if not record.password_on_device:
             state = record.password_state if record.encryption == "one-time" else "never set"
             return f"nothing to undo: Safenet's one-time backup password is not on the phone ({state})"
-        left: list[EvidenceWarning] = []
         try:
-            if self._undo(self._connected(), record, left.append):
-                return (
-                    "the phone's backup encryption, which Safenet turned on, is off again (removed with the one-time "
-                    f"password recorded in {self.record_path}); audited in the case"
-                )
+            why = self._undo(self._connected(), record, lambda warning: None)  # the refusal is this command's error
         finally:
             if self._device is not None:
                 self._device.close()
-        raise EvidenceError(
-            f"the iOS device {self.udid} did not turn backup encryption off; it still encrypts its backups with the "
-            f"one-time password recorded in {self.record_path}: unlock it (enter its passcode if it asks) and run "
-            "this command again"
+        if why is not None:
+            raise EvidenceError(
+                f"the iOS device {self.udid} did not turn backup encryption off ({why}); it still encrypts its "
+                f"backups with the one-time password recorded in {self.record_path}: unlock it (enter its passcode "
+                "if it asks) and run this command again"
+            )
+        return (
+            "the phone's backup encryption, which Safenet turned on, is off again (removed with the one-time "
+            f"password recorded in {self.record_path}); audited in the case"
         )
 
-    def _undo(self, device: _Device, record: Record, warn: WarningSink) -> bool:
-        """Remove Safenet's one-time password from the phone, or note it was turned off since; whether it is off."""
+    def _undo(self, device: _Device, record: Record, warn: WarningSink) -> str | None:
+        """Remove Safenet's one-time password from the phone, or note it was turned off since; why it is still on,
+        None when it is off."""
         if not self._will_encrypt:  # turned off since (in Finder or iTunes, with the recorded password)
             record.password_state, record.password_removed = REMOVED, _now()
             record.save(self.record_path)
             self._audit("ios-backup-encryption-removed", record, reason="found off on the device")
-            return True
+            return None
         return self._remove_password(device, record, warn)
 
     def open(self, locator: Locator) -> BinaryIO:
@@ -456,8 +457,9 @@ class IosFullBackupEvidence:
         record.save(self.record_path)
         self._audit("ios-backup-encryption-set", record)
 
-    def _remove_password(self, device: _Device, record: Record, warn: WarningSink) -> bool:
-        """Whether the phone turned the one-time password off (else it is recorded as left, and warned)."""
+    def _remove_password(self, device: _Device, record: Record, warn: WarningSink) -> str | None:
+        """Why the phone did not turn the one-time password off (it is then recorded as left, and warned); None when
+        it did."""
         assert record.one_time_password is not None
         why = ""
         try:
@@ -470,9 +472,9 @@ class IosFullBackupEvidence:
             record.password_state, record.password_removed = REMOVED, _now()
             record.save(self.record_path)
             self._audit("ios-backup-encryption-removed", record)
-            return True
+            return None
         self._left(record, why, warn)
-        return False
+        return why
 
     def _left(self, record: Record, why: str, warn: WarningSink) -> None:
         record.password_state = LEFT
@@ -504,11 +506,12 @@ class IosFullBackupEvidence:
 
 def password_left_then_removed(case: Path, exhibit: str) -> str | None:
     """When the one-time password a run of ``exhibit`` left on its phone was removed afterwards (by a resumed run
-    or ``safenet case undo-backup-password``), as its record says; None when it was not (or there is no record)."""
+    or ``safenet case undo-backup-password``), as its record says: "" where the record predates the removal time
+    being kept; None when it was not removed (or there is no record)."""
     record = Record.load(acquisition_folder(case, exhibit) / RECORD_NAME)
     if record is None or record.password_state != REMOVED:
         return None
-    return record.password_removed
+    return record.password_removed or ""
 
 
 def acquisition_folder(case: Path, exhibit: str) -> Path:
