@@ -204,7 +204,7 @@ def one_lead(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     tip = Tip(
         "1",
         person_events=[("203.0.113.7", "443", "2026-12-01T21:14:03Z")],
-        files=[TipFile("f1", "a", {"MD5": "ab" * 16})],
+        files=[TipFile("f1", "gpj.\u202eexe.jpg", {"MD5": "ab" * 16})],  # a file name from the report: hostile
     )
     tips = write_cybertip(tmp_path / "tips.xml", [tip])
     assert run(capsys, "leads", "import", str(tips), "--source", "cybertip", "--as", "ana")[0] == Exit.OK
@@ -252,3 +252,8 @@ def test_a_disclosure_is_audited_once_written_with_the_file_hash(
     assert line["about"] == "L-1" and line["to"] == str(target.resolve())
     assert line["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
     assert json.loads(target.read_text())["about"] == "L-1"
+    assert "\u202e" not in target.read_text() and "gpj.\\u202eexe.jpg" in target.read_text()
+    # to standard output: the bytes a file would hold, so `> file` gives the digest audited
+    code, out, err = run(capsys, "export", "--disclosure", "--lead", "L-1", "--as", "sup")
+    assert code == 0, err
+    assert exported()[-1]["to"] == "standard output" and exported()[-1]["sha256"] == hashlib.sha256(out.encode()).hexdigest()

@@ -90,22 +90,11 @@ def _say(message: str) -> None:
 
 
 def _say_json(text: str) -> None:
-    """JSON for the terminal: the encoder escapes only C0 controls, so every other character that
-    ``display_safe`` would escape (C1 controls such as CSI, bidi overrides, zero-width and tag characters,
-    lone surrogates) is written as a JSON ``\\u`` escape: the terminal sees none, the JSON reads the same."""
+    """JSON for the terminal, every character ``display_safe`` would escape written as a JSON escape."""
     from safenet.commands.common import out
-    from safenet.evidence.locator import display_safe
+    from safenet.evidence.locator import json_display_safe
 
-    safe = "".join(ch if ch == "\n" or display_safe(ch) == ch else _json_escape(ch) for ch in text)
-    out.print(Text(safe))
-
-
-def _json_escape(ch: str) -> str:
-    code = ord(ch)
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    code -= 0x10000  # a JSON escape of a character beyond the BMP is its UTF-16 surrogate pair
-    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    out.print(Text(json_display_safe(text)))
 
 
 @contextmanager

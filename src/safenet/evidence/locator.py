@@ -164,6 +164,27 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u2800\u17b4\u17b5")
 
 
+def json_display_safe(text: str) -> str:
+    """JSON text (``json.dumps`` with ``ensure_ascii=False``) with every character ``display_safe`` would escape
+    written as a JSON ``\\u`` escape instead: a terminal or viewer shows none of them raw, and the JSON reads back
+    the same. The encoder escapes only C0 controls; this takes C1 controls such as CSI, bidi overrides, zero-width
+    and tag characters, lone surrogates. Line breaks between tokens stay (a JSON string holds none raw)."""
+    return "\n".join(
+        line
+        if display_safe(line) == line
+        else "".join(ch if display_safe(ch) == ch else _json_escape(ch) for ch in line)
+        for line in text.split("\n")
+    )
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a JSON escape of a character beyond the BMP is its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def display_safe(text: str) -> str:
     """Render evidence-derived text on one line, every character visible and unambiguous.
 

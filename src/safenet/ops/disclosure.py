@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from safenet.evidence.locator import json_display_safe
 from safenet.ops.access import LEADS, PEOPLE, SAFEGUARDING, Actor, allowed, require
 from safenet.ops.errors import OpsError
 from safenet.ops.ids import LEAD, VISIT, parse, show
@@ -77,7 +78,9 @@ def disclosure(
 def disclosure_file(store: OpsStore, actor: Actor, *, lead_id: str | None = None, subject_id: str | None = None) -> str:
     """The export as its file holds it (JSON and a final newline); audit it with ``disclosed`` once handed over."""
     data = disclosure(store, actor, lead_id=lead_id, subject_id=subject_id)
-    return json.dumps(data, indent=2, default=_json, ensure_ascii=False) + "\n"
+    # escaped as the terminal shows it: the file and standard output are the same bytes, and the audited digest is
+    # of both
+    return json_display_safe(json.dumps(data, indent=2, default=_json, ensure_ascii=False)) + "\n"
 
 
 def disclosed(store: OpsStore, actor: Actor, about: str, export: str, to: str) -> None:
