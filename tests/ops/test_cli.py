@@ -256,4 +256,7 @@ def test_a_disclosure_is_audited_once_written_with_the_file_hash(
     # to standard output: the bytes a file would hold, so `> file` gives the digest audited
     code, out, err = run(capsys, "export", "--disclosure", "--lead", "L-1", "--as", "sup")
     assert code == 0, err
-    assert exported()[-1]["to"] == "standard output" and exported()[-1]["sha256"] == hashlib.sha256(out.encode()).hexdigest()
+    assert (
+        exported()[-1]["to"] == "standard output"
+        and exported()[-1]["sha256"] == hashlib.sha256(out.encode()).hexdigest()
+    )

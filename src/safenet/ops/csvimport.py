@@ -27,7 +27,6 @@ before anything is stored: any mistake is one sentence naming the file and line,
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +40,6 @@ FIELDS = ("source_ref", "observed", "ip", "port", "hash", "hash_kind", "file_nam
 REQUIRED = ("observed", "ip", "hash")
 TOP_KEYS = ("columns", "fixed", "time_zone", "time_format", "delimiter")
 MAX_FIELD = 64 * 1024
-_LIMIT = threading.Lock()
 
 
 class Mapping:
@@ -103,12 +101,7 @@ class Mapping:
 def read_csv(path: Path, mapping_path: Path, source: str) -> list[LeadIn]:
     mapping = Mapping(mapping_path)
     name = path.name
-    with _LIMIT:  # the limit is process-wide: set for this file only, then given back (imports run in threads)
-        kept = csv.field_size_limit(MAX_FIELD)
-        try:
-            return _read(path, name, mapping, source)
-        finally:
-            csv.field_size_limit(kept)
+    return _read(path, name, mapping, source)
 
 
 def _read(path: Path, name: str, mapping: Mapping, source: str) -> list[LeadIn]:
@@ -135,6 +128,10 @@ def _read(path: Path, name: str, mapping: Mapping, source: str) -> list[LeadIn]:
                 if not any(cell.strip() for cell in row):
                     continue
                 with _at(name, reader.line_num):
+                    # checked per row, not by csv.field_size_limit: that limit is the whole process's (the csv
+                    # module's own, 128 KiB, still stops a longer field before it is held)
+                    if any(len(cell) > MAX_FIELD for cell in row):
+                        raise ValueError(f"a value is longer than {MAX_FIELD:,} characters")
                     leads.append(_lead(row, index, mapping, source, f"{name} line {reader.line_num}"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFailed(f"cannot read {path} as UTF-8 text: {exc}") from exc
