@@ -282,8 +282,8 @@ def test_a_reference_or_source_longer_than_the_database_column_is_one_sentence(o
         f"R1,01/12/2026 21:14:03,203.0.113.1,1,{ED2K},a,g,1",
         f"{'R' * 201},01/12/2026 21:14:03,203.0.113.2,1,{ED2K},a,g,1",
     ]
-    with pytest.raises(ImportFailed, match=r"^obs\.csv line 3: the source reference is longer than 200 characters$"):
+    with pytest.raises(ImportFailed, match=r"^obs\.csv line 3: the source ref is longer than 200 characters$"):
         import_csv(ops, ANALYST, *_csv(tmp_path, rows), "p2p")
-    with pytest.raises(ImportFailed, match=r"^obs\.csv line 2: the source name is longer than 40 characters$"):
+    with pytest.raises(ImportFailed, match=r"^obs\.csv line 2: the source is longer than 40 characters$"):
         import_csv(ops, ANALYST, *_csv(tmp_path, rows[:1]), "s" * 41)
     assert list_leads(ops, ANALYST) == []

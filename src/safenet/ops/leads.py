@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from safenet.ops.access import LEADS, Actor, require
 from safenet.ops.errors import ImportFailed, OpsError
 from safenet.ops.ids import LEAD, SUBJECT, row_of, show
-from safenet.ops.schema import SOURCE_MAX, SOURCE_REF_MAX, LeadRow, SubjectRow
+from safenet.ops.schema import LeadRow, SubjectRow
 from safenet.ops.store import OpsStore
 
 
@@ -92,13 +92,6 @@ def import_csv(store: OpsStore, actor: Actor, path: Path, mapping_yaml: Path, so
 def store_leads(store: OpsStore, actor: Actor, leads: list[LeadIn], *, origin: Path | None = None) -> ImportResult:
     """Add parsed leads, merging duplicates (same source and reference, or same hash + IP + time)."""
     require(actor, LEADS, "change")
-    for lead in leads:  # the whole file is refused, before anything is stored
-        for what, value, most in (
-            ("source name", lead.source, SOURCE_MAX),
-            ("source reference", lead.source_ref, SOURCE_REF_MAX),
-        ):
-            if len(value) > most:
-                raise ImportFailed(f"{lead.origin}: the {what} is longer than {most} characters")
     added: list[int] = []
     merged: list[int] = []
     now = datetime.now(UTC)
@@ -137,7 +130,10 @@ def store_leads(store: OpsStore, actor: Actor, leads: list[LeadIn], *, origin: P
                 imported_at=now,
             )
             s.add(row)
-            s.flush()
+            try:
+                s.flush()
+            except OpsError as exc:  # a value longer than its column (the store's check): the whole file is refused
+                raise ImportFailed(f"{lead.origin}: {exc}") from exc
             added.append(row.id)
     store.log(
         actor,

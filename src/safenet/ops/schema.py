@@ -35,7 +35,7 @@ class SubjectRow(Base):
     created_at: Mapped[datetime]
 
 
-SOURCE_MAX = 40  # characters of a lead's source name and reference (checked on import: PostgreSQL enforces them)
+SOURCE_MAX = 40  # characters of a lead's source name and reference (OpsStore checks every column's length on a write)
 SOURCE_REF_MAX = 200
 
 
