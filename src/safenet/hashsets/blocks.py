@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import xxhash
@@ -65,7 +65,8 @@ def md5_halves(block: bytes | memoryview) -> tuple[int, int]:
 
 
 #: Block hash functions by the name a set records (``meta.json``'s ``hash``); every one is 128 bits.
-BLOCK_HASHES: dict[str, Callable[[bytes | memoryview], tuple[int, int]]] = {"xxh3-128": block_hash, "md5": md5_halves}
+XXH3: Final = "xxh3-128"  # the block hash sets are built with (``block_hash``)
+BLOCK_HASHES: dict[str, Callable[[bytes | memoryview], tuple[int, int]]] = {XXH3: block_hash, "md5": md5_halves}
 
 
 def _entropy(block: bytes | memoryview) -> float:
@@ -120,7 +121,7 @@ class BlockSetInfo:
     dropped_shared: int  # blocks found in more than one file of the set
     dropped_known_good: int  # blocks found in a known-good set
     dropped_not_probative: int  # one value, repeated pattern, low entropy
-    hash: str = "xxh3-128"  # BLOCK_HASHES key
+    hash: str = XXH3  # BLOCK_HASHES key
 
 
 def build_block_set(
@@ -132,7 +133,7 @@ def build_block_set(
         for relative, data in files:
             yield relative, len(data), len(data) // BLOCK, list(file_blocks(data))
 
-    return _write_set(hashed(), target, name, "xxh3-128", known_good)
+    return _write_set(hashed(), target, name, XXH3, known_good)
 
 
 def import_dfxml_blocks(

@@ -26,11 +26,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from safenet.hashsets.blocks import BLOCK, BLOCK_HASHES, HASH_DTYPE
+from safenet.hashsets.blocks import BLOCK, BLOCK_HASHES, HASH_DTYPE, XXH3
 
 _CHUNK = 8  # offsets a Python reader thread takes at a time: small, so no thread waits long for the last ones
 
-XXH3 = "xxh3-128"
 Block = bytes | memoryview  # a short block (the end of the media) is shorter than BLOCK
 #: block hash name -> the blocks' hashes as (high halves, low halves), uint64 arrays in the order read
 Hashed = dict[str, tuple[np.ndarray, np.ndarray]]
