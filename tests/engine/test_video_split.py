@@ -258,3 +258,46 @@ def test_a_pending_video_inside_a_batch_is_merged_before_the_items_after_it_are_
     assert sum(1 for t in submitted if t and isinstance(t[0], VideoSegment)) == 4 * 2 * 6
     assert [r.records[0].item.name for r in got] == [i.name for i in items]
     assert got == expected
+
+
+class _Lazy(_Batched):
+    """Runs a task only when its result is asked for, as a busy pool would: counts the tasks submitted and not
+    yet run, to see how many run_ordered keeps in flight."""
+
+    in_flight = 2
+
+    def __init__(self, stage: Stage, videos: VideoSplitting) -> None:
+        super().__init__(stage, videos)
+        self.waiting = 0
+        self.most = 0
+
+    def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
+        executor = self
+        run = super().submit
+
+        class Later(Future[list[Outcome]]):
+            def result(self, timeout: float | None = None) -> list[Outcome]:
+                if not self.done():
+                    executor.waiting -= 1
+                    self.set_result(run(batch, bytes_only).result())
+                return super().result(timeout)
+
+        self.waiting += 1
+        self.most = max(self.most, self.waiting)
+        return Later()
+
+
+def test_a_video_s_segments_are_submitted_no_faster_than_the_window_allows(evidence: tuple[Path, Path]) -> None:
+    """Six segments of a long video wait their turn: never more tasks in flight than ``in_flight`` (a ten-hour
+    film has hundreds), and the results are the inline run's."""
+    exhibit, db = evidence
+    matcher = HashSetStore(db).matcher(("s",))
+    plan = StagePlan(Profile.STANDARD, ("md5",), perceptual=True)
+    evidence_source = open_source(exhibit)
+    found = {i.name: i for i in evidence_source.items(lambda w: None)}
+    items = [found[n] for n in ("long.mp4", "picture.jpg", "short.mp4")]
+    expected = list(run_ordered(InlineExecutor(Stage(evidence_source, settings_for(plan, matcher))), items))
+    split_plan = dataclasses.replace(plan, split_videos=True)
+    lazy = _Lazy(Stage(evidence_source, settings_for(split_plan, matcher)), video_splitting_for(split_plan))
+    assert list(run_ordered(lazy, items)) == expected
+    assert lazy.most <= lazy.in_flight

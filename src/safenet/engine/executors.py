@@ -551,7 +551,7 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
                         taken: Future[list[Outcome]] = Future()
                         taken.set_result(results[at + 1 :])
                         window.appendleft(_Task(rest, future=taken))
-                    window.extendleft(reversed([_Task((u,), future=executor.submit((u,))) for u in then]))
+                    window.extendleft(reversed([_Task((u,)) for u in then]))  # submitted by _fill, paced
                     break
                 if done is not None:
                     yield done
@@ -562,11 +562,21 @@ def run_ordered(executor: Executor, items: Sequence[Item]) -> Generator[WorkResu
 
 
 def _fill(executor: Executor, window: deque[_Task], planned: Iterator[tuple[Unit, ...]]) -> None:
-    """Keep the window full; while quarantined items wait, only the head task runs, alone."""
+    """Keep the window full; while quarantined items wait, only the head task runs, alone.
+
+    Units put at the head unsubmitted (a video's segments, a range to carve again: a ten-hour film has hundreds)
+    are submitted in order, no more running at once than ``in_flight``, like the planned batches."""
     if any(t.alone for t in window):
         if window[0].future is None:
             window[0].future = executor.submit(window[0].items, window[0].bytes_only)
         return
+    running = sum(1 for t in window if t.future is not None and not t.future.done())
+    for task in window:
+        if running >= executor.in_flight:
+            return
+        if task.future is None:
+            task.future = executor.submit(task.items, task.bytes_only)
+            running += 1
     while len(window) < executor.in_flight:
         batch = next(planned, None)
         if batch is None:
