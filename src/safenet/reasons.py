@@ -23,3 +23,11 @@ def reason_of(exc: BaseException) -> str:
     text = _ADDRESS.sub("", text).replace("\r", " ").replace("\n", " ").strip() or type(exc).__name__
     text = display_safe(text)
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+def item_reason(exc: BaseException) -> str:
+    """The reason an item's warning gives: an OS error's own text alone (the path is in the warning's locator,
+    never repeated), else ``reason_of``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return reason_of(exc)

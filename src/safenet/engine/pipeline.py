@@ -38,7 +38,7 @@ from safenet.evidence.carve import CarveLimits, is_region
 from safenet.evidence.embedded import EmbeddedLimits
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, SourceLost
 from safenet.evidence.producers import Claim
-from safenet.reasons import reason_of
+from safenet.reasons import item_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ class _Examiner:
         except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
             raise
         except (OSError, EvidenceError) as exc:
-            self._fail(item, parent, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {_reason(exc)}")
+            self._fail(item, parent, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {item_reason(exc)}")
             return
         with stream:
             self.examine_stream(item, stream, parent, reopen=open_stream)
@@ -258,7 +258,7 @@ class _Examiner:
             except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
                 raise
             except (OSError, EvidenceError) as exc:
-                self._fail(item, parent, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
+                self._fail(item, parent, ItemStatus.PARTIAL, "read-error", f"read failed: {item_reason(exc)}")
                 return
             finally:
                 if read is not None:
@@ -326,7 +326,7 @@ class _Examiner:
                 else:
                     self.p2p.append(P2PFound(index, parser.NAME, entry))
         except Exception as exc:  # a parser bug on hostile input must not end the run
-            message = f"{parser.NAME}: parsing stopped ({_reason(exc)}); the records before it are kept"
+            message = f"{parser.NAME}: parsing stopped ({item_reason(exc)}); the records before it are kept"
             self.warnings.append(EvidenceWarning("p2p-corrupt", message, item.locator))
 
     def _perceptual(
@@ -353,7 +353,7 @@ class _Examiner:
                 raise
             except (OSError, EvidenceError) as exc:
                 found = EvidenceWarning(
-                    "unreadable", f"cannot reopen for perceptual hashing: {_reason(exc)}", item.locator
+                    "unreadable", f"cannot reopen for perceptual hashing: {item_reason(exc)}", item.locator
                 )
         else:  # pragma: no cover - tee() always makes a copy when there is nothing to reopen
             return None
@@ -388,7 +388,7 @@ class _Examiner:
             except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
                 raise
             except (OSError, EvidenceError) as exc:
-                message = f"cannot reopen for video hashing: {_reason(exc)}"
+                message = f"cannot reopen for video hashing: {item_reason(exc)}"
                 found, warnings = None, [EvidenceWarning("unreadable", message, item.locator)]
         else:  # pragma: no cover - tee() always makes a copy when there is nothing to reopen
             return None
@@ -412,7 +412,7 @@ class _Examiner:
             for member, member_stream in members:
                 self.examine_stream(member, member_stream, index, reopen=None)
         except OSError as exc:  # only the container's opener can raise out of a producer: it vanished
-            message = f"cannot reopen {found.producer.CONTAINER}: {_reason(exc)}"
+            message = f"cannot reopen {found.producer.CONTAINER}: {item_reason(exc)}"
             self.warnings.append(EvidenceWarning("unreadable", message, item.locator))
         finally:
             members.close()
@@ -446,12 +446,6 @@ def _size_changed(item: Item, result: StreamResult) -> EvidenceWarning | None:
     return None
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return reason_of(exc)
-
-
 def hash_bytes(item: Item, open_stream: Callable[[], BinaryIO], algorithms: Sequence[str]) -> WorkResult:
     """Digests of an item's bytes with nothing decoded, expanded or typed beyond its signature.
 
@@ -463,14 +457,14 @@ def hash_bytes(item: Item, open_stream: Callable[[], BinaryIO], algorithms: Sequ
     except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
         raise
     except (OSError, EvidenceError) as exc:
-        return _failed(item, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {_reason(exc)}")
+        return _failed(item, ItemStatus.UNREADABLE, "unreadable", f"cannot open: {item_reason(exc)}")
     try:
         with stream:
             result = analyse_stream(stream, algorithms, lambda _: True, limit=item.size)
     except SourceLost:  # the whole source is gone: the run stops (engine.triage), no per-item warning
         raise
     except (OSError, EvidenceError) as exc:
-        return _failed(item, ItemStatus.PARTIAL, "read-error", f"read failed: {_reason(exc)}")
+        return _failed(item, ItemStatus.PARTIAL, "read-error", f"read failed: {item_reason(exc)}")
     status = ItemStatus.PARTIAL if result.grew else ItemStatus.EXAMINED
     mismatch = extension_mismatch(result.filetype, item.name)
     changed = _size_changed(item, result)

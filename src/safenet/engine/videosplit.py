@@ -31,7 +31,7 @@ from safenet.analysis.video.model import Segment, SegmentHash, Stop, VideoMeta, 
 from safenet.case.records import WorkResult
 from safenet.engine.video import PENDING_CODE, PENDING_STOP, VideoWork, video_outcome
 from safenet.evidence.model import EvidenceError, EvidenceWarning, Item, SourceLost
-from safenet.reasons import reason_of
+from safenet.reasons import item_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ def examine_segment(unit: VideoSegment, reopen: Callable[[], BinaryIO]) -> Segme
     except SourceLost:  # the whole source is gone: the run stops (engine.triage)
         raise
     except (OSError, EvidenceError) as exc:
-        return SegmentHash(unit.segment, None, (), Stop.UNDECODABLE, f"cannot reopen the video: {reason_of(exc)}")
+        return SegmentHash(unit.segment, None, (), Stop.UNDECODABLE, f"cannot reopen the video: {item_reason(exc)}")
 
 
 @dataclass(slots=True)
