@@ -152,3 +152,35 @@ def test_a_view_of_many_safeguarding_records_is_one_audit_line(visit_with_person
     assert [r["visit_id"] for r in exported["safeguarding"]] == ["V-1"]
     viewed = [e["data"] for e in ops.audit.entries()[before:] if e["event"] == "safeguarding-viewed"]
     assert len(viewed) == 1 and viewed[0]["visits"] == ["V-1", "V-2"] and viewed[0]["found"] == ["V-1"]
+
+
+def test_safeguarding_records_of_many_visits_take_two_queries_whatever_their_number(
+    visit_with_person: OpsStore,
+) -> None:
+    """The visits and their records are read in one query each, not two per visit; an unknown visit is still
+    one sentence."""
+    from sqlalchemy import event
+
+    from safenet.ops.errors import OpsError
+
+    ops = visit_with_person
+    for n in range(2, 7):
+        add_visit(
+            ops, ANALYST, lead_ids=["L-1"], warrant_power="s.8 PACE", warrant_ref=str(n), planned_date=date(2026, 12, 9)
+        )
+    P.record_safeguarding(ops, SUPERVISOR, "V-4", children=2)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(ops.engine, "before_cursor_execute", count)
+    try:
+        records = P.safeguarding_records(ops, SUPERVISOR, [f"V-{n}" for n in range(1, 7)])
+    finally:
+        event.remove(ops.engine, "before_cursor_execute", count)
+    assert [r.visit_id if r else None for r in records] == ["V-1", None, None, "V-4", None, None]
+    assert len(statements) == 2
+    with pytest.raises(OpsError, match="there is no visit V-99"):
+        P.safeguarding_records(ops, SUPERVISOR, ["V-1", "V-99"])

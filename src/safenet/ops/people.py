@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from safenet.ops.access import PEOPLE, SAFEGUARDING, Actor, require
 from safenet.ops.errors import OpsError
-from safenet.ops.ids import PERSON, VISIT, row_of, show
+from safenet.ops.ids import PERSON, VISIT, parse, row_of, show
 from safenet.ops.schema import PersonRow, SafeguardingRow, VisitRow
 from safenet.ops.store import OpsStore
 from safenet.ops.visits import get_visit
@@ -207,10 +207,13 @@ def safeguarding_records(store: OpsStore, actor: Actor, visit_ids: list[str]) ->
     many visits is one view: one audit line naming them all, not one signed and flushed line per visit."""
     require(actor, SAFEGUARDING, "view")
     with store.session() as s:
-        rows = [
-            s.scalar(select(SafeguardingRow).where(SafeguardingRow.visit_id == get_visit(s, visit_id).id))
-            for visit_id in visit_ids
-        ]
+        wanted = [parse(VISIT, visit_id) for visit_id in visit_ids]
+        visits = set(s.scalars(select(VisitRow.id).where(VisitRow.id.in_(wanted))))
+        for visit_id, number in zip(visit_ids, wanted, strict=True):
+            if number not in visits:
+                get_visit(s, visit_id)  # raises the one sentence for a visit that is not there
+        held = {r.visit_id: r for r in s.scalars(select(SafeguardingRow).where(SafeguardingRow.visit_id.in_(wanted)))}
+        rows = [held.get(number) for number in wanted]
         records = [
             None
             if row is None
