@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from safenet import version_line
 from safenet.cli import Exit, main
 from tests.builders import VicsSet, jpeg, write
 
@@ -364,3 +365,37 @@ def test_a_warning_about_the_whole_file_is_printed_without_an_empty_locator(
     lines = [line for line in err.splitlines() if line.startswith("warning:")]
     assert any("VICS profile 'FR'" in line for line in lines), err
     assert not any(line.startswith("warning: :") for line in lines), err
+
+
+_ENDING = """
+import atexit, sys, tempfile, threading, time
+from pathlib import Path
+from safenet import cli
+
+folder = Path(tempfile.mkdtemp())
+keep = tempfile.TemporaryDirectory()
+(Path(keep.name) / "x").write_text("x")
+atexit.register(lambda: (folder / "handler").write_text("ran"))
+threading.Thread(target=lambda: (time.sleep(0.3), (folder / "thread").write_text("done"))).start()
+print(folder, keep.name, flush=True)
+sys.stdout.write("y" * 1000)  # buffered (a pipe), not flushed: the exit writes it
+sys.argv = ["safenet", *sys.argv[1:]]
+cli.run()
+"""
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--version"], 0), (["verify", "/nonexistent/case"], None)])
+def test_the_entry_point_ends_as_the_interpreter_would(tmp_path: Path, args: list[str], code: int | None) -> None:
+    """``run`` skips the interpreter's teardown, not what a command left to it: its non-daemon threads finish,
+    the exit handlers run (temporary folders go), buffered output is written, and the exit code is main's."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # so that the output is buffered
+    proc = subprocess.run([sys.executable, "-c", _ENDING, *args], capture_output=True, text=True, timeout=120, env=env)
+    expected = main(args) if code is None else code
+    assert proc.returncode == expected and "Traceback" not in proc.stderr
+    first, rest = proc.stdout.split("\n", 1)
+    folder, kept = (Path(part) for part in first.split())
+    assert rest.startswith("y" * 1000)
+    if args == ["--version"]:
+        assert rest.endswith(f"{version_line()}\n")
+    assert (folder / "handler").read_text() == "ran" and (folder / "thread").read_text() == "done"
+    assert not Path(kept).exists()

@@ -85,4 +85,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The console entry point: the command's exit code, without the interpreter's teardown.
+
+    When a command has returned, what it wrote is committed, closed or in an exit handler; what the interpreter
+    does after that (collecting and freeing the objects of every module loaded: 0.15-0.2 s after a triage,
+    measured, about a sixth of a small one) serves nothing. So the end is the interpreter's own first steps,
+    then the process ends: wait for the command's non-daemon threads (``threading._shutdown``, which also stops
+    idle thread pools), run the exit handlers (temporary folders, logging, process pools), flush the standard
+    streams. An exception out of ``main`` (Ctrl-C) ends as Python ends it.
+    """
+    code = main()
+    import atexit
+    import contextlib
+    import threading
+
+    getattr(threading, "_shutdown")()  # noqa: B009 - private, what Py_FinalizeEx calls first (3.11-3.13)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing more to say there
+            stream.flush()
+    os._exit(code)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from safenet.wire import by_position
+
 
 class MediaKind(StrEnum):
     """Broad class of a file type; stored in case files."""
@@ -23,6 +25,7 @@ class MediaKind(StrEnum):
     OTHER = "other"
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class FileType:
     name: str  # stable short name, stored in case files ("jpeg", "mp4", "zip" ...)

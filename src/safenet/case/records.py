@@ -10,6 +10,7 @@ from safenet.analysis.filetype import FileType
 from safenet.analysis.p2p.model import P2PRecord, SearchTerm
 from safenet.evidence.model import EvidenceWarning, Item
 from safenet.hashsets.model import Match
+from safenet.wire import by_position
 
 if TYPE_CHECKING:  # only named in annotations; importing it loads NumPy, which `safenet --help` must not
     from safenet.analysis.video.model import VideoFrame, VideoMeta
@@ -26,6 +27,7 @@ class ItemStatus(StrEnum):
     PARTIAL = "partial"
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class PdqRecord:
     """An image's own PDQ hash as the worker computed it (fast path), and what may be searched with it."""
@@ -36,6 +38,7 @@ class PdqRecord:
     variants: tuple[tuple[bool, tuple[bytes, ...]], ...]  # (trimmed?, 8 dihedral hashes); () when low quality
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class VideoRecord:
     """A found video's frame hashes as the worker computed them (``engine.video``), for the main thread.
@@ -50,6 +53,7 @@ class VideoRecord:
     sheet: bytes | None = None
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class ItemRecord:
     item: Item
@@ -80,6 +84,7 @@ class ItemRecord:
         )
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class P2PFound:
     """One record or search term a P2P parser read from an artefact item of the same WorkResult.
@@ -96,6 +101,7 @@ class P2PFound:
         return P2PFound(self.source, self.parser, self.entry, matches)
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class WorkResult:
     """Everything one top-level item produced: itself, archive members below it, warnings, and what P2P

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from safenet.wire import by_position
+
 
 class LayerKind(StrEnum):
     """What one link of a locator chain is. The values are stored in case files: never rename them."""
@@ -41,6 +43,7 @@ class LayerKind(StrEnum):
 _JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class Layer:
     """One link of a locator chain. Only the fields that mean something for the kind are set."""
@@ -107,6 +110,7 @@ class Layer:
         return text
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class Locator:
     """A chain of layers from the evidence source to the bytes of one item."""

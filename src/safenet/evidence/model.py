@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from safenet.evidence.locator import Locator
+from safenet.wire import by_position
 
 
 class TimeSource(StrEnum):
@@ -22,6 +23,7 @@ class TimeSource(StrEnum):
     MAIL = "mail-date"  # a mail attachment's message: its Date field, a PST message's submit or delivery time
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class Timestamp:
     """A UTC time with where it came from and how precise it is (in seconds)."""
@@ -32,6 +34,7 @@ class Timestamp:
     zone_known: bool = True  # False for local times of unknown zone (zip headers); value is then as written
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class Item:
     """One byte stream found in evidence: a file, an archive member, a carved range, a cache entry."""
@@ -52,6 +55,7 @@ class Item:
         return not (self.deleted or self.carved)
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class EvidenceWarning:
     """Something in the evidence could not be read or was refused. The run goes on."""

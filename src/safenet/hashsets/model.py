@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from safenet.wire import by_position
+
 DEFAULT_PDQ_THRESHOLD = 31  # Meta's recommended PDQ match distance (docs/perceptual.md)
 MAX_PDQ_THRESHOLD = 63  # beyond a quarter of the bits a "match" says little; refuse rather than mislead
 
@@ -142,6 +144,7 @@ class HashSetInfo:
     pdq_threshold: int = 31  # largest Hamming distance that counts as a PDQ match for this set
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class Match:
     """One hit of one item against one entry of one set."""

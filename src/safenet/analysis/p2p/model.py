@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol
 
+from safenet.wire import by_position
 
+
+@by_position
 @dataclass(frozen=True, slots=True)
 class P2PRecord:
     """One client's record of one file (or one torrent), as the client stored it.
@@ -36,6 +39,7 @@ class P2PRecord:
     extra: dict[str, str] = field(default_factory=dict)  # other client fields worth printing (as text)
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class SearchTerm:
     """A search the user typed into a client (restricted output: never printed in the SFR1, only counted)."""

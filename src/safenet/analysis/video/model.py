@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final
 
 from safenet.analysis.pdq import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, MIN_QUALITY
+from safenet.wire import by_position
 
 #: Consecutive sampled frames within this many bits of the frame kept before them are collapsed into it.
 #: Small on purpose (a still scene re-encoded differs by a few bits; a slow pan by more): collapsing only
@@ -92,6 +93,7 @@ class VideoSettings:
         return cls(max_frames=36_000, time_budget_s=600.0)
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class VideoMeta:
     """What the container says. Any field may be unknown (None) in damaged or unusual files."""
@@ -108,6 +110,7 @@ class VideoMeta:
     has_audio: bool  # recorded only: audio is never decoded
 
 
+@by_position
 @dataclass(frozen=True, slots=True)
 class VideoFrame:
     """One kept sample: first timestamp, PDQ of the frame as decoded, and how many samples it stands for.
