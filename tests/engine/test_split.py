@@ -307,3 +307,33 @@ def test_ranges_fall_on_carve_windows_or_the_sector_grid() -> None:
     small = [Item(source.child(Layer(LayerKind.PATH, f"{i}.jpg")), f"{i}.jpg", 100) for i in range(4)]
     units = split.plan([small[0], small[1], region, small[2], small[3]], Splitting(sectors, MIB))
     assert list(batches(units, 64, 16 * MIB)) == [(small[0], small[1]), *((p,) for p in parts), (small[2], small[3])]
+
+
+def test_a_worker_is_handed_the_regions_runs_and_does_not_list_the_file_system(
+    evidence: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker (process or cluster) that examines a region gets its runs with the task (``region_hints``):
+    it carves what the listing process carves, without listing every file again to work them out."""
+    image, _ = evidence
+    listed = open_source(image, OpenContext(unallocated=True))
+    items = list(listed.items(lambda w: None))
+    region = next(i for i in items if i.locator.leaf.detail == REGION and i.name == "$Unallocated")
+    plan = executors.StagePlan(Profile.FULL, ("md5", "sha1"))
+    here = Stage(listed, executors.settings_for(plan, None))
+    expected = here.run([region])
+    file = Item(region.locator.parent.child(Layer(LayerKind.PATH, "DCIM/1.jpg", inode=9)), "1.jpg", 10)  # type: ignore[union-attr]
+    hints = executors.region_hints(listed, [region, file, RegionRange(region, split.CarveSpan(0, STEP), 0, 2)])
+    assert [locator for locator, _ in hints] == [region.locator, region.locator]
+    assert executors.region_hints(listed, [file]) == ()
+
+    worker = open_stage(WorkerSetup(image, plan, OpenContext(unallocated=True)))
+    from safenet.evidence.image import tsk
+
+    def no_listing(*args: object, **kw: object) -> Iterator[Item]:
+        raise AssertionError("the worker listed the file system again")
+
+    monkeypatch.setattr(tsk.TskFileSystem, "items", no_listing)
+    with pytest.raises(AssertionError):  # without the runs, the worker would have to list
+        open_stage(WorkerSetup(image, plan, OpenContext(unallocated=True))).run([region])
+    worker.adopt(hints)
+    assert worker.run([region]) == expected

@@ -55,9 +55,11 @@ from safenet.engine.executors import (
     Executor,
     ExecutorError,
     ExecutorKind,
+    RegionHints,
     Stage,
     WorkerSetup,
     open_stage,
+    region_hints,
     splitting_for,
     video_splitting_for,
 )
@@ -146,12 +148,13 @@ def _untyped(value: object) -> Any:
     return value
 
 
-def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool) -> list[Outcome]:
+def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool, regions: RegionHints = ()) -> list[Outcome]:
     """A task, on a Dask worker: this run's stage examines the batch."""
     plugin = get_worker().plugins[name]
     if not isinstance(plugin, _StagePlugin):  # pragma: no cover - a name clash with another plugin
         raise ExecutorError(f"the Dask worker plugin {name} is not Safenet's")
     stage = plugin.stage()
+    stage.adopt(regions)
     return stage.run_bytes_only(batch) if bytes_only else stage.run(batch)
 
 
@@ -229,9 +232,11 @@ class DaskExecutor(Executor):
         setup: DaskSetup,
         factory: Callable[[WorkerSetup], Stage] = open_stage,
         owns_client: bool = True,
+        evidence: Evidence | None = None,
     ) -> None:
-        """``factory`` (a module-level function: pickled by name) opens each worker's stage."""
-        self.client, self.owns_client = client, owns_client
+        """``factory`` (a module-level function: pickled by name) opens each worker's stage; ``evidence``, the
+        coordinator's listed evidence, hands its regions' runs to the workers (``executors.region_hints``)."""
+        self.client, self.owns_client, self.evidence = client, owns_client, evidence
         self.name = f"safenet-stage-{uuid.uuid4().hex}"
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         self.in_flight = IN_FLIGHT_PER_THREAD * max(1, threads)
@@ -255,14 +260,19 @@ class DaskExecutor(Executor):
         client = client or connect(target.address)
         try:
             # ``open_stage`` looked up now, not bound at definition: a benchmark's simulated stage replaces it
-            return cls(client, DaskSetup(worker_setup(setup, target), origin), open_stage, owns_client=owns)
+            return cls(
+                client, DaskSetup(worker_setup(setup, target), origin), open_stage, owns_client=owns, evidence=evidence
+            )
         except BaseException:
             if owns:
                 _untyped(client).close()
             raise
 
     def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
-        remote = self.client.submit(_run_batch, self.name, tuple(batch), bytes_only, pure=False, retries=RETRIES)
+        regions = region_hints(self.evidence, batch)
+        remote = self.client.submit(
+            _run_batch, self.name, tuple(batch), bytes_only, regions, pure=False, retries=RETRIES
+        )
         return _Bridged(remote)
 
     def lost(self, error: BaseException) -> bool:

@@ -79,7 +79,9 @@ from safenet.engine.split import Outcome, RegionRange, Rejoin, Splitting, Unit, 
 from safenet.engine.video import VideoWork
 from safenet.engine.videosplit import VideoSegment, VideoSplitting, examine_segment
 from safenet.evidence.archive import ArchiveLimits
-from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, OpenContext
+from safenet.evidence.carve import is_region
+from safenet.evidence.locator import Locator
+from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, KnowsRegions, OpenContext, Runs
 from safenet.evidence.producers import Carving
 from safenet.evidence.registry import Source, open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
@@ -188,12 +190,35 @@ class Stage:
             md5,
         )
 
+    def adopt(self, regions: RegionHints) -> None:
+        """Take the runs of the regions of a task from the process that listed the evidence (``region_hints``)."""
+        if regions and isinstance(self.evidence, KnowsRegions):
+            for locator, runs in regions:
+                self.evidence.adopt_region_runs(locator, runs)
+
     def run_bytes_only(self, batch: Sequence[Unit]) -> list[Outcome]:
         """Digests of each item's bytes, nothing decoded: for items whose examination killed a worker."""
         return [
             hash_bytes(item, partial(open_locator, self.evidence, item.locator), self.settings.algorithms)
             for item in _items_only(batch)
         ]
+
+
+#: The runs of the regions in one task, as the listing process knows them: (the region's locator, its runs).
+RegionHints = tuple[tuple[Locator, Runs], ...]
+
+
+def region_hints(evidence: Evidence | None, batch: Sequence[Unit]) -> RegionHints:
+    """What a worker that did not list ``evidence`` needs to open the regions in ``batch`` without listing it
+    (``KnowsRegions``: a disk image's unallocated space and slack); () for other back-ends and batches."""
+    if evidence is None or not isinstance(evidence, KnowsRegions):
+        return ()
+    hints: list[tuple[Locator, Runs]] = []
+    for unit in batch:
+        item = unit.region if isinstance(unit, RegionRange) else unit
+        if isinstance(item, Item) and is_region(item) and (runs := evidence.known_region_runs(item.locator)):
+            hints.append((item.locator, runs))
+    return tuple(hints)
 
 
 def _items_only(batch: Sequence[Unit]) -> list[Item]:
@@ -339,10 +364,17 @@ class ProcessExecutor(Executor):
     batch_items = PROCESS_BATCH_ITEMS
     batch_bytes = PROCESS_BATCH_BYTES
 
-    def __init__(self, setup: WorkerSetup, workers: int, factory: Callable[[WorkerSetup], Stage] = open_stage) -> None:
-        """``factory`` (a module-level function: it is pickled by name) opens each worker's stage."""
+    def __init__(
+        self,
+        setup: WorkerSetup,
+        workers: int,
+        factory: Callable[[WorkerSetup], Stage] = open_stage,
+        evidence: Evidence | None = None,
+    ) -> None:
+        """``factory`` (a module-level function: it is pickled by name) opens each worker's stage; ``evidence``,
+        the caller's listed evidence, hands its regions' runs to the workers (``region_hints``)."""
         setup = replace(setup, plan=replace(setup.plan, split_videos=True))  # segments spread over the workers
-        self.setup, self.workers, self.factory = setup, workers, factory
+        self.setup, self.workers, self.factory, self.evidence = setup, workers, factory, evidence
         self.in_flight = 3 * workers
         self.splitting = splitting_for(setup.plan)
         self.videos = video_splitting_for(setup.plan)
@@ -368,7 +400,7 @@ class ProcessExecutor(Executor):
 
     def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         try:
-            return self._pool.submit(_run_batch, tuple(batch), bytes_only)
+            return self._pool.submit(_run_batch, tuple(batch), bytes_only, region_hints(self.evidence, batch))
         except BrokenProcessPool as exc:  # a worker died since the last result: lost like those in flight
             future: Future[list[Outcome]] = Future()
             future.set_exception(exc)
@@ -419,7 +451,7 @@ def make_executor(
 
         return DaskExecutor.for_run(cluster, setup, evidence)
     if kind is ExecutorKind.PROCESSES:
-        return ProcessExecutor(setup, workers, factory=open_stage)
+        return ProcessExecutor(setup, workers, factory=open_stage, evidence=evidence)
     stage = Stage(evidence, settings_for(setup.plan, matcher))
     return InlineExecutor(stage) if kind is ExecutorKind.INLINE else ThreadExecutor(stage, workers)
 
@@ -452,9 +484,10 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
-def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False) -> list[Outcome]:
+def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False, regions: RegionHints = ()) -> list[Outcome]:
     if _stage is None:
         raise ExecutorError(f"a worker process could not open the evidence ({_setup_error}); try --executor threads")
+    _stage.adopt(regions)
     return _stage.run_bytes_only(batch) if bytes_only else _stage.run(batch)
 
 

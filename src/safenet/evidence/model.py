@@ -154,3 +154,21 @@ class Evidence(Protocol):
     def items(self, warn: WarningSink) -> Iterator[Item]: ...
 
     def open(self, locator: Locator) -> BinaryIO: ...
+
+
+#: Byte runs (offset in the file system, length) of a region to carve, in order.
+Runs = tuple[tuple[int, int], ...]
+
+
+@runtime_checkable
+class KnowsRegions(Protocol):
+    """A back-end whose regions to carve (unallocated space, slack: ``carve.REGION`` items) are known as byte runs
+    only once the evidence is listed (deleted files' runs are taken out of the free space, slack is gathered
+    file by file). The process that listed it hands the runs to worker processes and cluster workers with each
+    task holding a region, so that none of them lists the whole file system again to find them."""
+
+    def known_region_runs(self, locator: Locator) -> Runs | None:
+        """The runs of the region ``locator`` names, where this object has listed it; else None."""
+
+    def adopt_region_runs(self, locator: Locator, runs: Runs) -> None:
+        """Take the runs of the region ``locator`` names from the object that listed it."""

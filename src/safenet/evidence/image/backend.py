@@ -46,6 +46,7 @@ from safenet.evidence.model import (
     Item,
     NotMyFormat,
     OpenContext,
+    Runs,
     WarningSink,
 )
 from safenet.reasons import reason_of
@@ -234,9 +235,18 @@ class ImageEvidence:
             layer = Layer(LayerKind.PATH, region.name, detail=REGION)
             yield Item(base.child(layer), region.name, size, note=region.note)
 
+    def known_region_runs(self, locator: Locator) -> Runs | None:
+        key = _region_key(locator)
+        runs = self._regions.get(key) if key is not None else None
+        return tuple(runs) if runs is not None else None
+
+    def adopt_region_runs(self, locator: Locator, runs: Runs) -> None:
+        if (key := _region_key(locator)) is not None:
+            self._regions.setdefault(key, list(runs))
+
     def _open_region(self, fs: FileSystemReader, layers: tuple[Layer, ...], name: str) -> BinaryIO:
         runs = self._regions.get((layers[1:], name))
-        if runs is None:  # another process or object listed it: list again (deterministic) to know the runs
+        if runs is None:  # listed elsewhere, runs not handed over (KnowsRegions): list again (deterministic)
             base = Locator(layers)
             for _ in fs.items(base, lambda w: None):
                 pass
@@ -378,6 +388,17 @@ class ImageEvidence:
 
     def encrypted_volumes(self) -> list[str]:
         return [f"{v.name}: {v.message}" for v in self.volumes if v.state is VolumeState.LOCKED]
+
+
+def _region_key(locator: Locator) -> tuple[tuple[Layer, ...], str] | None:
+    """``_regions``' key for a region's locator (its file system's layers, less the source, and the region's
+    name), or None when it names no region."""
+    layers, leaf = locator.layers, locator.leaf
+    if leaf.kind is not LayerKind.PATH or leaf.detail != REGION or len(layers) < 3:
+        return None
+    if layers[-2].kind is not LayerKind.FILESYSTEM:
+        return None
+    return layers[1:-1], leaf.value
 
 
 def _key(item: Item) -> str:
