@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,67 @@ def test_bytes_only_hashes_an_item_without_opening_what_is_inside(tmp_path: Path
         ("pics.zip", ItemStatus.EXAMINED, {"md5": bytes.fromhex(md5(data))})
     ]
     assert result.warnings == () and result.bytes_read == len(data)
+
+
+class _Made(executors.InlineExecutor):
+    closed = 0
+
+    def close(self) -> None:
+        _Made.closed += 1
+
+
+def _listing_waits_for_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: bool
+) -> tuple[Path, threading.Event]:
+    """Evidence listed in one go (as a disk image is) whose listing ends only once the executor is being made."""
+    from safenet.engine import triage as triage_module
+    from safenet.evidence.directory import DirectoryEvidence
+
+    root = tmp_path / "ev"
+    for i in range(3):
+        write(root, f"DCIM/{i}.jpg", jpeg(i))
+    started = threading.Event()
+
+    def make(kind: ExecutorKind, workers: int, evidence: Any, matcher: Any, setup: WorkerSetup, cluster: Any) -> Any:
+        assert kind is ExecutorKind.PROCESSES and threading.current_thread().name == "executor-start"
+        started.set()
+        return _Made(Stage(evidence, executors.settings_for(setup.plan, matcher)))
+
+    listing = DirectoryEvidence.items
+
+    def items(self: DirectoryEvidence, warn: Any) -> Any:
+        assert started.wait(10), "the executor was not started while the evidence was listed"
+        if fail:
+            raise RuntimeError("the listing broke")
+        yield from listing(self, warn)
+
+    monkeypatch.setattr(triage_module, "make_executor", make)
+    monkeypatch.setattr(triage_module, "streams", lambda evidence: False)
+    monkeypatch.setattr(DirectoryEvidence, "items", items)
+    _Made.closed = 0
+    return root, started
+
+
+def test_a_pool_or_cluster_is_started_while_the_evidence_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=False)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(
+        exhibit="EX1", profile=Profile.QUICK, operator="t", executor=ExecutorKind.PROCESSES, workers=2
+    )
+    outcome = triage(root, case, None, options, Collect())
+    assert outcome.status is RunStatus.COMPLETED and outcome.items_recorded == 3 and _Made.closed == 1
+
+
+def test_an_executor_started_for_a_listing_that_fails_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=True)
+    case = Case.create_or_open(tmp_path / "case")
+    options = TriageOptions(
+        exhibit="EX1", profile=Profile.QUICK, operator="t", executor=ExecutorKind.PROCESSES, workers=2
+    )
+    with pytest.raises(RuntimeError, match="the listing broke"):
+        triage(root, case, None, options, Collect())
+    assert _Made.closed == 1

@@ -29,6 +29,7 @@ from collections.abc import Generator, Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from safenet import __version__
@@ -46,6 +47,7 @@ from safenet.engine.executors import (
     Executor,
     ExecutorKind,
     StagePlan,
+    Starting,
     WorkerSetup,
     choose,
     make_executor,
@@ -671,26 +673,36 @@ def _execute(
         # the executor does not depend on how many items there are: examine while the listing goes on
         listing = Listing(evidence, (lambda i: i.locator.to_json() not in done) if done else _every, listed)
         chunks = listing.chunks()
-    else:
+    plan = StagePlan(options.profile, tuple(options.algorithms or ()), options.limits, perceptual)
+    setup = WorkerSetup(source, plan, options.context, matcher.sources if matcher else ())
+    make = partial(
+        make_executor, workers=options.workers, evidence=evidence, matcher=matcher, setup=setup, cluster=options.cluster
+    )
+    starting: Starting | None = None
+    if listing is None:
+        if kind in (ExecutorKind.DASK, ExecutorKind.PROCESSES) and kind is choose(
+            options.executor, options.workers, sys.maxsize, pdq, sys.maxsize
+        ):  # a cluster to connect to or a pool to start, whatever is listed: started while the evidence is listed
+            starting = Starting(partial(make, kind))
         enumeration_warnings: list[EvidenceWarning] = []
         try:
             found = list(evidence.items(enumeration_warnings.append))
         except SourceLost as exc:  # nothing is planned; a resume lists the source again
             found, lost = [], exc
+        except BaseException:
+            if starting is not None:
+                starting.discard()
+            raise
         planned = order(i for i in found if i.locator.to_json() not in done) if done else order(found)
         listed(len(planned), sum(i.size or 0 for i in planned), enumeration_warnings)
         kind = choose(options.executor, options.workers, len(planned), pdq, _videos(planned))
         chunks = iter((planned,))
-    plan = StagePlan(options.profile, tuple(options.algorithms or ()), options.limits, perceptual)
     run.executor = kind
-    setup = WorkerSetup(source, plan, options.context, matcher.sources if matcher else ())
     status = RunStatus.COMPLETED
     taken = 0
     with ExitStack() as stack:  # on the way out: flush what was taken, cancel the rest, stop the workers
         try:
-            executor = stack.enter_context(
-                make_executor(kind, options.workers, evidence, matcher, setup, options.cluster)
-            )
+            executor = stack.enter_context(starting.get() if starting is not None else make(kind))
             results = stack.enter_context(closing(_in_order(executor, chunks)))
             for result in results:
                 run.take(cross_check(evidence, result))  # digests the source lists vs those computed
