@@ -312,7 +312,7 @@ def test_ranges_fall_on_carve_windows_or_the_sector_grid() -> None:
 def test_a_worker_is_handed_the_regions_runs_and_does_not_list_the_file_system(
     evidence: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker (process or cluster) that examines a region gets its runs with the task (``region_hints``):
+    """A worker (process or cluster) that examines a region gets its runs with the task (``reading_hints``):
     it carves what the listing process carves, without listing every file again to work them out."""
     image, _ = evidence
     listed = open_source(image, OpenContext(unallocated=True))
@@ -322,9 +322,9 @@ def test_a_worker_is_handed_the_regions_runs_and_does_not_list_the_file_system(
     here = Stage(listed, executors.settings_for(plan, None))
     expected = here.run([region])
     file = Item(region.locator.parent.child(Layer(LayerKind.PATH, "DCIM/1.jpg", inode=9)), "1.jpg", 10)  # type: ignore[union-attr]
-    hints = executors.region_hints(listed, [region, file, RegionRange(region, split.CarveSpan(0, STEP), 0, 2)])
-    assert [locator for locator, _ in hints] == [region.locator, region.locator]
-    assert executors.region_hints(listed, [file]) == ()
+    hints = executors.reading_hints(listed, [region, file, RegionRange(region, split.CarveSpan(0, STEP), 0, 2)])
+    assert [locator for locator, _ in hints] == [region.locator, region.locator]  # the file was not listed
+    assert executors.reading_hints(listed, [file]) == () and executors.reading_hints(None, [region]) == ()
 
     worker = open_stage(WorkerSetup(image, plan, OpenContext(unallocated=True)))
     from safenet.evidence.image import tsk

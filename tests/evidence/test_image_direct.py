@@ -171,3 +171,32 @@ def test_run_reader_past_the_image_end_is_a_read_error(tmp_path: Path) -> None:
     reader = RunsRaw(volume.readinto_at, _bytes(((6, 4),)), 4 * 512)  # runs past the end of a truncated image
     with pytest.raises(OSError, match="the image ends before it"):
         reader.read()  # what is there, then the error, never a short file passed off as whole
+
+
+@pytest.mark.skipif(not HAVE_NTFS, reason="mkntfs/ntfs-3g not installed")
+@pytest.mark.timeout(120)
+def test_a_worker_given_the_listings_hints_reads_every_plain_file_from_its_runs(tmp_path: Path) -> None:
+    """A worker process or cluster worker opens a fresh ``ImageEvidence`` (it did not list the image): with the
+    hints the listing process hands over (``reading_hint``), it reads what the listing process reads straight
+    from the runs, the same bytes, files and alternate streams alike; without them, through TSK."""
+    files = photos(4) | {"small.txt": b"resident data", "big.bin": random.Random(8).randbytes(1_000_003)}
+    image = ntfs_image(tmp_path, files, delete=["DCIM/IMG_0001.JPG"], streams={"big.bin:hidden": b"s" * 300_000})
+    listed, items, _ = listing(image)
+    worker = ImageEvidence(image)
+    hinted = 0
+    for item in items:
+        hint = listed.reading_hint(item.locator)
+        if hint is None:
+            continue
+        worker.take_reading_hint(item.locator, hint)
+        assert worker.reading_hint(item.locator) == hint  # what it took, it could hand on
+        hinted += 1
+        with listed.open(item.locator) as ours, worker.open(item.locator) as theirs:
+            assert isinstance(getattr(theirs, "raw", None), RunsRaw) and isinstance(getattr(ours, "raw", None), RunsRaw)
+            assert theirs.read() == ours.read(), path_of(item)
+    assert hinted == 3 + 2  # the live photos, big.bin and its stream: not the resident file or the deleted photo
+    fresh = ImageEvidence(image)
+    for bad in (("unknown", None), "not a hint"):  # a hint it cannot use is ignored: TSK reads the file
+        fresh.take_reading_hint(items[0].locator, bad)
+    with fresh.open(items[0].locator) as stream, listed.open(items[0].locator) as ours:
+        assert not isinstance(getattr(stream, "raw", None), RunsRaw) and stream.read() == ours.read()

@@ -55,11 +55,11 @@ from safenet.engine.executors import (
     Executor,
     ExecutorError,
     ExecutorKind,
-    RegionHints,
+    ReadingHints,
     Stage,
     WorkerSetup,
     open_stage,
-    region_hints,
+    reading_hints,
     splitting_for,
     video_splitting_for,
 )
@@ -148,13 +148,13 @@ def _untyped(value: object) -> Any:
     return value
 
 
-def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool, regions: RegionHints = ()) -> list[Outcome]:
+def _run_batch(name: str, batch: tuple[Unit, ...], bytes_only: bool, hints: ReadingHints = ()) -> list[Outcome]:
     """A task, on a Dask worker: this run's stage examines the batch."""
     plugin = get_worker().plugins[name]
     if not isinstance(plugin, _StagePlugin):  # pragma: no cover - a name clash with another plugin
         raise ExecutorError(f"the Dask worker plugin {name} is not Safenet's")
     stage = plugin.stage()
-    stage.adopt(regions)
+    stage.adopt(hints)
     return stage.run_bytes_only(batch) if bytes_only else stage.run(batch)
 
 
@@ -235,7 +235,7 @@ class DaskExecutor(Executor):
         evidence: Evidence | None = None,
     ) -> None:
         """``factory`` (a module-level function: pickled by name) opens each worker's stage; ``evidence``, the
-        coordinator's listed evidence, hands its regions' runs to the workers (``executors.region_hints``)."""
+        coordinator's listed evidence, hands the workers how to read each task's items (``executors.reading_hints``)."""
         self.client, self.owns_client, self.evidence = client, owns_client, evidence
         self.name = f"safenet-stage-{uuid.uuid4().hex}"
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
@@ -269,10 +269,8 @@ class DaskExecutor(Executor):
             raise
 
     def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
-        regions = region_hints(self.evidence, batch)
-        remote = self.client.submit(
-            _run_batch, self.name, tuple(batch), bytes_only, regions, pure=False, retries=RETRIES
-        )
+        hints = reading_hints(self.evidence, batch)
+        remote = self.client.submit(_run_batch, self.name, tuple(batch), bytes_only, hints, pure=False, retries=RETRIES)
         return _Bridged(remote)
 
     def lost(self, error: BaseException) -> bool:

@@ -79,9 +79,8 @@ from safenet.engine.split import Outcome, RegionRange, Rejoin, Splitting, Unit, 
 from safenet.engine.video import VideoWork
 from safenet.engine.videosplit import VideoSegment, VideoSplitting, examine_segment
 from safenet.evidence.archive import ArchiveLimits
-from safenet.evidence.carve import is_region
 from safenet.evidence.locator import Locator
-from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, Item, KnowsRegions, OpenContext, Runs
+from safenet.evidence.model import Evidence, EvidenceError, EvidenceWarning, GivesReadingHints, Item, OpenContext
 from safenet.evidence.producers import Carving
 from safenet.evidence.registry import Source, open_locator, open_sibling, open_source
 from safenet.hashsets.catalog import StoredSet
@@ -190,11 +189,11 @@ class Stage:
             md5,
         )
 
-    def adopt(self, regions: RegionHints) -> None:
-        """Take the runs of the regions of a task from the process that listed the evidence (``region_hints``)."""
-        if regions and isinstance(self.evidence, KnowsRegions):
-            for locator, runs in regions:
-                self.evidence.adopt_region_runs(locator, runs)
+    def adopt(self, hints: ReadingHints) -> None:
+        """Take a task's reading hints from the process that listed the evidence (``reading_hints``)."""
+        if hints and isinstance(self.evidence, GivesReadingHints):
+            for locator, hint in hints:
+                self.evidence.take_reading_hint(locator, hint)
 
     def run_bytes_only(self, batch: Sequence[Unit]) -> list[Outcome]:
         """Digests of each item's bytes, nothing decoded: for items whose examination killed a worker."""
@@ -204,20 +203,23 @@ class Stage:
         ]
 
 
-#: The runs of the regions in one task, as the listing process knows them: (the region's locator, its runs).
-RegionHints = tuple[tuple[Locator, Runs], ...]
+#: How to read a task's items, as the process that listed the evidence learnt it: (an item's locator, its hint).
+ReadingHints = tuple[tuple[Locator, object], ...]
 
 
-def region_hints(evidence: Evidence | None, batch: Sequence[Unit]) -> RegionHints:
-    """What a worker that did not list ``evidence`` needs to open the regions in ``batch`` without listing it
-    (``KnowsRegions``: a disk image's unallocated space and slack); () for other back-ends and batches."""
-    if evidence is None or not isinstance(evidence, KnowsRegions):
+def reading_hints(evidence: Evidence | None, batch: Sequence[Unit]) -> ReadingHints:
+    """What a worker that did not list ``evidence`` needs to read ``batch``'s items as the listing process would
+    (``GivesReadingHints``: a disk image's file extents and regions' runs); () for other back-ends."""
+    if evidence is None or not isinstance(evidence, GivesReadingHints):
         return ()
-    hints: list[tuple[Locator, Runs]] = []
+    hints: list[tuple[Locator, object]] = []
     for unit in batch:
-        item = unit.region if isinstance(unit, RegionRange) else unit
-        if isinstance(item, Item) and is_region(item) and (runs := evidence.known_region_runs(item.locator)):
-            hints.append((item.locator, runs))
+        if isinstance(unit, RegionRange):
+            locator = unit.region.locator
+        else:  # an item, or a video's segment (its item is the video)
+            locator = unit.locator if isinstance(unit, Item) else unit.item.locator
+        if (hint := evidence.reading_hint(locator)) is not None:
+            hints.append((locator, hint))
     return tuple(hints)
 
 
@@ -372,7 +374,7 @@ class ProcessExecutor(Executor):
         evidence: Evidence | None = None,
     ) -> None:
         """``factory`` (a module-level function: it is pickled by name) opens each worker's stage; ``evidence``,
-        the caller's listed evidence, hands its regions' runs to the workers (``region_hints``)."""
+        the caller's listed evidence, hands the workers how to read each task's items (``reading_hints``)."""
         setup = replace(setup, plan=replace(setup.plan, split_videos=True))  # segments spread over the workers
         self.setup, self.workers, self.factory, self.evidence = setup, workers, factory, evidence
         self.in_flight = 3 * workers
@@ -400,7 +402,7 @@ class ProcessExecutor(Executor):
 
     def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         try:
-            return self._pool.submit(_run_batch, tuple(batch), bytes_only, region_hints(self.evidence, batch))
+            return self._pool.submit(_run_batch, tuple(batch), bytes_only, reading_hints(self.evidence, batch))
         except BrokenProcessPool as exc:  # a worker died since the last result: lost like those in flight
             future: Future[list[Outcome]] = Future()
             future.set_exception(exc)
@@ -512,10 +514,10 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
-def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False, regions: RegionHints = ()) -> list[Outcome]:
+def _run_batch(batch: tuple[Unit, ...], bytes_only: bool = False, hints: ReadingHints = ()) -> list[Outcome]:
     if _stage is None:
         raise ExecutorError(f"a worker process could not open the evidence ({_setup_error}); try --executor threads")
-    _stage.adopt(regions)
+    _stage.adopt(hints)
     return _stage.run_bytes_only(batch) if bytes_only else _stage.run(batch)
 
 

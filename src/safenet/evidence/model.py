@@ -156,19 +156,18 @@ class Evidence(Protocol):
     def open(self, locator: Locator) -> BinaryIO: ...
 
 
-#: Byte runs (offset in the file system, length) of a region to carve, in order.
-Runs = tuple[tuple[int, int], ...]
-
-
 @runtime_checkable
-class KnowsRegions(Protocol):
-    """A back-end whose regions to carve (unallocated space, slack: ``carve.REGION`` items) are known as byte runs
-    only once the evidence is listed (deleted files' runs are taken out of the free space, slack is gathered
-    file by file). The process that listed it hands the runs to worker processes and cluster workers with each
-    task holding a region, so that none of them lists the whole file system again to find them."""
+class GivesReadingHints(Protocol):
+    """A back-end that learns, while it lists, how to read what it lists: a disk image learns each plain file's
+    runs on the raw image (read straight from them with ``pread``, not through TSK) and each region's runs
+    (unallocated space, with the listed deleted files' runs taken out; slack, gathered file by file). A worker
+    process or a cluster worker did not list the evidence: the listing process hands it the hints of each task's
+    items with the task, so that it neither reads the slow way nor lists the whole file system again.
 
-    def known_region_runs(self, locator: Locator) -> Runs | None:
-        """The runs of the region ``locator`` names, where this object has listed it; else None."""
+    A hint is plain data (it pickles), meaningful only to the back-end that gave it."""
 
-    def adopt_region_runs(self, locator: Locator, runs: Runs) -> None:
-        """Take the runs of the region ``locator`` names from the object that listed it."""
+    def reading_hint(self, locator: Locator) -> object | None:
+        """How to read the item ``locator`` names, as listing it taught; None when there is nothing to hand over."""
+
+    def take_reading_hint(self, locator: Locator, hint: object) -> None:
+        """Take a hint ``reading_hint`` gave in the process that listed the evidence."""

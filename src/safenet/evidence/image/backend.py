@@ -23,7 +23,7 @@ import stat
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, cast
+from typing import Any, BinaryIO, ClassVar, Final, cast
 
 from dfvfs.lib import errors as dferrors
 from dfvfs.path import factory as path_factory
@@ -46,7 +46,6 @@ from safenet.evidence.model import (
     Item,
     NotMyFormat,
     OpenContext,
-    Runs,
     WarningSink,
 )
 from safenet.reasons import reason_of
@@ -235,18 +234,32 @@ class ImageEvidence:
             layer = Layer(LayerKind.PATH, region.name, detail=REGION)
             yield Item(base.child(layer), region.name, size, note=region.note)
 
-    def known_region_runs(self, locator: Locator) -> Runs | None:
-        key = _region_key(locator)
-        runs = self._regions.get(key) if key is not None else None
-        return tuple(runs) if runs is not None else None
+    def reading_hint(self, locator: Locator) -> object | None:
+        """A top-level file's extent (size, block runs) from the listing's ``direct``, or a region's byte runs."""
+        where = _listed_at(locator)
+        if where is None:
+            return None
+        fs_layers, path, stream = where
+        if path.detail == REGION:
+            runs = self._regions.get((fs_layers, path.value))
+            return (_REGION_HINT, tuple(runs)) if runs is not None else None
+        direct = self._direct.get(fs_layers)
+        extent = direct.get((path.inode, stream)) if direct and path.inode is not None else None
+        return (_EXTENT_HINT, extent) if extent is not None else None
 
-    def adopt_region_runs(self, locator: Locator, runs: Runs) -> None:
-        if (key := _region_key(locator)) is not None:
-            self._regions.setdefault(key, list(runs))
+    def take_reading_hint(self, locator: Locator, hint: object) -> None:
+        where = _listed_at(locator)
+        if where is None or not isinstance(hint, tuple) or len(hint) != 2:
+            return
+        (fs_layers, path, stream), (kind, value) = where, hint
+        if kind == _REGION_HINT and path.detail == REGION:
+            self._regions.setdefault((fs_layers, path.value), list(value))
+        elif kind == _EXTENT_HINT and path.inode is not None:
+            self._direct.setdefault(fs_layers, {}).setdefault((path.inode, stream), value)
 
     def _open_region(self, fs: FileSystemReader, layers: tuple[Layer, ...], name: str) -> BinaryIO:
         runs = self._regions.get((layers[1:], name))
-        if runs is None:  # listed elsewhere, runs not handed over (KnowsRegions): list again (deterministic)
+        if runs is None:  # listed elsewhere, no reading hint handed over: list again (deterministic) to know them
             base = Locator(layers)
             for _ in fs.items(base, lambda w: None):
                 pass
@@ -390,15 +403,23 @@ class ImageEvidence:
         return [f"{v.name}: {v.message}" for v in self.volumes if v.state is VolumeState.LOCKED]
 
 
-def _region_key(locator: Locator) -> tuple[tuple[Layer, ...], str] | None:
-    """``_regions``' key for a region's locator (its file system's layers, less the source, and the region's
-    name), or None when it names no region."""
-    layers, leaf = locator.layers, locator.leaf
-    if leaf.kind is not LayerKind.PATH or leaf.detail != REGION or len(layers) < 3:
+_REGION_HINT: Final = "region"  # a reading hint: a region's byte runs in its file system
+_EXTENT_HINT: Final = "extent"  # ... a plain stream's (size, block runs), read straight from the raw image
+
+
+def _listed_at(locator: Locator) -> tuple[tuple[Layer, ...], Layer, str] | None:
+    """Where a top-level item of a file system is, as ``open`` reads it: the file system's layers (less the
+    source), the path layer and the stream name ("" for the default); None for anything else."""
+    layers = locator.layers
+    cut = next((i for i, la in enumerate(layers) if la.kind is LayerKind.FILESYSTEM), None)
+    if cut is None or len(layers) < cut + 2 or len(layers) > cut + 3 or layers[cut + 1].kind is not LayerKind.PATH:
         return None
-    if layers[-2].kind is not LayerKind.FILESYSTEM:
-        return None
-    return layers[1:-1], leaf.value
+    stream = ""
+    if len(layers) == cut + 3:
+        if layers[cut + 2].kind is not LayerKind.STREAM:
+            return None
+        stream = layers[cut + 2].value
+    return layers[1 : cut + 1], layers[cut + 1], stream
 
 
 def _key(item: Item) -> str:
