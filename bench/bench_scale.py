@@ -65,6 +65,32 @@ from benchlib import BENCH_DIR, OUT_DIR, ROOT, VENV_BIN, host_info, print_table,
 
 GOAL = 1.7
 SCALE_DIR = OUT_DIR / "scale"
+#: A cluster's processes by its address, for the CPU each run takes of the scheduler and of the workers
+CLUSTER_PIDS: dict[str, tuple[int, int]] = {}
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (a worker command's nanny and workers)."""
+    import psutil  # Dask's own dependency
+
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for proc in (root, *root.children(recursive=True)):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def cluster_cpu(address: str) -> tuple[float, float]:
+    """CPU seconds used so far by the scheduler and by the workers of the cluster at ``address``."""
+    scheduler, workers = CLUSTER_PIDS[address]
+    return tree_cpu(scheduler), tree_cpu(workers)
 
 
 # -- a cluster on loopback ---------------------------------------------------------------------------------
@@ -88,6 +114,7 @@ def cluster(workers: int, threads: int, env: dict[str, str], work: Path) -> Iter
         with Client(scheduler_file=str(scheduler_file), set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=300)
             address = client.scheduler.address
+        CLUSTER_PIDS[address] = (procs[0].pid, procs[1].pid)
         yield address
     finally:
         for proc in reversed(procs):
@@ -368,13 +395,21 @@ def main() -> int:
         for _ in range(args.repeat):
             for name, address in addresses.items():
                 case = work / name.replace(" ", "-")
+                scheduler_before, workers_before = cluster_cpu(address)
                 result = triage_child(image, case, env, ["--cluster", address])
+                scheduler_after, workers_after = cluster_cpu(address)
+                result["scheduler_cpu_s"] = round(scheduler_after - scheduler_before, 2)
+                result["workers_cpu_s"] = round(workers_after - workers_before, 2)
                 result["load1"] = round(os.getloadavg()[0], 1)
                 check(name, result, case)
                 timed[name].append(result)
         for name, results in timed.items():
             walls = sorted(r["wall_s"] for r in results)
-            runs[name] = {**results[-1], "wall_s": walls[len(walls) // 2], "walls": walls}
+            middle = len(walls) // 2
+            cpu = {
+                key: sorted(r[key] for r in results)[middle] for key in ("cpu_s", "scheduler_cpu_s", "workers_cpu_s")
+            }
+            runs[name] = {**results[-1], **cpu, "wall_s": walls[middle], "walls": walls}
         overhead = task_overhead(two, args.tasks, image)
     speedup = runs["dask 1 worker"]["wall_s"] / runs["dask 2 workers"]["wall_s"]
 
@@ -389,13 +424,26 @@ def main() -> int:
             n,
             f"{r['wall_s']:.1f}",
             " ".join(f"{w:.1f}" for w in r.get("walls", [r["wall_s"]])),
+            r.get("cpu_s", ""),
+            r.get("scheduler_cpu_s", "-"),
+            r.get("workers_cpu_s", "-"),
             r.get("items", ""),
             r.get("hits", ""),
             r.get("same_as_reference", ""),
         )
         for n, r in runs.items()
     ]
-    headers = ("run (full profile)", "wall s (median)", "each run", "items", "hits", "same case")
+    headers = (
+        "run (full profile)",
+        "wall s (median)",
+        "each run",
+        "CPU s: safenet",
+        "scheduler",
+        "workers",
+        "items",
+        "hits",
+        "same case",
+    )
     sim_headers = (
         "slots",
         "item ms",
@@ -423,6 +471,17 @@ def main() -> int:
     print()
     emit(headers, rows)
     print(f"\n2 workers vs 1: {speedup:.2f}x (goal {GOAL}x); load average now {os.getloadavg()[0]:.1f} on 2 cores")
+    one, two = runs["dask 1 worker"], runs["dask 2 workers"]
+    if one.get("workers_cpu_s") and two.get("workers_cpu_s"):
+        # On cores shared by the coordinator, the scheduler and the workers, no run is shorter than all their CPU
+        # spread evenly over the cores: that bounds what the second worker can gain over the first.
+        total = two["cpu_s"] + two["scheduler_cpu_s"] + two["workers_cpu_s"]
+        shared = total / (os.cpu_count() or 1)
+        print(
+            f"CPU of the 2-worker run, all processes: {total:.1f} s on {os.cpu_count()} cores, so at least "
+            f"{shared:.1f} s of wall time; the 1-worker run took {one['wall_s']:.1f} s: "
+            f"the most 2 workers can gain here is {one['wall_s'] / shared:.2f}x"
+        )
     print(
         f"empty tasks/s: Dask {overhead['dask_empty_tasks_per_s']}, through the executor "
         f"{overhead['executor_empty_tasks_per_s']}; bytes per item: {measured['bytes_to_worker_per_item']} sent, "
