@@ -300,8 +300,9 @@ class _Made(executors.InlineExecutor):
 
 def _listing_waits_for_the_executor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: bool
-) -> tuple[Path, threading.Event]:
-    """Evidence listed in one go (as a disk image is) whose listing ends only once the executor is being made."""
+) -> tuple[Path, Case, TriageOptions]:
+    """Evidence listed in one go (as a disk image is) whose listing ends only once the executor is being made,
+    and the case and options of a run asking for worker processes."""
     from safenet.engine import triage as triage_module
     from safenet.evidence.directory import DirectoryEvidence
 
@@ -327,17 +328,16 @@ def _listing_waits_for_the_executor(
     monkeypatch.setattr(triage_module, "streams", lambda evidence: False)
     monkeypatch.setattr(DirectoryEvidence, "items", items)
     _Made.closed = 0
-    return root, started
+    options = TriageOptions(
+        exhibit="EX1", profile=Profile.QUICK, operator="t", executor=ExecutorKind.PROCESSES, workers=2
+    )
+    return root, Case.create_or_open(tmp_path / "case"), options
 
 
 def test_a_pool_or_cluster_is_started_while_the_evidence_is_listed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, _ = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=False)
-    case = Case.create_or_open(tmp_path / "case")
-    options = TriageOptions(
-        exhibit="EX1", profile=Profile.QUICK, operator="t", executor=ExecutorKind.PROCESSES, workers=2
-    )
+    root, case, options = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=False)
     outcome = triage(root, case, None, options, Collect())
     assert outcome.status is RunStatus.COMPLETED and outcome.items_recorded == 3 and _Made.closed == 1
 
@@ -345,11 +345,7 @@ def test_a_pool_or_cluster_is_started_while_the_evidence_is_listed(
 def test_an_executor_started_for_a_listing_that_fails_is_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, _ = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=True)
-    case = Case.create_or_open(tmp_path / "case")
-    options = TriageOptions(
-        exhibit="EX1", profile=Profile.QUICK, operator="t", executor=ExecutorKind.PROCESSES, workers=2
-    )
+    root, case, options = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=True)
     with pytest.raises(RuntimeError, match="the listing broke"):
         triage(root, case, None, options, Collect())
     assert _Made.closed == 1
