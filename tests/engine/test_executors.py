@@ -11,6 +11,7 @@ import os
 import pickle
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -348,4 +349,8 @@ def test_an_executor_started_for_a_listing_that_fails_is_closed(
     root, case, options = _listing_waits_for_the_executor(tmp_path, monkeypatch, fail=True)
     with pytest.raises(RuntimeError, match="the listing broke"):
         triage(root, case, None, options, Collect())
+    for _ in range(200):  # closed once made, by the thread that made it: the run does not wait for it
+        if _Made.closed:
+            break
+        time.sleep(0.05)
     assert _Made.closed == 1

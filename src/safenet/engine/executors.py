@@ -457,12 +457,14 @@ class Starting:
         return self._made.result()
 
     def discard(self) -> None:
-        """The run will not use it (the listing failed): close it once made; an error making it is moot."""
-        try:
-            executor = self._made.result()
-        except BaseException:
-            return
-        executor.close()
+        """The run will not use it (the listing failed, Ctrl-C): close it once made, without waiting for that
+        (a cluster may take a minute to answer); an error making it is moot."""
+        self._made.add_done_callback(_close_made)
+
+
+def _close_made(made: Future[Executor]) -> None:
+    if made.exception() is None:
+        made.result().close()
 
 
 def make_executor(
