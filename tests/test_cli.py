@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from safenet import version_line
-from safenet.cli import Exit, main
+from safenet.cli import YOUNG_OBJECTS, Exit, main
 from tests.builders import VicsSet, jpeg, write
 
 
@@ -368,14 +368,14 @@ def test_a_warning_about_the_whole_file_is_printed_without_an_empty_locator(
 
 
 _ENDING = """
-import atexit, sys, tempfile, threading, time
+import atexit, gc, sys, tempfile, threading, time
 from pathlib import Path
 from safenet import cli
 
 folder = Path(tempfile.mkdtemp())
 keep = tempfile.TemporaryDirectory()
 (Path(keep.name) / "x").write_text("x")
-atexit.register(lambda: (folder / "handler").write_text("ran"))
+atexit.register(lambda: (folder / "handler").write_text(f"ran {gc.get_threshold()[0]}"))
 threading.Thread(target=lambda: (time.sleep(0.3), (folder / "thread").write_text("done"))).start()
 print(folder, keep.name, flush=True)
 sys.stdout.write("y" * 1000)  # buffered (a pipe), not flushed: the exit writes it
@@ -397,5 +397,5 @@ def test_the_entry_point_ends_as_the_interpreter_would(tmp_path: Path, args: lis
     assert rest.startswith("y" * 1000)
     if args == ["--version"]:
         assert rest.endswith(f"{version_line()}\n")
-    assert (folder / "handler").read_text() == "ran" and (folder / "thread").read_text() == "done"
+    assert (folder / "handler").read_text() == f"ran {YOUNG_OBJECTS}" and (folder / "thread").read_text() == "done"
     assert not Path(kept).exists()
