@@ -668,9 +668,10 @@ def _execute(
     lost: SourceLost | None = None  # the source went away (a phone unplugged): the run stops, resumable
     listing: Listing | None = None
     kind = choose(options.executor, options.workers, 0, pdq)
+    # whether the executor is the same however many items are listed (then it need not wait for the listing)
+    whatever_listed = kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize)
     chunks: Iterator[Sequence[Item]]
-    if streams(evidence) and kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize):
-        # the executor does not depend on how many items there are: examine while the listing goes on
+    if streams(evidence) and whatever_listed:  # examine while the listing goes on
         listing = Listing(evidence, (lambda i: i.locator.to_json() not in done) if done else _every, listed)
         chunks = listing.chunks()
     plan = StagePlan(options.profile, tuple(options.algorithms or ()), options.limits, perceptual)
@@ -680,10 +681,8 @@ def _execute(
     )
     starting: Starting | None = None
     if listing is None:
-        if kind in (ExecutorKind.DASK, ExecutorKind.PROCESSES) and kind is choose(
-            options.executor, options.workers, sys.maxsize, pdq, sys.maxsize
-        ):  # a cluster to connect to or a pool to start, whatever is listed: started while the evidence is listed
-            starting = Starting(partial(make, kind))
+        if whatever_listed and kind in (ExecutorKind.DASK, ExecutorKind.PROCESSES):
+            starting = Starting(partial(make, kind))  # a cluster to connect to, a pool to start: while listing
         enumeration_warnings: list[EvidenceWarning] = []
         try:
             found = list(evidence.items(enumeration_warnings.append))
