@@ -181,16 +181,49 @@ def task_overhead(address: str, tasks: int, image: Path) -> dict[str, float]:
     return {"dask_empty_tasks_per_s": round(raw), "executor_empty_tasks_per_s": round(bridged)}
 
 
+@contextmanager
+def dataclasses_own_pickling() -> Iterator[None]:
+    """Safenet's values pickled by the state ``dataclasses`` generates (a list from ``fields()`` on every object),
+    as before ``safenet.wire.by_position``: the peer of the pickling figures."""
+    import dataclasses
+
+    get, put = dataclasses._dataclass_getstate, dataclasses._dataclass_setstate  # type: ignore[attr-defined]
+    swapped = {
+        cls: (cls.__getstate__, cls.__setstate__)
+        for name, module in list(sys.modules.items())
+        if name.startswith("safenet.")
+        for cls in vars(module).values()
+        if isinstance(cls, type) and getattr(getattr(cls, "__getstate__", None), "__module__", "") == "safenet.wire"
+    }
+    try:
+        for cls in swapped:
+            cls.__getstate__, cls.__setstate__ = get, put
+        yield
+    finally:
+        for cls, (own_get, own_put) in swapped.items():
+            cls.__getstate__, cls.__setstate__ = own_get, own_put
+
+
+def pickling_us(values: list[Any], items: int) -> tuple[float, float]:
+    """Microseconds per item to pickle ``values`` (one task's batch or results each) and to unpickle them."""
+    rounds = 5
+    started = time.perf_counter()
+    for _ in range(rounds):
+        blobs = [pickle.dumps(v, protocol=5) for v in values]
+    dumped = time.perf_counter()
+    for _ in range(rounds):
+        for blob in blobs:
+            pickle.loads(blob)
+    loaded = time.perf_counter()
+    per = 1e6 / rounds / items
+    return round((dumped - started) * per, 1), round((loaded - dumped) * per, 1)
+
+
 def bytes_and_cost(image: Path, db: Path, sample_batches: int) -> dict[str, Any]:
-    """Pickled bytes per item each way over a sample of the run's batches, and the stage's seconds per item."""
-    from safenet.engine.executors import (
-        PROCESS_BATCH_BYTES,
-        PROCESS_BATCH_ITEMS,
-        StagePlan,
-        WorkerSetup,
-        batches,
-        open_stage,
-    )
+    """Pickled bytes per item each way over a sample of the Dask runs' batches, the time to pickle and unpickle
+    them (by position, and by ``dataclasses``' own state for comparison), and the stage's seconds per item."""
+    from safenet.engine.dask_executor import DASK_BATCH_BYTES, DASK_BATCH_ITEMS
+    from safenet.engine.executors import StagePlan, WorkerSetup, batches, open_stage
     from safenet.engine.ordering import order
     from safenet.engine.profiles import Profile
     from safenet.evidence.model import OpenContext
@@ -204,10 +237,12 @@ def bytes_and_cost(image: Path, db: Path, sample_batches: int) -> dict[str, Any]
     plan = StagePlan(Profile.FULL, ("md5", "sha1", "sha256", "ed2k"))
     setup = WorkerSetup(image, plan, OpenContext(unallocated=True), matcher.sources)
     stage = open_stage(setup)
-    all_batches = list(batches(items, PROCESS_BATCH_ITEMS, PROCESS_BATCH_BYTES))
+    all_batches = list(batches(items, DASK_BATCH_ITEMS, DASK_BATCH_BYTES))
     step = max(1, len(all_batches) // sample_batches)
     sent = back = n = 0
     seconds = 0.0
+    sampled: list[Any] = []
+    outcomes: list[Any] = []
     for batch in all_batches[::step]:
         sent += len(pickle.dumps(batch, protocol=5))
         started = time.perf_counter()
@@ -215,7 +250,18 @@ def bytes_and_cost(image: Path, db: Path, sample_batches: int) -> dict[str, Any]
         seconds += time.perf_counter() - started
         back += len(pickle.dumps(results, protocol=5))
         n += len(batch)
+        sampled.append(batch)
+        outcomes.append(results)
+    items_us, results_us = pickling_us(sampled, n), pickling_us(outcomes, n)
+    with dataclasses_own_pickling():
+        items_before, results_before = pickling_us(sampled, n), pickling_us(outcomes, n)
     return {
+        "pickle_us_per_item": {
+            "items (dumps, loads)": items_us,
+            "results (dumps, loads)": results_us,
+            "items, dataclasses' own state": items_before,
+            "results, dataclasses' own state": results_before,
+        },
         "items": len(items),
         "tasks": len(all_batches),
         "sampled_items": n,
@@ -486,7 +532,12 @@ def main() -> int:
         f"empty tasks/s: Dask {overhead['dask_empty_tasks_per_s']}, through the executor "
         f"{overhead['executor_empty_tasks_per_s']}; bytes per item: {measured['bytes_to_worker_per_item']} sent, "
         f"{measured['bytes_back_per_item']} back (setup {measured['setup_bytes_once_per_worker']} B once per worker); "
-        f"stage {1000 * cost:.2f} ms/item over {measured['sampled_items']} sampled items\n"
+        f"stage {1000 * cost:.2f} ms/item over {measured['sampled_items']} sampled items"
+    )
+    print(
+        "pickling, µs per item (dumps, loads): "
+        + "; ".join(f"{what} {dumps} and {loads}" for what, (dumps, loads) in measured["pickle_us_per_item"].items())
+        + "\n"
     )
     emit(sim_headers, sim_rows)
     print(
