@@ -10,7 +10,7 @@ from safenet.case.store import Case
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import TriageOptions, triage
-from safenet.reasons import reason_of
+from safenet.reasons import item_reason, reason_of
 from tests.builders import jpeg, png, write, zip_bytes
 
 
@@ -47,3 +47,11 @@ def test_two_triages_of_the_same_hostile_evidence_record_identical_warnings(tmp_
     first, second = _warnings(tmp_path / "one"), _warnings(tmp_path / "two")
     assert first and first == second
     assert not [m for _, m, _ in first if " at 0x" in m]
+
+
+def test_an_item_reason_from_the_evidence_is_escaped_and_cut() -> None:
+    """A phone's own error reply (adb's FAIL text) becomes an OSError's strerror: hostile text, treated as such."""
+    text = item_reason(OSError(5, "\x1b[2J\u202eevil\nline " + "x" * 400))
+    assert "\x1b" not in text and "\u202e" not in text and "\n" not in text and len(text) == 300
+    assert text.startswith("\\x1b[2J\\u202eevil line")
+    assert item_reason(OSError(2, "No such file or directory", "/evidence/a.jpg")) == "No such file or directory"
