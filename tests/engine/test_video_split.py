@@ -270,6 +270,7 @@ class _Lazy(_Batched):
         super().__init__(stage, videos)
         self.waiting = 0
         self.most = 0
+        self.segments = 0
 
     def submit(self, batch: Sequence[Unit], bytes_only: bool = False) -> Future[list[Outcome]]:
         executor = self
@@ -284,6 +285,7 @@ class _Lazy(_Batched):
 
         self.waiting += 1
         self.most = max(self.most, self.waiting)
+        self.segments += sum(isinstance(unit, VideoSegment) for unit in batch)
         return Later()
 
 
@@ -300,4 +302,5 @@ def test_a_video_s_segments_are_submitted_no_faster_than_the_window_allows(evide
     split_plan = dataclasses.replace(plan, split_videos=True)
     lazy = _Lazy(Stage(evidence_source, settings_for(split_plan, matcher)), video_splitting_for(split_plan))
     assert list(run_ordered(lazy, items)) == expected
+    assert lazy.segments == 6  # the long video's segments were tasks of their own, paced like the rest
     assert lazy.most <= lazy.in_flight
