@@ -92,16 +92,16 @@ def run() -> None:
     """The console entry point: the command's exit code, without the interpreter's teardown.
 
     When a command has returned, what it wrote is committed, closed or in an exit handler; what the interpreter
-    does after that (collecting and freeing the objects of every module loaded: 0.15-0.2 s after a triage,
-    measured, about a sixth of a small one) serves nothing. So the end is the interpreter's own first steps,
+    does after that (collecting and freeing the objects of every module loaded: 0.18 s after a triage, a fifth
+    of a small one; bench/bench_exit.py) serves nothing. So the end is the interpreter's own first steps,
     then the process ends: wait for the command's non-daemon threads (``threading._shutdown``, which also stops
     idle thread pools), run the exit handlers (temporary folders, logging, process pools), flush the standard
     streams. An exception out of ``main`` (Ctrl-C) ends as Python ends it.
 
     The cyclic garbage collector runs after every 10 000 new container objects, not 700: Safenet's per-item
     objects are acyclic and freed by reference counting, and at 700 the imports alone (SQLAlchemy, NumPy, the
-    engine) set off two full collections, ~50 ms each, before a triage reads its first file. A quick triage of
-    20 000 files spent 270 ms in the collector, four full collections among them; now about 90 ms and none.
+    engine) set off two full collections before a triage reads its first file. bench_exit.py: a quick triage of
+    20 000 files spent 229 ms in the collector, four full collections among them; now 73 ms and none.
     """
     import gc
 

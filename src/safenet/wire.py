@@ -5,7 +5,7 @@ Every examined item crosses a boundary twice when worker processes or a Dask clu
 and on a cluster the scheduler unpickles and pickles the task's arguments once more. These are frozen
 dataclasses with slots, whose generated ``__getstate__``/``__setstate__`` call ``dataclasses.fields()`` on
 every object, both ways: on the exhibit of the Dask benchmark, unpickling results took about a quarter of the
-coordinator's time.
+coordinator's time (a py-spy profile); bench/bench_scale.py prints the cost per item both ways.
 
 ``by_position`` gives such a class a state that is its field values as a tuple, in declaration order, read by
 one ``operator.attrgetter`` and written back by a generated function (what ``dataclasses`` itself does for

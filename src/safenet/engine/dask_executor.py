@@ -220,9 +220,8 @@ def connect(address: str) -> Client:
 
 class DaskExecutor(Executor):
     NAME = ExecutorKind.DASK
-    # Larger tasks than a process pool's: each task costs the scheduler and the client a graph update and a
-    # result round trip over TCP. bench_scale on 20 000 files (full profile): 64 items a task took the
-    # coordinator 5.4 CPU s and the scheduler 1.6; 256 took 5.0 and 1.1, and one worker's run 1.2 s less.
+    # Larger tasks than a process pool's: each task costs the scheduler a graph update (it unpickles and pickles
+    # the arguments) and the client a result round trip over TCP; 256 photo-sized files are ~0.1 s of a worker.
     batch_items = DASK_BATCH_ITEMS
     batch_bytes = DASK_BATCH_BYTES
 

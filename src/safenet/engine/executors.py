@@ -439,8 +439,8 @@ def warm_up() -> None:
 
 class Starting:
     """An executor made on a thread of its own while the caller lists the evidence: a Dask client connecting and
-    registering its worker plugin, or a process pool starting, takes about half a second, as long as listing a
-    disk image of 20 000 files (bench_scale), and neither needs the listing."""
+    registering its worker plugin, or a process pool starting, takes about half a second (a coordinator's py-spy
+    timeline), much of the time a disk image of 20 000 files takes to list, and neither needs the listing."""
 
     def __init__(self, make: Callable[[], Executor]) -> None:
         self._made: Future[Executor] = Future()
