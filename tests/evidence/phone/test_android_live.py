@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select
@@ -29,6 +30,9 @@ from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png, write
 from tests.evidence.phone.adb_double import AdbServer, MediaRow, PhoneDouble
 from tests.evidence.phone.support import listing_threads
+
+if TYPE_CHECKING:
+    from safenet.evidence.phone.adb_sync import Entry, SyncSession
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("adb") is None, reason="Debian's adb (package adb) is not installed"),
@@ -513,40 +517,66 @@ def test_folders_nested_past_the_limit_are_not_entered(
     ]
 
 
+def _sessions_opened(monkeypatch: pytest.MonkeyPatch) -> list[SyncSession]:
+    """Every sync session opened from here on (listings cut after 5 entries)."""
+    from safenet.evidence.phone import adb_sync
+    from safenet.evidence.phone.adb_sync import SyncSession
+
+    monkeypatch.setattr(adb_sync, "MAX_LISTED", 5)
+    opened: list[SyncSession] = []
+    init = SyncSession.__init__
+
+    def tracked(self: SyncSession, *args: object, **kw: bool) -> None:
+        init(self, *args, **kw)  # type: ignore[arg-type]
+        opened.append(self)
+
+    monkeypatch.setattr(SyncSession, "__init__", tracked)
+    return opened
+
+
+def _cut_tree(root: Path) -> Path:
+    write(root, "DCIM/A_sub/a.jpg", jpeg(30))  # first in the listing: kept by the cut
+    for i in range(8):
+        write(root, f"DCIM/IMG_{i}.jpg", jpeg(i))
+    return root
+
+
 def test_a_broken_connection_after_a_cut_listing_closes_the_new_connection(
     tmp_path: Path, server: AdbServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The walk replaces the connection a cut listing left unusable; if a later listing breaks, that replacement
     is closed too (it was the walk's own, which the caller never saw)."""
     from safenet.evidence.model import EvidenceError
-    from safenet.evidence.phone import adb_sync
     from safenet.evidence.phone.adb_sync import LinkBroken, SyncSession
-    from safenet.evidence.phone.android_live import AndroidLiveEvidence
 
-    monkeypatch.setattr(adb_sync, "MAX_LISTED", 5)
-    opened: list[SyncSession] = []
-    init, listing = SyncSession.__init__, SyncSession.list
+    opened = _sessions_opened(monkeypatch)
+    listing = SyncSession.list
 
-    def tracked(self: SyncSession, *args: object, **kw: bool) -> None:
-        init(self, *args, **kw)  # type: ignore[arg-type]
-        opened.append(self)
-
-    def breaking(self: SyncSession, path: str) -> list[adb_sync.Entry]:
+    def breaking(self: SyncSession, path: str) -> list[Entry]:
         if path.endswith("/DCIM/A_sub"):  # listed after DCIM's cut listing, in the same walk
             raise LinkBroken("the adb server closed the connection")
         return listing(self, path)
 
-    monkeypatch.setattr(SyncSession, "__init__", tracked)
     monkeypatch.setattr(SyncSession, "list", breaking)
-    root = tmp_path / "sd"
-    write(root, "DCIM/A_sub/a.jpg", jpeg(30))  # first in the listing: kept by the cut
-    for i in range(8):
-        write(root, f"DCIM/IMG_{i}.jpg", jpeg(i))
-    with PhoneDouble(root) as double:
+    with pytest.raises((EvidenceError, OSError)):
+        listed(server, _cut_tree(tmp_path / "sd"))
+    assert len(opened) >= 2 and all(session.broken for session in opened)  # closed: none left open
+
+
+def test_a_walk_stopped_early_after_a_cut_listing_closes_its_connection(
+    tmp_path: Path, server: AdbServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stops at its first hit closes the listing midway: the connection the walk opened in place of the
+    cut one is closed, not left to the adb server."""
+    from safenet.evidence.phone.android_live import AndroidLiveEvidence
+
+    opened = _sessions_opened(monkeypatch)
+    with PhoneDouble(_cut_tree(tmp_path / "sd")) as double:
         server.connect(double)
         try:
-            with pytest.raises((EvidenceError, OSError)):
-                list(AndroidLiveEvidence(double.address).items(lambda w: None))
+            walk = AndroidLiveEvidence(double.address).items(lambda w: None)
+            next(walk)
+            walk.close()
         finally:
             server.disconnect(double)
-    assert len(opened) >= 2 and all(session.broken for session in opened)  # closed: none left open
+    assert len(opened) >= 2 and all(session.broken for session in opened)

@@ -216,33 +216,33 @@ class AndroidLiveEvidence:
             message = f"MediaStore could not be queried ({display_safe(error)}); items carry no app or trash notes"
             warn(EvidenceWarning(MEDIASTORE_CODE, message, base))
         by_path = {row.path: row for row in rows}
-        session = self._session()
+        current = [self._session()]  # the listing's connection; a listing cut short replaces it (see _walk)
         try:
             for folder in SHARED_FOLDERS:
-                session = yield from self._walk(session, f"{ROOT}/{folder}", base, by_path, warn)
+                yield from self._walk(current, f"{ROOT}/{folder}", base, by_path, warn)
         except (LinkBroken, OSError) as exc:
-            session.close()
+            current[0].close()
             raise self._lost_or_failed(exc) from exc
-        self._give_back(session)
+        except BaseException:  # the caller stopped early (closed at its first hit) or anything else: not leaked
+            current[0].close()
+            raise
+        self._give_back(current[0])
 
     def _walk(
-        self, session: SyncSession, top: str, base: Locator, rows: dict[str, MediaRow], warn: WarningSink
-    ) -> Generator[Item, None, SyncSession]:
-        """The files under ``top``, folder by folder in name order; returns the session to go on with (a listing
-        cut short leaves its connection unusable, so another is opened)."""
+        self, current: list[SyncSession], top: str, base: Locator, rows: dict[str, MediaRow], warn: WarningSink
+    ) -> Generator[Item, None, None]:
+        """The files under ``top``, folder by folder in name order, listed on ``current[0]``: a listing cut short
+        leaves its connection unusable, so another is opened in its place."""
         stack = [(top, 0)]
         while stack:
             folder, depth = stack.pop()
             try:
-                listed = session.list(folder)
+                listed = current[0].list(folder)
             except ListingCut as cut:  # what was listed is examined; the rest of the folder is not
                 listed = cut.entries
                 warn(EvidenceWarning(UNREADABLE_CODE, f"{cut}: listing stopped there", self._loc(base, folder)))
-                session.close()
-                session = self._session()
-            except (LinkBroken, OSError):
-                session.close()  # this walk's own (the caller's, unless a cut listing replaced it)
-                raise
+                current[0].close()
+                current[0] = self._session()
             subfolders = []
             for entry in sorted(listed, key=lambda e: e.name):
                 path = f"{folder}/{entry.name}"
@@ -266,7 +266,6 @@ class AndroidLiveEvidence:
                         )
                     )
             stack.extend(reversed(subfolders))
-        return session
 
     @staticmethod
     def _loc(base: Locator, path: str) -> Locator:
