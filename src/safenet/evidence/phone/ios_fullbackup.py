@@ -525,10 +525,16 @@ def reopen_context(case: Path, exhibit: str, source: str, context: OpenContext |
     """The context to reopen an exhibit's items with (verify, reports, review): an ``ios://`` exhibit read through
     a backup Safenet took into the case is reopened from that backup, never from the phone and never taken again;
     any other exhibit keeps ``context`` as given."""
-    folder = acquisition_folder(case.resolve(), exhibit)
-    if not source.startswith("ios://") or not (folder / RECORD_NAME).is_file():
+    acquire = _taken(case, exhibit)
+    if not source.startswith("ios://") or not (acquire.folder / RECORD_NAME).is_file():
         return context
-    return replace(context or OpenContext(), acquire=Acquire(case.resolve(), folder, resume=True))
+    return replace(context or OpenContext(), acquire=acquire)
+
+
+def _taken(case: Path, exhibit: str) -> Acquire:
+    """The backup Safenet took of ``exhibit`` into ``case``, to be read again, never taken again."""
+    case = case.resolve()
+    return Acquire(case, acquisition_folder(case, exhibit), resume=True)
 
 
 def undo_left_password(case: Path, exhibit: str, source: str) -> str:
@@ -539,9 +545,9 @@ def undo_left_password(case: Path, exhibit: str, source: str) -> str:
             f"exhibit {exhibit} is {source}, not an iPhone or iPad backed up with --ios-backup: Safenet set no "
             "backup password on it"
         )
-    folder = acquisition_folder(case.resolve(), exhibit)
-    acquire = Acquire(case.resolve(), folder, resume=True)
-    return IosFullBackupEvidence(source.removeprefix("ios://"), OpenContext(), acquire).undo_left_password()
+    return IosFullBackupEvidence(
+        source.removeprefix("ios://"), OpenContext(), _taken(case, exhibit)
+    ).undo_left_password()
 
 
 def open_full_backup(udid: str, context: OpenContext) -> IosFullBackupEvidence:
