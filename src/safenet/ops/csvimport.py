@@ -101,10 +101,6 @@ class Mapping:
 def read_csv(path: Path, mapping_path: Path, source: str) -> list[LeadIn]:
     mapping = Mapping(mapping_path)
     name = path.name
-    return _read(path, name, mapping, source)
-
-
-def _read(path: Path, name: str, mapping: Mapping, source: str) -> list[LeadIn]:
     leads = []
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
