@@ -326,7 +326,7 @@ def _limitations(exhibits: list[dict[str, Any]], report: dict[str, Any], case_pa
             if removed is None:
                 what = "the exhibit was left with backup encryption on"
             else:
-                when = f", on {removed[:10]} at {removed[11:19]} UTC," if removed else ""
+                when = _removed_when(removed)
                 what = f"it was turned off afterwards{when} with that password (audited)"
             out.append(
                 f"Exhibit {ex['label']}: Safenet turned the phone's backup encryption on to take a full backup, under "
@@ -525,3 +525,13 @@ def write_sfr1_html(report: dict[str, Any], path: Path, context: OpenContext | N
 
 def write_sfr1_pdf(report: dict[str, Any], path: Path, context: OpenContext | None = None) -> None:
     write_owner_only(path, html_to_pdf(render_sfr1_html(_open_case_data(report, context))))
+
+
+def _removed_when(removed: str) -> str:
+    """ ", on <date> at <time> UTC," for the removal time the acquisition record holds ("" where it holds none,
+    or holds something that is not a time: a record written before removal times were kept, or edited)."""
+    try:
+        at = datetime.fromisoformat(removed).astimezone(UTC)
+    except ValueError:
+        return ""
+    return f", on {at:%Y-%m-%d} at {at:%H:%M:%S} UTC,"
