@@ -4,13 +4,13 @@ record, and user mistakes in one sentence."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from safenet.case.audit import AuditLog
 from safenet.cli import Exit, main
 from tests.builders import jpeg
 from tests.evidence.image_builders import ext4_image
@@ -34,7 +34,10 @@ def sample_complete(capsys: pytest.CaptureFixture[str], image: Path, case: Path)
 
 
 def audit_lines(case: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (case / "audit.jsonl").read_text().splitlines()]
+    """The case's audit entries, its chain checked (``AuditLog.read``)."""
+    read = AuditLog(case / "audit.jsonl").read()
+    assert not read.problems, read.problems
+    return read.entries
 
 
 @pytest.fixture
