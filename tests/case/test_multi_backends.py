@@ -9,7 +9,7 @@ from safenet.case.store import Case
 from safenet.case.verify import verify_case
 from safenet.engine.multi import triage_many
 from safenet.engine.triage import triage
-from tests.engine.test_multi import Events, Exhibits, options, per_exhibit
+from tests.engine.multicases import Events, Exhibits, options, per_exhibit
 
 
 def test_three_at_once_on_either_database(tmp_path: Path) -> None:
