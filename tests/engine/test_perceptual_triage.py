@@ -148,3 +148,43 @@ def test_cluster_command_and_old_cases_are_refused(
 
 def test_hit_type_is_plain_data() -> None:
     assert Hit.__dataclass_fields__["perceptual"].default is False
+
+
+def test_pdq_and_the_review_thumbnail_share_one_decode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: where a picture gets both a PDQ hash and a review thumbnail (standard and full profiles, no exact
+    match), the worker decodes it once; the hash and the thumbnail are those made from the bytes alone."""
+    from safenet.analysis import thumbs
+    from safenet.analysis.pdq import decode as decode_module
+    from safenet.engine.executors import Stage
+    from safenet.engine.perceptual import PerceptualWork, hash_image
+    from safenet.engine.pipeline import Settings
+    from safenet.engine.profiles import Profile
+    from safenet.evidence.registry import open_source
+
+    exhibit = tmp_path / "exhibit"
+    pictures = {
+        "a.jpg": encode(pic(30)),
+        "b.png": encode(pic(31).resize((700, 300)), fmt="PNG"),
+        "c.jpg": encode(pic(32).resize((1600, 1200)), quality=80),  # DCT-scaled for both
+        "cut.jpg": encode(pic(33))[:3000],  # truncated: neither a hash nor a thumbnail, one warning
+    }
+    for name, data in pictures.items():
+        write(exhibit, name, data)
+    decoded: list[object] = []
+    real = decode_module._decode
+    monkeypatch.setattr(decode_module, "_decode", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
+    evidence = open_source(exhibit)
+    items = sorted(evidence.items(lambda w: None), key=lambda item: item.name)
+    work = PerceptualWork(lambda digests: False)
+    results = Stage(evidence, Settings(Profile.STANDARD, ("md5",), perceptual=work)).run(items)
+    assert len(decoded) == len(pictures)  # one decode each (the truncated one's, which fails, included)
+    monkeypatch.undo()
+    records = {r.item.name: r for result in results for r in result.records}
+    warnings = [w for result in results for w in result.warnings]
+    for name, data in pictures.items():
+        alone = hash_image(records[name].item, data, work.mode)  # PDQ from the bytes, decoded for it alone
+        assert records[name].thumbnail == thumbs.default_thumbnail(data), name
+        if name == "cut.jpg":
+            assert records[name].pdq is None and records[name].thumbnail is None and warnings == [alone]
+        else:
+            assert records[name].pdq == alone and records[name].thumbnail is not None, name

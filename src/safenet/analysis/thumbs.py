@@ -15,7 +15,8 @@ import pillow_heif
 from PIL import Image, ImageFilter
 
 from safenet.analysis.pdq.core import U8Image
-from safenet.analysis.pdq.decode import Decoded, Skipped, decode
+from safenet.analysis.pdq.decode import Decoded, Skipped
+from safenet.analysis.pdq.hasher import fast_decode
 
 # HEIC/HEIF (phone cameras) decode through Pillow's opener registry; Pillow reads AVIF itself. Registered
 # once, here, because the triage pipeline and the review UI both import this module before decoding.
@@ -57,14 +58,20 @@ def thumbnail_jpeg(pixels: U8Image, size: int = DEFAULT_THUMB_SIZE, blur: int = 
     return jpeg(blur_grey(Image.fromarray(pixels), size, blur))
 
 
-def decode_for_thumbnail(data: bytes, size: int = DEFAULT_THUMB_SIZE) -> Decoded | Skipped:
-    """Pixels for a thumbnail of ``size``: JPEGs decode DCT-scaled to no less than that side (pixel limits and
-    EXIF orientation as for PDQ). The UI and triage both decode this way, so their bytes are the same."""
-    return decode(data, fast=True, orient=True, draft_side=size)
+def decode_for_thumbnail(data: bytes) -> Decoded | Skipped:
+    """Pixels for a review thumbnail, of any size offered: PDQ's fast decode (``pdq.hasher.fast_decode``: JPEGs
+    DCT-scaled to no less than 512 px a side, EXIF orientation and pixel limits applied). The triage worker
+    makes that decode once for both the picture's PDQ hash and its thumbnail, and the review UI decodes the same
+    way, so a thumbnail's bytes are the same whoever made them."""
+    return fast_decode(data)
+
+
+def thumbnail_of(decoded: Decoded | Skipped) -> bytes | None:
+    """The default-settings thumbnail of what ``decode_for_thumbnail`` gave, or None when the picture did not
+    decode (the UI then makes a placeholder on first view)."""
+    return thumbnail_jpeg(decoded.pixels) if isinstance(decoded, Decoded) else None
 
 
 def default_thumbnail(data: bytes) -> bytes | None:
-    """The default-settings thumbnail of an encoded picture, or None when it cannot be decoded (the UI
-    then makes a placeholder on first view)."""
-    decoded = decode_for_thumbnail(data)
-    return thumbnail_jpeg(decoded.pixels) if isinstance(decoded, Decoded) else None
+    """The default-settings thumbnail of an encoded picture, or None when it cannot be decoded."""
+    return thumbnail_of(decode_for_thumbnail(data))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final
 
-from safenet.analysis.pdq import PdqMode, Skipped, compute
+from safenet.analysis.pdq import Decoded, PdqMode, Skipped, compute, compute_decoded
 from safenet.case.records import PdqRecord
 from safenet.evidence.locator import display_safe
 from safenet.evidence.model import EvidenceWarning, Item
@@ -81,9 +81,11 @@ class ChunkCopy:
         return self._chunks[0]
 
 
-def hash_image(item: Item, source: bytes | BinaryIO, mode: PdqMode) -> PdqRecord | EvidenceWarning:
-    """PDQ of one image; a picture that cannot be decoded is a warning with its locator, never an error."""
-    result = compute(source, mode)
+def hash_image(item: Item, source: bytes | BinaryIO | Decoded | Skipped, mode: PdqMode) -> PdqRecord | EvidenceWarning:
+    """PDQ of one image, from its bytes or from the decode its mode makes (``pdq.hasher.fast_decode`` for the fast
+    mode: a decode shared with the review thumbnail); a picture that cannot be decoded is a warning with its
+    locator, never an error."""
+    result = compute_decoded(source, mode) if isinstance(source, Decoded | Skipped) else compute(source, mode)
     if isinstance(result, Skipped):
         return EvidenceWarning(
             WARNING_CODE, display_safe(f"no perceptual hash ({result.reason}): {result.message}"), item.locator

@@ -26,8 +26,9 @@ from safenet.analysis.filetype import UNKNOWN, FileType, MediaKind, extension_mi
 from safenet.analysis.md5mb import Md5Batch
 from safenet.analysis.p2p import registry as p2p_registry
 from safenet.analysis.p2p.model import P2PParser, P2PWarning
+from safenet.analysis.pdq import Decoded, PdqMode, Skipped, fast_decode
 from safenet.analysis.pdq.jpeg_open import refusal
-from safenet.analysis.thumbs import default_thumbnail
+from safenet.analysis.thumbs import decode_for_thumbnail, thumbnail_of
 from safenet.case.records import ItemRecord, ItemStatus, P2PFound, PdqRecord, VideoRecord, WorkResult
 from safenet.engine.perceptual import ChunkCopy, PerceptualWork, hash_image, keeps_copy
 from safenet.engine.profiles import Profile
@@ -298,10 +299,16 @@ class _Examiner:
             self.warnings.append(changed)
         pdq = thumbnail = frames = None
         if filetype.kind is MediaKind.IMAGE:
-            if perceptual is not None and digests is not None:
-                pdq = self._perceptual(item, perceptual, digests, image, reopen)
-            if plan.thumbnails and isinstance(image, ChunkCopy):
-                thumbnail = default_thumbnail(image.value())  # only from bytes already read; else the UI
+            unsettled = perceptual is not None and digests is not None and not perceptual.settled(digests)
+            hashing = perceptual if unsettled else None  # PDQ for an image that no exact match settled
+            kept = image.value() if isinstance(image, ChunkCopy) else None  # a thumbnail is only made from these
+            decoded: Decoded | Skipped | None = None
+            if kept is not None and plan.thumbnails and hashing is not None and hashing.mode is PdqMode.FAST:
+                decoded = fast_decode(kept)  # one decode for the PDQ hash and the thumbnail
+            if hashing is not None:
+                pdq = self._perceptual(item, hashing, decoded if decoded is not None else image, reopen)
+            if plan.thumbnails and kept is not None:  # else the UI makes it on first view
+                thumbnail = thumbnail_of(decoded if decoded is not None else decode_for_thumbnail(kept))
         if video is not None and digests is not None and wants_video(filetype):
             top = parent is None and not is_region(item)  # a region is carved by ranges: never left pending
             frames = self._video(item, filetype, video, digests, image, reopen, top)
@@ -333,14 +340,14 @@ class _Examiner:
         self,
         item: Item,
         work: PerceptualWork,
-        digests: dict[str, bytes],
-        copy: ChunkCopy | BinaryIO | None,
+        copy: Decoded | Skipped | ChunkCopy | BinaryIO | None,
         reopen: Callable[[], BinaryIO] | None,
     ) -> PdqRecord | None:
-        """PDQ of an image that no exact match settled: from the copy made while reading, else reopened."""
-        if work.settled(digests):
-            return None
-        if isinstance(copy, ChunkCopy):
+        """PDQ of an image that no exact match settled: from its decode when already made, else from the copy made
+        while reading, else reopened."""
+        if isinstance(copy, Decoded | Skipped):
+            found = hash_image(item, copy, work.mode)
+        elif isinstance(copy, ChunkCopy):
             found = hash_image(item, copy.value(), work.mode)
         elif copy is not None:
             copy.seek(0)

@@ -135,7 +135,7 @@ class Thumbnailer:
                 return jpeg(placeholder(f"{motion.value}: no frames", prefs))
             data = jpeg(fit(sheet, prefs.size))
         else:
-            decoded = self._decode(item, side=prefs.size)
+            decoded = self._decode(item, thumbnail=True)
             if isinstance(decoded, str):
                 return jpeg(placeholder(decoded, prefs))  # not cached: the evidence may become readable
             data = thumbnail_jpeg(decoded.pixels, prefs.size, prefs.blur)
@@ -277,13 +277,14 @@ class Thumbnailer:
         except CannotDisplay:
             return b""
 
-    def _decode(self, item: MediaItem, *, side: int | None = None) -> Decoded | str:
-        """Decoded pixels of a still picture, or a short reason why not (shown on the placeholder)."""
+    def _decode(self, item: MediaItem, *, thumbnail: bool = False) -> Decoded | str:
+        """Decoded pixels of a still picture, or a short reason why not (shown on the placeholder): for a
+        thumbnail, the decode triage makes them from; else the whole picture."""
         try:
             data = self._read(item)
         except CannotDisplay as exc:
             return exc.reason
-        result = decode_for_thumbnail(data, side) if side is not None else decode(data, fast=False, orient=True)
+        result = decode_for_thumbnail(data) if thumbnail else decode(data, fast=False, orient=True)
         return result if isinstance(result, Decoded) else f"cannot decode ({result.reason})"
 
     def _find_sheet(self, item: MediaItem) -> Path | None:

@@ -16,8 +16,8 @@ from safenet.analysis.pdq.core import (
     parse_hex,
     reduce_like_reference,
 )
-from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Skipped
-from safenet.analysis.pdq.hasher import PdqMode, PdqResult, compute, compute_pixels
+from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Decoded, Skipped
+from safenet.analysis.pdq.hasher import PdqMode, PdqResult, compute, compute_decoded, compute_pixels, fast_decode
 
 __all__ = [
     "COPY_ORIENTATION",
@@ -25,12 +25,15 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "MIN_QUALITY",
     "TRANSFORMS",
+    "Decoded",
     "PdqHash",
     "PdqMode",
     "PdqResult",
     "Skipped",
     "compute",
+    "compute_decoded",
     "compute_pixels",
+    "fast_decode",
     "hamming",
     "hash_rgb",
     "parse_hex",

@@ -66,15 +66,12 @@ def decode(
     fast: bool,
     orient: bool,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    draft_side: int = REFERENCE_SIDE,
 ) -> Decoded | Skipped:
-    """Decode once. ``fast`` lets JPEGs decode DCT-scaled (libjpeg scale 1/2–1/8, still ≥ ``draft_side`` px a
-    side: PDQ's 512 by default; a review thumbnail asks for its own, smaller side)."""
+    """Decode once. ``fast`` lets JPEGs decode DCT-scaled (libjpeg scale 1/2–1/8, still ≥ 512 px a side: what PDQ
+    reduces to; review thumbnails are made from the same decode, ``analysis.thumbs``)."""
     if isinstance(source, bytes) and (refused := refusal(source)) is not None:
         return _refused(refused)  # what Pillow would raise, told from the JPEG markers at a thirtieth of the cost
-    return guarded(
-        lambda: _decode(source, fast=fast, orient=orient, max_pixels=max_pixels, draft_side=draft_side), _skipped
-    )
+    return guarded(lambda: _decode(source, fast=fast, orient=orient, max_pixels=max_pixels), _skipped)
 
 
 @functools.cache
@@ -93,7 +90,7 @@ def _skipped(exc: BaseException) -> Skipped:
     return Skipped("truncated" if "truncated" in str(exc) else "undecodable", message)
 
 
-def _decode(source: Source, *, fast: bool, orient: bool, max_pixels: int, draft_side: int) -> Decoded | Skipped:
+def _decode(source: Source, *, fast: bool, orient: bool, max_pixels: int) -> Decoded | Skipped:
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
         notes: list[str] = []
         stored = image.size
@@ -103,7 +100,7 @@ def _decode(source: Source, *, fast: bool, orient: bool, max_pixels: int, draft_
         orientation = _orientation(image, notes) if orient else 1
         if fast and image.format == "JPEG":
             # Asking libjpeg for grey makes it hand over the Y plane: no chroma upsampling, no colour conversion.
-            image.draft("L" if image.mode == "RGB" else None, (draft_side, draft_side))
+            image.draft("L" if image.mode == "RGB" else None, (REFERENCE_SIDE, REFERENCE_SIDE))
         width, height = image.size
         if width * height > max_pixels:
             return Skipped("too-large", f"{stored[0]}×{stored[1]} exceeds the {max_pixels} pixel limit")

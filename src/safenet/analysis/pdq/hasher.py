@@ -19,7 +19,7 @@ from typing import Final
 
 from safenet.analysis.guard import describe, guarded
 from safenet.analysis.pdq.core import MIN_QUALITY, PdqHash, U8Image, hash_rgb, hash_rgb_turned
-from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Skipped, Source, decode
+from safenet.analysis.pdq.decode import DEFAULT_MAX_PIXELS, Decoded, Skipped, Source, decode
 from safenet.analysis.pdq.trim import Box, content_box
 
 #: Pictures thinner than this, or more elongated than this, are hashed but never matched: PDQ stretches
@@ -81,7 +81,20 @@ def compute(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> PdqResult | Skipped:
     """Hash an image from bytes, a path or a binary stream."""
-    decoded = decode(source, fast=mode is PdqMode.FAST, orient=orient, max_pixels=max_pixels)
+    return compute_decoded(
+        decode(source, fast=mode is PdqMode.FAST, orient=orient, max_pixels=max_pixels), mode, trim=trim
+    )
+
+
+def fast_decode(source: Source) -> Decoded | Skipped:
+    """The decode :func:`compute` makes in the fast mode (oriented, default limits): the one a triage worker makes
+    once per picture and shares between PDQ and the review thumbnail (``analysis.thumbs``)."""
+    return decode(source, fast=True, orient=True)
+
+
+def compute_decoded(decoded: Decoded | Skipped, mode: PdqMode, *, trim: bool = True) -> PdqResult | Skipped:
+    """Hash what :func:`decode` gave (passed through when it is a :class:`Skipped`). ``decoded`` must come from the
+    decode ``mode`` makes (``fast_decode`` for the fast mode), or the hash is not that mode's."""
     if isinstance(decoded, Skipped):
         return decoded
     return guarded(
