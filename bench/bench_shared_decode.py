@@ -17,7 +17,8 @@ Part 2, end to end (``--triage``): the pictures written as a tree (``--copies`` 
 seconds), a PDQ hash set built from four other benign pictures (``safenet hashset build``), then ``safenet triage
 TREE --hashset pdqset --digests md5`` in the quick profile (PDQ, no thumbnails) and the standard one (PDQ and a
 thumbnail for every picture), round-robin after an untimed run each. Printed: median wall and CPU seconds, and
-standard / quick.
+standard / quick. ``--before-src DIR`` adds the same two runs with another copy of ``src/`` (an older commit's,
+its compiled extensions copied in) first on ``PYTHONPATH``.
 
     .venv/bin/python bench/bench_shared_decode.py [--count 12] [--repeat 3] [--triage] [--markdown]
 """
@@ -51,7 +52,7 @@ SIZES = {"12MP": (4032, 3024), "3MP": (2016, 1512), "1MP": (1152, 864)}
 def pictures(count: int, seed: int) -> dict[str, list[bytes]]:
     """``count`` pictures of each kind: JPEGs at three sizes and 1 MP PNGs."""
     rng = np.random.default_rng(seed)
-    out: dict[str, list[bytes]] = {f"{name} JPEG": [] for name in SIZES} | {"1MP PNG": []}
+    out: dict[str, list[bytes]] = {kind: [] for kind in (*(f"{name} JPEG" for name in SIZES), "1MP PNG")}
     for path in photo_paths()[:count]:
         photo = load_rgb(path)
         for name, size in SIZES.items():
@@ -128,7 +129,9 @@ def in_process(kinds: dict[str, list[bytes]], repeat: int, markdown: bool) -> di
     return ms
 
 
-def triage_runs(kinds: dict[str, list[bytes]], copies: int, repeat: int, markdown: bool) -> dict[str, Any]:
+def triage_runs(
+    kinds: dict[str, list[bytes]], copies: int, repeat: int, markdown: bool, before: Path | None
+) -> dict[str, Any]:
     from safenet.demo import picture
 
     work = OUT_DIR / "shared-decode" / f"work-{os.getpid()}"
@@ -154,12 +157,16 @@ def triage_runs(kinds: dict[str, list[bytes]], copies: int, repeat: int, markdow
 
     def run(profile: str, tag: str) -> dict[str, Any]:
         case = work / f"case-{tag}"
-        cmd = [safenet, "triage", str(tree), "--case", str(case), "--exhibit", "P1", "--profile", profile]
-        result = child_times(run_child([*cmd, "--hashset", "pdqset", "--digests", "md5"], env=env))
+        name, _, version = profile.partition(" ")
+        cmd = [safenet, "triage", str(tree), "--case", str(case), "--exhibit", "P1", "--profile", name]
+        src = {"PYTHONPATH": str(before)} if version and before is not None else {}
+        result = child_times(run_child([*cmd, "--hashset", "pdqset", "--digests", "md5"], env=env | src))
         shutil.rmtree(case, ignore_errors=True)
         return result
 
-    profiles = ("quick", "standard")
+    profiles: tuple[str, ...] = ("quick", "standard")
+    if before is not None:  # the same runs with another copy of src/ first on the path
+        profiles += ("quick (before)", "standard (before)")
     for profile in profiles:
         run(profile, f"warm-{profile}")
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in profiles}
@@ -172,7 +179,7 @@ def triage_runs(kinds: dict[str, list[bytes]], copies: int, repeat: int, markdow
     header = ("triage, --digests md5, PDQ set", "median wall s", "runs", "median CPU s", "exit")
     rows = [
         (
-            f"{p} ({'PDQ and thumbnails' if p == 'standard' else 'PDQ, no thumbnails'})",
+            f"{p} ({'PDQ and thumbnails' if p.startswith('standard') else 'PDQ, no thumbnails'})",
             f"{wall[p]:.2f}",
             ", ".join(f"{r['wall_s']:.2f}" for r in runs[p]),
             f"{cpu[p]:.2f}",
@@ -182,10 +189,12 @@ def triage_runs(kinds: dict[str, list[bytes]], copies: int, repeat: int, markdow
     ]
     print(f"\n{files} pictures ({copies} copies of each above), {repeat} run(s) each, round-robin")
     print_table(header, rows)
-    print(
-        f"standard / quick = {wall['standard'] / wall['quick']:.2f}x wall, "
-        f"{cpu['standard'] / cpu['quick']:.2f}x CPU (what the review thumbnails cost on top of PDQ)"
-    )
+    for suffix in ("", " (before)") if before is not None else ("",):
+        standard, quick = f"standard{suffix}", f"quick{suffix}"
+        print(
+            f"standard / quick{suffix} = {wall[standard] / wall[quick]:.2f}x wall, "
+            f"{cpu[standard] / cpu[quick]:.2f}x CPU (what the review thumbnails cost on top of PDQ)"
+        )
     if markdown:
         print_markdown(header, rows)
     ok = all(r["rc"] == 0 for rs in runs.values() for r in rs)
@@ -200,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triage", action="store_true", help="also the end-to-end triage runs")
     parser.add_argument("--copies", type=int, default=5, help="copies of each picture in the triage tree")
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
+    parser.add_argument("--before-src", type=Path, help="also triage with this copy of src/ on PYTHONPATH")
     args = parser.parse_args(argv)
     host = host_info()
     kinds = pictures(args.count, args.seed)
@@ -208,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     record["in_process_ms"] = in_process(kinds, args.repeat, args.markdown)
     ok = True
     if args.triage:
-        record["triage"] = found = triage_runs(kinds, args.copies, args.repeat, args.markdown)
+        record["triage"] = found = triage_runs(kinds, args.copies, args.repeat, args.markdown, args.before_src)
         ok = found["ok"]
     print(json.dumps(record, separators=(",", ":"), default=str))
     return 0 if ok else 1
