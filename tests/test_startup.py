@@ -64,3 +64,39 @@ def test_version_fast_path_prints_what_the_typer_option_prints(capsys: pytest.Ca
     fast = capsys.readouterr().out
     assert main(["--version", "--help"]) == 0  # eager: the option answers before the help
     assert capsys.readouterr().out == fast == f"safenet {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "own"),
+    [
+        (["verify", "/nonexistent-case"], "safenet.commands.case"),
+        (["hashset", "list", "--hashdb", "/nonexistent-db"], "safenet.commands.hashsets"),
+    ],
+)
+def test_a_command_line_imports_its_own_command_module_only(argv: list[str], own: str) -> None:
+    """``safenet COMMAND ...`` (not a help request) runs an app of that one command: the other command modules
+    are never imported, and the whole app is not built."""
+    from safenet.commands.registry import COMMANDS
+
+    modules = sorted({module for module, _ in COMMANDS.values()} | {"safenet.commands.root"})
+    code = "import contextlib, io, json, sys\nfrom safenet.cli import main\n"
+    code += "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+    code += f"    main({argv!r})\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [own]
+
+
+def test_one_command_app_and_the_whole_app_answer_alike(capsys: pytest.CaptureFixture[str]) -> None:
+    """A usage mistake gets the same words and exit code from an app of one command as from the whole one."""
+    import typer
+    from typer.testing import CliRunner
+
+    from safenet.commands.registry import app_for, new_app
+
+    argv = ["triage", "--no-such-option"]
+    one, whole = app_for(argv), new_app()
+    assert isinstance(one, typer.Typer)
+    answers = [CliRunner().invoke(app, argv) for app in (one, whole)]
+    assert answers[0].exit_code == answers[1].exit_code == 2
+    assert answers[0].output == answers[1].output and "No such option: --no-such-option" in answers[0].output
+    assert app_for(["triag"]) is None and app_for(["--version"]) is None and app_for([]) is None

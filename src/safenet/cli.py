@@ -3,6 +3,8 @@
 The Typer app itself (every command, assembled) is :mod:`safenet.commands.root`; it is imported on first use
 of ``safenet.cli.app``, so ``safenet --version`` prints without loading Typer and Rich (a tenth of a second
 at start-up), and so does ``safenet [COMMAND ...] --help`` once Typer has printed it (:mod:`safenet.helpcache`).
+Any other command line runs an app of the one command it names (``commands.registry.app_for``): the other
+command modules are not imported.
 Exit codes are defined and documented in :class:`safenet.commands.common.Exit` (and in the README).
 """
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with contextlib.redirect_stdout(cast(TextIO, recorder)) if recorder is not None else contextlib.nullcontext():
-            this.app(args=argv, standalone_mode=True)
+            _app_for(args, recorder is not None)(args=argv, standalone_mode=True)
     except SystemExit as exc:
         code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # a bug: say so plainly, no traceback for the officer
@@ -82,6 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     if recorder is not None and code == 0 and helpcache.names_commands(this.app, args[:-1]):
         helpcache.remember(args, recorder.text())
     return code
+
+
+def _app_for(args: list[str], help_asked: bool) -> Any:
+    """What runs the command line: the whole app for help (it lists every command) or once it is built or replaced
+    (tests); else an app of the one command named (``commands.registry.app_for``), where ``args`` name one."""
+    if not help_asked and "app" not in globals():
+        from safenet.commands.registry import app_for
+
+        one = app_for(args)
+        if one is not None:
+            return one
+    return sys.modules[__name__].app
 
 
 #: New container objects between two collections of the youngest generation (Python's default: 700); see ``run``.

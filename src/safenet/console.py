@@ -8,6 +8,7 @@ prints as what it is.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -26,7 +27,9 @@ from rich.text import Text
 from safenet.case.activity import client_label
 from safenet.engine.events import Hit, KnownRecord
 from safenet.evidence.locator import display_safe
-from safenet.report.summary import COLUMNS, CaseSummary, CategoryRow
+
+if TYPE_CHECKING:  # the summary's module loads the case queries: imported when a summary is printed, not before
+    from safenet.report.summary import CaseSummary, CategoryRow
 
 
 def plain(text: str, style: str = "") -> Text:
@@ -134,11 +137,15 @@ _HEADINGS = {"deleted": "Del.", "perceptual": "Perc."}
 
 
 def _add_rows(table: Table, label: str, rows: dict[str, CategoryRow]) -> None:
+    from safenet.report.summary import COLUMNS
+
     for i, row in enumerate(rows.values()):
         table.add_row(plain(label if i == 0 else ""), plain(row.category), *(str(row.counts[c]) for c in COLUMNS))
 
 
 def summary_table(summary: CaseSummary) -> Table:
+    from safenet.report.summary import COLUMNS
+
     table = Table(title="Items matching illicit hash sets, by UK category", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("Exhibit", no_wrap=True)
     table.add_column("Category", no_wrap=True)

@@ -15,6 +15,7 @@ from typing import Final
 
 from PIL import Image
 
+from safenet.analysis import heif
 from safenet.analysis.guard import describe, guarded
 
 #: EXIF lives in a JPEG's APP1 segment (at most 64 KiB) near the start; TIFF-based files may point further in.
@@ -45,6 +46,7 @@ def camera_of(data: bytes) -> Camera | str:
 
 
 def _read(data: bytes) -> Camera:
+    heif.ready()  # a phone's HEIC says which camera took it too
     with Image.open(io.BytesIO(data)) as image:
         exif = image.getexif()
         serial = exif.get_ifd(_EXIF_IFD).get(_BODY_SERIAL)

@@ -11,16 +11,11 @@ from __future__ import annotations
 import io
 from typing import Final
 
-import pillow_heif
 from PIL import Image, ImageFilter
 
 from safenet.analysis.pdq.core import U8Image
 from safenet.analysis.pdq.decode import Decoded, Skipped
 from safenet.analysis.pdq.hasher import fast_decode
-
-# HEIC/HEIF (phone cameras) decode through Pillow's opener registry; Pillow reads AVIF itself. Registered
-# once, here, because the triage pipeline and the review UI both import this module before decoding.
-pillow_heif.register_heif_opener()
 
 #: Thumbnail sides offered to users (pixels, longest side). Small on purpose (welfare).
 THUMB_SIZES: Final = (96, 128, 192)

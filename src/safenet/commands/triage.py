@@ -141,7 +141,6 @@ def triage_cmd(
     from safenet.console import RichEvents, plain, print_summary
     from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
     from safenet.evidence.registry import as_source
-    from safenet.report.summary import summarise
 
     with user_errors(case):
         try:
@@ -188,6 +187,8 @@ def triage_cmd(
             return
         with RichEvents(out, exhibit) as events:
             outcome = triage(devices[0][1], the_case, hashsets, options, events)
+        from safenet.report.summary import summarise  # here: its case queries are not needed before the summary
+
         print_summary(out, summarise(the_case))
         out.print(plain(f"run {outcome.run_id}: {outcome.status.value} in {outcome.seconds:.1f} s; case {case}"))
         if visit is not None:

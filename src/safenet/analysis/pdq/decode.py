@@ -21,6 +21,7 @@ from typing import BinaryIO, Final
 import numpy as np
 from PIL import Image, ImageCms
 
+from safenet.analysis import heif
 from safenet.analysis.guard import describe, guarded
 from safenet.analysis.pdq.core import REFERENCE_SIDE, U8Image
 from safenet.analysis.pdq.jpeg_open import refusal
@@ -91,6 +92,7 @@ def _skipped(exc: BaseException) -> Skipped:
 
 
 def _decode(source: Source, *, fast: bool, orient: bool, max_pixels: int) -> Decoded | Skipped:
+    heif.ready()  # HEIC/HEIF open like any other picture
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
         notes: list[str] = []
         stored = image.size
