@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from safenet.case.activity import client_label
+from safenet.analysis.p2p.model import client_label
 from safenet.engine.events import Hit, KnownRecord
 from safenet.evidence.locator import display_safe
 

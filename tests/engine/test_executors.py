@@ -304,7 +304,7 @@ def _listing_waits_for_the_executor(
 ) -> tuple[Path, Case, TriageOptions]:
     """Evidence listed in one go (as a disk image is) whose listing ends only once the executor is being made,
     and the case and options of a run asking for worker processes."""
-    from safenet.engine import triage as triage_module
+    from safenet.engine import examination as examination_module
     from safenet.evidence.directory import DirectoryEvidence
 
     root = tmp_path / "ev"
@@ -325,8 +325,8 @@ def _listing_waits_for_the_executor(
             raise RuntimeError("the listing broke")
         yield from listing(self, warn)
 
-    monkeypatch.setattr(triage_module, "make_executor", make)
-    monkeypatch.setattr(triage_module, "streams", lambda evidence: False)
+    monkeypatch.setattr(examination_module, "make_executor", make)
+    monkeypatch.setattr(examination_module, "streams", lambda evidence: False)
     monkeypatch.setattr(DirectoryEvidence, "items", items)
     _Made.closed = 0
     options = TriageOptions(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from safenet.case.schema import Exhibit, ItemRow, Run, WarningRow
 from safenet.case.store import Case
 from safenet.case.verify import verify_case
-from safenet.engine import triage as triage_module
+from safenet.engine import preparing as preparing_module
 from safenet.engine.events import NoEvents, TriageEvents
 from safenet.engine.executor_kind import ExecutorKind
 from safenet.engine.multi import Failure, triage_many
@@ -125,7 +125,7 @@ def phone(monkeypatch: pytest.MonkeyPatch) -> Vanishing:
             evidence if isinstance(source, DeviceAddress) and source.scheme == "test" else open_source(source, context)
         )
 
-    monkeypatch.setattr(triage_module, "open_source", opener)
+    monkeypatch.setattr(preparing_module, "open_source", opener)
     return evidence
 
 
@@ -184,7 +184,7 @@ def test_ctrl_c_closes_every_run_and_is_raised_again(
     """Ctrl-C sent to the command's process reaches every exhibit's: each run ends (interrupted, or completed if it
     was done), none is left running, the log verifies, and the interrupt is raised again once all have ended."""
     evidence = Slow()
-    monkeypatch.setattr(triage_module, "open_source", lambda source, context=None: evidence)
+    monkeypatch.setattr(preparing_module, "open_source", lambda source, context=None: evidence)
     case = Case.create_or_open(tmp_path / "case")
     sources = [("PH1", DeviceAddress("test", "one")), ("PH2", DeviceAddress("test", "two"))]
     with pytest.raises(KeyboardInterrupt):
@@ -216,7 +216,7 @@ def test_an_exhibit_whose_process_dies_fails_alone(
     def opener(source: Source, context: OpenContext | None = None) -> object:
         return crashing if isinstance(source, DeviceAddress) else open_source(source, context)
 
-    monkeypatch.setattr(triage_module, "open_source", opener)
+    monkeypatch.setattr(preparing_module, "open_source", opener)
     case = Case.create_or_open(tmp_path / "case")
     sources = [exhibits.sources[0], ("PH1", DeviceAddress("test", "phone")), exhibits.sources[1]]
     events = Events()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from safenet.case.schema import ItemRow, WarningRow
 from safenet.case.store import Case
-from safenet.engine import triage as triage_module
+from safenet.engine import preparing as preparing_module
 from safenet.engine.executor_kind import ExecutorKind
 from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
 from safenet.evidence.locator import Layer, LayerKind, Locator
@@ -63,7 +63,7 @@ def source(monkeypatch: pytest.MonkeyPatch) -> Vanishing:
     def opener(path: object, context: OpenContext | None = None) -> Vanishing:
         return evidence
 
-    monkeypatch.setattr(triage_module, "open_source", opener)
+    monkeypatch.setattr(preparing_module, "open_source", opener)
     return evidence
 
 

@@ -32,22 +32,6 @@ from safenet.evidence.locator import display_safe
 CONTENT_KINDS = ("sha256", "sha1", "md5", "ed2k")
 _CHUNK = 500  # values per IN (...) query: under SQLite's parameter limit
 
-#: How people name the clients (parser CLIENT values are stored lower-case).
-CLIENT_LABELS = {
-    "emule": "eMule",
-    "shareaza": "Shareaza",
-    "ares": "Ares Galaxy",
-    "utorrent": "µTorrent/BitTorrent",
-    "transmission": "Transmission",
-    "qbittorrent": "qBittorrent",
-    "torrent": "BitTorrent (.torrent file)",
-}
-
-
-def client_label(client: str) -> str:
-    """A client's name for people: "eMule" for "emule"; an unknown client as stored."""
-    return CLIENT_LABELS.get(client, client)
-
 
 @dataclass(frozen=True, slots=True)
 class KnownRecordMatch:

@@ -130,35 +130,47 @@ def fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code of a failure the user can act on, else None (a bug, or a full disk found another way).
+
+    The error types are imported here, once one is raised, not before the command runs: the case store's loads
+    SQLAlchemy, which a triage loads only once it has begun examining (``engine.examination``). An error of a
+    type whose module is not loaded yet cannot have been raised, so the answer is the same."""
+    from safenet.case.audit import AuditError
+    from safenet.case.signing import SigningKeyError
+    from safenet.case.store import CaseError, DiskFullError
+    from safenet.engine.preparing import OptionsError, TriageError
+    from safenet.evidence.model import EvidenceError
+    from safenet.evidence.registry import SourceNotFound
+    from safenet.hashsets.model import HashSetError
+
+    if isinstance(exc, DiskFullError):
+        return Exit.DISK_FULL
+    if isinstance(exc, SourceNotFound | EvidenceError):
+        return Exit.EVIDENCE
+    if isinstance(exc, HashSetError):
+        return Exit.HASHSET
+    if isinstance(exc, OptionsError):
+        return Exit.USAGE
+    if isinstance(exc, CaseError | TriageError | AuditError | SigningKeyError):
+        return Exit.CASE
+    return None
+
+
 @contextmanager
 def user_errors(case: Path | None = None) -> Iterator[None]:
     """Map the three failure kinds to one sentence and a documented exit code; never a traceback.
 
     ``case``: the case folder the command writes, named when its disk fills up.
     """
-    from safenet.case.audit import AuditError
-    from safenet.case.signing import SigningKeyError
-    from safenet.case.store import CaseError, DiskFullError, is_disk_full
-    from safenet.engine.triage import OptionsError, TriageError
-    from safenet.evidence.model import EvidenceError
-    from safenet.evidence.registry import SourceNotFound
-    from safenet.hashsets.model import HashSetError
-
     try:
         yield
-    except DiskFullError as exc:
-        fail(Exit.DISK_FULL, str(exc))
-    except SourceNotFound as exc:
-        fail(Exit.EVIDENCE, str(exc))
-    except EvidenceError as exc:
-        fail(Exit.EVIDENCE, str(exc))
-    except HashSetError as exc:
-        fail(Exit.HASHSET, str(exc))
-    except OptionsError as exc:
-        fail(Exit.USAGE, str(exc))
-    except (CaseError, TriageError, AuditError, SigningKeyError) as exc:
-        fail(Exit.CASE, str(exc))
     except Exception as exc:
+        code = _exit_code(exc)
+        if code is not None:
+            fail(code, str(exc))
+        from safenet.case.store import DiskFullError, is_disk_full
+
         if is_disk_full(exc):  # from a write anywhere below: the case stays valid up to its last commit
             fail(Exit.DISK_FULL, str(DiskFullError(case or Path("."))))
         raise

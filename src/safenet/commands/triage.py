@@ -135,11 +135,11 @@ def triage_cmd(
 ) -> None:
     """Triage one exhibit, or several devices at once, into a case: hash, match, record, summarise."""
     # Imported here, not at the top: the engine loads NumPy, Pillow, dfVFS and SQLAlchemy, and the command
-    # line must parse (and answer --help) without them.
+    # line must parse (and answer --help) without them. The case database (SQLAlchemy) is loaded once the
+    # examination has begun (engine.examination.Early).
     from safenet.analysis.digests import parse_algorithms
-    from safenet.case.store import Case
     from safenet.console import RichEvents, plain, print_summary
-    from safenet.engine.triage import RunStatus, TriageOptions, check_apart, triage
+    from safenet.engine.preparing import TriageOptions, check_apart
     from safenet.evidence.registry import as_source
 
     with user_errors(case):
@@ -177,16 +177,28 @@ def triage_cmd(
             from safenet.commands.ops import check_visit, link_triaged
 
             check_visit(visit)
-        the_case = Case.create_or_open(case, db)
-        if exhibit is None:  # sources given as LABEL=SOURCE: every device at once
-            try:
-                _triage_many(devices, the_case, hashsets, options)
-            finally:  # a device that failed is linked too: the visit shows what its case holds
-                if visit is not None:
-                    link_triaged(visit, case, [label for label, _ in devices])
-            return
-        with RichEvents(out, exhibit) as events:
-            outcome = triage(devices[0][1], the_case, hashsets, options, events)
+        early = None
+        if exhibit is not None and not resume and not ios_backup:  # one new run: begun while the case is opened
+            from safenet.engine.examination import begin_early
+
+            early = begin_early(devices[0][1], case, hashsets, options)
+        try:
+            from safenet.case.store import Case
+            from safenet.engine.triage import RunStatus, triage
+
+            the_case = Case.create_or_open(case, db)
+            if exhibit is None:  # sources given as LABEL=SOURCE: every device at once
+                try:
+                    _triage_many(devices, the_case, hashsets, options)
+                finally:  # a device that failed is linked too: the visit shows what its case holds
+                    if visit is not None:
+                        link_triaged(visit, case, [label for label, _ in devices])
+                return
+            with RichEvents(out, exhibit) as events:
+                outcome = triage(devices[0][1], the_case, hashsets, options, events, early)
+        finally:
+            if early is not None:  # nothing, once the run has taken it
+                early.discard()
         from safenet.report.summary import summarise  # here: its case queries are not needed before the summary
 
         print_summary(out, summarise(the_case))

@@ -152,7 +152,7 @@ def _one(
 ) -> ExhibitOutcome:
     watch = _Watch(events)
     try:
-        prepared = prepare(source, case, store, options)
+        prepared = prepare(source, case.path, store, options)
         begun = start(prepared, case, store, options)
         status, run = examine(begun, case, watch, stop)
         outcome = finish(begun, case, status, run)

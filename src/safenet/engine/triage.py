@@ -18,61 +18,65 @@ linked too.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
-import sys
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import ExitStack, closing
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 
 from safenet import __version__
 from safenet.analysis.p2p.model import P2PRecord
-from safenet.case.casefields import FieldError, check_fields, current_fields, set_fields
+from safenet.case.casefields import current_fields, set_fields
 from safenet.case.integrity import findings_digest
 from safenet.case.recorder import audit_unrecorded, record_results, record_warnings, recorded_locators
 from safenet.case.records import ItemRecord, P2PFound, WorkResult
 from safenet.case.schema import Run
 from safenet.case.store import Case
 from safenet.case.verdict import is_hit
-from safenet.engine.cluster import ClusterTarget
 from safenet.engine.events import Hit, KnownRecord, NoEvents, TriageEvents
-from safenet.engine.executors import (
-    Executor,
-    ExecutorKind,
-    StagePlan,
-    Starting,
-    WorkerSetup,
-    choose,
-    make_executor,
-    run_ordered,
-    warm_up,
-)
+from safenet.engine.examination import Early, Examination
+from safenet.engine.executors import ExecutorKind
 from safenet.engine.listed import cross_check
-from safenet.engine.listing import Listing, streams
-from safenet.engine.ordering import order
-from safenet.engine.profiles import Profile
-from safenet.engine.video import VIDEO_EXTENSIONS, match_found_video
-from safenet.evidence.archive import ArchiveLimits
-from safenet.evidence.model import (
-    Evidence,
-    EvidenceDescription,
-    EvidenceWarning,
-    Item,
-    OpenContext,
-    SourceLost,
+from safenet.engine.preparing import (
+    OptionsError,
+    Prepared,
+    TriageError,
+    TriageOptions,
+    check_apart,
+    check_options,
+    prepare,
+    with_digests,
 )
-from safenet.evidence.registry import DeviceAddress, Source, open_source
+from safenet.engine.profiles import Profile
+from safenet.engine.video import match_found_video
+from safenet.evidence.archive import ArchiveLimits
+from safenet.evidence.model import Evidence, EvidenceWarning, SourceLost
+from safenet.evidence.registry import Source
 from safenet.hashsets.categories import most_severe
-from safenet.hashsets.model import HashKind, HashSetInfo, Match
+from safenet.hashsets.model import HashKind, Match
 from safenet.hashsets.perceptual import describe
 from safenet.hashsets.store import HashSetStore, Matcher
+
+__all__ = [  # OptionsError, TriageError, TriageOptions, check_apart and check_options: their old home too
+    "RESUMABLE",
+    "OptionsError",
+    "RunStatus",
+    "Started",
+    "TriageError",
+    "TriageOptions",
+    "TriageOutcome",
+    "check_apart",
+    "check_options",
+    "examine",
+    "finish",
+    "prepare",
+    "start",
+    "triage",
+]
 
 
 class RunStatus(StrEnum):
@@ -85,34 +89,6 @@ class RunStatus(StrEnum):
 
 
 RESUMABLE = (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.STOPPED)
-
-
-class TriageError(Exception):
-    """The triage cannot start as asked; the message says what to do instead."""
-
-
-class OptionsError(TriageError):
-    """The options contradict each other or the selected hash sets (a usage error)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TriageOptions:
-    exhibit: str
-    profile: Profile = Profile.QUICK
-    algorithms: tuple[str, ...] | None = None  # None: the profile's choice for the selected sets (Profile.digests)
-    hashsets: tuple[str, ...] = ()
-    stop_at_first_hit: bool = False
-    resume: bool = False
-    operator: str = field(default_factory=getpass.getuser)
-    workers: int = 2
-    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
-    batch_items: int = 2000  # with batch_seconds: each commit costs an audit line (a signed head, an fsync)
-    batch_seconds: float = 1.0
-    context: OpenContext = field(default_factory=OpenContext)  # credentials are never recorded
-    verify_image: bool = False  # hash the image's media data (E01: compare with its stored hash)
-    executor: ExecutorKind | None = None  # None: chosen by workers, items and PDQ work (executors.choose)
-    authority: str | None = None  # the power relied on (warrant reference): the exhibit's "authority" field
-    cluster: ClusterTarget | None = None  # a Dask scheduler to examine on (executor dask); None: this machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,32 +352,6 @@ def _config(options: TriageOptions, store: HashSetStore | None) -> dict[str, obj
     }
 
 
-def check_apart(source: Source, case_path: Path) -> None:
-    """Refuse a case folder inside the evidence (its own files would become items, and writing there changes
-    the evidence), or evidence inside the case folder. A live device is apart by nature."""
-    if isinstance(source, DeviceAddress):
-        return
-    evidence, case_dir = source.resolve(), case_path.resolve()
-    if case_dir == evidence or case_dir.is_relative_to(evidence):
-        raise OptionsError(
-            f"the case folder {case_path} is inside the evidence {source}; put the case on another disk or folder"
-        )
-    if evidence.is_relative_to(case_dir):
-        raise OptionsError(f"the evidence {source} is inside the case folder {case_path}; keep them apart")
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An exhibit's source opened and described, before anything is written to the case."""
-
-    source: Source
-    evidence: Evidence
-    description: EvidenceDescription
-    authority: str | None
-    image_hashes: dict[str, object] | None
-    started: float  # time.monotonic() once the source was open
-
-
 @dataclass(frozen=True, slots=True)
 class Started:
     """A run begun in the case (exhibit row, run row, audit line): what examining and finishing it need."""
@@ -411,19 +361,7 @@ class Started:
     run_id: int
     matcher: Matcher | None
     options: TriageOptions  # as the run goes: a resumed run's recorded settings, the digests chosen
-
-
-def check_options(store: HashSetStore | None, options: TriageOptions) -> str | None:
-    """Refuse options that contradict each other or the sets (OptionsError), before anything is recorded;
-    returns the ``--authority`` value as it will be stored."""
-    authority = _authority(options)
-    if (options.executor is ExecutorKind.DASK) != (options.cluster is not None):
-        raise OptionsError("--cluster and the dask executor go together: give --cluster tcp://HOST:PORT alone")
-    if options.algorithms is not None and store is not None and not options.resume:
-        blind = _unmatchable([store.get(name) for name in options.hashsets], options.algorithms)
-        if blind:
-            raise OptionsError(blind)
-    return authority
+    early: Early | None = None  # the examination begun before the case was open, if it was
 
 
 def triage(
@@ -432,35 +370,30 @@ def triage(
     store: HashSetStore | None,
     options: TriageOptions,
     events: TriageEvents | None = None,
+    early: Early | None = None,
 ) -> TriageOutcome:
     """Triage one exhibit into a case. See the module docstring for the shape of the work.
 
     The four steps (prepare, start, examine, finish) are also run by ``engine.multi`` for several exhibits at
-    once, one thread each, holding the case once for all of them.
+    once, one thread each, holding the case once for all of them. ``early``: the run as begun before the case was
+    open (``examination.begin_early``, with these ``source``, ``store`` and ``options``); the caller discards it
+    whatever happens (``Early.discard``: nothing once the run has taken it).
     """
-    prepared = prepare(source, case, store, options)
+    prepared = early.prepared if early is not None else prepare(source, case.path, store, options)
     with case.exclusive():
-        begun = start(prepared, case, store, options)
+        begun = start(prepared, case, store, options, early)
         status, run = examine(begun, case, events or NoEvents())
         return finish(begun, case, status, run)
 
 
-def prepare(source: Source, case: Case, store: HashSetStore | None, options: TriageOptions) -> Prepared:
-    """Check the options and open the source; nothing is written to the case yet."""
-    check_apart(source, case.path)
-    authority = check_options(store, options)  # refused before anything is recorded
-    evidence = open_source(source, replace(options.context, unallocated=options.profile is Profile.FULL))
-    description = evidence.describe()
-    started = time.monotonic()
-    image_hashes = _image_hashes(evidence) if options.verify_image else None
-    return Prepared(source, evidence, description, authority, image_hashes, started)
-
-
-def start(prepared: Prepared, case: Case, store: HashSetStore | None, options: TriageOptions) -> Started:
+def start(
+    prepared: Prepared, case: Case, store: HashSetStore | None, options: TriageOptions, early: Early | None = None
+) -> Started:
     """Record the exhibit and begin its run (the caller holds ``case.exclusive()``).
 
     Done as the case's one writer (``case.writer``): a resume's repair of the audit log must not see another
-    exhibit's batch between its commit and its audit line.
+    exhibit's batch between its commit and its audit line. ``early``: a new run's matcher and digests, chosen
+    before the case was open, and its examination, under way.
     """
     description = prepared.description
     with case.writer:
@@ -482,10 +415,11 @@ def start(prepared: Prepared, case: Case, store: HashSetStore | None, options: T
             raise TriageError("hash sets were named but no hash-set database is open")
         if prepared.authority is not None:  # only for a run that goes ahead (not one refused above)
             _record_authority(case, options, prepared.authority)
-        matcher = store.matcher(options.hashsets) if store and options.hashsets else None
-        if options.algorithms is None:
-            needed = [kind.value for s in (matcher.sets if matcher else ()) for kind in _item_kinds(s)]
-            options = replace(options, algorithms=options.profile.digests(needed))
+        if early is not None and previous is None:
+            matcher, options, early.matcher_taken = early.matcher, early.options, True
+        else:
+            matcher = store.matcher(options.hashsets) if store and options.hashsets else None
+            options = with_digests(options, matcher)
         sets = [
             {
                 "name": s.name,
@@ -531,7 +465,7 @@ def start(prepared: Prepared, case: Case, store: HashSetStore | None, options: T
             if image_hashes["verified"] is False:
                 mismatch = "the image's media data does not match the hash stored in it: damaged or altered"
                 record_warnings(case, exhibit_id, run_id, [EvidenceWarning("image-hash-mismatch", mismatch)])
-    return Started(prepared, exhibit_id, run_id, matcher, options)
+    return Started(prepared, exhibit_id, run_id, matcher, options, early if previous is None else None)
 
 
 def examine(
@@ -549,6 +483,7 @@ def examine(
             begun.options,
             events,
             stop,
+            begun.early,
         )
     finally:
         if begun.matcher:
@@ -588,55 +523,12 @@ def finish(begun: Started, case: Case, status: RunStatus, run: _Run) -> TriageOu
     )
 
 
-def _authority(options: TriageOptions) -> str | None:
-    """The ``--authority`` value as it will be stored, checked like ``safenet case set`` checks it."""
-    if options.authority is None:
-        return None
-    try:
-        return check_fields({"authority": options.authority}, exhibit=True)["authority"]
-    except FieldError as exc:
-        raise OptionsError(f"--authority: {exc}") from exc
-
-
 def _record_authority(case: Case, options: TriageOptions, authority: str) -> None:
     """The exhibit's "authority" field (audited like any entered field), unless it already holds this value
     (a resumed run given the same --authority again)."""
     current = current_fields(case).get((options.exhibit, "authority"))
     if current is None or current.value != authority:
         set_fields(case, {"authority": authority}, options.operator, exhibit=options.exhibit)
-
-
-def _item_kinds(info: HashSetInfo) -> tuple[HashKind, ...]:
-    """The digest kinds items must be hashed with to match a set. A set built from reference files
-    (``hashset build``) holds MD5 for every entry, so its ED2K (kept for matching P2P clients' records, which
-    name files by ED2K alone) adds nothing for items and is not computed for them."""
-    if info.format == "folder":
-        return tuple(kind for kind in info.digests if kind is not HashKind.ED2K)
-    return tuple(info.digests)
-
-
-def _unmatchable(sets: Sequence[HashSetInfo], algorithms: Sequence[str]) -> str | None:
-    """Why a selected set could never match with these digests (it holds none of them), else None."""
-    for info in sets:
-        held = [kind.value for kind in info.digests if kind.exact and kind.of_files]
-        if held and not set(held) & set(algorithms):
-            return f"hash set {info.name} holds {', '.join(held)} digests, which --digests leaves out; add {held[0]}"
-    return None
-
-
-def _image_hashes(evidence: Evidence) -> dict[str, object]:
-    """Hash the image's media data (for E01, compared with its stored hash); recorded in the audit."""
-    from safenet.evidence.image import ImageEvidence
-    from safenet.evidence.image.integrity import hash_media
-
-    if not isinstance(evidence, ImageEvidence) or evidence.image_format is None:
-        raise TriageError("--verify-image needs a disk image or device as the source")
-    return hash_media(str(evidence.path), evidence.image_format).as_dict()
-
-
-def _videos(items: Sequence[Item]) -> int:
-    """How many planned items are named like videos (a guess for ``choose``: types are known only once read)."""
-    return sum(1 for i in items if i.name.rpartition(".")[2].lower() in VIDEO_EXTENSIONS)
 
 
 def _execute(
@@ -649,11 +541,8 @@ def _execute(
     options: TriageOptions,
     events: TriageEvents,
     stop: threading.Event | None = None,
+    early: Early | None = None,
 ) -> tuple[RunStatus, _Run]:
-    perceptual = bool(matcher and matcher.perceptual_sets)
-    pdq = perceptual and options.profile.perceptual
-    if choose(options.executor, options.workers, sys.maxsize, pdq) is ExecutorKind.PROCESSES:
-        warm_up()  # worker processes may be wanted: start their server while the items are listed
     run = _Run(case, exhibit_id, run_id, matcher, options, events)
     done = recorded_locators(case, exhibit_id) if options.resume else set()
 
@@ -665,45 +554,20 @@ def _execute(
             case.set_planned(run_id, count)
         events.planned(count, total_bytes)
 
-    lost: SourceLost | None = None  # the source went away (a phone unplugged): the run stops, resumable
-    listing: Listing | None = None
-    kind = choose(options.executor, options.workers, 0, pdq)
-    # whether the executor is the same however many items are listed (then it need not wait for the listing)
-    whatever_listed = kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize)
-    chunks: Iterator[Sequence[Item]]
-    if streams(evidence) and whatever_listed:  # examine while the listing goes on
-        listing = Listing(evidence, (lambda i: i.locator.to_json() not in done) if done else _every, listed)
-        chunks = listing.chunks()
-    plan = StagePlan(options.profile, tuple(options.algorithms or ()), options.limits, perceptual)
-    setup = WorkerSetup(source, plan, options.context, matcher.sources if matcher else ())
-    make = partial(
-        make_executor, workers=options.workers, evidence=evidence, matcher=matcher, setup=setup, cluster=options.cluster
-    )
-    starting: Starting | None = None
-    if listing is None:
-        if whatever_listed and kind in (ExecutorKind.DASK, ExecutorKind.PROCESSES):
-            starting = Starting(partial(make, kind))  # a cluster to connect to, a pool to start: while listing
-        enumeration_warnings: list[EvidenceWarning] = []
-        try:
-            found = list(evidence.items(enumeration_warnings.append))
-        except SourceLost as exc:  # nothing is planned; a resume lists the source again
-            found, lost = [], exc
-        except BaseException:
-            if starting is not None:
-                starting.discard()
-            raise
-        planned = order(i for i in found if i.locator.to_json() not in done) if done else order(found)
-        listed(len(planned), sum(i.size or 0 for i in planned), enumeration_warnings)
-        kind = choose(options.executor, options.workers, len(planned), pdq, _videos(planned))
-        chunks = iter((planned,))
-    run.executor = kind
+    examination = early.attach(listed) if early is not None else None  # begun before the case was open
+    begun_early = examination is not None
+    if examination is None:
+        keep = (lambda i: i.locator.to_json() not in done) if done else None
+        examination = Examination(source, evidence, matcher, options, keep, listed)
+    lost = examination.lost  # the source went away (a phone unplugged): the run stops, resumable
+    run.executor = examination.kind
     status = RunStatus.COMPLETED
     taken = 0
-    with ExitStack() as stack:  # on the way out: flush what was taken, cancel the rest, stop the workers
+    with examination:  # on the way out: flush what was taken, cancel the rest, stop the workers
         try:
-            executor = stack.enter_context(starting.get() if starting is not None else make(kind))
-            results = stack.enter_context(closing(_in_order(executor, chunks)))
-            for result in results:
+            if not begun_early:
+                examination.start()
+            for result in examination.results:
                 run.take(cross_check(evidence, result))  # digests the source lists vs those computed
                 taken += 1
                 if options.stop_at_first_hit and run.illicit_hit:
@@ -715,20 +579,18 @@ def _execute(
         except KeyboardInterrupt:
             status = RunStatus.INTERRUPTED
         except SourceLost as exc:  # what was taken is recorded; items in flight are not, so a resume redoes them
-            lost = exc
+            lost = lost or exc
         finally:
             run.flush()
+    listing = examination.listing
     if listing is not None:  # stopped early: the listing still says how many items were planned
         listing.finish()
         lost = lost or listing.lost
-        planned_count = listing.count
-    else:
-        planned_count = len(planned)
     if lost is not None:  # one warning for the whole source, never one per item not reached
         status, run.lost = RunStatus.INTERRUPTED, lost
         record_warnings(case, exhibit_id, run_id, [EvidenceWarning(lost.code, str(lost))])
         run.warnings += 1
-    run.not_reached = planned_count - taken
+    run.not_reached = examination.planned_count - taken
     if status is RunStatus.COMPLETED and options.profile.parses_p2p:  # every item is recorded: check the torrents
         from safenet.engine.torrents import check_torrents  # here: needed only once every item is recorded
 
@@ -736,14 +598,3 @@ def _execute(
         record_warnings(case, exhibit_id, run_id, unread)
         run.warnings += len(unread)
     return status, run
-
-
-def _every(item: Item) -> bool:
-    return True
-
-
-def _in_order(executor: Executor, chunks: Iterator[Sequence[Item]]) -> Generator[WorkResult, None, None]:
-    """Every chunk's results in order, one chunk after the other (closing this cancels what was not taken)."""
-    for chunk in chunks:
-        with closing(run_ordered(executor, chunk)) as results:
-            yield from results

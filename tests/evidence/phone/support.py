@@ -51,9 +51,9 @@ def one_sentence(capsys: pytest.CaptureFixture[str]) -> str:
 
 def listing_threads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Filled with each listing thread the engine starts from now on (the arguments it was started with)."""
-    from safenet.engine import triage as engine_triage
+    from safenet.engine import examination
 
     started: list[object] = []
-    real = engine_triage.Listing
-    monkeypatch.setattr(engine_triage, "Listing", lambda *a: started.append(a) or real(*a))
+    real = examination.Listing
+    monkeypatch.setattr(examination, "Listing", lambda *a: started.append(a) or real(*a))
     return started

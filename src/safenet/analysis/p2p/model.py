@@ -9,6 +9,22 @@ from typing import ClassVar, Protocol
 
 from safenet.wire import by_position
 
+#: How people name the clients (parser CLIENT values are stored lower-case).
+CLIENT_LABELS = {
+    "emule": "eMule",
+    "shareaza": "Shareaza",
+    "ares": "Ares Galaxy",
+    "utorrent": "µTorrent/BitTorrent",
+    "transmission": "Transmission",
+    "qbittorrent": "qBittorrent",
+    "torrent": "BitTorrent (.torrent file)",
+}
+
+
+def client_label(client: str) -> str:
+    """A client's name for people: "eMule" for "emule"; an unknown client as stored."""
+    return CLIENT_LABELS.get(client, client)
+
 
 @by_position
 @dataclass(frozen=True, slots=True)
