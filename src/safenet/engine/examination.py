@@ -82,9 +82,7 @@ class Examination:
         self.lost: SourceLost | None = None  # the source went away while listed whole (nothing planned)
         self.planned: list[Item] = []  # the items planned, where the exhibit was listed whole first
         self._stack = ExitStack()
-        kind = choose(options.executor, options.workers, 0, pdq)
-        # whether the executor is the same however many items are listed (then it need not wait for the listing)
-        whatever_listed = kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize)
+        kind, whatever_listed = _first_choice(options, pdq)
         self._chunks: Iterator[Sequence[Item]]
         if streams(evidence) and whatever_listed:  # examine while the listing goes on
             self.listing = Listing(evidence, keep or _every, listed)
@@ -255,10 +253,17 @@ def _may_begin(evidence: Evidence, matcher: Matcher | None, options: TriageOptio
     """Whether the examination may begin before the case is open: a new run, listed while read, on threads."""
     if options.resume or not streams(evidence):
         return False
-    pdq = bool(matcher and matcher.perceptual_sets) and options.profile.perceptual
-    kind = choose(options.executor, options.workers, 0, pdq)
-    whatever_listed = kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize)
+    kind, whatever_listed = _first_choice(
+        options, bool(matcher and matcher.perceptual_sets) and options.profile.perceptual
+    )
     return kind is ExecutorKind.THREADS and whatever_listed
+
+
+def _first_choice(options: TriageOptions, pdq: bool) -> tuple[ExecutorKind, bool]:
+    """The executor chosen before anything is listed, and whether it is the one chosen however many items are
+    listed (then the examination need not wait for the listing: it begins while the listing goes on)."""
+    kind = choose(options.executor, options.workers, 0, pdq)
+    return kind, kind is choose(options.executor, options.workers, sys.maxsize, pdq, sys.maxsize)
 
 
 def _videos(items: Sequence[Item]) -> int:
