@@ -4,9 +4,10 @@ The main thread owns the case database and the hash-set matcher; workers (thread
 ``engine.executors``) only read evidence and compute. Results are taken back in submission order, so
 the case records items in a repeatable order whatever the worker timing. What needs no case lives apart:
 the options and the opened source (``engine.preparing``), and the listing, executor and ordered results
-(``engine.examination``), which a new run may begin before its case is open (``examination.Early``). A folder is examined while it is
-still being listed (``engine.listing``), in the same order (``ordering.ranked``): its listing's warnings and
-the planned count are recorded when the listing ends, so they may follow the first batches of results.
+(``engine.examination``), which a new run may begin before its case is open (``examination.Early``). A folder
+is examined while it is still being listed (``engine.listing``), in the same order (``ordering.ranked``): its
+listing's warnings and the planned count are recorded when the listing ends, so they may follow the first
+batches of results.
 
 P2P records (``analysis.p2p``, parsed by the workers from client artefacts) are matched here too, by every
 hash the client kept (md5, sha1, sha256, ed2k, btih: whichever the record has and the sets hold), so a record
