@@ -108,10 +108,39 @@ def test_a_run_refused_by_its_case_keeps_nothing(tmp_path: Path, exhibit: tuple[
     assert recorded(case) == before
     assert early.matcher_taken and not any(t.name == "safenet-early" and t.is_alive() for t in threading.enumerate())
     assert list(workers.results) == []  # closed: nothing more comes
+    assert workers.listing is not None
+    workers.listing._thread.join(10)  # told to stop: it lists no further
+    assert not workers.listing._thread.is_alive()
+
+
+def test_an_interrupt_while_the_run_takes_over_ends_it_interrupted(
+    tmp_path: Path, exhibit: tuple[Path, HashSetStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the run waits for the early thread: the run is closed as interrupted (resumable), its audit
+    line written, and the early thread and the workers are stopped."""
+    root, store = exhibit
+
+    def interrupted(self: examination.Early, listed: object) -> None:
+        self._stop()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(examination.Early, "attach", interrupted)
+    case = Case.create_or_open(tmp_path / "case")
+    early = begin_early(root, tmp_path / "case", store, options())
+    workers = early.examination
+    try:
+        outcome = triage(root, case, store, options(), Collect(), early)
+    finally:
+        early.discard()
+    assert outcome.status is RunStatus.INTERRUPTED and outcome.items_recorded == 0
+    assert [e["event"] for e in case.audit.entries()][-1] == "triage-finished"
+    assert workers is not None and list(workers.results) == []
+    assert not any(t.name == "safenet-early" and t.is_alive() for t in threading.enumerate())
 
 
 def test_what_may_not_begin_early_does_not(tmp_path: Path, exhibit: tuple[Path, HashSetStore]) -> None:
-    """A resume reads the case first; worker processes are chosen with the count listed: both begin late."""
+    """A resume reads the case first; worker processes are chosen with the count listed: both begin late. A live
+    phone is never read before its run and authority are recorded."""
     root, store = exhibit
     for asked in (options(resume=True), options(executor=examination.ExecutorKind.PROCESSES)):
         early = begin_early(root, tmp_path / "case", store, asked)
@@ -119,6 +148,14 @@ def test_what_may_not_begin_early_does_not(tmp_path: Path, exhibit: tuple[Path, 
             assert early.examination is None and early.prepared.evidence is not None
         finally:
             early.discard()
+    folder = begin_early(root, tmp_path / "case", None, TriageOptions(exhibit="EX1", operator="t"))
+    try:
+        phone = examination.DeviceAddress("android", "SERIAL")
+        streams = folder.prepared.evidence  # listed while read, as a live Android phone is
+        assert examination._may_begin(root, streams, None, folder.options)
+        assert not examination._may_begin(phone, streams, None, folder.options)
+    finally:
+        folder.discard()
 
 
 PROBE = """

@@ -165,6 +165,8 @@ def user_errors(case: Path | None = None) -> Iterator[None]:
     """
     try:
         yield
+    except typer.Exit:  # fail() inside the block: already said
+        raise
     except Exception as exc:
         code = _exit_code(exc)
         if code is not None:

@@ -178,10 +178,16 @@ def triage_cmd(
 
             check_visit(visit)
         early = None
-        if exhibit is not None and not resume and not ios_backup:  # one new run: begun while the case is opened
-            from safenet.engine.examination import begin_early
+        first = devices[0][1]
+        if (
+            exhibit is not None
+            and not (resume or ios_backup or verify_image)
+            and isinstance(first, Path)
+            and first.is_dir()
+        ):
+            from safenet.engine.examination import begin_early  # a new run of a folder: begun while the case opens
 
-            early = begin_early(devices[0][1], case, hashsets, options)
+            early = begin_early(first, case, hashsets, options)
         try:
             from safenet.case.store import Case
             from safenet.engine.triage import RunStatus, triage

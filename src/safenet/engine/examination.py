@@ -7,12 +7,15 @@ takes the results and records them.
 ``Early`` begins that examination before the case is open: a triage command spends about a quarter of a second
 loading SQLAlchemy and opening the case database, and the exhibit's first items are read and hashed meanwhile.
 It is begun only for what may start without the case: a new run (a resume must read from the case what it has
-recorded), one exhibit, on worker threads, of a back-end listed while read (a folder, a live Android phone).
-Until the run is begun in the case, nothing is written anywhere: results wait in memory (at most ``PREFETCH``;
-then the examination waits too), and what the listing reports at its end is kept and handed over with them. The
-run's audit line is still written before any of its items, so what the case records is what it always did. Where
-the case cannot be opened or the run is refused (an exhibit label already used), the examination is discarded:
-the workers stop and nothing read is kept.
+recorded) of one folder (the command begins it for a folder alone; a live phone is never read before its run
+and the authority relied on are recorded), on worker threads. Until the run is begun in the case, nothing is
+written anywhere: results wait in memory (at most ``PREFETCH``; then the examination waits too), and what the
+listing reports at its end is kept and handed over with them. The run's audit line is still written before any
+of its items, so what the case records is what it always did. Where the case cannot be opened or the run is
+refused (an exhibit label already used, another writer), the examination is discarded: the listing and the
+workers stop and nothing read is kept. Such a refused run will have read (never written) some of the folder's
+files, opened without updating their access times where the system allows (``evidence.directory``), with no
+audit line saying so: the same as a run that was refused after opening its source always was, plus those reads.
 
 Nothing here imports the case database (a test holds it to that).
 """
@@ -45,7 +48,7 @@ from safenet.engine.ordering import order
 from safenet.engine.preparing import Prepared, TriageOptions, prepare, with_digests
 from safenet.engine.video import VIDEO_EXTENSIONS
 from safenet.evidence.model import Evidence, EvidenceWarning, Item, SourceLost
-from safenet.evidence.registry import Source
+from safenet.evidence.registry import DeviceAddress, Source
 
 if TYPE_CHECKING:
     from safenet.hashsets.store import HashSetStore, Matcher
@@ -117,6 +120,7 @@ class Examination:
         self.kind = kind
         self.results: Iterator[WorkResult] = iter(())
         self._started = False
+        self._before_close: Callable[[], None] | None = None  # an early examination: its thread is stopped first
 
     def start(self) -> None:
         """Start the executor: the results begin to come."""
@@ -131,7 +135,10 @@ class Examination:
             raise
 
     def close(self) -> None:
-        """Cancel what was not taken and stop the workers (or the cluster client or pool, never started)."""
+        """Cancel what was not taken and stop the workers (or the cluster client or pool, never started); once is
+        enough, more is harmless."""
+        if self._before_close is not None:
+            self._before_close()
         self._stack.close()
         if self._starting is not None and not self._started:
             self._starting.discard()
@@ -167,8 +174,15 @@ class Early:
     def begin(self, examination: Examination) -> None:
         """Start ``examination`` (made with ``keep_report`` as its listing's report) and take its first results."""
         self.examination = examination
+        examination._before_close = self._stop
         self._pump = threading.Thread(target=self._take, args=(examination,), name="safenet-early", daemon=True)
         self._pump.start()
+
+    def _stop(self) -> None:
+        """No more results taken on the early thread; wait for the one it is taking (at most one batch's work)."""
+        self._attached.set()
+        if self._pump is not None:
+            self._pump.join()
 
     def keep_report(self, count: int, total_bytes: int, warnings: Sequence[EvidenceWarning]) -> None:
         """The listing's report: handed on where the run has attached (on its thread), else kept for it."""
@@ -193,10 +207,9 @@ class Early:
 
     def attach(self, listed: Listed) -> Examination | None:
         """The run is begun in the case: stop taking results here, hand over the listing's report if it came, and
-        give the examination whose ``results`` are the kept ones, then the rest."""
-        self._attached.set()
-        if self._pump is not None:
-            self._pump.join()
+        give the examination whose ``results`` are the kept ones, then the rest. The caller closes the examination
+        (``Examination.close``), whether this returns or raises."""
+        self._stop()
         self._listed = listed
         if self._report is not None:
             listed(*self._report)
@@ -217,15 +230,16 @@ class Early:
             yield from rest
 
     def discard(self) -> None:
-        """What the run did not take (the case could not be opened, the run was refused): the workers stop, nothing
-        read is kept, and the matcher is closed unless the run began with it."""
-        attached = self._attached.is_set()
-        self._attached.set()
+        """Called whatever became of the run: what it did not take is closed (the case could not be opened, the run
+        was refused). The workers stop, the listing stops, nothing read is kept, and the matcher is closed unless
+        the run began with it. A failure while closing is not raised: the run's own outcome or error stands."""
         try:
-            if not attached and self._pump is not None:
-                self._pump.join()
-            if not attached and self.examination is not None:
+            if self.examination is not None:
+                if self.examination.listing is not None and not self.matcher_taken:
+                    self.examination.listing.stop()  # a refused run: no need to list the rest
                 self.examination.close()
+        except Exception:  # noqa: S110 - cleanup of an examination nobody takes; never hides the run's error
+            pass
         finally:
             if self.matcher is not None and not self.matcher_taken:
                 self.matcher_taken = True
@@ -240,7 +254,7 @@ def begin_early(source: Source, case_path: Path, store: HashSetStore | None, opt
     try:
         options = with_digests(options, matcher)
         early = Early(prepared, matcher, options)
-        if _may_begin(prepared.evidence, matcher, options):
+        if _may_begin(source, prepared.evidence, matcher, options):
             early.begin(Examination(source, prepared.evidence, matcher, options, None, early.keep_report))
         return early
     except BaseException:
@@ -249,9 +263,10 @@ def begin_early(source: Source, case_path: Path, store: HashSetStore | None, opt
         raise
 
 
-def _may_begin(evidence: Evidence, matcher: Matcher | None, options: TriageOptions) -> bool:
-    """Whether the examination may begin before the case is open: a new run, listed while read, on threads."""
-    if options.resume or not streams(evidence):
+def _may_begin(source: Source, evidence: Evidence, matcher: Matcher | None, options: TriageOptions) -> bool:
+    """Whether the examination may begin before the case is open: a new run, of evidence listed while read, on
+    threads, and not a live device (a phone is not read before its run and authority are recorded)."""
+    if options.resume or isinstance(source, DeviceAddress) or not streams(evidence):
         return False
     kind, whatever_listed = _first_choice(
         options, bool(matcher and matcher.perceptual_sets) and options.profile.perceptual

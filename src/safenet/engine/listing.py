@@ -52,6 +52,7 @@ class Listing:
         self._queue: queue.SimpleQueue[list[Item] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._reported = False
+        self._stopped = False
         self._thread = threading.Thread(target=self._list, args=(evidence,), name="safenet-listing", daemon=True)
         self._thread.start()
 
@@ -60,6 +61,8 @@ class Listing:
         size = 1  # the first items one by one, then more at a time: the first read waits for no others
         try:
             for item in evidence.items(self._warnings.append):
+                if self._stopped:
+                    break
                 if not self._keep(item):
                     continue
                 self.count += 1
@@ -89,6 +92,10 @@ class Listing:
         while chunk := [item for _, item in zip(range(size), items, strict=False)]:
             yield chunk
             size = min(size * 2, LAST_CHUNK)
+
+    def stop(self) -> None:
+        """List no further (a run discarded before it began: ``examination.Early``); what was listed stays."""
+        self._stopped = True
 
     def finish(self) -> None:
         """Wait for the listing to end, then report it (once); raises what the listing raised, if anything."""

@@ -557,18 +557,21 @@ def _execute(
             case.set_planned(run_id, count)
         events.planned(count, total_bytes)
 
-    examination = early.attach(listed) if early is not None else None  # begun before the case was open
-    begun_early = examination is not None
-    if examination is None:
+    begun = early.examination if early is not None else None  # begun before the case was open
+    if begun is None:
         keep = (lambda i: i.locator.to_json() not in done) if done else None
         examination = Examination(source, evidence, matcher, options, keep, listed)
+    else:
+        examination = begun
     lost = examination.lost  # the source went away (a phone unplugged): the run stops, resumable
     run.executor = examination.kind
     status = RunStatus.COMPLETED
     taken = 0
     with examination:  # on the way out: flush what was taken, cancel the rest, stop the workers
         try:
-            if not begun_early:
+            if early is not None and begun is not None:
+                early.attach(listed)  # its kept results, then the rest; its listing's report, if it came
+            else:
                 examination.start()
             for result in examination.results:
                 run.take(cross_check(evidence, result))  # digests the source lists vs those computed
