@@ -134,6 +134,10 @@ class Examination:
             self._stack.close()
             raise
 
+    def before_closing(self, hook: Callable[[], None]) -> None:
+        """Have ``close`` run ``hook`` first (``Early``: its thread stops taking results before the workers stop)."""
+        self._before_close = hook
+
     def close(self) -> None:
         """Cancel what was not taken and stop the workers (or the cluster client or pool, never started); once is
         enough, more is harmless."""
@@ -174,7 +178,7 @@ class Early:
     def begin(self, examination: Examination) -> None:
         """Start ``examination`` (made with ``keep_report`` as its listing's report) and take its first results."""
         self.examination = examination
-        examination._before_close = self._stop
+        examination.before_closing(self._stop)
         self._pump = threading.Thread(target=self._take, args=(examination,), name="safenet-early", daemon=True)
         self._pump.start()
 
@@ -205,19 +209,17 @@ class Early:
         except BaseException as exc:  # raised again where the run would have met it (after the kept results)
             self._error = exc
 
-    def attach(self, listed: Listed) -> Examination | None:
+    def attach(self, listed: Listed) -> None:
         """The run is begun in the case: stop taking results here, hand over the listing's report if it came, and
-        give the examination whose ``results`` are the kept ones, then the rest. The caller closes the examination
+        make the examination's ``results`` the kept ones, then the rest. The caller closes the examination
         (``Examination.close``), whether this returns or raises."""
         self._stop()
         self._listed = listed
         if self._report is not None:
             listed(*self._report)
             self._report = None
-        examination = self.examination
-        if examination is not None:
-            examination.results = self._results(examination.results)
-        return examination
+        if self.examination is not None:
+            self.examination.results = self._results(self.examination.results)
 
     def _results(self, rest: Iterator[WorkResult]) -> Generator[WorkResult, None, None]:
         kept = self._kept
