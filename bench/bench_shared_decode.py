@@ -8,7 +8,8 @@ Part 1, in this process, one thread, CPU seconds per picture (best of ``--repeat
   reference   PIL full decode → 512×512 nearest (CImg rule) → pdqhash: the peer, a PDQ hash and nothing else
   pdq         Safenet's fast PDQ (``pdq.compute``): DCT-scaled decode, 8 dihedral hashes, trimmed variant
   thumbnail   the default review thumbnail alone (``thumbs.default_thumbnail``)
-  two decodes PDQ, then the thumbnail from a decode of its own: what a triage worker did before
+  two decodes PDQ, then the thumbnail from a decode of its own (today's, at PDQ's >= 512 px; the old code's
+              thumbnail decode was at >= 128 px, a little cheaper: ``--before-src`` times the old code itself)
   shared      ``pdq.fast_decode`` once, then ``pdq.compute_decoded`` and ``thumbs.thumbnail_of``: what it does now
 Printed: milliseconds a picture, each row against the reference, and what the thumbnail adds to the PDQ hash when
 the decode is shared (``shared - pdq``) and when it is not (``two decodes - pdq``).
