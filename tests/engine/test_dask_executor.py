@@ -20,8 +20,8 @@ from safenet.engine import dask_executor
 from safenet.engine.cluster import ClusterTarget, PathMap
 from safenet.engine.dask_executor import DaskExecutor, worker_setup
 from safenet.engine.executors import ExecutorError, ExecutorKind, StagePlan, WorkerSetup, open_stage, run_ordered
+from safenet.engine.preparing import OptionsError, TriageOptions, check_options
 from safenet.engine.profiles import Profile
-from safenet.engine.triage import OptionsError, TriageOptions, check_options
 from safenet.evidence.registry import open_source
 from tests.datafiles import DATA, data_file
 from tests.engine.daskcases import FILES, HITS, build_tree, rows, run

@@ -189,8 +189,9 @@ class Early:
             self._pump.join()
 
     def keep_report(self, count: int, total_bytes: int, warnings: Sequence[EvidenceWarning]) -> None:
-        """The listing's report: handed on where the run has attached (on its thread), else kept for it."""
-        if self._listed is not None and threading.current_thread() is not self._pump:
+        """The listing's report: handed on once the run has attached (the early thread has ended by then, so this
+        runs on the run's thread), else kept for it."""
+        if self._listed is not None:
             self._listed(count, total_bytes, warnings)
         else:
             self._report = (count, total_bytes, warnings)

@@ -34,18 +34,8 @@ from safenet.case.signing import SigningKeyError
 from safenet.case.store import Case, CaseError, DiskFullError, is_disk_full
 from safenet.engine.apart import Children, Send, forked
 from safenet.engine.events import Hit, KnownRecord, TriageEvents
-from safenet.engine.triage import (
-    OptionsError,
-    RunStatus,
-    TriageError,
-    TriageOptions,
-    TriageOutcome,
-    check_options,
-    examine,
-    finish,
-    prepare,
-    start,
-)
+from safenet.engine.preparing import OptionsError, TriageError, TriageOptions, check_options, prepare
+from safenet.engine.triage import RunStatus, TriageOutcome, examine, finish, start
 from safenet.evidence.model import EvidenceError, SourceLost
 from safenet.evidence.registry import Source
 from safenet.hashsets.model import HashSetError

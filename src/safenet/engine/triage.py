@@ -44,16 +44,7 @@ from safenet.engine.events import Hit, KnownRecord, NoEvents, TriageEvents
 from safenet.engine.examination import Early, Examination
 from safenet.engine.executors import ExecutorKind
 from safenet.engine.listed import cross_check
-from safenet.engine.preparing import (
-    OptionsError,
-    Prepared,
-    TriageError,
-    TriageOptions,
-    check_apart,
-    check_options,
-    prepare,
-    with_digests,
-)
+from safenet.engine.preparing import OptionsError, Prepared, TriageError, TriageOptions, prepare, with_digests
 from safenet.engine.profiles import Profile
 from safenet.engine.video import match_found_video
 from safenet.evidence.archive import ArchiveLimits
@@ -64,7 +55,7 @@ from safenet.hashsets.model import HashKind, Match
 from safenet.hashsets.perceptual import describe
 from safenet.hashsets.store import HashSetStore, Matcher
 
-__all__ = [  # OptionsError, TriageError, TriageOptions, check_apart and check_options: their old home too
+__all__ = [  # OptionsError, TriageError and TriageOptions live in engine.preparing; many import them from here
     "RESUMABLE",
     "OptionsError",
     "RunStatus",
@@ -72,11 +63,8 @@ __all__ = [  # OptionsError, TriageError, TriageOptions, check_apart and check_o
     "TriageError",
     "TriageOptions",
     "TriageOutcome",
-    "check_apart",
-    "check_options",
     "examine",
     "finish",
-    "prepare",
     "start",
     "triage",
 ]
