@@ -301,7 +301,8 @@ class _Examiner:
         if filetype.kind is MediaKind.IMAGE:
             unsettled = perceptual is not None and digests is not None and not perceptual.settled(digests)
             hashing = perceptual if unsettled else None  # PDQ for an image that no exact match settled
-            kept = image.value() if isinstance(image, ChunkCopy) else None  # a thumbnail is only made from these
+            wanted = plan.thumbnails or hashing is not None  # else the bytes kept are not joined (an exact match)
+            kept = image.value() if wanted and isinstance(image, ChunkCopy) else None  # a thumbnail needs these
             decoded: Decoded | Skipped | None = None
             if kept is not None and plan.thumbnails and hashing is not None and hashing.mode is PdqMode.FAST:
                 decoded = fast_decode(kept)  # one decode for the PDQ hash and the thumbnail
