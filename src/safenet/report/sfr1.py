@@ -527,11 +527,15 @@ def write_sfr1_pdf(report: dict[str, Any], path: Path, context: OpenContext | No
     write_owner_only(path, html_to_pdf(render_sfr1_html(_open_case_data(report, context))))
 
 
-def _removed_when(removed: str) -> str:
+def _removed_when(removed: object) -> str:
     """ ", on <date> at <time> UTC," for the removal time the acquisition record holds ("" where it holds none,
-    or holds something that is not a time: a record written before removal times were kept, or edited)."""
+    or holds something that is not a zoned time: a record written before removal times were kept, or edited; a
+    time without a zone is never shifted by the host's own zone into a time labelled UTC)."""
     try:
-        at = datetime.fromisoformat(removed).astimezone(UTC)
+        at = datetime.fromisoformat(removed) if isinstance(removed, str) else None
     except ValueError:
         return ""
+    if at is None or at.tzinfo is None:
+        return ""
+    at = at.astimezone(UTC)
     return f", on {at:%Y-%m-%d} at {at:%H:%M:%S} UTC,"

@@ -545,16 +545,22 @@ def test_a_password_left_by_a_completed_run_is_undone_by_its_own_command(
         f"could not turn it off again at the end of its run (ios-backup-password-left warning): it was turned off "
         f"afterwards, on {removed[:10]} at {removed[11:19]} UTC, with that password (audited)."
     )
-    # a record written before the removal time was kept: removed, when not said
+    # a record written before the removal time was kept, or edited to hold a number or a time without a zone:
+    # removed, when not said (a zone-less time would otherwise be shifted by this host's zone and called UTC)
     record_path = phone.folder / RECORD_NAME
-    kept = json.loads(record_path.read_text())
-    del kept["password_removed"]
-    record_path.write_text(json.dumps(kept))
-    assert [
-        line
-        for line in sfr1_data(case, report_data(case))["phone_limitations"]
-        if line.endswith("it was turned off afterwards with that password (audited).")
-    ]
+    original = json.loads(record_path.read_text())
+    for held in (None, 5, "2026-01-02T03:04:05"):
+        kept = dict(original)
+        if held is None:
+            del kept["password_removed"]
+        else:
+            kept["password_removed"] = held
+        record_path.write_text(json.dumps(kept))
+        assert [
+            line
+            for line in sfr1_data(case, report_data(case))["phone_limitations"]
+            if line.endswith("it was turned off afterwards with that password (audited).")
+        ], held
 
     assert undo_cli(phone) == 0
     assert (
