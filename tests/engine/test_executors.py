@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -354,3 +356,29 @@ def test_an_executor_started_for_a_listing_that_fails_is_closed(
             break
         time.sleep(0.05)
     assert _Made.closed == 1
+
+
+DISCARDED = """
+import sys, time
+from pathlib import Path
+from safenet.engine.executors import Starting
+
+class Slow:
+    def close(self):
+        Path(sys.argv[1]).write_text("closed")
+
+def make():
+    time.sleep(0.5)  # a cluster that answers late
+    return Slow()
+
+Starting(make).discard()  # the listing failed at once: the run ends before the executor is made
+"""
+
+
+def test_an_executor_discarded_while_being_made_is_closed_before_the_process_ends(tmp_path: Path) -> None:
+    """A Dask client's worker plugin holds the run's credentials: the process must not end (its start thread a
+    daemon) before the client it discarded has been made and closed."""
+    marker = tmp_path / "closed"
+    done = subprocess.run([sys.executable, "-c", DISCARDED, str(marker)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "closed"

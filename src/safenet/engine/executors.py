@@ -444,7 +444,7 @@ class Starting:
 
     def __init__(self, make: Callable[[], Executor]) -> None:
         self._made: Future[Executor] = Future()
-        threading.Thread(target=self._make, args=(make,), daemon=True, name="executor-start").start()
+        threading.Thread(target=self._make, args=(make,), name="executor-start").start()
 
     def _make(self, make: Callable[[], Executor]) -> None:
         try:
