@@ -444,6 +444,8 @@ class Starting:
 
     def __init__(self, make: Callable[[], Executor]) -> None:
         self._made: Future[Executor] = Future()
+        # Not a daemon: an executor discarded while it was being made is closed on this thread once made (a Dask
+        # client unregisters its worker plugin, which holds the run's credentials), and the process waits for it.
         threading.Thread(target=self._make, args=(make,), name="executor-start").start()
 
     def _make(self, make: Callable[[], Executor]) -> None:
