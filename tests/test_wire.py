@@ -69,6 +69,11 @@ def test_a_result_comes_back_the_same_field_for_field_every_value_pickled_by_pos
         assert type(state) is tuple and state == tuple(getattr(value, f.name) for f in dataclasses.fields(value))
     back = pickle.loads(pickle.dumps(result, protocol=5))
     assert back == result and _fields(back) == _fields(result)
+    # the shared leading layers stay shared objects (the recorder renders them once per batch)
+    locators = [record.item.locator for record in back.records]
+    assert locators[0].layers[1] is locators[2].layers[1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        back.records[0].item.name = "x"  # type: ignore[misc]
 
 
 def test_the_state_is_a_tuple_of_fields() -> None:

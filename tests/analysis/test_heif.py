@@ -20,7 +20,7 @@ hashed = compute(data)
 assert isinstance(hashed, PdqResult), hashed
 assert hashed.stored_size == (128, 128), hashed.stored_size
 assert "pillow_heif" in sys.modules
-print("ok", isinstance(camera.camera_of(data), (camera.Camera, str)))
+print("ok", isinstance(camera.camera_of(data), camera.Camera))
 """
 
 
@@ -41,4 +41,4 @@ def test_the_camera_of_a_heic_is_read_with_nothing_registered_beforehand() -> No
         [sys.executable, "-c", probe, str(DATA / "hopper.heif")], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "cannot identify" not in done.stdout, done.stdout
+    assert done.stdout.startswith("Camera("), done.stdout  # read, not a reason it could not be
