@@ -94,3 +94,12 @@ def test_only_slotted_dataclasses_are_taken() -> None:
     for cls in (Plain, NoSlots):
         with pytest.raises(TypeError):
             by_position(cls)
+
+
+def test_a_class_pickled_by_position_is_not_subclassed() -> None:
+    """Its state names its own fields only: a subclass's added fields would be dropped on the way, silently."""
+    with pytest.raises(TypeError, match="not subclassed"):
+
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class Wider(Layer):
+            extra: int = 0

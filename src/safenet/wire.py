@@ -44,7 +44,13 @@ def by_position(cls: type[T]) -> type[T]:
 
     setattr(cls, "__getstate__", getstate)  # noqa: B010 - assigned on the class dataclass made
     setattr(cls, "__setstate__", _setstate_for(names))  # noqa: B010
+    setattr(cls, "__init_subclass__", classmethod(_no_subclass))  # noqa: B010 - its state names its own fields only
     return cls
+
+
+def _no_subclass(cls: type, /, **kwargs: Any) -> None:
+    """A subclass would inherit a state that leaves out the fields it adds: pickling would drop them silently."""
+    raise TypeError(f"{cls.__name__}: a class pickled by position (safenet.wire) is not subclassed")
 
 
 def _setstate_for(names: tuple[str, ...]) -> Callable[[Any, tuple[Any, ...]], None]:

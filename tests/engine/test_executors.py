@@ -39,6 +39,7 @@ from safenet.engine.executors import (
 )
 from safenet.engine.profiles import Profile
 from safenet.engine.triage import RunStatus, TriageOptions, TriageOutcome, triage
+from safenet.evidence.locator import Layer, LayerKind
 from safenet.evidence.model import Credential, CredentialKind, EvidenceWarning, Item, OpenContext
 from safenet.evidence.registry import open_source
 from safenet.hashsets.model import SetKind
@@ -382,3 +383,23 @@ def test_an_executor_discarded_while_being_made_is_closed_before_the_process_end
     done = subprocess.run([sys.executable, "-c", DISCARDED, str(marker)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "closed"
+
+
+def test_reading_hints_name_each_item_once() -> None:
+    """Several segments or ranges of one item carry its hint once (a long run list is pickled once a task)."""
+    from safenet.evidence.locator import Locator
+
+    asked: list[Locator] = []
+
+    class Hinting:
+        def reading_hint(self, locator: Locator) -> object | None:
+            asked.append(locator)
+            return ("extent", (10, ((0, 1),)))
+
+        def take_reading_hint(self, locator: Locator, hint: object) -> None:  # pragma: no cover - not asked here
+            pass
+
+    item = Item(Locator.source("/img").child(Layer(LayerKind.PATH, "/v.mp4", inode=4)), "v.mp4", 10)
+    other = Item(Locator.source("/img").child(Layer(LayerKind.PATH, "/w.jpg", inode=5)), "w.jpg", 10)
+    hints = executors.reading_hints(Hinting(), [item, item, other])  # type: ignore[arg-type]
+    assert [locator for locator, _ in hints] == [item.locator, other.locator] == asked

@@ -212,15 +212,12 @@ def reading_hints(evidence: Evidence | None, batch: Sequence[Unit]) -> ReadingHi
     (``GivesReadingHints``: a disk image's file extents and regions' runs); () for other back-ends."""
     if evidence is None or not isinstance(evidence, GivesReadingHints):
         return ()
-    hints: list[tuple[Locator, object]] = []
+    hints: dict[Locator, object] = {}  # once per item (several ranges or segments of one item share it)
     for unit in batch:
-        if isinstance(unit, RegionRange):
-            locator = unit.region.locator
-        else:  # an item, or a video's segment (its item is the video)
-            locator = unit.locator if isinstance(unit, Item) else unit.item.locator
-        if (hint := evidence.reading_hint(locator)) is not None:
-            hints.append((locator, hint))
-    return tuple(hints)
+        item = unit.region if isinstance(unit, RegionRange) else unit if isinstance(unit, Item) else unit.item
+        if item.locator not in hints and (hint := evidence.reading_hint(item.locator)) is not None:
+            hints[item.locator] = hint
+    return tuple(hints.items())
 
 
 def _items_only(batch: Sequence[Unit]) -> list[Item]:

@@ -243,8 +243,7 @@ class ImageEvidence:
         if path.detail == REGION:
             runs = self._regions.get((fs_layers, path.value))
             return (_REGION_HINT, tuple(runs)) if runs is not None else None
-        direct = self._direct.get(fs_layers)
-        extent = direct.get((path.inode, stream)) if direct and path.inode is not None else None
+        extent = self._extent(fs_layers, path, stream)
         return (_EXTENT_HINT, extent) if extent is not None else None
 
     def take_reading_hint(self, locator: Locator, hint: object) -> None:
@@ -284,9 +283,14 @@ class ImageEvidence:
         fs = self._fs(layers[1 : cut + 1], None)
         if path_layer.detail == REGION:
             return self._open_region(fs, layers[: cut + 1], path_layer.value)
-        direct = self._direct.get(layers[1 : cut + 1])
-        extent = direct.get((path_layer.inode, stream or "")) if direct and path_layer.inode is not None else None
-        return fs.open(path_layer, stream, extent)
+        return fs.open(path_layer, stream, self._extent(layers[1 : cut + 1], path_layer, stream or ""))
+
+    def _extent(
+        self, fs_layers: tuple[Layer, ...], path: Layer, stream: str
+    ) -> tuple[int, tuple[tuple[int, int], ...]] | None:
+        """A plain stream's extent as the listing found it (``_direct``), for ``open`` and its reading hint alike."""
+        direct = self._direct.get(fs_layers)
+        return direct.get((path.inode, stream)) if direct and path.inode is not None else None
 
     # --- helpers -----------------------------------------------------------------------------------
     def _fs(self, layers: tuple[Layer, ...], volume: Volume | None) -> FileSystemReader:
