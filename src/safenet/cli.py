@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
-from safenet import helpcache, version_line
+from safenet import collector, helpcache, version_line
 
 if TYPE_CHECKING:
     import typer
@@ -98,8 +98,7 @@ def _app_for(args: list[str], help_asked: bool) -> Any:
     return sys.modules[__name__].app
 
 
-#: New container objects between two collections of the youngest generation (Python's default: 700); see ``run``.
-YOUNG_OBJECTS: Final = 10_000
+YOUNG_OBJECTS: Final = collector.YOUNG_OBJECTS  # see ``run`` and ``safenet.collector``
 
 
 def run() -> None:
@@ -112,14 +111,9 @@ def run() -> None:
     idle thread pools), run the exit handlers (temporary folders, logging, process pools), flush the standard
     streams. An exception out of ``main`` (Ctrl-C) ends as Python ends it.
 
-    The cyclic garbage collector runs after every 10 000 new container objects, not 700: Safenet's per-item
-    objects are acyclic and freed by reference counting, and at 700 the imports alone (SQLAlchemy, NumPy, the
-    engine) set off two full collections before a triage reads its first file. bench_exit.py: a quick triage of
-    20 000 files spent 229 ms in the collector, four full collections among them; now 73 ms and none.
+    The cyclic garbage collector runs after every 10 000 new container objects, not 700 (``safenet.collector``).
     """
-    import gc
-
-    gc.set_threshold(YOUNG_OBJECTS, 10, 10)
+    collector.collect_less()
     code = main()
     import atexit
     import contextlib

@@ -76,6 +76,12 @@ def failing_stage(setup: WorkerSetup) -> Stage:
     raise OSError("no such device")
 
 
+def threshold_stage(setup: WorkerSetup) -> Stage:
+    import gc
+
+    raise OSError(f"collector threshold {gc.get_threshold()[0]}")  # said back by the pool as it starts
+
+
 def _tree(root: Path, files: int, known: VicsSet, hit_every: int = 50) -> None:
     for i in range(files):
         data = jpeg(i, (16, 12))
@@ -256,6 +262,16 @@ def test_a_worker_that_cannot_open_the_evidence_says_so(tmp_path: Path) -> None:
     setup = WorkerSetup(tmp_path / "ev", StagePlan(Profile.QUICK, ("md5",)))
     with pytest.raises(ExecutorError, match=r"could not open the evidence \(OSError: no such device\)"):
         ProcessExecutor(setup, 1, factory=failing_stage)  # found when the pool starts, before any item
+
+
+def test_worker_processes_collect_garbage_as_the_console_does(tmp_path: Path) -> None:
+    """The per-item work of a process pool runs in its workers: they collect every YOUNG_OBJECTS, not 700."""
+    from safenet.collector import YOUNG_OBJECTS
+
+    write(tmp_path / "ev", "a.jpg", jpeg(1))
+    setup = WorkerSetup(tmp_path / "ev", StagePlan(Profile.QUICK, ("md5",)))
+    with pytest.raises(ExecutorError, match=f"collector threshold {YOUNG_OBJECTS}"):
+        ProcessExecutor(setup, 1, factory=threshold_stage)
 
 
 def test_perceptual_matches_are_the_same_in_processes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

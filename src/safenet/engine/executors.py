@@ -64,6 +64,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar, Final
 
+from safenet import collector
 from safenet.analysis.filetype import UNKNOWN
 from safenet.analysis.md5mb import ISA as MD5_ISA
 from safenet.analysis.md5mb import Md5Batch
@@ -494,9 +495,11 @@ _setup_error: str | None = None
 
 
 def _start_worker(factory: Callable[[WorkerSetup], Stage], setup: WorkerSetup) -> None:
-    """Pool initializer: ignore Ctrl-C (the parent decides), die with the parent, open the stage once."""
+    """Pool initializer: ignore Ctrl-C (the parent decides), die with the parent, collect garbage as the console
+    does (``safenet.collector``: the per-item work runs here), open the stage once."""
     global _stage, _setup_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    collector.collect_less()
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True, name="parent-watch").start()
