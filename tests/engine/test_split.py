@@ -323,7 +323,7 @@ def test_a_worker_is_handed_the_regions_runs_and_does_not_list_the_file_system(
     expected = here.run([region])
     file = Item(region.locator.parent.child(Layer(LayerKind.PATH, "DCIM/1.jpg", inode=9)), "1.jpg", 10)  # type: ignore[union-attr]
     hints = executors.reading_hints(listed, [region, file, RegionRange(region, split.CarveSpan(0, STEP), 0, 2)])
-    assert [locator for locator, _ in hints] == [region.locator]  # once for the region and its range; the file: not listed
+    assert [locator for locator, _ in hints] == [region.locator]  # once for region and range; no file
     assert executors.reading_hints(listed, [file]) == () and executors.reading_hints(None, [region]) == ()
 
     worker = open_stage(WorkerSetup(image, plan, OpenContext(unallocated=True)))
