@@ -112,6 +112,10 @@ class Sampler:
 
     def __iter__(self) -> Iterator[tuple[float, av.VideoFrame]]:
         stream = self.stream
+        # slice threads only, whoever decodes (hashing, the review's frames): frame threads conceal a damaged
+        # stream's errors differently from run to run (a garbled clip gave three different sets of frame hashes
+        # in six runs), and a frame must be the same every time it is decoded
+        stream.thread_type = "SLICE"
         base = stream.time_base
         start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
         self.origin_s = start

@@ -131,9 +131,6 @@ def _hash_open(
     segment = plan[index]
     if stream is None:
         return SegmentHash(segment, meta, (), Stop.NO_VIDEO, "no video stream", elapsed_s=time.monotonic() - started)
-    # slice threads only: frame threads conceal a damaged stream's errors differently from run to run (a garbled
-    # clip gave three different sets of frame hashes in six runs), and a result must be the same every time
-    stream.thread_type = "SLICE"
     step = sampling_step(meta, settings)
     # the budget is shared by the segments that are decoded, not by every segment: spread sampling of a long video
     # opens few of them (a share per segment of the plan left each a sliver, spent before its first sample)
