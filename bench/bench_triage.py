@@ -13,6 +13,8 @@ What it does (see bench/README.md):
      md5deep -r TREE > /dev/null
      safenet triage TREE --case <fresh> --exhibit B1 --profile full --hashset benchset            (md5,sha1,sha256)
      safenet triage TREE --case <fresh> --exhibit B1 --profile full --hashset benchset --digests md5
+   (``--profile quick`` or ``standard``: the first safenet line gets ``--digests md5,sha1,sha256``, hashdeep's
+   three, since those profiles' own digests differ; the full profile computes them, and ED2K, by itself)
    and checks every safenet run: JSON report totals.hits equals the planted hits, and every file was examined.
 4. Prints a table, the ratios hashdeep/safenet and md5deep/safenet-md5 beside the goals, then one JSON line.
 
@@ -276,6 +278,8 @@ def _run_one(
     ]
     if tool.startswith("safenet_md5"):
         cmd += ["--digests", "md5"]
+    elif PROFILE != "full":  # the quick and standard profiles' own digests differ; hashdeep's three, as labelled
+        cmd += ["--digests", "md5,sha1,sha256"]
     if tool in BEFORE_TOOLS:
         env = dict(env, SAFENET_MD5="hashlib")
     if workers:
