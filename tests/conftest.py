@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.datafiles import DATA
+
+# A CI service's colour settings make Typer and Rich colour every line of output (Typer decides when it is imported),
+# which breaks the tests' checks of what commands print: with GITHUB_ACTIONS or PY_COLORS set one test failed, with
+# FORCE_COLOR 23. The tests run as on a plain terminal wherever they run; subprocesses inherit this.
+for _name in ("GITHUB_ACTIONS", "FORCE_COLOR", "PY_COLORS", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture
