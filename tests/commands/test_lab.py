@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from distributed import LocalCluster
 
 from safenet.case.store import Case
 from safenet.cli import main
@@ -19,13 +18,14 @@ from safenet.hashsets.store import HashSetStore
 from safenet.installation import data_dir
 from safenet.lab.queue import FILE_NAME, LabQueue, State, Submission
 from safenet.lab.runner import work_through
+from tests.dasklocal import local_cluster
 from tests.engine.daskcases import FILES, HITS, build_tree, rows, run
 from tests.engine.test_triage import Collect
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ClusterTarget]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+    with local_cluster() as local:
         yield ClusterTarget(local.scheduler_address)
 
 

@@ -57,7 +57,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterTarget]
         while not scheduler_file.exists():
             assert time.monotonic() < deadline, "the dask scheduler did not start"
             time.sleep(0.2)
-        started += [spawn("worker", "--nthreads", "1", "--name", name, *host) for name in ("w1", "w2")]
+        # no memory limit: Dask's default is the machine's memory over its cores, too little on a many-core CI
+        # machine with a few GB (the workers peak at ~170 MB; under ~250 MB each they pause and the tests hang)
+        worker = ("worker", "--nthreads", "1", "--memory-limit", "0")
+        started += [spawn(*worker, "--name", name, *host) for name in ("w1", "w2")]
         with Client(scheduler_file=str(scheduler_file), set_as_default=False) as client:
             client.wait_for_workers(2, timeout=120)
             yield ClusterTarget(client.scheduler.address)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from safenet.case.store import Case
 from safenet.engine import dask_executor
@@ -23,6 +23,7 @@ from safenet.engine.executors import ExecutorError, ExecutorKind, StagePlan, Wor
 from safenet.engine.preparing import OptionsError, TriageOptions, check_options
 from safenet.engine.profiles import Profile
 from safenet.evidence.registry import open_source
+from tests.dasklocal import local_cluster
 from tests.datafiles import DATA, data_file
 from tests.engine.daskcases import FILES, HITS, build_tree, rows, run
 
@@ -30,7 +31,7 @@ from tests.engine.daskcases import FILES, HITS, build_tree, rows, run
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ClusterTarget]:
     """Two single-threaded workers in this process (the fast tests: no worker processes to start)."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+    with local_cluster() as local:
         yield ClusterTarget(local.scheduler_address)
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distributed import LocalCluster
 from PIL import Image
 
 from safenet.case.store import Case
@@ -48,6 +47,7 @@ from safenet.evidence.registry import open_locator, open_source
 from safenet.hashsets.model import SetKind
 from safenet.hashsets.store import HashSetStore
 from tests.builders import VicsSet, jpeg, png
+from tests.dasklocal import local_cluster
 from tests.engine.daskcases import rows
 from tests.engine.test_triage import Collect
 
@@ -235,7 +235,7 @@ def test_a_dask_cluster_records_the_unsplit_case(
     tmp_path: Path, evidence: tuple[Path, Path], reference: dict[str, list[Any]]
 ) -> None:
     image, db = evidence
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+    with local_cluster() as local:
         case, outcome = _triage(
             image, tmp_path / "case", db, ExecutorKind.DASK, cluster=ClusterTarget(local.scheduler_address)
         )

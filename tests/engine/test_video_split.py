@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distributed import LocalCluster
 
 from safenet.analysis.video import model as video_model
 from safenet.case.records import WorkResult
@@ -50,6 +49,7 @@ from safenet.hashsets.store import HashSetStore
 from tests.analysis.test_video import still_at
 from tests.analysis.test_video_segments import garble, make_clip
 from tests.builders import jpeg
+from tests.dasklocal import local_cluster
 from tests.engine.daskcases import rows
 from tests.engine.test_triage import Collect
 
@@ -172,7 +172,7 @@ def test_a_dask_cluster_hashes_the_segments_apart_and_records_the_inline_results
 ) -> None:
     exhibit, db = evidence
     seen = _segments_counted(monkeypatch)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+    with local_cluster() as local:
         target = ClusterTarget(local.scheduler_address)
         case, taken = _triage(exhibit, db, tmp_path / "case", ExecutorKind.DASK, cluster=target)
     assert sorted(seen) == [(name, 6) for name in LONG]
