@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from safenet.analysis.video import Stop, VideoHash, VideoSettings, hash_video
+from safenet.analysis.video import Stop, VideoHash, VideoSettings, decode, hash_video
 from tests.datafiles import DATA
 
 VIDEO = DATA / "media" / "video"
@@ -75,6 +76,26 @@ def test_header_then_garbage_is_a_decode_error(faststart: bytes) -> None:
     _no_frames(result, Stop.DECODE_ERROR)
     assert result.meta is not None and result.meta.codec == "h264"  # the header was read
     assert any("could not be decoded" in w for w in result.warnings)
+
+
+def test_a_damaged_stream_hashes_as_one_decoding_thread_hashes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cockatoo clip has 8 slices a frame; with six bits flipped, how the damage is concealed depends on how many
+    slice threads decode it, and FFmpeg's own choice follows the machine's cores. Safenet decodes with one thread
+    (``decode.DECODE_THREADS``), so the frames and their hashes are the same on any machine."""
+    data = bytearray((VIDEO / "cockatoo_yuv420.mp4").read_bytes())
+    rng = random.Random(5)
+    for _ in range(6):
+        data[rng.randrange(len(data) // 10, len(data))] ^= 1 << rng.randrange(8)
+    damaged, settings = bytes(data), VideoSettings.full()
+
+    def with_threads(threads: int) -> VideoHash:
+        with monkeypatch.context() as patch:
+            patch.setattr(decode, "DECODE_THREADS", threads)
+            return hash_video(damaged, settings)
+
+    one = with_threads(1)
+    assert with_threads(2).frames != one.frames  # this damage decodes otherwise with two threads
+    assert hash_video(damaged, settings).frames == one.frames
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 4096, b"not a video at all"])

@@ -48,6 +48,10 @@ MAX_DECODE_ERRORS: Final = 32
 _EPSILON: Final = INSTANT_EPSILON
 
 
+#: Threads decoding one stream (see ``Sampler``): one, so that a damaged stream decodes alike on any machine.
+DECODE_THREADS: Final = 1
+
+
 class StreamStopped(Exception):
     """Raised inside the sampler to end decoding for a budget or a broken stream (never leaves the package)."""
 
@@ -112,10 +116,13 @@ class Sampler:
 
     def __iter__(self) -> Iterator[tuple[float, av.VideoFrame]]:
         stream = self.stream
-        # slice threads only, whoever decodes (hashing, the review's frames): frame threads conceal a damaged
-        # stream's errors differently from run to run (a garbled clip gave three different sets of frame hashes
-        # in six runs), and a frame must be the same every time it is decoded
+        # one decoding thread, whoever decodes (hashing, the review's frames): a frame must be the same every time
+        # and on every machine. Frame threads concealed a damaged stream's errors differently from run to run (a
+        # garbled clip gave three different sets of frame hashes in six runs); slice threads, differently with
+        # their number, which FFmpeg takes from the machine's cores (a damaged clip of 8 slices a frame: other
+        # hashes at 1 thread than at 2 in 33 of 60 damaged copies). Work is spread over videos and segments instead.
         stream.thread_type = "SLICE"
+        stream.codec_context.thread_count = DECODE_THREADS
         base = stream.time_base
         start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
         self.origin_s = start
