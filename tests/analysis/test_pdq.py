@@ -142,7 +142,9 @@ def test_exif_orientation_is_applied(orientation: int, ext: str) -> None:
     rotated = CORPUS / f"media/pillow/hopper_orientation_{orientation}.{ext}"
     applied = _hash(rotated)
     assert applied.orientation == orientation
-    assert hamming(applied.full.hash, upright) <= 8
+    # each file is its own lossy encode of the picture: up to 8 bits here (orientations 5-8 as JPEG, 3, 4 and 6 as
+    # WebP), with room for another machine's WebP decoder; not applied, the same files are 20 or more bits off
+    assert hamming(applied.full.hash, upright) <= 10
     assert hamming(_hash(rotated, orient=False).full.hash, upright) >= 20
 
 
