@@ -9,11 +9,13 @@ import pytest
 
 from tests.datafiles import DATA
 
-# A CI service's colour settings make Typer and Rich colour every line of output (Typer decides when it is imported),
-# which breaks the tests' checks of what commands print: with GITHUB_ACTIONS or PY_COLORS set one test failed, with
-# FORCE_COLOR 23. The tests run as on a plain terminal wherever they run; subprocesses inherit this.
-for _name in ("GITHUB_ACTIONS", "FORCE_COLOR", "PY_COLORS", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+# The tests run as on a plain terminal of 80 columns wherever they run; subprocesses inherit this. A CI service's
+# colour settings make Typer and Rich colour every line of output (Typer decides when it is imported), which breaks
+# the tests' checks of what commands print: with GITHUB_ACTIONS or PY_COLORS set one test failed, with FORCE_COLOR
+# 23. A narrow COLUMNS wraps the summary's table (COLUMNS=40: test_cli failed); 80 is Rich's width off a terminal.
+for _name in ("GITHUB_ACTIONS", "FORCE_COLOR", "PY_COLORS", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "LINES"):
     os.environ.pop(_name, None)
+os.environ["COLUMNS"] = "80"
 
 
 @pytest.fixture
