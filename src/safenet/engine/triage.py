@@ -26,9 +26,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from safenet import __version__
@@ -545,22 +546,21 @@ def _execute(
             case.set_planned(run_id, count)
         events.planned(count, total_bytes)
 
-    begun = early.examination if early is not None else None  # begun before the case was open
-    if begun is None:
+    begin: Callable[[], None]
+    if early is not None and early.examination is not None:  # begun before the case was open
+        examination = early.examination
+        begin = partial(early.attach, listed)  # its kept results, then the rest; its listing's report, if it came
+    else:
         keep = (lambda i: i.locator.to_json() not in done) if done else None
         examination = Examination(source, evidence, matcher, options, keep, listed)
-    else:
-        examination = begun
+        begin = examination.start
     lost = examination.lost  # the source went away (a phone unplugged): the run stops, resumable
     run.executor = examination.kind
     status = RunStatus.COMPLETED
     taken = 0
     with examination:  # on the way out: flush what was taken, cancel the rest, stop the workers
         try:
-            if early is not None and begun is not None:
-                early.attach(listed)  # its kept results, then the rest; its listing's report, if it came
-            else:
-                examination.start()
+            begin()
             for result in examination.results:
                 run.take(cross_check(evidence, result))  # digests the source lists vs those computed
                 taken += 1
