@@ -1,7 +1,7 @@
 """Benchmark: what the console entry point (``safenet.cli.run``) saves against Python's defaults (issue 20).
 
 ``cli.run`` changes two things Python does on its own: the cyclic garbage collector runs every
-``cli.YOUNG_OBJECTS`` new objects instead of 700, and once the command has returned the process ends after
+``collector.YOUNG_OBJECTS`` new objects instead of 700, and once the command has returned the process ends after
 joining threads, running the exit handlers and flushing, without the interpreter's teardown. The peer is the
 same command through ``cli.main`` with Python's defaults: threshold 700 and ``sys.exit``.
 

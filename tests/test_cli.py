@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from safenet import version_line
-from safenet.cli import YOUNG_OBJECTS, Exit, main
+from safenet.cli import Exit, main
+from safenet.collector import YOUNG_OBJECTS
 from tests.builders import VicsSet, jpeg, write
 
 

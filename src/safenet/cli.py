@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Final, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from safenet import collector, helpcache, version_line
 
@@ -96,9 +96,6 @@ def _app_for(args: list[str], help_asked: bool) -> Any:
         if one is not None:
             return one
     return sys.modules[__name__].app
-
-
-YOUNG_OBJECTS: Final = collector.YOUNG_OBJECTS  # see ``run`` and ``safenet.collector``
 
 
 def run() -> None:

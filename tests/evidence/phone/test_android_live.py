@@ -560,9 +560,7 @@ def test_a_broken_connection_after_a_cut_listing_closes_the_new_connection(
     monkeypatch.setattr(SyncSession, "list", breaking)
     with pytest.raises((EvidenceError, OSError)):
         listed(server, _cut_tree(tmp_path / "sd"))
-    assert len(opened) >= 2 and all(
-        session.sock.fileno() == -1 for session in opened
-    )  # closed, not only marked  # closed: none left open
+    assert len(opened) >= 2 and all(session.sock.fileno() == -1 for session in opened)  # closed, not only marked
 
 
 def test_a_walk_stopped_early_after_a_cut_listing_closes_its_connection(
